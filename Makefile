@@ -1,0 +1,47 @@
+# WebSocketChat. `make` or `make help` lists the targets.
+SHELL := /bin/bash
+CARGO ?= cargo
+BIN := target/release/websocketchat
+
+.DEFAULT_GOAL := help
+.PHONY: help run build test test-rust test-browser fmt fmt-check lint doc certs clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+run: ## Build (release) and start the chat on https://localhost:8443 (settings from .env)
+	$(CARGO) run --release --bin websocketchat
+
+build: ## Build the release binary
+	$(CARGO) build --release
+
+test: fmt-check lint test-rust test-browser ## Everything CI runs: format, lints, Rust tests, browser tests
+
+test-rust: ## Unit and integration tests (real server, real sockets, ws:// and wss://)
+	$(CARGO) test --all-targets
+
+test-browser: ## The page in headless Chromium (installs chromium and the test's npm packages)
+	bash tests/browser/run.sh
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+fmt-check: ## Fail if the code is not formatted
+	$(CARGO) fmt --all -- --check
+
+lint: ## Clippy with warnings as errors
+	$(CARGO) clippy --all-targets --all-features -- -D warnings
+
+doc: ## API docs, broken links fail
+	RUSTDOCFLAGS=-Dwarnings $(CARGO) doc --no-deps --document-private-items
+
+certs: ## Certificates for localhost in certs/ (mkcert when installed, else self-signed)
+	@mkdir -p certs
+	@if command -v mkcert >/dev/null; then \
+		mkcert -cert-file certs/cert.pem -key-file certs/key.pem localhost 127.0.0.1 ::1; \
+	else \
+		$(CARGO) run --release --bin websocketchat -- certs; \
+	fi
+
+clean: ## Remove build output
+	$(CARGO) clean

@@ -1,0 +1,299 @@
+//! Configuration: environment variables (and `.env`) turned into a typed [`Config`] once, at start.
+//!
+//! Every knob is an environment variable. A `.env` file in the working directory supplies values too,
+//! but the real environment wins, so `PORT=9000 make run` overrides the file. Values are parsed here
+//! and nowhere else: the rest of the crate sees `Duration`s, sizes and an [`Origins`] policy, never
+//! strings. An invalid value is an [`Error::Config`] naming the variable and the value; `main` turns it
+//! into exit code 2.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use log::LevelFilter;
+
+use crate::error::Error;
+
+/// The server's settings. Defaults (see [`Config::default`]) suit a local run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `HOST`: address to listen on. Default `0.0.0.0`.
+    pub host: IpAddr,
+    /// `PORT`: TCP port for HTTP and WebSocket alike; `0` picks a free one. Default `8443`.
+    pub port: u16,
+    /// `BACKEND_TLS`: serve `https://` and `wss://` with rustls. Default `true`.
+    pub tls: bool,
+    /// `TLS_CERT`: PEM certificate chain. Created (self-signed) when missing. Default `certs/cert.pem`.
+    pub tls_cert: PathBuf,
+    /// `TLS_KEY`: PEM private key. Created with the certificate when missing. Default `certs/key.pem`.
+    pub tls_key: PathBuf,
+    /// `LOG_LEVEL`: `error`, `warn`, `info`, `debug` (handshakes) or `trace` (frames). Default `info`.
+    pub log_level: LevelFilter,
+    /// `ALLOWED_ORIGINS`: which browser origins may open `/ws`. Default: same origin as `Host`.
+    pub allowed_origins: Origins,
+    /// `MAX_MESSAGE_BYTES`: the largest chat message (frame payload) a client may send. Default 4096.
+    pub max_message_bytes: usize,
+    /// `MAX_CONNECTIONS`: open WebSocket connections at most; one more gets HTTP 503. Default 10000.
+    pub max_connections: usize,
+    /// `RATE_LIMIT_PER_SEC`: chat messages per second per client, with a burst of twice that. Default 10.
+    pub rate_limit_per_sec: u32,
+    /// `HISTORY_SIZE`: messages kept for clients that join or resume. Default 100.
+    pub history_size: usize,
+    /// `PING_INTERVAL_SECS`: a ping is sent after this long without traffic from the client. Default 30 s.
+    pub ping_interval: Duration,
+    /// `IDLE_TIMEOUT_SECS`: a client silent this long (not even a pong) is closed. Default 75 s.
+    pub idle_timeout: Duration,
+    /// `HANDSHAKE_TIMEOUT_SECS`: time to finish the TLS handshake and the HTTP request. Default 10 s.
+    pub handshake_timeout: Duration,
+    /// `SEND_BUFFER_BYTES`: unsent bytes a client may fall behind before it is closed with 1013.
+    /// Default 1 MiB.
+    pub send_buffer_bytes: usize,
+    /// `ECHO_ENDPOINT`: serve `/echo`, which sends every message back (for conformance tests).
+    /// Default `false`.
+    pub echo_endpoint: bool,
+    /// `ECHO_MAX_MESSAGE_BYTES`: the largest message `/echo` takes. Default 16 MiB.
+    pub echo_max_message_bytes: usize,
+}
+
+/// Which values of the `Origin` header may open a WebSocket (RFC 6455 §10.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origins {
+    /// The origin's host and port must equal the request's `Host` header (the default).
+    SameOrigin,
+    /// Any origin (`ALLOWED_ORIGINS=*`).
+    Any,
+    /// Only these origins, compared without case and without a trailing slash.
+    List(Vec<String>),
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: IpAddr::from([0, 0, 0, 0]),
+            port: 8443,
+            tls: true,
+            tls_cert: PathBuf::from("certs/cert.pem"),
+            tls_key: PathBuf::from("certs/key.pem"),
+            log_level: LevelFilter::Info,
+            allowed_origins: Origins::SameOrigin,
+            max_message_bytes: 4096,
+            max_connections: 10_000,
+            rate_limit_per_sec: 10,
+            history_size: 100,
+            ping_interval: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(75),
+            handshake_timeout: Duration::from_secs(10),
+            send_buffer_bytes: 1 << 20,
+            echo_endpoint: false,
+            echo_max_message_bytes: 16 << 20,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the process environment, falling back to `.env` in the working directory.
+    pub fn from_env() -> Result<Config, Error> {
+        let dotenv = read_dotenv(".env")?;
+        Config::from_lookup(|name| std::env::var(name).ok().or_else(|| dotenv.get(name).cloned()))
+    }
+
+    /// Builds a configuration from any source of variables (the environment, a map in a test).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
+        let env = Vars(&lookup);
+        let mut c = Config::default();
+        env.parse("HOST", &mut c.host, |v| v.parse().ok())?;
+        env.parse("PORT", &mut c.port, |v| v.parse().ok())?;
+        env.parse("BACKEND_TLS", &mut c.tls, parse_bool)?;
+        env.parse("TLS_CERT", &mut c.tls_cert, non_empty_path)?;
+        env.parse("TLS_KEY", &mut c.tls_key, non_empty_path)?;
+        env.parse("LOG_LEVEL", &mut c.log_level, |v| v.parse().ok())?;
+        env.parse("ALLOWED_ORIGINS", &mut c.allowed_origins, parse_origins)?;
+        env.parse("MAX_MESSAGE_BYTES", &mut c.max_message_bytes, |v| positive(v, 64 << 20))?;
+        env.parse("MAX_CONNECTIONS", &mut c.max_connections, |v| positive(v, 1 << 20))?;
+        env.parse("RATE_LIMIT_PER_SEC", &mut c.rate_limit_per_sec, |v| {
+            positive(v, 1_000_000).map(|n| n as u32)
+        })?;
+        env.parse("HISTORY_SIZE", &mut c.history_size, |v| {
+            v.parse().ok().filter(|&n| n <= 100_000)
+        })?;
+        env.parse("PING_INTERVAL_SECS", &mut c.ping_interval, seconds)?;
+        env.parse("IDLE_TIMEOUT_SECS", &mut c.idle_timeout, seconds)?;
+        env.parse("HANDSHAKE_TIMEOUT_SECS", &mut c.handshake_timeout, seconds)?;
+        env.parse("SEND_BUFFER_BYTES", &mut c.send_buffer_bytes, |v| {
+            positive(v, 1 << 30).filter(|&n| n >= 1024)
+        })?;
+        env.parse("ECHO_ENDPOINT", &mut c.echo_endpoint, parse_bool)?;
+        env.parse("ECHO_MAX_MESSAGE_BYTES", &mut c.echo_max_message_bytes, |v| {
+            positive(v, 64 << 20)
+        })?;
+        if c.idle_timeout <= c.ping_interval {
+            return Err(Error::Config {
+                var: "IDLE_TIMEOUT_SECS",
+                value: c.idle_timeout.as_secs().to_string(),
+                expected: "more seconds than PING_INTERVAL_SECS, so a ping can be answered in time",
+            });
+        }
+        Ok(c)
+    }
+
+    /// `https` or `http`, for log lines and links.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
+    }
+}
+
+/// A source of variables with the parse-or-name-the-culprit helper.
+struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
+    /// Parses `var` into `slot` when it is set (an empty value counts as unset).
+    fn parse<T>(
+        &self,
+        var: &'static str,
+        slot: &mut T,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<(), Error> {
+        let Some(raw) = (self.0)(var) else { return Ok(()) };
+        let value = raw.trim();
+        if value.is_empty() {
+            return Ok(());
+        }
+        *slot = parse(value).ok_or_else(|| Error::Config {
+            var,
+            value: raw.clone(),
+            expected: expected(var),
+        })?;
+        Ok(())
+    }
+}
+
+/// What a variable accepts, for the error message.
+fn expected(var: &str) -> &'static str {
+    match var {
+        "HOST" => "an IP address such as 0.0.0.0 or ::",
+        "PORT" => "a port number from 0 to 65535",
+        "BACKEND_TLS" | "ECHO_ENDPOINT" => "true or false",
+        "LOG_LEVEL" => "one of off, error, warn, info, debug, trace",
+        "ALLOWED_ORIGINS" => {
+            "empty (same origin), * (any) or a comma list of origins such as https://chat.example.com"
+        }
+        "HISTORY_SIZE" => "a whole number from 0 to 100000",
+        "SEND_BUFFER_BYTES" => "a whole number of bytes, at least 1024",
+        "PING_INTERVAL_SECS" | "IDLE_TIMEOUT_SECS" | "HANDSHAKE_TIMEOUT_SECS" => {
+            "a whole number of seconds from 1 to 86400"
+        }
+        "TLS_CERT" | "TLS_KEY" => "a file path",
+        _ => "a positive whole number",
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn positive(v: &str, max: usize) -> Option<usize> {
+    v.parse().ok().filter(|&n| n > 0 && n <= max)
+}
+
+fn seconds(v: &str) -> Option<Duration> {
+    positive(v, 86_400).map(|n| Duration::from_secs(n as u64))
+}
+
+fn non_empty_path(v: &str) -> Option<PathBuf> {
+    Some(PathBuf::from(v))
+}
+
+fn parse_origins(v: &str) -> Option<Origins> {
+    if v == "*" {
+        return Some(Origins::Any);
+    }
+    let list: Vec<String> = v
+        .split(',')
+        .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+        .filter(|o| !o.is_empty())
+        .collect();
+    let valid = list.iter().all(|o| o.starts_with("http://") || o.starts_with("https://"));
+    (valid && !list.is_empty()).then_some(Origins::List(list))
+}
+
+/// Reads `KEY=value` lines from a `.env` file; a missing file is no error.
+fn read_dotenv(path: &str) -> Result<HashMap<String, String>, Error> {
+    let iter = match dotenvy::from_path_iter(path) {
+        Ok(iter) => iter,
+        Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(HashMap::new());
+        }
+        Err(e) => return Err(Error::DotEnv(e.to_string())),
+    };
+    iter.map(|item| item.map_err(|e| Error::DotEnv(e.to_string()))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, Error> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.port, 8443);
+        assert!(c.tls);
+        assert_eq!(c.max_message_bytes, 4096);
+        assert_eq!(c.send_buffer_bytes, 1_048_576);
+        assert_eq!(c.allowed_origins, Origins::SameOrigin);
+        assert_eq!(c.idle_timeout, Duration::from_secs(75));
+    }
+
+    #[test]
+    fn values_are_parsed_into_types() {
+        let c = config(&[
+            ("BACKEND_TLS", "false"),
+            ("PORT", "0"),
+            ("HOST", "::1"),
+            ("ALLOWED_ORIGINS", "https://a.example/, http://B.example"),
+            ("PING_INTERVAL_SECS", "5"),
+            ("IDLE_TIMEOUT_SECS", "12"),
+        ])
+        .unwrap();
+        assert!(!c.tls);
+        assert_eq!(c.port, 0);
+        assert_eq!(c.host, "::1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            c.allowed_origins,
+            Origins::List(vec!["https://a.example".into(), "http://b.example".into()])
+        );
+        assert_eq!(c.ping_interval, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn an_invalid_value_names_the_variable_and_the_value() {
+        for (var, value) in [
+            ("PORT", "http"),
+            ("BACKEND_TLS", "maybe"),
+            ("MAX_MESSAGE_BYTES", "0"),
+            ("HISTORY_SIZE", "-1"),
+            ("LOG_LEVEL", "loud"),
+            ("ALLOWED_ORIGINS", "example.com"),
+            ("SEND_BUFFER_BYTES", "10"),
+        ] {
+            let err = config(&[(var, value)]).unwrap_err().to_string();
+            assert!(err.contains(var) && err.contains(value), "{err}");
+        }
+    }
+
+    #[test]
+    fn idle_timeout_must_exceed_the_ping_interval() {
+        let err = config(&[("PING_INTERVAL_SECS", "30"), ("IDLE_TIMEOUT_SECS", "30")]);
+        assert!(err.unwrap_err().to_string().contains("IDLE_TIMEOUT_SECS"));
+    }
+}

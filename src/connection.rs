@@ -1,0 +1,311 @@
+//! The producer: the thread that owns one accepted connection, from its first byte to the upgrade.
+//!
+//! One thread per connection, blocking I/O throughout, in this order:
+//! 1. TLS handshake with rustls, when `BACKEND_TLS` is on (a plain-HTTP request on the TLS port gets
+//!    a readable 400 instead of garbage).
+//! 2. The HTTP request head (`http.rs`), all of it within `HANDSHAKE_TIMEOUT_SECS`: every read gets
+//!    only the time that is left, so a client sending one byte a second is still dropped in time.
+//! 3. A page, `/healthz` or `/metrics` is answered and the connection closed; `/ws` (and `/echo`)
+//!    goes through the opening handshake (`handshake.rs`) and the `101` answer.
+//! 4. The socket is then shared with the broadcaster through an [`Outbound`], and this thread becomes
+//!    the client's reader (`reader.rs`) until the connection ends.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::{debug, info};
+use rustls::{ServerConnection, StreamOwned};
+use tungstenite::WebSocket;
+use tungstenite::protocol::{Role, WebSocketConfig};
+
+use crate::error::Rejection;
+use crate::handshake;
+use crate::history::Resume;
+use crate::http::{self, HeadError, Request, Response, Route};
+use crate::nickname;
+use crate::outbound::Outbound;
+use crate::reader::{Mode, Reader};
+use crate::server::Context;
+use crate::stream::ClientStream;
+
+/// The body of a connection thread: serves the connection and logs how it ended.
+pub fn serve(tcp: TcpStream, id: u64, ctx: &Context) {
+    let peer = tcp.peer_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
+    match handle(tcp, id, ctx) {
+        Ok(()) => {}
+        Err(e) if is_timeout(&e) => debug!("{peer}: dropped, handshake timed out"),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            debug!("{peer}: closed before sending a request")
+        }
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+            info!("{peer}: TLS failed: {e}")
+        }
+        Err(e) => debug!("{peer}: {e}"),
+    }
+}
+
+fn handle(tcp: TcpStream, id: u64, ctx: &Context) -> io::Result<()> {
+    tcp.set_nodelay(true)?;
+    let peer = tcp.peer_addr()?;
+    let socket = DeadlineSocket { tcp, deadline: Instant::now() + ctx.config.handshake_timeout };
+    let mut pre = match &ctx.tls {
+        Some(_) if !socket.starts_with_tls_handshake()? => {
+            let mut plain = Pre::Plain(socket);
+            respond(
+                &mut plain,
+                &Response::rejection(Rejection::Malformed).with_body(PLAIN_ON_TLS_PORT),
+                false,
+            )?;
+            return finish_http(plain);
+        }
+        Some(tls) => {
+            let conn = ServerConnection::new(tls.clone()).map_err(io::Error::other)?;
+            Pre::Tls(Box::new(StreamOwned::new(conn, socket)))
+        }
+        None => Pre::Plain(socket),
+    };
+    let (request, leftover) = match http::read_head(&mut pre) {
+        Ok(read) => read,
+        Err(HeadError::Io(e)) => return Err(e),
+        Err(HeadError::Rejected(rejection)) => return reject(pre, rejection, ctx, peer),
+    };
+    debug!("{peer}: {} {}", request.method, request.path);
+    let head_only = request.method == "HEAD";
+    let response = match http::route(&request, ctx.config.echo_endpoint) {
+        Route::Asset(asset) => Response::asset(asset),
+        Route::Health => Response::ok("application/json", ctx.metrics.health_json().into_bytes()),
+        Route::Metrics => Response::ok(PROMETHEUS_TEXT, ctx.metrics.prometheus().into_bytes()),
+        Route::Reject(rejection) => return reject(pre, rejection, ctx, peer),
+        Route::Chat => return upgrade(pre, &request, leftover, Mode::Chat, ctx, id, peer),
+        Route::Echo => return upgrade(pre, &request, leftover, Mode::Echo, ctx, id, peer),
+    };
+    respond(&mut pre, &response, head_only)?;
+    finish_http(pre)
+}
+
+/// The opening handshake, then the reader loop.
+fn upgrade(
+    mut pre: Pre,
+    request: &Request,
+    leftover: Vec<u8>,
+    mode: Mode,
+    ctx: &Context,
+    id: u64,
+    peer: SocketAddr,
+) -> io::Result<()> {
+    let accept = match handshake::check(request, &ctx.config.allowed_origins) {
+        Ok(accept) => accept,
+        Err(rejection) => return reject(pre, rejection, ctx, peer),
+    };
+    if !ctx.metrics.try_open(ctx.config.max_connections) {
+        return reject(pre, Rejection::ServerFull, ctx, peer);
+    }
+    let _open = OpenGuard(ctx);
+    debug!(
+        "{peer}: handshake: Sec-WebSocket-Key {:?} -> Sec-WebSocket-Accept {accept:?}",
+        request.header("Sec-WebSocket-Key").unwrap_or_default()
+    );
+    pre.write_all(&handshake::switching_protocols(&accept))?;
+    pre.flush()?;
+
+    let (tcp, tls) = pre.into_parts();
+    tcp.set_read_timeout(None)?;
+    tcp.set_write_timeout(None)?;
+    let socket = Arc::new(tcp);
+    let limit = match mode {
+        Mode::Chat => ctx.config.send_buffer_bytes,
+        // The echo reader is its own only writer and waits for each echo to drain.
+        Mode::Echo => usize::MAX,
+    };
+    let outbound = Arc::new(Outbound::new(socket.clone(), tls, limit, ctx.metrics.clone()));
+    let stream = ClientStream::new(id, socket.clone(), outbound.clone(), ctx.events.clone());
+    let max_message = match mode {
+        Mode::Chat => ctx.config.max_message_bytes,
+        Mode::Echo => ctx.config.echo_max_message_bytes,
+    };
+    let ws_config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
+        // Write each frame tungstenite forms (pongs, close replies) at once, into our queue.
+        .write_buffer_size(0)
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message));
+    let ws = WebSocket::from_partially_read(stream, leftover, Role::Server, Some(ws_config));
+
+    let name = request
+        .query_param("name")
+        .and_then(|raw| nickname::clean(&raw))
+        .unwrap_or_else(nickname::guest);
+    let resume = request.query_param("since").and_then(|s| s.trim().parse().ok()).map(|since| {
+        Resume { since, epoch: request.query_param("epoch").filter(|e| !e.is_empty()) }
+    });
+    let path = request.path.as_str();
+    info!("{peer}: {name} connected to {path}");
+    let started = Instant::now();
+    let reader = Reader::new(id, ws, socket, outbound, ctx);
+    let end = reader.run(mode, name.clone(), resume);
+    info!("{peer}: {name} disconnected after {:.1?}: {end}", started.elapsed());
+    Ok(())
+}
+
+/// Answers a refused request with its status and closes.
+fn reject(mut pre: Pre, rejection: Rejection, ctx: &Context, peer: SocketAddr) -> io::Result<()> {
+    ctx.metrics.refused(rejection);
+    let (status, _) = rejection.status();
+    debug!("{peer}: refused with {status}: {rejection}");
+    respond(&mut pre, &Response::rejection(rejection), false)?;
+    finish_http(pre)
+}
+
+fn respond(pre: &mut Pre, response: &Response, head_only: bool) -> io::Result<()> {
+    response.write_to(pre, head_only)
+}
+
+/// Closes an HTTP connection cleanly: TLS `close_notify`, then FIN, then read what the client
+/// still sends until it closes too. Closing with unread bytes would make the kernel send a
+/// reset, which can destroy our answer before the client reads it.
+fn finish_http(pre: Pre) -> io::Result<()> {
+    let (tcp, tls) = pre.into_parts();
+    if let Some(mut conn) = tls {
+        conn.send_close_notify();
+        let mut socket = &tcp;
+        while conn.wants_write() {
+            conn.write_tls(&mut socket)?;
+        }
+    }
+    tcp.shutdown(Shutdown::Write)?;
+    drain(&tcp, Instant::now() + LINGER);
+    Ok(())
+}
+
+/// Reads and discards until end-of-file, an error, the deadline or [`DRAIN_BYTES`].
+pub fn drain(tcp: &TcpStream, deadline: Instant) {
+    let mut scratch = [0u8; 4096];
+    let mut total = 0;
+    while total < DRAIN_BYTES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || tcp.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match (&*tcp).read(&mut scratch) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => total += n,
+        }
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+/// Counts the WebSocket as closed when the thread is done with it.
+struct OpenGuard<'a>(&'a Context);
+
+impl Drop for OpenGuard<'_> {
+    fn drop(&mut self) {
+        self.0.metrics.close();
+    }
+}
+
+/// A socket whose every read and write gets only the time left before the handshake deadline.
+#[derive(Debug)]
+struct DeadlineSocket {
+    tcp: TcpStream,
+    deadline: Instant,
+}
+
+impl DeadlineSocket {
+    fn arm(&self) -> io::Result<()> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.tcp.set_read_timeout(Some(left))?;
+        self.tcp.set_write_timeout(Some(left))
+    }
+
+    /// True when the first byte is 0x16, a TLS handshake record (what every TLS client sends
+    /// first); "GET " means someone spoke plain HTTP to our TLS port.
+    fn starts_with_tls_handshake(&self) -> io::Result<bool> {
+        self.arm()?;
+        let mut first = [0u8; 1];
+        match self.tcp.peek(&mut first)? {
+            0 => Err(io::ErrorKind::UnexpectedEof.into()),
+            _ => Ok(first[0] == 0x16),
+        }
+    }
+}
+
+impl Read for DeadlineSocket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.arm()?;
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for DeadlineSocket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.arm()?;
+        self.tcp.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
+/// The connection before the upgrade: plain, or inside a TLS session.
+enum Pre {
+    Plain(DeadlineSocket),
+    Tls(Box<StreamOwned<ServerConnection, DeadlineSocket>>),
+}
+
+impl Pre {
+    fn into_parts(self) -> (TcpStream, Option<ServerConnection>) {
+        match self {
+            Pre::Plain(socket) => (socket.tcp, None),
+            Pre::Tls(stream) => {
+                let (conn, socket) = stream.into_parts();
+                (socket.tcp, Some(conn))
+            }
+        }
+    }
+}
+
+impl Read for Pre {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Pre::Plain(s) => s.read(buf),
+            Pre::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Pre {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Pre::Plain(s) => s.write(buf),
+            Pre::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Pre::Plain(s) => s.flush(),
+            Pre::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// tungstenite's read buffer per connection (its default, 128 KiB, would dominate memory).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// How long a closing HTTP connection waits for the client to close its side.
+const LINGER: Duration = Duration::from_secs(1);
+/// The most a closing connection reads and discards.
+const DRAIN_BYTES: usize = 64 * 1024;
+/// The `Content-Type` of the Prometheus text format.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The body of the 400 sent to plain HTTP on the TLS port.
+const PLAIN_ON_TLS_PORT: &str =
+    "400 Bad Request: this port speaks TLS; use https:// (or wss://), or set BACKEND_TLS=false\n";

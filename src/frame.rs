@@ -1,0 +1,71 @@
+//! Server-to-client frames, encoded once and shared (RFC 6455 §5.2).
+//!
+//! ```text
+//!  0                   1                   2                   3
+//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//! +-+-+-+-+-------+-+-------------+-------------------------------+
+//! |F|R|R|R| opcode|M| Payload len |    Extended payload length    |
+//! |I|S|S|S|  (4)  |A|     (7)     |             (16/64)           |
+//! |N|V|V|V|       |S|             |   (if payload len==126/127)   |
+//! | |1|2|3|       |K|             |                               |
+//! +-+-+-+-+-------+-+-------------+ - - - - - - - - - - - - - - - +
+//! |                     Payload Data continued ...                |
+//! +---------------------------------------------------------------+
+//! ```
+//! A server never masks (§5.1: "A server MUST NOT mask any frames that it sends to the client"),
+//! so the bytes of a message are the same for every client: the broadcaster encodes a message once
+//! with [`text`] and hands every client a cheap clone of the same [`Bytes`] (a reference count, not a
+//! copy). A chat message is always one frame with FIN set and opcode 0x1 (text); a close frame has
+//! opcode 0x8 and carries a 2-byte status code and a UTF-8 reason (§5.5.1).
+
+use tungstenite::Bytes;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::frame::Frame;
+use tungstenite::protocol::frame::coding::{CloseCode, Data as OpData, OpCode};
+
+/// One complete, unmasked text frame carrying `json`.
+pub fn text(json: String) -> Bytes {
+    encode(Frame::message(json.into_bytes(), OpCode::Data(OpData::Text), true))
+}
+
+/// One complete, unmasked data frame (text or binary) carrying `payload` (used by `/echo`).
+pub fn data(payload: impl Into<Bytes>, binary: bool) -> Bytes {
+    let opcode = if binary { OpData::Binary } else { OpData::Text };
+    encode(Frame::message(payload, OpCode::Data(opcode), true))
+}
+
+/// A close frame with a status code and a short reason (at most 123 bytes, §5.5).
+pub fn close(code: u16, reason: &'static str) -> Bytes {
+    encode(Frame::close(Some(CloseFrame { code: CloseCode::from(code), reason: reason.into() })))
+}
+
+fn encode(frame: Frame) -> Bytes {
+    let mut out = Vec::with_capacity(frame.len());
+    frame.format(&mut out).expect("writing a frame into a Vec cannot fail");
+    Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unmasked_text_frame_as_in_rfc_6455_section_5_7() {
+        // §5.7: "A single-frame unmasked text message: 0x81 0x05 0x48 0x65 0x6c 0x6c 0x6f".
+        assert_eq!(&text("Hello".into())[..], &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+    }
+
+    #[test]
+    fn lengths_over_125_use_the_extended_field() {
+        let frame = text("x".repeat(300));
+        assert_eq!(&frame[..4], &[0x81, 126, 0x01, 0x2c]);
+        assert_eq!(frame.len(), 4 + 300);
+    }
+
+    #[test]
+    fn a_close_frame_carries_code_and_reason() {
+        let frame = close(1013, "too slow");
+        assert_eq!(&frame[..4], &[0x88, 10, 0x03, 0xf5]);
+        assert_eq!(&frame[4..], b"too slow");
+    }
+}

@@ -1,0 +1,190 @@
+//! The WebSocket opening handshake, server side, by hand (RFC 6455 §4.2).
+//!
+//! A client asks to switch protocols with an ordinary HTTP/1.1 GET (RFC 6455 §4.1):
+//! ```text
+//! GET /ws?name=alice HTTP/1.1
+//! Host: localhost:8443
+//! Upgrade: websocket
+//! Connection: Upgrade
+//! Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==
+//! Sec-WebSocket-Version: 13
+//! Origin: https://localhost:8443
+//! ```
+//! [`check`] validates it in the order of §4.2.1 and returns the `Sec-WebSocket-Accept` value;
+//! [`switching_protocols`] writes the `101` answer (§4.2.2 item 5). From the blank line after that
+//! answer on, both sides speak frames (§5), which tungstenite reads for us.
+//!
+//! Glossary: the *key* is 16 random bytes in base64 chosen by the client; the *accept* value is
+//! base64(SHA-1(key + [`WS_GUID`])) and proves that the server understood the WebSocket request
+//! (it cannot be produced by a server that merely echoes headers).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use crate::config::Origins;
+use crate::error::Rejection;
+use crate::http::Request;
+
+/// Validates an upgrade request (RFC 6455 §4.2.1) and returns the `Sec-WebSocket-Accept` value.
+pub fn check(request: &Request, origins: &Origins) -> Result<String, Rejection> {
+    // §4.2.1 item 1: "An HTTP/1.1 or higher GET request" (the method was checked by the router).
+    if request.version < 1 {
+        return Err(Rejection::Malformed);
+    }
+    // §4.2.1 item 2: "A |Host| header field containing the server's authority."
+    let host = request.header("Host").ok_or(Rejection::MissingHost)?;
+    // §4.2.1 items 3 and 4: "An |Upgrade| header field containing the value "websocket"" and
+    // "A |Connection| header field that includes the token "Upgrade"", both without case.
+    if !request.header_has_token("Upgrade", "websocket")
+        || !request.header_has_token("Connection", "Upgrade")
+    {
+        return Err(Rejection::NotUpgrade);
+    }
+    // §4.2.2: "If this version does not match a version understood by the server, the server
+    // MUST abort the WebSocket handshake ... and instead send an appropriate HTTP error code
+    // (such as 426 Upgrade Required) and a |Sec-WebSocket-Version| header field".
+    if request.header("Sec-WebSocket-Version").map(str::trim) != Some("13") {
+        return Err(Rejection::UnsupportedVersion);
+    }
+    // §4.2.1 item 5: "A |Sec-WebSocket-Key| header field with a base64-encoded value that, when
+    // decoded, is 16 bytes in length."
+    let key =
+        request.header("Sec-WebSocket-Key").map(str::trim).ok_or(Rejection::BadWebSocketKey)?;
+    match BASE64.decode(key) {
+        Ok(bytes) if bytes.len() == 16 => {}
+        _ => return Err(Rejection::BadWebSocketKey),
+    }
+    // §10.2: "Servers that are not intended to process input from any web page but only for
+    // certain sites SHOULD verify the |Origin| field". Clients that are not browsers may omit it.
+    if let Some(origin) = request.header("Origin") {
+        if !origin_allowed(origin, host, origins) {
+            return Err(Rejection::OriginNotAllowed);
+        }
+    }
+    Ok(accept_key(key))
+}
+
+/// `Sec-WebSocket-Accept` for a key: base64(SHA-1(key ++ GUID)) (RFC 6455 §4.2.2 item 5.4).
+pub fn accept_key(key: &str) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
+    ctx.update(key.as_bytes());
+    ctx.update(WS_GUID.as_bytes());
+    BASE64.encode(ctx.finish())
+}
+
+/// The `101 Switching Protocols` answer that completes the handshake (RFC 6455 §4.2.2 item 5).
+///
+/// We choose no subprotocol and no extension (no `permessage-deflate`), so neither header is sent;
+/// a client that asked for them sees they were not accepted (§4.2.2 items 5.3 and 5.5).
+pub fn switching_protocols(accept: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {accept}\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// Is a browser page from `origin` allowed to open a socket on the server named by `host`?
+fn origin_allowed(origin: &str, host: &str, policy: &Origins) -> bool {
+    let origin = origin.trim().trim_end_matches('/');
+    match policy {
+        Origins::Any => true,
+        Origins::List(list) => list.iter().any(|o| o.eq_ignore_ascii_case(origin)),
+        // Same origin: "https://localhost:8443" matches "Host: localhost:8443". A default port
+        // is absent from both when it is used, so comparing the authority parts is enough.
+        Origins::SameOrigin => origin
+            .split_once("://")
+            .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host.trim())),
+    }
+}
+
+/// The GUID of RFC 6455 §1.3, appended to the client's key before hashing.
+pub const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&str, &str)]) -> Request {
+        Request {
+            method: "GET".into(),
+            path: "/ws".into(),
+            query: String::new(),
+            version: 1,
+            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    const GOOD: [(&str, &str); 5] = [
+        ("Host", "localhost:8443"),
+        ("Upgrade", "WebSocket"),
+        ("Connection", "keep-alive, Upgrade"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("Sec-WebSocket-Version", "13"),
+    ];
+
+    fn without(name: &str) -> Vec<(&'static str, &'static str)> {
+        GOOD.iter().copied().filter(|(n, _)| *n != name).collect()
+    }
+
+    fn with(name: &'static str, value: &'static str) -> Vec<(&'static str, &'static str)> {
+        let mut headers = without(name);
+        headers.push((name, value));
+        headers
+    }
+
+    #[test]
+    fn key_conversion_matches_rfc_6455_section_1_3() {
+        assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn a_good_request_is_accepted() {
+        let accept = check(&request(&GOOD), &Origins::SameOrigin).unwrap();
+        assert_eq!(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn each_missing_or_bad_header_has_its_answer() {
+        let cases: Vec<(Vec<(&str, &str)>, Rejection)> = vec![
+            (without("Host"), Rejection::MissingHost),
+            (without("Upgrade"), Rejection::NotUpgrade),
+            (with("Upgrade", "h2c"), Rejection::NotUpgrade),
+            (without("Connection"), Rejection::NotUpgrade),
+            (without("Sec-WebSocket-Version"), Rejection::UnsupportedVersion),
+            (with("Sec-WebSocket-Version", "8"), Rejection::UnsupportedVersion),
+            (without("Sec-WebSocket-Key"), Rejection::BadWebSocketKey),
+            (with("Sec-WebSocket-Key", "c2hvcnQ="), Rejection::BadWebSocketKey),
+            (with("Sec-WebSocket-Key", "not base64 at all!!!!!!!"), Rejection::BadWebSocketKey),
+            (with("Origin", "https://evil.example"), Rejection::OriginNotAllowed),
+        ];
+        for (headers, expected) in cases {
+            assert_eq!(
+                check(&request(&headers), &Origins::SameOrigin),
+                Err(expected),
+                "{headers:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn origin_policies() {
+        let host = "localhost:8443";
+        assert!(origin_allowed("https://localhost:8443", host, &Origins::SameOrigin));
+        assert!(origin_allowed("http://LOCALHOST:8443/", host, &Origins::SameOrigin));
+        assert!(!origin_allowed("https://localhost:9999", host, &Origins::SameOrigin));
+        assert!(!origin_allowed("null", host, &Origins::SameOrigin));
+        assert!(origin_allowed("null", host, &Origins::Any));
+        let list = Origins::List(vec!["https://chat.example".into()]);
+        assert!(origin_allowed("https://chat.example", host, &list));
+        assert!(!origin_allowed("https://localhost:8443", host, &list));
+    }
+
+    #[test]
+    fn the_101_answer_carries_the_accept_value() {
+        let text = String::from_utf8(switching_protocols("abc=")).unwrap();
+        assert!(text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
+        assert!(text.contains("\r\nSec-WebSocket-Accept: abc=\r\n"));
+        assert!(text.ends_with("\r\n\r\n"));
+    }
+}

@@ -1,0 +1,157 @@
+//! The last `HISTORY_SIZE` messages, kept by the broadcaster for newcomers and for clients that
+//! resume after a reconnect (`/ws?since=<id>&epoch=<epoch>`).
+//!
+//! Ids strictly increase within an *epoch*. The epoch names one run of the id sequence: a server
+//! without Kafka starts a new one each time it starts, because its ids start again at 1. A resume
+//! from another epoch (or with an id from the future) cannot be matched with our ids, so it gets the
+//! whole history with `complete: false`, and the client knows it may have missed something.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::protocol::Chat;
+
+/// Where a reconnecting client left off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    /// The last message id the client has.
+    pub since: u64,
+    /// The epoch that id belongs to; `None` means "the current one".
+    pub epoch: Option<String>,
+}
+
+/// A bounded buffer of recent messages.
+#[derive(Debug)]
+pub struct History {
+    epoch: String,
+    capacity: usize,
+    kept: VecDeque<Arc<Chat>>,
+    /// The highest id ever stored.
+    last_id: u64,
+    /// Every id up to this one has been dropped from the buffer (0: nothing dropped yet).
+    dropped_through: u64,
+}
+
+impl History {
+    /// An empty history keeping `capacity` messages, for the given epoch.
+    pub fn new(capacity: usize, epoch: String) -> History {
+        History {
+            epoch,
+            capacity,
+            kept: VecDeque::with_capacity(capacity.min(1024)),
+            last_id: 0,
+            dropped_through: 0,
+        }
+    }
+
+    /// The epoch clients must quote to resume.
+    pub fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    /// The id the next message gets in a server without a bus.
+    pub fn next_id(&self) -> u64 {
+        self.last_id + 1
+    }
+
+    /// Stores a message, dropping the oldest one when full.
+    pub fn push(&mut self, chat: Arc<Chat>) {
+        self.last_id = self.last_id.max(chat.id);
+        if self.capacity == 0 {
+            self.dropped_through = chat.id;
+            return;
+        }
+        if self.kept.len() == self.capacity {
+            if let Some(oldest) = self.kept.pop_front() {
+                self.dropped_through = oldest.id;
+            }
+        }
+        self.kept.push_back(chat);
+    }
+
+    /// The messages a client should get on connect, oldest first, and whether nothing is missing.
+    pub fn replay(&self, resume: Option<&Resume>) -> (Vec<&Arc<Chat>>, bool) {
+        let since = match resume {
+            None => 0,
+            Some(r) if r.epoch.as_deref().is_some_and(|e| e != self.epoch) => {
+                return (self.kept.iter().collect(), false);
+            }
+            Some(r) if r.since > self.last_id => return (self.kept.iter().collect(), false),
+            Some(r) => r.since,
+        };
+        let messages = self.kept.iter().filter(|c| c.id > since).collect();
+        (messages, since >= self.dropped_through)
+    }
+}
+
+/// A new epoch: 16 random hex digits.
+pub fn new_epoch() -> String {
+    use ring::rand::{SecureRandom, SystemRandom};
+    let mut bytes = [0u8; 8];
+    // Without randomness, the start time still tells two runs apart.
+    if SystemRandom::new().fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        bytes = nanos.to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn history(capacity: usize, count: u64) -> History {
+        let mut h = History::new(capacity, "e1".into());
+        for id in 1..=count {
+            h.push(Arc::new(Chat { id, name: "n".into(), text: id.to_string(), ts: "t".into() }));
+        }
+        h
+    }
+
+    fn ids(replay: (Vec<&Arc<Chat>>, bool)) -> (Vec<u64>, bool) {
+        (replay.0.iter().map(|c| c.id).collect(), replay.1)
+    }
+
+    fn resume(since: u64, epoch: Option<&str>) -> Resume {
+        Resume { since, epoch: epoch.map(String::from) }
+    }
+
+    #[test]
+    fn a_newcomer_gets_the_last_messages() {
+        assert_eq!(ids(history(3, 2).replay(None)), (vec![1, 2], true));
+        assert_eq!(ids(history(3, 5).replay(None)), (vec![3, 4, 5], false));
+        assert_eq!(history(3, 5).next_id(), 6);
+    }
+
+    #[test]
+    fn a_resume_gets_what_came_after() {
+        let h = history(3, 5);
+        assert_eq!(ids(h.replay(Some(&resume(4, Some("e1"))))), (vec![5], true));
+        assert_eq!(ids(h.replay(Some(&resume(2, None)))), (vec![3, 4, 5], true));
+        assert_eq!(ids(h.replay(Some(&resume(5, None)))), (vec![], true));
+        // Message 2 is gone: the client knows it missed something.
+        assert_eq!(ids(h.replay(Some(&resume(1, None)))), (vec![3, 4, 5], false));
+    }
+
+    #[test]
+    fn another_epoch_or_a_future_id_gets_everything_incomplete() {
+        let h = history(3, 5);
+        assert_eq!(ids(h.replay(Some(&resume(4, Some("old"))))), (vec![3, 4, 5], false));
+        assert_eq!(ids(h.replay(Some(&resume(99, None)))), (vec![3, 4, 5], false));
+    }
+
+    #[test]
+    fn zero_capacity_keeps_nothing() {
+        let h = history(0, 2);
+        assert_eq!(ids(h.replay(None)), (vec![], false));
+        assert_eq!(ids(h.replay(Some(&resume(2, None)))), (vec![], true));
+    }
+
+    #[test]
+    fn epochs_differ() {
+        assert_ne!(new_epoch(), new_epoch());
+        assert_eq!(new_epoch().len(), 16);
+    }
+}

@@ -1,0 +1,323 @@
+//! HTTP/1.1 before the upgrade: read the request head with httparse, route it, write an answer.
+//!
+//! A WebSocket starts life as an HTTP request (RFC 6455 §1.3, §4.1), so every connection passes
+//! through here first. The steps:
+//! 1. [`read_head`] reads bytes until httparse sees the blank line that ends the head
+//!    (`Status::Partial` just means "read more"), refusing heads over [`MAX_HEAD_BYTES`] with 431.
+//! 2. [`route`] maps method and path to a [`Route`]: the page, a static file, `/healthz`,
+//!    `/metrics`, or `/ws` (the upgrade, validated in `handshake.rs`).
+//! 3. [`Response::write_to`] answers with a status line, `Content-Length` and `Connection: close`.
+//!
+//! Bytes the client sent after the head (its first WebSocket frames, if it did not wait for our
+//! answer) are returned to the caller, who hands them to the WebSocket as already read.
+
+use std::borrow::Cow;
+use std::io::{self, Read, Write};
+
+use crate::assets::{self, Asset};
+use crate::error::Rejection;
+
+/// A parsed request head.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// `GET`, `HEAD`, …
+    pub method: String,
+    /// The path without the query, e.g. `/ws`.
+    pub path: String,
+    /// The raw query string after `?` (may be empty).
+    pub query: String,
+    /// 1 for HTTP/1.1, 0 for HTTP/1.0.
+    pub version: u8,
+    /// The headers in order, as sent.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Request {
+    /// The first header with this name (compared without case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// True when a comma-separated header (such as `Connection`) holds `token`, without case.
+    pub fn header_has_token(&self, name: &str, token: &str) -> bool {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    }
+
+    /// The value of a query parameter, percent-decoded.
+    pub fn query_param(&self, key: &str) -> Option<String> {
+        form_urlencoded::parse(self.query.as_bytes())
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    }
+}
+
+/// Why no request came out of the connection.
+#[derive(Debug)]
+pub enum HeadError {
+    /// The request is bad: answer it with this rejection's status.
+    Rejected(Rejection),
+    /// The peer went away, or did not finish in time: nothing to answer.
+    Io(io::Error),
+}
+
+impl From<io::Error> for HeadError {
+    fn from(e: io::Error) -> Self {
+        HeadError::Io(e)
+    }
+}
+
+/// Reads and parses one request head. Returns the request and any bytes read past its end.
+pub fn read_head(stream: &mut impl Read) -> Result<(Request, Vec<u8>), HeadError> {
+    let mut buf = vec![0u8; MAX_HEAD_BYTES];
+    let mut filled = 0;
+    loop {
+        let n = stream.read(&mut buf[filled..])?;
+        if n == 0 {
+            return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+        }
+        filled += n;
+        if let Some((request, len)) = parse_head(&buf[..filled])? {
+            return Ok((request, buf[len..filled].to_vec()));
+        }
+        if filled == buf.len() {
+            return Err(HeadError::Rejected(Rejection::HeadTooLarge));
+        }
+    }
+}
+
+/// Parses a head if it is complete: `Ok(None)` asks for more bytes.
+pub fn parse_head(bytes: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let len = match req.parse(bytes) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(HeadError::Rejected(Rejection::HeadTooLarge));
+        }
+        Err(_) => return Err(HeadError::Rejected(Rejection::Malformed)),
+    };
+    let target = req.path.unwrap_or("/");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let request = Request {
+        method: req.method.unwrap_or("").to_string(),
+        path: path.to_string(),
+        query: query.to_string(),
+        version: req.version.unwrap_or(1),
+        headers: req
+            .headers
+            .iter()
+            .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+            .collect(),
+    };
+    Ok(Some((request, len)))
+}
+
+/// Where a request goes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route {
+    /// The page or a static file.
+    Asset(&'static Asset),
+    /// `GET /healthz`.
+    Health,
+    /// `GET /metrics`.
+    Metrics,
+    /// `GET /ws`: the chat's WebSocket.
+    Chat,
+    /// `GET /echo`: the echo WebSocket, when `ECHO_ENDPOINT` is on.
+    Echo,
+    /// Anything else, answered with this rejection's status.
+    Reject(Rejection),
+}
+
+/// Maps a request to its route. `echo` says whether `/echo` exists.
+pub fn route(request: &Request, echo: bool) -> Route {
+    let websocket = match request.path.as_str() {
+        "/ws" => Some(Route::Chat),
+        "/echo" if echo => Some(Route::Echo),
+        _ => None,
+    };
+    if let Some(route) = websocket {
+        return if request.method == "GET" {
+            route
+        } else {
+            Route::Reject(Rejection::MethodNotAllowed)
+        };
+    }
+    let found = match request.path.as_str() {
+        "/" | "/index.html" => Some(Route::Asset(&assets::INDEX)),
+        "/healthz" => Some(Route::Health),
+        "/metrics" => Some(Route::Metrics),
+        path => path.strip_prefix("/static/").and_then(assets::static_file).map(Route::Asset),
+    };
+    match found {
+        None => Route::Reject(Rejection::NotFound),
+        Some(_) if !matches!(request.method.as_str(), "GET" | "HEAD") => {
+            Route::Reject(Rejection::MethodNotAllowed)
+        }
+        Some(route) => route,
+    }
+}
+
+/// An HTTP answer. Every one carries `Content-Length` and `Connection: close`.
+#[derive(Debug)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Reason phrase.
+    pub reason: &'static str,
+    /// `Content-Type` of the body.
+    pub content_type: &'static str,
+    /// Extra headers.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body (left out for `HEAD`, but still counted in `Content-Length`).
+    pub body: Cow<'static, [u8]>,
+}
+
+impl Response {
+    /// 200 with a body.
+    pub fn ok(content_type: &'static str, body: impl Into<Cow<'static, [u8]>>) -> Response {
+        Response { status: 200, reason: "OK", content_type, headers: Vec::new(), body: body.into() }
+    }
+
+    /// The page or a static file, with headers that keep the browser strict.
+    pub fn asset(asset: &'static Asset) -> Response {
+        let mut response = Response::ok(asset.content_type, asset.body);
+        response.headers = vec![
+            ("Cache-Control", "no-cache".into()),
+            ("X-Content-Type-Options", "nosniff".into()),
+            ("Content-Security-Policy", CONTENT_SECURITY_POLICY.into()),
+            ("Referrer-Policy", "no-referrer".into()),
+        ];
+        response
+    }
+
+    /// The answer to a refused request: its status and a one-line plain text body.
+    pub fn rejection(rejection: Rejection) -> Response {
+        let (status, reason) = rejection.status();
+        let mut headers = Vec::new();
+        match rejection {
+            // RFC 6455 §4.2.2: answer an unsupported version with the versions we speak.
+            Rejection::UnsupportedVersion => {
+                headers.push(("Sec-WebSocket-Version", "13".into()));
+                headers.push(("Upgrade", "websocket".into()));
+            }
+            Rejection::MethodNotAllowed => headers.push(("Allow", "GET, HEAD".into())),
+            _ => {}
+        }
+        let body = format!("{status} {reason}: {rejection}\n").into_bytes();
+        Response {
+            status,
+            reason,
+            content_type: "text/plain; charset=utf-8",
+            headers,
+            body: body.into(),
+        }
+    }
+
+    /// The same answer with another plain text body.
+    pub fn with_body(mut self, body: &'static str) -> Response {
+        self.body = Cow::Borrowed(body.as_bytes());
+        self
+    }
+
+    /// Writes the answer; `head_only` leaves the body out (for `HEAD`).
+    pub fn write_to(&self, out: &mut impl Write, head_only: bool) -> io::Result<()> {
+        let mut head = format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            self.status,
+            self.reason,
+            self.content_type,
+            self.body.len()
+        );
+        for (name, value) in &self.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        if !head_only {
+            bytes.extend_from_slice(&self.body);
+        }
+        out.write_all(&bytes)?;
+        out.flush()
+    }
+}
+
+/// The largest request head we read (request line and headers), in bytes.
+pub const MAX_HEAD_BYTES: usize = 8 * 1024;
+/// The most headers a request may have.
+const MAX_HEADERS: usize = 64;
+/// Scripts, styles and sockets only from this server; `'self'` covers `ws:`/`wss:` to the same host.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:; \
+     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &str) -> Result<Option<(Request, usize)>, HeadError> {
+        parse_head(raw.as_bytes())
+    }
+
+    #[test]
+    fn a_complete_head_is_parsed_and_its_length_returned() {
+        let raw = "GET /ws?name=al%20ice&since=4 HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\n\r\nXY";
+        let (req, len) = parse(raw).unwrap().unwrap();
+        assert_eq!(len, raw.len() - 2);
+        assert_eq!((req.method.as_str(), req.path.as_str()), ("GET", "/ws"));
+        assert_eq!(req.query_param("name").as_deref(), Some("al ice"));
+        assert_eq!(req.query_param("since").as_deref(), Some("4"));
+        assert!(req.header_has_token("connection", "upgrade"));
+        assert_eq!(req.header("HOST"), Some("x"));
+    }
+
+    #[test]
+    fn a_partial_head_asks_for_more() {
+        assert!(parse("GET / HTTP/1.1\r\nHost: x\r\n").unwrap().is_none());
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        for raw in [
+            "\x16\x03\x01\x02\x00\r\n\r\n",
+            "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+            "G@T / HTTP/1.1\r\n\r\n",
+        ] {
+            assert!(
+                matches!(parse(raw), Err(HeadError::Rejected(Rejection::Malformed))),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_oversized_head_is_431() {
+        let raw = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD_BYTES));
+        let result = read_head(&mut raw.as_bytes());
+        assert!(matches!(result, Err(HeadError::Rejected(Rejection::HeadTooLarge))));
+    }
+
+    #[test]
+    fn routes() {
+        let req = |method: &str, path: &str| Request {
+            method: method.into(),
+            path: path.into(),
+            query: String::new(),
+            version: 1,
+            headers: vec![],
+        };
+        assert_eq!(route(&req("GET", "/"), false), Route::Asset(&assets::INDEX));
+        assert_eq!(route(&req("HEAD", "/healthz"), false), Route::Health);
+        assert_eq!(route(&req("GET", "/ws"), false), Route::Chat);
+        assert_eq!(route(&req("GET", "/echo"), false), Route::Reject(Rejection::NotFound));
+        assert_eq!(route(&req("GET", "/echo"), true), Route::Echo);
+        assert_eq!(route(&req("POST", "/ws"), false), Route::Reject(Rejection::MethodNotAllowed));
+        assert_eq!(route(&req("DELETE", "/"), false), Route::Reject(Rejection::MethodNotAllowed));
+        assert_eq!(route(&req("GET", "/static/../x"), false), Route::Reject(Rejection::NotFound));
+        assert_eq!(route(&req("GET", "/nope"), false), Route::Reject(Rejection::NotFound));
+    }
+}

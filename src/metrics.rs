@@ -1,0 +1,176 @@
+//! Counters shared by every thread, served at `/healthz` (JSON) and `/metrics` (Prometheus text).
+//!
+//! Plain atomics with relaxed ordering: each counter is independent, and a scrape that sees one a
+//! moment older than another is fine.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+use crate::error::Rejection;
+
+/// The server's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    open: AtomicUsize,
+    total: AtomicU64,
+    received: AtomicU64,
+    delivered: AtomicU64,
+    evicted: AtomicU64,
+    refused: [AtomicU64; Rejection::ALL.len()],
+    close_codes: [AtomicU64; CLOSE_CODES.len()],
+}
+
+impl Metrics {
+    /// Counts a new WebSocket if fewer than `max` are open; false means the server is full.
+    pub fn try_open(&self, max: usize) -> bool {
+        let admitted = self
+            .open
+            .fetch_update(Relaxed, Relaxed, |open| (open < max).then_some(open + 1))
+            .is_ok();
+        if admitted {
+            self.total.fetch_add(1, Relaxed);
+        }
+        admitted
+    }
+
+    /// Counts a WebSocket as closed.
+    pub fn close(&self) {
+        self.open.fetch_sub(1, Relaxed);
+    }
+
+    /// WebSockets open now.
+    pub fn open(&self) -> usize {
+        self.open.load(Relaxed)
+    }
+
+    /// A chat message was accepted from a client.
+    pub fn received(&self) {
+        self.received.fetch_add(1, Relaxed);
+    }
+
+    /// `n` message frames were queued to clients.
+    pub fn delivered(&self, n: u64) {
+        self.delivered.fetch_add(n, Relaxed);
+    }
+
+    /// A client was closed for falling behind.
+    pub fn evicted(&self) {
+        self.evicted.fetch_add(1, Relaxed);
+    }
+
+    /// A request was refused before the upgrade.
+    pub fn refused(&self, rejection: Rejection) {
+        self.refused[rejection.index()].fetch_add(1, Relaxed);
+    }
+
+    /// A close frame with this code was sent.
+    pub fn close_sent(&self, code: u16) {
+        if let Some(i) = CLOSE_CODES.iter().position(|&c| c == code) {
+            self.close_codes[i].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// The `/healthz` body.
+    pub fn health_json(&self) -> String {
+        format!(r#"{{"status":"ok","connections":{}}}"#, self.open())
+    }
+
+    /// The `/metrics` body, in the Prometheus text exposition format.
+    pub fn prometheus(&self) -> String {
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (labels, value) in samples {
+                let _ = writeln!(out, "{name}{labels} {value}");
+            }
+        };
+        let one = |v: u64| [(String::new(), v)];
+        metric(
+            "websocketchat_connections_open",
+            "gauge",
+            "WebSocket connections open now.",
+            &one(self.open() as u64),
+        );
+        metric(
+            "websocketchat_connections_total",
+            "counter",
+            "WebSocket connections accepted.",
+            &one(self.total.load(Relaxed)),
+        );
+        metric(
+            "websocketchat_messages_received_total",
+            "counter",
+            "Chat messages accepted from clients.",
+            &one(self.received.load(Relaxed)),
+        );
+        metric(
+            "websocketchat_messages_delivered_total",
+            "counter",
+            "Message frames queued to clients.",
+            &one(self.delivered.load(Relaxed)),
+        );
+        metric(
+            "websocketchat_clients_evicted_slow_total",
+            "counter",
+            "Clients closed with 1013 for falling behind.",
+            &one(self.evicted.load(Relaxed)),
+        );
+        let refused: Vec<(String, u64)> = Rejection::ALL
+            .iter()
+            .map(|r| {
+                (format!("{{reason=\"{}\"}}", r.label()), self.refused[r.index()].load(Relaxed))
+            })
+            .collect();
+        metric(
+            "websocketchat_handshakes_refused_total",
+            "counter",
+            "HTTP requests refused, by reason.",
+            &refused,
+        );
+        let closes: Vec<(String, u64)> = CLOSE_CODES
+            .iter()
+            .zip(&self.close_codes)
+            .map(|(code, n)| (format!("{{code=\"{code}\"}}"), n.load(Relaxed)))
+            .collect();
+        metric(
+            "websocketchat_close_frames_sent_total",
+            "counter",
+            "Close frames sent, by code.",
+            &closes,
+        );
+        out
+    }
+}
+
+/// The close codes we send (RFC 6455 §7.4.1), one counter each.
+const CLOSE_CODES: [u16; 9] = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1011, 1013];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_limit_holds_and_frees() {
+        let m = Metrics::default();
+        assert!(m.try_open(2) && m.try_open(2));
+        assert!(!m.try_open(2));
+        m.close();
+        assert!(m.try_open(2));
+        assert_eq!(m.health_json(), r#"{"status":"ok","connections":2}"#);
+    }
+
+    #[test]
+    fn prometheus_text_has_labels() {
+        let m = Metrics::default();
+        m.refused(Rejection::OriginNotAllowed);
+        m.close_sent(1013);
+        let text = m.prometheus();
+        assert!(
+            text.contains(
+                "websocketchat_handshakes_refused_total{reason=\"origin_not_allowed\"} 1\n"
+            )
+        );
+        assert!(text.contains("websocketchat_close_frames_sent_total{code=\"1013\"} 1\n"));
+        assert!(text.contains("# TYPE websocketchat_connections_open gauge\n"));
+    }
+}

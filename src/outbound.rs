@@ -1,0 +1,337 @@
+//! One client's outbound side: a bounded queue of frames and the non-blocking flush that writes it.
+//!
+//! # Who writes to a socket
+//! After the upgrade two threads touch a client's socket: its reader thread (`connection.rs`), which
+//! must send pongs and close frames, and the broadcaster (`broadcaster.rs`), which sends everything
+//! else. Blocking tungstenite cannot be split into a read half and a write half, and a rustls stream
+//! cannot be cloned, so instead of sharing a `WebSocket` we share this struct:
+//!
+//! - Every outgoing byte goes through [`Outbound`]'s queue, under its mutex. Frames are appended
+//!   whole, so a pong from the reader can never land inside a broadcast frame.
+//! - The reader reads from the socket *without* the lock (a blocking `read` on `&TcpStream`), so a
+//!   silent client never holds up the broadcaster. With TLS, the rustls connection lives inside the
+//!   lock: the reader reads ciphertext without it, then locks briefly to decrypt.
+//! - Writes never block: [`Outbound::flush`] sends with `MSG_DONTWAIT`, which makes this one call
+//!   non-blocking without making the reader's blocking reads non-blocking. What the kernel does not
+//!   take stays queued, and the broadcaster retries on its next tick.
+//! - A flush hands the kernel every queued frame in one `sendmsg` with an iovec per frame (writev
+//!   style): under load a client gets many frames for one system call. Each frame is a shared
+//!   [`Bytes`]: the broadcaster encoded it once for everybody.
+//! - The queue is bounded by `SEND_BUFFER_BYTES`. A client that falls further behind is closed with
+//!   1013 (try again later) and its backlog dropped, so a stalled reader costs the others nothing.
+//!
+//! Once a close frame is queued ([`Outbound::close`]) nothing more is accepted (RFC 6455 §5.5.1:
+//! "the endpoint MUST NOT send any more data frames after sending a Close frame").
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rustls::ServerConnection;
+use socket2::SockRef;
+use tungstenite::Bytes;
+
+use crate::frame;
+use crate::metrics::Metrics;
+
+/// The outcome of queueing frames for a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// Everything queued so far is in the kernel.
+    Flushed,
+    /// Some bytes wait for the socket to drain; retry later.
+    Pending,
+    /// The client fell more than `SEND_BUFFER_BYTES` behind and is being closed with 1013.
+    Evicted,
+    /// The connection is closing or gone; nothing was queued.
+    Closed,
+}
+
+/// A client's outbound queue, shared by its reader thread and the broadcaster.
+#[derive(Debug)]
+pub struct Outbound {
+    socket: Arc<TcpStream>,
+    limit: usize,
+    metrics: Arc<Metrics>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    frames: VecDeque<Bytes>,
+    /// Bytes of the front frame already written (or, with TLS, already handed to rustls).
+    written: usize,
+    /// Bytes queued and not yet written.
+    queued: usize,
+    tls: Option<Box<ServerConnection>>,
+    /// The code of the close frame we queued, if we did.
+    closing: Option<u16>,
+    /// The socket failed or was shut down: drop everything.
+    dead: bool,
+}
+
+impl Outbound {
+    /// Wraps a connected socket (and its TLS session, if any) after the handshake.
+    pub fn new(
+        socket: Arc<TcpStream>,
+        tls: Option<ServerConnection>,
+        limit: usize,
+        metrics: Arc<Metrics>,
+    ) -> Outbound {
+        let tls = tls.map(|mut conn| {
+            // We bound what we hand to rustls ourselves (TLS_CHUNK at a time).
+            conn.set_buffer_limit(None);
+            Box::new(conn)
+        });
+        let state = State {
+            frames: VecDeque::new(),
+            written: 0,
+            queued: 0,
+            tls,
+            closing: None,
+            dead: false,
+        };
+        Outbound { socket, limit, metrics, state: Mutex::new(state) }
+    }
+
+    /// Queues frames and tries to write them; on overflow closes the client with 1013.
+    pub fn send<'a>(&self, frames: impl IntoIterator<Item = &'a Bytes>) -> Sent {
+        let mut state = self.lock();
+        if state.closing.is_some() || state.dead {
+            return Sent::Closed;
+        }
+        for frame in frames {
+            // An empty queue takes any frame, so one large history frame still gets through.
+            if state.queued > 0 && state.queued + frame.len() > self.limit {
+                self.queue_close(&mut state, 1013, "too slow: send buffer full", true);
+                self.metrics.evicted();
+                self.write_out(&mut state);
+                return Sent::Evicted;
+            }
+            state.queued += frame.len();
+            state.frames.push_back(frame.clone());
+        }
+        self.write_out(&mut state)
+    }
+
+    /// Writes what the socket takes now, without blocking.
+    pub fn flush(&self) -> Sent {
+        let mut state = self.lock();
+        self.write_out(&mut state)
+    }
+
+    /// Queues a close frame (RFC 6455 §5.5.1) unless one was queued already, and tries to send it.
+    /// With `drop_backlog`, queued frames not yet started are discarded first. Returns false when
+    /// the connection was already closing.
+    pub fn close(&self, code: u16, reason: &'static str, drop_backlog: bool) -> bool {
+        let mut state = self.lock();
+        if state.closing.is_some() || state.dead {
+            return false;
+        }
+        self.queue_close(&mut state, code, reason, drop_backlog);
+        self.write_out(&mut state);
+        true
+    }
+
+    /// The code of the close frame queued, if one was.
+    pub fn closing_code(&self) -> Option<u16> {
+        self.lock().closing
+    }
+
+    /// True when every queued byte (the close frame included) is in the kernel.
+    pub fn is_drained(&self) -> bool {
+        let state = self.lock();
+        state.dead || (state.queued == 0 && !state.tls.as_ref().is_some_and(|t| t.wants_write()))
+    }
+
+    /// Ends the TLS session politely (a `close_notify` alert, sent with the next flush).
+    pub fn send_close_notify(&self) {
+        if let Some(tls) = self.lock().tls.as_mut() {
+            tls.send_close_notify();
+        }
+    }
+
+    /// Shuts the socket down; a reader blocked in `read` wakes up with end-of-file.
+    pub fn shutdown(&self, how: Shutdown) {
+        let mut state = self.lock();
+        if how == Shutdown::Both {
+            state.dead = true;
+            state.frames.clear();
+            state.queued = 0;
+        }
+        // The peer may be gone already; there is nothing to do about a failure here.
+        let _ = self.socket.shutdown(how);
+    }
+
+    /// True when the connection carries TLS.
+    pub fn is_tls(&self) -> bool {
+        self.lock().tls.is_some()
+    }
+
+    /// Reader side, TLS only: plaintext already decrypted, if any. `Ok(None)`: read more ciphertext.
+    /// `Ok(Some(0))`: the peer ended the TLS session.
+    pub fn read_plaintext(&self, out: &mut [u8]) -> io::Result<Option<usize>> {
+        let mut state = self.lock();
+        let Some(tls) = state.tls.as_mut() else { return Ok(Some(0)) };
+        match tls.reader().read(out) {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reader side, TLS only: decrypts ciphertext the reader thread read from the socket.
+    pub fn feed_ciphertext(&self, mut ciphertext: &[u8]) -> io::Result<()> {
+        let mut state = self.lock();
+        let Some(tls) = state.tls.as_mut() else { return Ok(()) };
+        while !ciphertext.is_empty() {
+            tls.read_tls(&mut ciphertext)?;
+            if let Err(e) = tls.process_new_packets() {
+                // rustls queued an alert for the peer; send it, then give up on this connection.
+                self.write_out(&mut state);
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
+        }
+        // Decrypting may produce records to send (a key update, say).
+        if state.tls.as_ref().is_some_and(|t| t.wants_write()) {
+            self.write_out(&mut state);
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere while holding the lock leaves a queue that is still consistent
+        // enough to close; keep going rather than poisoning every other client.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn queue_close(&self, state: &mut State, code: u16, reason: &'static str, drop_backlog: bool) {
+        if drop_backlog {
+            // Keep only a frame that is partly on the wire: cutting it would corrupt the stream.
+            let keep = usize::from(state.written > 0 && !state.frames.is_empty());
+            state.frames.truncate(keep);
+            state.queued = state.frames.front().map_or(0, |f| f.len() - state.written) * keep;
+            if keep == 0 {
+                state.written = 0;
+            }
+        }
+        let close = frame::close(code, reason);
+        state.queued += close.len();
+        state.frames.push_back(close);
+        state.closing = Some(code);
+        self.metrics.close_sent(code);
+    }
+
+    fn write_out(&self, state: &mut State) -> Sent {
+        if state.dead {
+            return Sent::Closed;
+        }
+        let result = if state.tls.is_some() {
+            write_tls(&self.socket, state)
+        } else {
+            write_plain(&self.socket, state)
+        };
+        match result {
+            Ok(true) => Sent::Flushed,
+            Ok(false) => Sent::Pending,
+            Err(_) => {
+                // The peer is gone. Its reader thread finds out on its next read.
+                state.dead = true;
+                state.frames.clear();
+                state.queued = 0;
+                Sent::Closed
+            }
+        }
+    }
+}
+
+/// Writes queued frames to a plain socket. `Ok(true)`: all written; `Ok(false)`: it would block.
+fn write_plain(socket: &TcpStream, state: &mut State) -> io::Result<bool> {
+    while !state.frames.is_empty() {
+        let mut slices = Vec::with_capacity(state.frames.len().min(MAX_IOVECS));
+        for (i, frame) in state.frames.iter().take(MAX_IOVECS).enumerate() {
+            let start = if i == 0 { state.written } else { 0 };
+            slices.push(IoSlice::new(&frame[start..]));
+        }
+        match send_nonblocking(socket, &slices) {
+            Ok(n) => advance(state, n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// Encrypts queued frames a chunk at a time and writes the TLS records without blocking.
+fn write_tls(socket: &TcpStream, state: &mut State) -> io::Result<bool> {
+    loop {
+        let tls = state.tls.as_mut().expect("write_tls is only called with TLS");
+        if tls.wants_write() {
+            match tls.write_tls(&mut NonBlocking(socket)) {
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        if state.frames.is_empty() {
+            return Ok(true);
+        }
+        // Hand rustls at most TLS_CHUNK bytes, so what waits inside rustls stays small and the
+        // bytes that count against SEND_BUFFER_BYTES are the ones in our queue.
+        let mut moved = 0;
+        while moved < TLS_CHUNK {
+            let Some(frame) = state.frames.front() else { break };
+            let chunk = frame.slice(state.written..);
+            let tls = state.tls.as_mut().expect("write_tls is only called with TLS");
+            tls.writer().write_all(&chunk)?;
+            moved += chunk.len();
+            advance(state, chunk.len());
+        }
+    }
+}
+
+/// Drops `n` written bytes from the front of the queue.
+fn advance(state: &mut State, mut n: usize) {
+    state.queued -= n;
+    while n > 0 {
+        let front = state.frames.front().expect("never more bytes written than queued").len();
+        let left = front - state.written;
+        if n < left {
+            state.written += n;
+            return;
+        }
+        n -= left;
+        state.written = 0;
+        state.frames.pop_front();
+    }
+}
+
+/// One `sendmsg(2)` with `MSG_DONTWAIT` (never block) and `MSG_NOSIGNAL` (no SIGPIPE).
+fn send_nonblocking(socket: &TcpStream, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+    SockRef::from(socket).send_vectored_with_flags(slices, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+}
+
+/// An `io::Write` over the shared socket that never blocks, for `rustls::write_tls`.
+struct NonBlocking<'a>(&'a TcpStream);
+
+impl Write for NonBlocking<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        send_nonblocking(self.0, &[IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        send_nonblocking(self.0, bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Frames per `sendmsg`; Linux accepts up to 1024 iovecs (`UIO_MAXIOV`).
+const MAX_IOVECS: usize = 256;
+/// Plaintext handed to rustls per round (four full TLS records).
+const TLS_CHUNK: usize = 64 * 1024;

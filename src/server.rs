@@ -1,0 +1,173 @@
+//! The accept loop, the threads it starts, and shutdown.
+//!
+//! ```text
+//! main ── run() ── accept loop ── spawns ──> conn-N threads (connection.rs → reader.rs)
+//!              ├── broadcaster thread (broadcaster.rs), fed by one crossbeam channel
+//!              └── signals thread: SIGINT/SIGTERM → Shutdown event + wake the accept loop
+//! ```
+//! Shutdown is a flag plus a wake-up: `accept` blocks, so the signal thread sets the flag and then
+//! connects to our own port, which returns `accept` once more; the loop sees the flag and stops.
+//! The broadcaster closes every client with 1001 and returns, and `run` returns `Ok`.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use log::{error, info, warn};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::broadcaster::{Broadcaster, Event};
+use crate::config::Config;
+use crate::connection;
+use crate::error::Error;
+use crate::history::{History, new_epoch};
+use crate::metrics::Metrics;
+use crate::tls;
+
+/// What every connection thread shares.
+#[derive(Debug)]
+pub struct Context {
+    /// The configuration.
+    pub config: Config,
+    /// The TLS configuration when `BACKEND_TLS` is on.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The counters.
+    pub metrics: Arc<Metrics>,
+    /// The way to the broadcaster.
+    pub events: Sender<Event>,
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub fn run(config: Config) -> Result<(), Error> {
+    raise_open_file_limit();
+    let tls = match config.tls {
+        true => Some(tls::server_config(&config.tls_cert, &config.tls_key)?),
+        false => None,
+    };
+    let listener = TcpListener::bind((config.host, config.port)).map_err(|source| Error::Bind {
+        addr: format!("{}:{}", config.host, config.port),
+        source,
+    })?;
+    let local =
+        listener.local_addr().map_err(|source| Error::Io { context: "local address", source })?;
+    info!("websocketchat listening on {}://{local}", config.scheme());
+    if local.ip().is_unspecified() {
+        info!("open {}://localhost:{} in a browser", config.scheme(), local.port());
+    }
+
+    let (events, inbox) = crossbeam_channel::bounded(EVENT_QUEUE);
+    let history = History::new(config.history_size, new_epoch());
+    let metrics = Arc::new(Metrics::default());
+    let broadcaster = Broadcaster::new(inbox, history, metrics.clone());
+    let broadcaster = spawn("broadcaster", move || broadcaster.run())?;
+
+    let stopping = Arc::new(AtomicBool::new(false));
+    watch_signals(stopping.clone(), events.clone(), wake_address(local))?;
+
+    let ctx = Arc::new(Context { config, tls, metrics, events });
+    accept_loop(&listener, &ctx, &stopping);
+    drop(ctx);
+    if broadcaster.join().is_err() {
+        error!("the broadcaster thread panicked");
+    }
+    info!("stopped");
+    Ok(())
+}
+
+fn accept_loop(listener: &TcpListener, ctx: &Arc<Context>, stopping: &AtomicBool) {
+    let next_id = AtomicU64::new(1);
+    let live = Arc::new(AtomicUsize::new(0));
+    // Connections still in their handshake are allowed on top of MAX_CONNECTIONS, so that a full
+    // server can still answer 503 and serve /healthz.
+    let max_threads = ctx.config.max_connections + HANDSHAKE_HEADROOM;
+    for accepted in listener.incoming() {
+        if stopping.load(Ordering::SeqCst) {
+            break;
+        }
+        let tcp = match accepted {
+            Ok(tcp) => tcp,
+            Err(e) => {
+                // Usually out of file descriptors: back off instead of spinning.
+                warn!("accept failed: {e}");
+                thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
+        if live.load(Ordering::SeqCst) >= max_threads {
+            warn!("{max_threads} connections open: dropping a new one");
+            continue;
+        }
+        let id = next_id.fetch_add(1, Ordering::Relaxed);
+        let (ctx, live) = (ctx.clone(), live.clone());
+        live.fetch_add(1, Ordering::SeqCst);
+        let spawned = thread::Builder::new()
+            .name(format!("conn-{id}"))
+            .stack_size(CONNECTION_STACK_BYTES)
+            .spawn(move || {
+                connection::serve(tcp, id, &ctx);
+                live.fetch_sub(1, Ordering::SeqCst);
+            });
+        if let Err(e) = spawned {
+            warn!("cannot start a thread for connection {id}: {e}");
+        }
+    }
+}
+
+/// SIGINT and SIGTERM start a graceful shutdown.
+fn watch_signals(
+    stopping: Arc<AtomicBool>,
+    events: Sender<Event>,
+    wake: SocketAddr,
+) -> Result<(), Error> {
+    let mut signals = Signals::new([SIGINT, SIGTERM])
+        .map_err(|source| Error::Io { context: "installing signal handlers", source })?;
+    spawn("signals", move || {
+        if let Some(signal) = signals.forever().next() {
+            info!("signal {signal}: shutting down");
+            stopping.store(true, Ordering::SeqCst);
+            let _ = events.send(Event::Shutdown);
+            // Wake the accept loop; if this fails it is already awake.
+            let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        }
+    })?;
+    Ok(())
+}
+
+/// Where to connect to wake our own accept loop.
+fn wake_address(local: SocketAddr) -> SocketAddr {
+    let ip = match local.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, local.port())
+}
+
+fn spawn<F: FnOnce() + Send + 'static>(
+    name: &str,
+    body: F,
+) -> Result<thread::JoinHandle<()>, Error> {
+    thread::Builder::new()
+        .name(name.to_string())
+        .spawn(body)
+        .map_err(|source| Error::Io { context: "starting a thread", source })
+}
+
+/// Each connection holds a socket: let the process have as many as it is allowed.
+fn raise_open_file_limit() {
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        warn!("cannot raise the open file limit: {e}");
+    }
+}
+
+/// Stack reserved per connection thread. Only the pages a thread touches cost memory; this bounds
+/// the address space, and leaves room for the TLS handshake, the deepest call chain we have.
+const CONNECTION_STACK_BYTES: usize = 256 * 1024;
+/// Connections beyond MAX_CONNECTIONS that may be in their handshake at once.
+const HANDSHAKE_HEADROOM: usize = 256;
+/// Events that may wait for the broadcaster; beyond that, readers wait (back-pressure).
+const EVENT_QUEUE: usize = 64 * 1024;

@@ -1,0 +1,91 @@
+//! The stream tungstenite reads frames from, after the upgrade.
+//!
+//! tungstenite wants one `Read + Write` object. Ours reads straight from the socket (decrypting
+//! through the shared rustls session when TLS is on) and writes by queueing on the client's
+//! [`Outbound`], the same queue the broadcaster uses. tungstenite writes whole frames (we set its
+//! write buffer to 0, so it writes each frame as soon as it is formed), and those frames are what
+//! it sends on its own: pongs and, rarely, a close reply.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use crossbeam_channel::Sender;
+use tungstenite::Bytes;
+
+use crate::broadcaster::Event;
+use crate::outbound::{Outbound, Sent};
+
+/// Read: from the socket. Write: into the client's outbound queue.
+#[derive(Debug)]
+pub struct ClientStream {
+    id: u64,
+    socket: Arc<TcpStream>,
+    outbound: Arc<Outbound>,
+    events: Sender<Event>,
+    /// Ciphertext read buffer, TLS only.
+    ciphertext: Vec<u8>,
+}
+
+impl ClientStream {
+    /// The stream for client `id`; `events` reaches the broadcaster for write retries.
+    pub fn new(
+        id: u64,
+        socket: Arc<TcpStream>,
+        outbound: Arc<Outbound>,
+        events: Sender<Event>,
+    ) -> ClientStream {
+        let ciphertext = if outbound.is_tls() { vec![0; CIPHERTEXT_BUFFER] } else { Vec::new() };
+        ClientStream { id, socket, outbound, events, ciphertext }
+    }
+}
+
+impl Read for ClientStream {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.ciphertext.is_empty() {
+            return (&*self.socket).read(out);
+        }
+        loop {
+            if let Some(n) = self.outbound.read_plaintext(out)? {
+                return Ok(n);
+            }
+            // Block for ciphertext without holding the outbound lock.
+            let n = (&*self.socket).read(&mut self.ciphertext)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            self.outbound.feed_ciphertext(&self.ciphertext[..n])?;
+        }
+    }
+}
+
+impl Write for ClientStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // Whole frames from tungstenite: queue them like any other frame. A connection that is
+        // already closing drops them, as RFC 6455 §5.5.1 wants no frames after a close.
+        let sent = self.outbound.send([&Bytes::copy_from_slice(buf)]);
+        self.ask_for_retry(sent);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let sent = self.outbound.flush();
+        self.ask_for_retry(sent);
+        Ok(())
+    }
+}
+
+impl ClientStream {
+    /// Bytes the socket would not take now are retried by the broadcaster, which owns the retry
+    /// tick; the reader thread must get back to reading.
+    fn ask_for_retry(&self, sent: Sent) {
+        if matches!(sent, Sent::Pending | Sent::Evicted) {
+            // If the broadcaster is gone the server is shutting down; nothing to retry then.
+            let _ = self.events.send(Event::Retry(self.id));
+        }
+    }
+}
+
+/// Ciphertext read per system call with TLS; one full TLS record is 16 KiB plus overhead, but most
+/// chat traffic is far smaller.
+const CIPHERTEXT_BUFFER: usize = 4 * 1024;

@@ -1,0 +1,544 @@
+// End-to-end tests of the chat page in headless Chromium against the real server.
+// Run with `bash tests/browser/run.sh` (or `node --test` in this folder).
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import {
+  REPO,
+  startServer,
+  stopServer,
+  launchBrowser,
+  newContext,
+  consoleProblems,
+  openChat,
+  waitFor,
+  waitForState,
+  waitForMessage,
+  waitForUsers,
+  readMessages,
+  sendFromPage,
+  rawClient,
+  delay,
+} from './lib.mjs';
+
+const TEST_TIMEOUT = 90000;
+
+/** Asserts that the pages of a context logged no console error, threw nothing and opened no dialog. */
+function assertClean(problems, options) {
+  assert.deepEqual(consoleProblems(problems, options), [], 'console errors or uncaught exceptions');
+  assert.deepEqual(problems.dialogs, [], 'dialogs opened');
+}
+
+/** Runs `body` with a fresh server and browser context, and always cleans both up. */
+async function withServer(browser, serverOptions, contextOptions, body) {
+  const server = await startServer(serverOptions);
+  const { context, problems } = await newContext(browser, contextOptions);
+  const clients = [];
+  try {
+    await body({ server, context, problems, clients });
+  } catch (err) {
+    err.message += `\n--- server log (tail) ---\n${server.log.slice(-3000)}`;
+    throw err;
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await context.close();
+    await stopServer(server);
+  }
+}
+
+function countText(messages, text) {
+  return messages.filter((m) => m.kind === 'message' && m.text === text).length;
+}
+
+/** No (epoch, id) pair twice: ids restart only when the server restarts (new epoch). */
+function assertNoDuplicateIds(messages) {
+  const seen = new Set();
+  for (const m of messages) {
+    if (m.kind !== 'message') continue;
+    assert.notEqual(m.id, null, `message without data-id: ${m.text}`);
+    const key = `${m.epoch}/${m.id}`;
+    assert.ok(!seen.has(key), `message id ${m.id} (epoch ${m.epoch}) shown twice`);
+    seen.add(key);
+  }
+}
+
+describe('WebSocketChat page', () => {
+  let browser;
+
+  before(async () => {
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    if (browser) await browser.close();
+  });
+
+  // Scenarios 1 and 4: two users chat, with TLS on (self-signed) and off.
+  for (const tls of [true, false]) {
+    test(`two users chat, TLS ${tls ? 'on' : 'off'}`, { timeout: TEST_TIMEOUT }, async () => {
+      await withServer(browser, { tls }, {}, async ({ server, context, problems }) => {
+        assert.match(server.url, tls ? /^https:\/\// : /^http:\/\//);
+        const alice = await openChat(context, server.url, 'alice');
+        await waitForState(alice, 'online');
+        const bob = await openChat(context, server.url, 'bob');
+        await waitForState(bob, 'online');
+
+        for (const page of [alice, bob]) await waitForUsers(page, ['alice', 'bob']);
+        assert.equal(await alice.inputValue('#name'), 'alice');
+        assert.equal(await bob.inputValue('#name'), 'bob');
+
+        // The page picked the socket scheme from the page's own protocol.
+        const scheme = tls ? 'wss' : 'ws';
+        const opened = await alice.locator('#frame-list li.event').allTextContents();
+        assert.ok(
+          opened.some((t) => t.includes(`open ${scheme}://127.0.0.1:${server.port}/ws?name=alice`)),
+          `expected an "open ${scheme}://…" entry, got ${JSON.stringify(opened)}`,
+        );
+
+        // Alice sends with Enter, Bob with the Send button.
+        await sendFromPage(alice, 'hello from alice');
+        await bob.locator('#message-input').fill('hi alice, bob here');
+        await bob.locator('#send').click();
+        for (const page of [alice, bob]) {
+          await waitForMessage(page, 'hello from alice');
+          await waitForMessage(page, 'hi alice, bob here');
+        }
+
+        const a = await readMessages(alice);
+        const b = await readMessages(bob);
+        const fromAlice = a.find((m) => m.text === 'hello from alice');
+        const fromBob = a.find((m) => m.text === 'hi alice, bob here');
+        assert.equal(fromAlice.own, true, 'own message has class own');
+        assert.equal(fromAlice.name, 'alice');
+        assert.equal(fromBob.own, false);
+        assert.equal(fromBob.name, 'bob');
+        assert.equal(b.find((m) => m.text === 'hi alice, bob here').own, true);
+        assert.equal(b.find((m) => m.text === 'hello from alice').own, false);
+        assert.ok(fromAlice.id < fromBob.id, 'ids increase');
+        assert.deepEqual(
+          b.filter((m) => m.kind === 'message').map((m) => [m.id, m.text]),
+          a.filter((m) => m.kind === 'message').map((m) => [m.id, m.text]),
+          'both pages show the same messages in the same order',
+        );
+        assertNoDuplicateIds(a);
+
+        // Join notices are notices, not messages.
+        await waitFor(alice, '"bob joined" notice', () =>
+          [...document.querySelectorAll('#messages .notice')].some((n) => n.textContent.includes('bob joined')),
+        );
+        assert.equal(a.filter((m) => m.kind === 'message' && /joined/.test(m.text)).length, 0);
+
+        // Bob leaves: Alice sees the notice and the users list shrinks.
+        await bob.close();
+        await waitFor(alice, '"bob left" notice and bob gone from #users', () => {
+          const left = [...document.querySelectorAll('#messages .notice')].some((n) => n.textContent.includes('bob left'));
+          const users = [...document.querySelectorAll('#users li')].map((li) => li.textContent.trim());
+          return left && !users.includes('bob') && users.includes('alice');
+        });
+
+        assertClean(problems);
+      });
+    });
+  }
+
+  // Scenario 2: text is rendered as text.
+  test('markup in messages and names is shown as text', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, clients }) => {
+      const xss = '<img src=x onerror=alert(1)>';
+      const alice = await openChat(context, server.url, 'alice');
+      const bob = await openChat(context, server.url, 'bob');
+      await waitForState(alice, 'online');
+      await waitForState(bob, 'online');
+
+      await sendFromPage(alice, xss);
+      await waitForMessage(bob, xss);
+      await waitForMessage(alice, xss);
+
+      // A user whose name is markup, through a raw client.
+      const eve = await rawClient(server.url, '<b onmouseover=alert(2)>eve</b>');
+      clients.push(eve);
+      const eveName = (await eve.waitFor('hello', (f) => f.type === 'hello')).name;
+      await eve.say('<script>alert(3)</script>');
+      await waitForMessage(bob, '<script>alert(3)</script>');
+      await waitForUsers(bob, [eveName]);
+
+      for (const page of [alice, bob]) {
+        const found = await page.evaluate(() => ({
+          elements: document.querySelectorAll('#messages img, #messages script, #messages b, #users b, #users img').length,
+          html: [...document.querySelectorAll('#messages .message .text')].map((n) => n.innerHTML),
+        }));
+        assert.equal(found.elements, 0, 'no element created from message or name text');
+        assert.ok(found.html.includes('&lt;img src=x onerror=alert(1)&gt;'), `escaped markup, got ${found.html}`);
+      }
+      const shown = await readMessages(bob);
+      assert.ok(shown.some((m) => m.kind === 'message' && m.name === eveName), 'the markup name is shown as text');
+      // Give a stray onerror handler a moment to fire before checking for dialogs.
+      await delay(300);
+      assertClean(problems);
+    });
+  });
+
+  // Scenario 3: the server restarts; the page reconnects by itself and misses nothing.
+  test('reconnects after a server restart and shows what was sent meanwhile exactly once', { timeout: 150000 }, async (t) => {
+    let server = await startServer({ tls: false });
+    const { port, dir } = server;
+    const { context, problems } = await newContext(browser);
+    const clients = [];
+    try {
+      const alice = await openChat(context, server.url, 'alice');
+      await waitForState(alice, 'online');
+      await sendFromPage(alice, 'before the restart');
+      await waitForMessage(alice, 'before the restart');
+
+      // The page reconnects with a random backoff; if it happens to come back
+      // before the other client has sent, the message arrives live rather than
+      // in the resume history. Repeat the outage until the resume path was taken.
+      let viaHistory = false;
+      for (let round = 1; round <= 3 && !viaHistory; round += 1) {
+        const text = `sent during the outage (${round})`;
+        const exit = await stopServer(server, { removeDir: false });
+        assert.deepEqual(exit, { code: 0, signal: null }, 'SIGTERM stops the server with exit code 0');
+
+        await waitForState(alice, 'reconnecting', 10000);
+        await waitFor(alice, 'a close entry in the frames panel', () =>
+          [...document.querySelectorAll('#frame-list li.close')].some((li) => /close 10\d\d/.test(li.textContent)),
+        );
+        assert.match(await alice.getAttribute('#status', 'title'), /Last close: 10\d\d/);
+        assert.equal(await alice.locator('#send').isDisabled(), true, 'no sending while reconnecting');
+
+        await delay(2500); // the outage: long enough for the backoff to grow
+        server = await startServer({ tls: false, port, dir });
+        const carol = await rawClient(server.url, 'carol');
+        clients.push(carol);
+        const echoed = await carol.say(text);
+
+        await waitForState(alice, 'online', 20000);
+        await waitForMessage(alice, text, 10000);
+        const shown = await readMessages(alice);
+        assert.equal(countText(shown, text), 1, `"${text}" shown exactly once`);
+        assert.equal(shown.find((m) => m.text === text).id, echoed.id);
+        assertNoDuplicateIds(shown);
+
+        viaHistory = await alice.evaluate((want) => {
+          const bodies = [...document.querySelectorAll('#frame-list li.in .f-body')].map((n) => n.textContent);
+          return bodies.some((b) => {
+            try {
+              const f = JSON.parse(b);
+              return f.type === 'history' && f.messages.some((m) => m.text === want);
+            } catch {
+              return false;
+            }
+          });
+        }, text);
+        t.diagnostic(`round ${round}: "${text}" arrived ${viaHistory ? 'in the resume history' : 'live'}`);
+        await carol.close();
+        clients.pop();
+      }
+      assert.ok(viaHistory, 'at least one outage message came back through the resume history');
+
+      const shown = await readMessages(alice);
+      assert.equal(countText(shown, 'before the restart'), 1);
+      assertNoDuplicateIds(shown);
+      assert.ok(
+        shown.some((m) => m.kind === 'notice' && /server restarted/i.test(m.text)),
+        'the page says the server restarted',
+      );
+
+      // Sending works again after the reconnect.
+      await sendFromPage(alice, 'back again');
+      await waitForMessage(alice, 'back again');
+      assert.equal(countText(await readMessages(alice), 'back again'), 1);
+
+      // Chromium logs each refused connection attempt itself; nothing else may appear.
+      const refused = problems.console.length - consoleProblems(problems, { allowConnectionRefused: true }).length + problems.pageErrors.length;
+      t.diagnostic(`${refused} refused connection attempt(s) logged by Chromium during the outages`);
+      assertClean(problems, { allowConnectionRefused: true });
+    } catch (err) {
+      err.message += `\n--- server log (tail) ---\n${server.log.slice(-3000)}`;
+      throw err;
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+      await context.close();
+      await stopServer(server, { removeDir: false });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('resumes after a dropped connection with since/epoch, and says when messages were missed', { timeout: TEST_TIMEOUT }, async () => {
+    const env = { HISTORY_SIZE: '3', RATE_LIMIT_PER_SEC: '100' };
+    await withServer(browser, { tls: false, env }, {}, async ({ server, context, problems, clients }) => {
+      const alice = await openChat(context, server.url, 'alice');
+      await waitForState(alice, 'online');
+      const carol = await rawClient(server.url, 'carol');
+      clients.push(carol);
+      const first = await carol.say('first');
+      await waitForMessage(alice, 'first');
+
+      const toggle = alice.locator('#connect-toggle');
+      await toggle.click();
+      await waitForState(alice, 'offline');
+      assert.equal((await toggle.textContent()).trim(), 'Connect');
+      await alice.locator('#message-input').fill('typed while offline');
+      assert.equal(await alice.locator('#send').isDisabled(), true, 'no sending while offline');
+      await alice.locator('#message-input').fill('');
+
+      await carol.say('while away 1');
+      await carol.say('while away 2');
+      await toggle.click();
+      await waitForState(alice, 'online');
+      await waitForMessage(alice, 'while away 2');
+      let shown = await readMessages(alice);
+      for (const text of ['first', 'while away 1', 'while away 2']) assert.equal(countText(shown, text), 1, text);
+      assert.ok(!shown.some((m) => m.kind === 'notice' && /missed/i.test(m.text)), 'nothing was missed');
+      const events = await alice.locator('#frame-list li.event').allTextContents();
+      assert.ok(
+        events.some((e) => e.includes(`since=${first.id}&epoch=`)),
+        `resumed with since=${first.id}: ${JSON.stringify(events)}`,
+      );
+
+      // Away for longer than the history holds (HISTORY_SIZE=3).
+      await toggle.click();
+      await waitForState(alice, 'offline');
+      for (let i = 1; i <= 5; i += 1) await carol.say(`x${i}`);
+      await toggle.click();
+      await waitForState(alice, 'online');
+      await waitForMessage(alice, 'x5');
+      await waitFor(alice, '"some messages were missed" notice', () =>
+        [...document.querySelectorAll('#messages .notice')].some((n) => /some messages were missed/i.test(n.textContent)),
+      );
+      shown = await readMessages(alice);
+      for (const text of ['x3', 'x4', 'x5']) assert.equal(countText(shown, text), 1, text);
+      assert.equal(countText(shown, 'x1'), 0, 'x1 fell out of the history');
+      assertNoDuplicateIds(shown);
+      assertClean(problems);
+    });
+  });
+
+  test('goes offline with the network and comes back by itself', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, clients }) => {
+      const alice = await openChat(context, server.url, 'alice');
+      await waitForState(alice, 'online');
+      await context.setOffline(true);
+      await waitForState(alice, 'offline');
+      assert.match(await alice.locator('#status').textContent(), /offline/i);
+      assert.equal(await alice.locator('#send').isDisabled(), true);
+      const carol = await rawClient(server.url, 'carol');
+      clients.push(carol);
+      await carol.say('said while alice had no network');
+      await context.setOffline(false);
+      await waitForState(alice, 'online');
+      await waitForMessage(alice, 'said while alice had no network');
+      assertNoDuplicateIds(await readMessages(alice));
+      assertClean(problems);
+    });
+  });
+
+  // Scenario 5: counter, Enter / Shift+Enter, refused input shown to the user.
+  test('composer: byte counter, Enter and Shift+Enter', { timeout: TEST_TIMEOUT }, async () => {
+    const env = { MAX_MESSAGE_BYTES: '200' };
+    await withServer(browser, { tls: false, env }, {}, async ({ server, context, problems }) => {
+      const alice = await openChat(context, server.url, 'alice');
+      await waitForState(alice, 'online');
+      const input = alice.locator('#message-input');
+      const counter = alice.locator('#counter');
+      const send = alice.locator('#send');
+      const sent = () => alice.locator('#frame-list li.out').count();
+
+      // The limit (from hello) is for the whole frame: {"type":"message","text":""} is 28 bytes.
+      await waitFor(alice, 'counter from the hello limit', () => document.getElementById('counter').textContent === '172');
+      await input.fill('héllo €'); // 10 bytes of UTF-8
+      assert.equal(await counter.textContent(), '162');
+      await input.fill('say "hi"'); // 8 bytes, and each quote is escaped: 10
+      assert.equal(await counter.textContent(), '162');
+      await input.fill('   ');
+      assert.equal(await send.isDisabled(), true, 'whitespace only is not sent');
+
+      await input.fill('y'.repeat(173));
+      assert.equal(await counter.textContent(), '-1');
+      assert.equal(await send.isDisabled(), true, 'one byte over is not sent');
+      await input.press('Enter');
+      assert.equal(await sent(), 0, 'Enter does not send a message over the limit');
+      await input.fill('y'.repeat(172));
+      assert.equal(await counter.textContent(), '0');
+      await input.press('Enter');
+      await waitForMessage(alice, 'y'.repeat(172)); // exactly at the limit: the server takes it
+      assert.equal(await sent(), 1);
+
+      await input.pressSequentially('line one');
+      await input.press('Shift+Enter');
+      await input.pressSequentially('line two');
+      assert.equal(await input.inputValue(), 'line one\nline two');
+      assert.equal(await sent(), 1, 'Shift+Enter does not send');
+      await input.press('Enter');
+      await waitForMessage(alice, 'line one\nline two');
+      assert.equal(await input.inputValue(), '', 'the box is emptied after sending');
+      assert.equal(await counter.textContent(), '172');
+      assert.equal(await sent(), 2);
+      assertNoDuplicateIds(await readMessages(alice));
+      assert.equal(await alice.getAttribute('#status', 'data-state'), 'online', 'still connected');
+      assertClean(problems);
+    });
+  });
+
+  test('refused input (rate limit) is shown to the user and can be dismissed', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false, env: { RATE_LIMIT_PER_SEC: '1' } }, {}, async ({ server, context, problems }) => {
+      const alice = await openChat(context, server.url, 'alice');
+      await waitForState(alice, 'online');
+      const input = alice.locator('#message-input');
+      // A burst of twice the rate is allowed; the next ones are refused with an error event.
+      for (let i = 1; i <= 4; i += 1) {
+        await input.fill(`fast ${i}`);
+        await input.press('Enter');
+      }
+      const alert = alice.locator('#alerts .alert');
+      await alert.first().waitFor({ state: 'visible', timeout: 10000 });
+      const alertText = await alert.first().textContent();
+      assert.ok(alertText.trim().length > 5, `the alert says something: ${alertText}`);
+      const errorFrames = await alice.evaluate(() =>
+        [...document.querySelectorAll('#frame-list li.in .f-body')]
+          .map((n) => {
+            try {
+              return JSON.parse(n.textContent);
+            } catch {
+              return null;
+            }
+          })
+          .filter((f) => f && f.type === 'error'),
+      );
+      assert.ok(errorFrames.some((f) => f.code === 'rate_limited'), `a rate_limited error event: ${JSON.stringify(errorFrames)}`);
+      assert.ok(alertText.includes(errorFrames[0].message), 'the alert shows the server\'s text');
+      await alert.first().locator('.alert-close').click();
+      await waitFor(alice, 'alert dismissed', () => document.querySelectorAll('#alerts .alert').length === 0);
+
+      // Keep flooding: the server closes with 1008, the page explains it and reconnects by itself.
+      for (let i = 1; i <= 10 && (await alice.getAttribute('#status', 'data-state')) === 'online'; i += 1) {
+        await input.fill(`flood ${i}`);
+        await input.press('Enter');
+      }
+      await waitFor(alice, 'a "close 1008 policy violation" entry in the frames panel', () =>
+        [...document.querySelectorAll('#frame-list li.close')].some((li) => /close 1008 policy violation/.test(li.textContent)),
+      );
+      await waitForState(alice, 'online');
+      assert.match(await alice.getAttribute('#status', 'title'), /Last close: 1008/);
+      assertClean(problems);
+    });
+  });
+
+  test('asks for a nickname once, remembers it, ?name= wins, and it can be changed', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems }) => {
+      const page = await context.newPage();
+      await page.goto(`${server.url}/`);
+      await waitForState(page, 'offline');
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'name', 'the nickname field has focus');
+      assert.equal(await page.locator('#send').isDisabled(), true);
+
+      await page.locator('#name').fill('dave');
+      await page.locator('#name').press('Enter');
+      await waitForState(page, 'online');
+      await waitForUsers(page, ['dave']);
+
+      await page.goto(`${server.url}/`);
+      await waitForState(page, 'online');
+      await waitForUsers(page, ['dave']);
+      assert.equal(await page.inputValue('#name'), 'dave', 'remembered');
+
+      await page.goto(`${server.url}/?name=erin`);
+      await waitForState(page, 'online');
+      await waitFor(page, 'erin listed, dave gone', () => {
+        const users = [...document.querySelectorAll('#users li')].map((li) => li.textContent.trim());
+        return users.includes('erin') && !users.includes('dave');
+      });
+
+      await page.locator('#name').fill('frank');
+      await page.locator('#name').press('Enter');
+      await waitFor(page, 'frank listed, erin gone', () => {
+        const users = [...document.querySelectorAll('#users li')].map((li) => li.textContent.trim());
+        return users.includes('frank') && !users.includes('erin');
+      });
+      await waitForState(page, 'online');
+      await sendFromPage(page, 'I am frank now');
+      await waitForMessage(page, 'I am frank now');
+      const mine = (await readMessages(page)).find((m) => m.text === 'I am frank now');
+      assert.equal(mine.own, true);
+      assert.equal(mine.name, 'frank');
+      assertClean(problems);
+    });
+  });
+
+  test('phone width: long words wrap, the list follows new messages unless scrolled up', { timeout: TEST_TIMEOUT }, async () => {
+    const env = { RATE_LIMIT_PER_SEC: '1000' };
+    const viewport = { width: 375, height: 720 };
+    await withServer(browser, { tls: false, env }, { viewport }, async ({ server, context, problems, clients }) => {
+      const alice = await openChat(context, server.url, 'alice');
+      await waitForState(alice, 'online');
+      const carol = await rawClient(server.url, 'carol');
+      clients.push(carol);
+      for (let i = 1; i <= 30; i += 1) await carol.say(`message number ${i}`);
+      await carol.say('w'.repeat(400));
+      await waitForMessage(alice, 'w'.repeat(400));
+
+      const layout = await alice.evaluate(() => {
+        const list = document.getElementById('messages');
+        const last = list.querySelector('.message:last-of-type .text');
+        return {
+          pageOverflow: document.documentElement.scrollWidth - window.innerWidth,
+          listOverflow: list.scrollWidth - list.clientWidth,
+          bubbleRight: last.getBoundingClientRect().right,
+          listRight: list.getBoundingClientRect().right,
+          fromBottom: list.scrollHeight - list.scrollTop - list.clientHeight,
+        };
+      });
+      assert.ok(layout.pageOverflow <= 0, `no horizontal scrolling of the page (${layout.pageOverflow}px)`);
+      assert.ok(layout.listOverflow <= 0, `no horizontal scrolling of the list (${layout.listOverflow}px)`);
+      assert.ok(layout.bubbleRight <= layout.listRight, 'the long word wraps inside the list');
+      assert.ok(layout.fromBottom < 50, `scrolled to the newest message (${layout.fromBottom}px from the bottom)`);
+
+      // Scrolled up: a new message does not yank the view; a jump button appears.
+      await alice.evaluate(() => {
+        document.getElementById('messages').scrollTop = 0;
+      });
+      await waitFor(alice, 'the list at the top', () => document.getElementById('messages').scrollTop === 0);
+      await carol.say('while you were reading');
+      await waitForMessage(alice, 'while you were reading');
+      await alice.locator('#jump').waitFor({ state: 'visible', timeout: 5000 });
+      assert.equal(await alice.evaluate(() => document.getElementById('messages').scrollTop), 0, 'the view stayed put');
+      await alice.locator('#jump').click();
+      await waitFor(alice, 'the list at the bottom and the button gone', () => {
+        const list = document.getElementById('messages');
+        return list.scrollHeight - list.scrollTop - list.clientHeight < 50 && document.getElementById('jump').hidden;
+      });
+      assertClean(problems);
+    });
+  });
+
+  // Writes docs/screenshot.png when SCREENSHOT=1.
+  test('screenshot', { timeout: TEST_TIMEOUT, skip: process.env.SCREENSHOT !== '1' && 'set SCREENSHOT=1 to write docs/screenshot.png' }, async () => {
+    await withServer(browser, { tls: true }, {}, async ({ server, context, problems, clients }) => {
+      const alice = await openChat(context, server.url, 'alice');
+      await waitForState(alice, 'online');
+      const bob = await openChat(context, server.url, 'bob');
+      await waitForState(bob, 'online');
+      const carol = await rawClient(server.url, 'carol');
+      clients.push(carol);
+      await carol.say('Morning! Is the release still on for today?');
+      await sendFromPage(alice, 'Yes, after lunch. Running the last checks now.');
+      await waitForMessage(bob, 'Yes, after lunch. Running the last checks now.');
+      await sendFromPage(bob, "I'll watch the dashboards while it rolls out.");
+      await waitForMessage(alice, "I'll watch the dashboards while it rolls out.");
+      await sendFromPage(alice, 'Thanks!');
+      await waitForMessage(bob, 'Thanks!');
+      await sendFromPage(alice, "I'll post here when it's done.");
+      await waitForMessage(bob, "I'll post here when it's done.");
+      await carol.say('Sounds good.\nPing me if anything looks off.');
+      await waitForMessage(alice, 'Sounds good.\nPing me if anything looks off.');
+      await alice.locator('#frames summary').click();
+      await alice.locator('#message-input').fill('Deploy finished');
+      await alice.evaluate(() => document.activeElement.blur());
+      const out = path.join(REPO, 'docs', 'screenshot.png');
+      mkdirSync(path.dirname(out), { recursive: true });
+      await alice.screenshot({ path: out });
+      assertClean(problems);
+    });
+  });
+});

@@ -1,0 +1,358 @@
+// Helpers for the browser tests: start and stop the real server binary, drive
+// Chromium through playwright-core, and talk to the server as a raw WebSocket
+// client. Every wait here has a timeout, so a bug fails a test instead of hanging it.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import WebSocket from 'ws';
+
+export const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const REPO = path.resolve(HERE, '..', '..');
+export const SERVER_BIN = process.env.WSCHAT_BIN || path.join(REPO, 'target', 'debug', 'websocketchat');
+export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--ignore-certificate-errors',
+];
+
+// ---------------------------------------------------------------------------
+// The server
+
+// Matched against whole lines only: stderr may arrive split in the middle of the address.
+// Every server started, so none outlives the test run, whatever happens to a test.
+const running = new Set();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+const LISTENING = /listening on (https?):\/\/(\S+)/;
+
+/**
+ * Starts the server binary on 127.0.0.1 and resolves once it logs its address.
+ * `dir` is its working directory (a fresh temp dir, so no .env is read) and
+ * holds the TLS certificate, so a restart in the same dir reuses it.
+ */
+export async function startServer({ tls = true, port = 0, env = {}, dir, timeoutMs = 20000 } = {}) {
+  if (!existsSync(SERVER_BIN)) {
+    throw new Error(`server binary not found at ${SERVER_BIN} (build it, or set WSCHAT_BIN)`);
+  }
+  const workDir = dir || mkdtempSync(path.join(tmpdir(), 'wschat-test-'));
+  const child = spawn(SERVER_BIN, [], {
+    cwd: workDir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME || workDir,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      BACKEND_TLS: tls ? 'true' : 'false',
+      TLS_CERT: path.join(workDir, 'cert.pem'),
+      TLS_KEY: path.join(workDir, 'key.pem'),
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+  });
+  let log = ''; // stderr, where the server logs
+  let out = ''; // stdout, kept apart so it cannot split a stderr line
+  const server = {
+    dir: workDir,
+    tls,
+    child,
+    url: null,
+    port: null,
+    exit: null,
+    get log() {
+      return out ? `${log}\n--- stdout ---\n${out}` : log;
+    },
+    ownsDir: !dir,
+  };
+  running.add(child);
+  server.exited = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      running.delete(child);
+      server.exit = { code, signal };
+      resolve(server.exit);
+    });
+  });
+
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not report its address within ${timeoutMs} ms; log:\n${log}`));
+    }, timeoutMs);
+    const onData = (chunk) => {
+      log += chunk.toString();
+      const complete = log.slice(0, log.lastIndexOf('\n') + 1);
+      const m = LISTENING.exec(complete);
+      if (m && !server.url) {
+        clearTimeout(timer);
+        server.url = `${m[1]}://${m[2]}`;
+        server.port = Number(new URL(server.url).port);
+        resolve();
+      }
+    };
+    child.stderr.on('data', onData);
+    child.stdout.on('data', (chunk) => {
+      out += chunk.toString();
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (!server.url) reject(new Error(`server exited early (code ${code}, signal ${signal}); log:\n${log}`));
+    });
+  });
+  return server;
+}
+
+/** SIGTERM, then wait for the exit (SIGKILL after `timeoutMs`). Resolves to {code, signal}. */
+export async function stopServer(server, { timeoutMs = 10000, removeDir = true } = {}) {
+  if (!server) return null;
+  if (server.exit === null) {
+    server.child.kill('SIGTERM');
+    const timer = setTimeout(() => server.child.kill('SIGKILL'), timeoutMs);
+    await server.exited;
+    clearTimeout(timer);
+  }
+  if (removeDir && server.ownsDir) rmSync(server.dir, { recursive: true, force: true });
+  return server.exit;
+}
+
+// ---------------------------------------------------------------------------
+// The browser
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    timeout: 60000,
+  });
+}
+
+/**
+ * A fresh context (own storage) with every page in it watched: console errors,
+ * uncaught exceptions and dialogs are collected in `problems`.
+ */
+export async function newContext(browser, { viewport = { width: 1200, height: 800 } } = {}) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport });
+  context.setDefaultTimeout(15000);
+  const problems = { console: [], pageErrors: [], dialogs: [] };
+  context.on('page', (page) => watch(page, problems));
+  return { context, problems };
+}
+
+function watch(page, problems) {
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.console.push(msg.text());
+  });
+  page.on('pageerror', (err) => problems.pageErrors.push(String(err && err.stack ? err.stack : err)));
+  page.on('dialog', (dialog) => {
+    problems.dialogs.push(`${dialog.type()}: ${dialog.message()}`);
+    dialog.dismiss().catch(() => {});
+  });
+}
+
+/**
+ * Chromium itself logs a console error for every WebSocket connection attempt
+ * that fails at the network level (server down); pages cannot suppress it.
+ * Tests that take the server down on purpose pass `allowConnectionRefused`.
+ */
+const BROWSER_WS_FAILURE = /^WebSocket connection to '.*' failed/;
+
+export function consoleProblems(problems, { allowConnectionRefused = false } = {}) {
+  const consoleErrors = problems.console.filter((t) => !(allowConnectionRefused && BROWSER_WS_FAILURE.test(t)));
+  return [...consoleErrors, ...problems.pageErrors];
+}
+
+export async function openChat(context, baseUrl, name) {
+  const page = await context.newPage();
+  const q = name === undefined ? '' : `?name=${encodeURIComponent(name)}`;
+  await page.goto(`${baseUrl}/${q}`);
+  return page;
+}
+
+/** page.waitForFunction with a description and a snapshot of the page on failure. */
+export async function waitFor(page, description, fn, arg, timeout = 15000) {
+  try {
+    await page.waitForFunction(fn, arg, { timeout, polling: 50 });
+  } catch (err) {
+    let snapshot = '';
+    try {
+      snapshot = await page.evaluate(() => {
+        const status = document.getElementById('status');
+        const items = [...document.querySelectorAll('#messages > li')].map(
+          (li) => `  [${li.className}${li.dataset.id ? ` #${li.dataset.id}` : ''}] ${li.textContent.replace(/\s+/g, ' ').trim()}`,
+        );
+        const users = [...document.querySelectorAll('#users li')].map((li) => li.textContent).join(', ');
+        const alerts = [...document.querySelectorAll('#alerts .alert')].map((a) => a.textContent).join(' | ');
+        const frames = [...document.querySelectorAll('#frame-list li')]
+          .slice(-12)
+          .map((li) => `  ${li.textContent.slice(0, 200)}`);
+        return [
+          `status: ${status.dataset.state} "${status.textContent.trim()}" (${status.title})`,
+          `users: ${users}`,
+          `alerts: ${alerts}`,
+          'messages:',
+          ...items.slice(-20),
+          'last frames:',
+          ...frames,
+        ].join('\n');
+      });
+    } catch (e) {
+      snapshot = `(no snapshot: ${e.message})`;
+    }
+    throw new Error(`timed out after ${timeout} ms waiting for: ${description}\n${snapshot}`, { cause: err });
+  }
+}
+
+export function waitForState(page, state, timeout = 15000) {
+  return waitFor(
+    page,
+    `#status data-state=${state}`,
+    (s) => document.getElementById('status').dataset.state === s,
+    state,
+    timeout,
+  );
+}
+
+export function waitForMessage(page, text, timeout = 15000) {
+  return waitFor(
+    page,
+    `a .message with text ${JSON.stringify(text)}`,
+    (t) => [...document.querySelectorAll('#messages .message .text')].some((n) => n.textContent === t),
+    text,
+    timeout,
+  );
+}
+
+export function waitForUsers(page, names, timeout = 15000) {
+  return waitFor(
+    page,
+    `#users to list ${names.join(', ')}`,
+    (want) => {
+      const have = [...document.querySelectorAll('#users li')].map((li) => li.textContent.trim());
+      return want.every((n) => have.includes(n));
+    },
+    names,
+    timeout,
+  );
+}
+
+/** What the page shows in #messages, as plain data. */
+export function readMessages(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('#messages > li')].map((li) => ({
+      kind: li.classList.contains('message') ? 'message' : li.classList.contains('notice') ? 'notice' : 'other',
+      own: li.classList.contains('own'),
+      id: li.dataset.id === undefined ? null : Number(li.dataset.id),
+      epoch: li.dataset.epoch || null,
+      name: li.querySelector('.author') ? li.querySelector('.author').textContent : null,
+      text: li.querySelector('.text') ? li.querySelector('.text').textContent : li.textContent.trim(),
+      className: li.className,
+    })),
+  );
+}
+
+export async function sendFromPage(page, text) {
+  const input = page.locator('#message-input');
+  await input.fill(text);
+  await waitFor(page, '#send enabled', () => !document.getElementById('send').disabled);
+  await input.press('Enter');
+}
+
+// ---------------------------------------------------------------------------
+// A raw WebSocket client (the `ws` package), standing in for another user
+
+export async function rawClient(baseUrl, name, { timeoutMs = 10000 } = {}) {
+  const wsUrl = `${baseUrl.replace(/^http/, 'ws')}/ws?name=${encodeURIComponent(name)}`;
+  const ws = new WebSocket(wsUrl, { rejectUnauthorized: false });
+  const frames = [];
+  const waiters = new Set();
+  ws.on('message', (data) => {
+    let msg;
+    try {
+      msg = JSON.parse(data.toString());
+    } catch {
+      msg = { type: '(not json)', raw: data.toString() };
+    }
+    frames.push(msg);
+    for (const w of waiters) w();
+  });
+  const client = {
+    ws,
+    frames,
+    /** Resolves with the first received frame (past or future) matching `pred`. */
+    waitFor(description, pred, timeout = timeoutMs) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const hit = frames.find(pred);
+          if (hit) {
+            cleanup();
+            resolve(hit);
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`raw client ${name}: timed out after ${timeout} ms waiting for ${description}; got ${JSON.stringify(frames).slice(-1500)}`));
+        }, timeout);
+        const cleanup = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    send(text) {
+      ws.send(JSON.stringify({ type: 'message', text }));
+    },
+    /** Sends and waits for the server's broadcast of it; resolves with that message. */
+    async say(text) {
+      const already = frames.length;
+      client.send(text);
+      return client.waitFor(`echo of ${JSON.stringify(text)}`, (f) => frames.indexOf(f) >= already && f.type === 'message' && f.text === text);
+    },
+    close() {
+      return new Promise((resolve) => {
+        if (ws.readyState === WebSocket.CLOSED) return resolve();
+        const timer = setTimeout(() => {
+          ws.terminate();
+          resolve();
+        }, 3000);
+        ws.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        ws.close(1000, 'bye');
+      });
+    },
+  };
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`raw client ${name}: no connection within ${timeoutMs} ms`)), timeoutMs);
+    ws.once('open', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    // Kept for the socket's whole life: an unhandled 'error' would crash the runner.
+    ws.on('error', (err) => {
+      clearTimeout(timer);
+      client.error = err;
+      reject(err);
+    });
+  });
+  await client.waitFor('hello', (f) => f.type === 'hello');
+  await client.waitFor('history', (f) => f.type === 'history');
+  return client;
+}
+
+export const delay = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,229 @@
+//! HTTP before the upgrade: pages, health, metrics, and every refusal with its status.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use crate::support::Server;
+
+fn status(answer: &str) -> &str {
+    answer.lines().next().unwrap_or("")
+}
+
+fn header<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
+    let head = answer.split("\r\n\r\n").next()?;
+    head.lines().skip(1).find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn body(answer: &str) -> &str {
+    answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+fn upgrade_request(server: &Server, extra: &str) -> String {
+    format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{extra}\r\n",
+        server.addr
+    )
+}
+
+const KEY: &str = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+const V13: &str = "Sec-WebSocket-Version: 13\r\n";
+
+#[test]
+fn the_page_and_its_assets_are_served_with_their_types() {
+    let server = Server::start(&[]);
+    let page = server.get("/");
+    assert_eq!(status(&page), "HTTP/1.1 200 OK");
+    assert_eq!(header(&page, "Content-Type"), Some("text/html; charset=utf-8"));
+    assert!(body(&page).contains("/static/app.js"));
+    assert_eq!(header(&page, "Content-Length").unwrap(), body(&page).len().to_string());
+    for (file, kind) in [
+        ("app.js", "text/javascript; charset=utf-8"),
+        ("style.css", "text/css; charset=utf-8"),
+        ("favicon.svg", "image/svg+xml"),
+    ] {
+        let answer = server.get(&format!("/static/{file}"));
+        assert_eq!(status(&answer), "HTTP/1.1 200 OK", "{file}");
+        assert_eq!(header(&answer, "Content-Type"), Some(kind), "{file}");
+    }
+}
+
+#[test]
+fn healthz_and_metrics() {
+    let server = Server::start(&[]);
+    let health = server.get("/healthz");
+    assert_eq!(status(&health), "HTTP/1.1 200 OK");
+    assert_eq!(header(&health, "Content-Type"), Some("application/json"));
+    assert_eq!(body(&health), r#"{"status":"ok","connections":0}"#);
+
+    let mut client = server.connect("/ws?name=probe");
+    client.welcome();
+    assert_eq!(body(&server.get("/healthz")), r#"{"status":"ok","connections":1}"#);
+    let _ = server.get("/nope");
+    let metrics = server.get("/metrics");
+    assert!(header(&metrics, "Content-Type").unwrap().starts_with("text/plain; version=0.0.4"));
+    for line in [
+        "websocketchat_connections_open 1",
+        "websocketchat_connections_total 1",
+        "websocketchat_handshakes_refused_total{reason=\"not_found\"} 1",
+        "websocketchat_clients_evicted_slow_total 0",
+    ] {
+        assert!(body(&metrics).contains(line), "{line} missing from\n{metrics}");
+    }
+}
+
+#[test]
+fn head_answers_headers_only() {
+    let server = Server::start(&[]);
+    let answer = server.http(&format!("HEAD / HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr));
+    assert_eq!(status(&answer), "HTTP/1.1 200 OK");
+    assert!(header(&answer, "Content-Length").unwrap().parse::<usize>().unwrap() > 100);
+    assert_eq!(body(&answer), "");
+}
+
+#[test]
+fn refusals_have_their_documented_status() {
+    let server = Server::start(&[]);
+    let host = server.addr;
+    let cases: Vec<(String, &str)> = vec![
+        (format!("GET /nope HTTP/1.1\r\nHost: {host}\r\n\r\n"), "404 Not Found"),
+        (format!("GET /static/../Cargo.toml HTTP/1.1\r\nHost: {host}\r\n\r\n"), "404 Not Found"),
+        (
+            format!("POST / HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n"),
+            "405 Method Not Allowed",
+        ),
+        (format!("DELETE /ws HTTP/1.1\r\nHost: {host}\r\n\r\n"), "405 Method Not Allowed"),
+        ("this is not http\r\n\r\n".to_string(), "400 Bad Request"),
+        (
+            format!("GET / HTTP/1.1\r\nHost: {host}\r\nX: {}\r\n\r\n", "a".repeat(9000)),
+            "431 Request Header Fields Too Large",
+        ),
+        (format!("GET /ws HTTP/1.1\r\nHost: {host}\r\n\r\n"), "400 Bad Request"),
+        (upgrade_request(&server, KEY), "426 Upgrade Required"),
+        (
+            upgrade_request(&server, &format!("{KEY}Sec-WebSocket-Version: 8\r\n")),
+            "426 Upgrade Required",
+        ),
+        (upgrade_request(&server, V13), "400 Bad Request"),
+        (
+            upgrade_request(&server, &format!("{V13}Sec-WebSocket-Key: c2hvcnQ=\r\n")),
+            "400 Bad Request",
+        ),
+        (
+            upgrade_request(&server, &format!("{KEY}{V13}Origin: https://evil.example\r\n")),
+            "403 Forbidden",
+        ),
+        (
+            format!(
+                "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{KEY}{V13}\r\n"
+            ),
+            "400 Bad Request",
+        ),
+    ];
+    for (request, expected) in cases {
+        let answer = server.http(&request);
+        assert_eq!(
+            status(&answer),
+            format!("HTTP/1.1 {expected}"),
+            "for {:?}",
+            &request[..request.len().min(80)]
+        );
+        let length: usize = header(&answer, "Content-Length").unwrap().parse().unwrap();
+        assert_eq!(length, body(&answer).len());
+        assert_eq!(header(&answer, "Connection"), Some("close"));
+    }
+    let answer = server.http(&upgrade_request(&server, KEY));
+    assert_eq!(header(&answer, "Sec-WebSocket-Version"), Some("13"));
+    let answer = server.http(&format!("PUT / HTTP/1.1\r\nHost: {host}\r\n\r\n"));
+    assert_eq!(header(&answer, "Allow"), Some("GET, HEAD"));
+    // The server is still fine.
+    assert_eq!(status(&server.get("/healthz")), "HTTP/1.1 200 OK");
+}
+
+#[test]
+fn the_101_answer_follows_rfc_6455() {
+    let server = Server::start(&[]);
+    let mut tcp = server.tcp();
+    let origin = format!("Origin: http://{}\r\n", server.addr);
+    tcp.write_all(upgrade_request(&server, &format!("{KEY}{V13}{origin}")).as_bytes()).unwrap();
+    let mut answer = vec![0u8; 1024];
+    let n = tcp.read(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{answer}");
+    // RFC 6455 §1.3's example key and its accept value.
+    assert!(answer.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), "{answer}");
+}
+
+/// Sends a request and returns the status line of the answer, without waiting for the end.
+fn status_of(server: &Server, request: &str) -> String {
+    let mut stream = server.stream();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = vec![0u8; 512];
+    let n = stream.read(&mut answer).unwrap();
+    String::from_utf8_lossy(&answer[..n]).lines().next().unwrap_or("").to_string()
+}
+
+#[test]
+fn allowed_origins_can_list_other_sites_or_allow_any() {
+    let server = Server::start(&[("ALLOWED_ORIGINS", "https://chat.example")]);
+    let listed = upgrade_request(&server, &format!("{KEY}{V13}Origin: https://chat.example\r\n"));
+    assert_eq!(status_of(&server, &listed), "HTTP/1.1 101 Switching Protocols");
+    let same = format!("Origin: http://{}\r\n", server.addr);
+    let answer = server.http(&upgrade_request(&server, &format!("{KEY}{V13}{same}")));
+    assert_eq!(status(&answer), "HTTP/1.1 403 Forbidden");
+
+    let any = Server::start(&[("ALLOWED_ORIGINS", "*")]);
+    let other = upgrade_request(&any, &format!("{KEY}{V13}Origin: https://x.example\r\n"));
+    assert_eq!(status_of(&any, &other), "HTTP/1.1 101 Switching Protocols");
+}
+
+#[test]
+fn max_connections_is_enforced_and_freed_slots_are_reused() {
+    let server = Server::start(&[("MAX_CONNECTIONS", "2")]);
+    let mut a = server.connect("/ws?name=a");
+    let mut b = server.connect("/ws?name=b");
+    a.welcome();
+    b.welcome();
+    let refused = server.http(&upgrade_request(&server, &format!("{KEY}{V13}")));
+    assert_eq!(status(&refused), "HTTP/1.1 503 Service Unavailable");
+    // /healthz still answers while full.
+    assert!(server.get("/healthz").ends_with(r#"{"status":"ok","connections":2}"#));
+    a.ws.close(None).unwrap();
+    assert_eq!(a.close_code(), 1000);
+    // The slot frees once the server has finished with the closed connection.
+    let mut c = None;
+    for _ in 0..100 {
+        match server.try_connect("/ws?name=c") {
+            Ok(client) => {
+                c = Some(client);
+                break;
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    c.expect("a freed slot is reusable").welcome();
+}
+
+#[test]
+fn a_client_that_does_not_finish_its_request_is_dropped() {
+    let server = Server::start(&[("HANDSHAKE_TIMEOUT_SECS", "1")]);
+    let mut slow = server.tcp();
+    slow.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
+    let mut trickle = server.tcp();
+    // One byte every 300 ms keeps each read short, but the deadline covers the whole head.
+    for byte in b"GET / HTTP/1.1\r\nHost: x" {
+        if trickle.write_all(&[*byte]).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        // A healthy client is served meanwhile.
+        if *byte == b'/' {
+            assert!(server.get("/healthz").contains("200 OK"));
+        }
+    }
+    let mut buf = [0u8; 64];
+    assert_eq!(slow.read(&mut buf).unwrap(), 0, "the server closes a silent client");
+    assert_eq!(trickle.read(&mut buf).unwrap_or(0), 0, "and a slow one");
+}

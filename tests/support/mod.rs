@@ -1,0 +1,304 @@
+//! Test helpers: the real server binary on 127.0.0.1 with an ephemeral port, and real clients.
+//!
+//! Every read has a timeout, so a bug fails a test instead of hanging it.
+
+#![allow(dead_code)] // each test module uses a different subset
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::Value;
+use tungstenite::protocol::WebSocketConfig;
+use tungstenite::{Message, WebSocket};
+
+/// How long any single read may wait.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running `websocketchat` process, stopped (killed) on drop.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    pub tls: bool,
+    pub dir: PathBuf,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts the server without TLS; `env` overrides the defaults.
+    pub fn start(env: &[(&str, &str)]) -> Server {
+        Server::launch(false, env)
+    }
+
+    /// Starts the server with TLS (a self-signed certificate made in its directory).
+    pub fn start_tls(env: &[(&str, &str)]) -> Server {
+        Server::launch(true, env)
+    }
+
+    fn launch(tls: bool, env: &[(&str, &str)]) -> Server {
+        let dir = fresh_dir();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_websocketchat"));
+        cmd.current_dir(&dir)
+            .env_clear()
+            .env("HOST", "127.0.0.1")
+            .env("PORT", "0")
+            .env("BACKEND_TLS", if tls { "true" } else { "false" })
+            .env("LOG_LEVEL", "debug")
+            .env("RATE_LIMIT_PER_SEC", "1000")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start the server binary");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(url) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(url.to_string());
+                }
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let url = rx.recv_timeout(READ_TIMEOUT).unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("server did not start: {}", log.lock().unwrap())
+        });
+        let addr = url.split("://").nth(1).unwrap().trim().parse().unwrap();
+        Server { child, addr, tls, dir, log }
+    }
+
+    /// What the server has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// `ws://` or `wss://` URL of a path.
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("{}://{}{path}", if self.tls { "wss" } else { "ws" }, self.addr)
+    }
+
+    /// A WebSocket client on `path` (e.g. `/ws?name=alice`), handshake done.
+    pub fn connect(&self, path: &str) -> Client {
+        self.try_connect(path).expect("WebSocket handshake")
+    }
+
+    /// Like `connect`, but returns the handshake error.
+    pub fn try_connect(&self, path: &str) -> Result<Client, tungstenite::Error> {
+        let stream = self.stream();
+        let config = WebSocketConfig::default().max_message_size(Some(64 << 20));
+        let (ws, _) =
+            tungstenite::client::client_with_config(self.ws_url(path), stream, Some(config))
+                .map_err(|e| match e {
+                    tungstenite::HandshakeError::Failure(e) => e,
+                    tungstenite::HandshakeError::Interrupted(_) => panic!("handshake interrupted"),
+                })?;
+        Ok(Client { ws })
+    }
+
+    /// A connected stream (TLS when the server has it), with timeouts.
+    pub fn stream(&self) -> Stream {
+        let tcp = self.tcp();
+        if !self.tls {
+            return Stream::Plain(tcp);
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(self.dir.join("certs/cert.pem")).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = ServerName::try_from("localhost").unwrap();
+        let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)))
+    }
+
+    /// A plain TCP connection with timeouts.
+    pub fn tcp(&self) -> TcpStream {
+        let tcp = TcpStream::connect(self.addr).unwrap();
+        tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        tcp.set_write_timeout(Some(READ_TIMEOUT)).unwrap();
+        tcp
+    }
+
+    /// Sends a raw HTTP request (over TLS when on) and returns the whole answer.
+    pub fn http(&self, request: &str) -> String {
+        let mut stream = self.stream();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        match stream.read_to_end(&mut answer) {
+            Ok(_) => {}
+            // rustls reports a peer that closed without close_notify; we send one, so fail.
+            Err(e) => {
+                panic!("reading the answer failed: {e}; got {:?}", String::from_utf8_lossy(&answer))
+            }
+        }
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    /// `GET path` and the answer.
+    pub fn get(&self, path: &str) -> String {
+        self.http(&format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", self.addr))
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit status.
+    pub fn terminate(&mut self) -> ExitStatus {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The value of a Prometheus sample line, e.g. `websocketchat_connections_open`.
+    pub fn metric(&self, sample: &str) -> u64 {
+        let text = self.get("/metrics");
+        let prefix = format!("{sample} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {sample} in {text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn fresh_dir() -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("wschat-test-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A client stream: plain TCP or rustls over TCP.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// A WebSocket client speaking the chat's JSON.
+pub struct Client {
+    pub ws: WebSocket<Stream>,
+}
+
+impl Client {
+    /// Sends a chat message.
+    pub fn say(&mut self, text: &str) {
+        let json = serde_json::json!({"type": "message", "text": text}).to_string();
+        self.ws.send(Message::text(json)).unwrap();
+    }
+
+    /// Sends a raw message.
+    pub fn send(&mut self, message: Message) {
+        self.ws.send(message).unwrap();
+    }
+
+    /// The next JSON event (pings are answered and skipped).
+    pub fn next(&mut self) -> Value {
+        loop {
+            match self.ws.read() {
+                Ok(Message::Text(text)) => return serde_json::from_str(&text).unwrap(),
+                Ok(Message::Ping(_) | Message::Pong(_)) => {}
+                other => panic!("expected a JSON event, got {other:?}"),
+            }
+        }
+    }
+
+    /// The next event of a type, skipping others.
+    pub fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let event = self.next();
+            if event["type"] == kind {
+                return event;
+            }
+        }
+    }
+
+    /// Reads the hello, history and users that open every chat connection; returns the history.
+    pub fn welcome(&mut self) -> Value {
+        let hello = self.next();
+        assert_eq!(hello["type"], "hello", "{hello}");
+        let history = self.next();
+        assert_eq!(history["type"], "history", "{history}");
+        history
+    }
+
+    /// The next `count` chat messages.
+    pub fn messages(&mut self, count: usize) -> Vec<Value> {
+        (0..count).map(|_| self.next_of("message")).collect()
+    }
+
+    /// Reads until the server's close frame and returns its code (skipping anything before it).
+    pub fn close_code(&mut self) -> u16 {
+        loop {
+            match self.ws.read() {
+                Ok(Message::Close(Some(frame))) => return u16::from(frame.code),
+                Ok(Message::Close(None)) => return 1005,
+                Ok(_) => {}
+                Err(e) => panic!("expected a close frame, got {e}"),
+            }
+        }
+    }
+}

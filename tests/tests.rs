@@ -1,0 +1,10 @@
+//! Integration tests: the real `websocketchat` binary on 127.0.0.1, real sockets, real TLS.
+
+mod support;
+
+mod bad_input;
+mod chat;
+mod http;
+mod lifecycle;
+mod slow_clients;
+mod tls;
