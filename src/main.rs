@@ -21,9 +21,13 @@ fn main() -> ExitCode {
     let result = match std::env::args().nth(1).as_deref() {
         None | Some("serve") => websocketchat::run(config),
         Some("certs") => websocketchat::tls::create_self_signed(&config.tls_cert, &config.tls_key)
-            .map(|()| println!("wrote {} and {}", config.tls_cert.display(), config.tls_key.display())),
+            .map(|()| {
+                println!("wrote {} and {}", config.tls_cert.display(), config.tls_key.display())
+            }),
         Some(other) => {
-            eprintln!("websocketchat: unknown command {other:?}; usage: websocketchat [serve|certs]");
+            eprintln!(
+                "websocketchat: unknown command {other:?}; usage: websocketchat [serve|certs]"
+            );
             return ExitCode::from(2);
         }
     };
