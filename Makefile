@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIN := target/release/websocketchat
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test test-rust test-browser fmt fmt-check lint doc certs clean
+.PHONY: help run build test test-rust test-browser fmt fmt-check lint doc certs clean bench bench-compare autobahn
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -42,6 +42,15 @@ certs: ## Certificates for localhost in certs/ (mkcert when installed, else self
 	else \
 		$(CARGO) run --release --bin websocketchat -- certs; \
 	fi
+
+bench: ## Benchmarks: server on one core, load generator on the other; prints the table
+	bash bench/run.sh
+
+bench-compare: ## The same scenarios against a reference Go server (gorilla chat hub shape)
+	bash bench/compare.sh
+
+autobahn: ## RFC 6455 conformance: the Autobahn|Testsuite Docker image against /echo (needs Docker)
+	bash scripts/autobahn.sh
 
 clean: ## Remove build output
 	$(CARGO) clean

@@ -235,21 +235,30 @@ impl<'a> Reader<'a> {
             // 1009: "a message that is too big for it to process".
             WsError::Capacity(e) => {
                 info!("{e}");
-                self.close(1009, "message too big")
+                self.fail(1009, "message too big")
             }
             // 1007: "data within a message that was not consistent with the type of the message
             // (e.g., non-UTF-8 data within a text message)".
-            WsError::Utf8(_) => self.close(1007, "invalid UTF-8"),
+            WsError::Utf8(_) => self.fail(1007, "invalid UTF-8"),
             // 1002: "terminating the connection due to a protocol error".
             WsError::Protocol(e) => {
                 info!("protocol error: {e}");
-                self.close(1002, "protocol error")
+                self.fail(1002, "protocol error")
             }
             e => {
                 info!("{e}");
-                self.close(1011, "internal error")
+                self.fail(1011, "internal error")
             }
         }
+    }
+
+    /// _Fail the WebSocket Connection_ (RFC 6455 §7.1.7): send a close frame, then close TCP
+    /// without waiting for an answer, as the endpoint "MUST NOT continue to attempt to process
+    /// data from the remote endpoint" after invalid data.
+    fn fail(&mut self, code: u16, reason: &'static str) -> End {
+        self.outbound.close(code, reason, false);
+        self.finish();
+        End::Closed { by: "server", code }
     }
 
     /// We start the close handshake.

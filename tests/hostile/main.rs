@@ -1,0 +1,4 @@
+//! Hostile clients against the real server.
+
+#[path = "../support/mod.rs"]
+mod support;
