@@ -27,11 +27,13 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::{debug, info};
 use tungstenite::Bytes;
 
+use crate::bus::Bus;
 use crate::frame;
 use crate::history::{History, Resume};
 use crate::hub::{Client, Hub};
 use crate::metrics::Metrics;
 use crate::outbound::Sent;
+use crate::presence::Presence;
 use crate::protocol::{Chat, ServerEvent, timestamp};
 
 /// What reader threads (and the signal handler) tell the broadcaster.
@@ -44,14 +46,26 @@ pub enum Event {
         /// Where it left off, if it is reconnecting.
         resume: Option<Resume>,
     },
-    /// A chat message accepted by a reader; the broadcaster gives it its id.
+    /// A chat message: from a reader (`id: None`, the broadcaster numbers it) or from the Kafka
+    /// topic (`id`: its offset).
     Chat {
+        /// The id the bus gave it, if any.
+        id: Option<u64>,
         /// The sender's nickname.
         name: String,
         /// The text.
         text: String,
         /// When the reader received it.
         ts: String,
+    },
+    /// Another instance announced the nicknames online on it (Kafka only).
+    Roster {
+        /// The instance.
+        instance: String,
+        /// Its nicknames.
+        users: Vec<String>,
+        /// When it announced them, in milliseconds since 1970.
+        at_millis: u64,
     },
     /// A client's reader thread ended.
     Left {
@@ -71,6 +85,8 @@ pub struct Broadcaster {
     hub: Hub,
     history: History,
     metrics: Arc<Metrics>,
+    bus: Bus,
+    presence: Presence,
     /// Clients with bytes the kernel has not taken yet.
     backlog: HashSet<u64>,
     /// Clients we sent a close frame to, and when to give up on them.
@@ -99,13 +115,20 @@ impl Round {
 }
 
 impl Broadcaster {
-    /// A broadcaster reading `events`, keeping `history`.
-    pub fn new(events: Receiver<Event>, history: History, metrics: Arc<Metrics>) -> Broadcaster {
+    /// A broadcaster reading `events`, keeping `history`, announcing presence on `bus`.
+    pub fn new(
+        events: Receiver<Event>,
+        history: History,
+        metrics: Arc<Metrics>,
+        bus: Bus,
+    ) -> Broadcaster {
         Broadcaster {
             events,
             hub: Hub::default(),
             history,
             metrics,
+            bus,
+            presence: Presence::new(),
             backlog: HashSet::new(),
             closing: HashMap::new(),
         }
@@ -137,7 +160,12 @@ impl Broadcaster {
                         return self.shut_down();
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    let mut round = Round::default();
+                    self.presence.forget_silent(Instant::now());
+                    self.refresh_presence(&mut round);
+                    self.deliver(&round);
+                }
                 Err(RecvTimeoutError::Disconnected) => return self.shut_down(),
             }
             self.retry_backlog();
@@ -148,10 +176,20 @@ impl Broadcaster {
     fn handle(&mut self, event: Event, round: &mut Round) {
         match event {
             Event::Joined { client, resume } => self.join(client, resume.as_ref(), round),
-            Event::Chat { name, text, ts } => {
-                let chat = Arc::new(Chat { id: self.history.next_id(), name, text, ts });
+            Event::Chat { id, name, text, ts } => {
+                let id = match id {
+                    // A record read twice (after a consumer error) is delivered once.
+                    Some(id) if self.history.has_seen(id) => return,
+                    Some(id) => id,
+                    None => self.history.next_id(),
+                };
+                let chat = Arc::new(Chat { id, name, text, ts });
                 round.push(To::All, &ServerEvent::Message(&chat));
                 self.history.push(chat);
+            }
+            Event::Roster { instance, users, at_millis } => {
+                self.presence.heard(instance, users, at_millis, Instant::now());
+                self.refresh_presence(round);
             }
             Event::Left { id } => self.leave(id, round),
             Event::Retry(id) => {
@@ -163,7 +201,6 @@ impl Broadcaster {
 
     fn join(&mut self, client: Arc<Client>, resume: Option<&Resume>, round: &mut Round) {
         let id = client.id;
-        let name = client.name.clone();
         round.joined_at.insert(id, round.frames.len());
         let (messages, complete) = self.history.replay(resume);
         let history = ServerEvent::History {
@@ -172,13 +209,10 @@ impl Broadcaster {
             complete,
         };
         round.frames.push((To::One(id), frame::text(history.to_json())));
-        let appeared = self.hub.join(client);
-        let users = ServerEvent::Users { users: self.hub.users() };
-        if appeared {
-            round.push(To::All, &users);
-            round.push(To::All, &ServerEvent::Join { name: &name, ts: &timestamp() });
-        } else {
-            round.push(To::One(id), &users);
+        self.hub.join(client);
+        if !self.refresh_presence(round) {
+            // Nothing changed for the others, but the newcomer still needs the list.
+            round.push(To::One(id), &ServerEvent::Users { users: self.presence.users() });
         }
     }
 
@@ -186,11 +220,31 @@ impl Broadcaster {
         self.backlog.remove(&id);
         self.closing.remove(&id);
         round.joined_at.remove(&id);
-        let Some((client, gone)) = self.hub.leave(id) else { return };
-        if gone {
-            round.push(To::All, &ServerEvent::Leave { name: &client.name, ts: &timestamp() });
-            round.push(To::All, &ServerEvent::Users { users: self.hub.users() });
+        if self.hub.leave(id).is_some() {
+            self.refresh_presence(round);
         }
+    }
+
+    /// Tells everyone about nicknames that came or went (here or on another instance), and
+    /// announces ours to the other instances when it changed or is due. True if anything changed.
+    fn refresh_presence(&mut self, round: &mut Round) -> bool {
+        let local = self.hub.users();
+        if self.bus.is_shared() && self.presence.should_announce(&local, Instant::now()) {
+            self.bus.announce(&local);
+        }
+        let change = self.presence.refresh(local);
+        let changed = !change.joined.is_empty() || !change.left.is_empty();
+        if changed {
+            round.push(To::All, &ServerEvent::Users { users: self.presence.users() });
+        }
+        let ts = timestamp();
+        for name in &change.joined {
+            round.push(To::All, &ServerEvent::Join { name, ts: &ts });
+        }
+        for name in &change.left {
+            round.push(To::All, &ServerEvent::Leave { name, ts: &ts });
+        }
+        changed
     }
 
     /// Gives every client its frames of the round, one `send` per client.
@@ -256,6 +310,10 @@ impl Broadcaster {
         for client in self.hub.clients() {
             client.outbound.close(1001, "server shutting down", false);
         }
+        if self.bus.is_shared() {
+            // Our users are gone for the other instances now, not after FORGET_AFTER.
+            self.bus.announce(&[]);
+        }
         let deadline = Instant::now() + SHUTDOWN_GRACE;
         // Wait for close frames to go out and for clients to answer (their readers then leave).
         while !self.hub.is_empty() && Instant::now() < deadline {
@@ -277,6 +335,7 @@ impl Broadcaster {
         for client in self.hub.clients() {
             client.outbound.shutdown(Shutdown::Both);
         }
+        self.bus.flush();
     }
 }
 

@@ -54,6 +54,52 @@ pub struct Config {
     pub echo_endpoint: bool,
     /// `ECHO_MAX_MESSAGE_BYTES`: the largest message `/echo` takes. Default 16 MiB.
     pub echo_max_message_bytes: usize,
+    /// `TRUSTED_PROXIES`: peers (IPs or CIDR blocks) whose `X-Forwarded-For` is believed in logs.
+    /// Default: none.
+    pub trusted_proxies: Vec<Cidr>,
+    /// `KAFKA_ENABLED`: carry messages between instances through Kafka. Default `false`.
+    pub kafka_enabled: bool,
+    /// `KAFKA_BROKERS`: bootstrap servers, `host:port` comma list. Default `localhost:9092`.
+    pub kafka_brokers: String,
+    /// `KAFKA_TOPIC`: the chat topic (presence uses `<topic>.presence`). Default `chat`.
+    pub kafka_topic: String,
+    /// `INSTANCE_ID`: this instance's name in presence records. Default: the host name.
+    pub instance_id: String,
+}
+
+/// A block of addresses, such as `10.0.0.0/8` or a single `127.0.0.1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    net: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// True when `ip` is inside the block.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        fn masked(bits: u128, prefix: u8, width: u8) -> u128 {
+            let keep = u32::from(width.saturating_sub(prefix));
+            if keep >= 128 { 0 } else { bits >> keep }
+        }
+        match (self.net, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                masked(u32::from(net).into(), self.prefix, 32)
+                    == masked(u32::from(ip).into(), self.prefix, 32)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                masked(net.into(), self.prefix, 128) == masked(ip.into(), self.prefix, 128)
+            }
+            _ => false,
+        }
+    }
+
+    fn parse(v: &str) -> Option<Cidr> {
+        let (ip, prefix) = v.split_once('/').unwrap_or((v, ""));
+        let net: IpAddr = ip.trim().parse().ok()?;
+        let width = if net.is_ipv4() { 32 } else { 128 };
+        let prefix = if prefix.is_empty() { width } else { prefix.trim().parse().ok()? };
+        (prefix <= width).then_some(Cidr { net, prefix })
+    }
 }
 
 /// Which values of the `Origin` header may open a WebSocket (RFC 6455 §10.2).
@@ -87,6 +133,11 @@ impl Default for Config {
             send_buffer_bytes: 1 << 20,
             echo_endpoint: false,
             echo_max_message_bytes: 16 << 20,
+            trusted_proxies: Vec::new(),
+            kafka_enabled: false,
+            kafka_brokers: "localhost:9092".to_string(),
+            kafka_topic: "chat".to_string(),
+            instance_id: host_name(),
         }
     }
 }
@@ -127,6 +178,16 @@ impl Config {
         env.parse("ECHO_MAX_MESSAGE_BYTES", &mut c.echo_max_message_bytes, |v| {
             positive(v, 64 << 20)
         })?;
+        env.parse("TRUSTED_PROXIES", &mut c.trusted_proxies, |v| {
+            v.split(',').filter(|s| !s.trim().is_empty()).map(Cidr::parse).collect()
+        })?;
+        env.parse("KAFKA_ENABLED", &mut c.kafka_enabled, parse_bool)?;
+        env.parse("KAFKA_BROKERS", &mut c.kafka_brokers, |v| Some(v.to_string()))?;
+        env.parse("KAFKA_TOPIC", &mut c.kafka_topic, |v| {
+            let legal = |ch: char| ch.is_ascii_alphanumeric() || "._-".contains(ch);
+            (v.len() <= 200 && v.chars().all(legal)).then(|| v.to_string())
+        })?;
+        env.parse("INSTANCE_ID", &mut c.instance_id, |v| Some(v.to_string()))?;
         if c.idle_timeout <= c.ping_interval {
             return Err(Error::Config {
                 var: "IDLE_TIMEOUT_SECS",
@@ -184,6 +245,9 @@ fn expected(var: &str) -> &'static str {
             "a whole number of seconds from 1 to 86400"
         }
         "TLS_CERT" | "TLS_KEY" => "a file path",
+        "KAFKA_ENABLED" => "true or false",
+        "KAFKA_TOPIC" => "a Kafka topic name: letters, digits, '.', '_' and '-'",
+        "TRUSTED_PROXIES" => "a comma list of IP addresses or CIDR blocks such as 10.0.0.0/8",
         _ => "a positive whole number",
     }
 }
@@ -219,6 +283,15 @@ fn parse_origins(v: &str) -> Option<Origins> {
         .collect();
     let valid = list.iter().all(|o| o.starts_with("http://") || o.starts_with("https://"));
     (valid && !list.is_empty()).then_some(Origins::List(list))
+}
+
+/// The machine's host name (a container's id under Docker), for `INSTANCE_ID`.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("websocketchat-{}", std::process::id()))
 }
 
 /// Reads `KEY=value` lines from a `.env` file; a missing file is no error.
@@ -289,6 +362,19 @@ mod tests {
             let err = config(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var) && err.contains(value), "{err}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidr_blocks() {
+        let c = config(&[("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,::1")]).unwrap();
+        let trusted = |ip: &str| c.trusted_proxies.iter().any(|b| b.contains(ip.parse().unwrap()));
+        assert!(trusted("10.1.2.3") && trusted("127.0.0.1") && trusted("::1"));
+        assert!(trusted("::ffff:10.9.9.9"));
+        assert!(!trusted("11.0.0.1") && !trusted("127.0.0.2"));
+        assert!(config(&[("TRUSTED_PROXIES", "10.0.0.0/33")]).is_err());
+        let kafka = config(&[("KAFKA_ENABLED", "true"), ("KAFKA_TOPIC", "chat.v1")]).unwrap();
+        assert!(kafka.kafka_enabled && kafka.kafka_topic == "chat.v1");
+        assert!(config(&[("KAFKA_TOPIC", "no spaces")]).is_err());
     }
 
     #[test]

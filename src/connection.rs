@@ -75,7 +75,10 @@ fn handle(tcp: TcpStream, id: u64, ctx: &Context) -> io::Result<()> {
     let head_only = request.method == "HEAD";
     let response = match http::route(&request, ctx.config.echo_endpoint) {
         Route::Asset(asset) => Response::asset(asset),
-        Route::Health => Response::ok("application/json", ctx.metrics.health_json().into_bytes()),
+        Route::Health => match ctx.metrics.health() {
+            (true, body) => Response::ok("application/json", body.into_bytes()),
+            (false, body) => Response::unavailable("application/json", body.into_bytes()),
+        },
         Route::Metrics => Response::ok(PROMETHEUS_TEXT, ctx.metrics.prometheus().into_bytes()),
         Route::Reject(rejection) => return reject(pre, rejection, ctx, peer),
         Route::Chat => return upgrade(pre, &request, leftover, Mode::Chat, ctx, id, peer),

@@ -39,6 +39,9 @@ pub enum Error {
     /// rustls refused the certificate and key pair.
     #[error("TLS configuration: {0}")]
     Tls(#[from] rustls::Error),
+    /// The Kafka bus could not be set up (broker unreachable, topic unusable).
+    #[error("kafka: {0}")]
+    Kafka(String),
     /// Another start-up step failed (a thread, the signal handler).
     #[error("{context}: {source}")]
     Io {

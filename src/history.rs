@@ -54,6 +54,17 @@ impl History {
         self.last_id + 1
     }
 
+    /// True when a message with this id (or a later one) was stored already.
+    pub fn has_seen(&self, id: u64) -> bool {
+        self.last_id > 0 && id <= self.last_id
+    }
+
+    /// Declares that ids before `first` are not kept (the history is rebuilt from there).
+    pub fn starting_at(mut self, first: u64) -> History {
+        self.dropped_through = first.saturating_sub(1);
+        self
+    }
+
     /// Stores a message, dropping the oldest one when full.
     pub fn push(&mut self, chat: Arc<Chat>) {
         self.last_id = self.last_id.max(chat.id);

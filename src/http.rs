@@ -184,6 +184,11 @@ impl Response {
         Response { status: 200, reason: "OK", content_type, headers: Vec::new(), body: body.into() }
     }
 
+    /// 503 with a body (an unhealthy `/healthz`).
+    pub fn unavailable(content_type: &'static str, body: Vec<u8>) -> Response {
+        Response { status: 503, reason: "Service Unavailable", ..Response::ok(content_type, body) }
+    }
+
     /// The page or a static file, with headers that keep the browser strict.
     pub fn asset(asset: &'static Asset) -> Response {
         let mut response = Response::ok(asset.content_type, asset.body);

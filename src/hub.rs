@@ -25,25 +25,21 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// Adds a client; true when its nickname was not online before.
-    pub fn join(&mut self, client: Arc<Client>) -> bool {
-        let count = self.names.entry(client.name.clone()).or_insert(0);
-        *count += 1;
-        let appeared = *count == 1;
+    /// Adds a client.
+    pub fn join(&mut self, client: Arc<Client>) {
+        *self.names.entry(client.name.clone()).or_insert(0) += 1;
         self.clients.insert(client.id, client);
-        appeared
     }
 
-    /// Removes a client; with it, whether its nickname has gone offline.
-    pub fn leave(&mut self, id: u64) -> Option<(Arc<Client>, bool)> {
+    /// Removes a client.
+    pub fn leave(&mut self, id: u64) -> Option<Arc<Client>> {
         let client = self.clients.remove(&id)?;
         let count = self.names.get_mut(&client.name).expect("every client's name is counted");
         *count -= 1;
-        let gone = *count == 0;
-        if gone {
+        if *count == 0 {
             self.names.remove(&client.name);
         }
-        Some((client, gone))
+        Some(client)
     }
 
     /// A client by id.

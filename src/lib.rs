@@ -14,25 +14,29 @@
 //! Read the modules in this order: [`server`], [`connection`], [`http`], [`handshake`],
 //! [`reader`], [`broadcaster`], [`outbound`].
 
-pub mod assets;
-pub mod broadcaster;
+// In the order a message flows: start-up, one connection up to the upgrade, the reader, the
+// bus, the broadcaster and what it owns, the way back out; then the pieces they share.
 pub mod config;
-pub mod connection;
 pub mod error;
-pub mod frame;
-pub mod handshake;
-pub mod history;
-pub mod http;
-pub mod hub;
-pub mod metrics;
-pub mod nickname;
-pub mod outbound;
-pub mod protocol;
-pub mod rate_limit;
-pub mod reader;
 pub mod server;
-pub mod stream;
 pub mod tls;
+pub mod connection;
+pub mod http;
+pub mod assets;
+pub mod handshake;
+pub mod stream;
+pub mod reader;
+pub mod protocol;
+pub mod nickname;
+pub mod rate_limit;
+pub mod bus;
+pub mod broadcaster;
+pub mod hub;
+pub mod presence;
+pub mod history;
+pub mod outbound;
+pub mod frame;
+pub mod metrics;
 
 pub use config::Config;
 pub use error::Error;

@@ -4,6 +4,7 @@
 //! moment older than another is fine.
 
 use std::fmt::Write;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use crate::error::Rejection;
@@ -18,6 +19,8 @@ pub struct Metrics {
     evicted: AtomicU64,
     refused: [AtomicU64; Rejection::ALL.len()],
     close_codes: [AtomicU64; CLOSE_CODES.len()],
+    /// What is wrong with the bus (the Kafka broker), if anything.
+    bus_problem: Mutex<Option<String>>,
 }
 
 impl Metrics {
@@ -70,9 +73,35 @@ impl Metrics {
         }
     }
 
-    /// The `/healthz` body.
-    pub fn health_json(&self) -> String {
-        format!(r#"{{"status":"ok","connections":{}}}"#, self.open())
+    /// Records (or with `None` clears) a problem with the bus; `/healthz` reports it.
+    pub fn set_bus_problem(&self, problem: Option<String>) {
+        let mut slot = self.bus_problem.lock().unwrap_or_else(|p| p.into_inner());
+        if *slot != problem {
+            match &problem {
+                Some(p) => log::warn!("unhealthy: {p}"),
+                None => log::info!("healthy again"),
+            }
+            *slot = problem;
+        }
+    }
+
+    /// The `/healthz` answer: `true` with `{"status":"ok",…}`, or `false` (HTTP 503) with
+    /// `{"status":"unavailable","reason":…}` while the bus is in trouble.
+    pub fn health(&self) -> (bool, String) {
+        let problem = self.bus_problem.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        match problem {
+            None => (true, format!(r#"{{"status":"ok","connections":{}}}"#, self.open())),
+            Some(reason) => {
+                let reason = serde_json::to_string(&reason).expect("a string serializes");
+                (
+                    false,
+                    format!(
+                        r#"{{"status":"unavailable","reason":{reason},"connections":{}}}"#,
+                        self.open()
+                    ),
+                )
+            }
+        }
     }
 
     /// The `/metrics` body, in the Prometheus text exposition format.
@@ -156,7 +185,15 @@ mod tests {
         assert!(!m.try_open(2));
         m.close();
         assert!(m.try_open(2));
-        assert_eq!(m.health_json(), r#"{"status":"ok","connections":2}"#);
+        assert_eq!(m.health(), (true, r#"{"status":"ok","connections":2}"#.to_string()));
+        m.set_bus_problem(Some("kafka: down".into()));
+        assert_eq!(
+            m.health(),
+            (
+                false,
+                r#"{"status":"unavailable","reason":"kafka: down","connections":2}"#.to_string()
+            )
+        );
     }
 
     #[test]

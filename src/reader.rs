@@ -192,11 +192,10 @@ impl<'a> Reader<'a> {
         match parse_client_text(frame_text) {
             Ok(text) => {
                 self.ctx.metrics.received();
-                let event = Event::Chat { name: name.to_string(), text, ts: timestamp() };
-                if self.ctx.events.send(event).is_err() {
-                    return Step::Close(1001, "server shutting down");
+                match self.ctx.bus.publish(name.to_string(), text, timestamp(), &self.outbound) {
+                    Ok(()) => Step::Continue,
+                    Err(_) => Step::Close(1001, "server shutting down"),
                 }
-                Step::Continue
             }
             Err(e) => self.refuse(e.code(), e.message()),
         }

@@ -21,6 +21,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::broadcaster::{Broadcaster, Event};
+use crate::bus::Bus;
 use crate::config::Config;
 use crate::connection;
 use crate::error::Error;
@@ -39,6 +40,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// The way to the broadcaster.
     pub events: Sender<Event>,
+    /// The way chat messages travel (the channel above, or Kafka).
+    pub bus: Bus,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -60,15 +63,15 @@ pub fn run(config: Config) -> Result<(), Error> {
     }
 
     let (events, inbox) = crossbeam_channel::bounded(EVENT_QUEUE);
-    let history = History::new(config.history_size, new_epoch());
     let metrics = Arc::new(Metrics::default());
-    let broadcaster = Broadcaster::new(inbox, history, metrics.clone());
+    let (bus, history) = connect_bus(&config, &events, &metrics)?;
+    let broadcaster = Broadcaster::new(inbox, history, metrics.clone(), bus.clone());
     let broadcaster = spawn("broadcaster", move || broadcaster.run())?;
 
     let stopping = Arc::new(AtomicBool::new(false));
     watch_signals(stopping.clone(), events.clone(), wake_address(local))?;
 
-    let ctx = Arc::new(Context { config, tls, metrics, events });
+    let ctx = Arc::new(Context { config, tls, metrics, events, bus });
     accept_loop(&listener, &ctx, &stopping);
     drop(ctx);
     if broadcaster.join().is_err() {
@@ -76,6 +79,33 @@ pub fn run(config: Config) -> Result<(), Error> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// The local channel, or Kafka when `KAFKA_ENABLED`; and the history to start from.
+fn connect_bus(
+    config: &Config,
+    events: &Sender<Event>,
+    metrics: &Arc<Metrics>,
+) -> Result<(Bus, History), Error> {
+    if !config.kafka_enabled {
+        return Ok((Bus::Local(events.clone()), History::new(config.history_size, new_epoch())));
+    }
+    #[cfg(feature = "kafka")]
+    {
+        let started = crate::bus::kafka::start(config, events.clone(), metrics.clone())?;
+        let history =
+            History::new(config.history_size, started.epoch).starting_at(started.history_from);
+        Ok((Bus::Kafka(started.bus), history))
+    }
+    #[cfg(not(feature = "kafka"))]
+    {
+        let _ = metrics;
+        Err(Error::Config {
+            var: "KAFKA_ENABLED",
+            value: "true".into(),
+            expected: "false: this binary was built without the `kafka` feature",
+        })
+    }
 }
 
 fn accept_loop(listener: &TcpListener, ctx: &Arc<Context>, stopping: &AtomicBool) {

@@ -1,0 +1,271 @@
+//! The command line, parsed by hand.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const USAGE: &str = "\
+wschat-bench: load generator for WebSocketChat (RFC 6455), loopback only
+
+usage: wschat-bench --url ws://127.0.0.1:PORT/ws [options]
+
+  --url URL          ws:// or wss:// on a loopback address; repeat it to spread clients
+                     over several servers (client i uses URL i mod count)
+  --mode MODE        chat (default), idle or stalled
+  --clients N        connections (default 100)
+  --senders S        clients that send, the first S (default 10)
+  --rate R           messages per second per sender, paced (default 10)
+  --duration D       seconds of sending (chat, stalled) or of holding (idle) (default 10)
+  --size BYTES       length of each message's text (default 64)
+  --stalled K        stalled mode: the last K clients never read (SO_RCVBUF 4096) (default 5)
+  --warmup SECS      send at the same rate for SECS first, not measured (default 0)
+  --grace SECS       how long readers wait after the last send (default 5)
+  --server-pid PID   the server's process, for RSS and CPU from /proc
+  --names KIND       distinct (b0, b1, ...; default) or shared (one nickname for all)
+  --initial-frames N idle mode: frames each client reads after the handshake (default 3:
+                     hello, history, users)
+  --connectors C     threads that open connections (default 8)
+  --ca FILE          trust this PEM certificate for wss:// (default: accept any certificate,
+                     which is only allowed because every address is a loopback one)
+  --json             print one JSON line instead of the readable report
+  -h, --help         this text
+";
+
+/// Which scenario the generator plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Chat,
+    Idle,
+    Stalled,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Chat => "chat",
+            Mode::Idle => "idle",
+            Mode::Stalled => "stalled",
+        }
+    }
+}
+
+/// How clients are named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    /// `b0`, `b1`, ...: every join changes the users list.
+    Distinct,
+    /// One nickname for every client: the users list never changes after the first.
+    Shared,
+}
+
+/// A `ws://` or `wss://` URL on a loopback address.
+#[derive(Debug, Clone)]
+pub struct Url {
+    pub tls: bool,
+    pub addr: SocketAddr,
+    /// What goes into the `Host` header.
+    pub host: String,
+    /// Path and query, e.g. `/ws` or `/ws?x=1`.
+    pub path: String,
+}
+
+impl Url {
+    pub fn parse(text: &str) -> Result<Url, String> {
+        let (tls, rest) = if let Some(rest) = text.strip_prefix("ws://") {
+            (false, rest)
+        } else if let Some(rest) = text.strip_prefix("wss://") {
+            (true, rest)
+        } else {
+            return Err(format!("{text}: the URL must start with ws:// or wss://"));
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/ws"),
+        };
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let end = v6.find(']').ok_or(format!("{text}: unclosed ["))?;
+            let port = v6[end + 1..].strip_prefix(':').unwrap_or("");
+            (&v6[..end], port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, p),
+                None => (authority, ""),
+            }
+        };
+        let port: u16 = match port {
+            "" if tls => 443,
+            "" => 80,
+            p => p.parse().map_err(|_| format!("{text}: bad port {p:?}"))?,
+        };
+        let ip: IpAddr = if host == "localhost" {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            host.parse().map_err(|_| format!("{text}: the host must be an IP address or localhost"))?
+        };
+        if !ip.is_loopback() {
+            return Err(format!("{text}: only loopback addresses (127.0.0.0/8, ::1) are allowed"));
+        }
+        Ok(Url { tls, addr: SocketAddr::new(ip, port), host: authority.to_string(), path: path.into() })
+    }
+
+    /// The request target for a client called `name`.
+    pub fn target(&self, name: &str) -> String {
+        let sep = if self.path.contains('?') { '&' } else { '?' };
+        format!("{}{sep}name={name}", self.path)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Args {
+    pub urls: Vec<Url>,
+    pub mode: Mode,
+    pub clients: usize,
+    pub senders: usize,
+    pub rate: f64,
+    pub duration: f64,
+    pub size: usize,
+    pub stalled: usize,
+    pub warmup: f64,
+    pub grace: f64,
+    pub server_pid: Option<u32>,
+    pub names: Names,
+    pub initial_frames: usize,
+    pub connectors: usize,
+    pub ca: Option<PathBuf>,
+    pub json: bool,
+}
+
+impl Args {
+    pub fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
+        let mut args = Args {
+            urls: Vec::new(),
+            mode: Mode::Chat,
+            clients: 100,
+            senders: 10,
+            rate: 10.0,
+            duration: 10.0,
+            size: 64,
+            stalled: 5,
+            warmup: 0.0,
+            grace: 5.0,
+            server_pid: None,
+            names: Names::Distinct,
+            initial_frames: 3,
+            connectors: 8,
+            ca: None,
+            json: false,
+        };
+        while let Some(flag) = argv.next() {
+            let (flag, inline) = match flag.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+                _ => (flag, None),
+            };
+            let mut value = || -> Result<String, String> {
+                inline.clone().or_else(|| argv.next()).ok_or(format!("{flag} needs a value"))
+            };
+            match flag.as_str() {
+                "-h" | "--help" => return Err(String::new()),
+                "--json" => args.json = true,
+                "--url" => args.urls.push(Url::parse(&value()?)?),
+                "--mode" => {
+                    args.mode = match value()?.as_str() {
+                        "chat" => Mode::Chat,
+                        "idle" => Mode::Idle,
+                        "stalled" => Mode::Stalled,
+                        m => return Err(format!("--mode {m}: expected chat, idle or stalled")),
+                    }
+                }
+                "--names" => {
+                    args.names = match value()?.as_str() {
+                        "distinct" => Names::Distinct,
+                        "shared" => Names::Shared,
+                        n => return Err(format!("--names {n}: expected distinct or shared")),
+                    }
+                }
+                "--clients" => args.clients = number(&flag, &value()?)?,
+                "--senders" => args.senders = number(&flag, &value()?)?,
+                "--rate" => args.rate = number(&flag, &value()?)?,
+                "--duration" => args.duration = number(&flag, &value()?)?,
+                "--size" => args.size = number(&flag, &value()?)?,
+                "--stalled" => args.stalled = number(&flag, &value()?)?,
+                "--warmup" => args.warmup = number(&flag, &value()?)?,
+                "--grace" => args.grace = number(&flag, &value()?)?,
+                "--server-pid" => args.server_pid = Some(number(&flag, &value()?)?),
+                "--initial-frames" => args.initial_frames = number(&flag, &value()?)?,
+                "--connectors" => args.connectors = number(&flag, &value()?)?,
+                "--ca" => args.ca = Some(PathBuf::from(value()?)),
+                other => return Err(format!("unknown argument {other:?}")),
+            }
+        }
+        if args.urls.is_empty() {
+            return Err("--url is required".into());
+        }
+        if args.clients == 0 || args.clients > 50_000 {
+            return Err("--clients must be between 1 and 50000".into());
+        }
+        if args.mode != Mode::Stalled {
+            args.stalled = 0;
+        }
+        if args.stalled >= args.clients {
+            return Err("--stalled must be smaller than --clients".into());
+        }
+        if args.mode != Mode::Idle && args.senders > args.clients - args.stalled {
+            return Err("--senders cannot exceed the clients that read".into());
+        }
+        if !(args.rate > 0.0 && args.rate <= 1_000_000.0) {
+            return Err("--rate must be in (0, 1000000]".into());
+        }
+        if !(args.duration > 0.0 && args.duration <= 3600.0) {
+            return Err("--duration must be in (0, 3600] seconds".into());
+        }
+        if !(0.0..=600.0).contains(&args.warmup) || !(0.0..=600.0).contains(&args.grace) {
+            return Err("--warmup and --grace must be in [0, 600] seconds".into());
+        }
+        if args.size > 16 << 20 {
+            return Err("--size is at most 16 MiB".into());
+        }
+        args.connectors = args.connectors.clamp(1, 64);
+        Ok(args)
+    }
+
+    /// The URL client `i` connects to.
+    pub fn url(&self, i: usize) -> &Url {
+        &self.urls[i % self.urls.len()]
+    }
+
+    /// The nickname of client `i`.
+    pub fn name(&self, i: usize) -> String {
+        match self.names {
+            Names::Distinct => format!("b{i}"),
+            Names::Shared => "bench".to_string(),
+        }
+    }
+
+    pub fn secs(value: f64) -> Duration {
+        Duration::from_secs_f64(value.max(0.0))
+    }
+}
+
+fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
+    value.parse().map_err(|_| format!("{flag}: {value:?} is not a valid number"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u = Url::parse("ws://127.0.0.1:8080/ws").unwrap();
+        assert!(!u.tls);
+        assert_eq!(u.addr.port(), 8080);
+        assert_eq!(u.target("b1"), "/ws?name=b1");
+        let u = Url::parse("wss://localhost:9/ws?x=1").unwrap();
+        assert!(u.tls);
+        assert_eq!(u.target("b1"), "/ws?x=1&name=b1");
+        assert!(Url::parse("ws://[::1]:80/ws").is_ok());
+        assert!(Url::parse("ws://10.0.0.1:80/ws").is_err());
+        assert!(Url::parse("ws://example.com/ws").is_err());
+        assert!(Url::parse("http://127.0.0.1/").is_err());
+    }
+}

@@ -1,0 +1,486 @@
+//! A small blocking WebSocket client (RFC 6455): the opening handshake, masked frames out,
+//! frames in, over TCP or rustls.
+//!
+//! After the handshake a connection splits into a [`Reader`] (one thread reads) and a [`Writer`]
+//! (shared behind a mutex by the sender thread and the reader's pongs). With TLS both halves share
+//! the rustls session: the reader reads ciphertext without the lock and locks to decrypt, as the
+//! server does.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::ops::Range;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rustls::ClientConnection;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::args::Url;
+
+pub const OP_TEXT: u8 = 0x1;
+pub const OP_CLOSE: u8 = 0x8;
+pub const OP_PING: u8 = 0x9;
+pub const OP_PONG: u8 = 0xA;
+
+/// The largest frame the reader accepts (a history of large messages can be big).
+const MAX_FRAME: usize = 64 << 20;
+/// The largest HTTP answer head.
+const MAX_HEAD: usize = 16 * 1024;
+
+pub type Tls = Arc<Mutex<ClientConnection>>;
+
+fn lock(tls: &Tls) -> MutexGuard<'_, ClientConnection> {
+    tls.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The rustls configuration for wss://: trust `ca`, or (loopback only) any certificate.
+pub fn tls_config(ca: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let config = match ca {
+        Some(path) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_file_iter(path).map_err(|e| format!("{path:?}: {e}"))? {
+                roots.add(cert.map_err(|e| format!("{path:?}: {e}"))?).map_err(|e| e.to_string())?;
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        None => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}
+
+/// Accepts any certificate but still checks the handshake signatures. Used only because
+/// [`Url::parse`] admits nothing but loopback addresses.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// How to open a connection.
+pub struct Dial<'a> {
+    pub url: &'a Url,
+    pub tls: Option<&'a Arc<rustls::ClientConfig>>,
+    /// SO_RCVBUF, set before connect (so the window is small from the SYN on).
+    pub recv_buffer: Option<usize>,
+    pub timeout: Duration,
+}
+
+/// A TCP connection, with TLS if the URL says so, before any HTTP.
+pub struct Stream {
+    pub tcp: TcpStream,
+    pub tls: Option<Tls>,
+}
+
+impl Dial<'_> {
+    pub fn open(&self) -> io::Result<Stream> {
+        let domain = Domain::for_address(self.url.addr);
+        let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+        if let Some(size) = self.recv_buffer {
+            socket.set_recv_buffer_size(size)?;
+        }
+        socket.set_tcp_nodelay(true)?;
+        socket.connect_timeout(&self.url.addr.into(), self.timeout)?;
+        let tcp: TcpStream = socket.into();
+        tcp.set_read_timeout(Some(self.timeout))?;
+        tcp.set_write_timeout(Some(self.timeout))?;
+        let tls = match (self.url.tls, self.tls) {
+            (false, _) => None,
+            (true, None) => return Err(io::Error::other("wss:// without a TLS configuration")),
+            (true, Some(config)) => {
+                let name = ServerName::from(self.url.addr.ip());
+                let mut conn =
+                    ClientConnection::new(config.clone(), name).map_err(io::Error::other)?;
+                let mut io = &tcp;
+                while conn.is_handshaking() {
+                    conn.complete_io(&mut io)?;
+                }
+                Some(Arc::new(Mutex::new(conn)))
+            }
+        };
+        Ok(Stream { tcp, tls })
+    }
+
+    /// Opens the connection and does the opening handshake (RFC 6455 §4.1) for `target`.
+    pub fn websocket(&self, target: &str, rng: &mut Rng) -> io::Result<Conn> {
+        let stream = self.open()?;
+        let mut key = [0u8; 16];
+        rng.fill(&mut key);
+        let key = base64(&key);
+        let request = format!(
+            "GET {target} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            self.url.host
+        );
+        let mut writer = Writer::new(&stream, rng.next())?;
+        writer.write_raw(request.as_bytes())?;
+        let mut reader = Reader::new(&stream)?;
+        let head_end = loop {
+            if let Some(i) = find(&reader.buf[..reader.end], b"\r\n\r\n") {
+                break i + 4;
+            }
+            if reader.end >= MAX_HEAD {
+                return Err(io::Error::other("HTTP answer head too long"));
+            }
+            if reader.fill()? == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed in handshake"));
+            }
+        };
+        let head = String::from_utf8_lossy(&reader.buf[..head_end]).into_owned();
+        let status = head.lines().next().unwrap_or_default();
+        if !status.starts_with("HTTP/1.1 101") {
+            return Err(io::Error::other(format!("handshake refused: {status}")));
+        }
+        let expected = accept_key(&key);
+        let accepted = head.lines().any(|line| {
+            line.split_once(':').is_some_and(|(name, value)| {
+                name.trim().eq_ignore_ascii_case("sec-websocket-accept") && value.trim() == expected
+            })
+        });
+        if !accepted {
+            return Err(io::Error::other("wrong or missing Sec-WebSocket-Accept"));
+        }
+        reader.start = head_end;
+        Ok(Conn { reader, writer })
+    }
+}
+
+/// An open WebSocket, both halves.
+pub struct Conn {
+    pub reader: Reader,
+    pub writer: Writer,
+}
+
+/// The read half: buffered frames from the server (never masked, RFC 6455 §5.1).
+pub struct Reader {
+    tcp: TcpStream,
+    tls: Option<Tls>,
+    cipher: Vec<u8>,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+/// One frame found in the reader's buffer.
+pub struct Frame {
+    pub fin: bool,
+    pub opcode: u8,
+    pub payload: Range<usize>,
+}
+
+impl Reader {
+    fn new(stream: &Stream) -> io::Result<Reader> {
+        Ok(Reader {
+            tcp: stream.tcp.try_clone()?,
+            tls: stream.tls.clone(),
+            cipher: if stream.tls.is_some() { vec![0; 32 * 1024] } else { Vec::new() },
+            buf: vec![0; 64 * 1024],
+            start: 0,
+            end: 0,
+        })
+    }
+
+    pub fn tcp(&self) -> &TcpStream {
+        &self.tcp
+    }
+
+    pub fn set_timeout(&self, timeout: Duration) -> io::Result<()> {
+        self.tcp.set_read_timeout(Some(timeout))
+    }
+
+    /// Reads more bytes (blocking, within the socket's read timeout). `Ok(0)`: end of stream.
+    pub fn fill(&mut self) -> io::Result<usize> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            if self.buf.len() >= MAX_FRAME + 16 {
+                return Err(io::Error::other("frame too large"));
+            }
+            self.buf.resize((self.buf.len() * 2).max(4096), 0);
+        }
+        let n = match &self.tls {
+            None => (&self.tcp).read(&mut self.buf[self.end..])?,
+            Some(tls) => tls_read(&self.tcp, tls, &mut self.cipher, &mut self.buf[self.end..])?,
+        };
+        self.end += n;
+        Ok(n)
+    }
+
+    /// The next complete frame in the buffer, if there is one.
+    pub fn next_frame(&mut self) -> io::Result<Option<Frame>> {
+        let data = &self.buf[self.start..self.end];
+        if data.len() < 2 {
+            return Ok(None);
+        }
+        let (b0, b1) = (data[0], data[1]);
+        if b1 & 0x80 != 0 {
+            return Err(io::Error::other("masked frame from the server"));
+        }
+        let (len, header) = match b1 & 0x7f {
+            126 if data.len() < 4 => return Ok(None),
+            126 => (u16::from_be_bytes([data[2], data[3]]) as usize, 4),
+            127 if data.len() < 10 => return Ok(None),
+            127 => {
+                let len = u64::from_be_bytes(data[2..10].try_into().expect("8 bytes"));
+                (usize::try_from(len).unwrap_or(usize::MAX), 10)
+            }
+            n => (n as usize, 2),
+        };
+        if len > MAX_FRAME {
+            return Err(io::Error::other(format!("frame of {len} bytes")));
+        }
+        if data.len() < header + len {
+            return Ok(None);
+        }
+        let begin = self.start + header;
+        self.start = begin + len;
+        Ok(Some(Frame { fin: b0 & 0x80 != 0, opcode: b0 & 0x0f, payload: begin..begin + len }))
+    }
+
+    /// Gives back the buffers of a connection that will sit idle (they grow again when needed).
+    pub fn shrink(&mut self) {
+        let mut kept = self.buf[self.start..self.end].to_vec();
+        kept.shrink_to_fit();
+        self.end = kept.len();
+        self.start = 0;
+        self.buf = kept;
+        if self.tls.is_some() {
+            self.cipher = vec![0; 4096];
+        }
+    }
+
+    pub fn payload(&self, frame: &Frame) -> &[u8] {
+        &self.buf[frame.payload.clone()]
+    }
+}
+
+/// Reads plaintext through the shared rustls session, reading ciphertext without the lock.
+pub fn tls_read(tcp: &TcpStream, tls: &Tls, cipher: &mut [u8], out: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match lock(tls).reader().read(out) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+        let n = (&*tcp).read(cipher)?;
+        if n == 0 {
+            return Ok(0);
+        }
+        let mut conn = lock(tls);
+        let mut ciphertext = &cipher[..n];
+        while !ciphertext.is_empty() {
+            conn.read_tls(&mut ciphertext)?;
+            conn.process_new_packets().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        }
+        while conn.wants_write() {
+            conn.write_tls(&mut &*tcp)?;
+        }
+    }
+}
+
+/// The write half: masked frames (RFC 6455 §5.3), written whole.
+pub struct Writer {
+    tcp: TcpStream,
+    tls: Option<Tls>,
+    rng: Rng,
+    frame: Vec<u8>,
+}
+
+impl Writer {
+    pub fn new(stream: &Stream, seed: u64) -> io::Result<Writer> {
+        Ok(Writer {
+            tcp: stream.tcp.try_clone()?,
+            tls: stream.tls.clone(),
+            rng: Rng::new(seed),
+            frame: Vec::with_capacity(256),
+        })
+    }
+
+    pub fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match &self.tls {
+            None => (&self.tcp).write_all(bytes),
+            Some(tls) => {
+                let mut conn = lock(tls);
+                conn.writer().write_all(bytes)?;
+                while conn.wants_write() {
+                    conn.write_tls(&mut &self.tcp)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// One masked frame with FIN set.
+    pub fn send(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
+        let mut frame = std::mem::take(&mut self.frame);
+        frame.clear();
+        frame.push(0x80 | opcode);
+        match payload.len() {
+            n if n < 126 => frame.push(0x80 | n as u8),
+            n if n <= 0xffff => {
+                frame.push(0x80 | 126);
+                frame.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                frame.push(0x80 | 127);
+                frame.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        let mask = (self.rng.next() as u32).to_be_bytes();
+        frame.extend_from_slice(&mask);
+        let at = frame.len();
+        frame.extend_from_slice(payload);
+        for (i, byte) in frame[at..].iter_mut().enumerate() {
+            *byte ^= mask[i & 3];
+        }
+        let result = self.write_raw(&frame);
+        self.frame = frame;
+        result
+    }
+
+    pub fn close(&mut self, code: u16) -> io::Result<()> {
+        self.send(OP_CLOSE, &code.to_be_bytes())
+    }
+}
+
+/// xorshift64*: masking keys and handshake keys (RFC 6455 wants them unpredictable to the
+/// network, not cryptographic; the seed comes from the operating system).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed | 1)
+    }
+
+    pub fn from_os() -> Rng {
+        use ring::rand::SecureRandom;
+        let mut seed = [0u8; 8];
+        let _ = ring::rand::SystemRandom::new().fill(&mut seed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Rng::new(u64::from_le_bytes(seed) ^ nanos)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn fill(&mut self, out: &mut [u8]) {
+        for chunk in out.chunks_mut(8) {
+            let bytes = self.next().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+}
+
+/// base64(SHA-1(key + GUID)), RFC 6455 §4.2.2.
+pub fn accept_key(key: &str) -> String {
+    let mut input = key.as_bytes().to_vec();
+    input.extend_from_slice(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    base64(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &input).as_ref())
+}
+
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// True for the errors a read timeout produces.
+pub fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_key_of_rfc_6455_section_1_3() {
+        assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn base64_padding() {
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(&[0u8; 16]).len(), 24);
+    }
+}
