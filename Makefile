@@ -2,9 +2,11 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 BIN := target/release/websocketchat
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test test-rust test-browser fmt fmt-check lint doc certs clean bench bench-compare autobahn
+.PHONY: help run build test test-rust test-browser test-topology fmt fmt-check lint doc certs clean \
+	bench bench-compare autobahn up start down rebuild ps logs
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -15,13 +17,16 @@ run: ## Build (release) and start the chat on https://localhost:8443 (settings f
 build: ## Build the release binary
 	$(CARGO) build --release
 
-test: fmt-check lint test-rust test-browser ## Everything CI runs: format, lints, Rust tests, browser tests
+test: fmt-check lint test-rust test-browser test-topology ## Everything CI runs: format, lints, Rust, browser and topology tests
 
 test-rust: ## Unit and integration tests (real server, real sockets, ws:// and wss://)
-	$(CARGO) test --all-targets
+	$(CARGO) test --lib --bins --test integration --test hostile
 
 test-browser: ## The page in headless Chromium (installs chromium and the test's npm packages)
 	bash tests/browser/run.sh
+
+test-topology: ## Two instances, Kafka (tansu) and nginx natively, as docker-compose.yml wires them
+	bash tests/topology/run.sh
 
 fmt: ## Format the code
 	$(CARGO) fmt --all
@@ -29,8 +34,9 @@ fmt: ## Format the code
 fmt-check: ## Fail if the code is not formatted
 	$(CARGO) fmt --all -- --check
 
-lint: ## Clippy with warnings as errors
-	$(CARGO) clippy --all-targets --all-features -- -D warnings
+lint: ## Clippy with warnings as errors (with and without the kafka feature)
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
+	$(CARGO) clippy --all-targets --no-default-features -- -D warnings
 
 doc: ## API docs, broken links fail
 	RUSTDOCFLAGS=-Dwarnings $(CARGO) doc --no-deps --document-private-items
@@ -52,5 +58,25 @@ bench-compare: ## The same scenarios against a reference Go server (gorilla chat
 autobahn: ## RFC 6455 conformance: the Autobahn|Testsuite Docker image against /echo (needs Docker)
 	bash scripts/autobahn.sh
 
-clean: ## Remove build output
+up: ## Containers: rebuild images, recreate, start in the background (nginx on https://localhost)
+	$(COMPOSE) up -d --build --force-recreate
+
+start: ## Containers: start without rebuilding
+	$(COMPOSE) up -d
+
+down: ## Containers: stop and remove them, their volumes and orphans
+	$(COMPOSE) down --volumes --remove-orphans
+
+rebuild: ## Containers: down, then up
+	$(MAKE) down
+	$(MAKE) up
+
+ps: ## Containers: list them
+	$(COMPOSE) ps
+
+logs: ## Containers: follow their logs
+	$(COMPOSE) logs -f
+
+clean: ## Remove build output, and the project's containers and images
+	-$(COMPOSE) down --volumes --remove-orphans --rmi local
 	$(CARGO) clean

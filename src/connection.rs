@@ -11,7 +11,7 @@
 //!    the client's reader (`reader.rs`) until the connection ends.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ use rustls::{ServerConnection, StreamOwned};
 use tungstenite::WebSocket;
 use tungstenite::protocol::{Role, WebSocketConfig};
 
+use crate::config::Cidr;
 use crate::error::Rejection;
 use crate::handshake;
 use crate::history::Resume;
@@ -144,12 +145,29 @@ fn upgrade(
         Resume { since, epoch: request.query_param("epoch").filter(|e| !e.is_empty()) }
     });
     let path = request.path.as_str();
+    let peer = client_address(request, peer, &ctx.config.trusted_proxies);
     info!("{peer}: {name} connected to {path}");
     let started = Instant::now();
     let reader = Reader::new(id, ws, socket, outbound, ctx);
     let end = reader.run(mode, name.clone(), resume);
     info!("{peer}: {name} disconnected after {:.1?}: {end}", started.elapsed());
     Ok(())
+}
+
+/// The client's address for the logs: a trusted proxy's `X-Forwarded-For` (its last entry, the
+/// address the proxy itself saw), else the peer. Anyone else could write any address there.
+fn client_address(request: &Request, peer: SocketAddr, trusted: &[Cidr]) -> String {
+    let forwarded = request
+        .header("X-Forwarded-For")
+        .and_then(|v| v.rsplit(',').next())
+        .map(str::trim)
+        .filter(|v| v.parse::<IpAddr>().is_ok());
+    match forwarded {
+        Some(client) if trusted.iter().any(|block| block.contains(peer.ip())) => {
+            format!("{client} (via {peer})")
+        }
+        _ => peer.to_string(),
+    }
 }
 
 /// Answers a refused request with its status and closes.

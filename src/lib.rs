@@ -37,6 +37,7 @@ pub mod history;
 pub mod outbound;
 pub mod frame;
 pub mod metrics;
+pub mod healthcheck;
 
 pub use config::Config;
 pub use error::Error;

@@ -1,5 +1,8 @@
-//! The `websocketchat` binary: `websocketchat` serves the chat until a signal;
-//! `websocketchat certs` writes a self-signed certificate to `TLS_CERT`/`TLS_KEY` and exits.
+//! The `websocketchat` binary:
+//! - `websocketchat` (or `websocketchat serve`) serves the chat until SIGINT or SIGTERM;
+//! - `websocketchat certs` writes a self-signed certificate to `TLS_CERT`/`TLS_KEY` unless
+//!   both files exist;
+//! - `websocketchat healthcheck` asks the running server's `/healthz`: exit 0 on 200, else 1.
 
 use std::process::ExitCode;
 
@@ -20,13 +23,29 @@ fn main() -> ExitCode {
     let _ = WriteLogger::init(config.log_level, log_config, std::io::stderr());
     let result = match std::env::args().nth(1).as_deref() {
         None | Some("serve") => websocketchat::run(config),
+        Some("certs") if config.tls_cert.exists() && config.tls_key.exists() => {
+            println!("keeping {} and {}", config.tls_cert.display(), config.tls_key.display());
+            Ok(())
+        }
         Some("certs") => websocketchat::tls::create_self_signed(&config.tls_cert, &config.tls_key)
             .map(|()| {
                 println!("wrote {} and {}", config.tls_cert.display(), config.tls_key.display())
             }),
+        Some("healthcheck") => {
+            return match websocketchat::healthcheck::check(&config) {
+                Ok(body) => {
+                    println!("{body}");
+                    ExitCode::SUCCESS
+                }
+                Err(why) => {
+                    eprintln!("unhealthy: {why}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Some(other) => {
             eprintln!(
-                "websocketchat: unknown command {other:?}; usage: websocketchat [serve|certs]"
+                "websocketchat: unknown command {other:?}; usage: websocketchat [serve|certs|healthcheck]"
             );
             return ExitCode::from(2);
         }

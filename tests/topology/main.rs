@@ -1,0 +1,398 @@
+//! The deployment of docker-compose.yml, run natively: a Kafka-protocol broker (tansu), two
+//! instances `ws1` and `ws2`, and nginx with the very `nginx/nginx.conf` that compose uses.
+//!
+//! nginx.conf names the instances `ws1:8443` and `ws2:8443`, as compose's network does. Here nginx
+//! runs in its own mount namespace (`unshare -m`) where a private `/etc/hosts` maps `ws1` to
+//! 127.0.0.2 and `ws2` to 127.0.0.3 (all of 127.0.0.0/8 is loopback), and each instance listens on
+//! its own address, port 8443. nginx listens on 443 and 80 as in compose. Needs root and
+//! `TANSU_BIN` (tests/topology/run.sh sets everything up).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::Value;
+use tungstenite::Message;
+use tungstenite::error::Error as WsError;
+
+use support::{Client, Server, Stream};
+
+/// What the topology test builds; everything is stopped on drop.
+struct Topology {
+    dir: PathBuf,
+    broker: Child,
+    broker_port: u16,
+    instances: [Option<Server>; 2],
+    nginx: Child,
+}
+
+const INSTANCE_ADDRS: [&str; 2] = ["127.0.0.2", "127.0.0.3"];
+const NAMES: [&str; 2] = ["ws1", "ws2"];
+
+impl Topology {
+    fn start() -> Topology {
+        let dir = std::env::temp_dir().join(format!("wschat-topology-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("certs")).unwrap();
+        let status = Command::new(env!("CARGO_BIN_EXE_websocketchat"))
+            .arg("certs")
+            .env_clear()
+            .env("TLS_CERT", dir.join("certs/cert.pem"))
+            .env("TLS_KEY", dir.join("certs/key.pem"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+
+        let broker_port = free_port();
+        let broker = start_broker(broker_port);
+        let mut topology = Topology {
+            instances: [None, None],
+            nginx: start_nginx(&dir),
+            dir,
+            broker,
+            broker_port,
+        };
+        for i in 0..2 {
+            topology.start_instance(i);
+        }
+        topology.wait_for_nginx();
+        topology
+    }
+
+    fn start_instance(&mut self, i: usize) {
+        let cert = self.dir.join("certs/cert.pem").display().to_string();
+        let key = self.dir.join("certs/key.pem").display().to_string();
+        let brokers = format!("127.0.0.1:{}", self.broker_port);
+        self.instances[i] = Some(Server::start_tls(&[
+            ("HOST", INSTANCE_ADDRS[i]),
+            ("PORT", "8443"),
+            ("TLS_CERT", &cert),
+            ("TLS_KEY", &key),
+            ("KAFKA_ENABLED", "true"),
+            ("KAFKA_BROKERS", &brokers),
+            ("INSTANCE_ID", NAMES[i]),
+            ("TRUSTED_PROXIES", "127.0.0.1"),
+            ("LOG_LEVEL", "info"),
+        ]));
+        // Start-up includes reaching the broker; the server listens first, serves once ready.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while https_status(self.instance_addr(i), "/healthz", &self.cert()) != Some(200) {
+            assert!(Instant::now() < deadline, "{} did not become healthy", NAMES[i]);
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn kill_instance(&mut self, i: usize) {
+        // support::Server stops its process with SIGKILL when dropped.
+        self.instances[i] = None;
+    }
+
+    fn instance_addr(&self, i: usize) -> SocketAddr {
+        format!("{}:8443", INSTANCE_ADDRS[i]).parse().unwrap()
+    }
+
+    fn nginx_addr(&self) -> SocketAddr {
+        "127.0.0.1:443".parse().unwrap()
+    }
+
+    fn cert(&self) -> PathBuf {
+        self.dir.join("certs/cert.pem")
+    }
+
+    fn wait_for_nginx(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while https_status(self.nginx_addr(), "/healthz", &self.cert()) != Some(200) {
+            assert!(Instant::now() < deadline, "nginx did not come up");
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn connect(&self, addr: SocketAddr, query: &str) -> Client {
+        let tcp = TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(support::READ_TIMEOUT)).unwrap();
+        let url = format!("wss://localhost:{}/ws?{query}", addr.port());
+        let (ws, _) = tungstenite::client::client(url, tls_stream(tcp, &self.cert())).unwrap();
+        Client { ws }
+    }
+
+    fn broker_signal(&self, signal: &str) {
+        let pid = self.broker.id().to_string();
+        assert!(Command::new("kill").args([signal, &pid]).status().unwrap().success());
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        self.instances = [None, None];
+        let _ = Command::new("kill").args(["-TERM", &self.nginx.id().to_string()]).status();
+        let _ = self.nginx.wait();
+        let _ = Command::new("kill").args(["-CONT", &self.broker.id().to_string()]).status();
+        let _ = self.broker.kill();
+        let _ = self.broker.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn start_broker(port: u16) -> Child {
+    let tansu = std::env::var("TANSU_BIN").expect("TANSU_BIN: run tests/topology/run.sh");
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = Command::new(tansu)
+        .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tansu");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the broker did not start");
+        thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+/// nginx with the repository's nginx.conf, in a mount namespace whose /etc/hosts names the
+/// instances as compose's network would.
+fn start_nginx(dir: &Path) -> Child {
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("nginx/nginx.conf");
+    std::fs::copy(conf, dir.join("nginx.conf")).unwrap();
+    // What docker-compose.yml's nginx command writes for BACKEND_TLS=true.
+    std::fs::write(dir.join("backend.conf"), "map \"\" $backend_scheme { default https; }\n")
+        .unwrap();
+    let hosts =
+        format!("127.0.0.1 localhost\n{} ws1\n{} ws2\n", INSTANCE_ADDRS[0], INSTANCE_ADDRS[1]);
+    std::fs::write(dir.join("hosts"), hosts).unwrap();
+    let d = dir.display();
+    let script = format!(
+        "mount --bind {d}/hosts /etc/hosts && exec nginx -p {d} -c {d}/nginx.conf \
+         -g 'daemon off; pid {d}/nginx.pid;'"
+    );
+    Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start nginx")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn tls_stream(tcp: TcpStream, cert: &Path) -> Stream {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)))
+}
+
+/// The status code of `GET path` over TLS, or None when nothing answers.
+fn https_status(addr: SocketAddr, path: &str, cert: &Path) -> Option<u16> {
+    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut stream = tls_stream(tcp, cert);
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).split(' ').nth(1)?.parse().ok()
+}
+
+/// A client that remembers what it saw, to resume after a reconnect.
+struct Member {
+    name: String,
+    client: Client,
+    epoch: String,
+    seen: Vec<(u64, String)>,
+}
+
+impl Member {
+    fn join(topology: &Topology, addr: SocketAddr, name: &str) -> Member {
+        let mut client = topology.connect(addr, &format!("name={name}"));
+        let history = client.welcome();
+        let epoch = history["epoch"].as_str().unwrap().to_string();
+        Member { name: name.to_string(), client, epoch, seen: Vec::new() }
+    }
+
+    /// Reconnects (through `addr`) with `since` and `epoch`; returns the history event.
+    fn rejoin(&mut self, topology: &Topology, addr: SocketAddr) -> Value {
+        let since = self.seen.last().map_or(0, |(id, _)| *id);
+        let query = format!("name={}&since={since}&epoch={}", self.name, self.epoch);
+        self.client = topology.connect(addr, &query);
+        let history = self.client.welcome();
+        for m in history["messages"].as_array().unwrap() {
+            self.record(m);
+        }
+        history
+    }
+
+    fn record(&mut self, m: &Value) {
+        self.seen.push((m["id"].as_u64().unwrap(), m["text"].as_str().unwrap().to_string()));
+    }
+
+    /// Reads chat messages until `count` more arrived.
+    fn read_messages(&mut self, count: usize) {
+        for _ in 0..count {
+            let m = self.client.next_of("message");
+            self.record(&m);
+        }
+    }
+
+    /// Reads events until the users list no longer has `name`, or the deadline passes.
+    fn wait_until_gone(&mut self, name: &str, deadline: Instant) -> bool {
+        self.client.ws.get_ref().tcp().set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        while Instant::now() < deadline {
+            match self.client.ws.read() {
+                Ok(Message::Text(t)) => {
+                    let event: Value = serde_json::from_str(&t).unwrap();
+                    if event["type"] == "message" {
+                        self.record(&event);
+                    }
+                    if event["type"] == "users"
+                        && !event["users"].as_array().unwrap().iter().any(|u| u == name)
+                    {
+                        return true;
+                    }
+                }
+                Ok(_) => {}
+                Err(WsError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        false
+    }
+}
+
+#[test]
+fn the_compose_topology_shows_one_conversation_and_survives_failures() {
+    let mut topology = Topology::start();
+    let (nginx, direct1, direct2) =
+        (topology.nginx_addr(), topology.instance_addr(0), topology.instance_addr(1));
+
+    // Three clients through nginx, one directly on each instance.
+    let mut members: Vec<Member> = ["a", "b", "c"]
+        .iter()
+        .map(|n| Member::join(&topology, nginx, n))
+        .chain([Member::join(&topology, direct1, "d1"), Member::join(&topology, direct2, "d2")])
+        .collect();
+    for round in 0..4 {
+        for m in &mut members {
+            let text = format!("{}-{round}", m.name);
+            m.client.say(&text);
+        }
+    }
+    for m in &mut members {
+        m.read_messages(20);
+    }
+    for m in &members[1..] {
+        assert_eq!(m.seen, members[0].seen, "{} saw another order than a", m.name);
+    }
+    let ids: Vec<u64> = members[0].seen.iter().map(|(id, _)| *id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+
+    // SIGKILL ws1: its clients reconnect through nginx, resume with since, and miss nothing.
+    topology.kill_instance(0);
+    let outage_sender = members.iter().position(|m| m.name == "d2").unwrap();
+    for i in 0..3 {
+        let text = format!("while ws1 is down {i}");
+        members[outage_sender].client.say(&text);
+    }
+    members[outage_sender].read_messages(3);
+    let reconnect_started = Instant::now();
+    for m in members.iter_mut().filter(|m| m.name != "d2") {
+        // Those on ws2 still work; all rejoin through nginx, which skips the dead instance.
+        let history = m.rejoin(&topology, nginx);
+        assert_eq!(history["complete"], true, "{}", m.name);
+    }
+    let reconnect_took = reconnect_started.elapsed();
+    let reference = members[outage_sender].seen.clone();
+    for m in &members {
+        assert_eq!(m.seen, reference, "{} missed or repeated something across the outage", m.name);
+    }
+    eprintln!("clients of the killed instance were back after {reconnect_took:?}");
+
+    // d1 was only on ws1; its name leaves everyone's list within FORGET_AFTER (15 s).
+    let deadline = Instant::now() + Duration::from_secs(25);
+    // d1 rejoined through nginx above: disconnect it so only the dead ws1 "has" it.
+    let d1 = members.iter().position(|m| m.name == "d1").unwrap();
+    let gone = members.remove(d1);
+    drop(gone);
+    assert!(members[0].wait_until_gone("d1", deadline), "d1 still listed");
+
+    // Broker outage: SIGSTOP for 5 s. /healthz says 503 meanwhile; every message sent meanwhile
+    // is delivered once after, or its sender hears not_delivered.
+    topology.broker_signal("-STOP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut saw_503 = false;
+    while Instant::now() < deadline && !saw_503 {
+        saw_503 = https_status(direct2, "/healthz", &topology.cert()) == Some(503);
+        thread::sleep(Duration::from_millis(200));
+    }
+    assert!(saw_503, "/healthz did not report the broker outage");
+    for i in 0..3 {
+        members[0].client.say(&format!("during the broker outage {i}"));
+    }
+    thread::sleep(Duration::from_secs(2));
+    topology.broker_signal("-CONT");
+    let mut delivered: HashMap<String, usize> = HashMap::new();
+    let mut not_delivered = 0;
+    members[0].client.ws.get_ref().tcp().set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    while delivered.len() + not_delivered < 3 {
+        let event = members[0].client.next();
+        match event["type"].as_str() {
+            Some("message") if event["text"].as_str().unwrap().starts_with("during") => {
+                *delivered.entry(event["text"].as_str().unwrap().to_string()).or_default() += 1;
+                members[0].record(&event);
+            }
+            Some("error") if event["code"] == "not_delivered" => not_delivered += 1,
+            _ => {}
+        }
+    }
+    assert!(delivered.values().all(|&n| n == 1), "{delivered:?}");
+    eprintln!(
+        "broker outage: {} delivered after it, {not_delivered} not_delivered",
+        delivered.len()
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while https_status(direct2, "/healthz", &topology.cert()) != Some(200) {
+        assert!(Instant::now() < deadline, "/healthz did not recover");
+        thread::sleep(Duration::from_millis(200));
+    }
+
+    // Restart both instances: the history comes back from the topic, same ids, same epoch.
+    let before = members[0].seen.clone();
+    let epoch = members[0].epoch.clone();
+    drop(members);
+    topology.kill_instance(0);
+    topology.kill_instance(1);
+    topology.start_instance(0);
+    topology.start_instance(1);
+    topology.wait_for_nginx();
+    let mut late = topology.connect(nginx, "name=late");
+    let history = late.welcome();
+    assert_eq!(history["epoch"], epoch.as_str());
+    let replayed: Vec<(u64, String)> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["id"].as_u64().unwrap(), m["text"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(replayed, before, "the history rebuilt from the topic is what clients saw");
+}

