@@ -227,3 +227,24 @@ fn a_client_that_does_not_finish_its_request_is_dropped() {
     assert_eq!(slow.read(&mut buf).unwrap(), 0, "the server closes a silent client");
     assert_eq!(trickle.read(&mut buf).unwrap_or(0), 0, "and a slow one");
 }
+
+#[test]
+fn logs_name_the_forwarded_client_only_behind_a_trusted_proxy() {
+    use tungstenite::client::IntoClientRequest;
+    for (trusted, believed) in [("127.0.0.1", true), ("10.0.0.0/8", false)] {
+        let server = Server::start(&[("TRUSTED_PROXIES", trusted)]);
+        let mut request = server.ws_url("/ws?name=fwd").into_client_request().unwrap();
+        let forwarded = "198.51.100.7, 203.0.113.9".parse().unwrap();
+        request.headers_mut().insert("X-Forwarded-For", forwarded);
+        let (ws, _) = tungstenite::client::client(request, server.stream()).unwrap();
+        let mut client = crate::support::Client { ws };
+        client.welcome();
+        // The reader logs the connection before it reads its first frame.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !server.log().contains("fwd connected") {
+            assert!(std::time::Instant::now() < deadline, "{}", server.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(server.log().contains("203.0.113.9 (via 127.0.0.1:"), believed, "{trusted}");
+    }
+}

