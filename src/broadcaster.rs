@@ -252,22 +252,34 @@ impl Broadcaster {
         if round.frames.is_empty() {
             return;
         }
+        // The common round: the same frames for everybody. Collect them once.
+        let uniform =
+            round.joined_at.is_empty() && round.frames.iter().all(|(to, _)| *to == To::All);
+        let shared: Vec<&Bytes> = match uniform {
+            true => round.frames.iter().map(|(_, bytes)| bytes).collect(),
+            false => Vec::new(),
+        };
         let mut delivered = 0u64;
         for client in self.hub.clients() {
-            let start = round.joined_at.get(&client.id).copied().unwrap_or(0);
-            let frames: Vec<&Bytes> = round.frames[start..]
-                .iter()
-                .filter(|(to, _)| *to == To::All || *to == To::One(client.id))
-                .map(|(_, bytes)| bytes)
-                .collect();
+            let own: Vec<&Bytes>;
+            let frames = if uniform {
+                &shared
+            } else {
+                let start = round.joined_at.get(&client.id).copied().unwrap_or(0);
+                own = round.frames[start..]
+                    .iter()
+                    .filter(|(to, _)| *to == To::All || *to == To::One(client.id))
+                    .map(|(_, bytes)| bytes)
+                    .collect();
+                &own
+            };
             if frames.is_empty() {
                 continue;
             }
-            let count = frames.len() as u64;
-            match client.outbound.send(frames) {
-                Sent::Flushed => delivered += count,
+            match client.outbound.send(frames.iter().copied()) {
+                Sent::Flushed => delivered += frames.len() as u64,
                 Sent::Pending => {
-                    delivered += count;
+                    delivered += frames.len() as u64;
                     self.backlog.insert(client.id);
                 }
                 Sent::Evicted => {

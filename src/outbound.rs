@@ -249,12 +249,14 @@ impl Outbound {
 /// Writes queued frames to a plain socket. `Ok(true)`: all written; `Ok(false)`: it would block.
 fn write_plain(socket: &TcpStream, state: &mut State) -> io::Result<bool> {
     while !state.frames.is_empty() {
-        let mut slices = Vec::with_capacity(state.frames.len().min(MAX_IOVECS));
-        for (i, frame) in state.frames.iter().take(MAX_IOVECS).enumerate() {
-            let start = if i == 0 { state.written } else { 0 };
-            slices.push(IoSlice::new(&frame[start..]));
+        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+        let mut count = 0;
+        for (slot, frame) in slices.iter_mut().zip(&state.frames) {
+            let start = if count == 0 { state.written } else { 0 };
+            *slot = IoSlice::new(&frame[start..]);
+            count += 1;
         }
-        match send_nonblocking(socket, &slices) {
+        match send_nonblocking(socket, &slices[..count]) {
             Ok(n) => advance(state, n),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -331,7 +333,7 @@ impl Write for NonBlocking<'_> {
     }
 }
 
-/// Frames per `sendmsg`; Linux accepts up to 1024 iovecs (`UIO_MAXIOV`).
-const MAX_IOVECS: usize = 256;
+/// Frames per `sendmsg` (Linux accepts up to 1024, `UIO_MAXIOV`); the array lives on the stack.
+const MAX_IOVECS: usize = 64;
 /// Plaintext handed to rustls per round (four full TLS records).
 const TLS_CHUNK: usize = 64 * 1024;
