@@ -25,6 +25,8 @@ usage: wschat-bench --url ws://127.0.0.1:PORT/ws [options]
   --initial-frames N idle mode: frames each client reads after the handshake (default 3:
                      hello, history, users)
   --connectors C     threads that open connections (default 8)
+  --connect-rate N   open at most N connections per second (default 0: as fast as possible)
+  --reader-threads T threads that read the clients' sockets, with epoll (default 1)
   --ca FILE          trust this PEM certificate for wss:// (default: accept any certificate,
                      which is only allowed because every address is a loopback one)
   --json             print one JSON line instead of the readable report
@@ -100,12 +102,18 @@ impl Url {
         let ip: IpAddr = if host == "localhost" {
             IpAddr::V4(Ipv4Addr::LOCALHOST)
         } else {
-            host.parse().map_err(|_| format!("{text}: the host must be an IP address or localhost"))?
+            host.parse()
+                .map_err(|_| format!("{text}: the host must be an IP address or localhost"))?
         };
         if !ip.is_loopback() {
             return Err(format!("{text}: only loopback addresses (127.0.0.0/8, ::1) are allowed"));
         }
-        Ok(Url { tls, addr: SocketAddr::new(ip, port), host: authority.to_string(), path: path.into() })
+        Ok(Url {
+            tls,
+            addr: SocketAddr::new(ip, port),
+            host: authority.to_string(),
+            path: path.into(),
+        })
     }
 
     /// The request target for a client called `name`.
@@ -131,6 +139,8 @@ pub struct Args {
     pub names: Names,
     pub initial_frames: usize,
     pub connectors: usize,
+    pub connect_rate: f64,
+    pub reader_threads: usize,
     pub ca: Option<PathBuf>,
     pub json: bool,
 }
@@ -152,6 +162,8 @@ impl Args {
             names: Names::Distinct,
             initial_frames: 3,
             connectors: 8,
+            connect_rate: 0.0,
+            reader_threads: 1,
             ca: None,
             json: false,
         };
@@ -193,6 +205,8 @@ impl Args {
                 "--server-pid" => args.server_pid = Some(number(&flag, &value()?)?),
                 "--initial-frames" => args.initial_frames = number(&flag, &value()?)?,
                 "--connectors" => args.connectors = number(&flag, &value()?)?,
+                "--connect-rate" => args.connect_rate = number(&flag, &value()?)?,
+                "--reader-threads" => args.reader_threads = number(&flag, &value()?)?,
                 "--ca" => args.ca = Some(PathBuf::from(value()?)),
                 other => return Err(format!("unknown argument {other:?}")),
             }
@@ -225,6 +239,10 @@ impl Args {
             return Err("--size is at most 16 MiB".into());
         }
         args.connectors = args.connectors.clamp(1, 64);
+        args.reader_threads = args.reader_threads.clamp(1, 64);
+        if !(0.0..=1_000_000.0).contains(&args.connect_rate) {
+            return Err("--connect-rate must be in [0, 1000000]".into());
+        }
         Ok(args)
     }
 

@@ -46,7 +46,9 @@ pub fn tls_config(ca: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConf
         Some(path) => {
             let mut roots = rustls::RootCertStore::empty();
             for cert in CertificateDer::pem_file_iter(path).map_err(|e| format!("{path:?}: {e}"))? {
-                roots.add(cert.map_err(|e| format!("{path:?}: {e}"))?).map_err(|e| e.to_string())?;
+                roots
+                    .add(cert.map_err(|e| format!("{path:?}: {e}"))?)
+                    .map_err(|e| e.to_string())?;
             }
             builder.with_root_certificates(roots).with_no_client_auth()
         }
@@ -309,7 +311,12 @@ impl Reader {
 }
 
 /// Reads plaintext through the shared rustls session, reading ciphertext without the lock.
-pub fn tls_read(tcp: &TcpStream, tls: &Tls, cipher: &mut [u8], out: &mut [u8]) -> io::Result<usize> {
+pub fn tls_read(
+    tcp: &TcpStream,
+    tls: &Tls,
+    cipher: &mut [u8],
+    out: &mut [u8],
+) -> io::Result<usize> {
     loop {
         match lock(tls).reader().read(out) {
             Ok(n) => return Ok(n),
@@ -324,7 +331,8 @@ pub fn tls_read(tcp: &TcpStream, tls: &Tls, cipher: &mut [u8], out: &mut [u8]) -
         let mut ciphertext = &cipher[..n];
         while !ciphertext.is_empty() {
             conn.read_tls(&mut ciphertext)?;
-            conn.process_new_packets().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            conn.process_new_packets()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         }
         while conn.wants_write() {
             conn.write_tls(&mut &*tcp)?;
@@ -350,14 +358,17 @@ impl Writer {
         })
     }
 
+    /// Writes all of `bytes`, also when the socket was made non-blocking for the reader (the
+    /// flag is shared by both halves): then it waits for room with poll(2).
     pub fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let mut out = Patient(&self.tcp);
         match &self.tls {
-            None => (&self.tcp).write_all(bytes),
+            None => out.write_all(bytes),
             Some(tls) => {
                 let mut conn = lock(tls);
                 conn.writer().write_all(bytes)?;
                 while conn.wants_write() {
-                    conn.write_tls(&mut &self.tcp)?;
+                    conn.write_tls(&mut out)?;
                 }
                 Ok(())
             }
@@ -394,6 +405,38 @@ impl Writer {
 
     pub fn close(&mut self, code: u16) -> io::Result<()> {
         self.send(OP_CLOSE, &code.to_be_bytes())
+    }
+}
+
+/// Writes to a socket that may be non-blocking, waiting (within its write timeout) for room.
+struct Patient<'a>(&'a TcpStream);
+
+impl Write for Patient<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            match (&*self.0).write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(self.0)?,
+                other => return other,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn wait_writable(tcp: &TcpStream) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let timeout = tcp.write_timeout()?.unwrap_or(Duration::from_secs(10));
+    let mut fd = libc::pollfd { fd: tcp.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: one valid pollfd, and its count.
+    let n = unsafe { libc::poll(&mut fd, 1, ms) };
+    match n {
+        n if n < 0 => Err(io::Error::last_os_error()),
+        0 => Err(io::Error::new(io::ErrorKind::TimedOut, "the socket took nothing")),
+        _ => Ok(()),
     }
 }
 

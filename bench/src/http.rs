@@ -8,10 +8,8 @@ use crate::client::{Dial, Writer, tls_read};
 /// GET `path` and return the status code and the body.
 pub fn get(dial: &Dial<'_>, path: &str) -> io::Result<(u16, String)> {
     let stream = dial.open()?;
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-        dial.url.host
-    );
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", dial.url.host);
     Writer::new(&stream, 1)?.write_raw(request.as_bytes())?;
     let mut answer = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];

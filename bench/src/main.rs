@@ -1,1 +1,49 @@
-fn main() {}
+//! wschat-bench: the load generator for WebSocketChat. See `wschat-bench --help` and
+//! BENCHMARKS.md.
+
+mod args;
+mod chat;
+mod client;
+mod http;
+mod idle;
+mod poll;
+mod proc;
+mod report;
+mod stats;
+
+use std::process::ExitCode;
+
+use args::{Args, Mode};
+
+fn main() -> ExitCode {
+    let args = match Args::parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(e) if e.is_empty() => {
+            print!("{}", args::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("wschat-bench: {e}\n\n{}", args::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    proc::raise_open_files();
+    let result = match args.mode {
+        Mode::Chat | Mode::Stalled => chat::run(&args),
+        Mode::Idle => idle::run(&args),
+    };
+    match result {
+        Ok(report) if args.json => {
+            println!("{}", report.json());
+            ExitCode::SUCCESS
+        }
+        Ok(report) => {
+            print!("{}", report.human());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("wschat-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

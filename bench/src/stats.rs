@@ -56,10 +56,6 @@ impl Histogram {
         self.max = self.max.max(other.max);
     }
 
-    pub fn count(&self) -> u64 {
-        self.total
-    }
-
     /// The value at quantile `q` (0..=1), in microseconds.
     pub fn quantile(&self, q: f64) -> u64 {
         if self.total == 0 {

@@ -1,4 +1,17 @@
-//! Hostile clients against the real server.
+//! Hostile clients against the real server: slowloris, a silent crowd, broken frames and noise
+//! after the upgrade, floods, a full server, and property tests over the parsers and the frame
+//! decoder. Every read has a timeout, so a server that hangs fails a test instead of hanging it.
 
 #[path = "../support/mod.rs"]
 mod support;
+
+mod pair;
+mod wire;
+
+mod bad_frames;
+mod flood;
+mod full_server;
+mod properties;
+mod silent_crowd;
+mod slowloris;
+mod tls_records;
