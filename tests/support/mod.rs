@@ -113,19 +113,7 @@ impl Server {
         if !self.tls {
             return Stream::Plain(tcp);
         }
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(self.dir.join("certs/cert.pem")).unwrap() {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let name = ServerName::try_from("localhost").unwrap();
-        let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
-        Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)))
+        tls_stream(tcp, &self.dir.join("certs/cert.pem"))
     }
 
     /// A plain TCP connection with timeouts.
@@ -188,6 +176,23 @@ impl Drop for Server {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A TLS client stream over `tcp` that trusts the certificate in `cert` for the name `localhost`.
+pub fn tls_stream(tcp: TcpStream, cert: &std::path::Path) -> Stream {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(cert).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)))
 }
 
 fn fresh_dir() -> PathBuf {

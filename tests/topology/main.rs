@@ -15,17 +15,14 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
 use tungstenite::Message;
 use tungstenite::error::Error as WsError;
 
-use support::{Client, Server, Stream};
+use support::{Client, Server, tls_stream};
 
 /// What the topology test builds; everything is stopped on drop.
 struct Topology {
@@ -185,22 +182,6 @@ fn start_nginx(dir: &Path) -> Child {
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn tls_stream(tcp: TcpStream, cert: &Path) -> Stream {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(cert).unwrap() {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let name = ServerName::try_from("localhost").unwrap();
-    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
-    Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)))
 }
 
 /// The status code of `GET path` over TLS, or None when nothing answers.
