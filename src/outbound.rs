@@ -181,23 +181,32 @@ impl Outbound {
         }
     }
 
-    /// Reader side, TLS only: decrypts ciphertext the reader thread read from the socket.
-    pub fn feed_ciphertext(&self, mut ciphertext: &[u8]) -> io::Result<()> {
+    /// Reader side, TLS only: decrypts ciphertext the reader thread read from the socket, and
+    /// returns how many bytes of it were taken. It stops as soon as plaintext is waiting: rustls
+    /// holds at most 16 KiB of unread plaintext and refuses more ciphertext beyond that, so the
+    /// reader takes the plaintext out first and feeds the rest of its chunk afterwards.
+    pub fn feed_ciphertext(&self, ciphertext: &[u8]) -> io::Result<usize> {
         let mut state = self.lock();
-        let Some(tls) = state.tls.as_mut() else { return Ok(()) };
-        while !ciphertext.is_empty() {
-            tls.read_tls(&mut ciphertext)?;
-            if let Err(e) = tls.process_new_packets() {
-                // rustls queued an alert for the peer; send it, then give up on this connection.
-                self.write_out(&mut state);
-                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+        let Some(tls) = state.tls.as_mut() else { return Ok(ciphertext.len()) };
+        let mut rest = ciphertext;
+        let mut plaintext_waiting = false;
+        while !rest.is_empty() && !plaintext_waiting {
+            tls.read_tls(&mut rest)?;
+            match tls.process_new_packets() {
+                Ok(io) => plaintext_waiting = io.plaintext_bytes_to_read() > 0,
+                Err(e) => {
+                    // rustls queued an alert for the peer; send it, then give up on this connection.
+                    self.write_out(&mut state);
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+                }
             }
         }
+        let taken = ciphertext.len() - rest.len();
         // Decrypting may produce records to send (a key update, say).
         if state.tls.as_ref().is_some_and(|t| t.wants_write()) {
             self.write_out(&mut state);
         }
-        Ok(())
+        Ok(taken)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

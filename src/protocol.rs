@@ -110,9 +110,10 @@ impl InputError {
 pub fn parse_client_text(frame: &str) -> Result<String, InputError> {
     let text = match serde_json::from_str::<serde_json::Value>(frame) {
         Ok(serde_json::Value::Object(object)) => {
-            let kind = object.get("type").and_then(|t| t.as_str()).unwrap_or("message");
+            // `type` may be left out; if present it must be the string "message".
+            let kind = object.get("type").map_or(Some("message"), |t| t.as_str());
             match (kind, object.get("text")) {
-                ("message", Some(serde_json::Value::String(text))) => text.clone(),
+                (Some("message"), Some(serde_json::Value::String(text))) => text.clone(),
                 _ => return Err(InputError::BadRequest),
             }
         }
@@ -150,6 +151,7 @@ mod tests {
         );
         assert_eq!(parse_client_text(r#"{"type":"nick","text":"x"}"#), Err(InputError::BadRequest));
         assert_eq!(parse_client_text("{}"), Err(InputError::BadRequest));
+        assert_eq!(parse_client_text(r#"{"type":null,"text":"x"}"#), Err(InputError::BadRequest));
     }
 
     #[test]

@@ -23,8 +23,10 @@ pub struct ClientStream {
     socket: Arc<TcpStream>,
     outbound: Arc<Outbound>,
     events: Sender<Event>,
-    /// Ciphertext read buffer, TLS only.
+    /// Ciphertext read buffer, TLS only; `ciphertext[fed..filled]` is read but not yet decrypted.
     ciphertext: Vec<u8>,
+    fed: usize,
+    filled: usize,
 }
 
 impl ClientStream {
@@ -36,7 +38,7 @@ impl ClientStream {
         events: Sender<Event>,
     ) -> ClientStream {
         let ciphertext = if outbound.is_tls() { vec![0; CIPHERTEXT_BUFFER] } else { Vec::new() };
-        ClientStream { id, socket, outbound, events, ciphertext }
+        ClientStream { id, socket, outbound, events, ciphertext, fed: 0, filled: 0 }
     }
 }
 
@@ -49,12 +51,17 @@ impl Read for ClientStream {
             if let Some(n) = self.outbound.read_plaintext(out)? {
                 return Ok(n);
             }
+            if self.fed < self.filled {
+                self.fed +=
+                    self.outbound.feed_ciphertext(&self.ciphertext[self.fed..self.filled])?;
+                continue;
+            }
             // Block for ciphertext without holding the outbound lock.
             let n = (&*self.socket).read(&mut self.ciphertext)?;
             if n == 0 {
                 return Ok(0);
             }
-            self.outbound.feed_ciphertext(&self.ciphertext[..n])?;
+            (self.fed, self.filled) = (0, n);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Hostile clients against the real server: slowloris, a silent crowd, broken frames and noise
-//! after the upgrade, floods, a full server, and property tests over the parsers and the frame
-//! decoder. Every read has a timeout, so a server that hangs fails a test instead of hanging it.
+//! after the upgrade, floods, a full server, TLS records of every size, and property tests over
+//! the parsers and the frame decoder. Every read has a timeout, so a server that hangs fails a
+//! test instead of hanging it.
 
 #[path = "../support/mod.rs"]
 mod support;

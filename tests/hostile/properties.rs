@@ -1,0 +1,424 @@
+//! Property tests: arbitrary input never panics and always gets one of the documented answers.
+//!
+//! - `http::parse_head`: a head, "need more bytes", or a 400/431 rejection;
+//! - `handshake::check`: a 28-character `Sec-WebSocket-Accept`, exactly when RFC 6455 §4.2.1
+//!   holds, or one of the handshake's rejections;
+//! - `protocol::parse_client_text`: trimmed, non-empty text, or `empty` / `bad_request`;
+//! - `nickname::clean`: 1 to 32 characters, no control characters, no surrounding white space;
+//! - the frame decoder of a running server: after a real upgrade, arbitrary bytes end in a close
+//!   frame or a clean TCP close, never a hang, and the server keeps answering.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use serde_json::json;
+use websocketchat::config::Origins;
+use websocketchat::error::Rejection;
+use websocketchat::handshake::{accept_key, check};
+use websocketchat::http::{HeadError, Request, parse_head};
+use websocketchat::nickname::{self, MAX_CHARS};
+use websocketchat::protocol::{InputError, parse_client_text};
+
+use crate::bad_frames::{Finish, assert_documented_ending, send_after_upgrade};
+use crate::support::Server;
+use crate::wire::{MASK as MASK_KEY, assert_no_panic, frame};
+
+fn config() -> ProptestConfig {
+    // Failures are reported with their minimal input; nothing is written next to the sources.
+    ProptestConfig { failure_persistence: None, ..ProptestConfig::default() }
+}
+
+// ---- http::parse_head ----
+
+/// Lines that look like a request head, mostly well-formed, with the odd broken piece: any
+/// method, target, version, header name or value, up to more than the 64 headers allowed, LF or
+/// CRLF line ends, and sometimes cut short.
+fn head_like() -> impl Strategy<Value = Vec<u8>> {
+    let method = prop_oneof![
+        4 => Just("GET".to_string()),
+        1 => Just("HEAD".to_string()),
+        1 => "[!-~]{0,8}",
+    ];
+    let target = prop_oneof![
+        4 => "/[A-Za-z0-9/?=&%._~-]{0,40}",
+        1 => "/[!-~]{0,40}",
+        1 => "[ -~]{0,20}",
+    ];
+    let version = prop_oneof![
+        4 => Just("HTTP/1.1".to_string()),
+        1 => Just("HTTP/1.0".to_string()),
+        1 => "[ -~]{0,9}",
+    ];
+    let name = prop_oneof![8 => "[A-Za-z0-9!#$%&'*+.^_`|~-]{1,16}", 1 => "[!-~]{0,16}"];
+    let value = prop_oneof![8 => "[ -~]{0,40}", 1 => "[ -~\t\u{80}-\u{10ffff}]{0,40}"];
+    let clean = ("[A-Za-z-]{1,16}", "[!-~]{0,20}");
+    // A few headers of any kind, or about 64 well-formed ones (more than 64 is 431).
+    let headers = prop_oneof![
+        4 => prop::collection::vec((name, value), 0..8),
+        1 => prop::collection::vec(clean, 60..70),
+    ];
+    let eol = prop_oneof![Just("\r\n"), Just("\n")];
+    let cut = prop::option::weighted(0.25, any::<prop::sample::Index>());
+    (method, target, version, headers, eol, cut).prop_map(
+        |(method, target, version, headers, eol, cut)| {
+            let mut head = format!("{method} {target} {version}{eol}");
+            for (name, value) in headers {
+                head.push_str(&format!("{name}: {value}{eol}"));
+            }
+            head.push_str(eol);
+            let mut bytes = head.into_bytes();
+            if let Some(cut) = cut {
+                bytes.truncate(cut.index(bytes.len() + 1));
+            }
+            bytes
+        },
+    )
+}
+
+/// A well-formed head and what it says: method, target, headers.
+fn valid_head() -> impl Strategy<Value = (String, String, Vec<(String, String)>)> {
+    let method = prop::sample::select(vec!["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"]);
+    let target = "/[A-Za-z0-9/._~-]{0,30}(\\?[a-z0-9=&%]{0,20})?";
+    let header = ("[A-Za-z][A-Za-z0-9-]{0,15}", "([!-~]([ -~]{0,30}[!-~])?)?");
+    (method, target, prop::collection::vec(header, 0..=64))
+        .prop_map(|(m, t, h)| (m.to_string(), t, h))
+}
+
+/// Checks `parse_head`'s answer against its contract.
+fn documented_head_answer(bytes: &[u8]) -> Result<(), TestCaseError> {
+    match parse_head(bytes) {
+        Ok(None) => {}
+        Ok(Some((request, len))) => {
+            prop_assert!(len <= bytes.len());
+            prop_assert!(bytes[..len].ends_with(b"\n"), "a head ends with an empty line");
+            prop_assert!(request.headers.len() <= 64);
+            prop_assert!(request.version <= 1);
+            prop_assert!(!request.path.contains('?'), "the query is split off");
+            // More bytes after a complete head do not change it (they are the first frames).
+            let mut longer = bytes.to_vec();
+            longer.extend_from_slice(b"\x81\x85 more");
+            let again = parse_head(&longer);
+            prop_assert!(matches!(again, Ok(Some((_, l))) if l == len), "{again:?}");
+        }
+        Err(HeadError::Rejected(Rejection::Malformed | Rejection::HeadTooLarge)) => {}
+        Err(other) => prop_assert!(false, "undocumented answer {other:?}"),
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn parse_head_answers_arbitrary_bytes_as_documented(
+        bytes in prop::collection::vec(any::<u8>(), 0..2048)
+    ) {
+        documented_head_answer(&bytes)?;
+    }
+
+    #[test]
+    fn parse_head_answers_head_like_input_as_documented(bytes in head_like()) {
+        documented_head_answer(&bytes)?;
+    }
+
+    #[test]
+    fn parse_head_reads_a_valid_head_back((method, target, headers) in valid_head()) {
+        let mut head = format!("{method} {target} HTTP/1.1\r\n");
+        for (name, value) in &headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let (request, len) = parse_head(head.as_bytes()).unwrap().unwrap();
+        prop_assert_eq!(len, head.len());
+        prop_assert_eq!(&request.method, &method);
+        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+        prop_assert_eq!((request.path.as_str(), request.query.as_str()), (path, query));
+        prop_assert_eq!(request.headers, headers);
+    }
+}
+
+// ---- handshake::check ----
+
+/// A header of the opening handshake: a good value, a plausible bad one, or anything.
+fn handshake_header(
+    name: &'static str,
+    good: &'static str,
+) -> impl Strategy<Value = Vec<(String, String)>> {
+    let casing =
+        prop::sample::select(vec![name.to_string(), name.to_lowercase(), name.to_uppercase()]);
+    let value = prop_oneof![
+        6 => Just(good.to_string()),
+        1 => Just(format!(" {good} ")),
+        1 => Just(format!("keep-alive, {good}")),
+        1 => "[A-Za-z0-9+/=]{0,30}",
+        1 => any::<String>(),
+    ];
+    // Mostly there once, sometimes missing or repeated (the first one counts).
+    prop_oneof![
+        1 => Just(Vec::new()),
+        6 => prop::collection::vec((casing, value), 1..=2),
+    ]
+}
+
+fn upgrade_request() -> impl Strategy<Value = Request> {
+    let origin = prop_oneof![
+        Just(Vec::new()),
+        prop::collection::vec(
+            (
+                Just("Origin".to_string()),
+                prop_oneof![Just("http://localhost:8443".to_string()), any::<String>()]
+            ),
+            1..=1
+        ),
+    ];
+    let extra = prop::collection::vec((any::<String>(), any::<String>()), 0..4);
+    (
+        prop_oneof![1 => Just(0u8), 5 => Just(1u8)],
+        handshake_header("Host", "localhost:8443"),
+        handshake_header("Upgrade", "websocket"),
+        handshake_header("Connection", "Upgrade"),
+        handshake_header("Sec-WebSocket-Version", "13"),
+        handshake_header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        origin,
+        extra,
+        any::<prop::sample::Index>(),
+    )
+        .prop_map(
+            |(version, host, upgrade, connection, ws_version, key, origin, extra, at)| {
+                let mut headers: Vec<(String, String)> =
+                    [host, upgrade, connection, ws_version, key, origin].concat();
+                // Unrelated headers somewhere among them.
+                let at = at.index(headers.len() + 1);
+                headers.splice(at..at, extra);
+                Request {
+                    method: "GET".into(),
+                    path: "/ws".into(),
+                    query: String::new(),
+                    version,
+                    headers,
+                }
+            },
+        )
+}
+
+fn origins() -> impl Strategy<Value = Origins> {
+    prop_oneof![
+        Just(Origins::SameOrigin),
+        Just(Origins::Any),
+        prop::collection::vec(
+            prop_oneof![Just("http://localhost:8443".to_string()), any::<String>()],
+            0..3
+        )
+        .prop_map(Origins::List),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn check_accepts_exactly_the_valid_upgrades(
+        request in upgrade_request(),
+        origins in origins(),
+    ) {
+        let key = request.header("Sec-WebSocket-Key").map(str::trim);
+        let valid = request.version == 1
+            && request.header("Host").is_some()
+            && request.header_has_token("Upgrade", "websocket")
+            && request.header_has_token("Connection", "Upgrade")
+            && request.header("Sec-WebSocket-Version").map(str::trim) == Some("13")
+            && key.is_some_and(|k| BASE64.decode(k).is_ok_and(|b| b.len() == 16));
+        match check(&request, &origins) {
+            Ok(accept) => {
+                prop_assert!(valid, "accepted an invalid request: {request:?}");
+                prop_assert_eq!(accept.len(), 28);
+                prop_assert_eq!(BASE64.decode(&accept).unwrap().len(), 20, "a SHA-1 in base64");
+                prop_assert_eq!(accept, accept_key(key.unwrap()));
+            }
+            Err(Rejection::OriginNotAllowed) => {
+                prop_assert!(valid && request.header("Origin").is_some());
+                prop_assert!(!matches!(origins, Origins::Any));
+            }
+            Err(
+                Rejection::Malformed
+                | Rejection::MissingHost
+                | Rejection::NotUpgrade
+                | Rejection::UnsupportedVersion
+                | Rejection::BadWebSocketKey,
+            ) => prop_assert!(!valid, "refused a valid request: {request:?}"),
+            Err(other) => prop_assert!(false, "undocumented rejection {other:?}"),
+        }
+    }
+}
+
+// ---- protocol::parse_client_text ----
+
+/// Frames a client might send: plain text, JSON of every shape, and the message object with any
+/// type and text.
+fn client_text() -> impl Strategy<Value = String> {
+    let json_value = prop_oneof![
+        Just(json!(null)),
+        any::<bool>().prop_map(|b| json!(b)),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<String>().prop_map(|s| json!(s)),
+        Just(json!([1, "two"])),
+        Just(json!({})),
+    ];
+    let kind = prop_oneof![Just(json!("message")), json_value.clone()];
+    let text = prop_oneof![any::<String>().prop_map(|s| json!(s)), json_value];
+    prop_oneof![
+        any::<String>(),
+        "[ \t\r\n]{0,5}[ -~]{0,20}[ \t\r\n]{0,5}",
+        (kind.clone(), text.clone()).prop_map(|(k, t)| json!({"type": k, "text": t}).to_string()),
+        text.prop_map(|t| json!({ "text": t }).to_string()),
+        kind.prop_map(|k| json!({ "type": k }).to_string()),
+    ]
+}
+
+/// What the README's "Messages" section says a frame becomes. `None` where it does not say: a
+/// JSON object whose `type` is there but not a string.
+fn expected_text(frame: &str) -> Option<Result<String, InputError>> {
+    let text = match serde_json::from_str::<serde_json::Value>(frame) {
+        Ok(serde_json::Value::Object(object)) => {
+            let kind = match object.get("type") {
+                None => "message",
+                Some(serde_json::Value::String(kind)) => kind.as_str(),
+                Some(_) => return None,
+            };
+            match (kind, object.get("text")) {
+                ("message", Some(serde_json::Value::String(text))) => text.clone(),
+                _ => return Some(Err(InputError::BadRequest)),
+            }
+        }
+        _ => frame.to_string(),
+    };
+    Some(match text.trim() {
+        "" => Err(InputError::Empty),
+        trimmed => Ok(trimmed.to_string()),
+    })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn parse_client_text_gives_trimmed_text_or_a_documented_error(frame in client_text()) {
+        let parsed = parse_client_text(&frame);
+        if let Ok(text) = &parsed {
+            prop_assert!(!text.is_empty());
+            prop_assert_eq!(text.as_str(), text.trim());
+        }
+        if let Some(expected) = expected_text(&frame) {
+            prop_assert_eq!(parsed, expected);
+        }
+    }
+}
+
+// ---- nickname::clean ----
+
+fn raw_name() -> impl Strategy<Value = String> {
+    // White space and control characters of every kind, ASCII and not.
+    let odd = vec![' ', '\t', '\n', '\u{0}', '\u{1b}', '\u{7f}', '\u{85}', '\u{a0}', '\u{3000}'];
+    let one = prop_oneof![
+        4 => any::<char>(),
+        1 => prop::sample::select(odd),
+        2 => prop::char::range('a', 'z'),
+    ];
+    prop::collection::vec(one, 0..80).prop_map(|chars| chars.into_iter().collect())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn clean_names_are_short_printable_and_trimmed(raw in raw_name()) {
+        let printable: String = raw.chars().filter(|c| !c.is_control()).collect();
+        match nickname::clean(&raw) {
+            Some(name) => {
+                let chars = name.chars().count();
+                prop_assert!((1..=MAX_CHARS).contains(&chars), "{chars} characters");
+                prop_assert!(!name.chars().any(char::is_control));
+                prop_assert_eq!(name.as_str(), name.trim());
+                prop_assert!(printable.trim().starts_with(&name));
+                // Cleaning is idempotent.
+                prop_assert_eq!(nickname::clean(&name), Some(name.clone()));
+            }
+            None => prop_assert!(printable.trim().is_empty(), "{raw:?} has a usable name"),
+        }
+    }
+}
+
+// ---- the frame decoder of a running server ----
+
+/// Bytes after the upgrade: anything, or a run of frame-shaped pieces, which reach further into
+/// the decoder than noise does: mostly the first bytes of real frames (text, binary, continuation,
+/// close, ping, pong, with or without FIN) and masked, else any first byte and any mask; text that
+/// is a chat message, or not UTF-8; now and then a header announcing more than the chat accepts;
+/// the whole maybe cut short.
+fn after_upgrade() -> impl Strategy<Value = Vec<u8>> {
+    let first = prop_oneof![
+        3 => prop::sample::select(vec![0x81u8, 0x01, 0x80, 0x00, 0x82, 0x88, 0x89, 0x8a]),
+        1 => any::<u8>(),
+    ];
+    let mask = prop_oneof![4 => any::<[u8; 4]>().prop_map(Some), 1 => Just(None)];
+    let chat = "[ -~]{0,100}".prop_map(|text| json!({"type": "message", "text": text}).to_string());
+    // "κόσμε", then the encoding of U+110000, past the last code point: not UTF-8.
+    let not_utf8 = ["κόσμε".as_bytes(), &[0xf4, 0x90, 0x80, 0x80]].concat();
+    let payload = prop_oneof![
+        2 => prop::collection::vec(any::<u8>(), 0..200),
+        1 => chat.prop_map(String::into_bytes),
+        1 => Just(not_utf8),
+    ];
+    let piece =
+        (first, payload, mask).prop_map(|(first, payload, mask)| frame(first, &payload, mask));
+    let oversized = (prop::sample::select(vec![0x81u8, 0x01, 0x82]), 4097..u64::from(u32::MAX))
+        .prop_map(|(first, len)| {
+            let mut header = vec![first, 0x80 | 127];
+            header.extend_from_slice(&len.to_be_bytes());
+            header.extend_from_slice(&MASK_KEY);
+            header
+        });
+    let pieces = prop::collection::vec(prop_oneof![8 => piece, 1 => oversized], 1..5);
+    prop_oneof![
+        1 => prop::collection::vec(any::<u8>(), 1..400),
+        3 => (pieces, prop::option::weighted(0.3, any::<prop::sample::Index>())).prop_map(
+            |(pieces, cut)| {
+                let mut bytes = pieces.concat();
+                if let Some(cut) = cut {
+                    bytes.truncate(1 + cut.index(bytes.len()));
+                }
+                bytes
+            }
+        ),
+    ]
+}
+
+#[test]
+fn the_frame_decoder_ends_arbitrary_input_with_a_close_and_the_server_goes_on() {
+    let server = Server::start(&[]);
+    let config = Config {
+        cases: DECODER_CASES,
+        max_shrink_iters: 200,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let finish = prop_oneof![Just(Finish::HalfClose), Just(Finish::ZeroPadding)];
+    let result = TestRunner::new(config).run(&(after_upgrade(), finish), |(bytes, finish)| {
+        let ending = send_after_upgrade(&server, &bytes, finish);
+        assert_documented_ending(&ending, &bytes, &format!("{finish:?} {bytes:?}"));
+        if let Finish::ZeroPadding = finish {
+            // The client never stopped sending, so only the server can have ended it.
+            prop_assert!(ending.close_code().is_some(), "no close frame: {:?}", ending.frames);
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}\nserver log:\n{}", server.log());
+    }
+    assert!(server.get("/healthz").starts_with("HTTP/1.1 200 OK"));
+    assert_no_panic(&server);
+}
+
+/// Connections the decoder property opens, each with its own input.
+const DECODER_CASES: u32 = 64;
