@@ -211,7 +211,7 @@ impl Broadcaster {
         round.frames.push((To::One(id), frame::text(history.to_json())));
         self.hub.join(client);
         if !self.refresh_presence(round) {
-            // Nothing changed for the others, but the newcomer still needs the list.
+            // The others were not sent the list, but the newcomer needs it.
             round.push(To::One(id), &ServerEvent::Users { users: self.presence.users() });
         }
     }
@@ -226,7 +226,12 @@ impl Broadcaster {
     }
 
     /// Tells everyone about nicknames that came or went (here or on another instance), and
-    /// announces ours to the other instances when it changed or is due. True if anything changed.
+    /// announces ours to the other instances when it changed or is due. True if the whole list
+    /// went to everyone.
+    ///
+    /// The whole list goes out on each change only while it is short: in a big room, sending n
+    /// names to n clients on every join would cost O(n²) bytes. Past [`USERS_BROADCAST_LIMIT`]
+    /// names, `join` and `leave` carry the changes and newcomers get the list.
     fn refresh_presence(&mut self, round: &mut Round) -> bool {
         let local = self.hub.users();
         if self.bus.is_shared() && self.presence.should_announce(&local, Instant::now()) {
@@ -234,8 +239,10 @@ impl Broadcaster {
         }
         let change = self.presence.refresh(local);
         let changed = !change.joined.is_empty() || !change.left.is_empty();
-        if changed {
-            round.push(To::All, &ServerEvent::Users { users: self.presence.users() });
+        let users = self.presence.users();
+        let broadcast = changed && users.len() <= USERS_BROADCAST_LIMIT;
+        if broadcast {
+            round.push(To::All, &ServerEvent::Users { users });
         }
         let ts = timestamp();
         for name in &change.joined {
@@ -244,7 +251,7 @@ impl Broadcaster {
         for name in &change.left {
             round.push(To::All, &ServerEvent::Leave { name, ts: &ts });
         }
-        changed
+        broadcast
     }
 
     /// Gives every client its frames of the round, one `send` per client.
@@ -351,6 +358,8 @@ impl Broadcaster {
     }
 }
 
+/// The most names for which every change sends the whole users list to everyone.
+pub const USERS_BROADCAST_LIMIT: usize = 100;
 /// Events handled in one round at most.
 pub const MAX_BATCH: usize = 1024;
 /// How often sockets with a backlog are retried.

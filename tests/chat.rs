@@ -166,3 +166,38 @@ fn two_hundred_clients_all_receive_everything_in_one_order() {
         assert_eq!(mine, expected.iter().collect::<Vec<_>>());
     }
 }
+
+/// In a big room each change goes out as `join`/`leave` only; newcomers still get the whole list.
+#[test]
+fn big_rooms_get_presence_changes_not_the_whole_list_each_time() {
+    let server = Server::start(&[]);
+    let mut first = server.connect("/ws?name=u000");
+    first.welcome();
+    let mut others: Vec<Client> = (1..=100)
+        .map(|i| {
+            let mut c = server.connect(&format!("/ws?name=u{i:03}"));
+            c.welcome();
+            c
+        })
+        .collect();
+    // 101 names now: the 101st join came without a users list for the others.
+    let mut last_users = 0;
+    loop {
+        let event = first.next();
+        match event["type"].as_str() {
+            Some("users") => last_users = event["users"].as_array().unwrap().len(),
+            Some("join") if event["name"] == "u100" => break,
+            _ => {}
+        }
+    }
+    assert_eq!(last_users, 100, "the list went out while it had at most 100 names");
+    let mut newcomer = server.connect("/ws?name=zed");
+    newcomer.welcome();
+    assert_eq!(newcomer.next_of("users")["users"].as_array().unwrap().len(), 102);
+    let join = first.next();
+    assert_eq!((join["type"].as_str(), join["name"].as_str()), (Some("join"), Some("zed")));
+    drop(newcomer);
+    let leave = first.next();
+    assert_eq!((leave["type"].as_str(), leave["name"].as_str()), (Some("leave"), Some("zed")));
+    others.clear();
+}

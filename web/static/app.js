@@ -339,9 +339,12 @@
         break;
       case 'join':
         addNotice(`${msg.name ?? 'someone'} joined`, 'join', parseTime(msg.ts));
+        // In a big room the server sends only the change, not the whole list.
+        if (msg.name != null) renderUsers([...currentUsers(), String(msg.name)]);
         break;
       case 'leave':
         addNotice(`${msg.name ?? 'someone'} left`, 'leave', parseTime(msg.ts));
+        if (msg.name != null) renderUsers(currentUsers().filter((n) => n !== String(msg.name)));
         break;
       case 'message':
         renderBatch([msg]);
@@ -480,7 +483,12 @@
     return li;
   }
 
-  function renderUsers(names) {
+  function currentUsers() {
+    return [...el.users.children].map((li) => li.dataset.name);
+  }
+
+  function renderUsers(list) {
+    const names = [...new Set(list.map(String))].sort();
     const items = names.map((n) => {
       const name = String(n);
       const li = make('li', '', name);
