@@ -87,6 +87,8 @@ pub struct Broadcaster {
     metrics: Arc<Metrics>,
     bus: Bus,
     presence: Presence,
+    /// When presence is next checked for silent instances and due announcements.
+    presence_due: Instant,
     /// Clients with bytes the kernel has not taken yet.
     backlog: HashSet<u64>,
     /// Clients we sent a close frame to, and when to give up on them.
@@ -129,6 +131,7 @@ impl Broadcaster {
             metrics,
             bus,
             presence: Presence::new(),
+            presence_due: Instant::now(),
             backlog: HashSet::new(),
             closing: HashMap::new(),
         }
@@ -160,13 +163,17 @@ impl Broadcaster {
                         return self.shut_down();
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {
-                    let mut round = Round::default();
-                    self.presence.forget_silent(Instant::now());
-                    self.refresh_presence(&mut round);
-                    self.deliver(&round);
-                }
+                Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return self.shut_down(),
+            }
+            // Once a second, busy or not: forget silent instances, repeat our announcement.
+            let now = Instant::now();
+            if now >= self.presence_due {
+                self.presence_due = now + PRESENCE_TICK;
+                let mut round = Round::default();
+                self.presence.forget_silent(now);
+                self.refresh_presence(&mut round);
+                self.deliver(&round);
             }
             self.retry_backlog();
             self.expire_closing();
@@ -209,7 +216,10 @@ impl Broadcaster {
             complete,
         };
         round.frames.push((To::One(id), frame::text(history.to_json())));
-        self.hub.join(client);
+        let name = client.name.clone();
+        if self.hub.join(client) {
+            self.presence.local_appeared(&name);
+        }
         if !self.refresh_presence(round) {
             // The others were not sent the list, but the newcomer needs it.
             round.push(To::One(id), &ServerEvent::Users { users: self.presence.users() });
@@ -220,7 +230,10 @@ impl Broadcaster {
         self.backlog.remove(&id);
         self.closing.remove(&id);
         round.joined_at.remove(&id);
-        if self.hub.leave(id).is_some() {
+        if let Some((client, gone)) = self.hub.leave(id) {
+            if gone {
+                self.presence.local_gone(&client.name);
+            }
             self.refresh_presence(round);
         }
     }
@@ -233,16 +246,13 @@ impl Broadcaster {
     /// names to n clients on every join would cost O(n²) bytes. Past [`USERS_BROADCAST_LIMIT`]
     /// names, `join` and `leave` carry the changes and newcomers get the list.
     fn refresh_presence(&mut self, round: &mut Round) -> bool {
-        let local = self.hub.users();
-        if self.bus.is_shared() && self.presence.should_announce(&local, Instant::now()) {
-            self.bus.announce(&local);
+        if self.bus.is_shared() && self.presence.should_announce(Instant::now()) {
+            self.bus.announce(&self.hub.users());
         }
-        let change = self.presence.refresh(local);
-        let changed = !change.joined.is_empty() || !change.left.is_empty();
-        let users = self.presence.users();
-        let broadcast = changed && users.len() <= USERS_BROADCAST_LIMIT;
+        let change = self.presence.take_change();
+        let broadcast = !change.is_empty() && self.presence.len() <= USERS_BROADCAST_LIMIT;
         if broadcast {
-            round.push(To::All, &ServerEvent::Users { users });
+            round.push(To::All, &ServerEvent::Users { users: self.presence.users() });
         }
         let ts = timestamp();
         for name in &change.joined {
@@ -364,6 +374,8 @@ pub const USERS_BROADCAST_LIMIT: usize = 100;
 pub const MAX_BATCH: usize = 1024;
 /// How often sockets with a backlog are retried.
 const RETRY_TICK: Duration = Duration::from_millis(2);
+/// How often presence is maintained (silent instances forgotten, announcements repeated).
+const PRESENCE_TICK: Duration = Duration::from_secs(1);
 /// How long the broadcaster sleeps when nothing is pending.
 const IDLE_WAIT: Duration = Duration::from_secs(1);
 /// How long a client we closed may take to take its close frame and answer.

