@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use log::{debug, info};
-use rustls::{ServerConnection, StreamOwned};
+use rustls::ServerConnection;
 use tungstenite::WebSocket;
 use tungstenite::protocol::{Role, WebSocketConfig};
 
@@ -62,8 +62,8 @@ fn handle(tcp: TcpStream, id: u64, ctx: &Context) -> io::Result<()> {
             return finish_http(plain);
         }
         Some(tls) => {
-            let conn = ServerConnection::new(tls.clone()).map_err(io::Error::other)?;
-            Pre::Tls(Box::new(StreamOwned::new(conn, socket)))
+            let conn = Box::new(ServerConnection::new(tls.clone()).map_err(io::Error::other)?);
+            Pre::Tls(conn, socket)
         }
         None => Pre::Plain(socket),
     };
@@ -276,20 +276,19 @@ impl Write for DeadlineSocket {
     }
 }
 
-/// The connection before the upgrade: plain, or inside a TLS session.
+/// The connection before the upgrade: plain, or inside a TLS session. The rustls connection
+/// (over a kilobyte) stays boxed from start to finish: every copy of it on the way to the reader
+/// would stay in some stack frame below the reader loop for the connection's whole life.
 enum Pre {
     Plain(DeadlineSocket),
-    Tls(Box<StreamOwned<ServerConnection, DeadlineSocket>>),
+    Tls(Box<ServerConnection>, DeadlineSocket),
 }
 
 impl Pre {
-    fn into_parts(self) -> (TcpStream, Option<ServerConnection>) {
+    fn into_parts(self) -> (TcpStream, Option<Box<ServerConnection>>) {
         match self {
             Pre::Plain(socket) => (socket.tcp, None),
-            Pre::Tls(stream) => {
-                let (conn, socket) = stream.into_parts();
-                (socket.tcp, Some(conn))
-            }
+            Pre::Tls(conn, socket) => (socket.tcp, Some(conn)),
         }
     }
 }
@@ -298,7 +297,7 @@ impl Read for Pre {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Pre::Plain(s) => s.read(buf),
-            Pre::Tls(s) => s.read(buf),
+            Pre::Tls(conn, s) => rustls::Stream::new(&mut **conn, s).read(buf),
         }
     }
 }
@@ -307,20 +306,21 @@ impl Write for Pre {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Pre::Plain(s) => s.write(buf),
-            Pre::Tls(s) => s.write(buf),
+            Pre::Tls(conn, s) => rustls::Stream::new(&mut **conn, s).write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Pre::Plain(s) => s.flush(),
-            Pre::Tls(s) => s.flush(),
+            Pre::Tls(conn, s) => rustls::Stream::new(&mut **conn, s).flush(),
         }
     }
 }
 
-/// tungstenite's read buffer per connection (its default, 128 KiB, would dominate memory).
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// tungstenite's read buffer per connection (its default, 128 KiB, would dominate memory). It
+/// grows for a larger frame when one comes.
+const READ_BUFFER_BYTES: usize = 2 * 1024;
 /// How long a closing HTTP connection waits for the client to close its side.
 const LINGER: Duration = Duration::from_secs(1);
 /// The most a closing connection reads and discards.

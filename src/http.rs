@@ -72,9 +72,17 @@ impl From<io::Error> for HeadError {
 
 /// Reads and parses one request head. Returns the request and any bytes read past its end.
 pub fn read_head(stream: &mut impl Read) -> Result<(Request, Vec<u8>), HeadError> {
-    let mut buf = vec![0u8; MAX_HEAD_BYTES];
+    // Most heads are a few hundred bytes: start small and grow to MAX_HEAD_BYTES only when a
+    // head needs it (every connection's buffer counts while thousands of them arrive at once).
+    let mut buf = vec![0u8; FIRST_READ_BYTES];
     let mut filled = 0;
     loop {
+        if filled == buf.len() {
+            if buf.len() == MAX_HEAD_BYTES {
+                return Err(HeadError::Rejected(Rejection::HeadTooLarge));
+            }
+            buf.resize((buf.len() * 2).min(MAX_HEAD_BYTES), 0);
+        }
         let n = stream.read(&mut buf[filled..])?;
         if n == 0 {
             return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
@@ -82,9 +90,6 @@ pub fn read_head(stream: &mut impl Read) -> Result<(Request, Vec<u8>), HeadError
         filled += n;
         if let Some((request, len)) = parse_head(&buf[..filled])? {
             return Ok((request, buf[len..filled].to_vec()));
-        }
-        if filled == buf.len() {
-            return Err(HeadError::Rejected(Rejection::HeadTooLarge));
         }
     }
 }
@@ -252,6 +257,8 @@ impl Response {
     }
 }
 
+/// The first read's buffer; it doubles as needed up to [`MAX_HEAD_BYTES`].
+const FIRST_READ_BYTES: usize = 1024;
 /// The largest request head we read (request line and headers), in bytes.
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 /// The most headers a request may have.

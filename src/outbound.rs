@@ -75,14 +75,14 @@ impl Outbound {
     /// Wraps a connected socket (and its TLS session, if any) after the handshake.
     pub fn new(
         socket: Arc<TcpStream>,
-        tls: Option<ServerConnection>,
+        tls: Option<Box<ServerConnection>>,
         limit: usize,
         metrics: Arc<Metrics>,
     ) -> Outbound {
         let tls = tls.map(|mut conn| {
             // We bound what we hand to rustls ourselves (TLS_CHUNK at a time).
             conn.set_buffer_limit(None);
-            Box::new(conn)
+            conn
         });
         let state = State {
             frames: VecDeque::new(),
@@ -242,7 +242,14 @@ impl Outbound {
             write_plain(&self.socket, state)
         };
         match result {
-            Ok(true) => Sent::Flushed,
+            Ok(true) => {
+                // A queue that once held a backlog keeps its capacity; give it back, so that a
+                // burst does not cost an idle client memory for the rest of its life.
+                if state.frames.capacity() > KEEP_CAPACITY {
+                    state.frames = VecDeque::new();
+                }
+                Sent::Flushed
+            }
             Ok(false) => Sent::Pending,
             Err(_) => {
                 // The peer is gone. Its reader thread finds out on its next read.
@@ -342,6 +349,8 @@ impl Write for NonBlocking<'_> {
     }
 }
 
+/// Queue slots an empty queue may keep.
+const KEEP_CAPACITY: usize = 16;
 /// Frames per `sendmsg` (Linux accepts up to 1024, `UIO_MAXIOV`); the array lives on the stack.
 const MAX_IOVECS: usize = 64;
 /// Plaintext handed to rustls per round (four full TLS records).
