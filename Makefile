@@ -11,8 +11,12 @@ COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compos
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
+# The local run needs no Kafka client: leave librdkafka out of the build unless asked for
+# (`make run KAFKA_ENABLED=true`, with the other KAFKA_* settings in the environment or .env).
+RUN_FEATURES := $(if $(filter true,$(KAFKA_ENABLED)),,--no-default-features)
+
 run: ## Build (release) and start the chat on https://localhost:8443 (settings from .env)
-	$(CARGO) run --release --bin websocketchat
+	$(CARGO) run --release --bin websocketchat $(RUN_FEATURES)
 
 build: ## Build the release binary
 	$(CARGO) build --release
