@@ -57,7 +57,12 @@ pub fn run(config: Config) -> Result<(), Error> {
     })?;
     let local =
         listener.local_addr().map_err(|source| Error::Io { context: "local address", source })?;
-    info!("websocketchat listening on {}://{local}", config.scheme());
+    // Scripts read this line to learn the port (PORT=0), so it is printed at any log level.
+    let listening = format!("websocketchat listening on {}://{local}", config.scheme());
+    match log::log_enabled!(log::Level::Info) {
+        true => info!("{listening}"),
+        false => eprintln!("{listening}"),
+    }
     if local.ip().is_unspecified() {
         info!("open {}://localhost:{} in a browser", config.scheme(), local.port());
     }

@@ -20,6 +20,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::args::Url;
 
+pub const OP_CONTINUATION: u8 = 0x0;
 pub const OP_TEXT: u8 = 0x1;
 pub const OP_CLOSE: u8 = 0x8;
 pub const OP_PING: u8 = 0x9;
@@ -121,7 +122,7 @@ pub struct Dial<'a> {
 
 /// A TCP connection, with TLS if the URL says so, before any HTTP.
 pub struct Stream {
-    pub tcp: TcpStream,
+    pub tcp: Arc<TcpStream>,
     pub tls: Option<Tls>,
 }
 
@@ -151,7 +152,7 @@ impl Dial<'_> {
                 Some(Arc::new(Mutex::new(conn)))
             }
         };
-        Ok(Stream { tcp, tls })
+        Ok(Stream { tcp: Arc::new(tcp), tls })
     }
 
     /// Opens the connection and does the opening handshake (RFC 6455 §4.1) for `target`.
@@ -206,7 +207,7 @@ pub struct Conn {
 
 /// The read half: buffered frames from the server (never masked, RFC 6455 §5.1).
 pub struct Reader {
-    tcp: TcpStream,
+    tcp: Arc<TcpStream>,
     tls: Option<Tls>,
     cipher: Vec<u8>,
     buf: Vec<u8>,
@@ -224,7 +225,7 @@ pub struct Frame {
 impl Reader {
     fn new(stream: &Stream) -> io::Result<Reader> {
         Ok(Reader {
-            tcp: stream.tcp.try_clone()?,
+            tcp: stream.tcp.clone(),
             tls: stream.tls.clone(),
             cipher: if stream.tls.is_some() { vec![0; 32 * 1024] } else { Vec::new() },
             buf: vec![0; 64 * 1024],
@@ -255,7 +256,7 @@ impl Reader {
             self.buf.resize((self.buf.len() * 2).max(4096), 0);
         }
         let n = match &self.tls {
-            None => (&self.tcp).read(&mut self.buf[self.end..])?,
+            None => (&*self.tcp).read(&mut self.buf[self.end..])?,
             Some(tls) => tls_read(&self.tcp, tls, &mut self.cipher, &mut self.buf[self.end..])?,
         };
         self.end += n;
@@ -342,7 +343,7 @@ pub fn tls_read(
 
 /// The write half: masked frames (RFC 6455 §5.3), written whole.
 pub struct Writer {
-    tcp: TcpStream,
+    tcp: Arc<TcpStream>,
     tls: Option<Tls>,
     rng: Rng,
     frame: Vec<u8>,
@@ -351,7 +352,7 @@ pub struct Writer {
 impl Writer {
     pub fn new(stream: &Stream, seed: u64) -> io::Result<Writer> {
         Ok(Writer {
-            tcp: stream.tcp.try_clone()?,
+            tcp: stream.tcp.clone(),
             tls: stream.tls.clone(),
             rng: Rng::new(seed),
             frame: Vec::with_capacity(256),

@@ -16,7 +16,7 @@ pub fn get(dial: &Dial<'_>, path: &str) -> io::Result<(u16, String)> {
     let mut cipher = vec![0u8; 32 * 1024];
     loop {
         let n = match &stream.tls {
-            None => (&stream.tcp).read(&mut buf)?,
+            None => (&*stream.tcp).read(&mut buf)?,
             Some(tls) => tls_read(&stream.tcp, tls, &mut cipher, &mut buf)?,
         };
         if n == 0 || answer.len() > 4 << 20 {

@@ -1,0 +1,390 @@
+# Shared by bench/run.sh and bench/compare.sh: building, starting and stopping servers, running the
+# load generator, medians, and the scenarios of the benchmark. Source it; do not run it.
+#
+# Every server runs pinned to one core (BENCH_SERVER_CORE, default 0) and the generator to the other
+# (BENCH_GEN_CORE, default 1). Every figure is the median of BENCH_RUNS runs (default 3), each run
+# against a freshly started server. BENCH_QUICK=1: one short run of each, for trying things out.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_BIN="$ROOT/target/bench/wschat-bench"
+SERVER_CORE=${BENCH_SERVER_CORE:-0}
+GEN_CORE=${BENCH_GEN_CORE:-1}
+QUICK=${BENCH_QUICK:-0}
+# No new run starts after this many seconds, so that a whole script stays well under 30 minutes.
+BUDGET=${BENCH_BUDGET:-1500}
+if [ "$QUICK" = 1 ]; then RUNS=${BENCH_RUNS:-1}; else RUNS=${BENCH_RUNS:-3}; fi
+OUT=${BENCH_OUT:-"$ROOT/target/bench/$(date +%Y%m%d-%H%M%S)"}
+mkdir -p "$OUT"
+
+# The limits the benchmark raises (the defaults stay as they are for everyone else).
+SERVER_ENV=(RATE_LIMIT_PER_SEC=100000 MAX_MESSAGE_BYTES=65536 MAX_CONNECTIONS=20000
+            HOST=127.0.0.1 PORT=0 LOG_LEVEL=warn HISTORY_SIZE=100)
+
+SERVER_PID=""
+SERVER_PORT=""
+SERVER_DIR=""
+SERVER_KIND=""
+SERVER_TLS=0
+GO_BIN=""
+STARTED_AT=$(date +%s)
+START_LOAD=$(cut -d" " -f1-3 /proc/loadavg)
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "bench: $*"; exit 1; }
+
+# The release binaries. The server is measured as `make run` builds it: the lean single-instance
+# build (--no-default-features, no Kafka client). Scenario (f) needs the bus: with KAFKA=1 the
+# default build (with librdkafka) is made too. Both are copied to target/bench/, so that another
+# build of the workspace during the run cannot swap the binary under test.
+SERVER_BIN="$ROOT/target/bench/websocketchat"
+KAFKA_SERVER_BIN="$ROOT/target/bench/websocketchat-kafka"
+build() {
+    mkdir -p "$ROOT/target/bench"
+    log "building: cargo build --release -p websocketchat -p websocketchat-bench --no-default-features"
+    (cd "$ROOT" && cargo build --release -p websocketchat -p websocketchat-bench --no-default-features) >&2 \
+        || die "build failed"
+    cp "$ROOT/target/release/websocketchat" "$SERVER_BIN"
+    cp "$ROOT/target/release/wschat-bench" "$ROOT/target/bench/wschat-bench"
+    if [ "${KAFKA:-0}" = 1 ]; then
+        log "building: cargo build --release -p websocketchat (default features: the Kafka bus)"
+        (cd "$ROOT" && cargo build --release -p websocketchat) >&2 || die "build failed"
+        cp "$ROOT/target/release/websocketchat" "$KAFKA_SERVER_BIN"
+    fi
+}
+
+# Sockets: the server and the generator each hold one per connection (10,000 in scenario c).
+raise_fd_limit() {
+    local hard
+    hard=$(ulimit -Hn)
+    if [ "$hard" = unlimited ] || [ "$hard" -ge 20000 ]; then
+        ulimit -n 20000
+    else
+        ulimit -n "$hard"
+    fi
+    log "open files: $(ulimit -n)"
+}
+
+check_cores() {
+    if awk -v l="${START_LOAD%% *}" 'BEGIN { exit !(l > 1.5) }'; then
+        log "warning: load average $START_LOAD: other work is running here, the figures will be noisy"
+    fi
+    command -v taskset >/dev/null || die "taskset is missing (Debian: util-linux)"
+    command -v ss >/dev/null || die "ss is missing (Debian: iproute2)"
+    if [ "$(nproc)" -lt 2 ]; then
+        log "warning: $(nproc) core(s): server and generator share a core"
+        GEN_CORE=$SERVER_CORE
+    fi
+}
+
+# start_server ours|gorilla [tls]: a fresh server in a temp dir (so no .env is read).
+start_server() {
+    SERVER_KIND=$1
+    SERVER_TLS=0
+    [ "${2:-}" = tls ] && SERVER_TLS=1
+    SERVER_DIR=$(mktemp -d /tmp/wschat-bench.XXXXXX)
+    local tls_env=(BACKEND_TLS=false)
+    if [ "$SERVER_TLS" = 1 ]; then
+        tls_env=(BACKEND_TLS=true TLS_CERT="$SERVER_DIR/cert.pem" TLS_KEY="$SERVER_DIR/key.pem")
+    fi
+    case "$SERVER_KIND" in
+        ours)
+            (cd "$SERVER_DIR" && exec env -i PATH="$PATH" HOME="$HOME" "${SERVER_ENV[@]}" "${tls_env[@]}" \
+                ${SERVER_EXTRA_ENV:-} taskset -c "$SERVER_CORE" "${SERVER_BIN_OVERRIDE:-$SERVER_BIN}") \
+                2>"$SERVER_DIR/stderr.log" &
+            ;;
+        gorilla)
+            (cd "$SERVER_DIR" && exec taskset -c "$SERVER_CORE" "$GO_BIN" -addr 127.0.0.1:0) \
+                2>"$SERVER_DIR/stderr.log" &
+            ;;
+        *) die "unknown server $SERVER_KIND" ;;
+    esac
+    SERVER_PID=$!
+    SERVER_PORT=""
+    local i
+    for i in $(seq 1 150); do
+        SERVER_PORT=$(ss -Hltnp 2>/dev/null | awk -v pid="pid=$SERVER_PID," \
+            'index($0, pid) { n = split($4, a, ":"); print a[n]; exit }')
+        [ -n "$SERVER_PORT" ] && break
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -z "$SERVER_PORT" ]; then
+        cat "$SERVER_DIR/stderr.log" >&2 || true
+        die "the $SERVER_KIND server did not start"
+    fi
+}
+
+stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        local i
+        for i in $(seq 1 50); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+    fi
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+    [ -n "$SERVER_DIR" ] && rm -rf "$SERVER_DIR"
+    SERVER_DIR=""
+}
+
+cleanup() {
+    stop_server
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+server_alive() {
+    [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null \
+        && timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SERVER_PORT" 2>/dev/null
+}
+
+server_url() {
+    if [ "$SERVER_TLS" = 1 ]; then echo "wss://127.0.0.1:$SERVER_PORT/ws"; else echo "ws://127.0.0.1:$SERVER_PORT/ws"; fi
+}
+
+# gen ARGS...: one generator run against the current server; its JSON line goes into LINE.
+LINE=""
+gen() {
+    local extra=()
+    [ "$SERVER_TLS" = 1 ] && extra=(--ca "$SERVER_DIR/cert.pem")
+    [ "$SERVER_KIND" = gorilla ] && extra+=(--initial-frames 1)
+    local line
+    line=$(timeout -k 5 400 taskset -c "$GEN_CORE" "$BENCH_BIN" --url "$(server_url)" \
+        --server-pid "$SERVER_PID" "${extra[@]}" --json "$@") || true
+    if [ -z "$line" ]; then
+        line='{"error":"the generator failed or timed out"}'
+    fi
+    if ! server_alive; then
+        line="${line%\}},\"server_died\":1}"
+        log "  the server is gone after this run; its log:"
+        tail -5 "$SERVER_DIR/stderr.log" >&2 || true
+    fi
+    LINE=$line
+}
+
+# run_once KIND TRANSPORT ARGS...: start a server, check it, one generator run (into LINE), stop
+# it. Not in a subshell, so that the EXIT trap always knows the server to stop.
+run_once() {
+    local kind=$1 transport=$2
+    shift 2
+    if [ $(( $(date +%s) - STARTED_AT )) -ge "$BUDGET" ]; then
+        LINE='{"error":"not run: the time budget (BENCH_BUDGET) is used up"}'
+        return
+    fi
+    start_server "$kind" "$transport"
+    server_alive || die "the $kind server is not answering before the run"
+    gen "$@"
+    stop_server
+}
+
+# jget JSON KEY: a field of the generator's flat JSON.
+jget() {
+    sed -n "s/.*\"$2\":\"\{0,1\}\([^,\"}]*\).*/\1/p" <<<"$1"
+}
+
+# median of the numbers given (empty ones ignored); n/a when none.
+median() {
+    printf '%s\n' "$@" | { grep -E '^-?[0-9.]+(e[-+]?[0-9]+)?$' || true; } | sort -g | awk '
+        { v[NR] = $1 }
+        END {
+            if (NR == 0) { print "n/a"; exit }
+            if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2
+        }'
+}
+
+# field_median FILE KEY: the median of KEY over the JSON lines in FILE.
+field_median() {
+    local values=() line
+    while IFS= read -r line; do values+=("$(jget "$line" "$2")"); done <"$1"
+    median "${values[@]}"
+}
+
+# field_max FILE KEY / field_min FILE KEY
+field_max() {
+    local line
+    while IFS= read -r line; do jget "$line" "$2"; done <"$1" | sort -g | tail -1
+}
+field_min() {
+    local line
+    while IFS= read -r line; do jget "$line" "$2"; done <"$1" | sort -g | head -1
+}
+
+# fmt N [DECIMALS]: a number for the table (n/a stays n/a).
+fmt() {
+    case "$1" in
+        ''|n/a) echo "n/a" ;;
+        *) awk -v v="$1" -v d="${2:-1}" 'BEGIN { printf "%.*f", d, v }' ;;
+    esac
+}
+# thousands N: 1234567 -> 1,234,567
+thousands() {
+    case "$1" in
+        ''|n/a) echo "n/a" ;;
+        *) awk -v v="$1" 'BEGIN { s = sprintf("%.0f", v); r = "";
+               while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) }
+               print s r }' ;;
+    esac
+}
+
+# repeat FILE KIND TRANSPORT LABEL ARGS...: BENCH_RUNS runs into FILE (JSON lines), with progress.
+repeat() {
+    local file=$1 kind=$2 transport=$3 label=$4
+    shift 4
+    : >"$file"
+    local r
+    for r in $(seq 1 "$RUNS"); do
+        run_once "$kind" "$transport" "$@"
+        echo "$LINE" >>"$file"
+        log "  $label run $r/$RUNS: $(summary "$LINE")"
+    done
+}
+
+summary() {
+    local l=$1
+    if [ "$(jget "$l" mode)" = idle ]; then
+        echo "connected $(jget "$l" connected), held $(jget "$l" held), $(fmt "$(jget "$l" rss_per_conn_kib)" 2) KiB/conn, connect $(fmt "$(jget "$l" connect_s)" 1) s"
+    elif [ -n "$(jget "$l" mode)" ]; then
+        echo "p50 $(jget "$l" p50_ms) ms, p99 $(jget "$l" p99_ms) ms, max $(jget "$l" max_ms) ms, lost $(jget "$l" lost)/$(jget "$l" expected), delivered $(thousands "$(jget "$l" delivered_per_s)")/s, server cpu $(fmt "$(jget "$l" cpu_util)" 2), rss +$(fmt "$(jget "$l" rss_growth_kib)" 0) KiB, settle $(fmt "$(jget "$l" settle_s)" 1) s$( [ -n "$(jget "$l" server_died)" ] && echo ', SERVER DIED')"
+    else
+        echo "$l"
+    fi
+}
+
+# The scenarios. Each takes the server kind (ours, gorilla) and a prefix for its result
+# variables, and leaves its figures in R[prefix.name].
+declare -A R
+
+DUR_A=10; DUR_B=5; HOLD_C=3; HOLD_C10=10; DUR_D=10
+RATES_B=${BENCH_RATES:-"10 20 40 80 160 320 640 1280 2560 5120"}
+BISECT_B=${BENCH_BISECT:-2}
+if [ "$QUICK" = 1 ]; then DUR_A=3; DUR_B=2; HOLD_C=1; HOLD_C10=2; DUR_D=3; fi
+
+# (a) fanout: 1,000 clients, 10 senders x 10 msg/s, 10 s.
+scenario_a() {
+    local kind=$1 p=$2 transport=${3:-plain}
+    local f="$OUT/$p.a.jsonl"
+    log "($p) fanout: 1,000 clients (joining at 200/s), 10 senders x 10 msg/s, ${DUR_A} s, $transport"
+    repeat "$f" "$kind" "$transport" "($p a)" --mode chat --clients 1000 --senders 10 --rate 10 \
+        --duration "$DUR_A" --size 64 --grace 5 --connect-rate 200
+    R[$p.a.p50]=$(field_median "$f" p50_ms)
+    R[$p.a.p99]=$(field_median "$f" p99_ms)
+    R[$p.a.max]=$(field_median "$f" max_ms)
+    R[$p.a.lost]=$(field_max "$f" lost)
+    R[$p.a.dup]=$(field_max "$f" duplicated)
+    R[$p.a.ooo]=$(field_max "$f" out_of_order)
+    R[$p.a.connected]=$(field_min "$f" connected)
+    R[$p.a.delivered]=$(field_median "$f" delivered_per_s)
+    R[$p.a.settle]=$(field_median "$f" settle_s)
+    R[$p.a.settle_mib]=$(field_median "$f" settle_mib)
+    R[$p.a.cpu]=$(field_median "$f" cpu_s)
+    R[$p.a.died]=$(grep -c server_died "$f" || true)
+}
+
+# (b) saturation: 200 clients, 20 senders, the rate per sender doubled until p99 >= 100 ms or a
+# loss (or until the generator cannot send at the rate asked), then BENCH_BISECT halvings between
+# the last rate that passed and the first that failed. The best step that passed counts.
+b_step() {
+    local kind=$1 p=$2 rate=$3
+    local f="$OUT/$p.b.$rate.jsonl"
+    repeat "$f" "$kind" plain "($p b $rate/s)" --mode chat --clients 200 --senders 20 \
+        --rate "$rate" --duration "$DUR_B" --size 64 --grace 3
+    local p99 lost sent planned delivered
+    p99=$(field_median "$f" p99_ms)
+    lost=$(field_max "$f" lost)
+    sent=$(field_median "$f" sent)
+    planned=$(field_median "$f" planned)
+    delivered=$(field_median "$f" delivered_per_s)
+    STEP_OK=0
+    if [ "$p99" = n/a ] || [ -z "$lost" ] || [ "$(grep -c server_died "$f" || true)" != 0 ]; then
+        STEP_WHY="at $rate/s: the run failed"
+    elif awk -v s="$sent" -v p="$planned" 'BEGIN { exit !(s < 0.98 * p) }'; then
+        STEP_WHY="at $rate/s: the generator could not send at that rate ($(thousands "$sent") of $(thousands "$planned"))"
+    elif [ "$lost" != 0 ]; then
+        STEP_WHY="at $rate/s: $lost lost (p99 $(fmt "$p99" 1) ms)"
+    elif awk -v v="$p99" 'BEGIN { exit !(v >= 100) }'; then
+        STEP_WHY="at $rate/s: p99 $(fmt "$p99" 1) ms, $(thousands "$delivered")/s"
+    else
+        STEP_OK=1
+        if awk -v d="$delivered" -v b="${R[$p.b.best]}" 'BEGIN { exit !(d > b) }'; then
+            R[$p.b.best]=$delivered
+            R[$p.b.best_rate]=$rate
+            R[$p.b.best_p99]=$p99
+            R[$p.b.cpu_util]=$(field_median "$f" cpu_util)
+            R[$p.b.gen_cpu]=$(field_median "$f" gen_cpu_s)
+            R[$p.b.bcast_cpu]=$(field_median "$f" broadcaster_cpu_s)
+        fi
+    fi
+}
+
+scenario_b() {
+    local kind=$1 p=$2
+    log "($p) saturation: 200 clients, 20 senders, ${DUR_B} s per step, rates per sender: $RATES_B, then $BISECT_B halvings"
+    R[$p.b.best]=0; R[$p.b.best_rate]="none"; R[$p.b.best_p99]="n/a"; R[$p.b.stop]="not reached"
+    R[$p.b.cpu_util]="n/a"; R[$p.b.gen_cpu]="n/a"; R[$p.b.bcast_cpu]="n/a"
+    local rate pass=0 fail="" i mid
+    for rate in $RATES_B; do
+        b_step "$kind" "$p" "$rate"
+        if [ "$STEP_OK" = 1 ]; then pass=$rate; else fail=$rate; R[$p.b.stop]=$STEP_WHY; break; fi
+    done
+    [ -n "$fail" ] || return 0
+    for i in $(seq 1 "$BISECT_B"); do
+        mid=$(( (pass + fail) / 2 ))
+        { [ "$mid" -le "$pass" ] || [ "$mid" -ge "$fail" ]; } && break
+        b_step "$kind" "$p" "$mid"
+        if [ "$STEP_OK" = 1 ]; then pass=$mid; else fail=$mid; R[$p.b.stop]=$STEP_WHY; fi
+    done
+}
+
+# (c) idle: 5,000 connections (RSS per connection), and 10,000 that must hold.
+scenario_c() {
+    local kind=$1 p=$2
+    local f="$OUT/$p.c5k.jsonl" g="$OUT/$p.c10k.jsonl"
+    log "($p) idle: 5,000 connections held ${HOLD_C} s; 10,000 held ${HOLD_C10} s"
+    repeat "$f" "$kind" plain "($p c 5k)" --mode idle --clients 5000 --names shared \
+        --duration "$HOLD_C" --connectors 4
+    R[$p.c.per_conn]=$(field_median "$f" rss_per_conn_kib)
+    R[$p.c.connect_s]=$(field_median "$f" connect_s)
+    repeat "$g" "$kind" plain "($p c 10k)" --mode idle --clients 10000 --names shared \
+        --duration "$HOLD_C10" --connectors 4
+    R[$p.c10.held]=$(field_min "$g" held)
+    R[$p.c10.failed]=$(field_max "$g" failed)
+    R[$p.c10.per_conn]=$(field_median "$g" rss_per_conn_kib)
+}
+
+# (d) slow consumers: 100 clients, 5 never read (4 KiB receive buffer), 10 senders x 20 msg/s
+# of 8 KiB, SEND_BUFFER_BYTES at its default (1 MiB).
+scenario_d() {
+    local kind=$1 p=$2
+    local f="$OUT/$p.d.jsonl"
+    log "($p) slow consumers: 100 clients, 5 stalled, 10 senders x 20 msg/s of 8 KiB, ${DUR_D} s"
+    repeat "$f" "$kind" plain "($p d)" --mode stalled --clients 100 --stalled 5 --senders 10 \
+        --rate 20 --size 8192 --duration "$DUR_D" --grace 5
+    R[$p.d.p50]=$(field_median "$f" p50_ms)
+    R[$p.d.p99]=$(field_median "$f" p99_ms)
+    R[$p.d.lost]=$(field_max "$f" lost)
+    R[$p.d.growth]=$(field_median "$f" rss_growth_kib)
+    R[$p.d.closed]=$(field_min "$f" stalled_closed)
+    R[$p.d.evicted]=$(field_min "$f" evicted_slow)
+    R[$p.d.c1013]=$(field_min "$f" close_1013_sent)
+    R[$p.d.seen1013]=$(field_min "$f" stalled_close_1013)
+}
+
+machine() {
+    echo "- cores: $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "- memory: $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
+    echo "- kernel: $(uname -sr)"
+    echo "- $(rustc --version 2>/dev/null || echo 'rustc: not found')"
+    if [ -n "$GO_BIN" ]; then echo "- $(go version 2>/dev/null)"; fi
+    echo "- server source: commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml 2>/dev/null || echo ' with uncommitted changes in src/')"
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); load average (1, 5, 15 min) at the start: $START_LOAD, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- runs per figure: $RUNS (median)$( [ "$QUICK" = 1 ] && echo ', QUICK (short runs)')"
+}
+
+elapsed() {
+    local s=$(( $(date +%s) - STARTED_AT ))
+    printf '%dm%02ds' $((s / 60)) $((s % 60))
+}

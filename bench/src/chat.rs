@@ -1,0 +1,791 @@
+//! Chat and stalled modes: N clients read everything, S of them send at R messages per second.
+//!
+//! Every measured message's text is `<sender>:<seq>:<send time in µs> xxxx…`, the time counted
+//! from one `Instant` shared by every thread, so latency is receive time minus send time on the
+//! same clock. Each reading client checks each message it gets: lost, duplicated, out of order per
+//! sender. In stalled mode the last K clients never read (their receive buffer is 4 KiB); at the
+//! end their sockets are read to see whether the server closed them, and with which code.
+
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::args::{Args, Mode};
+use crate::client::{
+    self, Conn, Dial, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, Reader, Rng, Writer,
+};
+use crate::http;
+use crate::poll::Epoll;
+use crate::proc;
+use crate::report::Report;
+use crate::stats::{Deliveries, Histogram};
+
+/// Longest time to open all connections.
+const CONNECT_PHASE: Duration = Duration::from_secs(120);
+/// Longest time to wait for the server to go quiet after the connections (the join storm).
+const SETTLE_MAX: Duration = Duration::from_secs(120);
+/// The server is quiet when no client received a byte for this long.
+const QUIET: Duration = Duration::from_millis(500);
+/// Every socket operation's timeout.
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a reader thread wakes up to look at the clock.
+const POLL_TICK: Duration = Duration::from_millis(50);
+
+/// What every thread shares.
+struct Shared {
+    start: Instant,
+    /// Bytes received by all clients (to see when the server has gone quiet).
+    bytes_in: AtomicU64,
+    /// Readers stop at this time (µs since start).
+    stop_at: AtomicU64,
+    /// Measured messages sent, valid once `senders_done`.
+    total_sent: AtomicU64,
+    senders_done: AtomicBool,
+}
+
+impl Shared {
+    fn now(&self) -> u64 {
+        self.start.elapsed().as_micros() as u64
+    }
+}
+
+/// What one reading client saw.
+#[derive(Default)]
+struct Outcome {
+    deliveries: Deliveries,
+    warmup: u64,
+    other_frames: u64,
+    error_events: u64,
+    unparsed: u64,
+    close_code: Option<u16>,
+    eof: bool,
+    io_error: Option<String>,
+    complete: bool,
+}
+
+/// A client that never reads.
+struct Stalled {
+    conn: Conn,
+}
+
+struct Connected {
+    readers: Vec<JoinHandle<Vec<Outcome>>>,
+    senders: Vec<Arc<Mutex<Writer>>>,
+    stalled: Vec<Stalled>,
+    failed: usize,
+    first_error: Option<String>,
+}
+
+pub fn run(args: &Args) -> Result<Report, String> {
+    let tls = tls_config(args)?;
+    let shared = Arc::new(Shared {
+        start: Instant::now(),
+        bytes_in: AtomicU64::new(0),
+        stop_at: AtomicU64::new(0),
+        total_sent: AtomicU64::new(0),
+        senders_done: AtomicBool::new(false),
+    });
+    // A bound on the whole run, lowered once the senders are done.
+    let bound = CONNECT_PHASE
+        + SETTLE_MAX
+        + Args::secs(args.warmup + args.duration + args.grace)
+        + Duration::from_secs(15);
+    shared.stop_at.store(bound.as_micros() as u64, Ordering::SeqCst);
+    let pid = args.server_pid;
+    let rss_idle = pid.and_then(proc::rss_kib);
+
+    // 1. Connect; each reading client starts reading at once (and so drains the join storm).
+    let connected = connect_all(args, tls.as_ref(), &shared);
+    let connect_s = shared.start.elapsed().as_secs_f64();
+    let connected_count = args.clients - connected.failed;
+    let senders = connected.senders.len();
+
+    // 2. Wait until nobody has received anything for a while.
+    let settle_started = Instant::now();
+    let mut last = shared.bytes_in.load(Ordering::SeqCst);
+    let mut quiet_since = Instant::now();
+    while settle_started.elapsed() < SETTLE_MAX {
+        thread::sleep(Duration::from_millis(50));
+        let now = shared.bytes_in.load(Ordering::SeqCst);
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
+        } else if quiet_since.elapsed() >= QUIET {
+            break;
+        }
+    }
+    let settle_s = settle_started.elapsed().as_secs_f64();
+    let connect_bytes = shared.bytes_in.load(Ordering::SeqCst);
+
+    // 3. Warm-up traffic, not measured.
+    if args.warmup > 0.0 && senders > 0 {
+        let from = shared.now() + 10_000;
+        let handles = start_senders(args, &connected.senders, &shared, from, args.warmup, true);
+        for h in handles {
+            let _ = h.join();
+        }
+        thread::sleep(Duration::from_millis(500));
+    }
+
+    // 4. The measured run.
+    let dial =
+        Dial { url: args.url(0), tls: tls.as_ref(), recv_buffer: None, timeout: http::TIMEOUT };
+    let metrics_before = http::metrics(&dial);
+    let rss_before = pid.and_then(proc::rss_kib);
+    let cpu_before = pid.and_then(proc::cpu_seconds);
+    let broadcaster_before = pid.and_then(|p| proc::thread_cpu_seconds(p, "broadcaster"));
+    let gen_before = proc::own_cpu_seconds();
+    let monitor = Monitor::start(pid);
+
+    let t0 = shared.now() + 20_000;
+    let handles = start_senders(args, &connected.senders, &shared, t0, args.duration, false);
+    let mut sent = 0u64;
+    let mut send_errors = Vec::new();
+    for h in handles {
+        match h.join() {
+            Ok((n, err)) => {
+                sent += n;
+                send_errors.extend(err);
+            }
+            Err(_) => send_errors.push("sender panicked".to_string()),
+        }
+    }
+    let sending_ended = shared.now();
+    shared.total_sent.store(sent, Ordering::SeqCst);
+    shared.senders_done.store(true, Ordering::SeqCst);
+    let stop_at = sending_ended.max(t0 + (args.duration * 1e6) as u64) + (args.grace * 1e6) as u64;
+    shared.stop_at.store(stop_at, Ordering::SeqCst);
+
+    let mut outcomes = Vec::new();
+    let mut reader_panicked = false;
+    for h in connected.readers {
+        match h.join() {
+            Ok(some) => outcomes.extend(some),
+            Err(_) => reader_panicked = true,
+        }
+    }
+    let ended = shared.now();
+    let rss_after = pid.and_then(proc::rss_kib);
+    let cpu_after = pid.and_then(proc::cpu_seconds);
+    let broadcaster_after = pid.and_then(|p| proc::thread_cpu_seconds(p, "broadcaster"));
+    let gen_cpu = proc::own_cpu_seconds() - gen_before;
+    let rss_peak = monitor.stop();
+
+    // 5. Stalled clients: did the server close them, and with which code?
+    let stalled = inspect_stalled(connected.stalled);
+    let metrics_after = http::metrics(&dial);
+
+    // The figures.
+    let readers = outcomes.len() as u64;
+    let mut latency = Histogram::default();
+    let (mut unique, mut duplicated, mut out_of_order, mut last_at) = (0u64, 0u64, 0u64, 0u64);
+    let (mut errors, mut unparsed, mut complete, mut closed_early) = (0u64, 0u64, 0u64, 0u64);
+    let mut close_codes = Vec::new();
+    let mut first_io_error = None;
+    for o in &outcomes {
+        latency.merge(&o.deliveries.latency);
+        unique += o.deliveries.unique;
+        duplicated += o.deliveries.duplicated;
+        out_of_order += o.deliveries.out_of_order;
+        last_at = last_at.max(o.deliveries.last_at);
+        errors += o.error_events;
+        unparsed += o.unparsed;
+        complete += u64::from(o.complete);
+        if !o.complete && (o.eof || o.close_code.is_some() || o.io_error.is_some()) {
+            closed_early += 1;
+        }
+        if let Some(code) = o.close_code {
+            close_codes.push(code);
+        }
+        if first_io_error.is_none() {
+            first_io_error.clone_from(&o.io_error);
+        }
+    }
+    let expected = sent * readers;
+    let planned = (args.rate * args.duration).round() as u64 * args.senders as u64;
+    let window_s = (last_at.saturating_sub(t0) as f64 / 1e6).max(args.duration);
+    let ms = |us: u64| us as f64 / 1000.0;
+
+    let mut r = Report::default();
+    r.text("mode", args.mode.name());
+    r.text("url", url_text(args));
+    r.int("clients", args.clients);
+    r.int("senders", args.senders);
+    r.float("rate", args.rate);
+    r.float("duration_s", args.duration);
+    r.int("size", args.size);
+    r.int("connected", connected_count);
+    r.int("failed", connected.failed);
+    if let Some(e) = &connected.first_error {
+        r.text("connect_error", e.clone());
+    }
+    r.float("connect_s", connect_s);
+    r.float("settle_s", settle_s);
+    r.float("settle_mib", connect_bytes as f64 / (1 << 20) as f64);
+    r.int("readers", readers);
+    r.int("planned", planned);
+    r.int("sent", sent);
+    r.float("send_rate", sent as f64 / ((sending_ended.saturating_sub(t0)) as f64 / 1e6).max(1e-6));
+    if let Some(e) = send_errors.first() {
+        r.text("send_error", e.clone());
+    }
+    r.int("expected", expected);
+    r.int("received", unique);
+    r.int("lost", expected.saturating_sub(unique));
+    r.int("duplicated", duplicated);
+    r.int("out_of_order", out_of_order);
+    r.int("error_events", errors);
+    r.int("unparsed", unparsed);
+    r.int("readers_complete", complete);
+    r.int("readers_closed", closed_early);
+    if let Some(code) = close_codes.first() {
+        r.int("reader_close_code", *code);
+    }
+    if let Some(e) = first_io_error {
+        r.text("reader_error", e);
+    }
+    if reader_panicked {
+        r.text("reader_panic", "a reader thread failed; its clients are not counted");
+    }
+    r.float("window_s", window_s);
+    r.float("delivered_per_s", unique as f64 / window_s);
+    r.float("p50_ms", ms(latency.quantile(0.50)));
+    r.float("p90_ms", ms(latency.quantile(0.90)));
+    r.float("p99_ms", ms(latency.quantile(0.99)));
+    r.float("max_ms", ms(latency.max()));
+    r.float("mean_ms", latency.mean() / 1000.0);
+    if pid.is_some() {
+        r.maybe("rss_idle_kib", rss_idle.map(|v| v as f64));
+        r.maybe("rss_before_kib", rss_before.map(|v| v as f64));
+        r.maybe("rss_after_kib", rss_after.map(|v| v as f64));
+        r.maybe("rss_peak_kib", rss_peak.map(|v| v as f64));
+        if let (Some(peak), Some(before)) = (rss_peak.or(rss_after), rss_before) {
+            r.float("rss_growth_kib", peak as f64 - before as f64);
+        }
+        if let (Some(a), Some(b)) = (cpu_after, cpu_before) {
+            let run_s = (ended.saturating_sub(t0)) as f64 / 1e6;
+            r.float("cpu_s", a - b);
+            r.float("cpu_util", (a - b) / run_s.max(1e-6));
+        }
+        if let (Some(a), Some(b)) = (broadcaster_after, broadcaster_before) {
+            r.float("broadcaster_cpu_s", a - b);
+        }
+    }
+    r.float("gen_cpu_s", gen_cpu);
+    if let (Some(before), Some(after)) = (&metrics_before, &metrics_after) {
+        let delta = |name| Some(http::metric(after, name)? - http::metric(before, name)?);
+        r.maybe("server_delivered", delta("websocketchat_messages_delivered_total"));
+        r.maybe("server_received", delta("websocketchat_messages_received_total"));
+    }
+    if args.mode == Mode::Stalled {
+        r.int("stalled", args.stalled);
+        r.int("stalled_connected", stalled.connected);
+        r.int("stalled_closed", stalled.closed);
+        r.int("stalled_close_1013", stalled.close_1013);
+        if let Some(code) = stalled.other_code {
+            r.int("stalled_other_close_code", code);
+        }
+        r.float("stalled_read_mib", stalled.bytes as f64 / (1 << 20) as f64);
+        if let Some(after) = &metrics_after {
+            r.maybe(
+                "evicted_slow",
+                http::metric(after, "websocketchat_clients_evicted_slow_total"),
+            );
+            r.maybe(
+                "close_1013_sent",
+                http::sample(after, "websocketchat_close_frames_sent_total{code=\"1013\"}"),
+            );
+        }
+    }
+    Ok(r)
+}
+
+fn url_text(args: &Args) -> String {
+    args.urls
+        .iter()
+        .map(|u| format!("{}://{}{}", if u.tls { "wss" } else { "ws" }, u.host, u.path))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn tls_config(args: &Args) -> Result<Option<Arc<rustls::ClientConfig>>, String> {
+    if args.urls.iter().any(|u| u.tls) {
+        Ok(Some(client::tls_config(args.ca.as_deref())?))
+    } else {
+        Ok(None)
+    }
+}
+
+fn connect_all(
+    args: &Args,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    shared: &Arc<Shared>,
+) -> Connected {
+    // The reading threads: each owns its share of the clients, through epoll.
+    let mut queues = Vec::new();
+    let mut readers = Vec::new();
+    for t in 0..args.reader_threads {
+        let (tx, rx) = mpsc::channel::<(Reader, Arc<Mutex<Writer>>)>();
+        let (shared, senders) = (shared.clone(), args.senders);
+        let handle = thread::Builder::new()
+            .name(format!("read{t}"))
+            .spawn(move || read_many(rx, &shared, senders))
+            .expect("starting a reader thread");
+        queues.push(tx);
+        readers.push(handle);
+    }
+    let next = AtomicUsize::new(0);
+    let started = Instant::now();
+    let deadline = started + CONNECT_PHASE;
+    let senders: Mutex<Vec<(usize, Arc<Mutex<Writer>>)>> = Mutex::new(Vec::new());
+    let stalled = Mutex::new(Vec::new());
+    let failed = AtomicUsize::new(0);
+    let first_error = Mutex::new(None);
+    let first_stalled = args.clients - args.stalled;
+    thread::scope(|scope| {
+        for _ in 0..args.connectors.min(args.clients) {
+            let (next, senders, stalled) = (&next, &senders, &stalled);
+            let (failed, first_error) = (&failed, &first_error);
+            let queues = queues.clone();
+            scope.spawn(move || {
+                let mut rng = Rng::from_os();
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= args.clients {
+                        break;
+                    }
+                    if args.connect_rate > 0.0 {
+                        let due = started + Duration::from_secs_f64(i as f64 / args.connect_rate);
+                        thread::sleep(due.saturating_duration_since(Instant::now()));
+                    }
+                    let is_stalled = i >= first_stalled;
+                    let dial = Dial {
+                        url: args.url(i),
+                        tls,
+                        recv_buffer: is_stalled.then_some(4096),
+                        timeout: IO_TIMEOUT,
+                    };
+                    let result = if Instant::now() > deadline {
+                        Err(std::io::Error::other("connect phase over"))
+                    } else {
+                        dial.websocket(&args.url(i).target(&args.name(i)), &mut rng)
+                    };
+                    let conn = match result {
+                        Ok(conn) => conn,
+                        Err(e) => {
+                            failed.fetch_add(1, Ordering::SeqCst);
+                            first_error.lock().unwrap().get_or_insert(format!("client {i}: {e}"));
+                            continue;
+                        }
+                    };
+                    if is_stalled {
+                        stalled.lock().unwrap().push(Stalled { conn });
+                        continue;
+                    }
+                    let Conn { reader, writer } = conn;
+                    let writer = Arc::new(Mutex::new(writer));
+                    if i < args.senders {
+                        senders.lock().unwrap().push((i, writer.clone()));
+                    }
+                    if queues[i % queues.len()].send((reader, writer)).is_err() {
+                        failed.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            });
+        }
+    });
+    drop(queues);
+    let mut senders = senders.into_inner().unwrap();
+    senders.sort_by_key(|(i, _)| *i);
+    Connected {
+        readers,
+        senders: senders.into_iter().map(|(_, w)| w).collect(),
+        stalled: stalled.into_inner().unwrap(),
+        failed: failed.load(Ordering::SeqCst),
+        first_error: first_error.into_inner().unwrap(),
+    }
+}
+
+/// One reading client, as a reader thread keeps it.
+struct Slot {
+    reader: Reader,
+    writer: Arc<Mutex<Writer>>,
+    out: Outcome,
+    done: bool,
+    /// A fragmented text message being put together (RFC 6455 §5.4), if any.
+    partial: Option<Vec<u8>>,
+}
+
+/// Reads every client handed over on `clients` until each has every measured message, or has
+/// closed, or the time is up.
+fn read_many(
+    clients: mpsc::Receiver<(Reader, Arc<Mutex<Writer>>)>,
+    shared: &Shared,
+    senders: usize,
+) -> Vec<Outcome> {
+    let mut epoll = match Epoll::new() {
+        Ok(epoll) => epoll,
+        Err(e) => panic!("epoll: {e}"),
+    };
+    let mut slots: Vec<Slot> = Vec::new();
+    let (mut open, mut more_coming, mut swept) = (0usize, true, false);
+    let (mut ready, mut pending) = (Vec::new(), Vec::new());
+    loop {
+        while more_coming {
+            match clients.try_recv() {
+                Ok((reader, writer)) => {
+                    let token = slots.len();
+                    let mut out =
+                        Outcome { deliveries: Deliveries::new(senders), ..Default::default() };
+                    let added = reader
+                        .tcp()
+                        .set_nonblocking(true)
+                        .and_then(|()| epoll.add(reader.tcp().as_raw_fd(), token as u64));
+                    if let Err(e) = added {
+                        out.io_error = Some(e.to_string());
+                    }
+                    let done = out.io_error.is_some();
+                    slots.push(Slot { reader, writer, out, done, partial: None });
+                    if !done {
+                        open += 1;
+                        // The handshake's read may have brought the first frames already.
+                        pending.push(token);
+                    }
+                }
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => more_coming = false,
+            }
+        }
+        if shared.now() >= shared.stop_at.load(Ordering::SeqCst) || (!more_coming && open == 0) {
+            break;
+        }
+        let wait = if pending.is_empty() { POLL_TICK } else { Duration::ZERO };
+        if let Err(e) = epoll.wait(wait, &mut ready) {
+            panic!("epoll_wait: {e}");
+        }
+        ready.extend(pending.drain(..).map(|t| t as u64));
+        let finished = shared.senders_done.load(Ordering::SeqCst);
+        let total = shared.total_sent.load(Ordering::SeqCst);
+        for &token in &ready {
+            let token = token as usize;
+            let slot = &mut slots[token];
+            if slot.done {
+                continue;
+            }
+            if service(slot, shared) {
+                pending.push(token);
+            }
+            if finished && slot.out.deliveries.unique >= total {
+                slot.out.complete = true;
+                slot.done = true;
+            }
+            if slot.done {
+                epoll.remove(slot.reader.tcp().as_raw_fd());
+                open -= 1;
+            }
+        }
+        if finished && !swept {
+            // Clients that already had everything get no more events: count them done now.
+            swept = true;
+            for slot in slots.iter_mut().filter(|s| !s.done) {
+                if slot.out.deliveries.unique >= total {
+                    slot.out.complete = true;
+                    slot.done = true;
+                    epoll.remove(slot.reader.tcp().as_raw_fd());
+                    open -= 1;
+                }
+            }
+        }
+    }
+    slots.into_iter().map(|s| s.out).collect()
+}
+
+/// Reads what one client's socket has and handles its frames. True when there may be more.
+/// Each read is stamped with the time it returned: a message's latency ends when this client
+/// had it in hand, the generator's own reading included.
+fn service(slot: &mut Slot, shared: &Shared) -> bool {
+    if !handle_frames(slot, shared.now()) {
+        return false;
+    }
+    for _ in 0..64 {
+        match slot.reader.fill() {
+            Ok(0) => {
+                slot.out.eof = true;
+                slot.done = true;
+                return false;
+            }
+            Ok(n) => {
+                shared.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+            }
+            Err(e) if client::is_timeout(&e) => return false,
+            Err(e) => {
+                slot.out.io_error = Some(e.to_string());
+                slot.done = true;
+                return false;
+            }
+        }
+        if !handle_frames(slot, shared.now()) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Handles the complete frames in the client's buffer; false once the client is done.
+fn handle_frames(slot: &mut Slot, now: u64) -> bool {
+    loop {
+        let frame = match slot.reader.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return true,
+            Err(e) => {
+                slot.out.io_error = Some(e.to_string());
+                slot.done = true;
+                return false;
+            }
+        };
+        match frame.opcode {
+            OP_TEXT if frame.fin => on_text(slot.reader.payload(&frame), now, &mut slot.out),
+            // The first fragment of a message, then its continuations.
+            OP_TEXT => slot.partial = Some(slot.reader.payload(&frame).to_vec()),
+            OP_CONTINUATION => {
+                let Some(partial) = slot.partial.as_mut() else {
+                    slot.out.other_frames += 1;
+                    continue;
+                };
+                partial.extend_from_slice(slot.reader.payload(&frame));
+                if frame.fin {
+                    let message = slot.partial.take().unwrap_or_default();
+                    on_text(&message, now, &mut slot.out);
+                }
+            }
+            OP_CLOSE => {
+                let p = slot.reader.payload(&frame);
+                let code = if p.len() >= 2 { u16::from_be_bytes([p[0], p[1]]) } else { 1005 };
+                slot.out.close_code = Some(code);
+                let _ = slot.writer.lock().unwrap().close(code);
+                slot.done = true;
+                return false;
+            }
+            OP_PING => {
+                let payload = slot.reader.payload(&frame).to_vec();
+                let _ = slot.writer.lock().unwrap().send(OP_PONG, &payload);
+            }
+            _ => slot.out.other_frames += 1,
+        }
+    }
+}
+
+/// A text frame: a measured message, a warm-up one, or another event.
+fn on_text(payload: &[u8], now: u64, out: &mut Outcome) {
+    if !payload.starts_with(br#"{"type":"message""#) {
+        if payload.starts_with(br#"{"type":"error""#) {
+            out.error_events += 1;
+        } else {
+            out.other_frames += 1;
+        }
+        return;
+    }
+    let Some(at) = client::find(payload, br#""text":""#) else {
+        out.unparsed += 1;
+        return;
+    };
+    let text = &payload[at + 8..];
+    if text.first() == Some(&b'w') {
+        out.warmup += 1;
+        return;
+    }
+    match parse_stamp(text) {
+        Some((sender, seq, sent)) if out.deliveries.record(sender, seq, sent, now) => {}
+        _ => out.unparsed += 1,
+    }
+}
+
+/// `<sender>:<seq>:<micros>` at the start of a text.
+fn parse_stamp(text: &[u8]) -> Option<(usize, u64, u64)> {
+    let mut parts = [0u64; 3];
+    let mut i = 0;
+    for (k, part) in parts.iter_mut().enumerate() {
+        let begin = i;
+        while let Some(d) = text.get(i).filter(|b| b.is_ascii_digit()) {
+            *part = part.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+            i += 1;
+        }
+        if i == begin {
+            return None;
+        }
+        if k < 2 {
+            if text.get(i) != Some(&b':') {
+                return None;
+            }
+            i += 1;
+        }
+    }
+    Some((parts[0] as usize, parts[1], parts[2]))
+}
+
+/// Starts one paced sender per writer; each returns how many it sent and its error, if any.
+fn start_senders(
+    args: &Args,
+    writers: &[Arc<Mutex<Writer>>],
+    shared: &Arc<Shared>,
+    from: u64,
+    seconds: f64,
+    warmup: bool,
+) -> Vec<JoinHandle<(u64, Option<String>)>> {
+    let count = (args.rate * seconds).round() as u64;
+    let interval = 1e6 / args.rate;
+    let senders = writers.len();
+    writers
+        .iter()
+        .enumerate()
+        .map(|(j, writer)| {
+            let (writer, shared, size) = (writer.clone(), shared.clone(), args.size);
+            // Senders are spread over the interval rather than all sending at once.
+            let offset = interval * j as f64 / senders as f64;
+            thread::Builder::new()
+                .name(format!("s{j}"))
+                .spawn(move || {
+                    let mut payload = Vec::with_capacity(size + 64);
+                    for seq in 0..count {
+                        let due = from + (offset + interval * seq as f64) as u64;
+                        let now = shared.now();
+                        if due > now {
+                            thread::sleep(Duration::from_micros(due - now));
+                        }
+                        let stamp = shared.now();
+                        payload.clear();
+                        payload.extend_from_slice(br#"{"type":"message","text":""#);
+                        let head = if warmup {
+                            format!("w{j}:{seq} ")
+                        } else {
+                            format!("{j}:{seq}:{stamp} ")
+                        };
+                        payload.extend_from_slice(head.as_bytes());
+                        payload.resize(payload.len() + size.saturating_sub(head.len()), b'x');
+                        payload.extend_from_slice(br#""}"#);
+                        let result = writer.lock().unwrap().send(OP_TEXT, &payload);
+                        if let Err(e) = result {
+                            return (seq, Some(format!("sender {j}: {e}")));
+                        }
+                    }
+                    (count, None)
+                })
+                .expect("starting a sender thread")
+        })
+        .collect()
+}
+
+/// Samples the server's RSS every 100 ms and keeps the highest.
+struct Monitor {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<Option<u64>>>,
+}
+
+impl Monitor {
+    fn start(pid: Option<u32>) -> Monitor {
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = pid.map(|pid| {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let mut peak = None;
+                // Bounded: at most an hour of samples.
+                for _ in 0..36_000 {
+                    if let Some(rss) = proc::rss_kib(pid) {
+                        peak = Some(peak.map_or(rss, |p: u64| p.max(rss)));
+                    }
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    thread::sleep(Duration::from_millis(100));
+                }
+                peak
+            })
+        });
+        Monitor { stop, handle }
+    }
+
+    fn stop(self) -> Option<u64> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.handle.and_then(|h| h.join().ok().flatten())
+    }
+}
+
+#[derive(Default)]
+struct StalledOutcome {
+    connected: usize,
+    closed: usize,
+    close_1013: usize,
+    other_code: Option<u16>,
+    bytes: u64,
+}
+
+/// Reads what the stalled clients were sent, looking for the server's close frame and FIN.
+fn inspect_stalled(stalled: Vec<Stalled>) -> StalledOutcome {
+    let mut out = StalledOutcome { connected: stalled.len(), ..Default::default() };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for Stalled { conn } in stalled {
+        let mut reader = conn.reader;
+        let _ = reader.set_timeout(Duration::from_millis(300));
+        let mut code = None;
+        let mut closed = false;
+        'read: while Instant::now() < deadline {
+            while let Ok(Some(frame)) = reader.next_frame() {
+                if frame.opcode == OP_CLOSE {
+                    let p = reader.payload(&frame);
+                    code = Some(if p.len() >= 2 { u16::from_be_bytes([p[0], p[1]]) } else { 1005 });
+                    closed = true;
+                    break 'read;
+                }
+            }
+            match reader.fill() {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(n) => out.bytes += n as u64,
+                // Still open and nothing more to read.
+                Err(e) if client::is_timeout(&e) => break,
+                Err(_) => {
+                    closed = true;
+                    break;
+                }
+            }
+        }
+        out.closed += usize::from(closed);
+        match code {
+            Some(1013) => out.close_1013 += 1,
+            Some(other) => out.other_code = Some(other),
+            None => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps() {
+        assert_eq!(parse_stamp(b"3:17:123456 xxx"), Some((3, 17, 123456)));
+        assert_eq!(parse_stamp(b"3:17"), None);
+        assert_eq!(parse_stamp(b"w3:17:1"), None);
+        assert_eq!(parse_stamp(b"3:17:99999999999999999999999"), None);
+    }
+
+    #[test]
+    fn classifies_frames() {
+        let mut out = Outcome { deliveries: Deliveries::new(2), ..Default::default() };
+        let msg = br#"{"type":"message","id":1,"name":"b0","text":"1:0:100 xx","ts":"t"}"#;
+        on_text(msg, 600, &mut out);
+        on_text(br#"{"type":"message","id":2,"name":"b0","text":"w1:0 x","ts":"t"}"#, 0, &mut out);
+        on_text(br#"{"type":"users","users":["b0"]}"#, 0, &mut out);
+        on_text(br#"{"type":"error","code":"rate_limited"}"#, 0, &mut out);
+        on_text(br#"{"type":"message","id":3,"name":"x","text":"hi","ts":"t"}"#, 0, &mut out);
+        assert_eq!(out.deliveries.unique, 1);
+        assert_eq!(out.deliveries.latency.max(), 500);
+        assert_eq!((out.warmup, out.other_frames, out.error_events, out.unparsed), (1, 1, 1, 1));
+    }
+}

@@ -1,0 +1,176 @@
+//! Idle mode: open N connections, read what the server sends on connect, then hold them, and
+//! see what each costs the server in memory and whether they all stay open.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::args::Args;
+use crate::chat::tls_config;
+use crate::client::{self, Conn, Dial, OP_CLOSE, OP_CONTINUATION, OP_TEXT, Rng};
+use crate::http;
+use crate::proc;
+use crate::report::Report;
+
+const CONNECT_PHASE: Duration = Duration::from_secs(300);
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn run(args: &Args) -> Result<Report, String> {
+    let tls = tls_config(args)?;
+    let pid = args.server_pid;
+    let health =
+        Dial { url: args.url(0), tls: tls.as_ref(), recv_buffer: None, timeout: http::TIMEOUT };
+    let rss_before = pid.and_then(proc::rss_kib);
+    let threads_before = pid.and_then(proc::threads);
+    let started = Instant::now();
+
+    let next = AtomicUsize::new(0);
+    let conns: Mutex<Vec<Conn>> = Mutex::new(Vec::with_capacity(args.clients));
+    let failed = AtomicUsize::new(0);
+    let first_error = Mutex::new(None);
+    thread::scope(|scope| {
+        for _ in 0..args.connectors.min(args.clients) {
+            let (next, conns, failed, first_error) = (&next, &conns, &failed, &first_error);
+            let tls = tls.as_ref();
+            scope.spawn(move || {
+                let mut rng = Rng::from_os();
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= args.clients {
+                        break;
+                    }
+                    let result = if started.elapsed() > CONNECT_PHASE {
+                        Err("connect phase over".to_string())
+                    } else {
+                        open(args, i, tls, &mut rng)
+                    };
+                    match result {
+                        Ok(conn) => conns.lock().unwrap().push(conn),
+                        Err(e) => {
+                            failed.fetch_add(1, Ordering::SeqCst);
+                            first_error.lock().unwrap().get_or_insert(format!("client {i}: {e}"));
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let connect_s = started.elapsed().as_secs_f64();
+    let mut conns = conns.into_inner().unwrap();
+    let connected = conns.len();
+
+    // Let the server finish what the last connections started, then measure.
+    thread::sleep(Duration::from_secs(1));
+    let rss_after = pid.and_then(proc::rss_kib);
+    let threads_after = pid.and_then(proc::threads);
+    let open_after = open_connections(&health);
+
+    // Hold them, then count the ones still open.
+    thread::sleep(Args::secs(args.duration));
+    let rss_end = pid.and_then(proc::rss_kib);
+    let open_end = open_connections(&health);
+    let mut held = 0;
+    let mut close_code = None;
+    for conn in &mut conns {
+        match still_open(conn) {
+            Ok(()) => held += 1,
+            Err(code) => close_code = close_code.or(code),
+        }
+    }
+
+    let mut r = Report::default();
+    r.text("mode", "idle");
+    r.int("clients", args.clients);
+    r.text("names", if args.names == crate::args::Names::Shared { "shared" } else { "distinct" });
+    r.int("connected", connected);
+    r.int("failed", failed.load(Ordering::SeqCst));
+    if let Some(e) = first_error.into_inner().unwrap() {
+        r.text("connect_error", e);
+    }
+    r.float("connect_s", connect_s);
+    r.float("hold_s", args.duration);
+    r.int("held", held);
+    if let Some(code) = close_code {
+        r.int("close_code", code);
+    }
+    r.maybe("server_open_after", open_after);
+    r.maybe("server_open_end", open_end);
+    r.maybe("rss_before_kib", rss_before.map(|v| v as f64));
+    r.maybe("rss_after_kib", rss_after.map(|v| v as f64));
+    r.maybe("rss_end_kib", rss_end.map(|v| v as f64));
+    if let (Some(a), Some(b)) = (rss_after, rss_before) {
+        r.float("rss_per_conn_kib", (a as f64 - b as f64) / connected.max(1) as f64);
+    }
+    r.maybe("threads_before", threads_before.map(|v| v as f64));
+    r.maybe("threads_after", threads_after.map(|v| v as f64));
+    Ok(r)
+}
+
+/// Connects client `i` and reads the frames the server sends on connect.
+fn open(
+    args: &Args,
+    i: usize,
+    tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
+    rng: &mut Rng,
+) -> Result<Conn, String> {
+    let dial = Dial { url: args.url(i), tls, recv_buffer: None, timeout: IO_TIMEOUT };
+    let mut conn =
+        dial.websocket(&args.url(i).target(&args.name(i)), rng).map_err(|e| e.to_string())?;
+    let mut frames = 0;
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while frames < args.initial_frames {
+        match conn.reader.next_frame().map_err(|e| e.to_string())? {
+            // Whole messages: an unfragmented text frame, or the last fragment of one.
+            Some(f) if f.fin && (f.opcode == OP_TEXT || f.opcode == OP_CONTINUATION) => frames += 1,
+            Some(f) if f.opcode == OP_CLOSE => return Err("closed by the server".into()),
+            Some(_) => {}
+            None => {
+                if Instant::now() > deadline {
+                    return Err(format!("{frames} of {} frames on connect", args.initial_frames));
+                }
+                if conn.reader.fill().map_err(|e| e.to_string())? == 0 {
+                    return Err("closed by the server".into());
+                }
+            }
+        }
+    }
+    conn.reader.shrink();
+    Ok(conn)
+}
+
+/// Reads whatever waits, without blocking: `Err` when the server closed the connection.
+fn still_open(conn: &mut Conn) -> Result<(), Option<u16>> {
+    conn.reader.tcp().set_nonblocking(true).map_err(|_| None)?;
+    // Bounded: a connection that keeps receiving is open.
+    for _ in 0..1000 {
+        while let Ok(Some(frame)) = conn.reader.next_frame() {
+            if frame.opcode == OP_CLOSE {
+                let p = conn.reader.payload(&frame);
+                return Err(Some(if p.len() >= 2 {
+                    u16::from_be_bytes([p[0], p[1]])
+                } else {
+                    1005
+                }));
+            }
+        }
+        match conn.reader.fill() {
+            Ok(0) => return Err(None),
+            Ok(_) => {}
+            Err(e) if client::is_timeout(&e) => return Ok(()),
+            Err(_) => return Err(None),
+        }
+    }
+    Ok(())
+}
+
+/// `connections` from `/healthz`.
+fn open_connections(dial: &Dial<'_>) -> Option<f64> {
+    let (status, body) = http::get(dial, "/healthz").ok()?;
+    if status != 200 {
+        return None;
+    }
+    let at = body.find("\"connections\":")? + "\"connections\":".len();
+    let digits: String = body[at..].chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
+}
