@@ -9,8 +9,10 @@
 //!   refuses a topic with more partitions rather than show different orders.
 //! - **Nothing lost silently, nothing twice.** The producer is idempotent with `acks=all`, so its
 //!   retries cannot duplicate a record. A record that is not acknowledged within
-//!   [`DELIVERY_TIMEOUT`] is reported to its sender as a `not_delivered` error event. The
-//!   broadcaster ignores an offset it has already delivered.
+//!   [`DELIVERY_TIMEOUT`] is reported to its sender as a `not_delivered` error event. A timeout
+//!   cannot tell "never arrived" from "arrived, answer lost": a broker that was only stalled may
+//!   still append it when it resumes, and then everybody sees it once. The broadcaster ignores an
+//!   offset it has already delivered.
 //! - **History survives restarts.** On start the consumer begins `HISTORY_SIZE` records before the
 //!   end, so the history is rebuilt from the topic.
 //! - **Epochs.** Offsets restart at 0 when a topic is recreated, so ids alone could be resumed
@@ -211,7 +213,10 @@ impl ProducerContext for Delivery {
 /// Tells a sender its message did not reach the topic (so no client will see it).
 fn not_delivered(sender: &Outbound, error: &KafkaError) {
     warn!("kafka: message not delivered: {error}");
-    let message = format!("your message was not delivered ({error}); send it again");
+    let message = format!(
+        "the broker did not confirm your message in time ({error}); if it does not appear, send \
+         it again"
+    );
     let event = ServerEvent::Error { code: "not_delivered", message: &message };
     sender.send([&frame::text(event.to_json())]);
 }
