@@ -24,7 +24,8 @@
 //! - **Broker trouble** does not stop the server: a probe asks the broker for metadata every
 //!   [`PROBE_EVERY`], and `/healthz` answers 503 with the reason until it answers again.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -51,7 +52,12 @@ use crate::protocol::ServerEvent;
 
 /// The producer side, shared by reader threads and the broadcaster.
 pub struct KafkaBus {
-    producer: ThreadedProducer<Delivery>,
+    /// Replaced by the probe when the broker has fenced it (see [`Delivery`]).
+    producer: RwLock<Arc<ThreadedProducer<Delivery>>>,
+    /// Set by a delivery report that says the producer can no longer produce.
+    fenced: Arc<AtomicBool>,
+    client: ClientConfig,
+    metrics: Arc<Metrics>,
     topic: String,
     presence_topic: String,
     instance: String,
@@ -88,13 +94,14 @@ pub fn start(
 ) -> Result<Started, Error> {
     let topic = config.kafka_topic.clone();
     let presence_topic = format!("{topic}.presence");
-    let producer: ThreadedProducer<Delivery> = client_config(config)
+    let mut client = client_config(config);
+    client
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "1")
-        .set("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string())
-        .create_with_context(Delivery { metrics: metrics.clone() })
-        .map_err(kafka_error)?;
+        .set("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string());
+    let fenced = Arc::new(AtomicBool::new(false));
+    let producer = new_producer(&client, &metrics, &fenced)?;
     let admin: AdminClient<DefaultClientContext> =
         client_config(config).create().map_err(kafka_error)?;
     let consumer: BaseConsumer = client_config(config)
@@ -109,7 +116,10 @@ pub fn start(
     retry_until(deadline, || ensure_topic(&admin, &consumer, &topic))?;
     retry_until(deadline, || ensure_topic(&admin, &consumer, &presence_topic))?;
     let bus = Arc::new(KafkaBus {
-        producer,
+        producer: RwLock::new(Arc::new(producer)),
+        fenced,
+        client,
+        metrics: metrics.clone(),
         topic: topic.clone(),
         presence_topic: presence_topic.clone(),
         instance: config.instance_id.clone(),
@@ -155,7 +165,7 @@ impl KafkaBus {
         let base =
             BaseRecord::<(), _, _>::with_opaque_to(&self.topic, Box::new(Some(sender.clone())))
                 .payload(&payload);
-        if let Err((e, _)) = self.producer.send(base) {
+        if let Err((e, _)) = self.producer().send(base) {
             not_delivered(sender, &e);
         }
     }
@@ -171,14 +181,14 @@ impl KafkaBus {
         let base = BaseRecord::with_opaque_to(&self.presence_topic, Box::new(None))
             .key(self.instance.as_str())
             .payload(&payload);
-        if let Err((e, _)) = self.producer.send(base) {
+        if let Err((e, _)) = self.producer().send(base) {
             warn!("kafka: presence not sent: {e}");
         }
     }
 
     /// Waits up to [`FLUSH_TIMEOUT`] for records in flight.
     pub fn flush(&self) {
-        if let Err(e) = self.producer.flush(FLUSH_TIMEOUT) {
+        if let Err(e) = self.producer().flush(FLUSH_TIMEOUT) {
             warn!("kafka: records still in flight at shutdown: {e}");
         }
     }
@@ -187,11 +197,50 @@ impl KafkaBus {
     pub fn topic(&self) -> &str {
         &self.topic
     }
+
+    fn producer(&self) -> Arc<ThreadedProducer<Delivery>> {
+        self.producer.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// A fenced producer never produces again: replace it. Called from the probe thread, never
+    /// from the producer's own polling thread (dropping a producer joins that thread).
+    fn renew_if_fenced(&self) {
+        if !self.fenced.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        warn!("kafka: the broker fenced our producer; starting a new one");
+        match new_producer(&self.client, &self.metrics, &self.fenced) {
+            Ok(producer) => {
+                let old = std::mem::replace(
+                    &mut *self.producer.write().unwrap_or_else(|p| p.into_inner()),
+                    Arc::new(producer),
+                );
+                drop(old);
+            }
+            Err(e) => {
+                warn!("{e}");
+                self.fenced.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+fn new_producer(
+    client: &ClientConfig,
+    metrics: &Arc<Metrics>,
+    fenced: &Arc<AtomicBool>,
+) -> Result<ThreadedProducer<Delivery>, Error> {
+    client
+        .create_with_context(Delivery { metrics: metrics.clone(), fenced: fenced.clone() })
+        .map_err(kafka_error)
 }
 
 /// The producer's callbacks: delivery reports.
 struct Delivery {
     metrics: Arc<Metrics>,
+    /// Raised when the broker fenced the producer (after a timed-out request, an idempotent
+    /// producer starts a new epoch, which not every broker accepts); the probe then renews it.
+    fenced: Arc<AtomicBool>,
 }
 
 impl ClientContext for Delivery {}
@@ -202,6 +251,14 @@ impl ProducerContext for Delivery {
     fn delivery(&self, result: &DeliveryResult<'_>, sender: Self::DeliveryOpaque) {
         if let Err((e, _)) = result {
             self.metrics.set_bus_problem(Some(format!("kafka: delivery failed: {e}")));
+            if matches!(
+                e,
+                KafkaError::MessageProduction(
+                    RDKafkaErrorCode::ProducerFenced | RDKafkaErrorCode::Fatal
+                )
+            ) {
+                self.fenced.store(true, Ordering::SeqCst);
+            }
             match *sender {
                 Some(sender) => not_delivered(&sender, e),
                 None => warn!("kafka: presence not delivered: {e}"),
@@ -264,7 +321,8 @@ fn consume(
 /// Asks the broker for the topic's metadata every [`PROBE_EVERY`]; `/healthz` reports the result.
 fn probe_health(bus: &KafkaBus, metrics: &Metrics) {
     loop {
-        let answer = bus.producer.client().fetch_metadata(Some(&bus.topic), PROBE_EVERY);
+        bus.renew_if_fenced();
+        let answer = bus.producer().client().fetch_metadata(Some(&bus.topic), PROBE_EVERY);
         match answer {
             Ok(metadata) if metadata.topics().iter().any(|t| t.error().is_none()) => {
                 metrics.set_bus_problem(None);
@@ -325,10 +383,10 @@ fn read_epoch(consumer: &BaseConsumer, bus: &KafkaBus) -> Result<(String, i64, i
     if low == high {
         let marker = Record::Epoch { epoch: crate::history::new_epoch() };
         let payload = serde_json::to_vec(&marker).expect("records are plain JSON");
-        bus.producer
+        bus.producer()
             .send(BaseRecord::<(), _, _>::with_opaque_to(topic, Box::new(None)).payload(&payload))
             .map_err(|(e, _)| kafka_error(e))?;
-        bus.producer.flush(KAFKA_TIMEOUT).map_err(kafka_error)?;
+        bus.producer().flush(KAFKA_TIMEOUT).map_err(kafka_error)?;
         (low, high) = consumer.fetch_watermarks(topic, 0, KAFKA_TIMEOUT).map_err(kafka_error)?;
     }
     let mut first = TopicPartitionList::new();

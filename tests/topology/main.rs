@@ -368,6 +368,39 @@ fn the_compose_topology_shows_one_conversation_and_survives_failures() {
         thread::sleep(Duration::from_millis(200));
     }
 
+    // A longer outage than DELIVERY_TIMEOUT (10 s): the sender hears not_delivered. A stalled
+    // broker may still have the record in its socket buffer, so it may appear when the broker
+    // resumes (a timeout cannot tell); it appears at most once, to everyone alike, and the
+    // producer works again.
+    topology.broker_signal("-STOP");
+    members[0].client.say("sent into a long outage");
+    let error = members[0].client.next_of("error");
+    assert_eq!(error["code"], "not_delivered", "{error}");
+    topology.broker_signal("-CONT");
+    // The fenced producer is replaced by the next probe (every 2 s); give it a few rounds.
+    thread::sleep(Duration::from_secs(6));
+    members[0].client.say("after the long outage");
+    let mut tails = Vec::new();
+    for m in &mut members {
+        // The producer reconnects and renews its idempotence epoch first.
+        m.client.ws.get_ref().tcp().set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+        let mut tail = Vec::new();
+        loop {
+            let event = m.client.next_of("message");
+            m.record(&event);
+            tail.push(event["text"].as_str().unwrap().to_string());
+            if event["text"] == "after the long outage" {
+                break;
+            }
+        }
+        // The others had not read the short outage's messages yet.
+        tail.retain(|t| !t.starts_with("during the broker outage"));
+        assert!(tail.len() <= 2, "{} saw {tail:?}", m.name);
+        tails.push(tail);
+    }
+    assert!(tails.windows(2).all(|w| w[0] == w[1]), "{tails:?}");
+    eprintln!("long outage: the timed-out message appeared {} time(s)", tails[0].len() - 1);
+
     // Restart both instances: the history comes back from the topic, same ids, same epoch.
     let before = members[0].seen.clone();
     let epoch = members[0].epoch.clone();
