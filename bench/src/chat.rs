@@ -7,14 +7,14 @@
 //! end their sockets are read to see whether the server closed them, and with which code.
 
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::args::{Args, Mode};
 use crate::client::{
-    self, Conn, Dial, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, Reader, Rng, Writer,
+    self, Conn, Dial, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, Reader, Writer,
 };
 use crate::http;
 use crate::poll::Epoll;
@@ -336,66 +336,43 @@ fn connect_all(
         queues.push(tx);
         readers.push(handle);
     }
-    let next = AtomicUsize::new(0);
     let started = Instant::now();
     let deadline = started + CONNECT_PHASE;
     let senders: Mutex<Vec<(usize, Arc<Mutex<Writer>>)>> = Mutex::new(Vec::new());
     let stalled = Mutex::new(Vec::new());
-    let failed = AtomicUsize::new(0);
-    let first_error = Mutex::new(None);
     let first_stalled = args.clients - args.stalled;
-    thread::scope(|scope| {
-        for _ in 0..args.connectors.min(args.clients) {
-            let (next, senders, stalled) = (&next, &senders, &stalled);
-            let (failed, first_error) = (&failed, &first_error);
-            let queues = queues.clone();
-            scope.spawn(move || {
-                let mut rng = Rng::from_os();
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= args.clients {
-                        break;
-                    }
-                    if args.connect_rate > 0.0 {
-                        let due = started + Duration::from_secs_f64(i as f64 / args.connect_rate);
-                        thread::sleep(due.saturating_duration_since(Instant::now()));
-                    }
-                    let is_stalled = i >= first_stalled;
-                    let dial = Dial {
-                        url: args.url(i),
-                        tls,
-                        recv_buffer: is_stalled.then_some(4096),
-                        timeout: IO_TIMEOUT,
-                    };
-                    let result = if Instant::now() > deadline {
-                        Err(std::io::Error::other("connect phase over"))
-                    } else {
-                        dial.websocket(&args.url(i).target(&args.name(i)), &mut rng)
-                    };
-                    let conn = match result {
-                        Ok(conn) => conn,
-                        Err(e) => {
-                            failed.fetch_add(1, Ordering::SeqCst);
-                            first_error.lock().unwrap().get_or_insert(format!("client {i}: {e}"));
-                            continue;
-                        }
-                    };
-                    if is_stalled {
-                        stalled.lock().unwrap().push(Stalled { conn });
-                        continue;
-                    }
-                    let Conn { reader, writer } = conn;
-                    let writer = Arc::new(Mutex::new(writer));
-                    if i < args.senders {
-                        senders.lock().unwrap().push((i, writer.clone()));
-                    }
-                    if queues[i % queues.len()].send((reader, writer)).is_err() {
-                        failed.fetch_add(1, Ordering::SeqCst);
-                    }
-                }
-            });
-        }
-    });
+    let (failed, first_error) = client::connect_all(
+        args.clients,
+        args.connectors,
+        |i, rng| {
+            if args.connect_rate > 0.0 {
+                let due = started + Duration::from_secs_f64(i as f64 / args.connect_rate);
+                thread::sleep(due.saturating_duration_since(Instant::now()));
+            }
+            if Instant::now() > deadline {
+                return Err("connect phase over".to_string());
+            }
+            let dial = Dial {
+                url: args.url(i),
+                tls,
+                recv_buffer: (i >= first_stalled).then_some(4096),
+                timeout: IO_TIMEOUT,
+            };
+            dial.websocket(&args.url(i).target(&args.name(i)), rng).map_err(|e| e.to_string())
+        },
+        |i, conn| {
+            if i >= first_stalled {
+                stalled.lock().unwrap().push(Stalled { conn });
+                return true;
+            }
+            let Conn { reader, writer } = conn;
+            let writer = Arc::new(Mutex::new(writer));
+            if i < args.senders {
+                senders.lock().unwrap().push((i, writer.clone()));
+            }
+            queues[i % queues.len()].send((reader, writer)).is_ok()
+        },
+    );
     drop(queues);
     let mut senders = senders.into_inner().unwrap();
     senders.sort_by_key(|(i, _)| *i);
@@ -403,8 +380,8 @@ fn connect_all(
         readers,
         senders: senders.into_iter().map(|(_, w)| w).collect(),
         stalled: stalled.into_inner().unwrap(),
-        failed: failed.load(Ordering::SeqCst),
-        first_error: first_error.into_inner().unwrap(),
+        failed,
+        first_error,
     }
 }
 

@@ -2,7 +2,6 @@
 //! see what each costs the server in memory and whether they all stay open.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -25,37 +24,19 @@ pub fn run(args: &Args) -> Result<Report, String> {
     let threads_before = pid.and_then(proc::threads);
     let started = Instant::now();
 
-    let next = AtomicUsize::new(0);
     let conns: Mutex<Vec<Conn>> = Mutex::new(Vec::with_capacity(args.clients));
-    let failed = AtomicUsize::new(0);
-    let first_error = Mutex::new(None);
-    thread::scope(|scope| {
-        for _ in 0..args.connectors.min(args.clients) {
-            let (next, conns, failed, first_error) = (&next, &conns, &failed, &first_error);
-            let tls = tls.as_ref();
-            scope.spawn(move || {
-                let mut rng = Rng::from_os();
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= args.clients {
-                        break;
-                    }
-                    let result = if started.elapsed() > CONNECT_PHASE {
-                        Err("connect phase over".to_string())
-                    } else {
-                        open(args, i, tls, &mut rng)
-                    };
-                    match result {
-                        Ok(conn) => conns.lock().unwrap().push(conn),
-                        Err(e) => {
-                            failed.fetch_add(1, Ordering::SeqCst);
-                            first_error.lock().unwrap().get_or_insert(format!("client {i}: {e}"));
-                        }
-                    }
-                }
-            });
-        }
-    });
+    let (failed, first_error) = client::connect_all(
+        args.clients,
+        args.connectors,
+        |i, rng| match started.elapsed() > CONNECT_PHASE {
+            true => Err("connect phase over".to_string()),
+            false => open(args, i, tls.as_ref(), rng),
+        },
+        |_, conn| {
+            conns.lock().unwrap().push(conn);
+            true
+        },
+    );
     let connect_s = started.elapsed().as_secs_f64();
     let mut conns = conns.into_inner().unwrap();
     let connected = conns.len();
@@ -84,8 +65,8 @@ pub fn run(args: &Args) -> Result<Report, String> {
     r.int("clients", args.clients);
     r.text("names", if args.names == crate::args::Names::Shared { "shared" } else { "distinct" });
     r.int("connected", connected);
-    r.int("failed", failed.load(Ordering::SeqCst));
-    if let Some(e) = first_error.into_inner().unwrap() {
+    r.int("failed", failed);
+    if let Some(e) = first_error {
         r.text("connect_error", e);
     }
     r.float("connect_s", connect_s);
