@@ -42,7 +42,7 @@ pub enum Event {
     /// A client completed the handshake: it gets the history and the users, everyone a `join`.
     Joined {
         /// The new client.
-        client: Arc<Client>,
+        client: Client,
         /// Where it left off, if it is reconnecting.
         resume: Option<Resume>,
     },
@@ -206,7 +206,7 @@ impl Broadcaster {
         }
     }
 
-    fn join(&mut self, client: Arc<Client>, resume: Option<&Resume>, round: &mut Round) {
+    fn join(&mut self, client: Client, resume: Option<&Resume>, round: &mut Round) {
         let id = client.id;
         round.joined_at.insert(id, round.frames.len());
         let (messages, complete) = self.history.replay(resume);
@@ -293,7 +293,7 @@ impl Broadcaster {
             if frames.is_empty() {
                 continue;
             }
-            match client.outbound.send(frames.iter().copied()) {
+            match client.outbound.send(frames) {
                 Sent::Flushed => delivered += frames.len() as u64,
                 Sent::Pending => {
                     delivered += frames.len() as u64;

@@ -9,6 +9,10 @@
 //!    goes through the opening handshake (`handshake.rs`) and the `101` answer.
 //! 4. The socket is then shared with the broadcaster through an [`Outbound`], and this thread becomes
 //!    the client's reader (`reader.rs`) until the connection ends.
+//!
+//! Steps 1 to 3 run in [`handle`], which returns before step 4 begins: the reader loop then runs
+//! in shallow frames, and the stack pages the HTTP phase touched are given back (`stack.rs`). An
+//! idle connection keeps two pages of stack rather than three or four.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
@@ -29,25 +33,73 @@ use crate::nickname;
 use crate::outbound::Outbound;
 use crate::reader::{Mode, Reader};
 use crate::server::Context;
+use crate::stack;
 use crate::stream::ClientStream;
 
 /// The body of a connection thread: serves the connection and logs how it ended.
 pub fn serve(tcp: TcpStream, id: u64, ctx: &Context) {
-    let peer = tcp.peer_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
     match handle(tcp, id, ctx) {
-        Ok(()) => {}
-        Err(e) if is_timeout(&e) => debug!("{peer}: dropped, handshake timed out"),
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-            debug!("{peer}: closed before sending a request")
+        Ok(Some(upgraded)) => {
+            stack::release_unused();
+            upgraded.run(ctx);
         }
-        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-            info!("{peer}: TLS failed: {e}")
-        }
-        Err(e) => debug!("{peer}: {e}"),
+        Ok(None) => {}
+        Err((peer, e)) => log_failure(&peer, &e),
     }
 }
 
-fn handle(tcp: TcpStream, id: u64, ctx: &Context) -> io::Result<()> {
+/// Why an HTTP-phase connection ended without an answer, at the level it deserves.
+#[inline(never)]
+fn log_failure(peer: &str, e: &io::Error) {
+    if is_timeout(e) {
+        debug!("{peer}: dropped, handshake timed out");
+    } else if e.kind() == io::ErrorKind::UnexpectedEof {
+        debug!("{peer}: closed before sending a request");
+    } else if e.kind() == io::ErrorKind::InvalidData {
+        info!("{peer}: TLS failed: {e}");
+    } else {
+        debug!("{peer}: {e}");
+    }
+}
+
+/// A connection past the `101` answer, ready for its reader loop.
+struct Upgraded<'a> {
+    id: u64,
+    ws: Box<WebSocket<ClientStream>>,
+    outbound: Arc<Outbound>,
+    mode: Mode,
+    name: String,
+    resume: Option<Resume>,
+    /// The client's address, for the logs.
+    peer: String,
+    _open: OpenGuard<'a>,
+}
+
+impl Upgraded<'_> {
+    /// Runs the reader loop to the connection's end.
+    fn run(self, ctx: &Context) {
+        let Upgraded { id, ws, outbound, mode, name, resume, peer, _open } = self;
+        let started = Instant::now();
+        let reader = Reader::new(id, ws, outbound, ctx);
+        let end = reader.run(mode, name.clone(), resume);
+        info!("{peer}: {name} disconnected after {:.1?}: {end}", started.elapsed());
+    }
+}
+
+/// Steps 1 to 3: the HTTP phase. `Ok(Some)`: a WebSocket to read; `Ok(None)`: answered and closed.
+/// Its frames are deep (httparse's header array, the TLS handshake), so it is never inlined into
+/// [`serve`]: they must be gone before the reader loop starts.
+#[inline(never)]
+fn handle(
+    tcp: TcpStream,
+    id: u64,
+    ctx: &Context,
+) -> Result<Option<Upgraded<'_>>, (String, io::Error)> {
+    let peer = tcp.peer_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
+    http_phase(tcp, id, ctx).map_err(|e| (peer, e))
+}
+
+fn http_phase(tcp: TcpStream, id: u64, ctx: &Context) -> io::Result<Option<Upgraded<'_>>> {
     tcp.set_nodelay(true)?;
     let peer = tcp.peer_addr()?;
     let socket = DeadlineSocket { tcp, deadline: Instant::now() + ctx.config.handshake_timeout };
@@ -59,7 +111,7 @@ fn handle(tcp: TcpStream, id: u64, ctx: &Context) -> io::Result<()> {
                 &Response::rejection(Rejection::Malformed).with_body(PLAIN_ON_TLS_PORT),
                 false,
             )?;
-            return finish_http(plain);
+            return finish_http(plain).map(|()| None);
         }
         Some(tls) => {
             let conn = Box::new(ServerConnection::new(tls.clone()).map_err(io::Error::other)?);
@@ -70,7 +122,9 @@ fn handle(tcp: TcpStream, id: u64, ctx: &Context) -> io::Result<()> {
     let (request, leftover) = match http::read_head(&mut pre) {
         Ok(read) => read,
         Err(HeadError::Io(e)) => return Err(e),
-        Err(HeadError::Rejected(rejection)) => return reject(pre, rejection, ctx, peer),
+        Err(HeadError::Rejected(rejection)) => {
+            return reject(pre, rejection, ctx, peer).map(|()| None);
+        }
     };
     debug!("{peer}: {} {}", request.method, request.path);
     let head_only = request.method == "HEAD";
@@ -81,30 +135,30 @@ fn handle(tcp: TcpStream, id: u64, ctx: &Context) -> io::Result<()> {
             (false, body) => Response::unavailable("application/json", body.into_bytes()),
         },
         Route::Metrics => Response::ok(PROMETHEUS_TEXT, ctx.metrics.prometheus().into_bytes()),
-        Route::Reject(rejection) => return reject(pre, rejection, ctx, peer),
+        Route::Reject(rejection) => return reject(pre, rejection, ctx, peer).map(|()| None),
         Route::Chat => return upgrade(pre, &request, leftover, Mode::Chat, ctx, id, peer),
         Route::Echo => return upgrade(pre, &request, leftover, Mode::Echo, ctx, id, peer),
     };
     respond(&mut pre, &response, head_only)?;
-    finish_http(pre)
+    finish_http(pre).map(|()| None)
 }
 
-/// The opening handshake, then the reader loop.
-fn upgrade(
+/// The opening handshake (RFC 6455 §4.2.2): checked, answered with `101`, and wrapped for reading.
+fn upgrade<'a>(
     mut pre: Pre,
     request: &Request,
     leftover: Vec<u8>,
     mode: Mode,
-    ctx: &Context,
+    ctx: &'a Context,
     id: u64,
     peer: SocketAddr,
-) -> io::Result<()> {
+) -> io::Result<Option<Upgraded<'a>>> {
     let accept = match handshake::check(request, &ctx.config.allowed_origins) {
         Ok(accept) => accept,
-        Err(rejection) => return reject(pre, rejection, ctx, peer),
+        Err(rejection) => return reject(pre, rejection, ctx, peer).map(|()| None),
     };
     if !ctx.metrics.try_open(ctx.config.max_connections) {
-        return reject(pre, Rejection::ServerFull, ctx, peer);
+        return reject(pre, Rejection::ServerFull, ctx, peer).map(|()| None);
     }
     let _open = OpenGuard(ctx);
     debug!(
@@ -117,14 +171,13 @@ fn upgrade(
     let (tcp, tls) = pre.into_parts();
     tcp.set_read_timeout(None)?;
     tcp.set_write_timeout(None)?;
-    let socket = Arc::new(tcp);
     let limit = match mode {
         Mode::Chat => ctx.config.send_buffer_bytes,
         // The echo reader is its own only writer and waits for each echo to drain.
         Mode::Echo => usize::MAX,
     };
-    let outbound = Arc::new(Outbound::new(socket.clone(), tls, limit, ctx.metrics.clone()));
-    let stream = ClientStream::new(id, socket.clone(), outbound.clone(), ctx.events.clone());
+    let outbound = Arc::new(Outbound::new(tcp, tls, limit, ctx.metrics.clone()));
+    let stream = ClientStream::new(id, outbound.clone(), ctx.events.clone());
     let max_message = match mode {
         Mode::Chat => ctx.config.max_message_bytes,
         Mode::Echo => ctx.config.echo_max_message_bytes,
@@ -135,7 +188,9 @@ fn upgrade(
         .write_buffer_size(0)
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message));
-    let ws = WebSocket::from_partially_read(stream, leftover, Role::Server, Some(ws_config));
+    // On the heap: the reader loop's frames stay small (see `stack.rs`).
+    let ws =
+        Box::new(WebSocket::from_partially_read(stream, leftover, Role::Server, Some(ws_config)));
 
     let name = request
         .query_param("name")
@@ -147,11 +202,7 @@ fn upgrade(
     let path = request.path.as_str();
     let peer = client_address(request, peer, &ctx.config.trusted_proxies);
     info!("{peer}: {name} connected to {path}");
-    let started = Instant::now();
-    let reader = Reader::new(id, ws, socket, outbound, ctx);
-    let end = reader.run(mode, name.clone(), resume);
-    info!("{peer}: {name} disconnected after {:.1?}: {end}", started.elapsed());
-    Ok(())
+    Ok(Some(Upgraded { id, ws, outbound, mode, name, resume, peer, _open }))
 }
 
 /// The client's address for the logs: a trusted proxy's `X-Forwarded-For` (its last entry, the

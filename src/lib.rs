@@ -21,6 +21,7 @@ pub mod error;
 pub mod server;
 pub mod tls;
 pub mod connection;
+pub mod stack;
 pub mod http;
 pub mod assets;
 pub mod handshake;

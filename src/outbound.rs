@@ -8,15 +8,17 @@
 //!
 //! - Every outgoing byte goes through [`Outbound`]'s queue, under its mutex. Frames are appended
 //!   whole, so a pong from the reader can never land inside a broadcast frame.
-//! - The reader reads from the socket *without* the lock (a blocking `read` on `&TcpStream`), so a
-//!   silent client never holds up the broadcaster. With TLS, the rustls connection lives inside the
+//! - The reader reads from the socket *without* the lock (a blocking `read` on
+//!   [`Outbound::socket`]), so a silent client never holds up the broadcaster. With TLS, the rustls connection lives inside the
 //!   lock: the reader reads ciphertext without it, then locks briefly to decrypt.
 //! - Writes never block: [`Outbound::flush`] sends with `MSG_DONTWAIT`, which makes this one call
 //!   non-blocking without making the reader's blocking reads non-blocking. What the kernel does not
 //!   take stays queued, and the broadcaster retries on its next tick.
 //! - A flush hands the kernel every queued frame in one `sendmsg` with an iovec per frame (writev
-//!   style): under load a client gets many frames for one system call. Each frame is a shared
-//!   [`Bytes`]: the broadcaster encoded it once for everybody.
+//!   style): under load a client gets many frames for one system call, and a single frame goes
+//!   out with a plain `send`. Each frame is a shared [`Bytes`]: the broadcaster encoded it once for
+//!   everybody. When nothing is queued (the usual case), [`Outbound::send`] writes the round's
+//!   frames straight from the broadcaster's slices and queues only what the kernel did not take.
 //! - The queue is bounded by `SEND_BUFFER_BYTES`. A client that falls further behind is closed with
 //!   1013 (try again later) and its backlog dropped, so a stalled reader costs the others nothing.
 //!
@@ -51,7 +53,9 @@ pub enum Sent {
 /// A client's outbound queue, shared by its reader thread and the broadcaster.
 #[derive(Debug)]
 pub struct Outbound {
-    socket: Arc<TcpStream>,
+    /// Kept here, not behind another pointer: the broadcaster reaches every client's socket in
+    /// every round, and each hop is a cache miss with a thousand clients.
+    socket: TcpStream,
     limit: usize,
     metrics: Arc<Metrics>,
     state: Mutex<State>,
@@ -74,7 +78,7 @@ struct State {
 impl Outbound {
     /// Wraps a connected socket (and its TLS session, if any) after the handshake.
     pub fn new(
-        socket: Arc<TcpStream>,
+        socket: TcpStream,
         tls: Option<Box<ServerConnection>>,
         limit: usize,
         metrics: Arc<Metrics>,
@@ -95,17 +99,40 @@ impl Outbound {
         Outbound { socket, limit, metrics, state: Mutex::new(state) }
     }
 
+    /// The socket, for the reader's blocking reads (which take no lock).
+    pub fn socket(&self) -> &TcpStream {
+        &self.socket
+    }
+
     /// Queues frames and tries to write them; on overflow closes the client with 1013.
-    pub fn send<'a>(&self, frames: impl IntoIterator<Item = &'a Bytes>) -> Sent {
+    pub fn send(&self, frames: &[&Bytes]) -> Sent {
         let mut state = self.lock();
         if state.closing.is_some() || state.dead {
             return Sent::Closed;
         }
-        for frame in frames {
-            state.queued += frame.len();
-            state.frames.push_back(frame.clone());
+        let mut taken = 0;
+        if state.frames.is_empty() && state.tls.is_none() {
+            // Nothing waits: write straight from the caller's frames, no queue touched.
+            match write_direct(&self.socket, frames) {
+                Ok(n) => taken = n,
+                Err(_) => {
+                    state.dead = true;
+                    return Sent::Closed;
+                }
+            }
         }
-        let sent = self.write_out(&mut state);
+        for frame in frames {
+            let skip = taken.min(frame.len());
+            taken -= skip;
+            if skip < frame.len() {
+                state.queued += frame.len() - skip;
+                state.frames.push_back((*frame).clone());
+                if skip > 0 {
+                    state.written = skip;
+                }
+            }
+        }
+        let sent = if state.frames.is_empty() { Sent::Flushed } else { self.write_out(&mut state) };
         // Judge what the socket did not take: a big round to a fast reader is no backlog. A
         // single frame (one large history) may exceed the bound on its own.
         if sent == Sent::Pending && state.queued > self.limit && state.frames.len() > 1 {
@@ -120,6 +147,9 @@ impl Outbound {
     /// Writes what the socket takes now, without blocking.
     pub fn flush(&self) -> Sent {
         let mut state = self.lock();
+        if state.frames.is_empty() && state.tls.is_none() && !state.dead {
+            return Sent::Flushed;
+        }
         self.write_out(&mut state)
     }
 
@@ -264,17 +294,34 @@ impl Outbound {
     }
 }
 
+/// Writes frames that were never queued, as much as the socket takes now; returns the bytes taken.
+fn write_direct(socket: &TcpStream, frames: &[&Bytes]) -> io::Result<usize> {
+    loop {
+        let sent = match frames {
+            [one] => send_one(socket, one),
+            _ => send_many(socket, frames.iter().map(|frame| &frame[..])),
+        };
+        match sent {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Writes queued frames to a plain socket. `Ok(true)`: all written; `Ok(false)`: it would block.
 fn write_plain(socket: &TcpStream, state: &mut State) -> io::Result<bool> {
-    while !state.frames.is_empty() {
-        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-        let mut count = 0;
-        for (slot, frame) in slices.iter_mut().zip(&state.frames) {
-            let start = if count == 0 { state.written } else { 0 };
-            *slot = IoSlice::new(&frame[start..]);
-            count += 1;
-        }
-        match send_nonblocking(socket, &slices[..count]) {
+    while let Some(front) = state.frames.front() {
+        let front = &front[state.written..];
+        let sent = match state.frames.len() {
+            1 => send_one(socket, front),
+            _ => send_many(
+                socket,
+                std::iter::once(front).chain(state.frames.iter().skip(1).map(|f| &f[..])),
+            ),
+        };
+        match sent {
             Ok(n) => advance(state, n),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -329,9 +376,22 @@ fn advance(state: &mut State, mut n: usize) {
     }
 }
 
-/// One `sendmsg(2)` with `MSG_DONTWAIT` (never block) and `MSG_NOSIGNAL` (no SIGPIPE).
-fn send_nonblocking(socket: &TcpStream, slices: &[IoSlice<'_>]) -> io::Result<usize> {
-    SockRef::from(socket).send_vectored_with_flags(slices, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+/// One `send(2)` with `MSG_DONTWAIT` (never block) and `MSG_NOSIGNAL` (no SIGPIPE).
+fn send_one(socket: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    SockRef::from(socket).send_with_flags(bytes, SEND_FLAGS)
+}
+
+/// One `sendmsg(2)` with an iovec per frame, up to [`MAX_IOVECS`] of them. Kept out of line: its
+/// array is a kilobyte of stack, which the reader threads' single-frame writes never need.
+#[inline(never)]
+fn send_many<'a>(socket: &TcpStream, frames: impl Iterator<Item = &'a [u8]>) -> io::Result<usize> {
+    let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+    let mut count = 0;
+    for (slot, frame) in slices.iter_mut().zip(frames) {
+        *slot = IoSlice::new(frame);
+        count += 1;
+    }
+    SockRef::from(socket).send_vectored_with_flags(&slices[..count], SEND_FLAGS)
 }
 
 /// An `io::Write` over the shared socket that never blocks, for `rustls::write_tls`.
@@ -339,11 +399,11 @@ struct NonBlocking<'a>(&'a TcpStream);
 
 impl Write for NonBlocking<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        send_nonblocking(self.0, &[IoSlice::new(buf)])
+        send_one(self.0, buf)
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        send_nonblocking(self.0, bufs)
+        SockRef::from(self.0).send_vectored_with_flags(bufs, SEND_FLAGS)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -351,9 +411,109 @@ impl Write for NonBlocking<'_> {
     }
 }
 
+/// Never block (the reader's blocking reads share the socket) and no SIGPIPE.
+const SEND_FLAGS: libc::c_int = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
 /// Queue slots an empty queue may keep.
 const KEEP_CAPACITY: usize = 16;
 /// Frames per `sendmsg` (Linux accepts up to 1024, `UIO_MAXIOV`); the array lives on the stack.
 const MAX_IOVECS: usize = 64;
 /// Plaintext handed to rustls per round (four full TLS records).
 const TLS_CHUNK: usize = 64 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+    use std::thread;
+
+    use socket2::{Domain, Socket, Type};
+
+    use super::*;
+
+    /// A connected pair on 127.0.0.1 with small kernel buffers: (server side, client side).
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        client.set_recv_buffer_size(4096).unwrap();
+        client.connect(&listener.local_addr().unwrap().into()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        SockRef::from(&server).set_send_buffer_size(4096).unwrap();
+        (server, client.into())
+    }
+
+    fn outbound(socket: TcpStream, limit: usize) -> Outbound {
+        Outbound::new(socket, None, limit, Arc::new(Metrics::default()))
+    }
+
+    /// Frame `i`: `len` bytes of one value, so a byte out of place shows.
+    fn numbered(i: usize, len: usize) -> Bytes {
+        Bytes::from(vec![(i % 251) as u8; len])
+    }
+
+    /// Reads everything until the peer shuts down its side.
+    fn read_all(mut client: TcpStream) -> thread::JoinHandle<Vec<u8>> {
+        thread::spawn(move || {
+            let mut all = Vec::new();
+            client.read_to_end(&mut all).unwrap();
+            all
+        })
+    }
+
+    /// Flushes until everything is in the kernel, then ends the stream.
+    fn drain_and_finish(out: &Outbound) {
+        while !out.is_drained() {
+            assert_ne!(out.flush(), Sent::Closed);
+            thread::sleep(std::time::Duration::from_millis(1));
+        }
+        out.shutdown(Shutdown::Write);
+    }
+
+    #[test]
+    fn a_round_bigger_than_the_limit_to_a_reader_with_room_is_no_backlog() {
+        let (server, client) = pair();
+        SockRef::from(&server).set_send_buffer_size(256 * 1024).unwrap();
+        let out = outbound(server, 1024);
+        let frames: Vec<Bytes> = (0..4).map(|i| Bytes::from(vec![i as u8; 400])).collect();
+        let round: Vec<&Bytes> = frames.iter().collect();
+        assert_eq!(out.send(&round), Sent::Flushed);
+        assert_eq!(out.closing_code(), None);
+        let reader = read_all(client);
+        drain_and_finish(&out);
+        assert_eq!(reader.join().unwrap(), frames.concat());
+    }
+
+    #[test]
+    fn frames_behind_a_partial_write_arrive_whole_and_in_order() {
+        let (server, client) = pair();
+        let out = outbound(server, usize::MAX);
+        // Big frames, alone and in rounds of three: the kernel soon takes only part of one.
+        let frames: Vec<Bytes> = (0..60).map(|i| numbered(i, 20_000)).collect();
+        let mut rounds = vec![vec![&frames[0]]];
+        rounds.extend(frames[1..].chunks(3).map(|c| c.iter().collect::<Vec<_>>()));
+        let sent: Vec<Sent> = rounds.iter().map(|round| out.send(round)).collect();
+        assert!(sent.contains(&Sent::Pending), "the client never reads: 1.2 MB cannot all fit");
+        let reader = read_all(client);
+        drain_and_finish(&out);
+        assert_eq!(reader.join().unwrap(), frames.concat());
+    }
+
+    #[test]
+    fn a_stalled_reader_is_closed_with_1013_after_whole_frames() {
+        let (server, client) = pair();
+        let out = outbound(server, 16 * 1024);
+        let frames: Vec<Bytes> = (0..300).map(|i| numbered(i, 1000)).collect();
+        let evicted_at = frames.iter().position(|f| out.send(&[f]) == Sent::Evicted);
+        let evicted_at = evicted_at.expect("a reader that never reads is evicted");
+        assert_eq!(out.closing_code(), Some(1013));
+        assert_eq!(out.send(&[&frames[0]]), Sent::Closed, "nothing is accepted after the close");
+        let reader = read_all(client);
+        drain_and_finish(&out);
+        let got = reader.join().unwrap();
+        let close = frame::close(1013, "too slow: send buffer full");
+        assert!(got.ends_with(&close), "the stream ends with the close frame");
+        let body = &got[..got.len() - close.len()];
+        assert_eq!(body.len() % 1000, 0, "only whole frames before the close");
+        let whole = body.len() / 1000;
+        assert!(whole <= evicted_at);
+        assert_eq!(body, frames[..whole].concat());
+    }
+}

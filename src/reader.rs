@@ -15,7 +15,7 @@
 //! [`ClientStream`]: crate::stream::ClientStream
 
 use std::fmt;
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -70,8 +70,7 @@ impl fmt::Display for End {
 /// The reader side of one WebSocket.
 pub struct Reader<'a> {
     id: u64,
-    ws: WebSocket<ClientStream>,
-    socket: Arc<TcpStream>,
+    ws: Box<WebSocket<ClientStream>>,
     outbound: Arc<Outbound>,
     ctx: &'a Context,
     read_timeout: Option<Duration>,
@@ -93,12 +92,11 @@ impl<'a> Reader<'a> {
     /// A reader over an upgraded connection.
     pub fn new(
         id: u64,
-        ws: WebSocket<ClientStream>,
-        socket: Arc<TcpStream>,
+        ws: Box<WebSocket<ClientStream>>,
         outbound: Arc<Outbound>,
         ctx: &'a Context,
     ) -> Reader<'a> {
-        Reader { id, ws, socket, outbound, ctx, read_timeout: None }
+        Reader { id, ws, outbound, ctx, read_timeout: None }
     }
 
     /// Runs the connection to its end.
@@ -112,10 +110,10 @@ impl<'a> Reader<'a> {
                     max_message_bytes: config.max_message_bytes,
                     rate_limit_per_sec: config.rate_limit_per_sec,
                 };
-                self.outbound.send([&frame::text(hello.to_json())]);
+                self.outbound.send(&[&frame::text(hello.to_json())]);
                 let client =
                     Client { id: self.id, name: name.clone(), outbound: self.outbound.clone() };
-                let joined = Event::Joined { client: Arc::new(client), resume };
+                let joined = Event::Joined { client, resume };
                 if self.ctx.events.send(joined).is_err() {
                     return self.close(1001, "server shutting down");
                 }
@@ -204,7 +202,7 @@ impl<'a> Reader<'a> {
     /// Sends an error event to this client only; the connection stays open.
     fn refuse(&mut self, code: &str, message: &str) -> Step {
         let event = ServerEvent::Error { code, message };
-        self.outbound.send([&frame::text(event.to_json())]);
+        self.outbound.send(&[&frame::text(event.to_json())]);
         Step::Continue
     }
 
@@ -212,7 +210,7 @@ impl<'a> Reader<'a> {
     /// reading speed back to its sending (the echo reader is the connection's only writer).
     fn echo(&mut self, frame: Bytes) -> Step {
         let deadline = Instant::now() + self.ctx.config.idle_timeout;
-        let mut sent = self.outbound.send([&frame]);
+        let mut sent = self.outbound.send(&[&frame]);
         while sent == Sent::Pending {
             if Instant::now() > deadline {
                 return Step::Close(1013, "not reading");
@@ -312,7 +310,7 @@ impl<'a> Reader<'a> {
         self.outbound.send_close_notify();
         self.outbound.flush();
         self.outbound.shutdown(Shutdown::Write);
-        drain(&self.socket, Instant::now() + LINGER);
+        drain(self.outbound.socket(), Instant::now() + LINGER);
     }
 
     /// Sets the socket's read timeout, unless the one set is already close enough (a system call
@@ -324,7 +322,7 @@ impl<'a> Reader<'a> {
                 return Ok(());
             }
         }
-        self.socket.set_read_timeout(Some(wanted))?;
+        self.outbound.socket().set_read_timeout(Some(wanted))?;
         self.read_timeout = Some(wanted);
         Ok(())
     }

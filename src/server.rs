@@ -201,7 +201,7 @@ fn raise_open_file_limit() {
 
 /// Stack reserved per connection thread. Only the pages a thread touches cost memory; this bounds
 /// the address space, and leaves room for the TLS handshake, the deepest call chain we have.
-const CONNECTION_STACK_BYTES: usize = 256 * 1024;
+pub const CONNECTION_STACK_BYTES: usize = 256 * 1024;
 /// Connections beyond MAX_CONNECTIONS that may be in their handshake at once.
 const HANDSHAKE_HEADROOM: usize = 256;
 /// Events that may wait for the broadcaster; beyond that, readers wait (back-pressure).

@@ -7,7 +7,6 @@
 //! it sends on its own: pongs and, rarely, a close reply.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 use std::sync::Arc;
 
 use crossbeam_channel::Sender;
@@ -20,7 +19,6 @@ use crate::outbound::{Outbound, Sent};
 #[derive(Debug)]
 pub struct ClientStream {
     id: u64,
-    socket: Arc<TcpStream>,
     outbound: Arc<Outbound>,
     events: Sender<Event>,
     /// Ciphertext read buffer, TLS only; `ciphertext[fed..filled]` is read but not yet decrypted.
@@ -31,21 +29,16 @@ pub struct ClientStream {
 
 impl ClientStream {
     /// The stream for client `id`; `events` reaches the broadcaster for write retries.
-    pub fn new(
-        id: u64,
-        socket: Arc<TcpStream>,
-        outbound: Arc<Outbound>,
-        events: Sender<Event>,
-    ) -> ClientStream {
+    pub fn new(id: u64, outbound: Arc<Outbound>, events: Sender<Event>) -> ClientStream {
         let ciphertext = if outbound.is_tls() { vec![0; CIPHERTEXT_BUFFER] } else { Vec::new() };
-        ClientStream { id, socket, outbound, events, ciphertext, fed: 0, filled: 0 }
+        ClientStream { id, outbound, events, ciphertext, fed: 0, filled: 0 }
     }
 }
 
 impl Read for ClientStream {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if self.ciphertext.is_empty() {
-            return (&*self.socket).read(out);
+            return self.outbound.socket().read(out);
         }
         loop {
             if let Some(n) = self.outbound.read_plaintext(out)? {
@@ -57,7 +50,7 @@ impl Read for ClientStream {
                 continue;
             }
             // Block for ciphertext without holding the outbound lock.
-            let n = (&*self.socket).read(&mut self.ciphertext)?;
+            let n = self.outbound.socket().read(&mut self.ciphertext)?;
             if n == 0 {
                 return Ok(0);
             }
@@ -70,7 +63,7 @@ impl Write for ClientStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         // Whole frames from tungstenite: queue them like any other frame. A connection that is
         // already closing drops them, as RFC 6455 §5.5.1 wants no frames after a close.
-        let sent = self.outbound.send([&Bytes::copy_from_slice(buf)]);
+        let sent = self.outbound.send(&[&Bytes::copy_from_slice(buf)]);
         self.ask_for_retry(sent);
         Ok(buf.len())
     }

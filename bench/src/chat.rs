@@ -503,7 +503,7 @@ fn service(slot: &mut Slot, shared: &Shared) -> bool {
                 return false;
             }
         }
-        if !handle_frames(slot, shared.now()) {
+        if !handle_frames(slot, shared.now()) || slot.reader.drained() {
             return false;
         }
     }

@@ -213,6 +213,8 @@ pub struct Reader {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// The last plain read returned less than it had room for: the socket had nothing more.
+    drained: bool,
 }
 
 /// One frame found in the reader's buffer.
@@ -231,6 +233,7 @@ impl Reader {
             buf: vec![0; 64 * 1024],
             start: 0,
             end: 0,
+            drained: false,
         })
     }
 
@@ -255,12 +258,21 @@ impl Reader {
             }
             self.buf.resize((self.buf.len() * 2).max(4096), 0);
         }
+        let room = self.buf.len() - self.end;
         let n = match &self.tls {
             None => (&*self.tcp).read(&mut self.buf[self.end..])?,
             Some(tls) => tls_read(&self.tcp, tls, &mut self.cipher, &mut self.buf[self.end..])?,
         };
+        // rustls may hold more plaintext than one read returns, so only a plain read can tell.
+        self.drained = self.tls.is_none() && n < room;
         self.end += n;
         Ok(n)
+    }
+
+    /// True when the last read emptied the socket: with level-triggered epoll, the next bytes
+    /// bring a new event, so there is no need for another read that would only say `EAGAIN`.
+    pub fn drained(&self) -> bool {
+        self.drained
     }
 
     /// The next complete frame in the buffer, if there is one.

@@ -275,7 +275,7 @@ fn not_delivered(sender: &Outbound, error: &KafkaError) {
          it again"
     );
     let event = ServerEvent::Error { code: "not_delivered", message: &message };
-    sender.send([&frame::text(event.to_json())]);
+    sender.send(&[&frame::text(event.to_json())]);
 }
 
 /// Reads both topics forever, handing records to the broadcaster.
