@@ -21,7 +21,10 @@ pub struct ClientStream {
     id: u64,
     outbound: Arc<Outbound>,
     events: Sender<Event>,
+    /// True when the connection carries TLS.
+    tls: bool,
     /// Ciphertext read buffer, TLS only; `ciphertext[fed..filled]` is read but not yet decrypted.
+    /// Empty while the connection waits for data: an idle connection holds no buffer here.
     ciphertext: Vec<u8>,
     fed: usize,
     filled: usize,
@@ -30,14 +33,14 @@ pub struct ClientStream {
 impl ClientStream {
     /// The stream for client `id`; `events` reaches the broadcaster for write retries.
     pub fn new(id: u64, outbound: Arc<Outbound>, events: Sender<Event>) -> ClientStream {
-        let ciphertext = if outbound.is_tls() { vec![0; CIPHERTEXT_BUFFER] } else { Vec::new() };
-        ClientStream { id, outbound, events, ciphertext, fed: 0, filled: 0 }
+        let tls = outbound.is_tls();
+        ClientStream { id, outbound, events, tls, ciphertext: Vec::new(), fed: 0, filled: 0 }
     }
 }
 
 impl Read for ClientStream {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if self.ciphertext.is_empty() {
+        if !self.tls {
             return self.outbound.socket().read(out);
         }
         loop {
@@ -49,7 +52,13 @@ impl Read for ClientStream {
                     self.outbound.feed_ciphertext(&self.ciphertext[self.fed..self.filled])?;
                 continue;
             }
-            // Block for ciphertext without holding the outbound lock.
+            // Everything read is decrypted: give the buffer back, and wait for ciphertext without
+            // one (a peek at one byte) and without holding the outbound lock.
+            self.ciphertext = Vec::new();
+            if self.outbound.socket().peek(&mut [0u8; 1])? == 0 {
+                return Ok(0);
+            }
+            self.ciphertext = vec![0; CIPHERTEXT_BUFFER];
             let n = self.outbound.socket().read(&mut self.ciphertext)?;
             if n == 0 {
                 return Ok(0);
