@@ -72,16 +72,23 @@ impl From<io::Error> for HeadError {
 
 /// Reads and parses one request head. Returns the request and any bytes read past its end.
 pub fn read_head(stream: &mut impl Read) -> Result<(Request, Vec<u8>), HeadError> {
-    // Most heads are a few hundred bytes: start small and grow to MAX_HEAD_BYTES only when a
-    // head needs it (every connection's buffer counts while thousands of them arrive at once).
-    let mut buf = vec![0u8; FIRST_READ_BYTES];
+    // Most heads are a few hundred bytes: read into the stack first, and move to the heap, growing
+    // up to MAX_HEAD_BYTES, only for a head that needs it. (A freed heap buffer would stay cached
+    // by this thread's allocator for the connection's life; the stack pages are given back after
+    // the upgrade, see `stack.rs`.)
+    let mut first = [0u8; FIRST_READ_BYTES];
+    let mut grown: Vec<u8> = Vec::new();
     let mut filled = 0;
     loop {
+        let buf: &mut [u8] = if grown.is_empty() { &mut first } else { &mut grown };
         if filled == buf.len() {
             if buf.len() == MAX_HEAD_BYTES {
                 return Err(HeadError::Rejected(Rejection::HeadTooLarge));
             }
-            buf.resize((buf.len() * 2).min(MAX_HEAD_BYTES), 0);
+            let mut bigger = vec![0u8; (buf.len() * 2).min(MAX_HEAD_BYTES)];
+            bigger[..filled].copy_from_slice(&buf[..filled]);
+            grown = bigger;
+            continue;
         }
         let n = stream.read(&mut buf[filled..])?;
         if n == 0 {
@@ -257,7 +264,8 @@ impl Response {
     }
 }
 
-/// The first read's buffer; it doubles as needed up to [`MAX_HEAD_BYTES`].
+/// The first read's buffer, on the stack; a longer head moves to the heap, doubling up to
+/// [`MAX_HEAD_BYTES`].
 const FIRST_READ_BYTES: usize = 1024;
 /// The largest request head we read (request line and headers), in bytes.
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;

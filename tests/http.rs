@@ -248,3 +248,47 @@ fn logs_name_the_forwarded_client_only_behind_a_trusted_proxy() {
         assert_eq!(server.log().contains("203.0.113.9 (via 127.0.0.1:"), believed, "{trusted}");
     }
 }
+
+/// A masked client text frame (RFC 6455 §5.2), short enough for the 7-bit length.
+fn masked_text(text: &str) -> Vec<u8> {
+    let mask = [0x37, 0xfa, 0x21, 0x3d];
+    assert!(text.len() < 126);
+    let mut frame = vec![0x81, 0x80 | text.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
+#[test]
+fn a_long_head_arriving_in_pieces_with_a_frame_right_behind_it() {
+    let server = Server::start(&[]);
+    let mut tcp = server.tcp();
+    // 3 KB of headers: more than the first read's buffer, so it grows twice on the way.
+    let padding = format!("X-Padding: {}\r\n", "p".repeat(3000));
+    let mut bytes = upgrade_request(&server, &format!("{KEY}{V13}{padding}")).into_bytes();
+    let text = "sent in the same write as the end of the head";
+    bytes.extend(masked_text(&format!(r#"{{"type":"message","text":"{text}"}}"#)));
+    for piece in bytes.chunks(1400) {
+        tcp.write_all(piece).unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        tcp.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert_eq!(status(&head), "HTTP/1.1 101 Switching Protocols");
+    let mut ws =
+        tungstenite::WebSocket::from_raw_socket(tcp, tungstenite::protocol::Role::Client, None);
+    loop {
+        let message = ws.read().expect("the chat message the frame carried");
+        let Ok(text_frame) = message.to_text() else { continue };
+        let event: serde_json::Value = serde_json::from_str(text_frame).unwrap();
+        if event["type"] == "message" {
+            assert_eq!(event["text"], text);
+            break;
+        }
+    }
+}
