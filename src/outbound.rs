@@ -110,9 +110,11 @@ impl Outbound {
         if state.closing.is_some() || state.dead {
             return Sent::Closed;
         }
+        // Nothing waits: write straight from the caller's frames, no queue touched. What the
+        // kernel does not take then waits for the broadcaster's retry: the socket is full.
+        let direct = state.frames.is_empty() && state.tls.is_none();
         let mut taken = 0;
-        if state.frames.is_empty() && state.tls.is_none() {
-            // Nothing waits: write straight from the caller's frames, no queue touched.
+        if direct {
             match write_direct(&self.socket, frames) {
                 Ok(n) => taken = n,
                 Err(_) => {
@@ -132,7 +134,11 @@ impl Outbound {
                 }
             }
         }
-        let sent = if state.frames.is_empty() { Sent::Flushed } else { self.write_out(&mut state) };
+        let sent = match (state.frames.is_empty(), direct) {
+            (true, _) => Sent::Flushed,
+            (false, true) => Sent::Pending,
+            (false, false) => self.write_out(&mut state),
+        };
         // Judge what the socket did not take: a big round to a fast reader is no backlog. A
         // single frame (one large history) may exceed the bound on its own.
         if sent == Sent::Pending && state.queued > self.limit && state.frames.len() > 1 {
@@ -147,9 +153,6 @@ impl Outbound {
     /// Writes what the socket takes now, without blocking.
     pub fn flush(&self) -> Sent {
         let mut state = self.lock();
-        if state.frames.is_empty() && state.tls.is_none() && !state.dead {
-            return Sent::Flushed;
-        }
         self.write_out(&mut state)
     }
 
@@ -295,11 +298,44 @@ impl Outbound {
 }
 
 /// Writes frames that were never queued, as much as the socket takes now; returns the bytes taken.
+/// Less than all of them means the socket is full.
 fn write_direct(socket: &TcpStream, frames: &[&Bytes]) -> io::Result<usize> {
+    let mut taken = 0;
+    for chunk in frames.chunks(MAX_IOVECS) {
+        let offered: usize = chunk.iter().map(|frame| frame.len()).sum();
+        let n = write_frames(socket, chunk.len(), chunk.iter().map(|frame| &frame[..]))?;
+        taken += n;
+        if n < offered {
+            break;
+        }
+    }
+    Ok(taken)
+}
+
+/// Writes queued frames to a plain socket. `Ok(true)`: all written; `Ok(false)`: it would block.
+fn write_plain(socket: &TcpStream, state: &mut State) -> io::Result<bool> {
+    while let Some(front) = state.frames.front() {
+        let rest = state.frames.iter().skip(1).map(|frame| &frame[..]);
+        let frames = std::iter::once(&front[state.written..]).chain(rest);
+        match write_frames(socket, state.frames.len().min(MAX_IOVECS), frames)? {
+            0 => return Ok(false),
+            n => advance(state, n),
+        }
+    }
+    Ok(true)
+}
+
+/// One non-blocking write of the first `count` of `frames`: `send(2)` for one, `sendmsg(2)` for
+/// several. Returns the bytes the kernel took, 0 when the socket is full.
+fn write_frames<'a>(
+    socket: &TcpStream,
+    count: usize,
+    frames: impl Iterator<Item = &'a [u8]> + Clone,
+) -> io::Result<usize> {
     loop {
-        let sent = match frames {
-            [one] => send_one(socket, one),
-            _ => send_many(socket, frames.iter().map(|frame| &frame[..])),
+        let sent = match count {
+            1 => send_one(socket, frames.clone().next().unwrap_or_default()),
+            _ => send_many(socket, frames.clone()),
         };
         match sent {
             Ok(n) => return Ok(n),
@@ -308,27 +344,6 @@ fn write_direct(socket: &TcpStream, frames: &[&Bytes]) -> io::Result<usize> {
             Err(e) => return Err(e),
         }
     }
-}
-
-/// Writes queued frames to a plain socket. `Ok(true)`: all written; `Ok(false)`: it would block.
-fn write_plain(socket: &TcpStream, state: &mut State) -> io::Result<bool> {
-    while let Some(front) = state.frames.front() {
-        let front = &front[state.written..];
-        let sent = match state.frames.len() {
-            1 => send_one(socket, front),
-            _ => send_many(
-                socket,
-                std::iter::once(front).chain(state.frames.iter().skip(1).map(|f| &f[..])),
-            ),
-        };
-        match sent {
-            Ok(n) => advance(state, n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(true)
 }
 
 /// Encrypts queued frames a chunk at a time and writes the TLS records without blocking.
@@ -458,13 +473,15 @@ mod tests {
         })
     }
 
-    /// Flushes until everything is in the kernel, then ends the stream.
-    fn drain_and_finish(out: &Outbound) {
+    /// Everything the client receives once `out` is flushed to the end and its stream ended.
+    fn received(out: &Outbound, client: TcpStream) -> Vec<u8> {
+        let reader = read_all(client);
         while !out.is_drained() {
             assert_ne!(out.flush(), Sent::Closed);
             thread::sleep(std::time::Duration::from_millis(1));
         }
         out.shutdown(Shutdown::Write);
+        reader.join().unwrap()
     }
 
     #[test]
@@ -476,9 +493,7 @@ mod tests {
         let round: Vec<&Bytes> = frames.iter().collect();
         assert_eq!(out.send(&round), Sent::Flushed);
         assert_eq!(out.closing_code(), None);
-        let reader = read_all(client);
-        drain_and_finish(&out);
-        assert_eq!(reader.join().unwrap(), frames.concat());
+        assert_eq!(received(&out, client), frames.concat());
     }
 
     #[test]
@@ -491,9 +506,7 @@ mod tests {
         rounds.extend(frames[1..].chunks(3).map(|c| c.iter().collect::<Vec<_>>()));
         let sent: Vec<Sent> = rounds.iter().map(|round| out.send(round)).collect();
         assert!(sent.contains(&Sent::Pending), "the client never reads: 1.2 MB cannot all fit");
-        let reader = read_all(client);
-        drain_and_finish(&out);
-        assert_eq!(reader.join().unwrap(), frames.concat());
+        assert_eq!(received(&out, client), frames.concat());
     }
 
     #[test]
@@ -505,9 +518,7 @@ mod tests {
         let evicted_at = evicted_at.expect("a reader that never reads is evicted");
         assert_eq!(out.closing_code(), Some(1013));
         assert_eq!(out.send(&[&frames[0]]), Sent::Closed, "nothing is accepted after the close");
-        let reader = read_all(client);
-        drain_and_finish(&out);
-        let got = reader.join().unwrap();
+        let got = received(&out, client);
         let close = frame::close(1013, "too slow: send buffer full");
         assert!(got.ends_with(&close), "the stream ends with the close frame");
         let body = &got[..got.len() - close.len()];
