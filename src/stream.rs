@@ -23,18 +23,17 @@ pub struct ClientStream {
     events: Sender<Event>,
     /// True when the connection carries TLS.
     tls: bool,
-    /// Ciphertext read buffer, TLS only; `ciphertext[fed..filled]` is read but not yet decrypted.
-    /// Empty while the connection waits for data: an idle connection holds no buffer here.
+    /// Ciphertext read, TLS only; `ciphertext[fed..]` is not yet decrypted. Empty while the
+    /// connection waits for data: an idle connection holds no buffer here.
     ciphertext: Vec<u8>,
     fed: usize,
-    filled: usize,
 }
 
 impl ClientStream {
     /// The stream for client `id`; `events` reaches the broadcaster for write retries.
     pub fn new(id: u64, outbound: Arc<Outbound>, events: Sender<Event>) -> ClientStream {
         let tls = outbound.is_tls();
-        ClientStream { id, outbound, events, tls, ciphertext: Vec::new(), fed: 0, filled: 0 }
+        ClientStream { id, outbound, events, tls, ciphertext: Vec::new(), fed: 0 }
     }
 }
 
@@ -47,23 +46,22 @@ impl Read for ClientStream {
             if let Some(n) = self.outbound.read_plaintext(out)? {
                 return Ok(n);
             }
-            if self.fed < self.filled {
-                self.fed +=
-                    self.outbound.feed_ciphertext(&self.ciphertext[self.fed..self.filled])?;
+            if self.fed < self.ciphertext.len() {
+                self.fed += self.outbound.feed_ciphertext(&self.ciphertext[self.fed..])?;
                 continue;
             }
             // Everything read is decrypted: give the buffer back, and wait for ciphertext without
             // one (a peek at one byte) and without holding the outbound lock.
-            self.ciphertext = Vec::new();
+            (self.ciphertext, self.fed) = (Vec::new(), 0);
             if self.outbound.socket().peek(&mut [0u8; 1])? == 0 {
                 return Ok(0);
             }
             self.ciphertext = vec![0; CIPHERTEXT_BUFFER];
             let n = self.outbound.socket().read(&mut self.ciphertext)?;
+            self.ciphertext.truncate(n);
             if n == 0 {
                 return Ok(0);
             }
-            (self.fed, self.filled) = (0, n);
         }
     }
 }
