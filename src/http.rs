@@ -85,9 +85,11 @@ pub fn read_head(stream: &mut impl Read) -> Result<(Request, Vec<u8>), HeadError
             if buf.len() == MAX_HEAD_BYTES {
                 return Err(HeadError::Rejected(Rejection::HeadTooLarge));
             }
-            let mut bigger = vec![0u8; (buf.len() * 2).min(MAX_HEAD_BYTES)];
-            bigger[..filled].copy_from_slice(&buf[..filled]);
-            grown = bigger;
+            let bigger = (buf.len() * 2).min(MAX_HEAD_BYTES);
+            if grown.is_empty() {
+                grown = first.to_vec();
+            }
+            grown.resize(bigger, 0);
             continue;
         }
         let n = stream.read(&mut buf[filled..])?;
