@@ -38,13 +38,15 @@ use crate::stream::ClientStream;
 
 /// The body of a connection thread: serves the connection and logs how it ended.
 pub fn serve(tcp: TcpStream, id: u64, ctx: &Context) {
+    let peer = tcp.peer_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
     match handle(tcp, id, ctx) {
         Ok(Some(upgraded)) => {
+            drop(peer);
             stack::release_unused();
             upgraded.run(ctx);
         }
         Ok(None) => {}
-        Err((peer, e)) => log_failure(&peer, &e),
+        Err(e) => log_failure(&peer, &e),
     }
 }
 
@@ -90,16 +92,7 @@ impl Upgraded<'_> {
 /// Its frames are deep (httparse's header array, the TLS handshake), so it is never inlined into
 /// [`serve`]: they must be gone before the reader loop starts.
 #[inline(never)]
-fn handle(
-    tcp: TcpStream,
-    id: u64,
-    ctx: &Context,
-) -> Result<Option<Upgraded<'_>>, (String, io::Error)> {
-    let peer = tcp.peer_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
-    http_phase(tcp, id, ctx).map_err(|e| (peer, e))
-}
-
-fn http_phase(tcp: TcpStream, id: u64, ctx: &Context) -> io::Result<Option<Upgraded<'_>>> {
+fn handle(tcp: TcpStream, id: u64, ctx: &Context) -> io::Result<Option<Upgraded<'_>>> {
     tcp.set_nodelay(true)?;
     let peer = tcp.peer_addr()?;
     let socket = DeadlineSocket { tcp, deadline: Instant::now() + ctx.config.handshake_timeout };
