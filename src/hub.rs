@@ -32,8 +32,7 @@ pub struct Hub {
 impl Hub {
     /// Adds a client; true when its nickname had no connection here before.
     pub fn join(&mut self, client: Client) -> bool {
-        // Ids are unique per process; a second join with the same id replaces the first.
-        self.leave(client.id);
+        debug_assert!(!self.index.contains_key(&client.id), "connection ids are unique");
         let count = self.names.entry(client.name.clone()).or_insert(0);
         *count += 1;
         let appeared = *count == 1;

@@ -59,9 +59,10 @@ pub fn run(config: Config) -> Result<(), Error> {
         listener.local_addr().map_err(|source| Error::Io { context: "local address", source })?;
     // Scripts read this line to learn the port (PORT=0), so it is printed at any log level.
     let listening = format!("websocketchat listening on {}://{local}", config.scheme());
-    match log::log_enabled!(log::Level::Info) {
-        true => info!("{listening}"),
-        false => eprintln!("{listening}"),
+    if log::log_enabled!(log::Level::Info) {
+        info!("{listening}");
+    } else {
+        eprintln!("{listening}");
     }
     if local.ip().is_unspecified() {
         info!("open {}://localhost:{} in a browser", config.scheme(), local.port());
