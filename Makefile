@@ -5,7 +5,7 @@ BIN := target/release/websocketchat
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test test-rust test-browser test-topology fmt fmt-check lint doc certs clean \
+.PHONY: help run build test test-rust test-browser test-topology test-containers fmt fmt-check lint doc certs clean \
 	bench bench-compare autobahn up start down rebuild ps logs
 
 help: ## List the targets
@@ -21,7 +21,7 @@ run: ## Build (release) and start the chat on https://localhost:8443 (settings f
 build: ## Build the release binary
 	$(CARGO) build --release
 
-test: fmt-check lint test-rust test-browser test-topology ## Everything CI runs: format, lints, Rust, browser and topology tests
+test: fmt-check lint test-rust test-browser test-topology test-containers ## Everything CI runs: format, lints, Rust, browser, topology and container tests
 
 test-rust: ## Unit and integration tests (real server, real sockets, ws:// and wss://)
 	$(CARGO) test --lib --bins --test integration --test hostile
@@ -31,6 +31,9 @@ test-browser: ## The page in headless Chromium (installs chromium and the test's
 
 test-topology: ## Two instances, Kafka (tansu) and nginx natively, as docker-compose.yml wires them
 	bash tests/topology/run.sh
+
+test-containers: ## Build the Dockerfile and run docker-compose.yml through `make up` (podman; installs it)
+	bash tests/containers/run.sh
 
 fmt: ## Format the code
 	$(CARGO) fmt --all
@@ -63,9 +66,11 @@ autobahn: ## RFC 6455 conformance: the Autobahn|Testsuite Docker image against /
 	bash scripts/autobahn.sh
 
 up: ## Containers: rebuild images, recreate, start in the background (nginx on https://localhost)
+	@mkdir -p certs
 	$(COMPOSE) up -d --build --force-recreate
 
 start: ## Containers: start without rebuilding
+	@mkdir -p certs
 	$(COMPOSE) up -d
 
 down: ## Containers: stop and remove them, their volumes and orphans

@@ -46,6 +46,10 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// `HANDSHAKE_TIMEOUT_SECS`: time to finish the TLS handshake and the HTTP request. Default 10 s.
     pub handshake_timeout: Duration,
+    /// `DRAIN_SECS`: on SIGTERM or SIGINT, how long `/healthz` answers 503 `draining` and new
+    /// WebSocket upgrades are refused with 503 before every client is closed with 1001, so a load
+    /// balancer stops sending newcomers first. A second signal ends the wait. Default 0.
+    pub drain: Duration,
     /// `SEND_BUFFER_BYTES`: unsent bytes a client may fall behind before it is closed with 1013.
     /// Default 1 MiB.
     pub send_buffer_bytes: usize,
@@ -130,6 +134,7 @@ impl Default for Config {
             ping_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(75),
             handshake_timeout: Duration::from_secs(10),
+            drain: Duration::ZERO,
             send_buffer_bytes: 1 << 20,
             echo_endpoint: false,
             echo_max_message_bytes: 16 << 20,
@@ -171,6 +176,9 @@ impl Config {
         env.parse("PING_INTERVAL_SECS", &mut c.ping_interval, seconds)?;
         env.parse("IDLE_TIMEOUT_SECS", &mut c.idle_timeout, seconds)?;
         env.parse("HANDSHAKE_TIMEOUT_SECS", &mut c.handshake_timeout, seconds)?;
+        env.parse("DRAIN_SECS", &mut c.drain, |v| {
+            v.parse().ok().filter(|&n| n <= 3600).map(Duration::from_secs)
+        })?;
         env.parse("SEND_BUFFER_BYTES", &mut c.send_buffer_bytes, |v| {
             positive(v, 1 << 30).filter(|&n| n >= 1024)
         })?;
@@ -244,6 +252,7 @@ fn expected(var: &str) -> &'static str {
         "PING_INTERVAL_SECS" | "IDLE_TIMEOUT_SECS" | "HANDSHAKE_TIMEOUT_SECS" => {
             "a whole number of seconds from 1 to 86400"
         }
+        "DRAIN_SECS" => "a whole number of seconds from 0 to 3600",
         "TLS_CERT" | "TLS_KEY" => "a file path",
         "KAFKA_ENABLED" => "true or false",
         "KAFKA_TOPIC" => "a Kafka topic name: letters, digits, '.', '_' and '-'",
@@ -325,6 +334,7 @@ mod tests {
         assert_eq!(c.send_buffer_bytes, 1_048_576);
         assert_eq!(c.allowed_origins, Origins::SameOrigin);
         assert_eq!(c.idle_timeout, Duration::from_secs(75));
+        assert_eq!(c.drain, Duration::ZERO);
     }
 
     #[test]
@@ -336,6 +346,7 @@ mod tests {
             ("ALLOWED_ORIGINS", "https://a.example/, http://B.example"),
             ("PING_INTERVAL_SECS", "5"),
             ("IDLE_TIMEOUT_SECS", "12"),
+            ("DRAIN_SECS", "5"),
         ])
         .unwrap();
         assert!(!c.tls);
@@ -346,6 +357,7 @@ mod tests {
             Origins::List(vec!["https://a.example".into(), "http://b.example".into()])
         );
         assert_eq!(c.ping_interval, Duration::from_secs(5));
+        assert_eq!(c.drain, Duration::from_secs(5));
     }
 
     #[test]
@@ -358,6 +370,8 @@ mod tests {
             ("LOG_LEVEL", "loud"),
             ("ALLOWED_ORIGINS", "example.com"),
             ("SEND_BUFFER_BYTES", "10"),
+            ("DRAIN_SECS", "-1"),
+            ("DRAIN_SECS", "3601"),
         ] {
             let err = config(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var) && err.contains(value), "{err}");

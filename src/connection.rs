@@ -150,6 +150,9 @@ fn upgrade<'a>(
         Ok(accept) => accept,
         Err(rejection) => return reject(pre, rejection, ctx, peer).map(|()| None),
     };
+    if ctx.metrics.is_draining() {
+        return reject(pre, Rejection::Draining, ctx, peer).map(|()| None);
+    }
     if !ctx.metrics.try_open(ctx.config.max_connections) {
         return reject(pre, Rejection::ServerFull, ctx, peer).map(|()| None);
     }

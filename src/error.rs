@@ -85,11 +85,14 @@ pub enum Rejection {
     /// 503: `MAX_CONNECTIONS` WebSockets are open already.
     #[error("server full")]
     ServerFull,
+    /// 503: the server is shutting down (`DRAIN_SECS`): connect to another instance.
+    #[error("server draining, shutting down")]
+    Draining,
 }
 
 impl Rejection {
     /// Every rejection, in a fixed order (the metrics keep one counter each).
-    pub const ALL: [Rejection; 10] = [
+    pub const ALL: [Rejection; 11] = [
         Rejection::Malformed,
         Rejection::HeadTooLarge,
         Rejection::NotFound,
@@ -100,6 +103,7 @@ impl Rejection {
         Rejection::BadWebSocketKey,
         Rejection::OriginNotAllowed,
         Rejection::ServerFull,
+        Rejection::Draining,
     ];
 
     /// The HTTP status code and reason phrase this rejection is answered with.
@@ -114,7 +118,7 @@ impl Rejection {
             Rejection::MethodNotAllowed => (405, "Method Not Allowed"),
             Rejection::UnsupportedVersion => (426, "Upgrade Required"),
             Rejection::HeadTooLarge => (431, "Request Header Fields Too Large"),
-            Rejection::ServerFull => (503, "Service Unavailable"),
+            Rejection::ServerFull | Rejection::Draining => (503, "Service Unavailable"),
         }
     }
 
@@ -131,6 +135,7 @@ impl Rejection {
             Rejection::BadWebSocketKey => "bad_key",
             Rejection::OriginNotAllowed => "origin_not_allowed",
             Rejection::ServerFull => "server_full",
+            Rejection::Draining => "draining",
         }
     }
 

@@ -1,11 +1,12 @@
 //! `websocketchat healthcheck`: the container's HEALTHCHECK, with no curl in the image.
 //!
-//! Connects to the server's own port on the loopback interface, asks `GET /healthz` (over TLS
+//! Connects to the server's own address (`HOST`, or loopback when it listens on all addresses) and
+//! port, asks `GET /healthz` (over TLS
 //! when `BACKEND_TLS` is on, trusting the server's own certificate under the name `localhost`),
 //! and succeeds only on `200`.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use crate::config::Config;
 
 /// Asks the running server for `/healthz`; `Ok` with the body when it answered 200.
 pub fn check(config: &Config) -> Result<String, String> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, config.port));
+    let addr = crate::server::reachable(SocketAddr::new(config.host, config.port));
     let tcp = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| format!("{addr}: {e}"))?;
     tcp.set_read_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
     let request = format!("GET /healthz HTTP/1.1\r\nHost: localhost:{}\r\n\r\n", config.port);

@@ -1,9 +1,11 @@
 //! The `websocketchat` binary:
 //! - `websocketchat` (or `websocketchat serve`) serves the chat until SIGINT or SIGTERM;
 //! - `websocketchat certs` writes a self-signed certificate to `TLS_CERT`/`TLS_KEY` unless
-//!   both files exist;
+//!   both files exist; with `--install DIR [--owner UID]` it then copies both into `DIR` (key mode
+//!   0600), owned by `UID` (compose's `certs` service, for servers that run as their own user);
 //! - `websocketchat healthcheck` asks the running server's `/healthz`: exit 0 on 200, else 1.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use simplelog::{ConfigBuilder, ThreadLogMode, WriteLogger};
@@ -21,16 +23,18 @@ fn main() -> ExitCode {
         .build();
     // Logs go to standard error. Logging is a convenience: if it cannot start we serve anyway.
     let _ = WriteLogger::init(config.log_level, log_config, std::io::stderr());
-    let result = match std::env::args().nth(1).as_deref() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
         None | Some("serve") => websocketchat::run(config),
-        Some("certs") if config.tls_cert.exists() && config.tls_key.exists() => {
-            println!("keeping {} and {}", config.tls_cert.display(), config.tls_key.display());
-            Ok(())
-        }
-        Some("certs") => websocketchat::tls::create_self_signed(&config.tls_cert, &config.tls_key)
-            .map(|()| {
-                println!("wrote {} and {}", config.tls_cert.display(), config.tls_key.display())
-            }),
+        Some("certs") => match CertsArgs::parse(&args[1..]) {
+            Some(certs) => certs.run(&config),
+            None => {
+                eprintln!(
+                    "websocketchat: usage: websocketchat certs [--install DIR [--owner UID]]"
+                );
+                return ExitCode::from(2);
+            }
+        },
         Some("healthcheck") => {
             return match websocketchat::healthcheck::check(&config) {
                 Ok(body) => {
@@ -53,6 +57,44 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
+    }
+}
+
+/// `websocketchat certs [--install DIR [--owner UID]]`.
+struct CertsArgs {
+    install: Option<PathBuf>,
+    owner: Option<u32>,
+}
+
+impl CertsArgs {
+    fn parse(args: &[String]) -> Option<CertsArgs> {
+        let mut certs = CertsArgs { install: None, owner: None };
+        let mut args = args.iter();
+        while let Some(flag) = args.next() {
+            match flag.as_str() {
+                "--install" => certs.install = Some(PathBuf::from(args.next()?)),
+                "--owner" => certs.owner = Some(args.next()?.parse().ok()?),
+                _ => return None,
+            }
+        }
+        (certs.owner.is_none() || certs.install.is_some()).then_some(certs)
+    }
+
+    /// Makes the certificate unless both files exist, then installs it where asked.
+    fn run(&self, config: &Config) -> Result<(), websocketchat::Error> {
+        let (cert, key) = (&config.tls_cert, &config.tls_key);
+        if cert.exists() && key.exists() {
+            println!("keeping {} and {}", cert.display(), key.display());
+        } else {
+            websocketchat::tls::create_self_signed(cert, key)?;
+            println!("wrote {} and {}", cert.display(), key.display());
+        }
+        if let Some(dir) = &self.install {
+            let (cert, key) = websocketchat::tls::install(cert, key, dir, self.owner)?;
+            let owner = self.owner.map_or_else(String::new, |uid| format!(", owned by uid {uid}"));
+            println!("installed {} and {}{owner}", cert.display(), key.display());
+        }
+        Ok(())
     }
 }
 

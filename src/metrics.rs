@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use crate::error::Rejection;
 
@@ -21,6 +21,8 @@ pub struct Metrics {
     close_codes: [AtomicU64; CLOSE_CODES.len()],
     /// What is wrong with the bus (the Kafka broker), if anything.
     bus_problem: Mutex<Option<String>>,
+    /// Set on SIGTERM for `DRAIN_SECS`: `/healthz` says so and upgrades are refused.
+    draining: AtomicBool,
 }
 
 impl Metrics {
@@ -85,9 +87,23 @@ impl Metrics {
         }
     }
 
+    /// The server is going away: from now on `/healthz` answers 503 and upgrades are refused.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Relaxed);
+    }
+
+    /// Whether the server is draining (see [`Metrics::start_draining`]).
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Relaxed)
+    }
+
     /// The `/healthz` answer: `true` with `{"status":"ok",…}`, or `false` (HTTP 503) with
+    /// `{"status":"draining",…}` while the server shuts down, or
     /// `{"status":"unavailable","reason":…}` while the bus is in trouble.
     pub fn health(&self) -> (bool, String) {
+        if self.is_draining() {
+            return (false, format!(r#"{{"status":"draining","connections":{}}}"#, self.open()));
+        }
         let problem = self.bus_problem.lock().unwrap_or_else(|p| p.into_inner()).clone();
         match problem {
             None => (true, format!(r#"{{"status":"ok","connections":{}}}"#, self.open())),

@@ -3,17 +3,21 @@
 //! ```text
 //! main ── run() ── accept loop ── spawns ──> conn-N threads (connection.rs → reader.rs)
 //!              ├── broadcaster thread (broadcaster.rs), fed by one crossbeam channel
-//!              └── signals thread: SIGINT/SIGTERM → Shutdown event + wake the accept loop
+//!              └── signals thread: SIGINT/SIGTERM → drain → Shutdown event + wake the accept loop
 //! ```
-//! Shutdown is a flag plus a wake-up: `accept` blocks, so the signal thread sets the flag and then
-//! connects to our own port, which returns `accept` once more; the loop sees the flag and stops.
-//! The broadcaster closes every client with 1001 and returns, and `run` returns `Ok`.
+//! Shutdown, in order:
+//! 1. **Drain** (`DRAIN_SECS`, default 0): `/healthz` answers 503 `draining` and new upgrades get
+//!    503, while open connections go on. A load balancer or orchestrator watching `/healthz` stops
+//!    sending newcomers here; nginx tries the next instance on a 503. A second signal ends the wait.
+//! 2. **Close**: a flag plus a wake-up. `accept` blocks, so the signal thread sets the flag and then
+//!    connects to our own port, which returns `accept` once more; the loop sees the flag and stops.
+//!    The broadcaster closes every client with 1001 and returns, and `run` returns `Ok` (exit 0).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use log::{error, info, warn};
@@ -75,7 +79,14 @@ pub fn run(config: Config) -> Result<(), Error> {
     let broadcaster = spawn("broadcaster", move || broadcaster.run())?;
 
     let stopping = Arc::new(AtomicBool::new(false));
-    watch_signals(stopping.clone(), events.clone(), wake_address(local))?;
+    let shutdown = Shutdown {
+        stopping: stopping.clone(),
+        events: events.clone(),
+        wake: reachable(local),
+        drain: config.drain,
+        metrics: metrics.clone(),
+    };
+    watch_signals(shutdown)?;
 
     let ctx = Arc::new(Context { config, tls, metrics, events, bus });
     accept_loop(&listener, &ctx, &stopping);
@@ -153,28 +164,47 @@ fn accept_loop(listener: &TcpListener, ctx: &Arc<Context>, stopping: &AtomicBool
     }
 }
 
-/// SIGINT and SIGTERM start a graceful shutdown.
-fn watch_signals(
+/// What the signal thread needs to take the server down.
+struct Shutdown {
     stopping: Arc<AtomicBool>,
     events: Sender<Event>,
     wake: SocketAddr,
-) -> Result<(), Error> {
+    drain: Duration,
+    metrics: Arc<Metrics>,
+}
+
+/// SIGINT and SIGTERM start a graceful shutdown: drain, then close.
+fn watch_signals(shutdown: Shutdown) -> Result<(), Error> {
     let mut signals = Signals::new([SIGINT, SIGTERM])
         .map_err(|source| Error::Io { context: "installing signal handlers", source })?;
     spawn("signals", move || {
-        if let Some(signal) = signals.forever().next() {
-            info!("signal {signal}: shutting down");
-            stopping.store(true, Ordering::SeqCst);
-            let _ = events.send(Event::Shutdown);
-            // Wake the accept loop; if this fails it is already awake.
-            let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        let Some(signal) = signals.forever().next() else { return };
+        if !shutdown.drain.is_zero() {
+            info!("signal {signal}: draining for {:?}, then shutting down", shutdown.drain);
+            shutdown.metrics.start_draining();
+            let end = Instant::now() + shutdown.drain;
+            // A second signal ends the drain early.
+            while Instant::now() < end {
+                if let Some(again) = signals.pending().next() {
+                    info!("signal {again}: draining cut short");
+                    break;
+                }
+                thread::sleep(DRAIN_POLL);
+            }
         }
+        info!("signal {signal}: shutting down");
+        shutdown.stopping.store(true, Ordering::SeqCst);
+        let _ = shutdown.events.send(Event::Shutdown);
+        // Wake the accept loop; if this fails it is already awake.
+        let _ = TcpStream::connect_timeout(&shutdown.wake, Duration::from_secs(1));
     })?;
     Ok(())
 }
 
-/// Where to connect to wake our own accept loop.
-fn wake_address(local: SocketAddr) -> SocketAddr {
+/// Where a process on this machine connects to reach a server listening on `local`: the address
+/// itself, or loopback (of the same family) when the server listens on all addresses. Used to
+/// wake our own accept loop, and by `websocketchat healthcheck`.
+pub fn reachable(local: SocketAddr) -> SocketAddr {
     let ip = match local.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
@@ -203,6 +233,8 @@ fn raise_open_file_limit() {
 /// Stack reserved per connection thread. Only the pages a thread touches cost memory; this bounds
 /// the address space, and leaves room for the TLS handshake, the deepest call chain we have.
 pub const CONNECTION_STACK_BYTES: usize = 256 * 1024;
+/// How often the signal thread looks for a second signal while draining.
+const DRAIN_POLL: Duration = Duration::from_millis(50);
 /// Connections beyond MAX_CONNECTIONS that may be in their handshake at once.
 const HANDSHAKE_HEADROOM: usize = 256;
 /// Events that may wait for the broadcaster; beyond that, readers wait (back-pressure). The

@@ -9,9 +9,16 @@
 //! Certificates made by mkcert (or any CA) are used as they are. When both files are missing,
 //! [`server_config`] creates a self-signed certificate for `localhost`, `127.0.0.1` and `::1` with
 //! rcgen, so `make run` serves `https://localhost:8443` out of the box (the browser will ask once).
+//!
+//! The key is never world-readable (mode 0600). In containers the server runs as its own user, so
+//! `websocketchat certs --install DIR --owner UID` (run as root by compose's `certs` service)
+//! copies the certificate and key from wherever they came from (`make run`, mkcert, or made right
+//! there) into `DIR`, owned by `UID`: the user's own files keep their owner and mode.
 
 use std::fs;
-use std::path::Path;
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use log::info;
@@ -38,6 +45,12 @@ pub fn server_config(cert_path: &Path, key_path: &Path) -> Result<Arc<ServerConf
     if certs.is_empty() {
         return Err(cert_error(cert_path, "no CERTIFICATE block in the file"));
     }
+    if let Err(e) = fs::File::open(key_path) {
+        return Err(match e.kind() {
+            io::ErrorKind::PermissionDenied => unreadable(key_path),
+            _ => cert_error(key_path, e),
+        });
+    }
     let key = PrivateKeyDer::from_pem_file(key_path).map_err(|e| cert_error(key_path, e))?;
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -50,7 +63,9 @@ pub fn server_config(cert_path: &Path, key_path: &Path) -> Result<Arc<ServerConf
     Ok(Arc::new(config))
 }
 
-/// Writes a new self-signed certificate and its key (mode 0600) as PEM files.
+/// Writes a new self-signed certificate and its key (mode 0600) as PEM files. Run as root (the
+/// compose `certs` service), the files are given to the owner of their folder, so a user's
+/// `certs/` holds no files that only root can remove.
 pub fn create_self_signed(cert_path: &Path, key_path: &Path) -> Result<(), Error> {
     let names: Vec<String> = SELF_SIGNED_NAMES.iter().map(|s| s.to_string()).collect();
     let certified =
@@ -63,10 +78,79 @@ pub fn create_self_signed(cert_path: &Path, key_path: &Path) -> Result<(), Error
     fs::write(cert_path, certified.cert.pem()).map_err(|e| cert_error(cert_path, e))?;
     write_private(key_path, certified.signing_key.serialize_pem().as_bytes())
         .map_err(|e| cert_error(key_path, e))?;
+    if current_uid() == Some(0) {
+        for path in [cert_path, key_path] {
+            give_to_folder_owner(path).map_err(|e| cert_error(path, e))?;
+        }
+    }
     Ok(())
 }
 
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+/// Copies the certificate and key into `dir` as `cert.pem` (mode 0644) and `key.pem` (mode 0600),
+/// owned by `owner` (user and group) when given. Each file is written aside and renamed into
+/// place, so a server starting at the same moment never reads half a key. Returns the new paths.
+pub fn install(
+    cert_path: &Path,
+    key_path: &Path,
+    dir: &Path,
+    owner: Option<u32>,
+) -> Result<(PathBuf, PathBuf), Error> {
+    fs::create_dir_all(dir).map_err(|e| cert_error(dir, e))?;
+    let mut installed = Vec::new();
+    for (from, name, mode) in [(cert_path, "cert.pem", 0o644), (key_path, "key.pem", 0o600)] {
+        let to = dir.join(name);
+        let contents = fs::read(from).map_err(|e| match e.kind() {
+            io::ErrorKind::PermissionDenied => unreadable(from),
+            _ => cert_error(from, e),
+        })?;
+        let aside = dir.join(format!(".{name}.new"));
+        write_private(&aside, &contents)
+            .and_then(|()| match owner {
+                Some(uid) => std::os::unix::fs::chown(&aside, Some(uid), Some(uid)),
+                None => Ok(()),
+            })
+            .and_then(|()| fs::set_permissions(&aside, fs::Permissions::from_mode(mode)))
+            .and_then(|()| fs::rename(&aside, &to))
+            .map_err(|e| cert_error(&to, e))?;
+        installed.push(to);
+    }
+    let key = installed.pop().expect("two files were installed");
+    let cert = installed.pop().expect("two files were installed");
+    Ok((cert, key))
+}
+
+/// The effective user id of this process: the owner of `/proc/self`.
+pub fn current_uid() -> Option<u32> {
+    fs::metadata("/proc/self").ok().map(|m| m.uid())
+}
+
+/// The one-line error for a key (or certificate) this process may not read: which file, which
+/// user we run as, the file's owner and mode, and what to do.
+fn unreadable(path: &Path) -> Error {
+    let uid = current_uid().map_or_else(|| "?".to_string(), |uid| uid.to_string());
+    let file = fs::metadata(path).map_or_else(
+        |_| String::new(),
+        |m| format!(" (owner uid {}, mode {:o})", m.uid(), m.mode() & 0o7777),
+    );
+    cert_error(
+        path,
+        format!(
+            "permission denied for uid {uid}{file}; make it readable by uid {uid} \
+             (chown {uid} {}), or in containers let the certs service copy it \
+             (websocketchat certs --install DIR --owner {uid})",
+            path.display()
+        ),
+    )
+}
+
+/// Gives `path` to the owner (user and group) of the folder it is in.
+fn give_to_folder_owner(path: &Path) -> io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let folder = fs::metadata(dir)?;
+    std::os::unix::fs::chown(path, Some(folder.uid()), Some(folder.gid()))
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file =
@@ -106,6 +190,27 @@ mod tests {
         fs::remove_file(&key).unwrap();
         let err = server_config(&cert, &key).unwrap_err().to_string();
         assert!(err.contains("key.pem"), "{err}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn install_copies_with_the_owner_and_modes_asked_for() {
+        let dir = std::env::temp_dir().join(format!("wschat-tls-install-{}", std::process::id()));
+        let (cert, key) = (dir.join("made/cert.pem"), dir.join("made/key.pem"));
+        create_self_signed(&cert, &key).unwrap();
+        // Whatever mode the source key has, the installed one is 0600.
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o640)).unwrap();
+        let owner = current_uid();
+        let (new_cert, new_key) = install(&cert, &key, &dir.join("tls"), owner).unwrap();
+        assert_eq!(fs::read(&cert).unwrap(), fs::read(&new_cert).unwrap());
+        assert_eq!(fs::read(&key).unwrap(), fs::read(&new_key).unwrap());
+        assert_eq!(fs::metadata(&new_key).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(fs::metadata(&new_cert).unwrap().mode() & 0o777, 0o644);
+        assert_eq!(Some(fs::metadata(&new_key).unwrap().uid()), owner);
+        // The installed pair loads, and installing again replaces it in place.
+        server_config(&new_cert, &new_key).unwrap();
+        install(&cert, &key, &dir.join("tls"), owner).unwrap();
+        assert_eq!(fs::read_dir(dir.join("tls")).unwrap().count(), 2, "no files left aside");
         fs::remove_dir_all(dir).unwrap();
     }
 }

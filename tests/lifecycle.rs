@@ -1,5 +1,8 @@
-//! Start, keep-alive and stop: configuration errors, pings, idle clients, graceful shutdown.
+//! Start, keep-alive and stop: configuration errors, pings, idle clients, graceful shutdown and
+//! the drain before it, the container's healthcheck.
 
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -40,6 +43,149 @@ fn an_unreadable_certificate_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cert.pem"));
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_key_the_server_may_not_read_names_the_file_the_uid_and_the_fix() {
+    let dir = std::env::temp_dir().join(format!("wschat-keyperm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new(env!("CARGO_BIN_EXE_websocketchat"))
+        .arg("certs")
+        .env_clear()
+        .env("TLS_CERT", &cert)
+        .env("TLS_KEY", &key)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_websocketchat"));
+    server.env_clear().env("PORT", "0").env("TLS_CERT", &cert).env("TLS_KEY", &key);
+    // Root reads any file: run the server as nobody, as a container runs it as 10001. Any other
+    // user cannot read a key with no permissions at all.
+    let expected_uid = if is_root() {
+        server.uid(65534).gid(65534);
+        65534
+    } else {
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o000)).unwrap();
+        std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap()
+    };
+    let out = server.output().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    for part in [
+        key.display().to_string(),
+        format!("permission denied for uid {expected_uid}"),
+        format!("chown {expected_uid}"),
+        "--install".to_string(),
+    ] {
+        assert!(stderr.contains(&part), "{part:?} missing in {stderr}");
+    }
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap() == 0
+}
+
+#[test]
+fn draining_refuses_newcomers_then_closes_everyone_with_1001() {
+    let mut server = Server::start(&[("DRAIN_SECS", "2")]);
+    let mut staying = server.connect("/ws?name=staying");
+    staying.welcome();
+    assert!(server.get("/healthz").starts_with("HTTP/1.1 200 "));
+
+    let signalled = Instant::now();
+    server.signal();
+    let health = wait_for(|| Some(server.get("/healthz")).filter(|h| h.contains("draining")));
+    assert!(health.starts_with("HTTP/1.1 503 "), "{health}");
+    // A newcomer is refused with 503; the page is still served; the client already in chats on.
+    match server.try_connect("/ws?name=late") {
+        Err(WsError::Http(response)) => assert_eq!(response.status().as_u16(), 503),
+        other => panic!("expected a 503 answer, got {:?}", other.map(|_| "a WebSocket")),
+    }
+    assert_eq!(server.metric(r#"websocketchat_handshakes_refused_total{reason="draining"}"#), 1);
+    assert!(server.get("/").starts_with("HTTP/1.1 200 "));
+    staying.say("still here");
+    assert_eq!(staying.next_of("message")["text"], "still here");
+
+    assert_eq!(staying.close_code(), 1001);
+    assert!(signalled.elapsed() >= Duration::from_secs(2), "closed before DRAIN_SECS");
+    let status = server.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn a_second_signal_ends_the_drain() {
+    let mut server = Server::start(&[("DRAIN_SECS", "600")]);
+    let mut client = server.connect("/ws?name=c");
+    client.welcome();
+    server.signal();
+    wait_for(|| Some(server.get("/healthz")).filter(|h| h.contains("draining")));
+    let again = Instant::now();
+    server.signal();
+    assert_eq!(client.close_code(), 1001);
+    let status = server.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    assert!(again.elapsed() < Duration::from_secs(5), "took {:?}", again.elapsed());
+    assert!(server.log().contains("draining cut short"), "{}", server.log());
+}
+
+#[test]
+fn the_healthcheck_dials_the_address_the_server_listens_on() {
+    // 127.0.0.2 is loopback too, but a healthcheck that always dials 127.0.0.1 misses it.
+    let server = Server::start(&[("HOST", "127.0.0.2")]);
+    let healthcheck = |port: u16| {
+        Command::new(env!("CARGO_BIN_EXE_websocketchat"))
+            .arg("healthcheck")
+            .env_clear()
+            .env("HOST", "127.0.0.2")
+            .env("PORT", port.to_string())
+            .env("BACKEND_TLS", "false")
+            .output()
+            .unwrap()
+    };
+    let out = healthcheck(server.addr.port());
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(r#""status":"ok""#), "{out:?}");
+    // And it fails when nothing answers there.
+    drop(server);
+    let unused = std::net::TcpListener::bind("127.0.0.2:0").unwrap().local_addr().unwrap().port();
+    assert!(!healthcheck(unused).status.success());
+}
+
+#[test]
+fn the_healthcheck_fails_while_the_server_drains() {
+    let server = Server::start(&[("DRAIN_SECS", "600")]);
+    let healthcheck = || {
+        Command::new(env!("CARGO_BIN_EXE_websocketchat"))
+            .arg("healthcheck")
+            .env_clear()
+            .env("HOST", "127.0.0.1")
+            .env("PORT", server.addr.port().to_string())
+            .env("BACKEND_TLS", "false")
+            .output()
+            .unwrap()
+    };
+    assert!(healthcheck().status.success());
+    server.signal();
+    wait_for(|| Some(server.get("/healthz")).filter(|h| h.contains("draining")));
+    let out = healthcheck();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("draining"), "{out:?}");
+}
+
+/// Polls `probe` every 20 ms until it gives a value; at most 5 s.
+fn wait_for<T>(mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]

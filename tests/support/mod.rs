@@ -146,8 +146,18 @@ impl Server {
 
     /// Sends SIGTERM and waits (bounded) for the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
+        self.signal();
+        self.wait_exit(Duration::from_secs(10))
+    }
+
+    /// Sends SIGTERM and returns at once.
+    pub fn signal(&self) {
         Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
+    }
+
+    /// Waits for the process to exit, at most `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
@@ -193,6 +203,19 @@ pub fn tls_stream(tcp: TcpStream, cert: &std::path::Path) -> Stream {
     let name = ServerName::try_from("localhost").unwrap();
     let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
     Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)))
+}
+
+/// The status code of `GET path` over TLS (trusting `cert` for `localhost`), or None when
+/// nothing answers.
+pub fn https_status(addr: SocketAddr, path: &str, cert: &std::path::Path) -> Option<u16> {
+    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut stream = tls_stream(tcp, cert);
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).split(' ').nth(1)?.parse().ok()
 }
 
 fn fresh_dir() -> PathBuf {

@@ -11,7 +11,6 @@
 mod support;
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -22,7 +21,7 @@ use serde_json::Value;
 use tungstenite::Message;
 use tungstenite::error::Error as WsError;
 
-use support::{Client, Server, tls_stream};
+use support::{Client, Server, https_status, tls_stream};
 
 /// What the topology test builds; everything is stopped on drop.
 struct Topology {
@@ -193,18 +192,6 @@ fn tansu_from_pip() -> Option<String> {
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// The status code of `GET path` over TLS, or None when nothing answers.
-fn https_status(addr: SocketAddr, path: &str, cert: &Path) -> Option<u16> {
-    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    tcp.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut stream = tls_stream(tcp, cert);
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    String::from_utf8_lossy(&answer).split(' ').nth(1)?.parse().ok()
 }
 
 /// A client that remembers what it saw, to resume after a reconnect.
