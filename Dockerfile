@@ -3,6 +3,7 @@
 # package manager, a non-root user. About 12 MB.
 
 FROM rust:1-slim-bookworm AS build
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # librdkafka (the `kafka` feature) is built from its bundled C sources; binutils strips the binary.
 # The build stage tracks bookworm's current build-essential, so no version is pinned.
 # hadolint ignore=DL3008
