@@ -9,11 +9,13 @@
 //! clients through nginx and on each instance see one conversation in one order; `podman stop`
 //! of one server drains it (newcomers land on the other), closes its clients with 1001 and exits
 //! 0 within compose's stop grace period; `make down` and a second `make up` with the
-//! certificates already there (a key of mode 0600 owned by someone else) work too.
+//! certificates already there (a key of mode 0600 owned by someone else) work too, and so does a
+//! third with `BACKEND_TLS=false` (plain HTTP between nginx and the instances).
 
 #[path = "../support/mod.rs"]
 mod support;
 
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
@@ -40,10 +42,15 @@ impl Deployment {
 
     /// `make TARGET` in the project copy, bounded in time; panics with its output on failure.
     fn make(&self, target: &str) -> String {
-        let out = run(
-            Command::new("timeout").args(["900", "make", target]).current_dir(&self.dir),
-            "make",
-        );
+        self.make_with(target, &[])
+    }
+
+    /// `make TARGET` with more environment variables.
+    fn make_with(&self, target: &str, env: &[(&str, &str)]) -> String {
+        let mut make = Command::new("timeout");
+        make.args(["900", "make", target]).current_dir(&self.dir);
+        make.envs(env.iter().copied());
+        let out = run(&mut make, "make");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -151,6 +158,30 @@ fn make_up_runs_the_chat_from_an_empty_certs_folder() {
     a.say("after the second make up");
     assert_eq!(a.next_of("message")["text"], "after the second make up");
     deployment.make("down");
+
+    // BACKEND_TLS=false from the shell: the instances speak plain HTTP, nginx still TLS.
+    deployment.make_with("up", &[("BACKEND_TLS", "false")]);
+    for service in ["ws1", "ws2"] {
+        healthy(&deployment.container(service));
+    }
+    let plain = http_get(deployment.instance(1), "/healthz");
+    assert!(plain.starts_with("HTTP/1.1 200 "), "plain HTTP on ws1: {plain}");
+    deployment.wait_for_nginx();
+    let mut b = deployment.connect(deployment.nginx(), "plain");
+    b.welcome();
+    b.say("behind nginx, no TLS to the instances");
+    assert_eq!(b.next_of("message")["text"], "behind nginx, no TLS to the instances");
+    deployment.make("down");
+}
+
+/// `GET path` over plain HTTP; the whole answer.
+fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(support::READ_TIMEOUT)).unwrap();
+    write!(tcp, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    let _ = tcp.read_to_string(&mut answer);
+    answer
 }
 
 /// The image: at most 30 MB, and nothing in it but the server (no shell, no package manager).

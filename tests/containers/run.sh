@@ -60,6 +60,14 @@ export TANSU_BIN="$(tansu_path)"
 bash tests/containers/standins/build.sh
 echo "containers test: stand-in images ready after $((SECONDS - started)) s"
 
+# What an earlier run that was killed may have left: its network holds the compose subnet.
+for net in $(podman network ls --format '{{.Name}}' | grep '^wschatct' || true); do
+    podman network rm -f "$net" >/dev/null
+done
+for vol in $(podman volume ls -q | grep '^wschatct' || true); do
+    podman volume rm -f "$vol" >/dev/null
+done
+
 work=$(mktemp -d /tmp/wschat-containers.XXXXXX)
 export CT_PROJECT=wschatct$$
 export CT_DIR=$work/project
