@@ -377,12 +377,12 @@ fn the_compose_topology_shows_one_conversation_and_survives_failures() {
     let error = members[0].client.next_of("error");
     assert_eq!(error["code"], "not_delivered", "{error}");
     topology.broker_signal("-CONT");
-    // The fenced producer is replaced by the next probe (every 2 s); give it a few rounds.
+    // Give the connections a few probe rounds (every 2 s) to find the broker again.
     thread::sleep(Duration::from_secs(6));
     members[0].client.say("after the long outage");
     let mut tails = Vec::new();
     for m in &mut members {
-        // The producer reconnects and renews its idempotence epoch first.
+        // The producer may have to reconnect first.
         m.client.ws.get_ref().tcp().set_read_timeout(Some(Duration::from_secs(40))).unwrap();
         let mut tail = Vec::new();
         loop {
