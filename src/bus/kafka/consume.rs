@@ -34,21 +34,37 @@ pub async fn chat(
     events: Sender<Event>,
     metrics: Arc<Metrics>,
 ) {
-    let mut dedup = Dedup::default();
     let mut offset = from.read_from;
+    let mut chat = ChatRecords { dedup: Dedup::default(), deliver_from: from.deliver_from };
     loop {
         for fetched in fetch(&client, &mut offset, CHAT_WAIT, &metrics).await {
-            let Some(record) = decode(&fetched) else { continue };
-            let Record::Chat { name, text, ts, uid, .. } = record else { continue };
-            let first = uid.is_none_or(|uid| dedup.first_time(fetched.offset, uid));
-            if !first || fetched.offset < from.deliver_from {
+            let Some(event) = decode(&fetched).and_then(|r| chat.event(fetched.offset, r)) else {
                 continue;
-            }
-            let id = u64::try_from(fetched.offset).unwrap_or(0);
-            if !hand_over(&events, Event::Chat { id: Some(id), name, text, ts }).await {
+            };
+            if !hand_over(&events, event).await {
                 return;
             }
         }
+    }
+}
+
+/// What the chat consumer makes of each record, in offset order.
+struct ChatRecords {
+    dedup: Dedup,
+    deliver_from: i64,
+}
+
+impl ChatRecords {
+    /// The event for the record at `offset`; none for a retried copy, for a record before the
+    /// history's start (it only teaches [`Dedup`] its uid) and for anything but a chat message.
+    fn event(&mut self, offset: i64, record: Record) -> Option<Event> {
+        let Record::Chat { name, text, ts, uid, .. } = record else { return None };
+        let first = uid.is_none_or(|uid| self.dedup.first_time(offset, uid));
+        if !first || offset < self.deliver_from {
+            return None;
+        }
+        let id = u64::try_from(offset).ok()?;
+        Some(Event::Chat { id: Some(id), name, text, ts })
     }
 }
 
@@ -147,3 +163,43 @@ const MAX_FETCH_BYTES: i32 = 1 << 20;
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
 /// Pause while the broadcaster's channel is full.
 const RETRY_FULL: Duration = Duration::from_millis(1);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat(text: &str, uid: Option<[u64; 2]>) -> Record {
+        let (name, ts, instance) = ("alice".into(), "t".into(), "ws1".into());
+        Record::Chat { name, text: text.into(), ts, instance, uid }
+    }
+
+    fn delivered(records: &mut ChatRecords, offset: i64, record: Record) -> Option<(u64, String)> {
+        match records.event(offset, record)? {
+            Event::Chat { id, text, .. } => Some((id?, text)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_copy_of_a_record_from_before_the_history_is_not_delivered() {
+        let mut records = ChatRecords { dedup: Dedup::default(), deliver_from: 100 };
+        assert_eq!(delivered(&mut records, 98, chat("hello", Some([1, 7]))), None);
+        assert_eq!(delivered(&mut records, 99, chat("other", Some([2, 1]))), None);
+        assert_eq!(delivered(&mut records, 100, chat("hello", Some([1, 7]))), None, "its copy");
+        assert_eq!(
+            delivered(&mut records, 101, chat("next", Some([1, 8]))),
+            Some((101, "next".to_string()))
+        );
+        assert_eq!(delivered(&mut records, 102, chat("next", Some([1, 8]))), None, "its copy");
+    }
+
+    #[test]
+    fn records_without_a_uid_and_markers() {
+        let mut records = ChatRecords { dedup: Dedup::default(), deliver_from: 0 };
+        let marker = Record::Epoch { epoch: "e".into() };
+        assert_eq!(delivered(&mut records, 0, marker), None);
+        // Records written before uids existed are delivered as they come, even alike.
+        assert_eq!(delivered(&mut records, 1, chat("old", None)), Some((1, "old".into())));
+        assert_eq!(delivered(&mut records, 2, chat("old", None)), Some((2, "old".into())));
+    }
+}
