@@ -45,6 +45,7 @@ impl Dedup {
 
 /// How far apart (in offsets) a record and its retried copy may be. A retry happens within the
 /// delivery timeout (10 s), so this covers 1,000 chat messages a second across all instances.
+/// Once the window is full, its uids take about 0.8 MiB (a map and a queue of 10,000 entries).
 pub const WINDOW: i64 = 10_000;
 
 #[cfg(test)]
