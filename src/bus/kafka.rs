@@ -133,6 +133,9 @@ pub fn start(
     let me = config.instance_id.clone();
     let topic = config.kafka_topic.clone();
     let body = move || {
+        // The tasks run until the process ends; should the thread end anyway (a panic), the
+        // server reports itself unhealthy instead of a bus that silently stopped.
+        let _unhealthy_when_gone = Stopped(metrics.clone());
         runtime.block_on(async move {
             tokio::join!(
                 produce::run(outgoing, chat.producer, presence.producer, metrics.clone()),
@@ -189,6 +192,15 @@ impl KafkaBus {
     /// The chat topic.
     pub fn topic(&self) -> &str {
         &self.topic
+    }
+}
+
+/// Marks the bus unhealthy when dropped: the `kafka` thread holds it while it runs.
+struct Stopped(Arc<Metrics>);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        self.0.set_bus_problem(Some("kafka: the client thread stopped".to_string()));
     }
 }
 
@@ -409,5 +421,20 @@ mod tests {
         );
         let old = br#"{"kind":"chat","name":"bob","text":"yo","ts":"t","instance":"ws2"}"#;
         assert!(matches!(serde_json::from_slice(old), Ok(Record::Chat { uid: None, .. })));
+    }
+
+    #[test]
+    fn a_kafka_thread_that_ends_leaves_the_server_unhealthy() {
+        let metrics = Arc::new(Metrics::default());
+        let thread = thread::spawn({
+            let metrics = metrics.clone();
+            move || {
+                let _unhealthy_when_gone = Stopped(metrics);
+                panic!("a task panicked");
+            }
+        });
+        assert!(thread.join().is_err());
+        let (healthy, body) = metrics.health();
+        assert!(!healthy && body.contains("the client thread stopped"), "{body}");
     }
 }
