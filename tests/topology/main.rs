@@ -438,7 +438,7 @@ fn the_compose_topology_shows_one_conversation_and_survives_failures() {
 fn a_produce_retried_after_a_broken_connection_is_delivered_once() {
     let broker_port = free_port();
     let proxy = proxy::Proxy::start(broker_port);
-    let mut broker = start_broker_advertising(broker_port, proxy.port);
+    let _broker = Stopped(start_broker_advertising(broker_port, proxy.port));
     let brokers = format!("127.0.0.1:{}", proxy.port);
     let instance = |id: &str| {
         let server = Server::start(&[
@@ -489,7 +489,14 @@ fn a_produce_retried_after_a_broken_connection_is_delivered_once() {
         thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(replayed, seen, "the history rebuilt from the topic");
-    drop((alice, first, second));
-    let _ = broker.kill();
-    let _ = broker.wait();
+}
+
+/// A child process killed when the test ends, passed or failed.
+struct Stopped(Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
