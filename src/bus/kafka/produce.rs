@@ -98,7 +98,10 @@ pub async fn run(
     while queue.recv_many(&mut waiting, MAX_BATCH).await > 0 {
         let (to_chat, to_presence): (Vec<_>, Vec<_>) =
             waiting.drain(..).partition(|r| r.topic == Topic::Chat);
-        tokio::join!(send(&chat, to_chat, &metrics), send(&presence, to_presence, &metrics));
+        tokio::join!(
+            send_all(&chat, to_chat, &metrics),
+            send_all(&presence, to_presence, &metrics)
+        );
     }
 }
 
@@ -128,6 +131,32 @@ impl Outgoing {
             None => warn!("kafka: presence not delivered: {reason}"),
         }
     }
+}
+
+/// `records` in requests of at most [`MAX_REQUEST_BYTES`], one after the other (one order).
+async fn send_all(client: &PartitionClient, records: Vec<Outgoing>, metrics: &Metrics) {
+    for batch in batches(records, |r| r.value.len(), MAX_REQUEST_BYTES) {
+        send(client, batch, metrics).await;
+    }
+}
+
+/// Splits `items` in order into runs whose sizes add up to at most `max`; an item larger than
+/// `max` goes alone.
+fn batches<T>(items: Vec<T>, size: impl Fn(&T) -> usize, max: usize) -> Vec<Vec<T>> {
+    let mut batches: Vec<Vec<T>> = Vec::new();
+    let mut bytes = 0;
+    for item in items {
+        let n = size(&item);
+        match batches.last_mut() {
+            Some(batch) if bytes + n <= max => batch.push(item),
+            _ => {
+                batches.push(vec![item]);
+                bytes = 0;
+            }
+        }
+        bytes += n;
+    }
+    batches
 }
 
 /// One produce request for `batch`, answered or given up at the batch's earliest deadline.
@@ -171,7 +200,23 @@ impl Drop for Pending {
     }
 }
 
-/// Records per produce request at most.
+/// Records taken from the queue at once.
 const MAX_BATCH: usize = 512;
+/// Bytes of records per produce request at most: Kafka refuses a record batch over its
+/// `message.max.bytes`, 1 MiB by default.
+const MAX_REQUEST_BYTES: usize = 256 * 1024;
 /// How often [`Queue::pending`] is looked at while waiting for it to empty.
 pub const PENDING_POLL: Duration = Duration::from_millis(10);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_stay_under_the_byte_limit_and_keep_the_order() {
+        let sizes = vec![40, 50, 10, 100, 30, 250, 5];
+        let split = batches(sizes, |n| *n, 100);
+        assert_eq!(split, vec![vec![40, 50, 10], vec![100], vec![30], vec![250], vec![5]]);
+        assert!(batches(Vec::<usize>::new(), |n| *n, 100).is_empty());
+    }
+}
