@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! reader (any instance) ──produce──▶ topic `chat`, partition 0 ──consume (assigned, not a group)──▶
-//!     every instance's consumer thread ──Event::Chat { id: offset }──▶ its broadcaster ──▶ clients
+//!     every instance's consumer task ──Event::Chat { id: offset }──▶ its broadcaster ──▶ clients
 //! ```
 //! - **One order.** A single partition is totally ordered, and every instance reads all of it, so
 //!   each shows the same messages in the same order, with the offset as the message id. Start-up
@@ -14,8 +14,9 @@
 //!   everybody sees it once. The client retries a request whose connection broke, which can
 //!   append a record twice: every chat record carries a unique id, and a copy is skipped by every
 //!   instance alike (`dedup.rs`). The broadcaster ignores an offset it has already delivered.
-//! - **History survives restarts.** On start the consumer begins `HISTORY_SIZE` records before the
-//!   end, so the history is rebuilt from the topic.
+//! - **History survives restarts.** On start the consumer delivers from `HISTORY_SIZE` records
+//!   before the end, so the history is rebuilt from the topic (it reads from up to
+//!   [`WINDOW`](dedup::WINDOW) records earlier, only to learn which uids it has seen).
 //! - **Epochs.** Offsets restart at 0 when a topic is recreated, so ids alone could be resumed
 //!   wrongly. The epoch is the identity of the oldest record kept: a marker record the first
 //!   instance writes into an empty topic. A new topic gets a new marker, hence a new epoch.
@@ -26,8 +27,9 @@
 //!   [`PROBE_EVERY`], and `/healthz` answers 503 with the reason until it answers again.
 //!
 //! The client is rskafka, pure Rust on tokio: one thread, `kafka`, runs a current-thread runtime
-//! with four tasks (the producer, one consumer per topic, the probe), each with its own connection
-//! to the broker. Reader threads reach it through [`produce::Queue`] and it reaches the broadcaster
+//! with four tasks: the producer, one consumer per topic, and the probe. The producer and each
+//! consumer hold a connection per topic, so a consumer's held fetch never delays a produce (a
+//! broker answers one connection's requests in order); the probe uses the client's own. Reader threads reach it through [`produce::Queue`] and it reaches the broadcaster
 //! through the event channel; neither side waits for the other. Unlike a C client, it keeps no
 //! thread-local state that every thread of the process would carry (see BENCHMARKS.md).
 
