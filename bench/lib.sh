@@ -32,24 +32,29 @@ START_LOAD=$(cut -d" " -f1-3 /proc/loadavg)
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
 
-# The release binaries. The server is measured as `make run` builds it: the lean single-instance
-# build (--no-default-features, no Kafka client). Scenario (f) needs the bus: with KAFKA=1 the
-# default build (with librdkafka) is made too. Both are copied to target/bench/, so that another
-# build of the workspace during the run cannot swap the binary under test.
+# The release binaries. The server is measured as it ships: the default build, which the Dockerfile
+# and `cargo build --release` make (the Kafka client linked in; the bus is off unless a scenario
+# sets KAFKA_ENABLED=true). Both are copied to target/bench/, so that another build of the
+# workspace during the run cannot swap the binary under test.
 SERVER_BIN="$ROOT/target/bench/websocketchat"
-KAFKA_SERVER_BIN="$ROOT/target/bench/websocketchat-kafka"
+KAFKA_SERVER_BIN=$SERVER_BIN
+# BENCH_SERVER_BIN=path measures that binary instead (an older build, to compare).
 build() {
     mkdir -p "$ROOT/target/bench"
-    log "building: cargo build --release -p websocketchat -p websocketchat-bench --no-default-features"
-    (cd "$ROOT" && cargo build --release -p websocketchat -p websocketchat-bench --no-default-features) >&2 \
+    log "building: cargo build --release -p websocketchat -p websocketchat-bench (default features, as shipped)"
+    (cd "$ROOT" && cargo build --release -p websocketchat -p websocketchat-bench) >&2 \
         || die "build failed"
-    cp "$ROOT/target/release/websocketchat" "$SERVER_BIN"
+    cp "${BENCH_SERVER_BIN:-$ROOT/target/release/websocketchat}" "$SERVER_BIN"
     cp "$ROOT/target/release/wschat-bench" "$ROOT/target/bench/wschat-bench"
-    if [ "${KAFKA:-0}" = 1 ]; then
-        log "building: cargo build --release -p websocketchat (default features: the Kafka bus)"
-        (cd "$ROOT" && cargo build --release -p websocketchat) >&2 || die "build failed"
-        cp "$ROOT/target/release/websocketchat" "$KAFKA_SERVER_BIN"
-    fi
+    log "server binary: PT_TLS $(tls_bytes "$SERVER_BIN") bytes per thread (readelf -lW)"
+}
+
+# tls_bytes BIN: the size of the binary's static thread-local storage block (PT_TLS MemSiz), which
+# every thread of the process allocates and zeroes.
+tls_bytes() {
+    local size
+    size=$(readelf -lW "$1" 2>/dev/null | awk '$1 == "TLS" { print $6 }')
+    printf '%d' "${size:-0}"
 }
 
 # Sockets: the server and the generator each hold one per connection (10,000 in scenario c).
@@ -212,6 +217,10 @@ field_min() {
     local line
     while IFS= read -r line; do jget "$line" "$2"; done <"$1" | sort -g | head -1
 }
+# field_range FILE KEY: "min-max" of KEY, one decimal.
+field_range() {
+    echo "$(fmt "$(field_min "$1" "$2")" 1)-$(fmt "$(field_max "$1" "$2")" 1)"
+}
 
 # fmt N [DECIMALS]: a number for the table (n/a stays n/a).
 fmt() {
@@ -339,15 +348,32 @@ scenario_b() {
     done
 }
 
-# (c) idle: 5,000 connections (RSS per connection), and 10,000 that must hold.
+# (c) idle: 5,000 connections (RSS per connection) with one shared nickname, then with distinct
+# nicknames (measured once the joins have settled), with the bus off and, when a broker is there
+# (BROKERS, see run.sh), on; and 10,000 that must hold.
 scenario_c() {
     local kind=$1 p=$2
-    local f="$OUT/$p.c5k.jsonl" g="$OUT/$p.c10k.jsonl"
+    local f="$OUT/$p.c5k.jsonl" g="$OUT/$p.c10k.jsonl" h="$OUT/$p.c5kd.jsonl"
     log "($p) idle: 5,000 connections held ${HOLD_C} s; 10,000 held ${HOLD_C10} s"
     repeat "$f" "$kind" plain "($p c 5k)" --mode idle --clients 5000 --names shared \
         --duration "$HOLD_C" --connectors 4
     R[$p.c.per_conn]=$(field_median "$f" rss_per_conn_kib)
+    R[$p.c.range]=$(field_range "$f" rss_per_conn_kib)
     R[$p.c.connect_s]=$(field_median "$f" connect_s)
+    repeat "$h" "$kind" plain "($p c 5k distinct)" --mode idle --clients 5000 --names distinct \
+        --duration "$HOLD_C" --connectors 4
+    R[$p.cd.per_conn]=$(field_median "$h" rss_per_conn_kib)
+    R[$p.cd.range]=$(field_range "$h" rss_per_conn_kib)
+    R[$p.cd.settle]=$(field_median "$h" settle_s)
+    if [ "$kind" = ours ] && [ -n "${BROKERS:-}" ]; then
+        local k="$OUT/$p.c5kk.jsonl"
+        SERVER_EXTRA_ENV="KAFKA_ENABLED=true KAFKA_BROKERS=$BROKERS KAFKA_TOPIC=bench-c-$$-$RANDOM"
+        repeat "$k" "$kind" plain "($p c 5k distinct, Kafka)" --mode idle --clients 5000 \
+            --names distinct --duration "$HOLD_C" --connectors 4
+        SERVER_EXTRA_ENV=""
+        R[$p.ck.per_conn]=$(field_median "$k" rss_per_conn_kib)
+        R[$p.ck.range]=$(field_range "$k" rss_per_conn_kib)
+    fi
     repeat "$g" "$kind" plain "($p c 10k)" --mode idle --clients 10000 --names shared \
         --duration "$HOLD_C10" --connectors 4
     R[$p.c10.held]=$(field_min "$g" held)

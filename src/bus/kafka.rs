@@ -2,19 +2,21 @@
 //!
 //! ```text
 //! reader (any instance) ──produce──▶ topic `chat`, partition 0 ──consume (assigned, not a group)──▶
-//!     every instance's consumer thread ──Event::Chat { id: offset }──▶ its broadcaster ──▶ clients
+//!     every instance's consumer task ──Event::Chat { id: offset }──▶ its broadcaster ──▶ clients
 //! ```
 //! - **One order.** A single partition is totally ordered, and every instance reads all of it, so
 //!   each shows the same messages in the same order, with the offset as the message id. Start-up
 //!   refuses a topic with more partitions rather than show different orders.
-//! - **Nothing lost silently, nothing twice.** The producer is idempotent with `acks=all`, so its
-//!   retries cannot duplicate a record. A record that is not acknowledged within
-//!   [`DELIVERY_TIMEOUT`] is reported to its sender as a `not_delivered` error event. A timeout
-//!   cannot tell "never arrived" from "arrived, answer lost": a broker that was only stalled may
-//!   still append it when it resumes, and then everybody sees it once. The broadcaster ignores an
-//!   offset it has already delivered.
-//! - **History survives restarts.** On start the consumer begins `HISTORY_SIZE` records before the
-//!   end, so the history is rebuilt from the topic.
+//! - **Nothing lost silently, nothing twice.** Records are produced with `acks=all`. A record that
+//!   is not acknowledged within [`DELIVERY_TIMEOUT`] is reported to its sender as a
+//!   `not_delivered` error event. A timeout cannot tell "never arrived" from "arrived, answer
+//!   lost": a broker that was only stalled may still append it when it resumes, and then
+//!   everybody sees it once. The client retries a request whose connection broke, which can
+//!   append a record twice: every chat record carries a unique id, and a copy is skipped by every
+//!   instance alike (`dedup.rs`). The broadcaster ignores an offset it has already delivered.
+//! - **History survives restarts.** On start the consumer delivers from `HISTORY_SIZE` records
+//!   before the end, so the history is rebuilt from the topic (it reads from up to
+//!   [`WINDOW`](dedup::WINDOW) records earlier, only to learn which uids it has seen).
 //! - **Epochs.** Offsets restart at 0 when a topic is recreated, so ids alone could be resumed
 //!   wrongly. The epoch is the identity of the oldest record kept: a marker record the first
 //!   instance writes into an empty topic. A new topic gets a new marker, hence a new epoch.
@@ -23,43 +25,48 @@
 //!   `presence.rs`.
 //! - **Broker trouble** does not stop the server: a probe asks the broker for metadata every
 //!   [`PROBE_EVERY`], and `/healthz` answers 503 with the reason until it answers again.
+//!
+//! The client is rskafka, pure Rust on tokio: one thread, `kafka`, runs a current-thread runtime
+//! with four tasks: the producer, one consumer per topic, and the probe. The producer and each
+//! consumer hold a connection per topic, so a consumer's held fetch never delays a produce (a
+//! broker answers one connection's requests in order); the probe uses the client's own. Reader threads reach it through [`produce::Queue`] and it reaches the broadcaster
+//! through the event channel; neither side waits for the other. Unlike a C client, it keeps no
+//! thread-local state that every thread of the process would carry (see BENCHMARKS.md).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::Sender;
 use log::{info, warn};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::{ClientContext, DefaultClientContext};
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use rdkafka::types::RDKafkaErrorCode;
+use rskafka::BackoffConfig;
+use rskafka::client::error::{Error as ClientError, ProtocolError};
+use rskafka::client::partition::{Compression, OffsetAt, PartitionClient, UnknownTopicHandling};
+use rskafka::client::{Client, ClientBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::broadcaster::Event;
 use crate::config::Config;
 use crate::error::Error;
-use crate::frame;
 use crate::metrics::Metrics;
 use crate::outbound::Outbound;
-use crate::protocol::ServerEvent;
+
+mod consume;
+mod dedup;
+mod produce;
+
+use dedup::Uid;
+use produce::{Queue, Topic};
 
 /// The producer side, shared by reader threads and the broadcaster.
 pub struct KafkaBus {
-    /// Replaced by the probe when the broker has fenced it (see [`Delivery`]).
-    producer: RwLock<Arc<ThreadedProducer<Delivery>>>,
-    /// Set by a delivery report that says the producer can no longer produce.
-    fenced: Arc<AtomicBool>,
-    client: ClientConfig,
-    metrics: Arc<Metrics>,
+    queue: Queue,
+    /// This run's producer id, drawn at random, and the next sequence number: together a chat
+    /// record's [`Uid`].
+    producer: u64,
+    next_seq: AtomicU64,
     topic: String,
-    presence_topic: String,
     instance: String,
 }
 
@@ -79,95 +86,86 @@ pub struct Started {
 enum Record {
     /// The marker that names a topic's epoch.
     Epoch { epoch: String },
-    /// A chat message (its id is its offset).
-    Chat { name: String, text: String, ts: String, instance: String },
+    /// A chat message (its id is its offset). `uid` tells a retried copy from a new message;
+    /// records written before it existed have none.
+    Chat {
+        name: String,
+        text: String,
+        ts: String,
+        instance: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uid: Option<Uid>,
+    },
     /// The nicknames online on one instance, at a time in milliseconds since 1970.
     Roster { instance: String, users: Vec<String>, at: u64 },
 }
 
 /// Connects, makes sure both topics exist with one partition, learns the epoch, and starts the
-/// consumer and the health probe.
+/// `kafka` thread: the producer, the consumers and the health probe.
 pub fn start(
     config: &Config,
     events: Sender<Event>,
     metrics: Arc<Metrics>,
 ) -> Result<Started, Error> {
-    let topic = config.kafka_topic.clone();
-    let presence_topic = format!("{topic}.presence");
-    let mut client = client_config(config);
-    client
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .set("linger.ms", "1")
-        .set("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string());
-    let fenced = Arc::new(AtomicBool::new(false));
-    let producer = new_producer(&client, &metrics, &fenced)?;
-    let admin: AdminClient<DefaultClientContext> =
-        client_config(config).create().map_err(kafka_error)?;
-    let consumer: BaseConsumer = client_config(config)
-        .set("group.id", format!("websocketchat-{}", config.instance_id))
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "10")
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .map_err(kafka_error)?;
-
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io { context: "starting the Kafka runtime", source })?;
     let deadline = Instant::now() + STARTUP_TIMEOUT;
-    retry_until(deadline, || ensure_topic(&admin, &consumer, &topic))?;
-    retry_until(deadline, || ensure_topic(&admin, &consumer, &presence_topic))?;
-    let bus = Arc::new(KafkaBus {
-        producer: RwLock::new(Arc::new(producer)),
-        fenced,
-        client,
-        metrics: metrics.clone(),
-        topic: topic.clone(),
-        presence_topic: presence_topic.clone(),
-        instance: config.instance_id.clone(),
-    });
-    let (epoch, low, high) = retry_until(deadline, || read_epoch(&consumer, &bus))?;
+    let setup = runtime.block_on(retry_until(deadline, || connect(config)))?;
+    let Setup { client, chat, presence, epoch, low, high, presence_from } = setup;
     let history_from = low.max(high - config.history_size as i64);
-    let (presence_low, presence_high) =
-        consumer.fetch_watermarks(&presence_topic, 0, KAFKA_TIMEOUT).map_err(kafka_error)?;
-    let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset(&topic, 0, Offset::Offset(history_from))
-        .map_err(kafka_error)?;
-    let presence_from = presence_low.max(presence_high - PRESENCE_READBACK);
-    assignment
-        .add_partition_offset(&presence_topic, 0, Offset::Offset(presence_from))
-        .map_err(kafka_error)?;
-    consumer.assign(&assignment).map_err(kafka_error)?;
     info!(
-        "kafka {}: topic {topic} epoch {epoch}, offsets {low}..{high}, history from {history_from}",
-        config.kafka_brokers
+        "kafka {}: topic {} epoch {epoch}, offsets {low}..{high}, history from {history_from}",
+        config.kafka_brokers, config.kafka_topic
     );
 
+    let (queue, outgoing) = Queue::new(QUEUE_CAPACITY);
+    let bus = Arc::new(KafkaBus {
+        queue,
+        producer: random_u64(),
+        next_seq: AtomicU64::new(1),
+        topic: config.kafka_topic.clone(),
+        instance: config.instance_id.clone(),
+    });
+    let chat_from = consume::ChatFrom {
+        read_from: low.max(history_from - dedup::WINDOW),
+        deliver_from: history_from,
+    };
     let me = config.instance_id.clone();
-    let (chat_topic, consumer_metrics) = (topic.clone(), metrics.clone());
-    spawn("kafka-consumer", move || {
-        consume(&consumer, &chat_topic, &me, &events, &consumer_metrics)
-    })?;
-    let probe = bus.clone();
-    spawn("kafka-probe", move || probe_health(&probe, &metrics))?;
+    let topic = config.kafka_topic.clone();
+    let body = move || {
+        // The tasks run until the process ends; should the thread end anyway (a panic), the
+        // server reports itself unhealthy instead of a bus that silently stopped.
+        let _unhealthy_when_gone = Stopped(metrics.clone());
+        runtime.block_on(async move {
+            tokio::join!(
+                produce::run(outgoing, chat.producer, presence.producer, metrics.clone()),
+                consume::chat(chat.consumer, chat_from, events.clone(), metrics.clone()),
+                consume::presence(presence.consumer, presence_from, me, events, metrics.clone()),
+                probe_health(&client, &topic, &metrics),
+            )
+        });
+    };
+    thread::Builder::new()
+        .name("kafka".to_string())
+        .spawn(body)
+        .map_err(|source| Error::Io { context: "starting the Kafka thread", source })?;
     Ok(Started { bus, epoch, history_from: u64::try_from(history_from).unwrap_or(0) })
 }
 
 impl KafkaBus {
     /// Produces a chat message; a failure reaches `sender` as a `not_delivered` error event.
     pub fn publish(&self, name: &str, text: &str, ts: &str, sender: &Arc<Outbound>) {
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let record = Record::Chat {
             name: name.to_string(),
             text: text.to_string(),
             ts: ts.to_string(),
             instance: self.instance.clone(),
+            uid: Some([self.producer, seq]),
         };
-        let payload = serde_json::to_vec(&record).expect("records are plain JSON");
-        let base =
-            BaseRecord::<(), _, _>::with_opaque_to(&self.topic, Box::new(Some(sender.clone())))
-                .payload(&payload);
-        if let Err((e, _)) = self.producer().send(base) {
-            not_delivered(sender, &e);
-        }
+        self.queue.push(Topic::Chat, None, to_json(&record), Some(sender.clone()));
     }
 
     /// Announces the nicknames online on this instance.
@@ -177,19 +175,19 @@ impl KafkaBus {
             users: users.iter().map(|u| u.to_string()).collect(),
             at: now_millis(),
         };
-        let payload = serde_json::to_vec(&record).expect("records are plain JSON");
-        let base = BaseRecord::with_opaque_to(&self.presence_topic, Box::new(None))
-            .key(self.instance.as_str())
-            .payload(&payload);
-        if let Err((e, _)) = self.producer().send(base) {
-            warn!("kafka: presence not sent: {e}");
-        }
+        let key = Some(self.instance.as_bytes().to_vec());
+        self.queue.push(Topic::Presence, key, to_json(&record), None);
     }
 
     /// Waits up to [`FLUSH_TIMEOUT`] for records in flight.
     pub fn flush(&self) {
-        if let Err(e) = self.producer().flush(FLUSH_TIMEOUT) {
-            warn!("kafka: records still in flight at shutdown: {e}");
+        let deadline = Instant::now() + FLUSH_TIMEOUT;
+        while self.queue.pending() > 0 {
+            if Instant::now() >= deadline {
+                warn!("kafka: {} records still in flight at shutdown", self.queue.pending());
+                return;
+            }
+            thread::sleep(produce::PENDING_POLL);
         }
     }
 
@@ -197,255 +195,193 @@ impl KafkaBus {
     pub fn topic(&self) -> &str {
         &self.topic
     }
+}
 
-    fn producer(&self) -> Arc<ThreadedProducer<Delivery>> {
-        self.producer.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
+/// Marks the bus unhealthy when dropped: the `kafka` thread holds it while it runs.
+struct Stopped(Arc<Metrics>);
 
-    /// A fenced producer never produces again: replace it. Called from the probe thread, never
-    /// from the producer's own polling thread (dropping a producer joins that thread).
-    fn renew_if_fenced(&self) {
-        if !self.fenced.swap(false, Ordering::SeqCst) {
-            return;
-        }
-        warn!("kafka: the broker fenced our producer; starting a new one");
-        match new_producer(&self.client, &self.metrics, &self.fenced) {
-            Ok(producer) => {
-                let old = std::mem::replace(
-                    &mut *self.producer.write().unwrap_or_else(|p| p.into_inner()),
-                    Arc::new(producer),
-                );
-                drop(old);
-            }
-            Err(e) => {
-                warn!("{e}");
-                self.fenced.store(true, Ordering::SeqCst);
-            }
-        }
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        self.0.set_bus_problem(Some("kafka: the client thread stopped".to_string()));
     }
 }
 
-fn new_producer(
-    client: &ClientConfig,
-    metrics: &Arc<Metrics>,
-    fenced: &Arc<AtomicBool>,
-) -> Result<ThreadedProducer<Delivery>, Error> {
-    client
-        .create_with_context(Delivery { metrics: metrics.clone(), fenced: fenced.clone() })
-        .map_err(kafka_error)
+/// What [`connect`] sets up: the connections, and where the topics stand.
+struct Setup {
+    client: Client,
+    chat: Partition,
+    presence: Partition,
+    epoch: String,
+    low: i64,
+    high: i64,
+    presence_from: i64,
 }
 
-/// The producer's callbacks: delivery reports.
-struct Delivery {
-    metrics: Arc<Metrics>,
-    /// Raised when the broker fenced the producer (after a timed-out request, an idempotent
-    /// producer starts a new epoch, which not every broker accepts); the probe then renews it.
-    fenced: Arc<AtomicBool>,
+/// Two connections to a topic's one partition: one to produce, one to consume.
+struct Partition {
+    producer: PartitionClient,
+    consumer: PartitionClient,
 }
 
-impl ClientContext for Delivery {}
-
-impl ProducerContext for Delivery {
-    type DeliveryOpaque = Box<Option<Arc<Outbound>>>;
-
-    fn delivery(&self, result: &DeliveryResult<'_>, sender: Self::DeliveryOpaque) {
-        if let Err((e, _)) = result {
-            self.metrics.set_bus_problem(Some(format!("kafka: delivery failed: {e}")));
-            if matches!(
-                e,
-                KafkaError::MessageProduction(
-                    RDKafkaErrorCode::ProducerFenced | RDKafkaErrorCode::Fatal
-                )
-            ) {
-                self.fenced.store(true, Ordering::SeqCst);
-            }
-            match *sender {
-                Some(sender) => not_delivered(&sender, e),
-                None => warn!("kafka: presence not delivered: {e}"),
-            }
-        }
-    }
+async fn connect(config: &Config) -> Result<Setup, Error> {
+    let topic = config.kafka_topic.as_str();
+    let presence_topic = format!("{topic}.presence");
+    let brokers = config.kafka_brokers.split(',').map(|b| b.trim().to_string()).collect();
+    let client = ClientBuilder::new(brokers)
+        .client_id(format!("websocketchat-{}", config.instance_id))
+        .backoff_config(backoff());
+    let client = within("connecting", client.build()).await?;
+    ensure_topic(&client, topic).await?;
+    ensure_topic(&client, &presence_topic).await?;
+    let chat = partition(&client, topic).await?;
+    let presence = partition(&client, &presence_topic).await?;
+    let (epoch, low, high) = read_epoch(&chat, topic).await?;
+    let (presence_low, presence_high) = watermarks(&presence.consumer).await?;
+    let presence_from = presence_low.max(presence_high - PRESENCE_READBACK);
+    Ok(Setup { client, chat, presence, epoch, low, high, presence_from })
 }
 
-/// Tells a sender its message did not reach the topic (so no client will see it).
-fn not_delivered(sender: &Outbound, error: &KafkaError) {
-    warn!("kafka: message not delivered: {error}");
-    let message = format!(
-        "the broker did not confirm your message in time ({error}); if it does not appear, send \
-         it again"
-    );
-    let event = ServerEvent::Error { code: "not_delivered", message: &message };
-    sender.send(&[&frame::text(event.to_json())]);
-}
-
-/// Reads both topics forever, handing records to the broadcaster.
-fn consume(
-    consumer: &BaseConsumer,
-    topic: &str,
-    me: &str,
-    events: &Sender<Event>,
-    metrics: &Metrics,
-) {
-    loop {
-        let message = match consumer.poll(POLL) {
-            None => continue,
-            Some(Err(e)) => {
-                metrics.set_bus_problem(Some(format!("kafka: {e}")));
-                warn!("kafka consumer: {e}");
-                thread::sleep(POLL);
-                continue;
-            }
-            Some(Ok(message)) => message,
-        };
-        let Some(payload) = message.payload() else { continue };
-        let event = match serde_json::from_slice::<Record>(payload) {
-            Ok(Record::Chat { name, text, ts, .. }) if message.topic() == topic => {
-                let id = u64::try_from(message.offset()).unwrap_or(0);
-                Event::Chat { id: Some(id), name, text, ts }
-            }
-            Ok(Record::Roster { instance, users, at }) if instance != me => {
-                Event::Roster { instance, users, at_millis: at }
-            }
-            Ok(_) => continue,
-            Err(e) => {
-                warn!("kafka: skipping record {} of {}: {e}", message.offset(), message.topic());
-                continue;
-            }
-        };
-        if events.send(event).is_err() {
-            return;
-        }
-    }
-}
-
-/// Asks the broker for the topic's metadata every [`PROBE_EVERY`]; `/healthz` reports the result.
-fn probe_health(bus: &KafkaBus, metrics: &Metrics) {
-    loop {
-        bus.renew_if_fenced();
-        let answer = bus.producer().client().fetch_metadata(Some(&bus.topic), PROBE_EVERY);
-        match answer {
-            Ok(metadata) if metadata.topics().iter().any(|t| t.error().is_none()) => {
-                metrics.set_bus_problem(None);
-            }
-            Ok(_) => {
-                metrics.set_bus_problem(Some(format!("kafka: topic {} is missing", bus.topic)))
-            }
-            Err(e) => metrics.set_bus_problem(Some(format!("kafka: broker unreachable: {e}"))),
-        }
-        thread::sleep(PROBE_EVERY);
-    }
+async fn partition(client: &Client, topic: &str) -> Result<Partition, Error> {
+    let open = || client.partition_client(topic, 0, UnknownTopicHandling::Retry);
+    let producer = within("connecting to the partition", open()).await?;
+    let consumer = within("connecting to the partition", open()).await?;
+    Ok(Partition { producer, consumer })
 }
 
 /// Creates `topic` with one partition if it does not exist; refuses one with more partitions.
-fn ensure_topic(
-    admin: &AdminClient<DefaultClientContext>,
-    consumer: &BaseConsumer,
-    topic: &str,
-) -> Result<(), Error> {
-    let partitions = |consumer: &BaseConsumer| -> Result<Option<usize>, Error> {
-        let metadata = consumer.fetch_metadata(Some(topic), KAFKA_TIMEOUT).map_err(kafka_error)?;
-        Ok(metadata
-            .topics()
-            .iter()
-            .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
-            .map(|t| t.partitions().len()))
+async fn ensure_topic(client: &Client, topic: &str) -> Result<(), Error> {
+    let partitions = || async {
+        let topics = within("reading metadata", client.list_topics()).await?;
+        Ok::<_, Error>(topics.into_iter().find(|t| t.name == topic).map(|t| t.partitions.len()))
     };
-    if partitions(consumer)?.is_none() {
+    if matches!(partitions().await?, None | Some(0)) {
         info!("kafka: creating topic {topic} with one partition");
-        let new = NewTopic::new(topic, 1, TopicReplication::Fixed(1));
-        let options = AdminOptions::new().operation_timeout(Some(KAFKA_TIMEOUT));
-        let results = futures_executor::block_on(admin.create_topics([&new], &options))
-            .map_err(kafka_error)?;
-        for result in results {
-            match result {
-                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((name, code)) => {
-                    return Err(Error::Kafka(format!("cannot create topic {name}: {code}")));
-                }
-            }
+        let controller = client.controller_client().map_err(|e| kafka_error("controller", e))?;
+        let timeout_ms = KAFKA_TIMEOUT.as_millis() as i32;
+        let created =
+            tokio::time::timeout(KAFKA_TIMEOUT, controller.create_topic(topic, 1, 1, timeout_ms))
+                .await
+                .map_err(|_| Error::Kafka(format!("creating topic {topic}: timed out")))?;
+        match created {
+            Ok(())
+            | Err(ClientError::ServerError {
+                protocol_error: ProtocolError::TopicAlreadyExists,
+                ..
+            }) => {}
+            Err(e) => return Err(Error::Kafka(format!("cannot create topic {topic}: {e}"))),
         }
     }
-    match partitions(consumer)? {
+    match partitions().await? {
         Some(1) => Ok(()),
-        Some(n) => Err(Error::Kafka(format!(
+        Some(n) if n > 1 => Err(Error::Kafka(format!(
             "topic {topic} has {n} partitions; one order for every instance needs exactly one"
         ))),
-        None => Err(Error::Kafka(format!("topic {topic} does not exist yet"))),
+        _ => Err(Error::Kafka(format!("topic {topic} does not exist yet"))),
     }
 }
 
 /// The epoch is the identity of the oldest record kept: an epoch marker, written into an empty
 /// topic by whichever instance gets there first. Returns it with the watermarks.
-fn read_epoch(consumer: &BaseConsumer, bus: &KafkaBus) -> Result<(String, i64, i64), Error> {
-    let topic = bus.topic.as_str();
-    let (mut low, mut high) =
-        consumer.fetch_watermarks(topic, 0, KAFKA_TIMEOUT).map_err(kafka_error)?;
+async fn read_epoch(chat: &Partition, topic: &str) -> Result<(String, i64, i64), Error> {
+    let (mut low, mut high) = watermarks(&chat.consumer).await?;
     if low == high {
         let marker = Record::Epoch { epoch: crate::history::new_epoch() };
-        let payload = serde_json::to_vec(&marker).expect("records are plain JSON");
-        bus.producer()
-            .send(BaseRecord::<(), _, _>::with_opaque_to(topic, Box::new(None)).payload(&payload))
-            .map_err(|(e, _)| kafka_error(e))?;
-        bus.producer().flush(KAFKA_TIMEOUT).map_err(kafka_error)?;
-        (low, high) = consumer.fetch_watermarks(topic, 0, KAFKA_TIMEOUT).map_err(kafka_error)?;
+        let record = produce::kafka_record(None, to_json(&marker));
+        let write = chat.producer.produce(vec![record], Compression::NoCompression);
+        within("writing the epoch marker", write).await?;
+        (low, high) = watermarks(&chat.consumer).await?;
     }
-    let mut first = TopicPartitionList::new();
-    first.add_partition_offset(topic, 0, Offset::Offset(low)).map_err(kafka_error)?;
-    consumer.assign(&first).map_err(kafka_error)?;
-    let deadline = Instant::now() + KAFKA_TIMEOUT;
-    while Instant::now() < deadline {
-        let Some(message) = consumer.poll(POLL) else { continue };
-        let message = message.map_err(kafka_error)?;
-        let epoch = match message.payload().map(serde_json::from_slice::<Record>) {
-            Some(Ok(Record::Epoch { epoch })) => epoch,
-            _ => format!(
-                "{topic}@{}.{}",
-                message.offset(),
-                message.timestamp().to_millis().unwrap_or(0)
-            ),
-        };
-        return Ok((epoch, low, high));
-    }
-    Err(Error::Kafka(format!("cannot read the first record of {topic}")))
+    let read = chat.consumer.fetch_records(low, 1..1 << 20, 1000);
+    let (records, _high) = within("reading the first record", read).await?;
+    let first = records
+        .first()
+        .ok_or_else(|| Error::Kafka(format!("cannot read the first record of {topic}")))?;
+    let epoch = match first.record.value.as_deref().map(serde_json::from_slice::<Record>) {
+        Some(Ok(Record::Epoch { epoch })) => epoch,
+        _ => format!("{topic}@{}.{}", first.offset, first.record.timestamp.timestamp_millis()),
+    };
+    Ok((epoch, low, high))
 }
 
-fn client_config(config: &Config) -> ClientConfig {
-    let mut client = ClientConfig::new();
-    client
-        .set("bootstrap.servers", &config.kafka_brokers)
-        .set("client.id", format!("websocketchat-{}", config.instance_id))
-        .set("socket.timeout.ms", KAFKA_TIMEOUT.as_millis().to_string());
-    client
+/// The partition's low and high watermarks: the oldest offset kept and the next one to be written.
+async fn watermarks(client: &PartitionClient) -> Result<(i64, i64), Error> {
+    let low = within("reading offsets", client.get_offset(OffsetAt::Earliest)).await?;
+    let high = within("reading offsets", client.get_offset(OffsetAt::Latest)).await?;
+    Ok((low, high))
+}
+
+/// Asks the broker for its topics every [`PROBE_EVERY`]; `/healthz` reports the result.
+async fn probe_health(client: &Client, topic: &str, metrics: &Metrics) {
+    loop {
+        let problem = match tokio::time::timeout(PROBE_EVERY, client.list_topics()).await {
+            Ok(Ok(topics)) if topics.iter().any(|t| t.name == topic) => None,
+            Ok(Ok(_)) => Some(format!("kafka: topic {topic} is missing")),
+            Ok(Err(e)) => Some(format!("kafka: broker unreachable: {e}")),
+            Err(_) => Some(format!("kafka: broker unreachable: no answer within {PROBE_EVERY:?}")),
+        };
+        metrics.set_bus_problem(problem);
+        tokio::time::sleep(PROBE_EVERY).await;
+    }
+}
+
+/// Runs a request to the broker, giving up after [`KAFKA_TIMEOUT`].
+async fn within<T>(
+    what: &str,
+    request: impl Future<Output = Result<T, ClientError>>,
+) -> Result<T, Error> {
+    match tokio::time::timeout(KAFKA_TIMEOUT, request).await {
+        Ok(answer) => answer.map_err(|e| kafka_error(what, e)),
+        Err(_) => Err(Error::Kafka(format!("{what}: no answer within {KAFKA_TIMEOUT:?}"))),
+    }
 }
 
 /// Retries a start-up step until it works or the deadline passes (the broker may still be
 /// starting, as it is when compose starts everything at once).
-fn retry_until<T>(
+async fn retry_until<T, F: Future<Output = Result<T, Error>>>(
     deadline: Instant,
-    mut step: impl FnMut() -> Result<T, Error>,
+    mut step: impl FnMut() -> F,
 ) -> Result<T, Error> {
     loop {
-        match step() {
+        match step().await {
             Ok(value) => return Ok(value),
             Err(e @ Error::Kafka(_)) if Instant::now() < deadline => {
                 warn!("{e}; retrying");
-                thread::sleep(Duration::from_secs(1));
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
             Err(e) => return Err(e),
         }
     }
 }
 
-fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<(), Error> {
-    thread::Builder::new()
-        .name(name.to_string())
-        .spawn(body)
-        .map(drop)
-        .map_err(|source| Error::Io { context: "starting a Kafka thread", source })
+/// The client's own retries (a broken connection, a leader moving): quick, and never longer in
+/// all than one request's time; our own deadlines bound every request anyway.
+fn backoff() -> BackoffConfig {
+    BackoffConfig {
+        init_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(500),
+        base: 2.0,
+        deadline: Some(KAFKA_TIMEOUT),
+    }
 }
 
-fn kafka_error(e: KafkaError) -> Error {
-    Error::Kafka(e.to_string())
+fn kafka_error(what: &str, e: ClientError) -> Error {
+    Error::Kafka(format!("{what}: {e}"))
+}
+
+fn to_json(record: &Record) -> Vec<u8> {
+    serde_json::to_vec(record).expect("records are plain JSON")
+}
+
+/// A producer id for this run: two instances, or two runs of one, never share one.
+fn random_u64() -> u64 {
+    use ring::rand::{SecureRandom, SystemRandom};
+    let mut bytes = [0u8; 8];
+    if SystemRandom::new().fill(&mut bytes).is_err() {
+        // Without randomness, the start time still tells two runs apart.
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        return nanos as u64 ^ u64::from(std::process::id()) << 32;
+    }
+    u64::from_le_bytes(bytes)
 }
 
 fn now_millis() -> u64 {
@@ -462,7 +398,45 @@ const KAFKA_TIMEOUT: Duration = Duration::from_secs(5);
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long shutdown waits for records in flight.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long the consumer waits for a record per poll.
-const POLL: Duration = Duration::from_millis(100);
+/// Records waiting for the producer at most; beyond that a message is `not_delivered` at once.
+const QUEUE_CAPACITY: usize = 16 * 1024;
 /// Presence records read back at start, to learn who is online elsewhere.
 const PRESENCE_READBACK: i64 = 1000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chat_record_carries_its_uid_and_old_records_still_read() {
+        let record = Record::Chat {
+            name: "alice".into(),
+            text: "hi".into(),
+            ts: "t".into(),
+            instance: "ws1".into(),
+            uid: Some([7, 42]),
+        };
+        let json = String::from_utf8(to_json(&record)).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"chat","name":"alice","text":"hi","ts":"t","instance":"ws1","uid":[7,42]}"#
+        );
+        let old = br#"{"kind":"chat","name":"bob","text":"yo","ts":"t","instance":"ws2"}"#;
+        assert!(matches!(serde_json::from_slice(old), Ok(Record::Chat { uid: None, .. })));
+    }
+
+    #[test]
+    fn a_kafka_thread_that_ends_leaves_the_server_unhealthy() {
+        let metrics = Arc::new(Metrics::default());
+        let thread = thread::spawn({
+            let metrics = metrics.clone();
+            move || {
+                let _unhealthy_when_gone = Stopped(metrics);
+                panic!("a task panicked");
+            }
+        });
+        assert!(thread.join().is_err());
+        let (healthy, body) = metrics.health();
+        assert!(!healthy && body.contains("the client thread stopped"), "{body}");
+    }
+}

