@@ -11,7 +11,7 @@ COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compos
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-# The local run needs no Kafka client: leave librdkafka out of the build unless asked for
+# The local run needs no Kafka client: leave it out of the build unless asked for
 # (`make run KAFKA_ENABLED=true`, with the other KAFKA_* settings in the environment or .env).
 RUN_FEATURES := $(if $(filter true,$(KAFKA_ENABLED)),,--no-default-features)
 
