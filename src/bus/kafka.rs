@@ -19,7 +19,7 @@
 //!   wrongly. The epoch is the identity of the oldest record kept: a marker record the first
 //!   instance writes into an empty topic. A new topic gets a new marker, hence a new epoch.
 //! - **Presence** goes through `<topic>.presence`: each instance announces the nicknames online on
-//!   it when they change and every [`ANNOUNCE_EVERY`](crate::presence::ANNOUNCE_EVERY); see
+//!   it when they change and every [`ANNOUNCE_EVERY`](crate::chat::presence::ANNOUNCE_EVERY); see
 //!   `presence.rs`.
 //! - **Broker trouble** does not stop the server: a probe asks the broker for metadata every
 //!   [`PROBE_EVERY`], and `/healthz` answers 503 with the reason until it answers again.
@@ -27,9 +27,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
 use log::{info, warn};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
@@ -42,13 +41,15 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaErrorCode;
 use serde::{Deserialize, Serialize};
 
-use crate::broadcaster::Event;
+use crate::chat::inbox::{Event, Inbox};
+use crate::chat::presence::now_millis;
+use crate::chat::protocol::ServerEvent;
 use crate::config::Config;
 use crate::error::Error;
-use crate::frame;
 use crate::metrics::Metrics;
-use crate::outbound::Outbound;
-use crate::protocol::ServerEvent;
+use crate::net::accept::spawn;
+use crate::ws::frame;
+use crate::ws::outbound::Outbound;
 
 /// The producer side, shared by reader threads and the broadcaster.
 pub struct KafkaBus {
@@ -87,11 +88,7 @@ enum Record {
 
 /// Connects, makes sure both topics exist with one partition, learns the epoch, and starts the
 /// consumer and the health probe.
-pub fn start(
-    config: &Config,
-    events: Sender<Event>,
-    metrics: Arc<Metrics>,
-) -> Result<Started, Error> {
+pub fn start(config: &Config, inbox: Inbox, metrics: Arc<Metrics>) -> Result<Started, Error> {
     let topic = config.kafka_topic.clone();
     let presence_topic = format!("{topic}.presence");
     let mut client = client_config(config);
@@ -145,7 +142,7 @@ pub fn start(
     let me = config.instance_id.clone();
     let (chat_topic, consumer_metrics) = (topic.clone(), metrics.clone());
     spawn("kafka-consumer", move || {
-        consume(&consumer, &chat_topic, &me, &events, &consumer_metrics)
+        consume(&consumer, &chat_topic, &me, &inbox, &consumer_metrics)
     })?;
     let probe = bus.clone();
     spawn("kafka-probe", move || probe_health(&probe, &metrics))?;
@@ -279,13 +276,7 @@ fn not_delivered(sender: &Outbound, error: &KafkaError) {
 }
 
 /// Reads both topics forever, handing records to the broadcaster.
-fn consume(
-    consumer: &BaseConsumer,
-    topic: &str,
-    me: &str,
-    events: &Sender<Event>,
-    metrics: &Metrics,
-) {
+fn consume(consumer: &BaseConsumer, topic: &str, me: &str, inbox: &Inbox, metrics: &Metrics) {
     loop {
         let message = match consumer.poll(POLL) {
             None => continue,
@@ -312,7 +303,7 @@ fn consume(
                 continue;
             }
         };
-        if events.send(event).is_err() {
+        if inbox.relay(event).is_err() {
             return;
         }
     }
@@ -381,7 +372,7 @@ fn read_epoch(consumer: &BaseConsumer, bus: &KafkaBus) -> Result<(String, i64, i
     let (mut low, mut high) =
         consumer.fetch_watermarks(topic, 0, KAFKA_TIMEOUT).map_err(kafka_error)?;
     if low == high {
-        let marker = Record::Epoch { epoch: crate::history::new_epoch() };
+        let marker = Record::Epoch { epoch: crate::chat::history::new_epoch() };
         let payload = serde_json::to_vec(&marker).expect("records are plain JSON");
         bus.producer()
             .send(BaseRecord::<(), _, _>::with_opaque_to(topic, Box::new(None)).payload(&payload))
@@ -436,20 +427,8 @@ fn retry_until<T>(
     }
 }
 
-fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<(), Error> {
-    thread::Builder::new()
-        .name(name.to_string())
-        .spawn(body)
-        .map(drop)
-        .map_err(|source| Error::Io { context: "starting a Kafka thread", source })
-}
-
 fn kafka_error(e: KafkaError) -> Error {
     Error::Kafka(e.to_string())
-}
-
-fn now_millis() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A message not acknowledged by the broker within this time is reported `not_delivered`.

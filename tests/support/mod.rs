@@ -304,7 +304,8 @@ impl Client {
         }
     }
 
-    /// Reads the hello, history and users that open every chat connection; returns the history.
+    /// Reads the hello and the history that open every chat connection; returns the history. The
+    /// users list that comes third is left for the caller (`next`, `next_of("users")`).
     pub fn welcome(&mut self) -> Value {
         let hello = self.next();
         assert_eq!(hello["type"], "hello", "{hello}");

@@ -1,10 +1,16 @@
-//! Giving back the stack pages a connection's HTTP phase touched.
+//! Memory tricks, kept out of the reading path: the one module that may use `unsafe`.
+//!
+//! A learner can skip this file: nothing here changes what the server does, only what an idle
+//! connection costs. It is called once per connection, from `connection.rs`, between the HTTP
+//! phase and the WebSocket session.
+//!
+//! # Giving back the stack pages a connection's HTTP phase touched
 //!
 //! A connection thread reserves [`CONNECTION_STACK_BYTES`] of stack, but memory is only spent on
 //! the pages it touches, and a page once touched stays resident until the thread ends. The HTTP
 //! phase (the TLS handshake, httparse's header array, building the `101` answer) runs deeper than
 //! the reader loop that follows for the rest of the connection's life. So after the upgrade, with
-//! those frames gone, [`release_unused`] tells the kernel that the pages below the current frame
+//! those frames gone, [`release_unused_stack`] tells the kernel that the pages below the current frame
 //! hold nothing (`madvise(MADV_DONTNEED)`): they are unmapped now and come back as zero pages if a
 //! later call goes that deep again (a chat message does, an idle connection does not).
 //!
@@ -12,13 +18,13 @@
 //! connection before, 8 KiB after: the thread's control block and TLS in one page, the reader
 //! loop in the next.
 //!
-//! [`CONNECTION_STACK_BYTES`]: crate::server::CONNECTION_STACK_BYTES
+//! [`CONNECTION_STACK_BYTES`]: crate::net::accept::CONNECTION_STACK_BYTES
 #![allow(unsafe_code)]
 
 /// Unmaps this thread's stack pages below the caller's frame (less [`MARGIN`]). Does nothing where
 /// the stack's bounds cannot be read.
 #[inline(never)]
-pub fn release_unused() {
+pub fn release_unused_stack() {
     let here = 0u8;
     let here = std::hint::black_box(&here) as *const u8 as usize;
     let Some(lowest) = stack_lowest() else { return };
@@ -108,7 +114,7 @@ mod tests {
                 let sum = deep(128 * 1024);
                 let before = resident_pages(top);
                 assert!(before >= 32, "128 KiB of frames were touched: {before} pages");
-                release_unused();
+                release_unused_stack();
                 let after = resident_pages(top);
                 assert!(after <= 1, "{after} pages below this frame still resident");
                 // The released pages come back as fresh ones: the same work gives the same sum.
