@@ -22,7 +22,7 @@ use websocketchat::ws::handshake::{accept_key, check};
 
 use crate::bad_frames::{Finish, assert_documented_ending, send_after_upgrade};
 use crate::support::Server;
-use crate::wire::{MASK as MASK_KEY, assert_no_panic, frame};
+use crate::support::wire::{MASK as MASK_KEY, assert_no_panic, frame};
 
 fn config() -> ProptestConfig {
     // Failures are reported with their minimal input; nothing is written next to the sources.
