@@ -106,9 +106,8 @@ impl Ready<'_> {
 }
 
 /// The HTTP phase: TLS, the request head, and an answer or the upgrade. `Ok(Some)`: a WebSocket
-/// to read; `Ok(None)`: answered and closed. Never inlined into [`serve`]: its frames (httparse's
-/// header array, the TLS handshake) must be gone before the session starts (`memory.rs`).
-#[inline(never)]
+/// to read; `Ok(None)`: answered and closed. Its frames (httparse's header array, the TLS
+/// handshake) are gone when it returns, before the session starts (`memory.rs`).
 fn read_request(tcp: TcpStream, id: u64, ctx: &Context) -> io::Result<Option<Ready<'_>>> {
     tcp.set_nodelay(true)?;
     let peer = tcp.peer_addr()?;

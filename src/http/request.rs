@@ -13,6 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::config::Cidr;
 use crate::error::Rejection;
+use crate::memory::StackFirst;
 
 /// A parsed request head.
 #[derive(Debug, Clone)]
@@ -85,33 +86,25 @@ impl From<io::Error> for HeadError {
 
 /// Reads and parses one request head. Returns the request and any bytes read past its end.
 pub fn read_head(stream: &mut impl Read) -> Result<(Request, Vec<u8>), HeadError> {
-    // Most heads are a few hundred bytes: read into the stack first, and move to the heap, growing
-    // up to MAX_HEAD_BYTES, only for a head that needs it. (A freed heap buffer would stay cached
-    // by this thread's allocator for the connection's life; the stack pages are given back after
-    // the upgrade, see `stack.rs`.)
-    let mut first = [0u8; FIRST_READ_BYTES];
-    let mut grown: Vec<u8> = Vec::new();
+    // Most heads are a few hundred bytes; a longer one doubles the buffer up to MAX_HEAD_BYTES.
+    let mut buf = StackFirst::<FIRST_READ_BYTES>::new();
     let mut filled = 0;
     loop {
-        let buf: &mut [u8] = if grown.is_empty() { &mut first } else { &mut grown };
-        if filled == buf.len() {
-            if buf.len() == MAX_HEAD_BYTES {
+        let len = buf.bytes().len();
+        if filled == len {
+            if len == MAX_HEAD_BYTES {
                 return Err(HeadError::Rejected(Rejection::HeadTooLarge));
             }
-            let bigger = (buf.len() * 2).min(MAX_HEAD_BYTES);
-            if grown.is_empty() {
-                grown = first.to_vec();
-            }
-            grown.resize(bigger, 0);
-            continue;
+            buf.grow((len * 2).min(MAX_HEAD_BYTES));
         }
-        let n = stream.read(&mut buf[filled..])?;
+        let n = stream.read(&mut buf.bytes()[filled..])?;
         if n == 0 {
             return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
         }
         filled += n;
-        if let Some((request, len)) = parse_head(&buf[..filled])? {
-            return Ok((request, buf[len..filled].to_vec()));
+        let bytes = &buf.bytes()[..filled];
+        if let Some((request, len)) = parse_head(bytes)? {
+            return Ok((request, bytes[len..].to_vec()));
         }
     }
 }
@@ -144,7 +137,7 @@ pub fn parse_head(bytes: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
     Ok(Some((request, len)))
 }
 
-/// The first read's buffer, on the stack; a longer head moves to the heap, doubling up to
+/// The first read's buffer (on the stack, see `memory.rs`); a longer head doubles it, up to
 /// [`MAX_HEAD_BYTES`].
 const FIRST_READ_BYTES: usize = 1024;
 /// The largest request head we read (request line and headers), in bytes.

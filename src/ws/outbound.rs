@@ -441,9 +441,7 @@ fn send_one(socket: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
     SockRef::from(socket).send_with_flags(bytes, SEND_FLAGS)
 }
 
-/// One `sendmsg(2)` with an iovec per frame, up to [`MAX_IOVECS`] of them. Kept out of line: its
-/// array is a kilobyte of stack, which the reader threads' single-frame writes never need.
-#[inline(never)]
+/// One `sendmsg(2)` with an iovec per frame, up to [`MAX_IOVECS`] of them.
 fn send_many<'a>(socket: &TcpStream, frames: impl Iterator<Item = &'a [u8]>) -> io::Result<usize> {
     let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
     let mut count = 0;

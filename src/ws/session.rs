@@ -109,7 +109,7 @@ pub struct Timing {
 
 /// One upgraded connection, read by its own thread.
 pub struct Session {
-    ws: WebSocket<ClientStream>,
+    ws: Box<WebSocket<ClientStream>>,
     outbound: Arc<Outbound>,
     timing: Timing,
     /// The socket's read timeout as last set, to save a system call per message.
@@ -124,7 +124,7 @@ impl Session {
     }
 
     /// Runs the connection to its end, calling `handler` for what happens.
-    pub fn run(mut self, handler: &mut impl Handler) -> End {
+    pub fn run(mut self, handler: &mut dyn Handler) -> End {
         let end = match handler.on_open(&self.outbound) {
             Ok(()) => self.read_loop(handler),
             Err(close) => self.close(close),
@@ -133,7 +133,7 @@ impl Session {
         end
     }
 
-    fn read_loop(&mut self, handler: &mut impl Handler) -> End {
+    fn read_loop(&mut self, handler: &mut dyn Handler) -> End {
         let Timing { ping_every, idle } = self.timing;
         let mut heard = Instant::now();
         let mut pinged = heard;
@@ -173,7 +173,7 @@ impl Session {
     }
 
     /// Hands a complete message to the handler; control frames were dealt with by tungstenite.
-    fn dispatch(&mut self, message: Message, handler: &mut impl Handler) -> Result<(), Close> {
+    fn dispatch(&mut self, message: Message, handler: &mut dyn Handler) -> Result<(), Close> {
         trace!("received {message:?}");
         match message {
             Message::Text(text) => handler.on_text(text.as_str(), &self.outbound),

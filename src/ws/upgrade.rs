@@ -18,8 +18,9 @@ use crate::ws::stream::ClientStream;
 
 /// A connection past the `101`: frames in through `ws`, frames out through `outbound`.
 pub struct Upgraded {
-    /// tungstenite, reading from the socket and writing (pongs) into `outbound`.
-    pub ws: WebSocket<ClientStream>,
+    /// tungstenite, reading from the socket and writing (pongs) into `outbound`. Boxed so that
+    /// the session's stack frames stay small (`memory.rs`: 4 KiB per idle connection).
+    pub ws: Box<WebSocket<ClientStream>>,
     /// The client's queue, shared with whoever else sends to it.
     pub outbound: Arc<Outbound>,
 }
@@ -59,6 +60,7 @@ pub fn upgrade(
         .max_frame_size(Some(max_message));
     let stream = ClientStream::new(outbound.clone());
     let ws = WebSocket::from_partially_read(stream, leftover, Role::Server, Some(config));
+    let ws = Box::new(ws);
     Ok(Upgraded { ws, outbound })
 }
 
