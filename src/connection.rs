@@ -5,7 +5,7 @@
 //! serve ─▶ read_request ─┬─ net:  TLS handshake (rustls), all within HANDSHAKE_TIMEOUT_SECS
 //!                        ├─ http: the request head, its route
 //!                        ├─ an answer (page, /healthz, /metrics, a refusal), then net::close
-//!                        └─ ws:   handshake::check, then upgrade (the 101)
+//!                        └─ admit ─ ws: handshake::check, then upgrade (the 101)
 //!       ─▶ Session::run(handler) for the rest of the connection's life:
 //!            /ws   the chat's handler (chat::handler)
 //!            /echo ws::echo
@@ -137,15 +137,16 @@ fn read_request(tcp: TcpStream, id: u64, ctx: &Context) -> io::Result<Option<Rea
         },
         Route::Metrics => Response::ok(PROMETHEUS_TEXT, ctx.metrics.prometheus().into_bytes()),
         Route::Reject(rejection) => return refuse(conn, rejection, ctx, peer),
-        Route::Chat => return upgrade(conn, &request, leftover, App::Chat, ctx, id, peer),
-        Route::Echo => return upgrade(conn, &request, leftover, App::Echo, ctx, id, peer),
+        Route::Chat => return admit(conn, &request, leftover, App::Chat, ctx, id, peer),
+        Route::Echo => return admit(conn, &request, leftover, App::Echo, ctx, id, peer),
     };
     response.write_to(&mut conn, head_only)?;
     close::finish(conn).map(|()| None)
 }
 
-/// The opening handshake (RFC 6455 §4.2.2): checked, admitted, answered with `101`.
-fn upgrade<'a>(
+/// The opening handshake (RFC 6455 §4.2.2): checked, admitted (not draining, not full), then
+/// upgraded with the `101`.
+fn admit<'a>(
     conn: Conn,
     request: &Request,
     leftover: Vec<u8>,

@@ -1,16 +1,17 @@
 //! One client's outbound side: a bounded queue of frames and the non-blocking flush that writes it.
 //!
 //! # Who writes to a socket
-//! After the upgrade two threads touch a client's socket: its reader thread (`connection.rs`), which
-//! must send pongs and close frames, and the broadcaster (`broadcaster.rs`), which sends everything
-//! else. Blocking tungstenite cannot be split into a read half and a write half, and a rustls stream
-//! cannot be cloned, so instead of sharing a `WebSocket` we share this struct:
+//! After the upgrade two threads touch a client's socket: its reader thread (`ws/session.rs`),
+//! which must send pongs and close frames, and the broadcaster (`chat/broadcaster.rs`), which
+//! sends everything else. Blocking tungstenite cannot be split into a read half and a write half,
+//! and a rustls stream cannot be cloned, so instead of sharing a `WebSocket` we share this struct:
 //!
 //! - Every outgoing byte goes through [`Outbound`]'s queue, under its mutex. Frames are appended
 //!   whole, so a pong from the reader can never land inside a broadcast frame.
 //! - The reader reads from the socket *without* the lock (a blocking `read` on
-//!   [`Outbound::socket`]), so a silent client never holds up the broadcaster. With TLS, the rustls connection lives inside the
-//!   lock: the reader reads ciphertext without it, then locks briefly to decrypt.
+//!   [`Outbound::socket`]), so a silent client never holds up the broadcaster. With TLS, the
+//!   rustls connection lives inside the lock: the reader reads ciphertext without it, then locks
+//!   briefly to decrypt.
 //! - Writes never block: [`Outbound::flush`] sends with `MSG_DONTWAIT`, which makes this one call
 //!   non-blocking without making the reader's blocking reads non-blocking. What the kernel does not
 //!   take stays queued, and the `Outbound` itself asks for a retry (see below).
