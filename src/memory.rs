@@ -3,16 +3,17 @@
 //! A learner can skip this file: nothing here changes what the server does, only what an idle
 //! connection costs. Each trick is listed with what it buys, measured with 2,000 idle plain
 //! connections to the lean build (`/proc/PID/smaps`, the 256 KiB stack mappings, and `VmRSS`);
-//! `BENCH_ONLY=c make bench` gives 13.4 KiB per idle connection with all three.
+//! `BENCH_ONLY=c make bench` gives 13.4 KiB per idle connection with all four.
 //!
 //! | trick | where | idle connection without it |
 //! |---|---|---|
 //! | [`release_unused_stack`]: give back the stack pages the HTTP phase touched | called once, from `connection::serve` | +4 KiB (stack: 12 KiB instead of 8) |
 //! | tungstenite's `WebSocket` on the heap, so the session's frames stay shallow | `Box` in `ws::upgrade::Upgraded` | +4 KiB (stack: 12 KiB instead of 8) |
 //! | the request head read into the stack first ([`StackFirst`]) | `http::request::read_head` | +1 KiB (a freed heap buffer stays cached by the thread's allocator) |
+//! | `sendmsg`'s kilobyte of iovecs kept out of single-frame writes | `#[inline(never)]` on `ws::outbound::send_many` | +4 KiB once the connection has been pinged (stack: 12 KiB instead of 8, with `PING_INTERVAL_SECS=1`; `make bench` holds its idle connections for less than one ping interval, so it does not see this one) |
 //!
-//! Tried and dropped, because they measured nothing: `#[inline(never)]` on the HTTP phase, on
-//! `sendmsg`'s iovec array and on the failure log.
+//! Tried and dropped, because they measured nothing: `#[inline(never)]` on the HTTP phase and on
+//! the failure log.
 //!
 //! # Giving back the stack pages a connection's HTTP phase touched
 //!

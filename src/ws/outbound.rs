@@ -442,7 +442,10 @@ fn send_one(socket: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
     SockRef::from(socket).send_with_flags(bytes, SEND_FLAGS)
 }
 
-/// One `sendmsg(2)` with an iovec per frame, up to [`MAX_IOVECS`] of them.
+/// One `sendmsg(2)` with an iovec per frame, up to [`MAX_IOVECS`] of them. Out of line, so that
+/// its kilobyte of iovecs is not on the stack of every single-frame write, such as a reader's
+/// ping (`memory.rs`: 4 KiB per idle connection once pinged).
+#[inline(never)]
 fn send_many<'a>(socket: &TcpStream, frames: impl Iterator<Item = &'a [u8]>) -> io::Result<usize> {
     let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
     let mut count = 0;
