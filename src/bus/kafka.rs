@@ -20,7 +20,7 @@
 //!   instance writes into an empty topic. A new topic gets a new marker, hence a new epoch.
 //! - **Presence** goes through `<topic>.presence`: each instance announces the nicknames online on
 //!   it when they change and every [`ANNOUNCE_EVERY`](crate::chat::presence::ANNOUNCE_EVERY); see
-//!   `presence.rs`.
+//!   `chat/presence.rs`.
 //! - **Broker trouble** does not stop the server: a probe asks the broker for metadata every
 //!   [`PROBE_EVERY`], and `/healthz` answers 503 with the reason until it answers again.
 
