@@ -11,6 +11,7 @@
 //!    outgoing frame goes through, written without blocking.
 //!
 //! [`echo`] is the smallest handler (`/echo`); the chat (`chat::handler`) is the other one.
+//! `examples/echo.rs` runs this layer alone: `cargo run --example echo`.
 
 pub mod echo;
 pub mod frame;
