@@ -50,7 +50,7 @@ perf report -i "$OUT/perf-all.data" --no-children --sort comm,symbol --stdio 2>/
            END { for (s in sym) printf "%7.2f%% %s\n", sym[s], s }' | sort -rn | head -40
 
 # Where an idle connection's memory goes: 2,000 idle connections, the server's mappings grouped
-# by size (thread stacks are the 256 KiB anonymous ones, CONNECTION_STACK_BYTES in server.rs).
+# by size (thread stacks are the 256 KiB anonymous ones, CONNECTION_STACK_BYTES in net/accept.rs).
 echo
 echo "## memory of 2,000 idle connections, by kind of mapping"
 start_server ours plain

@@ -1,44 +1,36 @@
 //! WebSocketChat: a realtime chat over WebSocket (RFC 6455), one thread per connection and one
-//! broadcaster thread.
+//! broadcaster thread. The folders are the layers, bottom to top, in the order a message meets
+//! them:
 //!
 //! ```text
-//! Client ──TCP──> server (accept loop) ──spawns──> conn-N thread, one per client: the producer
-//!                                                   tls ─> http ─> handshake ─> reader
-//!                                                                                 │ Event
-//!                                                                                 ▼
-//!                                          crossbeam channel (bounded) ───> broadcaster: the consumer
-//!                                                                                 │ frames
-//!                                                                                 ▼
-//! Clients <──────────── outbound (one per client: queue + non-blocking writev) ◄──┘
+//! Client ──TCP──▶ net     accept loop ──spawns──▶ conn-N thread, one per client: the producer
+//!                 http    request head, route, answer ─── or ───▶ ws  handshake, 101, session loop
+//!                                                                  │ handler.on_text
+//!                 chat    handler: rate limit, JSON ──publish──▶ bus (local inbox, or Kafka)
+//!                                                                  │ Inbox::chat
+//!                                                                  ▼
+//!                         bounded channel ──▶ broadcaster thread: the consumer (hub, history)
+//!                                                                  │ one frame, every client
+//!                                                                  ▼
+//! Clients ◀──────── ws    outbound: one queue per client, non-blocking sendmsg
 //! ```
-//! Read the modules in this order: [`server`], [`connection`], [`http`], [`handshake`],
-//! [`reader`], [`broadcaster`], [`outbound`].
+//! Dependencies point down only: `bus` → `chat` → `ws` → `http` → `net`. The two files at the
+//! top wire the layers together: [`server`] (start-up and shutdown) and [`connection`] (one
+//! connection's road through them). Read the code in this order: [`server`], [`connection`],
+//! [`net`], [`http`], [`ws`], [`chat`], [`bus`].
 
-// In the order a message flows: start-up, one connection up to the upgrade, the reader, the
-// bus, the broadcaster and what it owns, the way back out; then the pieces they share.
+// The wiring at the top, then the layers from the bottom up, then what they all share.
+pub mod server;
+pub mod connection;
+pub mod net;
+pub mod http;
+pub mod ws;
+pub mod chat;
+pub mod bus;
 pub mod config;
 pub mod error;
-pub mod server;
-pub mod tls;
-pub mod connection;
-pub mod stack;
-pub mod http;
-pub mod assets;
-pub mod handshake;
-pub mod stream;
-pub mod reader;
-pub mod protocol;
-pub mod nickname;
-pub mod rate_limit;
-pub mod bus;
-pub mod broadcaster;
-pub mod hub;
-pub mod presence;
-pub mod history;
-pub mod outbound;
-pub mod frame;
 pub mod metrics;
-pub mod healthcheck;
+pub mod memory;
 
 pub use config::Config;
 pub use error::Error;

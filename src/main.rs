@@ -36,7 +36,7 @@ fn main() -> ExitCode {
             }
         },
         Some("healthcheck") => {
-            return match websocketchat::healthcheck::check(&config) {
+            return match websocketchat::http::healthcheck::check(&config) {
                 Ok(body) => {
                     println!("{body}");
                     ExitCode::SUCCESS
@@ -86,11 +86,11 @@ impl CertsArgs {
         if cert.exists() && key.exists() {
             println!("keeping {} and {}", cert.display(), key.display());
         } else {
-            websocketchat::tls::create_self_signed(cert, key)?;
+            websocketchat::net::tls::create_self_signed(cert, key)?;
             println!("wrote {} and {}", cert.display(), key.display());
         }
         if let Some(dir) = &self.install {
-            let (cert, key) = websocketchat::tls::install(cert, key, dir, self.owner)?;
+            let (cert, key) = websocketchat::net::tls::install(cert, key, dir, self.owner)?;
             let owner = self.owner.map_or_else(String::new, |uid| format!(", owned by uid {uid}"));
             println!("installed {} and {}{owner}", cert.display(), key.display());
         }

@@ -1,9 +1,9 @@
-//! The accept loop, the threads it starts, and shutdown.
+//! Start-up and shutdown: the threads, the channels between them, and the order they stop in.
 //!
 //! ```text
-//! main ── run() ── accept loop ── spawns ──> conn-N threads (connection.rs → reader.rs)
-//!              ├── broadcaster thread (broadcaster.rs), fed by one crossbeam channel
-//!              └── signals thread: SIGINT/SIGTERM → drain → Shutdown event + wake the accept loop
+//! main ── run() ── net::accept::accept_loop ── spawns ──▶ conn-N threads (connection::serve)
+//!              ├── broadcaster thread (chat::broadcaster), fed by the chat's Inbox
+//!              └── signals thread: SIGINT/SIGTERM → drain → Inbox::shutdown + wake the accept loop
 //! ```
 //! Shutdown, in order:
 //! 1. **Drain** (`DRAIN_SECS`, default 0): `/healthz` answers 503 `draining` and new upgrades get
@@ -13,40 +13,26 @@
 //!    connects to our own port, which returns `accept` once more; the loop sees the flag and stops.
 //!    The broadcaster closes every client with 1001 and returns, and `run` returns `Ok` (exit 0).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
 use log::{error, info, warn};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::broadcaster::{Broadcaster, Event};
 use crate::bus::Bus;
+use crate::chat::broadcaster::Broadcaster;
+use crate::chat::history::{History, new_epoch};
+use crate::chat::inbox::Inbox;
 use crate::config::Config;
-use crate::connection;
+use crate::connection::{self, Context};
 use crate::error::Error;
-use crate::history::{History, new_epoch};
 use crate::metrics::Metrics;
-use crate::tls;
-
-/// What every connection thread shares.
-#[derive(Debug)]
-pub struct Context {
-    /// The configuration.
-    pub config: Config,
-    /// The TLS configuration when `BACKEND_TLS` is on.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
-    /// The counters.
-    pub metrics: Arc<Metrics>,
-    /// The way to the broadcaster.
-    pub events: Sender<Event>,
-    /// The way chat messages travel (the channel above, or Kafka).
-    pub bus: Bus,
-}
+use crate::net::accept::{accept_loop, reachable, spawn};
+use crate::net::tls;
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(config: Config) -> Result<(), Error> {
@@ -72,25 +58,28 @@ pub fn run(config: Config) -> Result<(), Error> {
         info!("open {}://localhost:{} in a browser", config.scheme(), local.port());
     }
 
-    let (events, inbox) = crossbeam_channel::bounded(EVENT_QUEUE);
+    let (inbox, mailbox) = Inbox::new();
     let metrics = Arc::new(Metrics::default());
-    let (bus, history) = connect_bus(&config, &events, &metrics)?;
-    let broadcaster = Broadcaster::new(inbox, history, metrics.clone(), bus.clone());
+    let (bus, history) = connect_bus(&config, &inbox, &metrics)?;
+    let broadcaster = Broadcaster::new(mailbox, history, metrics.clone(), bus.others());
     let broadcaster = spawn("broadcaster", move || broadcaster.run())?;
 
     let stopping = Arc::new(AtomicBool::new(false));
     let shutdown = Shutdown {
         stopping: stopping.clone(),
-        events: events.clone(),
+        inbox: inbox.clone(),
         wake: reachable(local),
         drain: config.drain,
         metrics: metrics.clone(),
     };
     watch_signals(shutdown)?;
 
-    let ctx = Arc::new(Context { config, tls, metrics, events, bus });
-    accept_loop(&listener, &ctx, &stopping);
-    drop(ctx);
+    // Connections still in their handshake are allowed on top of MAX_CONNECTIONS, so that a full
+    // server can still answer 503 and serve /healthz.
+    let max_threads = config.max_connections + HANDSHAKE_HEADROOM;
+    let ctx = Arc::new(Context { config, tls, metrics, inbox, bus });
+    let serve = move |tcp, id| connection::serve(tcp, id, &ctx);
+    accept_loop(&listener, max_threads, &stopping, serve);
     if broadcaster.join().is_err() {
         error!("the broadcaster thread panicked");
     }
@@ -98,18 +87,18 @@ pub fn run(config: Config) -> Result<(), Error> {
     Ok(())
 }
 
-/// The local channel, or Kafka when `KAFKA_ENABLED`; and the history to start from.
+/// The local inbox, or Kafka when `KAFKA_ENABLED`; and the history to start from.
 fn connect_bus(
     config: &Config,
-    events: &Sender<Event>,
+    inbox: &Inbox,
     metrics: &Arc<Metrics>,
 ) -> Result<(Bus, History), Error> {
     if !config.kafka_enabled {
-        return Ok((Bus::Local(events.clone()), History::new(config.history_size, new_epoch())));
+        return Ok((Bus::Local(inbox.clone()), History::new(config.history_size, new_epoch())));
     }
     #[cfg(feature = "kafka")]
     {
-        let started = crate::bus::kafka::start(config, events.clone(), metrics.clone())?;
+        let started = crate::bus::kafka::start(config, inbox.clone(), metrics.clone())?;
         let history =
             History::new(config.history_size, started.epoch).starting_at(started.history_from);
         Ok((Bus::Kafka(started.bus), history))
@@ -125,49 +114,10 @@ fn connect_bus(
     }
 }
 
-fn accept_loop(listener: &TcpListener, ctx: &Arc<Context>, stopping: &AtomicBool) {
-    let next_id = AtomicU64::new(1);
-    let live = Arc::new(AtomicUsize::new(0));
-    // Connections still in their handshake are allowed on top of MAX_CONNECTIONS, so that a full
-    // server can still answer 503 and serve /healthz.
-    let max_threads = ctx.config.max_connections + HANDSHAKE_HEADROOM;
-    for accepted in listener.incoming() {
-        if stopping.load(Ordering::SeqCst) {
-            break;
-        }
-        let tcp = match accepted {
-            Ok(tcp) => tcp,
-            Err(e) => {
-                // Usually out of file descriptors: back off instead of spinning.
-                warn!("accept failed: {e}");
-                thread::sleep(Duration::from_millis(50));
-                continue;
-            }
-        };
-        if live.load(Ordering::SeqCst) >= max_threads {
-            warn!("{max_threads} connections open: dropping a new one");
-            continue;
-        }
-        let id = next_id.fetch_add(1, Ordering::Relaxed);
-        let (ctx, live) = (ctx.clone(), live.clone());
-        live.fetch_add(1, Ordering::SeqCst);
-        let spawned = thread::Builder::new()
-            .name(format!("conn-{id}"))
-            .stack_size(CONNECTION_STACK_BYTES)
-            .spawn(move || {
-                connection::serve(tcp, id, &ctx);
-                live.fetch_sub(1, Ordering::SeqCst);
-            });
-        if let Err(e) = spawned {
-            warn!("cannot start a thread for connection {id}: {e}");
-        }
-    }
-}
-
 /// What the signal thread needs to take the server down.
 struct Shutdown {
     stopping: Arc<AtomicBool>,
-    events: Sender<Event>,
+    inbox: Inbox,
     wake: SocketAddr,
     drain: Duration,
     metrics: Arc<Metrics>,
@@ -194,33 +144,11 @@ fn watch_signals(shutdown: Shutdown) -> Result<(), Error> {
         }
         info!("signal {signal}: shutting down");
         shutdown.stopping.store(true, Ordering::SeqCst);
-        let _ = shutdown.events.send(Event::Shutdown);
+        shutdown.inbox.shutdown();
         // Wake the accept loop; if this fails it is already awake.
         let _ = TcpStream::connect_timeout(&shutdown.wake, Duration::from_secs(1));
     })?;
     Ok(())
-}
-
-/// Where a process on this machine connects to reach a server listening on `local`: the address
-/// itself, or loopback (of the same family) when the server listens on all addresses. Used to
-/// wake our own accept loop, and by `websocketchat healthcheck`.
-pub fn reachable(local: SocketAddr) -> SocketAddr {
-    let ip = match local.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    SocketAddr::new(ip, local.port())
-}
-
-fn spawn<F: FnOnce() + Send + 'static>(
-    name: &str,
-    body: F,
-) -> Result<thread::JoinHandle<()>, Error> {
-    thread::Builder::new()
-        .name(name.to_string())
-        .spawn(body)
-        .map_err(|source| Error::Io { context: "starting a thread", source })
 }
 
 /// Each connection holds a socket: let the process have as many as it is allowed.
@@ -230,14 +158,7 @@ fn raise_open_file_limit() {
     }
 }
 
-/// Stack reserved per connection thread. Only the pages a thread touches cost memory; this bounds
-/// the address space, and leaves room for the TLS handshake, the deepest call chain we have.
-pub const CONNECTION_STACK_BYTES: usize = 256 * 1024;
 /// How often the signal thread looks for a second signal while draining.
 const DRAIN_POLL: Duration = Duration::from_millis(50);
 /// Connections beyond MAX_CONNECTIONS that may be in their handshake at once.
 const HANDSHAKE_HEADROOM: usize = 256;
-/// Events that may wait for the broadcaster; beyond that, readers wait (back-pressure). The
-/// channel's slots are allocated and touched up front (96 bytes each, 1.5 MiB in all), so this is
-/// resident memory from the start: room for a burst of joins or messages from 16,384 connections.
-const EVENT_QUEUE: usize = 16 * 1024;

@@ -6,6 +6,7 @@ use tungstenite::Message;
 use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::frame::coding::{Data, OpCode};
 
+use crate::support::wire::upgrade_request;
 use crate::support::{Client, Server};
 
 /// A second client checks the server still serves others after each bad one.
@@ -41,12 +42,10 @@ fn each_bad_message_gets_its_close_code() {
         assert_eq!(bad.close_code(), code);
         still_chatting(&server, &mut witness);
     }
-    let metrics = server.get("/metrics");
-    for code in [1009, 1003, 1007, 1002] {
-        assert!(
-            !metrics.contains(&format!("close_frames_sent_total{{code=\"{code}\"}} 0")),
-            "{code}"
-        );
+    // Each close frame sent is counted under its code (two cases above close with 1002).
+    for (code, sent) in [(1009, 1), (1003, 1), (1007, 1), (1002, 2)] {
+        let sample = format!("websocketchat_close_frames_sent_total{{code=\"{code}\"}}");
+        assert_eq!(server.metric(&sample), sent, "{sample}");
     }
 }
 
@@ -54,15 +53,7 @@ fn each_bad_message_gets_its_close_code() {
 fn an_unmasked_client_frame_is_a_protocol_error() {
     let server = Server::start(&[]);
     let mut tcp = server.tcp();
-    tcp.write_all(
-        format!(
-            "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-            server.addr
-        )
-        .as_bytes(),
-    )
-    .unwrap();
+    tcp.write_all(upgrade_request(&server, "/ws").as_bytes()).unwrap();
     // RFC 6455 §5.7: an unmasked "Hello", which a client must never send.
     tcp.write_all(&[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]).unwrap();
     let mut received = Vec::new();

@@ -4,6 +4,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use crate::support::Server;
+use crate::support::wire::upgrade_head;
 
 fn status(answer: &str) -> &str {
     answer.lines().next().unwrap_or("")
@@ -19,13 +20,6 @@ fn header<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
 
 fn body(answer: &str) -> &str {
     answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)
-}
-
-fn upgrade_request(server: &Server, extra: &str) -> String {
-    format!(
-        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{extra}\r\n",
-        server.addr
-    )
 }
 
 const KEY: &str = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
@@ -101,18 +95,18 @@ fn refusals_have_their_documented_status() {
             "431 Request Header Fields Too Large",
         ),
         (format!("GET /ws HTTP/1.1\r\nHost: {host}\r\n\r\n"), "400 Bad Request"),
-        (upgrade_request(&server, KEY), "426 Upgrade Required"),
+        (upgrade_head(&server, "/ws", KEY), "426 Upgrade Required"),
         (
-            upgrade_request(&server, &format!("{KEY}Sec-WebSocket-Version: 8\r\n")),
+            upgrade_head(&server, "/ws", &format!("{KEY}Sec-WebSocket-Version: 8\r\n")),
             "426 Upgrade Required",
         ),
-        (upgrade_request(&server, V13), "400 Bad Request"),
+        (upgrade_head(&server, "/ws", V13), "400 Bad Request"),
         (
-            upgrade_request(&server, &format!("{V13}Sec-WebSocket-Key: c2hvcnQ=\r\n")),
+            upgrade_head(&server, "/ws", &format!("{V13}Sec-WebSocket-Key: c2hvcnQ=\r\n")),
             "400 Bad Request",
         ),
         (
-            upgrade_request(&server, &format!("{KEY}{V13}Origin: https://evil.example\r\n")),
+            upgrade_head(&server, "/ws", &format!("{KEY}{V13}Origin: https://evil.example\r\n")),
             "403 Forbidden",
         ),
         (
@@ -134,7 +128,7 @@ fn refusals_have_their_documented_status() {
         assert_eq!(length, body(&answer).len());
         assert_eq!(header(&answer, "Connection"), Some("close"));
     }
-    let answer = server.http(&upgrade_request(&server, KEY));
+    let answer = server.http(&upgrade_head(&server, "/ws", KEY));
     assert_eq!(header(&answer, "Sec-WebSocket-Version"), Some("13"));
     let answer = server.http(&format!("PUT / HTTP/1.1\r\nHost: {host}\r\n\r\n"));
     assert_eq!(header(&answer, "Allow"), Some("GET, HEAD"));
@@ -147,7 +141,7 @@ fn the_101_answer_follows_rfc_6455() {
     let server = Server::start(&[]);
     let mut tcp = server.tcp();
     let origin = format!("Origin: http://{}\r\n", server.addr);
-    tcp.write_all(upgrade_request(&server, &format!("{KEY}{V13}{origin}")).as_bytes()).unwrap();
+    tcp.write_all(upgrade_head(&server, "/ws", &format!("{KEY}{V13}{origin}")).as_bytes()).unwrap();
     let mut answer = vec![0u8; 1024];
     let n = tcp.read(&mut answer).unwrap();
     let answer = String::from_utf8_lossy(&answer[..n]);
@@ -168,14 +162,15 @@ fn status_of(server: &Server, request: &str) -> String {
 #[test]
 fn allowed_origins_can_list_other_sites_or_allow_any() {
     let server = Server::start(&[("ALLOWED_ORIGINS", "https://chat.example")]);
-    let listed = upgrade_request(&server, &format!("{KEY}{V13}Origin: https://chat.example\r\n"));
+    let listed =
+        upgrade_head(&server, "/ws", &format!("{KEY}{V13}Origin: https://chat.example\r\n"));
     assert_eq!(status_of(&server, &listed), "HTTP/1.1 101 Switching Protocols");
     let same = format!("Origin: http://{}\r\n", server.addr);
-    let answer = server.http(&upgrade_request(&server, &format!("{KEY}{V13}{same}")));
+    let answer = server.http(&upgrade_head(&server, "/ws", &format!("{KEY}{V13}{same}")));
     assert_eq!(status(&answer), "HTTP/1.1 403 Forbidden");
 
     let any = Server::start(&[("ALLOWED_ORIGINS", "*")]);
-    let other = upgrade_request(&any, &format!("{KEY}{V13}Origin: https://x.example\r\n"));
+    let other = upgrade_head(&any, "/ws", &format!("{KEY}{V13}Origin: https://x.example\r\n"));
     assert_eq!(status_of(&any, &other), "HTTP/1.1 101 Switching Protocols");
 }
 
@@ -186,7 +181,7 @@ fn max_connections_is_enforced_and_freed_slots_are_reused() {
     let mut b = server.connect("/ws?name=b");
     a.welcome();
     b.welcome();
-    let refused = server.http(&upgrade_request(&server, &format!("{KEY}{V13}")));
+    let refused = server.http(&upgrade_head(&server, "/ws", &format!("{KEY}{V13}")));
     assert_eq!(status(&refused), "HTTP/1.1 503 Service Unavailable");
     // /healthz still answers while full.
     assert!(server.get("/healthz").ends_with(r#"{"status":"ok","connections":2}"#));
@@ -265,7 +260,7 @@ fn a_long_head_arriving_in_pieces_with_a_frame_right_behind_it() {
     let mut tcp = server.tcp();
     // 3 KB of headers: more than the first read's buffer, so it grows twice on the way.
     let padding = format!("X-Padding: {}\r\n", "p".repeat(3000));
-    let mut bytes = upgrade_request(&server, &format!("{KEY}{V13}{padding}")).into_bytes();
+    let mut bytes = upgrade_head(&server, "/ws", &format!("{KEY}{V13}{padding}")).into_bytes();
     let text = "sent in the same write as the end of the head";
     bytes.extend(masked_text(&format!(r#"{{"type":"message","text":"{text}"}}"#)));
     for piece in bytes.chunks(1400) {

@@ -1,7 +1,7 @@
 //! The same chat over TLS (wss://, https://), with the self-signed certificate the server makes.
 
 use std::io::{Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::support::Server;
 
@@ -63,15 +63,18 @@ fn plain_http_on_the_tls_port_gets_a_readable_400() {
 
 #[test]
 fn a_tls_client_that_says_nothing_is_dropped() {
-    let server = Server::start_tls(&[("HANDSHAKE_TIMEOUT_SECS", "1")]);
+    let server = Server::start_tls(&[("HANDSHAKE_TIMEOUT_SECS", "2")]);
     let mut silent = server.tcp();
     // A TLS record header and no more: the handshake never completes.
     silent.write_all(&[0x16, 0x03, 0x01]).unwrap();
+    let hanging = Instant::now();
+    // Meanwhile others are served: this one connects while the silent one still hangs.
+    let mut client = server.connect("/ws?name=ok");
+    client.welcome();
+    assert!(hanging.elapsed() < Duration::from_secs(2), "served only after the timeout");
     let mut buf = [0u8; 16];
     let got = silent.read(&mut buf);
     assert!(matches!(got, Ok(0)) || got.is_err_and(|e| e.kind() != std::io::ErrorKind::WouldBlock));
-    // Meanwhile others are served.
-    let mut client = server.connect("/ws?name=ok");
-    client.welcome();
-    std::thread::sleep(Duration::from_millis(10));
+    // The server's deadline started at its accept, a moment before `hanging`.
+    assert!(hanging.elapsed() >= Duration::from_millis(1500), "dropped before the timeout");
 }

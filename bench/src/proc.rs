@@ -60,19 +60,9 @@ pub fn thread_cpu_seconds(pid: u32, name: &str) -> Option<f64> {
     Some(total? as f64 / ticks_per_second())
 }
 
-/// Raises this process's open-file limit to its hard limit.
+/// Raises this process's open-file limit to its hard limit; returns the limit now in force.
 pub fn raise_open_files() -> u64 {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit and setrlimit only read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return 0;
-        }
-        limit.rlim_cur = limit.rlim_max;
-        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
-    }
-    limit.rlim_cur
+    rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0)
 }
 
 #[cfg(test)]

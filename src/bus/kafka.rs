@@ -21,8 +21,8 @@
 //!   wrongly. The epoch is the identity of the oldest record kept: a marker record the first
 //!   instance writes into an empty topic. A new topic gets a new marker, hence a new epoch.
 //! - **Presence** goes through `<topic>.presence`: each instance announces the nicknames online on
-//!   it when they change and every [`ANNOUNCE_EVERY`](crate::presence::ANNOUNCE_EVERY); see
-//!   `presence.rs`.
+//!   it when they change and every [`ANNOUNCE_EVERY`](crate::chat::presence::ANNOUNCE_EVERY); see
+//!   `chat/presence.rs`.
 //! - **Broker trouble** does not stop the server: a probe asks the broker for metadata every
 //!   [`PROBE_EVERY`], and `/healthz` answers 503 with the reason until it answers again.
 //!
@@ -38,7 +38,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::Sender;
 use log::{info, warn};
 use rskafka::BackoffConfig;
 use rskafka::client::error::{Error as ClientError, ProtocolError};
@@ -46,11 +45,13 @@ use rskafka::client::partition::{Compression, OffsetAt, PartitionClient, Unknown
 use rskafka::client::{Client, ClientBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::broadcaster::Event;
+use crate::chat::inbox::Inbox;
+use crate::chat::presence::now_millis;
 use crate::config::Config;
 use crate::error::Error;
 use crate::metrics::Metrics;
-use crate::outbound::Outbound;
+use crate::net::accept::spawn;
+use crate::ws::outbound::Outbound;
 
 mod consume;
 mod dedup;
@@ -104,7 +105,7 @@ enum Record {
 /// `kafka` thread: the producer, the consumers and the health probe.
 pub fn start(
     config: &Config,
-    events: Sender<Event>,
+    inbox: Inbox,
     metrics: Arc<Metrics>,
 ) -> Result<Started, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -141,16 +142,13 @@ pub fn start(
         runtime.block_on(async move {
             tokio::join!(
                 produce::run(outgoing, chat.producer, presence.producer, metrics.clone()),
-                consume::chat(chat.consumer, chat_from, events.clone(), metrics.clone()),
-                consume::presence(presence.consumer, presence_from, me, events, metrics.clone()),
+                consume::chat(chat.consumer, chat_from, inbox.clone(), metrics.clone()),
+                consume::presence(presence.consumer, presence_from, me, inbox, metrics.clone()),
                 probe_health(&client, &topic, &metrics),
             )
         });
     };
-    thread::Builder::new()
-        .name("kafka".to_string())
-        .spawn(body)
-        .map_err(|source| Error::Io { context: "starting the Kafka thread", source })?;
+    spawn("kafka", body)?;
     Ok(Started { bus, epoch, history_from: u64::try_from(history_from).unwrap_or(0) })
 }
 
@@ -285,7 +283,7 @@ async fn ensure_topic(client: &Client, topic: &str) -> Result<(), Error> {
 async fn read_epoch(chat: &Partition, topic: &str) -> Result<(String, i64, i64), Error> {
     let (mut low, mut high) = watermarks(&chat.consumer).await?;
     if low == high {
-        let marker = Record::Epoch { epoch: crate::history::new_epoch() };
+        let marker = Record::Epoch { epoch: crate::chat::history::new_epoch() };
         let record = produce::kafka_record(None, to_json(&marker));
         let write = chat.producer.produce(vec![record], Compression::NoCompression);
         within("writing the epoch marker", write).await?;
@@ -382,10 +380,6 @@ fn random_u64() -> u64 {
         return nanos as u64 ^ u64::from(std::process::id()) << 32;
     }
     u64::from_le_bytes(bytes)
-}
-
-fn now_millis() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A message not acknowledged by the broker within this time is reported `not_delivered`.

@@ -1,19 +1,22 @@
 //! The bus: the road a chat message takes from a reader thread to the broadcasters.
 //!
-//! - [`Bus::Local`] (the default): the reader sends [`Event::Chat`] straight into this instance's
-//!   channel, and the broadcaster numbers it. One instance, one order.
+//! - [`Bus::Local`] (the default): the reader sends the message straight into this instance's
+//!   [`Inbox`], and the broadcaster numbers it. One instance, one order.
 //! - [`Bus::Kafka`] (`KAFKA_ENABLED=true`, cargo feature `kafka`): the reader produces the message
 //!   to a one-partition topic; every instance consumes the whole topic and its broadcaster delivers
 //!   in topic order, with the record's offset as the id. Local messages take the same road, with no
 //!   shortcut, so all instances show one conversation in one order. Presence (who is online) goes
-//!   through a second topic, see `presence.rs`.
+//!   through a second topic, see `chat/presence.rs`.
+//!
+//! The bus depends on the chat, never the reverse: the chat sees it only as [`Publish`] (the
+//! handler) and [`Announce`] (the broadcaster).
 
 use std::sync::Arc;
 
-use crossbeam_channel::Sender;
-
-use crate::broadcaster::Event;
-use crate::outbound::Outbound;
+use crate::chat::handler::Publish;
+use crate::chat::inbox::{Closed, Inbox};
+use crate::chat::presence::Announce;
+use crate::ws::outbound::Outbound;
 
 #[cfg(feature = "kafka")]
 pub mod kafka;
@@ -22,20 +25,16 @@ pub mod kafka;
 #[derive(Clone)]
 pub enum Bus {
     /// The in-process channel to this instance's broadcaster.
-    Local(Sender<Event>),
+    Local(Inbox),
     /// A Kafka topic shared by every instance.
     #[cfg(feature = "kafka")]
     Kafka(Arc<kafka::KafkaBus>),
 }
 
-/// The bus is gone: the server is shutting down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Closed;
-
-impl Bus {
+impl Publish for Bus {
     /// Sends a chat message on its way to every client. With Kafka a failure to deliver reaches
     /// `sender` later as a `not_delivered` error event.
-    pub fn publish(
+    fn publish(
         &self,
         name: String,
         text: String,
@@ -43,9 +42,9 @@ impl Bus {
         sender: &Arc<Outbound>,
     ) -> Result<(), Closed> {
         match self {
-            Bus::Local(events) => {
+            Bus::Local(inbox) => {
                 let _ = sender;
-                events.send(Event::Chat { id: None, name, text, ts }).map_err(|_| Closed)
+                inbox.chat(name, text, ts)
             }
             #[cfg(feature = "kafka")]
             Bus::Kafka(bus) => {
@@ -54,29 +53,27 @@ impl Bus {
             }
         }
     }
+}
 
-    /// Tells the other instances which nicknames are online here (a no-op without Kafka).
-    pub fn announce(&self, users: &[&str]) {
+impl Bus {
+    /// The other instances, for the broadcaster's presence announcements: none without Kafka.
+    pub fn others(&self) -> Option<Arc<dyn Announce>> {
         match self {
-            Bus::Local(_) => {
-                let _ = users;
-            }
+            Bus::Local(_) => None,
             #[cfg(feature = "kafka")]
-            Bus::Kafka(bus) => bus.announce(users),
+            Bus::Kafka(bus) => Some(bus.clone()),
         }
     }
+}
 
-    /// Waits (briefly) until what was published has reached the broker.
-    pub fn flush(&self) {
-        #[cfg(feature = "kafka")]
-        if let Bus::Kafka(bus) = self {
-            bus.flush();
-        }
+#[cfg(feature = "kafka")]
+impl Announce for kafka::KafkaBus {
+    fn announce(&self, users: &[&str]) {
+        kafka::KafkaBus::announce(self, users);
     }
 
-    /// True when other instances may exist (their presence must be merged with ours).
-    pub fn is_shared(&self) -> bool {
-        !matches!(self, Bus::Local(_))
+    fn flush(&self) {
+        kafka::KafkaBus::flush(self);
     }
 }
 

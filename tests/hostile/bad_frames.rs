@@ -8,7 +8,7 @@ use std::net::Shutdown;
 
 use crate::pair::Pair;
 use crate::support::Server;
-use crate::wire::{
+use crate::support::wire::{
     CLOSE, CONTINUATION, FIN, Noise, PING, RSV1, RSV2, RSV3, TEXT, assert_no_panic, connection_log,
     frame, handshake, masked, parse_frames, read_to_close,
 };
@@ -95,7 +95,11 @@ pub enum Finish {
 
 /// Upgrades `/ws` over plain TCP, sends `bytes`, finishes as told, and reads the server's end.
 /// Also waits for the server to log the connection's end.
-pub fn send_after_upgrade(server: &Server, bytes: &[u8], finish: Finish) -> super::wire::Ending {
+pub fn send_after_upgrade(
+    server: &Server,
+    bytes: &[u8],
+    finish: Finish,
+) -> crate::support::wire::Ending {
     let mut tcp = server.tcp();
     let port = tcp.local_addr().unwrap().port();
     let already = handshake(&mut tcp, server, "/ws?name=noise");
@@ -118,7 +122,7 @@ pub fn send_after_upgrade(server: &Server, bytes: &[u8], finish: Finish) -> supe
 /// The server's answer to arbitrary bytes is one it documents: a close frame with a code from
 /// its table, or the echo of a close frame the client sent (RFC 6455 §5.5.1), or, when the input
 /// simply stopped, a clean end of the TCP connection.
-pub fn assert_documented_ending(ending: &super::wire::Ending, sent: &[u8], case: &str) {
+pub fn assert_documented_ending(ending: &crate::support::wire::Ending, sent: &[u8], case: &str) {
     assert_eq!(ending.error, None, "{case}: the TCP connection ends cleanly (no reset)");
     let Some(code) = ending.close_code() else {
         // No close frame: only the client's end-of-file ends a connection that way.

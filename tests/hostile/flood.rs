@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde_json::Value;
 use tungstenite::Message;
 
+use crate::support::wire::assert_no_panic;
 use crate::support::{Client, Server};
-use crate::wire::assert_no_panic;
 
 #[test]
 fn flooders_are_rate_limited_then_closed_while_others_get_every_message_in_order() {

@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::wire::assert_no_panic;
 use crate::support::{Client, Server};
-use crate::wire::assert_no_panic;
 
 #[test]
 fn max_connections_answers_503_and_freed_slots_are_reused_cycle_after_cycle() {

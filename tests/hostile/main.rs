@@ -7,7 +7,6 @@
 mod support;
 
 mod pair;
-mod wire;
 
 mod bad_frames;
 mod flood;

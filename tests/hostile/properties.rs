@@ -13,16 +13,16 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::json;
+use websocketchat::chat::nickname::{self, MAX_CHARS};
+use websocketchat::chat::protocol::{InputError, parse_client_text};
 use websocketchat::config::Origins;
 use websocketchat::error::Rejection;
-use websocketchat::handshake::{accept_key, check};
-use websocketchat::http::{HeadError, Request, parse_head};
-use websocketchat::nickname::{self, MAX_CHARS};
-use websocketchat::protocol::{InputError, parse_client_text};
+use websocketchat::http::request::{HeadError, Request, parse_head};
+use websocketchat::ws::handshake::{accept_key, check};
 
 use crate::bad_frames::{Finish, assert_documented_ending, send_after_upgrade};
 use crate::support::Server;
-use crate::wire::{MASK as MASK_KEY, assert_no_panic, frame};
+use crate::support::wire::{MASK as MASK_KEY, assert_no_panic, frame};
 
 fn config() -> ProptestConfig {
     // Failures are reported with their minimal input; nothing is written next to the sources.

@@ -4,15 +4,16 @@
 //! and while they hang on, new clients connect and chat.
 
 use std::io::{self, Read, Write};
-use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
 
 use crate::pair::Pair;
+use websocketchat::net::close::is_timeout;
+
+use crate::support::wire::assert_no_panic;
 use crate::support::{Server, Stream};
-use crate::wire::assert_no_panic;
 
 #[test]
 fn slow_request_heads_are_dropped_at_the_handshake_timeout_while_others_chat() {
@@ -97,14 +98,9 @@ fn read_once(stream: &mut Stream) -> io::Result<()> {
 
 /// The first half of the bytes a TLS client sends first (its ClientHello record).
 fn half_a_client_hello() -> Vec<u8> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth();
+    let config = websocketchat::net::tls::client_config(None).unwrap();
     let name = ServerName::try_from("localhost").unwrap();
-    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut conn = rustls::ClientConnection::new(config, name).unwrap();
     let mut hello = Vec::new();
     conn.write_tls(&mut hello).unwrap();
     assert_eq!(hello[0], 0x16, "a handshake record");
@@ -117,10 +113,6 @@ fn assert_dropped_at_the_timeout(lasted: Duration, kind: &str) {
     // The server's deadline starts when it accepts, after the client started connecting.
     assert!(lasted + SLACK >= timeout, "{kind}: dropped early, after {lasted:?}");
     assert!(lasted <= timeout + LATE, "{kind}: dropped late, after {lasted:?}");
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
 /// `HANDSHAKE_TIMEOUT_SECS` for these tests.

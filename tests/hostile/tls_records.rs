@@ -7,11 +7,11 @@
 
 use std::io::Write;
 
-use crate::support::{Client, Server, Stream};
-use crate::wire::{
+use crate::support::wire::{
     BINARY, CLOSE, CONTINUATION, Ending, FIN, TEXT, connection_log, handshake, masked,
     read_to_close,
 };
+use crate::support::{Client, Server, Stream};
 
 #[test]
 fn chat_messages_written_several_at_a_time_over_tls_all_arrive() {

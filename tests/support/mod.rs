@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test module uses a different subset
 
+pub mod wire;
+
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -12,8 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use serde_json::Value;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
@@ -190,18 +191,9 @@ impl Drop for Server {
 
 /// A TLS client stream over `tcp` that trusts the certificate in `cert` for the name `localhost`.
 pub fn tls_stream(tcp: TcpStream, cert: &std::path::Path) -> Stream {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(cert).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = websocketchat::net::tls::client_config(Some(cert)).unwrap();
     let name = ServerName::try_from("localhost").unwrap();
-    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let conn = rustls::ClientConnection::new(config, name).unwrap();
     Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)))
 }
 
@@ -304,7 +296,8 @@ impl Client {
         }
     }
 
-    /// Reads the hello, history and users that open every chat connection; returns the history.
+    /// Reads the hello and the history that open every chat connection; returns the history. The
+    /// users list that comes third is left for the caller (`next`, `next_of("users")`).
     pub fn welcome(&mut self) -> Value {
         let hello = self.next();
         assert_eq!(hello["type"], "hello", "{hello}");

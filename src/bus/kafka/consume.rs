@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::TrySendError;
 use log::warn;
 use rskafka::client::error::{Error as ClientError, ProtocolError};
 use rskafka::client::partition::{OffsetAt, PartitionClient};
@@ -16,7 +16,7 @@ use rskafka::record::RecordAndOffset;
 
 use super::Record;
 use super::dedup::Dedup;
-use crate::broadcaster::Event;
+use crate::chat::inbox::{Event, Inbox};
 use crate::metrics::Metrics;
 
 /// Where the chat consumer starts, and from which offset its records are delivered.
@@ -31,7 +31,7 @@ pub struct ChatFrom {
 pub async fn chat(
     client: PartitionClient,
     from: ChatFrom,
-    events: Sender<Event>,
+    inbox: Inbox,
     metrics: Arc<Metrics>,
 ) {
     let mut offset = from.read_from;
@@ -41,7 +41,7 @@ pub async fn chat(
             let Some(event) = decode(&fetched).and_then(|r| chat.event(fetched.offset, r)) else {
                 continue;
             };
-            if !hand_over(&events, event).await {
+            if !hand_over(&inbox, event).await {
                 return;
             }
         }
@@ -73,7 +73,7 @@ pub async fn presence(
     client: PartitionClient,
     from: i64,
     me: String,
-    events: Sender<Event>,
+    inbox: Inbox,
     metrics: Arc<Metrics>,
 ) {
     let mut offset = from;
@@ -81,7 +81,7 @@ pub async fn presence(
         for fetched in fetch(&client, &mut offset, PRESENCE_WAIT, &metrics).await {
             let Some(Record::Roster { instance, users, at }) = decode(&fetched) else { continue };
             if instance != me
-                && !hand_over(&events, Event::Roster { instance, users, at_millis: at }).await
+                && !hand_over(&inbox, Event::Roster { instance, users, at_millis: at }).await
             {
                 return;
             }
@@ -137,9 +137,9 @@ fn decode(fetched: &RecordAndOffset) -> Option<Record> {
 
 /// Gives an event to the broadcaster; while its channel is full, waits without blocking the
 /// runtime's other tasks (the producer among them). False once the broadcaster has stopped.
-async fn hand_over(events: &Sender<Event>, mut event: Event) -> bool {
+async fn hand_over(inbox: &Inbox, mut event: Event) -> bool {
     loop {
-        match events.try_send(event) {
+        match inbox.relay(event) {
             Ok(()) => return true,
             Err(TrySendError::Disconnected(_)) => return false,
             Err(TrySendError::Full(back)) => {

@@ -18,10 +18,10 @@ use rskafka::record::Record as KafkaRecord;
 use tokio::sync::mpsc;
 
 use super::DELIVERY_TIMEOUT;
-use crate::frame;
+use crate::ws::frame;
 use crate::metrics::Metrics;
-use crate::outbound::Outbound;
-use crate::protocol::ServerEvent;
+use crate::ws::outbound::Outbound;
+use crate::chat::protocol::ServerEvent;
 
 /// One record on its way to the broker.
 pub struct Outgoing {
@@ -182,7 +182,7 @@ async fn send(client: &PartitionClient, batch: Vec<Outgoing>, metrics: &Metrics)
 
 /// A record as the client sends it, stamped with the time now.
 pub fn kafka_record(key: Option<Vec<u8>>, value: Vec<u8>) -> KafkaRecord {
-    let millis = super::now_millis() as i64;
+    let millis = crate::chat::presence::now_millis() as i64;
     KafkaRecord {
         key,
         value: Some(value),

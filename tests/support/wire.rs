@@ -1,5 +1,6 @@
-//! Raw WebSocket bytes for hostile clients: the opening handshake by hand, client frames built bit
-//! by bit, the server's frames parsed back, and the server's log read for one connection.
+//! Raw WebSocket bytes for clients that must be exact or hostile: the opening handshake by hand,
+//! client frames built bit by bit, the server's frames parsed back, and the server's log read for
+//! one connection.
 //!
 //! A frame on the wire (RFC 6455 §5.2):
 //! ```text
@@ -20,7 +21,7 @@
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use crate::support::{READ_TIMEOUT, Server};
+use super::{READ_TIMEOUT, Server};
 
 /// The RFC's own example key (§1.3).
 pub const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -42,11 +43,18 @@ pub const RSV3: u8 = 0x10;
 /// The most bytes a client reads before it calls the server's answer endless.
 const MAX_ANSWER_BYTES: usize = 16 << 20;
 
-/// The upgrade request for `path`, as a client sends it (RFC 6455 §4.1).
+/// The upgrade request for `path`, as a client sends it (RFC 6455 §4.1), with the RFC's key.
 pub fn upgrade_request(server: &Server, path: &str) -> String {
+    let extra = format!("Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n");
+    upgrade_head(server, path, &extra)
+}
+
+/// A request for `path` with `Host`, `Upgrade: websocket` and `Connection: Upgrade`, then the
+/// header lines in `extra` (each ending in CRLF): for requests that leave something out.
+pub fn upgrade_head(server: &Server, path: &str, extra: &str) -> String {
     format!(
         "GET {path} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n",
+         {extra}\r\n",
         server.addr
     )
 }

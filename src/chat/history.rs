@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::protocol::Chat;
+use crate::chat::protocol::Chat;
 
 /// Where a reconnecting client left off.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,24 +1,38 @@
-//! Giving back the stack pages a connection's HTTP phase touched.
+//! Memory tricks, kept out of the reading path: the one module that may use `unsafe`.
+//!
+//! A learner can skip this file: nothing here changes what the server does, only what an idle
+//! connection costs. Each trick is listed with what it buys, measured with 2,000 idle plain
+//! connections to the lean build (`/proc/PID/smaps`, the 256 KiB stack mappings, and `VmRSS`);
+//! `BENCH_ONLY=c make bench` gives 13.4 KiB per idle connection with all four.
+//!
+//! | trick | where | idle connection without it |
+//! |---|---|---|
+//! | [`release_unused_stack`]: give back the stack pages the HTTP phase touched | called once, from `connection::serve` | +4 KiB (stack: 12 KiB instead of 8) |
+//! | tungstenite's `WebSocket` on the heap, so the session's frames stay shallow | `Box` in `ws::upgrade::Upgraded` | +4 KiB (stack: 12 KiB instead of 8) |
+//! | the request head read into the stack first ([`StackFirst`]) | `http::request::read_head` | +1 KiB (a freed heap buffer stays cached by the thread's allocator) |
+//! | `sendmsg`'s kilobyte of iovecs kept out of single-frame writes | `#[inline(never)]` on `ws::outbound::send_many` | +4 KiB once the connection has been pinged (stack: 12 KiB instead of 8, with `PING_INTERVAL_SECS=1`; `make bench` holds its idle connections for less than one ping interval, so it does not see this one) |
+//!
+//! Tried and dropped, because they measured nothing: `#[inline(never)]` on the HTTP phase and on
+//! the failure log.
+//!
+//! # Giving back the stack pages a connection's HTTP phase touched
 //!
 //! A connection thread reserves [`CONNECTION_STACK_BYTES`] of stack, but memory is only spent on
 //! the pages it touches, and a page once touched stays resident until the thread ends. The HTTP
 //! phase (the TLS handshake, httparse's header array, building the `101` answer) runs deeper than
-//! the reader loop that follows for the rest of the connection's life. So after the upgrade, with
-//! those frames gone, [`release_unused`] tells the kernel that the pages below the current frame
-//! hold nothing (`madvise(MADV_DONTNEED)`): they are unmapped now and come back as zero pages if a
-//! later call goes that deep again (a chat message does, an idle connection does not).
+//! the session loop that follows for the rest of the connection's life. So after the upgrade, with
+//! those frames gone, [`release_unused_stack`] tells the kernel that the pages below the current
+//! frame hold nothing (`madvise(MADV_DONTNEED)`): they are unmapped now and come back as zero
+//! pages if a later call goes that deep again (a chat message does, an idle connection does not).
+//! What stays: the thread's control block and TLS in one page, the session loop in the next.
 //!
-//! Measured with 5,000 idle connections (BENCHMARKS.md, scenario (c)): 12 KiB of stack per
-//! connection before, 8 KiB after: the thread's control block and TLS in one page, the reader
-//! loop in the next.
-//!
-//! [`CONNECTION_STACK_BYTES`]: crate::server::CONNECTION_STACK_BYTES
+//! [`CONNECTION_STACK_BYTES`]: crate::net::accept::CONNECTION_STACK_BYTES
 #![allow(unsafe_code)]
 
 /// Unmaps this thread's stack pages below the caller's frame (less [`MARGIN`]). Does nothing where
 /// the stack's bounds cannot be read.
 #[inline(never)]
-pub fn release_unused() {
+pub fn release_unused_stack() {
     let here = 0u8;
     let here = std::hint::black_box(&here) as *const u8 as usize;
     let Some(lowest) = stack_lowest() else { return };
@@ -65,6 +79,41 @@ fn page_size() -> usize {
     usize::try_from(size).ok().filter(|s| s.is_power_of_two()).unwrap_or(4096)
 }
 
+/// A buffer whose first `N` bytes live on the stack; it moves to the heap only when it must grow.
+/// A heap buffer freed after the HTTP phase would stay cached by this thread's allocator for the
+/// connection's whole life; stack pages are given back ([`release_unused_stack`]).
+#[derive(Debug)]
+pub struct StackFirst<const N: usize> {
+    stack: [u8; N],
+    heap: Vec<u8>,
+}
+
+impl<const N: usize> StackFirst<N> {
+    /// `N` zero bytes on the stack.
+    pub fn new() -> StackFirst<N> {
+        StackFirst { stack: [0; N], heap: Vec::new() }
+    }
+
+    /// The buffer as it is now: `N` bytes, or more once grown.
+    pub fn bytes(&mut self) -> &mut [u8] {
+        if self.heap.is_empty() { &mut self.stack } else { &mut self.heap }
+    }
+
+    /// Grows the buffer to `len` bytes on the heap, keeping its contents.
+    pub fn grow(&mut self, len: usize) {
+        if self.heap.is_empty() {
+            self.heap = self.stack.to_vec();
+        }
+        self.heap.resize(len, 0);
+    }
+}
+
+impl<const N: usize> Default for StackFirst<N> {
+    fn default() -> Self {
+        StackFirst::new()
+    }
+}
+
 /// Stack kept below the caller's frame: room for this function's own frame and the system call
 /// wrapper it calls, with plenty to spare.
 const MARGIN: usize = 1024;
@@ -108,7 +157,7 @@ mod tests {
                 let sum = deep(128 * 1024);
                 let before = resident_pages(top);
                 assert!(before >= 32, "128 KiB of frames were touched: {before} pages");
-                release_unused();
+                release_unused_stack();
                 let after = resident_pages(top);
                 assert!(after <= 1, "{after} pages below this frame still resident");
                 // The released pages come back as fresh ones: the same work gives the same sum.

@@ -3,96 +3,67 @@
 //! # Ownership
 //! The broadcaster alone owns the [`Hub`] (who is connected) and the [`History`], so neither needs a
 //! lock and there is exactly one order of events: the order in which they leave the channel. Reader
-//! threads only *send* [`Event`]s; they never touch another client.
+//! threads only *send* [`Event`]s through the [`Inbox`](crate::chat::inbox::Inbox); they never
+//! touch another client. Of the bus it knows only [`Announce`], where it tells other instances who
+//! is online here; it holds no way into its own inbox, so when every sender is gone (and no
+//! [`Event::Shutdown`] came) it shuts down too.
 //!
 //! # One round
-//! 1. Wait for an event (or the retry tick while some socket has a backlog).
+//! 1. Wait for an event, or for a client's retry request, or the retry tick while some socket has
+//!    a backlog.
 //! 2. Take every other event already waiting (`try_iter`), up to [`MAX_BATCH`]: under load a round
 //!    carries many messages, at low load just one, so latency stays minimal either way.
 //! 3. Encode each outgoing event to a frame once ([`frame::text`]) and note who gets it.
 //! 4. Give each client all of its frames of the round in one [`Outbound::send`]: one lock and, in the
 //!    common case, one system call per client per round, however many messages the round holds.
-//! 5. Sockets that did not take everything are retried every [`RETRY_TICK`]; a client whose backlog
-//!    passes `SEND_BUFFER_BYTES` was closed with 1013 by its `Outbound`, and if it still has not
-//!    taken its close frame after [`CLOSE_TIMEOUT`] its socket is shut down, which ends its reader.
+//! 5. Sockets that did not take everything asked for a retry themselves (whoever sent to them:
+//!    this thread, a reader's pong or error event, the Kafka callback); they are retried every
+//!    [`RETRY_TICK`] until drained. A client whose backlog passes `SEND_BUFFER_BYTES` was closed
+//!    with 1013 by its `Outbound`, and if it still has not taken its close frame after
+//!    [`CLOSE_TIMEOUT`] its socket is shut down, which ends its reader.
 //!
-//! [`Outbound::send`]: crate::outbound::Outbound::send
+//! [`Outbound::send`]: crate::ws::outbound::Outbound::send
 
 use std::collections::{HashMap, HashSet};
 use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, select};
 use log::{debug, info};
 use tungstenite::Bytes;
 
-use crate::bus::Bus;
-use crate::frame;
-use crate::history::{History, Resume};
-use crate::hub::{Client, Hub};
+use crate::chat::history::{History, Resume};
+use crate::chat::hub::{Client, Hub};
+use crate::chat::inbox::{Event, Mailbox};
+use crate::chat::presence::{Announce, Presence};
+use crate::chat::protocol::{Chat, ServerEvent, timestamp};
 use crate::metrics::Metrics;
-use crate::outbound::Sent;
-use crate::presence::Presence;
-use crate::protocol::{Chat, ServerEvent, timestamp};
-
-/// What reader threads (and the signal handler) tell the broadcaster.
-#[derive(Debug)]
-pub enum Event {
-    /// A client completed the handshake: it gets the history and the users, everyone a `join`.
-    Joined {
-        /// The new client.
-        client: Client,
-        /// Where it left off, if it is reconnecting.
-        resume: Option<Resume>,
-    },
-    /// A chat message: from a reader (`id: None`, the broadcaster numbers it) or from the Kafka
-    /// topic (`id`: its offset).
-    Chat {
-        /// The id the bus gave it, if any.
-        id: Option<u64>,
-        /// The sender's nickname.
-        name: String,
-        /// The text.
-        text: String,
-        /// When the reader received it.
-        ts: String,
-    },
-    /// Another instance announced the nicknames online on it (Kafka only).
-    Roster {
-        /// The instance.
-        instance: String,
-        /// Its nicknames.
-        users: Vec<String>,
-        /// When it announced them, in milliseconds since 1970.
-        at_millis: u64,
-    },
-    /// A client's reader thread ended.
-    Left {
-        /// The client.
-        id: u64,
-    },
-    /// A client's socket did not take all its bytes; try again on the next tick.
-    Retry(u64),
-    /// Close every client with 1001 (going away) and stop.
-    Shutdown,
-}
+use crate::ws::frame;
+use crate::ws::outbound::Sent;
 
 /// The broadcaster's state.
-#[derive(Debug)]
 pub struct Broadcaster {
-    events: Receiver<Event>,
+    mailbox: Mailbox,
     hub: Hub,
     history: History,
     metrics: Arc<Metrics>,
-    bus: Bus,
+    /// The other instances (Kafka), if there can be any.
+    others: Option<Arc<dyn Announce>>,
     presence: Presence,
     /// When presence is next checked for silent instances and due announcements.
     presence_due: Instant,
-    /// Clients with bytes the kernel has not taken yet.
+    /// Clients with bytes the kernel has not taken yet (each asked for its retry).
     backlog: HashSet<u64>,
     /// Clients we sent a close frame to, and when to give up on them.
     closing: HashMap<u64, Instant>,
+}
+
+/// Whether the broadcaster goes on after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
 }
 
 /// Who gets a frame.
@@ -117,19 +88,19 @@ impl Round {
 }
 
 impl Broadcaster {
-    /// A broadcaster reading `events`, keeping `history`, announcing presence on `bus`.
+    /// A broadcaster reading `mailbox`, keeping `history`, announcing presence to `others`.
     pub fn new(
-        events: Receiver<Event>,
+        mailbox: Mailbox,
         history: History,
         metrics: Arc<Metrics>,
-        bus: Bus,
+        others: Option<Arc<dyn Announce>>,
     ) -> Broadcaster {
         Broadcaster {
-            events,
+            mailbox,
             hub: Hub::default(),
             history,
             metrics,
-            bus,
+            others,
             presence: Presence::new(),
             presence_due: Instant::now(),
             backlog: HashSet::new(),
@@ -137,34 +108,31 @@ impl Broadcaster {
         }
     }
 
-    /// Runs until [`Event::Shutdown`] (or until every sender is gone).
+    /// Runs until [`Event::Shutdown`], or until every [`Inbox`](crate::chat::inbox::Inbox) is
+    /// gone.
     pub fn run(mut self) {
-        let events = self.events.clone();
+        // Handles of our own on the two channels, so that `self` is free while one is read.
+        let (events, retries) = (self.mailbox.events.clone(), self.mailbox.retries.clone());
         loop {
             let wait = if self.backlog.is_empty() && self.closing.is_empty() {
                 IDLE_WAIT
             } else {
                 RETRY_TICK
             };
-            let mut round = Round::default();
-            match events.recv_timeout(wait) {
-                Ok(event) => {
-                    let rest = events.try_iter().take(MAX_BATCH - 1);
-                    let mut stop = false;
-                    for event in std::iter::once(event).chain(rest) {
-                        if matches!(event, Event::Shutdown) {
-                            stop = true;
-                            break;
+            select! {
+                recv(events) -> event => match event {
+                    Ok(event) => {
+                        if self.round(event, &events) == Flow::Stop {
+                            return self.shut_down();
                         }
-                        self.handle(event, &mut round);
                     }
-                    self.deliver(&round);
-                    if stop {
-                        return self.shut_down();
-                    }
+                    // Every sender is gone: nobody can ask anything of us any more.
+                    Err(_) => return self.shut_down(),
+                },
+                recv(retries) -> id => {
+                    self.backlog.extend(id);
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return self.shut_down(),
+                default(wait) => {}
             }
             // Once a second, busy or not: forget silent instances, repeat our announcement.
             let now = Instant::now();
@@ -180,13 +148,29 @@ impl Broadcaster {
         }
     }
 
-    fn handle(&mut self, event: Event, round: &mut Round) {
+    /// One round: `first` and every other event already waiting, up to [`MAX_BATCH`], delivered
+    /// together.
+    fn round(&mut self, first: Event, events: &Receiver<Event>) -> Flow {
+        let mut round = Round::default();
+        let rest = events.try_iter().take(MAX_BATCH - 1);
+        let mut flow = Flow::Continue;
+        for event in std::iter::once(first).chain(rest) {
+            flow = self.handle(event, &mut round);
+            if flow == Flow::Stop {
+                break;
+            }
+        }
+        self.deliver(&round);
+        flow
+    }
+
+    fn handle(&mut self, event: Event, round: &mut Round) -> Flow {
         match event {
             Event::Joined { client, resume } => self.join(client, resume.as_ref(), round),
             Event::Chat { id, name, text, ts } => {
                 let id = match id {
                     // A record read twice (after a consumer error) is delivered once.
-                    Some(id) if self.history.has_seen(id) => return,
+                    Some(id) if self.history.has_seen(id) => return Flow::Continue,
                     Some(id) => id,
                     None => self.history.next_id(),
                 };
@@ -199,11 +183,9 @@ impl Broadcaster {
                 self.refresh_presence(round);
             }
             Event::Left { id } => self.leave(id, round),
-            Event::Retry(id) => {
-                self.backlog.insert(id);
-            }
-            Event::Shutdown => unreachable!("handled by run"),
+            Event::Shutdown => return Flow::Stop,
         }
+        Flow::Continue
     }
 
     fn join(&mut self, client: Client, resume: Option<&Resume>, round: &mut Round) {
@@ -246,8 +228,10 @@ impl Broadcaster {
     /// names to n clients on every join would cost O(n²) bytes. Past [`USERS_BROADCAST_LIMIT`]
     /// names, `join` and `leave` carry the changes and newcomers get the list.
     fn refresh_presence(&mut self, round: &mut Round) -> bool {
-        if self.bus.is_shared() && self.presence.should_announce(Instant::now()) {
-            self.bus.announce(&self.hub.users());
+        if let Some(others) = &self.others {
+            if self.presence.should_announce(Instant::now()) {
+                others.announce(&self.hub.users());
+            }
         }
         let change = self.presence.take_change();
         let broadcast = !change.is_empty() && self.presence.len() <= USERS_BROADCAST_LIMIT;
@@ -293,15 +277,11 @@ impl Broadcaster {
             if frames.is_empty() {
                 continue;
             }
+            // What the socket does not take now asks for its own retry (`Outbound`).
             match client.outbound.send(frames) {
-                Sent::Flushed => delivered += frames.len() as u64,
-                Sent::Pending => {
-                    delivered += frames.len() as u64;
-                    self.backlog.insert(client.id);
-                }
+                Sent::Flushed | Sent::Pending => delivered += frames.len() as u64,
                 Sent::Evicted => {
                     info!("conn-{} {}: too slow, closing with 1013", client.id, client.name);
-                    self.backlog.insert(client.id);
                     self.closing.insert(client.id, Instant::now() + CLOSE_TIMEOUT);
                 }
                 Sent::Closed => {}
@@ -311,6 +291,7 @@ impl Broadcaster {
     }
 
     fn retry_backlog(&mut self) {
+        self.backlog.extend(self.mailbox.retries.try_iter());
         let hub = &self.hub;
         self.backlog.retain(|id| {
             hub.get(*id).is_some_and(|client| client.outbound.flush() == Sent::Pending)
@@ -339,14 +320,14 @@ impl Broadcaster {
         for client in self.hub.clients() {
             client.outbound.close(1001, "server shutting down", false);
         }
-        if self.bus.is_shared() {
+        if let Some(others) = &self.others {
             // Our users are gone for the other instances now, not after FORGET_AFTER.
-            self.bus.announce(&[]);
+            others.announce(&[]);
         }
         let deadline = Instant::now() + SHUTDOWN_GRACE;
         // Wait for close frames to go out and for clients to answer (their readers then leave).
         while !self.hub.is_empty() && Instant::now() < deadline {
-            match self.events.recv_timeout(RETRY_TICK) {
+            match self.mailbox.events.recv_timeout(RETRY_TICK) {
                 Ok(Event::Left { id }) => {
                     self.hub.leave(id);
                 }
@@ -364,7 +345,9 @@ impl Broadcaster {
         for client in self.hub.clients() {
             client.outbound.shutdown(Shutdown::Both);
         }
-        self.bus.flush();
+        if let Some(others) = &self.others {
+            others.flush();
+        }
     }
 }
 
@@ -382,3 +365,44 @@ const IDLE_WAIT: Duration = Duration::from_secs(1);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long shutdown waits for clients to answer the 1001 close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::chat::history::new_epoch;
+    use crate::chat::inbox::Inbox;
+
+    fn broadcaster(mailbox: Mailbox) -> Broadcaster {
+        let metrics = Arc::new(Metrics::default());
+        Broadcaster::new(mailbox, History::new(10, new_epoch()), metrics, None)
+    }
+
+    /// Runs `broadcaster` on a thread; true if it returned within `limit`.
+    fn returns_within(broadcaster: Broadcaster, limit: Duration) -> bool {
+        let (done, finished) = crossbeam_channel::bounded(1);
+        std::thread::spawn(move || {
+            broadcaster.run();
+            let _ = done.send(());
+        });
+        finished.recv_timeout(limit).is_ok()
+    }
+
+    #[test]
+    fn it_stops_when_every_inbox_is_gone() {
+        let (inbox, mailbox) = Inbox::new();
+        let broadcaster = broadcaster(mailbox);
+        inbox.chat("a".into(), "hello".into(), "t".into()).unwrap();
+        drop(inbox);
+        assert!(returns_within(broadcaster, Duration::from_secs(5)), "still running");
+    }
+
+    #[test]
+    fn it_stops_on_shutdown() {
+        let (inbox, mailbox) = Inbox::new();
+        inbox.shutdown();
+        assert!(returns_within(broadcaster(mailbox), Duration::from_secs(5)));
+        assert!(inbox.chat("a".into(), "late".into(), "t".into()).is_err(), "nobody reads now");
+    }
+}

@@ -19,7 +19,7 @@ pub struct Asset {
 pub const INDEX: Asset = Asset {
     name: "index.html",
     content_type: "text/html; charset=utf-8",
-    body: include_bytes!("../web/templates/index.html"),
+    body: include_bytes!("../../web/templates/index.html"),
 };
 
 /// Looks up a file served under `/static/`.
@@ -31,17 +31,17 @@ const STATIC: [Asset; 3] = [
     Asset {
         name: "app.js",
         content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../web/static/app.js"),
+        body: include_bytes!("../../web/static/app.js"),
     },
     Asset {
         name: "style.css",
         content_type: "text/css; charset=utf-8",
-        body: include_bytes!("../web/static/style.css"),
+        body: include_bytes!("../../web/static/style.css"),
     },
     Asset {
         name: "favicon.svg",
         content_type: "image/svg+xml",
-        body: include_bytes!("../web/static/favicon.svg"),
+        body: include_bytes!("../../web/static/favicon.svg"),
     },
 ];
 

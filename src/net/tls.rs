@@ -1,10 +1,11 @@
-//! TLS with rustls: the server configuration from PEM files, and a self-signed certificate when
-//! there are none.
+//! TLS with rustls: the server configuration from PEM files, a self-signed certificate when
+//! there are none, and the client configuration that `websocketchat healthcheck`, the tests and
+//! the load generator use to reach the server.
 //!
 //! TLS sits below WebSocket: `wss://` is the same protocol inside a TLS session (RFC 6455 §3). The
 //! connection thread performs the TLS handshake itself, before reading the HTTP request
 //! (see `connection.rs`); after the upgrade the `rustls::ServerConnection` is shared between the
-//! reader and the broadcaster (see `outbound.rs`).
+//! reader and the broadcaster (see `ws/outbound.rs`).
 //!
 //! Certificates made by mkcert (or any CA) are used as they are. When both files are missing,
 //! [`server_config`] creates a self-signed certificate for `localhost`, `127.0.0.1` and `::1` with
@@ -22,7 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use log::info;
-use rustls::ServerConfig;
+use rustls::WantsVerifier;
+use rustls::{ClientConfig, ConfigBuilder, RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -53,14 +55,38 @@ pub fn server_config(cert_path: &Path, key_path: &Path) -> Result<Arc<ServerConf
     }
     let key = PrivateKeyDer::from_pem_file(key_path).map_err(|e| cert_error(key_path, e))?;
 
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
+    let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
     // We speak HTTP/1.1 only: the WebSocket upgrade of RFC 6455 is defined over HTTP/1.1.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// A client configuration that trusts the certificates in the PEM file `ca` (the server's own
+/// certificate, when it is self-signed), or none at all without one. The server's name to check
+/// is given per connection; ours is valid for `localhost`, `127.0.0.1` and `::1`.
+pub fn client_config(ca: Option<&Path>) -> Result<Arc<ClientConfig>, Error> {
+    let mut roots = RootCertStore::empty();
+    if let Some(ca) = ca {
+        for cert in CertificateDer::pem_file_iter(ca).map_err(|e| cert_error(ca, e))? {
+            roots.add(cert.map_err(|e| cert_error(ca, e))?).map_err(|e| cert_error(ca, e))?;
+        }
+    }
+    let config = client_builder()?.with_root_certificates(roots).with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// A client configuration with our crypto provider and protocol versions, before its choice of
+/// what to trust (the load generator, on loopback only, may trust anything).
+pub fn client_builder() -> Result<ConfigBuilder<ClientConfig, WantsVerifier>, Error> {
+    Ok(ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?)
+}
+
+/// rustls' ring provider: no aws-lc, no cmake.
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// Writes a new self-signed certificate and its key (mode 0600) as PEM files. Run as root (the

@@ -4,23 +4,20 @@
 //! through the shared rustls session when TLS is on) and writes by queueing on the client's
 //! [`Outbound`], the same queue the broadcaster uses. tungstenite writes whole frames (we set its
 //! write buffer to 0, so it writes each frame as soon as it is formed), and those frames are what
-//! it sends on its own: pongs and, rarely, a close reply.
+//! it sends on its own: pongs and, rarely, a close reply. What the socket does not take at once
+//! is retried as every other queued byte is (the `Outbound` asks for it).
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
-use crossbeam_channel::Sender;
 use tungstenite::Bytes;
 
-use crate::broadcaster::Event;
-use crate::outbound::{Outbound, Sent};
+use crate::ws::outbound::Outbound;
 
 /// Read: from the socket. Write: into the client's outbound queue.
 #[derive(Debug)]
 pub struct ClientStream {
-    id: u64,
     outbound: Arc<Outbound>,
-    events: Sender<Event>,
     /// True when the connection carries TLS.
     tls: bool,
     /// Ciphertext read, TLS only; `ciphertext[fed..]` is not yet decrypted. Empty while the
@@ -30,10 +27,10 @@ pub struct ClientStream {
 }
 
 impl ClientStream {
-    /// The stream for client `id`; `events` reaches the broadcaster for write retries.
-    pub fn new(id: u64, outbound: Arc<Outbound>, events: Sender<Event>) -> ClientStream {
+    /// The stream over a client's socket and queue.
+    pub fn new(outbound: Arc<Outbound>) -> ClientStream {
         let tls = outbound.is_tls();
-        ClientStream { id, outbound, events, tls, ciphertext: Vec::new(), fed: 0 }
+        ClientStream { outbound, tls, ciphertext: Vec::new(), fed: 0 }
     }
 }
 
@@ -70,26 +67,13 @@ impl Write for ClientStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         // Whole frames from tungstenite: queue them like any other frame. A connection that is
         // already closing drops them, as RFC 6455 §5.5.1 wants no frames after a close.
-        let sent = self.outbound.send(&[&Bytes::copy_from_slice(buf)]);
-        self.ask_for_retry(sent);
+        self.outbound.send(&[&Bytes::copy_from_slice(buf)]);
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        let sent = self.outbound.flush();
-        self.ask_for_retry(sent);
+        self.outbound.flush();
         Ok(())
-    }
-}
-
-impl ClientStream {
-    /// Bytes the socket would not take now are retried by the broadcaster, which owns the retry
-    /// tick; the reader thread must get back to reading.
-    fn ask_for_retry(&self, sent: Sent) {
-        if matches!(sent, Sent::Pending | Sent::Evicted) {
-            // If the broadcaster is gone the server is shutting down; nothing to retry then.
-            let _ = self.events.send(Event::Retry(self.id));
-        }
     }
 }
 

@@ -1,19 +1,20 @@
 //! One client's outbound side: a bounded queue of frames and the non-blocking flush that writes it.
 //!
 //! # Who writes to a socket
-//! After the upgrade two threads touch a client's socket: its reader thread (`connection.rs`), which
-//! must send pongs and close frames, and the broadcaster (`broadcaster.rs`), which sends everything
-//! else. Blocking tungstenite cannot be split into a read half and a write half, and a rustls stream
-//! cannot be cloned, so instead of sharing a `WebSocket` we share this struct:
+//! After the upgrade two threads touch a client's socket: its reader thread (`ws/session.rs`),
+//! which must send pongs and close frames, and the broadcaster (`chat/broadcaster.rs`), which
+//! sends everything else. Blocking tungstenite cannot be split into a read half and a write half,
+//! and a rustls stream cannot be cloned, so instead of sharing a `WebSocket` we share this struct:
 //!
 //! - Every outgoing byte goes through [`Outbound`]'s queue, under its mutex. Frames are appended
 //!   whole, so a pong from the reader can never land inside a broadcast frame.
 //! - The reader reads from the socket *without* the lock (a blocking `read` on
-//!   [`Outbound::socket`]), so a silent client never holds up the broadcaster. With TLS, the rustls connection lives inside the
-//!   lock: the reader reads ciphertext without it, then locks briefly to decrypt.
+//!   [`Outbound::socket`]), so a silent client never holds up the broadcaster. With TLS, the
+//!   rustls connection lives inside the lock: the reader reads ciphertext without it, then locks
+//!   briefly to decrypt.
 //! - Writes never block: [`Outbound::flush`] sends with `MSG_DONTWAIT`, which makes this one call
 //!   non-blocking without making the reader's blocking reads non-blocking. What the kernel does not
-//!   take stays queued, and the broadcaster retries on its next tick.
+//!   take stays queued, and the `Outbound` itself asks for a retry (see below).
 //! - A flush hands the kernel every queued frame in one `sendmsg` with an iovec per frame (writev
 //!   style): under load a client gets many frames for one system call, and a single frame goes
 //!   out with a plain `send`. Each frame is a shared [`Bytes`]: the broadcaster encoded it once for
@@ -21,6 +22,23 @@
 //!   frames straight from the broadcaster's slices and queues only what the kernel did not take.
 //! - The queue is bounded by `SEND_BUFFER_BYTES`. A client that falls further behind is closed with
 //!   1013 (try again later) and its backlog dropped, so a stalled reader costs the others nothing.
+//!
+//! # Retries: asked for by the queue itself
+//! Whoever sends (the broadcaster, the reader's pongs and error events, the Kafka delivery
+//! callback) may leave bytes behind when the socket is full. No caller has to remember to ask for a
+//! retry: every write that leaves bytes queued asks on its own, through the [`RetryTo`] the
+//! `Outbound` was made with, and the thread that owns the retry tick (the chat's broadcaster) then
+//! flushes it every tick until it is drained. Two rules keep that safe:
+//! - **At most one request per client is outstanding.** `State::retry_asked` is set, under the
+//!   queue's lock, when a request is sent, and cleared, under the same lock, only when a flush
+//!   empties the queue. So whenever bytes are queued a request is on its way or being served, and
+//!   the retry queue never holds more ids than there are clients.
+//! - **Asking never blocks.** The broadcaster asks too (its own sends leave bytes behind), and a
+//!   thread that blocked sending into a queue only it empties would wait forever. So requests go
+//!   into their own unbounded channel, not into the broadcaster's bounded event channel; the
+//!   rule above is what bounds it.
+//!
+//! An `Outbound` made without a [`RetryTo`] (`/echo`) is flushed by its own reader.
 //!
 //! Once a close frame is queued ([`Outbound::close`]) nothing more is accepted (RFC 6455 §5.5.1:
 //! "the endpoint MUST NOT send any more data frames after sending a Close frame").
@@ -30,12 +48,13 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crossbeam_channel::Sender;
 use rustls::ServerConnection;
 use socket2::SockRef;
 use tungstenite::Bytes;
 
-use crate::frame;
 use crate::metrics::Metrics;
+use crate::ws::frame;
 
 /// The outcome of queueing frames for a client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +69,16 @@ pub enum Sent {
     Closed,
 }
 
+/// Where an [`Outbound`] asks for a retry: the id it is known by there, and the (unbounded) queue
+/// of the thread that retries. See "Retries" above.
+#[derive(Debug, Clone)]
+pub struct RetryTo {
+    /// The client's id, as the retrying thread knows it.
+    pub id: u64,
+    /// The retrying thread's queue of ids.
+    pub queue: Sender<u64>,
+}
+
 /// A client's outbound queue, shared by its reader thread and the broadcaster.
 #[derive(Debug)]
 pub struct Outbound {
@@ -58,6 +87,7 @@ pub struct Outbound {
     socket: TcpStream,
     limit: usize,
     metrics: Arc<Metrics>,
+    retry: Option<RetryTo>,
     state: Mutex<State>,
 }
 
@@ -73,15 +103,19 @@ struct State {
     closing: Option<u16>,
     /// The socket failed or was shut down: drop everything.
     dead: bool,
+    /// A retry was asked for and the queue has not been emptied since.
+    retry_asked: bool,
 }
 
 impl Outbound {
-    /// Wraps a connected socket (and its TLS session, if any) after the handshake.
+    /// Wraps a connected socket (and its TLS session, if any) after the handshake. `limit` is
+    /// `SEND_BUFFER_BYTES`; `retry` is where to ask for retries (none: the caller flushes).
     pub fn new(
         socket: TcpStream,
         tls: Option<Box<ServerConnection>>,
         limit: usize,
         metrics: Arc<Metrics>,
+        retry: Option<RetryTo>,
     ) -> Outbound {
         let tls = tls.map(|mut conn| {
             // We bound what we hand to rustls ourselves (TLS_CHUNK at a time).
@@ -95,8 +129,9 @@ impl Outbound {
             tls,
             closing: None,
             dead: false,
+            retry_asked: false,
         };
-        Outbound { socket, limit, metrics, state: Mutex::new(state) }
+        Outbound { socket, limit, metrics, retry, state: Mutex::new(state) }
     }
 
     /// The socket, for the reader's blocking reads (which take no lock).
@@ -136,7 +171,7 @@ impl Outbound {
         }
         let sent = match (state.frames.is_empty(), direct) {
             (true, _) => Sent::Flushed,
-            (false, true) => Sent::Pending,
+            (false, true) => self.pending(&mut state),
             (false, false) => self.write_out(&mut state),
         };
         // Judge what the socket did not take: a big round to a fast reader is no backlog. A
@@ -267,6 +302,16 @@ impl Outbound {
         self.metrics.close_sent(code);
     }
 
+    /// Bytes wait for the socket: ask for a retry, unless one is already asked for.
+    fn pending(&self, state: &mut State) -> Sent {
+        if let Some(retry) = self.retry.as_ref().filter(|_| !state.retry_asked) {
+            state.retry_asked = true;
+            // Unbounded: never blocks. If the retrying thread is gone, the server is stopping.
+            let _ = retry.queue.send(retry.id);
+        }
+        Sent::Pending
+    }
+
     fn write_out(&self, state: &mut State) -> Sent {
         if state.dead {
             return Sent::Closed;
@@ -283,9 +328,10 @@ impl Outbound {
                 if state.frames.capacity() > KEEP_CAPACITY {
                     state.frames = VecDeque::new();
                 }
+                state.retry_asked = false;
                 Sent::Flushed
             }
-            Ok(false) => Sent::Pending,
+            Ok(false) => self.pending(state),
             Err(_) => {
                 // The peer is gone. Its reader thread finds out on its next read.
                 state.dead = true;
@@ -396,8 +442,9 @@ fn send_one(socket: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
     SockRef::from(socket).send_with_flags(bytes, SEND_FLAGS)
 }
 
-/// One `sendmsg(2)` with an iovec per frame, up to [`MAX_IOVECS`] of them. Kept out of line: its
-/// array is a kilobyte of stack, which the reader threads' single-frame writes never need.
+/// One `sendmsg(2)` with an iovec per frame, up to [`MAX_IOVECS`] of them. Out of line, so that
+/// its kilobyte of iovecs is not on the stack of every single-frame write, such as a reader's
+/// ping (`memory.rs`: 4 KiB per idle connection once pinged).
 #[inline(never)]
 fn send_many<'a>(socket: &TcpStream, frames: impl Iterator<Item = &'a [u8]>) -> io::Result<usize> {
     let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
@@ -456,7 +503,7 @@ mod tests {
     }
 
     fn outbound(socket: TcpStream, limit: usize) -> Outbound {
-        Outbound::new(socket, None, limit, Arc::new(Metrics::default()))
+        Outbound::new(socket, None, limit, Arc::new(Metrics::default()), None)
     }
 
     /// Frame `i`: `len` bytes of one value, so a byte out of place shows.
@@ -526,5 +573,44 @@ mod tests {
         let whole = body.len() / 1000;
         assert!(whole <= evicted_at);
         assert_eq!(body, frames[..whole].concat());
+    }
+
+    #[test]
+    fn bytes_left_behind_ask_for_one_retry_until_the_queue_is_empty() {
+        let (server, mut client) = pair();
+        let (queue, retries) = crossbeam_channel::unbounded();
+        let retry = RetryTo { id: 7, queue };
+        let out =
+            Outbound::new(server, None, usize::MAX, Arc::new(Metrics::default()), Some(retry));
+        // Small frames, one at a time, as an error event or a pong is sent: the first one the
+        // socket does not take in full asks for a retry by itself.
+        let frame = numbered(1, 100);
+        let mut sent = 0;
+        while out.send(&[&frame]) == Sent::Flushed {
+            sent += 1;
+            assert!(sent < 100_000, "the socket never filled up");
+        }
+        assert_eq!(retries.try_iter().collect::<Vec<_>>(), [7], "one retry asked for");
+        // More bytes behind the same backlog, and flushes that find the socket still full: the
+        // one request stands for all of them.
+        for _ in 0..3 {
+            assert_eq!(out.send(&[&frame]), Sent::Pending);
+            assert_eq!(out.flush(), Sent::Pending);
+        }
+        assert!(retries.try_iter().next().is_none(), "at most one request outstanding");
+        // The client reads everything; the retry empties the queue...
+        let expected = (sent + 4) * frame.len();
+        let mut got = vec![0u8; expected];
+        let reader = thread::spawn(move || {
+            client.read_exact(&mut got).unwrap();
+            client
+        });
+        while out.flush() != Sent::Flushed {
+            thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let _client = reader.join().unwrap();
+        // ...and the next backlog asks again.
+        while out.send(&[&frame]) == Sent::Flushed {}
+        assert_eq!(retries.try_iter().collect::<Vec<_>>(), [7]);
     }
 }

@@ -13,6 +13,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// The other instances, as the broadcaster sees them: where it announces the nicknames online
+/// here. The Kafka bus implements it; a single instance has none. This is all of the bus the
+/// broadcaster knows.
+pub trait Announce: Send + Sync {
+    /// Tells the other instances which nicknames are online here (`&[]`: none, we are leaving).
+    fn announce(&self, users: &[&str]);
+    /// Waits (briefly) until what was announced and published has left for the other instances.
+    fn flush(&self);
+}
+
 /// The merged presence, owned by the broadcaster.
 #[derive(Debug, Default)]
 pub struct Presence {
@@ -163,7 +173,8 @@ impl Presence {
     }
 }
 
-fn now_millis() -> u64 {
+/// Wall-clock time in milliseconds since 1970, as presence records carry it.
+pub fn now_millis() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::outbound::Outbound;
+use crate::ws::outbound::Outbound;
 
 /// A connected chat client, as the broadcaster sees it.
 #[derive(Debug)]
@@ -87,7 +87,7 @@ mod tests {
 
     fn client(id: u64, name: &str, socket: &TcpStream) -> Client {
         let socket = socket.try_clone().unwrap();
-        let outbound = Outbound::new(socket, None, 1024, Arc::new(Metrics::default()));
+        let outbound = Outbound::new(socket, None, 1024, Arc::new(Metrics::default()), None);
         Client { id, name: name.to_string(), outbound: Arc::new(outbound) }
     }
 

@@ -1,0 +1,69 @@
+//! The `ws` layer on its own: a WebSocket echo server with no TLS, no chat and no JSON, built from
+//! `net`, `http` and `ws` only. Every text or binary message comes back to its sender.
+//!
+//! ```sh
+//! cargo run --example echo            # ws://127.0.0.1:9001/, any path
+//! websocat ws://127.0.0.1:9001/
+//! ```
+
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use websocketchat::config::Origins;
+use websocketchat::http::{HeadError, Response, request};
+use websocketchat::metrics::Metrics;
+use websocketchat::net::accept::accept_loop;
+use websocketchat::net::close;
+use websocketchat::net::conn::{Conn, DeadlineSocket};
+use websocketchat::ws::echo::Echo;
+use websocketchat::ws::handshake;
+use websocketchat::ws::session::{Session, Timing};
+use websocketchat::ws::upgrade::{Options, upgrade};
+
+fn main() -> io::Result<()> {
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".to_string());
+    let listener = TcpListener::bind(&addr)?;
+    println!("echo on ws://{}/", listener.local_addr()?);
+    let metrics = Arc::new(Metrics::default());
+    let never = AtomicBool::new(false);
+    accept_loop(&listener, 1000, &never, move |tcp, id| {
+        if let Err(e) = serve(tcp, &metrics) {
+            eprintln!("connection {id}: {e}");
+        }
+    });
+    Ok(())
+}
+
+/// One connection: the request head, the opening handshake, then the session with [`Echo`].
+fn serve(tcp: TcpStream, metrics: &Arc<Metrics>) -> io::Result<()> {
+    let mut conn = Conn::Plain(DeadlineSocket::new(tcp, Instant::now() + HANDSHAKE_TIMEOUT));
+    let (request, leftover) = match request::read_head(&mut conn) {
+        Ok(read) => read,
+        Err(HeadError::Io(e)) => return Err(e),
+        Err(HeadError::Rejected(rejection)) => {
+            Response::rejection(rejection).write_to(&mut conn, false)?;
+            return close::finish(conn);
+        }
+    };
+    let accept = match handshake::check(&request, &Origins::Any) {
+        Ok(accept) => accept,
+        Err(rejection) => {
+            Response::rejection(rejection).write_to(&mut conn, false)?;
+            return close::finish(conn);
+        }
+    };
+    let options = Options { max_message: MAX_MESSAGE, send_buffer: usize::MAX, retry: None };
+    let upgraded = upgrade(conn, &accept, leftover, options, metrics)?;
+    let timing = Timing { ping_every: PING_EVERY, idle: IDLE };
+    let end = Session::new(upgraded, timing).run(&mut Echo { patience: IDLE });
+    println!("{}: {end}", request.path);
+    Ok(())
+}
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_MESSAGE: usize = 16 << 20;
+const PING_EVERY: Duration = Duration::from_secs(30);
+const IDLE: Duration = Duration::from_secs(75);

@@ -1,0 +1,193 @@
+//! The request head: read with httparse until the blank line, within bounds.
+//!
+//! A WebSocket starts life as an HTTP request (RFC 6455 §1.3, §4.1), so every connection passes
+//! through here first. [`read_head`] reads bytes until httparse sees the blank line that ends the
+//! head (`Status::Partial` just means "read more"), refusing heads over [`MAX_HEAD_BYTES`] (or
+//! over [`MAX_HEADERS`] headers) with 431 and anything that is not HTTP/1.x with 400.
+//!
+//! Bytes the client sent after the head (its first WebSocket frames, if it did not wait for our
+//! answer) are returned to the caller, who hands them to the WebSocket as already read.
+
+use std::io::{self, Read};
+use std::net::{IpAddr, SocketAddr};
+
+use crate::config::Cidr;
+use crate::error::Rejection;
+use crate::memory::StackFirst;
+
+/// A parsed request head.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// `GET`, `HEAD`, …
+    pub method: String,
+    /// The path without the query, e.g. `/ws`.
+    pub path: String,
+    /// The raw query string after `?` (may be empty).
+    pub query: String,
+    /// 1 for HTTP/1.1, 0 for HTTP/1.0.
+    pub version: u8,
+    /// The headers in order, as sent.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Request {
+    /// The first header with this name (compared without case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// True when a comma-separated header (such as `Connection`) holds `token`, without case.
+    pub fn header_has_token(&self, name: &str, token: &str) -> bool {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    }
+
+    /// The client's address for the logs: a trusted proxy's `X-Forwarded-For` (its last entry,
+    /// the address the proxy itself saw), else the peer. Anyone else could write any address there.
+    pub fn client_address(&self, peer: SocketAddr, trusted: &[Cidr]) -> String {
+        let forwarded = self
+            .header("X-Forwarded-For")
+            .and_then(|v| v.rsplit(',').next())
+            .map(str::trim)
+            .filter(|v| v.parse::<IpAddr>().is_ok());
+        match forwarded {
+            Some(client) if trusted.iter().any(|block| block.contains(peer.ip())) => {
+                format!("{client} (via {peer})")
+            }
+            _ => peer.to_string(),
+        }
+    }
+
+    /// The value of a query parameter, percent-decoded.
+    pub fn query_param(&self, key: &str) -> Option<String> {
+        form_urlencoded::parse(self.query.as_bytes())
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    }
+}
+
+/// Why no request came out of the connection.
+#[derive(Debug)]
+pub enum HeadError {
+    /// The request is bad: answer it with this rejection's status.
+    Rejected(Rejection),
+    /// The peer went away, or did not finish in time: nothing to answer.
+    Io(io::Error),
+}
+
+impl From<io::Error> for HeadError {
+    fn from(e: io::Error) -> Self {
+        HeadError::Io(e)
+    }
+}
+
+/// Reads and parses one request head. Returns the request and any bytes read past its end.
+pub fn read_head(stream: &mut impl Read) -> Result<(Request, Vec<u8>), HeadError> {
+    // Most heads are a few hundred bytes; a longer one doubles the buffer up to MAX_HEAD_BYTES.
+    let mut buf = StackFirst::<FIRST_READ_BYTES>::new();
+    let mut filled = 0;
+    loop {
+        let len = buf.bytes().len();
+        if filled == len {
+            if len == MAX_HEAD_BYTES {
+                return Err(HeadError::Rejected(Rejection::HeadTooLarge));
+            }
+            buf.grow((len * 2).min(MAX_HEAD_BYTES));
+        }
+        let n = stream.read(&mut buf.bytes()[filled..])?;
+        if n == 0 {
+            return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+        }
+        filled += n;
+        let bytes = &buf.bytes()[..filled];
+        if let Some((request, len)) = parse_head(bytes)? {
+            return Ok((request, bytes[len..].to_vec()));
+        }
+    }
+}
+
+/// Parses a head if it is complete: `Ok(None)` asks for more bytes.
+pub fn parse_head(bytes: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let len = match req.parse(bytes) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(HeadError::Rejected(Rejection::HeadTooLarge));
+        }
+        Err(_) => return Err(HeadError::Rejected(Rejection::Malformed)),
+    };
+    let target = req.path.unwrap_or("/");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let request = Request {
+        method: req.method.unwrap_or("").to_string(),
+        path: path.to_string(),
+        query: query.to_string(),
+        version: req.version.unwrap_or(1),
+        headers: req
+            .headers
+            .iter()
+            .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+            .collect(),
+    };
+    Ok(Some((request, len)))
+}
+
+/// The first read's buffer (on the stack, see `memory.rs`); a longer head doubles it, up to
+/// [`MAX_HEAD_BYTES`].
+const FIRST_READ_BYTES: usize = 1024;
+/// The largest request head we read (request line and headers), in bytes.
+pub const MAX_HEAD_BYTES: usize = 8 * 1024;
+/// The most headers a request may have.
+const MAX_HEADERS: usize = 64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &str) -> Result<Option<(Request, usize)>, HeadError> {
+        parse_head(raw.as_bytes())
+    }
+
+    #[test]
+    fn a_complete_head_is_parsed_and_its_length_returned() {
+        let raw = "GET /ws?name=al%20ice&since=4 HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\n\r\nXY";
+        let (req, len) = parse(raw).unwrap().unwrap();
+        assert_eq!(len, raw.len() - 2);
+        assert_eq!((req.method.as_str(), req.path.as_str()), ("GET", "/ws"));
+        assert_eq!(req.query_param("name").as_deref(), Some("al ice"));
+        assert_eq!(req.query_param("since").as_deref(), Some("4"));
+        assert!(req.header_has_token("connection", "upgrade"));
+        assert_eq!(req.header("HOST"), Some("x"));
+    }
+
+    #[test]
+    fn a_partial_head_asks_for_more() {
+        assert!(parse("GET / HTTP/1.1\r\nHost: x\r\n").unwrap().is_none());
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        for raw in [
+            "\x16\x03\x01\x02\x00\r\n\r\n",
+            "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+            "G@T / HTTP/1.1\r\n\r\n",
+        ] {
+            assert!(
+                matches!(parse(raw), Err(HeadError::Rejected(Rejection::Malformed))),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_oversized_head_is_431() {
+        let raw = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD_BYTES));
+        let result = read_head(&mut raw.as_bytes());
+        assert!(matches!(result, Err(HeadError::Rejected(Rejection::HeadTooLarge))));
+    }
+}

@@ -1,0 +1,158 @@
+//! The accept loop and the threads it starts: one named thread per connection.
+//!
+//! ```text
+//! listener.incoming() ──accept──▶ a Slot (one of max_threads) ──spawn──▶ thread conn-17: serve(tcp, 17)
+//!                                                                        └─ the Slot is given back when
+//!                                                                           the thread ends, or when
+//!                                                                           the spawn fails
+//! ```
+//! This layer knows sockets and threads only; what a connection thread does (HTTP, WebSocket,
+//! the chat) is the `serve` function it is given. Every thread is named (`conn-17`,
+//! `broadcaster`, `signals`) so that logs and panics say who failed.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use log::warn;
+
+use crate::error::Error;
+
+/// Accepts connections until `stopping` is set (then one more connection, the wake-up, ends it),
+/// running `serve(tcp, id)` on a thread of its own for each, at most `max_threads` at once.
+pub fn accept_loop<F>(listener: &TcpListener, max_threads: usize, stopping: &AtomicBool, serve: F)
+where
+    F: Fn(TcpStream, u64) + Clone + Send + 'static,
+{
+    let next_id = AtomicU64::new(1);
+    let slots = Slots::new(max_threads);
+    for accepted in listener.incoming() {
+        if stopping.load(Ordering::SeqCst) {
+            break;
+        }
+        let tcp = match accepted {
+            Ok(tcp) => tcp,
+            Err(e) => {
+                // Usually out of file descriptors: back off instead of spinning.
+                warn!("accept failed: {e}");
+                thread::sleep(ACCEPT_BACKOFF);
+                continue;
+            }
+        };
+        let Some(slot) = slots.take() else {
+            warn!("{max_threads} connections open: dropping a new one");
+            continue;
+        };
+        let id = next_id.fetch_add(1, Ordering::Relaxed);
+        let serve = serve.clone();
+        let spawned = spawn_with_stack(&format!("conn-{id}"), CONNECTION_STACK_BYTES, move || {
+            let _slot = slot;
+            serve(tcp, id);
+        });
+        if let Err(e) = spawned {
+            warn!("cannot start a thread for connection {id}: {e}");
+        }
+    }
+}
+
+/// Starts a named thread with the default stack size.
+pub fn spawn<F: FnOnce() + Send + 'static>(
+    name: &str,
+    body: F,
+) -> Result<thread::JoinHandle<()>, Error> {
+    spawn_with_stack(name, DEFAULT_STACK_BYTES, body)
+}
+
+/// Starts a named thread. When it cannot start, `body` is dropped unrun (and with it whatever
+/// it owns, such as a [`Slot`]).
+fn spawn_with_stack<F: FnOnce() + Send + 'static>(
+    name: &str,
+    stack: usize,
+    body: F,
+) -> Result<thread::JoinHandle<()>, Error> {
+    thread::Builder::new()
+        .name(name.to_string())
+        .stack_size(stack)
+        .spawn(body)
+        .map_err(|source| Error::Io { context: "starting a thread", source })
+}
+
+/// Where a process on this machine connects to reach a server listening on `local`: the address
+/// itself, or loopback (of the same family) when the server listens on all addresses. Used to
+/// wake our own accept loop, and by `websocketchat healthcheck`.
+pub fn reachable(local: SocketAddr) -> SocketAddr {
+    let ip = match local.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, local.port())
+}
+
+/// A bounded count of connection threads.
+#[derive(Debug, Clone)]
+struct Slots {
+    live: Arc<AtomicUsize>,
+    max: usize,
+}
+
+/// One connection thread's place in [`Slots`], given back when dropped: however the thread
+/// ends, and also when it never started.
+#[derive(Debug)]
+struct Slot(Arc<AtomicUsize>);
+
+impl Slots {
+    fn new(max: usize) -> Slots {
+        Slots { live: Arc::new(AtomicUsize::new(0)), max }
+    }
+
+    /// A free slot, if fewer than `max` are taken.
+    fn take(&self) -> Option<Slot> {
+        let max = self.max;
+        self.live
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1))
+            .ok()
+            .map(|_| Slot(self.live.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Stack reserved per connection thread. Only the pages a thread touches cost memory; this bounds
+/// the address space, and leaves room for the TLS handshake, the deepest call chain we have.
+pub const CONNECTION_STACK_BYTES: usize = 256 * 1024;
+/// Stack of the other threads (the broadcaster, signals, Kafka): Rust's own default.
+const DEFAULT_STACK_BYTES: usize = 2 * 1024 * 1024;
+/// How long the loop waits after a failed `accept` (usually: out of file descriptors).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_that_cannot_start_gives_its_slot_back() {
+        let slots = Slots::new(1);
+        let slot = slots.take().expect("one free slot");
+        // No machine maps a stack of 2^60 bytes: the spawn fails, as when threads run out.
+        let failed = spawn_with_stack("doomed", 1 << 60, move || drop(slot));
+        assert!(failed.is_err());
+        assert!(slots.take().is_some(), "the failed spawn still holds the only slot");
+    }
+
+    #[test]
+    fn slots_are_bounded_and_come_back_when_threads_end() {
+        let slots = Slots::new(2);
+        let (a, b) = (slots.take().unwrap(), slots.take().unwrap());
+        assert!(slots.take().is_none());
+        spawn("ends", move || drop(a)).unwrap().join().unwrap();
+        assert!(slots.take().is_some());
+        drop(b);
+    }
+}

@@ -1,0 +1,118 @@
+//! A connection before the upgrade: a socket with a deadline, plain or inside a TLS session.
+//!
+//! The TLS handshake and the HTTP request head must both be done within
+//! `HANDSHAKE_TIMEOUT_SECS`: every read and write of a [`DeadlineSocket`] gets only the time that
+//! is left, so a client sending one byte a second is still dropped in time (slowloris).
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rustls::{ServerConfig, ServerConnection};
+
+/// A socket whose every read and write gets only the time left before the handshake deadline.
+#[derive(Debug)]
+pub struct DeadlineSocket {
+    tcp: TcpStream,
+    deadline: Instant,
+}
+
+impl DeadlineSocket {
+    /// Wraps `tcp`; every operation fails with `TimedOut` from `deadline` on.
+    pub fn new(tcp: TcpStream, deadline: Instant) -> DeadlineSocket {
+        DeadlineSocket { tcp, deadline }
+    }
+
+    fn arm(&self) -> io::Result<()> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.tcp.set_read_timeout(Some(left))?;
+        self.tcp.set_write_timeout(Some(left))
+    }
+
+    /// True when the first byte is 0x16, a TLS handshake record (what every TLS client sends
+    /// first); "GET " means someone spoke plain HTTP to our TLS port.
+    pub fn starts_with_tls_handshake(&self) -> io::Result<bool> {
+        self.arm()?;
+        let mut first = [0u8; 1];
+        match self.tcp.peek(&mut first)? {
+            0 => Err(io::ErrorKind::UnexpectedEof.into()),
+            _ => Ok(first[0] == TLS_HANDSHAKE_RECORD),
+        }
+    }
+}
+
+impl Read for DeadlineSocket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.arm()?;
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for DeadlineSocket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.arm()?;
+        self.tcp.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
+/// The connection before the upgrade: plain, or inside a TLS session. The rustls connection is
+/// over a kilobyte, so it is boxed once and moved as a pointer up to the client's `Outbound`.
+#[derive(Debug)]
+pub enum Conn {
+    /// Plain TCP (`BACKEND_TLS=false`, or plain HTTP on the TLS port, which gets a 400).
+    Plain(DeadlineSocket),
+    /// A TLS session over TCP; rustls does its handshake on the first read.
+    Tls(Box<ServerConnection>, DeadlineSocket),
+}
+
+impl Conn {
+    /// A TLS session on `socket` with `config`.
+    pub fn tls(config: &Arc<ServerConfig>, socket: DeadlineSocket) -> io::Result<Conn> {
+        let session = ServerConnection::new(config.clone()).map_err(io::Error::other)?;
+        Ok(Conn::Tls(Box::new(session), socket))
+    }
+
+    /// The socket and the TLS session, for the upgrade (or the close).
+    pub fn into_parts(self) -> (TcpStream, Option<Box<ServerConnection>>) {
+        match self {
+            Conn::Plain(socket) => (socket.tcp, None),
+            Conn::Tls(conn, socket) => (socket.tcp, Some(conn)),
+        }
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            Conn::Tls(conn, s) => rustls::Stream::new(&mut **conn, s).read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            Conn::Tls(conn, s) => rustls::Stream::new(&mut **conn, s).write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(conn, s) => rustls::Stream::new(&mut **conn, s).flush(),
+        }
+    }
+}
+
+/// The content type of a TLS handshake record (RFC 8446 §5.1), the first byte a TLS client sends.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;

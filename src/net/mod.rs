@@ -1,0 +1,11 @@
+//! The network layer: sockets, threads, TLS and deadlines. It knows nothing of HTTP or WebSocket.
+//!
+//! - [`accept`]: the accept loop, one named thread per connection, bounded.
+//! - [`tls`]: rustls configurations (server and client) and the self-signed certificate.
+//! - [`conn`]: a connection before the upgrade, plain or TLS, with the handshake deadline.
+//! - [`close`]: the end every connection shares: `close_notify`, FIN, drain.
+
+pub mod accept;
+pub mod close;
+pub mod conn;
+pub mod tls;

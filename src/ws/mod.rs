@@ -1,0 +1,22 @@
+//! RFC 6455 and nothing else: a WebSocket server that knows no JSON and no chat.
+//!
+//! In the order a connection meets them:
+//! 1. [`handshake`]: the opening handshake (§4.2): checks the upgrade request, computes
+//!    `Sec-WebSocket-Accept`, and forms the `101`.
+//! 2. [`upgrade`]: writes the `101` and turns the connection into frames: the socket goes into
+//!    the client's [`outbound`] queue, tungstenite reads it through a [`stream`].
+//! 3. [`session`]: the loop that reads frames: ping, idle timeout, the close handshake, errors
+//!    mapped to close codes; it drives a [`session::Handler`].
+//! 4. [`frame`]: server frames, encoded once (§5.2); [`outbound`]: the bounded queue every
+//!    outgoing frame goes through, written without blocking.
+//!
+//! [`echo`] is the smallest handler (`/echo`); the chat (`chat::handler`) is the other one.
+//! `examples/echo.rs` runs this layer alone: `cargo run --example echo`.
+
+pub mod echo;
+pub mod frame;
+pub mod handshake;
+pub mod outbound;
+pub mod session;
+pub mod stream;
+pub mod upgrade;

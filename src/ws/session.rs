@@ -1,0 +1,297 @@
+//! The session loop: one client's frames in, for as long as the connection lives (RFC 6455 §5-§7).
+//!
+//! tungstenite decodes frames (§5.2), unmasks them (§5.3), joins fragments (§5.4), checks UTF-8
+//! (§8.1) and answers pings (§5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
+//! frame in response"); its pongs reach the wire through our [`ClientStream`]. This loop adds, in
+//! the order a connection meets them:
+//! 1. **Open**: [`Handler::on_open`] may send the first frames (the chat's `hello`).
+//! 2. **Messages**: each complete text or binary message goes to [`Handler::on_text`] or
+//!    [`Handler::on_binary`]; an `Err(Close)` from the handler closes with that code.
+//! 3. **Ping and idle**: our ping after `PING_INTERVAL_SECS` of silence, and close 1000 for a peer
+//!    silent for `IDLE_TIMEOUT_SECS` (a dead TCP peer otherwise looks exactly like a quiet one).
+//! 4. **Errors → close codes** (§7.4.1): [`Session::on_error`] maps what tungstenite found (too
+//!    big 1009, bad UTF-8 1007, protocol error 1002).
+//! 5. **The close handshake** (§7): we close with a code and wait briefly for the peer's close
+//!    frame, or echo the code of a peer that closed first (§5.5.1); then end TCP ourselves
+//!    (`net::close`).
+//! 6. **End**: [`Handler::on_close`], however the connection ended.
+//!
+//! Glossary: a *frame* is the unit on the wire; a *message* is one or more frames (a first frame
+//! and continuations); *control frames* (close, ping, pong) are never fragmented and may come
+//! between the fragments of a message.
+//!
+//! This layer knows no JSON and no chat: the chat and `/echo` are two [`Handler`]s.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::{info, trace};
+use tungstenite::error::{Error as WsError, ProtocolError};
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Bytes, Message, WebSocket};
+
+use crate::net::close::{fin_and_drain, is_timeout};
+use crate::ws::outbound::{Outbound, Sent};
+use crate::ws::stream::ClientStream;
+use crate::ws::upgrade::Upgraded;
+
+/// What an application does with a WebSocket. The session calls it from the connection's own
+/// thread; `out` is the client's queue, where frames (from `ws::frame`) are sent.
+pub trait Handler {
+    /// The connection is open (the `101` was sent).
+    fn on_open(&mut self, out: &Arc<Outbound>) -> Result<(), Close>;
+    /// A complete text message, valid UTF-8.
+    fn on_text(&mut self, text: &str, out: &Arc<Outbound>) -> Result<(), Close>;
+    /// A complete binary message.
+    fn on_binary(&mut self, data: Bytes, out: &Arc<Outbound>) -> Result<(), Close>;
+    /// The connection ended, however it ended; nothing more can be sent.
+    fn on_close(&mut self, end: &End);
+}
+
+/// A close frame to send: a status code (RFC 6455 §7.4.1) and a short reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Close {
+    /// The status code.
+    pub code: u16,
+    /// The reason, at most 123 bytes (§5.5).
+    pub reason: &'static str,
+}
+
+impl Close {
+    /// A close frame with this code and reason.
+    pub const fn new(code: u16, reason: &'static str) -> Close {
+        Close { code, reason }
+    }
+}
+
+/// Which side sent the first close frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// We did (an error, a timeout, the broadcaster's 1013 or 1001).
+    Server,
+    /// The client did, and we echoed its code.
+    Client,
+}
+
+/// How a connection ended, for the log.
+#[derive(Debug)]
+pub enum End {
+    /// A close frame was exchanged (or at least sent).
+    Closed {
+        /// Who sent the first close frame.
+        by: Side,
+        /// Its status code.
+        code: u16,
+    },
+    /// The connection ended without a close frame (RFC 6455 §7.1.5 calls this 1006).
+    Dropped(String),
+}
+
+impl fmt::Display for End {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            End::Closed { by: Side::Server, code } => write!(f, "close {code} from the server"),
+            End::Closed { by: Side::Client, code } => write!(f, "close {code} from the client"),
+            End::Dropped(why) => write!(f, "dropped without a close frame (1006): {why}"),
+        }
+    }
+}
+
+/// How often a session pings a quiet peer, and when it gives up on a silent one.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// A ping after this long without a frame from the peer (`PING_INTERVAL_SECS`).
+    pub ping_every: Duration,
+    /// Close after this long without a frame from the peer (`IDLE_TIMEOUT_SECS`).
+    pub idle: Duration,
+}
+
+/// One upgraded connection, read by its own thread.
+pub struct Session {
+    ws: Box<WebSocket<ClientStream>>,
+    outbound: Arc<Outbound>,
+    timing: Timing,
+    /// The socket's read timeout as last set, to save a system call per message.
+    read_timeout: Option<Duration>,
+}
+
+impl Session {
+    /// A session over an upgraded connection.
+    pub fn new(upgraded: Upgraded, timing: Timing) -> Session {
+        let Upgraded { ws, outbound } = upgraded;
+        Session { ws, outbound, timing, read_timeout: None }
+    }
+
+    /// Runs the connection to its end, calling `handler` for what happens.
+    pub fn run(mut self, handler: &mut dyn Handler) -> End {
+        let end = match handler.on_open(&self.outbound) {
+            Ok(()) => self.read_loop(handler),
+            Err(close) => self.close(close),
+        };
+        handler.on_close(&end);
+        end
+    }
+
+    fn read_loop(&mut self, handler: &mut dyn Handler) -> End {
+        let Timing { ping_every, idle } = self.timing;
+        let mut heard = Instant::now();
+        let mut pinged = heard;
+        loop {
+            if let Some(code) = self.outbound.closing_code() {
+                // Another thread closed us (1013 too slow, 1001 shutdown): await the answer.
+                return self.await_close_reply(code);
+            }
+            let now = Instant::now();
+            let idle_at = heard + idle;
+            if now >= idle_at {
+                return self.close(IDLE_TIMEOUT);
+            }
+            let ping_at = heard.max(pinged) + ping_every;
+            if now >= ping_at {
+                trace!("ping");
+                // A failed ping surfaces as a failed read just below.
+                let _ = self.ws.send(Message::Ping(Bytes::new()));
+                pinged = now;
+                continue;
+            }
+            if let Err(e) = self.wait_at_most(idle_at.min(ping_at) - now) {
+                return End::Dropped(e.to_string());
+            }
+            match self.ws.read() {
+                Ok(Message::Close(frame)) => return self.answer_close(frame),
+                Ok(message) => {
+                    heard = Instant::now();
+                    if let Err(close) = self.dispatch(message, handler) {
+                        return self.close(close);
+                    }
+                }
+                Err(WsError::Io(e)) if is_timeout(&e) => {}
+                Err(e) => return self.on_error(e),
+            }
+        }
+    }
+
+    /// Hands a complete message to the handler; control frames were dealt with by tungstenite.
+    fn dispatch(&mut self, message: Message, handler: &mut dyn Handler) -> Result<(), Close> {
+        trace!("received {message:?}");
+        match message {
+            Message::Text(text) => handler.on_text(text.as_str(), &self.outbound),
+            Message::Binary(data) => handler.on_binary(data, &self.outbound),
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) | Message::Close(_) => Ok(()),
+        }
+    }
+
+    /// Maps a tungstenite error to the close code RFC 6455 §7.4.1 gives it.
+    fn on_error(&mut self, error: WsError) -> End {
+        match error {
+            WsError::ConnectionClosed | WsError::AlreadyClosed => End::Dropped("closed".into()),
+            WsError::Io(e) => End::Dropped(e.to_string()),
+            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+                End::Dropped("connection closed without a close frame".into())
+            }
+            // 1009: "a message that is too big for it to process".
+            WsError::Capacity(e) => {
+                info!("{e}");
+                self.fail(Close::new(1009, "message too big"))
+            }
+            // 1007: "data within a message that was not consistent with the type of the message
+            // (e.g., non-UTF-8 data within a text message)".
+            WsError::Utf8(_) => self.fail(Close::new(1007, "invalid UTF-8")),
+            // 1002: "terminating the connection due to a protocol error".
+            WsError::Protocol(e) => {
+                info!("protocol error: {e}");
+                self.fail(Close::new(1002, "protocol error"))
+            }
+            e => {
+                info!("{e}");
+                self.fail(Close::new(1011, "internal error"))
+            }
+        }
+    }
+
+    /// _Fail the WebSocket Connection_ (RFC 6455 §7.1.7): send a close frame, then close TCP
+    /// without waiting for an answer, as the endpoint "MUST NOT continue to attempt to process
+    /// data from the remote endpoint" after invalid data.
+    fn fail(&mut self, close: Close) -> End {
+        self.outbound.close(close.code, close.reason, false);
+        self.finish();
+        End::Closed { by: Side::Server, code: close.code }
+    }
+
+    /// We start the close handshake.
+    fn close(&mut self, close: Close) -> End {
+        self.outbound.close(close.code, close.reason, false);
+        self.await_close_reply(close.code)
+    }
+
+    /// The peer started the close handshake: echo its code (RFC 6455 §5.5.1: "the endpoint
+    /// typically echos the status code it received") and end the connection.
+    fn answer_close(&mut self, frame: Option<CloseFrame>) -> End {
+        let code = frame.map_or(1000, |f| u16::from(f.code));
+        if !self.outbound.close(code, "", false) {
+            // It was the answer to a close we sent.
+            let ours = self.outbound.closing_code().unwrap_or(code);
+            self.finish();
+            return End::Closed { by: Side::Server, code: ours };
+        }
+        self.finish();
+        End::Closed { by: Side::Client, code }
+    }
+
+    /// After our close frame (code `code`): wait a little for the peer's, discarding anything else.
+    fn await_close_reply(&mut self, code: u16) -> End {
+        let deadline = Instant::now() + CLOSE_WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.wait_at_most(left).is_err() {
+                break;
+            }
+            match self.ws.read() {
+                Ok(Message::Close(_)) => break,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        self.finish();
+        End::Closed { by: Side::Server, code }
+    }
+
+    /// Sends what is queued (the close frame last), then ends the connection as every connection
+    /// ends (`net::close`): `close_notify`, FIN, then read until the peer's FIN.
+    fn finish(&mut self) {
+        let deadline = Instant::now() + CLOSE_WAIT;
+        while !self.outbound.is_drained() && Instant::now() < deadline {
+            if self.outbound.flush() == Sent::Closed {
+                break;
+            }
+            std::thread::sleep(FLUSH_POLL);
+        }
+        self.outbound.send_close_notify();
+        self.outbound.flush();
+        fin_and_drain(self.outbound.socket());
+    }
+
+    /// Sets the socket's read timeout, unless the one set is already close enough (a system call
+    /// saved per message; a ping or idle check may come up to [`TIMEOUT_SLACK`] late).
+    fn wait_at_most(&mut self, wanted: Duration) -> std::io::Result<()> {
+        let wanted = wanted.max(Duration::from_millis(1));
+        if let Some(set) = self.read_timeout {
+            if set <= wanted && wanted <= set + TIMEOUT_SLACK {
+                return Ok(());
+            }
+        }
+        self.outbound.socket().set_read_timeout(Some(wanted))?;
+        self.read_timeout = Some(wanted);
+        Ok(())
+    }
+}
+
+/// RFC 6455 §7.4.1 1000, "normal closure": the peer was silent for `IDLE_TIMEOUT_SECS`.
+const IDLE_TIMEOUT: Close = Close::new(1000, "idle timeout");
+/// How long we wait for the other side's close frame once ours is sent.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+/// How late a ping or idle check may come.
+const TIMEOUT_SLACK: Duration = Duration::from_secs(1);
+/// How often a session waiting for its queue to drain looks again.
+pub const FLUSH_POLL: Duration = Duration::from_micros(500);

@@ -1,0 +1,69 @@
+//! The switch from HTTP to WebSocket frames on one connection (RFC 6455 §4.2.2).
+//!
+//! [`upgrade`] writes the `101` that [`handshake::check`] allowed,
+//! takes the socket (and TLS session) out of the HTTP phase's deadline, puts it in the client's
+//! [`Outbound`] queue, and wraps it in tungstenite's `WebSocket` for the session to read.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+
+use tungstenite::WebSocket;
+use tungstenite::protocol::{Role, WebSocketConfig};
+
+use crate::metrics::Metrics;
+use crate::net::conn::Conn;
+use crate::ws::handshake;
+use crate::ws::outbound::{Outbound, RetryTo};
+use crate::ws::stream::ClientStream;
+
+/// A connection past the `101`: frames in through `ws`, frames out through `outbound`.
+pub struct Upgraded {
+    /// tungstenite, reading from the socket and writing (pongs) into `outbound`. Boxed so that
+    /// the session's stack frames stay small (`memory.rs`: 4 KiB per idle connection).
+    pub ws: Box<WebSocket<ClientStream>>,
+    /// The client's queue, shared with whoever else sends to it.
+    pub outbound: Arc<Outbound>,
+}
+
+/// What an upgrade needs besides the connection.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The largest message (and frame) accepted (`MAX_MESSAGE_BYTES`).
+    pub max_message: usize,
+    /// How far the client may fall behind before it is closed with 1013 (`SEND_BUFFER_BYTES`).
+    pub send_buffer: usize,
+    /// Where the client's queue asks for retries; `None`: the session flushes it itself.
+    pub retry: Option<RetryTo>,
+}
+
+/// Answers `101 Switching Protocols` with `accept` and hands the connection to tungstenite.
+/// `leftover` is what the client sent after its request head (frames it did not wait to send).
+pub fn upgrade(
+    mut conn: Conn,
+    accept: &str,
+    leftover: Vec<u8>,
+    options: Options,
+    metrics: &Arc<Metrics>,
+) -> io::Result<Upgraded> {
+    conn.write_all(&handshake::switching_protocols(accept))?;
+    conn.flush()?;
+    let (tcp, tls) = conn.into_parts();
+    tcp.set_read_timeout(None)?;
+    tcp.set_write_timeout(None)?;
+    let Options { max_message, send_buffer, retry } = options;
+    let outbound = Arc::new(Outbound::new(tcp, tls, send_buffer, metrics.clone(), retry));
+    let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
+        // Write each frame tungstenite forms (pongs, close replies) at once, into our queue.
+        .write_buffer_size(0)
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message));
+    let stream = ClientStream::new(outbound.clone());
+    let ws = WebSocket::from_partially_read(stream, leftover, Role::Server, Some(config));
+    let ws = Box::new(ws);
+    Ok(Upgraded { ws, outbound })
+}
+
+/// tungstenite's read buffer per connection (its default, 128 KiB, would dominate memory). It
+/// grows for a larger frame when one comes.
+const READ_BUFFER_BYTES: usize = 2 * 1024;
