@@ -103,11 +103,7 @@ enum Record {
 
 /// Connects, makes sure both topics exist with one partition, learns the epoch, and starts the
 /// `kafka` thread: the producer, the consumers and the health probe.
-pub fn start(
-    config: &Config,
-    inbox: Inbox,
-    metrics: Arc<Metrics>,
-) -> Result<Started, Error> {
+pub fn start(config: &Config, inbox: Inbox, metrics: Arc<Metrics>) -> Result<Started, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -28,12 +28,7 @@ pub struct ChatFrom {
 }
 
 /// Reads the chat topic forever, handing each message to the broadcaster with its offset as id.
-pub async fn chat(
-    client: PartitionClient,
-    from: ChatFrom,
-    inbox: Inbox,
-    metrics: Arc<Metrics>,
-) {
+pub async fn chat(client: PartitionClient, from: ChatFrom, inbox: Inbox, metrics: Arc<Metrics>) {
     let mut offset = from.read_from;
     let mut chat = ChatRecords { dedup: Dedup::default(), deliver_from: from.deliver_from };
     loop {

@@ -18,10 +18,10 @@ use rskafka::record::Record as KafkaRecord;
 use tokio::sync::mpsc;
 
 use super::DELIVERY_TIMEOUT;
-use crate::ws::frame;
-use crate::metrics::Metrics;
-use crate::ws::outbound::Outbound;
 use crate::chat::protocol::ServerEvent;
+use crate::metrics::Metrics;
+use crate::ws::frame;
+use crate::ws::outbound::Outbound;
 
 /// One record on its way to the broker.
 pub struct Outgoing {
