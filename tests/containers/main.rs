@@ -23,7 +23,7 @@ use std::process::{Command, Output};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{Client, https_status, tls_stream};
+use support::{Client, https_status, ids_and_texts, tls_stream};
 
 /// The compose project run.sh set up.
 struct Deployment {
@@ -215,15 +215,8 @@ fn one_conversation(deployment: &Deployment) {
             c.say(&format!("c{i}-{round}"));
         }
     }
-    let seen: Vec<Vec<(u64, String)>> = clients
-        .iter_mut()
-        .map(|c| {
-            c.messages(12)
-                .iter()
-                .map(|m| (m["id"].as_u64().unwrap(), m["text"].as_str().unwrap().to_string()))
-                .collect()
-        })
-        .collect();
+    let seen: Vec<Vec<(u64, String)>> =
+        clients.iter_mut().map(|c| ids_and_texts(&c.messages(12))).collect();
     for (i, s) in seen.iter().enumerate() {
         assert_eq!(s, &seen[0], "client {i} saw another order");
     }

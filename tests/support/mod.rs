@@ -197,6 +197,14 @@ pub fn tls_stream(tcp: TcpStream, cert: &std::path::Path) -> Stream {
     Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)))
 }
 
+/// Chat message events as `(id, text)` pairs, to compare what clients saw.
+pub fn ids_and_texts<'a>(messages: impl IntoIterator<Item = &'a Value>) -> Vec<(u64, String)> {
+    messages
+        .into_iter()
+        .map(|m| (m["id"].as_u64().unwrap(), m["text"].as_str().unwrap().to_string()))
+        .collect()
+}
+
 /// The status code of `GET path` over TLS (trusting `cert` for `localhost`), or None when
 /// nothing answers.
 pub fn https_status(addr: SocketAddr, path: &str, cert: &std::path::Path) -> Option<u16> {

@@ -23,7 +23,7 @@ use serde_json::Value;
 use tungstenite::Message;
 use tungstenite::error::Error as WsError;
 
-use support::{Client, Server, https_status, tls_stream};
+use support::{Client, Server, https_status, ids_and_texts, tls_stream};
 
 /// What the topology test builds; everything is stopped on drop.
 struct Topology {
@@ -231,7 +231,7 @@ impl Member {
     }
 
     fn record(&mut self, m: &Value) {
-        self.seen.push((m["id"].as_u64().unwrap(), m["text"].as_str().unwrap().to_string()));
+        self.seen.extend(ids_and_texts([m]));
     }
 
     /// Reads chat messages until `count` more arrived.
@@ -408,12 +408,7 @@ fn the_compose_topology_shows_one_conversation_and_survives_failures() {
     let mut late = topology.connect(nginx, "name=late");
     let history = late.welcome();
     assert_eq!(history["epoch"], epoch.as_str());
-    let replayed: Vec<(u64, String)> = history["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| (m["id"].as_u64().unwrap(), m["text"].as_str().unwrap().to_string()))
-        .collect();
+    let replayed = ids_and_texts(history["messages"].as_array().unwrap());
     assert_eq!(replayed, before, "the history rebuilt from the topic is what clients saw");
 }
 
@@ -451,10 +446,7 @@ fn a_produce_retried_after_a_broken_connection_is_delivered_once() {
     let cut = alice.next_of("message");
     alice.say("after");
     let after = alice.next_of("message");
-    let seen: Vec<(u64, String)> = [cut, after]
-        .iter()
-        .map(|m| (m["id"].as_u64().unwrap(), m["text"].as_str().unwrap().to_string()))
-        .collect();
+    let seen = ids_and_texts(&[cut, after]);
     assert_eq!(seen.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>(), ["cut-me", "after"]);
     // The copy sits between them in the topic: the retry really appended a second record.
     assert_eq!(seen[1].0, seen[0].0 + 2, "{seen:?}; log: {}", first.log());
@@ -464,12 +456,7 @@ fn a_produce_retried_after_a_broken_connection_is_delivered_once() {
     let deadline = Instant::now() + Duration::from_secs(10);
     let replayed = loop {
         let history = second.connect("/ws?name=bob").welcome();
-        let replayed: Vec<(u64, String)> = history["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| (m["id"].as_u64().unwrap(), m["text"].as_str().unwrap().to_string()))
-            .collect();
+        let replayed = ids_and_texts(history["messages"].as_array().unwrap());
         if replayed.len() >= seen.len() || Instant::now() > deadline {
             break replayed;
         }
