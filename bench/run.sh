@@ -135,7 +135,7 @@ scenario_f() {
         SERVER_BIN_OVERRIDE=""
         LINE=$(timeout -k 5 400 taskset -c "$GEN_CORE" "$BENCH_BIN" --json \
             --url "ws://127.0.0.1:$first_port/ws" --url "ws://127.0.0.1:$second_port/ws" \
-            --server-pid "$first_pid" --mode chat --clients 1000 --senders 10 --rate 10 \
+            --server-pid "$first_pid" --cpu-pid "$SERVER_PID" ${BROKER_PID:+--cpu-pid "$BROKER_PID"} --mode chat --clients 1000 --senders 10 --rate 10 \
             --duration "$DUR_A" --grace 5 --connect-rate 200) || LINE='{"error":"generator failed"}'
         stop_server
         SERVER_PID=$first_pid SERVER_DIR=$first_dir
@@ -149,6 +149,15 @@ scenario_f() {
     R[f.lost]=$(field_max "$f" lost)
     R[f.dup]=$(field_max "$f" duplicated)
     R[f.ooo]=$(field_max "$f" out_of_order)
+    # CPU of the whole deployment over the measured window: the first instance, the second,
+    # and the broker when it was started here.
+    local line cpus=()
+    while IFS= read -r line; do
+        cpus+=("$(awk -v a="$(jget "$line" cpu_s)" -v b="$(jget "$line" others_cpu_s)" 'BEGIN { if (a == "" || b == "") print "n/a"; else print a + b }')")
+    done <"$f"
+    R[f.cpu]=$(median "${cpus[@]}")
+    R[f.cpu_first]=$(field_median "$f" cpu_s)
+    R[f.delivered]=$(field_median "$f" delivered_per_s)
     R[f.note]=""
 }
 
@@ -204,7 +213,7 @@ SEND_BUFFER_KIB=1024
         if [ -n "${R[f.note]}" ]; then
             echo "| (f) (a) through Kafka, two instances | ${R[f.note]} | p50/p99 against (a) | |"
         else
-            echo "| (f) (a) through Kafka, two instances | p50 $(fmt "${R[f.p50]}" 2) ms, p99 $(fmt "${R[f.p99]}" 2) ms (max $(fmt "${R[f.max]}" 1)); lost ${R[f.lost]}, duplicated ${R[f.dup]}, out of order ${R[f.ooo]} | report p50/p99 against (a): $(fmt "${R[ours.a.p50]:-}" 2) / $(fmt "${R[ours.a.p99]:-}" 2) ms | |"
+            echo "| (f) (a) through Kafka, two instances | p50 $(fmt "${R[f.p50]}" 2) ms, p99 $(fmt "${R[f.p99]}" 2) ms (max $(fmt "${R[f.max]}" 1)); lost ${R[f.lost]}, duplicated ${R[f.dup]}, out of order ${R[f.ooo]}; CPU of both instances and the broker: $(fmt "${R[f.cpu]}" 2) s for ${DUR_A} s (first instance $(fmt "${R[f.cpu_first]}" 2) s; (a), one instance: $(fmt "${R[ours.a.cpu]:-}" 2) s) | report p50/p99 against (a): $(fmt "${R[ours.a.p50]:-}" 2) / $(fmt "${R[ours.a.p99]:-}" 2) ms | |"
         fi
     fi
     if want h; then

@@ -163,6 +163,8 @@ pub fn run(args: &Args) -> Result<Report, String> {
     let metrics_before = http::metrics(&dial);
     let rss_before = pid.and_then(proc::rss_kib);
     let cpu_before = pid.and_then(proc::cpu_seconds);
+    let others_cpu = |pids: &[u32]| pids.iter().map(|&p| proc::cpu_seconds(p)).sum::<Option<f64>>();
+    let others_before = others_cpu(&args.cpu_pids);
     let broadcaster_before = pid.and_then(|p| proc::thread_cpu_seconds(p, "broadcaster"));
     let gen_before = proc::own_cpu_seconds();
     let monitor = Monitor::start(pid);
@@ -197,6 +199,7 @@ pub fn run(args: &Args) -> Result<Report, String> {
     let ended = shared.now();
     let rss_after = pid.and_then(proc::rss_kib);
     let cpu_after = pid.and_then(proc::cpu_seconds);
+    let others_after = others_cpu(&args.cpu_pids);
     let broadcaster_after = pid.and_then(|p| proc::thread_cpu_seconds(p, "broadcaster"));
     let gen_cpu = proc::own_cpu_seconds() - gen_before;
     let rss_peak = monitor.stop();
@@ -318,6 +321,11 @@ pub fn run(args: &Args) -> Result<Report, String> {
         if let (Some(a), Some(b)) = (broadcaster_after, broadcaster_before) {
             r.float("broadcaster_cpu_s", a - b);
         }
+    }
+    if let (Some(a), Some(b)) = (others_after, others_before)
+        && !args.cpu_pids.is_empty()
+    {
+        r.float("others_cpu_s", a - b);
     }
     r.float("gen_cpu_s", gen_cpu);
     // The generator's one core: near 1.0, the generator and not the server set the pace.
