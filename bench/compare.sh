@@ -77,7 +77,8 @@ want c && memavail_drift end
 # ratio OURS THEIRS: ours / theirs, two decimals.
 ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN {
-        if (a == "" || b == "" || a == "n/a" || b == "n/a" || b + 0 == 0) { print "n/a"; exit }
+        # n/a also when the reference is near zero (a ratio to noise means nothing).
+        if (a == "" || b == "" || a == "n/a" || b == "n/a" || (b < 0 ? -b : b) < 0.05) { print "n/a"; exit }
         printf "%.2f", a / b }'
 }
 kib_to_mib() { awk -v k="$1" 'BEGIN { if (k == "" || k == "n/a") print "n/a"; else printf "%.1f", k / 1024 }'; }
