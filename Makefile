@@ -59,7 +59,7 @@ certs: ## Certificates for localhost in certs/ (mkcert when installed, else self
 bench: ## Benchmarks: server on one core, load generator on the other; prints the table
 	bash bench/run.sh
 
-bench-compare: ## The same scenarios against a reference Go server (gorilla chat hub shape)
+bench-compare: ## The same scenarios against two reference servers: a Go gorilla chat hub and Bun (uWebSockets)
 	bash bench/compare.sh
 
 autobahn: ## RFC 6455 conformance: the Autobahn|Testsuite Docker image against /echo (needs Docker)

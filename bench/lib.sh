@@ -26,6 +26,7 @@ SERVER_DIR=""
 SERVER_KIND=""
 SERVER_TLS=0
 GO_BIN=""
+BUN_BIN=""
 STARTED_AT=$(date +%s)
 START_LOAD=$(cut -d" " -f1-3 /proc/loadavg)
 
@@ -81,7 +82,7 @@ check_cores() {
     fi
 }
 
-# start_server ours|gorilla [tls]: a fresh server in a temp dir (so no .env is read).
+# start_server ours|gorilla|bun [tls]: a fresh server in a temp dir (so no .env is read).
 start_server() {
     SERVER_KIND=$1
     SERVER_TLS=0
@@ -99,6 +100,11 @@ start_server() {
             ;;
         gorilla)
             (cd "$SERVER_DIR" && exec taskset -c "$SERVER_CORE" "$GO_BIN" -addr 127.0.0.1:0) \
+                2>"$SERVER_DIR/stderr.log" &
+            ;;
+        bun)
+            (cd "$SERVER_DIR" && exec env -i PATH="$PATH" HOME="$HOME" PORT=0 \
+                taskset -c "$SERVER_CORE" "$BUN_BIN" "$ROOT/bench/reference/bun/server.js") \
                 2>"$SERVER_DIR/stderr.log" &
             ;;
         *) die "unknown server $SERVER_KIND" ;;
@@ -156,7 +162,8 @@ LINE=""
 gen() {
     local extra=()
     [ "$SERVER_TLS" = 1 ] && extra=(--ca "$SERVER_DIR/cert.pem")
-    [ "$SERVER_KIND" = gorilla ] && extra+=(--initial-frames 1)
+    # The references send a hello on connect, no history and no users list.
+    case "$SERVER_KIND" in gorilla|bun) extra+=(--initial-frames 1) ;; esac
     local line
     line=$(timeout -k 5 400 taskset -c "$GEN_CORE" "$BENCH_BIN" --url "$(server_url)" \
         --server-pid "$SERVER_PID" "${extra[@]}" --json "$@") || true
@@ -263,14 +270,28 @@ summary() {
     fi
 }
 
-# The scenarios. Each takes the server kind (ours, gorilla) and a prefix for its result
+# The scenarios. Each takes the server kind (ours, gorilla, bun) and a prefix for its result
 # variables, and leaves its figures in R[prefix.name].
 declare -A R
 
-DUR_A=10; DUR_B=5; HOLD_C=3; HOLD_C10=10; DUR_D=10
+DUR_A=10; DUR_B=5; HOLD_C=3; HOLD_C10=10; DUR_D=10; DUR_H=10
 RATES_B=${BENCH_RATES:-"10 20 40 80 160 320 640 1280 2560 5120"}
 BISECT_B=${BENCH_BISECT:-2}
-if [ "$QUICK" = 1 ]; then DUR_A=3; DUR_B=2; HOLD_C=1; HOLD_C10=2; DUR_D=3; fi
+if [ "$QUICK" = 1 ]; then DUR_A=3; DUR_B=2; HOLD_C=1; HOLD_C10=2; DUR_D=3; DUR_H=3; fi
+
+# gen_bound FILE: "yes" when the generator's core was near full (median gen_cpu_util >= 0.9)
+# during the measured window of the runs in FILE: then the generator, not the server, set the
+# pace, and a latency or a rate from those runs is the generator's figure.
+GEN_BOUND=0.9
+gen_bound() {
+    local u
+    u=$(field_median "$1" gen_cpu_util)
+    if [ "$u" != n/a ] && awk -v u="$u" -v t="$GEN_BOUND" 'BEGIN { exit !(u >= t) }'; then
+        echo yes
+    else
+        echo no
+    fi
+}
 
 # (a) fanout: 1,000 clients, 10 senders x 10 msg/s, 10 s.
 scenario_a() {
@@ -291,6 +312,10 @@ scenario_a() {
     R[$p.a.settle_mib]=$(field_median "$f" settle_mib)
     R[$p.a.cpu]=$(field_median "$f" cpu_s)
     R[$p.a.died]=$(grep -c server_died "$f" || true)
+    R[$p.a.gen]=$(field_median "$f" gen_cpu_util)
+    R[$p.a.cpu_util]=$(field_median "$f" cpu_util)
+    R[$p.a.bound]=$(gen_bound "$f")
+    R[$p.a.p99range]=$(field_range "$f" p99_ms)
 }
 
 # (b) saturation: 200 clients, 20 senders, the rate per sender doubled until p99 >= 100 ms or a
@@ -325,6 +350,8 @@ b_step() {
             R[$p.b.cpu_util]=$(field_median "$f" cpu_util)
             R[$p.b.gen_cpu]=$(field_median "$f" gen_cpu_s)
             R[$p.b.bcast_cpu]=$(field_median "$f" broadcaster_cpu_s)
+            R[$p.b.gen_util]=$(field_median "$f" gen_cpu_util)
+            R[$p.b.bound]=$(gen_bound "$f")
         fi
     fi
 }
@@ -334,6 +361,7 @@ scenario_b() {
     log "($p) saturation: 200 clients, 20 senders, ${DUR_B} s per step, rates per sender: $RATES_B, then $BISECT_B halvings"
     R[$p.b.best]=0; R[$p.b.best_rate]="none"; R[$p.b.best_p99]="n/a"; R[$p.b.stop]="not reached"
     R[$p.b.cpu_util]="n/a"; R[$p.b.gen_cpu]="n/a"; R[$p.b.bcast_cpu]="n/a"
+    R[$p.b.gen_util]="n/a"; R[$p.b.bound]="no"
     local rate pass=0 fail="" i mid
     for rate in $RATES_B; do
         b_step "$kind" "$p" "$rate"
@@ -360,11 +388,23 @@ scenario_c() {
     R[$p.c.per_conn]=$(field_median "$f" rss_per_conn_kib)
     R[$p.c.range]=$(field_range "$f" rss_per_conn_kib)
     R[$p.c.connect_s]=$(field_median "$f" connect_s)
+    R[$p.c.machine]=$(field_median "$f" machine_per_conn_kib)
+    R[$p.c.machine_range]=$(field_range "$f" machine_per_conn_kib)
+    R[$p.c.gen_rss]=$(field_median "$f" gen_rss_per_conn_kib)
+    R[$p.c.tcp]=$(field_median "$f" tcp_mem_per_conn_kib)
+    R[$p.c.threads]=$(field_median "$f" threads_after)
+    R[$p.c.kernel]=$(field_median "$f" kernel_per_conn_kib)
+    R[$p.c.kernel_range]=$(field_range "$f" kernel_per_conn_kib)
+    R[$p.c.kstack]=$(field_median "$f" kernel_stack_per_conn_kib)
     repeat "$h" "$kind" plain "($p c 5k distinct)" --mode idle --clients 5000 --names distinct \
         --duration "$HOLD_C" --connectors 4
     R[$p.cd.per_conn]=$(field_median "$h" rss_per_conn_kib)
     R[$p.cd.range]=$(field_range "$h" rss_per_conn_kib)
     R[$p.cd.settle]=$(field_median "$h" settle_s)
+    R[$p.cd.machine]=$(field_median "$h" machine_per_conn_kib)
+    R[$p.cd.machine_range]=$(field_range "$h" machine_per_conn_kib)
+    R[$p.cd.kernel]=$(field_median "$h" kernel_per_conn_kib)
+    R[$p.cd.kernel_range]=$(field_range "$h" kernel_per_conn_kib)
     if [ "$kind" = ours ] && [ -n "${BROKERS:-}" ]; then
         local k="$OUT/$p.c5kk.jsonl"
         SERVER_EXTRA_ENV="KAFKA_ENABLED=true KAFKA_BROKERS=$BROKERS KAFKA_TOPIC=bench-c-$$-$RANDOM"
@@ -379,6 +419,74 @@ scenario_c() {
     R[$p.c10.held]=$(field_min "$g" held)
     R[$p.c10.failed]=$(field_max "$g" failed)
     R[$p.c10.per_conn]=$(field_median "$g" rss_per_conn_kib)
+}
+
+# memavail_drift LABEL: how much MemAvailable moves with no connections at all, over a span as
+# long as one idle run of (c) (connect, settle, hold: about 15 s), BENCH_RUNS times. Reported in
+# KiB per 5,000 connections' worth, so that it reads against (c)'s per-connection figure.
+memavail_drift() {
+    local f="$OUT/memavail-drift.$1.txt" r a b
+    : >"$f"
+    for r in $(seq 1 "$RUNS"); do
+        a=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+        sleep 15
+        b=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+        echo $(( a - b )) >>"$f"
+    done
+    log "  MemAvailable drift over 15 s with no connections ($1): $(tr '\n' ' ' <"$f")KiB"
+    # Median and the largest drift either way, per connection of 5,000.
+    R[drift.$1.med]=$(awk '{ print $1 / 5000 }' "$f" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+    R[drift.$1.max]=$(awk '{ a = $1 < 0 ? -$1 : $1; if (a > m) m = a } END { print m / 5000 }' "$f")
+}
+
+# (h) ten thousand clients: 10,000 connections (one shared nickname, opened at 1,000 a second),
+# 10 senders x 10 msg/s for DUR_H s: about a million deliveries a second.
+scenario_h() {
+    local kind=$1 p=$2
+    local f="$OUT/$p.h.jsonl"
+    log "($p) 10,000 clients (joining at 1,000/s), 10 senders x 10 msg/s, ${DUR_H} s"
+    repeat "$f" "$kind" plain "($p h)" --mode chat --clients 10000 --names shared --senders 10 \
+        --rate 10 --duration "$DUR_H" --size 64 --grace 10 --connect-rate 1000 --connectors 4
+    R[$p.h.p50]=$(field_median "$f" p50_ms)
+    R[$p.h.p99]=$(field_median "$f" p99_ms)
+    R[$p.h.p99range]=$(field_range "$f" p99_ms)
+    R[$p.h.max]=$(field_median "$f" max_ms)
+    R[$p.h.lost]=$(field_max "$f" lost)
+    R[$p.h.dup]=$(field_max "$f" duplicated)
+    R[$p.h.ooo]=$(field_max "$f" out_of_order)
+    R[$p.h.connected]=$(field_min "$f" connected)
+    R[$p.h.delivered]=$(field_median "$f" delivered_per_s)
+    R[$p.h.cpu_util]=$(field_median "$f" cpu_util)
+    R[$p.h.gen]=$(field_median "$f" gen_cpu_util)
+    R[$p.h.bound]=$(gen_bound "$f")
+}
+
+# (g) join storm: 5,000 clients with distinct nicknames connecting at once (8 connecting
+# threads, no pacing), no messages: when every client has its connect frames (ours: hello,
+# history, users; the references: hello), the presence frames and bytes every client received
+# until the server went quiet, and the server's peak RSS during it.
+scenario_g() {
+    local kind=$1 p=$2
+    local f="$OUT/$p.g.jsonl"
+    log "($p) join storm: 5,000 distinct clients connecting at once"
+    repeat "$f" "$kind" plain "($p g)" --mode chat --clients 5000 --names distinct --senders 0 \
+        --duration 1 --grace 1 --connectors 8
+    R[$p.g.ready]=$(field_min "$f" ready_clients)
+    R[$p.g.all_s]=$(field_median "$f" ready_all_s)
+    R[$p.g.all_range]=$(field_range "$f" ready_all_s)
+    R[$p.g.p50_s]=$(field_median "$f" ready_p50_s)
+    R[$p.g.frames]=$(field_median "$f" presence_frames)
+    R[$p.g.mib]=$(field_median "$f" presence_mib)
+    R[$p.g.settle]=$(field_median "$f" settle_s)
+    R[$p.g.peak]=$(field_median "$f" rss_connect_peak_kib)
+    R[$p.g.idle]=$(field_median "$f" rss_idle_kib)
+    R[$p.g.closed]=$(field_max "$f" readers_closed)
+    R[$p.g.code]=$(field_max "$f" reader_close_code)
+    R[$p.g.gen]=$(field_median "$f" gen_connect_util)
+    R[$p.g.gen_bound]=no
+    if [ "${R[$p.g.gen]}" != n/a ] && awk -v u="${R[$p.g.gen]}" -v t="$GEN_BOUND" 'BEGIN { exit !(u >= t) }'; then
+        R[$p.g.gen_bound]=yes
+    fi
 }
 
 # (d) slow consumers: 100 clients, 5 never read (4 KiB receive buffer), 10 senders x 20 msg/s

@@ -5,7 +5,7 @@
 #
 #   BENCH_RUNS=3      runs per figure (the figure is their median)
 #   BENCH_QUICK=1     one short run of each scenario, for trying things out
-#   BENCH_ONLY="a b"  only these scenarios (a0 a b c d e f)
+#   BENCH_ONLY="a b"  only these scenarios (a0 a b c d e f h g)
 #   BENCH_RATES="..." the saturation ramp, messages per second per sender (BENCH_BISECT=2 halvings)
 #   BENCH_BUDGET=1500 no run starts after this many seconds (the rows left say so)
 #   BENCH_SERVER_BIN=path  measure this server binary instead of the one built here
@@ -15,7 +15,7 @@
 # Raw results (one JSON line per run) are kept in target/bench/<date>/.
 source "$(dirname "$0")/lib.sh"
 
-ONLY=${BENCH_ONLY:-"a0 a b c d e f"}
+ONLY=${BENCH_ONLY:-"a0 a b c d e f h g"}
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 check_cores
@@ -135,7 +135,7 @@ scenario_f() {
         SERVER_BIN_OVERRIDE=""
         LINE=$(timeout -k 5 400 taskset -c "$GEN_CORE" "$BENCH_BIN" --json \
             --url "ws://127.0.0.1:$first_port/ws" --url "ws://127.0.0.1:$second_port/ws" \
-            --server-pid "$first_pid" --mode chat --clients 1000 --senders 10 --rate 10 \
+            --server-pid "$first_pid" --cpu-pid "$SERVER_PID" ${BROKER_PID:+--cpu-pid "$BROKER_PID"} --mode chat --clients 1000 --senders 10 --rate 10 \
             --duration "$DUR_A" --grace 5 --connect-rate 200) || LINE='{"error":"generator failed"}'
         stop_server
         SERVER_PID=$first_pid SERVER_DIR=$first_dir
@@ -149,6 +149,15 @@ scenario_f() {
     R[f.lost]=$(field_max "$f" lost)
     R[f.dup]=$(field_max "$f" duplicated)
     R[f.ooo]=$(field_max "$f" out_of_order)
+    # CPU of the whole deployment over the measured window: the first instance, the second,
+    # and the broker when it was started here.
+    local line cpus=()
+    while IFS= read -r line; do
+        cpus+=("$(awk -v a="$(jget "$line" cpu_s)" -v b="$(jget "$line" others_cpu_s)" 'BEGIN { if (a == "" || b == "") print "n/a"; else print a + b }')")
+    done <"$f"
+    R[f.cpu]=$(median "${cpus[@]}")
+    R[f.cpu_first]=$(field_median "$f" cpu_s)
+    R[f.delivered]=$(field_median "$f" delivered_per_s)
     R[f.note]=""
 }
 
@@ -157,11 +166,15 @@ want a && scenario_a ours ours
 want b && scenario_b ours ours
 if want c; then
     ensure_broker || log "(c) with the bus: $BROKER_NOTE"
+    memavail_drift start
     scenario_c ours ours
+    memavail_drift end
 fi
 want d && scenario_d ours ours
 want e && scenario_a ours tls tls
 want f && scenario_f
+want h && scenario_h ours ours
+want g && scenario_g ours ours
 
 # The table.
 verdict() { if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "**not met**"; fi; }
@@ -187,6 +200,7 @@ SEND_BUFFER_KIB=1024
         else
             echo "| (c) the same with KAFKA_ENABLED=true | $BROKER_NOTE | ≤ 16 KiB | |"
         fi
+        echo "| (c) machine memory per idle connection (MemAvailable before − after, / 5,000; one nickname) | $(fmt "${R[ours.c.machine]}" 1) KiB (runs: ${R[ours.c.machine_range]}), of which kernel $(fmt "${R[ours.c.kernel]}" 1) KiB (KernelStack + SUnreclaim + PageTables, runs: ${R[ours.c.kernel_range]}; kernel stacks $(fmt "${R[ours.c.kstack]}" 1) KiB); distinct nicknames $(fmt "${R[ours.cd.machine]}" 1) KiB (runs: ${R[ours.cd.machine_range]}). MemAvailable drift with no connections, 15 s: median $(fmt "${R[drift.start.med]}" 1) / $(fmt "${R[drift.end.med]}" 1) KiB, largest $(fmt "${R[drift.start.max]}" 1) / $(fmt "${R[drift.end.max]}" 1) KiB per connection of 5,000 | (issue 11, goal 5: report) | |"
         echo "| (c) idle: 10,000 connections | ${R[ours.c10.held]} of 10,000 held for ${HOLD_C10} s (failed to connect: ${R[ours.c10.failed]}) | all hold | $(verdict "${R[ours.c10.held]:-0} == 10000") |"
     fi
     if want d; then
@@ -199,8 +213,15 @@ SEND_BUFFER_KIB=1024
         if [ -n "${R[f.note]}" ]; then
             echo "| (f) (a) through Kafka, two instances | ${R[f.note]} | p50/p99 against (a) | |"
         else
-            echo "| (f) (a) through Kafka, two instances | p50 $(fmt "${R[f.p50]}" 2) ms, p99 $(fmt "${R[f.p99]}" 2) ms (max $(fmt "${R[f.max]}" 1)); lost ${R[f.lost]}, duplicated ${R[f.dup]}, out of order ${R[f.ooo]} | report p50/p99 against (a): $(fmt "${R[ours.a.p50]:-}" 2) / $(fmt "${R[ours.a.p99]:-}" 2) ms | |"
+            echo "| (f) (a) through Kafka, two instances | p50 $(fmt "${R[f.p50]}" 2) ms, p99 $(fmt "${R[f.p99]}" 2) ms (max $(fmt "${R[f.max]}" 1)); lost ${R[f.lost]}, duplicated ${R[f.dup]}, out of order ${R[f.ooo]}; CPU of both instances and the broker: $(fmt "${R[f.cpu]}" 2) s for ${DUR_A} s (first instance $(fmt "${R[f.cpu_first]}" 2) s; (a), one instance: $(fmt "${R[ours.a.cpu]:-}" 2) s) | report p50/p99 against (a): $(fmt "${R[ours.a.p50]:-}" 2) / $(fmt "${R[ours.a.p99]:-}" 2) ms | |"
         fi
+    fi
+    if want h; then
+        if [ "${R[ours.h.bound]}" = yes ]; then h_lat="generator-bound (generator CPU $(fmt "${R[ours.h.gen]}" 2)): p99 $(fmt "${R[ours.h.p99]}" 1) ms is the generator's"; else h_lat="p99 $(fmt "${R[ours.h.p99]}" 1) ms (runs: ${R[ours.h.p99range]}; p50 $(fmt "${R[ours.h.p50]}" 1), max $(fmt "${R[ours.h.max]}" 0))"; fi
+        echo "| (h) 10,000 clients (one nickname), 10 x 10 msg/s, ${DUR_H} s | $h_lat; lost ${R[ours.h.lost]}, duplicated ${R[ours.h.dup]}, out of order ${R[ours.h.ooo]}; $(thousands "${R[ours.h.delivered]}") deliveries/s; server CPU $(fmt "${R[ours.h.cpu_util]}" 2), generator CPU $(fmt "${R[ours.h.gen]}" 2) of a core | p99 ≤ 100 ms, no loss | $(verdict "${R[ours.h.p99]:-1e9} <= 100 && ${R[ours.h.lost]:-1} == 0") |"
+    fi
+    if want g; then
+        echo "| (g) join storm: 5,000 distinct nicknames connecting at once | every client had hello, history and users after $(fmt "${R[ours.g.all_s]}" 2) s (runs: ${R[ours.g.all_range]}; half of them after $(fmt "${R[ours.g.p50_s]}" 2) s; ${R[ours.g.ready]} of 5,000 in the worst run); presence: $(thousands "${R[ours.g.frames]}") frames, $(fmt "${R[ours.g.mib]}" 0) MiB received in all; server peak RSS $(fmt "$(awk -v k="${R[ours.g.peak]}" 'BEGIN { print k / 1024 }')" 0) MiB; closed during the storm: ${R[ours.g.closed]}; generator CPU $(fmt "${R[ours.g.gen]}" 2) of a core | (issue 11, goal 6: report) | |"
     fi
 } >"$OUT/table.md"
 

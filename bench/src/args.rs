@@ -21,6 +21,8 @@ usage: wschat-bench --url ws://127.0.0.1:PORT/ws [options]
   --warmup SECS      send at the same rate for SECS first, not measured (default 0)
   --grace SECS       how long readers wait after the last send (default 5)
   --server-pid PID   the server's process, for RSS and CPU from /proc
+  --cpu-pid PID      also count this process's CPU over the measured window (chat mode; a
+                     second instance, the broker); repeat it for several
   --names KIND       distinct (b0, b1, ...; default) or shared (one nickname for all)
   --initial-frames N idle mode: frames each client reads after the handshake (default 3:
                      hello, history, users)
@@ -136,6 +138,7 @@ pub struct Args {
     pub warmup: f64,
     pub grace: f64,
     pub server_pid: Option<u32>,
+    pub cpu_pids: Vec<u32>,
     pub names: Names,
     pub initial_frames: usize,
     pub connectors: usize,
@@ -159,6 +162,7 @@ impl Args {
             warmup: 0.0,
             grace: 5.0,
             server_pid: None,
+            cpu_pids: Vec::new(),
             names: Names::Distinct,
             initial_frames: 3,
             connectors: 8,
@@ -203,6 +207,7 @@ impl Args {
                 "--warmup" => args.warmup = number(&flag, &value()?)?,
                 "--grace" => args.grace = number(&flag, &value()?)?,
                 "--server-pid" => args.server_pid = Some(number(&flag, &value()?)?),
+                "--cpu-pid" => args.cpu_pids.push(number(&flag, &value()?)?),
                 "--initial-frames" => args.initial_frames = number(&flag, &value()?)?,
                 "--connectors" => args.connectors = number(&flag, &value()?)?,
                 "--connect-rate" => args.connect_rate = number(&flag, &value()?)?,

@@ -63,6 +63,29 @@ struct Outcome {
     eof: bool,
     io_error: Option<String>,
     complete: bool,
+    /// The connect frames still awaited (HELLO, HISTORY, USERS bits); when the last comes,
+    /// `ready_at`.
+    awaiting: u8,
+    ready_at: Option<u64>,
+    /// Presence frames: `join`, `leave`, and every `users` after the first; their bytes on the
+    /// wire (payload and frame header).
+    presence_frames: u64,
+    presence_bytes: u64,
+    users_seen: bool,
+}
+
+const HELLO: u8 = 1;
+const HISTORY: u8 = 2;
+const USERS: u8 = 4;
+
+/// The frames a client waits for on connect: hello (1), then history (2), then users (3).
+fn awaited(initial_frames: usize) -> u8 {
+    match initial_frames {
+        0 => 0,
+        1 => HELLO,
+        2 => HELLO | HISTORY,
+        _ => HELLO | HISTORY | USERS,
+    }
 }
 
 /// A client that never reads.
@@ -95,6 +118,8 @@ pub fn run(args: &Args) -> Result<Report, String> {
     shared.stop_at.store(bound.as_micros() as u64, Ordering::SeqCst);
     let pid = args.server_pid;
     let rss_idle = pid.and_then(proc::rss_kib);
+    let connect_monitor = Monitor::start(pid);
+    let gen_connect_before = proc::own_cpu_seconds();
 
     // 1. Connect; each reading client starts reading at once (and so drains the join storm).
     let connected = connect_all(args, tls.as_ref(), &shared);
@@ -118,6 +143,9 @@ pub fn run(args: &Args) -> Result<Report, String> {
     }
     let settle_s = settle_started.elapsed().as_secs_f64();
     let connect_bytes = shared.bytes_in.load(Ordering::SeqCst);
+    let rss_connect_peak = connect_monitor.stop();
+    let gen_connect_cpu = proc::own_cpu_seconds() - gen_connect_before;
+    let connect_wall_s = shared.start.elapsed().as_secs_f64();
 
     // 3. Warm-up traffic, not measured.
     if args.warmup > 0.0 && senders > 0 {
@@ -135,6 +163,8 @@ pub fn run(args: &Args) -> Result<Report, String> {
     let metrics_before = http::metrics(&dial);
     let rss_before = pid.and_then(proc::rss_kib);
     let cpu_before = pid.and_then(proc::cpu_seconds);
+    let others_cpu = |pids: &[u32]| pids.iter().map(|&p| proc::cpu_seconds(p)).sum::<Option<f64>>();
+    let others_before = others_cpu(&args.cpu_pids);
     let broadcaster_before = pid.and_then(|p| proc::thread_cpu_seconds(p, "broadcaster"));
     let gen_before = proc::own_cpu_seconds();
     let monitor = Monitor::start(pid);
@@ -169,6 +199,7 @@ pub fn run(args: &Args) -> Result<Report, String> {
     let ended = shared.now();
     let rss_after = pid.and_then(proc::rss_kib);
     let cpu_after = pid.and_then(proc::cpu_seconds);
+    let others_after = others_cpu(&args.cpu_pids);
     let broadcaster_after = pid.and_then(|p| proc::thread_cpu_seconds(p, "broadcaster"));
     let gen_cpu = proc::own_cpu_seconds() - gen_before;
     let rss_peak = monitor.stop();
@@ -184,7 +215,12 @@ pub fn run(args: &Args) -> Result<Report, String> {
     let (mut errors, mut unparsed, mut complete, mut closed_early) = (0u64, 0u64, 0u64, 0u64);
     let mut close_codes = Vec::new();
     let mut first_io_error = None;
+    let (mut presence_frames, mut presence_bytes) = (0u64, 0u64);
+    let mut ready: Vec<u64> = Vec::new();
     for o in &outcomes {
+        presence_frames += o.presence_frames;
+        presence_bytes += o.presence_bytes;
+        ready.extend(o.ready_at);
         latency.merge(&o.deliveries.latency);
         unique += o.deliveries.unique;
         duplicated += o.deliveries.duplicated;
@@ -224,6 +260,19 @@ pub fn run(args: &Args) -> Result<Report, String> {
     r.float("connect_s", connect_s);
     r.float("settle_s", settle_s);
     r.float("settle_mib", connect_bytes as f64 / (1 << 20) as f64);
+    // The join storm: when each client had its connect frames (hello, history, users), counted
+    // from the start of the connect, and what presence cost.
+    ready.sort_unstable();
+    r.int("ready_clients", ready.len());
+    if let (Some(&last), Some(&mid)) = (ready.last(), ready.get(ready.len() / 2)) {
+        r.float("ready_p50_s", mid as f64 / 1e6);
+        r.float("ready_all_s", last as f64 / 1e6);
+    }
+    r.int("presence_frames", presence_frames);
+    r.float("presence_mib", presence_bytes as f64 / (1 << 20) as f64);
+    r.float("gen_connect_cpu_s", gen_connect_cpu);
+    r.float("gen_connect_util", gen_connect_cpu / connect_wall_s.max(1e-6));
+    r.maybe("rss_connect_peak_kib", rss_connect_peak.map(|v| v as f64));
     r.int("readers", readers);
     r.int("planned", planned);
     r.int("sent", sent);
@@ -273,7 +322,14 @@ pub fn run(args: &Args) -> Result<Report, String> {
             r.float("broadcaster_cpu_s", a - b);
         }
     }
+    if let (Some(a), Some(b)) = (others_after, others_before)
+        && !args.cpu_pids.is_empty()
+    {
+        r.float("others_cpu_s", a - b);
+    }
     r.float("gen_cpu_s", gen_cpu);
+    // The generator's one core: near 1.0, the generator and not the server set the pace.
+    r.float("gen_cpu_util", gen_cpu / ((ended.saturating_sub(t0)) as f64 / 1e6).max(1e-6));
     if let (Some(before), Some(after)) = (&metrics_before, &metrics_after) {
         let delta = |name| Some(http::metric(after, name)? - http::metric(before, name)?);
         r.maybe("server_delivered", delta("websocketchat_messages_delivered_total"));
@@ -329,9 +385,10 @@ fn connect_all(
     for t in 0..args.reader_threads {
         let (tx, rx) = mpsc::channel::<(Reader, Arc<Mutex<Writer>>)>();
         let (shared, senders) = (shared.clone(), args.senders);
+        let awaiting = awaited(args.initial_frames);
         let handle = thread::Builder::new()
             .name(format!("read{t}"))
-            .spawn(move || read_many(rx, &shared, senders))
+            .spawn(move || read_many(rx, &shared, senders, awaiting))
             .expect("starting a reader thread");
         queues.push(tx);
         readers.push(handle);
@@ -401,6 +458,7 @@ fn read_many(
     clients: mpsc::Receiver<(Reader, Arc<Mutex<Writer>>)>,
     shared: &Shared,
     senders: usize,
+    awaiting: u8,
 ) -> Vec<Outcome> {
     let mut epoll = match Epoll::new() {
         Ok(epoll) => epoll,
@@ -414,8 +472,11 @@ fn read_many(
             match clients.try_recv() {
                 Ok((reader, writer)) => {
                     let token = slots.len();
-                    let mut out =
-                        Outcome { deliveries: Deliveries::new(senders), ..Default::default() };
+                    let mut out = Outcome {
+                        deliveries: Deliveries::new(senders),
+                        awaiting,
+                        ..Default::default()
+                    };
                     let added = reader
                         .tcp()
                         .set_nonblocking(true)
@@ -561,6 +622,7 @@ fn on_text(payload: &[u8], now: u64, out: &mut Outcome) {
             out.error_events += 1;
         } else {
             out.other_frames += 1;
+            connect_frame(payload, now, out);
         }
         return;
     }
@@ -576,6 +638,36 @@ fn on_text(payload: &[u8], now: u64, out: &mut Outcome) {
     match parse_stamp(text) {
         Some((sender, seq, sent)) if out.deliveries.record(sender, seq, sent, now) => {}
         _ => out.unparsed += 1,
+    }
+}
+
+/// Keeps count of the connect frames (hello, history, the first users) and of presence.
+fn connect_frame(payload: &[u8], now: u64, out: &mut Outcome) {
+    let was = out.awaiting;
+    // The Go reference writes its keys sorted (`{"name":…,"type":"hello"}`).
+    if payload.starts_with(br#"{"type":"hello""#)
+        || client::find(payload, br#""type":"hello""#).is_some()
+    {
+        out.awaiting &= !HELLO;
+    } else if payload.starts_with(br#"{"type":"history""#) {
+        out.awaiting &= !HISTORY;
+    } else if payload.starts_with(br#"{"type":"users""#) && !out.users_seen {
+        out.users_seen = true;
+        out.awaiting &= !USERS;
+    } else if payload.starts_with(br#"{"type":"users""#)
+        || payload.starts_with(br#"{"type":"join""#)
+        || payload.starts_with(br#"{"type":"leave""#)
+    {
+        let header = match payload.len() {
+            0..=125 => 2,
+            126..=65535 => 4,
+            _ => 10,
+        };
+        out.presence_frames += 1;
+        out.presence_bytes += (payload.len() + header) as u64;
+    }
+    if was != 0 && out.awaiting == 0 {
+        out.ready_at = Some(now);
     }
 }
 
@@ -764,5 +856,25 @@ mod tests {
         assert_eq!(out.deliveries.unique, 1);
         assert_eq!(out.deliveries.latency.max(), 500);
         assert_eq!((out.warmup, out.other_frames, out.error_events, out.unparsed), (1, 1, 1, 1));
+    }
+
+    #[test]
+    fn connect_frames_and_presence() {
+        let mut out = Outcome { awaiting: awaited(3), ..Default::default() };
+        on_text(br#"{"type":"hello","name":"b0"}"#, 10, &mut out);
+        on_text(br#"{"type":"join","name":"b1","ts":"t"}"#, 20, &mut out);
+        on_text(br#"{"type":"history","epoch":"e","messages":[]}"#, 30, &mut out);
+        assert_eq!(out.ready_at, None);
+        on_text(br#"{"type":"users","users":["b0"]}"#, 40, &mut out);
+        assert_eq!(out.ready_at, Some(40));
+        on_text(br#"{"type":"users","users":["b0","b2"]}"#, 50, &mut out);
+        assert_eq!(out.ready_at, Some(40));
+        assert_eq!(out.presence_frames, 2);
+        let join = br#"{"type":"join","name":"b1","ts":"t"}"#.len();
+        let users = br#"{"type":"users","users":["b0","b2"]}"#.len();
+        assert_eq!(out.presence_bytes, (join + 2 + users + 2) as u64);
+        let mut peer = Outcome { awaiting: awaited(1), ..Default::default() };
+        on_text(br#"{"name":"b0","type":"hello"}"#, 7, &mut peer);
+        assert_eq!(peer.ready_at, Some(7));
     }
 }

@@ -27,6 +27,10 @@ pub fn run(args: &Args) -> Result<Report, String> {
         Dial { url: args.url(0), tls: tls.as_ref(), recv_buffer: None, timeout: http::TIMEOUT };
     let rss_before = pid.and_then(proc::rss_kib);
     let threads_before = pid.and_then(proc::threads);
+    let mem_before = proc::mem_available_kib();
+    let (stack_before, kernel_before) = (proc::meminfo_kib("KernelStack:"), proc::kernel_kib());
+    let tcp_before = proc::tcp_mem_pages();
+    let gen_before = proc::own_rss_kib();
     let started = Instant::now();
 
     let conns: Mutex<Vec<Conn>> = Mutex::new(Vec::with_capacity(args.clients));
@@ -51,6 +55,10 @@ pub fn run(args: &Args) -> Result<Report, String> {
     let settle_s = settle(pid);
     let rss_after = pid.and_then(proc::rss_kib);
     let threads_after = pid.and_then(proc::threads);
+    let mem_after = proc::mem_available_kib();
+    let (stack_after, kernel_after) = (proc::meminfo_kib("KernelStack:"), proc::kernel_kib());
+    let tcp_after = proc::tcp_mem_pages();
+    let gen_after = proc::own_rss_kib();
     let open_after = open_connections(&health);
 
     // Hold them, then count the ones still open.
@@ -89,6 +97,29 @@ pub fn run(args: &Args) -> Result<Report, String> {
     r.maybe("rss_end_kib", rss_end.map(|v| v as f64));
     if let (Some(a), Some(b)) = (rss_after, rss_before) {
         r.float("rss_per_conn_kib", (a as f64 - b as f64) / connected.max(1) as f64);
+    }
+    // The machine's side: what MemAvailable lost, per connection. It counts the kernel's memory
+    // too (thread stacks, socket buffers and structures), of both ends of every connection, and
+    // the generator's own growth, reported next to it; and whatever else ran on the machine.
+    let per_conn = |after: u64, before: u64| (after as f64 - before as f64) / connected.max(1) as f64;
+    if let (Some(b), Some(a)) = (mem_before, mem_after) {
+        r.float("mem_available_before_kib", b as f64);
+        r.float("mem_available_after_kib", a as f64);
+        r.float("machine_per_conn_kib", per_conn(b, a));
+    }
+    // The kernel's share alone, less disturbed by other work's page cache and heaps.
+    if let (Some(b), Some(a)) = (kernel_before, kernel_after) {
+        r.float("kernel_per_conn_kib", per_conn(a, b));
+    }
+    if let (Some(b), Some(a)) = (stack_before, stack_after) {
+        r.float("kernel_stack_per_conn_kib", per_conn(a, b));
+    }
+    if let (Some(b), Some(a)) = (gen_before, gen_after) {
+        r.float("gen_rss_per_conn_kib", per_conn(a, b));
+    }
+    if let (Some(b), Some(a)) = (tcp_before, tcp_after) {
+        // Pages of 4 KiB (x86-64).
+        r.float("tcp_mem_per_conn_kib", per_conn(a, b) * 4.0);
     }
     r.maybe("threads_before", threads_before.map(|v| v as f64));
     r.maybe("threads_after", threads_after.map(|v| v as f64));

@@ -7,6 +7,45 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     status_field(pid, "VmRSS:")
 }
 
+/// The process's own resident set size in KiB.
+pub fn own_rss_kib() -> Option<u64> {
+    status_field(std::process::id(), "VmRSS:")
+}
+
+/// `MemAvailable` of /proc/meminfo in KiB: the machine's memory that could be given out without
+/// swapping. Unlike RSS it also falls with kernel memory: thread stacks, socket buffers, the
+/// socket and file structures.
+pub fn mem_available_kib() -> Option<u64> {
+    meminfo_kib("MemAvailable:")
+}
+
+/// A field of /proc/meminfo in KiB, e.g. `KernelStack:`, `SUnreclaim:`, `PageTables:`.
+pub fn meminfo_kib(field: &str) -> Option<u64> {
+    let meminfo = fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with(field))?;
+    line[field.len()..].split_whitespace().next()?.parse().ok()
+}
+
+/// The kernel memory that grows with threads and sockets: `KernelStack` (every thread's kernel
+/// stack), `SUnreclaim` (slab: task, socket, file and dentry structures) and `PageTables`, in KiB.
+pub fn kernel_kib() -> Option<u64> {
+    Some(meminfo_kib("KernelStack:")? + meminfo_kib("SUnreclaim:")? + meminfo_kib("PageTables:")?)
+}
+
+/// The pages all TCP sockets of the machine hold in buffers (`TCP: ... mem N` of
+/// /proc/net/sockstat).
+pub fn tcp_mem_pages() -> Option<u64> {
+    let sockstat = fs::read_to_string("/proc/net/sockstat").ok()?;
+    let line = sockstat.lines().find(|l| l.starts_with("TCP:"))?;
+    let mut words = line.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "mem" {
+            return words.next()?.parse().ok();
+        }
+    }
+    None
+}
+
 /// Threads of the process.
 pub fn threads(pid: u32) -> Option<u64> {
     status_field(pid, "Threads:")
@@ -75,5 +114,8 @@ mod tests {
         assert!(rss_kib(pid).unwrap() > 0);
         assert!(threads(pid).unwrap() >= 1);
         assert!(cpu_seconds(pid).unwrap() >= 0.0);
+        assert!(own_rss_kib().unwrap() > 0);
+        assert!(mem_available_kib().unwrap() > 0);
+        assert!(kernel_kib().unwrap() > 0);
     }
 }
