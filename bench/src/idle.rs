@@ -101,7 +101,8 @@ pub fn run(args: &Args) -> Result<Report, String> {
     // The machine's side: what MemAvailable lost, per connection. It counts the kernel's memory
     // too (thread stacks, socket buffers and structures), of both ends of every connection, and
     // the generator's own growth, reported next to it; and whatever else ran on the machine.
-    let per_conn = |after: u64, before: u64| (after as f64 - before as f64) / connected.max(1) as f64;
+    let per_conn =
+        |after: u64, before: u64| (after as f64 - before as f64) / connected.max(1) as f64;
     if let (Some(b), Some(a)) = (mem_before, mem_after) {
         r.float("mem_available_before_kib", b as f64);
         r.float("mem_available_after_kib", a as f64);
