@@ -97,9 +97,11 @@ impl Ready<'_> {
         let end = match app {
             App::Chat => {
                 let (inbox, metrics) = (&ctx.inbox, &*ctx.metrics);
-                session.run(&mut ChatHandler::new(id, joining, config, inbox, &ctx.bus, metrics))
+                let mut chat = ChatHandler::new(id, joining, config, inbox, &ctx.bus, metrics);
+                session.run(&mut memory::ReleaseAfterOpen(&mut chat))
             }
-            App::Echo => session.run(&mut Echo { patience: config.idle_timeout }),
+            App::Echo => session
+                .run(&mut memory::ReleaseAfterOpen(&mut Echo { patience: config.idle_timeout })),
         };
         info!("{peer}: {name} disconnected after {:.1?}: {end}", started.elapsed());
     }

@@ -10,6 +10,7 @@
 //! | [`release_unused_stack`]: give back the stack pages the HTTP phase touched | called once, from `connection::serve` | +4 KiB (stack: 12 KiB instead of 8) |
 //! | tungstenite's `WebSocket` on the heap, so the session's frames stay shallow | `Box` in `ws::upgrade::Upgraded` | +4 KiB (stack: 12 KiB instead of 8) |
 //! | the request head read into the stack first ([`StackFirst`]) | `http::request::read_head` | +1 KiB (a freed heap buffer stays cached by the thread's allocator) |
+//! | [`ReleaseAfterOpen`]: give back, once more, the pages the handler's first frames touched | wraps the handler in `connection::Ready::run` | +4 KiB over `wss://` (stack: 12 KiB instead of 8; the TLS write of the chat's `hello` goes a page deeper than the idle read loop; 2,000 idle `wss://` connections, 29.3 KiB each without it, 25.4 KiB with it) |
 //! | `sendmsg`'s kilobyte of iovecs kept out of single-frame writes | `#[inline(never)]` on `ws::outbound::send_many` | +4 KiB once the connection has been pinged (stack: 12 KiB instead of 8, with `PING_INTERVAL_SECS=1`; `make bench` holds its idle connections for less than one ping interval, so it does not see this one) |
 //!
 //! Tried and dropped, because they measured nothing: `#[inline(never)]` on the HTTP phase and on
@@ -28,6 +29,38 @@
 //!
 //! [`CONNECTION_STACK_BYTES`]: crate::net::accept::CONNECTION_STACK_BYTES
 #![allow(unsafe_code)]
+
+use std::sync::Arc;
+
+use tungstenite::Bytes;
+
+use crate::ws::outbound::Outbound;
+use crate::ws::session::{Close, End, Handler};
+
+/// A handler that gives back the stack pages its [`Handler::on_open`] touched: the first frames a
+/// connection sends (the chat's `hello`, encrypted with TLS) go a page deeper than the idle read
+/// loop, and the page would otherwise stay resident for the connection's life.
+pub struct ReleaseAfterOpen<'h>(pub &'h mut dyn Handler);
+
+impl Handler for ReleaseAfterOpen<'_> {
+    fn on_open(&mut self, out: &Arc<Outbound>) -> Result<(), Close> {
+        let opened = self.0.on_open(out);
+        release_unused_stack();
+        opened
+    }
+
+    fn on_text(&mut self, text: &str, out: &Arc<Outbound>) -> Result<(), Close> {
+        self.0.on_text(text, out)
+    }
+
+    fn on_binary(&mut self, data: Bytes, out: &Arc<Outbound>) -> Result<(), Close> {
+        self.0.on_binary(data, out)
+    }
+
+    fn on_close(&mut self, end: &End) {
+        self.0.on_close(end);
+    }
+}
 
 /// Unmaps this thread's stack pages below the caller's frame (less [`MARGIN`]). Does nothing where
 /// the stack's bounds cannot be read.
