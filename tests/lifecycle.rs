@@ -63,12 +63,15 @@ fn a_key_the_server_may_not_read_names_the_file_the_uid_and_the_fix() {
     server.env_clear().env("PORT", "0").env("TLS_CERT", &cert).env("TLS_KEY", &key);
     // Root reads any file: run the server as nobody, as a container runs it as 10001. Any other
     // user cannot read a key with no permissions at all.
-    let expected_uid = if is_root() {
-        server.uid(65534).gid(65534);
-        65534
-    } else {
-        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o000)).unwrap();
-        std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap()
+    let expected_uid = match websocketchat::net::tls::current_uid().unwrap() {
+        0 => {
+            server.uid(65534).gid(65534);
+            65534
+        }
+        me => {
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o000)).unwrap();
+            me
+        }
     };
     let out = server.output().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
@@ -83,10 +86,6 @@ fn a_key_the_server_may_not_read_names_the_file_the_uid_and_the_fix() {
     ] {
         assert!(stderr.contains(&part), "{part:?} missing in {stderr}");
     }
-}
-
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap() == 0
 }
 
 #[test]

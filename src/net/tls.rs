@@ -41,19 +41,14 @@ pub fn server_config(cert_path: &Path, key_path: &Path) -> Result<Arc<ServerConf
             key_path.display()
         );
     }
-    let certs = CertificateDer::pem_file_iter(cert_path)
-        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+    let certs = CertificateDer::pem_slice_iter(&read(cert_path)?)
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| cert_error(cert_path, e))?;
     if certs.is_empty() {
         return Err(cert_error(cert_path, "no CERTIFICATE block in the file"));
     }
-    if let Err(e) = fs::File::open(key_path) {
-        return Err(match e.kind() {
-            io::ErrorKind::PermissionDenied => unreadable(key_path),
-            _ => cert_error(key_path, e),
-        });
-    }
-    let key = PrivateKeyDer::from_pem_file(key_path).map_err(|e| cert_error(key_path, e))?;
+    let key =
+        PrivateKeyDer::from_pem_slice(&read(key_path)?).map_err(|e| cert_error(key_path, e))?;
 
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
@@ -122,13 +117,10 @@ pub fn install(
     owner: Option<u32>,
 ) -> Result<(PathBuf, PathBuf), Error> {
     fs::create_dir_all(dir).map_err(|e| cert_error(dir, e))?;
-    let mut installed = Vec::new();
-    for (from, name, mode) in [(cert_path, "cert.pem", 0o644), (key_path, "key.pem", 0o600)] {
-        let to = dir.join(name);
-        let contents = fs::read(from).map_err(|e| match e.kind() {
-            io::ErrorKind::PermissionDenied => unreadable(from),
-            _ => cert_error(from, e),
-        })?;
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    for (from, to, mode) in [(cert_path, &cert, 0o644), (key_path, &key, 0o600)] {
+        let contents = read(from)?;
+        let name = to.file_name().expect("a file name").to_string_lossy();
         let aside = dir.join(format!(".{name}.new"));
         write_private(&aside, &contents)
             .and_then(|()| match owner {
@@ -136,13 +128,19 @@ pub fn install(
                 None => Ok(()),
             })
             .and_then(|()| fs::set_permissions(&aside, fs::Permissions::from_mode(mode)))
-            .and_then(|()| fs::rename(&aside, &to))
-            .map_err(|e| cert_error(&to, e))?;
-        installed.push(to);
+            .and_then(|()| fs::rename(&aside, to))
+            .map_err(|e| cert_error(to, e))?;
     }
-    let key = installed.pop().expect("two files were installed");
-    let cert = installed.pop().expect("two files were installed");
     Ok((cert, key))
+}
+
+/// Reads a certificate or key file; a file this process may not read gets [`unreadable`]'s
+/// one-line error.
+fn read(path: &Path) -> Result<Vec<u8>, Error> {
+    fs::read(path).map_err(|e| match e.kind() {
+        io::ErrorKind::PermissionDenied => unreadable(path),
+        _ => cert_error(path, e),
+    })
 }
 
 /// The effective user id of this process: the owner of `/proc/self`.
