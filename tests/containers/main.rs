@@ -23,7 +23,7 @@ use std::process::{Command, Output};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{Client, https_status, ids_and_texts, tls_stream};
+use support::{Client, https_status, ids_and_texts, wait_until_healthy, wss_client};
 
 /// The compose project run.sh set up.
 struct Deployment {
@@ -86,21 +86,12 @@ impl Deployment {
     }
 
     fn connect(&self, addr: SocketAddr, name: &str) -> Client {
-        let tcp = TcpStream::connect(addr).unwrap();
-        tcp.set_read_timeout(Some(support::READ_TIMEOUT)).unwrap();
-        let url = format!("wss://localhost:{}/ws?name={name}", addr.port());
-        let (ws, _) = tungstenite::client::client(url, tls_stream(tcp, &self.cert()))
-            .unwrap_or_else(|e| panic!("connecting {name} to {addr}: {e}"));
-        Client { ws }
+        wss_client(addr, &format!("name={name}"), &self.cert())
     }
 
     /// Waits until nginx answers `/healthz` with 200 (it starts last).
     fn wait_for_nginx(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while https_status(self.nginx(), "/healthz", &self.cert()) != Some(200) {
-            assert!(Instant::now() < deadline, "nginx did not answer /healthz with 200");
-            thread::sleep(Duration::from_millis(250));
-        }
+        wait_until_healthy(self.nginx(), &self.cert(), Duration::from_secs(60));
     }
 
     /// Both servers healthy and nginx up: one client through nginx hears its own message.

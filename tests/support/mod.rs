@@ -197,6 +197,25 @@ pub fn tls_stream(tcp: TcpStream, cert: &std::path::Path) -> Stream {
     Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)))
 }
 
+/// A `wss://` chat client at `addr` (`/ws?query`), trusting `cert` for `localhost`, with timeouts.
+pub fn wss_client(addr: SocketAddr, query: &str, cert: &std::path::Path) -> Client {
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    let url = format!("wss://localhost:{}/ws?{query}", addr.port());
+    let (ws, _) = tungstenite::client::client(url, tls_stream(tcp, cert))
+        .unwrap_or_else(|e| panic!("connecting to {addr} with {query}: {e}"));
+    Client { ws }
+}
+
+/// Waits, at most `limit`, until `GET /healthz` over TLS at `addr` answers 200.
+pub fn wait_until_healthy(addr: SocketAddr, cert: &std::path::Path, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while https_status(addr, "/healthz", cert) != Some(200) {
+        assert!(Instant::now() < deadline, "{addr} did not answer /healthz with 200");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Chat message events as `(id, text)` pairs, to compare what clients saw.
 pub fn ids_and_texts<'a>(messages: impl IntoIterator<Item = &'a Value>) -> Vec<(u64, String)> {
     messages

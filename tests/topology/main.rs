@@ -23,7 +23,7 @@ use serde_json::Value;
 use tungstenite::Message;
 use tungstenite::error::Error as WsError;
 
-use support::{Client, Server, https_status, ids_and_texts, tls_stream};
+use support::{Client, Server, https_status, ids_and_texts, wait_until_healthy, wss_client};
 
 /// What the topology test builds; everything is stopped on drop.
 struct Topology {
@@ -108,19 +108,11 @@ impl Topology {
     }
 
     fn wait_for_nginx(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while https_status(self.nginx_addr(), "/healthz", &self.cert()) != Some(200) {
-            assert!(Instant::now() < deadline, "nginx did not come up");
-            thread::sleep(Duration::from_millis(100));
-        }
+        wait_until_healthy(self.nginx_addr(), &self.cert(), Duration::from_secs(20));
     }
 
     fn connect(&self, addr: SocketAddr, query: &str) -> Client {
-        let tcp = TcpStream::connect(addr).unwrap();
-        tcp.set_read_timeout(Some(support::READ_TIMEOUT)).unwrap();
-        let url = format!("wss://localhost:{}/ws?{query}", addr.port());
-        let (ws, _) = tungstenite::client::client(url, tls_stream(tcp, &self.cert())).unwrap();
-        Client { ws }
+        wss_client(addr, query, &self.cert())
     }
 
     fn broker_signal(&self, signal: &str) {
