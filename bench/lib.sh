@@ -279,18 +279,36 @@ RATES_B=${BENCH_RATES:-"10 20 40 80 160 320 640 1280 2560 5120"}
 BISECT_B=${BENCH_BISECT:-2}
 if [ "$QUICK" = 1 ]; then DUR_A=3; DUR_B=2; HOLD_C=1; HOLD_C10=2; DUR_D=3; DUR_H=3; fi
 
-# gen_bound FILE: "yes" when the generator's core was near full (median gen_cpu_util >= 0.9)
-# during the measured window of the runs in FILE: then the generator, not the server, set the
-# pace, and a latency or a rate from those runs is the generator's figure.
+# gen_bound FILE [KEY]: "yes" when the generator's core was near full (median KEY, default
+# gen_cpu_util, >= GEN_BOUND) during the measured window of the runs in FILE: then the generator,
+# not the server, set the pace, and a latency or a rate from those runs is the generator's figure.
 GEN_BOUND=0.9
 gen_bound() {
     local u
-    u=$(field_median "$1" gen_cpu_util)
+    u=$(field_median "$1" "${2:-gen_cpu_util}")
     if [ "$u" != n/a ] && awk -v u="$u" -v t="$GEN_BOUND" 'BEGIN { exit !(u >= t) }'; then
         echo yes
     else
         echo no
     fi
+}
+
+# chat_figures FILE PREFIX: what every chat-mode scenario reports, as R[PREFIX.*]: latency,
+# loss, order, connections, deliveries, the server's and the generator's CPU.
+chat_figures() {
+    local f=$1 k=$2
+    R[$k.p50]=$(field_median "$f" p50_ms)
+    R[$k.p99]=$(field_median "$f" p99_ms)
+    R[$k.p99range]=$(field_range "$f" p99_ms)
+    R[$k.max]=$(field_median "$f" max_ms)
+    R[$k.lost]=$(field_max "$f" lost)
+    R[$k.dup]=$(field_max "$f" duplicated)
+    R[$k.ooo]=$(field_max "$f" out_of_order)
+    R[$k.connected]=$(field_min "$f" connected)
+    R[$k.delivered]=$(field_median "$f" delivered_per_s)
+    R[$k.cpu_util]=$(field_median "$f" cpu_util)
+    R[$k.gen]=$(field_median "$f" gen_cpu_util)
+    R[$k.bound]=$(gen_bound "$f")
 }
 
 # (a) fanout: 1,000 clients, 10 senders x 10 msg/s, 10 s.
@@ -300,22 +318,11 @@ scenario_a() {
     log "($p) fanout: 1,000 clients (joining at 200/s), 10 senders x 10 msg/s, ${DUR_A} s, $transport"
     repeat "$f" "$kind" "$transport" "($p a)" --mode chat --clients 1000 --senders 10 --rate 10 \
         --duration "$DUR_A" --size 64 --grace 5 --connect-rate 200
-    R[$p.a.p50]=$(field_median "$f" p50_ms)
-    R[$p.a.p99]=$(field_median "$f" p99_ms)
-    R[$p.a.max]=$(field_median "$f" max_ms)
-    R[$p.a.lost]=$(field_max "$f" lost)
-    R[$p.a.dup]=$(field_max "$f" duplicated)
-    R[$p.a.ooo]=$(field_max "$f" out_of_order)
-    R[$p.a.connected]=$(field_min "$f" connected)
-    R[$p.a.delivered]=$(field_median "$f" delivered_per_s)
+    chat_figures "$f" "$p.a"
     R[$p.a.settle]=$(field_median "$f" settle_s)
     R[$p.a.settle_mib]=$(field_median "$f" settle_mib)
     R[$p.a.cpu]=$(field_median "$f" cpu_s)
     R[$p.a.died]=$(grep -c server_died "$f" || true)
-    R[$p.a.gen]=$(field_median "$f" gen_cpu_util)
-    R[$p.a.cpu_util]=$(field_median "$f" cpu_util)
-    R[$p.a.bound]=$(gen_bound "$f")
-    R[$p.a.p99range]=$(field_range "$f" p99_ms)
 }
 
 # (b) saturation: 200 clients, 20 senders, the rate per sender doubled until p99 >= 100 ms or a
@@ -447,18 +454,7 @@ scenario_h() {
     log "($p) 10,000 clients (joining at 1,000/s), 10 senders x 10 msg/s, ${DUR_H} s"
     repeat "$f" "$kind" plain "($p h)" --mode chat --clients 10000 --names shared --senders 10 \
         --rate 10 --duration "$DUR_H" --size 64 --grace 10 --connect-rate 1000 --connectors 4
-    R[$p.h.p50]=$(field_median "$f" p50_ms)
-    R[$p.h.p99]=$(field_median "$f" p99_ms)
-    R[$p.h.p99range]=$(field_range "$f" p99_ms)
-    R[$p.h.max]=$(field_median "$f" max_ms)
-    R[$p.h.lost]=$(field_max "$f" lost)
-    R[$p.h.dup]=$(field_max "$f" duplicated)
-    R[$p.h.ooo]=$(field_max "$f" out_of_order)
-    R[$p.h.connected]=$(field_min "$f" connected)
-    R[$p.h.delivered]=$(field_median "$f" delivered_per_s)
-    R[$p.h.cpu_util]=$(field_median "$f" cpu_util)
-    R[$p.h.gen]=$(field_median "$f" gen_cpu_util)
-    R[$p.h.bound]=$(gen_bound "$f")
+    chat_figures "$f" "$p.h"
 }
 
 # (g) join storm: 5,000 clients with distinct nicknames connecting at once (8 connecting
@@ -483,10 +479,7 @@ scenario_g() {
     R[$p.g.closed]=$(field_max "$f" readers_closed)
     R[$p.g.code]=$(field_max "$f" reader_close_code)
     R[$p.g.gen]=$(field_median "$f" gen_connect_util)
-    R[$p.g.gen_bound]=no
-    if [ "${R[$p.g.gen]}" != n/a ] && awk -v u="${R[$p.g.gen]}" -v t="$GEN_BOUND" 'BEGIN { exit !(u >= t) }'; then
-        R[$p.g.gen_bound]=yes
-    fi
+    R[$p.g.gen_bound]=$(gen_bound "$f" gen_connect_util)
 }
 
 # (d) slow consumers: 100 clients, 5 never read (4 KiB receive buffer), 10 senders x 20 msg/s
