@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use log::LevelFilter;
 
+use crate::chat::room::RoomName;
 use crate::error::Error;
 
 /// The server's settings. Defaults (see [`Config::default`]) suit a local run.
@@ -69,6 +70,15 @@ pub struct Config {
     pub kafka_topic: String,
     /// `INSTANCE_ID`: this instance's name in presence records. Default: the host name.
     pub instance_id: String,
+    /// `KAFKA_PARTITIONS`: partitions of the chat topic; a room's records all go to one of them
+    /// (see `chat/room.rs`). Default 8.
+    pub kafka_partitions: u32,
+    /// `DEFAULT_ROOM`: the room every connection is in when it opens. Default `general`.
+    pub default_room: RoomName,
+    /// `MAX_ROOMS_PER_CONNECTION`: rooms one connection may be in at once. Default 16.
+    pub max_rooms_per_connection: usize,
+    /// `MAX_ROOMS`: rooms with members on this instance at most. Default 10000.
+    pub max_rooms: usize,
 }
 
 /// A block of addresses, such as `10.0.0.0/8` or a single `127.0.0.1`.
@@ -143,6 +153,10 @@ impl Default for Config {
             kafka_brokers: "localhost:9092".to_string(),
             kafka_topic: "chat".to_string(),
             instance_id: host_name(),
+            kafka_partitions: 8,
+            default_room: RoomName::parse("general").expect("a valid room name"),
+            max_rooms_per_connection: 16,
+            max_rooms: 10_000,
         }
     }
 }
@@ -196,6 +210,14 @@ impl Config {
             (v.len() <= 200 && v.chars().all(legal)).then(|| v.to_string())
         })?;
         env.parse("INSTANCE_ID", &mut c.instance_id, |v| Some(v.to_string()))?;
+        env.parse("KAFKA_PARTITIONS", &mut c.kafka_partitions, |v| {
+            positive(v, 10_000).map(|n| n as u32)
+        })?;
+        env.parse("DEFAULT_ROOM", &mut c.default_room, RoomName::parse)?;
+        env.parse("MAX_ROOMS_PER_CONNECTION", &mut c.max_rooms_per_connection, |v| {
+            positive(v, 1024)
+        })?;
+        env.parse("MAX_ROOMS", &mut c.max_rooms, |v| positive(v, 1 << 20))?;
         if c.idle_timeout <= c.ping_interval {
             return Err(Error::Config {
                 var: "IDLE_TIMEOUT_SECS",
@@ -256,6 +278,9 @@ fn expected(var: &str) -> &'static str {
         "TLS_CERT" | "TLS_KEY" => "a file path",
         "KAFKA_ENABLED" => "true or false",
         "KAFKA_TOPIC" => "a Kafka topic name: letters, digits, '.', '_' and '-'",
+        "DEFAULT_ROOM" => "1 to 32 characters of a-z 0-9 - _, starting with a letter or a digit",
+        "KAFKA_PARTITIONS" => "a whole number from 1 to 10000",
+        "MAX_ROOMS_PER_CONNECTION" => "a whole number from 1 to 1024",
         "TRUSTED_PROXIES" => "a comma list of IP addresses or CIDR blocks such as 10.0.0.0/8",
         _ => "a positive whole number",
     }
@@ -335,6 +360,8 @@ mod tests {
         assert_eq!(c.allowed_origins, Origins::SameOrigin);
         assert_eq!(c.idle_timeout, Duration::from_secs(75));
         assert_eq!(c.drain, Duration::ZERO);
+        assert_eq!(c.default_room.as_str(), "general");
+        assert_eq!((c.max_rooms_per_connection, c.max_rooms, c.kafka_partitions), (16, 10_000, 8));
     }
 
     #[test]
@@ -372,6 +399,9 @@ mod tests {
             ("SEND_BUFFER_BYTES", "10"),
             ("DRAIN_SECS", "-1"),
             ("DRAIN_SECS", "3601"),
+            ("DEFAULT_ROOM", "no spaces"),
+            ("KAFKA_PARTITIONS", "0"),
+            ("MAX_ROOMS_PER_CONNECTION", "0"),
         ] {
             let err = config(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var) && err.contains(value), "{err}");

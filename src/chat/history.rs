@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::chat::protocol::Chat;
+use crate::chat::room::partition;
 
 /// Where a reconnecting client left off.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +93,47 @@ impl History {
         };
         let messages = self.kept.iter().filter(|c| c.id > since).collect();
         (messages, since >= self.dropped_through)
+    }
+}
+
+/// Where each room's ids come from: one epoch for every room (no bus: ids count from 1 in each
+/// room), or, with Kafka, one per partition of the chat topic (a room's ids are the offsets of
+/// its partition, see [`partition`]).
+#[derive(Debug, Clone)]
+pub struct Epochs {
+    starts: Vec<Start>,
+}
+
+/// One id sequence: its epoch, and the first id kept in memory (older ones are not replayed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Start {
+    /// The epoch clients quote to resume.
+    pub epoch: String,
+    /// The first id the history holds; older ones are gone (1 when nothing was dropped).
+    pub first_id: u64,
+}
+
+impl Epochs {
+    /// One epoch for every room, ids from 1.
+    pub fn single(epoch: String) -> Epochs {
+        Epochs { starts: vec![Start { epoch, first_id: 1 }] }
+    }
+
+    /// One sequence per partition, in partition order.
+    pub fn partitions(starts: Vec<Start>) -> Epochs {
+        assert!(!starts.is_empty(), "a topic has at least one partition");
+        Epochs { starts }
+    }
+
+    /// The sequence `room` takes its ids from.
+    pub fn of(&self, room: &str) -> &Start {
+        &self.starts[partition(room, self.starts.len() as u32) as usize]
+    }
+
+    /// An empty history for `room`, keeping `capacity` messages.
+    pub fn history(&self, room: &str, capacity: usize) -> History {
+        let start = self.of(room);
+        History::new(capacity, start.epoch.clone()).starting_at(start.first_id)
     }
 }
 

@@ -19,3 +19,4 @@ pub mod nickname;
 pub mod presence;
 pub mod protocol;
 pub mod rate_limit;
+pub mod room;

@@ -1,0 +1,79 @@
+//! Rooms: what a room name may be, and which Kafka partition carries a room.
+//!
+//! A room name is 1 to [`MAX_CHARS`] characters of `a-z 0-9 - _`, starting with a letter or a
+//! digit; input is lower-cased first, so `Rust` and `rust` are one room. Names are checked where
+//! they enter (the client's request, a record from the bus), so everything past that point holds a
+//! valid one.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// A valid room name. Cheap to clone: rooms are named in every event of the hot path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoomName(Arc<str>);
+
+impl RoomName {
+    /// Lower-cases `raw` and checks it; `None` when it is not a room name.
+    pub fn parse(raw: &str) -> Option<RoomName> {
+        let name = raw.to_ascii_lowercase();
+        let mut chars = name.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_".contains(c));
+        (first_ok && rest_ok && name.len() <= MAX_CHARS).then(|| RoomName(name.into()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RoomName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The partition of a topic with `partitions` partitions that carries `room`'s records:
+/// FNV-1a (32-bit) of the name's bytes, modulo the count. Every instance and every version must
+/// agree on it, so it is spelled out here rather than taken from a library whose hash may change:
+/// start from 2166136261, and for each byte XOR it in and multiply by 16777619 (wrapping).
+/// `general` (hash `0x24b9216b`) with 8 partitions is partition 3.
+pub fn partition(room: &str, partitions: u32) -> u32 {
+    let hash = room.bytes().fold(FNV_OFFSET, |h, b| (h ^ u32::from(b)).wrapping_mul(FNV_PRIME));
+    hash % partitions.max(1)
+}
+
+/// The longest room name, in characters.
+pub const MAX_CHARS: usize = 32;
+const FNV_OFFSET: u32 = 2_166_136_261;
+const FNV_PRIME: u32 = 16_777_619;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_lower_cased_and_checked() {
+        assert_eq!(RoomName::parse("Rust").unwrap().as_str(), "rust");
+        assert_eq!(RoomName::parse("9lives_x-1").unwrap().as_str(), "9lives_x-1");
+        assert!(RoomName::parse(&"a".repeat(32)).is_some());
+        for bad in ["", "-x", "_x", "a b", "é", "a.b", "a/b", &"a".repeat(33)] {
+            assert_eq!(RoomName::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_partition_hash_is_fnv1a_and_stable() {
+        // Reference values of 32-bit FNV-1a; a change here moves rooms between partitions.
+        let fnv = |s: &str| partition(s, u32::MAX);
+        assert_eq!(fnv(""), 2_166_136_261 % u32::MAX);
+        assert_eq!(fnv("a"), 0xe40c_292c);
+        assert_eq!(fnv("foobar"), 0xbf9c_f968);
+        assert_eq!(fnv("general"), 0x24b9_216b);
+        assert_eq!(partition("general", 8), 3);
+        assert_eq!(partition("rust", 8), 7);
+        assert_eq!(partition("anything", 1), 0);
+        assert_eq!(partition("anything", 0), 0, "no partitions counts as one");
+    }
+}
