@@ -38,6 +38,7 @@ use crate::chat::hub::{Client, Hub};
 use crate::chat::inbox::{Event, Mailbox};
 use crate::chat::presence::{Announce, Presence};
 use crate::chat::protocol::{Chat, ServerEvent, timestamp};
+use crate::chat::room::RoomName;
 use crate::metrics::Metrics;
 use crate::ws::frame;
 use crate::ws::outbound::Sent;
@@ -166,8 +167,11 @@ impl Broadcaster {
 
     fn handle(&mut self, event: Event, round: &mut Round) -> Flow {
         match event {
-            Event::Joined { client, resume } => self.join(client, resume.as_ref(), round),
-            Event::Chat { id, name, text, ts } => {
+            Event::Joined { client } => self.join(client, round),
+            Event::Subscribe { id, resume, .. } => self.replay(id, resume.as_ref(), round),
+            // Rooms are not kept apart yet: one conversation, no typing, no room list.
+            Event::Unsubscribe { .. } | Event::Typing { .. } | Event::ListRooms { .. } => {}
+            Event::Chat { id, name, text, ts, .. } => {
                 let id = match id {
                     // A record read twice (after a consumer error) is delivered once.
                     Some(id) if self.history.has_seen(id) => return Flow::Continue,
@@ -178,7 +182,8 @@ impl Broadcaster {
                 round.push(To::All, &ServerEvent::Message(&chat));
                 self.history.push(chat);
             }
-            Event::Roster { instance, users, at_millis } => {
+            Event::Roster { instance, rooms, at_millis } => {
+                let users = rooms.into_iter().flat_map(|(_, users)| users).collect();
                 self.presence.heard(instance, users, at_millis, Instant::now());
                 self.refresh_presence(round);
             }
@@ -188,9 +193,15 @@ impl Broadcaster {
         Flow::Continue
     }
 
-    fn join(&mut self, client: Client, resume: Option<&Resume>, round: &mut Round) {
-        let id = client.id;
-        round.joined_at.insert(id, round.frames.len());
+    fn join(&mut self, client: Client, round: &mut Round) {
+        round.joined_at.insert(client.id, round.frames.len());
+        let name = client.name.clone();
+        if self.hub.join(client) {
+            self.presence.local_appeared(&name);
+        }
+    }
+
+    fn replay(&mut self, id: u64, resume: Option<&Resume>, round: &mut Round) {
         let (messages, complete) = self.history.replay(resume);
         let history = ServerEvent::History {
             epoch: self.history.epoch(),
@@ -198,10 +209,6 @@ impl Broadcaster {
             complete,
         };
         round.frames.push((To::One(id), frame::text(history.to_json())));
-        let name = client.name.clone();
-        if self.hub.join(client) {
-            self.presence.local_appeared(&name);
-        }
         if !self.refresh_presence(round) {
             // The others were not sent the list, but the newcomer needs it.
             round.push(To::One(id), &ServerEvent::Users { users: self.presence.users() });
@@ -230,7 +237,8 @@ impl Broadcaster {
     fn refresh_presence(&mut self, round: &mut Round) -> bool {
         if let Some(others) = &self.others {
             if self.presence.should_announce(Instant::now()) {
-                others.announce(&self.hub.users());
+                let users = self.hub.users().iter().map(|u| u.to_string()).collect();
+                others.announce(vec![(default_room(), users)]);
             }
         }
         let change = self.presence.take_change();
@@ -322,7 +330,7 @@ impl Broadcaster {
         }
         if let Some(others) = &self.others {
             // Our users are gone for the other instances now, not after FORGET_AFTER.
-            others.announce(&[]);
+            others.announce(Vec::new());
         }
         let deadline = Instant::now() + SHUTDOWN_GRACE;
         // Wait for close frames to go out and for clients to answer (their readers then leave).
@@ -331,7 +339,7 @@ impl Broadcaster {
                 Ok(Event::Left { id }) => {
                     self.hub.leave(id);
                 }
-                Ok(Event::Joined { client, .. }) => {
+                Ok(Event::Joined { client }) => {
                     client.outbound.close(1001, "server shutting down", true);
                     self.hub.join(client);
                 }
@@ -349,6 +357,11 @@ impl Broadcaster {
             others.flush();
         }
     }
+}
+
+/// The one room there is until rooms are kept apart.
+fn default_room() -> RoomName {
+    RoomName::parse("general").expect("a valid room name")
 }
 
 /// The most names for which every change sends the whole users list to everyone.
@@ -393,7 +406,7 @@ mod tests {
     fn it_stops_when_every_inbox_is_gone() {
         let (inbox, mailbox) = Inbox::new();
         let broadcaster = broadcaster(mailbox);
-        inbox.chat("a".into(), "hello".into(), "t".into()).unwrap();
+        inbox.chat(default_room(), "a".into(), "hello".into(), "t".into()).unwrap();
         drop(inbox);
         assert!(returns_within(broadcaster, Duration::from_secs(5)), "still running");
     }
@@ -403,6 +416,7 @@ mod tests {
         let (inbox, mailbox) = Inbox::new();
         inbox.shutdown();
         assert!(returns_within(broadcaster(mailbox), Duration::from_secs(5)));
-        assert!(inbox.chat("a".into(), "late".into(), "t".into()).is_err(), "nobody reads now");
+        let late = inbox.chat(default_room(), "a".into(), "late".into(), "t".into());
+        assert!(late.is_err(), "nobody reads now");
     }
 }

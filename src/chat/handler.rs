@@ -19,6 +19,7 @@ use crate::chat::inbox::{Closed, Inbox};
 use crate::chat::nickname;
 use crate::chat::protocol::{self, ServerEvent};
 use crate::chat::rate_limit::{RateLimit, Verdict};
+use crate::chat::room::RoomName;
 use crate::config::Config;
 use crate::http::Request;
 use crate::metrics::Metrics;
@@ -29,15 +30,19 @@ use crate::ws::session::{Close, End, Handler};
 /// The road a chat message takes to every broadcaster: this instance's inbox, or the Kafka topic
 /// (see `bus/`).
 pub trait Publish: Send + Sync {
-    /// Sends a message on its way to every client. A failure to deliver that is learnt later
-    /// (Kafka) reaches `sender` as a `not_delivered` error event.
+    /// A chat message on its way to every member of `room`, on every instance. A failure to
+    /// deliver that is learnt later (Kafka) reaches `sender` as a `not_delivered` error event.
     fn publish(
         &self,
+        room: RoomName,
         name: String,
         text: String,
         ts: String,
         sender: &Arc<Outbound>,
     ) -> Result<(), Closed>;
+    /// `name` is typing in `room` (connection `from` on this instance), for the room's other
+    /// members on every instance.
+    fn typing(&self, room: RoomName, name: String, from: u64) -> Result<(), Closed>;
 }
 
 /// Who a new chat client is: its nickname and where it left off.
@@ -116,7 +121,9 @@ impl Handler for ChatHandler<'_> {
         };
         out.send(&[&frame::text(hello.to_json())]);
         let client = Client { id: self.id, name: self.name.clone(), outbound: out.clone() };
-        self.inbox.joined(client, self.resume.take()).map_err(|Closed| SHUTTING_DOWN)?;
+        self.inbox.joined(client).map_err(|Closed| SHUTTING_DOWN)?;
+        let room = self.config.default_room.clone();
+        self.inbox.subscribe(self.id, room, self.resume.take()).map_err(|Closed| SHUTTING_DOWN)?;
         self.member = true;
         Ok(())
     }
@@ -135,7 +142,8 @@ impl Handler for ChatHandler<'_> {
             Ok(text) => {
                 self.metrics.received();
                 let (name, ts) = (self.name.clone(), protocol::timestamp());
-                self.publish.publish(name, text, ts, out).map_err(|Closed| SHUTTING_DOWN)
+                let room = self.config.default_room.clone();
+                self.publish.publish(room, name, text, ts, out).map_err(|Closed| SHUTTING_DOWN)
             }
             Err(e) => {
                 self.refuse(e.code(), e.message(), out);

@@ -16,23 +16,40 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::chat::history::Resume;
 use crate::chat::hub::Client;
+use crate::chat::room::RoomName;
 use crate::ws::outbound::RetryTo;
 
 /// What the broadcaster is told.
 #[derive(Debug)]
 pub enum Event {
-    /// A client completed the handshake: it gets the history and the users, everyone a `join`.
+    /// A connection opened (it is in no room yet; a Subscribe to DEFAULT_ROOM follows).
     Joined {
         /// The new client.
         client: Client,
-        /// Where it left off, if it is reconnecting.
+    },
+    /// A connection enters a room (or asks for its history again).
+    Subscribe {
+        /// The connection.
+        id: u64,
+        /// The room.
+        room: RoomName,
+        /// Where it left off in that room, if it is resuming.
         resume: Option<Resume>,
+    },
+    /// A connection leaves a room.
+    Unsubscribe {
+        /// The connection.
+        id: u64,
+        /// The room.
+        room: RoomName,
     },
     /// A chat message: from a reader (`id: None`, the broadcaster numbers it) or from the Kafka
     /// topic (`id`: its offset).
     Chat {
         /// The id the bus gave it, if any.
         id: Option<u64>,
+        /// The room it was said in.
+        room: RoomName,
         /// The sender's nickname.
         name: String,
         /// The text.
@@ -40,12 +57,26 @@ pub enum Event {
         /// When the reader received it.
         ts: String,
     },
-    /// Another instance announced the nicknames online on it (Kafka only).
+    /// `name` is typing in `room`.
+    Typing {
+        /// The room.
+        room: RoomName,
+        /// Who types.
+        name: String,
+        /// The connection that typed, when it is on this instance (it does not get its own).
+        from: Option<u64>,
+    },
+    /// A connection asks for the list of rooms.
+    ListRooms {
+        /// The connection.
+        id: u64,
+    },
+    /// Another instance's nicknames online, per room (Kafka only).
     Roster {
         /// The instance.
         instance: String,
-        /// Its nicknames.
-        users: Vec<String>,
+        /// Its nicknames, per room.
+        rooms: Vec<(RoomName, Vec<String>)>,
         /// When it announced them, in milliseconds since 1970.
         at_millis: u64,
     },
@@ -87,14 +118,30 @@ impl Inbox {
     }
 
     /// A client completed the handshake.
-    pub fn joined(&self, client: Client, resume: Option<Resume>) -> Result<(), Closed> {
-        self.send(Event::Joined { client, resume })
+    pub fn joined(&self, client: Client) -> Result<(), Closed> {
+        self.send(Event::Joined { client })
+    }
+
+    /// A client enters `room`.
+    pub fn subscribe(&self, id: u64, room: RoomName, resume: Option<Resume>) -> Result<(), Closed> {
+        self.send(Event::Subscribe { id, room, resume })
     }
 
     /// A chat message from a client here, to be numbered by the broadcaster. Waits while the
     /// channel is full (back-pressure).
-    pub fn chat(&self, name: String, text: String, ts: String) -> Result<(), Closed> {
-        self.send(Event::Chat { id: None, name, text, ts })
+    pub fn chat(
+        &self,
+        room: RoomName,
+        name: String,
+        text: String,
+        ts: String,
+    ) -> Result<(), Closed> {
+        self.send(Event::Chat { id: None, room, name, text, ts })
+    }
+
+    /// `name` (connection `from`) is typing in `room`.
+    pub fn typing(&self, room: RoomName, name: String, from: u64) -> Result<(), Closed> {
+        self.send(Event::Typing { room, name, from: Some(from) })
     }
 
     /// A client's reader ended. Nobody is left to tell when the broadcaster is gone.

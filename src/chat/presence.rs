@@ -13,12 +13,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::chat::room::RoomName;
+
 /// The other instances, as the broadcaster sees them: where it announces the nicknames online
 /// here. The Kafka bus implements it; a single instance has none. This is all of the bus the
 /// broadcaster knows.
 pub trait Announce: Send + Sync {
-    /// Tells the other instances which nicknames are online here (`&[]`: none, we are leaving).
-    fn announce(&self, users: &[&str]);
+    /// Tells the other instances which nicknames are online here, per room (empty: none, we are
+    /// leaving).
+    fn announce(&self, rooms: Vec<(RoomName, Vec<String>)>);
     /// Waits (briefly) until what was announced and published has left for the other instances.
     fn flush(&self);
 }
