@@ -42,6 +42,18 @@ pub enum Error {
     /// The Kafka bus could not be set up (broker unreachable, topic unusable).
     #[error("kafka: {0}")]
     Kafka(String),
+    /// A Kafka topic exists with another partition count than this server needs (the chat topic
+    /// `KAFKA_PARTITIONS`, the presence topic one). Instances that counted differently would put
+    /// a room in two partitions, so the server refuses to start (it never changes a topic).
+    #[error("kafka: topic {topic} has {found} partitions, but {needed}")]
+    PartitionCount {
+        /// The topic.
+        topic: String,
+        /// Its partition count.
+        found: usize,
+        /// The count needed, and why.
+        needed: String,
+    },
     /// Another start-up step failed (a thread, the signal handler).
     #[error("{context}: {source}")]
     Io {

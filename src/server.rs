@@ -25,7 +25,7 @@ use signal_hook::iterator::Signals;
 
 use crate::bus::Bus;
 use crate::chat::broadcaster::Broadcaster;
-use crate::chat::history::{History, new_epoch};
+use crate::chat::history::{Epochs, new_epoch};
 use crate::chat::inbox::Inbox;
 use crate::config::Config;
 use crate::connection::{self, Context};
@@ -60,7 +60,8 @@ pub fn run(config: Config) -> Result<(), Error> {
 
     let (inbox, mailbox) = Inbox::new();
     let metrics = Arc::new(Metrics::default());
-    let (bus, history) = connect_bus(&config, &inbox, &metrics)?;
+    let (bus, epochs) = connect_bus(&config, &inbox, &metrics)?;
+    let history = epochs.history(config.default_room.as_str(), config.history_size);
     let broadcaster = Broadcaster::new(mailbox, history, metrics.clone(), bus.others());
     let broadcaster = spawn("broadcaster", move || broadcaster.run())?;
 
@@ -87,21 +88,19 @@ pub fn run(config: Config) -> Result<(), Error> {
     Ok(())
 }
 
-/// The local inbox, or Kafka when `KAFKA_ENABLED`; and the history to start from.
+/// The local inbox, or Kafka when `KAFKA_ENABLED`; and where each room's ids start.
 fn connect_bus(
     config: &Config,
     inbox: &Inbox,
     metrics: &Arc<Metrics>,
-) -> Result<(Bus, History), Error> {
+) -> Result<(Bus, Epochs), Error> {
     if !config.kafka_enabled {
-        return Ok((Bus::Local(inbox.clone()), History::new(config.history_size, new_epoch())));
+        return Ok((Bus::Local(inbox.clone()), Epochs::single(new_epoch())));
     }
     #[cfg(feature = "kafka")]
     {
         let started = crate::bus::kafka::start(config, inbox.clone(), metrics.clone())?;
-        let history =
-            History::new(config.history_size, started.epoch).starting_at(started.history_from);
-        Ok((Bus::Kafka(started.bus), history))
+        Ok((Bus::Kafka(started.bus), started.epochs))
     }
     #[cfg(not(feature = "kafka"))]
     {

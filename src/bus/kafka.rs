@@ -1,52 +1,80 @@
-//! The Kafka bus: every instance produces to, and consumes all of, one topic with one partition.
+//! The Kafka bus: every instance produces to, and consumes all of, one chat topic with
+//! `KAFKA_PARTITIONS` (P) partitions; all of a room's records go to one of them.
 //!
 //! ```text
-//! reader (any instance) ──produce──▶ topic `chat`, partition 0 ──consume (assigned, not a group)──▶
-//!     every instance's consumer task ──Event::Chat { id: offset }──▶ its broadcaster ──▶ clients
+//! reader (any instance) ──produce──▶ topic `chat`, partition partition(room, P)
+//!     ──consume every partition (assigned, not a group)──▶ every instance's consumer tasks
+//!     ──Event::Chat { room, id: offset }──▶ its broadcaster ──▶ the room's members
 //! ```
-//! - **One order.** A single partition is totally ordered, and every instance reads all of it, so
-//!   each shows the same messages in the same order, with the offset as the message id. Start-up
-//!   refuses a topic with more partitions rather than show different orders.
-//! - **Nothing lost silently, nothing twice.** Records are produced with `acks=all`. A record that
-//!   is not acknowledged within [`DELIVERY_TIMEOUT`] is reported to its sender as a
-//!   `not_delivered` error event. A timeout cannot tell "never arrived" from "arrived, answer
-//!   lost": a broker that was only stalled may still append it when it resumes, and then
-//!   everybody sees it once. The client retries a request whose connection broke, which can
-//!   append a record twice: every chat record carries a unique id, and a copy is skipped by every
-//!   instance alike (`dedup.rs`). The broadcaster ignores an offset it has already delivered.
-//! - **History survives restarts.** On start the consumer delivers from `HISTORY_SIZE` records
-//!   before the end, so the history is rebuilt from the topic (it reads from up to
-//!   [`WINDOW`](dedup::WINDOW) records earlier, only to learn which uids it has seen).
+//! - **One order per room.** A partition is totally ordered, a room lives in exactly one
+//!   ([`partition`]: FNV-1a of the name modulo P, the same in every version), and every instance
+//!   reads every partition, so each shows a room's messages in one order, with the record's
+//!   offset as the id. A room's ids increase but skip the offsets of its partition's other rooms;
+//!   rooms of different partitions have no order between them, and need none.
+//! - **One partition count.** Instances that hashed with different counts would give a room two
+//!   partitions and two orders. Start-up creates the topic with P partitions when it is missing,
+//!   and refuses to start, naming both numbers, when it has another count
+//!   ([`Error::PartitionCount`]); it never changes an existing topic.
+//! - **Nothing lost silently, nothing twice.** Records are produced with `acks=all`. A record
+//!   not acknowledged within [`DELIVERY_TIMEOUT`] is reported to its sender as a `not_delivered`
+//!   error event. A timeout cannot tell "never arrived" from "arrived, answer lost": a broker that
+//!   was only stalled may still append it when it resumes, and then everybody sees it once. The
+//!   client retries a request whose connection broke, which can append a record twice: every chat
+//!   record carries a unique id, and a copy is skipped by every instance alike (`dedup.rs`, one
+//!   window per partition). One request per partition is in flight at a time, so a producer's
+//!   records keep their order within a partition (`produce.rs`).
+//! - **History survives restarts.** On start each partition is delivered from [`readback`]
+//!   records before its end (and read from up to [`WINDOW`](dedup::WINDOW) records earlier, only
+//!   to learn the uids seen). A partition carries several rooms: `HISTORY_SIZE` records back would
+//!   leave a quiet room that shares one with a busy room with little or nothing. So we read back
+//!   [`READBACK_ROOMS`] (64) histories spread over the topic: `HISTORY_SIZE * 64 / P` per
+//!   partition, at least `HISTORY_SIZE`, at most [`READBACK_CAP`]. At the default P = 8 that is
+//!   the `HISTORY_SIZE * 8` one might pick by hand; but it does not shrink when partitions are
+//!   few, hence crowded (P = 1: all 64 in one), nor does the total grow with P, so start-up time
+//!   and the memory of the histories rebuilt (up to `HISTORY_SIZE` per room) stay put.
 //! - **Epochs.** Offsets restart at 0 when a topic is recreated, so ids alone could be resumed
-//!   wrongly. The epoch is the identity of the oldest record kept: a marker record the first
-//!   instance writes into an empty topic. A new topic gets a new marker, hence a new epoch.
-//! - **Presence** goes through `<topic>.presence`: each instance announces the nicknames online on
-//!   it when they change and every [`ANNOUNCE_EVERY`](crate::chat::presence::ANNOUNCE_EVERY); see
-//!   `chat/presence.rs`.
+//!   wrongly. A partition's epoch is the identity of its oldest record kept: a marker record the
+//!   first instance writes into the empty partition. A room's epoch is its partition's
+//!   ([`Epochs`]).
+//! - **Presence and typing** go through `<topic>.presence` (one partition): each instance
+//!   announces its nicknames per room when they change and every
+//!   [`ANNOUNCE_EVERY`](crate::chat::presence::ANNOUNCE_EVERY) (`chat/presence.rs`); a typing
+//!   indicator is a record there too, in no history.
 //! - **Broker trouble** does not stop the server: a probe asks the broker for metadata every
 //!   [`PROBE_EVERY`], and `/healthz` answers 503 with the reason until it answers again.
 //!
 //! The client is rskafka, pure Rust on tokio: one thread, `kafka`, runs a current-thread runtime
-//! with four tasks: the producer, one consumer per topic, and the probe. The producer and each
-//! consumer hold a connection per topic, so a consumer's held fetch never delays a produce (a
-//! broker answers one connection's requests in order); the probe uses the client's own. Reader threads reach it through [`produce::Queue`] and it reaches the broadcaster
-//! through the event channel; neither side waits for the other. Unlike a C client, it keeps no
-//! thread-local state that every thread of the process would carry (see BENCHMARKS.md).
+//! with a producer task and a consumer task per partition (P + 1 of each, with the presence
+//! topic's) and the probe. Each of these tasks holds a connection of its own, 2P + 2, plus the
+//! client's own for metadata (19 at P = 8). A partition's produce and fetch cannot share one: a
+//! broker answers one connection's requests in order (the protocol guide: "the server guarantees
+//! that on a single TCP connection, requests will be processed in the order they are sent"), so
+//! a produce would wait behind a held fetch. A consumer per partition, rather than one task
+//! fetching them in turn, keeps a message's wait at one held fetch (10 ms at most) whatever P
+//! is; in turn, every idle partition would add its 10 ms to the round (80 ms at P = 8). The price
+//! is P fetches every 10 ms while idle. Reader threads reach the producers through
+//! [`produce::Queue`], and the consumers reach the broadcaster through the event channel; neither
+//! side waits for the other. Unlike a C client, it keeps no thread-local state that every thread
+//! of the process would carry (see BENCHMARKS.md).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use log::{info, warn};
+use log::{debug, info, warn};
 use rskafka::BackoffConfig;
 use rskafka::client::error::{Error as ClientError, ProtocolError};
 use rskafka::client::partition::{Compression, OffsetAt, PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder};
 use serde::{Deserialize, Serialize};
+use tokio::task::JoinSet;
 
+use crate::chat::history::{Epochs, Start};
 use crate::chat::inbox::Inbox;
 use crate::chat::presence::now_millis;
+use crate::chat::room::{RoomName, partition};
 use crate::config::Config;
 use crate::error::Error;
 use crate::metrics::Metrics;
@@ -58,7 +86,7 @@ mod dedup;
 mod produce;
 
 use dedup::Uid;
-use produce::{Queue, Topic};
+use produce::{Kind, Lane, Queue};
 
 /// The producer side, shared by reader threads and the broadcaster.
 pub struct KafkaBus {
@@ -67,6 +95,8 @@ pub struct KafkaBus {
     /// record's [`Uid`].
     producer: u64,
     next_seq: AtomicU64,
+    /// The chat topic's partition count, to find a room's partition.
+    partitions: u32,
     topic: String,
     instance: String,
 }
@@ -75,21 +105,23 @@ pub struct KafkaBus {
 pub struct Started {
     /// The bus, for publishing.
     pub bus: Arc<KafkaBus>,
-    /// The topic's epoch.
-    pub epoch: String,
-    /// The first offset the history is rebuilt from; older ones are not kept in memory.
-    pub history_from: u64,
+    /// Each partition's epoch and the first offset its rooms' histories are rebuilt from (older
+    /// ones are not kept in memory), in partition order.
+    pub epochs: Epochs,
 }
 
-/// A record on the topics, as JSON.
+/// A record on the topics, as JSON: `{"kind":"chat",…}`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 enum Record {
-    /// The marker that names a topic's epoch.
+    /// The marker that names a partition's epoch.
     Epoch { epoch: String },
     /// A chat message (its id is its offset). `uid` tells a retried copy from a new message;
-    /// records written before it existed have none.
+    /// records written before it existed have none. Records written before rooms have no `room`:
+    /// they were said in `DEFAULT_ROOM`.
     Chat {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
         name: String,
         text: String,
         ts: String,
@@ -97,80 +129,152 @@ enum Record {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         uid: Option<Uid>,
     },
-    /// The nicknames online on one instance, at a time in milliseconds since 1970.
-    Roster { instance: String, users: Vec<String>, at: u64 },
+    /// The nicknames online on one instance, per room, at a time in milliseconds since 1970:
+    /// `"rooms":{"general":["alice"]}`. Records written before rooms list `"users"` instead,
+    /// who were in `DEFAULT_ROOM`.
+    Roster {
+        instance: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rooms: Option<BTreeMap<String, Vec<String>>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        users: Option<Vec<String>>,
+        at: u64,
+    },
+    /// `name` is typing in `room`, on connection `conn` of `instance`, at `at` (ms since 1970).
+    Typing { instance: String, conn: u64, room: String, name: String, at: u64 },
 }
 
-/// Connects, makes sure both topics exist with one partition, learns the epoch, and starts the
-/// `kafka` thread: the producer, the consumers and the health probe.
+/// Connects, makes sure both topics exist with the right partition counts, learns each
+/// partition's epoch, and starts the `kafka` thread: the producers, the consumers and the probe.
 pub fn start(config: &Config, inbox: Inbox, metrics: Arc<Metrics>) -> Result<Started, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|source| Error::Io { context: "starting the Kafka runtime", source })?;
     let deadline = Instant::now() + STARTUP_TIMEOUT;
-    let setup = runtime.block_on(retry_until(deadline, || connect(config)))?;
-    let Setup { client, chat, presence, epoch, low, high, presence_from } = setup;
-    let history_from = low.max(high - config.history_size as i64);
+    let Setup { client, chat, presence, presence_from } =
+        runtime.block_on(retry_until(deadline, || connect(config)))?;
+    let readback = readback(config.history_size, config.kafka_partitions);
+    let mut starts = Vec::with_capacity(chat.len());
+    let mut chat_producers = Vec::with_capacity(chat.len());
+    let mut consumers = Vec::with_capacity(chat.len());
+    for (p, ChatPartition { clients, epoch, low, high }) in chat.into_iter().enumerate() {
+        let history_from = low.max(high - readback);
+        debug!(
+            "kafka: partition {p} epoch {epoch}, offsets {low}..{high}, history from {history_from}"
+        );
+        starts.push(Start { epoch, first_id: u64::try_from(history_from).unwrap_or(0) });
+        chat_producers.push(clients.producer);
+        let from = consume::ChatFrom {
+            read_from: low.max(history_from - dedup::WINDOW),
+            deliver_from: history_from,
+        };
+        let rooms = consume::Rooms {
+            partition: p as u32,
+            partitions: config.kafka_partitions,
+            default_room: config.default_room.clone(),
+        };
+        consumers.push((clients.consumer, from, rooms));
+    }
     info!(
-        "kafka {}: topic {} epoch {epoch}, offsets {low}..{high}, history from {history_from}",
-        config.kafka_brokers, config.kafka_topic
+        "kafka {}: topic {} with {} partitions, each read back {readback} records",
+        config.kafka_brokers, config.kafka_topic, config.kafka_partitions
     );
 
-    let (queue, outgoing) = Queue::new(QUEUE_CAPACITY);
+    let (queue, mut lanes) = Queue::new(config.kafka_partitions, QUEUE_CAPACITY);
     let bus = Arc::new(KafkaBus {
         queue,
         producer: random_u64(),
         next_seq: AtomicU64::new(1),
+        partitions: config.kafka_partitions,
         topic: config.kafka_topic.clone(),
         instance: config.instance_id.clone(),
     });
-    let chat_from = consume::ChatFrom {
-        read_from: low.max(history_from - dedup::WINDOW),
-        deliver_from: history_from,
-    };
+    let presence_lane = lanes.pop().expect("the presence topic has a lane");
     let me = config.instance_id.clone();
+    let default_room = config.default_room.clone();
     let topic = config.kafka_topic.clone();
     let body = move || {
         // The tasks run until the process ends; should the thread end anyway (a panic), the
         // server reports itself unhealthy instead of a bus that silently stopped.
         let _unhealthy_when_gone = Stopped(metrics.clone());
         runtime.block_on(async move {
-            tokio::join!(
-                produce::run(outgoing, chat.producer, presence.producer, metrics.clone()),
-                consume::chat(chat.consumer, chat_from, inbox.clone(), metrics.clone()),
-                consume::presence(presence.consumer, presence_from, me, inbox, metrics.clone()),
-                probe_health(&client, &topic, &metrics),
-            )
+            let mut tasks = JoinSet::new();
+            for (lane, producer) in lanes.into_iter().zip(chat_producers) {
+                tasks.spawn(produce::run(lane, producer, metrics.clone()));
+            }
+            tasks.spawn(produce::run(presence_lane, presence.producer, metrics.clone()));
+            for (consumer, from, rooms) in consumers {
+                tasks.spawn(consume::chat(consumer, from, rooms, inbox.clone(), metrics.clone()));
+            }
+            let presence_records = consume::PresenceRecords { me, default_room };
+            let (consumer, inbox_, metrics_) = (presence.consumer, inbox, metrics.clone());
+            tasks.spawn(consume::presence(
+                consumer,
+                presence_from,
+                presence_records,
+                inbox_,
+                metrics_,
+            ));
+            tasks.spawn(probe_health(client, topic, metrics));
+            while let Some(ended) = tasks.join_next().await {
+                // A panicking task takes the thread down with it, as if it had run on it.
+                if let Err(Ok(panic)) = ended.map_err(|e| e.try_into_panic()) {
+                    std::panic::resume_unwind(panic);
+                }
+            }
         });
     };
     spawn("kafka", body)?;
-    Ok(Started { bus, epoch, history_from: u64::try_from(history_from).unwrap_or(0) })
+    Ok(Started { bus, epochs: Epochs::partitions(starts) })
 }
 
 impl KafkaBus {
-    /// Produces a chat message; a failure reaches `sender` as a `not_delivered` error event.
-    pub fn publish(&self, name: &str, text: &str, ts: &str, sender: &Arc<Outbound>) {
+    /// Produces a chat message to its room's partition; a failure reaches `sender` as a
+    /// `not_delivered` error event.
+    pub fn publish(
+        &self,
+        room: &RoomName,
+        name: String,
+        text: String,
+        ts: String,
+        sender: &Arc<Outbound>,
+    ) {
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let record = Record::Chat {
-            name: name.to_string(),
-            text: text.to_string(),
-            ts: ts.to_string(),
+            room: Some(room.to_string()),
+            name,
+            text,
+            ts,
             instance: self.instance.clone(),
             uid: Some([self.producer, seq]),
         };
-        self.queue.push(Topic::Chat, None, to_json(&record), Some(sender.clone()));
+        let lane = Lane::Chat(partition(room.as_str(), self.partitions));
+        self.queue.push(lane, Kind::Chat, None, to_json(&record), Some(sender.clone()));
     }
 
-    /// Announces the nicknames online on this instance.
-    pub fn announce(&self, users: &[&str]) {
-        let record = Record::Roster {
+    /// Produces a typing indicator (connection `conn` of this instance) to the presence topic.
+    pub fn typing(&self, room: &RoomName, name: String, conn: u64) {
+        let record = Record::Typing {
             instance: self.instance.clone(),
-            users: users.iter().map(|u| u.to_string()).collect(),
+            conn,
+            room: room.to_string(),
+            name,
             at: now_millis(),
         };
-        let key = Some(self.instance.as_bytes().to_vec());
-        self.queue.push(Topic::Presence, key, to_json(&record), None);
+        self.queue.push(Lane::Presence, Kind::Typing, self.key(), to_json(&record), None);
+    }
+
+    /// Announces the nicknames online on this instance, per room.
+    pub fn announce(&self, rooms: Vec<(RoomName, Vec<String>)>) {
+        let rooms = rooms.into_iter().map(|(room, users)| (room.to_string(), users)).collect();
+        let record = Record::Roster {
+            instance: self.instance.clone(),
+            rooms: Some(rooms),
+            users: None,
+            at: now_millis(),
+        };
+        self.queue.push(Lane::Presence, Kind::Roster, self.key(), to_json(&record), None);
     }
 
     /// Waits up to [`FLUSH_TIMEOUT`] for records in flight.
@@ -189,6 +293,11 @@ impl KafkaBus {
     pub fn topic(&self) -> &str {
         &self.topic
     }
+
+    /// Presence records are keyed by instance.
+    fn key(&self) -> Option<Vec<u8>> {
+        Some(self.instance.as_bytes().to_vec())
+    }
 }
 
 /// Marks the bus unhealthy when dropped: the `kafka` thread holds it while it runs.
@@ -200,18 +309,24 @@ impl Drop for Stopped {
     }
 }
 
-/// What [`connect`] sets up: the connections, and where the topics stand.
+/// What [`connect`] sets up: the connections, and where the partitions stand.
 struct Setup {
     client: Client,
-    chat: Partition,
+    /// The chat topic's partitions, in order.
+    chat: Vec<ChatPartition>,
     presence: Partition,
-    epoch: String,
-    low: i64,
-    high: i64,
     presence_from: i64,
 }
 
-/// Two connections to a topic's one partition: one to produce, one to consume.
+/// A chat partition: its connections, epoch and watermarks.
+struct ChatPartition {
+    clients: Partition,
+    epoch: String,
+    low: i64,
+    high: i64,
+}
+
+/// Two connections to one partition: one to produce, one to consume.
 struct Partition {
     producer: PartitionClient,
     consumer: PartitionClient,
@@ -225,37 +340,55 @@ async fn connect(config: &Config) -> Result<Setup, Error> {
         .client_id(format!("websocketchat-{}", config.instance_id))
         .backoff_config(backoff());
     let client = within("connecting", client.build()).await?;
-    ensure_topic(&client, topic).await?;
-    ensure_topic(&client, &presence_topic).await?;
-    let chat = partition(&client, topic).await?;
-    let presence = partition(&client, &presence_topic).await?;
-    let (epoch, low, high) = read_epoch(&chat, topic).await?;
+    let partitions = config.kafka_partitions;
+    let needed = || {
+        format!(
+            "KAFKA_PARTITIONS is {partitions}: set KAFKA_PARTITIONS to the topic's count, or \
+             KAFKA_TOPIC to a new topic"
+        )
+    };
+    ensure_topic(&client, topic, partitions, needed).await?;
+    ensure_topic(&client, &presence_topic, 1, || "the presence topic must have 1".to_string())
+        .await?;
+    let mut chat = Vec::with_capacity(partitions as usize);
+    for p in 0..partitions {
+        let clients = partition_clients(&client, topic, p).await?;
+        let (epoch, low, high) = read_epoch(&clients, topic, p).await?;
+        chat.push(ChatPartition { clients, epoch, low, high });
+    }
+    let presence = partition_clients(&client, &presence_topic, 0).await?;
     let (presence_low, presence_high) = watermarks(&presence.consumer).await?;
     let presence_from = presence_low.max(presence_high - PRESENCE_READBACK);
-    Ok(Setup { client, chat, presence, epoch, low, high, presence_from })
+    Ok(Setup { client, chat, presence, presence_from })
 }
 
-async fn partition(client: &Client, topic: &str) -> Result<Partition, Error> {
-    let open = || client.partition_client(topic, 0, UnknownTopicHandling::Retry);
+async fn partition_clients(client: &Client, topic: &str, p: u32) -> Result<Partition, Error> {
+    let open = || client.partition_client(topic, p as i32, UnknownTopicHandling::Retry);
     let producer = within("connecting to the partition", open()).await?;
     let consumer = within("connecting to the partition", open()).await?;
     Ok(Partition { producer, consumer })
 }
 
-/// Creates `topic` with one partition if it does not exist; refuses one with more partitions.
-async fn ensure_topic(client: &Client, topic: &str) -> Result<(), Error> {
+/// Creates `topic` with `wanted` partitions if it does not exist; refuses one with another
+/// count ([`Error::PartitionCount`], with `needed` saying why), and never changes it.
+async fn ensure_topic(
+    client: &Client,
+    topic: &str,
+    wanted: u32,
+    needed: impl FnOnce() -> String,
+) -> Result<(), Error> {
     let partitions = || async {
         let topics = within("reading metadata", client.list_topics()).await?;
         Ok::<_, Error>(topics.into_iter().find(|t| t.name == topic).map(|t| t.partitions.len()))
     };
     if matches!(partitions().await?, None | Some(0)) {
-        info!("kafka: creating topic {topic} with one partition");
+        info!("kafka: creating topic {topic} with {wanted} partitions");
         let controller = client.controller_client().map_err(|e| kafka_error("controller", e))?;
         let timeout_ms = KAFKA_TIMEOUT.as_millis() as i32;
-        let created =
-            tokio::time::timeout(KAFKA_TIMEOUT, controller.create_topic(topic, 1, 1, timeout_ms))
-                .await
-                .map_err(|_| Error::Kafka(format!("creating topic {topic}: timed out")))?;
+        let create = controller.create_topic(topic, wanted as i32, 1, timeout_ms);
+        let created = tokio::time::timeout(KAFKA_TIMEOUT, create)
+            .await
+            .map_err(|_| Error::Kafka(format!("creating topic {topic}: timed out")))?;
         match created {
             Ok(())
             | Err(ClientError::ServerError {
@@ -266,17 +399,17 @@ async fn ensure_topic(client: &Client, topic: &str) -> Result<(), Error> {
         }
     }
     match partitions().await? {
-        Some(1) => Ok(()),
-        Some(n) if n > 1 => Err(Error::Kafka(format!(
-            "topic {topic} has {n} partitions; one order for every instance needs exactly one"
-        ))),
+        Some(found) if found == wanted as usize => Ok(()),
+        Some(found) if found > 0 => {
+            Err(Error::PartitionCount { topic: topic.to_string(), found, needed: needed() })
+        }
         _ => Err(Error::Kafka(format!("topic {topic} does not exist yet"))),
     }
 }
 
-/// The epoch is the identity of the oldest record kept: an epoch marker, written into an empty
-/// topic by whichever instance gets there first. Returns it with the watermarks.
-async fn read_epoch(chat: &Partition, topic: &str) -> Result<(String, i64, i64), Error> {
+/// A partition's epoch is the identity of its oldest record kept: an epoch marker, written into
+/// the empty partition by whichever instance gets there first. Returns it with the watermarks.
+async fn read_epoch(chat: &Partition, topic: &str, p: u32) -> Result<(String, i64, i64), Error> {
     let (mut low, mut high) = watermarks(&chat.consumer).await?;
     if low == high {
         let marker = Record::Epoch { epoch: crate::chat::history::new_epoch() };
@@ -287,14 +420,27 @@ async fn read_epoch(chat: &Partition, topic: &str) -> Result<(String, i64, i64),
     }
     let read = chat.consumer.fetch_records(low, 1..1 << 20, 1000);
     let (records, _high) = within("reading the first record", read).await?;
-    let first = records
-        .first()
-        .ok_or_else(|| Error::Kafka(format!("cannot read the first record of {topic}")))?;
+    let first = records.first().ok_or_else(|| {
+        Error::Kafka(format!("cannot read the first record of {topic} partition {p}"))
+    })?;
     let epoch = match first.record.value.as_deref().map(serde_json::from_slice::<Record>) {
         Some(Ok(Record::Epoch { epoch })) => epoch,
-        _ => format!("{topic}@{}.{}", first.offset, first.record.timestamp.timestamp_millis()),
+        // A topic from before epoch markers: its first record's identity. Partition 0 keeps the
+        // name it had when the topic had one partition.
+        _ => {
+            let name = if p == 0 { topic.to_string() } else { format!("{topic}.{p}") };
+            format!("{name}@{}.{}", first.offset, first.record.timestamp.timestamp_millis())
+        }
     };
     Ok((epoch, low, high))
+}
+
+/// Chat records of each partition delivered at start: room for [`READBACK_ROOMS`] rooms'
+/// histories of `history_size` spread over the `partitions`, at least one history and at most
+/// [`READBACK_CAP`] (see the module doc, "History survives restarts").
+fn readback(history_size: usize, partitions: u32) -> i64 {
+    let spread = (history_size * READBACK_ROOMS).div_ceil(partitions.max(1) as usize);
+    spread.min(READBACK_CAP).max(history_size) as i64
 }
 
 /// The partition's low and high watermarks: the oldest offset kept and the next one to be written.
@@ -305,7 +451,7 @@ async fn watermarks(client: &PartitionClient) -> Result<(i64, i64), Error> {
 }
 
 /// Asks the broker for its topics every [`PROBE_EVERY`]; `/healthz` reports the result.
-async fn probe_health(client: &Client, topic: &str, metrics: &Metrics) {
+async fn probe_health(client: Client, topic: String, metrics: Arc<Metrics>) {
     loop {
         let problem = match tokio::time::timeout(PROBE_EVERY, client.list_topics()).await {
             Ok(Ok(topics)) if topics.iter().any(|t| t.name == topic) => None,
@@ -392,27 +538,136 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 const QUEUE_CAPACITY: usize = 16 * 1024;
 /// Presence records read back at start, to learn who is online elsewhere.
 const PRESENCE_READBACK: i64 = 1000;
+/// How many rooms' histories start-up reads back, spread over the partitions.
+const READBACK_ROOMS: usize = 64;
+/// Chat records read back per partition at most (unless one history is longer).
+const READBACK_CAP: usize = 100_000;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(name).unwrap()
+    }
+
+    fn json(record: &Record) -> String {
+        String::from_utf8(to_json(record)).unwrap()
+    }
+
     #[test]
-    fn a_chat_record_carries_its_uid_and_old_records_still_read() {
-        let record = Record::Chat {
+    fn records_as_they_are_written() {
+        let chat = Record::Chat {
+            room: Some("rust".into()),
             name: "alice".into(),
             text: "hi".into(),
             ts: "t".into(),
             instance: "ws1".into(),
             uid: Some([7, 42]),
         };
-        let json = String::from_utf8(to_json(&record)).unwrap();
         assert_eq!(
-            json,
-            r#"{"kind":"chat","name":"alice","text":"hi","ts":"t","instance":"ws1","uid":[7,42]}"#
+            json(&chat),
+            r#"{"kind":"chat","room":"rust","name":"alice","text":"hi","ts":"t","instance":"ws1","uid":[7,42]}"#
         );
+        let rooms = [("rust".to_string(), vec!["bob".into()]), ("general".into(), vec![])];
+        let roster = Record::Roster {
+            instance: "ws1".into(),
+            rooms: Some(rooms.into_iter().collect()),
+            users: None,
+            at: 5,
+        };
+        assert_eq!(
+            json(&roster),
+            r#"{"kind":"roster","instance":"ws1","rooms":{"general":[],"rust":["bob"]},"at":5}"#
+        );
+        let typing = Record::Typing {
+            instance: "ws1".into(),
+            conn: 17,
+            room: "rust".into(),
+            name: "alice".into(),
+            at: 5,
+        };
+        assert_eq!(
+            json(&typing),
+            r#"{"kind":"typing","instance":"ws1","conn":17,"room":"rust","name":"alice","at":5}"#
+        );
+    }
+
+    #[test]
+    fn records_from_before_rooms_and_uids_still_read() {
         let old = br#"{"kind":"chat","name":"bob","text":"yo","ts":"t","instance":"ws2"}"#;
-        assert!(matches!(serde_json::from_slice(old), Ok(Record::Chat { uid: None, .. })));
+        assert!(matches!(
+            serde_json::from_slice(old),
+            Ok(Record::Chat { room: None, uid: None, .. })
+        ));
+        let old =
+            br#"{"kind":"chat","name":"bob","text":"yo","ts":"t","instance":"ws2","uid":[1,2]}"#;
+        assert!(matches!(serde_json::from_slice(old), Ok(Record::Chat { room: None, .. })));
+        let old = br#"{"kind":"roster","instance":"ws2","users":["bob"],"at":9}"#;
+        let Ok(Record::Roster { rooms: None, users: Some(users), at: 9, .. }) =
+            serde_json::from_slice(old)
+        else {
+            panic!("an old roster did not read");
+        };
+        assert_eq!(users, ["bob"]);
+        let marker = br#"{"kind":"epoch","epoch":"0123456789abcdef"}"#;
+        assert!(matches!(serde_json::from_slice(marker), Ok(Record::Epoch { .. })));
+    }
+
+    /// A bus whose lanes the test reads, with `partitions` chat partitions.
+    fn bus(partitions: u32) -> (KafkaBus, Vec<tokio::sync::mpsc::Receiver<produce::Outgoing>>) {
+        let (queue, lanes) = Queue::new(partitions, 16);
+        let bus = KafkaBus {
+            queue,
+            producer: 7,
+            next_seq: AtomicU64::new(1),
+            partitions,
+            topic: "chat".into(),
+            instance: "ws1".into(),
+        };
+        (bus, lanes)
+    }
+
+    fn taken(lane: &mut tokio::sync::mpsc::Receiver<produce::Outgoing>) -> Option<String> {
+        lane.try_recv().ok().map(|r| String::from_utf8(r.value).unwrap())
+    }
+
+    #[test]
+    fn a_message_goes_to_its_rooms_partition_and_presence_to_its_topic() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let socket = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let sender = Arc::new(Outbound::new(socket, None, 1024, metrics, None));
+        let (bus, mut lanes) = bus(8);
+        // FNV-1a: general is on partition 3 of 8, rust on 7 (see `chat/room.rs`).
+        bus.publish(&room("general"), "alice".into(), "hi".into(), "t".into(), &sender);
+        bus.publish(&room("rust"), "bob".into(), "yo".into(), "t".into(), &sender);
+        bus.typing(&room("rust"), "bob".into(), 17);
+        bus.announce(vec![(room("rust"), vec!["bob".into()])]);
+        let general = taken(&mut lanes[3]).unwrap();
+        assert!(general.starts_with(r#"{"kind":"chat","room":"general","name":"alice""#));
+        assert!(general.ends_with(r#""uid":[7,1]}"#), "{general}");
+        let rust = taken(&mut lanes[7]).unwrap();
+        assert!(rust.contains(r#""room":"rust""#) && rust.ends_with(r#""uid":[7,2]}"#));
+        let typing = taken(&mut lanes[8]).unwrap();
+        assert!(typing.starts_with(r#"{"kind":"typing","instance":"ws1","conn":17,"room":"rust""#));
+        let roster = taken(&mut lanes[8]).unwrap();
+        assert!(
+            roster.starts_with(r#"{"kind":"roster","instance":"ws1","rooms":{"rust":["bob"]}"#)
+        );
+        assert!(lanes.iter_mut().all(|lane| taken(lane).is_none()), "nothing anywhere else");
+    }
+
+    #[test]
+    fn start_up_reads_back_64_histories_spread_over_the_partitions() {
+        assert_eq!(readback(100, 8), 800);
+        assert_eq!(readback(100, 1), 6_400, "one partition carries every room");
+        assert_eq!(readback(100, 3), 2_134, "rounded up");
+        assert_eq!(readback(100, 64), 100);
+        assert_eq!(readback(100, 1_000), 100, "never less than one history");
+        assert_eq!(readback(100_000, 8), 100_000, "at most READBACK_CAP, but one history");
+        assert_eq!(readback(10_000, 2), 100_000, "at most READBACK_CAP");
+        assert_eq!(readback(0, 8), 0);
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! The bus: the road a chat message takes from a reader thread to the broadcasters.
 //!
 //! - [`Bus::Local`] (the default): the reader sends the message straight into this instance's
-//!   [`Inbox`], and the broadcaster numbers it. One instance, one order.
+//!   [`Inbox`], and the broadcaster numbers it. One instance, one order per room.
 //! - [`Bus::Kafka`] (`KAFKA_ENABLED=true`, cargo feature `kafka`): the reader produces the message
-//!   to a one-partition topic; every instance consumes the whole topic and its broadcaster delivers
-//!   in topic order, with the record's offset as the id. Local messages take the same road, with no
-//!   shortcut, so all instances show one conversation in one order. Presence (who is online) goes
-//!   through a second topic, see `chat/presence.rs`.
+//!   to its room's partition of the chat topic; every instance consumes every partition and its
+//!   broadcaster delivers each room in partition order, with the record's offset as the id. Local
+//!   messages take the same road, with no shortcut, so all instances show each room in one order.
+//!   Presence (who is online, per room) and typing indicators go through a second topic, see
+//!   `chat/presence.rs` and `kafka.rs`.
 //!
 //! The bus depends on the chat, never the reverse: the chat sees it only as [`Publish`] (the
 //! handler) and [`Announce`] (the broadcaster).
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use crate::chat::handler::Publish;
 use crate::chat::inbox::{Closed, Inbox};
 use crate::chat::presence::Announce;
+use crate::chat::room::RoomName;
 use crate::ws::outbound::Outbound;
 
 #[cfg(feature = "kafka")]
@@ -32,10 +34,11 @@ pub enum Bus {
 }
 
 impl Publish for Bus {
-    /// Sends a chat message on its way to every client. With Kafka a failure to deliver reaches
-    /// `sender` later as a `not_delivered` error event.
+    /// Sends a chat message on its way to every member of `room`. With Kafka a failure to deliver
+    /// reaches `sender` later as a `not_delivered` error event.
     fn publish(
         &self,
+        room: RoomName,
         name: String,
         text: String,
         ts: String,
@@ -44,11 +47,24 @@ impl Publish for Bus {
         match self {
             Bus::Local(inbox) => {
                 let _ = sender;
-                inbox.chat(name, text, ts)
+                inbox.chat(room, name, text, ts)
             }
             #[cfg(feature = "kafka")]
             Bus::Kafka(bus) => {
-                bus.publish(&name, &text, &ts, sender);
+                bus.publish(&room, name, text, ts, sender);
+                Ok(())
+            }
+        }
+    }
+
+    /// Tells the other members of `room` that `name` (connection `from`) is typing. With Kafka
+    /// even this instance hears it from the presence topic, like everything else.
+    fn typing(&self, room: RoomName, name: String, from: u64) -> Result<(), Closed> {
+        match self {
+            Bus::Local(inbox) => inbox.typing(room, name, from),
+            #[cfg(feature = "kafka")]
+            Bus::Kafka(bus) => {
+                bus.typing(&room, name, from);
                 Ok(())
             }
         }
@@ -68,8 +84,8 @@ impl Bus {
 
 #[cfg(feature = "kafka")]
 impl Announce for kafka::KafkaBus {
-    fn announce(&self, users: &[&str]) {
-        kafka::KafkaBus::announce(self, users);
+    fn announce(&self, rooms: Vec<(RoomName, Vec<String>)>) {
+        kafka::KafkaBus::announce(self, rooms);
     }
 
     fn flush(&self) {

@@ -1,9 +1,18 @@
-//! The consumer tasks: both topics, read from the offsets start-up chose, to the broadcaster.
+//! The consumer tasks: every chat partition and the presence topic, read from the offsets
+//! start-up chose, to the broadcaster.
 //!
-//! Each topic is read by its own task over its own connection, so that the presence topic's long
-//! poll never delays a chat record. Chat records go through [`Dedup`] first: the records before
-//! the history's start only teach it the uids (see `dedup.rs`), the others are delivered unless
-//! they are a retried copy.
+//! Each partition is read by its own task over its own connection, so that no partition's held
+//! fetch (nor the presence topic's longer one) delays another's record. A chat record goes
+//! through its partition's [`Dedup`] first: the records before the history's start only teach it
+//! the uids (see `dedup.rs`), the others are delivered unless they are a retried copy. Its room
+//! is checked next: a record without one was said in `DEFAULT_ROOM` (it was written before rooms),
+//! and a record whose room is not a room name, or not one of this partition, is skipped with a
+//! warning: its offset is no id of that room.
+//!
+//! The presence topic carries rosters and typing indicators. Our own rosters are skipped (the
+//! broadcaster knows its own users), our own typing is not: it reaches this instance's other
+//! members of the room the same way it reaches everyone else, with `from` naming the connection
+//! that typed so that it does not hear itself.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,20 +26,39 @@ use rskafka::record::RecordAndOffset;
 use super::Record;
 use super::dedup::Dedup;
 use crate::chat::inbox::{Event, Inbox};
+use crate::chat::presence::now_millis;
+use crate::chat::room::{RoomName, partition};
 use crate::metrics::Metrics;
 
-/// Where the chat consumer starts, and from which offset its records are delivered.
+/// Where a chat partition's consumer starts, and from which offset its records are delivered.
 pub struct ChatFrom {
     /// The first offset read (up to [`WINDOW`](super::dedup::WINDOW) before `deliver_from`).
     pub read_from: i64,
-    /// The first offset handed to the broadcaster: the history's start.
+    /// The first offset handed to the broadcaster: the histories' start.
     pub deliver_from: i64,
 }
 
-/// Reads the chat topic forever, handing each message to the broadcaster with its offset as id.
-pub async fn chat(client: PartitionClient, from: ChatFrom, inbox: Inbox, metrics: Arc<Metrics>) {
+/// Which rooms a chat partition may carry.
+pub struct Rooms {
+    /// The partition read.
+    pub partition: u32,
+    /// The topic's partition count.
+    pub partitions: u32,
+    /// The room of records written before rooms.
+    pub default_room: RoomName,
+}
+
+/// Reads one chat partition forever, handing each message to the broadcaster with its offset as
+/// id.
+pub async fn chat(
+    client: PartitionClient,
+    from: ChatFrom,
+    rooms: Rooms,
+    inbox: Inbox,
+    metrics: Arc<Metrics>,
+) {
     let mut offset = from.read_from;
-    let mut chat = ChatRecords { dedup: Dedup::default(), deliver_from: from.deliver_from };
+    let mut chat = ChatRecords { dedup: Dedup::default(), deliver_from: from.deliver_from, rooms };
     loop {
         for fetched in fetch(&client, &mut offset, CHAT_WAIT, &metrics).await {
             let Some(event) = decode(&fetched).and_then(|r| chat.event(fetched.offset, r)) else {
@@ -43,44 +71,108 @@ pub async fn chat(client: PartitionClient, from: ChatFrom, inbox: Inbox, metrics
     }
 }
 
-/// What the chat consumer makes of each record, in offset order.
+/// What a chat partition's consumer makes of each record, in offset order.
 struct ChatRecords {
     dedup: Dedup,
     deliver_from: i64,
+    rooms: Rooms,
 }
 
 impl ChatRecords {
     /// The event for the record at `offset`; none for a retried copy, for a record before the
-    /// history's start (it only teaches [`Dedup`] its uid) and for anything but a chat message.
+    /// history's start (it only teaches [`Dedup`] its uid), for one of a room that is not this
+    /// partition's, and for anything but a chat message.
     fn event(&mut self, offset: i64, record: Record) -> Option<Event> {
-        let Record::Chat { name, text, ts, uid, .. } = record else { return None };
+        let Record::Chat { room, name, text, ts, uid, .. } = record else { return None };
         let first = uid.is_none_or(|uid| self.dedup.first_time(offset, uid));
         if !first || offset < self.deliver_from {
             return None;
         }
+        let room = self.room(offset, room.as_deref())?;
         let id = u64::try_from(offset).ok()?;
-        Some(Event::Chat { id: Some(id), name, text, ts })
+        Some(Event::Chat { id: Some(id), room, name, text, ts })
+    }
+
+    /// The room of the record at `offset`, if it is a room this partition carries.
+    fn room(&self, offset: i64, raw: Option<&str>) -> Option<RoomName> {
+        let Rooms { partition: this, partitions, default_room } = &self.rooms;
+        let Some(room) = raw.map_or_else(|| Some(default_room.clone()), RoomName::parse) else {
+            warn!("kafka: skipping record {offset} of partition {this}: bad room name {raw:?}");
+            return None;
+        };
+        let home = partition(room.as_str(), *partitions);
+        if home != *this {
+            warn!("kafka: skipping record {offset} of partition {this}: room {room} is on {home}");
+            return None;
+        }
+        Some(room)
     }
 }
 
-/// Reads the presence topic forever, handing the other instances' rosters to the broadcaster.
+/// Reads the presence topic forever, handing rosters and typing indicators to the broadcaster.
 pub async fn presence(
     client: PartitionClient,
     from: i64,
-    me: String,
+    records: PresenceRecords,
     inbox: Inbox,
     metrics: Arc<Metrics>,
 ) {
     let mut offset = from;
     loop {
         for fetched in fetch(&client, &mut offset, PRESENCE_WAIT, &metrics).await {
-            let Some(Record::Roster { instance, users, at }) = decode(&fetched) else { continue };
-            if instance != me
-                && !hand_over(&inbox, Event::Roster { instance, users, at_millis: at }).await
-            {
+            let Some(event) = decode(&fetched).and_then(|r| records.event(r, now_millis())) else {
+                continue;
+            };
+            if !hand_over(&inbox, event).await {
                 return;
             }
         }
+    }
+}
+
+/// What the presence consumer makes of each record.
+pub struct PresenceRecords {
+    /// This instance's id.
+    pub me: String,
+    /// The room of rosters written before rooms.
+    pub default_room: RoomName,
+}
+
+impl PresenceRecords {
+    /// The event for a record read at `now` (ms since 1970): another instance's roster, or a
+    /// typing indicator younger than [`TYPING_MAX_AGE`].
+    fn event(&self, record: Record, now: u64) -> Option<Event> {
+        match record {
+            Record::Roster { instance, .. } if instance == self.me => None,
+            Record::Roster { instance, rooms, users, at } => {
+                let rooms = match (rooms, users) {
+                    (Some(rooms), _) => rooms
+                        .into_iter()
+                        .filter_map(|(raw, users)| Some((self.room(&instance, &raw)?, users)))
+                        .collect(),
+                    (None, Some(users)) => vec![(self.default_room.clone(), users)],
+                    (None, None) => Vec::new(),
+                };
+                Some(Event::Roster { instance, rooms, at_millis: at })
+            }
+            Record::Typing { instance, conn, room, name, at } => {
+                if now.saturating_sub(at) > TYPING_MAX_AGE.as_millis() as u64 {
+                    return None; // stale: read back at start, or delayed by the broker
+                }
+                let room = self.room(&instance, &room)?;
+                let from = (instance == self.me).then_some(conn);
+                Some(Event::Typing { room, name, from })
+            }
+            Record::Epoch { .. } | Record::Chat { .. } => None,
+        }
+    }
+
+    fn room(&self, instance: &str, raw: &str) -> Option<RoomName> {
+        let room = RoomName::parse(raw);
+        if room.is_none() {
+            warn!("kafka: skipping presence of {instance} in {raw:?}: not a room name");
+        }
+        room
     }
 }
 
@@ -150,6 +242,8 @@ async fn hand_over(inbox: &Inbox, mut event: Event) -> bool {
 const CHAT_WAIT: Duration = Duration::from_millis(10);
 /// The same for presence, which announces at most every 250 ms anyway.
 const PRESENCE_WAIT: Duration = Duration::from_millis(100);
+/// A typing indicator older than this is not shown (the page shows one for 3 s).
+const TYPING_MAX_AGE: Duration = Duration::from_secs(5);
 /// A fetch not answered within this time is abandoned and sent again.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bytes per fetch at most.
@@ -163,9 +257,23 @@ const RETRY_FULL: Duration = Duration::from_millis(1);
 mod tests {
     use super::*;
 
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(name).unwrap()
+    }
+
     fn chat(text: &str, uid: Option<[u64; 2]>) -> Record {
+        chat_in(None, text, uid)
+    }
+
+    fn chat_in(room: Option<&str>, text: &str, uid: Option<[u64; 2]>) -> Record {
         let (name, ts, instance) = ("alice".into(), "t".into(), "ws1".into());
-        Record::Chat { name, text: text.into(), ts, instance, uid }
+        Record::Chat { room: room.map(String::from), name, text: text.into(), ts, instance, uid }
+    }
+
+    /// The consumer of partition 3 of 8, `general`'s (see `chat/room.rs`).
+    fn partition_of_general(deliver_from: i64) -> ChatRecords {
+        let rooms = Rooms { partition: 3, partitions: 8, default_room: room("general") };
+        ChatRecords { dedup: Dedup::default(), deliver_from, rooms }
     }
 
     fn delivered(records: &mut ChatRecords, offset: i64, record: Record) -> Option<(u64, String)> {
@@ -177,7 +285,7 @@ mod tests {
 
     #[test]
     fn a_copy_of_a_record_from_before_the_history_is_not_delivered() {
-        let mut records = ChatRecords { dedup: Dedup::default(), deliver_from: 100 };
+        let mut records = partition_of_general(100);
         assert_eq!(delivered(&mut records, 98, chat("hello", Some([1, 7]))), None);
         assert_eq!(delivered(&mut records, 99, chat("other", Some([2, 1]))), None);
         assert_eq!(delivered(&mut records, 100, chat("hello", Some([1, 7]))), None, "its copy");
@@ -190,11 +298,93 @@ mod tests {
 
     #[test]
     fn records_without_a_uid_and_markers() {
-        let mut records = ChatRecords { dedup: Dedup::default(), deliver_from: 0 };
+        let mut records = partition_of_general(0);
         let marker = Record::Epoch { epoch: "e".into() };
         assert_eq!(delivered(&mut records, 0, marker), None);
         // Records written before uids existed are delivered as they come, even alike.
         assert_eq!(delivered(&mut records, 1, chat("old", None)), Some((1, "old".into())));
         assert_eq!(delivered(&mut records, 2, chat("old", None)), Some((2, "old".into())));
+    }
+
+    #[test]
+    fn a_record_from_before_rooms_was_said_in_the_default_room() {
+        let mut records = partition_of_general(0);
+        let Some(Event::Chat { room, id, .. }) = records.event(5, chat("old", None)) else {
+            panic!("not delivered");
+        };
+        assert_eq!((room.as_str(), id), ("general", Some(5)));
+    }
+
+    #[test]
+    fn records_of_bad_rooms_or_of_another_partition_are_skipped() {
+        let mut records = partition_of_general(0);
+        // `rust` is on partition 7: its offsets here are no ids of it.
+        assert_eq!(delivered(&mut records, 1, chat_in(Some("rust"), "x", None)), None);
+        assert_eq!(delivered(&mut records, 2, chat_in(Some("no room"), "x", None)), None);
+        assert_eq!(delivered(&mut records, 3, chat_in(Some(""), "x", None)), None);
+        let Some(Event::Chat { room, .. }) = records.event(4, chat_in(Some("general"), "x", None))
+        else {
+            panic!("not delivered");
+        };
+        assert_eq!(room.as_str(), "general");
+    }
+
+    fn presence() -> PresenceRecords {
+        PresenceRecords { me: "ws1".into(), default_room: room("general") }
+    }
+
+    fn parse(json: &str) -> Record {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn rosters_list_users_per_room_and_old_ones_mean_the_default_room() {
+        let now = 1_000_000;
+        let new = parse(
+            r#"{"kind":"roster","instance":"ws2","rooms":{"general":["alice"],"Bad Room":["x"],"rust":["bob","carol"]},"at":999000}"#,
+        );
+        let Some(Event::Roster { instance, rooms, at_millis }) = presence().event(new, now) else {
+            panic!("no roster");
+        };
+        let expected = vec![
+            (room("general"), vec!["alice".to_string()]),
+            (room("rust"), vec!["bob".to_string(), "carol".to_string()]),
+        ];
+        assert_eq!((instance.as_str(), rooms, at_millis), ("ws2", expected, 999_000));
+
+        let old = parse(r#"{"kind":"roster","instance":"ws2","users":["dave"],"at":999000}"#);
+        let Some(Event::Roster { rooms, .. }) = presence().event(old, now) else { panic!() };
+        assert_eq!(rooms, vec![(room("general"), vec!["dave".to_string()])]);
+
+        let ours = parse(r#"{"kind":"roster","instance":"ws1","rooms":{},"at":999000}"#);
+        assert!(presence().event(ours, now).is_none(), "our own roster is skipped");
+    }
+
+    #[test]
+    fn typing_names_the_connection_only_on_its_own_instance_and_goes_stale() {
+        let typing = |instance: &str, at: u64| {
+            let room = "rust".to_string();
+            Record::Typing { instance: instance.into(), conn: 17, room, name: "alice".into(), at }
+        };
+        let now = 1_000_000;
+        let from = |record| match presence().event(record, now) {
+            Some(Event::Typing { room, name, from }) => {
+                assert_eq!((room.as_str(), name.as_str()), ("rust", "alice"));
+                Some(from)
+            }
+            _ => None,
+        };
+        assert_eq!(from(typing("ws1", now - 100)), Some(Some(17)), "ours: skip the typer");
+        assert_eq!(from(typing("ws2", now - 100)), Some(None), "another instance's");
+        assert_eq!(from(typing("ws2", now + 300)), Some(None), "a clock a little ahead");
+        assert_eq!(from(typing("ws2", now - 5_001)), None, "stale");
+        let bad = Record::Typing {
+            instance: "ws2".into(),
+            conn: 1,
+            room: "a/b".into(),
+            name: "x".into(),
+            at: now,
+        };
+        assert_eq!(from(bad), None);
     }
 }

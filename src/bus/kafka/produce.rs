@@ -1,18 +1,21 @@
-//! The producer task: records from reader threads to the broker, each acknowledged or reported.
+//! The producer tasks: records from reader threads to the broker, each acknowledged or reported.
 //!
-//! Readers hand records over with [`Queue::push`], which never blocks: a full queue is reported to
-//! the sender at once. The task takes every record waiting, sends one request per topic (acks from
-//! all replicas), and waits for the answer until the earliest deadline of the batch. A record that
-//! is not acknowledged by its deadline ([`DELIVERY_TIMEOUT`] after the reader handed it over) gives
-//! its sender a `not_delivered` error event. One request per topic is in flight at a time, so a
-//! producer's records reach the topic in the order its readers handed them over.
+//! Every partition a record can go to (each chat partition, and the presence topic's one) is a
+//! *lane*: a queue of its own and a task of its own with its own connection. Readers hand records
+//! over with [`Queue::push`], which never blocks: a full lane is reported to the sender at once. A
+//! lane's task takes every record waiting, sends them in one request (acks from all replicas), and
+//! waits for the answer until the earliest deadline of the batch. A record that is not
+//! acknowledged by its deadline ([`DELIVERY_TIMEOUT`] after the reader handed it over) gives its
+//! sender a `not_delivered` error event. One request per lane is in flight at a time, so a
+//! producer's records reach a partition in the order its readers handed them over, while lanes
+//! never wait for each other: a busy room's partition does not hold up a quiet one.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use log::warn;
+use log::{debug, warn};
 use rskafka::client::partition::{Compression, PartitionClient};
 use rskafka::record::Record as KafkaRecord;
 use tokio::sync::mpsc;
@@ -25,9 +28,9 @@ use crate::ws::outbound::Outbound;
 
 /// One record on its way to the broker.
 pub struct Outgoing {
-    /// Which topic it goes to.
-    pub topic: Topic,
-    /// The record's key (presence records are keyed by instance).
+    /// What it is, for the log when it fails.
+    pub kind: Kind,
+    /// The record's key (presence and typing records are keyed by instance).
     pub key: Option<Vec<u8>>,
     /// The JSON record.
     pub value: Vec<u8>,
@@ -39,40 +42,60 @@ pub struct Outgoing {
     _pending: Pending,
 }
 
-/// The two topics a record can go to.
+/// Where a record goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Topic {
-    /// The chat topic.
-    Chat,
-    /// `<topic>.presence`.
+pub enum Lane {
+    /// This partition of the chat topic.
+    Chat(u32),
+    /// `<topic>.presence` (one partition).
     Presence,
 }
 
-/// The hand-off from reader threads (and the broadcaster) to the producer task.
+/// What a record is, which decides how loudly its failure is logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A chat message: its sender hears about a failure.
+    Chat,
+    /// An instance's roster (repeated every few seconds anyway).
+    Roster,
+    /// A typing indicator: worthless a few seconds later, so a failure is only a debug line.
+    Typing,
+}
+
+/// The hand-off from reader threads (and the broadcaster) to the producer tasks.
 pub struct Queue {
-    records: mpsc::Sender<Outgoing>,
+    /// One channel per chat partition, in partition order, then the presence topic's.
+    lanes: Vec<mpsc::Sender<Outgoing>>,
     pending: Arc<AtomicUsize>,
 }
 
 impl Queue {
-    /// A queue of at most `capacity` records, and its receiving end for [`run`].
-    pub fn new(capacity: usize) -> (Queue, mpsc::Receiver<Outgoing>) {
-        let (records, receiver) = mpsc::channel(capacity);
-        (Queue { records, pending: Arc::default() }, receiver)
+    /// Lanes for `partitions` chat partitions and the presence topic, each holding at most
+    /// `capacity` records; and their receiving ends for [`run`], in the same order.
+    pub fn new(partitions: u32, capacity: usize) -> (Queue, Vec<mpsc::Receiver<Outgoing>>) {
+        let (lanes, receivers) = (0..=partitions).map(|_| mpsc::channel(capacity)).unzip();
+        (Queue { lanes, pending: Arc::default() }, receivers)
     }
 
-    /// Hands a record to the producer task without waiting; a full queue is reported at once.
+    /// Hands a record to its lane's task without waiting; a full lane is reported at once.
     pub fn push(
         &self,
-        topic: Topic,
+        lane: Lane,
+        kind: Kind,
         key: Option<Vec<u8>>,
         value: Vec<u8>,
         sender: Option<Arc<Outbound>>,
     ) {
         self.pending.fetch_add(1, Ordering::SeqCst);
         let _pending = Pending(self.pending.clone());
-        let record = Outgoing { topic, key, value, sender, at: Instant::now(), _pending };
-        if let Err(e) = self.records.try_send(record) {
+        let record = Outgoing { kind, key, value, sender, at: Instant::now(), _pending };
+        let presence = self.lanes.len() - 1;
+        let index = match lane {
+            Lane::Chat(p) if (p as usize) < presence => p as usize,
+            Lane::Chat(p) => panic!("partition {p} of {presence}: rooms hash below the count"),
+            Lane::Presence => presence,
+        };
+        if let Err(e) = self.lanes[index].try_send(record) {
             let reason = match e {
                 mpsc::error::TrySendError::Full(_) => "too many messages waiting for the broker",
                 mpsc::error::TrySendError::Closed(_) => "the Kafka client has stopped",
@@ -87,21 +110,15 @@ impl Queue {
     }
 }
 
-/// Sends what the queue brings until every sender is gone.
+/// Sends what one lane brings, to its partition, until every sender is gone.
 pub async fn run(
-    mut queue: mpsc::Receiver<Outgoing>,
-    chat: PartitionClient,
-    presence: PartitionClient,
+    mut lane: mpsc::Receiver<Outgoing>,
+    client: PartitionClient,
     metrics: Arc<Metrics>,
 ) {
     let mut waiting = Vec::new();
-    while queue.recv_many(&mut waiting, MAX_BATCH).await > 0 {
-        let (to_chat, to_presence): (Vec<_>, Vec<_>) =
-            waiting.drain(..).partition(|r| r.topic == Topic::Chat);
-        tokio::join!(
-            send_all(&chat, to_chat, &metrics),
-            send_all(&presence, to_presence, &metrics)
-        );
+    while lane.recv_many(&mut waiting, MAX_BATCH).await > 0 {
+        send_all(&client, std::mem::take(&mut waiting), &metrics).await;
     }
 }
 
@@ -119,6 +136,8 @@ impl Outgoing {
     /// [`DELIVERY_TIMEOUT`]).
     fn fail(self, reason: &str) {
         match &self.sender {
+            None if self.kind == Kind::Typing => debug!("kafka: typing not delivered: {reason}"),
+            None => warn!("kafka: presence not delivered: {reason}"),
             Some(sender) => {
                 warn!("kafka: message not delivered: {reason}");
                 let message = format!(
@@ -128,7 +147,6 @@ impl Outgoing {
                 let event = ServerEvent::Error { code: "not_delivered", message: &message };
                 sender.send(&[&frame::text(event.to_json())]);
             }
-            None => warn!("kafka: presence not delivered: {reason}"),
         }
     }
 }
@@ -200,7 +218,7 @@ impl Drop for Pending {
     }
 }
 
-/// Records taken from the queue at once.
+/// Records taken from a lane at once.
 const MAX_BATCH: usize = 512;
 /// Bytes of records per produce request at most: Kafka refuses a record batch over its
 /// `message.max.bytes`, 1 MiB by default.
@@ -218,5 +236,33 @@ mod tests {
         let split = batches(sizes, |n| *n, 100);
         assert_eq!(split, vec![vec![40, 50, 10], vec![100], vec![30], vec![250], vec![5]]);
         assert!(batches(Vec::<usize>::new(), |n| *n, 100).is_empty());
+    }
+
+    #[test]
+    fn each_partition_has_its_lane_and_presence_the_last() {
+        let (queue, mut lanes) = Queue::new(3, 4);
+        assert_eq!(lanes.len(), 4);
+        queue.push(Lane::Chat(2), Kind::Chat, None, b"to 2".to_vec(), None);
+        queue.push(Lane::Presence, Kind::Roster, None, b"roster".to_vec(), None);
+        queue.push(Lane::Chat(0), Kind::Chat, None, b"to 0".to_vec(), None);
+        assert_eq!(queue.pending(), 3);
+        let value = |lane: &mut mpsc::Receiver<Outgoing>| lane.try_recv().ok().map(|r| r.value);
+        assert_eq!(value(&mut lanes[0]).as_deref(), Some(&b"to 0"[..]));
+        assert_eq!(value(&mut lanes[1]), None);
+        assert_eq!(value(&mut lanes[2]).as_deref(), Some(&b"to 2"[..]));
+        assert_eq!(value(&mut lanes[3]).as_deref(), Some(&b"roster"[..]));
+        assert_eq!(queue.pending(), 0, "records taken and dropped are no longer pending");
+    }
+
+    #[test]
+    fn a_full_lane_refuses_at_once_and_leaves_the_others_alone() {
+        let (queue, mut lanes) = Queue::new(2, 1);
+        queue.push(Lane::Chat(1), Kind::Typing, None, b"first".to_vec(), None);
+        queue.push(Lane::Chat(1), Kind::Typing, None, b"refused".to_vec(), None);
+        queue.push(Lane::Chat(0), Kind::Typing, None, b"other".to_vec(), None);
+        assert_eq!(queue.pending(), 2, "the refused record is not pending");
+        assert_eq!(lanes[1].try_recv().map(|r| r.value).ok().as_deref(), Some(&b"first"[..]));
+        assert!(lanes[1].try_recv().is_err());
+        assert_eq!(lanes[0].try_recv().map(|r| r.value).ok().as_deref(), Some(&b"other"[..]));
     }
 }
