@@ -382,7 +382,8 @@ async fn ensure_topic(
         Ok::<_, Error>(topics.into_iter().find(|t| t.name == topic).map(|t| t.partitions.len()))
     };
     if matches!(partitions().await?, None | Some(0)) {
-        info!("kafka: creating topic {topic} with {wanted} partitions");
+        let plural = if wanted == 1 { "" } else { "s" };
+        info!("kafka: creating topic {topic} with {wanted} partition{plural}");
         let controller = client.controller_client().map_err(|e| kafka_error("controller", e))?;
         let timeout_ms = KAFKA_TIMEOUT.as_millis() as i32;
         let create = controller.create_topic(topic, wanted as i32, 1, timeout_ms);
