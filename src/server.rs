@@ -24,9 +24,10 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::bus::Bus;
-use crate::chat::broadcaster::Broadcaster;
+use crate::chat::broadcaster::{Broadcaster, RoomLimits};
 use crate::chat::history::{Epochs, new_epoch};
 use crate::chat::inbox::Inbox;
+use crate::chat::room::Admission;
 use crate::config::Config;
 use crate::connection::{self, Context};
 use crate::error::Error;
@@ -61,8 +62,9 @@ pub fn run(config: Config) -> Result<(), Error> {
     let (inbox, mailbox) = Inbox::new();
     let metrics = Arc::new(Metrics::default());
     let (bus, epochs) = connect_bus(&config, &inbox, &metrics)?;
-    let history = epochs.history(config.default_room.as_str(), config.history_size);
-    let broadcaster = Broadcaster::new(mailbox, history, metrics.clone(), bus.others());
+    let limits =
+        RoomLimits { history_size: config.history_size, keep_empty_rooms: config.max_rooms };
+    let broadcaster = Broadcaster::new(mailbox, epochs, limits, metrics.clone(), bus.others());
     let broadcaster = spawn("broadcaster", move || broadcaster.run())?;
 
     let stopping = Arc::new(AtomicBool::new(false));
@@ -78,7 +80,8 @@ pub fn run(config: Config) -> Result<(), Error> {
     // Connections still in their handshake are allowed on top of MAX_CONNECTIONS, so that a full
     // server can still answer 503 and serve /healthz.
     let max_threads = config.max_connections + HANDSHAKE_HEADROOM;
-    let ctx = Arc::new(Context { config, tls, metrics, inbox, bus });
+    let admission = Admission::new(config.max_rooms);
+    let ctx = Arc::new(Context { config, tls, metrics, inbox, bus, admission });
     let serve = move |tcp, id| connection::serve(tcp, id, &ctx);
     accept_loop(&listener, max_threads, &stopping, serve);
     if broadcaster.join().is_err() {
@@ -88,7 +91,7 @@ pub fn run(config: Config) -> Result<(), Error> {
     Ok(())
 }
 
-/// The local inbox, or Kafka when `KAFKA_ENABLED`; and where each room's ids start.
+/// The local inbox, or Kafka when `KAFKA_ENABLED`; and where each room's ids come from.
 fn connect_bus(
     config: &Config,
     inbox: &Inbox,

@@ -2,9 +2,9 @@
 //! sends them through.
 //!
 //! ```text
-//! reader threads ──joined / chat / left──┐
-//! bus consumer (Kafka) ──relay──────────┼──▶ bounded channel (EVENT_QUEUE) ──▶ broadcaster
-//! signal thread ──shutdown──────────────┘
+//! reader threads ──joined / subscribe / chat / typing / left──┐
+//! bus consumer (Kafka) ──relay (chat / typing / roster)────────┼──▶ bounded channel (EVENT_QUEUE) ──▶ broadcaster
+//! signal thread ──shutdown─────────────────────────────────────┘
 //! any client's Outbound ──retry (its id)──▶ unbounded channel, at most one id per client ──▶ broadcaster
 //! ```
 //! The event channel is bounded: when the broadcaster falls behind, readers wait in
@@ -22,21 +22,23 @@ use crate::ws::outbound::RetryTo;
 /// What the broadcaster is told.
 #[derive(Debug)]
 pub enum Event {
-    /// A connection opened (it is in no room yet; a Subscribe to DEFAULT_ROOM follows).
+    /// A connection opened. It is in no room yet: a [`Event::Subscribe`] to the default room
+    /// follows.
     Joined {
         /// The new client.
         client: Client,
     },
-    /// A connection enters a room (or asks for its history again).
+    /// A client enters a room (or asks for its history again): it gets the history and the
+    /// users, the room a `join`.
     Subscribe {
         /// The connection.
         id: u64,
         /// The room.
         room: RoomName,
-        /// Where it left off in that room, if it is resuming.
+        /// Where it left off, if it is resuming.
         resume: Option<Resume>,
     },
-    /// A connection leaves a room.
+    /// A client leaves a room.
     Unsubscribe {
         /// The connection.
         id: u64,
@@ -48,7 +50,7 @@ pub enum Event {
     Chat {
         /// The id the bus gave it, if any.
         id: Option<u64>,
-        /// The room it was said in.
+        /// The room.
         room: RoomName,
         /// The sender's nickname.
         name: String,
@@ -57,25 +59,25 @@ pub enum Event {
         /// When the reader received it.
         ts: String,
     },
-    /// `name` is typing in `room`.
+    /// Someone is typing in a room.
     Typing {
         /// The room.
         room: RoomName,
-        /// Who types.
+        /// Who.
         name: String,
         /// The connection that typed, when it is on this instance (it does not get its own).
         from: Option<u64>,
     },
-    /// A connection asks for the list of rooms.
+    /// A client asks which rooms have members.
     ListRooms {
         /// The connection.
         id: u64,
     },
-    /// Another instance's nicknames online, per room (Kafka only).
+    /// Another instance announced the nicknames online on it, per room (Kafka only).
     Roster {
         /// The instance.
         instance: String,
-        /// Its nicknames, per room.
+        /// Its rooms with members, and their nicknames.
         rooms: Vec<(RoomName, Vec<String>)>,
         /// When it announced them, in milliseconds since 1970.
         at_millis: u64,
@@ -122,9 +124,14 @@ impl Inbox {
         self.send(Event::Joined { client })
     }
 
-    /// A client enters `room`.
+    /// Client `id` enters `room`, resuming it from `resume`.
     pub fn subscribe(&self, id: u64, room: RoomName, resume: Option<Resume>) -> Result<(), Closed> {
         self.send(Event::Subscribe { id, room, resume })
+    }
+
+    /// Client `id` leaves `room`.
+    pub fn unsubscribe(&self, id: u64, room: RoomName) -> Result<(), Closed> {
+        self.send(Event::Unsubscribe { id, room })
     }
 
     /// A chat message from a client here, to be numbered by the broadcaster. Waits while the
@@ -139,9 +146,14 @@ impl Inbox {
         self.send(Event::Chat { id: None, room, name, text, ts })
     }
 
-    /// `name` (connection `from`) is typing in `room`.
+    /// Connection `from` here is typing in `room`.
     pub fn typing(&self, room: RoomName, name: String, from: u64) -> Result<(), Closed> {
         self.send(Event::Typing { room, name, from: Some(from) })
+    }
+
+    /// Client `id` asks for the list of rooms.
+    pub fn list_rooms(&self, id: u64) -> Result<(), Closed> {
+        self.send(Event::ListRooms { id })
     }
 
     /// A client's reader ended. Nobody is left to tell when the broadcaster is gone.
@@ -172,6 +184,19 @@ impl Inbox {
 }
 
 /// Events that may wait for the broadcaster; beyond that, readers wait (back-pressure). The
-/// channel's slots are allocated and touched up front (96 bytes each, 1.5 MiB in all), so this is
+/// channel's slots are allocated and touched up front (112 bytes each with crossbeam's stamp,
+/// 1.75 MiB in all), so this is
 /// resident memory from the start: room for a burst of joins or messages from 16,384 connections.
 const EVENT_QUEUE: usize = 16 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_fits_the_slot_the_queue_budget_assumes() {
+        // EVENT_QUEUE's note counts 104 bytes a slot (a chat message: its id, room and three
+        // strings); more would make the channel's up-front allocation grow with it.
+        assert!(std::mem::size_of::<Event>() <= 104, "{}", std::mem::size_of::<Event>());
+    }
+}
