@@ -250,7 +250,8 @@ impl KafkaBus {
             uid: Some([self.producer, seq]),
         };
         let lane = Lane::Chat(partition(room.as_str(), self.partitions));
-        self.queue.push(lane, Kind::Chat, None, to_json(&record), Some(sender.clone()));
+        let kind = Kind::Chat { sender: sender.clone(), room: room.clone() };
+        self.queue.push(lane, kind, None, to_json(&record));
     }
 
     /// Produces a typing indicator (connection `conn` of this instance) to the presence topic.
@@ -262,7 +263,7 @@ impl KafkaBus {
             name,
             at: now_millis(),
         };
-        self.queue.push(Lane::Presence, Kind::Typing, self.key(), to_json(&record), None);
+        self.queue.push(Lane::Presence, Kind::Typing, self.key(), to_json(&record));
     }
 
     /// Announces the nicknames online on this instance, per room.
@@ -274,7 +275,7 @@ impl KafkaBus {
             users: None,
             at: now_millis(),
         };
-        self.queue.push(Lane::Presence, Kind::Roster, self.key(), to_json(&record), None);
+        self.queue.push(Lane::Presence, Kind::Roster, self.key(), to_json(&record));
     }
 
     /// Waits up to [`FLUSH_TIMEOUT`] for records in flight.

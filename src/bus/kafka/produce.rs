@@ -22,20 +22,19 @@ use tokio::sync::mpsc;
 
 use super::DELIVERY_TIMEOUT;
 use crate::chat::protocol::ServerEvent;
+use crate::chat::room::RoomName;
 use crate::metrics::Metrics;
 use crate::ws::frame;
 use crate::ws::outbound::Outbound;
 
 /// One record on its way to the broker.
 pub struct Outgoing {
-    /// What it is, for the log when it fails.
+    /// What it is: who hears about a failure, and how.
     pub kind: Kind,
     /// The record's key (presence and typing records are keyed by instance).
     pub key: Option<Vec<u8>>,
     /// The JSON record.
     pub value: Vec<u8>,
-    /// Who hears about a failure (a chat message's sender); `None` for presence.
-    pub sender: Option<Arc<Outbound>>,
     /// When the reader handed it over.
     pub at: Instant,
     /// Counts the record as in flight until it is dropped.
@@ -51,14 +50,19 @@ pub enum Lane {
     Presence,
 }
 
-/// What a record is, which decides how loudly its failure is logged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a record is, which decides who hears about its failure.
+#[derive(Debug)]
 pub enum Kind {
-    /// A chat message: its sender hears about a failure.
-    Chat,
-    /// An instance's roster (repeated every few seconds anyway).
+    /// A chat message: its sender hears about a failure, with the message's room.
+    Chat {
+        /// Where the sender's frames go.
+        sender: Arc<Outbound>,
+        /// The room the message was for.
+        room: RoomName,
+    },
+    /// An instance's roster (repeated every few seconds anyway): a warning in the log.
     Roster,
-    /// A typing indicator: worthless a few seconds later, so a failure is only a debug line.
+    /// A typing indicator, worthless a few seconds later: a debug line.
     Typing,
 }
 
@@ -78,17 +82,10 @@ impl Queue {
     }
 
     /// Hands a record to its lane's task without waiting; a full lane is reported at once.
-    pub fn push(
-        &self,
-        lane: Lane,
-        kind: Kind,
-        key: Option<Vec<u8>>,
-        value: Vec<u8>,
-        sender: Option<Arc<Outbound>>,
-    ) {
+    pub fn push(&self, lane: Lane, kind: Kind, key: Option<Vec<u8>>, value: Vec<u8>) {
         self.pending.fetch_add(1, Ordering::SeqCst);
         let _pending = Pending(self.pending.clone());
-        let record = Outgoing { kind, key, value, sender, at: Instant::now(), _pending };
+        let record = Outgoing { kind, key, value, at: Instant::now(), _pending };
         let presence = self.lanes.len() - 1;
         let index = match lane {
             Lane::Chat(p) if (p as usize) < presence => p as usize,
@@ -135,17 +132,17 @@ impl Outgoing {
     /// Tells the sender its message did not reach the topic (it may still appear once, see
     /// [`DELIVERY_TIMEOUT`]).
     fn fail(self, reason: &str) {
-        match &self.sender {
-            None if self.kind == Kind::Typing => debug!("kafka: typing not delivered: {reason}"),
-            None => warn!("kafka: presence not delivered: {reason}"),
-            Some(sender) => {
-                warn!("kafka: message not delivered: {reason}");
+        match &self.kind {
+            Kind::Typing => debug!("kafka: typing not delivered: {reason}"),
+            Kind::Roster => warn!("kafka: presence not delivered: {reason}"),
+            Kind::Chat { sender, room } => {
+                warn!("kafka: message to {room} not delivered: {reason}");
                 let message = format!(
                     "the broker did not confirm your message in time ({reason}); if it does not \
                      appear, send it again"
                 );
-                let event =
-                    ServerEvent::Error { code: "not_delivered", message: &message, room: None };
+                let room = Some(room.as_str());
+                let event = ServerEvent::Error { code: "not_delivered", message: &message, room };
                 sender.send(&[&frame::text(event.to_json())]);
             }
         }
@@ -241,11 +238,12 @@ mod tests {
 
     #[test]
     fn each_partition_has_its_lane_and_presence_the_last() {
+        // The kind only decides who hears about a failure.
         let (queue, mut lanes) = Queue::new(3, 4);
         assert_eq!(lanes.len(), 4);
-        queue.push(Lane::Chat(2), Kind::Chat, None, b"to 2".to_vec(), None);
-        queue.push(Lane::Presence, Kind::Roster, None, b"roster".to_vec(), None);
-        queue.push(Lane::Chat(0), Kind::Chat, None, b"to 0".to_vec(), None);
+        queue.push(Lane::Chat(2), Kind::Typing, None, b"to 2".to_vec());
+        queue.push(Lane::Presence, Kind::Roster, None, b"roster".to_vec());
+        queue.push(Lane::Chat(0), Kind::Typing, None, b"to 0".to_vec());
         assert_eq!(queue.pending(), 3);
         let value = |lane: &mut mpsc::Receiver<Outgoing>| lane.try_recv().ok().map(|r| r.value);
         assert_eq!(value(&mut lanes[0]).as_deref(), Some(&b"to 0"[..]));
@@ -258,12 +256,33 @@ mod tests {
     #[test]
     fn a_full_lane_refuses_at_once_and_leaves_the_others_alone() {
         let (queue, mut lanes) = Queue::new(2, 1);
-        queue.push(Lane::Chat(1), Kind::Typing, None, b"first".to_vec(), None);
-        queue.push(Lane::Chat(1), Kind::Typing, None, b"refused".to_vec(), None);
-        queue.push(Lane::Chat(0), Kind::Typing, None, b"other".to_vec(), None);
+        queue.push(Lane::Chat(1), Kind::Typing, None, b"first".to_vec());
+        queue.push(Lane::Chat(1), Kind::Typing, None, b"refused".to_vec());
+        queue.push(Lane::Chat(0), Kind::Typing, None, b"other".to_vec());
         assert_eq!(queue.pending(), 2, "the refused record is not pending");
         assert_eq!(lanes[1].try_recv().map(|r| r.value).ok().as_deref(), Some(&b"first"[..]));
         assert!(lanes[1].try_recv().is_err());
         assert_eq!(lanes[0].try_recv().map(|r| r.value).ok().as_deref(), Some(&b"other"[..]));
+    }
+
+    #[test]
+    fn a_message_not_delivered_tells_its_sender_in_which_room() {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let sender = Arc::new(Outbound::new(server, None, 1 << 16, Arc::default(), None));
+        let room = RoomName::parse("rust").unwrap();
+        let (queue, _lanes) = Queue::new(1, 1);
+        queue.push(Lane::Chat(0), Kind::Typing, None, b"fills the lane".to_vec());
+        queue.push(Lane::Chat(0), Kind::Chat { sender, room }, None, b"refused".to_vec());
+        client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut frame = [0u8; 512];
+        let n = client.read(&mut frame).unwrap();
+        // RFC 6455 §5.2: 0x81 (a final text frame), then a 16-bit length (126) past 125 bytes.
+        assert_eq!(frame[..2], [0x81, 126]);
+        let text = String::from_utf8_lossy(&frame[4..n]);
+        assert!(text.starts_with(r#"{"type":"error","code":"not_delivered","#), "{text}");
+        assert!(text.contains("too many messages waiting") && text.ends_with(r#""room":"rust"}"#));
     }
 }
