@@ -6,11 +6,13 @@
 //! 127.0.0.2 and `ws2` to 127.0.0.3 (all of 127.0.0.0/8 is loopback), and each instance listens on
 //! its own address, port 8443. nginx listens on 443 and 80 as in compose. Needs root and
 //! `TANSU_BIN` (tests/topology/run.sh sets everything up). A second test puts [`proxy`] between
-//! the server and the broker to break a produce request's connection at the worst moment.
+//! the server and the broker to break a produce request's connection at the worst moment;
+//! [`rooms`] runs rooms over the partitioned topic on both instances.
 
 #[path = "../support/mod.rs"]
 mod support;
 mod proxy;
+mod rooms;
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -206,6 +208,7 @@ impl Member {
     fn join(topology: &Topology, addr: SocketAddr, name: &str) -> Member {
         let mut client = topology.connect(addr, &format!("name={name}"));
         let history = client.welcome();
+        assert_eq!(history["room"], "general", "everyone starts in the default room");
         let epoch = history["epoch"].as_str().unwrap().to_string();
         Member { name: name.to_string(), client, epoch, seen: Vec::new() }
     }
@@ -216,6 +219,7 @@ impl Member {
         let query = format!("name={}&since={since}&epoch={}", self.name, self.epoch);
         self.client = topology.connect(addr, &query);
         let history = self.client.welcome();
+        assert_eq!(history["room"], "general");
         for m in history["messages"].as_array().unwrap() {
             self.record(m);
         }
