@@ -69,6 +69,7 @@ use rskafka::client::error::{Error as ClientError, ProtocolError};
 use rskafka::client::partition::{Compression, OffsetAt, PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder};
 use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::chat::history::{Epochs, Start};
@@ -86,7 +87,7 @@ mod dedup;
 mod produce;
 
 use dedup::Uid;
-use produce::{Kind, Lane, Queue};
+use produce::{Kind, Lane, Outgoing, Queue};
 
 /// The producer side, shared by reader threads and the broadcaster.
 pub struct KafkaBus {
@@ -152,36 +153,9 @@ pub fn start(config: &Config, inbox: Inbox, metrics: Arc<Metrics>) -> Result<Sta
         .build()
         .map_err(|source| Error::Io { context: "starting the Kafka runtime", source })?;
     let deadline = Instant::now() + STARTUP_TIMEOUT;
-    let Setup { client, chat, presence, presence_from } =
-        runtime.block_on(retry_until(deadline, || connect(config)))?;
-    let readback = readback(config.history_size, config.kafka_partitions);
-    let mut starts = Vec::with_capacity(chat.len());
-    let mut chat_producers = Vec::with_capacity(chat.len());
-    let mut consumers = Vec::with_capacity(chat.len());
-    for (p, ChatPartition { clients, epoch, low, high }) in chat.into_iter().enumerate() {
-        let history_from = low.max(high - readback);
-        debug!(
-            "kafka: partition {p} epoch {epoch}, offsets {low}..{high}, history from {history_from}"
-        );
-        starts.push(Start { epoch, first_id: u64::try_from(history_from).unwrap_or(0) });
-        chat_producers.push(clients.producer);
-        let from = consume::ChatFrom {
-            read_from: low.max(history_from - dedup::WINDOW),
-            deliver_from: history_from,
-        };
-        let rooms = consume::Rooms {
-            partition: p as u32,
-            partitions: config.kafka_partitions,
-            default_room: config.default_room.clone(),
-        };
-        consumers.push((clients.consumer, from, rooms));
-    }
-    info!(
-        "kafka {}: topic {} with {} partitions, each read back {readback} records",
-        config.kafka_brokers, config.kafka_topic, config.kafka_partitions
-    );
-
-    let (queue, mut lanes) = Queue::new(config.kafka_partitions, QUEUE_CAPACITY);
+    let setup = runtime.block_on(retry_until(deadline, || connect(config)))?;
+    let (queue, lanes) = Queue::new(config.kafka_partitions, QUEUE_CAPACITY);
+    let (tasks, epochs) = Tasks::new(setup, lanes, config, inbox, metrics.clone());
     let bus = Arc::new(KafkaBus {
         queue,
         producer: random_u64(),
@@ -190,43 +164,103 @@ pub fn start(config: &Config, inbox: Inbox, metrics: Arc<Metrics>) -> Result<Sta
         topic: config.kafka_topic.clone(),
         instance: config.instance_id.clone(),
     });
-    let presence_lane = lanes.pop().expect("the presence topic has a lane");
-    let me = config.instance_id.clone();
-    let default_room = config.default_room.clone();
-    let topic = config.kafka_topic.clone();
     let body = move || {
         // The tasks run until the process ends; should the thread end anyway (a panic), the
         // server reports itself unhealthy instead of a bus that silently stopped.
-        let _unhealthy_when_gone = Stopped(metrics.clone());
-        runtime.block_on(async move {
-            let mut tasks = JoinSet::new();
-            for (lane, producer) in lanes.into_iter().zip(chat_producers) {
-                tasks.spawn(produce::run(lane, producer, metrics.clone()));
-            }
-            tasks.spawn(produce::run(presence_lane, presence.producer, metrics.clone()));
-            for (consumer, from, rooms) in consumers {
-                tasks.spawn(consume::chat(consumer, from, rooms, inbox.clone(), metrics.clone()));
-            }
-            let presence_records = consume::PresenceRecords { me, default_room };
-            let (consumer, inbox_, metrics_) = (presence.consumer, inbox, metrics.clone());
-            tasks.spawn(consume::presence(
-                consumer,
-                presence_from,
-                presence_records,
-                inbox_,
-                metrics_,
-            ));
-            tasks.spawn(probe_health(client, topic, metrics));
-            while let Some(ended) = tasks.join_next().await {
-                // A panicking task takes the thread down with it, as if it had run on it.
-                if let Err(Ok(panic)) = ended.map_err(|e| e.try_into_panic()) {
-                    std::panic::resume_unwind(panic);
-                }
-            }
-        });
+        let _unhealthy_when_gone = Stopped(metrics);
+        runtime.block_on(tasks.run());
     };
     spawn("kafka", body)?;
-    Ok(Started { bus, epochs: Epochs::partitions(starts) })
+    Ok(Started { bus, epochs })
+}
+
+/// What the `kafka` thread runs, each task with the connection it owns.
+struct Tasks {
+    /// A producer per lane: each chat partition's, in order, then the presence topic's.
+    producers: Vec<(mpsc::Receiver<Outgoing>, PartitionClient)>,
+    /// A consumer per chat partition.
+    chat: Vec<(PartitionClient, consume::ChatFrom, consume::Rooms)>,
+    /// The presence topic's consumer, and the offset it starts at.
+    presence: (PartitionClient, i64, consume::PresenceRecords),
+    /// The probe's client, and the topic it looks for.
+    probe: (Client, String),
+    inbox: Inbox,
+    metrics: Arc<Metrics>,
+}
+
+impl Tasks {
+    /// Where each partition's consumer starts and its rooms' histories begin, from what
+    /// [`connect`] found; with the [`Epochs`] for the broadcaster.
+    fn new(
+        setup: Setup,
+        lanes: Vec<mpsc::Receiver<Outgoing>>,
+        config: &Config,
+        inbox: Inbox,
+        metrics: Arc<Metrics>,
+    ) -> (Tasks, Epochs) {
+        let Setup { client, chat, presence, presence_from } = setup;
+        let readback = readback(config.history_size, config.kafka_partitions);
+        let mut starts = Vec::with_capacity(chat.len());
+        let mut producers = Vec::with_capacity(lanes.len());
+        let mut consumers = Vec::with_capacity(chat.len());
+        for (p, ChatPartition { clients, epoch, low, high }) in chat.into_iter().enumerate() {
+            let history_from = low.max(high - readback);
+            debug!(
+                "kafka: partition {p}: epoch {epoch}, offsets {low}..{high}, from {history_from}"
+            );
+            starts.push(Start { epoch, first_id: u64::try_from(history_from).unwrap_or(0) });
+            producers.push(clients.producer);
+            let from = consume::ChatFrom {
+                read_from: low.max(history_from - dedup::WINDOW),
+                deliver_from: history_from,
+            };
+            let rooms = consume::Rooms {
+                partition: p as u32,
+                partitions: config.kafka_partitions,
+                default_room: config.default_room.clone(),
+            };
+            consumers.push((clients.consumer, from, rooms));
+        }
+        info!(
+            "kafka {}: topic {} with {} partitions, each read back {readback} records",
+            config.kafka_brokers, config.kafka_topic, config.kafka_partitions
+        );
+        producers.push(presence.producer);
+        let records = consume::PresenceRecords {
+            me: config.instance_id.clone(),
+            default_room: config.default_room.clone(),
+        };
+        let tasks = Tasks {
+            producers: lanes.into_iter().zip(producers).collect(),
+            chat: consumers,
+            presence: (presence.consumer, presence_from, records),
+            probe: (client, config.kafka_topic.clone()),
+            inbox,
+            metrics,
+        };
+        (tasks, Epochs::partitions(starts))
+    }
+
+    /// Runs every task until they all end (they run as long as the process does); a task that
+    /// panics takes the thread down with it, as if it had run on it.
+    async fn run(self) {
+        let Tasks { producers, chat, presence, probe, inbox, metrics } = self;
+        let mut tasks = JoinSet::new();
+        for (lane, client) in producers {
+            tasks.spawn(produce::run(lane, client, metrics.clone()));
+        }
+        for (client, from, rooms) in chat {
+            tasks.spawn(consume::chat(client, from, rooms, inbox.clone(), metrics.clone()));
+        }
+        let (client, from, records) = presence;
+        tasks.spawn(consume::presence(client, from, records, inbox, metrics.clone()));
+        tasks.spawn(probe_health(probe.0, probe.1, metrics));
+        while let Some(ended) = tasks.join_next().await {
+            if let Err(Ok(panic)) = ended.map_err(|e| e.try_into_panic()) {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
 }
 
 impl KafkaBus {
@@ -617,7 +651,7 @@ mod tests {
     }
 
     /// A bus whose lanes the test reads, with `partitions` chat partitions.
-    fn bus(partitions: u32) -> (KafkaBus, Vec<tokio::sync::mpsc::Receiver<produce::Outgoing>>) {
+    fn bus(partitions: u32) -> (KafkaBus, Vec<mpsc::Receiver<Outgoing>>) {
         let (queue, lanes) = Queue::new(partitions, 16);
         let bus = KafkaBus {
             queue,
@@ -630,7 +664,7 @@ mod tests {
         (bus, lanes)
     }
 
-    fn taken(lane: &mut tokio::sync::mpsc::Receiver<produce::Outgoing>) -> Option<String> {
+    fn taken(lane: &mut mpsc::Receiver<Outgoing>) -> Option<String> {
         lane.try_recv().ok().map(|r| String::from_utf8(r.value).unwrap())
     }
 
