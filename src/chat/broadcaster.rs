@@ -562,6 +562,22 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_keeps_the_net_change() {
+        let change = |joined: &[&str], left: &[&str]| Change {
+            room: general(),
+            joined: joined.iter().map(|s| s.to_string()).collect(),
+            left: left.iter().map(|s| s.to_string()).collect(),
+        };
+        let mut batch = Batch::default();
+        batch.add(change(&["a", "b"], &["x"]));
+        batch.add(change(&["x"], &["a"]));
+        batch.add(change(&["c"], &[]));
+        // a came and went, x went and came back: neither is news.
+        assert_eq!(batch.joined.iter().collect::<Vec<_>>(), ["b", "c"]);
+        assert!(batch.left.is_empty());
+    }
+
+    #[test]
     fn it_stops_on_shutdown() {
         let (inbox, mailbox) = Inbox::new();
         inbox.shutdown();
