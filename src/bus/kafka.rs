@@ -51,8 +51,10 @@
 //! that on a single TCP connection, requests will be processed in the order they are sent"), so
 //! a produce would wait behind a held fetch. A consumer per partition, rather than one task
 //! fetching them in turn, keeps a message's wait at one held fetch (10 ms at most) whatever P
-//! is; in turn, every idle partition would add its 10 ms to the round (80 ms at P = 8). The price
-//! is P fetches every 10 ms while idle. Reader threads reach the producers through
+//! is; in turn, every idle partition would add its 10 ms to the round (80 ms at P = 8), and
+//! fetching them in turn without a wait would ask as often as this does. The price is P fetches
+//! every 10 ms while idle: against tansu, an idle release build used 2.4% of a core at P = 8
+//! (0.8% at P = 1) and the broker about 18% (6%). Reader threads reach the producers through
 //! [`produce::Queue`], and the consumers reach the broadcaster through the event channel; neither
 //! side waits for the other. Unlike a C client, it keeps no thread-local state that every thread
 //! of the process would carry (see BENCHMARKS.md).
