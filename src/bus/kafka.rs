@@ -574,7 +574,8 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Records waiting for the producer at most; beyond that a message is `not_delivered` at once.
 const QUEUE_CAPACITY: usize = 16 * 1024;
-/// Presence records read back at start, to learn who is online elsewhere.
+/// Presence records read back at start, to learn who is online elsewhere. Typing records share
+/// the topic: when they crowd the rosters out, the next announcements (every 5 s) tell.
 const PRESENCE_READBACK: i64 = 1000;
 /// How many rooms' histories start-up reads back, spread over the partitions.
 const READBACK_ROOMS: usize = 64;
