@@ -343,26 +343,27 @@ describe('WebSocketChat page', () => {
       const input = alice.locator('#message-input');
       const counter = alice.locator('#counter');
       const send = alice.locator('#send');
-      const sent = () => alice.locator('#frame-list li.out').count();
+      // Chat messages sent (the page also sends typing and rooms frames).
+      const sent = () => alice.locator('#frame-list li.out .f-type', { hasText: /^message$/ }).count();
 
-      // The limit (from hello) is for the whole frame: {"type":"message","text":""} is 28 bytes.
-      await waitFor(alice, 'counter from the hello limit', () => document.getElementById('counter').textContent === '172');
+      // The limit (from hello) is for the whole frame: {"type":"message","room":"general","text":""} is 45 bytes.
+      await waitFor(alice, 'counter from the hello limit', () => document.getElementById('counter').textContent === '155');
       await input.fill('héllo €'); // 10 bytes of UTF-8
-      assert.equal(await counter.textContent(), '162');
+      assert.equal(await counter.textContent(), '145');
       await input.fill('say "hi"'); // 8 bytes, and each quote is escaped: 10
-      assert.equal(await counter.textContent(), '162');
+      assert.equal(await counter.textContent(), '145');
       await input.fill('   ');
       assert.equal(await send.isDisabled(), true, 'whitespace only is not sent');
 
-      await input.fill('y'.repeat(173));
+      await input.fill('y'.repeat(156));
       assert.equal(await counter.textContent(), '-1');
       assert.equal(await send.isDisabled(), true, 'one byte over is not sent');
       await input.press('Enter');
       assert.equal(await sent(), 0, 'Enter does not send a message over the limit');
-      await input.fill('y'.repeat(172));
+      await input.fill('y'.repeat(155));
       assert.equal(await counter.textContent(), '0');
       await input.press('Enter');
-      await waitForMessage(alice, 'y'.repeat(172)); // exactly at the limit: the server takes it
+      await waitForMessage(alice, 'y'.repeat(155)); // exactly at the limit: the server takes it
       assert.equal(await sent(), 1);
 
       await input.pressSequentially('line one');
@@ -373,7 +374,7 @@ describe('WebSocketChat page', () => {
       await input.press('Enter');
       await waitForMessage(alice, 'line one\nline two');
       assert.equal(await input.inputValue(), '', 'the box is emptied after sending');
-      assert.equal(await counter.textContent(), '172');
+      assert.equal(await counter.textContent(), '155');
       assert.equal(await sent(), 2);
       assertNoDuplicateIds(await readMessages(alice));
       assert.equal(await alice.getAttribute('#status', 'data-state'), 'online', 'still connected');
