@@ -108,6 +108,7 @@
     defaultRoom: DEFAULT_ROOM,
     rooms: new Map(), // name -> room (see newRoom): the rooms the page is in or is joining
     shown: null, // the room whose conversation is on screen
+    previous: null, // the one shown before it: shown again when the room shown is left
     publicRooms: [], // the last answer to {"type":"rooms"}
     roomsAfterJoin: false, // ask for the public list once the room being joined has answered
     newBelow: 0, // messages added below the fold of the shown room (the "New messages" button)
@@ -551,10 +552,13 @@
     requestPublicRooms();
   }
 
-  /** Forgets a room (left, or refused by the server); the default room is shown in its place. */
+  /** Forgets a room (left, or refused by the server); if it was shown, the one shown before it is. */
   function dropRoom(room) {
     for (const timer of room.typing.values()) clearTimeout(timer);
-    if (state.shown === room.name) showRoom(state.rooms.get(state.defaultRoom));
+    if (state.shown === room.name) {
+      const back = state.previous !== room.name && state.rooms.get(state.previous);
+      showRoom(back || state.rooms.get(state.defaultRoom));
+    }
     state.rooms.delete(room.name);
     renderRoomList();
     renderPublicRooms();
@@ -568,6 +572,7 @@
       if (current) {
         current.scrollTop = isNearBottom() ? null : el.messages.scrollTop;
         while (el.messages.firstChild) current.parked.appendChild(el.messages.firstChild);
+        state.previous = current.name;
       }
       state.shown = room.name;
       el.messages.appendChild(room.parked); // moves the children; the fragment is empty again
