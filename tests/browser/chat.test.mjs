@@ -20,6 +20,11 @@ import {
   sendFromPage,
   rawClient,
   delay,
+  waitForRoom,
+  joinRoomByName,
+  clickRoom,
+  readRooms,
+  readFrames,
 } from './lib.mjs';
 
 const TEST_TIMEOUT = 90000;
@@ -61,6 +66,36 @@ function assertNoDuplicateIds(messages) {
     assert.ok(!seen.has(key), `message id ${m.id} (epoch ${m.epoch}) shown twice`);
     seen.add(key);
   }
+}
+
+/** Opens one page per name and waits until each is online. */
+async function openAll(context, baseUrl, names) {
+  const pages = [];
+  for (const name of names) {
+    const page = await openChat(context, baseUrl, name);
+    await waitForState(page, 'online');
+    pages.push(page);
+  }
+  return pages;
+}
+
+/** Waits until the line under the conversation reads `text` ('' when nobody is typing). */
+function waitForTyping(page, text, timeout = 10000) {
+  return waitFor(page, `#typing to read ${JSON.stringify(text)}`, (want) => document.getElementById('typing').textContent === want, text, timeout);
+}
+
+/** Shows `room` and checks it lists exactly `texts` as messages, once each, and whether it says some were missed. */
+async function assertRoomShows(page, room, texts, { missed }) {
+  await clickRoom(page, room);
+  const shown = await readMessages(page);
+  assert.deepEqual(
+    shown.filter((m) => m.kind === 'message').map((m) => m.text),
+    texts,
+    `#${room} shows each message once, in order`,
+  );
+  assertNoDuplicateIds(shown);
+  const says = shown.some((m) => m.kind === 'notice' && /missed/i.test(m.text));
+  assert.equal(says, missed, `#${room} ${missed ? 'says' : 'does not say'} that messages were missed`);
 }
 
 describe('WebSocketChat page', () => {
@@ -509,6 +544,288 @@ describe('WebSocketChat page', () => {
         const list = document.getElementById('messages');
         return list.scrollHeight - list.scrollTop - list.clientHeight < 50 && document.getElementById('jump').hidden;
       });
+      assertClean(problems);
+    });
+  });
+
+  // ---------------------------------------------------------------------------
+  // Rooms (issue 13): every test below also checks the page logged no console error.
+
+  test('joins a room by name: listed, shown, in the address; only its members get its messages', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems }) => {
+      const [alice, bob, carol] = await openAll(context, server.url, ['alice', 'bob', 'carol']);
+
+      await joinRoomByName(alice, 'Rust', 'rust'); // lower-cased, as the server does
+      assert.deepEqual((await readRooms(alice)).map((r) => r.room), ['general', 'rust']);
+      assert.equal(new URL(alice.url()).hash, '#rust');
+      assert.deepEqual(await readFrames(alice, 'out', 'subscribe'), [{ type: 'subscribe', room: 'rust' }]);
+      await joinRoomByName(bob, 'rust');
+      await waitForUsers(alice, ['alice', 'bob']);
+
+      await sendFromPage(alice, 'hello rust');
+      await waitForMessage(bob, 'hello rust');
+      await waitForMessage(alice, 'hello rust');
+      assert.ok(
+        (await readFrames(alice, 'out', 'message')).some((f) => f.room === 'rust' && f.text === 'hello rust'),
+        'the message frame names the room shown',
+      );
+
+      // Carol is only in general. Once she has a later message of general, the rust one would
+      // have reached her too if it were sent to her: the broadcaster keeps one order.
+      await clickRoom(alice, 'general');
+      await sendFromPage(alice, 'hello general');
+      await waitForMessage(carol, 'hello general');
+      assert.equal(countText(await readMessages(carol), 'hello rust'), 0, 'not shown in general');
+      assert.equal(countText(await readMessages(alice), 'hello rust'), 0, 'general does not show rust messages');
+      assert.deepEqual(
+        (await readFrames(carol, 'in')).filter((f) => f.room === 'rust'),
+        [],
+        'nothing of rust reached carol',
+      );
+      await clickRoom(alice, 'rust');
+      assert.equal(countText(await readMessages(alice), 'hello rust'), 1, 'back in rust, its message is there once');
+      assertClean(problems);
+    });
+  });
+
+  test('a room not shown counts its new messages; showing it clears the count', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, clients }) => {
+      const [alice] = await openAll(context, server.url, ['alice']);
+      await joinRoomByName(alice, 'rust');
+      await clickRoom(alice, 'general');
+      const bob = await rawClient(server.url, 'bob');
+      clients.push(bob);
+      await bob.subscribe('rust');
+      for (const text of ['r1', 'r2', 'r3']) await bob.say(text, 'rust');
+      await bob.say('g1'); // shown: not counted
+
+      await waitFor(alice, 'rust with 3 unread', () =>
+        document.querySelector('#rooms li[data-room="rust"] .unread')?.textContent === '3',
+      );
+      await waitForMessage(alice, 'g1');
+      const rooms = await readRooms(alice);
+      assert.equal(rooms.find((r) => r.room === 'general').unread, 0, 'the room shown has no count');
+
+      await clickRoom(alice, 'rust');
+      assert.equal((await readRooms(alice)).find((r) => r.room === 'rust').unread, 0, 'cleared when shown');
+      const shown = await readMessages(alice);
+      for (const text of ['r1', 'r2', 'r3']) assert.equal(countText(shown, text), 1, text);
+      assert.equal(countText(shown, 'g1'), 0);
+      assertClean(problems);
+    });
+  });
+
+  test('leaving a room removes it, and its other members see the leave', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems }) => {
+      const [alice, bob] = await openAll(context, server.url, ['alice', 'bob']);
+      await joinRoomByName(alice, 'rust');
+      await joinRoomByName(bob, 'rust');
+      await waitForUsers(bob, ['alice', 'bob']);
+      assert.equal((await readRooms(alice)).find((r) => r.room === 'general').leavable, false, 'the default room stays');
+
+      await alice.locator('#rooms li[data-room="rust"] .room-leave').click();
+      await waitForRoom(alice, 'general');
+      assert.deepEqual((await readRooms(alice)).map((r) => r.room), ['general']);
+      assert.deepEqual(await readFrames(alice, 'out', 'unsubscribe'), [{ type: 'unsubscribe', room: 'rust' }]);
+
+      await waitFor(bob, '"alice left" in rust, and alice gone from its users', () => {
+        const left = [...document.querySelectorAll('#messages .notice')].some((n) => n.textContent.includes('alice left'));
+        const users = [...document.querySelectorAll('#users li')].map((li) => li.textContent.trim());
+        return left && !users.includes('alice') && users.includes('bob');
+      });
+      // She left rust only: general still lists her.
+      await clickRoom(bob, 'general');
+      await waitForUsers(bob, ['alice', 'bob']);
+      assert.equal(
+        (await readMessages(bob)).filter((m) => m.kind === 'notice' && m.text.includes('alice left')).length,
+        0,
+        'no leave in general',
+      );
+      assertClean(problems);
+    });
+  });
+
+  test('the public room list shows member counts, and a click joins the room', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems }) => {
+      const [alice, bob] = await openAll(context, server.url, ['alice', 'bob']);
+      await joinRoomByName(alice, 'rust');
+      await joinRoomByName(bob, 'rust');
+      const carol = await openChat(context, server.url, 'carol');
+      await waitForState(carol, 'online');
+
+      // Asked for when the page opens: most members first.
+      await waitFor(carol, 'public list: general 3, rust 2', () => {
+        const rows = [...document.querySelectorAll('#public-rooms li.public-room')].map(
+          (li) => `${li.dataset.room}=${li.querySelector('.count').textContent}`,
+        );
+        return rows.join(' ') === 'general=3 rust=2';
+      });
+      await carol.locator('#public-rooms li[data-room="rust"] .public-open').click();
+      await waitForRoom(carol, 'rust');
+      await waitForUsers(carol, ['alice', 'bob', 'carol']);
+      // Asked for again after joining.
+      await waitFor(carol, 'public list: rust 3, marked as joined', () => {
+        const li = document.querySelector('#public-rooms li[data-room="rust"]');
+        return li !== null && li.querySelector('.count').textContent === '3' && li.classList.contains('member');
+      });
+      assert.ok((await readFrames(carol, 'out', 'rooms')).length >= 2, 'asked on open and after joining');
+      assertClean(problems);
+    });
+  });
+
+  test('typing: "alice is typing…" for about 3 s, several names joined, never your own', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems }) => {
+      const pages = await openAll(context, server.url, ['alice', 'bob', 'carol']);
+      const [alice, bob, carol] = pages;
+      for (const page of pages) await joinRoomByName(page, 'rust');
+      await waitForUsers(alice, ['alice', 'bob', 'carol']);
+      const typingLine = (page) => page.locator('#typing').textContent();
+
+      await alice.locator('#message-input').pressSequentially('hello the', { delay: 20 });
+      await waitForTyping(bob, 'alice is typing…');
+      const seen = Date.now();
+      await waitForTyping(carol, 'alice is typing…');
+      assert.equal(await typingLine(alice), '', 'your own typing is not shown');
+      const typingSent = await readFrames(alice, 'out', 'typing');
+      assert.deepEqual(typingSent, [{ type: 'typing', room: 'rust' }], 'one typing frame for a burst of keys');
+
+      await waitForTyping(bob, '', 6000);
+      const lasted = Date.now() - seen;
+      assert.ok(lasted >= 2000 && lasted <= 4500, `shown for about 3 s (${lasted} ms)`);
+
+      // Two typers: more than 2 s after alice's last typing frame, so hers is sent again.
+      await alice.locator('#message-input').pressSequentially('re', { delay: 20 });
+      await bob.locator('#message-input').pressSequentially('hi', { delay: 20 });
+      await waitForTyping(carol, 'alice and bob are typing…');
+      await waitForTyping(alice, 'bob is typing…');
+      await waitForTyping(bob, 'alice is typing…');
+
+      // A message from the typer ends their "typing".
+      await alice.locator('#message-input').press('Enter');
+      await waitForMessage(carol, 'hello there');
+      await waitForTyping(carol, 'bob is typing…', 2000);
+      assertClean(problems);
+    });
+  });
+
+  test('a link to /#rust opens the page in rust; a hash change switches rooms', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, clients }) => {
+      const bob = await rawClient(server.url, 'bob');
+      clients.push(bob);
+      await bob.subscribe('rust');
+      await bob.say('said before the link was opened', 'rust');
+
+      const alice = await context.newPage();
+      await alice.goto(`${server.url}/?name=alice#rust`);
+      await waitForRoom(alice, 'rust');
+      assert.deepEqual((await readRooms(alice)).map((r) => r.room), ['general', 'rust']);
+      assert.deepEqual(await readFrames(alice, 'out', 'subscribe'), [{ type: 'subscribe', room: 'rust' }]);
+      await waitForMessage(alice, 'said before the link was opened');
+      await waitForUsers(alice, ['alice', 'bob']);
+      await bob.say('said after', 'rust');
+      await waitForMessage(alice, 'said after');
+
+      // Typing another room into the address bar joins it; Back goes to the room before.
+      await alice.evaluate(() => {
+        location.hash = '#go';
+      });
+      await waitForRoom(alice, 'go');
+      assert.deepEqual((await readRooms(alice)).map((r) => r.room), ['general', 'rust', 'go']);
+      await alice.goBack();
+      await waitForRoom(alice, 'rust');
+      await waitForMessage(alice, 'said after');
+      assertClean(problems);
+    });
+  });
+
+  test('resumes every room after a dropped connection: each from its own point, nothing twice', { timeout: 120000 }, async () => {
+    const env = { HISTORY_SIZE: '3', RATE_LIMIT_PER_SEC: '100' };
+    await withServer(browser, { tls: false, env }, {}, async ({ server, context, problems, clients }) => {
+      const [alice] = await openAll(context, server.url, ['alice']);
+      await joinRoomByName(alice, 'rust');
+      const carol = await rawClient(server.url, 'carol');
+      clients.push(carol);
+      await carol.subscribe('rust');
+      const beforeG = await carol.say('before g');
+      const beforeR = await carol.say('before r', 'rust');
+      await waitForMessage(alice, 'before r');
+      const toggle = alice.locator('#connect-toggle');
+
+      // 1. Away briefly: both rooms resume with what came after their own last id.
+      await toggle.click();
+      await waitForState(alice, 'offline');
+      await carol.say('away g1');
+      await carol.say('away r1', 'rust');
+      await carol.say('away g2');
+      await carol.say('away r2', 'rust');
+      await toggle.click();
+      await waitForState(alice, 'online');
+      await waitForMessage(alice, 'away r2');
+      await waitFor(alice, 'general: 2 unread from the resume', () =>
+        document.querySelector('#rooms li[data-room="general"] .unread')?.textContent === '2',
+      );
+      const opened = await alice.locator('#frame-list li.event').allTextContents();
+      assert.ok(opened.some((e) => e.includes(`since=${beforeG.id}&epoch=`)), `general resumed in the URL: ${JSON.stringify(opened)}`);
+      const resumes = (await readFrames(alice, 'out', 'subscribe')).filter((f) => f.since !== undefined);
+      assert.deepEqual(resumes.map((f) => [f.room, f.since]), [['rust', beforeR.id]], 'rust resumed after its last id');
+      assert.equal(typeof resumes[0].epoch, 'string');
+      await assertRoomShows(alice, 'rust', ['before r', 'away r1', 'away r2'], { missed: false });
+      await assertRoomShows(alice, 'general', ['before g', 'away g1', 'away g2'], { missed: false });
+
+      // 2. Away longer than rust's history (HISTORY_SIZE=3): only rust says messages were missed.
+      await toggle.click();
+      await waitForState(alice, 'offline');
+      for (let i = 1; i <= 5; i += 1) await carol.say(`x${i}`, 'rust');
+      await carol.say('away g3');
+      await toggle.click();
+      await waitForState(alice, 'online');
+      await waitForMessage(alice, 'away g3'); // general is shown now
+      await assertRoomShows(alice, 'general', ['before g', 'away g1', 'away g2', 'away g3'], { missed: false });
+      await clickRoom(alice, 'rust');
+      await waitForMessage(alice, 'x5');
+      await assertRoomShows(alice, 'rust', ['before r', 'away r1', 'away r2', 'x3', 'x4', 'x5'], { missed: true });
+      assert.equal(countText(await readMessages(alice), 'x1'), 0, 'x1 fell out of the history');
+      assertClean(problems);
+    });
+  });
+
+  test('a bad room name in the field gives an inline message and sends nothing', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems }) => {
+      const [alice] = await openAll(context, server.url, ['alice']);
+      const error = alice.locator('#room-error');
+      assert.equal(await error.isHidden(), true);
+      for (const bad of ['no spaces', '-dash-first', 'é', 'a'.repeat(33), 'dots.no']) {
+        await alice.locator('#room-input').fill(bad);
+        await alice.locator('#room-input').press('Enter');
+        await error.waitFor({ state: 'visible', timeout: 5000 });
+        assert.match(await error.textContent(), /is not a room name/, bad);
+        assert.equal(await alice.getAttribute('#room-input', 'aria-invalid'), 'true');
+        assert.equal(await alice.inputValue('#room-input'), bad, 'the name stays for correcting');
+        await alice.locator('#room-input').fill(''); // editing clears the message
+        await error.waitFor({ state: 'hidden', timeout: 5000 });
+      }
+      assert.deepEqual(await readFrames(alice, 'out', 'subscribe'), [], 'nothing sent');
+      assert.deepEqual((await readRooms(alice)).map((r) => r.room), ['general']);
+      assert.equal(new URL(alice.url()).hash, '', 'the address did not change');
+      await joinRoomByName(alice, 'a'.repeat(32)); // the longest name is fine
+      assertClean(problems);
+    });
+  });
+
+  test('the server refusing a room (too_many_rooms) is shown inline and the room is dropped', { timeout: TEST_TIMEOUT }, async () => {
+    const env = { MAX_ROOMS_PER_CONNECTION: '2' };
+    await withServer(browser, { tls: false, env }, {}, async ({ server, context, problems }) => {
+      const [alice] = await openAll(context, server.url, ['alice']);
+      await joinRoomByName(alice, 'rust'); // general and rust: the limit
+      await alice.locator('#room-input').fill('go');
+      await alice.locator('#room-input').press('Enter');
+      await alice.locator('#room-error').waitFor({ state: 'visible', timeout: 10000 });
+      const refusals = (await readFrames(alice, 'in', 'error')).filter((f) => f.code === 'too_many_rooms');
+      assert.equal(refusals.length, 1, 'one too_many_rooms error');
+      assert.equal(await alice.locator('#room-error').textContent(), refusals[0].message);
+      await waitForRoom(alice, 'rust'); // back to the room shown before
+      assert.deepEqual((await readRooms(alice)).map((r) => r.room), ['general', 'rust']);
+      assert.equal(await alice.locator('#alerts .alert').count(), 0, 'inline, not an alert');
       assertClean(problems);
     });
   });
