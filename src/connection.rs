@@ -21,8 +21,9 @@ use std::time::Instant;
 use log::{debug, info};
 
 use crate::bus::Bus;
-use crate::chat::handler::{ChatHandler, Joining};
+use crate::chat::handler::{ChatHandler, Joining, Services};
 use crate::chat::inbox::Inbox;
+use crate::chat::room::Admission;
 use crate::config::Config;
 use crate::error::Rejection;
 use crate::http::{HeadError, Request, Response, Route, request, route};
@@ -48,6 +49,8 @@ pub struct Context {
     pub inbox: Inbox,
     /// The way chat messages travel (the inbox, or Kafka).
     pub bus: Bus,
+    /// The count of rooms with members (`MAX_ROOMS`).
+    pub admission: Admission,
 }
 
 /// The body of a connection thread: serves the connection and logs how it ended.
@@ -96,8 +99,14 @@ impl Ready<'_> {
         let name = joining.name.clone();
         let end = match app {
             App::Chat => {
-                let (inbox, metrics) = (&ctx.inbox, &*ctx.metrics);
-                let mut chat = ChatHandler::new(id, joining, config, inbox, &ctx.bus, metrics);
+                let services = Services {
+                    config,
+                    inbox: &ctx.inbox,
+                    publish: &ctx.bus,
+                    metrics: &ctx.metrics,
+                    admission: &ctx.admission,
+                };
+                let mut chat = ChatHandler::new(id, joining, services);
                 session.run(&mut memory::ReleaseAfterOpen(&mut chat))
             }
             App::Echo => session

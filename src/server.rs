@@ -24,9 +24,10 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::bus::Bus;
-use crate::chat::broadcaster::Broadcaster;
-use crate::chat::history::{History, new_epoch};
+use crate::chat::broadcaster::{Broadcaster, RoomLimits};
+use crate::chat::history::{Epochs, new_epoch};
 use crate::chat::inbox::Inbox;
+use crate::chat::room::Admission;
 use crate::config::Config;
 use crate::connection::{self, Context};
 use crate::error::Error;
@@ -60,8 +61,10 @@ pub fn run(config: Config) -> Result<(), Error> {
 
     let (inbox, mailbox) = Inbox::new();
     let metrics = Arc::new(Metrics::default());
-    let (bus, history) = connect_bus(&config, &inbox, &metrics)?;
-    let broadcaster = Broadcaster::new(mailbox, history, metrics.clone(), bus.others());
+    let (bus, epochs) = connect_bus(&config, &inbox, &metrics)?;
+    let limits =
+        RoomLimits { history_size: config.history_size, keep_empty_rooms: config.max_rooms };
+    let broadcaster = Broadcaster::new(mailbox, epochs, limits, metrics.clone(), bus.others());
     let broadcaster = spawn("broadcaster", move || broadcaster.run())?;
 
     let stopping = Arc::new(AtomicBool::new(false));
@@ -77,7 +80,8 @@ pub fn run(config: Config) -> Result<(), Error> {
     // Connections still in their handshake are allowed on top of MAX_CONNECTIONS, so that a full
     // server can still answer 503 and serve /healthz.
     let max_threads = config.max_connections + HANDSHAKE_HEADROOM;
-    let ctx = Arc::new(Context { config, tls, metrics, inbox, bus });
+    let admission = Admission::new(config.max_rooms);
+    let ctx = Arc::new(Context { config, tls, metrics, inbox, bus, admission });
     let serve = move |tcp, id| connection::serve(tcp, id, &ctx);
     accept_loop(&listener, max_threads, &stopping, serve);
     if broadcaster.join().is_err() {
@@ -87,21 +91,19 @@ pub fn run(config: Config) -> Result<(), Error> {
     Ok(())
 }
 
-/// The local inbox, or Kafka when `KAFKA_ENABLED`; and the history to start from.
+/// The local inbox, or Kafka when `KAFKA_ENABLED`; and where each room's ids come from.
 fn connect_bus(
     config: &Config,
     inbox: &Inbox,
     metrics: &Arc<Metrics>,
-) -> Result<(Bus, History), Error> {
+) -> Result<(Bus, Epochs), Error> {
     if !config.kafka_enabled {
-        return Ok((Bus::Local(inbox.clone()), History::new(config.history_size, new_epoch())));
+        return Ok((Bus::Local(inbox.clone()), Epochs::single(new_epoch())));
     }
     #[cfg(feature = "kafka")]
     {
         let started = crate::bus::kafka::start(config, inbox.clone(), metrics.clone())?;
-        let history =
-            History::new(config.history_size, started.epoch).starting_at(started.history_from);
-        Ok((Bus::Kafka(started.bus), history))
+        Ok((Bus::Kafka(started.bus), started.epochs))
     }
     #[cfg(not(feature = "kafka"))]
     {

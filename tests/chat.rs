@@ -20,18 +20,29 @@ fn two_clients_chat_and_see_each_other() {
     assert_eq!(hello["type"], "hello");
     assert_eq!(hello["name"], "alice");
     assert_eq!(hello["max_message_bytes"], 4096);
+    assert_eq!(
+        (hello["default_room"].as_str(), hello["max_rooms_per_connection"].as_u64()),
+        (Some("general"), Some(16))
+    );
     let history = alice.next();
     assert_eq!(history["type"], "history");
+    assert_eq!(history["room"], "general");
     assert_eq!(history["messages"], serde_json::json!([]));
     assert_eq!(history["complete"], true);
-    assert_eq!(alice.next(), serde_json::json!({"type": "users", "users": ["alice"]}));
-    assert_eq!(alice.next()["type"], "join");
+    let users = serde_json::json!({"type": "users", "room": "general", "users": ["alice"]});
+    assert_eq!(alice.next(), users);
 
+    // A newcomer's join goes to the others, not to the newcomer.
     let mut bob = server.connect("/ws?name=bob");
     bob.welcome();
-    assert_eq!(alice.next(), serde_json::json!({"type": "users", "users": ["alice", "bob"]}));
+    let users = serde_json::json!({"type": "users", "room": "general", "users": ["alice", "bob"]});
+    assert_eq!(bob.next(), users);
+    assert_eq!(alice.next(), users);
     let join = alice.next();
-    assert_eq!((join["type"].as_str(), join["name"].as_str()), (Some("join"), Some("bob")));
+    assert_eq!(
+        (join["type"].as_str(), join["room"].as_str(), join["name"].as_str()),
+        (Some("join"), Some("general"), Some("bob"))
+    );
 
     alice.say("hello bob");
     let at_bob = bob.next_of("message");
@@ -47,7 +58,8 @@ fn two_clients_chat_and_see_each_other() {
     assert_eq!(alice.next_of("message")["text"], "hi alice");
 
     drop(bob);
-    assert_eq!(alice.next(), serde_json::json!({"type": "users", "users": ["alice"]}));
+    let users = serde_json::json!({"type": "users", "room": "general", "users": ["alice"]});
+    assert_eq!(alice.next(), users);
     let leave = alice.next();
     assert_eq!((leave["type"].as_str(), leave["name"].as_str()), (Some("leave"), Some("bob")));
 }

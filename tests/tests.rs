@@ -6,5 +6,6 @@ mod bad_input;
 mod chat;
 mod http;
 mod lifecycle;
+mod rooms;
 mod slow_clients;
 mod tls;

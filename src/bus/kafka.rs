@@ -45,8 +45,10 @@ use rskafka::client::partition::{Compression, OffsetAt, PartitionClient, Unknown
 use rskafka::client::{Client, ClientBuilder};
 use serde::{Deserialize, Serialize};
 
+use crate::chat::history::{Epochs, Start};
 use crate::chat::inbox::Inbox;
 use crate::chat::presence::now_millis;
+use crate::chat::room::RoomName;
 use crate::config::Config;
 use crate::error::Error;
 use crate::metrics::Metrics;
@@ -75,10 +77,8 @@ pub struct KafkaBus {
 pub struct Started {
     /// The bus, for publishing.
     pub bus: Arc<KafkaBus>,
-    /// The topic's epoch.
-    pub epoch: String,
-    /// The first offset the history is rebuilt from; older ones are not kept in memory.
-    pub history_from: u64,
+    /// Each partition's epoch and the first offset the history is rebuilt from.
+    pub epochs: Epochs,
 }
 
 /// A record on the topics, as JSON.
@@ -90,6 +90,8 @@ enum Record {
     /// A chat message (its id is its offset). `uid` tells a retried copy from a new message;
     /// records written before it existed have none.
     Chat {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
         name: String,
         text: String,
         ts: String,
@@ -97,8 +99,17 @@ enum Record {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         uid: Option<Uid>,
     },
-    /// The nicknames online on one instance, at a time in milliseconds since 1970.
-    Roster { instance: String, users: Vec<String>, at: u64 },
+    /// The nicknames online on one instance per room, at a time in milliseconds since 1970.
+    Roster {
+        instance: String,
+        #[serde(default)]
+        rooms: std::collections::BTreeMap<String, Vec<String>>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        users: Vec<String>,
+        at: u64,
+    },
+    /// Someone typing in a room.
+    Typing { instance: String, conn: u64, room: String, name: String, at: u64 },
 }
 
 /// Connects, makes sure both topics exist with one partition, learns the epoch, and starts the
@@ -131,6 +142,7 @@ pub fn start(config: &Config, inbox: Inbox, metrics: Arc<Metrics>) -> Result<Sta
     };
     let me = config.instance_id.clone();
     let topic = config.kafka_topic.clone();
+    let room = config.default_room.clone();
     let body = move || {
         // The tasks run until the process ends; should the thread end anyway (a panic), the
         // server reports itself unhealthy instead of a bus that silently stopped.
@@ -138,21 +150,43 @@ pub fn start(config: &Config, inbox: Inbox, metrics: Arc<Metrics>) -> Result<Sta
         runtime.block_on(async move {
             tokio::join!(
                 produce::run(outgoing, chat.producer, presence.producer, metrics.clone()),
-                consume::chat(chat.consumer, chat_from, inbox.clone(), metrics.clone()),
-                consume::presence(presence.consumer, presence_from, me, inbox, metrics.clone()),
+                consume::chat(
+                    chat.consumer,
+                    chat_from,
+                    room.clone(),
+                    inbox.clone(),
+                    metrics.clone()
+                ),
+                consume::presence(
+                    presence.consumer,
+                    presence_from,
+                    me,
+                    room,
+                    inbox,
+                    metrics.clone()
+                ),
                 probe_health(&client, &topic, &metrics),
             )
         });
     };
     spawn("kafka", body)?;
-    Ok(Started { bus, epoch, history_from: u64::try_from(history_from).unwrap_or(0) })
+    let first_id = u64::try_from(history_from).unwrap_or(0);
+    Ok(Started { bus, epochs: Epochs::partitions(vec![Start { epoch, first_id }]) })
 }
 
 impl KafkaBus {
     /// Produces a chat message; a failure reaches `sender` as a `not_delivered` error event.
-    pub fn publish(&self, name: &str, text: &str, ts: &str, sender: &Arc<Outbound>) {
+    pub fn publish(
+        &self,
+        room: &RoomName,
+        name: &str,
+        text: &str,
+        ts: &str,
+        sender: &Arc<Outbound>,
+    ) {
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let record = Record::Chat {
+            room: Some(room.to_string()),
             name: name.to_string(),
             text: text.to_string(),
             ts: ts.to_string(),
@@ -162,11 +196,25 @@ impl KafkaBus {
         self.queue.push(Topic::Chat, None, to_json(&record), Some(sender.clone()));
     }
 
-    /// Announces the nicknames online on this instance.
-    pub fn announce(&self, users: &[&str]) {
+    /// Tells the other instances that connection `from` here is typing in `room`.
+    pub fn typing(&self, room: &RoomName, name: &str, from: u64) {
+        let record = Record::Typing {
+            instance: self.instance.clone(),
+            conn: from,
+            room: room.to_string(),
+            name: name.to_string(),
+            at: now_millis(),
+        };
+        let key = Some(self.instance.as_bytes().to_vec());
+        self.queue.push(Topic::Presence, key, to_json(&record), None);
+    }
+
+    /// Announces the nicknames online on this instance, per room.
+    pub fn announce(&self, rooms: Vec<(RoomName, Vec<String>)>) {
         let record = Record::Roster {
             instance: self.instance.clone(),
-            users: users.iter().map(|u| u.to_string()).collect(),
+            rooms: rooms.into_iter().map(|(room, users)| (room.to_string(), users)).collect(),
+            users: Vec::new(),
             at: now_millis(),
         };
         let key = Some(self.instance.as_bytes().to_vec());
@@ -400,6 +448,7 @@ mod tests {
     #[test]
     fn a_chat_record_carries_its_uid_and_old_records_still_read() {
         let record = Record::Chat {
+            room: None,
             name: "alice".into(),
             text: "hi".into(),
             ts: "t".into(),

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use crate::chat::handler::Publish;
 use crate::chat::inbox::{Closed, Inbox};
 use crate::chat::presence::Announce;
+use crate::chat::room::RoomName;
 use crate::ws::outbound::Outbound;
 
 #[cfg(feature = "kafka")]
@@ -32,10 +33,11 @@ pub enum Bus {
 }
 
 impl Publish for Bus {
-    /// Sends a chat message on its way to every client. With Kafka a failure to deliver reaches
-    /// `sender` later as a `not_delivered` error event.
+    /// Sends a chat message on its way to every member of `room`. With Kafka a failure to deliver
+    /// reaches `sender` later as a `not_delivered` error event.
     fn publish(
         &self,
+        room: RoomName,
         name: String,
         text: String,
         ts: String,
@@ -44,11 +46,22 @@ impl Publish for Bus {
         match self {
             Bus::Local(inbox) => {
                 let _ = sender;
-                inbox.chat(name, text, ts)
+                inbox.chat(room, name, text, ts)
             }
             #[cfg(feature = "kafka")]
             Bus::Kafka(bus) => {
-                bus.publish(&name, &text, &ts, sender);
+                bus.publish(&room, &name, &text, &ts, sender);
+                Ok(())
+            }
+        }
+    }
+
+    fn typing(&self, room: RoomName, name: String, from: u64) -> Result<(), Closed> {
+        match self {
+            Bus::Local(inbox) => inbox.typing(room, name, from),
+            #[cfg(feature = "kafka")]
+            Bus::Kafka(bus) => {
+                bus.typing(&room, &name, from);
                 Ok(())
             }
         }
@@ -68,8 +81,8 @@ impl Bus {
 
 #[cfg(feature = "kafka")]
 impl Announce for kafka::KafkaBus {
-    fn announce(&self, users: &[&str]) {
-        kafka::KafkaBus::announce(self, users);
+    fn announce(&self, rooms: Vec<(RoomName, Vec<String>)>) {
+        kafka::KafkaBus::announce(self, rooms);
     }
 
     fn flush(&self) {

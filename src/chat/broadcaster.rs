@@ -1,8 +1,9 @@
-//! The consumer: one thread that numbers messages and delivers every event to every client.
+//! The consumer: one thread that numbers messages and delivers each room's events to its members.
 //!
 //! # Ownership
-//! The broadcaster alone owns the [`Hub`] (who is connected) and the [`History`], so neither needs a
-//! lock and there is exactly one order of events: the order in which they leave the channel. Reader
+//! The broadcaster alone owns the [`Hub`] (who is connected, who is in which room, each room's
+//! history), so nothing needs a lock and there is exactly one order of events: the order in which
+//! they leave the channel. Reader
 //! threads only *send* [`Event`]s through the [`Inbox`](crate::chat::inbox::Inbox); they never
 //! touch another client. Of the bus it knows only [`Announce`], where it tells other instances who
 //! is online here; it holds no way into its own inbox, so when every sender is gone (and no
@@ -13,7 +14,9 @@
 //!    a backlog.
 //! 2. Take every other event already waiting (`try_iter`), up to [`MAX_BATCH`]: under load a round
 //!    carries many messages, at low load just one, so latency stays minimal either way.
-//! 3. Encode each outgoing event to a frame once ([`frame::text`]) and note who gets it.
+//! 3. Encode each outgoing event to a frame once ([`frame::text`]) and note who gets it: the
+//!    members of its room, found through the hub's index by room, so a round with messages for
+//!    many rooms never walks every client per room.
 //! 4. Give each client all of its frames of the round in one [`Outbound::send`]: one lock and, in the
 //!    common case, one system call per client per round, however many messages the round holds.
 //! 5. Sockets that did not take everything asked for a retry themselves (whoever sent to them:
@@ -33,11 +36,12 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, select};
 use log::{debug, info};
 use tungstenite::Bytes;
 
-use crate::chat::history::{History, Resume};
-use crate::chat::hub::{Client, Hub};
+use crate::chat::history::{Epochs, Resume};
+use crate::chat::hub::{Client, Entered, Hub, Slot};
 use crate::chat::inbox::{Event, Mailbox};
 use crate::chat::presence::{Announce, Presence};
-use crate::chat::protocol::{Chat, ServerEvent, timestamp};
+use crate::chat::protocol::{Chat, MAX_LISTED_ROOMS, RoomCount, ServerEvent, timestamp};
+use crate::chat::room::RoomName;
 use crate::metrics::Metrics;
 use crate::ws::frame;
 use crate::ws::outbound::Sent;
@@ -46,7 +50,6 @@ use crate::ws::outbound::Sent;
 pub struct Broadcaster {
     mailbox: Mailbox,
     hub: Hub,
-    history: History,
     metrics: Arc<Metrics>,
     /// The other instances (Kafka), if there can be any.
     others: Option<Arc<dyn Announce>>,
@@ -57,6 +60,8 @@ pub struct Broadcaster {
     backlog: HashSet<u64>,
     /// Clients we sent a close frame to, and when to give up on them.
     closing: HashMap<u64, Instant>,
+    /// The round being built; its vectors are kept from one round to the next.
+    round: Round,
 }
 
 /// Whether the broadcaster goes on after an event.
@@ -66,45 +71,69 @@ enum Flow {
     Stop,
 }
 
-/// Who gets a frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum To {
-    All,
-    One(u64),
-}
-
-/// The frames of one round, in order.
+/// The frames of one round, each encoded once, and who gets which.
+///
+/// Recipients are resolved when an event is handled, from the room's members at that moment:
+/// a client that subscribes halfway through a round gets the room's later frames but not the
+/// earlier ones (those are in the history it was just sent), and one that leaves gets nothing
+/// more.
 #[derive(Debug, Default)]
 struct Round {
-    frames: Vec<(To, Bytes)>,
-    /// Clients that joined during the round get only the frames from their join on.
-    joined_at: HashMap<u64, usize>,
+    frames: Vec<Bytes>,
+    /// For each slot, the indexes of its frames in `frames`, in order.
+    to: Vec<Vec<u32>>,
+    /// The slots with frames, in the order they got their first.
+    touched: Vec<Slot>,
 }
 
 impl Round {
-    fn push(&mut self, to: To, event: &ServerEvent<'_>) {
-        self.frames.push((to, frame::text(event.to_json())));
+    /// Encodes `event` once; returns the frame's index.
+    fn frame(&mut self, event: &ServerEvent<'_>) -> u32 {
+        self.frames.push(frame::text(event.to_json()));
+        (self.frames.len() - 1) as u32
+    }
+
+    /// Gives frame `index` to `slot`.
+    fn add(&mut self, slot: Slot, index: u32) {
+        let at = slot as usize;
+        if at >= self.to.len() {
+            self.to.resize_with(at + 1, Vec::new);
+        }
+        if self.to[at].is_empty() {
+            self.touched.push(slot);
+        }
+        self.to[at].push(index);
+    }
+
+    /// `slot`'s client is gone: it gets nothing more (a newcomer may take the slot).
+    fn forget(&mut self, slot: Slot) {
+        if let Some(list) = self.to.get_mut(slot as usize) {
+            list.clear();
+        }
     }
 }
 
 impl Broadcaster {
-    /// A broadcaster reading `mailbox`, keeping `history`, announcing presence to `others`.
+    /// A broadcaster reading `mailbox`; rooms take their ids from `epochs` and keep
+    /// `history_size` messages each, `max_rooms` empty rooms are kept; presence is announced to
+    /// `others`.
     pub fn new(
         mailbox: Mailbox,
-        history: History,
+        epochs: Epochs,
+        limits: RoomLimits,
         metrics: Arc<Metrics>,
         others: Option<Arc<dyn Announce>>,
     ) -> Broadcaster {
         Broadcaster {
             mailbox,
-            hub: Hub::default(),
-            history,
+            hub: Hub::new(epochs, limits.history_size, limits.keep_empty_rooms),
             metrics,
             others,
             presence: Presence::new(),
             presence_due: Instant::now(),
             backlog: HashSet::new(),
             closing: HashMap::new(),
+            round: Round::default(),
         }
     }
 
@@ -138,10 +167,11 @@ impl Broadcaster {
             let now = Instant::now();
             if now >= self.presence_due {
                 self.presence_due = now + PRESENCE_TICK;
-                let mut round = Round::default();
+                let mut round = std::mem::take(&mut self.round);
                 self.presence.forget_silent(now);
                 self.refresh_presence(&mut round);
-                self.deliver(&round);
+                self.deliver(&mut round);
+                self.round = round;
             }
             self.retry_backlog();
             self.expire_closing();
@@ -151,7 +181,7 @@ impl Broadcaster {
     /// One round: `first` and every other event already waiting, up to [`MAX_BATCH`], delivered
     /// together.
     fn round(&mut self, first: Event, events: &Receiver<Event>) -> Flow {
-        let mut round = Round::default();
+        let mut round = std::mem::take(&mut self.round);
         let rest = events.try_iter().take(MAX_BATCH - 1);
         let mut flow = Flow::Continue;
         for event in std::iter::once(first).chain(rest) {
@@ -160,26 +190,44 @@ impl Broadcaster {
                 break;
             }
         }
-        self.deliver(&round);
+        self.deliver(&mut round);
+        self.round = round;
         flow
     }
 
     fn handle(&mut self, event: Event, round: &mut Round) -> Flow {
         match event {
-            Event::Joined { client, resume } => self.join(client, resume.as_ref(), round),
-            Event::Chat { id, name, text, ts } => {
-                let id = match id {
-                    // A record read twice (after a consumer error) is delivered once.
-                    Some(id) if self.history.has_seen(id) => return Flow::Continue,
-                    Some(id) => id,
-                    None => self.history.next_id(),
-                };
-                let chat = Arc::new(Chat { id, name, text, ts });
-                round.push(To::All, &ServerEvent::Message(&chat));
-                self.history.push(chat);
+            Event::Joined { client } => {
+                self.hub.open(client);
             }
-            Event::Roster { instance, users, at_millis } => {
-                self.presence.heard(instance, users, at_millis, Instant::now());
+            Event::Subscribe { id, room, resume } => self.subscribe(id, room, resume, round),
+            Event::Unsubscribe { id, room } => {
+                let Some(slot) = self.hub.slot(id) else { return Flow::Continue };
+                if self.hub.unsubscribe(slot, &room) == Some(true) {
+                    let name = self.hub.client(slot).map(|c| c.name.clone()).unwrap_or_default();
+                    self.presence.local_gone(&room, &name);
+                }
+                self.refresh_presence(round);
+            }
+            Event::Chat { id, room, name, text, ts } => self.chat(id, room, name, text, ts, round),
+            Event::Typing { room, name, from } => {
+                let except = from.and_then(|id| self.hub.slot(id));
+                let typing = ServerEvent::Typing { room: room.as_str(), name: &name };
+                self.to_room(round, &room, &typing, |slot, _| Some(slot) != except);
+            }
+            Event::ListRooms { id } => {
+                let busiest = self.presence.busiest(MAX_LISTED_ROOMS);
+                let rooms = busiest
+                    .into_iter()
+                    .map(|(room, users)| RoomCount { room: room.as_str(), users })
+                    .collect();
+                let index = round.frame(&ServerEvent::Rooms { rooms });
+                if let Some(slot) = self.hub.slot(id) {
+                    round.add(slot, index);
+                }
+            }
+            Event::Roster { instance, rooms, at_millis } => {
+                self.presence.heard(instance, rooms, at_millis, Instant::now());
                 self.refresh_presence(round);
             }
             Event::Left { id } => self.leave(id, round),
@@ -188,97 +236,142 @@ impl Broadcaster {
         Flow::Continue
     }
 
-    fn join(&mut self, client: Client, resume: Option<&Resume>, round: &mut Round) {
-        let id = client.id;
-        round.joined_at.insert(id, round.frames.len());
-        let (messages, complete) = self.history.replay(resume);
+    fn subscribe(&mut self, id: u64, room: RoomName, resume: Option<Resume>, round: &mut Round) {
+        let Some((slot, entered)) = self.hub.subscribe(id, &room) else { return };
+        let history = &self.hub.room(&room).expect("it has a member").history;
+        let (messages, complete) = history.replay(resume.as_ref());
         let history = ServerEvent::History {
-            epoch: self.history.epoch(),
+            room: room.as_str(),
+            epoch: history.epoch(),
             messages: messages.into_iter().map(|c| ServerEvent::Message(c)).collect(),
             complete,
         };
-        round.frames.push((To::One(id), frame::text(history.to_json())));
-        let name = client.name.clone();
-        if self.hub.join(client) {
-            self.presence.local_appeared(&name);
+        let index = round.frame(&history);
+        round.add(slot, index);
+        if entered == Entered::New(true) {
+            let name = self.hub.client(slot).expect("just subscribed").name.clone();
+            self.presence.local_appeared(&room, &name);
         }
-        if !self.refresh_presence(round) {
-            // The others were not sent the list, but the newcomer needs it.
-            round.push(To::One(id), &ServerEvent::Users { users: self.presence.users() });
+        if !self.refresh_presence(round).contains(&room) {
+            // The room was not sent the list, but the newcomer needs it.
+            let users =
+                ServerEvent::Users { room: room.as_str(), users: self.presence.users(&room) };
+            let index = round.frame(&users);
+            round.add(slot, index);
         }
+    }
+
+    fn chat(
+        &mut self,
+        id: Option<u64>,
+        room: RoomName,
+        name: String,
+        text: String,
+        ts: String,
+        round: &mut Round,
+    ) {
+        let history = &mut self.hub.room_mut(&room).history;
+        let id = match id {
+            // A record read twice (after a consumer error) is delivered once.
+            Some(id) if history.has_seen(id) => return,
+            Some(id) => id,
+            None => history.next_id(),
+        };
+        let chat = Arc::new(Chat { room, id, name, text, ts });
+        history.push(chat.clone());
+        self.to_room(round, &chat.room, &ServerEvent::Message(&chat), |_, _| true);
     }
 
     fn leave(&mut self, id: u64, round: &mut Round) {
         self.backlog.remove(&id);
         self.closing.remove(&id);
-        round.joined_at.remove(&id);
-        if let Some((client, gone)) = self.hub.leave(id) {
-            if gone {
-                self.presence.local_gone(&client.name);
+        if let Some(slot) = self.hub.slot(id) {
+            round.forget(slot);
+        }
+        if let Some((client, rooms)) = self.hub.close(id) {
+            for (room, gone) in rooms {
+                if gone {
+                    self.presence.local_gone(&room, &client.name);
+                }
             }
             self.refresh_presence(round);
         }
     }
 
-    /// Tells everyone about nicknames that came or went (here or on another instance), and
-    /// announces ours to the other instances when it changed or is due. True if the whole list
-    /// went to everyone.
+    /// Encodes `event` once and gives it to the members of `room` that `to` accepts.
+    fn to_room(
+        &self,
+        round: &mut Round,
+        room: &RoomName,
+        event: &ServerEvent<'_>,
+        to: impl Fn(Slot, &Client) -> bool,
+    ) {
+        let Some(room) = self.hub.room(room) else { return };
+        if room.members().is_empty() {
+            return;
+        }
+        let index = round.frame(event);
+        for &slot in room.members() {
+            if self.hub.client(slot).is_some_and(|client| to(slot, client)) {
+                round.add(slot, index);
+            }
+        }
+    }
+
+    /// Tells each room about nicknames that came or went (here or on another instance), and
+    /// announces ours to the other instances when it changed or is due. Returns the rooms that
+    /// were sent their whole users list.
     ///
     /// The whole list goes out on each change only while it is short: in a big room, sending n
     /// names to n clients on every join would cost O(n²) bytes. Past [`USERS_BROADCAST_LIMIT`]
-    /// names, `join` and `leave` carry the changes and newcomers get the list.
-    fn refresh_presence(&mut self, round: &mut Round) -> bool {
+    /// names, `join` and `leave` carry the changes and newcomers get the list. A `join` or
+    /// `leave` is not sent to connections with the nickname it names.
+    fn refresh_presence(&mut self, round: &mut Round) -> Vec<RoomName> {
         if let Some(others) = &self.others {
             if self.presence.should_announce(Instant::now()) {
-                others.announce(&self.hub.users());
+                others.announce(self.hub.rosters());
             }
         }
-        let change = self.presence.take_change();
-        let broadcast = !change.is_empty() && self.presence.len() <= USERS_BROADCAST_LIMIT;
-        if broadcast {
-            round.push(To::All, &ServerEvent::Users { users: self.presence.users() });
-        }
+        let mut listed = Vec::new();
         let ts = timestamp();
-        for name in &change.joined {
-            round.push(To::All, &ServerEvent::Join { name, ts: &ts });
+        for change in self.presence.take_changes() {
+            let room = change.room.as_str();
+            if self.presence.len(&change.room) <= USERS_BROADCAST_LIMIT {
+                let users = ServerEvent::Users { room, users: self.presence.users(&change.room) };
+                self.to_room(round, &change.room, &users, |_, _| true);
+                listed.push(change.room.clone());
+            }
+            for name in &change.joined {
+                let join = ServerEvent::Join { room, name, ts: &ts };
+                self.to_room(round, &change.room, &join, |_, c| c.name != *name);
+            }
+            for name in &change.left {
+                let leave = ServerEvent::Leave { room, name, ts: &ts };
+                self.to_room(round, &change.room, &leave, |_, c| c.name != *name);
+            }
         }
-        for name in &change.left {
-            round.push(To::All, &ServerEvent::Leave { name, ts: &ts });
-        }
-        broadcast
+        listed
     }
 
     /// Gives every client its frames of the round, one `send` per client.
-    fn deliver(&mut self, round: &Round) {
-        if round.frames.is_empty() {
-            return;
-        }
-        // The common round: the same frames for everybody. Collect them once.
-        let uniform =
-            round.joined_at.is_empty() && round.frames.iter().all(|(to, _)| *to == To::All);
-        let shared: Vec<&Bytes> = match uniform {
-            true => round.frames.iter().map(|(_, bytes)| bytes).collect(),
-            false => Vec::new(),
-        };
+    fn deliver(&mut self, round: &mut Round) {
+        let Round { frames: all, to, touched } = round;
+        let mut frames: Vec<&Bytes> = Vec::new();
         let mut delivered = 0u64;
-        for client in self.hub.clients() {
-            let own: Vec<&Bytes>;
-            let frames = if uniform {
-                &shared
-            } else {
-                let start = round.joined_at.get(&client.id).copied().unwrap_or(0);
-                own = round.frames[start..]
-                    .iter()
-                    .filter(|(to, _)| *to == To::All || *to == To::One(client.id))
-                    .map(|(_, bytes)| bytes)
-                    .collect();
-                &own
-            };
-            if frames.is_empty() {
+        for &slot in touched.iter() {
+            let list = &mut to[slot as usize];
+            if list.is_empty() {
                 continue;
             }
+            frames.clear();
+            frames.extend(list.iter().map(|&i| &all[i as usize]));
+            list.clear();
+            if list.capacity() > KEEP_PER_SLOT {
+                list.shrink_to(KEEP_PER_SLOT);
+            }
+            let Some(client) = self.hub.client(slot) else { continue };
             // What the socket does not take now asks for its own retry (`Outbound`).
-            match client.outbound.send(frames) {
+            match client.outbound.send(&frames) {
                 Sent::Flushed | Sent::Pending => delivered += frames.len() as u64,
                 Sent::Evicted => {
                     info!("conn-{} {}: too slow, closing with 1013", client.id, client.name);
@@ -287,6 +380,8 @@ impl Broadcaster {
                 Sent::Closed => {}
             }
         }
+        touched.clear();
+        all.clear();
         self.metrics.delivered(delivered);
     }
 
@@ -322,18 +417,18 @@ impl Broadcaster {
         }
         if let Some(others) = &self.others {
             // Our users are gone for the other instances now, not after FORGET_AFTER.
-            others.announce(&[]);
+            others.announce(Vec::new());
         }
         let deadline = Instant::now() + SHUTDOWN_GRACE;
         // Wait for close frames to go out and for clients to answer (their readers then leave).
         while !self.hub.is_empty() && Instant::now() < deadline {
             match self.mailbox.events.recv_timeout(RETRY_TICK) {
                 Ok(Event::Left { id }) => {
-                    self.hub.leave(id);
+                    self.hub.close(id);
                 }
-                Ok(Event::Joined { client, .. }) => {
+                Ok(Event::Joined { client }) => {
                     client.outbound.close(1001, "server shutting down", true);
-                    self.hub.join(client);
+                    self.hub.open(client);
                 }
                 Ok(_) | Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -351,8 +446,19 @@ impl Broadcaster {
     }
 }
 
-/// The most names for which every change sends the whole users list to everyone.
+/// The room settings the broadcaster needs.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomLimits {
+    /// Messages kept per room (`HISTORY_SIZE`).
+    pub history_size: usize,
+    /// Rooms without members kept with their history (`MAX_ROOMS`); older ones are forgotten.
+    pub keep_empty_rooms: usize,
+}
+
+/// The most names in a room for which every change sends the whole users list to the room.
 pub const USERS_BROADCAST_LIMIT: usize = 100;
+/// Frame indexes a slot keeps room for between rounds; a longer list is shrunk back.
+const KEEP_PER_SLOT: usize = 16;
 /// Events handled in one round at most.
 pub const MAX_BATCH: usize = 1024;
 /// How often sockets with a backlog are retried.
@@ -374,9 +480,14 @@ mod tests {
     use crate::chat::history::new_epoch;
     use crate::chat::inbox::Inbox;
 
+    fn general() -> RoomName {
+        RoomName::parse("general").unwrap()
+    }
+
     fn broadcaster(mailbox: Mailbox) -> Broadcaster {
         let metrics = Arc::new(Metrics::default());
-        Broadcaster::new(mailbox, History::new(10, new_epoch()), metrics, None)
+        let limits = RoomLimits { history_size: 10, keep_empty_rooms: 10 };
+        Broadcaster::new(mailbox, Epochs::single(new_epoch()), limits, metrics, None)
     }
 
     /// Runs `broadcaster` on a thread; true if it returned within `limit`.
@@ -393,7 +504,7 @@ mod tests {
     fn it_stops_when_every_inbox_is_gone() {
         let (inbox, mailbox) = Inbox::new();
         let broadcaster = broadcaster(mailbox);
-        inbox.chat("a".into(), "hello".into(), "t".into()).unwrap();
+        inbox.chat(general(), "a".into(), "hello".into(), "t".into()).unwrap();
         drop(inbox);
         assert!(returns_within(broadcaster, Duration::from_secs(5)), "still running");
     }
@@ -403,6 +514,7 @@ mod tests {
         let (inbox, mailbox) = Inbox::new();
         inbox.shutdown();
         assert!(returns_within(broadcaster(mailbox), Duration::from_secs(5)));
-        assert!(inbox.chat("a".into(), "late".into(), "t".into()).is_err(), "nobody reads now");
+        let late = inbox.chat(general(), "a".into(), "late".into(), "t".into());
+        assert!(late.is_err(), "nobody reads now");
     }
 }

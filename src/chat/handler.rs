@@ -1,15 +1,19 @@
 //! The chat as a WebSocket [`Handler`]: one per connection on `/ws`, on the connection's thread.
 //!
-//! - **Open**: the `hello` event (the settled nickname and the limits), then `joined` to the
-//!   broadcaster, which sends the history and the users list.
-//! - **A text message**: the rate limit, then the JSON ([`protocol::parse_client_text`]); a good
-//!   message is published ([`Publish`]: the local inbox, or Kafka), refused input gets an error
-//!   event on this connection only, and the connection stays open.
+//! - **Open**: the `hello` event (the settled nickname and the limits), then `joined` and a
+//!   subscription to the default room to the broadcaster, which sends its history and users.
+//! - **A text message**: the rate limit, then the JSON ([`protocol::parse_request`]): a message is
+//!   published ([`Publish`]: the local inbox, or Kafka) to a room this connection is in; a
+//!   subscription is checked against the limits here and passed to the broadcaster; refused input
+//!   gets an error event on this connection only, and the connection stays open.
 //! - **A binary message**: close 1003; the chat speaks text.
 //! - **Close**: `left` to the broadcaster, however the connection ended (even by a panic).
+//!
+//! The handler keeps its own list of the rooms it is in, so it can refuse a message to a room it
+//! is not in, or a thirty-third subscription, without asking the broadcaster.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tungstenite::Bytes;
 
@@ -17,10 +21,11 @@ use crate::chat::history::Resume;
 use crate::chat::hub::Client;
 use crate::chat::inbox::{Closed, Inbox};
 use crate::chat::nickname;
-use crate::chat::protocol::{self, ServerEvent};
+use crate::chat::protocol::{self, Request, ServerEvent};
 use crate::chat::rate_limit::{RateLimit, Verdict};
+use crate::chat::room::{Admission, RoomName};
 use crate::config::Config;
-use crate::http::Request;
+use crate::http::Request as HttpRequest;
 use crate::metrics::Metrics;
 use crate::ws::frame;
 use crate::ws::outbound::Outbound;
@@ -29,18 +34,23 @@ use crate::ws::session::{Close, End, Handler};
 /// The road a chat message takes to every broadcaster: this instance's inbox, or the Kafka topic
 /// (see `bus/`).
 pub trait Publish: Send + Sync {
-    /// Sends a message on its way to every client. A failure to deliver that is learnt later
-    /// (Kafka) reaches `sender` as a `not_delivered` error event.
+    /// Sends a message on its way to every member of `room`, on every instance. A failure to
+    /// deliver that is learnt later (Kafka) reaches `sender` as a `not_delivered` error event.
     fn publish(
         &self,
+        room: RoomName,
         name: String,
         text: String,
         ts: String,
         sender: &Arc<Outbound>,
     ) -> Result<(), Closed>;
+
+    /// `name` is typing in `room` (connection `from` on this instance), for the room's other
+    /// members on every instance.
+    fn typing(&self, room: RoomName, name: String, from: u64) -> Result<(), Closed>;
 }
 
-/// Who a new chat client is: its nickname and where it left off.
+/// Who a new chat client is: its nickname and where it left off in the default room.
 #[derive(Debug)]
 pub struct Joining {
     /// The cleaned nickname, or a `guest-NNNN` one.
@@ -51,7 +61,7 @@ pub struct Joining {
 
 impl Joining {
     /// Reads `name`, `since` and `epoch` from the upgrade request's query.
-    pub fn from_request(request: &Request) -> Joining {
+    pub fn from_request(request: &HttpRequest) -> Joining {
         let name = request
             .query_param("name")
             .and_then(|raw| nickname::clean(&raw))
@@ -65,6 +75,29 @@ impl Joining {
     }
 }
 
+/// What a chat connection needs of the server: shared by every connection.
+#[derive(Clone, Copy)]
+pub struct Services<'a> {
+    /// The settings.
+    pub config: &'a Config,
+    /// The way to the broadcaster.
+    pub inbox: &'a Inbox,
+    /// The way messages travel (the inbox, or Kafka).
+    pub publish: &'a dyn Publish,
+    /// The counters.
+    pub metrics: &'a Metrics,
+    /// The count of rooms with members.
+    pub admission: &'a Admission,
+}
+
+/// A room this connection is in.
+#[derive(Debug)]
+struct Membership {
+    room: RoomName,
+    /// When this connection last said it was typing there.
+    typed: Option<Instant>,
+}
+
 /// One chat connection.
 pub struct ChatHandler<'a> {
     id: u64,
@@ -73,75 +106,144 @@ pub struct ChatHandler<'a> {
     limit: RateLimit,
     /// True from the `joined` event until the `left` one.
     member: bool,
-    config: &'a Config,
-    inbox: &'a Inbox,
-    publish: &'a dyn Publish,
-    metrics: &'a Metrics,
+    rooms: Vec<Membership>,
+    services: Services<'a>,
 }
 
 impl<'a> ChatHandler<'a> {
     /// The handler for connection `id`.
-    pub fn new(
-        id: u64,
-        joining: Joining,
-        config: &'a Config,
-        inbox: &'a Inbox,
-        publish: &'a dyn Publish,
-        metrics: &'a Metrics,
-    ) -> ChatHandler<'a> {
-        let limit = RateLimit::new(config.rate_limit_per_sec, Instant::now());
+    pub fn new(id: u64, joining: Joining, services: Services<'a>) -> ChatHandler<'a> {
+        let limit = RateLimit::new(services.config.rate_limit_per_sec, Instant::now());
         let Joining { name, resume } = joining;
-        ChatHandler { id, name, resume, limit, member: false, config, inbox, publish, metrics }
+        ChatHandler { id, name, resume, limit, member: false, rooms: Vec::new(), services }
     }
 
     /// Sends an error event to this client only; the connection stays open.
-    fn refuse(&self, code: &str, message: &str, out: &Outbound) {
-        let event = ServerEvent::Error { code, message };
+    fn refuse(&self, code: &str, message: &str, room: Option<&str>, out: &Outbound) {
+        let event = ServerEvent::Error { code, message, room };
         out.send(&[&frame::text(event.to_json())]);
     }
 
+    fn position(&self, room: &RoomName) -> Option<usize> {
+        self.rooms.iter().position(|m| m.room == *room)
+    }
+
+    fn subscribe(
+        &mut self,
+        room: RoomName,
+        resume: Option<Resume>,
+        out: &Outbound,
+    ) -> Result<(), Closed> {
+        let Services { config, admission, inbox, .. } = self.services;
+        if self.position(&room).is_none() {
+            if self.rooms.len() >= config.max_rooms_per_connection {
+                let message = format!(
+                    "a connection may be in {} rooms at most (MAX_ROOMS_PER_CONNECTION)",
+                    config.max_rooms_per_connection
+                );
+                self.refuse("too_many_rooms", &message, Some(room.as_str()), out);
+                return Ok(());
+            }
+            if !admission.enter(&room, room == config.default_room) {
+                let message = format!(
+                    "this server has {} rooms with members, its limit (MAX_ROOMS)",
+                    config.max_rooms
+                );
+                self.refuse("too_many_rooms", &message, Some(room.as_str()), out);
+                return Ok(());
+            }
+            self.rooms.push(Membership { room: room.clone(), typed: None });
+        }
+        // In the room already: the history again, as the protocol promises.
+        inbox.subscribe(self.id, room, resume)
+    }
+
+    fn unsubscribe(&mut self, room: RoomName, out: &Outbound) -> Result<(), Closed> {
+        let Some(at) = self.position(&room) else {
+            self.refuse("not_subscribed", NOT_SUBSCRIBED, Some(room.as_str()), out);
+            return Ok(());
+        };
+        self.rooms.swap_remove(at);
+        self.services.admission.leave(&room);
+        self.services.inbox.unsubscribe(self.id, room)
+    }
+
+    fn typing(&mut self, room: RoomName, out: &Outbound) -> Result<(), Closed> {
+        let Some(at) = self.position(&room) else {
+            self.refuse("not_subscribed", NOT_SUBSCRIBED, Some(room.as_str()), out);
+            return Ok(());
+        };
+        let now = Instant::now();
+        let membership = &mut self.rooms[at];
+        if membership.typed.is_some_and(|at| now.duration_since(at) < TYPING_EVERY) {
+            return Ok(()); // dropped without an error, as the protocol says
+        }
+        membership.typed = Some(now);
+        self.services.publish.typing(room, self.name.clone(), self.id)
+    }
+
     fn leave(&mut self) {
+        for membership in self.rooms.drain(..) {
+            self.services.admission.leave(&membership.room);
+        }
         if std::mem::take(&mut self.member) {
-            self.inbox.left(self.id);
+            self.services.inbox.left(self.id);
         }
     }
 }
 
 impl Handler for ChatHandler<'_> {
     fn on_open(&mut self, out: &Arc<Outbound>) -> Result<(), Close> {
+        let config = self.services.config;
         let hello = ServerEvent::Hello {
             name: &self.name,
-            max_message_bytes: self.config.max_message_bytes,
-            rate_limit_per_sec: self.config.rate_limit_per_sec,
+            max_message_bytes: config.max_message_bytes,
+            rate_limit_per_sec: config.rate_limit_per_sec,
+            default_room: config.default_room.as_str(),
+            max_rooms_per_connection: config.max_rooms_per_connection,
         };
         out.send(&[&frame::text(hello.to_json())]);
         let client = Client { id: self.id, name: self.name.clone(), outbound: out.clone() };
-        self.inbox.joined(client, self.resume.take()).map_err(|Closed| SHUTTING_DOWN)?;
+        self.services.inbox.joined(client).map_err(|Closed| SHUTTING_DOWN)?;
         self.member = true;
-        Ok(())
+        let resume = self.resume.take();
+        self.subscribe(config.default_room.clone(), resume, out).map_err(|Closed| SHUTTING_DOWN)
     }
 
     fn on_text(&mut self, text: &str, out: &Arc<Outbound>) -> Result<(), Close> {
         match self.limit.check(Instant::now()) {
             Verdict::Allow => {}
             Verdict::Refuse => {
-                self.refuse("rate_limited", "slow down: too many messages", out);
+                self.refuse("rate_limited", "slow down: too many messages", None, out);
                 return Ok(());
             }
             // RFC 6455 §7.4.1 1008: "a message that violates its policy".
             Verdict::Flooding => return Err(Close::new(1008, "rate limit exceeded")),
         }
-        match protocol::parse_client_text(text) {
-            Ok(text) => {
-                self.metrics.received();
-                let (name, ts) = (self.name.clone(), protocol::timestamp());
-                self.publish.publish(name, text, ts, out).map_err(|Closed| SHUTTING_DOWN)
-            }
+        let request = match protocol::parse_request(text) {
+            Ok(request) => request,
             Err(e) => {
-                self.refuse(e.code(), e.message(), out);
-                Ok(())
+                self.refuse(e.code(), e.message(), e.room(), out);
+                return Ok(());
             }
-        }
+        };
+        let done = match request {
+            Request::Message { room, text } => {
+                let room = room.unwrap_or_else(|| self.services.config.default_room.clone());
+                if self.position(&room).is_none() {
+                    self.refuse("not_subscribed", NOT_SUBSCRIBED, Some(room.as_str()), out);
+                    return Ok(());
+                }
+                self.services.metrics.received();
+                let (name, ts) = (self.name.clone(), protocol::timestamp());
+                self.services.publish.publish(room, name, text, ts, out)
+            }
+            Request::Subscribe { room, resume } => self.subscribe(room, resume, out),
+            Request::Unsubscribe { room } => self.unsubscribe(room, out),
+            Request::Typing { room } => self.typing(room, out),
+            Request::Rooms => self.services.inbox.list_rooms(self.id),
+        };
+        done.map_err(|Closed| SHUTTING_DOWN)
     }
 
     /// RFC 6455 §7.4.1 1003: "it has received a type of data it cannot accept".
@@ -155,11 +257,15 @@ impl Handler for ChatHandler<'_> {
 }
 
 impl Drop for ChatHandler<'_> {
-    /// A reader that panicked still leaves the hub.
+    /// A reader that panicked still leaves the hub and its rooms.
     fn drop(&mut self) {
         self.leave();
     }
 }
+
+/// The shortest time between two `typing` notices of one connection in one room.
+const TYPING_EVERY: Duration = Duration::from_secs(2);
+const NOT_SUBSCRIBED: &str = "this connection is not in that room: subscribe first";
 
 /// RFC 6455 §7.4.1 1001: "an endpoint is going away, such as a server going down".
 const SHUTTING_DOWN: Close = Close::new(1001, "server shutting down");

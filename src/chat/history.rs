@@ -158,7 +158,9 @@ mod tests {
     fn history(capacity: usize, count: u64) -> History {
         let mut h = History::new(capacity, "e1".into());
         for id in 1..=count {
-            h.push(Arc::new(Chat { id, name: "n".into(), text: id.to_string(), ts: "t".into() }));
+            let room = crate::chat::room::RoomName::parse("r").unwrap();
+            let (name, text, ts) = ("n".into(), id.to_string(), "t".into());
+            h.push(Arc::new(Chat { room, id, name, text, ts }));
         }
         h
     }

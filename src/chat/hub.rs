@@ -1,9 +1,25 @@
-//! The registry of connected clients, owned by the broadcaster thread alone (so it needs no lock),
-//! and the presence list derived from it.
+//! Who is connected and which rooms they are in, owned by the broadcaster thread alone (so it needs
+//! no lock), with each room's history.
+//!
+//! # Layout
+//! Clients live in *slots*: a vector whose entries keep their place for the client's whole life
+//! (a freed slot is reused by a later client). A room's members are a vector of slot numbers, so
+//! delivering to a room reads one array and then each member's [`Outbound`], and a round can note
+//! "frames for slot 17" in a plain vector indexed by slot. Each client also lists its rooms with
+//! its position in each room's member vector: leaving swaps the room's last member into the hole
+//! and fixes that member's position, so entering and leaving a room cost O(rooms of one client),
+//! never a walk over the room.
+//!
+//! A room is created by its first member or its first message, and keeps its history after its
+//! last member leaves (until the instance restarts). Of those empty rooms, the
+//! [`Hub::new`]`(…, keep_empty)` most recently emptied are kept; older ones are forgotten, so
+//! somebody creating rooms by the thousand cannot grow the memory without bound.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
+use crate::chat::history::{Epochs, History};
+use crate::chat::room::RoomName;
 use crate::ws::outbound::Outbound;
 
 /// A connected chat client, as the broadcaster sees it.
@@ -17,64 +33,254 @@ pub struct Client {
     pub outbound: Arc<Outbound>,
 }
 
-/// The clients, side by side in one vector, and how many connections each nickname has.
-///
-/// Every round walks all clients, so they are kept contiguous: the walk reads one array and then
-/// each client's [`Outbound`], rather than chasing a pointer per client first. An index by id
-/// serves lookups; removal swaps the last client into the hole.
-#[derive(Debug, Default)]
-pub struct Hub {
-    clients: Vec<Client>,
-    index: HashMap<u64, usize>,
+/// A client's place in the hub: a slot number, stable while it is connected.
+pub type Slot = u32;
+
+#[derive(Debug)]
+struct Entry {
+    client: Client,
+    /// The rooms it is in, each with its position in the room's `members`.
+    rooms: Vec<(RoomName, usize)>,
+}
+
+/// A room: its members here, their nicknames, and its history.
+#[derive(Debug)]
+pub struct Room {
+    members: Vec<Slot>,
+    /// How many of the members use each nickname.
     names: BTreeMap<String, usize>,
+    /// The room's recent messages.
+    pub history: History,
+    /// Counts the times it became empty: an entry of [`Hub`]'s `emptied` queue with an older
+    /// count is stale.
+    emptied: u64,
+}
+
+impl Room {
+    /// The members' slots.
+    pub fn members(&self) -> &[Slot] {
+        &self.members
+    }
+
+    /// The nicknames of the members here, sorted, each once.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.names.keys().map(String::as_str)
+    }
+}
+
+/// What entering a room changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entered {
+    /// The client was in the room already.
+    Already,
+    /// It entered; `true` when its nickname had no connection in the room before.
+    New(bool),
+}
+
+/// The clients and the rooms.
+#[derive(Debug)]
+pub struct Hub {
+    slots: Vec<Option<Entry>>,
+    free: Vec<Slot>,
+    by_id: HashMap<u64, Slot>,
+    rooms: HashMap<RoomName, Room>,
+    /// Rooms that lost their last member, oldest first, with the room's `emptied` count then
+    /// (some may have members again, or have emptied again since).
+    emptied: VecDeque<(RoomName, u64)>,
+    /// How many rooms are empty.
+    empty_rooms: usize,
+    epochs: Epochs,
+    history_size: usize,
+    keep_empty: usize,
 }
 
 impl Hub {
-    /// Adds a client; true when its nickname had no connection here before.
-    pub fn join(&mut self, client: Client) -> bool {
-        debug_assert!(!self.index.contains_key(&client.id), "connection ids are unique");
-        let count = self.names.entry(client.name.clone()).or_insert(0);
-        *count += 1;
-        let appeared = *count == 1;
-        self.index.insert(client.id, self.clients.len());
-        self.clients.push(client);
-        appeared
+    /// An empty hub; rooms take their ids from `epochs` and keep `history_size` messages; at most
+    /// `keep_empty` rooms without members are kept.
+    pub fn new(epochs: Epochs, history_size: usize, keep_empty: usize) -> Hub {
+        Hub {
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_id: HashMap::new(),
+            rooms: HashMap::new(),
+            emptied: VecDeque::new(),
+            empty_rooms: 0,
+            epochs,
+            history_size,
+            keep_empty,
+        }
     }
 
-    /// Removes a client; with it, whether that was its nickname's last connection here.
-    pub fn leave(&mut self, id: u64) -> Option<(Client, bool)> {
-        let at = self.index.remove(&id)?;
-        let client = self.clients.swap_remove(at);
-        if let Some(moved) = self.clients.get(at) {
-            self.index.insert(moved.id, at);
+    /// Adds a client, in no room yet; returns its slot.
+    pub fn open(&mut self, client: Client) -> Slot {
+        debug_assert!(!self.by_id.contains_key(&client.id), "connection ids are unique");
+        let id = client.id;
+        let entry = Some(Entry { client, rooms: Vec::new() });
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = entry;
+                slot
+            }
+            None => {
+                self.slots.push(entry);
+                (self.slots.len() - 1) as Slot
+            }
+        };
+        self.by_id.insert(id, slot);
+        slot
+    }
+
+    /// Removes a client from every room and from the hub. Returns it, and each room it was in
+    /// with whether that was its nickname's last connection there.
+    pub fn close(&mut self, id: u64) -> Option<(Client, Vec<(RoomName, bool)>)> {
+        let slot = self.by_id.remove(&id)?;
+        let rooms: Vec<RoomName> = self.entry(slot)?.rooms.iter().map(|(r, _)| r.clone()).collect();
+        let left = rooms
+            .into_iter()
+            .filter_map(|room| self.unsubscribe(slot, &room).map(|gone| (room, gone)))
+            .collect();
+        let entry = self.slots[slot as usize].take()?;
+        self.free.push(slot);
+        Some((entry.client, left))
+    }
+
+    /// Puts client `id` in `room`, creating the room if needed.
+    pub fn subscribe(&mut self, id: u64, room: &RoomName) -> Option<(Slot, Entered)> {
+        let slot = *self.by_id.get(&id)?;
+        let entry = self.slots[slot as usize].as_mut()?;
+        if entry.rooms.iter().any(|(r, _)| r == room) {
+            return Some((slot, Entered::Already));
         }
-        let count = self.names.get_mut(&client.name).expect("every client's name is counted");
+        let name = entry.client.name.clone();
+        let target = self.room_mut(room);
+        if target.members.is_empty() {
+            self.empty_rooms -= 1;
+        }
+        let target = self.rooms.get_mut(room).expect("made above");
+        let position = target.members.len();
+        target.members.push(slot);
+        let count = target.names.entry(name).or_insert(0);
+        *count += 1;
+        let appeared = *count == 1;
+        if let Some(entry) = self.slots[slot as usize].as_mut() {
+            entry.rooms.push((room.clone(), position));
+        }
+        Some((slot, Entered::New(appeared)))
+    }
+
+    /// Takes the client in `slot` out of `room`; `Some(true)` when that was its nickname's last
+    /// connection there, `None` when it was not in the room.
+    pub fn unsubscribe(&mut self, slot: Slot, room: &RoomName) -> Option<bool> {
+        let entry = self.slots.get_mut(slot as usize)?.as_mut()?;
+        let at = entry.rooms.iter().position(|(r, _)| r == room)?;
+        let (_, position) = entry.rooms.swap_remove(at);
+        let name = entry.client.name.clone();
+        let target = self.rooms.get_mut(room)?;
+        target.members.swap_remove(position);
+        // The room's last member took the hole: fix its note of where it is.
+        if let Some(&moved) = target.members.get(position) {
+            let moved = self.slots[moved as usize].as_mut().expect("members are connected");
+            let note = moved.rooms.iter_mut().find(|(r, _)| r == room).expect("it is a member");
+            note.1 = position;
+        }
+        let count = target.names.get_mut(&name).expect("every member's name is counted");
         *count -= 1;
         let gone = *count == 0;
         if gone {
-            self.names.remove(&client.name);
+            target.names.remove(&name);
         }
-        Some((client, gone))
+        if target.members.is_empty() {
+            target.emptied += 1;
+            self.emptied.push_back((room.clone(), target.emptied));
+            self.empty_rooms += 1;
+            self.forget_old_empty_rooms();
+        }
+        Some(gone)
+    }
+
+    /// The slot of client `id`.
+    pub fn slot(&self, id: u64) -> Option<Slot> {
+        self.by_id.get(&id).copied()
+    }
+
+    /// The client in `slot`.
+    pub fn client(&self, slot: Slot) -> Option<&Client> {
+        self.entry(slot).map(|e| &e.client)
     }
 
     /// A client by id.
     pub fn get(&self, id: u64) -> Option<&Client> {
-        self.index.get(&id).map(|&at| &self.clients[at])
+        self.client(self.slot(id)?)
+    }
+
+    /// True when client `id` is in `room`.
+    pub fn is_member(&self, id: u64, room: &RoomName) -> bool {
+        let entry = self.slot(id).and_then(|slot| self.entry(slot));
+        entry.is_some_and(|e| e.rooms.iter().any(|(r, _)| r == room))
     }
 
     /// Every client.
     pub fn clients(&self) -> impl Iterator<Item = &Client> {
-        self.clients.iter()
+        self.slots.iter().flatten().map(|e| &e.client)
     }
 
-    /// The nicknames online, sorted, each once.
-    pub fn users(&self) -> Vec<&str> {
-        self.names.keys().map(String::as_str).collect()
+    /// How many slots there are (connected clients and free slots).
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// A room, if it exists.
+    pub fn room(&self, room: &RoomName) -> Option<&Room> {
+        self.rooms.get(room)
+    }
+
+    /// A room, created (empty, with an empty history) if it does not exist.
+    pub fn room_mut(&mut self, room: &RoomName) -> &mut Room {
+        if !self.rooms.contains_key(room) {
+            let history = self.epochs.history(room.as_str(), self.history_size);
+            // A room starts empty (its first member, if any, enters right after).
+            let new = Room { members: Vec::new(), names: BTreeMap::new(), history, emptied: 1 };
+            self.rooms.insert(room.clone(), new);
+            self.emptied.push_back((room.clone(), 1));
+            self.empty_rooms += 1;
+            self.forget_old_empty_rooms();
+        }
+        self.rooms.get_mut(room).expect("just made")
+    }
+
+    /// The rooms with members here, each with their nicknames: what this instance announces.
+    pub fn rosters(&self) -> Vec<(RoomName, Vec<String>)> {
+        let occupied = self.rooms.iter().filter(|(_, r)| !r.members.is_empty());
+        occupied.map(|(name, r)| (name.clone(), r.names().map(String::from).collect())).collect()
     }
 
     /// True when nobody is connected.
     pub fn is_empty(&self) -> bool {
-        self.clients.is_empty()
+        self.by_id.is_empty()
+    }
+
+    fn entry(&self, slot: Slot) -> Option<&Entry> {
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
+    /// Forgets the longest-empty rooms beyond `keep_empty` (never the one just queued).
+    fn forget_old_empty_rooms(&mut self) {
+        while self.empty_rooms > self.keep_empty.max(1) {
+            let Some((oldest, count)) = self.emptied.pop_front() else { break };
+            let stale =
+                self.rooms.get(&oldest).is_none_or(|r| !r.members.is_empty() || r.emptied != count);
+            if !stale {
+                self.rooms.remove(&oldest);
+                self.empty_rooms -= 1;
+            }
+        }
+        // Entries of rooms that have members again pile up only until they reach the front.
+        if self.emptied.len() > 4 * self.keep_empty.max(1) + 64 {
+            let rooms = &self.rooms;
+            self.emptied.retain(|(r, count)| {
+                rooms.get(r).is_some_and(|r| r.members.is_empty() && r.emptied == *count)
+            });
+        }
     }
 }
 
@@ -91,28 +297,69 @@ mod tests {
         Client { id, name: name.to_string(), outbound: Arc::new(outbound) }
     }
 
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(name).unwrap()
+    }
+
+    fn hub() -> Hub {
+        Hub::new(Epochs::single("e".into()), 10, 2)
+    }
+
+    fn members(hub: &Hub, name: &str) -> Vec<u64> {
+        let mut ids: Vec<u64> = hub
+            .room(&room(name))
+            .map(|r| r.members().iter().map(|&s| hub.client(s).unwrap().id).collect())
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+
     #[test]
-    fn leaving_keeps_every_other_client_reachable_by_id() {
+    fn members_stay_reachable_as_others_come_and_go() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let mut hub = Hub::default();
+        let mut hub = hub();
+        let (general, rust) = (room("general"), room("rust"));
         for id in 1..=5 {
             let name = if id % 2 == 0 { "even" } else { "odd" };
-            assert_eq!(hub.join(client(id, name, &socket)), id <= 2);
+            hub.open(client(id, name, &socket));
+            let (_, entered) = hub.subscribe(id, &general).unwrap();
+            assert_eq!(entered, Entered::New(id <= 2));
+            if id >= 3 {
+                hub.subscribe(id, &rust).unwrap();
+            }
         }
-        // Removing from the middle moves the last client into the hole.
-        let (gone, last) = hub.leave(2).unwrap();
-        assert_eq!((gone.id, last), (2, false));
-        assert!(hub.leave(2).is_none());
-        for id in [1, 3, 4, 5] {
-            assert_eq!(hub.get(id).map(|c| c.id), Some(id));
+        assert_eq!(hub.subscribe(3, &rust).unwrap().1, Entered::Already);
+        // Removing from the middle moves the last member into the hole.
+        let (gone, left) = hub.close(3).unwrap();
+        assert_eq!(gone.id, 3);
+        assert_eq!(left, vec![(general.clone(), false), (rust.clone(), false)], "5 is odd too");
+        assert!(hub.close(3).is_none());
+        assert_eq!(members(&hub, "general"), [1, 2, 4, 5]);
+        assert_eq!(members(&hub, "rust"), [4, 5]);
+        assert!(hub.is_member(4, &rust) && !hub.is_member(1, &rust));
+        assert_eq!(hub.unsubscribe(hub.slot(4).unwrap(), &rust), Some(true));
+        assert_eq!(hub.unsubscribe(hub.slot(4).unwrap(), &rust), None);
+        assert_eq!(members(&hub, "rust"), [5]);
+        // A new client takes a freed slot.
+        let slot = hub.open(client(6, "six", &socket));
+        assert_eq!(hub.client(slot).unwrap().id, 6);
+        assert_eq!(hub.slot_count(), 5);
+        for id in [1, 2, 4, 5, 6] {
+            hub.close(id).unwrap();
         }
-        assert_eq!(hub.clients().count(), 4);
-        assert_eq!(hub.leave(4).map(|(_, last)| last), Some(true));
-        assert_eq!(hub.users(), ["odd"]);
-        for id in [1, 3, 5] {
-            hub.leave(id).unwrap();
+        assert!(hub.is_empty());
+        assert!(hub.rosters().is_empty());
+    }
+
+    #[test]
+    fn empty_rooms_keep_their_history_but_not_forever() {
+        let mut hub = hub();
+        for name in ["a", "b", "c"] {
+            hub.room_mut(&room(name));
         }
-        assert!(hub.is_empty() && hub.users().is_empty());
+        // keep_empty is 2: the oldest empty room is forgotten.
+        assert!(hub.room(&room("a")).is_none());
+        assert!(hub.room(&room("b")).is_some() && hub.room(&room("c")).is_some());
     }
 }

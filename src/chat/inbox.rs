@@ -2,7 +2,7 @@
 //! sends them through.
 //!
 //! ```text
-//! reader threads ──joined / chat / left──┐
+//! reader threads ──joined / subscribe / chat / typing / left──┐
 //! bus consumer (Kafka) ──relay──────────┼──▶ bounded channel (EVENT_QUEUE) ──▶ broadcaster
 //! signal thread ──shutdown──────────────┘
 //! any client's Outbound ──retry (its id)──▶ unbounded channel, at most one id per client ──▶ broadcaster
@@ -16,23 +16,42 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::chat::history::Resume;
 use crate::chat::hub::Client;
+use crate::chat::room::RoomName;
 use crate::ws::outbound::RetryTo;
 
 /// What the broadcaster is told.
 #[derive(Debug)]
 pub enum Event {
-    /// A client completed the handshake: it gets the history and the users, everyone a `join`.
+    /// A connection opened. It is in no room yet: a [`Event::Subscribe`] to the default room
+    /// follows.
     Joined {
         /// The new client.
         client: Client,
-        /// Where it left off, if it is reconnecting.
+    },
+    /// A client enters a room (or asks for its history again): it gets the history and the
+    /// users, the room a `join`.
+    Subscribe {
+        /// The connection.
+        id: u64,
+        /// The room.
+        room: RoomName,
+        /// Where it left off, if it is resuming.
         resume: Option<Resume>,
+    },
+    /// A client leaves a room.
+    Unsubscribe {
+        /// The connection.
+        id: u64,
+        /// The room.
+        room: RoomName,
     },
     /// A chat message: from a reader (`id: None`, the broadcaster numbers it) or from the Kafka
     /// topic (`id`: its offset).
     Chat {
         /// The id the bus gave it, if any.
         id: Option<u64>,
+        /// The room.
+        room: RoomName,
         /// The sender's nickname.
         name: String,
         /// The text.
@@ -40,12 +59,26 @@ pub enum Event {
         /// When the reader received it.
         ts: String,
     },
-    /// Another instance announced the nicknames online on it (Kafka only).
+    /// Someone is typing in a room.
+    Typing {
+        /// The room.
+        room: RoomName,
+        /// Who.
+        name: String,
+        /// The connection that typed, when it is on this instance (it does not get its own).
+        from: Option<u64>,
+    },
+    /// A client asks which rooms have members.
+    ListRooms {
+        /// The connection.
+        id: u64,
+    },
+    /// Another instance announced the nicknames online on it, per room (Kafka only).
     Roster {
         /// The instance.
         instance: String,
-        /// Its nicknames.
-        users: Vec<String>,
+        /// Its rooms with members, and their nicknames.
+        rooms: Vec<(RoomName, Vec<String>)>,
         /// When it announced them, in milliseconds since 1970.
         at_millis: u64,
     },
@@ -87,14 +120,40 @@ impl Inbox {
     }
 
     /// A client completed the handshake.
-    pub fn joined(&self, client: Client, resume: Option<Resume>) -> Result<(), Closed> {
-        self.send(Event::Joined { client, resume })
+    pub fn joined(&self, client: Client) -> Result<(), Closed> {
+        self.send(Event::Joined { client })
+    }
+
+    /// Client `id` enters `room`, resuming it from `resume`.
+    pub fn subscribe(&self, id: u64, room: RoomName, resume: Option<Resume>) -> Result<(), Closed> {
+        self.send(Event::Subscribe { id, room, resume })
+    }
+
+    /// Client `id` leaves `room`.
+    pub fn unsubscribe(&self, id: u64, room: RoomName) -> Result<(), Closed> {
+        self.send(Event::Unsubscribe { id, room })
     }
 
     /// A chat message from a client here, to be numbered by the broadcaster. Waits while the
     /// channel is full (back-pressure).
-    pub fn chat(&self, name: String, text: String, ts: String) -> Result<(), Closed> {
-        self.send(Event::Chat { id: None, name, text, ts })
+    pub fn chat(
+        &self,
+        room: RoomName,
+        name: String,
+        text: String,
+        ts: String,
+    ) -> Result<(), Closed> {
+        self.send(Event::Chat { id: None, room, name, text, ts })
+    }
+
+    /// Connection `from` here is typing in `room`.
+    pub fn typing(&self, room: RoomName, name: String, from: u64) -> Result<(), Closed> {
+        self.send(Event::Typing { room, name, from: Some(from) })
+    }
+
+    /// Client `id` asks for the list of rooms.
+    pub fn list_rooms(&self, id: u64) -> Result<(), Closed> {
+        self.send(Event::ListRooms { id })
     }
 
     /// A client's reader ended. Nobody is left to tell when the broadcaster is gone.

@@ -1,24 +1,28 @@
-//! Who is online: the nicknames connected here, merged with those other instances announce.
+//! Who is in which room: the nicknames connected here, merged with those other instances announce.
 //!
-//! Each nickname is counted once per *source* that lists it: this instance (while at least one of
-//! its connections uses the name) and each other instance that announced it. A `join` notice goes
-//! out when a name's count goes from 0 to 1, a `leave` when it drops back to 0, whichever instance
-//! the connection is on. Updates cost O(log n) per changed name, never a pass over everybody.
+//! Each (room, nickname) pair is counted once per *source* that lists it: this instance (while at
+//! least one of its connections with that name is in the room) and each other instance that
+//! announced it. A `join` notice goes out when a pair's count goes from 0 to 1, a `leave` when it
+//! drops back to 0, whichever instance the connection is on. Updates cost O(log n) per changed
+//! pair, never a pass over everybody.
 //!
-//! Without Kafka only this instance counts. With Kafka every instance announces its nicknames on
-//! the presence topic whenever they change and every [`ANNOUNCE_EVERY`]; an instance that has not
-//! been heard from for [`FORGET_AFTER`] (it died, or lost the broker) is forgotten, and its users
-//! leave everyone's list.
+//! Without Kafka only this instance counts. With Kafka every instance announces its rooms and
+//! nicknames on the presence topic whenever they change and every [`ANNOUNCE_EVERY`]; an instance
+//! that has not been heard from for [`FORGET_AFTER`] (it died, or lost the broker) is forgotten,
+//! and its users leave everyone's lists.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// The other instances, as the broadcaster sees them: where it announces the nicknames online
-/// here. The Kafka bus implements it; a single instance has none. This is all of the bus the
-/// broadcaster knows.
+use crate::chat::room::RoomName;
+
+/// The other instances, as the broadcaster sees them: where it announces who is online here. The
+/// Kafka bus implements it; a single instance has none. This is all of the bus the broadcaster
+/// knows.
 pub trait Announce: Send + Sync {
-    /// Tells the other instances which nicknames are online here (`&[]`: none, we are leaving).
-    fn announce(&self, users: &[&str]);
+    /// Tells the other instances which nicknames are online here, per room (empty: none, we are
+    /// leaving).
+    fn announce(&self, rooms: Vec<(RoomName, Vec<String>)>);
     /// Waits (briefly) until what was announced and published has left for the other instances.
     fn flush(&self);
 }
@@ -26,11 +30,11 @@ pub trait Announce: Send + Sync {
 /// The merged presence, owned by the broadcaster.
 #[derive(Debug, Default)]
 pub struct Presence {
-    /// How many sources list each name online.
-    counts: BTreeMap<String, usize>,
+    /// For each room, how many sources list each name in it.
+    rooms: HashMap<RoomName, BTreeMap<String, usize>>,
     remote: HashMap<String, Remote>,
-    /// Changes not yet taken by [`Presence::take_change`].
-    change: Change,
+    /// Changes not yet taken by [`Presence::take_changes`]: `true` joined, `false` left.
+    changes: BTreeMap<(RoomName, String), bool>,
     /// When we last announced our own list.
     announced: Option<Instant>,
     /// Our own list changed since we last announced it.
@@ -39,24 +43,19 @@ pub struct Presence {
 
 #[derive(Debug)]
 struct Remote {
-    users: Vec<String>,
+    rooms: Vec<(RoomName, Vec<String>)>,
     heard: Instant,
 }
 
-/// How the merged list changed.
-#[derive(Debug, Default, PartialEq, Eq)]
+/// How one room's list changed.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Change {
-    /// Nicknames that came online.
+    /// The room.
+    pub room: RoomName,
+    /// Nicknames that came in.
     pub joined: Vec<String>,
-    /// Nicknames that went offline.
+    /// Nicknames that went out.
     pub left: Vec<String>,
-}
-
-impl Change {
-    /// True when nothing changed.
-    pub fn is_empty(&self) -> bool {
-        self.joined.is_empty() && self.left.is_empty()
-    }
 }
 
 impl Presence {
@@ -65,33 +64,43 @@ impl Presence {
         Presence::default()
     }
 
-    /// A nickname came online on this instance (its first connection here).
-    pub fn local_appeared(&mut self, name: &str) {
+    /// A nickname entered a room on this instance (its first connection there).
+    pub fn local_appeared(&mut self, room: &RoomName, name: &str) {
         self.local_changed = true;
-        self.add(name);
+        self.add(room, name);
     }
 
-    /// A nickname's last connection on this instance ended.
-    pub fn local_gone(&mut self, name: &str) {
+    /// A nickname's last connection on this instance left a room.
+    pub fn local_gone(&mut self, room: &RoomName, name: &str) {
         self.local_changed = true;
-        self.remove(name);
+        self.remove(room, name);
     }
 
-    /// Another instance announced its users at `at_millis` (ms since 1970).
-    pub fn heard(&mut self, instance: String, users: Vec<String>, at_millis: u64, now: Instant) {
+    /// Another instance announced its rooms at `at_millis` (ms since 1970).
+    pub fn heard(
+        &mut self,
+        instance: String,
+        rooms: Vec<(RoomName, Vec<String>)>,
+        at_millis: u64,
+        now: Instant,
+    ) {
         let age = Duration::from_millis(now_millis().saturating_sub(at_millis));
         if age >= FORGET_AFTER {
             return; // an old announcement read back at start
         }
-        let old = self.remote.remove(&instance).map(|r| r.users).unwrap_or_default();
-        for name in &users {
-            self.add(name);
+        let old = self.remote.remove(&instance).map(|r| r.rooms).unwrap_or_default();
+        for (room, names) in &rooms {
+            for name in names {
+                self.add(room, name);
+            }
         }
-        for name in &old {
-            self.remove(name);
+        for (room, names) in &old {
+            for name in names {
+                self.remove(room, name);
+            }
         }
-        if !users.is_empty() {
-            self.remote.insert(instance, Remote { users, heard: now - age });
+        if !rooms.is_empty() {
+            self.remote.insert(instance, Remote { rooms, heard: now - age });
         }
     }
 
@@ -106,31 +115,45 @@ impl Presence {
         for instance in silent {
             if let Some(remote) = self.remote.remove(&instance) {
                 log::info!("presence: no word from instance {instance}; forgetting its users");
-                for name in &remote.users {
-                    self.remove(name);
+                for (room, names) in &remote.rooms {
+                    for name in names {
+                        self.remove(room, name);
+                    }
                 }
             }
         }
     }
 
-    /// What changed since the last call.
-    pub fn take_change(&mut self) -> Change {
-        std::mem::take(&mut self.change)
+    /// What changed since the last call, room by room.
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        let mut changes: Vec<Change> = Vec::new();
+        for ((room, name), joined) in std::mem::take(&mut self.changes) {
+            if changes.last().is_none_or(|c| c.room != room) {
+                changes.push(Change { room, joined: Vec::new(), left: Vec::new() });
+            }
+            let change = changes.last_mut().expect("pushed above");
+            if joined { change.joined.push(name) } else { change.left.push(name) }
+        }
+        changes
     }
 
-    /// The merged list, sorted.
-    pub fn users(&self) -> Vec<&str> {
-        self.counts.keys().map(String::as_str).collect()
+    /// The nicknames in `room`, sorted.
+    pub fn users(&self, room: &RoomName) -> Vec<&str> {
+        self.rooms.get(room).map(|n| n.keys().map(String::as_str).collect()).unwrap_or_default()
     }
 
-    /// How many nicknames are online.
-    pub fn len(&self) -> usize {
-        self.counts.len()
+    /// How many nicknames are in `room`.
+    pub fn len(&self, room: &RoomName) -> usize {
+        self.rooms.get(room).map_or(0, BTreeMap::len)
     }
 
-    /// True when nobody is online.
-    pub fn is_empty(&self) -> bool {
-        self.counts.is_empty()
+    /// The rooms with members anywhere, most members first (then by name), at most `limit`.
+    pub fn busiest(&self, limit: usize) -> Vec<(&RoomName, usize)> {
+        let mut rooms: Vec<(&RoomName, usize)> =
+            self.rooms.iter().map(|(room, names)| (room, names.len())).collect();
+        rooms.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        rooms.truncate(limit);
+        rooms
     }
 
     /// True when our own list should be announced now: it changed (but at most every
@@ -149,26 +172,34 @@ impl Presence {
         due
     }
 
-    fn add(&mut self, name: &str) {
-        let count = self.counts.entry(name.to_string()).or_insert(0);
+    fn add(&mut self, room: &RoomName, name: &str) {
+        let count =
+            self.rooms.entry(room.clone()).or_default().entry(name.to_string()).or_insert(0);
         *count += 1;
         if *count == 1 {
-            match self.change.left.iter().position(|n| n == name) {
-                Some(i) => drop(self.change.left.swap_remove(i)),
-                None => self.change.joined.push(name.to_string()),
-            }
+            self.note(room, name, true);
         }
     }
 
-    fn remove(&mut self, name: &str) {
-        let Some(count) = self.counts.get_mut(name) else { return };
+    fn remove(&mut self, room: &RoomName, name: &str) {
+        let Some(names) = self.rooms.get_mut(room) else { return };
+        let Some(count) = names.get_mut(name) else { return };
         *count -= 1;
         if *count == 0 {
-            self.counts.remove(name);
-            match self.change.joined.iter().position(|n| n == name) {
-                Some(i) => drop(self.change.joined.swap_remove(i)),
-                None => self.change.left.push(name.to_string()),
+            names.remove(name);
+            if names.is_empty() {
+                self.rooms.remove(room);
             }
+            self.note(room, name, false);
+        }
+    }
+
+    /// Records a change; a join and a leave of one pair before anyone was told cancel out.
+    fn note(&mut self, room: &RoomName, name: &str, joined: bool) {
+        let key = (room.clone(), name.to_string());
+        match self.changes.get(&key) {
+            Some(&earlier) if earlier != joined => drop(self.changes.remove(&key)),
+            _ => drop(self.changes.insert(key, joined)),
         }
     }
 }
@@ -189,51 +220,79 @@ pub const FORGET_AFTER: Duration = Duration::from_secs(15);
 mod tests {
     use super::*;
 
-    fn change(joined: &[&str], left: &[&str]) -> Change {
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(name).unwrap()
+    }
+
+    fn change(name: &str, joined: &[&str], left: &[&str]) -> Change {
         Change {
+            room: room(name),
             joined: joined.iter().map(|s| s.to_string()).collect(),
             left: left.iter().map(|s| s.to_string()).collect(),
         }
     }
 
+    fn roster(pairs: &[(&str, &[&str])]) -> Vec<(RoomName, Vec<String>)> {
+        pairs.iter().map(|(r, n)| (room(r), n.iter().map(|s| s.to_string()).collect())).collect()
+    }
+
     #[test]
-    fn lists_merge_and_changes_are_reported_once() {
+    fn lists_merge_per_room_and_changes_are_reported_once() {
         let now = Instant::now();
+        let (general, rust) = (room("general"), room("rust"));
         let mut p = Presence::new();
-        p.local_appeared("alice");
-        assert_eq!(p.take_change(), change(&["alice"], &[]));
-        p.heard("b".into(), vec!["bob".into(), "alice".into()], now_millis(), now);
-        assert_eq!(p.take_change(), change(&["bob"], &[]));
-        assert_eq!(p.users(), vec!["alice", "bob"]);
+        p.local_appeared(&general, "alice");
+        assert_eq!(p.take_changes(), vec![change("general", &["alice"], &[])]);
+        p.heard(
+            "b".into(),
+            roster(&[("general", &["bob", "alice"]), ("rust", &["bob"])]),
+            now_millis(),
+            now,
+        );
+        assert_eq!(
+            p.take_changes(),
+            vec![change("general", &["bob"], &[]), change("rust", &["bob"], &[])]
+        );
+        assert_eq!(p.users(&general), vec!["alice", "bob"]);
+        assert_eq!(p.busiest(10), vec![(&general, 2), (&rust, 1)]);
         // alice is still on instance b when she leaves here.
-        p.local_gone("alice");
-        assert!(p.take_change().is_empty());
+        p.local_gone(&general, "alice");
+        assert!(p.take_changes().is_empty());
         // b's new list drops alice: now she is gone everywhere.
-        p.heard("b".into(), vec!["bob".into()], now_millis(), now);
-        assert_eq!(p.take_change(), change(&[], &["alice"]));
+        p.heard(
+            "b".into(),
+            roster(&[("general", &["bob"]), ("rust", &["bob"])]),
+            now_millis(),
+            now,
+        );
+        assert_eq!(p.take_changes(), vec![change("general", &[], &["alice"])]);
+        assert_eq!(p.busiest(1), vec![(&general, 1)], "ties go by name");
     }
 
     #[test]
     fn a_quick_leave_and_return_cancel_out() {
         let mut p = Presence::new();
-        p.local_appeared("a");
-        p.take_change();
-        p.local_gone("a");
-        p.local_appeared("a");
-        assert!(p.take_change().is_empty());
+        let a = room("a");
+        p.local_appeared(&a, "x");
+        p.take_changes();
+        p.local_gone(&a, "x");
+        p.local_appeared(&a, "x");
+        assert!(p.take_changes().is_empty());
+        assert_eq!(p.len(&a), 1);
     }
 
     #[test]
     fn a_silent_instance_is_forgotten_with_its_users() {
         let now = Instant::now();
         let mut p = Presence::new();
-        p.heard("b".into(), vec!["bob".into()], now_millis(), now);
-        p.take_change();
+        p.heard("b".into(), roster(&[("general", &["bob"])]), now_millis(), now);
+        p.take_changes();
         p.forget_silent(now + FORGET_AFTER);
-        assert_eq!(p.take_change(), change(&[], &["bob"]));
+        assert_eq!(p.take_changes(), vec![change("general", &[], &["bob"])]);
+        assert!(p.busiest(10).is_empty());
         // An announcement older than FORGET_AFTER (read back at start) is ignored.
-        p.heard("c".into(), vec!["carol".into()], now_millis() - 20_000, now);
-        assert!(p.take_change().is_empty());
+        p.heard("c".into(), roster(&[("general", &["carol"])]), now_millis() - 20_000, now);
+        assert!(p.take_changes().is_empty());
     }
 
     #[test]
@@ -242,7 +301,7 @@ mod tests {
         let mut p = Presence::new();
         assert!(p.should_announce(now));
         assert!(!p.should_announce(now + Duration::from_secs(1)));
-        p.local_appeared("b");
+        p.local_appeared(&room("general"), "b");
         assert!(!p.should_announce(now + Duration::from_millis(100)), "too soon after the last");
         assert!(p.should_announce(now + Duration::from_secs(1)));
         assert!(p.should_announce(now + Duration::from_secs(7)));

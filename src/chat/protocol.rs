@@ -1,16 +1,22 @@
 //! The chat's messages: JSON objects carried one per text frame.
 //!
 //! This is the application protocol on top of RFC 6455; framing, masking and control frames are
-//! tungstenite's job. A client sends `{"type":"message","text":"hello"}` (or just `hello`: a text
-//! frame that is not a JSON object is taken as the text itself, so typing into websocat works). The
-//! server sends the [`ServerEvent`]s below. The README's "Protocol" section is the reference.
+//! tungstenite's job. A client sends [`Request`]s such as `{"type":"message","room":"rust",
+//! "text":"hello"}` (or just `hello`: a text frame that is not a JSON object is a message to the
+//! default room, so typing into websocat works). The server sends the [`ServerEvent`]s below. The
+//! README's "Protocol" section is the reference.
 
 use serde::Serialize;
+
+use crate::chat::history::Resume;
+use crate::chat::room::RoomName;
 
 /// A chat message as the server stores and sends it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Chat {
-    /// Position in the one order every client sees; strictly increasing within an epoch.
+    /// The room it was said in.
+    pub room: RoomName,
+    /// Position in the room's one order; strictly increasing within the room and its epoch.
     pub id: u64,
     /// The sender's nickname.
     pub name: String,
@@ -18,6 +24,12 @@ pub struct Chat {
     pub text: String,
     /// When the server received it, RFC 3339 UTC with milliseconds.
     pub ts: String,
+}
+
+impl Serialize for RoomName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 /// Everything the server sends, tagged by `type`.
@@ -32,30 +44,42 @@ pub enum ServerEvent<'a> {
         max_message_bytes: usize,
         /// Messages per second allowed (a burst of twice that is tolerated).
         rate_limit_per_sec: u32,
+        /// The room every connection starts in, and where messages without `room` go.
+        default_room: &'a str,
+        /// Rooms one connection may be in at once.
+        max_rooms_per_connection: usize,
     },
-    /// Second frame: the messages a newcomer missed.
+    /// The messages a newcomer to a room missed; the answer to a subscription.
     History {
-        /// Identifies the id sequence; a `since` from another epoch cannot be resumed.
+        /// The room.
+        room: &'a str,
+        /// Identifies the room's id sequence; a `since` from another epoch cannot be resumed.
         epoch: &'a str,
         /// Oldest first.
         messages: Vec<ServerEvent<'a>>,
         /// False when messages after the requested point are no longer kept.
         complete: bool,
     },
-    /// The nicknames online, sorted; sent on connect and whenever the list changes.
+    /// The nicknames in a room, sorted; sent on subscribing and whenever the list changes.
     Users {
+        /// The room.
+        room: &'a str,
         /// Distinct nicknames.
         users: Vec<&'a str>,
     },
-    /// Someone connected.
+    /// Someone entered a room.
     Join {
+        /// The room.
+        room: &'a str,
         /// Their nickname.
         name: &'a str,
         /// When.
         ts: &'a str,
     },
-    /// Someone disconnected.
+    /// Someone left a room.
     Leave {
+        /// The room.
+        room: &'a str,
         /// Their nickname.
         name: &'a str,
         /// When.
@@ -63,13 +87,37 @@ pub enum ServerEvent<'a> {
     },
     /// A chat message.
     Message(&'a Chat),
+    /// Someone is typing in a room; not stored, not numbered.
+    Typing {
+        /// The room.
+        room: &'a str,
+        /// Who.
+        name: &'a str,
+    },
+    /// The rooms with members anywhere in the deployment, most members first.
+    Rooms {
+        /// At most [`MAX_LISTED_ROOMS`].
+        rooms: Vec<RoomCount<'a>>,
+    },
     /// Input that was refused; the connection stays open.
     Error {
-        /// Machine-readable: `empty`, `bad_request`, `rate_limited`.
+        /// Machine-readable: see [`InputError::code`], and `rate_limited`, `not_delivered`.
         code: &'a str,
         /// For people.
         message: &'a str,
+        /// The room the refused request named, if it named one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<&'a str>,
     },
+}
+
+/// One line of the `rooms` answer.
+#[derive(Debug, Serialize)]
+pub struct RoomCount<'a> {
+    /// The room.
+    pub room: &'a str,
+    /// Distinct nicknames in it.
+    pub users: usize,
 }
 
 impl ServerEvent<'_> {
@@ -79,53 +127,142 @@ impl ServerEvent<'_> {
     }
 }
 
-/// Why a client's text frame was not accepted as a chat message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a client asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Say `text` in `room` (`None`: the default room).
+    Message {
+        /// The room named, if any.
+        room: Option<RoomName>,
+        /// The text, trimmed, not empty.
+        text: String,
+    },
+    /// Enter a room (again: get its history again), optionally resuming it.
+    Subscribe {
+        /// The room.
+        room: RoomName,
+        /// Where the client left off in it.
+        resume: Option<Resume>,
+    },
+    /// Leave a room.
+    Unsubscribe {
+        /// The room.
+        room: RoomName,
+    },
+    /// Tell the room's other members that this client is typing.
+    Typing {
+        /// The room.
+        room: RoomName,
+    },
+    /// List the rooms with members.
+    Rooms,
+}
+
+/// Why a client's text frame was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputError {
     /// The text is empty or only white space.
     Empty,
-    /// A JSON object that is not `{"type":"message","text":"…"}`.
+    /// A JSON object that is none of the requests.
     BadRequest,
+    /// A room name that is not one (what was sent, shortened to 64 characters).
+    BadRoom(String),
 }
 
 impl InputError {
     /// The `code` of the error event.
-    pub fn code(self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             InputError::Empty => "empty",
             InputError::BadRequest => "bad_request",
+            InputError::BadRoom(_) => "bad_room",
         }
     }
 
     /// The `message` of the error event.
-    pub fn message(self) -> &'static str {
+    pub fn message(&self) -> &'static str {
         match self {
             InputError::Empty => "empty messages are not sent",
-            InputError::BadRequest => r#"expected {"type":"message","text":"…"} or plain text"#,
+            InputError::BadRequest => {
+                r#"expected {"type":"message","text":"…"} (or subscribe, unsubscribe, typing, rooms) or plain text"#
+            }
+            InputError::BadRoom(_) => {
+                "a room name is 1 to 32 of a-z 0-9 - _, starting with a letter or a digit"
+            }
+        }
+    }
+
+    /// The room the error is about, if any.
+    pub fn room(&self) -> Option<&str> {
+        match self {
+            InputError::BadRoom(room) => Some(room),
+            _ => None,
         }
     }
 }
 
-/// Extracts the chat text from a client's text frame.
-pub fn parse_client_text(frame: &str) -> Result<String, InputError> {
-    let text = match serde_json::from_str::<serde_json::Value>(frame) {
-        Ok(serde_json::Value::Object(object)) => {
-            // `type` may be left out; if present it must be the string "message".
-            let kind = object.get("type").map_or(Some("message"), |t| t.as_str());
-            match (kind, object.get("text")) {
-                (Some("message"), Some(serde_json::Value::String(text))) => text.clone(),
-                _ => return Err(InputError::BadRequest),
-            }
-        }
+/// Reads a client's text frame.
+pub fn parse_request(frame: &str) -> Result<Request, InputError> {
+    use serde_json::Value;
+    let object = match serde_json::from_str::<Value>(frame) {
+        Ok(Value::Object(object)) => object,
         // Not a JSON object: the frame is the text, as a person typing into websocat means it.
-        _ => frame.to_string(),
+        _ => return Ok(Request::Message { room: None, text: message_text(frame)? }),
     };
+    let room = |required: bool| -> Result<Option<RoomName>, InputError> {
+        match object.get("room") {
+            None if !required => Ok(None),
+            None => Err(InputError::BadRequest),
+            Some(Value::String(raw)) => RoomName::parse(raw)
+                .map(Some)
+                .ok_or_else(|| InputError::BadRoom(raw.chars().take(64).collect())),
+            Some(other) => Err(InputError::BadRoom(other.to_string().chars().take(64).collect())),
+        }
+    };
+    // `type` may be left out (a message); if present it must be a string.
+    let kind = object.get("type").map_or(Some("message"), Value::as_str);
+    match kind {
+        Some("message") => match object.get("text") {
+            Some(Value::String(text)) => {
+                Ok(Request::Message { room: room(false)?, text: message_text(text)? })
+            }
+            _ => Err(InputError::BadRequest),
+        },
+        Some("subscribe") => {
+            let room = room(true)?.ok_or(InputError::BadRequest)?;
+            let resume = match (object.get("since"), object.get("epoch")) {
+                (None | Some(Value::Null), _) => None,
+                (Some(since), epoch) => Some(Resume {
+                    since: since.as_u64().ok_or(InputError::BadRequest)?,
+                    epoch: match epoch {
+                        None | Some(Value::Null) => None,
+                        Some(Value::String(e)) if !e.is_empty() => Some(e.clone()),
+                        Some(Value::String(_)) => None,
+                        Some(_) => return Err(InputError::BadRequest),
+                    },
+                }),
+            };
+            Ok(Request::Subscribe { room, resume })
+        }
+        Some("unsubscribe") => {
+            Ok(Request::Unsubscribe { room: room(true)?.ok_or(InputError::BadRequest)? })
+        }
+        Some("typing") => Ok(Request::Typing { room: room(true)?.ok_or(InputError::BadRequest)? }),
+        Some("rooms") => Ok(Request::Rooms),
+        _ => Err(InputError::BadRequest),
+    }
+}
+
+fn message_text(text: &str) -> Result<String, InputError> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err(InputError::Empty);
     }
     Ok(trimmed.to_string())
 }
+
+/// The most rooms a `rooms` answer lists.
+pub const MAX_LISTED_ROOMS: usize = 100;
 
 /// The current time as the protocol writes it: `2026-11-26T05:00:00.123Z`.
 pub fn timestamp() -> String {
@@ -136,45 +273,96 @@ pub fn timestamp() -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn client_frames() {
-        assert_eq!(parse_client_text(r#"{"type":"message","text":" hi "}"#), Ok("hi".into()));
-        assert_eq!(parse_client_text(r#"{"text":"hi"}"#), Ok("hi".into()));
-        assert_eq!(parse_client_text("plain words"), Ok("plain words".into()));
-        assert_eq!(parse_client_text("42"), Ok("42".into()));
-        assert_eq!(parse_client_text(r#""quoted""#), Ok(r#""quoted""#.into()));
-        assert_eq!(parse_client_text("  \n\t"), Err(InputError::Empty));
-        assert_eq!(parse_client_text(r#"{"type":"message","text":"  "}"#), Err(InputError::Empty));
-        assert_eq!(
-            parse_client_text(r#"{"type":"message","text":5}"#),
-            Err(InputError::BadRequest)
-        );
-        assert_eq!(parse_client_text(r#"{"type":"nick","text":"x"}"#), Err(InputError::BadRequest));
-        assert_eq!(parse_client_text("{}"), Err(InputError::BadRequest));
-        assert_eq!(parse_client_text(r#"{"type":null,"text":"x"}"#), Err(InputError::BadRequest));
+    fn message(room: Option<&str>, text: &str) -> Result<Request, InputError> {
+        Ok(Request::Message { room: room.map(|r| RoomName::parse(r).unwrap()), text: text.into() })
+    }
+
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(name).unwrap()
     }
 
     #[test]
-    fn events_serialize_with_their_type() {
-        let chat = Chat { id: 42, name: "alice".into(), text: "hello".into(), ts: "t".into() };
+    fn messages_plain_or_json() {
+        assert_eq!(parse_request(r#"{"type":"message","text":" hi "}"#), message(None, "hi"));
+        assert_eq!(parse_request(r#"{"text":"hi","room":"Rust"}"#), message(Some("rust"), "hi"));
+        assert_eq!(parse_request("plain words"), message(None, "plain words"));
+        assert_eq!(parse_request("42"), message(None, "42"));
+        assert_eq!(parse_request(r#""quoted""#), message(None, r#""quoted""#));
+        assert_eq!(parse_request("  \n\t"), Err(InputError::Empty));
+        assert_eq!(parse_request(r#"{"type":"message","text":"  "}"#), Err(InputError::Empty));
+        assert_eq!(parse_request(r#"{"type":"message","text":5}"#), Err(InputError::BadRequest));
+        assert_eq!(parse_request(r#"{"type":"nick","text":"x"}"#), Err(InputError::BadRequest));
+        assert_eq!(parse_request("{}"), Err(InputError::BadRequest));
+        assert_eq!(parse_request(r#"{"type":null,"text":"x"}"#), Err(InputError::BadRequest));
+        assert_eq!(
+            parse_request(r#"{"text":"x","room":"no way"}"#),
+            Err(InputError::BadRoom("no way".into()))
+        );
+        assert_eq!(parse_request(r#"{"text":"x","room":7}"#), Err(InputError::BadRoom("7".into())));
+    }
+
+    #[test]
+    fn room_requests() {
+        assert_eq!(
+            parse_request(r#"{"type":"subscribe","room":"rust"}"#),
+            Ok(Request::Subscribe { room: room("rust"), resume: None })
+        );
+        assert_eq!(
+            parse_request(r#"{"type":"subscribe","room":"rust","since":41,"epoch":"e"}"#),
+            Ok(Request::Subscribe {
+                room: room("rust"),
+                resume: Some(Resume { since: 41, epoch: Some("e".into()) })
+            })
+        );
+        assert_eq!(
+            parse_request(r#"{"type":"subscribe","room":"rust","since":-1}"#),
+            Err(InputError::BadRequest)
+        );
+        assert_eq!(parse_request(r#"{"type":"subscribe"}"#), Err(InputError::BadRequest));
+        assert_eq!(
+            parse_request(r#"{"type":"unsubscribe","room":"general"}"#),
+            Ok(Request::Unsubscribe { room: room("general") })
+        );
+        assert_eq!(
+            parse_request(r#"{"type":"typing","room":"a"}"#),
+            Ok(Request::Typing { room: room("a") })
+        );
+        assert_eq!(parse_request(r#"{"type":"rooms"}"#), Ok(Request::Rooms));
+        let long = format!(r#"{{"type":"subscribe","room":"{}"}}"#, "x".repeat(100));
+        let Err(InputError::BadRoom(echoed)) = parse_request(&long) else { panic!() };
+        assert_eq!(echoed.len(), 64);
+    }
+
+    #[test]
+    fn events_serialize_with_their_type_and_room() {
+        let chat = Chat {
+            room: room("general"),
+            id: 42,
+            name: "alice".into(),
+            text: "hello".into(),
+            ts: "t".into(),
+        };
         assert_eq!(
             ServerEvent::Message(&chat).to_json(),
-            r#"{"type":"message","id":42,"name":"alice","text":"hello","ts":"t"}"#
+            r#"{"type":"message","room":"general","id":42,"name":"alice","text":"hello","ts":"t"}"#
         );
         let history = ServerEvent::History {
+            room: "general",
             epoch: "e",
             messages: vec![ServerEvent::Message(&chat)],
             complete: true,
         };
-        assert!(
-            history.to_json().starts_with(
-                r#"{"type":"history","epoch":"e","messages":[{"type":"message","id":42"#
-            )
-        );
+        assert!(history.to_json().starts_with(
+            r#"{"type":"history","room":"general","epoch":"e","messages":[{"type":"message","room":"general","id":42"#
+        ));
         assert_eq!(
-            ServerEvent::Users { users: vec!["a", "b"] }.to_json(),
-            r#"{"type":"users","users":["a","b"]}"#
+            ServerEvent::Users { room: "r", users: vec!["a", "b"] }.to_json(),
+            r#"{"type":"users","room":"r","users":["a","b"]}"#
         );
+        let error = ServerEvent::Error { code: "c", message: "m", room: None };
+        assert_eq!(error.to_json(), r#"{"type":"error","code":"c","message":"m"}"#);
+        let rooms = ServerEvent::Rooms { rooms: vec![RoomCount { room: "general", users: 3 }] };
+        assert_eq!(rooms.to_json(), r#"{"type":"rooms","rooms":[{"room":"general","users":3}]}"#);
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! they enter (the client's request, a record from the bus), so everything past that point holds a
 //! valid one.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// A valid room name. Cheap to clone: rooms are named in every event of the hot path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -18,7 +19,8 @@ impl RoomName {
         let name = raw.to_ascii_lowercase();
         let mut chars = name.chars();
         let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-        let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_".contains(c));
+        let rest_ok =
+            chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_".contains(c));
         (first_ok && rest_ok && name.len() <= MAX_CHARS).then(|| RoomName(name.into()))
     }
 
@@ -44,6 +46,47 @@ pub fn partition(room: &str, partitions: u32) -> u32 {
     hash % partitions.max(1)
 }
 
+/// How many connections are in each room on this instance, counted by the connection threads as
+/// they enter and leave: `MAX_ROOMS` is enforced here, before the broadcaster hears of a new room,
+/// so a refused subscription is answered on the spot. The lock is taken on entering and leaving
+/// a room, never per message.
+#[derive(Debug)]
+pub struct Admission {
+    max_rooms: usize,
+    members: Mutex<HashMap<RoomName, usize>>,
+}
+
+impl Admission {
+    /// Admits at most `max_rooms` rooms with members.
+    pub fn new(max_rooms: usize) -> Admission {
+        Admission { max_rooms, members: Mutex::new(HashMap::new()) }
+    }
+
+    /// One more connection in `room`; false (and nothing counted) when it would be a new room
+    /// past the limit. `always` admits it anyway (the default room).
+    pub fn enter(&self, room: &RoomName, always: bool) -> bool {
+        let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        let full = members.len() >= self.max_rooms;
+        match members.get_mut(room) {
+            Some(count) => *count += 1,
+            None if full && !always => return false,
+            None => drop(members.insert(room.clone(), 1)),
+        }
+        true
+    }
+
+    /// One connection fewer in `room`.
+    pub fn leave(&self, room: &RoomName) {
+        let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = members.get_mut(room) {
+            *count -= 1;
+            if *count == 0 {
+                members.remove(room);
+            }
+        }
+    }
+}
+
 /// The longest room name, in characters.
 pub const MAX_CHARS: usize = 32;
 const FNV_OFFSET: u32 = 2_166_136_261;
@@ -64,10 +107,25 @@ mod tests {
     }
 
     #[test]
+    fn admission_counts_rooms_with_members() {
+        let admission = Admission::new(2);
+        let [a, b, c] = ["a", "b", "c"].map(|n| RoomName::parse(n).unwrap());
+        assert!(
+            admission.enter(&a, false) && admission.enter(&a, false) && admission.enter(&b, false)
+        );
+        assert!(!admission.enter(&c, false), "a third room");
+        assert!(admission.enter(&a, false), "an existing room is never refused");
+        assert!(admission.enter(&c, true), "the default room is");
+        admission.leave(&c);
+        admission.leave(&b);
+        assert!(admission.enter(&c, false), "b emptied");
+    }
+
+    #[test]
     fn the_partition_hash_is_fnv1a_and_stable() {
         // Reference values of 32-bit FNV-1a; a change here moves rooms between partitions.
         let fnv = |s: &str| partition(s, u32::MAX);
-        assert_eq!(fnv(""), 2_166_136_261 % u32::MAX);
+        assert_eq!(fnv(""), 2_166_136_261);
         assert_eq!(fnv("a"), 0xe40c_292c);
         assert_eq!(fnv("foobar"), 0xbf9c_f968);
         assert_eq!(fnv("general"), 0x24b9_216b);

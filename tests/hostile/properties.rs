@@ -3,7 +3,8 @@
 //! - `http::parse_head`: a head, "need more bytes", or a 400/431 rejection;
 //! - `handshake::check`: a 28-character `Sec-WebSocket-Accept`, exactly when RFC 6455 §4.2.1
 //!   holds, or one of the handshake's rejections;
-//! - `protocol::parse_client_text`: trimmed, non-empty text, or `empty` / `bad_request`;
+//! - `protocol::parse_request`: a request with a valid room and trimmed, non-empty text, or
+//!   `empty` / `bad_request` / `bad_room`, exactly as the README's protocol says;
 //! - `nickname::clean`: 1 to 32 characters, no control characters, no surrounding white space;
 //! - the frame decoder of a running server: after a real upgrade, arbitrary bytes end in a close
 //!   frame or a clean TCP close, never a hang, and the server keeps answering.
@@ -14,7 +15,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::json;
 use websocketchat::chat::nickname::{self, MAX_CHARS};
-use websocketchat::chat::protocol::{InputError, parse_client_text};
+use websocketchat::chat::protocol::{InputError, Request as ChatRequest, parse_request};
+use websocketchat::chat::room::RoomName;
 use websocketchat::config::Origins;
 use websocketchat::error::Rejection;
 use websocketchat::http::request::{HeadError, Request, parse_head};
@@ -252,10 +254,22 @@ proptest! {
     }
 }
 
-// ---- protocol::parse_client_text ----
+// ---- protocol::parse_request ----
 
-/// Frames a client might send: plain text, JSON of every shape, and the message object with any
-/// type and text.
+/// Room names a client might send: valid ones, near misses (case, length, odd characters), any
+/// string, and values that are not strings.
+fn room_value() -> impl Strategy<Value = serde_json::Value> {
+    prop_oneof![
+        "[a-z0-9][a-z0-9_-]{0,31}".prop_map(|s| json!(s)),
+        "[A-Za-z0-9 _.-]{0,40}".prop_map(|s| json!(s)),
+        any::<String>().prop_map(|s| json!(s)),
+        any::<i64>().prop_map(|n| json!(n)),
+        Just(json!(null)),
+    ]
+}
+
+/// Frames a client might send: plain text, JSON of every shape, and the requests with any type,
+/// text and room.
 fn client_text() -> impl Strategy<Value = String> {
     let json_value = prop_oneof![
         Just(json!(null)),
@@ -265,37 +279,83 @@ fn client_text() -> impl Strategy<Value = String> {
         Just(json!([1, "two"])),
         Just(json!({})),
     ];
-    let kind = prop_oneof![Just(json!("message")), json_value.clone()];
+    let kind = prop_oneof![
+        3 => prop::sample::select(vec!["message", "subscribe", "unsubscribe", "typing", "rooms"])
+            .prop_map(|k| json!(k)),
+        1 => json_value.clone(),
+    ];
     let text = prop_oneof![any::<String>().prop_map(|s| json!(s)), json_value];
+    let room = || prop::option::of(room_value());
     prop_oneof![
         any::<String>(),
         "[ \t\r\n]{0,5}[ -~]{0,20}[ \t\r\n]{0,5}",
-        (kind.clone(), text.clone()).prop_map(|(k, t)| json!({"type": k, "text": t}).to_string()),
-        text.prop_map(|t| json!({ "text": t }).to_string()),
+        (kind.clone(), text.clone(), room()).prop_map(|(k, t, r)| {
+            let mut object = json!({"type": k, "text": t});
+            if let Some(r) = r {
+                object["room"] = r;
+            }
+            object.to_string()
+        }),
+        (text, room()).prop_map(|(t, r)| match r {
+            Some(r) => json!({ "text": t, "room": r }).to_string(),
+            None => json!({ "text": t }).to_string(),
+        }),
         kind.prop_map(|k| json!({ "type": k }).to_string()),
     ]
 }
 
-/// What the README's "Messages" section says a frame becomes. `None` where it does not say: a
+/// The README's rule for room names, written out again: 1 to 32 of `a-z 0-9 - _` after
+/// lower-casing, starting with a letter or a digit.
+fn room_rule(raw: &str) -> Option<String> {
+    let name = raw.to_ascii_lowercase();
+    let first = name.chars().next()?;
+    let ok = (first.is_ascii_lowercase() || first.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && name.len() <= 32;
+    ok.then_some(name)
+}
+
+/// What the README's "Protocol" section says a frame becomes. `None` where it does not say: a
 /// JSON object whose `type` is there but not a string.
-fn expected_text(frame: &str) -> Option<Result<String, InputError>> {
-    let text = match serde_json::from_str::<serde_json::Value>(frame) {
-        Ok(serde_json::Value::Object(object)) => {
-            let kind = match object.get("type") {
-                None => "message",
-                Some(serde_json::Value::String(kind)) => kind.as_str(),
-                Some(_) => return None,
-            };
-            match (kind, object.get("text")) {
-                ("message", Some(serde_json::Value::String(text))) => text.clone(),
-                _ => return Some(Err(InputError::BadRequest)),
-            }
-        }
-        _ => frame.to_string(),
-    };
-    Some(match text.trim() {
+fn expected_request(frame: &str) -> Option<Result<ChatRequest, InputError>> {
+    use serde_json::Value;
+    let trimmed = |text: &str| match text.trim() {
         "" => Err(InputError::Empty),
-        trimmed => Ok(trimmed.to_string()),
+        t => Ok(t.to_string()),
+    };
+    let object = match serde_json::from_str::<Value>(frame) {
+        Ok(Value::Object(object)) => object,
+        _ => return Some(trimmed(frame).map(|text| ChatRequest::Message { room: None, text })),
+    };
+    let kind = match object.get("type") {
+        None => "message",
+        Some(Value::String(kind)) => kind.as_str(),
+        Some(_) => return None,
+    };
+    // The room: absent, a valid name, or `bad_room` with what was sent (64 characters at most).
+    let room = match object.get("room") {
+        None => Ok(None),
+        Some(Value::String(raw)) => match room_rule(raw) {
+            Some(name) => Ok(Some(RoomName::parse(&name).unwrap())),
+            None => Err(InputError::BadRoom(raw.chars().take(64).collect())),
+        },
+        Some(other) => Err(InputError::BadRoom(other.to_string().chars().take(64).collect())),
+    };
+    let required = |room: Result<Option<RoomName>, InputError>| room?.ok_or(InputError::BadRequest);
+    Some(match kind {
+        "message" => match object.get("text") {
+            Some(Value::String(text)) => {
+                room.and_then(|room| Ok(ChatRequest::Message { room, text: trimmed(text)? }))
+            }
+            _ => Err(InputError::BadRequest),
+        },
+        "subscribe" => required(room).map(|room| ChatRequest::Subscribe { room, resume: None }),
+        "unsubscribe" => required(room).map(|room| ChatRequest::Unsubscribe { room }),
+        "typing" => required(room).map(|room| ChatRequest::Typing { room }),
+        "rooms" => Ok(ChatRequest::Rooms),
+        _ => Err(InputError::BadRequest),
     })
 }
 
@@ -303,13 +363,16 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn parse_client_text_gives_trimmed_text_or_a_documented_error(frame in client_text()) {
-        let parsed = parse_client_text(&frame);
-        if let Ok(text) = &parsed {
+    fn parse_request_gives_a_request_or_a_documented_error(frame in client_text()) {
+        let parsed = parse_request(&frame);
+        if let Ok(ChatRequest::Message { text, .. }) = &parsed {
             prop_assert!(!text.is_empty());
             prop_assert_eq!(text.as_str(), text.trim());
         }
-        if let Some(expected) = expected_text(&frame) {
+        if let Err(InputError::BadRoom(echoed)) = &parsed {
+            prop_assert!(echoed.chars().count() <= 64);
+        }
+        if let Some(expected) = expected_request(&frame) {
             prop_assert_eq!(parsed, expected);
         }
     }

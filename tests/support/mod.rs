@@ -297,6 +297,25 @@ impl Client {
         self.ws.send(Message::text(json)).unwrap();
     }
 
+    /// Sends a chat message to a room.
+    pub fn say_in(&mut self, room: &str, text: &str) {
+        self.request(serde_json::json!({"type": "message", "room": room, "text": text}));
+    }
+
+    /// Sends a JSON request.
+    pub fn request(&mut self, request: Value) {
+        self.ws.send(Message::text(request.to_string())).unwrap();
+    }
+
+    /// Subscribes to `room` and reads up to its history, which it returns (the room's users
+    /// list comes next).
+    pub fn subscribe(&mut self, room: &str) -> Value {
+        self.request(serde_json::json!({"type": "subscribe", "room": room}));
+        let history = self.next_of("history");
+        assert_eq!(history["room"], room.to_ascii_lowercase(), "{history}");
+        history
+    }
+
     /// Sends a raw message.
     pub fn send(&mut self, message: Message) {
         self.ws.send(message).unwrap();

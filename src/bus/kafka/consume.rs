@@ -17,6 +17,8 @@ use rskafka::record::RecordAndOffset;
 use super::Record;
 use super::dedup::Dedup;
 use crate::chat::inbox::{Event, Inbox};
+use crate::chat::presence::now_millis;
+use crate::chat::room::RoomName;
 use crate::metrics::Metrics;
 
 /// Where the chat consumer starts, and from which offset its records are delivered.
@@ -28,9 +30,16 @@ pub struct ChatFrom {
 }
 
 /// Reads the chat topic forever, handing each message to the broadcaster with its offset as id.
-pub async fn chat(client: PartitionClient, from: ChatFrom, inbox: Inbox, metrics: Arc<Metrics>) {
+pub async fn chat(
+    client: PartitionClient,
+    from: ChatFrom,
+    default_room: RoomName,
+    inbox: Inbox,
+    metrics: Arc<Metrics>,
+) {
     let mut offset = from.read_from;
-    let mut chat = ChatRecords { dedup: Dedup::default(), deliver_from: from.deliver_from };
+    let mut chat =
+        ChatRecords { dedup: Dedup::default(), deliver_from: from.deliver_from, default_room };
     loop {
         for fetched in fetch(&client, &mut offset, CHAT_WAIT, &metrics).await {
             let Some(event) = decode(&fetched).and_then(|r| chat.event(fetched.offset, r)) else {
@@ -47,19 +56,25 @@ pub async fn chat(client: PartitionClient, from: ChatFrom, inbox: Inbox, metrics
 struct ChatRecords {
     dedup: Dedup,
     deliver_from: i64,
+    /// The room of records written before rooms existed.
+    default_room: RoomName,
 }
 
 impl ChatRecords {
     /// The event for the record at `offset`; none for a retried copy, for a record before the
     /// history's start (it only teaches [`Dedup`] its uid) and for anything but a chat message.
     fn event(&mut self, offset: i64, record: Record) -> Option<Event> {
-        let Record::Chat { name, text, ts, uid, .. } = record else { return None };
+        let Record::Chat { room, name, text, ts, uid, .. } = record else { return None };
         let first = uid.is_none_or(|uid| self.dedup.first_time(offset, uid));
         if !first || offset < self.deliver_from {
             return None;
         }
+        let room = match room {
+            None => self.default_room.clone(),
+            Some(raw) => RoomName::parse(&raw)?,
+        };
         let id = u64::try_from(offset).ok()?;
-        Some(Event::Chat { id: Some(id), name, text, ts })
+        Some(Event::Chat { id: Some(id), room, name, text, ts })
     }
 }
 
@@ -68,16 +83,34 @@ pub async fn presence(
     client: PartitionClient,
     from: i64,
     me: String,
+    default_room: RoomName,
     inbox: Inbox,
     metrics: Arc<Metrics>,
 ) {
     let mut offset = from;
     loop {
         for fetched in fetch(&client, &mut offset, PRESENCE_WAIT, &metrics).await {
-            let Some(Record::Roster { instance, users, at }) = decode(&fetched) else { continue };
-            if instance != me
-                && !hand_over(&inbox, Event::Roster { instance, users, at_millis: at }).await
-            {
+            let event = match decode(&fetched) {
+                Some(Record::Roster { instance, rooms, users, at }) if instance != me => {
+                    let mut rooms: Vec<(RoomName, Vec<String>)> = rooms
+                        .into_iter()
+                        .filter_map(|(room, users)| Some((RoomName::parse(&room)?, users)))
+                        .collect();
+                    if !users.is_empty() {
+                        rooms.push((default_room.clone(), users));
+                    }
+                    Event::Roster { instance, rooms, at_millis: at }
+                }
+                Some(Record::Typing { instance, conn, room, name, at })
+                    if now_millis().saturating_sub(at) < TYPING_FRESH_MS =>
+                {
+                    let Some(room) = RoomName::parse(&room) else { continue };
+                    let from = (instance == me).then_some(conn);
+                    Event::Typing { room, name, from }
+                }
+                _ => continue,
+            };
+            if !hand_over(&inbox, event).await {
                 return;
             }
         }
@@ -145,6 +178,8 @@ async fn hand_over(inbox: &Inbox, mut event: Event) -> bool {
     }
 }
 
+/// Typing records older than this (read back at start) are not delivered.
+const TYPING_FRESH_MS: u64 = 5_000;
 /// How long the broker holds a chat fetch that finds nothing new. Short, as not every broker
 /// answers a held fetch as soon as a record arrives (librdkafka was set to the same 10 ms).
 const CHAT_WAIT: Duration = Duration::from_millis(10);
@@ -163,9 +198,13 @@ const RETRY_FULL: Duration = Duration::from_millis(1);
 mod tests {
     use super::*;
 
+    fn general() -> RoomName {
+        RoomName::parse("general").unwrap()
+    }
+
     fn chat(text: &str, uid: Option<[u64; 2]>) -> Record {
         let (name, ts, instance) = ("alice".into(), "t".into(), "ws1".into());
-        Record::Chat { name, text: text.into(), ts, instance, uid }
+        Record::Chat { room: None, name, text: text.into(), ts, instance, uid }
     }
 
     fn delivered(records: &mut ChatRecords, offset: i64, record: Record) -> Option<(u64, String)> {
@@ -177,7 +216,8 @@ mod tests {
 
     #[test]
     fn a_copy_of_a_record_from_before_the_history_is_not_delivered() {
-        let mut records = ChatRecords { dedup: Dedup::default(), deliver_from: 100 };
+        let mut records =
+            ChatRecords { dedup: Dedup::default(), deliver_from: 100, default_room: general() };
         assert_eq!(delivered(&mut records, 98, chat("hello", Some([1, 7]))), None);
         assert_eq!(delivered(&mut records, 99, chat("other", Some([2, 1]))), None);
         assert_eq!(delivered(&mut records, 100, chat("hello", Some([1, 7]))), None, "its copy");
@@ -190,7 +230,8 @@ mod tests {
 
     #[test]
     fn records_without_a_uid_and_markers() {
-        let mut records = ChatRecords { dedup: Dedup::default(), deliver_from: 0 };
+        let mut records =
+            ChatRecords { dedup: Dedup::default(), deliver_from: 0, default_room: general() };
         let marker = Record::Epoch { epoch: "e".into() };
         assert_eq!(delivered(&mut records, 0, marker), None);
         // Records written before uids existed are delivered as they come, even alike.

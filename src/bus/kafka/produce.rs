@@ -125,7 +125,8 @@ impl Outgoing {
                     "the broker did not confirm your message in time ({reason}); if it does not \
                      appear, send it again"
                 );
-                let event = ServerEvent::Error { code: "not_delivered", message: &message };
+                let event =
+                    ServerEvent::Error { code: "not_delivered", message: &message, room: None };
                 sender.send(&[&frame::text(event.to_json())]);
             }
             None => warn!("kafka: presence not delivered: {reason}"),
