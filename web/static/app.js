@@ -105,11 +105,13 @@
     reconnectAt: 0,
     lastClose: null, // text of the last close, for the status tooltip
     maxBytes: 4096,
+    ratePerSec: 10, // frames a second the server takes from us (hello), subscribes included
     defaultRoom: DEFAULT_ROOM,
     rooms: new Map(), // name -> room (see newRoom): the rooms the page is in or is joining
     shown: null, // the room whose conversation is on screen
     previous: null, // the one shown before it: shown again when the room shown is left
     publicRooms: [], // the last answer to {"type":"rooms"}
+    retryTimer: null, // asks again for rooms whose subscribe the rate limit refused
     roomsAfterJoin: false, // ask for the public list once the room being joined has answered
     newBelow: 0, // messages added below the fold of the shown room (the "New messages" button)
     framesSeen: 0,
@@ -459,12 +461,12 @@
     if (document.activeElement !== el.name) el.name.value = state.myName || '';
     if (state.persistName && state.myName) storageSet(NAME_KEY, state.myName);
     el.nameSave.textContent = 'Change';
+    const rate = Number(msg.rate_limit_per_sec);
+    if (Number.isFinite(rate) && rate > 0) state.ratePerSec = rate;
     // The server put this connection in the default room; every other room the page is in is
     // asked for again, each from where it left off.
-    for (const room of state.rooms.values()) {
-      if (room.name !== state.defaultRoom) subscribe(room);
-    }
     requestPublicRooms();
+    resubscribeAll();
     renderStatusTitle();
     renderRoomList();
     updateComposer();
@@ -505,6 +507,7 @@
       showRoomError(msg.message || `The server refused the room (${msg.code}).`);
       return;
     }
+    if (msg.code === 'rate_limited') retrySubscribes();
     const about = room ? ` (#${room.name})` : '';
     showAlert(`${msg.message || 'The server refused that.'}${about}`, msg.code || 'error', ERROR_TITLES[msg.code]);
   }
@@ -531,6 +534,37 @@
       frame.epoch = room.epoch;
     }
     sendFrame(frame);
+  }
+
+  // Subscribes count against the same rate limit as chat messages: a bucket of twice
+  // rate_limit_per_sec frames, refilled at that rate (src/chat/rate_limit.rs). A page coming back
+  // into many rooms sends the first `rate` subscribes at once and the rest at half the rate, so
+  // the resume neither spends the user's allowance nor looks like a flood (closed with 1008).
+  function resubscribeAll() {
+    const ws = state.ws;
+    const rate = Math.max(1, Math.floor(state.ratePerSec));
+    const names = [...state.rooms.values()]
+      .filter((room) => !room.joined && room.name !== state.defaultRoom)
+      .map((room) => room.name);
+    names.forEach((name, i) => {
+      const send = () => {
+        const room = state.rooms.get(name); // undefined when left meanwhile
+        if (ws === state.ws && room && !room.joined) subscribe(room);
+      };
+      if (i < rate) send();
+      else setTimeout(send, ((i - rate + 1) * 2000) / rate);
+    });
+  }
+
+  // A subscribe refused by the rate limit gets an error without a `room`, so we cannot tell
+  // which: once the bucket has refilled (two seconds at most), rooms still waiting are asked again.
+  function retrySubscribes() {
+    const waiting = [...state.rooms.values()].some((r) => !r.joined && r.name !== state.defaultRoom);
+    if (!waiting || state.retryTimer !== null) return;
+    state.retryTimer = setTimeout(() => {
+      state.retryTimer = null;
+      resubscribeAll();
+    }, 2000);
   }
 
   /** Shows room `name`, joining it first when the page is not in it yet. */
