@@ -738,9 +738,13 @@ describe('WebSocketChat page', () => {
     });
   });
 
-  test('resumes every room after a dropped connection: each from its own point, nothing twice', { timeout: 120000 }, async () => {
+  test('resumes every room after a dropped connection or a restart: each from its own point, nothing twice', { timeout: 120000 }, async () => {
     const env = { HISTORY_SIZE: '3', RATE_LIMIT_PER_SEC: '100' };
-    await withServer(browser, { tls: false, env }, {}, async ({ server, context, problems, clients }) => {
+    let server = await startServer({ tls: false, env });
+    const { port, dir } = server;
+    const { context, problems } = await newContext(browser);
+    const clients = [];
+    try {
       const [alice] = await openAll(context, server.url, ['alice']);
       await joinRoomByName(alice, 'rust');
       const carol = await rawClient(server.url, 'carol');
@@ -751,7 +755,7 @@ describe('WebSocketChat page', () => {
       await waitForMessage(alice, 'before r');
       const toggle = alice.locator('#connect-toggle');
 
-      // 1. Away briefly: both rooms resume with what came after their own last id.
+      // 1. The socket closed for a moment: both rooms resume after their own last id.
       await toggle.click();
       await waitForState(alice, 'offline');
       await carol.say('away g1');
@@ -761,8 +765,9 @@ describe('WebSocketChat page', () => {
       await toggle.click();
       await waitForState(alice, 'online');
       await waitForMessage(alice, 'away r2');
-      await waitFor(alice, 'general: 2 unread from the resume', () =>
-        document.querySelector('#rooms li[data-room="general"] .unread')?.textContent === '2',
+      // "before g" came live while rust was shown, the other two with the resume.
+      await waitFor(alice, 'general: 3 unread', () =>
+        document.querySelector('#rooms li[data-room="general"] .unread')?.textContent === '3',
       );
       const opened = await alice.locator('#frame-list li.event').allTextContents();
       assert.ok(opened.some((e) => e.includes(`since=${beforeG.id}&epoch=`)), `general resumed in the URL: ${JSON.stringify(opened)}`);
@@ -785,6 +790,74 @@ describe('WebSocketChat page', () => {
       await waitForMessage(alice, 'x5');
       await assertRoomShows(alice, 'rust', ['before r', 'away r1', 'away r2', 'x3', 'x4', 'x5'], { missed: true });
       assert.equal(countText(await readMessages(alice), 'x1'), 0, 'x1 fell out of the history');
+
+      // 3. The server restarts on the same port: new epochs, ids from 1 again in every room. The page
+      // comes back into both rooms by itself; whether the new messages come live or in the
+      // history depends on its random backoff, but each is shown once.
+      await carol.close();
+      clients.pop();
+      await stopServer(server, { removeDir: false });
+      await waitForState(alice, 'reconnecting', 10000);
+      server = await startServer({ tls: false, env, port, dir });
+      const dave = await rawClient(server.url, 'dave');
+      clients.push(dave);
+      await dave.subscribe('rust');
+      await dave.say('after restart r', 'rust');
+      await dave.say('after restart g');
+      await waitForState(alice, 'online', 20000);
+      await waitForMessage(alice, 'after restart r');
+      await waitForRoom(alice, 'rust');
+      const shown = await readMessages(alice);
+      assert.equal(countText(shown, 'after restart r'), 1);
+      assertNoDuplicateIds(shown);
+      assert.ok(shown.some((m) => m.kind === 'notice' && /server restarted/i.test(m.text)), 'rust says the server restarted');
+      await clickRoom(alice, 'general');
+      await waitForMessage(alice, 'after restart g');
+      assert.equal(countText(await readMessages(alice), 'after restart g'), 1);
+      assertNoDuplicateIds(await readMessages(alice));
+      await sendFromPage(alice, 'back in general');
+      await waitForMessage(alice, 'back in general');
+      assertClean(problems, { allowConnectionRefused: true });
+    } catch (err) {
+      err.message += `\n--- server log (tail) ---\n${server.log.slice(-3000)}`;
+      throw err;
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+      await context.close();
+      await stopServer(server, { removeDir: false });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('coming back into many rooms stays within the rate limit: no flood close, every room joined', { timeout: TEST_TIMEOUT }, async () => {
+    // The server counts subscribes like messages: a bucket of 4 here, refilled at 2 a second.
+    const env = { RATE_LIMIT_PER_SEC: '2' };
+    await withServer(browser, { tls: false, env }, {}, async ({ server, context, problems }) => {
+      const [alice] = await openAll(context, server.url, ['alice']);
+      const names = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8'];
+      const allJoined = () =>
+        waitFor(alice, 'every room joined', (n) => {
+          const items = [...document.querySelectorAll('#rooms li')];
+          return items.length === n && items.every((li) => !li.classList.contains('pending'));
+        }, names.length + 1, 20000);
+
+      // One after the other: past the bucket, a refused subscribe is asked again once it refilled.
+      for (const name of names) await joinRoomByName(alice, name);
+      await allJoined();
+
+      const toggle = alice.locator('#connect-toggle');
+      await toggle.click();
+      await waitForState(alice, 'offline');
+      await toggle.click();
+      await waitForState(alice, 'online');
+      // Sent all at once, these 8 subscribes and the rooms request would be 5 refusals in a
+      // row past the bucket: closed as a flood, again after every reconnect.
+      await allJoined();
+      const resumed = (await readFrames(alice, 'out', 'subscribe')).filter((f) => f.since !== undefined);
+      assert.deepEqual(resumed.map((f) => f.room).sort(), names, 'each room resumed once');
+      const closes = await alice.locator('#frame-list li.close').allTextContents();
+      assert.equal(closes.filter((c) => /1008/.test(c)).length, 0, `no flood close: ${JSON.stringify(closes)}`);
+      assert.equal(await alice.getAttribute('#status', 'data-state'), 'online');
       assertClean(problems);
     });
   });
