@@ -112,7 +112,6 @@
     previous: null, // the one shown before it: shown again when the room shown is left
     publicRooms: [], // the last answer to {"type":"rooms"}
     retryTimer: null, // asks again for rooms whose subscribe the rate limit refused
-    roomsAfterJoin: false, // ask for the public list once the room being joined has answered
     newBelow: 0, // messages added below the fold of the shown room (the "New messages" button)
     framesSeen: 0,
   };
@@ -465,8 +464,8 @@
     if (Number.isFinite(rate) && rate > 0) state.ratePerSec = rate;
     // The server put this connection in the default room; every other room the page is in is
     // asked for again, each from where it left off.
-    requestPublicRooms();
     resubscribeAll();
+    requestPublicRooms();
     renderStatusTitle();
     renderRoomList();
     updateComposer();
@@ -490,10 +489,6 @@
     room.joined = true;
     // What a resume brings was sent while we were away: it counts as unread in a hidden room.
     renderBatch(room, Array.isArray(msg.messages) ? msg.messages : [], resumed || restarted);
-    if (state.roomsAfterJoin && room.name !== state.defaultRoom) {
-      state.roomsAfterJoin = false;
-      requestPublicRooms();
-    }
     renderRoomList();
     updateComposer();
   }
@@ -507,6 +502,9 @@
       showRoomError(msg.message || `The server refused the room (${msg.code}).`);
       return;
     }
+    // About a room the page has left already: an unsubscribe for a room the server never let us
+    // into (its subscribe was refused by the rate limit). Nothing to tell the user.
+    if (msg.code === 'not_subscribed' && typeof msg.room === 'string' && !room) return;
     if (msg.code === 'rate_limited') retrySubscribes();
     const about = room ? ` (#${room.name})` : '';
     showAlert(`${msg.message || 'The server refused that.'}${about}`, msg.code || 'error', ERROR_TITLES[msg.code]);
@@ -572,9 +570,13 @@
     let room = state.rooms.get(name);
     if (!room) {
       room = addRoom(name);
-      state.roomsAfterJoin = true;
-      // Offline, or before the hello: onHello subscribes every room the page is in.
-      if (state.greeted) subscribe(room);
+      // Offline, or before the hello: onHello subscribes every room the page is in. The server
+      // answers one connection's requests in order, so the list asked for next counts us in.
+      if (state.greeted) {
+        subscribe(room);
+        requestPublicRooms();
+      }
+      renderPublicRooms();
     }
     showRoom(room);
   }
@@ -621,7 +623,6 @@
     }
     room.unread = 0;
     renderRoomList();
-    renderPublicRooms();
     setHash(room.name);
   }
 
