@@ -9,8 +9,8 @@
 //!                 chat    handler: rate limit, JSON ──publish──▶ bus (local inbox, or Kafka)
 //!                                                                  │ Inbox::chat
 //!                                                                  ▼
-//!                         bounded channel ──▶ broadcaster thread: the consumer (hub, history)
-//!                                                                  │ one frame, every client
+//!                         bounded channel ──▶ broadcaster thread: the consumer (hub, rooms, history)
+//!                                                                  │ one frame, every member of the room
 //!                                                                  ▼
 //! Clients ◀──────── ws    outbound: one queue per client, non-blocking sendmsg
 //! ```

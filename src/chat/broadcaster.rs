@@ -27,7 +27,7 @@
 //!
 //! [`Outbound::send`]: crate::ws::outbound::Outbound::send
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,7 +39,7 @@ use tungstenite::Bytes;
 use crate::chat::history::{Epochs, Resume};
 use crate::chat::hub::{Client, Entered, Hub, Slot};
 use crate::chat::inbox::{Event, Mailbox};
-use crate::chat::presence::{Announce, Presence};
+use crate::chat::presence::{Announce, Change, Presence};
 use crate::chat::protocol::{Chat, MAX_LISTED_ROOMS, RoomCount, ServerEvent, timestamp};
 use crate::chat::room::RoomName;
 use crate::metrics::Metrics;
@@ -62,6 +62,31 @@ pub struct Broadcaster {
     closing: HashMap<u64, Instant>,
     /// The round being built; its vectors are kept from one round to the next.
     round: Round,
+    /// Presence changes of big rooms, waiting for the next [`PRESENCE_TICK`].
+    batched: HashMap<RoomName, Batch>,
+}
+
+/// The nicknames that came into and went out of one big room since its last `presence` event.
+/// A name that comes and goes (or goes and comes back) within one batch cancels out.
+#[derive(Debug, Default)]
+struct Batch {
+    joined: BTreeSet<String>,
+    left: BTreeSet<String>,
+}
+
+impl Batch {
+    fn add(&mut self, change: Change) {
+        for name in change.joined {
+            if !self.left.remove(&name) {
+                self.joined.insert(name);
+            }
+        }
+        for name in change.left {
+            if !self.joined.remove(&name) {
+                self.left.insert(name);
+            }
+        }
+    }
 }
 
 /// Whether the broadcaster goes on after an event.
@@ -134,6 +159,7 @@ impl Broadcaster {
             backlog: HashSet::new(),
             closing: HashMap::new(),
             round: Round::default(),
+            batched: HashMap::new(),
         }
     }
 
@@ -170,6 +196,7 @@ impl Broadcaster {
                 let mut round = std::mem::take(&mut self.round);
                 self.presence.forget_silent(now);
                 self.refresh_presence(&mut round);
+                self.send_batched_presence(&mut round);
                 self.deliver(&mut round);
                 self.round = round;
             }
@@ -322,10 +349,12 @@ impl Broadcaster {
     /// announces ours to the other instances when it changed or is due. Returns the rooms that
     /// were sent their whole users list.
     ///
-    /// The whole list goes out on each change only while it is short: in a big room, sending n
-    /// names to n clients on every join would cost O(n²) bytes. Past [`USERS_BROADCAST_LIMIT`]
-    /// names, `join` and `leave` carry the changes and newcomers get the list. A `join` or
-    /// `leave` is not sent to connections with the nickname it names.
+    /// A room of at most [`USERS_BROADCAST_LIMIT`] names gets each change at once: the whole
+    /// list, then a `join` or `leave` per name (not sent to connections with the nickname it
+    /// names). In a bigger room that would cost O(n²) frames as n people arrive (each arrival is
+    /// one frame to each of the others), so its changes are collected instead and go out as one
+    /// `presence` event per [`PRESENCE_TICK`], listing every name that came and went; newcomers
+    /// get the whole list.
     fn refresh_presence(&mut self, round: &mut Round) -> Vec<RoomName> {
         if let Some(others) = &self.others {
             if self.presence.should_announce(Instant::now()) {
@@ -335,12 +364,16 @@ impl Broadcaster {
         let mut listed = Vec::new();
         let ts = timestamp();
         for change in self.presence.take_changes() {
-            let room = change.room.as_str();
-            if self.presence.len(&change.room) <= USERS_BROADCAST_LIMIT {
-                let users = ServerEvent::Users { room, users: self.presence.users(&change.room) };
-                self.to_room(round, &change.room, &users, |_, _| true);
-                listed.push(change.room.clone());
+            if self.presence.len(&change.room) > USERS_BROADCAST_LIMIT {
+                self.batched.entry(change.room.clone()).or_default().add(change);
+                continue;
             }
+            // The whole list supersedes whatever was collected while the room was big.
+            self.batched.remove(&change.room);
+            let room = change.room.as_str();
+            let users = ServerEvent::Users { room, users: self.presence.users(&change.room) };
+            self.to_room(round, &change.room, &users, |_, _| true);
+            listed.push(change.room.clone());
             for name in &change.joined {
                 let join = ServerEvent::Join { room, name, ts: &ts };
                 self.to_room(round, &change.room, &join, |_, c| c.name != *name);
@@ -351,6 +384,23 @@ impl Broadcaster {
             }
         }
         listed
+    }
+
+    /// Sends each big room the `presence` event of the changes collected since the last one.
+    fn send_batched_presence(&mut self, round: &mut Round) {
+        let ts = timestamp();
+        for (room, batch) in std::mem::take(&mut self.batched) {
+            if batch.joined.is_empty() && batch.left.is_empty() {
+                continue;
+            }
+            let presence = ServerEvent::Presence {
+                room: room.as_str(),
+                joined: batch.joined.iter().map(String::as_str).collect(),
+                left: batch.left.iter().map(String::as_str).collect(),
+                ts: &ts,
+            };
+            self.to_room(round, &room, &presence, |_, _| true);
+        }
     }
 
     /// Gives every client its frames of the round, one `send` per client.
@@ -455,7 +505,8 @@ pub struct RoomLimits {
     pub keep_empty_rooms: usize,
 }
 
-/// The most names in a room for which every change sends the whole users list to the room.
+/// The most names in a room for which every change sends the whole users list to the room, and
+/// `join` and `leave` at once; bigger rooms get a `presence` event every [`PRESENCE_TICK`].
 pub const USERS_BROADCAST_LIMIT: usize = 100;
 /// Frame indexes a slot keeps room for between rounds; a longer list is shrunk back.
 const KEEP_PER_SLOT: usize = 16;
@@ -463,7 +514,8 @@ const KEEP_PER_SLOT: usize = 16;
 pub const MAX_BATCH: usize = 1024;
 /// How often sockets with a backlog are retried.
 const RETRY_TICK: Duration = Duration::from_millis(2);
-/// How often presence is maintained (silent instances forgotten, announcements repeated).
+/// How often presence is maintained (silent instances forgotten, announcements repeated, big
+/// rooms sent their `presence` events).
 const PRESENCE_TICK: Duration = Duration::from_secs(1);
 /// How long the broadcaster sleeps when nothing is pending.
 const IDLE_WAIT: Duration = Duration::from_secs(1);
@@ -507,6 +559,22 @@ mod tests {
         inbox.chat(general(), "a".into(), "hello".into(), "t".into()).unwrap();
         drop(inbox);
         assert!(returns_within(broadcaster, Duration::from_secs(5)), "still running");
+    }
+
+    #[test]
+    fn a_batch_keeps_the_net_change() {
+        let change = |joined: &[&str], left: &[&str]| Change {
+            room: general(),
+            joined: joined.iter().map(|s| s.to_string()).collect(),
+            left: left.iter().map(|s| s.to_string()).collect(),
+        };
+        let mut batch = Batch::default();
+        batch.add(change(&["a", "b"], &["x"]));
+        batch.add(change(&["x"], &["a"]));
+        batch.add(change(&["c"], &[]));
+        // a came and went, x went and came back: neither is news.
+        assert_eq!(batch.joined.iter().collect::<Vec<_>>(), ["b", "c"]);
+        assert!(batch.left.is_empty());
     }
 
     #[test]

@@ -1,14 +1,15 @@
-//! The application: a chat room on top of `ws/`. Everything here knows JSON and nicknames; nothing
-//! here parses a frame.
+//! The application: chat rooms on top of `ws/`. Everything here knows JSON, rooms and nicknames;
+//! nothing here parses a frame.
 //!
 //! In the order a message meets them:
-//! - [`handler`]: the chat's WebSocket handler, one per connection (rate limit, JSON, publish);
-//!   [`protocol`] (the JSON events), [`nickname`], [`rate_limit`].
+//! - [`handler`]: the chat's WebSocket handler, one per connection (rate limit, requests, the
+//!   rooms it is in, publish); [`protocol`] (the JSON requests and events), [`room`] (room names,
+//!   the partition hash, the count of rooms with members), [`nickname`], [`rate_limit`].
 //! - [`inbox`]: the hand-off to the broadcaster thread: its [`inbox::Event`]s, sent through an
 //!   [`inbox::Inbox`].
-//! - [`broadcaster`]: the one thread that numbers messages and delivers every event to every
-//!   client; it owns the [`hub`] (who is connected), the [`history`] and the [`presence`] (who
-//!   is online, on any instance).
+//! - [`broadcaster`]: the one thread that numbers messages and delivers each room's events to its
+//!   members; it owns the [`hub`] (who is connected, who is in which room, each room's
+//!   [`history`]) and the [`presence`] (who is in which room, on any instance).
 
 pub mod broadcaster;
 pub mod handler;

@@ -85,6 +85,18 @@ pub enum ServerEvent<'a> {
         /// When.
         ts: &'a str,
     },
+    /// The nicknames that entered and left a room of more than 100 names in the last second
+    /// (smaller rooms get `users`, `join` and `leave` at once instead).
+    Presence {
+        /// The room.
+        room: &'a str,
+        /// Sorted.
+        joined: Vec<&'a str>,
+        /// Sorted.
+        left: Vec<&'a str>,
+        /// When the event was sent.
+        ts: &'a str,
+    },
     /// A chat message.
     Message(&'a Chat),
     /// Someone is typing in a room; not stored, not numbered.
