@@ -2,7 +2,7 @@
 //
 // The wire protocol is one JSON object per text frame:
 //   client -> server  message, subscribe, unsubscribe, typing, rooms
-//   server -> client  hello, history, users, join, leave, message, typing, rooms, error
+//   server -> client  hello, history, users, join, leave, presence, message, typing, rooms, error
 // Every connection starts in the default room ("general"); other rooms are joined with
 // {"type":"subscribe","room":"rust"}, and each room has its own history, users and ids.
 // Everything received is rendered with textContent, never as HTML.
@@ -435,6 +435,16 @@
           stopTyping(room, String(msg.name));
         }
         break;
+      case 'presence': {
+        // A room of more than 100 names: instead of users, join and leave, who came and went in
+        // the last second, applied as set changes (a name we have may be listed). No notices:
+        // in a room that size they would bury the conversation.
+        const left = new Set(Array.isArray(msg.left) ? msg.left.map(String) : []);
+        const joined = Array.isArray(msg.joined) ? msg.joined.map(String) : [];
+        setUsers(room, [...room.users.filter((n) => !left.has(n)), ...joined]);
+        for (const name of left) stopTyping(room, name);
+        break;
+      }
       case 'message':
         renderBatch(room, [msg], true);
         if (typeof msg.name === 'string') stopTyping(room, msg.name); // the message they were typing
