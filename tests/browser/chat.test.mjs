@@ -862,6 +862,30 @@ describe('WebSocketChat page', () => {
     });
   });
 
+  test('a room of more than 100 names keeps its users list from presence events', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, clients }) => {
+      const [alice] = await openAll(context, server.url, ['alice']);
+      const crowd = await Promise.all(Array.from({ length: 100 }, (_, i) => rawClient(server.url, `u${String(i).padStart(3, '0')}`)));
+      clients.push(...crowd);
+      const userCount = (n) =>
+        waitFor(alice, `${n} users listed`, (want) => document.querySelectorAll('#users li').length === want, n);
+      await userCount(101);
+
+      // Past 100 names, arrivals and departures come batched in one presence event a second.
+      const late = await Promise.all(['zoe', 'yann'].map((name) => rawClient(server.url, name)));
+      clients.push(...late);
+      await waitForUsers(alice, ['zoe', 'yann']);
+      await userCount(103);
+      await crowd[0].close();
+      await waitFor(alice, 'u000 gone', () => ![...document.querySelectorAll('#users li')].some((li) => li.dataset.name === 'u000'));
+      await userCount(102);
+      const presence = await readFrames(alice, 'in', 'presence');
+      assert.ok(presence.some((f) => f.joined.includes('zoe')), 'zoe came in a presence event');
+      assert.ok(presence.some((f) => f.left.includes('u000')), 'u000 left in a presence event');
+      assertClean(problems);
+    });
+  });
+
   test('a bad room name in the field gives an inline message and sends nothing', { timeout: TEST_TIMEOUT }, async () => {
     await withServer(browser, { tls: false }, {}, async ({ server, context, problems }) => {
       const [alice] = await openAll(context, server.url, ['alice']);
