@@ -81,6 +81,7 @@
     publicRooms: $('public-rooms'),
     users: $('users'),
     userCount: $('user-count'),
+    usersRoom: $('users-room'),
     frames: $('frames'),
     frameList: $('frame-list'),
     frameCount: $('frame-count'),
@@ -626,6 +627,7 @@
       state.newBelow = 0;
       el.jump.hidden = true;
       el.roomTitle.textContent = `#${room.name}`;
+      el.usersRoom.textContent = `in #${room.name}`;
       document.title = `#${room.name} · WebSocketChat`;
       renderUsers();
       renderTyping();
