@@ -571,7 +571,7 @@ describe('WebSocketChat page', () => {
       );
 
       // Carol is only in general. Once she has a later message of general, the rust one would
-      // have reached her too if it were sent to her: the broadcaster keeps one order.
+      // have reached her too if it were sent to her: one instance's broadcaster keeps one order.
       await clickRoom(alice, 'general');
       await sendFromPage(alice, 'hello general');
       await waitForMessage(carol, 'hello general');
@@ -734,6 +734,16 @@ describe('WebSocketChat page', () => {
       await alice.goBack();
       await waitForRoom(alice, 'rust');
       await waitForMessage(alice, 'said after');
+
+      // A newcomer following the link picks a nickname first, then lands in rust.
+      const erin = await context.newPage();
+      await erin.goto(`${server.url}/#rust`);
+      await waitForState(erin, 'offline');
+      await erin.locator('#name').fill('erin');
+      await erin.locator('#name').press('Enter');
+      await waitForRoom(erin, 'rust');
+      await waitForMessage(erin, 'said after');
+      await waitForUsers(alice, ['alice', 'bob', 'erin']);
       assertClean(problems);
     });
   });
