@@ -211,3 +211,32 @@ fn the_default_room_is_configurable() {
     alice.say("hi");
     assert_eq!(alice.next_of("message")["room"], "lobby");
 }
+
+#[test]
+fn requests_have_their_own_allowance_so_a_client_can_always_resubscribe() {
+    let server = Server::start(&[("RATE_LIMIT_PER_SEC", "1"), ("MAX_ROOMS_PER_CONNECTION", "8")]);
+    let mut alice = joined(&server, "alice");
+    // Two messages use up the message burst of a 1-per-second limit...
+    alice.say("one");
+    alice.say("two");
+    alice.say("three");
+    assert_eq!(alice.next_of("error")["code"], "rate_limited");
+    // ... and seven subscriptions at once still pass: rooms have an allowance of their own, of at
+    // least one a second per room a connection may be in (a burst of twice that).
+    for i in 0..7 {
+        alice.request(json!({"type": "subscribe", "room": format!("r{i}")}));
+    }
+    for i in 0..7 {
+        assert_eq!(alice.next_of("history")["room"], format!("r{i}"));
+    }
+    // A flood of requests is refused with the room it named, then closed like any flood.
+    for _ in 0..60 {
+        alice.request(json!({"type": "typing", "room": "r0"}));
+    }
+    let refused = alice.next_of("error");
+    assert_eq!(
+        (refused["code"].as_str(), refused["room"].as_str()),
+        (Some("rate_limited"), Some("r0"))
+    );
+    assert_eq!(alice.close_code(), 1008);
+}

@@ -2,7 +2,8 @@
 //!
 //! - **Open**: the `hello` event (the settled nickname and the limits), then `joined` and a
 //!   subscription to the default room to the broadcaster, which sends its history and users.
-//! - **A text message**: the rate limit, then the JSON ([`protocol::parse_request`]): a message is
+//! - **A text message**: the JSON ([`protocol::parse_request`]), then the rate limit (messages and
+//!   other requests each have their own allowance): a message is
 //!   published ([`Publish`]: the local inbox, or Kafka) to a room this connection is in; a
 //!   subscription is checked against the limits here and passed to the broadcaster; refused input
 //!   gets an error event on this connection only, and the connection stays open.
@@ -10,7 +11,7 @@
 //! - **Close**: `left` to the broadcaster, however the connection ended (even by a panic).
 //!
 //! The handler keeps its own list of the rooms it is in, so it can refuse a message to a room it
-//! is not in, or a thirty-third subscription, without asking the broadcaster.
+//! is not in, or a subscription past `MAX_ROOMS_PER_CONNECTION`, without asking the broadcaster.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -103,7 +104,10 @@ pub struct ChatHandler<'a> {
     id: u64,
     name: String,
     resume: Option<Resume>,
+    /// Chat messages (and refused input).
     limit: RateLimit,
+    /// Everything else: subscribe, unsubscribe, typing, rooms.
+    requests: RateLimit,
     /// True from the `joined` event until the `left` one.
     member: bool,
     rooms: Vec<Membership>,
@@ -113,9 +117,13 @@ pub struct ChatHandler<'a> {
 impl<'a> ChatHandler<'a> {
     /// The handler for connection `id`.
     pub fn new(id: u64, joining: Joining, services: Services<'a>) -> ChatHandler<'a> {
-        let limit = RateLimit::new(services.config.rate_limit_per_sec, Instant::now());
+        let config = services.config;
+        let now = Instant::now();
+        let limit = RateLimit::new(config.rate_limit_per_sec, now);
+        let requests = RateLimit::new(request_rate(config), now);
         let Joining { name, resume } = joining;
-        ChatHandler { id, name, resume, limit, member: false, rooms: Vec::new(), services }
+        let rooms = Vec::new();
+        ChatHandler { id, name, resume, limit, requests, member: false, rooms, services }
     }
 
     /// Sends an error event to this client only; the connection stays open.
@@ -211,16 +219,27 @@ impl Handler for ChatHandler<'_> {
     }
 
     fn on_text(&mut self, text: &str, out: &Arc<Outbound>) -> Result<(), Close> {
-        match self.limit.check(Instant::now()) {
+        let request = protocol::parse_request(text);
+        // A chat message (or refused input) takes a token of the message allowance, anything
+        // else one of the request allowance, so a client can always subscribe to its rooms again
+        // after a reconnect, whatever RATE_LIMIT_PER_SEC.
+        let (bucket, room) = match &request {
+            Ok(Request::Message { .. }) | Err(_) => (&mut self.limit, None),
+            Ok(Request::Subscribe { room, .. } | Request::Unsubscribe { room })
+            | Ok(Request::Typing { room }) => (&mut self.requests, Some(room.as_str())),
+            Ok(Request::Rooms) => (&mut self.requests, None),
+        };
+        match bucket.check(Instant::now()) {
             Verdict::Allow => {}
             Verdict::Refuse => {
-                self.refuse("rate_limited", "slow down: too many messages", None, out);
+                let room = room.map(String::from);
+                self.refuse("rate_limited", "slow down: too many messages", room.as_deref(), out);
                 return Ok(());
             }
             // RFC 6455 §7.4.1 1008: "a message that violates its policy".
             Verdict::Flooding => return Err(Close::new(1008, "rate limit exceeded")),
         }
-        let request = match protocol::parse_request(text) {
+        let request = match request {
             Ok(request) => request,
             Err(e) => {
                 self.refuse(e.code(), e.message(), e.room(), out);
@@ -261,6 +280,13 @@ impl Drop for ChatHandler<'_> {
     fn drop(&mut self) {
         self.leave();
     }
+}
+
+/// Requests other than messages allowed a second (twice that in a burst): the message rate, but
+/// at least one per room a connection may be in.
+fn request_rate(config: &Config) -> u32 {
+    let rooms = u32::try_from(config.max_rooms_per_connection).unwrap_or(u32::MAX);
+    config.rate_limit_per_sec.max(rooms)
 }
 
 /// The shortest time between two `typing` notices of one connection in one room.

@@ -20,6 +20,11 @@ import {
   sendFromPage,
   rawClient,
   delay,
+  waitForRoom,
+  joinRoomByName,
+  clickRoom,
+  readRooms,
+  readFrames,
 } from './lib.mjs';
 
 const TEST_TIMEOUT = 90000;
@@ -61,6 +66,36 @@ function assertNoDuplicateIds(messages) {
     assert.ok(!seen.has(key), `message id ${m.id} (epoch ${m.epoch}) shown twice`);
     seen.add(key);
   }
+}
+
+/** Opens one page per name and waits until each is online. */
+async function openAll(context, baseUrl, names) {
+  const pages = [];
+  for (const name of names) {
+    const page = await openChat(context, baseUrl, name);
+    await waitForState(page, 'online');
+    pages.push(page);
+  }
+  return pages;
+}
+
+/** Waits until the line under the conversation reads `text` ('' when nobody is typing). */
+function waitForTyping(page, text, timeout = 10000) {
+  return waitFor(page, `#typing to read ${JSON.stringify(text)}`, (want) => document.getElementById('typing').textContent === want, text, timeout);
+}
+
+/** Shows `room` and checks it lists exactly `texts` as messages, once each, and whether it says some were missed. */
+async function assertRoomShows(page, room, texts, { missed }) {
+  await clickRoom(page, room);
+  const shown = await readMessages(page);
+  assert.deepEqual(
+    shown.filter((m) => m.kind === 'message').map((m) => m.text),
+    texts,
+    `#${room} shows each message once, in order`,
+  );
+  assertNoDuplicateIds(shown);
+  const says = shown.some((m) => m.kind === 'notice' && /missed/i.test(m.text));
+  assert.equal(says, missed, `#${room} ${missed ? 'says' : 'does not say'} that messages were missed`);
 }
 
 describe('WebSocketChat page', () => {
@@ -343,26 +378,27 @@ describe('WebSocketChat page', () => {
       const input = alice.locator('#message-input');
       const counter = alice.locator('#counter');
       const send = alice.locator('#send');
-      const sent = () => alice.locator('#frame-list li.out').count();
+      // Chat messages sent (the page also sends typing and rooms frames).
+      const sent = () => alice.locator('#frame-list li.out .f-type', { hasText: /^message$/ }).count();
 
-      // The limit (from hello) is for the whole frame: {"type":"message","text":""} is 28 bytes.
-      await waitFor(alice, 'counter from the hello limit', () => document.getElementById('counter').textContent === '172');
+      // The limit (from hello) is for the whole frame: {"type":"message","room":"general","text":""} is 45 bytes.
+      await waitFor(alice, 'counter from the hello limit', () => document.getElementById('counter').textContent === '155');
       await input.fill('héllo €'); // 10 bytes of UTF-8
-      assert.equal(await counter.textContent(), '162');
+      assert.equal(await counter.textContent(), '145');
       await input.fill('say "hi"'); // 8 bytes, and each quote is escaped: 10
-      assert.equal(await counter.textContent(), '162');
+      assert.equal(await counter.textContent(), '145');
       await input.fill('   ');
       assert.equal(await send.isDisabled(), true, 'whitespace only is not sent');
 
-      await input.fill('y'.repeat(173));
+      await input.fill('y'.repeat(156));
       assert.equal(await counter.textContent(), '-1');
       assert.equal(await send.isDisabled(), true, 'one byte over is not sent');
       await input.press('Enter');
       assert.equal(await sent(), 0, 'Enter does not send a message over the limit');
-      await input.fill('y'.repeat(172));
+      await input.fill('y'.repeat(155));
       assert.equal(await counter.textContent(), '0');
       await input.press('Enter');
-      await waitForMessage(alice, 'y'.repeat(172)); // exactly at the limit: the server takes it
+      await waitForMessage(alice, 'y'.repeat(155)); // exactly at the limit: the server takes it
       assert.equal(await sent(), 1);
 
       await input.pressSequentially('line one');
@@ -373,7 +409,7 @@ describe('WebSocketChat page', () => {
       await input.press('Enter');
       await waitForMessage(alice, 'line one\nline two');
       assert.equal(await input.inputValue(), '', 'the box is emptied after sending');
-      assert.equal(await counter.textContent(), '172');
+      assert.equal(await counter.textContent(), '155');
       assert.equal(await sent(), 2);
       assertNoDuplicateIds(await readMessages(alice));
       assert.equal(await alice.getAttribute('#status', 'data-state'), 'online', 'still connected');
@@ -508,6 +544,395 @@ describe('WebSocketChat page', () => {
         const list = document.getElementById('messages');
         return list.scrollHeight - list.scrollTop - list.clientHeight < 50 && document.getElementById('jump').hidden;
       });
+      assertClean(problems);
+    });
+  });
+
+  // ---------------------------------------------------------------------------
+  // Rooms (issue 13): every test below also checks the page logged no console error.
+
+  test('joins a room by name: listed, shown, in the address; only its members get its messages', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems }) => {
+      const [alice, bob, carol] = await openAll(context, server.url, ['alice', 'bob', 'carol']);
+
+      await joinRoomByName(alice, 'Rust', 'rust'); // lower-cased, as the server does
+      assert.deepEqual((await readRooms(alice)).map((r) => r.room), ['general', 'rust']);
+      assert.equal(new URL(alice.url()).hash, '#rust');
+      assert.deepEqual(await readFrames(alice, 'out', 'subscribe'), [{ type: 'subscribe', room: 'rust' }]);
+      await joinRoomByName(bob, 'rust');
+      await waitForUsers(alice, ['alice', 'bob']);
+
+      await sendFromPage(alice, 'hello rust');
+      await waitForMessage(bob, 'hello rust');
+      await waitForMessage(alice, 'hello rust');
+      assert.ok(
+        (await readFrames(alice, 'out', 'message')).some((f) => f.room === 'rust' && f.text === 'hello rust'),
+        'the message frame names the room shown',
+      );
+
+      // Carol is only in general. Once she has a later message of general, the rust one would
+      // have reached her too if it were sent to her: one instance's broadcaster keeps one order.
+      await clickRoom(alice, 'general');
+      await sendFromPage(alice, 'hello general');
+      await waitForMessage(carol, 'hello general');
+      assert.equal(countText(await readMessages(carol), 'hello rust'), 0, 'not shown in general');
+      assert.equal(countText(await readMessages(alice), 'hello rust'), 0, 'general does not show rust messages');
+      assert.deepEqual(
+        (await readFrames(carol, 'in')).filter((f) => f.room === 'rust'),
+        [],
+        'nothing of rust reached carol',
+      );
+      await clickRoom(alice, 'rust');
+      assert.equal(countText(await readMessages(alice), 'hello rust'), 1, 'back in rust, its message is there once');
+      assertClean(problems);
+    });
+  });
+
+  test('a room not shown counts its new messages; showing it clears the count', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, clients }) => {
+      const [alice] = await openAll(context, server.url, ['alice']);
+      await joinRoomByName(alice, 'rust');
+      await clickRoom(alice, 'general');
+      const bob = await rawClient(server.url, 'bob');
+      clients.push(bob);
+      await bob.subscribe('rust');
+      for (const text of ['r1', 'r2', 'r3']) await bob.say(text, 'rust');
+      await bob.say('g1'); // shown: not counted
+
+      await waitFor(alice, 'rust with 3 unread', () =>
+        document.querySelector('#rooms li[data-room="rust"] .unread')?.textContent === '3',
+      );
+      await waitForMessage(alice, 'g1');
+      const rooms = await readRooms(alice);
+      assert.equal(rooms.find((r) => r.room === 'general').unread, 0, 'the room shown has no count');
+
+      await clickRoom(alice, 'rust');
+      assert.equal((await readRooms(alice)).find((r) => r.room === 'rust').unread, 0, 'cleared when shown');
+      const shown = await readMessages(alice);
+      for (const text of ['r1', 'r2', 'r3']) assert.equal(countText(shown, text), 1, text);
+      assert.equal(countText(shown, 'g1'), 0);
+      assertClean(problems);
+    });
+  });
+
+  test('leaving a room removes it, and its other members see the leave', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems }) => {
+      const [alice, bob] = await openAll(context, server.url, ['alice', 'bob']);
+      await joinRoomByName(alice, 'rust');
+      await joinRoomByName(bob, 'rust');
+      await waitForUsers(bob, ['alice', 'bob']);
+      assert.equal((await readRooms(alice)).find((r) => r.room === 'general').leavable, false, 'the default room stays');
+
+      await alice.locator('#rooms li[data-room="rust"] .room-leave').click();
+      await waitForRoom(alice, 'general');
+      assert.deepEqual((await readRooms(alice)).map((r) => r.room), ['general']);
+      assert.deepEqual(await readFrames(alice, 'out', 'unsubscribe'), [{ type: 'unsubscribe', room: 'rust' }]);
+
+      await waitFor(bob, '"alice left" in rust, and alice gone from its users', () => {
+        const left = [...document.querySelectorAll('#messages .notice')].some((n) => n.textContent.includes('alice left'));
+        const users = [...document.querySelectorAll('#users li')].map((li) => li.textContent.trim());
+        return left && !users.includes('alice') && users.includes('bob');
+      });
+      // She left rust only: general still lists her.
+      await clickRoom(bob, 'general');
+      await waitForUsers(bob, ['alice', 'bob']);
+      assert.equal(
+        (await readMessages(bob)).filter((m) => m.kind === 'notice' && m.text.includes('alice left')).length,
+        0,
+        'no leave in general',
+      );
+      assertClean(problems);
+    });
+  });
+
+  test('the public room list shows member counts, and a click joins the room', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems }) => {
+      const [alice, bob] = await openAll(context, server.url, ['alice', 'bob']);
+      await joinRoomByName(alice, 'rust');
+      await joinRoomByName(bob, 'rust');
+      const carol = await openChat(context, server.url, 'carol');
+      await waitForState(carol, 'online');
+
+      // Asked for when the page opens: most members first.
+      await waitFor(carol, 'public list: general 3, rust 2', () => {
+        const rows = [...document.querySelectorAll('#public-rooms li.public-room')].map(
+          (li) => `${li.dataset.room}=${li.querySelector('.count').textContent}`,
+        );
+        return rows.join(' ') === 'general=3 rust=2';
+      });
+      await carol.locator('#public-rooms li[data-room="rust"] .public-open').click();
+      await waitForRoom(carol, 'rust');
+      await waitForUsers(carol, ['alice', 'bob', 'carol']);
+      // Asked for again after joining.
+      await waitFor(carol, 'public list: rust 3, marked as joined', () => {
+        const li = document.querySelector('#public-rooms li[data-room="rust"]');
+        return li !== null && li.querySelector('.count').textContent === '3' && li.classList.contains('member');
+      });
+      assert.ok((await readFrames(carol, 'out', 'rooms')).length >= 2, 'asked on open and after joining');
+      assertClean(problems);
+    });
+  });
+
+  test('typing: "alice is typing…" for about 3 s, several names joined, never your own', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems }) => {
+      const pages = await openAll(context, server.url, ['alice', 'bob', 'carol']);
+      const [alice, bob, carol] = pages;
+      for (const page of pages) await joinRoomByName(page, 'rust');
+      await waitForUsers(alice, ['alice', 'bob', 'carol']);
+      const typingLine = (page) => page.locator('#typing').textContent();
+
+      await alice.locator('#message-input').pressSequentially('hello the', { delay: 20 });
+      await waitForTyping(bob, 'alice is typing…');
+      const seen = Date.now();
+      await waitForTyping(carol, 'alice is typing…');
+      assert.equal(await typingLine(alice), '', 'your own typing is not shown');
+      const typingSent = await readFrames(alice, 'out', 'typing');
+      assert.deepEqual(typingSent, [{ type: 'typing', room: 'rust' }], 'one typing frame for a burst of keys');
+
+      await waitForTyping(bob, '', 6000);
+      const lasted = Date.now() - seen;
+      assert.ok(lasted >= 2000 && lasted <= 4500, `shown for about 3 s (${lasted} ms)`);
+
+      // Two typers: more than 2 s after alice's last typing frame, so hers is sent again.
+      await alice.locator('#message-input').pressSequentially('re', { delay: 20 });
+      await bob.locator('#message-input').pressSequentially('hi', { delay: 20 });
+      await waitForTyping(carol, 'alice and bob are typing…');
+      await waitForTyping(alice, 'bob is typing…');
+      await waitForTyping(bob, 'alice is typing…');
+
+      // A message from the typer ends their "typing".
+      await alice.locator('#message-input').press('Enter');
+      await waitForMessage(carol, 'hello there');
+      await waitForTyping(carol, 'bob is typing…', 2000);
+      assertClean(problems);
+    });
+  });
+
+  test('a link to /#rust opens the page in rust; a hash change switches rooms', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, clients }) => {
+      const bob = await rawClient(server.url, 'bob');
+      clients.push(bob);
+      await bob.subscribe('rust');
+      await bob.say('said before the link was opened', 'rust');
+
+      const alice = await context.newPage();
+      await alice.goto(`${server.url}/?name=alice#rust`);
+      await waitForRoom(alice, 'rust');
+      assert.deepEqual((await readRooms(alice)).map((r) => r.room), ['general', 'rust']);
+      assert.deepEqual(await readFrames(alice, 'out', 'subscribe'), [{ type: 'subscribe', room: 'rust' }]);
+      await waitForMessage(alice, 'said before the link was opened');
+      await waitForUsers(alice, ['alice', 'bob']);
+      await bob.say('said after', 'rust');
+      await waitForMessage(alice, 'said after');
+
+      // Typing another room into the address bar joins it; Back goes to the room before.
+      await alice.evaluate(() => {
+        location.hash = '#go';
+      });
+      await waitForRoom(alice, 'go');
+      assert.deepEqual((await readRooms(alice)).map((r) => r.room), ['general', 'rust', 'go']);
+      await alice.goBack();
+      await waitForRoom(alice, 'rust');
+      await waitForMessage(alice, 'said after');
+
+      // A newcomer following the link picks a nickname first, then lands in rust.
+      const erin = await context.newPage();
+      await erin.goto(`${server.url}/#rust`);
+      await waitForState(erin, 'offline');
+      await erin.locator('#name').fill('erin');
+      await erin.locator('#name').press('Enter');
+      await waitForRoom(erin, 'rust');
+      await waitForMessage(erin, 'said after');
+      await waitForUsers(alice, ['alice', 'bob', 'erin']);
+      assertClean(problems);
+    });
+  });
+
+  test('resumes every room after a dropped connection or a restart: each from its own point, nothing twice', { timeout: 120000 }, async () => {
+    const env = { HISTORY_SIZE: '3', RATE_LIMIT_PER_SEC: '100' };
+    let server = await startServer({ tls: false, env });
+    const { port, dir } = server;
+    const { context, problems } = await newContext(browser);
+    const clients = [];
+    try {
+      const [alice] = await openAll(context, server.url, ['alice']);
+      await joinRoomByName(alice, 'rust');
+      const carol = await rawClient(server.url, 'carol');
+      clients.push(carol);
+      await carol.subscribe('rust');
+      const beforeG = await carol.say('before g');
+      const beforeR = await carol.say('before r', 'rust');
+      await waitForMessage(alice, 'before r');
+      const toggle = alice.locator('#connect-toggle');
+
+      // 1. The socket closed for a moment: both rooms resume after their own last id.
+      await toggle.click();
+      await waitForState(alice, 'offline');
+      await carol.say('away g1');
+      await carol.say('away r1', 'rust');
+      await carol.say('away g2');
+      await carol.say('away r2', 'rust');
+      await toggle.click();
+      await waitForState(alice, 'online');
+      await waitForMessage(alice, 'away r2');
+      // "before g" came live while rust was shown, the other two with the resume.
+      await waitFor(alice, 'general: 3 unread', () =>
+        document.querySelector('#rooms li[data-room="general"] .unread')?.textContent === '3',
+      );
+      const opened = await alice.locator('#frame-list li.event').allTextContents();
+      assert.ok(opened.some((e) => e.includes(`since=${beforeG.id}&epoch=`)), `general resumed in the URL: ${JSON.stringify(opened)}`);
+      const resumes = (await readFrames(alice, 'out', 'subscribe')).filter((f) => f.since !== undefined);
+      assert.deepEqual(resumes.map((f) => [f.room, f.since]), [['rust', beforeR.id]], 'rust resumed after its last id');
+      assert.equal(typeof resumes[0].epoch, 'string');
+      await assertRoomShows(alice, 'rust', ['before r', 'away r1', 'away r2'], { missed: false });
+      await assertRoomShows(alice, 'general', ['before g', 'away g1', 'away g2'], { missed: false });
+
+      // 2. Away longer than rust's history (HISTORY_SIZE=3): only rust says messages were missed.
+      await toggle.click();
+      await waitForState(alice, 'offline');
+      for (let i = 1; i <= 5; i += 1) await carol.say(`x${i}`, 'rust');
+      await carol.say('away g3');
+      await toggle.click();
+      await waitForState(alice, 'online');
+      await waitForMessage(alice, 'away g3'); // general is shown now
+      await assertRoomShows(alice, 'general', ['before g', 'away g1', 'away g2', 'away g3'], { missed: false });
+      await clickRoom(alice, 'rust');
+      await waitForMessage(alice, 'x5');
+      await assertRoomShows(alice, 'rust', ['before r', 'away r1', 'away r2', 'x3', 'x4', 'x5'], { missed: true });
+      assert.equal(countText(await readMessages(alice), 'x1'), 0, 'x1 fell out of the history');
+
+      // 3. The server restarts on the same port: new epochs, ids from 1 again in every room. The page
+      // comes back into both rooms by itself; whether the new messages come live or in the
+      // history depends on its random backoff, but each is shown once.
+      await carol.close();
+      clients.pop();
+      await stopServer(server, { removeDir: false });
+      await waitForState(alice, 'reconnecting', 10000);
+      server = await startServer({ tls: false, env, port, dir });
+      const dave = await rawClient(server.url, 'dave');
+      clients.push(dave);
+      await dave.subscribe('rust');
+      await dave.say('after restart r', 'rust');
+      await dave.say('after restart g');
+      await waitForState(alice, 'online', 20000);
+      await waitForMessage(alice, 'after restart r');
+      await waitForRoom(alice, 'rust');
+      const shown = await readMessages(alice);
+      assert.equal(countText(shown, 'after restart r'), 1);
+      assertNoDuplicateIds(shown);
+      assert.ok(shown.some((m) => m.kind === 'notice' && /server restarted/i.test(m.text)), 'rust says the server restarted');
+      await clickRoom(alice, 'general');
+      await waitForMessage(alice, 'after restart g');
+      assert.equal(countText(await readMessages(alice), 'after restart g'), 1);
+      assertNoDuplicateIds(await readMessages(alice));
+      await sendFromPage(alice, 'back in general');
+      await waitForMessage(alice, 'back in general');
+      assertClean(problems, { allowConnectionRefused: true });
+    } catch (err) {
+      err.message += `\n--- server log (tail) ---\n${server.log.slice(-3000)}`;
+      throw err;
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+      await context.close();
+      await stopServer(server, { removeDir: false });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('coming back into many rooms stays within the rate limit: no flood close, every room joined', { timeout: TEST_TIMEOUT }, async () => {
+    // The server counts subscribes like messages: a bucket of 4 here, refilled at 2 a second.
+    const env = { RATE_LIMIT_PER_SEC: '2' };
+    await withServer(browser, { tls: false, env }, {}, async ({ server, context, problems }) => {
+      const [alice] = await openAll(context, server.url, ['alice']);
+      const names = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8'];
+      const allJoined = () =>
+        waitFor(alice, 'every room joined', (n) => {
+          const items = [...document.querySelectorAll('#rooms li')];
+          return items.length === n && items.every((li) => !li.classList.contains('pending'));
+        }, names.length + 1, 20000);
+
+      // One after the other: past the bucket, a refused subscribe is asked again once it refilled.
+      for (const name of names) await joinRoomByName(alice, name);
+      await allJoined();
+
+      const toggle = alice.locator('#connect-toggle');
+      await toggle.click();
+      await waitForState(alice, 'offline');
+      await toggle.click();
+      await waitForState(alice, 'online');
+      // Sent all at once, these 8 subscribes and the rooms request would be 5 refusals in a
+      // row past the bucket: closed as a flood, again after every reconnect.
+      await allJoined();
+      const resumed = (await readFrames(alice, 'out', 'subscribe')).filter((f) => f.since !== undefined);
+      assert.deepEqual(resumed.map((f) => f.room).sort(), names, 'each room resumed once');
+      const closes = await alice.locator('#frame-list li.close').allTextContents();
+      assert.equal(closes.filter((c) => /1008/.test(c)).length, 0, `no flood close: ${JSON.stringify(closes)}`);
+      assert.equal(await alice.getAttribute('#status', 'data-state'), 'online');
+      assertClean(problems);
+    });
+  });
+
+  test('a room of more than 100 names keeps its users list from presence events', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, clients }) => {
+      const [alice] = await openAll(context, server.url, ['alice']);
+      const crowd = await Promise.all(Array.from({ length: 100 }, (_, i) => rawClient(server.url, `u${String(i).padStart(3, '0')}`)));
+      clients.push(...crowd);
+      const userCount = (n) =>
+        waitFor(alice, `${n} users listed`, (want) => document.querySelectorAll('#users li').length === want, n);
+      await userCount(101);
+
+      // Past 100 names, arrivals and departures come batched in one presence event a second.
+      const late = await Promise.all(['zoe', 'yann'].map((name) => rawClient(server.url, name)));
+      clients.push(...late);
+      await waitForUsers(alice, ['zoe', 'yann']);
+      await userCount(103);
+      await crowd[0].close();
+      await waitFor(alice, 'u000 gone', () => ![...document.querySelectorAll('#users li')].some((li) => li.dataset.name === 'u000'));
+      await userCount(102);
+      const presence = await readFrames(alice, 'in', 'presence');
+      assert.ok(presence.some((f) => f.joined.includes('zoe')), 'zoe came in a presence event');
+      assert.ok(presence.some((f) => f.left.includes('u000')), 'u000 left in a presence event');
+      assertClean(problems);
+    });
+  });
+
+  test('a bad room name in the field gives an inline message and sends nothing', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems }) => {
+      const [alice] = await openAll(context, server.url, ['alice']);
+      const error = alice.locator('#room-error');
+      assert.equal(await error.isHidden(), true);
+      for (const bad of ['no spaces', '-dash-first', 'é', 'a'.repeat(33), 'dots.no']) {
+        await alice.locator('#room-input').fill(bad);
+        await alice.locator('#room-input').press('Enter');
+        await error.waitFor({ state: 'visible', timeout: 5000 });
+        assert.match(await error.textContent(), /is not a room name/, bad);
+        assert.equal(await alice.getAttribute('#room-input', 'aria-invalid'), 'true');
+        assert.equal(await alice.inputValue('#room-input'), bad, 'the name stays for correcting');
+        await alice.locator('#room-input').fill(''); // editing clears the message
+        await error.waitFor({ state: 'hidden', timeout: 5000 });
+      }
+      assert.deepEqual(await readFrames(alice, 'out', 'subscribe'), [], 'nothing sent');
+      assert.deepEqual((await readRooms(alice)).map((r) => r.room), ['general']);
+      assert.equal(new URL(alice.url()).hash, '', 'the address did not change');
+      await joinRoomByName(alice, 'a'.repeat(32)); // the longest name is fine
+      assertClean(problems);
+    });
+  });
+
+  test('the server refusing a room (too_many_rooms) is shown inline and the room is dropped', { timeout: TEST_TIMEOUT }, async () => {
+    const env = { MAX_ROOMS_PER_CONNECTION: '2' };
+    await withServer(browser, { tls: false, env }, {}, async ({ server, context, problems }) => {
+      const [alice] = await openAll(context, server.url, ['alice']);
+      await joinRoomByName(alice, 'rust'); // general and rust: the limit
+      await alice.locator('#room-input').fill('go');
+      await alice.locator('#room-input').press('Enter');
+      await alice.locator('#room-error').waitFor({ state: 'visible', timeout: 10000 });
+      const refusals = (await readFrames(alice, 'in', 'error')).filter((f) => f.code === 'too_many_rooms');
+      assert.equal(refusals.length, 1, 'one too_many_rooms error');
+      assert.equal(await alice.locator('#room-error').textContent(), refusals[0].message);
+      await waitForRoom(alice, 'rust'); // back to the room shown before
+      assert.deepEqual((await readRooms(alice)).map((r) => r.room), ['general', 'rust']);
+      assert.equal(await alice.locator('#alerts .alert').count(), 0, 'inline, not an alert');
       assertClean(problems);
     });
   });

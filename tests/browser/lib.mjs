@@ -198,8 +198,14 @@ export async function waitFor(page, description, fn, arg, timeout = 15000) {
         const frames = [...document.querySelectorAll('#frame-list li')]
           .slice(-12)
           .map((li) => `  ${li.textContent.slice(0, 200)}`);
+        const rooms = [...document.querySelectorAll('#rooms li')].map((li) => li.textContent.replace(/\s+/g, ' ').trim() + (li.classList.contains('shown') ? ' (shown)' : '') + (li.classList.contains('pending') ? ' (pending)' : '')).join(', ');
+        const publicRooms = [...document.querySelectorAll('#public-rooms li')].map((li) => li.textContent.replace(/\s+/g, ' ').trim()).join(', ');
+        const roomError = document.getElementById('room-error');
         return [
           `status: ${status.dataset.state} "${status.textContent.trim()}" (${status.title})`,
+          `address: ${location.href}`,
+          `rooms: ${rooms}; public: ${publicRooms}; room error: ${roomError.hidden ? '-' : roomError.textContent}`,
+          `typing: ${document.getElementById('typing').textContent}`,
           `users: ${users}`,
           `alerts: ${alerts}`,
           'messages:',
@@ -263,6 +269,78 @@ export function readMessages(page) {
   );
 }
 
+// ---------------------------------------------------------------------------
+// Rooms, as the page shows them
+
+/** Waits until `room` is the room shown, the server has the page in it, and the address says so. */
+export function waitForRoom(page, room, timeout = 15000) {
+  return waitFor(
+    page,
+    `#${room} shown and joined, and in the address`,
+    (want) => {
+      const li = document.querySelector('#rooms li.shown');
+      const hashOk = location.hash === `#${want}` || (location.hash === '' && want === 'general');
+      return li !== null && li.dataset.room === want && !li.classList.contains('pending') && hashOk
+        && document.getElementById('room-title').textContent === `#${want}`;
+    },
+    room,
+    timeout,
+  );
+}
+
+/** Types `raw` into the room field and presses Enter; waits until `room` is shown and joined. */
+export async function joinRoomByName(page, raw, room = raw.toLowerCase()) {
+  await page.locator('#room-input').fill(raw);
+  await page.locator('#room-input').press('Enter');
+  await waitForRoom(page, room);
+}
+
+/** Clicks a room in "your rooms" and waits until it is shown. */
+export async function clickRoom(page, room) {
+  await page.locator(`#rooms li[data-room="${room}"] .room-open`).click();
+  await waitForRoom(page, room);
+}
+
+/** "Your rooms" as plain data: [{room, shown, pending, unread}]. */
+export function readRooms(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('#rooms li')].map((li) => ({
+      room: li.dataset.room,
+      shown: li.classList.contains('shown'),
+      pending: li.classList.contains('pending'),
+      unread: li.querySelector('.unread') ? Number(li.querySelector('.unread').textContent) : 0,
+      leavable: li.querySelector('.room-leave') !== null,
+    })),
+  );
+}
+
+/** The public room list as plain data: [{room, users}]. */
+export function readPublicRooms(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('#public-rooms li.public-room')].map((li) => ({
+      room: li.dataset.room,
+      users: Number(li.querySelector('.count').textContent),
+    })),
+  );
+}
+
+/** The JSON frames the frames panel lists in one direction ('in' or 'out'), parsed; optionally of one type. */
+export function readFrames(page, direction, type) {
+  return page.evaluate(
+    ([dir, want]) =>
+      [...document.querySelectorAll(`#frame-list li.${dir} .f-body`)]
+        .map((n) => {
+          try {
+            return JSON.parse(n.textContent);
+          } catch {
+            return null; // cut in the panel (over 2000 characters)
+          }
+        })
+        .filter((f) => f && (want === undefined || f.type === want)),
+    [direction, type],
+  );
+}
+
 export async function sendFromPage(page, text) {
   const input = page.locator('#message-input');
   await input.fill(text);
@@ -313,14 +391,27 @@ export async function rawClient(baseUrl, name, { timeoutMs = 10000 } = {}) {
         check();
       });
     },
-    send(text) {
-      ws.send(JSON.stringify({ type: 'message', text }));
+    /** Sends a chat message, to `room` when given (else the server's default room). */
+    send(text, room) {
+      ws.send(JSON.stringify(room === undefined ? { type: 'message', text } : { type: 'message', room, text }));
     },
     /** Sends and waits for the server's broadcast of it; resolves with that message. */
-    async say(text) {
+    async say(text, room) {
       const already = frames.length;
-      client.send(text);
-      return client.waitFor(`echo of ${JSON.stringify(text)}`, (f) => frames.indexOf(f) >= already && f.type === 'message' && f.text === text);
+      client.send(text, room);
+      return client.waitFor(
+        `echo of ${JSON.stringify(text)}${room === undefined ? '' : ` in #${room}`}`,
+        (f) => frames.indexOf(f) >= already && f.type === 'message' && f.text === text && (room === undefined || f.room === room),
+      );
+    },
+    /** Joins a room; resolves with its history. */
+    subscribe(room) {
+      const already = frames.length;
+      ws.send(JSON.stringify({ type: 'subscribe', room }));
+      return client.waitFor(`history of #${room}`, (f) => frames.indexOf(f) >= already && f.type === 'history' && f.room === room);
+    },
+    typing(room) {
+      ws.send(JSON.stringify({ type: 'typing', room }));
     },
     close() {
       return new Promise((resolve) => {

@@ -1,8 +1,10 @@
 // WebSocketChat page: plain JavaScript, the standard WebSocket API, no build step.
 //
 // The wire protocol is one JSON object per text frame:
-//   client -> server  {"type":"message","text":"..."}
-//   server -> client  hello, history, users, join, leave, message, error
+//   client -> server  message, subscribe, unsubscribe, typing, rooms
+//   server -> client  hello, history, users, join, leave, presence, message, typing, rooms, error
+// Every connection starts in the default room ("general"); other rooms are joined with
+// {"type":"subscribe","room":"rust"}, and each room has its own history, users and ids.
 // Everything received is rendered with textContent, never as HTML.
 'use strict';
 
@@ -15,6 +17,15 @@
   const NAME_KEY = 'websocketchat.name';
   const GROUP_MS = 3 * 60 * 1000; // messages by one author this close together share a header
   const NEAR_BOTTOM_PX = 48;
+  const DEFAULT_ROOM = 'general'; // until the server's hello names its default room
+  const TYPING_SEND_MS = 2000; // at most one "typing" frame per room this often (the server's limit too)
+  const TYPING_SHOW_MS = 3000; // "alice is typing…" lasts this long after her last typing event
+  const ROOMS_REFRESH_MS = 10000; // the public room list is asked for again this often
+  const TYPING_NAMES_SHOWN = 4; // more typers than this are counted, not named
+
+  // What the server accepts as a room name (src/chat/room.rs, RoomName::parse), after lower-casing.
+  const ROOM_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+  const ROOM_NAME_RULE = '1 to 32 characters of a-z, 0-9, - and _, starting with a letter or a digit';
 
   const CLOSE_CODES = {
     1000: 'normal closure',
@@ -38,7 +49,11 @@
     empty: 'Nothing to send.',
     too_long: 'Too long.',
     bad_request: 'Not understood.',
+    not_subscribed: 'Not in that room.',
   };
+
+  // Refusals of a subscribe: shown next to the room field, not as alerts.
+  const ROOM_ERRORS = new Set(['bad_room', 'too_many_rooms']);
 
   const $ = (id) => document.getElementById(id);
   const el = {
@@ -48,15 +63,25 @@
     nameForm: $('name-form'),
     name: $('name'),
     nameSave: $('name-save'),
+    skipLink: document.querySelector('.skip-link'),
+    roomTitle: $('room-title'),
     messages: $('messages'),
     jump: $('jump'),
+    typing: $('typing'),
     alerts: $('alerts'),
     composer: $('composer'),
     input: $('message-input'),
     send: $('send'),
     counter: $('counter'),
+    rooms: $('rooms'),
+    roomCount: $('room-count'),
+    roomForm: $('room-form'),
+    roomInput: $('room-input'),
+    roomError: $('room-error'),
+    publicRooms: $('public-rooms'),
     users: $('users'),
     userCount: $('user-count'),
+    usersRoom: $('users-room'),
     frames: $('frames'),
     frameList: $('frame-list'),
     frameCount: $('frame-count'),
@@ -72,6 +97,7 @@
     myName: null, // the name the server settled on (hello)
     wanted: true, // the user wants to be connected (the Connect/Disconnect toggle)
     ws: null,
+    greeted: false, // the hello of the current socket arrived: subscribes may be sent
     phase: 'connecting', // connecting | online | reconnecting | offline
     offlineReason: '',
     attempt: 0, // reconnect attempts since the last successful connect
@@ -79,18 +105,41 @@
     countdownTimer: null,
     reconnectAt: 0,
     lastClose: null, // text of the last close, for the status tooltip
-    // Resume state: ids strictly increase within an epoch.
-    epoch: null,
-    lastId: null,
-    seen: new Set(),
     maxBytes: 4096,
-    // Rendering state
-    lastAuthor: null,
-    lastTime: 0,
-    lastDay: null,
-    unread: 0,
+    ratePerSec: 10, // frames a second the server takes from us (hello), subscribes included
+    defaultRoom: DEFAULT_ROOM,
+    rooms: new Map(), // name -> room (see newRoom): the rooms the page is in or is joining
+    shown: null, // the room whose conversation is on screen
+    previous: null, // the one shown before it: shown again when the room shown is left
+    publicRooms: [], // the last answer to {"type":"rooms"}
+    retryTimer: null, // asks again for rooms whose subscribe the rate limit refused
+    newBelow: 0, // messages added below the fold of the shown room (the "New messages" button)
     framesSeen: 0,
   };
+
+  // One room of the page. The server numbers messages per room, so each room keeps its own
+  // resume point (epoch and last id) and its own set of ids seen. Its messages live in #messages
+  // while it is shown, and in `parked` (a DocumentFragment) while it is not.
+  function newRoom(name) {
+    return {
+      name,
+      joined: false, // its history came on the current connection
+      resuming: false, // the last request for its history carried since/epoch
+      epoch: null,
+      lastId: null,
+      seen: new Set(),
+      users: [], // sorted nicknames
+      unread: 0, // messages that arrived while another room was shown
+      typing: new Map(), // nickname -> the timer that forgets they are typing
+      typingSentAt: 0, // when we last told this room we are typing
+      parked: document.createDocumentFragment(),
+      scrollTop: null, // where its list was scrolled when hidden (null: at the bottom)
+      // Rendering state of its list
+      lastAuthor: null,
+      lastTime: 0,
+      lastDay: null,
+    };
+  }
 
   // ---------------------------------------------------------------------------
   // Small helpers
@@ -158,6 +207,12 @@
     return node;
   }
 
+  /** The room name `raw` stands for, lower-cased as the server does; null when it is not one. */
+  function parseRoomName(raw) {
+    const name = String(raw).trim().toLowerCase();
+    return ROOM_NAME.test(name) ? name : null;
+  }
+
   // ---------------------------------------------------------------------------
   // Status indicator
 
@@ -209,14 +264,17 @@
   // ---------------------------------------------------------------------------
   // Connection
 
+  // The default room resumes through the URL: the server sends its history right after hello.
+  // The other rooms resume with a subscribe each, sent when the hello arrives (see onHello).
   function wsUrl() {
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const query = [];
     if (state.name) query.push(`name=${encodeURIComponent(state.name)}`);
-    if (state.epoch !== null) {
+    const home = state.rooms.get(state.defaultRoom);
+    if (home && home.epoch !== null) {
       // Resume: only what came after the last message we have.
-      query.push(`since=${state.lastId === null ? 0 : state.lastId}`);
-      query.push(`epoch=${encodeURIComponent(state.epoch)}`);
+      query.push(`since=${home.lastId === null ? 0 : home.lastId}`);
+      query.push(`epoch=${encodeURIComponent(home.epoch)}`);
     }
     return `${scheme}//${location.host}/ws${query.length ? `?${query.join('&')}` : ''}`;
   }
@@ -238,7 +296,6 @@
     }
 
     const url = wsUrl();
-    const resuming = state.epoch !== null;
     let ws;
     try {
       ws = new WebSocket(url);
@@ -247,7 +304,11 @@
       scheduleReconnect();
       return;
     }
-    ws.resuming = resuming;
+    // A new connection is in no room until the server sends the room's history.
+    state.greeted = false;
+    for (const room of state.rooms.values()) room.joined = false;
+    const home = state.rooms.get(state.defaultRoom);
+    if (home) home.resuming = home.epoch !== null;
     state.ws = ws;
     setPhase(phase);
     logEvent('…', `connecting to ${url}`);
@@ -272,7 +333,7 @@
         showAlert('The server sent a frame that is not JSON.', 'bad_json');
         return;
       }
-      if (msg && typeof msg === 'object') handle(msg, ws);
+      if (msg && typeof msg === 'object') handle(msg);
     });
 
     ws.addEventListener('close', (event) => {
@@ -292,7 +353,6 @@
     const ws = state.ws;
     state.ws = null;
     if (!ws) return;
-    ws.intentional = true;
     try {
       ws.close(code, reason);
     } catch (_) {
@@ -323,34 +383,75 @@
     setPhase('offline', reason);
   }
 
+  function isOnline() {
+    return state.phase === 'online' && state.ws !== null && state.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Sends one JSON object as a text frame and shows it in the frames panel; false when offline. */
+  function sendFrame(object) {
+    if (!isOnline()) return false;
+    const frame = JSON.stringify(object);
+    state.ws.send(frame);
+    logFrame('out', frame);
+    return true;
+  }
+
   // ---------------------------------------------------------------------------
   // Server events
 
-  function handle(msg, ws) {
+  function handle(msg) {
     switch (msg.type) {
       case 'hello':
         onHello(msg);
+        return;
+      case 'rooms':
+        onPublicRooms(msg);
+        return;
+      case 'error':
+        onError(msg);
+        return;
+      default:
         break;
+    }
+    // Every other event belongs to one room (no `room`: the default room). An event for a room
+    // the page has left is late news: the unsubscribe crossed it on the wire.
+    const room = state.rooms.get(typeof msg.room === 'string' ? msg.room : state.defaultRoom);
+    if (!room) return;
+    switch (msg.type) {
       case 'history':
-        onHistory(msg, ws);
+        onHistory(room, msg);
         break;
       case 'users':
-        renderUsers(Array.isArray(msg.users) ? msg.users : []);
+        setUsers(room, Array.isArray(msg.users) ? msg.users : []);
         break;
       case 'join':
-        addNotice(`${msg.name ?? 'someone'} joined`, 'join', parseTime(msg.ts));
+        addNotice(room, `${msg.name ?? 'someone'} joined`, 'join', parseTime(msg.ts));
         // In a big room the server sends only the change, not the whole list.
-        if (msg.name != null) renderUsers([...currentUsers(), String(msg.name)]);
+        if (msg.name != null) setUsers(room, [...room.users, String(msg.name)]);
         break;
       case 'leave':
-        addNotice(`${msg.name ?? 'someone'} left`, 'leave', parseTime(msg.ts));
-        if (msg.name != null) renderUsers(currentUsers().filter((n) => n !== String(msg.name)));
+        addNotice(room, `${msg.name ?? 'someone'} left`, 'leave', parseTime(msg.ts));
+        if (msg.name != null) {
+          setUsers(room, room.users.filter((n) => n !== String(msg.name)));
+          stopTyping(room, String(msg.name));
+        }
         break;
+      case 'presence': {
+        // A room of more than 100 names: instead of users, join and leave, who came and went in
+        // the last second, applied as set changes (a name we have may be listed). No notices:
+        // in a room that size they would bury the conversation.
+        const left = new Set(Array.isArray(msg.left) ? msg.left.map(String) : []);
+        const joined = Array.isArray(msg.joined) ? msg.joined.map(String) : [];
+        setUsers(room, [...room.users.filter((n) => !left.has(n)), ...joined]);
+        for (const name of left) stopTyping(room, name);
+        break;
+      }
       case 'message':
-        renderBatch([msg]);
+        renderBatch(room, [msg], true);
+        if (typeof msg.name === 'string') stopTyping(room, msg.name); // the message they were typing
         break;
-      case 'error':
-        showAlert(msg.message || 'The server refused that.', msg.code || 'error', ERROR_TITLES[msg.code]);
+      case 'typing':
+        if (typeof msg.name === 'string') onTyping(room, msg.name);
         break;
       default:
         // Unknown types are visible in the frames panel; nothing else to do.
@@ -360,38 +461,299 @@
 
   function onHello(msg) {
     state.attempt = 0; // a successful connect resets the backoff
+    state.greeted = true;
     if (typeof msg.name === 'string') state.myName = msg.name;
     const max = Number(msg.max_message_bytes);
     if (Number.isFinite(max) && max > 0) state.maxBytes = max;
+    const home = typeof msg.default_room === 'string' ? parseRoomName(msg.default_room) : null;
+    if (home) state.defaultRoom = home;
+    if (!state.rooms.has(state.defaultRoom)) addRoom(state.defaultRoom);
     if (document.activeElement !== el.name) el.name.value = state.myName || '';
     if (state.persistName && state.myName) storageSet(NAME_KEY, state.myName);
     el.nameSave.textContent = 'Change';
+    const rate = Number(msg.rate_limit_per_sec);
+    if (Number.isFinite(rate) && rate > 0) state.ratePerSec = rate;
+    // The server put this connection in the default room; every other room the page is in is
+    // asked for again, each from where it left off.
+    resubscribeAll();
+    requestPublicRooms();
     renderStatusTitle();
+    renderRoomList();
     updateComposer();
     markOwnUsers();
   }
 
-  function onHistory(msg, ws) {
+  function onHistory(room, msg) {
     const epoch = msg.epoch === undefined || msg.epoch === null ? null : String(msg.epoch);
-    const restarted = state.epoch !== null && epoch !== state.epoch;
+    const restarted = room.epoch !== null && epoch !== room.epoch;
+    const resumed = room.resuming;
     if (restarted) {
       // New epoch: ids start over, so forget the ones we have seen.
-      state.seen.clear();
-      state.lastId = null;
-      addNotice(
-        'The server restarted. Some messages may have been missed.',
-        'warn',
-        new Date(),
-      );
-    } else if (ws.resuming && msg.complete === false) {
-      addNotice('Some messages were missed.', 'warn', new Date());
+      room.seen.clear();
+      room.lastId = null;
+      addNotice(room, 'The server restarted. Some messages may have been missed.', 'warn', new Date());
+    } else if (resumed && msg.complete === false) {
+      addNotice(room, 'Some messages were missed.', 'warn', new Date());
     }
-    state.epoch = epoch;
-    renderBatch(Array.isArray(msg.messages) ? msg.messages : []);
+    room.epoch = epoch;
+    room.resuming = false;
+    room.joined = true;
+    // What a resume brings was sent while we were away: it counts as unread in a hidden room.
+    renderBatch(room, Array.isArray(msg.messages) ? msg.messages : [], resumed || restarted);
+    renderRoomList();
+    updateComposer();
+  }
+
+  function onError(msg) {
+    const room = typeof msg.room === 'string' ? state.rooms.get(msg.room) : undefined;
+    if (ROOM_ERRORS.has(msg.code)) {
+      // The server did not let us in: the room goes from the list, and the reason is shown
+      // next to the field it was asked for with.
+      if (room && room.name !== state.defaultRoom && !room.joined) dropRoom(room);
+      showRoomError(msg.message || `The server refused the room (${msg.code}).`);
+      return;
+    }
+    // About a room the page has left already: an unsubscribe for a room the server never let us
+    // into (its subscribe was refused by the rate limit). Nothing to tell the user.
+    if (msg.code === 'not_subscribed' && typeof msg.room === 'string' && !room) return;
+    if (msg.code === 'rate_limited') retrySubscribes();
+    const about = room ? ` (#${room.name})` : '';
+    showAlert(`${msg.message || 'The server refused that.'}${about}`, msg.code || 'error', ERROR_TITLES[msg.code]);
   }
 
   // ---------------------------------------------------------------------------
-  // Messages list
+  // Rooms: the ones the page is in, the one shown, the address bar and the public list
+
+  function addRoom(name) {
+    const room = newRoom(name);
+    state.rooms.set(name, room);
+    return room;
+  }
+
+  function shownRoom() {
+    return state.rooms.get(state.shown);
+  }
+
+  /** Asks for a room's history and users; with since/epoch when the page had been in it. */
+  function subscribe(room) {
+    const frame = { type: 'subscribe', room: room.name };
+    room.resuming = room.epoch !== null;
+    if (room.resuming) {
+      frame.since = room.lastId === null ? 0 : room.lastId;
+      frame.epoch = room.epoch;
+    }
+    sendFrame(frame);
+  }
+
+  // Subscribes count against the same rate limit as chat messages: a bucket of twice
+  // rate_limit_per_sec frames, refilled at that rate (src/chat/rate_limit.rs). A page coming back
+  // into many rooms sends the first `rate` subscribes at once and the rest at half the rate, so
+  // the resume neither spends the user's allowance nor looks like a flood (closed with 1008).
+  function resubscribeAll() {
+    const ws = state.ws;
+    const rate = Math.max(1, Math.floor(state.ratePerSec));
+    const names = [...state.rooms.values()]
+      .filter((room) => !room.joined && room.name !== state.defaultRoom)
+      .map((room) => room.name);
+    names.forEach((name, i) => {
+      const send = () => {
+        const room = state.rooms.get(name); // undefined when left meanwhile
+        if (ws === state.ws && room && !room.joined) subscribe(room);
+      };
+      if (i < rate) send();
+      else setTimeout(send, ((i - rate + 1) * 2000) / rate);
+    });
+  }
+
+  // A subscribe refused by the rate limit gets an error without a `room`, so we cannot tell
+  // which: once the bucket has refilled (two seconds at most), rooms still waiting are asked again.
+  function retrySubscribes() {
+    const waiting = [...state.rooms.values()].some((r) => !r.joined && r.name !== state.defaultRoom);
+    if (!waiting || state.retryTimer !== null) return;
+    state.retryTimer = setTimeout(() => {
+      state.retryTimer = null;
+      resubscribeAll();
+    }, 2000);
+  }
+
+  /** Shows room `name`, joining it first when the page is not in it yet. */
+  function openRoom(name) {
+    let room = state.rooms.get(name);
+    if (!room) {
+      room = addRoom(name);
+      // Offline, or before the hello: onHello subscribes every room the page is in. The server
+      // answers one connection's requests in order, so the list asked for next counts us in.
+      if (state.greeted) {
+        subscribe(room);
+        requestPublicRooms();
+      }
+      renderPublicRooms();
+    }
+    showRoom(room);
+  }
+
+  function leaveRoom(room) {
+    if (room.name === state.defaultRoom) return;
+    sendFrame({ type: 'unsubscribe', room: room.name });
+    dropRoom(room);
+    requestPublicRooms();
+  }
+
+  /** Forgets a room (left, or refused by the server); if it was shown, the one shown before it is. */
+  function dropRoom(room) {
+    for (const timer of room.typing.values()) clearTimeout(timer);
+    if (state.shown === room.name) {
+      const back = state.previous !== room.name && state.rooms.get(state.previous);
+      showRoom(back || state.rooms.get(state.defaultRoom));
+    }
+    state.rooms.delete(room.name);
+    renderRoomList();
+    renderPublicRooms();
+  }
+
+  // Switching rooms moves the shown room's messages out of #messages into its fragment, and the
+  // new room's in: the nodes are kept, so nothing is rendered twice and scroll positions survive.
+  function showRoom(room) {
+    const current = shownRoom();
+    if (current !== room) {
+      if (current) {
+        current.scrollTop = isNearBottom() ? null : el.messages.scrollTop;
+        while (el.messages.firstChild) current.parked.appendChild(el.messages.firstChild);
+        state.previous = current.name;
+      }
+      state.shown = room.name;
+      el.messages.appendChild(room.parked); // moves the children; the fragment is empty again
+      el.messages.scrollTop = room.scrollTop === null ? el.messages.scrollHeight : room.scrollTop;
+      state.newBelow = 0;
+      el.jump.hidden = true;
+      el.roomTitle.textContent = `#${room.name}`;
+      el.usersRoom.textContent = `in #${room.name}`;
+      document.title = `#${room.name} · WebSocketChat`;
+      renderUsers();
+      renderTyping();
+      updateComposer();
+    }
+    room.unread = 0;
+    renderRoomList();
+    setHash(room.name);
+  }
+
+  // The address remembers the room shown (#rust), so a link opens it and Back goes to the last one.
+
+  /** The room the address names: the default room without a hash, null when it is not a room. */
+  function roomFromHash() {
+    let raw = location.hash.slice(1);
+    try {
+      raw = decodeURIComponent(raw);
+    } catch (_) {
+      return null; // a stray % in the address
+    }
+    return raw === '' ? state.defaultRoom : parseRoomName(raw);
+  }
+
+  function setHash(name) {
+    if (roomFromHash() !== name) location.hash = name;
+  }
+
+  function followHash() {
+    const name = roomFromHash();
+    if (name !== null) {
+      openRoom(name);
+      return;
+    }
+    showRoomError(`The address names no room: “${location.hash.slice(1)}” is not ${ROOM_NAME_RULE}.`);
+    showRoom(shownRoom() || state.rooms.get(state.defaultRoom));
+  }
+
+  function requestPublicRooms() {
+    if (state.greeted) sendFrame({ type: 'rooms' });
+  }
+
+  function onPublicRooms(msg) {
+    const list = Array.isArray(msg.rooms) ? msg.rooms : [];
+    state.publicRooms = list
+      .filter((r) => r && typeof r.room === 'string')
+      .map((r) => ({ room: r.room, users: Number(r.users) || 0 }));
+    renderPublicRooms();
+  }
+
+  function renderRoomList() {
+    // The default room first, then the others in the order they were joined.
+    const rooms = [...state.rooms.values()].sort(
+      (a, b) => (b.name === state.defaultRoom) - (a.name === state.defaultRoom),
+    );
+    const items = rooms.map((room) => {
+      const li = make('li', 'room');
+      li.dataset.room = room.name;
+      li.classList.toggle('shown', room.name === state.shown);
+      li.classList.toggle('pending', !room.joined);
+      const open = make('button', 'room-open');
+      open.type = 'button';
+      open.append(make('span', 'room-name', `#${room.name}`));
+      if (room.name === state.shown) open.setAttribute('aria-current', 'true');
+      if (room.unread > 0) {
+        const badge = make('span', 'unread', String(room.unread));
+        badge.title = `${room.unread} unread`;
+        open.append(badge);
+        open.setAttribute('aria-label', `#${room.name}, ${room.unread} unread`);
+      }
+      open.addEventListener('click', () => {
+        showRoom(room);
+        el.input.focus();
+      });
+      li.append(open);
+      if (room.name !== state.defaultRoom) {
+        const leave = make('button', 'room-leave', '×');
+        leave.type = 'button';
+        leave.title = `Leave #${room.name}`;
+        leave.setAttribute('aria-label', `Leave #${room.name}`);
+        leave.addEventListener('click', () => leaveRoom(room));
+        li.append(leave);
+      }
+      return li;
+    });
+    el.rooms.replaceChildren(...items);
+    el.roomCount.textContent = String(rooms.length);
+  }
+
+  function renderPublicRooms() {
+    const items = state.publicRooms.map(({ room, users }) => {
+      const li = make('li', 'public-room');
+      li.dataset.room = room;
+      li.classList.toggle('member', state.rooms.has(room));
+      const button = make('button', 'public-open');
+      button.type = 'button';
+      button.append(make('span', 'room-name', `#${room}`), make('span', 'count', String(users)));
+      button.title = `${users} ${users === 1 ? 'person' : 'people'} in #${room}`;
+      button.addEventListener('click', () => {
+        const name = parseRoomName(room);
+        if (name) openRoom(name);
+      });
+      li.append(button);
+      return li;
+    });
+    if (items.length === 0) items.push(make('li', 'public-empty', state.greeted ? 'No rooms yet.' : '…'));
+    el.publicRooms.replaceChildren(...items);
+  }
+
+  function showRoomError(text) {
+    el.roomError.textContent = text;
+    el.roomError.hidden = false;
+    el.roomInput.setAttribute('aria-invalid', 'true');
+  }
+
+  function clearRoomError() {
+    el.roomError.hidden = true;
+    el.roomError.textContent = '';
+    el.roomInput.removeAttribute('aria-invalid');
+  }
+
+  // ---------------------------------------------------------------------------
+  // Messages list: each room renders into its own list (see showRoom)
+
+  function listOf(room) {
+    return room.name === state.shown ? el.messages : room.parked;
+  }
 
   function isNearBottom() {
     const m = el.messages;
@@ -400,77 +762,82 @@
 
   function scrollToBottom() {
     el.messages.scrollTop = el.messages.scrollHeight;
-    state.unread = 0;
+    state.newBelow = 0;
     el.jump.hidden = true;
   }
 
-  function afterAppend(stick, added) {
+  function afterAppend(room, stick, added) {
+    if (room.name !== state.shown) return;
     if (stick) {
       scrollToBottom();
     } else if (added > 0) {
-      state.unread += added;
+      state.newBelow += added;
       const arrow = make('span', '', '↓');
       arrow.setAttribute('aria-hidden', 'true');
-      el.jump.replaceChildren(`${state.unread} new message${state.unread === 1 ? '' : 's'} `, arrow);
+      el.jump.replaceChildren(`${state.newBelow} new message${state.newBelow === 1 ? '' : 's'} `, arrow);
       el.jump.hidden = false;
     }
   }
 
-  function maybeDayDivider(date) {
+  function maybeDayDivider(room, date) {
     const key = dayKey(date);
-    if (key === state.lastDay) return;
-    state.lastDay = key;
+    if (key === room.lastDay) return;
+    room.lastDay = key;
     const li = make('li', 'notice day');
     li.append(make('span', '', dayLabel(date)));
-    el.messages.appendChild(li);
-    state.lastAuthor = null;
+    listOf(room).appendChild(li);
+    room.lastAuthor = null;
   }
 
-  function addNotice(text, kind, date) {
-    const stick = isNearBottom();
-    maybeDayDivider(date);
+  function addNotice(room, text, kind, date) {
+    const stick = room.name === state.shown && isNearBottom();
+    maybeDayDivider(room, date);
     const li = make('li', `notice ${kind}`);
     li.append(make('span', 'notice-text', text));
     const time = make('time', '', clockTime(date));
     time.dateTime = date.toISOString();
     li.append(' ', time);
-    el.messages.appendChild(li);
-    state.lastAuthor = null;
-    afterAppend(stick, 0);
+    listOf(room).appendChild(li);
+    room.lastAuthor = null;
+    afterAppend(room, stick, 0);
   }
 
-  function renderBatch(list) {
-    let stick = isNearBottom();
+  /** Renders messages of one room, skipping ids it already shows; `fresh`: count them as unread. */
+  function renderBatch(room, list, fresh) {
+    const shown = room.name === state.shown;
+    let stick = shown && isNearBottom();
     let added = 0;
     for (const m of list) {
       if (!m || typeof m !== 'object') continue;
       const id = Number(m.id);
       const hasId = m.id !== undefined && m.id !== null && Number.isFinite(id);
       if (hasId) {
-        if (state.seen.has(id)) continue; // belt and braces: never show an id twice
-        state.seen.add(id);
-        if (state.lastId === null || id > state.lastId) state.lastId = id;
+        if (room.seen.has(id)) continue; // a resume overlapping what we have: never show an id twice
+        room.seen.add(id);
+        if (room.lastId === null || id > room.lastId) room.lastId = id;
       }
       const name = typeof m.name === 'string' ? m.name : '?';
       const own = state.myName !== null && name === state.myName;
       if (own) stick = true; // your own message always brings you down
-      el.messages.appendChild(renderMessage(m, hasId ? id : null, name, own));
+      else if (fresh && !shown) room.unread += 1;
+      listOf(room).appendChild(renderMessage(room, m, hasId ? id : null, name, own));
       added += 1;
     }
-    afterAppend(stick, added);
+    afterAppend(room, stick, added);
+    if (!shown && added > 0) renderRoomList();
   }
 
-  function renderMessage(m, id, name, own) {
+  function renderMessage(room, m, id, name, own) {
     const date = parseTime(m.ts);
-    maybeDayDivider(date);
+    maybeDayDivider(room, date);
     const li = make('li', own ? 'message own' : 'message');
     if (id !== null) li.dataset.id = String(id);
-    if (state.epoch !== null) li.dataset.epoch = state.epoch;
+    if (room.epoch !== null) li.dataset.epoch = room.epoch;
     li.style.setProperty('--hue', String(nameHue(name)));
-    const grouped = state.lastAuthor === name && date.getTime() - state.lastTime < GROUP_MS;
+    const grouped = room.lastAuthor === name && date.getTime() - room.lastTime < GROUP_MS;
     if (grouped) li.classList.add('grouped');
-    state.lastAuthor = name;
-    state.lastTime = date.getTime();
+    room.lastAuthor = name;
+    room.lastTime = date.getTime();
 
     const meta = make('div', 'meta');
     meta.append(make('span', 'author', name));
@@ -483,14 +850,18 @@
     return li;
   }
 
-  function currentUsers() {
-    return [...el.users.children].map((li) => li.dataset.name);
+  // ---------------------------------------------------------------------------
+  // Users list: the shown room's
+
+  function setUsers(room, list) {
+    room.users = [...new Set(list.map(String))].sort();
+    if (room.name === state.shown) renderUsers();
   }
 
-  function renderUsers(list) {
-    const names = [...new Set(list.map(String))].sort();
-    const items = names.map((n) => {
-      const name = String(n);
+  function renderUsers() {
+    const room = shownRoom();
+    const names = room ? room.users : [];
+    const items = names.map((name) => {
       const li = make('li', '', name);
       li.dataset.name = name;
       li.dataset.initial = [...name][0] || '?';
@@ -506,6 +877,55 @@
     for (const li of el.users.children) {
       li.classList.toggle('me', li.dataset.name === state.myName);
     }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Typing: "alice is typing…" for TYPING_SHOW_MS after her last typing event
+
+  function onTyping(room, name) {
+    if (name === state.myName) return;
+    clearTimeout(room.typing.get(name));
+    room.typing.set(
+      name,
+      setTimeout(() => stopTyping(room, name), TYPING_SHOW_MS),
+    );
+    if (room.name === state.shown) renderTyping();
+  }
+
+  function stopTyping(room, name) {
+    if (!room.typing.has(name)) return;
+    clearTimeout(room.typing.get(name));
+    room.typing.delete(name);
+    if (room.name === state.shown) renderTyping();
+  }
+
+  function renderTyping() {
+    const room = shownRoom();
+    const text = typingText(room ? [...room.typing.keys()].sort() : []);
+    if (el.typing.textContent !== text) el.typing.textContent = text;
+  }
+
+  // "alice is typing…", "alice and bob are typing…", "alice, bob and carol are typing…";
+  // beyond TYPING_NAMES_SHOWN names: "alice, bob, carol and 4 others are typing…".
+  function typingText(names) {
+    if (names.length === 0) return '';
+    if (names.length === 1) return `${names[0]} is typing…`;
+    let shown = names.slice(0, -1);
+    let last = names[names.length - 1];
+    if (names.length > TYPING_NAMES_SHOWN) {
+      shown = names.slice(0, TYPING_NAMES_SHOWN - 1);
+      last = `${names.length - shown.length} others`;
+    }
+    return `${shown.join(', ')} and ${last} are typing…`;
+  }
+
+  /** Called as the user types: tells the shown room, at most once every TYPING_SEND_MS. */
+  function noteTyping() {
+    const room = shownRoom();
+    if (!room || !room.joined || el.input.value.trim() === '') return;
+    const now = Date.now();
+    if (now - room.typingSentAt < TYPING_SEND_MS) return;
+    if (sendFrame({ type: 'typing', room: room.name })) room.typingSentAt = now;
   }
 
   // ---------------------------------------------------------------------------
@@ -583,19 +1003,21 @@
   // ---------------------------------------------------------------------------
   // Composer
 
-  // The server's limit is on the whole frame, so count exactly what will be sent:
-  // the UTF-8 bytes of {"type":"message","text":"..."} (28 bytes of envelope, plus
-  // 2 bytes for each quote or backslash in the text).
-  const messageFrame = (text) => JSON.stringify({ type: 'message', text });
+  // The server's limit is on the whole frame, so count exactly what will be sent: the UTF-8
+  // bytes of {"type":"message","room":"general","text":"..."} (38 bytes of envelope plus the
+  // room's name, and 2 bytes for each quote or backslash in the text).
+  const messageFrame = (text) => ({ type: 'message', room: state.shown, text });
 
   function updateComposer() {
-    const left = state.maxBytes - utf8Length(messageFrame(el.input.value));
+    const left = state.maxBytes - utf8Length(JSON.stringify(messageFrame(el.input.value)));
     el.counter.textContent = String(left);
     el.counter.classList.toggle('low', left >= 0 && left < Math.min(200, state.maxBytes / 10));
     el.counter.classList.toggle('over', left < 0);
-    const online = state.phase === 'online' && state.ws !== null && state.ws.readyState === WebSocket.OPEN;
-    el.send.disabled = !online || left < 0 || el.input.value.trim() === '';
-    el.composer.classList.toggle('disabled', !online);
+    // Until its history arrives the server may not have us in the shown room yet.
+    const room = shownRoom();
+    const ready = isOnline() && room !== undefined && room.joined;
+    el.send.disabled = !ready || left < 0 || el.input.value.trim() === '';
+    el.composer.classList.toggle('disabled', !ready);
   }
 
   function autosize() {
@@ -604,10 +1026,8 @@
   }
 
   function sendMessage() {
-    if (el.send.disabled || !state.ws) return;
-    const frame = messageFrame(el.input.value);
-    state.ws.send(frame);
-    logFrame('out', frame);
+    if (el.send.disabled) return;
+    if (!sendFrame(messageFrame(el.input.value))) return;
     el.input.value = '';
     autosize();
     updateComposer();
@@ -638,7 +1058,7 @@
     document.body.classList.remove('needs-name');
     state.wanted = true;
     state.attempt = 0;
-    if (!first) addNotice(name ? `Rejoining as ${name}…` : 'Rejoining as a guest…', 'system', new Date());
+    if (!first) addNotice(shownRoom(), name ? `Rejoining as ${name}…` : 'Rejoining as a guest…', 'system', new Date());
     connect('connecting');
     el.input.focus();
   });
@@ -660,11 +1080,12 @@
   el.input.addEventListener('input', () => {
     autosize();
     updateComposer();
+    noteTyping();
   });
 
   el.messages.addEventListener('scroll', () => {
     if (isNearBottom()) {
-      state.unread = 0;
+      state.newBelow = 0;
       el.jump.hidden = true;
     }
   });
@@ -673,6 +1094,30 @@
     scrollToBottom();
     el.input.focus();
   });
+
+  // The address bar's hash names the room, so the skip link moves the focus itself.
+  el.skipLink.addEventListener('click', (event) => {
+    event.preventDefault();
+    el.input.focus();
+  });
+
+  el.roomForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const raw = el.roomInput.value.trim();
+    if (raw === '') return;
+    const name = parseRoomName(raw);
+    if (name === null) {
+      showRoomError(`“${raw}” is not a room name: use ${ROOM_NAME_RULE}.`);
+      return;
+    }
+    clearRoomError();
+    el.roomInput.value = '';
+    openRoom(name);
+  });
+
+  el.roomInput.addEventListener('input', clearRoomError);
+
+  window.addEventListener('hashchange', followHash);
 
   el.toggle.addEventListener('click', () => {
     if (state.wanted) {
@@ -702,6 +1147,15 @@
     }
   });
 
+  // The public room list is refreshed while someone can see it.
+  setInterval(() => {
+    if (document.visibilityState === 'visible') requestPublicRooms();
+  }, ROOMS_REFRESH_MS);
+
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') requestPublicRooms();
+  });
+
   // ---------------------------------------------------------------------------
   // Start
 
@@ -713,12 +1167,16 @@
     } else if (stored) {
       setWantedName(stored, true);
     }
+    // The default room, and the one the address names (#rust) shown; subscribed once connected.
+    addRoom(state.defaultRoom);
+    renderPublicRooms();
+    followHash();
     updateComposer();
     if (state.name === null) {
       // First visit: ask for a nickname once.
       document.body.classList.add('needs-name');
       setPhase('offline', 'choose a nickname');
-      addNotice('Welcome! Choose a nickname above and press Join.', 'system', new Date());
+      addNotice(shownRoom(), 'Welcome! Choose a nickname above and press Join.', 'system', new Date());
       el.name.focus();
       return;
     }
