@@ -211,7 +211,7 @@ impl Config {
         })?;
         env.parse("INSTANCE_ID", &mut c.instance_id, |v| Some(v.to_string()))?;
         env.parse("KAFKA_PARTITIONS", &mut c.kafka_partitions, |v| {
-            positive(v, 10_000).map(|n| n as u32)
+            positive(v, MAX_PARTITIONS).map(|n| n as u32)
         })?;
         env.parse("DEFAULT_ROOM", &mut c.default_room, RoomName::parse)?;
         env.parse("MAX_ROOMS_PER_CONNECTION", &mut c.max_rooms_per_connection, |v| {
@@ -233,6 +233,9 @@ impl Config {
         if self.tls { "https" } else { "http" }
     }
 }
+
+/// The most partitions: each costs every instance two broker connections and a held fetch.
+const MAX_PARTITIONS: usize = 256;
 
 /// A source of variables with the parse-or-name-the-culprit helper.
 struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
@@ -279,7 +282,7 @@ fn expected(var: &str) -> &'static str {
         "KAFKA_ENABLED" => "true or false",
         "KAFKA_TOPIC" => "a Kafka topic name: letters, digits, '.', '_' and '-'",
         "DEFAULT_ROOM" => "1 to 32 characters of a-z 0-9 - _, starting with a letter or a digit",
-        "KAFKA_PARTITIONS" => "a whole number from 1 to 10000",
+        "KAFKA_PARTITIONS" => "a whole number from 1 to 256",
         "MAX_ROOMS_PER_CONNECTION" => "a whole number from 1 to 1024",
         "TRUSTED_PROXIES" => "a comma list of IP addresses or CIDR blocks such as 10.0.0.0/8",
         _ => "a positive whole number",
@@ -401,6 +404,7 @@ mod tests {
             ("DRAIN_SECS", "3601"),
             ("DEFAULT_ROOM", "no spaces"),
             ("KAFKA_PARTITIONS", "0"),
+            ("KAFKA_PARTITIONS", "257"),
             ("MAX_ROOMS_PER_CONNECTION", "0"),
         ] {
             let err = config(&[(var, value)]).unwrap_err().to_string();
