@@ -106,7 +106,7 @@
     reconnectAt: 0,
     lastClose: null, // text of the last close, for the status tooltip
     maxBytes: 4096,
-    ratePerSec: 10, // frames a second the server takes from us (hello), subscribes included
+    ratePerSec: 10, // requests a second the server takes from us (hello): subscribes, typing, rooms
     defaultRoom: DEFAULT_ROOM,
     rooms: new Map(), // name -> room (see newRoom): the rooms the page is in or is joining
     shown: null, // the room whose conversation is on screen
@@ -471,8 +471,13 @@
     if (document.activeElement !== el.name) el.name.value = state.myName || '';
     if (state.persistName && state.myName) storageSet(NAME_KEY, state.myName);
     el.nameSave.textContent = 'Change';
+    // Requests other than messages have their own allowance: the message rate, but at least one a
+    // second per room a connection may be in (src/chat/handler.rs, request_rate).
     const rate = Number(msg.rate_limit_per_sec);
-    if (Number.isFinite(rate) && rate > 0) state.ratePerSec = rate;
+    const rooms = Number(msg.max_rooms_per_connection);
+    if (Number.isFinite(rate) && rate > 0) {
+      state.ratePerSec = Number.isFinite(rooms) && rooms > rate ? rooms : rate;
+    }
     // The server put this connection in the default room; every other room the page is in is
     // asked for again, each from where it left off.
     resubscribeAll();
@@ -545,10 +550,11 @@
     sendFrame(frame);
   }
 
-  // Subscribes count against the same rate limit as chat messages: a bucket of twice
-  // rate_limit_per_sec frames, refilled at that rate (src/chat/rate_limit.rs). A page coming back
-  // into many rooms sends the first `rate` subscribes at once and the rest at half the rate, so
-  // the resume neither spends the user's allowance nor looks like a flood (closed with 1008).
+  // Subscribes count against the requests' allowance (subscribe, unsubscribe, typing, rooms): a
+  // bucket of twice max(rate_limit_per_sec, max_rooms_per_connection) frames, refilled at that
+  // rate (src/chat/rate_limit.rs). A page coming back into its rooms can ask for all of them at
+  // once; should it ever be in more, it sends the first `rate` at once and the rest at half the
+  // rate, so the resume does not look like a flood (closed with 1008).
   function resubscribeAll() {
     const ws = state.ws;
     const rate = Math.max(1, Math.floor(state.ratePerSec));
@@ -565,8 +571,8 @@
     });
   }
 
-  // A subscribe refused by the rate limit gets an error without a `room`, so we cannot tell
-  // which: once the bucket has refilled (two seconds at most), rooms still waiting are asked again.
+  // A subscribe refused by the rate limit: once the bucket has refilled (two seconds at most),
+  // rooms still waiting are asked again.
   function retrySubscribes() {
     const waiting = [...state.rooms.values()].some((r) => !r.joined && r.name !== state.defaultRoom);
     if (!waiting || state.retryTimer !== null) return;
