@@ -133,6 +133,11 @@ pub fn run(args: &Args) -> Result<Report, String> {
     let others_cpu = |pids: &[u32]| pids.iter().map(|&p| proc::cpu_seconds(p)).sum::<Option<f64>>();
     let others_before = others_cpu(&args.cpu_pids);
     let broadcaster_before = pid.and_then(|p| proc::thread_cpu_seconds(p, "broadcaster"));
+    let waits = |pid: Option<u32>| {
+        let broadcaster = pid.and_then(|p| proc::thread_wait_seconds(p, "broadcaster"));
+        (broadcaster, proc::thread_wait_seconds(std::process::id(), "read0"))
+    };
+    let waits_before = waits(pid);
     let gen_before = proc::own_cpu_seconds();
     let monitor = Monitor::start(pid);
 
@@ -150,6 +155,8 @@ pub fn run(args: &Args) -> Result<Report, String> {
         }
     }
     let sending_ended = shared.now();
+    // Taken here, while the reading threads still run.
+    let waits_after = waits(pid);
     let sent: u64 = sent_to.iter().sum();
     shared.sent.set(sent_to.clone()).expect("the senders finish once");
     let stop_at = sending_ended.max(t0 + (args.duration * 1e6) as u64) + (args.grace * 1e6) as u64;
@@ -300,6 +307,10 @@ pub fn run(args: &Args) -> Result<Report, String> {
         if let (Some(a), Some(b)) = (broadcaster_after, broadcaster_before) {
             r.float("broadcaster_cpu_s", a - b);
         }
+        // Time the broadcaster was ready to run but another task had its core, over the sending.
+        if let (Some(a), Some(b)) = (waits_after.0, waits_before.0) {
+            r.float("broadcaster_wait_s", a - b);
+        }
     }
     if let (Some(a), Some(b)) = (others_after, others_before)
         && !args.cpu_pids.is_empty()
@@ -307,6 +318,10 @@ pub fn run(args: &Args) -> Result<Report, String> {
         r.float("others_cpu_s", a - b);
     }
     r.float("gen_cpu_s", gen_cpu);
+    // The same for the generator's (first) reading thread.
+    if let (Some(a), Some(b)) = (waits_after.1, waits_before.1) {
+        r.float("gen_reader_wait_s", a - b);
+    }
     // The generator's one core: near 1.0, the generator and not the server set the pace.
     r.float("gen_cpu_util", gen_cpu / ((ended.saturating_sub(t0)) as f64 / 1e6).max(1e-6));
     if let (Some(before), Some(after)) = (&metrics_before, &metrics_after) {
