@@ -61,7 +61,7 @@ struct Stalled {
 }
 
 struct Connected {
-    readers: Vec<JoinHandle<Vec<Outcome>>>,
+    readers: Vec<JoinHandle<Vec<Slot>>>,
     /// The senders that connected, by client index (sender k is client k).
     senders: Vec<(usize, Arc<Mutex<Writer>>)>,
     stalled: Vec<Stalled>,
@@ -162,11 +162,13 @@ pub fn run(args: &Args) -> Result<Report, String> {
     let stop_at = sending_ended.max(t0 + (args.duration * 1e6) as u64) + (args.grace * 1e6) as u64;
     shared.stop_at.store(stop_at, Ordering::SeqCst);
 
-    let mut outcomes = Vec::new();
+    // The clients stay connected until the server's counters are read: closing them would start
+    // a storm of `leave` events, which is not the traffic measured.
+    let mut clients = Vec::new();
     let mut reader_panicked = false;
     for h in connected.readers {
         match h.join() {
-            Ok(some) => outcomes.extend(some),
+            Ok(some) => clients.extend(some),
             Err(_) => reader_panicked = true,
         }
     }
@@ -181,6 +183,7 @@ pub fn run(args: &Args) -> Result<Report, String> {
     // 5. Stalled clients: did the server close them, and with which code?
     let stalled = inspect_stalled(connected.stalled);
     let metrics_after = http::metrics(&dial);
+    let outcomes: Vec<Outcome> = clients.into_iter().map(|slot| slot.out).collect();
 
     // The figures.
     let readers = outcomes.len() as u64;
@@ -479,13 +482,13 @@ struct Slot {
 }
 
 /// Reads every client handed over on `clients` until each has every measured message, or has
-/// closed, or the time is up.
+/// closed, or the time is up; returns them, still connected.
 fn read_many(
     clients: mpsc::Receiver<(Home, Reader, Arc<Mutex<Writer>>)>,
     shared: &Shared,
     senders: usize,
     awaiting: u8,
-) -> Vec<Outcome> {
+) -> Vec<Slot> {
     let mut epoll = match Epoll::new() {
         Ok(epoll) => epoll,
         Err(e) => panic!("epoll: {e}"),
@@ -561,7 +564,7 @@ fn read_many(
             }
         }
     }
-    slots.into_iter().map(|s| s.out).collect()
+    slots
 }
 
 /// Reads what one client's socket has and handles its frames. True when there may be more.
