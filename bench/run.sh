@@ -238,7 +238,11 @@ SEND_BUFFER_KIB=1024
     echo "## make bench"
     echo ""
     machine
-    echo "- server: the default build (as the Dockerfile and cargo build --release make it; PT_TLS $(tls_bytes "$SERVER_BIN") bytes) on core $SERVER_CORE, KAFKA_ENABLED=false except where a row says otherwise; generator on core $GEN_CORE"
+    if [ -n "${BENCH_SERVER_BIN:-}" ]; then
+        echo "- server: BENCH_SERVER_BIN=$BENCH_SERVER_BIN (not built from the source named above; PT_TLS $(tls_bytes "$SERVER_BIN") bytes) on core $SERVER_CORE, KAFKA_ENABLED=false except where a row says otherwise; generator on core $GEN_CORE"
+    else
+        echo "- server: the default build (as the Dockerfile and cargo build --release make it; PT_TLS $(tls_bytes "$SERVER_BIN") bytes) on core $SERVER_CORE, KAFKA_ENABLED=false except where a row says otherwise; generator on core $GEN_CORE"
+    fi
     echo "- total time: $(elapsed)"
     echo ""
     cat "$OUT/table.md"
