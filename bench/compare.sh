@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# make bench-compare: scenarios (a) to (d), (h) and (g) against our server and against two
+# make bench-compare: scenarios (a) to (d), (g), (h) and (j) against our server and against two
 # reference servers, in the same run, same pinning, same generator, and prints our figures as
-# ratios to theirs:
+# ratios to theirs (the references have no rooms: (g) is ours alone, "—" for them):
 #   - a Go server in the shape of gorilla/websocket's chat example (bench/reference/gorilla-hub);
 #   - Bun's built-in WebSocket server (uWebSockets inside, publish/subscribe in native code),
 #     the fastest we know of (bench/reference/bun/server.js).
@@ -9,12 +9,12 @@
 # Needs Debian's golang-go and golang-github-gorilla-websocket-dev (installed with apt-get when
 # missing and running as root), and Bun: the npm package `bun` (its binary), installed with npm
 # into target/bench/bun/ when missing (BENCH_BUN_BIN=path uses another binary). Same knobs as
-# bench/run.sh: BENCH_RUNS, BENCH_QUICK, BENCH_ONLY (a b c d h g), BENCH_RATES, BENCH_BISECT,
+# bench/run.sh: BENCH_RUNS, BENCH_QUICK, BENCH_ONLY (a b c d g h j), BENCH_RATES, BENCH_BISECT,
 # BENCH_BUDGET (here 3600 s by default: three servers), BENCH_PEERS ("gorilla bun").
 BENCH_BUDGET=${BENCH_BUDGET:-3600}
 source "$(dirname "$0")/lib.sh"
 
-ONLY=${BENCH_ONLY:-"a b c d h g"}
+ONLY=${BENCH_ONLY:-"a b c d g h j"}
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 PEERS=${BENCH_PEERS:-"gorilla bun"}
 peer() { [[ " $PEERS " == *" $1 "* ]]; }
@@ -66,9 +66,11 @@ log ""
 
 # The machine's memory moves by itself (other work, the page cache): measure that first.
 want c && memavail_drift start
-for s in a b c d h g; do
+for s in a b c d g h j; do
     if want "$s"; then
         "scenario_$s" ours ours
+        # The references have no rooms.
+        [ "$s" = g ] && continue
         for k in $PEERS; do "scenario_$s" "$k" "$k"; done
     fi
 done
@@ -152,6 +154,15 @@ emit() { # LABEL BETTER < cells
     mapfile -t cs
     row "$label" "$better" "${cs[@]}"
 }
+ours_only() { # FORMAT KEY...: our figure (several joined with " / "), "—" for each peer, no ratio
+    local format=$1 k t=""
+    shift
+    for k in "$@"; do t+="${t:+ / }$($format "${R[ours.$k]:-}")"; done
+    local out=("$t")
+    for k in $PEERS; do out+=("—"); done
+    for k in $PEERS; do out+=(""); done
+    printf '%s\n' "${out[@]}"
+}
 with_range() { # KEY RANGEKEY FORMAT: "value (range)"
     local k out=()
     for k in $ALL; do out+=("$($3 "${R[$k.$1]:-}") (${R[$k.$2]:-n/a})"); done
@@ -203,12 +214,21 @@ with_range() { # KEY RANGEKEY FORMAT: "value (range)"
         cells h.gen num | emit "(h) generator CPU (share of its core)" ""
     fi
     if want g; then
-        cells g.all_s secs g.gen_bound g.gen | emit "(g) join storm, 5,000 distinct at once: until every client has its connect frames" lower
-        text_cells g.all_range | emit "(g) … range over the runs (s)" ""
-        cells g.frames th | emit "(g) presence frames received, all clients" lower
-        cells g.mib mibf | emit "(g) presence bytes received" lower
-        cells g.peak mib | emit "(g) server peak RSS during the storm" lower
-        text_cells g.closed | emit "(g) clients closed during the storm (worst run)" none
+        ours_only ms g.p50 | emit "(g) rooms, 1,000 clients in 100 rooms of 10, one sender per room x 10 msg/s: p50" lower
+        ours_only ms g.p99 | emit "(g) rooms: p99" lower
+        ours_only plain g.p99range | emit "(g) rooms: p99 range over the runs" ""
+        ours_only ms g.room_p99 | emit "(g) rooms: p99 of the worst room" lower
+        ours_only plain g.lost g.dup g.ooo g.foreign | emit "(g) rooms: lost / duplicated / out of order / foreign (worst run)" none
+        ours_only num g.cpu | emit "(g) rooms: server CPU seconds for ${DUR_A} s" lower
+        ours_only num g.gen | emit "(g) rooms: generator CPU (share of its core)" ""
+    fi
+    if want j; then
+        cells j.all_s secs j.gen_bound j.gen | emit "(j) join storm, 5,000 distinct at once: until every client has its connect frames" lower
+        text_cells j.all_range | emit "(j) … range over the runs (s)" ""
+        cells j.frames th | emit "(j) presence frames received, all clients" lower
+        cells j.mib mibf | emit "(j) presence bytes received" lower
+        cells j.peak mib | emit "(j) server peak RSS during the storm" lower
+        text_cells j.closed | emit "(j) clients closed during the storm (worst run)" none
     fi
 } >"$OUT/compare.md"
 

@@ -294,7 +294,8 @@ gen_bound() {
 }
 
 # chat_figures FILE PREFIX: what every chat-mode scenario reports, as R[PREFIX.*]: latency,
-# loss, order, connections, deliveries, the server's and the generator's CPU.
+# loss, order, connections, deliveries, the server's and the generator's CPU, and how long each
+# waited for its core.
 chat_figures() {
     local f=$1 k=$2
     R[$k.p50]=$(field_median "$f" p50_ms)
@@ -309,6 +310,10 @@ chat_figures() {
     R[$k.cpu_util]=$(field_median "$f" cpu_util)
     R[$k.gen]=$(field_median "$f" gen_cpu_util)
     R[$k.bound]=$(gen_bound "$f")
+    # Seconds the broadcaster, and the generator's reading thread, were ready to run but waited
+    # for their core (other work on the machine), over the sending.
+    R[$k.bwait]=$(field_median "$f" broadcaster_wait_s)
+    R[$k.gwait]=$(field_median "$f" gen_reader_wait_s)
 }
 
 # (a) fanout: 1,000 clients, 10 senders x 10 msg/s, 10 s.
@@ -322,6 +327,8 @@ scenario_a() {
     R[$p.a.settle]=$(field_median "$f" settle_s)
     R[$p.a.settle_mib]=$(field_median "$f" settle_mib)
     R[$p.a.cpu]=$(field_median "$f" cpu_s)
+    R[$p.a.cpu_range]=$(field_range "$f" cpu_s)
+    R[$p.a.bcast]=$(field_median "$f" broadcaster_cpu_s)
     R[$p.a.died]=$(grep -c server_died "$f" || true)
 }
 
@@ -457,29 +464,55 @@ scenario_h() {
     chat_figures "$f" "$p.h"
 }
 
-# (g) join storm: 5,000 clients with distinct nicknames connecting at once (8 connecting
-# threads, no pacing), no messages: when every client has its connect frames (ours: hello,
-# history, users; the references: hello), the presence frames and bytes every client received
-# until the server went quiet, and the server's peak RSS during it.
+# (g) rooms (issue 13): 1,000 clients in 100 rooms of 10, one sender per room at 10 msg/s: 1,000
+# messages a second in, 10,000 deliveries a second out, for DUR_A s. Client i enters room
+# r<i mod 100> once it has its welcome and leaves the default room, so the rooms are all there
+# is; sender k (client k) speaks in room r<k>. Everything else as in (a) (distinct nicknames,
+# joining at 200/s), so that the two read side by side: (a) is one room of 1,000 with 10 senders,
+# 100 messages a second in and 100,000 deliveries out; (g) has ten times the messages and a tenth
+# of the deliveries. Every client must get each message of its room once, in order, and nothing
+# of another room ("foreign").
 scenario_g() {
     local kind=$1 p=$2
     local f="$OUT/$p.g.jsonl"
-    log "($p) join storm: 5,000 distinct clients connecting at once"
-    repeat "$f" "$kind" plain "($p g)" --mode chat --clients 5000 --names distinct --senders 0 \
-        --duration 1 --grace 1 --connectors 8
+    log "($p) rooms: 1,000 clients (joining at 200/s) in 100 rooms of 10, one sender per room x 10 msg/s, ${DUR_A} s"
+    repeat "$f" "$kind" plain "($p g)" --mode chat --clients 1000 --rooms 100 --senders 100 \
+        --rate 10 --duration "$DUR_A" --size 64 --grace 5 --connect-rate 200
+    chat_figures "$f" "$p.g"
+    R[$p.g.cpu]=$(field_median "$f" cpu_s)
+    R[$p.g.cpu_range]=$(field_range "$f" cpu_s)
+    R[$p.g.bcast]=$(field_median "$f" broadcaster_cpu_s)
+    R[$p.g.room_p99]=$(field_median "$f" room_p99_max_ms)
+    R[$p.g.rooms_lost]=$(field_max "$f" rooms_with_loss)
+    R[$p.g.foreign]=$(field_max "$f" foreign)
+    R[$p.g.id_ooo]=$(field_max "$f" id_out_of_order)
+    R[$p.g.errors]=$(field_max "$f" error_events)
     R[$p.g.ready]=$(field_min "$f" ready_clients)
-    R[$p.g.all_s]=$(field_median "$f" ready_all_s)
-    R[$p.g.all_range]=$(field_range "$f" ready_all_s)
-    R[$p.g.p50_s]=$(field_median "$f" ready_p50_s)
-    R[$p.g.frames]=$(field_median "$f" presence_frames)
-    R[$p.g.mib]=$(field_median "$f" presence_mib)
-    R[$p.g.settle]=$(field_median "$f" settle_s)
-    R[$p.g.peak]=$(field_median "$f" rss_connect_peak_kib)
-    R[$p.g.idle]=$(field_median "$f" rss_idle_kib)
-    R[$p.g.closed]=$(field_max "$f" readers_closed)
-    R[$p.g.code]=$(field_max "$f" reader_close_code)
-    R[$p.g.gen]=$(field_median "$f" gen_connect_util)
-    R[$p.g.gen_bound]=$(gen_bound "$f" gen_connect_util)
+}
+
+# (j) join storm: 5,000 clients with distinct nicknames connecting at once (8 connecting
+# threads, no pacing), no messages: when every client has its connect frames (ours: hello,
+# history, users; the references: hello), the presence frames and bytes every client received
+# until the server went quiet, and the server's peak RSS during it.
+scenario_j() {
+    local kind=$1 p=$2
+    local f="$OUT/$p.j.jsonl"
+    log "($p) join storm: 5,000 distinct clients connecting at once"
+    repeat "$f" "$kind" plain "($p j)" --mode chat --clients 5000 --names distinct --senders 0 \
+        --duration 1 --grace 1 --connectors 8
+    R[$p.j.ready]=$(field_min "$f" ready_clients)
+    R[$p.j.all_s]=$(field_median "$f" ready_all_s)
+    R[$p.j.all_range]=$(field_range "$f" ready_all_s)
+    R[$p.j.p50_s]=$(field_median "$f" ready_p50_s)
+    R[$p.j.frames]=$(field_median "$f" presence_frames)
+    R[$p.j.mib]=$(field_median "$f" presence_mib)
+    R[$p.j.settle]=$(field_median "$f" settle_s)
+    R[$p.j.peak]=$(field_median "$f" rss_connect_peak_kib)
+    R[$p.j.idle]=$(field_median "$f" rss_idle_kib)
+    R[$p.j.closed]=$(field_max "$f" readers_closed)
+    R[$p.j.code]=$(field_max "$f" reader_close_code)
+    R[$p.j.gen]=$(field_median "$f" gen_connect_util)
+    R[$p.j.gen_bound]=$(gen_bound "$f" gen_connect_util)
 }
 
 # (d) slow consumers: 100 clients, 5 never read (4 KiB receive buffer), 10 senders x 20 msg/s

@@ -5,7 +5,7 @@
 #
 #   BENCH_RUNS=3      runs per figure (the figure is their median)
 #   BENCH_QUICK=1     one short run of each scenario, for trying things out
-#   BENCH_ONLY="a b"  only these scenarios (a0 a b c d e f h g)
+#   BENCH_ONLY="a b"  only these scenarios (a0 a b c d e f g h j)
 #   BENCH_RATES="..." the saturation ramp, messages per second per sender (BENCH_BISECT=2 halvings)
 #   BENCH_BUDGET=1500 no run starts after this many seconds (the rows left say so)
 #   BENCH_SERVER_BIN=path  measure this server binary instead of the one built here
@@ -15,7 +15,7 @@
 # Raw results (one JSON line per run) are kept in target/bench/<date>/.
 source "$(dirname "$0")/lib.sh"
 
-ONLY=${BENCH_ONLY:-"a0 a b c d e f h g"}
+ONLY=${BENCH_ONLY:-"a0 a b c d e f g h j"}
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 check_cores
@@ -163,6 +163,8 @@ scenario_f() {
 
 want a0 && scenario_a0
 want a && scenario_a ours ours
+# (g) right after (a), so that the two are measured in the same minutes.
+want g && scenario_g ours ours
 want b && scenario_b ours ours
 if want c; then
     ensure_broker || log "(c) with the bus: $BROKER_NOTE"
@@ -174,7 +176,7 @@ want d && scenario_d ours ours
 want e && scenario_a ours tls tls
 want f && scenario_f
 want h && scenario_h ours ours
-want g && scenario_g ours ours
+want j && scenario_j ours ours
 
 # The table.
 verdict() { if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "**not met**"; fi; }
@@ -187,7 +189,7 @@ SEND_BUFFER_KIB=1024
         echo "| (a0) 1,000 distinct clients connect at once, then (a) for 3 s | $a0 | (not in the issue) all stay connected | $( [ "${R[a0.closed]}" = 0 ] && echo met || echo '**not met**') |"
     fi
     if want a; then
-        echo "| (a) fanout: 1,000 clients, 10 x 10 msg/s, ${DUR_A} s | p99 $(fmt "${R[ours.a.p99]}" 2) ms (p50 $(fmt "${R[ours.a.p50]}" 2), max $(fmt "${R[ours.a.max]}" 1)); lost ${R[ours.a.lost]}, duplicated ${R[ours.a.dup]}, out of order ${R[ours.a.ooo]} | p99 ≤ 10 ms, no loss | $(verdict "${R[ours.a.p99]:-1e9} <= 10 && ${R[ours.a.lost]:-1} == 0") |"
+        echo "| (a) fanout: 1,000 clients, 10 x 10 msg/s, ${DUR_A} s | p99 $(fmt "${R[ours.a.p99]}" 2) ms (p50 $(fmt "${R[ours.a.p50]}" 2), max $(fmt "${R[ours.a.max]}" 1)); lost ${R[ours.a.lost]}, duplicated ${R[ours.a.dup]}, out of order ${R[ours.a.ooo]}; server CPU $(fmt "${R[ours.a.cpu]}" 2) s (runs: ${R[ours.a.cpu_range]}); waiting for their core: broadcaster $(fmt "${R[ours.a.bwait]}" 2) s, generator's reader $(fmt "${R[ours.a.gwait]}" 2) s | p99 ≤ 10 ms, no loss | $(verdict "${R[ours.a.p99]:-1e9} <= 10 && ${R[ours.a.lost]:-1} == 0") |"
     fi
     if want b; then
         echo "| (b) saturation: 200 clients, 20 senders | $(thousands "${R[ours.b.best]}") deliveries/s at ${R[ours.b.best_rate]} msg/s per sender (p99 $(fmt "${R[ours.b.best_p99]}" 1) ms, server CPU $(fmt "${R[ours.b.cpu_util]}" 2), generator CPU $(fmt "${R[ours.b.gen_cpu]}" 1) s of ${DUR_B}); ramp stopped ${R[ours.b.stop]} | ≥ 800,000/s, p99 < 100 ms, no loss | $(verdict "${R[ours.b.best]} >= 800000") |"
@@ -216,12 +218,18 @@ SEND_BUFFER_KIB=1024
             echo "| (f) (a) through Kafka, two instances | p50 $(fmt "${R[f.p50]}" 2) ms, p99 $(fmt "${R[f.p99]}" 2) ms (max $(fmt "${R[f.max]}" 1)); lost ${R[f.lost]}, duplicated ${R[f.dup]}, out of order ${R[f.ooo]}; CPU of both instances and the broker: $(fmt "${R[f.cpu]}" 2) s for ${DUR_A} s (first instance $(fmt "${R[f.cpu_first]}" 2) s; (a), one instance: $(fmt "${R[ours.a.cpu]:-}" 2) s) | report p50/p99 against (a): $(fmt "${R[ours.a.p50]:-}" 2) / $(fmt "${R[ours.a.p99]:-}" 2) ms | |"
         fi
     fi
+    if want g; then
+        if [ "${R[ours.g.bound]}" = yes ]; then g_lat="generator-bound (generator CPU $(fmt "${R[ours.g.gen]}" 2)): p99 $(fmt "${R[ours.g.p99]}" 2) ms is the generator's"; else g_lat="p99 $(fmt "${R[ours.g.p99]}" 2) ms (runs: ${R[ours.g.p99range]}; p50 $(fmt "${R[ours.g.p50]}" 2), max $(fmt "${R[ours.g.max]}" 1); worst room's p99 $(fmt "${R[ours.g.room_p99]}" 2))"; fi
+        g_next=""
+        want a && g_next="; (a) in the same minutes: p99 $(fmt "${R[ours.a.p99]}" 2) ms, server CPU $(fmt "${R[ours.a.cpu]}" 2) s ($(fmt "${R[ours.a.cpu_util]}" 2) of the core)"
+        echo "| (g) rooms: 1,000 clients in 100 rooms of 10, one sender per room x 10 msg/s, ${DUR_A} s | $g_lat; lost ${R[ours.g.lost]} (rooms with a loss: ${R[ours.g.rooms_lost]}), duplicated ${R[ours.g.dup]}, out of order ${R[ours.g.ooo]} (ids ${R[ours.g.id_ooo]}), foreign ${R[ours.g.foreign]}; $(thousands "${R[ours.g.delivered]}") deliveries/s; server CPU $(fmt "${R[ours.g.cpu]}" 2) s (runs: ${R[ours.g.cpu_range]}; $(fmt "${R[ours.g.cpu_util]}" 2) of the core, broadcaster $(fmt "${R[ours.g.bcast]}" 2) s), generator CPU $(fmt "${R[ours.g.gen]}" 2) of a core; waiting for their core: broadcaster $(fmt "${R[ours.g.bwait]}" 2) s, generator's reader $(fmt "${R[ours.g.gwait]}" 2) s$g_next | (issue 13: p99 and server CPU, next to (a)); no loss, nothing foreign | $(verdict "${R[ours.g.lost]:-1} == 0 && ${R[ours.g.foreign]:-1} == 0 && ${R[ours.g.dup]:-1} == 0 && ${R[ours.g.ooo]:-1} == 0 && ${R[ours.g.id_ooo]:-1} == 0") |"
+    fi
     if want h; then
         if [ "${R[ours.h.bound]}" = yes ]; then h_lat="generator-bound (generator CPU $(fmt "${R[ours.h.gen]}" 2)): p99 $(fmt "${R[ours.h.p99]}" 1) ms is the generator's"; else h_lat="p99 $(fmt "${R[ours.h.p99]}" 1) ms (runs: ${R[ours.h.p99range]}; p50 $(fmt "${R[ours.h.p50]}" 1), max $(fmt "${R[ours.h.max]}" 0))"; fi
         echo "| (h) 10,000 clients (one nickname), 10 x 10 msg/s, ${DUR_H} s | $h_lat; lost ${R[ours.h.lost]}, duplicated ${R[ours.h.dup]}, out of order ${R[ours.h.ooo]}; $(thousands "${R[ours.h.delivered]}") deliveries/s; server CPU $(fmt "${R[ours.h.cpu_util]}" 2), generator CPU $(fmt "${R[ours.h.gen]}" 2) of a core | p99 ≤ 100 ms, no loss | $(verdict "${R[ours.h.p99]:-1e9} <= 100 && ${R[ours.h.lost]:-1} == 0") |"
     fi
-    if want g; then
-        echo "| (g) join storm: 5,000 distinct nicknames connecting at once | every client had hello, history and users after $(fmt "${R[ours.g.all_s]}" 2) s (runs: ${R[ours.g.all_range]}; half of them after $(fmt "${R[ours.g.p50_s]}" 2) s; ${R[ours.g.ready]} of 5,000 in the worst run); presence: $(thousands "${R[ours.g.frames]}") frames, $(fmt "${R[ours.g.mib]}" 0) MiB received in all; server peak RSS $(fmt "$(awk -v k="${R[ours.g.peak]}" 'BEGIN { print k / 1024 }')" 0) MiB; closed during the storm: ${R[ours.g.closed]}; generator CPU $(fmt "${R[ours.g.gen]}" 2) of a core | (issue 11, goal 6: report) | |"
+    if want j; then
+        echo "| (j) join storm: 5,000 distinct nicknames connecting at once | every client had hello, history and users after $(fmt "${R[ours.j.all_s]}" 2) s (runs: ${R[ours.j.all_range]}; half of them after $(fmt "${R[ours.j.p50_s]}" 2) s; ${R[ours.j.ready]} of 5,000 in the worst run); presence: $(thousands "${R[ours.j.frames]}") frames, $(fmt "${R[ours.j.mib]}" 0) MiB received in all; server peak RSS $(fmt "$(awk -v k="${R[ours.j.peak]}" 'BEGIN { print k / 1024 }')" 0) MiB; closed during the storm: ${R[ours.j.closed]}; generator CPU $(fmt "${R[ours.j.gen]}" 2) of a core | (issue 11, goal 6: report) | |"
     fi
 } >"$OUT/table.md"
 
@@ -230,7 +238,11 @@ SEND_BUFFER_KIB=1024
     echo "## make bench"
     echo ""
     machine
-    echo "- server: the default build (as the Dockerfile and cargo build --release make it; PT_TLS $(tls_bytes "$SERVER_BIN") bytes) on core $SERVER_CORE, KAFKA_ENABLED=false except where a row says otherwise; generator on core $GEN_CORE"
+    if [ -n "${BENCH_SERVER_BIN:-}" ]; then
+        echo "- server: BENCH_SERVER_BIN=$BENCH_SERVER_BIN (not built from the source named above; PT_TLS $(tls_bytes "$SERVER_BIN") bytes) on core $SERVER_CORE, KAFKA_ENABLED=false except where a row says otherwise; generator on core $GEN_CORE"
+    else
+        echo "- server: the default build (as the Dockerfile and cargo build --release make it; PT_TLS $(tls_bytes "$SERVER_BIN") bytes) on core $SERVER_CORE, KAFKA_ENABLED=false except where a row says otherwise; generator on core $GEN_CORE"
+    fi
     echo "- total time: $(elapsed)"
     echo ""
     cat "$OUT/table.md"

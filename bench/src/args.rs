@@ -24,6 +24,10 @@ usage: wschat-bench --url ws://127.0.0.1:PORT/ws [options]
   --cpu-pid PID      also count this process's CPU over the measured window (chat mode; a
                      second instance, the broker); repeat it for several
   --names KIND       distinct (b0, b1, ...; default) or shared (one nickname for all)
+  --rooms N          chat mode: client i enters room r<i mod N> once it has its welcome and
+                     leaves the default room; sender k speaks in room r<k mod N>, and each
+                     client must get its room's messages and no other's (default 0: everyone
+                     stays in the default room)
   --initial-frames N idle mode: frames each client reads after the handshake (default 3:
                      hello, history, users)
   --connectors C     threads that open connections (default 8)
@@ -140,6 +144,8 @@ pub struct Args {
     pub server_pid: Option<u32>,
     pub cpu_pids: Vec<u32>,
     pub names: Names,
+    /// Rooms the clients are spread over (0: all stay in the default room).
+    pub rooms: usize,
     pub initial_frames: usize,
     pub connectors: usize,
     pub connect_rate: f64,
@@ -164,6 +170,7 @@ impl Args {
             server_pid: None,
             cpu_pids: Vec::new(),
             names: Names::Distinct,
+            rooms: 0,
             initial_frames: 3,
             connectors: 8,
             connect_rate: 0.0,
@@ -208,6 +215,7 @@ impl Args {
                 "--grace" => args.grace = number(&flag, &value()?)?,
                 "--server-pid" => args.server_pid = Some(number(&flag, &value()?)?),
                 "--cpu-pid" => args.cpu_pids.push(number(&flag, &value()?)?),
+                "--rooms" => args.rooms = number(&flag, &value()?)?,
                 "--initial-frames" => args.initial_frames = number(&flag, &value()?)?,
                 "--connectors" => args.connectors = number(&flag, &value()?)?,
                 "--connect-rate" => args.connect_rate = number(&flag, &value()?)?,
@@ -243,6 +251,12 @@ impl Args {
         if args.size > 16 << 20 {
             return Err("--size is at most 16 MiB".into());
         }
+        if args.rooms > 0 && args.mode != Mode::Chat {
+            return Err("--rooms is for chat mode".into());
+        }
+        if args.rooms > args.clients.min(MAX_ROOMS) {
+            return Err(format!("--rooms must be at most --clients and {MAX_ROOMS}"));
+        }
         args.connectors = args.connectors.clamp(1, 64);
         args.reader_threads = args.reader_threads.clamp(1, 64);
         if !(0.0..=1_000_000.0).contains(&args.connect_rate) {
@@ -264,6 +278,22 @@ impl Args {
         }
     }
 
+    /// The group of client (or sender) `i`: its room's index with `--rooms`, else 0 (everyone
+    /// in the default room).
+    pub fn group(&self, i: usize) -> usize {
+        if self.rooms == 0 { 0 } else { i % self.rooms }
+    }
+
+    /// How many groups there are: the rooms, or the one default room.
+    pub fn groups(&self) -> usize {
+        self.rooms.max(1)
+    }
+
+    /// The room of group `g`.
+    pub fn room(&self, g: usize) -> String {
+        if self.rooms == 0 { DEFAULT_ROOM.to_string() } else { format!("r{g}") }
+    }
+
     pub fn secs(value: f64) -> Duration {
         Duration::from_secs_f64(value.max(0.0))
     }
@@ -272,6 +302,12 @@ impl Args {
 fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
     value.parse().map_err(|_| format!("{flag}: {value:?} is not a valid number"))
 }
+
+/// The room every connection is in when it opens (the server's `DEFAULT_ROOM`, at its default:
+/// the benchmark starts servers with a clean environment).
+pub const DEFAULT_ROOM: &str = "general";
+/// The server's default `MAX_ROOMS`: rooms with members on one instance.
+const MAX_ROOMS: usize = 10_000;
 
 #[cfg(test)]
 mod tests {
@@ -290,5 +326,21 @@ mod tests {
         assert!(Url::parse("ws://10.0.0.1:80/ws").is_err());
         assert!(Url::parse("ws://example.com/ws").is_err());
         assert!(Url::parse("http://127.0.0.1/").is_err());
+    }
+
+    fn parse(line: &str) -> Result<Args, String> {
+        Args::parse(line.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn rooms() {
+        let a =
+            parse("--url ws://127.0.0.1:1/ws --clients 1000 --senders 100 --rooms 100").unwrap();
+        assert_eq!((a.group(0), a.group(7), a.group(107), a.groups()), (0, 7, 7, 100));
+        assert_eq!((a.room(7), a.room(99)), ("r7".to_string(), "r99".to_string()));
+        let b = parse("--url ws://127.0.0.1:1/ws --clients 10").unwrap();
+        assert_eq!((b.group(7), b.groups(), b.room(b.group(7))), (0, 1, "general".to_string()));
+        assert!(parse("--url ws://127.0.0.1:1/ws --clients 10 --rooms 11").is_err());
+        assert!(parse("--url ws://127.0.0.1:1/ws --mode idle --clients 10 --rooms 2").is_err());
     }
 }

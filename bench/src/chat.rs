@@ -3,12 +3,15 @@
 //! Every measured message's text is `<sender>:<seq>:<send time in µs> xxxx…`, the time counted
 //! from one `Instant` shared by every thread, so latency is receive time minus send time on the
 //! same clock. Each reading client checks each message it gets: lost, duplicated, out of order per
-//! sender. In stalled mode the last K clients never read (their receive buffer is 4 KiB); at the
-//! end their sockets are read to see whether the server closed them, and with which code.
+//! sender. With `--rooms N` client i listens in room `r<i mod N>` only, and sender k (client k)
+//! speaks there: each client must get its room's messages, in order, and nothing of another room
+//! (see `outcome.rs`); loss and latency are also reported room by room. In stalled mode the last
+//! K clients never read (their receive buffer is 4 KiB); at the end their sockets are read to see
+//! whether the server closed them, and with which code.
 
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -17,10 +20,11 @@ use crate::client::{
     self, Conn, Dial, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, Reader, Writer,
 };
 use crate::http;
+use crate::outcome::{Home, Outcome, awaited, on_text};
 use crate::poll::Epoll;
 use crate::proc;
 use crate::report::Report;
-use crate::stats::{Deliveries, Histogram};
+use crate::stats::Histogram;
 
 /// Longest time to open all connections.
 const CONNECT_PHASE: Duration = Duration::from_secs(120);
@@ -40,51 +44,14 @@ struct Shared {
     bytes_in: AtomicU64,
     /// Readers stop at this time (µs since start).
     stop_at: AtomicU64,
-    /// Measured messages sent, valid once `senders_done`.
-    total_sent: AtomicU64,
-    senders_done: AtomicBool,
+    /// Measured messages sent into each room (one entry without rooms), set once the senders
+    /// are done.
+    sent: OnceLock<Vec<u64>>,
 }
 
 impl Shared {
     fn now(&self) -> u64 {
         self.start.elapsed().as_micros() as u64
-    }
-}
-
-/// What one reading client saw.
-#[derive(Default)]
-struct Outcome {
-    deliveries: Deliveries,
-    warmup: u64,
-    other_frames: u64,
-    error_events: u64,
-    unparsed: u64,
-    close_code: Option<u16>,
-    eof: bool,
-    io_error: Option<String>,
-    complete: bool,
-    /// The connect frames still awaited (HELLO, HISTORY, USERS bits); when the last comes,
-    /// `ready_at`.
-    awaiting: u8,
-    ready_at: Option<u64>,
-    /// Presence frames: `join`, `leave`, and every `users` after the first; their bytes on the
-    /// wire (payload and frame header).
-    presence_frames: u64,
-    presence_bytes: u64,
-    users_seen: bool,
-}
-
-const HELLO: u8 = 1;
-const HISTORY: u8 = 2;
-const USERS: u8 = 4;
-
-/// The frames a client waits for on connect: hello (1), then history (2), then users (3).
-fn awaited(initial_frames: usize) -> u8 {
-    match initial_frames {
-        0 => 0,
-        1 => HELLO,
-        2 => HELLO | HISTORY,
-        _ => HELLO | HISTORY | USERS,
     }
 }
 
@@ -94,8 +61,9 @@ struct Stalled {
 }
 
 struct Connected {
-    readers: Vec<JoinHandle<Vec<Outcome>>>,
-    senders: Vec<Arc<Mutex<Writer>>>,
+    readers: Vec<JoinHandle<Vec<Slot>>>,
+    /// The senders that connected, by client index (sender k is client k).
+    senders: Vec<(usize, Arc<Mutex<Writer>>)>,
     stalled: Vec<Stalled>,
     failed: usize,
     first_error: Option<String>,
@@ -107,8 +75,7 @@ pub fn run(args: &Args) -> Result<Report, String> {
         start: Instant::now(),
         bytes_in: AtomicU64::new(0),
         stop_at: AtomicU64::new(0),
-        total_sent: AtomicU64::new(0),
-        senders_done: AtomicBool::new(false),
+        sent: OnceLock::new(),
     });
     // A bound on the whole run, lowered once the senders are done.
     let bound = CONNECT_PHASE
@@ -151,7 +118,7 @@ pub fn run(args: &Args) -> Result<Report, String> {
     if args.warmup > 0.0 && senders > 0 {
         let from = shared.now() + 10_000;
         let handles = start_senders(args, &connected.senders, &shared, from, args.warmup, true);
-        for h in handles {
+        for (_, h) in handles {
             let _ = h.join();
         }
         thread::sleep(Duration::from_millis(500));
@@ -166,33 +133,42 @@ pub fn run(args: &Args) -> Result<Report, String> {
     let others_cpu = |pids: &[u32]| pids.iter().map(|&p| proc::cpu_seconds(p)).sum::<Option<f64>>();
     let others_before = others_cpu(&args.cpu_pids);
     let broadcaster_before = pid.and_then(|p| proc::thread_cpu_seconds(p, "broadcaster"));
+    let waits = |pid: Option<u32>| {
+        let broadcaster = pid.and_then(|p| proc::thread_wait_seconds(p, "broadcaster"));
+        (broadcaster, proc::thread_wait_seconds(std::process::id(), "read0"))
+    };
+    let waits_before = waits(pid);
     let gen_before = proc::own_cpu_seconds();
     let monitor = Monitor::start(pid);
 
     let t0 = shared.now() + 20_000;
     let handles = start_senders(args, &connected.senders, &shared, t0, args.duration, false);
-    let mut sent = 0u64;
+    let mut sent_to = vec![0u64; args.groups()];
     let mut send_errors = Vec::new();
-    for h in handles {
+    for (k, h) in handles {
         match h.join() {
             Ok((n, err)) => {
-                sent += n;
+                sent_to[args.group(k)] += n;
                 send_errors.extend(err);
             }
             Err(_) => send_errors.push("sender panicked".to_string()),
         }
     }
     let sending_ended = shared.now();
-    shared.total_sent.store(sent, Ordering::SeqCst);
-    shared.senders_done.store(true, Ordering::SeqCst);
+    // Taken here, while the reading threads still run.
+    let waits_after = waits(pid);
+    let sent: u64 = sent_to.iter().sum();
+    shared.sent.set(sent_to.clone()).expect("the senders finish once");
     let stop_at = sending_ended.max(t0 + (args.duration * 1e6) as u64) + (args.grace * 1e6) as u64;
     shared.stop_at.store(stop_at, Ordering::SeqCst);
 
-    let mut outcomes = Vec::new();
+    // The clients stay connected until the server's counters are read: closing them would start
+    // a storm of `leave` events, which is not the traffic measured.
+    let mut clients = Vec::new();
     let mut reader_panicked = false;
     for h in connected.readers {
         match h.join() {
-            Ok(some) => outcomes.extend(some),
+            Ok(some) => clients.extend(some),
             Err(_) => reader_panicked = true,
         }
     }
@@ -207,6 +183,7 @@ pub fn run(args: &Args) -> Result<Report, String> {
     // 5. Stalled clients: did the server close them, and with which code?
     let stalled = inspect_stalled(connected.stalled);
     let metrics_after = http::metrics(&dial);
+    let outcomes: Vec<Outcome> = clients.into_iter().map(|slot| slot.out).collect();
 
     // The figures.
     let readers = outcomes.len() as u64;
@@ -216,8 +193,11 @@ pub fn run(args: &Args) -> Result<Report, String> {
     let mut close_codes = Vec::new();
     let mut first_io_error = None;
     let (mut presence_frames, mut presence_bytes) = (0u64, 0u64);
+    let (mut foreign, mut id_out_of_order) = (0u64, 0u64);
     let mut ready: Vec<u64> = Vec::new();
     for o in &outcomes {
+        foreign += o.foreign;
+        id_out_of_order += o.id_out_of_order;
         presence_frames += o.presence_frames;
         presence_bytes += o.presence_bytes;
         ready.extend(o.ready_at);
@@ -239,7 +219,8 @@ pub fn run(args: &Args) -> Result<Report, String> {
             first_io_error.clone_from(&o.io_error);
         }
     }
-    let expected = sent * readers;
+    let rooms = by_room(&outcomes, &sent_to);
+    let expected = rooms.expected;
     let planned = (args.rate * args.duration).round() as u64 * args.senders as u64;
     let window_s = (last_at.saturating_sub(t0) as f64 / 1e6).max(args.duration);
     let ms = |us: u64| us as f64 / 1000.0;
@@ -285,6 +266,14 @@ pub fn run(args: &Args) -> Result<Report, String> {
     r.int("lost", expected.saturating_sub(unique));
     r.int("duplicated", duplicated);
     r.int("out_of_order", out_of_order);
+    r.int("id_out_of_order", id_out_of_order);
+    r.int("foreign", foreign);
+    if args.rooms > 0 {
+        r.int("rooms", args.rooms);
+        r.int("rooms_with_loss", rooms.with_loss);
+        r.float("room_p99_max_ms", ms(rooms.worst_p99));
+        r.float("room_p99_min_ms", ms(rooms.best_p99));
+    }
     r.int("error_events", errors);
     r.int("unparsed", unparsed);
     r.int("readers_complete", complete);
@@ -321,6 +310,10 @@ pub fn run(args: &Args) -> Result<Report, String> {
         if let (Some(a), Some(b)) = (broadcaster_after, broadcaster_before) {
             r.float("broadcaster_cpu_s", a - b);
         }
+        // Time the broadcaster was ready to run but another task had its core, over the sending.
+        if let (Some(a), Some(b)) = (waits_after.0, waits_before.0) {
+            r.float("broadcaster_wait_s", a - b);
+        }
     }
     if let (Some(a), Some(b)) = (others_after, others_before)
         && !args.cpu_pids.is_empty()
@@ -328,6 +321,10 @@ pub fn run(args: &Args) -> Result<Report, String> {
         r.float("others_cpu_s", a - b);
     }
     r.float("gen_cpu_s", gen_cpu);
+    // The same for the generator's (first) reading thread.
+    if let (Some(a), Some(b)) = (waits_after.1, waits_before.1) {
+        r.float("gen_reader_wait_s", a - b);
+    }
     // The generator's one core: near 1.0, the generator and not the server set the pace.
     r.float("gen_cpu_util", gen_cpu / ((ended.saturating_sub(t0)) as f64 / 1e6).max(1e-6));
     if let (Some(before), Some(after)) = (&metrics_before, &metrics_after) {
@@ -358,6 +355,42 @@ pub fn run(args: &Args) -> Result<Report, String> {
     Ok(r)
 }
 
+/// The deliveries counted room by room.
+struct ByRoom {
+    /// Messages sent into each room times the room's reading clients, over all rooms.
+    expected: u64,
+    /// Rooms where a reading client missed a message.
+    with_loss: usize,
+    /// The highest and the lowest p99 of one room's deliveries (µs).
+    worst_p99: u64,
+    best_p99: u64,
+}
+
+fn by_room(outcomes: &[Outcome], sent_to: &[u64]) -> ByRoom {
+    let mut clients: Vec<&Outcome> = outcomes.iter().collect();
+    clients.sort_by_key(|o| o.home.group);
+    let mut out = ByRoom { expected: 0, with_loss: 0, worst_p99: 0, best_p99: u64::MAX };
+    // One room at a time: a histogram per room would take 30 KiB times the rooms.
+    for room in clients.chunk_by(|a, b| a.home.group == b.home.group) {
+        let expected = sent_to[room[0].home.group] * room.len() as u64;
+        if expected == 0 {
+            continue;
+        }
+        let mut latency = Histogram::default();
+        let mut unique = 0;
+        for o in room {
+            latency.merge(&o.deliveries.latency);
+            unique += o.deliveries.unique;
+        }
+        out.expected += expected;
+        out.with_loss += usize::from(unique < expected);
+        out.worst_p99 = out.worst_p99.max(latency.quantile(0.99));
+        out.best_p99 = out.best_p99.min(latency.quantile(0.99));
+    }
+    out.best_p99 = out.best_p99.min(out.worst_p99);
+    out
+}
+
 fn url_text(args: &Args) -> String {
     args.urls
         .iter()
@@ -383,9 +416,9 @@ fn connect_all(
     let mut queues = Vec::new();
     let mut readers = Vec::new();
     for t in 0..args.reader_threads {
-        let (tx, rx) = mpsc::channel::<(Reader, Arc<Mutex<Writer>>)>();
+        let (tx, rx) = mpsc::channel::<(Home, Reader, Arc<Mutex<Writer>>)>();
         let (shared, senders) = (shared.clone(), args.senders);
-        let awaiting = awaited(args.initial_frames);
+        let awaiting = awaited(args.initial_frames, args.rooms > 0);
         let handle = thread::Builder::new()
             .name(format!("read{t}"))
             .spawn(move || read_many(rx, &shared, senders, awaiting))
@@ -427,19 +460,15 @@ fn connect_all(
             if i < args.senders {
                 senders.lock().unwrap().push((i, writer.clone()));
             }
-            queues[i % queues.len()].send((reader, writer)).is_ok()
+            let group = args.group(i);
+            let home = Home { room: args.room(group), group, groups: args.groups() };
+            queues[i % queues.len()].send((home, reader, writer)).is_ok()
         },
     );
     drop(queues);
     let mut senders = senders.into_inner().unwrap();
     senders.sort_by_key(|(i, _)| *i);
-    Connected {
-        readers,
-        senders: senders.into_iter().map(|(_, w)| w).collect(),
-        stalled: stalled.into_inner().unwrap(),
-        failed,
-        first_error,
-    }
+    Connected { readers, senders, stalled: stalled.into_inner().unwrap(), failed, first_error }
 }
 
 /// One reading client, as a reader thread keeps it.
@@ -453,13 +482,13 @@ struct Slot {
 }
 
 /// Reads every client handed over on `clients` until each has every measured message, or has
-/// closed, or the time is up.
+/// closed, or the time is up; returns them, still connected.
 fn read_many(
-    clients: mpsc::Receiver<(Reader, Arc<Mutex<Writer>>)>,
+    clients: mpsc::Receiver<(Home, Reader, Arc<Mutex<Writer>>)>,
     shared: &Shared,
     senders: usize,
     awaiting: u8,
-) -> Vec<Outcome> {
+) -> Vec<Slot> {
     let mut epoll = match Epoll::new() {
         Ok(epoll) => epoll,
         Err(e) => panic!("epoll: {e}"),
@@ -470,13 +499,9 @@ fn read_many(
     loop {
         while more_coming {
             match clients.try_recv() {
-                Ok((reader, writer)) => {
+                Ok((home, reader, writer)) => {
                     let token = slots.len();
-                    let mut out = Outcome {
-                        deliveries: Deliveries::new(senders),
-                        awaiting,
-                        ..Default::default()
-                    };
+                    let mut out = Outcome::new(home, senders, awaiting);
                     let added = reader
                         .tcp()
                         .set_nonblocking(true)
@@ -504,8 +529,10 @@ fn read_many(
             panic!("epoll_wait: {e}");
         }
         ready.extend(pending.drain(..).map(|t| t as u64));
-        let finished = shared.senders_done.load(Ordering::SeqCst);
-        let total = shared.total_sent.load(Ordering::SeqCst);
+        // Each client's due: what was sent into its room, once the senders are done.
+        let sent = shared.sent.get();
+        let has_all =
+            |out: &Outcome| sent.is_some_and(|s| out.deliveries.unique >= s[out.home.group]);
         for &token in &ready {
             let token = token as usize;
             let slot = &mut slots[token];
@@ -515,7 +542,7 @@ fn read_many(
             if service(slot, shared) {
                 pending.push(token);
             }
-            if finished && slot.out.deliveries.unique >= total {
+            if has_all(&slot.out) {
                 slot.out.complete = true;
                 slot.done = true;
             }
@@ -524,11 +551,11 @@ fn read_many(
                 open -= 1;
             }
         }
-        if finished && !swept {
+        if sent.is_some() && !swept {
             // Clients that already had everything get no more events: count them done now.
             swept = true;
             for slot in slots.iter_mut().filter(|s| !s.done) {
-                if slot.out.deliveries.unique >= total {
+                if has_all(&slot.out) {
                     slot.out.complete = true;
                     slot.done = true;
                     epoll.remove(slot.reader.tcp().as_raw_fd());
@@ -537,7 +564,7 @@ fn read_many(
             }
         }
     }
-    slots.into_iter().map(|s| s.out).collect()
+    slots
 }
 
 /// Reads what one client's socket has and handles its frames. True when there may be more.
@@ -584,7 +611,12 @@ fn handle_frames(slot: &mut Slot, now: u64) -> bool {
             }
         };
         match frame.opcode {
-            OP_TEXT if frame.fin => on_text(slot.reader.payload(&frame), now, &mut slot.out),
+            OP_TEXT if frame.fin => {
+                on_text(slot.reader.payload(&frame), now, &mut slot.out);
+                if !enter(slot) {
+                    return false;
+                }
+            }
             // The first fragment of a message, then its continuations.
             OP_TEXT => slot.partial = Some(slot.reader.payload(&frame).to_vec()),
             OP_CONTINUATION => {
@@ -596,6 +628,9 @@ fn handle_frames(slot: &mut Slot, now: u64) -> bool {
                 if frame.fin {
                     let message = slot.partial.take().unwrap_or_default();
                     on_text(&message, now, &mut slot.out);
+                    if !enter(slot) {
+                        return false;
+                    }
                 }
             }
             OP_CLOSE => {
@@ -615,106 +650,54 @@ fn handle_frames(slot: &mut Slot, now: u64) -> bool {
     }
 }
 
-/// A text frame: a measured message, a warm-up one, or another event.
-fn on_text(payload: &[u8], now: u64, out: &mut Outcome) {
-    if !payload.starts_with(br#"{"type":"message""#) {
-        if payload.starts_with(br#"{"type":"error""#) {
-            out.error_events += 1;
-        } else {
-            out.other_frames += 1;
-            connect_frame(payload, now, out);
+/// Sends the frames that take the client into its room once its welcome is complete (with
+/// `--rooms`); false when they could not be sent, and the client is done.
+fn enter(slot: &mut Slot) -> bool {
+    let Some(frames) = slot.out.entry() else { return true };
+    let mut writer = slot.writer.lock().unwrap();
+    for text in frames {
+        if let Err(e) = writer.send(OP_TEXT, text.as_bytes()) {
+            slot.out.io_error = Some(format!("entering its room: {e}"));
+            slot.done = true;
+            return false;
         }
-        return;
     }
-    let Some(at) = client::find(payload, br#""text":""#) else {
-        out.unparsed += 1;
-        return;
-    };
-    let text = &payload[at + 8..];
-    if text.first() == Some(&b'w') {
-        out.warmup += 1;
-        return;
-    }
-    match parse_stamp(text) {
-        Some((sender, seq, sent)) if out.deliveries.record(sender, seq, sent, now) => {}
-        _ => out.unparsed += 1,
-    }
+    true
 }
 
-/// Keeps count of the connect frames (hello, history, the first users) and of presence.
-fn connect_frame(payload: &[u8], now: u64, out: &mut Outcome) {
-    let was = out.awaiting;
-    // The Go reference writes its keys sorted (`{"name":…,"type":"hello"}`).
-    if payload.starts_with(br#"{"type":"hello""#)
-        || client::find(payload, br#""type":"hello""#).is_some()
-    {
-        out.awaiting &= !HELLO;
-    } else if payload.starts_with(br#"{"type":"history""#) {
-        out.awaiting &= !HISTORY;
-    } else if payload.starts_with(br#"{"type":"users""#) && !out.users_seen {
-        out.users_seen = true;
-        out.awaiting &= !USERS;
-    } else if payload.starts_with(br#"{"type":"users""#)
-        || payload.starts_with(br#"{"type":"join""#)
-        || payload.starts_with(br#"{"type":"leave""#)
-    {
-        let header = match payload.len() {
-            0..=125 => 2,
-            126..=65535 => 4,
-            _ => 10,
-        };
-        out.presence_frames += 1;
-        out.presence_bytes += (payload.len() + header) as u64;
-    }
-    if was != 0 && out.awaiting == 0 {
-        out.ready_at = Some(now);
-    }
-}
+/// A sender's thread: it returns how many messages it sent, and its error if any.
+type SenderThread = JoinHandle<(u64, Option<String>)>;
 
-/// `<sender>:<seq>:<micros>` at the start of a text.
-fn parse_stamp(text: &[u8]) -> Option<(usize, u64, u64)> {
-    let mut parts = [0u64; 3];
-    let mut i = 0;
-    for (k, part) in parts.iter_mut().enumerate() {
-        let begin = i;
-        while let Some(d) = text.get(i).filter(|b| b.is_ascii_digit()) {
-            *part = part.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-            i += 1;
-        }
-        if i == begin {
-            return None;
-        }
-        if k < 2 {
-            if text.get(i) != Some(&b':') {
-                return None;
-            }
-            i += 1;
-        }
-    }
-    Some((parts[0] as usize, parts[1], parts[2]))
-}
-
-/// Starts one paced sender per writer; each returns how many it sent and its error, if any.
+/// Starts one paced sender per writer, each sender `k` (client `k`) speaking in its client's
+/// room.
 fn start_senders(
     args: &Args,
-    writers: &[Arc<Mutex<Writer>>],
+    writers: &[(usize, Arc<Mutex<Writer>>)],
     shared: &Arc<Shared>,
     from: u64,
     seconds: f64,
     warmup: bool,
-) -> Vec<JoinHandle<(u64, Option<String>)>> {
+) -> Vec<(usize, SenderThread)> {
     let count = (args.rate * seconds).round() as u64;
     let interval = 1e6 / args.rate;
     let senders = writers.len();
     writers
         .iter()
         .enumerate()
-        .map(|(j, writer)| {
-            let (writer, shared, size) = (writer.clone(), shared.clone(), args.size);
+        .map(|(j, (k, writer))| {
+            let (k, writer, shared, size) = (*k, writer.clone(), shared.clone(), args.size);
+            // Without --rooms a message names no room: the default room, as the references
+            // expect it too.
+            let open = match args.rooms {
+                0 => r#"{"type":"message","text":""#.to_string(),
+                _ => {
+                    format!(r#"{{"type":"message","room":"{}","text":""#, args.room(args.group(k)))
+                }
+            };
             // Senders are spread over the interval rather than all sending at once.
             let offset = interval * j as f64 / senders as f64;
-            thread::Builder::new()
-                .name(format!("s{j}"))
+            let handle = thread::Builder::new()
+                .name(format!("s{k}"))
                 .spawn(move || {
                     let mut payload = Vec::with_capacity(size + 64);
                     for seq in 0..count {
@@ -725,23 +708,24 @@ fn start_senders(
                         }
                         let stamp = shared.now();
                         payload.clear();
-                        payload.extend_from_slice(br#"{"type":"message","text":""#);
+                        payload.extend_from_slice(open.as_bytes());
                         let head = if warmup {
-                            format!("w{j}:{seq} ")
+                            format!("w{k}:{seq} ")
                         } else {
-                            format!("{j}:{seq}:{stamp} ")
+                            format!("{k}:{seq}:{stamp} ")
                         };
                         payload.extend_from_slice(head.as_bytes());
                         payload.resize(payload.len() + size.saturating_sub(head.len()), b'x');
                         payload.extend_from_slice(br#""}"#);
                         let result = writer.lock().unwrap().send(OP_TEXT, &payload);
                         if let Err(e) = result {
-                            return (seq, Some(format!("sender {j}: {e}")));
+                            return (seq, Some(format!("sender {k}: {e}")));
                         }
                     }
                     (count, None)
                 })
-                .expect("starting a sender thread")
+                .expect("starting a sender thread");
+            (k, handle)
         })
         .collect()
 }
@@ -830,51 +814,4 @@ fn inspect_stalled(stalled: Vec<Stalled>) -> StalledOutcome {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stamps() {
-        assert_eq!(parse_stamp(b"3:17:123456 xxx"), Some((3, 17, 123456)));
-        assert_eq!(parse_stamp(b"3:17"), None);
-        assert_eq!(parse_stamp(b"w3:17:1"), None);
-        assert_eq!(parse_stamp(b"3:17:99999999999999999999999"), None);
-    }
-
-    #[test]
-    fn classifies_frames() {
-        let mut out = Outcome { deliveries: Deliveries::new(2), ..Default::default() };
-        let msg = br#"{"type":"message","id":1,"name":"b0","text":"1:0:100 xx","ts":"t"}"#;
-        on_text(msg, 600, &mut out);
-        on_text(br#"{"type":"message","id":2,"name":"b0","text":"w1:0 x","ts":"t"}"#, 0, &mut out);
-        on_text(br#"{"type":"users","users":["b0"]}"#, 0, &mut out);
-        on_text(br#"{"type":"error","code":"rate_limited"}"#, 0, &mut out);
-        on_text(br#"{"type":"message","id":3,"name":"x","text":"hi","ts":"t"}"#, 0, &mut out);
-        assert_eq!(out.deliveries.unique, 1);
-        assert_eq!(out.deliveries.latency.max(), 500);
-        assert_eq!((out.warmup, out.other_frames, out.error_events, out.unparsed), (1, 1, 1, 1));
-    }
-
-    #[test]
-    fn connect_frames_and_presence() {
-        let mut out = Outcome { awaiting: awaited(3), ..Default::default() };
-        on_text(br#"{"type":"hello","name":"b0"}"#, 10, &mut out);
-        on_text(br#"{"type":"join","name":"b1","ts":"t"}"#, 20, &mut out);
-        on_text(br#"{"type":"history","epoch":"e","messages":[]}"#, 30, &mut out);
-        assert_eq!(out.ready_at, None);
-        on_text(br#"{"type":"users","users":["b0"]}"#, 40, &mut out);
-        assert_eq!(out.ready_at, Some(40));
-        on_text(br#"{"type":"users","users":["b0","b2"]}"#, 50, &mut out);
-        assert_eq!(out.ready_at, Some(40));
-        assert_eq!(out.presence_frames, 2);
-        let join = br#"{"type":"join","name":"b1","ts":"t"}"#.len();
-        let users = br#"{"type":"users","users":["b0","b2"]}"#.len();
-        assert_eq!(out.presence_bytes, (join + 2 + users + 2) as u64);
-        let mut peer = Outcome { awaiting: awaited(1), ..Default::default() };
-        on_text(br#"{"name":"b0","type":"hello"}"#, 7, &mut peer);
-        assert_eq!(peer.ready_at, Some(7));
-    }
 }

@@ -99,6 +99,23 @@ pub fn thread_cpu_seconds(pid: u32, name: &str) -> Option<f64> {
     Some(total? as f64 / ticks_per_second())
 }
 
+/// Seconds the threads of `pid` named `name` spent ready to run but waiting for a CPU: the second
+/// field of `/proc/PID/task/TID/schedstat` (nanoseconds). On a core of its own a thread waits only
+/// for other work on that core: other processes, or the kernel's.
+pub fn thread_wait_seconds(pid: u32, name: &str) -> Option<f64> {
+    let mut total = None;
+    for task in fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        let dir = task.path();
+        let comm = fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim_end() == name {
+            let schedstat = fs::read_to_string(dir.join("schedstat")).ok()?;
+            let waited: u64 = schedstat.split_whitespace().nth(1)?.parse().ok()?;
+            *total.get_or_insert(0) += waited;
+        }
+    }
+    Some(total? as f64 / 1e9)
+}
+
 /// Raises this process's open-file limit to its hard limit; returns the limit now in force.
 pub fn raise_open_files() -> u64 {
     rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0)
@@ -117,5 +134,7 @@ mod tests {
         assert!(own_rss_kib().unwrap() > 0);
         assert!(mem_available_kib().unwrap() > 0);
         assert!(kernel_kib().unwrap() > 0);
+        let main = fs::read_to_string("/proc/self/comm").unwrap();
+        assert!(thread_wait_seconds(pid, main.trim_end()).unwrap() >= 0.0);
     }
 }
