@@ -476,6 +476,20 @@ mod tests {
     }
 
     #[test]
+    fn a_key_update_the_client_asks_for_is_answered_before_the_next_data() {
+        let (mut server, mut client) = pair("tls-session-key-update");
+        handshake(&mut server, &mut client);
+        client.refresh_traffic_keys().unwrap();
+        client.writer().write_all(b"after the update").unwrap();
+        client_to_server(&mut client, &mut server, usize::MAX).unwrap();
+        assert_eq!(all_plaintext(&mut server), b"after the update");
+        // rustls sends our own key update with the next data, before it, and encrypts that data
+        // with the new keys: the client reads it.
+        server.encrypt(b"with new keys").unwrap();
+        assert_eq!(server_to_client(&mut server, &mut client), b"with new keys");
+    }
+
+    #[test]
     fn a_bad_record_is_an_error_and_the_peer_gets_an_alert() {
         let (mut server, mut client) = pair("tls-session-bad");
         handshake(&mut server, &mut client);
