@@ -112,6 +112,9 @@ impl TlsSession {
     /// key update, an alert) waits in `outgoing`. On an error, the alert for the peer is in
     /// `outgoing` too.
     pub fn receive(&mut self, ciphertext: Vec<u8>) -> Result<(), rustls::Error> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
         if self.incoming.is_empty() {
             self.incoming = ciphertext;
         } else {

@@ -390,12 +390,14 @@ fn write_tls(socket: &TcpStream, state: &mut State) -> io::Result<bool> {
         if state.frames.is_empty() {
             return Ok(true);
         }
-        // Encrypt at most TLS_CHUNK bytes, so the ciphertext waiting to be written stays small
-        // and the bytes that count against SEND_BUFFER_BYTES are the ones in our queue.
+        // Encrypt at most TLS_CHUNK bytes (a large frame a part at a time), so the ciphertext
+        // waiting to be written stays small and the bytes that count against SEND_BUFFER_BYTES
+        // are the ones in our queue.
         let mut moved = 0;
         while moved < TLS_CHUNK {
             let Some(frame) = state.frames.front() else { break };
-            let chunk = frame.slice(state.written..);
+            let end = frame.len().min(state.written + (TLS_CHUNK - moved));
+            let chunk = frame.slice(state.written..end);
             let tls = state.tls.as_mut().expect("write_tls is only called with TLS");
             tls.encrypt(&chunk).map_err(io::Error::other)?;
             moved += chunk.len();
