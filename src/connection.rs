@@ -11,7 +11,9 @@
 //!            /echo ws::echo
 //! ```
 //! [`read_request`] returns before the session starts, so the session runs in shallow stack
-//! frames and the pages the HTTP phase touched can be given back (`memory.rs`).
+//! frames and the pages the HTTP phase touched can be given back (`memory.rs`). With TLS it runs
+//! on a short-lived thread of its own, and the session on the connection's thread: what the
+//! handshake freed goes back to the allocator when that thread ends (`memory.rs`).
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
@@ -56,7 +58,13 @@ pub struct Context {
 /// The body of a connection thread: serves the connection and logs how it ended.
 pub fn serve(tcp: TcpStream, id: u64, ctx: &Context) {
     let peer = tcp.peer_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
-    match read_request(tcp, id, ctx) {
+    // The TLS handshake leaves freed blocks cached by its thread's allocator: on a thread of its
+    // own, they go back when that thread ends (memory.rs).
+    let request = match ctx.tls {
+        Some(_) => memory::on_a_thread_of_its_own(|| read_request(tcp, id, ctx)),
+        None => read_request(tcp, id, ctx),
+    };
+    match request {
         Ok(Some(upgraded)) => {
             drop(peer);
             memory::release_unused_stack();

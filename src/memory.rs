@@ -11,10 +11,15 @@
 //! | tungstenite's `WebSocket` on the heap, so the session's frames stay shallow | `Box` in `ws::upgrade::Upgraded` | +4 KiB (stack: 12 KiB instead of 8) |
 //! | the request head read into the stack first ([`StackFirst`]) | `http::request::read_head` | +1 KiB (a freed heap buffer stays cached by the thread's allocator) |
 //! | [`ReleaseAfterOpen`]: give back, once more, the pages the handler's first frames touched | wraps the handler in `connection::Ready::run` | +4 KiB over `wss://` (stack: 12 KiB instead of 8; the TLS write of the chat's `hello` goes a page deeper than the idle read loop; 2,000 idle `wss://` connections, 29.3 KiB each without it, 25.4 KiB with it) |
+//! | [`on_a_thread_of_its_own`]: the HTTP phase of a `wss://` connection (the TLS handshake) on a short-lived thread, the session on the connection's | `connection::serve` | +4.4 KiB over `wss://` (2,000 idle `wss://` connections, 22.3 KiB each without it, 18.0 KiB with it: the small blocks the handshake frees stay in the freeing thread's glibc tcache, and a thread's tcache goes back only when the thread ends). It costs a thread start, about 40 µs of server CPU per TLS connection (460 against 500 µs, noisy); plain connections would gain 0.25 KiB for 35 to 50 µs more (200 µs), so they do not use it |
+//! | buffers of our own for TLS, empty while idle: rustls's unbuffered API | `net::tls_session` | +3.8 KiB over `wss://` (rustls's buffered connection keeps its incoming ciphertext buffer at 4 KiB for the connection's life; 26.0 against 22.3 KiB) |
 //! | `sendmsg`'s kilobyte of iovecs kept out of single-frame writes | `#[inline(never)]` on `ws::outbound::send_many` | +4 KiB once the connection has been pinged (stack: 12 KiB instead of 8, with `PING_INTERVAL_SECS=1`; `make bench` holds its idle connections for less than one ping interval, so it does not see this one) |
 //!
 //! Tried and dropped, because they measured nothing: `#[inline(never)]` on the HTTP phase and on
-//! the failure log.
+//! the failure log. Not taken: `GLIBC_TUNABLES=glibc.malloc.tcache_count=0`, no tcache at all
+//! (16.5 KiB per idle `wss://` connection instead of 18.0, 13.0 instead of 14.0 over `ws://`): the
+//! bare binary would have to re-execute itself to set it, and every allocation of the broadcaster
+//! would lose its fast path (see BENCHMARKS.md, "Over TLS").
 //!
 //! # Giving back the stack pages a connection's HTTP phase touched
 //!
@@ -60,6 +65,31 @@ impl Handler for ReleaseAfterOpen<'_> {
     fn on_close(&mut self, end: &End) {
         self.0.on_close(end);
     }
+}
+
+/// Runs `phase` on a thread of its own and returns what it returns: what the phase freed stays
+/// cached by that thread's allocator (glibc's tcache keeps up to 7 freed blocks of every small
+/// size per thread) only until the thread ends, which gives it all back. The TLS handshake frees
+/// about 6 KiB of small blocks; on the connection's own thread they would stay cached for the
+/// connection's life. Runs `phase` here when no thread can be started.
+pub fn on_a_thread_of_its_own<T: Send>(phase: impl FnOnce() -> T + Send) -> T {
+    let phase = std::sync::Mutex::new(Some(phase));
+    let run = || {
+        let taken = phase.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        taken.map(|phase| phase())
+    };
+    let current = std::thread::current();
+    let done = std::thread::scope(|scope| {
+        let mut builder = std::thread::Builder::new().stack_size(PHASE_STACK_BYTES);
+        if let Some(name) = current.name() {
+            builder = builder.name(name.to_string());
+        }
+        match builder.spawn_scoped(scope, run) {
+            Ok(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => None,
+        }
+    });
+    done.unwrap_or_else(|| run().expect("the phase runs once"))
 }
 
 /// Unmaps this thread's stack pages below the caller's frame (less [`MARGIN`]). Does nothing where
@@ -147,6 +177,8 @@ impl<const N: usize> Default for StackFirst<N> {
     }
 }
 
+/// The stack of a thread [`on_a_thread_of_its_own`] starts: a connection thread's.
+const PHASE_STACK_BYTES: usize = crate::net::accept::CONNECTION_STACK_BYTES;
 /// Stack kept below the caller's frame: room for this function's own frame and the system call
 /// wrapper it calls, with plenty to spare.
 const MARGIN: usize = 1024;
@@ -177,6 +209,26 @@ mod tests {
             unsafe { libc::mincore(lowest as *mut libc::c_void, pages * page, map.as_mut_ptr()) };
         assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
         map.iter().filter(|&&b| b & 1 == 1).count()
+    }
+
+    #[test]
+    fn a_phase_runs_on_a_thread_of_its_own_with_the_same_name_and_returns_its_result() {
+        std::thread::Builder::new()
+            .name("conn-7".to_string())
+            .spawn(|| {
+                let here = std::thread::current().id();
+                let borrowed = String::from("request");
+                let (id, name, len) = on_a_thread_of_its_own(|| {
+                    let current = std::thread::current();
+                    (current.id(), current.name().map(String::from), borrowed.len())
+                });
+                assert_ne!(id, here);
+                assert_eq!(name.as_deref(), Some("conn-7"));
+                assert_eq!(len, 7);
+            })
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]

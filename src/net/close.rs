@@ -21,10 +21,9 @@ use crate::net::conn::Conn;
 pub fn finish(conn: Conn) -> io::Result<()> {
     let (tcp, tls) = conn.into_parts();
     if let Some(mut session) = tls {
-        session.send_close_notify();
-        let mut socket = &tcp;
-        while session.wants_write() {
-            session.write_tls(&mut socket)?;
+        // Only a session whose handshake never finished has no close_notify to send.
+        if session.close_notify().is_ok() {
+            session.flush_blocking(&mut &tcp)?;
         }
     }
     tcp.shutdown(Shutdown::Write)?;

@@ -9,7 +9,9 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rustls::{ServerConfig, ServerConnection};
+use rustls::ServerConfig;
+
+use crate::net::tls_session::TlsSession;
 
 /// A socket whose every read and write gets only the time left before the handshake deadline.
 #[derive(Debug)]
@@ -63,25 +65,25 @@ impl Write for DeadlineSocket {
     }
 }
 
-/// The connection before the upgrade: plain, or inside a TLS session. The rustls connection is
-/// over a kilobyte, so it is boxed once and moved as a pointer up to the client's `Outbound`.
+/// The connection before the upgrade: plain, or inside a TLS session. The TLS session is over a
+/// kilobyte, so it is boxed once and moved as a pointer up to the client's `Outbound`.
 #[derive(Debug)]
 pub enum Conn {
     /// Plain TCP (`BACKEND_TLS=false`, or plain HTTP on the TLS port, which gets a 400).
     Plain(DeadlineSocket),
-    /// A TLS session over TCP; rustls does its handshake on the first read.
-    Tls(Box<ServerConnection>, DeadlineSocket),
+    /// A TLS session over TCP; the handshake is done by the first read.
+    Tls(Box<TlsSession>, DeadlineSocket),
 }
 
 impl Conn {
     /// A TLS session on `socket` with `config`.
     pub fn tls(config: &Arc<ServerConfig>, socket: DeadlineSocket) -> io::Result<Conn> {
-        let session = ServerConnection::new(config.clone()).map_err(io::Error::other)?;
+        let session = TlsSession::new(config).map_err(io::Error::other)?;
         Ok(Conn::Tls(Box::new(session), socket))
     }
 
     /// The socket and the TLS session, for the upgrade (or the close).
-    pub fn into_parts(self) -> (TcpStream, Option<Box<ServerConnection>>) {
+    pub fn into_parts(self) -> (TcpStream, Option<Box<TlsSession>>) {
         match self {
             Conn::Plain(socket) => (socket.tcp, None),
             Conn::Tls(conn, socket) => (socket.tcp, Some(conn)),
@@ -93,7 +95,7 @@ impl Read for Conn {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Conn::Plain(s) => s.read(buf),
-            Conn::Tls(conn, s) => rustls::Stream::new(&mut **conn, s).read(buf),
+            Conn::Tls(session, s) => session.read_blocking(s, buf),
         }
     }
 }
@@ -102,14 +104,14 @@ impl Write for Conn {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Conn::Plain(s) => s.write(buf),
-            Conn::Tls(conn, s) => rustls::Stream::new(&mut **conn, s).write(buf),
+            Conn::Tls(session, s) => session.write_blocking(s, buf).map(|()| buf.len()),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Conn::Plain(s) => s.flush(),
-            Conn::Tls(conn, s) => rustls::Stream::new(&mut **conn, s).flush(),
+            Conn::Tls(session, s) => session.flush_blocking(s),
         }
     }
 }

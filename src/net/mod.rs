@@ -3,9 +3,11 @@
 //! - [`accept`]: the accept loop, one named thread per connection, bounded.
 //! - [`tls`]: rustls configurations (server and client) and the self-signed certificate.
 //! - [`conn`]: a connection before the upgrade, plain or TLS, with the handshake deadline.
+//! - [`tls_session`]: a TLS session through rustls's unbuffered API, whose buffers are ours.
 //! - [`close`]: the end every connection shares: `close_notify`, FIN, drain.
 
 pub mod accept;
 pub mod close;
 pub mod conn;
 pub mod tls;
+pub mod tls_session;

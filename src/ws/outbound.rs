@@ -10,8 +10,12 @@
 //!   whole, so a pong from the reader can never land inside a broadcast frame.
 //! - The reader reads from the socket *without* the lock (a blocking `read` on
 //!   [`Outbound::socket`]), so a silent client never holds up the broadcaster. With TLS, the
-//!   rustls connection lives inside the lock: the reader reads ciphertext without it, then locks
-//!   briefly to decrypt.
+//!   session ([`TlsSession`], rustls's unbuffered API) lives inside the lock: the reader reads
+//!   ciphertext without it, then locks briefly to decrypt.
+//! - With TLS, queued frames are encrypted [`TLS_CHUNK`] at a time straight into the session's
+//!   outgoing buffer, after any record rustls must send first (a key update, an alert), and that
+//!   buffer is written as a plain one is. It is given back once written, as the session's other
+//!   buffers are once empty: an idle `wss://` client holds no buffer at all.
 //! - Writes never block: [`Outbound::flush`] sends with `MSG_DONTWAIT`, which makes this one call
 //!   non-blocking without making the reader's blocking reads non-blocking. What the kernel does not
 //!   take stays queued, and the `Outbound` itself asks for a retry (see below).
@@ -44,16 +48,16 @@
 //! "the endpoint MUST NOT send any more data frames after sending a Close frame").
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice};
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crossbeam_channel::Sender;
-use rustls::ServerConnection;
 use socket2::SockRef;
 use tungstenite::Bytes;
 
 use crate::metrics::Metrics;
+use crate::net::tls_session::TlsSession;
 use crate::ws::frame;
 
 /// The outcome of queueing frames for a client.
@@ -98,7 +102,7 @@ struct State {
     written: usize,
     /// Bytes queued and not yet written.
     queued: usize,
-    tls: Option<Box<ServerConnection>>,
+    tls: Option<Box<TlsSession>>,
     /// The code of the close frame we queued, if we did.
     closing: Option<u16>,
     /// The socket failed or was shut down: drop everything.
@@ -112,16 +116,11 @@ impl Outbound {
     /// `SEND_BUFFER_BYTES`; `retry` is where to ask for retries (none: the caller flushes).
     pub fn new(
         socket: TcpStream,
-        tls: Option<Box<ServerConnection>>,
+        tls: Option<Box<TlsSession>>,
         limit: usize,
         metrics: Arc<Metrics>,
         retry: Option<RetryTo>,
     ) -> Outbound {
-        let tls = tls.map(|mut conn| {
-            // We bound what we hand to rustls ourselves (TLS_CHUNK at a time).
-            conn.set_buffer_limit(None);
-            conn
-        });
         let state = State {
             frames: VecDeque::new(),
             written: 0,
@@ -218,7 +217,8 @@ impl Outbound {
     /// Ends the TLS session politely (a `close_notify` alert, sent with the next flush).
     pub fn send_close_notify(&self) {
         if let Some(tls) = self.lock().tls.as_mut() {
-            tls.send_close_notify();
+            // A session that is already closed has nothing more to say.
+            let _ = tls.close_notify();
         }
     }
 
@@ -241,42 +241,24 @@ impl Outbound {
 
     /// Reader side, TLS only: plaintext already decrypted, if any. `Ok(None)`: read more ciphertext.
     /// `Ok(Some(0))`: the peer ended the TLS session.
-    pub fn read_plaintext(&self, out: &mut [u8]) -> io::Result<Option<usize>> {
+    pub fn read_plaintext(&self, out: &mut [u8]) -> Option<usize> {
         let mut state = self.lock();
-        let Some(tls) = state.tls.as_mut() else { return Ok(Some(0)) };
-        match tls.reader().read(out) {
-            Ok(n) => Ok(Some(n)),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
-            Err(e) => Err(e),
-        }
+        let Some(tls) = state.tls.as_mut() else { return Some(0) };
+        tls.read_plaintext(out)
     }
 
-    /// Reader side, TLS only: decrypts ciphertext the reader thread read from the socket, and
-    /// returns how many bytes of it were taken. It stops as soon as plaintext is waiting: rustls
-    /// holds at most 16 KiB of unread plaintext and refuses more ciphertext beyond that, so the
-    /// reader takes the plaintext out first and feeds the rest of its chunk afterwards.
-    pub fn feed_ciphertext(&self, ciphertext: &[u8]) -> io::Result<usize> {
+    /// Reader side, TLS only: decrypts ciphertext the reader thread read from the socket (all of
+    /// it: the plaintext waits in the session for [`Outbound::read_plaintext`]).
+    pub fn feed_ciphertext(&self, ciphertext: Vec<u8>) -> io::Result<()> {
         let mut state = self.lock();
-        let Some(tls) = state.tls.as_mut() else { return Ok(ciphertext.len()) };
-        let mut rest = ciphertext;
-        let mut plaintext_waiting = false;
-        while !rest.is_empty() && !plaintext_waiting {
-            tls.read_tls(&mut rest)?;
-            match tls.process_new_packets() {
-                Ok(io) => plaintext_waiting = io.plaintext_bytes_to_read() > 0,
-                Err(e) => {
-                    // rustls queued an alert for the peer; send it, then give up on this connection.
-                    self.write_out(&mut state);
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, e));
-                }
-            }
-        }
-        let taken = ciphertext.len() - rest.len();
-        // Decrypting may produce records to send (a key update, say).
+        let Some(tls) = state.tls.as_mut() else { return Ok(()) };
+        let received = tls.receive(ciphertext);
+        // Decrypting may produce records to send (a key update, say, or the alert for a bad
+        // record, sent before we give up on this connection).
         if state.tls.as_ref().is_some_and(|t| t.wants_write()) {
             self.write_out(&mut state);
         }
-        Ok(taken)
+        received.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -397,24 +379,27 @@ fn write_tls(socket: &TcpStream, state: &mut State) -> io::Result<bool> {
     loop {
         let tls = state.tls.as_mut().expect("write_tls is only called with TLS");
         if tls.wants_write() {
-            match tls.write_tls(&mut NonBlocking(socket)) {
-                Ok(_) => continue,
+            match send_one(socket, tls.outgoing()) {
+                Ok(n) => tls.sent(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
+            continue;
         }
         if state.frames.is_empty() {
             return Ok(true);
         }
-        // Hand rustls at most TLS_CHUNK bytes, so what waits inside rustls stays small and the
-        // bytes that count against SEND_BUFFER_BYTES are the ones in our queue.
+        // Encrypt at most TLS_CHUNK bytes (a large frame a part at a time), so the ciphertext
+        // waiting to be written stays small and the bytes that count against SEND_BUFFER_BYTES
+        // are the ones in our queue.
         let mut moved = 0;
         while moved < TLS_CHUNK {
             let Some(frame) = state.frames.front() else { break };
-            let chunk = frame.slice(state.written..);
+            let end = frame.len().min(state.written + (TLS_CHUNK - moved));
+            let chunk = frame.slice(state.written..end);
             let tls = state.tls.as_mut().expect("write_tls is only called with TLS");
-            tls.writer().write_all(&chunk)?;
+            tls.encrypt(&chunk).map_err(io::Error::other)?;
             moved += chunk.len();
             advance(state, chunk.len());
         }
@@ -456,34 +441,18 @@ fn send_many<'a>(socket: &TcpStream, frames: impl Iterator<Item = &'a [u8]>) -> 
     SockRef::from(socket).send_vectored_with_flags(&slices[..count], SEND_FLAGS)
 }
 
-/// An `io::Write` over the shared socket that never blocks, for `rustls::write_tls`.
-struct NonBlocking<'a>(&'a TcpStream);
-
-impl Write for NonBlocking<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        send_one(self.0, buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        SockRef::from(self.0).send_vectored_with_flags(bufs, SEND_FLAGS)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Never block (the reader's blocking reads share the socket) and no SIGPIPE.
 const SEND_FLAGS: libc::c_int = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
 /// Queue slots an empty queue may keep.
 const KEEP_CAPACITY: usize = 16;
 /// Frames per `sendmsg` (Linux accepts up to 1024, `UIO_MAXIOV`); the array lives on the stack.
 const MAX_IOVECS: usize = 64;
-/// Plaintext handed to rustls per round (four full TLS records).
+/// Plaintext encrypted per round (four full TLS records).
 const TLS_CHUNK: usize = 64 * 1024;
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
     use std::net::TcpListener;
     use std::thread;
 

@@ -1,7 +1,7 @@
 //! The stream tungstenite reads frames from, after the upgrade.
 //!
 //! tungstenite wants one `Read + Write` object. Ours reads straight from the socket (decrypting
-//! through the shared rustls session when TLS is on) and writes by queueing on the client's
+//! through the shared TLS session when TLS is on) and writes by queueing on the client's
 //! [`Outbound`], the same queue the broadcaster uses. tungstenite writes whole frames (we set its
 //! write buffer to 0, so it writes each frame as soon as it is formed), and those frames are what
 //! it sends on its own: pongs and, rarely, a close reply. What the socket does not take at once
@@ -20,17 +20,13 @@ pub struct ClientStream {
     outbound: Arc<Outbound>,
     /// True when the connection carries TLS.
     tls: bool,
-    /// Ciphertext read, TLS only; `ciphertext[fed..]` is not yet decrypted. Empty while the
-    /// connection waits for data: an idle connection holds no buffer here.
-    ciphertext: Vec<u8>,
-    fed: usize,
 }
 
 impl ClientStream {
     /// The stream over a client's socket and queue.
     pub fn new(outbound: Arc<Outbound>) -> ClientStream {
         let tls = outbound.is_tls();
-        ClientStream { outbound, tls, ciphertext: Vec::new(), fed: 0 }
+        ClientStream { outbound, tls }
     }
 }
 
@@ -40,25 +36,22 @@ impl Read for ClientStream {
             return self.outbound.socket().read(out);
         }
         loop {
-            if let Some(n) = self.outbound.read_plaintext(out)? {
+            if let Some(n) = self.outbound.read_plaintext(out) {
                 return Ok(n);
             }
-            if self.fed < self.ciphertext.len() {
-                self.fed += self.outbound.feed_ciphertext(&self.ciphertext[self.fed..])?;
-                continue;
-            }
-            // Everything read is decrypted: give the buffer back, and wait for ciphertext without
-            // one (a peek at one byte) and without holding the outbound lock.
-            (self.ciphertext, self.fed) = (Vec::new(), 0);
+            // Everything read is decrypted: wait for ciphertext without a buffer (a peek at one
+            // byte) and without holding the outbound lock. The buffer read into becomes the
+            // session's, which gives it back once it has decrypted all of it.
             if self.outbound.socket().peek(&mut [0u8; 1])? == 0 {
                 return Ok(0);
             }
-            self.ciphertext = vec![0; CIPHERTEXT_BUFFER];
-            let n = self.outbound.socket().read(&mut self.ciphertext)?;
-            self.ciphertext.truncate(n);
+            let mut ciphertext = vec![0; CIPHERTEXT_BUFFER];
+            let n = self.outbound.socket().read(&mut ciphertext)?;
             if n == 0 {
                 return Ok(0);
             }
+            ciphertext.truncate(n);
+            self.outbound.feed_ciphertext(ciphertext)?;
         }
     }
 }
