@@ -170,7 +170,11 @@ fn connect_frame(payload: &[u8], room: &[u8], now: u64, out: &mut Outcome) {
     if bit != 0 && out.seen & bit == 0 {
         out.seen |= bit;
         out.awaiting &= !bit;
-    } else if is(br#"{"type":"users""#) || is(br#"{"type":"join""#) || is(br#"{"type":"leave""#) {
+    } else if is(br#"{"type":"users""#)
+        || is(br#"{"type":"join""#)
+        || is(br#"{"type":"leave""#)
+        || is(br#"{"type":"presence""#)
+    {
         let header = match payload.len() {
             0..=125 => 2,
             126..=65535 => 4,
