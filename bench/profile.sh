@@ -6,6 +6,8 @@
 #
 #   PROFILE_RATE=600     messages per second per sender
 #   PROFILE_SECONDS=4    seconds the broadcaster is sampled (the run lasts 12 s longer)
+#   PROFILE_SCENARIO=h   scenario (h) instead: 10,000 clients (one nickname), 10 senders x 10 msg/s,
+#                        sampled once every client is connected
 source "$(dirname "$0")/lib.sh"
 
 RATE=${PROFILE_RATE:-600}
@@ -15,11 +17,18 @@ check_cores
 raise_fd_limit
 build
 start_server ours plain
+if [ "${PROFILE_SCENARIO:-b}" = h ]; then
+    LOAD=(--clients 10000 --names shared --senders 10 --rate 10 --connect-rate 1000 --connectors 4)
+    SETTLE=14 RATE=10
+else
+    LOAD=(--clients 200 --senders 20 --rate "$RATE")
+    SETTLE=2.5
+fi
 taskset -c "$GEN_CORE" "$BENCH_BIN" --url "$(server_url)" --server-pid "$SERVER_PID" --json \
-    --mode chat --clients 200 --senders 20 --rate "$RATE" --size 64 \
+    --mode chat "${LOAD[@]}" --size 64 \
     --duration $((SECONDS_SAMPLED + 12)) --grace 3 >"$OUT/profile-run.json" &
 GEN=$!
-sleep 2.5
+sleep "$SETTLE"
 TID=$(grep -l '^broadcaster$' /proc/"$SERVER_PID"/task/*/comm | head -1 | cut -d/ -f5)
 [ -n "$TID" ] || die "no broadcaster thread in process $SERVER_PID"
 log "sampling the broadcaster (thread $TID) for ${SECONDS_SAMPLED} s at $RATE msg/s per sender"
