@@ -2,12 +2,14 @@
 // Run with `bash tests/browser/run.sh` (or `node --test` in this folder).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import {
   REPO,
   startServer,
   stopServer,
+  closeRestarted,
+  withServerLog,
   launchBrowser,
   newContext,
   consoleProblems,
@@ -290,13 +292,9 @@ describe('WebSocketChat page', () => {
       t.diagnostic(`${refused} refused connection attempt(s) logged by Chromium during the outages`);
       assertClean(problems, { allowConnectionRefused: true });
     } catch (err) {
-      err.message += `\n--- server log (tail) ---\n${server.log.slice(-3000)}`;
-      throw err;
+      throw withServerLog(err, server);
     } finally {
-      await Promise.all(clients.map((c) => c.close()));
-      await context.close();
-      await stopServer(server, { removeDir: false });
-      rmSync(dir, { recursive: true, force: true });
+      await closeRestarted({ server, context, clients, dir });
     }
   });
 
@@ -829,13 +827,9 @@ describe('WebSocketChat page', () => {
       await waitForMessage(alice, 'back in general');
       assertClean(problems, { allowConnectionRefused: true });
     } catch (err) {
-      err.message += `\n--- server log (tail) ---\n${server.log.slice(-3000)}`;
-      throw err;
+      throw withServerLog(err, server);
     } finally {
-      await Promise.all(clients.map((c) => c.close()));
-      await context.close();
-      await stopServer(server, { removeDir: false });
-      rmSync(dir, { recursive: true, force: true });
+      await closeRestarted({ server, context, clients, dir });
     }
   });
 

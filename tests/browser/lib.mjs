@@ -115,6 +115,23 @@ export async function startServer({ tls = true, port = 0, env = {}, dir, timeout
 }
 
 /** SIGTERM, then wait for the exit (SIGKILL after `timeoutMs`). Resolves to {code, signal}. */
+/**
+ * Ends a test that restarted its server itself: every client and the browser context closed,
+ * the server stopped and its folder (kept across the restarts) removed.
+ */
+export async function closeRestarted({ server, context, clients, dir }) {
+  await Promise.all(clients.map((c) => c.close()));
+  await context.close();
+  await stopServer(server, { removeDir: false });
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Adds the tail of the server's log to a failure's message. */
+export function withServerLog(err, server) {
+  err.message += `\n--- server log (tail) ---\n${server.log.slice(-3000)}`;
+  return err;
+}
+
 export async function stopServer(server, { timeoutMs = 10000, removeDir = true } = {}) {
   if (!server) return null;
   if (server.exit === null) {

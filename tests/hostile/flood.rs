@@ -56,17 +56,7 @@ fn flooders_are_rate_limited_then_closed_while_others_get_every_message_in_order
 
     let expected: Vec<String> = (0..SPOKEN).map(|i| format!("speaker {i}")).collect();
     for witness in &mut witnesses {
-        let mut heard = Vec::new();
-        let mut last_id = 0;
-        while heard.len() < SPOKEN {
-            let message = witness.next_of("message");
-            let id = message["id"].as_u64().unwrap();
-            assert!(id > last_id, "ids strictly increase");
-            last_id = id;
-            if message["name"] == "speaker" {
-                heard.push(message["text"].as_str().unwrap().to_string());
-            }
-        }
+        let heard = witness.texts_from("speaker", SPOKEN);
         assert_eq!(heard, expected, "every message of the speaker, in order");
     }
     assert!(server.metric("websocketchat_close_frames_sent_total{code=\"1008\"}") >= 1);

@@ -352,6 +352,24 @@ impl Client {
         history
     }
 
+    /// The texts of the next `count` messages from `name`, skipping everyone else's; ids must
+    /// strictly increase within each room.
+    pub fn texts_from(&mut self, name: &str, count: usize) -> Vec<String> {
+        let mut last_ids = std::collections::HashMap::new();
+        let mut texts = Vec::new();
+        while texts.len() < count {
+            let message = self.next_of("message");
+            let id = message["id"].as_u64().unwrap();
+            let last = last_ids.entry(message["room"].to_string()).or_insert(0);
+            assert!(id > *last, "ids strictly increase within a room: {message}");
+            *last = id;
+            if message["name"] == name {
+                texts.push(message["text"].as_str().unwrap().to_string());
+            }
+        }
+        texts
+    }
+
     /// The next `count` chat messages.
     pub fn messages(&mut self, count: usize) -> Vec<Value> {
         (0..count).map(|_| self.next_of("message")).collect()
