@@ -10,6 +10,8 @@
 //! - [`broadcaster`]: the one thread that numbers messages and delivers each room's events to its
 //!   members; it owns the [`hub`] (who is connected, who is in which room, each room's
 //!   [`history`]) and the [`presence`] (who is in which room, on any instance).
+//! - [`session`]: session secrets and the public user ids derived from them (issue 14, not yet
+//!   wired into the handler).
 
 pub mod broadcaster;
 pub mod handler;
@@ -21,3 +23,4 @@ pub mod presence;
 pub mod protocol;
 pub mod rate_limit;
 pub mod room;
+pub mod session;

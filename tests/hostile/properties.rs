@@ -5,6 +5,8 @@
 //!   holds, or one of the handshake's rejections;
 //! - `protocol::parse_request`: a request with a valid room and trimmed, non-empty text, or
 //!   `empty` / `bad_request` / `bad_room`, exactly as the README's protocol says;
+//! - `session::Session::parse`: exactly the canonical 22-character base64url texts, which read
+//!   back unchanged;
 //! - `nickname::clean`: 1 to 32 characters, no control characters, no surrounding white space;
 //! - the frame decoder of a running server: after a real upgrade, arbitrary bytes end in a close
 //!   frame or a clean TCP close, never a hang, and the server keeps answering.
@@ -17,6 +19,7 @@ use serde_json::json;
 use websocketchat::chat::nickname::{self, MAX_CHARS};
 use websocketchat::chat::protocol::{InputError, Request as ChatRequest, parse_request};
 use websocketchat::chat::room::RoomName;
+use websocketchat::chat::session::Session;
 use websocketchat::config::Origins;
 use websocketchat::error::Rejection;
 use websocketchat::http::request::{HeadError, Request, parse_head};
@@ -374,6 +377,37 @@ proptest! {
         }
         if let Some(expected) = expected_request(&frame) {
             prop_assert_eq!(parsed, expected);
+        }
+    }
+}
+
+// ---- session::Session::parse ----
+
+/// What a client might present as a session: near misses of every kind and any string.
+fn session_like() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[A-Za-z0-9_-]{22}",
+        "[A-Za-z0-9_+/=-]{20,24}",
+        "[A-Za-z0-9_-]{21}[AQgw]",
+        any::<String>(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn a_session_is_exactly_canonical_22_character_base64url(raw in session_like()) {
+        let alphabet = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        // 22 characters carry 132 bits, 4 more than 16 bytes: the last one must leave them zero.
+        let canonical_last = |c: char| "AQgw".contains(c);
+        let expected = raw.len() == 22
+            && raw.chars().all(alphabet)
+            && raw.chars().last().is_some_and(canonical_last);
+        let parsed = Session::parse(&raw);
+        prop_assert_eq!(parsed.is_some(), expected, "{:?}", raw);
+        if let Some(session) = parsed {
+            prop_assert_eq!(session.to_text(), raw);
         }
     }
 }
