@@ -240,3 +240,24 @@ fn requests_have_their_own_allowance_so_a_client_can_always_resubscribe() {
     );
     assert_eq!(alice.close_code(), 1008);
 }
+
+#[test]
+fn the_room_list_names_at_most_a_hundred_rooms() {
+    let server = Server::start(&[]);
+    // Seven clients in 15 rooms each besides general: 106 rooms with members.
+    let mut clients: Vec<Client> = (0..7).map(|c| joined(&server, &format!("u{c}"))).collect();
+    for (c, client) in clients.iter_mut().enumerate() {
+        for r in 0..15 {
+            client.request(json!({"type": "subscribe", "room": format!("r{c}-{r}")}));
+        }
+        for _ in 0..15 {
+            client.next_of("history");
+        }
+    }
+    // The answer comes from the same broadcaster after every subscription above.
+    clients[0].request(json!({"type": "rooms"}));
+    let rooms = clients[0].next_of("rooms")["rooms"].clone();
+    let rooms = rooms.as_array().unwrap();
+    assert_eq!(rooms.len(), 100);
+    assert_eq!(rooms[0], json!({"room": "general", "users": 7}), "most members first");
+}

@@ -37,7 +37,7 @@ use log::{debug, info};
 use tungstenite::Bytes;
 
 use crate::chat::history::{Epochs, Resume};
-use crate::chat::hub::{Client, Entered, Hub, Slot};
+use crate::chat::hub::{Entered, Hub, Slot};
 use crate::chat::inbox::{Event, Mailbox};
 use crate::chat::presence::{Announce, Change, Presence};
 use crate::chat::protocol::{Chat, MAX_LISTED_ROOMS, RoomCount, ServerEvent, timestamp};
@@ -94,6 +94,17 @@ impl Batch {
 enum Flow {
     Continue,
     Stop,
+}
+
+/// Which members of a room an event skips.
+#[derive(Debug, Clone, Copy)]
+enum Except<'a> {
+    /// Every member gets it.
+    Nobody,
+    /// The connection in this slot (the one typing).
+    Slot(Slot),
+    /// Connections with this nickname (a `join` or `leave` is not news to them).
+    Named(&'a str),
 }
 
 /// The frames of one round, each encoded once, and who gets which.
@@ -240,7 +251,8 @@ impl Broadcaster {
             Event::Typing { room, name, from } => {
                 let except = from.and_then(|id| self.hub.slot(id));
                 let typing = ServerEvent::Typing { room: room.as_str(), name: &name };
-                self.to_room(round, &room, &typing, |slot, _| Some(slot) != except);
+                let except = except.map_or(Except::Nobody, Except::Slot);
+                self.to_room(round, &room, &typing, except);
             }
             Event::ListRooms { id } => {
                 let busiest = self.presence.busiest(MAX_LISTED_ROOMS);
@@ -306,7 +318,7 @@ impl Broadcaster {
         };
         let chat = Arc::new(Chat { room, id, name, text, ts });
         history.push(chat.clone());
-        self.to_room(round, &chat.room, &ServerEvent::Message(&chat), |_, _| true);
+        self.to_room(round, &chat.room, &ServerEvent::Message(&chat), Except::Nobody);
     }
 
     fn leave(&mut self, id: u64, round: &mut Round) {
@@ -325,21 +337,21 @@ impl Broadcaster {
         }
     }
 
-    /// Encodes `event` once and gives it to the members of `room` that `to` accepts.
-    fn to_room(
-        &self,
-        round: &mut Round,
-        room: &RoomName,
-        event: &ServerEvent<'_>,
-        to: impl Fn(Slot, &Client) -> bool,
-    ) {
+    /// Encodes `event` once and gives it to the members of `room`, but `except`.
+    fn to_room(&self, round: &mut Round, room: &RoomName, event: &ServerEvent<'_>, except: Except) {
         let Some(room) = self.hub.room(room) else { return };
         if room.members().is_empty() {
             return;
         }
         let index = round.frame(event);
         for &slot in room.members() {
-            if self.hub.client(slot).is_some_and(|client| to(slot, client)) {
+            let skip = match except {
+                Except::Nobody => false,
+                Except::Slot(one) => slot == one,
+                // Only here is the member itself looked at; a message costs the slot numbers alone.
+                Except::Named(name) => self.hub.client(slot).is_some_and(|c| c.name == name),
+            };
+            if !skip {
                 round.add(slot, index);
             }
         }
@@ -372,15 +384,15 @@ impl Broadcaster {
             self.batched.remove(&change.room);
             let room = change.room.as_str();
             let users = ServerEvent::Users { room, users: self.presence.users(&change.room) };
-            self.to_room(round, &change.room, &users, |_, _| true);
+            self.to_room(round, &change.room, &users, Except::Nobody);
             listed.push(change.room.clone());
             for name in &change.joined {
                 let join = ServerEvent::Join { room, name, ts: &ts };
-                self.to_room(round, &change.room, &join, |_, c| c.name != *name);
+                self.to_room(round, &change.room, &join, Except::Named(name));
             }
             for name in &change.left {
                 let leave = ServerEvent::Leave { room, name, ts: &ts };
-                self.to_room(round, &change.room, &leave, |_, c| c.name != *name);
+                self.to_room(round, &change.room, &leave, Except::Named(name));
             }
         }
         listed
@@ -399,7 +411,7 @@ impl Broadcaster {
                 left: batch.left.iter().map(String::as_str).collect(),
                 ts: &ts,
             };
-            self.to_room(round, &room, &presence, |_, _| true);
+            self.to_room(round, &room, &presence, Except::Nobody);
         }
     }
 
