@@ -1,10 +1,17 @@
 // WebSocketChat page: plain JavaScript, the standard WebSocket API, no build step.
 //
 // The wire protocol is one JSON object per text frame:
-//   client -> server  message, subscribe, unsubscribe, typing, rooms
-//   server -> client  hello, history, users, join, leave, presence, message, typing, rooms, error
+//   client -> server  message, subscribe, unsubscribe, typing, rooms, rename
+//   server -> client  hello, history, users, join, leave, presence, message, typing, rooms,
+//                     rename, renamed, error
 // Every connection starts in the default room ("general"); other rooms are joined with
 // {"type":"subscribe","room":"rust"}, and each room has its own history, users and ids.
+//
+// Who you are: the server's hello gives a session (a secret, kept in localStorage and presented
+// again as ?session=, so every tab of one browser is one person), a public user id and the
+// nickname you got. "Own" messages are recognised by that user id, never by the name: names
+// change, and two people can have looked alike. Private conversations ("direct messages") are
+// keyed by the other person's user id for the same reason.
 // Everything received is rendered with textContent, never as HTML.
 'use strict';
 
@@ -14,7 +21,8 @@
   const FRAME_LIMIT = 200; // entries kept in the frames panel
   const FRAME_PREVIEW_CHARS = 2000; // longer frames are shown cut, with their full size
   const MAX_ALERTS = 3;
-  const NAME_KEY = 'websocketchat.name';
+  const NAME_KEY = 'websocketchat.name'; // the nickname to ask for when the session is unknown
+  const SESSION_KEY = 'wschat.session'; // the server's session secret: shared by every tab
   const GROUP_MS = 3 * 60 * 1000; // messages by one author this close together share a header
   const NEAR_BOTTOM_PX = 48;
   const DEFAULT_ROOM = 'general'; // until the server's hello names its default room
@@ -52,6 +60,11 @@
     not_subscribed: 'Not in that room.',
   };
 
+  // What the server does to a nickname before using it (src/chat/nickname.rs): control characters
+  // removed, then trimmed and cut to 32 characters.
+  const NAME_MAX_CHARS = 32;
+  const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/g;
+
   // Refusals of a subscribe: shown next to the room field, not as alerts.
   const ROOM_ERRORS = new Set(['bad_room', 'too_many_rooms']);
 
@@ -63,6 +76,7 @@
     nameForm: $('name-form'),
     name: $('name'),
     nameSave: $('name-save'),
+    nameError: $('name-error'),
     skipLink: document.querySelector('.skip-link'),
     roomTitle: $('room-title'),
     messages: $('messages'),
@@ -79,6 +93,8 @@
     roomInput: $('room-input'),
     roomError: $('room-error'),
     publicRooms: $('public-rooms'),
+    dms: $('dms'),
+    dmCount: $('dm-count'),
     users: $('users'),
     userCount: $('user-count'),
     usersRoom: $('users-room'),
@@ -92,9 +108,11 @@
   const utf8Length = (s) => encoder.encode(s).length;
 
   const state = {
-    name: null, // the nickname asked for (null: not chosen yet)
-    persistName: false, // remember it in localStorage (not when it came from ?name=)
-    myName: null, // the name the server settled on (hello)
+    name: null, // the nickname asked for when connecting (null: not chosen yet)
+    session: null, // the session secret from the last hello (localStorage SESSION_KEY)
+    user: null, // our public user id (hello.user): what "own" means
+    myName: null, // the name the server settled on (hello, then renamed)
+    renameTo: null, // a name to ask for with a rename once the hello has come (?name= of a known session)
     wanted: true, // the user wants to be connected (the Connect/Disconnect toggle)
     ws: null,
     greeted: false, // the hello of the current socket arrived: subscribes may be sent
@@ -109,20 +127,34 @@
     ratePerSec: 10, // requests a second the server takes from us (hello): subscribes, typing, rooms
     defaultRoom: DEFAULT_ROOM,
     rooms: new Map(), // name -> room (see newRoom): the rooms the page is in or is joining
-    shown: null, // the room whose conversation is on screen
-    previous: null, // the one shown before it: shown again when the room shown is left
+    dms: new Map(), // key -> private conversation (see newDm): '@' + the peer's user id
+    shown: null, // the key of the conversation on screen: a room's name, or a private one's '@…'
+    previous: null, // the one shown before it: shown again when the one shown is left or closed
+    usersRoom: null, // the room whose users are listed (the shown one, or the last room shown)
     publicRooms: [], // the last answer to {"type":"rooms"}
     retryTimer: null, // asks again for rooms whose subscribe the rate limit refused
     newBelow: 0, // messages added below the fold of the shown room (the "New messages" button)
     framesSeen: 0,
   };
 
-  // One room of the page. The server numbers messages per room, so each room keeps its own
-  // resume point (epoch and last id) and its own set of ids seen. Its messages live in #messages
-  // while it is shown, and in `parked` (a DocumentFragment) while it is not.
+  // One conversation of the page: a room or a private one. The server numbers messages per room
+  // and per pair of users, so each keeps its own resume point (epoch and last id) and its own set
+  // of ids seen. Its messages live in #messages while it is shown, and in `parked` (a
+  // DocumentFragment) while it is not. `key` is what state.shown holds.
   function newRoom(name) {
+    return { kind: 'room', key: name, name, ...newConversation() };
+  }
+
+  // A private conversation is keyed by the peer's user id: names change, ids do not. Until the
+  // server has told us the id (a click on a name in the users list knows only the name), the key
+  // is '@?' + the lower-cased name, and adoptDmKey moves it when the history names the user.
+  function newDm(user, name) {
+    const key = user === null ? `@?${name.toLowerCase()}` : `@${user}`;
+    return { kind: 'dm', key, user, name, ...newConversation() };
+  }
+
+  function newConversation() {
     return {
-      name,
       joined: false, // its history came on the current connection
       resuming: false, // the last request for its history carried since/epoch
       epoch: null,
@@ -132,6 +164,7 @@
       unread: 0, // messages that arrived while another room was shown
       typing: new Map(), // nickname -> the timer that forgets they are typing
       typingSentAt: 0, // when we last told this room we are typing
+      askedOn: null, // the socket its last subscribe went out on
       parked: document.createDocumentFragment(),
       scrollTop: null, // where its list was scrolled when hidden (null: at the bottom)
       // Rendering state of its list
@@ -207,6 +240,13 @@
     return node;
   }
 
+  /** The nickname the server will make of `raw` (see CONTROL_CHARS); '' when nothing is left. */
+  function cleanName(raw) {
+    return [...String(raw).replace(CONTROL_CHARS, '').trim()].slice(0, NAME_MAX_CHARS).join('').trim();
+  }
+
+  const sameName = (a, b) => a.toLowerCase() === b.toLowerCase(); // names are unique case-insensitively
+
   /** The room name `raw` stands for, lower-cased as the server does; null when it is not one. */
   function parseRoomName(raw) {
     const name = String(raw).trim().toLowerCase();
@@ -264,12 +304,18 @@
   // ---------------------------------------------------------------------------
   // Connection
 
+  // `session` says who we are: the server gives a known session its name back (and ignores
+  // `name`), so a reload or a second tab is the same person. Without one (first visit, or the
+  // server forgot it) `name` is the nickname asked for.
   // The default room resumes through the URL: the server sends its history right after hello.
   // The other rooms resume with a subscribe each, sent when the hello arrives (see onHello).
   function wsUrl() {
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const query = [];
     if (state.name) query.push(`name=${encodeURIComponent(state.name)}`);
+    // Another tab may have been given a newer session since this one read it.
+    const session = storageGet(SESSION_KEY) || state.session;
+    if (session) query.push(`session=${encodeURIComponent(session)}`);
     const home = state.rooms.get(state.defaultRoom);
     if (home && home.epoch !== null) {
       // Resume: only what came after the last message we have.
@@ -306,7 +352,7 @@
     }
     // A new connection is in no room until the server sends the room's history.
     state.greeted = false;
-    for (const room of state.rooms.values()) room.joined = false;
+    for (const conv of conversations()) conv.joined = false;
     const home = state.rooms.get(state.defaultRoom);
     if (home) home.resuming = home.epoch !== null;
     state.ws = ws;
@@ -410,8 +456,20 @@
       case 'error':
         onError(msg);
         return;
+      case 'renamed':
+        onRenamed(msg);
+        return;
       default:
         break;
+    }
+    // Private messages and the history of a private conversation carry `dm`, never `room`.
+    if (msg.type === 'message' && msg.dm === true) {
+      onDirectMessage(msg);
+      return;
+    }
+    if (msg.type === 'history' && typeof msg.dm === 'string') {
+      onDmHistory(msg);
+      return;
     }
     // Every other event belongs to one room (no `room`: the default room). An event for a room
     // the page has left is late news: the unsubscribe crossed it on the wire.
@@ -446,12 +504,17 @@
         for (const name of left) stopTyping(room, name);
         break;
       }
+      case 'rename':
+        onRename(room, msg);
+        break;
       case 'message':
         renderBatch(room, [msg], true);
         if (typeof msg.name === 'string') stopTyping(room, msg.name); // the message they were typing
         break;
       case 'typing':
-        if (typeof msg.name === 'string') onTyping(room, msg.name);
+        // The server does not echo our typing to this connection, but another tab of ours is
+        // another connection: our own typing is recognised by the user id.
+        if (typeof msg.name === 'string' && !isMe(msg.user)) onTyping(room, msg.name);
         break;
       default:
         // Unknown types are visible in the frames panel; nothing else to do.
@@ -459,17 +522,34 @@
     }
   }
 
+  /** True when `user` (an event's user id) is us, in this tab or another. */
+  function isMe(user) {
+    return state.user !== null && user === state.user;
+  }
+
   function onHello(msg) {
     state.attempt = 0; // a successful connect resets the backoff
     state.greeted = true;
-    if (typeof msg.name === 'string') state.myName = msg.name;
+    // Keep the session for the next connection of this tab and of every other tab.
+    if (typeof msg.session === 'string' && msg.session !== '') {
+      state.session = msg.session;
+      storageSet(SESSION_KEY, msg.session);
+    }
+    if (typeof msg.user === 'string') state.user = msg.user;
+    if (typeof msg.name === 'string') setMyName(msg.name);
+    // `requested` is there only when the name asked for was someone else's.
+    if (typeof msg.requested === 'string') {
+      addNotice(shownConv(), `${msg.requested} is taken; you are ${state.myName}.`, 'system name-taken', new Date());
+    } else if (state.renameTo !== null && state.myName !== null && state.renameTo !== state.myName) {
+      // A known session keeps its name and the server ignored ?name=: ask for it by renaming.
+      sendFrame({ type: 'rename', name: state.renameTo });
+    }
+    state.renameTo = null;
     const max = Number(msg.max_message_bytes);
     if (Number.isFinite(max) && max > 0) state.maxBytes = max;
     const home = typeof msg.default_room === 'string' ? parseRoomName(msg.default_room) : null;
     if (home) state.defaultRoom = home;
     if (!state.rooms.has(state.defaultRoom)) addRoom(state.defaultRoom);
-    if (document.activeElement !== el.name) el.name.value = state.myName || '';
-    if (state.persistName && state.myName) storageSet(NAME_KEY, state.myName);
     el.nameSave.textContent = 'Change';
     // Requests other than messages have their own allowance: the message rate, but at least one a
     // second per room a connection may be in (src/chat/handler.rs, request_rate).
@@ -478,14 +558,63 @@
     if (Number.isFinite(rate) && rate > 0) {
       state.ratePerSec = Number.isFinite(rooms) && rooms > rate ? rooms : rate;
     }
-    // The server put this connection in the default room; every other room the page is in is
-    // asked for again, each from where it left off.
+    // Private messages that came while no connection of ours was open, counted per peer.
+    if (Array.isArray(msg.unread_dms)) addUnreadDms(msg.unread_dms);
+    // The server put this connection in the default room; every other room the page is in, and
+    // every private conversation it has opened, is asked for again, each from where it left off.
     resubscribeAll();
     requestPublicRooms();
     renderStatusTitle();
     renderRoomList();
+    renderDmList();
     updateComposer();
+  }
+
+  /** The name the server says is ours: shown in the field, remembered, and in the address. */
+  function setMyName(name) {
+    state.myName = name;
+    if (document.activeElement !== el.name) el.name.value = name;
+    // Asked for again only if the server forgets our session (NAME_RESERVE_SECS after our last
+    // tab closed): the session decides who we are, so this is the same for every tab.
+    state.name = name;
+    storageSet(NAME_KEY, name);
+    // Keep a ?name= in the address bar in step, so a reload does not ask for the old name.
+    const url = new URL(location.href);
+    if (url.searchParams.has('name') && url.searchParams.get('name') !== name) {
+      url.searchParams.set('name', name);
+      history.replaceState(null, '', url);
+    }
+    const self = state.user === null ? undefined : state.dms.get(`@${state.user}`);
+    if (self) self.name = name;
     markOwnUsers();
+    renderStatusTitle();
+    renderDmList();
+    if (shownConv() && shownConv().kind === 'dm') renderConvHead();
+  }
+
+  // Every tab of our session gets its own `renamed`, whichever tab asked. Across instances a name
+  // claimed twice at once goes to one of the two; the other gets `renamed` with `requested`.
+  function onRenamed(msg) {
+    if (typeof msg.name !== 'string') return;
+    clearNameError();
+    setMyName(msg.name);
+    if (typeof msg.requested === 'string') {
+      addNotice(shownConv(), `${msg.requested} is taken; you are ${msg.name}.`, 'system name-taken', new Date());
+    }
+  }
+
+  // Someone in this room changed their name (maybe us): the users list follows in its own event.
+  function onRename(room, msg) {
+    if (typeof msg.from !== 'string' || typeof msg.to !== 'string') return;
+    addNotice(room, `${msg.from} is now ${msg.to}`, 'rename', parseTime(msg.ts));
+    stopTyping(room, msg.from);
+    // A private conversation with them shows their new name.
+    const dm = typeof msg.user === 'string' ? state.dms.get(`@${msg.user}`) : undefined;
+    if (dm && dm.name !== msg.to) {
+      dm.name = msg.to;
+      renderDmList();
+      if (dm.key === state.shown) renderConvHead();
+    }
   }
 
   function onHistory(room, msg) {
@@ -506,10 +635,25 @@
     // What a resume brings was sent while we were away: it counts as unread in a hidden room.
     renderBatch(room, Array.isArray(msg.messages) ? msg.messages : [], resumed || restarted);
     renderRoomList();
+    renderDmList();
     updateComposer();
   }
 
   function onError(msg) {
+    if (msg.code === 'session_expired') {
+      // The hello just before carried a fresh session (already stored): we are a new person to the
+      // server, with the name asked for or the first free one after it. Nothing else to do.
+      addNotice(shownConv(), 'Your session had expired; you have a new one.', 'system', new Date());
+      return;
+    }
+    if (msg.code === 'name_taken') {
+      showNameError(msg.message || `${msg.name ?? 'That name'} is taken.`);
+      return;
+    }
+    if (msg.code === 'no_such_user') {
+      onNoSuchUser(msg);
+      return;
+    }
     const room = typeof msg.room === 'string' ? state.rooms.get(msg.room) : undefined;
     if (ROOM_ERRORS.has(msg.code)) {
       // The server did not let us in: the room goes from the list, and the reason is shown
@@ -535,19 +679,48 @@
     return room;
   }
 
-  function shownRoom() {
-    return state.rooms.get(state.shown);
+  /** Every conversation of the page: the rooms, then the private ones. */
+  function conversations() {
+    return [...state.rooms.values(), ...state.dms.values()];
   }
 
-  /** Asks for a room's history and users; with since/epoch when the page had been in it. */
-  function subscribe(room) {
-    const frame = { type: 'subscribe', room: room.name };
-    room.resuming = room.epoch !== null;
-    if (room.resuming) {
-      frame.since = room.lastId === null ? 0 : room.lastId;
-      frame.epoch = room.epoch;
+  /** The conversation `key` names: '@…' a private one, anything else a room. */
+  function convByKey(key) {
+    if (typeof key !== 'string') return undefined;
+    return key.startsWith('@') ? state.dms.get(key) : state.rooms.get(key);
+  }
+
+  function shownConv() {
+    return convByKey(state.shown);
+  }
+
+  /**
+   * Asks for a conversation's history (a room's also brings its users); with since/epoch when the
+   * page has had it before. A private one is asked for by the peer's name, the only handle the
+   * protocol has; the answer names the user id (see onDmHistory).
+   */
+  function subscribe(conv) {
+    const frame = conv.kind === 'dm' ? { type: 'subscribe', dm: conv.name } : { type: 'subscribe', room: conv.name };
+    conv.resuming = conv.epoch !== null;
+    if (conv.resuming) {
+      frame.since = conv.lastId === null ? 0 : conv.lastId;
+      frame.epoch = conv.epoch;
     }
+    conv.askedOn = state.ws;
     sendFrame(frame);
+  }
+
+  /**
+   * The conversations to ask for again on this connection: every room but the default one (the
+   * server put us there already), and each private one the page has opened. A private one that
+   * only ever received live messages is asked for when it is opened.
+   */
+  function awaitingSubscribe() {
+    return conversations().filter((conv) => {
+      if (conv.joined) return false;
+      if (conv.kind === 'room') return conv.name !== state.defaultRoom;
+      return conv.epoch !== null || conv.key === state.shown;
+    });
   }
 
   // Subscribes count against the requests' allowance (subscribe, unsubscribe, typing, rooms): a
@@ -558,13 +731,11 @@
   function resubscribeAll() {
     const ws = state.ws;
     const rate = Math.max(1, Math.floor(state.ratePerSec));
-    const names = [...state.rooms.values()]
-      .filter((room) => !room.joined && room.name !== state.defaultRoom)
-      .map((room) => room.name);
-    names.forEach((name, i) => {
+    const keys = awaitingSubscribe().map((conv) => conv.key);
+    keys.forEach((key, i) => {
       const send = () => {
-        const room = state.rooms.get(name); // undefined when left meanwhile
-        if (ws === state.ws && room && !room.joined) subscribe(room);
+        const conv = convByKey(key); // undefined when left or closed meanwhile
+        if (ws === state.ws && conv && !conv.joined) subscribe(conv);
       };
       if (i < rate) send();
       else setTimeout(send, ((i - rate + 1) * 2000) / rate);
@@ -572,10 +743,9 @@
   }
 
   // A subscribe refused by the rate limit: once the bucket has refilled (two seconds at most),
-  // rooms still waiting are asked again.
+  // conversations still waiting are asked again.
   function retrySubscribes() {
-    const waiting = [...state.rooms.values()].some((r) => !r.joined && r.name !== state.defaultRoom);
-    if (!waiting || state.retryTimer !== null) return;
+    if (awaitingSubscribe().length === 0 || state.retryTimer !== null) return;
     state.retryTimer = setTimeout(() => {
       state.retryTimer = null;
       resubscribeAll();
@@ -595,7 +765,7 @@
       }
       renderPublicRooms();
     }
-    showRoom(room);
+    showConv(room);
   }
 
   function leaveRoom(room) {
@@ -608,43 +778,69 @@
   /** Forgets a room (left, or refused by the server); if it was shown, the one shown before it is. */
   function dropRoom(room) {
     for (const timer of room.typing.values()) clearTimeout(timer);
-    if (state.shown === room.name) {
-      const back = state.previous !== room.name && state.rooms.get(state.previous);
-      showRoom(back || state.rooms.get(state.defaultRoom));
-    }
+    showAnotherThan(room);
     state.rooms.delete(room.name);
+    if (state.usersRoom === room.key) {
+      state.usersRoom = state.defaultRoom;
+      renderUsers();
+    }
     renderRoomList();
     renderPublicRooms();
   }
 
-  // Switching rooms moves the shown room's messages out of #messages into its fragment, and the
-  // new room's in: the nodes are kept, so nothing is rendered twice and scroll positions survive.
-  function showRoom(room) {
-    const current = shownRoom();
-    if (current !== room) {
+  /** When `conv` is shown, shows the conversation shown before it (or the default room) instead. */
+  function showAnotherThan(conv) {
+    if (state.shown !== conv.key) return;
+    const back = state.previous !== conv.key && convByKey(state.previous);
+    showConv(back || state.rooms.get(state.defaultRoom));
+  }
+
+  // Switching conversations moves the shown one's messages out of #messages into its fragment,
+  // and the new one's in: the nodes are kept, so nothing is rendered twice and scroll positions
+  // survive.
+  function showConv(conv) {
+    const current = shownConv();
+    if (current !== conv) {
       if (current) {
         current.scrollTop = isNearBottom() ? null : el.messages.scrollTop;
         while (el.messages.firstChild) current.parked.appendChild(el.messages.firstChild);
-        state.previous = current.name;
+        state.previous = current.key;
       }
-      state.shown = room.name;
-      el.messages.appendChild(room.parked); // moves the children; the fragment is empty again
-      el.messages.scrollTop = room.scrollTop === null ? el.messages.scrollHeight : room.scrollTop;
+      state.shown = conv.key;
+      // The users list stays on the last room shown: its names are who you can write to.
+      if (conv.kind === 'room') state.usersRoom = conv.key;
+      el.messages.appendChild(conv.parked); // moves the children; the fragment is empty again
+      el.messages.scrollTop = conv.scrollTop === null ? el.messages.scrollHeight : conv.scrollTop;
       state.newBelow = 0;
       el.jump.hidden = true;
-      el.roomTitle.textContent = `#${room.name}`;
-      el.usersRoom.textContent = `in #${room.name}`;
-      document.title = `#${room.name} · WebSocketChat`;
+      renderConvHead();
       renderUsers();
       renderTyping();
       updateComposer();
     }
-    room.unread = 0;
+    conv.unread = 0;
     renderRoomList();
-    setHash(room.name);
+    renderDmList();
+    if (conv.kind === 'room') setHash(conv.name);
+  }
+
+  /** The heading and the tab's title name the conversation shown: #rust, or @bob for a private one. */
+  function renderConvHead() {
+    const conv = shownConv();
+    if (!conv) return;
+    const title = conv.kind === 'room' ? `#${conv.name}` : `@${conv.name}`;
+    el.roomTitle.textContent = title;
+    el.roomTitle.dataset.kind = conv.kind;
+    el.roomTitle.title = conv.kind === 'room' ? '' : dmDescription(conv);
+    document.title = `${title} · WebSocketChat`;
+  }
+
+  function dmDescription(dm) {
+    return isMe(dm.user) ? 'Notes to yourself: only you see them' : `Private conversation with ${dm.name}`;
   }
 
   // The address remembers the room shown (#rust), so a link opens it and Back goes to the last one.
+  // Private conversations stay out of it: a link is for sharing, and they are not.
 
   /** The room the address names: the default room without a hash, null when it is not a room. */
   function roomFromHash() {
@@ -668,7 +864,123 @@
       return;
     }
     showRoomError(`The address names no room: “${location.hash.slice(1)}” is not ${ROOM_NAME_RULE}.`);
-    showRoom(shownRoom() || state.rooms.get(state.defaultRoom));
+    showConv(shownConv() || state.rooms.get(state.defaultRoom));
+  }
+
+  // ---------------------------------------------------------------------------
+  // Private conversations: {"type":"message","to":"bob",…} and {"type":"subscribe","dm":"bob"}
+
+  function addDm(dm) {
+    state.dms.set(dm.key, dm);
+    return dm;
+  }
+
+  function findDmByName(name) {
+    return [...state.dms.values()].find((dm) => sameName(dm.name, name));
+  }
+
+  /** The conversation with user id `user` (made when there is none), under their latest `name`. */
+  function dmWith(user, name) {
+    let dm = state.dms.get(`@${user}`);
+    if (!dm) {
+      // Perhaps opened by its name a moment ago, before the server told us whose it is.
+      const pending = state.dms.get(`@?${name.toLowerCase()}`);
+      dm = pending ? adoptDmKey(pending, user) : addDm(newDm(user, name));
+    }
+    if (dm.name !== name) {
+      dm.name = name;
+      if (dm.key === state.shown) renderConvHead();
+    }
+    return dm;
+  }
+
+  /** A conversation opened by name learns its user id: from now on it is keyed by it. */
+  function adoptDmKey(pending, user) {
+    state.dms.delete(pending.key);
+    const known = state.dms.get(`@${user}`);
+    const dm = known || pending; // we had one with them already, under an older name
+    if (!known) {
+      dm.user = user;
+      dm.key = `@${user}`;
+      addDm(dm);
+    }
+    if (state.previous === pending.key) state.previous = dm.key;
+    if (state.shown === pending.key) {
+      if (known) {
+        state.shown = null; // the pending one's list is dropped, not parked
+        el.messages.replaceChildren();
+        showConv(known);
+      } else {
+        state.shown = dm.key;
+      }
+    }
+    return dm;
+  }
+
+  /** Opens the private conversation with `name` (a click in the users list; our own name: notes). */
+  function openDm(name) {
+    let dm;
+    if (state.myName !== null && state.user !== null && sameName(name, state.myName)) {
+      dm = dmWith(state.user, state.myName);
+    } else {
+      dm = findDmByName(name) || addDm(newDm(null, name));
+    }
+    // Its history comes once per connection; before the hello, onHello asks for it.
+    if (state.greeted && !dm.joined && dm.askedOn !== state.ws) subscribe(dm);
+    showConv(dm);
+    el.input.focus();
+  }
+
+  function closeDm(dm) {
+    // No unsubscribe: a private message reaches both people whatever they have open. One that
+    // arrives later opens the conversation in the list again.
+    showAnotherThan(dm);
+    state.dms.delete(dm.key);
+    renderDmList();
+  }
+
+  // A private message reaches every connection of both people, whether or not they have the
+  // conversation open. The other person is the recipient when we sent it (from this tab or
+  // another), else the sender; in a note to self we are both.
+  function onDirectMessage(msg) {
+    const mine = isMe(msg.user);
+    const user = mine ? msg.to_user : msg.user;
+    const name = mine ? msg.to : msg.name;
+    if (typeof user !== 'string' || typeof name !== 'string') return;
+    const dm = dmWith(user, name);
+    renderBatch(dm, [msg], true);
+    renderDmList();
+  }
+
+  function onDmHistory(msg) {
+    if (typeof msg.user !== 'string') return;
+    const dm = dmWith(msg.user, msg.dm);
+    if (dm.epoch === null) {
+      // The first history of this conversation: live messages shown before it are in it too, and
+      // in their place among the older ones.
+      clearList(dm);
+    }
+    onHistory(dm, msg);
+  }
+
+  // Nobody holds that name (they never did, or the name was freed). The error names it in `to`.
+  function onNoSuchUser(msg) {
+    const name = typeof msg.to === 'string' ? msg.to : '';
+    const dm = name === '' ? undefined : findDmByName(name);
+    const text = msg.message || `Nobody is called ${name}.`;
+    if (dm) addNotice(dm, text, 'warn', new Date());
+    else showAlert(text, 'no_such_user', 'No such user.');
+  }
+
+  // hello.unread_dms: [{name, user, count}], what came while no connection of ours was open. A
+  // conversation the page has loaded counts them itself when its resume brings them.
+  function addUnreadDms(list) {
+    for (const entry of list) {
+      if (!entry || typeof entry.user !== 'string' || typeof entry.name !== 'string') continue;
+      const count = Number(entry.count);
+      const dm = dmWith(entry.user, entry.name);
+      if (dm.epoch === null && dm.key !== state.shown && Number.isFinite(count) && count > 0) dm.unread += count;
+    }
   }
 
   function requestPublicRooms() {
@@ -704,7 +1016,7 @@
         open.setAttribute('aria-label', `#${room.name}, ${room.unread} unread`);
       }
       open.addEventListener('click', () => {
-        showRoom(room);
+        showConv(room);
         el.input.focus();
       });
       li.append(open);
@@ -720,6 +1032,43 @@
     });
     el.rooms.replaceChildren(...items);
     el.roomCount.textContent = String(rooms.length);
+  }
+
+  // "Direct messages": one entry per person, under their latest name, with its unread count and
+  // a × that closes it (it comes back with their next message).
+  function renderDmList() {
+    const items = [...state.dms.values()].map((dm) => {
+      const li = make('li', 'room dm');
+      li.dataset.name = dm.name;
+      if (dm.user !== null) li.dataset.user = dm.user;
+      li.classList.toggle('shown', dm.key === state.shown);
+      li.classList.toggle('pending', !dm.joined && dm.askedOn !== null && dm.askedOn === state.ws);
+      li.classList.toggle('self', isMe(dm.user));
+      li.style.setProperty('--hue', String(nameHue(dm.name)));
+      const open = make('button', 'room-open');
+      open.type = 'button';
+      open.title = dmDescription(dm);
+      open.append(make('span', 'room-name', dm.name));
+      if (isMe(dm.user)) open.append(make('span', 'dm-self', 'you'));
+      if (dm.key === state.shown) open.setAttribute('aria-current', 'true');
+      if (dm.unread > 0) {
+        const badge = make('span', 'unread', String(dm.unread));
+        badge.title = `${dm.unread} unread`;
+        open.append(badge);
+        open.setAttribute('aria-label', `${dm.name}, ${dm.unread} unread`);
+      }
+      open.addEventListener('click', () => openDm(dm.name));
+      const close = make('button', 'room-leave dm-close', '×');
+      close.type = 'button';
+      close.title = `Close the conversation with ${dm.name}`;
+      close.setAttribute('aria-label', close.title);
+      close.addEventListener('click', () => closeDm(dm));
+      li.append(open, close);
+      return li;
+    });
+    if (items.length === 0) items.push(make('li', 'public-empty', 'Click a name under “Online” to write privately.'));
+    el.dms.replaceChildren(...items);
+    el.dmCount.textContent = String(state.dms.size);
   }
 
   function renderPublicRooms() {
@@ -757,8 +1106,19 @@
   // ---------------------------------------------------------------------------
   // Messages list: each room renders into its own list (see showRoom)
 
-  function listOf(room) {
-    return room.name === state.shown ? el.messages : room.parked;
+  function listOf(conv) {
+    return conv.key === state.shown ? el.messages : conv.parked;
+  }
+
+  /** Empties a conversation's list, forgetting the ids it showed. */
+  function clearList(conv) {
+    if (conv.key === state.shown) el.messages.replaceChildren();
+    else conv.parked = document.createDocumentFragment();
+    conv.seen.clear();
+    conv.lastId = null;
+    conv.lastAuthor = null;
+    conv.lastTime = 0;
+    conv.lastDay = null;
   }
 
   function isNearBottom() {
@@ -773,7 +1133,7 @@
   }
 
   function afterAppend(room, stick, added) {
-    if (room.name !== state.shown) return;
+    if (room.key !== state.shown) return;
     if (stick) {
       scrollToBottom();
     } else if (added > 0) {
@@ -796,7 +1156,7 @@
   }
 
   function addNotice(room, text, kind, date) {
-    const stick = room.name === state.shown && isNearBottom();
+    const stick = room.key === state.shown && isNearBottom();
     maybeDayDivider(room, date);
     const li = make('li', `notice ${kind}`);
     li.append(make('span', 'notice-text', text));
@@ -808,9 +1168,9 @@
     afterAppend(room, stick, 0);
   }
 
-  /** Renders messages of one room, skipping ids it already shows; `fresh`: count them as unread. */
+  /** Renders messages of one conversation, skipping ids it already shows; `fresh`: count them as unread. */
   function renderBatch(room, list, fresh) {
-    const shown = room.name === state.shown;
+    const shown = room.key === state.shown;
     let stick = shown && isNearBottom();
     let added = 0;
     for (const m of list) {
@@ -823,14 +1183,18 @@
         if (room.lastId === null || id > room.lastId) room.lastId = id;
       }
       const name = typeof m.name === 'string' ? m.name : '?';
-      const own = state.myName !== null && name === state.myName;
+      // Ours when sent by our user id, from this tab or another: never compared by name.
+      const own = isMe(m.user);
       if (own) stick = true; // your own message always brings you down
       else if (fresh && !shown) room.unread += 1;
       listOf(room).appendChild(renderMessage(room, m, hasId ? id : null, name, own));
       added += 1;
     }
     afterAppend(room, stick, added);
-    if (!shown && added > 0) renderRoomList();
+    if (!shown && added > 0) {
+      renderRoomList();
+      renderDmList();
+    }
   }
 
   function renderMessage(room, m, id, name, own) {
@@ -840,9 +1204,10 @@
     if (id !== null) li.dataset.id = String(id);
     if (room.epoch !== null) li.dataset.epoch = room.epoch;
     li.style.setProperty('--hue', String(nameHue(name)));
-    const grouped = room.lastAuthor === name && date.getTime() - room.lastTime < GROUP_MS;
+    const author = typeof m.user === 'string' ? m.user : name; // grouped by person, not by name
+    const grouped = room.lastAuthor === author && date.getTime() - room.lastTime < GROUP_MS;
     if (grouped) li.classList.add('grouped');
-    room.lastAuthor = name;
+    room.lastAuthor = author;
     room.lastTime = date.getTime();
 
     const meta = make('div', 'meta');
@@ -857,31 +1222,41 @@
   }
 
   // ---------------------------------------------------------------------------
-  // Users list: the shown room's
+  // Users list: the shown room's (while a private conversation is shown, the last room's). The
+  // server lists names, one per person (several tabs of one session are one name), and a name is
+  // held by one person at a time: so "you" is the entry with our name. A click on a name opens a
+  // private conversation with them.
 
   function setUsers(room, list) {
     room.users = [...new Set(list.map(String))].sort();
-    if (room.name === state.shown) renderUsers();
+    if (room.key === state.usersRoom) renderUsers();
   }
 
   function renderUsers() {
-    const room = shownRoom();
+    const room = state.rooms.get(state.usersRoom);
     const names = room ? room.users : [];
     const items = names.map((name) => {
-      const li = make('li', '', name);
+      const li = make('li');
       li.dataset.name = name;
       li.dataset.initial = [...name][0] || '?';
       li.style.setProperty('--hue', String(nameHue(name)));
+      const open = make('button', 'user-open', name);
+      open.type = 'button';
+      open.addEventListener('click', () => openDm(name));
+      li.append(open);
       return li;
     });
     el.users.replaceChildren(...items);
     el.userCount.textContent = String(names.length);
+    el.usersRoom.textContent = room ? `in #${room.name}` : '';
     markOwnUsers();
   }
 
   function markOwnUsers() {
     for (const li of el.users.children) {
-      li.classList.toggle('me', li.dataset.name === state.myName);
+      const me = li.dataset.name === state.myName;
+      li.classList.toggle('me', me);
+      li.firstElementChild.title = me ? 'Write a note to yourself' : `Write to ${li.dataset.name} privately`;
     }
   }
 
@@ -889,24 +1264,23 @@
   // Typing: "alice is typing…" for TYPING_SHOW_MS after her last typing event
 
   function onTyping(room, name) {
-    if (name === state.myName) return;
     clearTimeout(room.typing.get(name));
     room.typing.set(
       name,
       setTimeout(() => stopTyping(room, name), TYPING_SHOW_MS),
     );
-    if (room.name === state.shown) renderTyping();
+    if (room.key === state.shown) renderTyping();
   }
 
   function stopTyping(room, name) {
     if (!room.typing.has(name)) return;
     clearTimeout(room.typing.get(name));
     room.typing.delete(name);
-    if (room.name === state.shown) renderTyping();
+    if (room.key === state.shown) renderTyping();
   }
 
   function renderTyping() {
-    const room = shownRoom();
+    const room = shownConv();
     const text = typingText(room ? [...room.typing.keys()].sort() : []);
     if (el.typing.textContent !== text) el.typing.textContent = text;
   }
@@ -927,8 +1301,9 @@
 
   /** Called as the user types: tells the shown room, at most once every TYPING_SEND_MS. */
   function noteTyping() {
-    const room = shownRoom();
-    if (!room || !room.joined || el.input.value.trim() === '') return;
+    const room = shownConv();
+    // Typing is a room event: the protocol has none for private conversations.
+    if (!room || room.kind !== 'room' || !room.joined || el.input.value.trim() === '') return;
     const now = Date.now();
     if (now - room.typingSentAt < TYPING_SEND_MS) return;
     if (sendFrame({ type: 'typing', room: room.name })) room.typingSentAt = now;
@@ -1011,16 +1386,22 @@
 
   // The server's limit is on the whole frame, so count exactly what will be sent: the UTF-8
   // bytes of {"type":"message","room":"general","text":"..."} (38 bytes of envelope plus the
-  // room's name, and 2 bytes for each quote or backslash in the text).
-  const messageFrame = (text) => ({ type: 'message', room: state.shown, text });
+  // room's name, and 2 bytes for each quote or backslash in the text). A private message names
+  // its recipient instead: {"type":"message","to":"bob","text":"..."}.
+  function messageFrame(text) {
+    const conv = shownConv();
+    if (conv && conv.kind === 'dm') return { type: 'message', to: conv.name, text };
+    return { type: 'message', room: conv ? conv.name : state.defaultRoom, text };
+  }
 
   function updateComposer() {
     const left = state.maxBytes - utf8Length(JSON.stringify(messageFrame(el.input.value)));
     el.counter.textContent = String(left);
     el.counter.classList.toggle('low', left >= 0 && left < Math.min(200, state.maxBytes / 10));
     el.counter.classList.toggle('over', left < 0);
-    // Until its history arrives the server may not have us in the shown room yet.
-    const room = shownRoom();
+    // Until its history arrives the server may not have us in the shown room yet (and a private
+    // conversation opened by name does not know whose it is).
+    const room = shownConv();
     const ready = isOnline() && room !== undefined && room.joined;
     el.send.disabled = !ready || left < 0 || el.input.value.trim() === '';
     el.composer.classList.toggle('disabled', !ready);
@@ -1042,32 +1423,46 @@
   // ---------------------------------------------------------------------------
   // Nickname
 
-  function setWantedName(name, persist) {
-    state.name = name;
-    state.persistName = persist;
-    if (persist) storageSet(NAME_KEY, name);
-    // Keep a ?name= in the address bar in step, so a reload keeps the new name.
-    const url = new URL(location.href);
-    if (url.searchParams.has('name')) {
-      if (name) url.searchParams.set('name', name);
-      else url.searchParams.delete('name');
-      history.replaceState(null, '', url);
-    }
-  }
-
+  // The first time, the field picks the name to connect with. After that it renames: the server
+  // answers every tab of ours with {"type":"renamed"} and every room we are in with a "rename"
+  // event, or refuses with a name_taken error, shown under the field.
   el.nameForm.addEventListener('submit', (event) => {
     event.preventDefault();
-    const name = el.name.value.trim();
-    const first = state.name === null;
-    if (!first && name === state.myName && state.phase === 'online') return;
-    setWantedName(name, true);
-    document.body.classList.remove('needs-name');
-    state.wanted = true;
-    state.attempt = 0;
-    if (!first) addNotice(shownRoom(), name ? `Rejoining as ${name}…` : 'Rejoining as a guest…', 'system', new Date());
-    connect('connecting');
-    el.input.focus();
+    const name = cleanName(el.name.value);
+    if (state.name === null) {
+      state.name = name; // '' connects as a guest
+      document.body.classList.remove('needs-name');
+      state.wanted = true;
+      state.attempt = 0;
+      connect('connecting');
+      el.input.focus();
+      return;
+    }
+    if (name === '') {
+      showNameError('A nickname needs at least one letter, digit or sign.');
+      return;
+    }
+    clearNameError();
+    if (name === state.myName) return; // the server would do nothing either
+    if (!state.greeted || !sendFrame({ type: 'rename', name })) {
+      state.renameTo = name; // asked for as soon as the next hello comes (onHello)
+      showNameError(`Not connected: you will be ${name} once back online, if the name is free.`);
+    }
   });
+
+  el.name.addEventListener('input', clearNameError);
+
+  function showNameError(text) {
+    el.nameError.textContent = text;
+    el.nameError.hidden = false;
+    el.name.setAttribute('aria-invalid', 'true');
+  }
+
+  function clearNameError() {
+    el.nameError.hidden = true;
+    el.nameError.textContent = '';
+    el.name.removeAttribute('aria-invalid');
+  }
 
   // ---------------------------------------------------------------------------
   // Wiring
@@ -1168,21 +1563,26 @@
   function start() {
     const fromUrl = new URLSearchParams(location.search).get('name');
     const stored = storageGet(NAME_KEY);
-    if (fromUrl !== null && fromUrl.trim() !== '') {
-      setWantedName(fromUrl.trim(), false); // ?name= wins over the remembered one
+    state.session = storageGet(SESSION_KEY);
+    if (fromUrl !== null && cleanName(fromUrl) !== '') {
+      // ?name= wins over the remembered name. A known session keeps its name whatever we ask
+      // for, so with a session the name is asked for again by a rename after the hello.
+      state.name = cleanName(fromUrl);
+      if (state.session) state.renameTo = state.name;
     } else if (stored) {
-      setWantedName(stored, true);
+      state.name = stored;
     }
     // The default room, and the one the address names (#rust) shown; subscribed once connected.
     addRoom(state.defaultRoom);
     renderPublicRooms();
     followHash();
+    renderDmList();
     updateComposer();
     if (state.name === null) {
       // First visit: ask for a nickname once.
       document.body.classList.add('needs-name');
       setPhase('offline', 'choose a nickname');
-      addNotice(shownRoom(), 'Welcome! Choose a nickname above and press Join.', 'system', new Date());
+      addNotice(shownConv(), 'Welcome! Choose a nickname above and press Join.', 'system', new Date());
       el.name.focus();
       return;
     }
