@@ -27,6 +27,12 @@ import {
   clickRoom,
   readRooms,
   readFrames,
+  readDms,
+  waitForDm,
+  clickUser,
+  clickDm,
+  waitForNotice,
+  waitForMyName,
 } from './lib.mjs';
 
 const TEST_TIMEOUT = 90000;
@@ -37,19 +43,29 @@ function assertClean(problems, options) {
   assert.deepEqual(problems.dialogs, [], 'dialogs opened');
 }
 
-/** Runs `body` with a fresh server and browser context, and always cleans both up. */
+/**
+ * Runs `body` with a fresh server and browser context, and always cleans both up.
+ * A context is one person (its tabs share the session in localStorage): `person()`
+ * makes another context, watched into the same `problems`, for another person.
+ */
 async function withServer(browser, serverOptions, contextOptions, body) {
   const server = await startServer(serverOptions);
   const { context, problems } = await newContext(browser, contextOptions);
+  const contexts = [context];
+  const person = async () => {
+    const other = (await newContext(browser, contextOptions, problems)).context;
+    contexts.push(other);
+    return other;
+  };
   const clients = [];
   try {
-    await body({ server, context, problems, clients });
+    await body({ server, context, problems, clients, person });
   } catch (err) {
     err.message += `\n--- server log (tail) ---\n${server.log.slice(-3000)}`;
     throw err;
   } finally {
     await Promise.all(clients.map((c) => c.close()));
-    await context.close();
+    await Promise.all(contexts.map((c) => c.close()));
     await stopServer(server);
   }
 }
@@ -70,11 +86,11 @@ function assertNoDuplicateIds(messages) {
   }
 }
 
-/** Opens one page per name and waits until each is online. */
-async function openAll(context, baseUrl, names) {
+/** Opens one page per name, each in a context of its own (one person each), and waits until each is online. */
+async function openAll(person, baseUrl, names) {
   const pages = [];
   for (const name of names) {
-    const page = await openChat(context, baseUrl, name);
+    const page = await openChat(await person(), baseUrl, name);
     await waitForState(page, 'online');
     pages.push(page);
   }
@@ -114,11 +130,11 @@ describe('WebSocketChat page', () => {
   // Scenarios 1 and 4: two users chat, with TLS on (self-signed) and off.
   for (const tls of [true, false]) {
     test(`two users chat, TLS ${tls ? 'on' : 'off'}`, { timeout: TEST_TIMEOUT }, async () => {
-      await withServer(browser, { tls }, {}, async ({ server, context, problems }) => {
+      await withServer(browser, { tls }, {}, async ({ server, context, problems, person }) => {
         assert.match(server.url, tls ? /^https:\/\// : /^http:\/\//);
         const alice = await openChat(context, server.url, 'alice');
         await waitForState(alice, 'online');
-        const bob = await openChat(context, server.url, 'bob');
+        const bob = await openChat(await person(), server.url, 'bob');
         await waitForState(bob, 'online');
 
         for (const page of [alice, bob]) await waitForUsers(page, ['alice', 'bob']);
@@ -181,10 +197,10 @@ describe('WebSocketChat page', () => {
 
   // Scenario 2: text is rendered as text.
   test('markup in messages and names is shown as text', { timeout: TEST_TIMEOUT }, async () => {
-    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, clients }) => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, clients, person }) => {
       const xss = '<img src=x onerror=alert(1)>';
       const alice = await openChat(context, server.url, 'alice');
-      const bob = await openChat(context, server.url, 'bob');
+      const bob = await openChat(await person(), server.url, 'bob');
       await waitForState(alice, 'online');
       await waitForState(bob, 'online');
 
@@ -300,7 +316,7 @@ describe('WebSocketChat page', () => {
 
   test('resumes after a dropped connection with since/epoch, and says when messages were missed', { timeout: TEST_TIMEOUT }, async () => {
     const env = { HISTORY_SIZE: '3', RATE_LIMIT_PER_SEC: '100' };
-    await withServer(browser, { tls: false, env }, {}, async ({ server, context, problems, clients }) => {
+    await withServer(browser, { tls: false, env }, {}, async ({ server, context, problems, clients, person }) => {
       const alice = await openChat(context, server.url, 'alice');
       await waitForState(alice, 'online');
       const carol = await rawClient(server.url, 'carol');
@@ -349,7 +365,7 @@ describe('WebSocketChat page', () => {
   });
 
   test('goes offline with the network and comes back by itself', { timeout: TEST_TIMEOUT }, async () => {
-    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, clients }) => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, clients, person }) => {
       const alice = await openChat(context, server.url, 'alice');
       await waitForState(alice, 'online');
       await context.setOffline(true);
@@ -370,7 +386,7 @@ describe('WebSocketChat page', () => {
   // Scenario 5: counter, Enter / Shift+Enter, refused input shown to the user.
   test('composer: byte counter, Enter and Shift+Enter', { timeout: TEST_TIMEOUT }, async () => {
     const env = { MAX_MESSAGE_BYTES: '200' };
-    await withServer(browser, { tls: false, env }, {}, async ({ server, context, problems }) => {
+    await withServer(browser, { tls: false, env }, {}, async ({ server, context, problems, person }) => {
       const alice = await openChat(context, server.url, 'alice');
       await waitForState(alice, 'online');
       const input = alice.locator('#message-input');
@@ -416,7 +432,7 @@ describe('WebSocketChat page', () => {
   });
 
   test('refused input (rate limit) is shown to the user and can be dismissed', { timeout: TEST_TIMEOUT }, async () => {
-    await withServer(browser, { tls: false, env: { RATE_LIMIT_PER_SEC: '1' } }, {}, async ({ server, context, problems }) => {
+    await withServer(browser, { tls: false, env: { RATE_LIMIT_PER_SEC: '1' } }, {}, async ({ server, context, problems, person }) => {
       const alice = await openChat(context, server.url, 'alice');
       await waitForState(alice, 'online');
       const input = alice.locator('#message-input');
@@ -460,7 +476,7 @@ describe('WebSocketChat page', () => {
   });
 
   test('asks for a nickname once, remembers it, ?name= wins, and it can be changed', { timeout: TEST_TIMEOUT }, async () => {
-    await withServer(browser, { tls: false }, {}, async ({ server, context, problems }) => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, person }) => {
       const page = await context.newPage();
       await page.goto(`${server.url}/`);
       await waitForState(page, 'offline');
@@ -503,7 +519,7 @@ describe('WebSocketChat page', () => {
   test('phone width: long words wrap, the list follows new messages unless scrolled up', { timeout: TEST_TIMEOUT }, async () => {
     const env = { RATE_LIMIT_PER_SEC: '1000' };
     const viewport = { width: 375, height: 720 };
-    await withServer(browser, { tls: false, env }, { viewport }, async ({ server, context, problems, clients }) => {
+    await withServer(browser, { tls: false, env }, { viewport }, async ({ server, context, problems, clients, person }) => {
       const alice = await openChat(context, server.url, 'alice');
       await waitForState(alice, 'online');
       const carol = await rawClient(server.url, 'carol');
@@ -550,8 +566,8 @@ describe('WebSocketChat page', () => {
   // Rooms (issue 13): every test below also checks the page logged no console error.
 
   test('joins a room by name: listed, shown, in the address; only its members get its messages', { timeout: TEST_TIMEOUT }, async () => {
-    await withServer(browser, { tls: false }, {}, async ({ server, context, problems }) => {
-      const [alice, bob, carol] = await openAll(context, server.url, ['alice', 'bob', 'carol']);
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, person }) => {
+      const [alice, bob, carol] = await openAll(person, server.url, ['alice', 'bob', 'carol']);
 
       await joinRoomByName(alice, 'Rust', 'rust'); // lower-cased, as the server does
       assert.deepEqual((await readRooms(alice)).map((r) => r.room), ['general', 'rust']);
@@ -587,8 +603,8 @@ describe('WebSocketChat page', () => {
   });
 
   test('a room not shown counts its new messages; showing it clears the count', { timeout: TEST_TIMEOUT }, async () => {
-    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, clients }) => {
-      const [alice] = await openAll(context, server.url, ['alice']);
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, clients, person }) => {
+      const [alice] = await openAll(person, server.url, ['alice']);
       await joinRoomByName(alice, 'rust');
       await clickRoom(alice, 'general');
       const bob = await rawClient(server.url, 'bob');
@@ -614,8 +630,8 @@ describe('WebSocketChat page', () => {
   });
 
   test('leaving a room removes it, and its other members see the leave', { timeout: TEST_TIMEOUT }, async () => {
-    await withServer(browser, { tls: false }, {}, async ({ server, context, problems }) => {
-      const [alice, bob] = await openAll(context, server.url, ['alice', 'bob']);
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, person }) => {
+      const [alice, bob] = await openAll(person, server.url, ['alice', 'bob']);
       await joinRoomByName(alice, 'rust');
       await joinRoomByName(bob, 'rust');
       await waitForUsers(bob, ['alice', 'bob']);
@@ -644,11 +660,11 @@ describe('WebSocketChat page', () => {
   });
 
   test('the public room list shows member counts, and a click joins the room', { timeout: TEST_TIMEOUT }, async () => {
-    await withServer(browser, { tls: false }, {}, async ({ server, context, problems }) => {
-      const [alice, bob] = await openAll(context, server.url, ['alice', 'bob']);
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, person }) => {
+      const [alice, bob] = await openAll(person, server.url, ['alice', 'bob']);
       await joinRoomByName(alice, 'rust');
       await joinRoomByName(bob, 'rust');
-      const carol = await openChat(context, server.url, 'carol');
+      const carol = await openChat(await person(), server.url, 'carol');
       await waitForState(carol, 'online');
 
       // Asked for when the page opens: most members first.
@@ -672,8 +688,8 @@ describe('WebSocketChat page', () => {
   });
 
   test('typing: "alice is typing…" for about 3 s, several names joined, never your own', { timeout: TEST_TIMEOUT }, async () => {
-    await withServer(browser, { tls: false }, {}, async ({ server, context, problems }) => {
-      const pages = await openAll(context, server.url, ['alice', 'bob', 'carol']);
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, person }) => {
+      const pages = await openAll(person, server.url, ['alice', 'bob', 'carol']);
       const [alice, bob, carol] = pages;
       for (const page of pages) await joinRoomByName(page, 'rust');
       await waitForUsers(alice, ['alice', 'bob', 'carol']);
@@ -707,7 +723,7 @@ describe('WebSocketChat page', () => {
   });
 
   test('a link to /#rust opens the page in rust; a hash change switches rooms', { timeout: TEST_TIMEOUT }, async () => {
-    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, clients }) => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, clients, person }) => {
       const bob = await rawClient(server.url, 'bob');
       clients.push(bob);
       await bob.subscribe('rust');
@@ -734,7 +750,7 @@ describe('WebSocketChat page', () => {
       await waitForMessage(alice, 'said after');
 
       // A newcomer following the link picks a nickname first, then lands in rust.
-      const erin = await context.newPage();
+      const erin = await (await person()).newPage();
       await erin.goto(`${server.url}/#rust`);
       await waitForState(erin, 'offline');
       await erin.locator('#name').fill('erin');
@@ -753,7 +769,7 @@ describe('WebSocketChat page', () => {
     const { context, problems } = await newContext(browser);
     const clients = [];
     try {
-      const [alice] = await openAll(context, server.url, ['alice']);
+      const [alice] = await openAll(async () => context, server.url, ['alice']);
       await joinRoomByName(alice, 'rust');
       const carol = await rawClient(server.url, 'carol');
       clients.push(carol);
@@ -836,8 +852,8 @@ describe('WebSocketChat page', () => {
   test('coming back into many rooms stays within the rate limit: no flood close, every room joined', { timeout: TEST_TIMEOUT }, async () => {
     // The server counts subscribes like messages: a bucket of 4 here, refilled at 2 a second.
     const env = { RATE_LIMIT_PER_SEC: '2' };
-    await withServer(browser, { tls: false, env }, {}, async ({ server, context, problems }) => {
-      const [alice] = await openAll(context, server.url, ['alice']);
+    await withServer(browser, { tls: false, env }, {}, async ({ server, context, problems, person }) => {
+      const [alice] = await openAll(person, server.url, ['alice']);
       const names = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8'];
       const allJoined = () =>
         waitFor(alice, 'every room joined', (n) => {
@@ -867,8 +883,8 @@ describe('WebSocketChat page', () => {
   });
 
   test('a room of more than 100 names keeps its users list from presence events', { timeout: TEST_TIMEOUT }, async () => {
-    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, clients }) => {
-      const [alice] = await openAll(context, server.url, ['alice']);
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, clients, person }) => {
+      const [alice] = await openAll(person, server.url, ['alice']);
       const crowd = await Promise.all(Array.from({ length: 100 }, (_, i) => rawClient(server.url, `u${String(i).padStart(3, '0')}`)));
       clients.push(...crowd);
       const userCount = (n) =>
@@ -891,8 +907,8 @@ describe('WebSocketChat page', () => {
   });
 
   test('a bad room name in the field gives an inline message and sends nothing', { timeout: TEST_TIMEOUT }, async () => {
-    await withServer(browser, { tls: false }, {}, async ({ server, context, problems }) => {
-      const [alice] = await openAll(context, server.url, ['alice']);
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, person }) => {
+      const [alice] = await openAll(person, server.url, ['alice']);
       const error = alice.locator('#room-error');
       assert.equal(await error.isHidden(), true);
       for (const bad of ['no spaces', '-dash-first', 'é', 'a'.repeat(33), 'dots.no']) {
@@ -915,8 +931,8 @@ describe('WebSocketChat page', () => {
 
   test('the server refusing a room (too_many_rooms) is shown inline and the room is dropped', { timeout: TEST_TIMEOUT }, async () => {
     const env = { MAX_ROOMS_PER_CONNECTION: '2' };
-    await withServer(browser, { tls: false, env }, {}, async ({ server, context, problems }) => {
-      const [alice] = await openAll(context, server.url, ['alice']);
+    await withServer(browser, { tls: false, env }, {}, async ({ server, context, problems, person }) => {
+      const [alice] = await openAll(person, server.url, ['alice']);
       await joinRoomByName(alice, 'rust'); // general and rust: the limit
       await alice.locator('#room-input').fill('go');
       await alice.locator('#room-input').press('Enter');
@@ -933,10 +949,10 @@ describe('WebSocketChat page', () => {
 
   // Writes docs/screenshot.png when SCREENSHOT=1.
   test('screenshot', { timeout: TEST_TIMEOUT, skip: process.env.SCREENSHOT !== '1' && 'set SCREENSHOT=1 to write docs/screenshot.png' }, async () => {
-    await withServer(browser, { tls: true }, {}, async ({ server, context, problems, clients }) => {
+    await withServer(browser, { tls: true }, {}, async ({ server, context, problems, clients, person }) => {
       const alice = await openChat(context, server.url, 'alice');
       await waitForState(alice, 'online');
-      const bob = await openChat(context, server.url, 'bob');
+      const bob = await openChat(await person(), server.url, 'bob');
       await waitForState(bob, 'online');
       const carol = await rawClient(server.url, 'carol');
       clients.push(carol);

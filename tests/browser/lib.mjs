@@ -158,12 +158,19 @@ export async function launchBrowser() {
 
 /**
  * A fresh context (own storage) with every page in it watched: console errors,
- * uncaught exceptions and dialogs are collected in `problems`.
+ * uncaught exceptions and dialogs are collected in `problems` (pass one to share it
+ * between contexts).
+ *
+ * A context is one browser, so one person to the chat: its pages share localStorage,
+ * where the page keeps its session. Two people need two contexts.
  */
-export async function newContext(browser, { viewport = { width: 1200, height: 800 } } = {}) {
+export async function newContext(
+  browser,
+  { viewport = { width: 1200, height: 800 } } = {},
+  problems = { console: [], pageErrors: [], dialogs: [] },
+) {
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport });
   context.setDefaultTimeout(15000);
-  const problems = { console: [], pageErrors: [], dialogs: [] };
   context.on('page', (page) => watch(page, problems));
   return { context, problems };
 }
@@ -218,10 +225,13 @@ export async function waitFor(page, description, fn, arg, timeout = 15000) {
         const rooms = [...document.querySelectorAll('#rooms li')].map((li) => li.textContent.replace(/\s+/g, ' ').trim() + (li.classList.contains('shown') ? ' (shown)' : '') + (li.classList.contains('pending') ? ' (pending)' : '')).join(', ');
         const publicRooms = [...document.querySelectorAll('#public-rooms li')].map((li) => li.textContent.replace(/\s+/g, ' ').trim()).join(', ');
         const roomError = document.getElementById('room-error');
+        const dms = [...document.querySelectorAll('#dms li.dm')].map((li) => li.textContent.replace(/\s+/g, ' ').trim() + (li.classList.contains('shown') ? ' (shown)' : '')).join(', ');
+        const nameError = document.getElementById('name-error');
         return [
           `status: ${status.dataset.state} "${status.textContent.trim()}" (${status.title})`,
           `address: ${location.href}`,
           `rooms: ${rooms}; public: ${publicRooms}; room error: ${roomError.hidden ? '-' : roomError.textContent}`,
+          `direct messages: ${dms}; name: ${document.getElementById('name').value}; name error: ${nameError.hidden ? '-' : nameError.textContent}`,
           `typing: ${document.getElementById('typing').textContent}`,
           `users: ${users}`,
           `alerts: ${alerts}`,
@@ -341,6 +351,72 @@ export function readPublicRooms(page) {
   );
 }
 
+// ---------------------------------------------------------------------------
+// Private conversations and names, as the page shows them
+
+/** "Direct messages" as plain data: [{name, user, shown, unread, self}]. */
+export function readDms(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('#dms li.dm')].map((li) => ({
+      name: li.dataset.name,
+      user: li.dataset.user || null,
+      shown: li.classList.contains('shown'),
+      unread: li.querySelector('.unread') ? Number(li.querySelector('.unread').textContent) : 0,
+      self: li.classList.contains('self'),
+    })),
+  );
+}
+
+/** Waits until the private conversation with `name` is shown, its history in and the composer usable. */
+export function waitForDm(page, name, timeout = 15000) {
+  return waitFor(
+    page,
+    `the private conversation with ${name} shown and loaded`,
+    (want) => {
+      const li = document.querySelector('#dms li.dm.shown');
+      return li !== null && li.dataset.name === want && !li.classList.contains('pending') && li.dataset.user
+        && document.getElementById('room-title').textContent === `@${want}`;
+    },
+    name,
+    timeout,
+  );
+}
+
+/** Clicks `name` in the users list: opens the private conversation with them. */
+export async function clickUser(page, name) {
+  await page.locator(`#users li[data-name="${name}"] .user-open`).click();
+  await waitForDm(page, name);
+}
+
+/** Clicks the conversation with `name` in "Direct messages" and waits until it is shown. */
+export async function clickDm(page, name) {
+  await page.locator(`#dms li.dm[data-name="${name}"] .room-open`).click();
+  await waitForDm(page, name);
+}
+
+/** Waits for a notice in the conversation shown whose text matches `pattern` (a RegExp source). */
+export function waitForNotice(page, pattern, timeout = 15000) {
+  return waitFor(
+    page,
+    `a notice matching /${pattern}/`,
+    (p) => [...document.querySelectorAll('#messages .notice')].some((n) => new RegExp(p).test(n.textContent)),
+    pattern,
+    timeout,
+  );
+}
+
+/** Waits until the page says our name is `name` (the field, and "you" in the users list when listed). */
+export function waitForMyName(page, name, timeout = 15000) {
+  return waitFor(
+    page,
+    `our name to be ${name}`,
+    (want) => document.getElementById('name').value === want
+      && [...document.querySelectorAll('#users li.me')].every((li) => li.dataset.name === want),
+    name,
+    timeout,
+  );
+}
+
 /** The JSON frames the frames panel lists in one direction ('in' or 'out'), parsed; optionally of one type. */
 export function readFrames(page, direction, type) {
   return page.evaluate(
@@ -429,6 +505,10 @@ export async function rawClient(baseUrl, name, { timeoutMs = 10000 } = {}) {
     },
     typing(room) {
       ws.send(JSON.stringify({ type: 'typing', room }));
+    },
+    /** Sends a private message to the person called `to`. */
+    dm(to, text) {
+      ws.send(JSON.stringify({ type: 'message', to, text }));
     },
     close() {
       return new Promise((resolve) => {
