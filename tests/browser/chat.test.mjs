@@ -947,6 +947,263 @@ describe('WebSocketChat page', () => {
     });
   });
 
+  // ---------------------------------------------------------------------------
+  // Sessions, unique names and private messages (issue 14). A browser context is one person:
+  // its tabs share the session the page keeps in localStorage.
+
+  test('two people talk privately; a third in the same room sees nothing of it', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, problems, person }) => {
+      const [alice, bob, carol] = await openAll(person, server.url, ['alice', 'bob', 'carol']);
+      await waitForUsers(alice, ['alice', 'bob', 'carol']);
+
+      // A click on a name opens the conversation: its history is asked for by name.
+      await clickUser(alice, 'bob');
+      assert.deepEqual(await readFrames(alice, 'out', 'subscribe'), [{ type: 'subscribe', dm: 'bob' }]);
+      await sendFromPage(alice, 'psst, bob');
+      await waitForMessage(alice, 'psst, bob');
+      assert.deepEqual(
+        (await readFrames(alice, 'out', 'message')).map((f) => [f.to, f.room, f.text]),
+        [['bob', undefined, 'psst, bob']],
+        'sent to bob, not to a room',
+      );
+      assert.equal((await readMessages(alice)).find((m) => m.text === 'psst, bob').own, true);
+
+      // Bob is in general: the conversation appears in his list with one unread, not in general.
+      await waitFor(bob, 'alice in "Direct messages" with 1 unread', () =>
+        document.querySelector('#dms li.dm[data-name="alice"] .unread')?.textContent === '1',
+      );
+      assert.equal(countText(await readMessages(bob), 'psst, bob'), 0, 'not shown in general');
+      await clickDm(bob, 'alice');
+      await waitForMessage(bob, 'psst, bob');
+      const got = (await readMessages(bob)).find((m) => m.text === 'psst, bob');
+      assert.deepEqual([got.name, got.own], ['alice', false]);
+      assert.equal((await readDms(bob)).find((d) => d.name === 'alice').unread, 0, 'read once shown');
+      await sendFromPage(bob, 'hi alice, only you can read this');
+      await waitForMessage(alice, 'hi alice, only you can read this');
+      assert.equal((await readMessages(alice)).find((m) => m.text === 'hi alice, only you can read this').own, false);
+
+      // Alice goes back to general and says something there: once carol has it, she would have
+      // had the private ones too if they had been sent to her (one broadcaster, one order).
+      await clickRoom(alice, 'general');
+      assert.equal(countText(await readMessages(alice), 'psst, bob'), 0, 'general does not show the private message');
+      await sendFromPage(alice, 'hello everyone');
+      await waitForMessage(carol, 'hello everyone');
+      const carolSees = await carol.evaluate(() => document.body.textContent);
+      for (const secret of ['psst, bob', 'only you can read this']) {
+        assert.ok(!carolSees.includes(secret), `carol's page does not show "${secret}"`);
+      }
+      assert.deepEqual(await readDms(carol), [], 'carol has no private conversation');
+      const carolFrames = await readFrames(carol, 'in');
+      assert.deepEqual(carolFrames.filter((f) => f.dm !== undefined || /psst|only you/.test(JSON.stringify(f))), [], 'no private frame reached carol');
+      assertClean(problems);
+    });
+  });
+
+  test('two tabs of one browser are one person: one name, both own either tab\'s messages, both get its private messages', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, person }) => {
+      const tab1 = await openChat(context, server.url, 'alice');
+      await waitForState(tab1, 'online');
+      const tab2 = await openChat(context, server.url); // no ?name=: the session says who we are
+      await waitForState(tab2, 'online');
+      const [bob] = await openAll(person, server.url, ['bob']);
+      const [hello1] = await readFrames(tab1, 'in', 'hello');
+      const [hello2] = await readFrames(tab2, 'in', 'hello');
+      assert.equal(hello2.session, hello1.session, 'the second tab presented the session of the first');
+      assert.equal(hello2.user, hello1.user, 'one user id');
+      for (const tab of [tab1, tab2]) await waitForMyName(tab, 'alice');
+      const opened = await tab2.locator('#frame-list li.event').allTextContents();
+      assert.ok(opened.some((e) => e.includes(`session=${hello1.session}`)), `the second tab sent ?session=: ${JSON.stringify(opened)}`);
+
+      // Typing in one tab: bob sees it, the other tab (the same person) does not.
+      await tab1.locator('#message-input').pressSequentially('still here', { delay: 20 });
+      await waitForTyping(bob, 'alice is typing…');
+      await delay(300);
+      assert.equal(await tab2.locator('#typing').textContent(), '', 'your own typing in another tab is not shown');
+      await tab1.locator('#message-input').fill('');
+
+      await sendFromPage(tab1, 'from tab one');
+      await sendFromPage(tab2, 'from tab two');
+      for (const page of [tab1, tab2, bob]) {
+        await waitForMessage(page, 'from tab one');
+        await waitForMessage(page, 'from tab two');
+        const shown = await readMessages(page);
+        const own = page !== bob;
+        for (const text of ['from tab one', 'from tab two']) {
+          const m = shown.find((x) => x.text === text);
+          assert.deepEqual([m.name, m.own], ['alice', own], `"${text}" is ${own ? '' : 'not '}own in ${page === bob ? 'bob' : 'a tab of alice'}`);
+        }
+      }
+
+      // A private message to alice reaches both tabs; her answer from one tab shows in the other as hers.
+      await clickUser(bob, 'alice');
+      await sendFromPage(bob, 'to whichever tab');
+      for (const tab of [tab1, tab2]) {
+        await waitFor(tab, 'bob in "Direct messages" with 1 unread', () =>
+          document.querySelector('#dms li.dm[data-name="bob"] .unread')?.textContent === '1',
+        );
+      }
+      await clickDm(tab2, 'bob');
+      await waitForMessage(tab2, 'to whichever tab');
+      await sendFromPage(tab2, 'answered from tab two');
+      await waitForMessage(bob, 'answered from tab two');
+      await clickDm(tab1, 'bob');
+      await waitForMessage(tab1, 'answered from tab two');
+      const inTab1 = await readMessages(tab1);
+      assert.equal(inTab1.find((m) => m.text === 'answered from tab two').own, true, 'own in the other tab');
+      assert.equal(inTab1.find((m) => m.text === 'to whichever tab').own, false);
+      assert.equal(countText(inTab1, 'to whichever tab'), 1, 'shown once');
+      assertClean(problems);
+    });
+  });
+
+  test('a reload keeps your name with your session; meanwhile another browser asking for it gets alice-2 and is told', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, person }) => {
+      let alice = await openChat(context, server.url, 'alice');
+      await waitForState(alice, 'online');
+      const [first] = await readFrames(alice, 'in', 'hello');
+      assert.equal(first.requested, undefined);
+      assert.equal(await alice.evaluate(() => localStorage.getItem('wschat.session')), first.session, 'the session is kept');
+
+      await alice.reload();
+      await waitForState(alice, 'online');
+      const [again] = await readFrames(alice, 'in', 'hello');
+      assert.deepEqual([again.session, again.user, again.name], [first.session, first.user, 'alice'], 'same session, same person');
+      await waitForMyName(alice, 'alice');
+
+      // Alice closes her only tab. Her name stays hers: a newcomer asking for it gets alice-2.
+      await alice.close();
+      const other = await openChat(await person(), server.url, 'alice');
+      await waitForState(other, 'online');
+      await waitForMyName(other, 'alice-2');
+      await waitForNotice(other, '^alice is taken; you are alice-2\\.');
+      assert.equal((await readFrames(other, 'in', 'hello'))[0].requested, 'alice');
+      await sendFromPage(other, 'I am the other one');
+      await waitForMessage(other, 'I am the other one');
+      assert.equal((await readMessages(other)).find((m) => m.text === 'I am the other one').name, 'alice-2');
+
+      // Alice comes back (no ?name= this time): still alice, and no notice.
+      alice = await openChat(context, server.url);
+      await waitForState(alice, 'online');
+      await waitForMyName(alice, 'alice');
+      await waitForUsers(alice, ['alice', 'alice-2']);
+      assert.equal((await readFrames(alice, 'in', 'hello'))[0].user, first.user);
+      assert.ok(!(await readMessages(alice)).some((m) => /is taken/.test(m.text)), 'alice is not told her name is taken');
+      assertClean(problems);
+    });
+  });
+
+  test('rename: every tab takes the new name, a taken one is refused under the field, the rooms see "alice is now alicia"', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, person }) => {
+      const tab1 = await openChat(context, server.url, 'alice');
+      await waitForState(tab1, 'online');
+      const tab2 = await openChat(context, server.url);
+      await waitForState(tab2, 'online');
+      const [bob] = await openAll(person, server.url, ['bob']);
+      await joinRoomByName(tab1, 'rust');
+      await joinRoomByName(bob, 'rust');
+      await waitForUsers(bob, ['alice', 'bob']);
+      // Bob has a private conversation with alice: it follows her to her new name.
+      await clickUser(bob, 'alice');
+      await sendFromPage(bob, 'before your rename');
+      await waitForMessage(bob, 'before your rename');
+
+      // Taken: refused, shown under the field, nothing changes.
+      const error = tab1.locator('#name-error');
+      assert.equal(await error.isHidden(), true);
+      await tab1.locator('#name').fill('BOB'); // names are unique whatever their case
+      await tab1.locator('#name').press('Enter');
+      await error.waitFor({ state: 'visible', timeout: 10000 });
+      const refusals = (await readFrames(tab1, 'in', 'error')).filter((f) => f.code === 'name_taken');
+      assert.equal(refusals.length, 1, 'one name_taken error');
+      assert.equal(await error.textContent(), refusals[0].message);
+      assert.equal(await tab1.getAttribute('#name', 'aria-invalid'), 'true');
+      assert.equal(await tab1.locator('#alerts .alert').count(), 0, 'inline, not an alert');
+      assert.equal(await tab2.inputValue('#name'), 'alice', 'the other tab keeps the name');
+      await tab1.locator('#name').fill('BO'); // editing clears the message
+      await error.waitFor({ state: 'hidden', timeout: 5000 });
+
+      // Free: every tab of alice gets its own `renamed`.
+      await tab1.locator('#name').fill('alicia');
+      await tab1.locator('#name').press('Enter');
+      assert.deepEqual((await readFrames(tab1, 'out', 'rename')), [{ type: 'rename', name: 'BOB' }, { type: 'rename', name: 'alicia' }]);
+      for (const tab of [tab1, tab2]) await waitForMyName(tab, 'alicia');
+      assert.deepEqual(await readFrames(tab2, 'out', 'rename'), [], 'the other tab sent nothing');
+      assert.equal(await error.isHidden(), true);
+
+      // Bob sees it in each room they share, and his conversation with her has her new name.
+      await clickRoom(bob, 'rust');
+      await waitForNotice(bob, '^alice is now alicia');
+      await waitFor(bob, 'alicia listed in rust, alice gone', () => {
+        const users = [...document.querySelectorAll('#users li')].map((li) => li.dataset.name);
+        return users.includes('alicia') && !users.includes('alice');
+      });
+      await clickRoom(bob, 'general');
+      await waitForNotice(bob, '^alice is now alicia');
+      await waitFor(bob, 'the conversation listed as alicia', () => {
+        const names = [...document.querySelectorAll('#dms li.dm')].map((li) => li.dataset.name);
+        return names.length === 1 && names[0] === 'alicia';
+      });
+      await clickDm(bob, 'alicia');
+      assert.equal(countText(await readMessages(bob), 'before your rename'), 1, 'the same conversation');
+      await sendFromPage(bob, 'after your rename');
+      await waitFor(tab2, 'the private message in the list', () => document.querySelector('#dms li.dm[data-name="bob"]') !== null);
+      await clickDm(tab2, 'bob');
+      await waitForMessage(tab2, 'after your rename');
+      await clickRoom(tab2, 'general');
+      await sendFromPage(tab2, 'alicia speaking');
+      await clickRoom(bob, 'general');
+      await waitForMessage(bob, 'alicia speaking');
+      assert.deepEqual(
+        (await readMessages(bob)).filter((m) => m.text === 'alicia speaking').map((m) => [m.name, m.own]),
+        [['alicia', false]],
+      );
+      const mine = (await readMessages(tab1)).find((m) => m.text === 'alicia speaking');
+      assert.equal(mine, undefined, 'tab one shows rust');
+      await clickRoom(tab1, 'general');
+      assert.deepEqual(
+        (await readMessages(tab1)).filter((m) => m.text === 'alicia speaking').map((m) => [m.name, m.own]),
+        [['alicia', true]],
+      );
+      assertClean(problems);
+    });
+  });
+
+  test('private messages sent while you were away are listed as unread when you come back', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, person }) => {
+      let bob = await openChat(context, server.url, 'bob');
+      await waitForState(bob, 'online');
+      const [alice] = await openAll(person, server.url, ['alice']);
+      await clickUser(alice, 'bob');
+      await bob.close(); // his only tab: no connection of his is open
+      await waitFor(alice, 'bob gone from the users list', () => !document.querySelector('#users li[data-name="bob"]'));
+      await sendFromPage(alice, 'while you were away');
+      await waitForMessage(alice, 'while you were away');
+      await sendFromPage(alice, 'and again');
+      await waitForMessage(alice, 'and again');
+
+      bob = await openChat(context, server.url);
+      await waitForState(bob, 'online');
+      const [hello] = await readFrames(bob, 'in', 'hello');
+      assert.deepEqual(hello.unread_dms.map((d) => [d.name, d.count]), [['alice', 2]]);
+      await waitFor(bob, 'alice listed with 2 unread', () =>
+        document.querySelector('#dms li.dm[data-name="alice"] .unread')?.textContent === '2',
+      );
+      assert.equal(await bob.locator('#room-title').textContent(), '#general', 'the conversation is listed, not opened');
+      await clickDm(bob, 'alice');
+      await waitForMessage(bob, 'and again');
+      const shown = (await readMessages(bob)).filter((m) => m.kind === 'message').map((m) => m.text);
+      assert.deepEqual(shown, ['while you were away', 'and again']);
+      assert.equal((await readDms(bob))[0].unread, 0);
+
+      // Read now: the next visit lists nothing unread.
+      await bob.reload();
+      await waitForState(bob, 'online');
+      assert.deepEqual((await readFrames(bob, 'in', 'hello'))[0].unread_dms, []);
+      assert.deepEqual((await readDms(bob)).filter((d) => d.unread > 0), []);
+      assertClean(problems);
+    });
+  });
+
   // Writes docs/screenshot.png when SCREENSHOT=1.
   test('screenshot', { timeout: TEST_TIMEOUT, skip: process.env.SCREENSHOT !== '1' && 'set SCREENSHOT=1 to write docs/screenshot.png' }, async () => {
     await withServer(browser, { tls: true }, {}, async ({ server, context, problems, clients, person }) => {

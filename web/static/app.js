@@ -896,7 +896,8 @@
 
   /** A conversation opened by name learns its user id: from now on it is keyed by it. */
   function adoptDmKey(pending, user) {
-    state.dms.delete(pending.key);
+    const oldKey = pending.key;
+    state.dms.delete(oldKey);
     const known = state.dms.get(`@${user}`);
     const dm = known || pending; // we had one with them already, under an older name
     if (!known) {
@@ -904,8 +905,8 @@
       dm.key = `@${user}`;
       addDm(dm);
     }
-    if (state.previous === pending.key) state.previous = dm.key;
-    if (state.shown === pending.key) {
+    if (state.previous === oldKey) state.previous = dm.key;
+    if (state.shown === oldKey) {
       if (known) {
         state.shown = null; // the pending one's list is dropped, not parked
         el.messages.replaceChildren();
