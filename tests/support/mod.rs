@@ -105,7 +105,7 @@ impl Server {
                     tungstenite::HandshakeError::Failure(e) => e,
                     tungstenite::HandshakeError::Interrupted(_) => panic!("handshake interrupted"),
                 })?;
-        Ok(Client { ws })
+        Ok(Client { ws, hello: Value::Null })
     }
 
     /// A connected stream (TLS when the server has it), with timeouts.
@@ -204,7 +204,7 @@ pub fn wss_client(addr: SocketAddr, query: &str, cert: &std::path::Path) -> Clie
     let url = format!("wss://localhost:{}/ws?{query}", addr.port());
     let (ws, _) = tungstenite::client::client(url, tls_stream(tcp, cert))
         .unwrap_or_else(|e| panic!("connecting to {addr} with {query}: {e}"));
-    Client { ws }
+    Client { ws, hello: Value::Null }
 }
 
 /// Waits, at most `limit`, until `GET /healthz` over TLS at `addr` answers 200.
@@ -288,6 +288,8 @@ impl Write for Stream {
 /// A WebSocket client speaking the chat's JSON.
 pub struct Client {
     pub ws: WebSocket<Stream>,
+    /// The `hello` it got, once [`Client::welcome`] read it.
+    pub hello: Value,
 }
 
 impl Client {
@@ -314,6 +316,11 @@ impl Client {
         let history = self.next_of("history");
         assert_eq!(history["room"], room.to_ascii_lowercase(), "{history}");
         history
+    }
+
+    /// The session its `hello` gave.
+    pub fn session(&self) -> &str {
+        self.hello["session"].as_str().expect("welcomed")
     }
 
     /// Sends a raw message.
@@ -347,6 +354,7 @@ impl Client {
     pub fn welcome(&mut self) -> Value {
         let hello = self.next();
         assert_eq!(hello["type"], "hello", "{hello}");
+        self.hello = hello;
         let history = self.next();
         assert_eq!(history["type"], "history", "{history}");
         history
