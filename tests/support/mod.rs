@@ -97,14 +97,33 @@ impl Server {
 
     /// Like `connect`, but returns the handshake error.
     pub fn try_connect(&self, path: &str) -> Result<Client, tungstenite::Error> {
+        self.try_connect_with(path, &[])
+    }
+
+    /// A WebSocket client on `path` whose upgrade request carries `headers` too.
+    pub fn connect_with(&self, path: &str, headers: &[(&str, &str)]) -> Client {
+        self.try_connect_with(path, headers).expect("WebSocket handshake")
+    }
+
+    fn try_connect_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Client, tungstenite::Error> {
+        use tungstenite::client::IntoClientRequest;
+        use tungstenite::http::{HeaderName, HeaderValue};
         let stream = self.stream();
         let config = WebSocketConfig::default().max_message_size(Some(64 << 20));
-        let (ws, _) =
-            tungstenite::client::client_with_config(self.ws_url(path), stream, Some(config))
-                .map_err(|e| match e {
-                    tungstenite::HandshakeError::Failure(e) => e,
-                    tungstenite::HandshakeError::Interrupted(_) => panic!("handshake interrupted"),
-                })?;
+        let mut request = self.ws_url(path).into_client_request()?;
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).unwrap();
+            request.headers_mut().append(name, HeaderValue::from_str(value).unwrap());
+        }
+        let (ws, _) = tungstenite::client::client_with_config(request, stream, Some(config))
+            .map_err(|e| match e {
+                tungstenite::HandshakeError::Failure(e) => e,
+                tungstenite::HandshakeError::Interrupted(_) => panic!("handshake interrupted"),
+            })?;
         Ok(Client { ws, hello: Value::Null })
     }
 
