@@ -79,6 +79,12 @@ pub struct Config {
     pub max_rooms_per_connection: usize,
     /// `MAX_ROOMS`: rooms with members on this instance at most. Default 10000.
     pub max_rooms: usize,
+    /// `NAME_RESERVE_SECS`: how long a nickname stays with its session after the session's last
+    /// connection closed (then the name is free and the session forgotten). Default 3600.
+    pub name_reserve: Duration,
+    /// `MAX_RESERVED_NAMES`: offline sessions that keep their nickname at most; beyond it the
+    /// longest offline is forgotten first. Default 100000.
+    pub max_reserved_names: usize,
 }
 
 /// A block of addresses, such as `10.0.0.0/8` or a single `127.0.0.1`.
@@ -157,6 +163,8 @@ impl Default for Config {
             default_room: RoomName::parse("general").expect("a valid room name"),
             max_rooms_per_connection: 16,
             max_rooms: 10_000,
+            name_reserve: Duration::from_secs(3600),
+            max_reserved_names: 100_000,
         }
     }
 }
@@ -218,6 +226,10 @@ impl Config {
             positive(v, 1024)
         })?;
         env.parse("MAX_ROOMS", &mut c.max_rooms, |v| positive(v, 1 << 20))?;
+        env.parse("NAME_RESERVE_SECS", &mut c.name_reserve, |v| {
+            v.parse().ok().filter(|&n| n <= 30 * 86_400).map(Duration::from_secs)
+        })?;
+        env.parse("MAX_RESERVED_NAMES", &mut c.max_reserved_names, |v| positive(v, 1 << 24))?;
         if c.idle_timeout <= c.ping_interval {
             return Err(Error::Config {
                 var: "IDLE_TIMEOUT_SECS",

@@ -104,8 +104,7 @@ impl Ready<'_> {
             upgraded,
             Timing { ping_every: config.ping_interval, idle: config.idle_timeout },
         );
-        let name = joining.name.clone();
-        let end = match app {
+        let (end, name) = match app {
             App::Chat => {
                 let services = Services {
                     config,
@@ -115,10 +114,13 @@ impl Ready<'_> {
                     admission: &ctx.admission,
                 };
                 let mut chat = ChatHandler::new(id, joining, services);
-                session.run(&mut memory::ReleaseAfterOpen(&mut chat))
+                let end = session.run(&mut memory::ReleaseAfterOpen(&mut chat));
+                (end, chat.name())
             }
-            App::Echo => session
-                .run(&mut memory::ReleaseAfterOpen(&mut Echo { patience: config.idle_timeout })),
+            App::Echo => {
+                let echo = &mut Echo { patience: config.idle_timeout };
+                (session.run(&mut memory::ReleaseAfterOpen(echo)), joining.name)
+            }
         };
         info!("{peer}: {name} disconnected after {:.1?}: {end}", started.elapsed());
     }

@@ -24,7 +24,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::bus::Bus;
-use crate::chat::broadcaster::{Broadcaster, RoomLimits};
+use crate::chat::broadcaster::{Broadcaster, Limits};
 use crate::chat::history::{Epochs, new_epoch};
 use crate::chat::inbox::Inbox;
 use crate::chat::room::Admission;
@@ -62,8 +62,7 @@ pub fn run(config: Config) -> Result<(), Error> {
     let (inbox, mailbox) = Inbox::new();
     let metrics = Arc::new(Metrics::default());
     let (bus, epochs) = connect_bus(&config, &inbox, &metrics)?;
-    let limits =
-        RoomLimits { history_size: config.history_size, keep_empty_rooms: config.max_rooms };
+    let limits = Limits::from_config(&config);
     let broadcaster = Broadcaster::new(mailbox, epochs, limits, metrics.clone(), bus.others());
     let broadcaster = spawn("broadcaster", move || broadcaster.run())?;
 

@@ -73,7 +73,13 @@ fn refused_input_gets_an_error_event_and_the_connection_stays() {
         ("   ", "empty"),
         (r#"{"type":"message","text":""}"#, "empty"),
         (r#"{"type":"message","text":42}"#, "bad_request"),
-        (r#"{"type":"rename","name":"x"}"#, "bad_request"),
+        (r#"{"type":"nick","name":"x"}"#, "bad_request"),
+        (r#"{"type":"rename","name":" \u0007 "}"#, "bad_request"),
+        (r#"{"type":"rename","name":7}"#, "bad_request"),
+        (r#"{"type":"message","to":"nobody","text":"hi"}"#, "no_such_user"),
+        (r#"{"type":"message","to":"  ","text":"hi"}"#, "no_such_user"),
+        (r#"{"type":"message","to":"c","room":"general","text":"hi"}"#, "bad_request"),
+        (r#"{"type":"subscribe","dm":"nobody"}"#, "no_such_user"),
     ] {
         client.send(Message::text(frame));
         let error = client.next_of("error");

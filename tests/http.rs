@@ -232,7 +232,7 @@ fn logs_name_the_forwarded_client_only_behind_a_trusted_proxy() {
         let forwarded = "198.51.100.7, 203.0.113.9".parse().unwrap();
         request.headers_mut().insert("X-Forwarded-For", forwarded);
         let (ws, _) = tungstenite::client::client(request, server.stream()).unwrap();
-        let mut client = crate::support::Client { ws };
+        let mut client = crate::support::Client { ws, hello: serde_json::Value::Null };
         client.welcome();
         // The reader logs the connection before it reads its first frame.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);

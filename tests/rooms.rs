@@ -133,7 +133,7 @@ fn typing_reaches_the_others_once_every_two_seconds() {
     alice.say_in("rust", "done typing");
     assert_eq!(
         next_not_presence(&mut bob),
-        json!({"type": "typing", "room": "rust", "name": "alice"})
+        json!({"type": "typing", "room": "rust", "name": "alice", "user": alice.hello["user"]})
     );
     assert_eq!(next_not_presence(&mut bob)["text"], "done typing", "the second notice was dropped");
     assert_eq!(next_not_presence(&mut alice)["text"], "done typing", "no notice of one's own");
@@ -147,8 +147,10 @@ fn the_room_list_counts_nicknames_most_first() {
     let server = Server::start(&[]);
     let mut alice = joined(&server, "alice");
     let mut bob = joined(&server, "bob");
-    // A second connection of one nickname counts once.
-    let mut bob_again = joined(&server, "bob");
+    // A second connection of one person (its session) counts once.
+    let mut bob_again = server.connect(&format!("/ws?session={}", bob.session()));
+    bob_again.welcome();
+    assert_eq!(bob_again.hello["name"], "bob");
     alice.subscribe("rust");
     bob.subscribe("rust");
     bob_again.subscribe("rust");

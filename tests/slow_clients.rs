@@ -15,7 +15,7 @@ fn small_window_client(server: &Server, path: &str) -> Client {
     let tcp: std::net::TcpStream = socket.into();
     tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
     let (ws, _) = tungstenite::client::client(server.ws_url(path), Stream::Plain(tcp)).unwrap();
-    Client { ws }
+    Client { ws, hello: serde_json::Value::Null }
 }
 
 /// Enough 3 KB messages to fill the stalled client's window, the kernel's send buffer (it grows

@@ -5,6 +5,7 @@ mod support;
 mod bad_input;
 mod chat;
 mod http;
+mod identity;
 mod lifecycle;
 mod rooms;
 mod slow_clients;

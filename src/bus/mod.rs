@@ -15,9 +15,12 @@
 use std::sync::Arc;
 
 use crate::chat::handler::Publish;
-use crate::chat::inbox::{Closed, Inbox};
+use crate::chat::inbox::{Closed, Inbox, Said};
 use crate::chat::presence::Announce;
+#[cfg(feature = "kafka")]
+use crate::chat::protocol::Chat;
 use crate::chat::room::RoomName;
+use crate::chat::session::UserId;
 use crate::ws::outbound::Outbound;
 
 #[cfg(feature = "kafka")]
@@ -36,22 +39,15 @@ pub enum Bus {
 impl Publish for Bus {
     /// Sends a chat message on its way to every member of `room`. With Kafka a failure to deliver
     /// reaches `sender` later as a `not_delivered` error event.
-    fn publish(
-        &self,
-        room: RoomName,
-        name: String,
-        text: String,
-        ts: String,
-        sender: &Arc<Outbound>,
-    ) -> Result<(), Closed> {
+    fn publish(&self, room: RoomName, said: Said, sender: &Arc<Outbound>) -> Result<(), Closed> {
         match self {
             Bus::Local(inbox) => {
                 let _ = sender;
-                inbox.chat(room, name, text, ts)
+                inbox.chat(room, said)
             }
             #[cfg(feature = "kafka")]
             Bus::Kafka(bus) => {
-                bus.publish(&room, name, text, ts, sender);
+                bus.publish(&room, said, sender);
                 Ok(())
             }
         }
@@ -59,12 +55,12 @@ impl Publish for Bus {
 
     /// Tells the other members of `room` that `name` (connection `from`) is typing. With Kafka
     /// even this instance hears it from the presence topic, like everything else.
-    fn typing(&self, room: RoomName, name: String, from: u64) -> Result<(), Closed> {
+    fn typing(&self, room: RoomName, user: UserId, name: String, from: u64) -> Result<(), Closed> {
         match self {
-            Bus::Local(inbox) => inbox.typing(room, name, from),
+            Bus::Local(inbox) => inbox.typing(room, user, name, from),
             #[cfg(feature = "kafka")]
             Bus::Kafka(bus) => {
-                bus.typing(&room, name, from);
+                bus.typing(&room, user, name, from);
                 Ok(())
             }
         }
@@ -86,6 +82,14 @@ impl Bus {
 impl Announce for kafka::KafkaBus {
     fn announce(&self, rooms: Vec<(RoomName, Vec<String>)>) {
         kafka::KafkaBus::announce(self, rooms);
+    }
+
+    fn claim(&self, user: UserId, name: &str) {
+        kafka::KafkaBus::claim(self, user, name);
+    }
+
+    fn direct(&self, chat: &Chat, sender: &Arc<Outbound>) {
+        kafka::KafkaBus::direct(self, chat, sender);
     }
 
     fn flush(&self) {

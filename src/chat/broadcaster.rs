@@ -38,10 +38,14 @@ use tungstenite::Bytes;
 
 use crate::chat::history::{Epochs, Resume};
 use crate::chat::hub::{Entered, Hub, Slot};
-use crate::chat::inbox::{Event, Mailbox};
+use crate::chat::identity::{Identities, Pair, Renamed};
+use crate::chat::inbox::{Arrival, Event, Mailbox, Said};
 use crate::chat::presence::{Announce, Change, Presence};
-use crate::chat::protocol::{Chat, MAX_LISTED_ROOMS, RoomCount, ServerEvent, timestamp};
+use crate::chat::protocol::{
+    Chat, MAX_LISTED_ROOMS, NO_SUCH_USER, Place, RoomCount, ServerEvent, Unread, timestamp,
+};
 use crate::chat::room::RoomName;
+use crate::chat::session::UserId;
 use crate::metrics::Metrics;
 use crate::ws::frame;
 use crate::ws::outbound::Sent;
@@ -50,6 +54,9 @@ use crate::ws::outbound::Sent;
 pub struct Broadcaster {
     mailbox: Mailbox,
     hub: Hub,
+    /// Who holds which nickname, and the private conversations.
+    identities: Identities,
+    limits: Limits,
     metrics: Arc<Metrics>,
     /// The other instances (Kafka), if there can be any.
     others: Option<Arc<dyn Announce>>,
@@ -150,19 +157,20 @@ impl Round {
 }
 
 impl Broadcaster {
-    /// A broadcaster reading `mailbox`; rooms take their ids from `epochs` and keep
-    /// `history_size` messages each, `max_rooms` empty rooms are kept; presence is announced to
-    /// `others`.
+    /// A broadcaster reading `mailbox`; rooms and conversations take their ids from `epochs`,
+    /// within the `limits`; presence and claims are announced to `others`.
     pub fn new(
         mailbox: Mailbox,
         epochs: Epochs,
-        limits: RoomLimits,
+        limits: Limits,
         metrics: Arc<Metrics>,
         others: Option<Arc<dyn Announce>>,
     ) -> Broadcaster {
         Broadcaster {
             mailbox,
             hub: Hub::new(epochs, limits.history_size, limits.keep_empty_rooms),
+            identities: Identities::new(limits.name_reserve, limits.max_reserved_names),
+            limits,
             metrics,
             others,
             presence: Presence::new(),
@@ -206,6 +214,7 @@ impl Broadcaster {
                 self.presence_due = now + PRESENCE_TICK;
                 let mut round = std::mem::take(&mut self.round);
                 self.presence.forget_silent(now);
+                self.identities.sweep(now);
                 self.refresh_presence(&mut round);
                 self.send_batched_presence(&mut round);
                 self.deliver(&mut round);
@@ -235,10 +244,11 @@ impl Broadcaster {
 
     fn handle(&mut self, event: Event, round: &mut Round) -> Flow {
         match event {
-            Event::Joined { client } => {
-                self.hub.open(client);
-            }
+            Event::Joined(arrival) => self.arrive(*arrival, round),
             Event::Subscribe { id, room, resume } => self.subscribe(id, room, resume, round),
+            Event::SubscribeDirect { id, with, resume } => {
+                self.subscribe_direct(id, &with, resume, round);
+            }
             Event::Unsubscribe { id, room } => {
                 let Some(slot) = self.hub.slot(id) else { return Flow::Continue };
                 if self.hub.unsubscribe(slot, &room) == Some(true) {
@@ -247,10 +257,13 @@ impl Broadcaster {
                 }
                 self.refresh_presence(round);
             }
-            Event::Chat { id, room, name, text, ts } => self.chat(id, room, name, text, ts, round),
-            Event::Typing { room, name, from } => {
+            Event::Chat { id, room, said } => self.chat(id, room, said, round),
+            Event::Direct { from, to, text, ts } => self.direct_from(from, &to, text, ts, round),
+            Event::DirectRecord { id, chat } => self.deliver_direct(Some(id), *chat, round),
+            Event::Rename { id, name } => self.rename(id, name, round),
+            Event::Typing { room, user, name, from } => {
                 let except = from.and_then(|id| self.hub.slot(id));
-                let typing = ServerEvent::Typing { room: room.as_str(), name: &name };
+                let typing = ServerEvent::Typing { room: room.as_str(), name: &name, user };
                 let except = except.map_or(Except::Nobody, Except::Slot);
                 self.to_room(round, &room, &typing, except);
             }
@@ -275,12 +288,51 @@ impl Broadcaster {
         Flow::Continue
     }
 
+    /// A new connection: settles its session and nickname, and sends it `hello` (and
+    /// `session_expired` when the session it presented is not one, or no longer known).
+    fn arrive(&mut self, arrival: Arrival, round: &mut Round) {
+        let Arrival { mut client, presented, fresh, requested, settled } = arrival;
+        let arrived = self.identities.arrive(presented, fresh, &requested);
+        let user = arrived.user;
+        client.user = user;
+        client.name.clone_from(&arrived.name);
+        client.tag.set(&arrived.name);
+        let slot = self.hub.open(client);
+        let session = arrived.session.to_text();
+        let unread = self.identities.unread(user);
+        let limits = &self.limits;
+        let hello = ServerEvent::Hello {
+            session: &session,
+            user,
+            name: &arrived.name,
+            requested: arrived.requested.as_deref(),
+            max_message_bytes: limits.max_message_bytes,
+            rate_limit_per_sec: limits.rate_limit_per_sec,
+            default_room: limits.default_room.as_str(),
+            max_rooms_per_connection: limits.max_rooms_per_connection,
+            unread_dms: unread
+                .iter()
+                .map(|&(user, name, count)| Unread { name, user, count })
+                .collect(),
+        };
+        let index = round.frame(&hello);
+        round.add(slot, index);
+        if arrived.expired {
+            let expired = ServerEvent::error("session_expired", SESSION_EXPIRED);
+            self.tell(round, slot, &expired);
+        }
+        // The connection's thread waits for this before it reads anything from its client.
+        let _ = settled.send(user);
+    }
+
     fn subscribe(&mut self, id: u64, room: RoomName, resume: Option<Resume>, round: &mut Round) {
         let Some((slot, entered)) = self.hub.subscribe(id, &room) else { return };
         let history = &self.hub.room(&room).expect("it has a member").history;
         let (messages, complete) = history.replay(resume.as_ref());
         let history = ServerEvent::History {
-            room: room.as_str(),
+            room: Some(room.as_str()),
+            dm: None,
+            user: None,
             epoch: history.epoch(),
             messages: messages.into_iter().map(|c| ServerEvent::Message(c)).collect(),
             complete,
@@ -300,15 +352,7 @@ impl Broadcaster {
         }
     }
 
-    fn chat(
-        &mut self,
-        id: Option<u64>,
-        room: RoomName,
-        name: String,
-        text: String,
-        ts: String,
-        round: &mut Round,
-    ) {
+    fn chat(&mut self, id: Option<u64>, room: RoomName, said: Said, round: &mut Round) {
         let history = &mut self.hub.room_mut(&room).history;
         let id = match id {
             // A record read twice (after a consumer error) is delivered once.
@@ -316,9 +360,157 @@ impl Broadcaster {
             Some(id) => id,
             None => history.next_id(),
         };
-        let chat = Arc::new(Chat { room, id, name, text, ts });
+        let Said { user, name, text, ts } = said;
+        let chat = Arc::new(Chat { place: Place::Room(room.clone()), id, user, name, text, ts });
         history.push(chat.clone());
-        self.to_room(round, &chat.room, &ServerEvent::Message(&chat), Except::Nobody);
+        self.to_room(round, &room, &ServerEvent::Message(&chat), Except::Nobody);
+    }
+
+    /// The private conversation of client `id` with whoever holds `with`: its history (after
+    /// `resume`), and it is read now. A conversation that does not exist yet is not made.
+    fn subscribe_direct(&mut self, id: u64, with: &str, resume: Option<Resume>, round: &mut Round) {
+        let Some(slot) = self.hub.slot(id) else { return };
+        let user = self.hub.client(slot).expect("connected").user;
+        let Some(peer) = self.identities.holder(with) else {
+            return self.no_such_user(round, slot, with);
+        };
+        let pair = Pair::new(user, peer);
+        let key = pair.key();
+        let empty;
+        let history = match self.identities.existing(pair) {
+            Some(history) => history,
+            None => {
+                empty = self.hub.epochs().history(&key, 0);
+                &empty
+            }
+        };
+        let (messages, complete) = history.replay(resume.as_ref());
+        let event = ServerEvent::History {
+            room: None,
+            dm: self.identities.name(peer),
+            user: Some(peer),
+            epoch: history.epoch(),
+            messages: messages.into_iter().map(|c| ServerEvent::Message(c)).collect(),
+            complete,
+        };
+        let index = round.frame(&event);
+        round.add(slot, index);
+        self.identities.mark_read(user, peer);
+    }
+
+    /// A private message from client `from` to whoever holds `to`: numbered here, or (with a
+    /// bus) published, to come back numbered as [`Event::DirectRecord`] on every instance.
+    fn direct_from(&mut self, from: u64, to: &str, text: String, ts: String, round: &mut Round) {
+        let Some(slot) = self.hub.slot(from) else { return };
+        let Some(to_user) = self.identities.holder(to) else {
+            return self.no_such_user(round, slot, to);
+        };
+        let client = self.hub.client(slot).expect("connected");
+        let to = self.identities.name(to_user).unwrap_or(to).to_string();
+        let (user, name) = (client.user, client.name.clone());
+        let chat = Chat { place: Place::Direct { to, to_user }, id: 0, user, name, text, ts };
+        match &self.others {
+            Some(others) => others.direct(&chat, &client.outbound),
+            None => self.deliver_direct(None, chat, round),
+        }
+    }
+
+    /// Stores a private message in its conversation and gives it to every connection here of
+    /// both sessions; counts it unread for a recipient with none.
+    fn deliver_direct(&mut self, id: Option<u64>, mut chat: Chat, round: &mut Round) {
+        let Place::Direct { to_user, .. } = chat.place else { return };
+        let pair = Pair::new(chat.user, to_user);
+        let hub = &self.hub;
+        let history = self.identities.conversation(pair, || hub.new_history(&pair.key()));
+        chat.id = match id {
+            Some(id) if history.has_seen(id) => return,
+            Some(id) => id,
+            None => history.next_id(),
+        };
+        let chat = Arc::new(chat);
+        history.push(chat.clone());
+        let index = round.frame(&ServerEvent::Message(&chat));
+        for &slot in self.hub.slots_of(chat.user) {
+            round.add(slot, index);
+        }
+        if to_user != chat.user {
+            for &slot in self.hub.slots_of(to_user) {
+                round.add(slot, index);
+            }
+        }
+        if !self.identities.is_connected(to_user) {
+            self.identities.note_unread(to_user, chat.user);
+        }
+    }
+
+    /// Client `id` asks for the nickname `name`.
+    fn rename(&mut self, id: u64, name: String, round: &mut Round) {
+        let Some(slot) = self.hub.slot(id) else { return };
+        let user = self.hub.client(slot).expect("connected").user;
+        match self.identities.rename(user, &name) {
+            Renamed::Same => {}
+            Renamed::Taken => {
+                let taken = ServerEvent::Error {
+                    code: "name_taken",
+                    message: NAME_TAKEN,
+                    room: None,
+                    to: None,
+                    name: Some(&name),
+                };
+                self.tell(round, slot, &taken);
+            }
+            Renamed::From(old) => {
+                self.renamed(user, &old, &name, None, round);
+                if let Some(others) = &self.others {
+                    others.claim(user, &name);
+                }
+            }
+        }
+    }
+
+    /// `user` has the nickname `new` now (it had `old`): every connection of its session gets
+    /// `renamed`, and every room it is in a `rename` and (when small) its new list.
+    fn renamed(
+        &mut self,
+        user: UserId,
+        old: &str,
+        new: &str,
+        requested: Option<&str>,
+        round: &mut Round,
+    ) {
+        let rooms = self.hub.rename(user, new);
+        let index = round.frame(&ServerEvent::Renamed { name: new, requested });
+        for &slot in self.hub.slots_of(user) {
+            round.add(slot, index);
+        }
+        for room in rooms {
+            self.presence.local_renamed(&room, old, new);
+            let rename = ServerEvent::Rename { room: room.as_str(), from: old, to: new, user };
+            self.to_room(round, &room, &rename, Except::Nobody);
+            if self.presence.len(&room) <= USERS_BROADCAST_LIMIT {
+                let users =
+                    ServerEvent::Users { room: room.as_str(), users: self.presence.users(&room) };
+                self.to_room(round, &room, &users, Except::Nobody);
+            }
+        }
+        self.refresh_presence(round);
+    }
+
+    /// Sends `event` to the connection in `slot` only.
+    fn tell(&self, round: &mut Round, slot: Slot, event: &ServerEvent<'_>) {
+        let index = round.frame(event);
+        round.add(slot, index);
+    }
+
+    fn no_such_user(&self, round: &mut Round, slot: Slot, to: &str) {
+        let event = ServerEvent::Error {
+            code: "no_such_user",
+            message: NO_SUCH_USER,
+            room: None,
+            to: Some(to),
+            name: None,
+        };
+        self.tell(round, slot, &event);
     }
 
     fn leave(&mut self, id: u64, round: &mut Round) {
@@ -328,6 +520,7 @@ impl Broadcaster {
             round.forget(slot);
         }
         if let Some((client, rooms)) = self.hub.close(id) {
+            self.identities.depart(client.user, Instant::now());
             for (room, gone) in rooms {
                 if gone {
                     self.presence.local_gone(&room, &client.name);
@@ -488,9 +681,10 @@ impl Broadcaster {
                 Ok(Event::Left { id }) => {
                     self.hub.close(id);
                 }
-                Ok(Event::Joined { client }) => {
-                    client.outbound.close(1001, "server shutting down", true);
-                    self.hub.open(client);
+                Ok(Event::Joined(arrival)) => {
+                    // Its thread, waiting to be settled, hears that nobody will and ends.
+                    arrival.client.outbound.close(1001, "server shutting down", true);
+                    self.hub.open(arrival.client);
                 }
                 Ok(_) | Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -508,14 +702,47 @@ impl Broadcaster {
     }
 }
 
-/// The room settings the broadcaster needs.
-#[derive(Debug, Clone, Copy)]
-pub struct RoomLimits {
-    /// Messages kept per room (`HISTORY_SIZE`).
+/// The settings the broadcaster needs.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Messages kept per room and per private conversation (`HISTORY_SIZE`).
     pub history_size: usize,
     /// Rooms without members kept with their history (`MAX_ROOMS`); older ones are forgotten.
     pub keep_empty_rooms: usize,
+    /// How long a nickname stays with its session after its last connection closed
+    /// (`NAME_RESERVE_SECS`).
+    pub name_reserve: Duration,
+    /// Offline sessions that keep their nickname at most (`MAX_RESERVED_NAMES`).
+    pub max_reserved_names: usize,
+    /// For `hello`: `MAX_MESSAGE_BYTES`.
+    pub max_message_bytes: usize,
+    /// For `hello`: `RATE_LIMIT_PER_SEC`.
+    pub rate_limit_per_sec: u32,
+    /// For `hello`: `DEFAULT_ROOM`.
+    pub default_room: RoomName,
+    /// For `hello`: `MAX_ROOMS_PER_CONNECTION`.
+    pub max_rooms_per_connection: usize,
 }
+
+impl Limits {
+    /// The limits `config` sets.
+    pub fn from_config(config: &crate::config::Config) -> Limits {
+        Limits {
+            history_size: config.history_size,
+            keep_empty_rooms: config.max_rooms,
+            name_reserve: config.name_reserve,
+            max_reserved_names: config.max_reserved_names,
+            max_message_bytes: config.max_message_bytes,
+            rate_limit_per_sec: config.rate_limit_per_sec,
+            default_room: config.default_room.clone(),
+            max_rooms_per_connection: config.max_rooms_per_connection,
+        }
+    }
+}
+
+const SESSION_EXPIRED: &str =
+    "the session presented is not known (any more): this is a new one, with a new nickname";
+const NAME_TAKEN: &str = "another session holds that nickname";
 
 /// The most names in a room for which every change sends the whole users list to the room, and
 /// `join` and `leave` at once; bigger rooms get a `presence` event every [`PRESENCE_TICK`].
@@ -548,9 +775,23 @@ mod tests {
         RoomName::parse("general").unwrap()
     }
 
+    fn said(text: &str) -> Said {
+        let (name, ts) = ("a".to_string(), "t".to_string());
+        Said { user: UserId::NOBODY, name, text: text.into(), ts }
+    }
+
     fn broadcaster(mailbox: Mailbox) -> Broadcaster {
         let metrics = Arc::new(Metrics::default());
-        let limits = RoomLimits { history_size: 10, keep_empty_rooms: 10 };
+        let limits = Limits {
+            history_size: 10,
+            keep_empty_rooms: 10,
+            name_reserve: Duration::from_secs(60),
+            max_reserved_names: 10,
+            max_message_bytes: 100,
+            rate_limit_per_sec: 10,
+            default_room: general(),
+            max_rooms_per_connection: 4,
+        };
         Broadcaster::new(mailbox, Epochs::single(new_epoch()), limits, metrics, None)
     }
 
@@ -568,7 +809,7 @@ mod tests {
     fn it_stops_when_every_inbox_is_gone() {
         let (inbox, mailbox) = Inbox::new();
         let broadcaster = broadcaster(mailbox);
-        inbox.chat(general(), "a".into(), "hello".into(), "t".into()).unwrap();
+        inbox.chat(general(), said("hello")).unwrap();
         drop(inbox);
         assert!(returns_within(broadcaster, Duration::from_secs(5)), "still running");
     }
@@ -594,7 +835,7 @@ mod tests {
         let (inbox, mailbox) = Inbox::new();
         inbox.shutdown();
         assert!(returns_within(broadcaster(mailbox), Duration::from_secs(5)));
-        let late = inbox.chat(general(), "a".into(), "late".into(), "t".into());
+        let late = inbox.chat(general(), said("late"));
         assert!(late.is_err(), "nobody reads now");
     }
 }

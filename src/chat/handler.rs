@@ -1,10 +1,15 @@
 //! The chat as a WebSocket [`Handler`]: one per connection on `/ws`, on the connection's thread.
 //!
-//! - **Open**: the `hello` event (the settled nickname and the limits), then `joined` and a
-//!   subscription to the default room to the broadcaster, which sends its history and users.
+//! - **Open**: `joined` to the broadcaster, with the session the client presented (`?session=`
+//!   or the cookie `wschat_session`) and the nickname it asked for. The broadcaster settles who
+//!   it is and sends `hello`; this thread waits for that answer (its user id), then subscribes to
+//!   the default room, whose history and users follow.
 //! - **A text message**: the JSON ([`protocol::parse_request`]), then the rate limit (messages and
 //!   other requests each have their own allowance): a message is
-//!   published ([`Publish`]: the local inbox, or Kafka) to a room this connection is in; a
+//!   published ([`Publish`]: the local inbox, or Kafka) to a room this connection is in, signed
+//!   with the session's user id and the nickname in the connection's [`NameTag`]; a private
+//!   message, a rename or a private conversation's history go to the broadcaster, which knows who
+//!   holds which nickname; a
 //!   subscription is checked against the limits here and passed to the broadcaster; refused input
 //!   gets an error event on this connection only, and the connection stays open.
 //! - **A binary message**: close 1003; the chat speaks text.
@@ -20,11 +25,13 @@ use tungstenite::Bytes;
 
 use crate::chat::history::Resume;
 use crate::chat::hub::Client;
-use crate::chat::inbox::{Closed, Inbox};
+use crate::chat::identity::{NameTag, Presented};
+use crate::chat::inbox::{Arrival, Closed, Inbox, Said};
 use crate::chat::nickname;
 use crate::chat::protocol::{self, Request, ServerEvent};
 use crate::chat::rate_limit::{RateLimit, Verdict};
 use crate::chat::room::{Admission, RoomName};
+use crate::chat::session::{Session, UserId};
 use crate::config::Config;
 use crate::http::Request as HttpRequest;
 use crate::metrics::Metrics;
@@ -37,31 +44,28 @@ use crate::ws::session::{Close, End, Handler};
 pub trait Publish: Send + Sync {
     /// Sends a message on its way to every member of `room`, on every instance. A failure to
     /// deliver that is learnt later (Kafka) reaches `sender` as a `not_delivered` error event.
-    fn publish(
-        &self,
-        room: RoomName,
-        name: String,
-        text: String,
-        ts: String,
-        sender: &Arc<Outbound>,
-    ) -> Result<(), Closed>;
+    fn publish(&self, room: RoomName, said: Said, sender: &Arc<Outbound>) -> Result<(), Closed>;
 
-    /// `name` is typing in `room` (connection `from` on this instance), for the room's other
-    /// members on every instance.
-    fn typing(&self, room: RoomName, name: String, from: u64) -> Result<(), Closed>;
+    /// `name` (`user`) is typing in `room` (connection `from` on this instance), for the room's
+    /// other members on every instance.
+    fn typing(&self, room: RoomName, user: UserId, name: String, from: u64) -> Result<(), Closed>;
 }
 
-/// Who a new chat client is: its nickname and where it left off in the default room.
+/// Who a new chat client says it is: its session, the nickname it asks for, and where it left
+/// off in the default room.
 #[derive(Debug)]
 pub struct Joining {
     /// The cleaned nickname, or a `guest-NNNN` one.
     pub name: String,
+    /// `?session=…`, or else the cookie `wschat_session`.
+    pub presented: Presented,
     /// `?since=<id>&epoch=<epoch>`, when it is reconnecting.
     pub resume: Option<Resume>,
 }
 
 impl Joining {
-    /// Reads `name`, `since` and `epoch` from the upgrade request's query.
+    /// Reads `name`, `session`, `since` and `epoch` from the upgrade request's query, and the
+    /// session from its `Cookie` header when the query has none.
     pub fn from_request(request: &HttpRequest) -> Joining {
         let name = request
             .query_param("name")
@@ -72,9 +76,25 @@ impl Joining {
                 since,
                 epoch: request.query_param("epoch").filter(|e| !e.is_empty()),
             });
-        Joining { name, resume }
+        let raw = request
+            .query_param("session")
+            .or_else(|| request.header("Cookie").and_then(session_cookie).map(String::from));
+        let presented = match raw {
+            None => Presented::Nothing,
+            Some(raw) => Session::parse(&raw).map_or(Presented::Malformed, Presented::Session),
+        };
+        Joining { name, presented, resume }
     }
 }
+
+/// The value of the cookie `wschat_session` in a `Cookie` header (RFC 6265 §5.4:
+/// `name=value` pairs separated by `; `).
+fn session_cookie(header: &str) -> Option<&str> {
+    header.split(';').find_map(|pair| pair.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
+}
+
+/// The cookie a client may present its session in.
+pub const SESSION_COOKIE: &str = "wschat_session";
 
 /// What a chat connection needs of the server: shared by every connection.
 #[derive(Clone, Copy)]
@@ -102,7 +122,12 @@ struct Membership {
 /// One chat connection.
 pub struct ChatHandler<'a> {
     id: u64,
-    name: String,
+    /// Who it says it is, until `on_open` hands it to the broadcaster.
+    joining: Option<Joining>,
+    /// Its session's public id, once settled.
+    user: UserId,
+    /// Its nickname, set by the broadcaster.
+    tag: Arc<NameTag>,
     resume: Option<Resume>,
     /// Chat messages (and refused input).
     limit: RateLimit,
@@ -121,14 +146,34 @@ impl<'a> ChatHandler<'a> {
         let now = Instant::now();
         let limit = RateLimit::new(config.rate_limit_per_sec, now);
         let requests = RateLimit::new(request_rate(config), now);
-        let Joining { name, resume } = joining;
-        let rooms = Vec::new();
-        ChatHandler { id, name, resume, limit, requests, member: false, rooms, services }
+        let tag = Arc::new(NameTag::default());
+        tag.set(&joining.name);
+        ChatHandler {
+            id,
+            joining: Some(joining),
+            user: UserId::NOBODY,
+            tag,
+            resume: None,
+            limit,
+            requests,
+            member: false,
+            rooms: Vec::new(),
+            services,
+        }
+    }
+
+    /// The nickname it has now.
+    pub fn name(&self) -> String {
+        self.tag.get()
     }
 
     /// Sends an error event to this client only; the connection stays open.
     fn refuse(&self, code: &str, message: &str, room: Option<&str>, out: &Outbound) {
-        let event = ServerEvent::Error { code, message, room };
+        let event = ServerEvent::Error { code, message, room, to: None, name: None };
+        self.tell(&event, out);
+    }
+
+    fn tell(&self, event: &ServerEvent<'_>, out: &Outbound) {
         out.send(&[&frame::text(event.to_json())]);
     }
 
@@ -187,7 +232,7 @@ impl<'a> ChatHandler<'a> {
             return Ok(()); // dropped without an error, as the protocol says
         }
         membership.typed = Some(now);
-        self.services.publish.typing(room, self.name.clone(), self.id)
+        self.services.publish.typing(room, self.user, self.tag.get(), self.id)
     }
 
     fn leave(&mut self) {
@@ -203,17 +248,25 @@ impl<'a> ChatHandler<'a> {
 impl Handler for ChatHandler<'_> {
     fn on_open(&mut self, out: &Arc<Outbound>) -> Result<(), Close> {
         let config = self.services.config;
-        let hello = ServerEvent::Hello {
-            name: &self.name,
-            max_message_bytes: config.max_message_bytes,
-            rate_limit_per_sec: config.rate_limit_per_sec,
-            default_room: config.default_room.as_str(),
-            max_rooms_per_connection: config.max_rooms_per_connection,
+        let Joining { name, presented, resume } = self.joining.take().expect("opened once");
+        self.resume = resume;
+        // RFC 6455 §7.4.1 1011: "an unexpected condition prevented it from fulfilling the
+        // request": no randomness for a session.
+        let fresh = Session::new().ok_or(Close::new(1011, "no randomness for a session"))?;
+        let client = Client {
+            id: self.id,
+            user: UserId::NOBODY,
+            name: String::new(),
+            outbound: out.clone(),
+            tag: self.tag.clone(),
         };
-        out.send(&[&frame::text(hello.to_json())]);
-        let client = Client { id: self.id, name: self.name.clone(), outbound: out.clone() };
-        self.services.inbox.joined(client).map_err(|Closed| SHUTTING_DOWN)?;
+        let (settled, answer) = crossbeam_channel::bounded(1);
+        let arrival = Arrival { client, presented, fresh, requested: name, settled };
+        self.services.inbox.joined(arrival).map_err(|Closed| SHUTTING_DOWN)?;
         self.member = true;
+        // The broadcaster answers at once (it sends `hello` in the same round); no answer means
+        // it is shutting down.
+        self.user = answer.recv().map_err(|_| SHUTTING_DOWN)?;
         let resume = self.resume.take();
         self.subscribe(config.default_room.clone(), resume, out).map_err(|Closed| SHUTTING_DOWN)
     }
@@ -224,10 +277,14 @@ impl Handler for ChatHandler<'_> {
         // else one of the request allowance, so a client can always subscribe to its rooms again
         // after a reconnect, whatever RATE_LIMIT_PER_SEC.
         let (bucket, room) = match &request {
-            Ok(Request::Message { .. }) | Err(_) => (&mut self.limit, None),
+            Ok(Request::Message { .. } | Request::Direct { .. }) | Err(_) => {
+                (&mut self.limit, None)
+            }
             Ok(Request::Subscribe { room, .. } | Request::Unsubscribe { room })
             | Ok(Request::Typing { room }) => (&mut self.requests, Some(room.as_str())),
-            Ok(Request::Rooms) => (&mut self.requests, None),
+            Ok(Request::Rooms | Request::SubscribeDirect { .. } | Request::Rename { .. }) => {
+                (&mut self.requests, None)
+            }
         };
         match bucket.check(Instant::now()) {
             Verdict::Allow => {}
@@ -242,7 +299,7 @@ impl Handler for ChatHandler<'_> {
         let request = match request {
             Ok(request) => request,
             Err(e) => {
-                self.refuse(e.code(), e.message(), e.room(), out);
+                self.tell(&e.event(), out);
                 return Ok(());
             }
         };
@@ -254,10 +311,18 @@ impl Handler for ChatHandler<'_> {
                     return Ok(());
                 }
                 self.services.metrics.received();
-                let (name, ts) = (self.name.clone(), protocol::timestamp());
-                self.services.publish.publish(room, name, text, ts, out)
+                let (user, name, ts) = (self.user, self.tag.get(), protocol::timestamp());
+                self.services.publish.publish(room, Said { user, name, text, ts }, out)
+            }
+            Request::Direct { to, text } => {
+                self.services.metrics.received();
+                self.services.inbox.direct(self.id, to, text, protocol::timestamp())
             }
             Request::Subscribe { room, resume } => self.subscribe(room, resume, out),
+            Request::SubscribeDirect { with, resume } => {
+                self.services.inbox.subscribe_direct(self.id, with, resume)
+            }
+            Request::Rename { name } => self.services.inbox.rename(self.id, name),
             Request::Unsubscribe { room } => self.unsubscribe(room, out),
             Request::Typing { room } => self.typing(room, out),
             Request::Rooms => self.services.inbox.list_rooms(self.id),

@@ -159,8 +159,10 @@ mod tests {
         let mut h = History::new(capacity, "e1".into());
         for id in 1..=count {
             let room = crate::chat::room::RoomName::parse("r").unwrap();
+            let place = crate::chat::protocol::Place::Room(room);
+            let user = crate::chat::session::UserId::NOBODY;
             let (name, text, ts) = ("n".into(), id.to_string(), "t".into());
-            h.push(Arc::new(Chat { room, id, name, text, ts }));
+            h.push(Arc::new(Chat { place, id, user, name, text, ts }));
         }
         h
     }

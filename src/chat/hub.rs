@@ -19,7 +19,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::chat::history::{Epochs, History};
+use crate::chat::identity::NameTag;
 use crate::chat::room::RoomName;
+use crate::chat::session::UserId;
 use crate::ws::outbound::Outbound;
 
 /// A connected chat client, as the broadcaster sees it.
@@ -27,10 +29,14 @@ use crate::ws::outbound::Outbound;
 pub struct Client {
     /// The connection number (also in the reader thread's name, `conn-<id>`).
     pub id: u64,
+    /// Its session's public id.
+    pub user: UserId,
     /// The nickname.
     pub name: String,
     /// Where its frames go.
     pub outbound: Arc<Outbound>,
+    /// The nickname as its own thread reads it.
+    pub tag: Arc<NameTag>,
 }
 
 /// A client's place in the hub: a slot number, stable while it is connected.
@@ -83,6 +89,8 @@ pub struct Hub {
     slots: Vec<Option<Entry>>,
     free: Vec<Slot>,
     by_id: HashMap<u64, Slot>,
+    /// Each session's connections here.
+    by_user: HashMap<UserId, Vec<Slot>>,
     rooms: HashMap<RoomName, Room>,
     /// Rooms that lost their last member, oldest first, with the room's `emptied` count then
     /// (some may have members again, or have emptied again since).
@@ -102,6 +110,7 @@ impl Hub {
             slots: Vec::new(),
             free: Vec::new(),
             by_id: HashMap::new(),
+            by_user: HashMap::new(),
             rooms: HashMap::new(),
             emptied: VecDeque::new(),
             empty_rooms: 0,
@@ -114,7 +123,7 @@ impl Hub {
     /// Adds a client, in no room yet; returns its slot.
     pub fn open(&mut self, client: Client) -> Slot {
         debug_assert!(!self.by_id.contains_key(&client.id), "connection ids are unique");
-        let id = client.id;
+        let (id, user) = (client.id, client.user);
         let entry = Some(Entry { client, rooms: Vec::new() });
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -127,6 +136,7 @@ impl Hub {
             }
         };
         self.by_id.insert(id, slot);
+        self.by_user.entry(user).or_default().push(slot);
         slot
     }
 
@@ -141,7 +151,56 @@ impl Hub {
             .collect();
         let entry = self.slots[slot as usize].take()?;
         self.free.push(slot);
+        let user = entry.client.user;
+        if let Some(slots) = self.by_user.get_mut(&user) {
+            slots.retain(|&s| s != slot);
+            if slots.is_empty() {
+                self.by_user.remove(&user);
+            }
+        }
         Some((entry.client, left))
+    }
+
+    /// The slots of `user`'s connections here.
+    pub fn slots_of(&self, user: UserId) -> &[Slot] {
+        self.by_user.get(&user).map_or(&[], Vec::as_slice)
+    }
+
+    /// Gives every connection of `user` the nickname `name`; returns the rooms they are in.
+    pub fn rename(&mut self, user: UserId, name: &str) -> Vec<RoomName> {
+        let mut rooms: Vec<RoomName> = Vec::new();
+        let slots = self.by_user.get(&user).cloned().unwrap_or_default();
+        for slot in slots {
+            let Some(entry) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) else {
+                continue;
+            };
+            let old = std::mem::replace(&mut entry.client.name, name.to_string());
+            entry.client.tag.set(name);
+            for (room, _) in &entry.rooms {
+                let Some(target) = self.rooms.get_mut(room) else { continue };
+                if let Some(count) = target.names.get_mut(&old) {
+                    *count -= 1;
+                    if *count == 0 {
+                        target.names.remove(&old);
+                    }
+                }
+                *target.names.entry(name.to_string()).or_insert(0) += 1;
+                if !rooms.contains(room) {
+                    rooms.push(room.clone());
+                }
+            }
+        }
+        rooms
+    }
+
+    /// An empty history for the conversation or room with this key (see [`Epochs::history`]).
+    pub fn new_history(&self, key: &str) -> History {
+        self.epochs.history(key, self.history_size)
+    }
+
+    /// Where rooms and conversations take their ids from.
+    pub fn epochs(&self) -> &Epochs {
+        &self.epochs
     }
 
     /// Puts client `id` in `room`, creating the room if needed.
@@ -283,7 +342,8 @@ mod tests {
     fn client(id: u64, name: &str, socket: &TcpStream) -> Client {
         let socket = socket.try_clone().unwrap();
         let outbound = Outbound::new(socket, None, 1024, Arc::new(Metrics::default()), None);
-        Client { id, name: name.to_string(), outbound: Arc::new(outbound) }
+        let (user, tag) = (crate::chat::session::Session::new().unwrap().user_id(), Arc::default());
+        Client { id, user, name: name.to_string(), outbound: Arc::new(outbound), tag }
     }
 
     fn room(name: &str) -> RoomName {

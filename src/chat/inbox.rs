@@ -16,18 +16,19 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::chat::history::Resume;
 use crate::chat::hub::Client;
+use crate::chat::identity::Presented;
+use crate::chat::protocol::Chat;
 use crate::chat::room::RoomName;
+use crate::chat::session::{Session, UserId};
 use crate::ws::outbound::RetryTo;
 
 /// What the broadcaster is told.
 #[derive(Debug)]
 pub enum Event {
-    /// A connection opened. It is in no room yet: a [`Event::Subscribe`] to the default room
-    /// follows.
-    Joined {
-        /// The new client.
-        client: Client,
-    },
+    /// A connection opened. The broadcaster settles who it is (its session and nickname), sends
+    /// it `hello`, and answers through [`Arrival::settled`]. It is in no room yet: a
+    /// [`Event::Subscribe`] to the default room follows.
+    Joined(Box<Arrival>),
     /// A client enters a room (or asks for its history again): it gets the history and the
     /// users, the room a `join`.
     Subscribe {
@@ -35,6 +36,15 @@ pub enum Event {
         id: u64,
         /// The room.
         room: RoomName,
+        /// Where it left off, if it is resuming.
+        resume: Option<Resume>,
+    },
+    /// A client asks for its private conversation with whoever holds a nickname.
+    SubscribeDirect {
+        /// The connection.
+        id: u64,
+        /// The other person's nickname.
+        with: String,
         /// Where it left off, if it is resuming.
         resume: Option<Resume>,
     },
@@ -52,17 +62,40 @@ pub enum Event {
         id: Option<u64>,
         /// The room.
         room: RoomName,
-        /// The sender's nickname.
-        name: String,
+        /// Who said what, when.
+        said: Said,
+    },
+    /// A private message from a client here, to whoever holds the nickname `to`.
+    Direct {
+        /// The sender's connection.
+        from: u64,
+        /// The recipient's nickname.
+        to: String,
         /// The text.
         text: String,
         /// When the reader received it.
         ts: String,
     },
+    /// A private message the bus carried, numbered (Kafka only): its id is its offset.
+    DirectRecord {
+        /// The id the bus gave it.
+        id: u64,
+        /// The message, with both sessions' public ids.
+        chat: Box<Chat>,
+    },
+    /// A client asks for another nickname.
+    Rename {
+        /// The connection.
+        id: u64,
+        /// The nickname, cleaned.
+        name: String,
+    },
     /// Someone is typing in a room.
     Typing {
         /// The room.
         room: RoomName,
+        /// Their public id.
+        user: UserId,
         /// Who.
         name: String,
         /// The connection that typed, when it is on this instance (it does not get its own).
@@ -89,6 +122,34 @@ pub enum Event {
     },
     /// Close every client with 1001 (going away) and stop.
     Shutdown,
+}
+
+/// A new connection, for the broadcaster to settle.
+#[derive(Debug)]
+pub struct Arrival {
+    /// The client (its `user` and `name` are filled in by the broadcaster).
+    pub client: Client,
+    /// The session it presented, if any.
+    pub presented: Presented,
+    /// The session it gets if it is a newcomer.
+    pub fresh: Session,
+    /// The nickname it asked for, cleaned (or a `guest-NNNN` one).
+    pub requested: String,
+    /// Where the broadcaster answers with the user id it settled on.
+    pub settled: Sender<UserId>,
+}
+
+/// Who said what, when: a chat message on its way to a room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Said {
+    /// The sender's public id.
+    pub user: UserId,
+    /// The sender's nickname.
+    pub name: String,
+    /// The text.
+    pub text: String,
+    /// When the reader received it.
+    pub ts: String,
 }
 
 /// The broadcaster is gone: the server is shutting down.
@@ -120,13 +181,33 @@ impl Inbox {
     }
 
     /// A client completed the handshake.
-    pub fn joined(&self, client: Client) -> Result<(), Closed> {
-        self.send(Event::Joined { client })
+    pub fn joined(&self, arrival: Arrival) -> Result<(), Closed> {
+        self.send(Event::Joined(Box::new(arrival)))
     }
 
     /// Client `id` enters `room`, resuming it from `resume`.
     pub fn subscribe(&self, id: u64, room: RoomName, resume: Option<Resume>) -> Result<(), Closed> {
         self.send(Event::Subscribe { id, room, resume })
+    }
+
+    /// Client `id` asks for its conversation with `with`.
+    pub fn subscribe_direct(
+        &self,
+        id: u64,
+        with: String,
+        resume: Option<Resume>,
+    ) -> Result<(), Closed> {
+        self.send(Event::SubscribeDirect { id, with, resume })
+    }
+
+    /// Client `id` asks for the nickname `name`.
+    pub fn rename(&self, id: u64, name: String) -> Result<(), Closed> {
+        self.send(Event::Rename { id, name })
+    }
+
+    /// A private message from client `from` to `to`. Waits while the channel is full.
+    pub fn direct(&self, from: u64, to: String, text: String, ts: String) -> Result<(), Closed> {
+        self.send(Event::Direct { from, to, text, ts })
     }
 
     /// Client `id` leaves `room`.
@@ -136,19 +217,19 @@ impl Inbox {
 
     /// A chat message from a client here, to be numbered by the broadcaster. Waits while the
     /// channel is full (back-pressure).
-    pub fn chat(
-        &self,
-        room: RoomName,
-        name: String,
-        text: String,
-        ts: String,
-    ) -> Result<(), Closed> {
-        self.send(Event::Chat { id: None, room, name, text, ts })
+    pub fn chat(&self, room: RoomName, said: Said) -> Result<(), Closed> {
+        self.send(Event::Chat { id: None, room, said })
     }
 
-    /// Connection `from` here is typing in `room`.
-    pub fn typing(&self, room: RoomName, name: String, from: u64) -> Result<(), Closed> {
-        self.send(Event::Typing { room, name, from: Some(from) })
+    /// Connection `from` here (`user`, `name`) is typing in `room`.
+    pub fn typing(
+        &self,
+        room: RoomName,
+        user: UserId,
+        name: String,
+        from: u64,
+    ) -> Result<(), Closed> {
+        self.send(Event::Typing { room, user, name, from: Some(from) })
     }
 
     /// Client `id` asks for the list of rooms.
@@ -169,6 +250,7 @@ impl Inbox {
     /// An event the bus carried from the topic (a numbered chat message, a roster), without
     /// waiting: a full channel gives the event back (the Kafka consumer, on an async runtime,
     /// waits its own way and tries again).
+    #[allow(clippy::result_large_err, reason = "the error is the event itself, given back")]
     pub fn relay(&self, event: Event) -> Result<(), TrySendError<Event>> {
         self.events.try_send(event)
     }
@@ -184,8 +266,8 @@ impl Inbox {
 }
 
 /// Events that may wait for the broadcaster; beyond that, readers wait (back-pressure). The
-/// channel's slots are allocated and touched up front (112 bytes each with crossbeam's stamp,
-/// 1.75 MiB in all), so this is
+/// channel's slots are allocated and touched up front (128 bytes each with crossbeam's stamp,
+/// 2 MiB in all), so this is
 /// resident memory from the start: room for a burst of joins or messages from 16,384 connections.
 const EVENT_QUEUE: usize = 16 * 1024;
 
@@ -195,8 +277,8 @@ mod tests {
 
     #[test]
     fn an_event_fits_the_slot_the_queue_budget_assumes() {
-        // EVENT_QUEUE's note counts 104 bytes a slot (a chat message: its id, room and three
-        // strings); more would make the channel's up-front allocation grow with it.
-        assert!(std::mem::size_of::<Event>() <= 104, "{}", std::mem::size_of::<Event>());
+        // EVENT_QUEUE's note counts 120 bytes a slot (a chat message: its id, room, user id and
+        // three strings); more would make the channel's up-front allocation grow with it.
+        assert!(std::mem::size_of::<Event>() <= 120, "{}", std::mem::size_of::<Event>());
     }
 }

@@ -10,13 +10,15 @@
 //! - [`broadcaster`]: the one thread that numbers messages and delivers each room's events to its
 //!   members; it owns the [`hub`] (who is connected, who is in which room, each room's
 //!   [`history`]) and the [`presence`] (who is in which room, on any instance).
-//! - [`session`]: session secrets and the public user ids derived from them (issue 14, not yet
-//!   wired into the handler).
+//! - [`identity`]: who is who, owned by the broadcaster: which session holds which nickname,
+//!   and the private conversations between sessions; [`session`]: the session secrets and the
+//!   public user ids derived from them.
 
 pub mod broadcaster;
 pub mod handler;
 pub mod history;
 pub mod hub;
+pub mod identity;
 pub mod inbox;
 pub mod nickname;
 pub mod presence;

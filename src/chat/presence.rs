@@ -14,15 +14,27 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::chat::room::RoomName;
+use std::sync::Arc;
 
-/// The other instances, as the broadcaster sees them: where it announces who is online here. The
-/// Kafka bus implements it; a single instance has none. This is all of the bus the broadcaster
-/// knows.
+use crate::chat::protocol::Chat;
+use crate::chat::room::RoomName;
+use crate::chat::session::UserId;
+use crate::ws::outbound::Outbound;
+
+/// The other instances, as the broadcaster sees them: where it announces who is online here,
+/// which nicknames its sessions claimed, and where it publishes private messages. The Kafka bus
+/// implements it; a single instance has none. This is all of the bus the broadcaster knows.
 pub trait Announce: Send + Sync {
     /// Tells the other instances which nicknames are online here, per room (empty: none, we are
     /// leaving).
     fn announce(&self, rooms: Vec<(RoomName, Vec<String>)>);
+    /// Records that session `user` took the nickname `name`; of two claims of one name, the
+    /// first in the bus's order wins on every instance.
+    fn claim(&self, user: UserId, name: &str);
+    /// Publishes a private message (`chat.id` is not set yet): it comes back numbered, on every
+    /// instance, as [`Event::DirectRecord`](crate::chat::inbox::Event::DirectRecord). A failure
+    /// to deliver reaches `sender` as a `not_delivered` error event.
+    fn direct(&self, chat: &Chat, sender: &Arc<Outbound>);
     /// Waits (briefly) until what was announced and published has left for the other instances.
     fn flush(&self);
 }
@@ -74,6 +86,13 @@ impl Presence {
     pub fn local_gone(&mut self, room: &RoomName, name: &str) {
         self.local_changed = true;
         self.remove(room, name);
+    }
+
+    /// A nickname here was renamed in a room: the room's list changes, but nobody came or went
+    /// (the room is told with a `rename` event instead of a `leave` and a `join`).
+    pub fn local_renamed(&mut self, room: &RoomName, old: &str, new: &str) {
+        self.local_changed = true;
+        self.rename(room, old, new);
     }
 
     /// Another instance announced its rooms at `at_millis` (ms since 1970).
@@ -194,6 +213,17 @@ impl Presence {
         }
     }
 
+    /// Moves one source's count of `old` in `room` to `new`, noting no change for either.
+    fn rename(&mut self, room: &RoomName, old: &str, new: &str) {
+        let Some(names) = self.rooms.get_mut(room) else { return };
+        let Some(count) = names.get_mut(old) else { return };
+        *count -= 1;
+        if *count == 0 {
+            names.remove(old);
+        }
+        *names.entry(new.to_string()).or_insert(0) += 1;
+    }
+
     /// Records a change; a join and a leave of one pair before anyone was told cancel out.
     fn note(&mut self, room: &RoomName, name: &str, joined: bool) {
         let key = (room.clone(), name.to_string());
@@ -279,6 +309,17 @@ mod tests {
         p.local_appeared(&a, "x");
         assert!(p.take_changes().is_empty());
         assert_eq!(p.len(&a), 1);
+    }
+
+    #[test]
+    fn a_rename_changes_the_list_but_is_no_join_or_leave() {
+        let mut p = Presence::new();
+        let a = room("a");
+        p.local_appeared(&a, "alice");
+        p.take_changes();
+        p.local_renamed(&a, "alice", "bob");
+        assert!(p.take_changes().is_empty());
+        assert_eq!(p.users(&a), vec!["bob"]);
     }
 
     #[test]

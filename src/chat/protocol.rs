@@ -9,21 +9,73 @@
 use serde::Serialize;
 
 use crate::chat::history::Resume;
+use crate::chat::nickname;
 use crate::chat::room::RoomName;
+use crate::chat::session::UserId;
 
-/// A chat message as the server stores and sends it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A chat message as the server stores and sends it: said in a room, or privately to one person.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chat {
-    /// The room it was said in.
-    pub room: RoomName,
-    /// Position in the room's one order; strictly increasing within the room and its epoch.
+    /// Where it was said.
+    pub place: Place,
+    /// Position in the conversation's one order; strictly increasing within the room (or the
+    /// private conversation) and its epoch.
     pub id: u64,
+    /// The sender's public id.
+    pub user: UserId,
     /// The sender's nickname.
     pub name: String,
     /// The text, as sent (trimmed).
     pub text: String,
     /// When the server received it, RFC 3339 UTC with milliseconds.
     pub ts: String,
+}
+
+/// Where a message was said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// In a room.
+    Room(RoomName),
+    /// Privately, to one person (a conversation of two sessions; to oneself, a note).
+    Direct {
+        /// The recipient's nickname when it was sent.
+        to: String,
+        /// The recipient's public id.
+        to_user: UserId,
+    },
+}
+
+impl Chat {
+    /// The room it was said in; `None` for a private message.
+    pub fn room(&self) -> Option<&RoomName> {
+        match &self.place {
+            Place::Room(room) => Some(room),
+            Place::Direct { .. } => None,
+        }
+    }
+}
+
+/// `{"room":"general","id":42,"user":…,"name":…,"text":…,"ts":…}`, or for a private message
+/// `{"dm":true,"id":3,"user":…,"name":"alice","to":"bob","to_user":…,"text":…,"ts":…}`.
+impl Serialize for Chat {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("Chat", 8)?;
+        match &self.place {
+            Place::Room(room) => out.serialize_field("room", room)?,
+            Place::Direct { .. } => out.serialize_field("dm", &true)?,
+        }
+        out.serialize_field("id", &self.id)?;
+        out.serialize_field("user", &self.user)?;
+        out.serialize_field("name", &self.name)?;
+        if let Place::Direct { to, to_user } = &self.place {
+            out.serialize_field("to", to)?;
+            out.serialize_field("to_user", to_user)?;
+        }
+        out.serialize_field("text", &self.text)?;
+        out.serialize_field("ts", &self.ts)?;
+        out.end()
+    }
 }
 
 impl Serialize for RoomName {
@@ -36,10 +88,18 @@ impl Serialize for RoomName {
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ServerEvent<'a> {
-    /// First frame on a new connection: the settled nickname and the limits that apply.
+    /// First frame on a new connection: who it is (its session, public id and nickname), the
+    /// limits that apply, and the private messages that came while it was away.
     Hello {
-        /// The nickname after clean-up (or the `guest-NNNN` one given).
+        /// The session to present next time (a bearer secret: only this connection sees it).
+        session: &'a str,
+        /// The session's public id.
+        user: UserId,
+        /// The nickname it holds.
         name: &'a str,
+        /// The nickname it asked for, when that one is held by another session.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        requested: Option<&'a str>,
         /// The largest frame payload the client may send.
         max_message_bytes: usize,
         /// Messages per second allowed (a burst of twice that is tolerated).
@@ -48,11 +108,21 @@ pub enum ServerEvent<'a> {
         default_room: &'a str,
         /// Rooms one connection may be in at once.
         max_rooms_per_connection: usize,
+        /// Private messages that came while no connection of the session was open, per sender.
+        unread_dms: Vec<Unread<'a>>,
     },
-    /// The messages a newcomer to a room missed; the answer to a subscription.
+    /// The messages a newcomer to a room (or a private conversation) missed; the answer to a
+    /// subscription.
     History {
-        /// The room.
-        room: &'a str,
+        /// The room (for a room's history).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<&'a str>,
+        /// The other person's nickname (for a private conversation's history).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        dm: Option<&'a str>,
+        /// The other person's public id (for a private conversation's history).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user: Option<UserId>,
         /// Identifies the room's id sequence; a `since` from another epoch cannot be resumed.
         epoch: &'a str,
         /// Oldest first.
@@ -105,6 +175,28 @@ pub enum ServerEvent<'a> {
         room: &'a str,
         /// Who.
         name: &'a str,
+        /// Their public id.
+        user: UserId,
+    },
+    /// This connection's session has a new nickname (it asked, or lost a claim to another
+    /// instance's connection).
+    Renamed {
+        /// The new nickname.
+        name: &'a str,
+        /// The name it asked for, when it got another.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        requested: Option<&'a str>,
+    },
+    /// Someone in a room changed their nickname.
+    Rename {
+        /// The room.
+        room: &'a str,
+        /// The old nickname.
+        from: &'a str,
+        /// The new one.
+        to: &'a str,
+        /// Their public id.
+        user: UserId,
     },
     /// The rooms with members anywhere in the deployment, most members first.
     Rooms {
@@ -120,7 +212,24 @@ pub enum ServerEvent<'a> {
         /// The room the refused request named, if it named one.
         #[serde(skip_serializing_if = "Option::is_none")]
         room: Option<&'a str>,
+        /// The recipient a refused private message (or `subscribe`) named.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to: Option<&'a str>,
+        /// The nickname a refused rename asked for.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<&'a str>,
     },
+}
+
+/// One line of `hello`'s `unread_dms`.
+#[derive(Debug, Serialize)]
+pub struct Unread<'a> {
+    /// The sender's nickname now.
+    pub name: &'a str,
+    /// The sender's public id.
+    pub user: UserId,
+    /// Messages not read.
+    pub count: u32,
 }
 
 /// One line of the `rooms` answer.
@@ -132,7 +241,12 @@ pub struct RoomCount<'a> {
     pub users: usize,
 }
 
-impl ServerEvent<'_> {
+impl<'a> ServerEvent<'a> {
+    /// An error event about no room, recipient or name in particular.
+    pub fn error(code: &'a str, message: &'a str) -> ServerEvent<'a> {
+        ServerEvent::Error { code, message, room: None, to: None, name: None }
+    }
+
     /// The JSON text of this event.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("server events contain only strings and numbers")
@@ -149,12 +263,31 @@ pub enum Request {
         /// The text, trimmed, not empty.
         text: String,
     },
+    /// Say `text` privately to whoever holds the nickname `to`.
+    Direct {
+        /// The recipient's nickname, cleaned.
+        to: String,
+        /// The text, trimmed, not empty.
+        text: String,
+    },
     /// Enter a room (again: get its history again), optionally resuming it.
     Subscribe {
         /// The room.
         room: RoomName,
         /// Where the client left off in it.
         resume: Option<Resume>,
+    },
+    /// Get the private conversation with whoever holds the nickname `with` (and mark it read).
+    SubscribeDirect {
+        /// The other person's nickname, cleaned.
+        with: String,
+        /// Where the client left off in it.
+        resume: Option<Resume>,
+    },
+    /// Take another nickname.
+    Rename {
+        /// The nickname asked for, cleaned.
+        name: String,
     },
     /// Leave a room.
     Unsubscribe {
@@ -179,6 +312,9 @@ pub enum InputError {
     BadRequest,
     /// A room name that is not one (what was sent, shortened to 64 characters).
     BadRoom(String),
+    /// A recipient that cannot be anybody's nickname (what was sent, shortened to 64
+    /// characters).
+    NoSuchUser(String),
 }
 
 impl InputError {
@@ -188,6 +324,7 @@ impl InputError {
             InputError::Empty => "empty",
             InputError::BadRequest => "bad_request",
             InputError::BadRoom(_) => "bad_room",
+            InputError::NoSuchUser(_) => "no_such_user",
         }
     }
 
@@ -196,11 +333,12 @@ impl InputError {
         match self {
             InputError::Empty => "empty messages are not sent",
             InputError::BadRequest => {
-                r#"expected {"type":"message","text":"…"} (or subscribe, unsubscribe, typing, rooms) or plain text"#
+                r#"expected {"type":"message","text":"…"} (or subscribe, unsubscribe, typing, rooms, rename) or plain text"#
             }
             InputError::BadRoom(_) => {
                 "a room name is 1 to 32 of a-z 0-9 - _, starting with a letter or a digit"
             }
+            InputError::NoSuchUser(_) => NO_SUCH_USER,
         }
     }
 
@@ -211,7 +349,29 @@ impl InputError {
             _ => None,
         }
     }
+
+    /// The recipient the error is about, if any.
+    pub fn to(&self) -> Option<&str> {
+        match self {
+            InputError::NoSuchUser(to) => Some(to),
+            _ => None,
+        }
+    }
+
+    /// The error event.
+    pub fn event(&self) -> ServerEvent<'_> {
+        ServerEvent::Error {
+            code: self.code(),
+            message: self.message(),
+            room: self.room(),
+            to: self.to(),
+            name: None,
+        }
+    }
 }
+
+/// The message of error `no_such_user`.
+pub const NO_SUCH_USER: &str = "nobody holds that nickname";
 
 /// Reads a client's text frame.
 pub fn parse_request(frame: &str) -> Result<Request, InputError> {
@@ -231,17 +391,30 @@ pub fn parse_request(frame: &str) -> Result<Request, InputError> {
             Some(other) => Err(InputError::BadRoom(other.to_string().chars().take(64).collect())),
         }
     };
+    // A recipient's nickname, as `to` or `dm`: cleaned like any nickname.
+    let person = |field: &str| -> Result<Option<String>, InputError> {
+        match object.get(field) {
+            None => Ok(None),
+            Some(Value::String(raw)) => nickname::clean(raw)
+                .map(Some)
+                .ok_or_else(|| InputError::NoSuchUser(raw.chars().take(64).collect())),
+            Some(_) => Err(InputError::BadRequest),
+        }
+    };
     // `type` may be left out (a message); if present it must be a string.
     let kind = object.get("type").map_or(Some("message"), Value::as_str);
     match kind {
-        Some("message") => match object.get("text") {
-            Some(Value::String(text)) => {
-                Ok(Request::Message { room: room(false)?, text: message_text(text)? })
+        Some("message") => {
+            let Some(Value::String(text)) = object.get("text") else {
+                return Err(InputError::BadRequest);
+            };
+            match (person("to")?, object.contains_key("room")) {
+                (Some(_), true) => Err(InputError::BadRequest),
+                (Some(to), false) => Ok(Request::Direct { to, text: message_text(text)? }),
+                (None, _) => Ok(Request::Message { room: room(false)?, text: message_text(text)? }),
             }
-            _ => Err(InputError::BadRequest),
-        },
+        }
         Some("subscribe") => {
-            let room = room(true)?.ok_or(InputError::BadRequest)?;
             let resume = match (object.get("since"), object.get("epoch")) {
                 (None | Some(Value::Null), _) => None,
                 (Some(since), epoch) => Some(Resume {
@@ -254,8 +427,21 @@ pub fn parse_request(frame: &str) -> Result<Request, InputError> {
                     },
                 }),
             };
-            Ok(Request::Subscribe { room, resume })
+            match (person("dm")?, object.contains_key("room")) {
+                (Some(_), true) => Err(InputError::BadRequest),
+                (Some(with), false) => Ok(Request::SubscribeDirect { with, resume }),
+                (None, _) => {
+                    let room = room(true)?.ok_or(InputError::BadRequest)?;
+                    Ok(Request::Subscribe { room, resume })
+                }
+            }
         }
+        Some("rename") => match object.get("name") {
+            Some(Value::String(raw)) => nickname::clean(raw)
+                .map(|name| Request::Rename { name })
+                .ok_or(InputError::BadRequest),
+            _ => Err(InputError::BadRequest),
+        },
         Some("unsubscribe") => {
             Ok(Request::Unsubscribe { room: room(true)?.ok_or(InputError::BadRequest)? })
         }
@@ -347,19 +533,44 @@ mod tests {
 
     #[test]
     fn events_serialize_with_their_type_and_room() {
+        let alice =
+            crate::chat::session::Session::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap().user_id();
         let chat = Chat {
-            room: room("general"),
+            place: Place::Room(room("general")),
             id: 42,
+            user: alice,
             name: "alice".into(),
             text: "hello".into(),
             ts: "t".into(),
         };
         assert_eq!(
             ServerEvent::Message(&chat).to_json(),
-            r#"{"type":"message","room":"general","id":42,"name":"alice","text":"hello","ts":"t"}"#
+            r#"{"type":"message","room":"general","id":42,"user":"LJgLhthO3_LJUFoX","name":"alice","text":"hello","ts":"t"}"#
+        );
+        let dm = Chat {
+            place: Place::Direct { to: "bob".into(), to_user: UserId::NOBODY },
+            ..chat.clone()
+        };
+        assert_eq!(
+            ServerEvent::Message(&dm).to_json(),
+            r#"{"type":"message","dm":true,"id":42,"user":"LJgLhthO3_LJUFoX","name":"alice","to":"bob","to_user":"AAAAAAAAAAAAAAAA","text":"hello","ts":"t"}"#
         );
         let history = ServerEvent::History {
-            room: "general",
+            room: None,
+            dm: Some("bob"),
+            user: Some(UserId::NOBODY),
+            epoch: "e",
+            messages: vec![],
+            complete: true,
+        };
+        assert_eq!(
+            history.to_json(),
+            r#"{"type":"history","dm":"bob","user":"AAAAAAAAAAAAAAAA","epoch":"e","messages":[],"complete":true}"#
+        );
+        let history = ServerEvent::History {
+            room: Some("general"),
+            dm: None,
+            user: None,
             epoch: "e",
             messages: vec![ServerEvent::Message(&chat)],
             complete: true,
@@ -371,8 +582,19 @@ mod tests {
             ServerEvent::Users { room: "r", users: vec!["a", "b"] }.to_json(),
             r#"{"type":"users","room":"r","users":["a","b"]}"#
         );
-        let error = ServerEvent::Error { code: "c", message: "m", room: None };
+        let error = ServerEvent::error("c", "m");
         assert_eq!(error.to_json(), r#"{"type":"error","code":"c","message":"m"}"#);
+        let taken = ServerEvent::Error {
+            code: "name_taken",
+            message: "m",
+            room: None,
+            to: None,
+            name: Some("bob"),
+        };
+        assert_eq!(
+            taken.to_json(),
+            r#"{"type":"error","code":"name_taken","message":"m","name":"bob"}"#
+        );
         let rooms = ServerEvent::Rooms { rooms: vec![RoomCount { room: "general", users: 3 }] };
         assert_eq!(rooms.to_json(), r#"{"type":"rooms","rooms":[{"room":"general","users":3}]}"#);
     }

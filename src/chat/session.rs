@@ -19,10 +19,10 @@ use ring::rand::{SecureRandom, SystemRandom};
 #[derive(Clone, PartialEq, Eq)]
 pub struct Session([u8; SECRET_BYTES]);
 
-/// A session's public name: the first 12 bytes of SHA-256 of a domain tag and the secret, in
-/// base64url (16 characters).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UserId(String);
+/// A session's public name: the first 12 bytes of SHA-256 of a domain tag and the secret, written
+/// in base64url (16 characters).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId([u8; USER_ID_BYTES]);
 
 impl Session {
     /// A new session from the system's randomness; `None` if it has none to give.
@@ -56,7 +56,9 @@ impl Session {
         input.extend_from_slice(USER_ID_TAG);
         input.extend_from_slice(&self.0);
         let hash = digest(&SHA256, &input);
-        UserId(URL_SAFE_NO_PAD.encode(&hash.as_ref()[..USER_ID_BYTES]))
+        let mut id = [0u8; USER_ID_BYTES];
+        id.copy_from_slice(&hash.as_ref()[..USER_ID_BYTES]);
+        UserId(id)
     }
 }
 
@@ -67,9 +69,36 @@ impl fmt::Debug for Session {
 }
 
 impl UserId {
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
+    /// The id as text: 16 characters of base64url.
+    pub fn to_text(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0)
+    }
+
+    /// Reads an id written by [`UserId::to_text`] (a Kafka record's); `None` for anything else.
+    pub fn parse(raw: &str) -> Option<UserId> {
+        let bytes = URL_SAFE_NO_PAD.decode(raw).ok()?;
+        bytes.try_into().ok().map(UserId)
+    }
+
+    /// The id of records written before user ids existed: nobody's.
+    pub const NOBODY: UserId = UserId([0; USER_ID_BYTES]);
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_text())
+    }
+}
+
+impl fmt::Debug for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UserId({self})")
+    }
+}
+
+impl serde::Serialize for UserId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_text())
     }
 }
 
@@ -93,8 +122,8 @@ mod tests {
         assert_eq!(text.len(), ENCODED_LEN);
         assert_eq!(Session::parse(&text), Some(session.clone()));
         assert_eq!(session.user_id(), Session::parse(&text).unwrap().user_id());
-        assert_eq!(session.user_id().as_str().len(), 16);
-        assert!(!text.contains(session.user_id().as_str()));
+        assert_eq!(session.user_id().to_text().len(), 16);
+        assert!(!text.contains(&session.user_id().to_text()));
         assert_ne!(Session::new().unwrap().user_id(), session.user_id());
         assert_eq!(format!("{session:?}"), "Session(…)", "Debug never shows the secret");
     }
@@ -124,6 +153,8 @@ mod tests {
         // Python: base64.urlsafe_b64encode(sha256(b"websocketchat user id\0" + bytes(16))
         // .digest()[:12]).
         let session = Session::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap();
-        assert_eq!(session.user_id().as_str(), "LJgLhthO3_LJUFoX");
+        assert_eq!(session.user_id().to_text(), "LJgLhthO3_LJUFoX");
+        assert_eq!(UserId::parse("LJgLhthO3_LJUFoX"), Some(session.user_id()));
+        assert_eq!(UserId::parse("LJgLhthO3_LJUFo"), None);
     }
 }

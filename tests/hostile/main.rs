@@ -1,5 +1,5 @@
 //! Hostile clients against the real server: slowloris, a silent crowd, broken frames and noise
-//! after the upgrade, floods, room churn, a full server, TLS records of every size, and property tests over
+//! after the upgrade, floods, room churn, a reader of other people's private messages, a full server, TLS records of every size, and property tests over
 //! the parsers and the frame decoder. Every read has a timeout, so a server that hangs fails a
 //! test instead of hanging it.
 
@@ -11,6 +11,7 @@ mod pair;
 mod bad_frames;
 mod flood;
 mod full_server;
+mod private_reader;
 mod properties;
 mod room_churn;
 mod silent_crowd;

@@ -8,6 +8,8 @@
 //! - `session::Session::parse`: exactly the canonical 22-character base64url texts, which read
 //!   back unchanged;
 //! - `nickname::clean`: 1 to 32 characters, no control characters, no surrounding white space;
+//! - `identity::Identities`: whatever names a crowd asks for, each session gets one, no two
+//!   alike once folded, each at most 32 characters, the one asked for when it was free;
 //! - the frame decoder of a running server: after a real upgrade, arbitrary bytes end in a close
 //!   frame or a clean TCP close, never a hang, and the server keeps answering.
 
@@ -16,6 +18,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::json;
+use std::time::Duration;
+
+use websocketchat::chat::identity::{Identities, Presented, fold};
 use websocketchat::chat::nickname::{self, MAX_CHARS};
 use websocketchat::chat::protocol::{InputError, Request as ChatRequest, parse_request};
 use websocketchat::chat::room::RoomName;
@@ -283,15 +288,32 @@ fn client_text() -> impl Strategy<Value = String> {
         Just(json!({})),
     ];
     let kind = prop_oneof![
-        3 => prop::sample::select(vec!["message", "subscribe", "unsubscribe", "typing", "rooms"])
-            .prop_map(|k| json!(k)),
+        3 => prop::sample::select(
+            vec!["message", "subscribe", "unsubscribe", "typing", "rooms", "rename"],
+        )
+        .prop_map(|k| json!(k)),
         1 => json_value.clone(),
     ];
     let text = prop_oneof![any::<String>().prop_map(|s| json!(s)), json_value];
     let room = || prop::option::of(room_value());
+    // A person: `to`, `dm` or `name`, as any string, a near-empty one, or not a string.
+    let person = prop_oneof![
+        "[ a-zA-Z\t\u{7}]{0,6}".prop_map(|s| json!(s)),
+        any::<String>().prop_map(|s| json!(s)),
+        Just(json!(7)),
+    ];
+    let field = prop::sample::select(vec!["to", "dm", "name"]);
     prop_oneof![
         any::<String>(),
         "[ \t\r\n]{0,5}[ -~]{0,20}[ \t\r\n]{0,5}",
+        (kind.clone(), text.clone(), room(), field, person).prop_map(|(k, t, r, f, p)| {
+            let mut object = json!({"type": k, "text": t});
+            if let Some(r) = r {
+                object["room"] = r;
+            }
+            object[f] = p;
+            object.to_string()
+        }),
         (kind.clone(), text.clone(), room()).prop_map(|(k, t, r)| {
             let mut object = json!({"type": k, "text": t});
             if let Some(r) = r {
@@ -347,14 +369,46 @@ fn expected_request(frame: &str) -> Option<Result<ChatRequest, InputError>> {
         Some(other) => Err(InputError::BadRoom(other.to_string().chars().take(64).collect())),
     };
     let required = |room: Result<Option<RoomName>, InputError>| room?.ok_or(InputError::BadRequest);
+    // A person named in `to`, `dm` or `name`: absent, a nickname as `?name=` is cleaned, or not
+    // a string; `Err(raw)` for a string with no nickname in it.
+    let person = |field: &str| -> Option<Result<Option<String>, String>> {
+        match object.get(field) {
+            None => Some(Ok(None)),
+            Some(Value::String(raw)) => {
+                Some(nickname::clean(raw).map(Some).ok_or_else(|| raw.chars().take(64).collect()))
+            }
+            Some(_) => None,
+        }
+    };
+    let no_such_user = InputError::NoSuchUser;
     Some(match kind {
-        "message" => match object.get("text") {
-            Some(Value::String(text)) => {
+        "message" => match (object.get("text"), person("to")) {
+            (Some(Value::String(_)), None) => Err(InputError::BadRequest),
+            (Some(Value::String(_)), Some(Err(raw))) => Err(no_such_user(raw)),
+            (Some(Value::String(_)), Some(Ok(Some(_)))) if object.contains_key("room") => {
+                Err(InputError::BadRequest)
+            }
+            (Some(Value::String(text)), Some(Ok(Some(to)))) => {
+                trimmed(text).map(|text| ChatRequest::Direct { to, text })
+            }
+            (Some(Value::String(text)), Some(Ok(None))) => {
                 room.and_then(|room| Ok(ChatRequest::Message { room, text: trimmed(text)? }))
             }
             _ => Err(InputError::BadRequest),
         },
-        "subscribe" => required(room).map(|room| ChatRequest::Subscribe { room, resume: None }),
+        "subscribe" => match person("dm") {
+            None => Err(InputError::BadRequest),
+            Some(Err(raw)) => Err(no_such_user(raw)),
+            Some(Ok(Some(_))) if object.contains_key("room") => Err(InputError::BadRequest),
+            Some(Ok(Some(with))) => Ok(ChatRequest::SubscribeDirect { with, resume: None }),
+            Some(Ok(None)) => {
+                required(room).map(|room| ChatRequest::Subscribe { room, resume: None })
+            }
+        },
+        "rename" => match person("name") {
+            Some(Ok(Some(name))) => Ok(ChatRequest::Rename { name }),
+            _ => Err(InputError::BadRequest),
+        },
         "unsubscribe" => required(room).map(|room| ChatRequest::Unsubscribe { room }),
         "typing" => required(room).map(|room| ChatRequest::Typing { room }),
         "rooms" => Ok(ChatRequest::Rooms),
@@ -372,8 +426,11 @@ proptest! {
             prop_assert!(!text.is_empty());
             prop_assert_eq!(text.as_str(), text.trim());
         }
-        if let Err(InputError::BadRoom(echoed)) = &parsed {
+        if let Err(InputError::BadRoom(echoed) | InputError::NoSuchUser(echoed)) = &parsed {
             prop_assert!(echoed.chars().count() <= 64);
+        }
+        if let Ok(ChatRequest::Direct { to: name, .. } | ChatRequest::Rename { name }) = &parsed {
+            prop_assert_eq!(nickname::clean(name), Some(name.clone()));
         }
         if let Some(expected) = expected_request(&frame) {
             prop_assert_eq!(parsed, expected);
@@ -442,6 +499,38 @@ proptest! {
                 prop_assert_eq!(nickname::clean(&name), Some(name.clone()));
             }
             None => prop_assert!(printable.trim().is_empty(), "{raw:?} has a usable name"),
+        }
+    }
+}
+
+// ---- identity::Identities ----
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn every_session_gets_a_name_of_its_own(
+        asked in prop::collection::vec(
+            prop_oneof![
+                3 => prop::sample::select(vec!["alice", "Alice", "ALICE", "alice-2", "bob"])
+                    .prop_map(String::from),
+                1 => "[a-zA-Z]{30,32}",
+                1 => raw_name().prop_filter_map("no name", |n| nickname::clean(&n)),
+            ],
+            1..40,
+        )
+    ) {
+        let mut identities = Identities::new(Duration::from_secs(60), 1000);
+        let mut held = std::collections::HashSet::new();
+        for requested in &asked {
+            let free = !held.contains(&fold(requested));
+            let session = Session::new().unwrap();
+            let arrived = identities.arrive(Presented::Nothing, session, requested);
+            prop_assert!(arrived.name.chars().count() <= MAX_CHARS, "{:?}", arrived.name);
+            prop_assert!(held.insert(fold(&arrived.name)), "{:?} given twice", arrived.name);
+            prop_assert_eq!(free, arrived.name == *requested);
+            prop_assert_eq!(arrived.requested.is_some(), !free);
+            prop_assert_eq!(identities.holder(&arrived.name), Some(arrived.user));
         }
     }
 }

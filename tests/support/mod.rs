@@ -97,15 +97,34 @@ impl Server {
 
     /// Like `connect`, but returns the handshake error.
     pub fn try_connect(&self, path: &str) -> Result<Client, tungstenite::Error> {
+        self.try_connect_with(path, &[])
+    }
+
+    /// A WebSocket client on `path` whose upgrade request carries `headers` too.
+    pub fn connect_with(&self, path: &str, headers: &[(&str, &str)]) -> Client {
+        self.try_connect_with(path, headers).expect("WebSocket handshake")
+    }
+
+    fn try_connect_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Client, tungstenite::Error> {
+        use tungstenite::client::IntoClientRequest;
+        use tungstenite::http::{HeaderName, HeaderValue};
         let stream = self.stream();
         let config = WebSocketConfig::default().max_message_size(Some(64 << 20));
-        let (ws, _) =
-            tungstenite::client::client_with_config(self.ws_url(path), stream, Some(config))
-                .map_err(|e| match e {
-                    tungstenite::HandshakeError::Failure(e) => e,
-                    tungstenite::HandshakeError::Interrupted(_) => panic!("handshake interrupted"),
-                })?;
-        Ok(Client { ws })
+        let mut request = self.ws_url(path).into_client_request()?;
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).unwrap();
+            request.headers_mut().append(name, HeaderValue::from_str(value).unwrap());
+        }
+        let (ws, _) = tungstenite::client::client_with_config(request, stream, Some(config))
+            .map_err(|e| match e {
+                tungstenite::HandshakeError::Failure(e) => e,
+                tungstenite::HandshakeError::Interrupted(_) => panic!("handshake interrupted"),
+            })?;
+        Ok(Client { ws, hello: Value::Null })
     }
 
     /// A connected stream (TLS when the server has it), with timeouts.
@@ -204,7 +223,7 @@ pub fn wss_client(addr: SocketAddr, query: &str, cert: &std::path::Path) -> Clie
     let url = format!("wss://localhost:{}/ws?{query}", addr.port());
     let (ws, _) = tungstenite::client::client(url, tls_stream(tcp, cert))
         .unwrap_or_else(|e| panic!("connecting to {addr} with {query}: {e}"));
-    Client { ws }
+    Client { ws, hello: Value::Null }
 }
 
 /// Waits, at most `limit`, until `GET /healthz` over TLS at `addr` answers 200.
@@ -288,6 +307,8 @@ impl Write for Stream {
 /// A WebSocket client speaking the chat's JSON.
 pub struct Client {
     pub ws: WebSocket<Stream>,
+    /// The `hello` it got, once [`Client::welcome`] read it.
+    pub hello: Value,
 }
 
 impl Client {
@@ -314,6 +335,11 @@ impl Client {
         let history = self.next_of("history");
         assert_eq!(history["room"], room.to_ascii_lowercase(), "{history}");
         history
+    }
+
+    /// The session its `hello` gave.
+    pub fn session(&self) -> &str {
+        self.hello["session"].as_str().expect("welcomed")
     }
 
     /// Sends a raw message.
@@ -347,6 +373,7 @@ impl Client {
     pub fn welcome(&mut self) -> Value {
         let hello = self.next();
         assert_eq!(hello["type"], "hello", "{hello}");
+        self.hello = hello;
         let history = self.next();
         assert_eq!(history["type"], "history", "{history}");
         history

@@ -25,9 +25,12 @@ use rskafka::record::RecordAndOffset;
 
 use super::Record;
 use super::dedup::Dedup;
-use crate::chat::inbox::{Event, Inbox};
+use crate::chat::identity::Pair;
+use crate::chat::inbox::{Event, Inbox, Said};
 use crate::chat::presence::now_millis;
+use crate::chat::protocol::{Chat, Place};
 use crate::chat::room::{RoomName, partition};
+use crate::chat::session::UserId;
 use crate::metrics::Metrics;
 
 /// Where a chat partition's consumer starts, and from which offset its records are delivered.
@@ -83,14 +86,45 @@ impl ChatRecords {
     /// history's start (it only teaches [`Dedup`] its uid), for one of a room that is not this
     /// partition's, and for anything but a chat message.
     fn event(&mut self, offset: i64, record: Record) -> Option<Event> {
-        let Record::Chat { room, name, text, ts, uid, .. } = record else { return None };
+        let uid = match &record {
+            Record::Chat { uid, .. } => *uid,
+            Record::Dm { uid, .. } => Some(*uid),
+            _ => return None,
+        };
         let first = uid.is_none_or(|uid| self.dedup.first_time(offset, uid));
         if !first || offset < self.deliver_from {
             return None;
         }
-        let room = self.room(offset, room.as_deref())?;
         let id = u64::try_from(offset).ok()?;
-        Some(Event::Chat { id: Some(id), room, name, text, ts })
+        match record {
+            Record::Chat { room, user, name, text, ts, .. } => {
+                let room = self.room(offset, room.as_deref())?;
+                let user = user.as_deref().and_then(UserId::parse).unwrap_or(UserId::NOBODY);
+                Some(Event::Chat { id: Some(id), room, said: Said { user, name, text, ts } })
+            }
+            Record::Dm { user, name, to_user, to, text, ts, .. } => {
+                let (Some(user), Some(to_user)) = (UserId::parse(&user), UserId::parse(&to_user))
+                else {
+                    warn!("kafka: skipping record {offset}: a private message without user ids");
+                    return None;
+                };
+                if !self.carries(&Pair::new(user, to_user).key()) {
+                    warn!(
+                        "kafka: skipping record {offset}: a private message of another partition"
+                    );
+                    return None;
+                }
+                let place = Place::Direct { to, to_user };
+                let chat = Chat { place, id, user, name, text, ts };
+                Some(Event::DirectRecord { id, chat: Box::new(chat) })
+            }
+            _ => None,
+        }
+    }
+
+    /// True when the conversation or room with this key lives in this partition.
+    fn carries(&self, key: &str) -> bool {
+        partition(key, self.rooms.partitions) == self.rooms.partition
     }
 
     /// The room of the record at `offset`, if it is a room this partition carries.
@@ -155,15 +189,16 @@ impl PresenceRecords {
                 };
                 Some(Event::Roster { instance, rooms, at_millis: at })
             }
-            Record::Typing { instance, conn, room, name, at } => {
+            Record::Typing { instance, conn, room, user, name, at } => {
                 if now.saturating_sub(at) > TYPING_MAX_AGE.as_millis() as u64 {
                     return None; // stale: read back at start, or delayed by the broker
                 }
                 let room = self.room(&instance, &room)?;
                 let from = (instance == self.me).then_some(conn);
-                Some(Event::Typing { room, name, from })
+                let user = user.as_deref().and_then(UserId::parse).unwrap_or(UserId::NOBODY);
+                Some(Event::Typing { room, user, name, from })
             }
-            Record::Epoch { .. } | Record::Chat { .. } => None,
+            Record::Epoch { .. } | Record::Chat { .. } | Record::Dm { .. } => None,
         }
     }
 
@@ -267,7 +302,8 @@ mod tests {
 
     fn chat_in(room: Option<&str>, text: &str, uid: Option<[u64; 2]>) -> Record {
         let (name, ts, instance) = ("alice".into(), "t".into(), "ws1".into());
-        Record::Chat { room: room.map(String::from), name, text: text.into(), ts, instance, uid }
+        let (room, user) = (room.map(String::from), None);
+        Record::Chat { room, user, name, text: text.into(), ts, instance, uid }
     }
 
     /// The consumer of partition 3 of 8, `general`'s (see `chat/room.rs`).
@@ -278,7 +314,7 @@ mod tests {
 
     fn delivered(records: &mut ChatRecords, offset: i64, record: Record) -> Option<(u64, String)> {
         match records.event(offset, record)? {
-            Event::Chat { id, text, .. } => Some((id?, text)),
+            Event::Chat { id, said, .. } => Some((id?, said.text)),
             _ => None,
         }
     }
@@ -364,11 +400,12 @@ mod tests {
     fn typing_names_the_connection_only_on_its_own_instance_and_goes_stale() {
         let typing = |instance: &str, at: u64| {
             let room = "rust".to_string();
-            Record::Typing { instance: instance.into(), conn: 17, room, name: "alice".into(), at }
+            let (instance, name, user) = (instance.into(), "alice".into(), None);
+            Record::Typing { instance, conn: 17, room, user, name, at }
         };
         let now = 1_000_000;
         let from = |record| match presence().event(record, now) {
-            Some(Event::Typing { room, name, from }) => {
+            Some(Event::Typing { room, name, from, .. }) => {
                 assert_eq!((room.as_str(), name.as_str()), ("rust", "alice"));
                 Some(from)
             }
@@ -382,6 +419,7 @@ mod tests {
             instance: "ws2".into(),
             conn: 1,
             room: "a/b".into(),
+            user: None,
             name: "x".into(),
             at: now,
         };

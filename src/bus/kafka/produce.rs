@@ -57,8 +57,8 @@ pub enum Kind {
     Chat {
         /// Where the sender's frames go.
         sender: Arc<Outbound>,
-        /// The room the message was for.
-        room: RoomName,
+        /// The room the message was for (none: a private message).
+        room: Option<RoomName>,
     },
     /// An instance's roster (repeated every few seconds anyway): a warning in the log.
     Roster,
@@ -136,13 +136,17 @@ impl Outgoing {
             Kind::Typing => debug!("kafka: typing not delivered: {reason}"),
             Kind::Roster => warn!("kafka: presence not delivered: {reason}"),
             Kind::Chat { sender, room } => {
-                warn!("kafka: message to {room} not delivered: {reason}");
+                // A private message is not named in the logs, not even by its recipient.
+                let whereto = room.as_ref().map_or("a private conversation", RoomName::as_str);
+                warn!("kafka: message to {whereto} not delivered: {reason}");
                 let message = format!(
                     "the broker did not confirm your message in time ({reason}); if it does not \
                      appear, send it again"
                 );
-                let room = Some(room.as_str());
-                let event = ServerEvent::Error { code: "not_delivered", message: &message, room };
+                let mut event = ServerEvent::error("not_delivered", &message);
+                if let ServerEvent::Error { room: named, .. } = &mut event {
+                    *named = room.as_ref().map(RoomName::as_str);
+                }
                 sender.send(&[&frame::text(event.to_json())]);
             }
         }
@@ -275,7 +279,12 @@ mod tests {
         let room = RoomName::parse("rust").unwrap();
         let (queue, _lanes) = Queue::new(1, 1);
         queue.push(Lane::Chat(0), Kind::Typing, None, b"fills the lane".to_vec());
-        queue.push(Lane::Chat(0), Kind::Chat { sender, room }, None, b"refused".to_vec());
+        queue.push(
+            Lane::Chat(0),
+            Kind::Chat { sender, room: Some(room) },
+            None,
+            b"refused".to_vec(),
+        );
         client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let mut frame = [0u8; 512];
         let n = client.read(&mut frame).unwrap();
