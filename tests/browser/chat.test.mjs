@@ -1107,6 +1107,10 @@ describe('WebSocketChat page', () => {
       await sendFromPage(bob, 'before your rename');
       await waitForMessage(bob, 'before your rename');
 
+      await clickRoom(tab1, 'general');
+      await sendFromPage(tab1, 'said as alice');
+      await waitForMessage(tab2, 'said as alice');
+
       // Taken: refused, shown under the field, nothing changes.
       const error = tab1.locator('#name-error');
       assert.equal(await error.isHidden(), true);
@@ -1157,12 +1161,18 @@ describe('WebSocketChat page', () => {
         (await readMessages(bob)).filter((m) => m.text === 'alicia speaking').map((m) => [m.name, m.own]),
         [['alicia', false]],
       );
-      const mine = (await readMessages(tab1)).find((m) => m.text === 'alicia speaking');
-      assert.equal(mine, undefined, 'tab one shows rust');
-      await clickRoom(tab1, 'general');
+      await waitForMessage(tab1, 'alicia speaking');
       assert.deepEqual(
         (await readMessages(tab1)).filter((m) => m.text === 'alicia speaking').map((m) => [m.name, m.own]),
         [['alicia', true]],
+      );
+      // Own is by user id, not by name: after a reload the history shows what she said as alice as hers.
+      await tab2.reload();
+      await waitForState(tab2, 'online');
+      await waitForMessage(tab2, 'alicia speaking');
+      assert.deepEqual(
+        (await readMessages(tab2)).filter((m) => m.kind === 'message').map((m) => [m.text, m.name, m.own]),
+        [['said as alice', 'alice', true], ['alicia speaking', 'alicia', true]],
       );
       assertClean(problems);
     });
