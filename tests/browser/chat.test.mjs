@@ -1214,6 +1214,97 @@ describe('WebSocketChat page', () => {
     });
   });
 
+  test('an open private conversation resumes after a dropped connection with since/epoch, nothing twice or counted twice', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, problems, clients, person }) => {
+      const [alice] = await openAll(person, server.url, ['alice']);
+      const bob = await rawClient(server.url, 'bob');
+      clients.push(bob);
+      await waitForUsers(alice, ['alice', 'bob']);
+      await clickUser(alice, 'bob');
+      bob.dm('alice', 'one');
+      await waitForMessage(alice, 'one');
+      const first = (await readMessages(alice)).find((m) => m.text === 'one');
+      await clickRoom(alice, 'general');
+
+      const toggle = alice.locator('#connect-toggle');
+      await toggle.click();
+      await waitForState(alice, 'offline');
+      bob.dm('alice', 'two');
+      bob.dm('alice', 'three');
+      await bob.waitFor('three echoed', (f) => f.type === 'message' && f.dm === true && f.text === 'three');
+      await toggle.click();
+      await waitForState(alice, 'online');
+      // hello.unread_dms counts them too; the resume is what the page counts.
+      await waitFor(alice, 'bob with 2 unread', () =>
+        document.querySelector('#dms li.dm[data-name="bob"] .unread')?.textContent === '2',
+      );
+      const resumed = (await readFrames(alice, 'out', 'subscribe')).filter((f) => f.dm === 'bob' && f.since !== undefined);
+      assert.deepEqual(resumed.map((f) => f.since), [first.id], 'resumed after the last id it had');
+      assert.equal(resumed[0].epoch, first.epoch);
+      await delay(300);
+      assert.equal((await readDms(alice))[0].unread, 2, 'not counted twice');
+      await clickDm(alice, 'bob');
+      const shown = await readMessages(alice);
+      assert.deepEqual(shown.filter((m) => m.kind === 'message').map((m) => m.text), ['one', 'two', 'three']);
+      assertNoDuplicateIds(shown);
+      assertClean(problems);
+    });
+  });
+
+  test('a private message to a name nobody holds any more says so in the conversation', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, problems, clients, person }) => {
+      const [alice] = await openAll(person, server.url, ['alice']);
+      const carol = await rawClient(server.url, 'carol');
+      clients.push(carol);
+      await waitForUsers(alice, ['alice', 'carol']);
+      // Offline, a click opens the conversation by name; it is asked for once back online.
+      const toggle = alice.locator('#connect-toggle');
+      await toggle.click();
+      await waitForState(alice, 'offline');
+      await alice.locator('#users li[data-name="carol"] .user-open').click();
+      assert.equal(await alice.locator('#room-title').textContent(), '@carol');
+      carol.ws.send(JSON.stringify({ type: 'rename', name: 'caroline' }));
+      await carol.waitFor('renamed', (f) => f.type === 'renamed');
+      await toggle.click();
+      await waitForState(alice, 'online');
+      await waitForNotice(alice, '.');
+      const errors = (await readFrames(alice, 'in', 'error')).filter((f) => f.code === 'no_such_user');
+      assert.equal(errors.length, 1, 'one no_such_user error');
+      const notices = (await readMessages(alice)).filter((m) => m.kind === 'notice' && m.text.includes(errors[0].message));
+      assert.equal(notices.length, 1, 'the server\'s message shown in the conversation');
+      assert.equal(await alice.locator('#room-title').textContent(), '@carol');
+      assert.equal(await alice.locator('#send').isDisabled(), true, 'nobody to send to');
+      assert.equal(await alice.locator('#alerts .alert').count(), 0, 'in the conversation, not an alert');
+      assertClean(problems);
+    });
+  });
+
+  test('an expired session is replaced without fuss: a notice, and the new session is kept', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems }) => {
+      const alice = await openChat(context, server.url, 'alice');
+      await waitForState(alice, 'online');
+      // As if the server had forgotten us (NAME_RESERVE_SECS after our last tab closed).
+      const stale = 'AAAAAAAAAAAAAAAAAAAAAA'; // well-formed, unknown to this server
+      await alice.evaluate((s) => localStorage.setItem('wschat.session', s), stale);
+      await alice.reload();
+      await waitForState(alice, 'online');
+      await waitForNotice(alice, 'session had expired');
+      const [hello] = await readFrames(alice, 'in', 'hello');
+      assert.notEqual(hello.session, stale);
+      assert.ok((await readFrames(alice, 'in', 'error')).some((f) => f.code === 'session_expired'));
+      // The old session still holds alice (NAME_RESERVE_SECS): the new one is somebody else.
+      await waitForMyName(alice, 'alice-2');
+      assert.equal(await alice.evaluate(() => localStorage.getItem('wschat.session')), hello.session, 'the new session is kept');
+      assert.equal(await alice.locator('#alerts .alert').count(), 0, 'no alert');
+
+      await alice.reload();
+      await waitForState(alice, 'online');
+      assert.equal((await readFrames(alice, 'in', 'hello'))[0].session, hello.session, 'presented next time');
+      assert.deepEqual((await readFrames(alice, 'in', 'error')).filter((f) => f.code === 'session_expired'), []);
+      assertClean(problems);
+    });
+  });
+
   // Writes docs/screenshot.png when SCREENSHOT=1.
   test('screenshot', { timeout: TEST_TIMEOUT, skip: process.env.SCREENSHOT !== '1' && 'set SCREENSHOT=1 to write docs/screenshot.png' }, async () => {
     await withServer(browser, { tls: true }, {}, async ({ server, context, problems, clients, person }) => {
