@@ -995,6 +995,14 @@ describe('WebSocketChat page', () => {
       assert.deepEqual(await readDms(carol), [], 'carol has no private conversation');
       const carolFrames = await readFrames(carol, 'in');
       assert.deepEqual(carolFrames.filter((f) => f.dm !== undefined || /psst|only you/.test(JSON.stringify(f))), [], 'no private frame reached carol');
+
+      // Clicking your own name opens notes to yourself: listed as you, each note shown once.
+      await clickUser(alice, 'alice');
+      await sendFromPage(alice, 'a note for later');
+      await waitForMessage(alice, 'a note for later');
+      await delay(300);
+      assert.equal(countText(await readMessages(alice), 'a note for later'), 1, 'a note to self comes once');
+      assert.deepEqual((await readDms(alice)).map((d) => [d.name, d.self]), [['bob', false], ['alice', true]]);
       assertClean(problems);
     });
   });

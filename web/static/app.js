@@ -833,6 +833,8 @@
     el.roomTitle.dataset.kind = conv.kind;
     el.roomTitle.title = conv.kind === 'room' ? '' : dmDescription(conv);
     document.title = `${title} · WebSocketChat`;
+    if (conv.kind === 'room') el.input.placeholder = 'Write a message…';
+    else el.input.placeholder = isMe(conv.user) ? 'Write a note to yourself…' : `Write to ${conv.name} privately…`;
   }
 
   function dmDescription(dm) {
