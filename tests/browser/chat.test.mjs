@@ -1003,6 +1003,22 @@ describe('WebSocketChat page', () => {
       await delay(300);
       assert.equal(countText(await readMessages(alice), 'a note for later'), 1, 'a note to self comes once');
       assert.deepEqual((await readDms(alice)).map((d) => [d.name, d.self]), [['bob', false], ['alice', true]]);
+
+      // Bob closes the conversation: it leaves his list, and comes back with alice's next message,
+      // which is shown after the earlier ones once he opens it again.
+      await bob.locator('#dms li.dm[data-name="alice"] .dm-close').click();
+      await waitForRoom(bob, 'general');
+      assert.deepEqual(await readDms(bob), []);
+      await clickDm(alice, 'bob');
+      await sendFromPage(alice, 'are you still there?');
+      await waitFor(bob, 'alice back in the list with 1 unread', () =>
+        document.querySelector('#dms li.dm[data-name="alice"] .unread')?.textContent === '1',
+      );
+      await clickDm(bob, 'alice');
+      await waitForMessage(bob, 'are you still there?');
+      const again = (await readMessages(bob)).filter((m) => m.kind === 'message');
+      assert.deepEqual(again.map((m) => m.text), ['psst, bob', 'hi alice, only you can read this', 'are you still there?']);
+      assertNoDuplicateIds(again);
       assertClean(problems);
     });
   });
