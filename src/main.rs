@@ -20,6 +20,9 @@ fn main() -> ExitCode {
         .set_thread_level(log::LevelFilter::Error)
         .set_thread_mode(ThreadLogMode::Names)
         .set_target_level(log::LevelFilter::Off)
+        // tungstenite traces every message it reads, payload and all: a private message must
+        // never reach a log. Our own trace line gives each message's kind and size.
+        .add_filter_ignore_str("tungstenite")
         .build();
     // Logs go to standard error. Logging is a convenience: if it cannot start we serve anyway.
     let _ = WriteLogger::init(config.log_level, log_config, std::io::stderr());

@@ -152,18 +152,30 @@ fn a_name_is_held_while_reserved_then_freed_with_its_session() {
 
 #[test]
 fn private_messages_reach_both_sessions_and_nobody_else() {
-    let server = Server::start(&[("LOG_LEVEL", "debug")]);
+    let server = Server::start(&[("LOG_LEVEL", "trace")]);
     let mut alice = joined(&server, "name=alice");
     let mut alice_tab = joined(&server, &format!("session={}", alice.session()));
     let mut bob = joined(&server, "name=bob");
     let mut carol = joined(&server, "name=carol");
 
     let (alice_user, bob_user) = (user(&alice).clone(), user(&bob).clone());
-    alice.request(json!({"type": "message", "to": "BOB", "text": "psst, secret one"}));
-    alice_tab.request(json!({"type": "message", "to": "bob", "text": "secret two"}));
-    bob.request(json!({"type": "message", "to": "alice", "text": "secret three"}));
-    for client in [&mut alice, &mut alice_tab, &mut bob] {
-        let got: Vec<Value> = (0..3).map(|_| next_event(client)).collect();
+    // Each speaks once the one before was heard, so the order is known.
+    let mut heard: [Vec<Value>; 3] = Default::default();
+    let turns = [
+        (0, json!({"type": "message", "to": "BOB", "text": "psst, secret one"})),
+        (1, json!({"type": "message", "to": "bob", "text": "secret two"})),
+        (2, json!({"type": "message", "to": "alice", "text": "secret three"})),
+    ];
+    for (turn, (speaker, request)) in turns.into_iter().enumerate() {
+        let mut clients = [&mut alice, &mut alice_tab, &mut bob];
+        clients[speaker].request(request);
+        for (client, heard) in clients.iter_mut().zip(&mut heard) {
+            while heard.len() <= turn {
+                heard.push(next_event(client));
+            }
+        }
+    }
+    for got in heard {
         let ids: Vec<u64> = got.iter().map(|m| m["id"].as_u64().unwrap()).collect();
         assert_eq!(ids, [1, 2, 3], "ids increase per conversation: {got:?}");
         assert_eq!(

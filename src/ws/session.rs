@@ -174,7 +174,16 @@ impl Session {
 
     /// Hands a complete message to the handler; control frames were dealt with by tungstenite.
     fn dispatch(&mut self, message: Message, handler: &mut dyn Handler) -> Result<(), Close> {
-        trace!("received {message:?}");
+        // The kind and size only: a payload may be a private message, which no log may carry.
+        let kind = match &message {
+            Message::Text(_) => "text",
+            Message::Binary(_) => "binary",
+            Message::Ping(_) => "ping",
+            Message::Pong(_) => "pong",
+            Message::Close(_) => "close",
+            Message::Frame(_) => "frame",
+        };
+        trace!("received a {kind} message of {} bytes", message.len());
         match message {
             Message::Text(text) => handler.on_text(text.as_str(), &self.outbound),
             Message::Binary(data) => handler.on_binary(data, &self.outbound),

@@ -45,6 +45,9 @@ fn nobody_reads_a_private_conversation_but_its_two_sessions() {
         alice.request(json!({"type": "message", "to": "bob", "text": format!("secret {i}")}));
         bob.request(json!({"type": "message", "to": "alice", "text": format!("secret reply {i}")}));
     }
+    for _ in 0..10 {
+        assert_eq!(bob.next_of("message")["dm"], true);
+    }
     bob.request(json!({"type": "subscribe", "dm": "alice"}));
     let history = bob.next_of("history");
     assert_eq!(history["messages"].as_array().unwrap().len(), 10, "the two of them see it");
