@@ -379,7 +379,8 @@ describe('WebSocketChat page', () => {
       await waitForState(alice, 'online');
       await waitForMessage(alice, 'said while alice had no network');
       assertNoDuplicateIds(await readMessages(alice));
-      assertClean(problems);
+      // Going offline is the point here: Chromium may report what it was loading then.
+      assertClean(problems, { allowOffline: true });
     });
   });
 

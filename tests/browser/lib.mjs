@@ -193,8 +193,15 @@ function watch(page, problems) {
  */
 const BROWSER_WS_FAILURE = /^WebSocket connection to '.*' failed/;
 
-export function consoleProblems(problems, { allowConnectionRefused = false } = {}) {
-  const consoleErrors = problems.console.filter((t) => !(allowConnectionRefused && BROWSER_WS_FAILURE.test(t)));
+/**
+ * Likewise, a test that takes the browser offline may catch it loading something
+ * (Chromium: "Failed to load resource: net::ERR_INTERNET_DISCONNECTED").
+ */
+const BROWSER_OFFLINE = /net::ERR_INTERNET_DISCONNECTED/;
+
+export function consoleProblems(problems, { allowConnectionRefused = false, allowOffline = false } = {}) {
+  const consoleErrors = problems.console.filter((t) =>
+    !(allowConnectionRefused && BROWSER_WS_FAILURE.test(t)) && !(allowOffline && BROWSER_OFFLINE.test(t)));
   return [...consoleErrors, ...problems.pageErrors];
 }
 
