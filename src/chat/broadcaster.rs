@@ -284,7 +284,7 @@ impl Broadcaster {
                 let now = Instant::now();
                 let age = Duration::from_millis(now_millis().saturating_sub(at_millis));
                 if let Some(at) = now.checked_sub(age).filter(|_| age < FORGET_AFTER) {
-                    self.identities.seen_elsewhere(&sessions, at);
+                    self.identities.seen_elsewhere(&instance, &sessions, at);
                 }
                 self.presence.heard(instance, rooms, at_millis, now);
                 self.refresh_presence(round);

@@ -44,7 +44,7 @@
 //! conversations. A conversation is forgotten with either of its sessions: nobody can reach it
 //! any more.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -157,6 +157,8 @@ pub struct Identities {
     offline: BTreeSet<(Instant, UserId)>,
     /// Sessions listed in other instances' rosters, by when they were last listed.
     elsewhere: BTreeSet<(Instant, UserId)>,
+    /// The sessions each other instance's last roster listed.
+    listed: HashMap<String, HashSet<UserId>>,
     /// Folded name → the session the claims topic gave it to (Kafka only).
     confirmed: HashMap<String, UserId>,
     /// The other way round: each session's confirmed name, folded.
@@ -177,6 +179,7 @@ impl Identities {
             names: HashMap::new(),
             offline: BTreeSet::new(),
             elsewhere: BTreeSet::new(),
+            listed: HashMap::new(),
             confirmed: HashMap::new(),
             confirmed_of: HashMap::new(),
             lapsed: Vec::new(),
@@ -312,10 +315,13 @@ impl Identities {
         settled
     }
 
-    /// Other instances' rosters list these sessions as connected at `at`: they are online, so
-    /// not swept while they are listed (and [`FORGET_AFTER`] longer). Unknown ones are left
-    /// alone: sessions are learned from claims, in the claims' order.
-    pub fn seen_elsewhere(&mut self, users: &[UserId], at: Instant) {
+    /// `instance`'s roster lists these sessions as connected to it at `at`: they are online, so
+    /// not swept while some roster lists them (and [`FORGET_AFTER`] longer, should their instance
+    /// fall silent). One it listed before and no instance lists now went offline at `at`.
+    /// Unknown sessions are left alone: sessions are learned from claims, in the claims' order.
+    pub fn seen_elsewhere(&mut self, instance: &str, users: &[UserId], at: Instant) {
+        let listed: HashSet<UserId> = users.iter().copied().collect();
+        let before = self.listed.insert(instance.to_string(), listed).unwrap_or_default();
         for user in users {
             let Some(known) = self.users.get_mut(user) else { continue };
             if let Some(since) = known.offline_since.take() {
@@ -325,6 +331,16 @@ impl Identities {
                 self.elsewhere.remove(&(seen, *user));
             }
             self.elsewhere.insert((at, *user));
+        }
+        for user in before {
+            if self.listed.values().any(|listed| listed.contains(&user)) {
+                continue;
+            }
+            let Some(known) = self.users.get_mut(&user) else { continue };
+            if let Some(seen) = known.seen_elsewhere.take() {
+                self.elsewhere.remove(&(seen, user));
+            }
+            self.go_offline(user, at);
         }
     }
 
@@ -829,7 +845,7 @@ mod tests {
         apply(&mut a, &[claim(u, "alice", false)]);
         assert!(!a.is_online(u));
         let listed = start + Duration::from_secs(50);
-        a.seen_elsewhere(&[u], listed);
+        a.seen_elsewhere("ws2", &[u], listed);
         assert!(a.is_online(u));
         assert_eq!(a.sweep(start + Duration::from_secs(62)), 0, "listed elsewhere");
         // No roster lists it any more: offline since it was last listed, swept a reserve later.
@@ -838,5 +854,22 @@ mod tests {
         assert_eq!(a.sweep(listed + Duration::from_secs(59)), 0);
         assert_eq!(a.sweep(listed + Duration::from_secs(60)), 1);
         assert_eq!(a.take_lapsed(), vec![(u, "alice".to_string())]);
+    }
+
+    #[test]
+    fn a_session_its_instance_no_longer_lists_is_offline_at_once() {
+        let mut a = ids();
+        let start = Instant::now();
+        let u = session().user_id();
+        apply(&mut a, &[claim(u, "alice", false)]);
+        a.seen_elsewhere("ws2", &[u], start);
+        a.seen_elsewhere("ws3", &[u], start);
+        a.seen_elsewhere("ws2", &[], start + Duration::from_secs(1));
+        assert!(a.is_online(u), "ws3 still lists it");
+        let left = start + Duration::from_secs(2);
+        a.seen_elsewhere("ws3", &[], left);
+        assert!(!a.is_online(u), "private messages to it are unread now");
+        assert_eq!(a.sweep(left + Duration::from_secs(59)), 0);
+        assert_eq!(a.sweep(left + Duration::from_secs(60)), 1, "offline since it left");
     }
 }
