@@ -7,10 +7,12 @@
 //! its own address, port 8443. nginx listens on 443 and 80 as in compose. Needs root and
 //! `TANSU_BIN` (tests/topology/run.sh sets everything up). A second test puts [`proxy`] between
 //! the server and the broker to break a produce request's connection at the worst moment;
-//! [`rooms`] runs rooms over the partitioned topic on both instances.
+//! [`rooms`] runs rooms over the partitioned topic on both instances; [`identity`] nicknames,
+//! sessions and private messages across them.
 
 #[path = "../support/mod.rs"]
 mod support;
+mod identity;
 mod proxy;
 mod rooms;
 
