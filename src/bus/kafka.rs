@@ -40,13 +40,25 @@
 //!   announces its nicknames per room when they change and every
 //!   [`ANNOUNCE_EVERY`](crate::chat::presence::ANNOUNCE_EVERY) (`chat/presence.rs`); a typing
 //!   indicator is a record there too, in no history.
+//! - **Claims** go through `<topic>.claims` (one partition, so one order; created at start and
+//!   refused with another count, like the presence topic). A session that takes a nickname here
+//!   (a newcomer, a rename) holds it here at once and produces
+//!   `{"kind":"claim","user":"<public id>","name":"alice","instance":"ws1","at":<ms>}`; every
+//!   instance, the claimer too, consumes the claims in order and its broadcaster applies them
+//!   alike, so the first claim of a name wins everywhere and the loser's instance renames it
+//!   (`chat/identity.rs`, "Across instances"). An instance that forgets a session produces a
+//!   `release` (`"name"` folded), after which the name is free everywhere. Records carry public
+//!   ids, never sessions. Start-up reads the newest [`CLAIMS_READBACK`] records back before it
+//!   serves anyone, so a restarted instance knows the deployment's sessions and names.
+//!   Rosters list the sessions connected to their instance too (`"sessions":{"<id>":"alice"}`),
+//!   so that a session online elsewhere is not swept, and private messages to it are not unread.
 //! - **Broker trouble** does not stop the server: a probe asks the broker for metadata every
 //!   [`PROBE_EVERY`], and `/healthz` answers 503 with the reason until it answers again.
 //!
 //! The client is rskafka, pure Rust on tokio: one thread, `kafka`, runs a current-thread runtime
-//! with a producer task and a consumer task per partition (P + 1 of each, with the presence
-//! topic's) and the probe. Each of these tasks holds a connection of its own, 2P + 2, plus the
-//! client's own for metadata (19 at P = 8). A partition's produce and fetch cannot share one: a
+//! with a producer task and a consumer task per partition (P + 2 of each, with the presence and
+//! claims topics') and the probe. Each of these tasks holds a connection of its own, 2P + 4, plus
+//! the client's own for metadata (21 at P = 8). A partition's produce and fetch cannot share one: a
 //! broker answers one connection's requests in order (the protocol guide: "the server guarantees
 //! that on a single TCP connection, requests will be processed in the order they are sent"), so
 //! a produce would wait behind a held fetch. A consumer per partition, rather than one task

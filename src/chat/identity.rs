@@ -31,12 +31,17 @@
 //!   publishes a *release*; every instance then drops the confirmation and forgets the session,
 //!   unless it is online there (an instance with a connection of it claims its name again).
 //!   "Forgotten" cannot be each instance's own judgement: sweeps run on each instance's clock, and
-//!   two instances that disagreed would confirm a name to two sessions.
+//!   two instances that disagreed would confirm a name to two sessions. Should a release never
+//!   reach the topic (the broker was down), the next claim of ours that loses to the session we
+//!   forgot publishes the release again and claims once more behind it.
 //!
 //! A session connected only on another instance is online here while that instance's rosters list
-//! it (`FORGET_AFTER`): it is not swept, and private messages to it are not unread. Sessions
-//! learned at start-up from the claims topic are offline from then on: a restart extends a
-//! reservation by at most `NAME_RESERVE_SECS`.
+//! it (every 5 s and on change): it is not swept, and private messages to it are not unread. It
+//! is offline from the first roster that no longer lists it, or `FORGET_AFTER` after the last
+//! one that did when its instance falls silent. Sessions learned at start-up from the claims
+//! topic are offline from then on: a restart extends a reservation by at most
+//! `NAME_RESERVE_SECS`. `MAX_RESERVED_NAMES` caps the offline sessions of the whole deployment
+//! that one instance keeps.
 //!
 //! # Private conversations
 //! A conversation belongs to the two sessions, not to their names: it is keyed by the pair of

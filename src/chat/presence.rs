@@ -10,6 +10,8 @@
 //! nicknames on the presence topic whenever they change and every [`ANNOUNCE_EVERY`]; an instance
 //! that has not been heard from for [`FORGET_AFTER`] (it died, or lost the broker) is forgotten,
 //! and its users leave everyone's lists.
+//! The same announcement lists the sessions connected to the instance, by public id, so that
+//! every instance knows who is online elsewhere (see `identity.rs`, "Across instances").
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

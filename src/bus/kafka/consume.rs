@@ -271,7 +271,7 @@ impl ClaimRecords {
         let mut events = Vec::new();
         let mut offset = from;
         while offset < to {
-            let read = client.fetch_records(offset, 1..MAX_FETCH_BYTES, 0);
+            let read = client.fetch_records(offset, 1..MAX_FETCH_BYTES, READ_BACK_WAIT);
             let (records, _high) = within("reading back the claims", read).await?;
             let Some(last) = records.last() else { break };
             offset = last.offset + 1;
@@ -352,6 +352,9 @@ const PRESENCE_WAIT: Duration = Duration::from_millis(100);
 const TYPING_MAX_AGE: Duration = Duration::from_secs(5);
 /// A fetch not answered within this time is abandoned and sent again.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long (ms) the broker may hold a read-back fetch. The records are there, so it answers at
+/// once; but a fetch that may not wait at all went unanswered by tansu.
+const READ_BACK_WAIT: i32 = 1000;
 /// Bytes per fetch at most.
 const MAX_FETCH_BYTES: i32 = 1 << 20;
 /// Pause after a failed fetch.
