@@ -26,7 +26,7 @@ use signal_hook::iterator::Signals;
 use crate::bus::Bus;
 use crate::chat::broadcaster::{Broadcaster, Limits};
 use crate::chat::history::{Epochs, new_epoch};
-use crate::chat::inbox::Inbox;
+use crate::chat::inbox::{Event, Inbox};
 use crate::chat::room::Admission;
 use crate::config::Config;
 use crate::connection::{self, Context};
@@ -61,9 +61,11 @@ pub fn run(config: Config) -> Result<(), Error> {
 
     let (inbox, mailbox) = Inbox::new();
     let metrics = Arc::new(Metrics::default());
-    let (bus, epochs) = connect_bus(&config, &inbox, &metrics)?;
+    let (bus, epochs, recalled) = connect_bus(&config, &inbox, &metrics)?;
     let limits = Limits::from_config(&config);
-    let broadcaster = Broadcaster::new(mailbox, epochs, limits, metrics.clone(), bus.others());
+    let mut broadcaster = Broadcaster::new(mailbox, epochs, limits, metrics.clone(), bus.others());
+    // Who holds which name in the deployment, before the first connection is settled.
+    broadcaster.recall(recalled);
     let broadcaster = spawn("broadcaster", move || broadcaster.run())?;
 
     let stopping = Arc::new(AtomicBool::new(false));
@@ -90,19 +92,20 @@ pub fn run(config: Config) -> Result<(), Error> {
     Ok(())
 }
 
-/// The local inbox, or Kafka when `KAFKA_ENABLED`; and where each room's ids come from.
+/// The local inbox, or Kafka when `KAFKA_ENABLED`; where each room's ids come from; and the
+/// events the bus read back for the broadcaster (Kafka's claims topic).
 fn connect_bus(
     config: &Config,
     inbox: &Inbox,
     metrics: &Arc<Metrics>,
-) -> Result<(Bus, Epochs), Error> {
+) -> Result<(Bus, Epochs, Vec<Event>), Error> {
     if !config.kafka_enabled {
-        return Ok((Bus::Local(inbox.clone()), Epochs::single(new_epoch())));
+        return Ok((Bus::Local(inbox.clone()), Epochs::single(new_epoch()), Vec::new()));
     }
     #[cfg(feature = "kafka")]
     {
         let started = crate::bus::kafka::start(config, inbox.clone(), metrics.clone())?;
-        Ok((Bus::Kafka(started.bus), started.epochs))
+        Ok((Bus::Kafka(started.bus), started.epochs, started.recalled))
     }
     #[cfg(not(feature = "kafka"))]
     {

@@ -40,13 +40,25 @@
 //!   announces its nicknames per room when they change and every
 //!   [`ANNOUNCE_EVERY`](crate::chat::presence::ANNOUNCE_EVERY) (`chat/presence.rs`); a typing
 //!   indicator is a record there too, in no history.
+//! - **Claims** go through `<topic>.claims` (one partition, so one order; created at start and
+//!   refused with another count, like the presence topic). A session that takes a nickname here
+//!   (a newcomer, a rename) holds it here at once and produces
+//!   `{"kind":"claim","user":"<public id>","name":"alice","instance":"ws1","at":<ms>}`; every
+//!   instance, the claimer too, consumes the claims in order and its broadcaster applies them
+//!   alike, so the first claim of a name wins everywhere and the loser's instance renames it
+//!   (`chat/identity.rs`, "Across instances"). An instance that forgets a session produces a
+//!   `release` (`"name"` folded), after which the name is free everywhere. Records carry public
+//!   ids, never sessions. Start-up reads the newest [`CLAIMS_READBACK`] records back before it
+//!   serves anyone, so a restarted instance knows the deployment's sessions and names.
+//!   Rosters list the sessions connected to their instance too (`"sessions":{"<id>":"alice"}`),
+//!   so that a session online elsewhere is not swept, and private messages to it are not unread.
 //! - **Broker trouble** does not stop the server: a probe asks the broker for metadata every
 //!   [`PROBE_EVERY`], and `/healthz` answers 503 with the reason until it answers again.
 //!
 //! The client is rskafka, pure Rust on tokio: one thread, `kafka`, runs a current-thread runtime
-//! with a producer task and a consumer task per partition (P + 1 of each, with the presence
-//! topic's) and the probe. Each of these tasks holds a connection of its own, 2P + 2, plus the
-//! client's own for metadata (19 at P = 8). A partition's produce and fetch cannot share one: a
+//! with a producer task and a consumer task per partition (P + 2 of each, with the presence and
+//! claims topics') and the probe. Each of these tasks holds a connection of its own, 2P + 4, plus
+//! the client's own for metadata (21 at P = 8). A partition's produce and fetch cannot share one: a
 //! broker answers one connection's requests in order (the protocol guide: "the server guarantees
 //! that on a single TCP connection, requests will be processed in the order they are sent"), so
 //! a produce would wait behind a held fetch. A consumer per partition, rather than one task
@@ -76,7 +88,7 @@ use tokio::task::JoinSet;
 
 use crate::chat::history::{Epochs, Start};
 use crate::chat::identity::Pair;
-use crate::chat::inbox::{Inbox, Said};
+use crate::chat::inbox::{Event, Inbox, Said};
 use crate::chat::presence::now_millis;
 use crate::chat::protocol::{Chat, Place};
 use crate::chat::room::{RoomName, partition};
@@ -114,6 +126,9 @@ pub struct Started {
     /// Each partition's epoch and the first offset its rooms' histories are rebuilt from (older
     /// ones are not kept in memory), in partition order.
     pub epochs: Epochs,
+    /// The claims and releases read back from the claims topic, in its order, for the
+    /// broadcaster before it serves anyone.
+    pub recalled: Vec<Event>,
 }
 
 /// A record on the topics, as JSON: `{"kind":"chat",…}`.
@@ -139,16 +154,25 @@ enum Record {
         uid: Option<Uid>,
     },
     /// The nicknames online on one instance, per room, at a time in milliseconds since 1970:
-    /// `"rooms":{"general":["alice"]}`. Records written before rooms list `"users"` instead,
-    /// who were in `DEFAULT_ROOM`.
+    /// `"rooms":{"general":["alice"]}`, and the sessions connected to it by public id:
+    /// `"sessions":{"LJgLhthO3_LJUFoX":"alice"}`. Records written before rooms list `"users"`
+    /// instead, who were in `DEFAULT_ROOM`; records written before sessions have no `sessions`.
     Roster {
         instance: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         rooms: Option<BTreeMap<String, Vec<String>>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         users: Option<Vec<String>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sessions: Option<BTreeMap<String, String>>,
         at: u64,
     },
+    /// Session `user` took the nickname `name` on `instance` at `at` (ms since 1970), on the
+    /// claims topic: of two claims of one name the first wins (`chat/identity.rs`).
+    Claim { user: String, name: String, instance: String, at: u64 },
+    /// `instance` forgot session `user`, which held `name` (folded), on the claims topic: the
+    /// name is free again.
+    Release { user: String, name: String, instance: String, at: u64 },
     /// A private message from session `user` (`name`) to session `to_user` (`to`), in the
     /// partition of the pair's key (its id is its offset). It carries public ids, never sessions.
     Dm {
@@ -181,7 +205,8 @@ pub fn start(config: &Config, inbox: Inbox, metrics: Arc<Metrics>) -> Result<Sta
         .build()
         .map_err(|source| Error::Io { context: "starting the Kafka runtime", source })?;
     let deadline = Instant::now() + STARTUP_TIMEOUT;
-    let setup = runtime.block_on(retry_until(deadline, || connect(config)))?;
+    let mut setup = runtime.block_on(retry_until(deadline, || connect(config)))?;
+    let recalled = std::mem::take(&mut setup.recalled);
     let (queue, lanes) = Queue::new(config.kafka_partitions, QUEUE_CAPACITY);
     let (tasks, epochs) = Tasks::new(setup, lanes, config, inbox, metrics.clone());
     let bus = Arc::new(KafkaBus {
@@ -199,7 +224,7 @@ pub fn start(config: &Config, inbox: Inbox, metrics: Arc<Metrics>) -> Result<Sta
         runtime.block_on(tasks.run());
     };
     spawn("kafka", body)?;
-    Ok(Started { bus, epochs })
+    Ok(Started { bus, epochs, recalled })
 }
 
 /// What the `kafka` thread runs, each task with the connection it owns.
@@ -210,6 +235,8 @@ struct Tasks {
     chat: Vec<(PartitionClient, consume::ChatFrom, consume::Rooms)>,
     /// The presence topic's consumer, and the offset it starts at.
     presence: (PartitionClient, i64, consume::PresenceRecords),
+    /// The claims topic's consumer, and the offset it starts at (where the read-back ended).
+    claims: (PartitionClient, i64, consume::ClaimRecords),
     /// The probe's client, and the topic it looks for.
     probe: (Client, String),
     inbox: Inbox,
@@ -226,7 +253,7 @@ impl Tasks {
         inbox: Inbox,
         metrics: Arc<Metrics>,
     ) -> (Tasks, Epochs) {
-        let Setup { client, chat, presence, presence_from } = setup;
+        let Setup { client, chat, presence, presence_from, claims, claims_from, .. } = setup;
         let readback = readback(config.history_size, config.kafka_partitions);
         let mut starts = Vec::with_capacity(chat.len());
         let mut producers = Vec::with_capacity(lanes.len());
@@ -254,14 +281,17 @@ impl Tasks {
             config.kafka_brokers, config.kafka_topic, config.kafka_partitions
         );
         producers.push(presence.producer);
+        producers.push(claims.producer);
         let records = consume::PresenceRecords {
             me: config.instance_id.clone(),
             default_room: config.default_room.clone(),
         };
+        let claim_records = consume::ClaimRecords { me: config.instance_id.clone() };
         let tasks = Tasks {
             producers: lanes.into_iter().zip(producers).collect(),
             chat: consumers,
             presence: (presence.consumer, presence_from, records),
+            claims: (claims.consumer, claims_from, claim_records),
             probe: (client, config.kafka_topic.clone()),
             inbox,
             metrics,
@@ -272,7 +302,7 @@ impl Tasks {
     /// Runs every task until they all end (they run as long as the process does); a task that
     /// panics takes the thread down with it, as if it had run on it.
     async fn run(self) {
-        let Tasks { producers, chat, presence, probe, inbox, metrics } = self;
+        let Tasks { producers, chat, presence, claims, probe, inbox, metrics } = self;
         let mut tasks = JoinSet::new();
         for (lane, client) in producers {
             tasks.spawn(produce::run(lane, client, metrics.clone()));
@@ -281,7 +311,9 @@ impl Tasks {
             tasks.spawn(consume::chat(client, from, rooms, inbox.clone(), metrics.clone()));
         }
         let (client, from, records) = presence;
-        tasks.spawn(consume::presence(client, from, records, inbox, metrics.clone()));
+        tasks.spawn(consume::presence(client, from, records, inbox.clone(), metrics.clone()));
+        let (client, from, records) = claims;
+        tasks.spawn(consume::claims(client, from, records, inbox, metrics.clone()));
         tasks.spawn(probe_health(probe.0, probe.1, metrics));
         while let Some(ended) = tasks.join_next().await {
             if let Err(Ok(panic)) = ended.map_err(|e| e.try_into_panic()) {
@@ -348,18 +380,33 @@ impl KafkaBus {
         self.queue.push(Lane::Presence, Kind::Typing, self.key(), to_json(&record));
     }
 
-    /// Records a nickname claim (not yet carried: see the notes of issue 14).
+    /// Produces session `user`'s claim of `name` to the claims topic.
     pub fn claim(&self, user: UserId, name: &str) {
-        debug!("kafka: claim of {name} by {user} not carried yet");
+        let (user, name) = (user.to_text(), name.to_string());
+        let key = Some(user.as_bytes().to_vec());
+        let record =
+            Record::Claim { user, name, instance: self.instance.clone(), at: now_millis() };
+        self.queue.push(Lane::Claims, Kind::Claim, key, to_json(&record));
     }
 
-    /// Announces the nicknames online on this instance, per room.
-    pub fn announce(&self, rooms: Vec<(RoomName, Vec<String>)>) {
+    /// Produces the release of session `user`'s name `folded` to the claims topic.
+    pub fn release(&self, user: UserId, folded: &str) {
+        let (user, name) = (user.to_text(), folded.to_string());
+        let key = Some(user.as_bytes().to_vec());
+        let instance = self.instance.clone();
+        let record = Record::Release { user, name, instance, at: now_millis() };
+        self.queue.push(Lane::Claims, Kind::Claim, key, to_json(&record));
+    }
+
+    /// Announces the nicknames online on this instance, per room, and the sessions connected.
+    pub fn announce(&self, rooms: Vec<(RoomName, Vec<String>)>, sessions: Vec<(UserId, String)>) {
         let rooms = rooms.into_iter().map(|(room, users)| (room.to_string(), users)).collect();
+        let sessions = sessions.into_iter().map(|(user, name)| (user.to_text(), name)).collect();
         let record = Record::Roster {
             instance: self.instance.clone(),
             rooms: Some(rooms),
             users: None,
+            sessions: Some(sessions),
             at: now_millis(),
         };
         self.queue.push(Lane::Presence, Kind::Roster, self.key(), to_json(&record));
@@ -404,6 +451,11 @@ struct Setup {
     chat: Vec<ChatPartition>,
     presence: Partition,
     presence_from: i64,
+    claims: Partition,
+    /// Where the claims consumer starts: the end of the topic when it was read back.
+    claims_from: i64,
+    /// What was read back of the claims topic.
+    recalled: Vec<Event>,
 }
 
 /// A chat partition: its connections, epoch and watermarks.
@@ -423,6 +475,7 @@ struct Partition {
 async fn connect(config: &Config) -> Result<Setup, Error> {
     let topic = config.kafka_topic.as_str();
     let presence_topic = format!("{topic}.presence");
+    let claims_topic = format!("{topic}.claims");
     let brokers = config.kafka_brokers.split(',').map(|b| b.trim().to_string()).collect();
     let client = ClientBuilder::new(brokers)
         .client_id(format!("websocketchat-{}", config.instance_id))
@@ -438,6 +491,7 @@ async fn connect(config: &Config) -> Result<Setup, Error> {
     ensure_topic(&client, topic, partitions, needed).await?;
     ensure_topic(&client, &presence_topic, 1, || "the presence topic must have 1".to_string())
         .await?;
+    ensure_topic(&client, &claims_topic, 1, || "the claims topic must have 1".to_string()).await?;
     let mut chat = Vec::with_capacity(partitions as usize);
     for p in 0..partitions {
         let clients = partition_clients(&client, topic, p).await?;
@@ -447,7 +501,17 @@ async fn connect(config: &Config) -> Result<Setup, Error> {
     let presence = partition_clients(&client, &presence_topic, 0).await?;
     let (presence_low, presence_high) = watermarks(&presence.consumer).await?;
     let presence_from = presence_low.max(presence_high - PRESENCE_READBACK);
-    Ok(Setup { client, chat, presence, presence_from })
+    let claims = partition_clients(&client, &claims_topic, 0).await?;
+    let (claims_low, claims_high) = watermarks(&claims.consumer).await?;
+    let claims_start = claims_low.max(claims_high - CLAIMS_READBACK);
+    let records = consume::ClaimRecords { me: config.instance_id.clone() };
+    let recalled = records.read_back(&claims.consumer, claims_start, claims_high).await?;
+    info!(
+        "kafka: read back {} claims of {claims_topic} ({claims_start}..{claims_high})",
+        recalled.len()
+    );
+    let claims_from = claims_high;
+    Ok(Setup { client, chat, presence, presence_from, claims, claims_from, recalled })
 }
 
 async fn partition_clients(client: &Client, topic: &str, p: u32) -> Result<Partition, Error> {
@@ -628,6 +692,10 @@ const QUEUE_CAPACITY: usize = 16 * 1024;
 /// Presence records read back at start, to learn who is online elsewhere. Typing records share
 /// the topic: when they crowd the rosters out, the next announcements (every 5 s) tell.
 const PRESENCE_READBACK: i64 = 1000;
+/// Claims and releases read back at start, the newest: the sessions (and their names) of the
+/// deployment that a restarted instance knows. A session whose last claim is older is unknown to
+/// it (presenting it there gets `session_expired`). About 100 bytes each: 10 MB at most to read.
+const CLAIMS_READBACK: i64 = 100_000;
 /// How many rooms' histories start-up reads back, spread over the partitions.
 const READBACK_ROOMS: usize = 64;
 /// Chat records read back per partition at most (unless one history is longer).
@@ -661,15 +729,29 @@ mod tests {
             r#"{"kind":"chat","room":"rust","user":"LJgLhthO3_LJUFoX","name":"alice","text":"hi","ts":"t","instance":"ws1","uid":[7,42]}"#
         );
         let rooms = [("rust".to_string(), vec!["bob".into()]), ("general".into(), vec![])];
+        let sessions = [("LJgLhthO3_LJUFoX".to_string(), "bob".to_string())];
         let roster = Record::Roster {
             instance: "ws1".into(),
             rooms: Some(rooms.into_iter().collect()),
             users: None,
+            sessions: Some(sessions.into_iter().collect()),
             at: 5,
         };
         assert_eq!(
             json(&roster),
-            r#"{"kind":"roster","instance":"ws1","rooms":{"general":[],"rust":["bob"]},"at":5}"#
+            r#"{"kind":"roster","instance":"ws1","rooms":{"general":[],"rust":["bob"]},"sessions":{"LJgLhthO3_LJUFoX":"bob"},"at":5}"#
+        );
+        let (user, instance) = ("LJgLhthO3_LJUFoX".to_string(), "ws1".to_string());
+        let claim = Record::Claim { user, name: "Alice".into(), instance, at: 5 };
+        assert_eq!(
+            json(&claim),
+            r#"{"kind":"claim","user":"LJgLhthO3_LJUFoX","name":"Alice","instance":"ws1","at":5}"#
+        );
+        let (user, instance) = ("LJgLhthO3_LJUFoX".to_string(), "ws2".to_string());
+        let release = Record::Release { user, name: "alice".into(), instance, at: 6 };
+        assert_eq!(
+            json(&release),
+            r#"{"kind":"release","user":"LJgLhthO3_LJUFoX","name":"alice","instance":"ws2","at":6}"#
         );
         let typing = Record::Typing {
             instance: "ws1".into(),
@@ -725,7 +807,7 @@ mod tests {
     }
 
     #[test]
-    fn a_message_goes_to_its_rooms_partition_and_presence_to_its_topic() {
+    fn a_message_goes_to_its_rooms_partition_presence_and_claims_to_their_topics() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let socket = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let metrics = Arc::new(Metrics::default());
@@ -741,7 +823,11 @@ mod tests {
         bus.publish(&room("general"), said("alice", "hi"), &sender);
         bus.publish(&room("rust"), said("bob", "yo"), &sender);
         bus.typing(&room("rust"), UserId::NOBODY, "bob".into(), 17);
-        bus.announce(vec![(room("rust"), vec!["bob".into()])]);
+        bus.announce(
+            vec![(room("rust"), vec!["bob".into()])],
+            vec![(UserId::NOBODY, "bob".into())],
+        );
+        bus.claim(UserId::NOBODY, "bob");
         let general = taken(&mut lanes[3]).unwrap();
         assert!(general.starts_with(
             r#"{"kind":"chat","room":"general","user":"AAAAAAAAAAAAAAAA","name":"alice""#
@@ -752,9 +838,11 @@ mod tests {
         let typing = taken(&mut lanes[8]).unwrap();
         assert!(typing.starts_with(r#"{"kind":"typing","instance":"ws1","conn":17,"room":"rust""#));
         let roster = taken(&mut lanes[8]).unwrap();
-        assert!(
-            roster.starts_with(r#"{"kind":"roster","instance":"ws1","rooms":{"rust":["bob"]}"#)
-        );
+        assert!(roster.starts_with(
+            r#"{"kind":"roster","instance":"ws1","rooms":{"rust":["bob"]},"sessions":{"AAAAAAAAAAAAAAAA":"bob"}"#
+        ));
+        let claim = taken(&mut lanes[9]).unwrap();
+        assert!(claim.starts_with(r#"{"kind":"claim","user":"AAAAAAAAAAAAAAAA","name":"bob""#));
         assert!(lanes.iter_mut().all(|lane| taken(lane).is_none()), "nothing anywhere else");
     }
 

@@ -7,7 +7,8 @@
 //!   broadcaster delivers each room in partition order, with the record's offset as the id. Local
 //!   messages take the same road, with no shortcut, so all instances show each room in one order.
 //!   Presence (who is online, per room) and typing indicators go through a second topic, see
-//!   `chat/presence.rs` and `kafka.rs`.
+//!   `chat/presence.rs` and `kafka.rs`; nickname claims through a third, see
+//!   `chat/identity.rs`.
 //!
 //! The bus depends on the chat, never the reverse: the chat sees it only as [`Publish`] (the
 //! handler) and [`Announce`] (the broadcaster).
@@ -80,12 +81,16 @@ impl Bus {
 
 #[cfg(feature = "kafka")]
 impl Announce for kafka::KafkaBus {
-    fn announce(&self, rooms: Vec<(RoomName, Vec<String>)>) {
-        kafka::KafkaBus::announce(self, rooms);
+    fn announce(&self, rooms: Vec<(RoomName, Vec<String>)>, sessions: Vec<(UserId, String)>) {
+        kafka::KafkaBus::announce(self, rooms, sessions);
     }
 
     fn claim(&self, user: UserId, name: &str) {
         kafka::KafkaBus::claim(self, user, name);
+    }
+
+    fn release(&self, user: UserId, folded: &str) {
+        kafka::KafkaBus::release(self, user, folded);
     }
 
     fn direct(&self, chat: &Chat, sender: &Arc<Outbound>) {

@@ -38,9 +38,9 @@ use tungstenite::Bytes;
 
 use crate::chat::history::{Epochs, Resume};
 use crate::chat::hub::{Entered, Hub, Slot};
-use crate::chat::identity::{Identities, Pair, Renamed};
+use crate::chat::identity::{Identities, Pair, Renamed, Settled};
 use crate::chat::inbox::{Arrival, Event, Mailbox, Said};
-use crate::chat::presence::{Announce, Change, Presence};
+use crate::chat::presence::{Announce, Change, FORGET_AFTER, Presence, now_millis};
 use crate::chat::protocol::{
     Chat, MAX_LISTED_ROOMS, NO_SUCH_USER, Place, RoomCount, ServerEvent, Unread, timestamp,
 };
@@ -215,6 +215,8 @@ impl Broadcaster {
                 let mut round = std::mem::take(&mut self.round);
                 self.presence.forget_silent(now);
                 self.identities.sweep(now);
+                let releases = self.identities.take_lapsed();
+                self.publish(Settled { releases, ..Settled::default() });
                 self.refresh_presence(&mut round);
                 self.send_batched_presence(&mut round);
                 self.deliver(&mut round);
@@ -278,9 +280,22 @@ impl Broadcaster {
                     round.add(slot, index);
                 }
             }
-            Event::Roster { instance, rooms, at_millis } => {
-                self.presence.heard(instance, rooms, at_millis, Instant::now());
+            Event::Roster { instance, rooms, at_millis, sessions } => {
+                let now = Instant::now();
+                let age = Duration::from_millis(now_millis().saturating_sub(at_millis));
+                if let Some(at) = now.checked_sub(age).filter(|_| age < FORGET_AFTER) {
+                    self.identities.seen_elsewhere(&instance, &sessions, at);
+                }
+                self.presence.heard(instance, rooms, at_millis, now);
                 self.refresh_presence(round);
+            }
+            Event::Claim(claim) => {
+                let settled = self.identities.apply_claim(&claim, Instant::now());
+                self.settle(settled, round);
+            }
+            Event::Release { user, name } => {
+                let settled = self.identities.apply_release(user, &name);
+                self.settle(settled, round);
             }
             Event::Left { id } => self.leave(id, round),
             Event::Shutdown => return Flow::Stop,
@@ -317,6 +332,9 @@ impl Broadcaster {
         };
         let index = round.frame(&hello);
         round.add(slot, index);
+        if let Some(others) = self.others.as_ref().filter(|_| arrived.new) {
+            others.claim(user, &arrived.name);
+        }
         if arrived.expired {
             let expired = ServerEvent::error("session_expired", SESSION_EXPIRED);
             self.tell(round, slot, &expired);
@@ -438,7 +456,7 @@ impl Broadcaster {
                 round.add(slot, index);
             }
         }
-        if !self.identities.is_connected(to_user) {
+        if !self.identities.is_online(to_user) {
             self.identities.note_unread(to_user, chat.user);
         }
     }
@@ -466,6 +484,36 @@ impl Broadcaster {
                 }
             }
         }
+    }
+
+    /// What a claim or release changed: renamed sessions are told (and their rooms), claims and
+    /// releases published.
+    fn settle(&mut self, settled: Settled, round: &mut Round) {
+        for (user, old, new, requested) in &settled.renamed {
+            self.renamed(*user, old, new, requested.as_deref(), round);
+        }
+        self.publish(settled);
+    }
+
+    /// Publishes the claims and releases of `settled` to the other instances.
+    fn publish(&self, settled: Settled) {
+        let Some(others) = &self.others else { return };
+        for (user, name) in settled.claims {
+            others.claim(user, &name);
+        }
+        for (user, folded) in settled.releases {
+            others.release(user, &folded);
+        }
+    }
+
+    /// Applies what the bus read back before serving (the claims topic), in its order.
+    pub fn recall(&mut self, events: Vec<Event>) {
+        let mut round = std::mem::take(&mut self.round);
+        for event in events {
+            self.handle(event, &mut round);
+        }
+        self.deliver(&mut round);
+        self.round = round;
     }
 
     /// `user` has the nickname `new` now (it had `old`): every connection of its session gets
@@ -563,7 +611,7 @@ impl Broadcaster {
     fn refresh_presence(&mut self, round: &mut Round) -> Vec<RoomName> {
         if let Some(others) = &self.others {
             if self.presence.should_announce(Instant::now()) {
-                others.announce(self.hub.rosters());
+                others.announce(self.hub.rosters(), self.identities.connected());
             }
         }
         let mut listed = Vec::new();
@@ -672,7 +720,7 @@ impl Broadcaster {
         }
         if let Some(others) = &self.others {
             // Our users are gone for the other instances now, not after FORGET_AFTER.
-            others.announce(Vec::new());
+            others.announce(Vec::new(), Vec::new());
         }
         let deadline = Instant::now() + SHUTDOWN_GRACE;
         // Wait for close frames to go out and for clients to answer (their readers then leave).

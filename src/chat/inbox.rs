@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! reader threads ──joined / subscribe / chat / typing / left──┐
-//! bus consumer (Kafka) ──relay (chat / typing / roster)────────┼──▶ bounded channel (EVENT_QUEUE) ──▶ broadcaster
+//! bus consumer (Kafka) ──relay (chat / typing / roster / claim)┼──▶ bounded channel (EVENT_QUEUE) ──▶ broadcaster
 //! signal thread ──shutdown─────────────────────────────────────┘
 //! any client's Outbound ──retry (its id)──▶ unbounded channel, at most one id per client ──▶ broadcaster
 //! ```
@@ -16,7 +16,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::chat::history::Resume;
 use crate::chat::hub::Client;
-use crate::chat::identity::Presented;
+use crate::chat::identity::{Claim, Presented};
 use crate::chat::protocol::Chat;
 use crate::chat::room::RoomName;
 use crate::chat::session::{Session, UserId};
@@ -114,6 +114,18 @@ pub enum Event {
         rooms: Vec<(RoomName, Vec<String>)>,
         /// When it announced them, in milliseconds since 1970.
         at_millis: u64,
+        /// The sessions connected to it (none in rosters written before sessions).
+        sessions: Vec<UserId>,
+    },
+    /// A nickname claim from the claims topic, in its order (Kafka only): see `identity.rs`,
+    /// "Across instances".
+    Claim(Claim),
+    /// A session some instance forgot, from the claims topic (Kafka only): its name is free.
+    Release {
+        /// The session.
+        user: UserId,
+        /// The name it held, folded.
+        name: String,
     },
     /// A client's reader thread ended.
     Left {

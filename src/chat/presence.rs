@@ -10,6 +10,8 @@
 //! nicknames on the presence topic whenever they change and every [`ANNOUNCE_EVERY`]; an instance
 //! that has not been heard from for [`FORGET_AFTER`] (it died, or lost the broker) is forgotten,
 //! and its users leave everyone's lists.
+//! The same announcement lists the sessions connected to the instance, by public id, so that
+//! every instance knows who is online elsewhere (see `identity.rs`, "Across instances").
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -25,12 +27,16 @@ use crate::ws::outbound::Outbound;
 /// which nicknames its sessions claimed, and where it publishes private messages. The Kafka bus
 /// implements it; a single instance has none. This is all of the bus the broadcaster knows.
 pub trait Announce: Send + Sync {
-    /// Tells the other instances which nicknames are online here, per room (empty: none, we are
-    /// leaving).
-    fn announce(&self, rooms: Vec<(RoomName, Vec<String>)>);
+    /// Tells the other instances which nicknames are online here, per room, and which sessions
+    /// are connected here, with their names (both empty: none, we are leaving).
+    fn announce(&self, rooms: Vec<(RoomName, Vec<String>)>, sessions: Vec<(UserId, String)>);
     /// Records that session `user` took the nickname `name`; of two claims of one name, the
-    /// first in the bus's order wins on every instance.
+    /// first in the bus's order wins on every instance. It comes back, on every instance, as
+    /// [`Event::Claim`](crate::chat::inbox::Event::Claim).
     fn claim(&self, user: UserId, name: &str);
+    /// Records that this instance forgot session `user`, which held the name `folded`: it comes
+    /// back, on every instance, as [`Event::Release`](crate::chat::inbox::Event::Release).
+    fn release(&self, user: UserId, folded: &str);
     /// Publishes a private message (`chat.id` is not set yet): it comes back numbered, on every
     /// instance, as [`Event::DirectRecord`](crate::chat::inbox::Event::DirectRecord). A failure
     /// to deliver reaches `sender` as a `not_delivered` error event.

@@ -7,10 +7,12 @@
 //! its own address, port 8443. nginx listens on 443 and 80 as in compose. Needs root and
 //! `TANSU_BIN` (tests/topology/run.sh sets everything up). A second test puts [`proxy`] between
 //! the server and the broker to break a produce request's connection at the worst moment;
-//! [`rooms`] runs rooms over the partitioned topic on both instances.
+//! [`rooms`] runs rooms over the partitioned topic on both instances; [`identity`] nicknames,
+//! sessions and private messages across them.
 
 #[path = "../support/mod.rs"]
 mod support;
+mod identity;
 mod proxy;
 mod rooms;
 
@@ -392,9 +394,11 @@ fn the_compose_topology_shows_one_conversation_and_survives_failures() {
     assert!(tails.windows(2).all(|w| w[0] == w[1]), "{tails:?}");
     eprintln!("long outage: the timed-out message appeared {} time(s)", tails[0].len() - 1);
 
-    // Restart both instances: the history comes back from the topic, same ids, same epoch.
+    // Restart both instances: the history comes back from the topic, same ids, same epoch; and
+    // the sessions and their names from the claims topic.
     let before = members[0].seen.clone();
     let epoch = members[0].epoch.clone();
+    let hello = members[0].client.hello.clone();
     drop(members);
     topology.kill_instance(0);
     topology.kill_instance(1);
@@ -406,6 +410,12 @@ fn the_compose_topology_shows_one_conversation_and_survives_failures() {
     assert_eq!(history["epoch"], epoch.as_str());
     let replayed = ids_and_texts(history["messages"].as_array().unwrap());
     assert_eq!(replayed, before, "the history rebuilt from the topic is what clients saw");
+    for addr in [direct1, direct2] {
+        let mut again =
+            topology.connect(addr, &format!("session={}", hello["session"].as_str().unwrap()));
+        again.welcome();
+        assert_eq!((&again.hello["user"], &again.hello["name"]), (&hello["user"], &hello["name"]));
+    }
 }
 
 /// The Kafka client has no idempotent producer, and it sends a produce request again when the

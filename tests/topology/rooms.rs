@@ -113,7 +113,8 @@ fn typing_crosses_instances_but_not_back_to_the_typer() {
     }
 
     alice.request(json!({"type": "typing", "room": "rust"}));
-    let typing = json!({"type": "typing", "room": "rust", "name": "alice"});
+    let user = &alice.hello["user"];
+    let typing = json!({"type": "typing", "room": "rust", "name": "alice", "user": user});
     assert_eq!(bob.next_of("typing"), typing, "on the other instance");
     assert_eq!(dave.next_of("typing"), typing, "on the typer's own instance");
     // dave has it, so ws1's broadcaster handled it before this message: had alice been sent

@@ -1,5 +1,5 @@
-//! The consumer tasks: every chat partition and the presence topic, read from the offsets
-//! start-up chose, to the broadcaster.
+//! The consumer tasks: every chat partition, the presence topic and the claims topic, read from
+//! the offsets start-up chose, to the broadcaster.
 //!
 //! Each partition is read by its own task over its own connection, so that no partition's held
 //! fetch (nor the presence topic's longer one) delays another's record. A chat record goes
@@ -13,6 +13,11 @@
 //! broadcaster knows its own users), our own typing is not: it reaches this instance's other
 //! members of the room the same way it reaches everyone else, with `from` naming the connection
 //! that typed so that it does not hear itself.
+//!
+//! The claims topic carries nickname claims and releases. Every instance hands all of them to its
+//! broadcaster, its own too (marked `ours`): the order of the topic decides who holds a name, so
+//! the claimer learns whether it won the same way as everyone else. Start-up reads the topic back
+//! first ([`ClaimRecords::read_back`]), before anyone is served.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,14 +28,15 @@ use rskafka::client::error::{Error as ClientError, ProtocolError};
 use rskafka::client::partition::{OffsetAt, PartitionClient};
 use rskafka::record::RecordAndOffset;
 
-use super::Record;
 use super::dedup::Dedup;
-use crate::chat::identity::Pair;
+use super::{Record, within};
+use crate::chat::identity::{Claim, Pair};
 use crate::chat::inbox::{Event, Inbox, Said};
 use crate::chat::presence::now_millis;
 use crate::chat::protocol::{Chat, Place};
 use crate::chat::room::{RoomName, partition};
 use crate::chat::session::UserId;
+use crate::error::Error;
 use crate::metrics::Metrics;
 
 /// Where a chat partition's consumer starts, and from which offset its records are delivered.
@@ -178,7 +184,9 @@ impl PresenceRecords {
     fn event(&self, record: Record, now: u64) -> Option<Event> {
         match record {
             Record::Roster { instance, .. } if instance == self.me => None,
-            Record::Roster { instance, rooms, users, at } => {
+            Record::Roster { instance, rooms, users, sessions, at } => {
+                let sessions = sessions.unwrap_or_default();
+                let sessions = sessions.keys().filter_map(|user| UserId::parse(user)).collect();
                 let rooms = match (rooms, users) {
                     (Some(rooms), _) => rooms
                         .into_iter()
@@ -187,7 +195,7 @@ impl PresenceRecords {
                     (None, Some(users)) => vec![(self.default_room.clone(), users)],
                     (None, None) => Vec::new(),
                 };
-                Some(Event::Roster { instance, rooms, at_millis: at })
+                Some(Event::Roster { instance, rooms, at_millis: at, sessions })
             }
             Record::Typing { instance, conn, room, user, name, at } => {
                 if now.saturating_sub(at) > TYPING_MAX_AGE.as_millis() as u64 {
@@ -199,6 +207,7 @@ impl PresenceRecords {
                 Some(Event::Typing { room, user, name, from })
             }
             Record::Epoch { .. } | Record::Chat { .. } | Record::Dm { .. } => None,
+            Record::Claim { .. } | Record::Release { .. } => None,
         }
     }
 
@@ -208,6 +217,68 @@ impl PresenceRecords {
             warn!("kafka: skipping presence of {instance} in {raw:?}: not a room name");
         }
         room
+    }
+}
+
+/// Reads the claims topic forever, handing claims and releases to the broadcaster.
+pub async fn claims(
+    client: PartitionClient,
+    from: i64,
+    records: ClaimRecords,
+    inbox: Inbox,
+    metrics: Arc<Metrics>,
+) {
+    let mut offset = from;
+    loop {
+        for fetched in fetch(&client, &mut offset, PRESENCE_WAIT, &metrics).await {
+            let Some(event) = decode(&fetched).and_then(|r| records.event(r)) else { continue };
+            if !hand_over(&inbox, event).await {
+                return;
+            }
+        }
+    }
+}
+
+/// What the claims consumer makes of each record.
+pub struct ClaimRecords {
+    /// This instance's id: its own claims are marked `ours`.
+    pub me: String,
+}
+
+impl ClaimRecords {
+    /// The event for a claim or a release; none for anything else, or without a user id.
+    fn event(&self, record: Record) -> Option<Event> {
+        match record {
+            Record::Claim { user, name, instance, .. } => {
+                let user = UserId::parse(&user)?;
+                Some(Event::Claim(Claim { user, name, ours: instance == self.me }))
+            }
+            Record::Release { user, name, .. } => {
+                Some(Event::Release { user: UserId::parse(&user)?, name })
+            }
+            _ => None,
+        }
+    }
+
+    /// The events of the records from `from` up to `to` (the end of the topic at start), read
+    /// before anyone is served.
+    pub async fn read_back(
+        &self,
+        client: &PartitionClient,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Event>, Error> {
+        let mut events = Vec::new();
+        let mut offset = from;
+        while offset < to {
+            let read = client.fetch_records(offset, 1..MAX_FETCH_BYTES, READ_BACK_WAIT);
+            let (records, _high) = within("reading back the claims", read).await?;
+            let Some(last) = records.last() else { break };
+            offset = last.offset + 1;
+            let before_end = records.iter().filter(|r| r.offset < to);
+            events.extend(before_end.filter_map(|r| self.event(decode(r)?)));
+        }
+        Ok(events)
     }
 }
 
@@ -281,6 +352,9 @@ const PRESENCE_WAIT: Duration = Duration::from_millis(100);
 const TYPING_MAX_AGE: Duration = Duration::from_secs(5);
 /// A fetch not answered within this time is abandoned and sent again.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long (ms) the broker may hold a read-back fetch. The records are there, so it answers at
+/// once; but a fetch that may not wait at all went unanswered by tansu.
+const READ_BACK_WAIT: i32 = 1000;
 /// Bytes per fetch at most.
 const MAX_FETCH_BYTES: i32 = 1 << 20;
 /// Pause after a failed fetch.
@@ -379,7 +453,8 @@ mod tests {
         let new = parse(
             r#"{"kind":"roster","instance":"ws2","rooms":{"general":["alice"],"Bad Room":["x"],"rust":["bob","carol"]},"at":999000}"#,
         );
-        let Some(Event::Roster { instance, rooms, at_millis }) = presence().event(new, now) else {
+        let Some(Event::Roster { instance, rooms, at_millis, .. }) = presence().event(new, now)
+        else {
             panic!("no roster");
         };
         let expected = vec![
@@ -424,5 +499,37 @@ mod tests {
             at: now,
         };
         assert_eq!(from(bad), None);
+    }
+
+    #[test]
+    fn claims_are_marked_ours_and_rosters_carry_their_sessions() {
+        let records = ClaimRecords { me: "ws1".into() };
+        let claim = |instance: &str| {
+            let user = "LJgLhthO3_LJUFoX".to_string();
+            Record::Claim { user, name: "alice".into(), instance: instance.into(), at: 1 }
+        };
+        let ours = |record| match records.event(record) {
+            Some(Event::Claim(claim)) => Some((claim.name, claim.ours)),
+            _ => None,
+        };
+        assert_eq!(ours(claim("ws1")), Some(("alice".to_string(), true)));
+        assert_eq!(ours(claim("ws2")), Some(("alice".to_string(), false)));
+        let bad =
+            Record::Claim { user: "?".into(), name: "x".into(), instance: "ws2".into(), at: 1 };
+        assert_eq!(ours(bad), None, "no user id");
+        let release = parse(
+            r#"{"kind":"release","user":"LJgLhthO3_LJUFoX","name":"alice","instance":"ws2","at":1}"#,
+        );
+        assert!(
+            matches!(records.event(release), Some(Event::Release { name, .. }) if name == "alice")
+        );
+
+        let roster = parse(
+            r#"{"kind":"roster","instance":"ws2","rooms":{},"sessions":{"LJgLhthO3_LJUFoX":"alice","bad":"x"},"at":999000}"#,
+        );
+        let Some(Event::Roster { sessions, .. }) = presence().event(roster, 1_000_000) else {
+            panic!("no roster");
+        };
+        assert_eq!(sessions, vec![UserId::parse("LJgLhthO3_LJUFoX").unwrap()]);
     }
 }

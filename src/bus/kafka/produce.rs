@@ -1,12 +1,12 @@
 //! The producer tasks: records from reader threads to the broker, each acknowledged or reported.
 //!
-//! Every partition a record can go to (each chat partition, and the presence topic's one) is a
-//! *lane*: a queue of its own and a task of its own with its own connection. Readers hand records
-//! over with [`Queue::push`], which never blocks: a full lane is reported to the sender at once. A
-//! lane's task takes every record waiting, sends them in one request (acks from all replicas), and
-//! waits for the answer until the earliest deadline of the batch. A record that is not
-//! acknowledged by its deadline ([`DELIVERY_TIMEOUT`] after the reader handed it over) gives its
-//! sender a `not_delivered` error event. One request per lane is in flight at a time, so a
+//! Every partition a record can go to (each chat partition, the presence topic's and the claims
+//! topic's) is a *lane*: a queue of its own and a task of its own with its own connection.
+//! Readers hand records over with [`Queue::push`], which never blocks: a full lane is reported to
+//! the sender at once. A lane's task takes every record waiting, sends them in one request (acks
+//! from all replicas), and waits for the answer until the earliest deadline of the batch. A record
+//! that is not acknowledged by its deadline ([`DELIVERY_TIMEOUT`] after the reader handed it over)
+//! gives its sender a `not_delivered` error event. One request per lane is in flight at a time, so a
 //! producer's records reach a partition in the order its readers handed them over, while lanes
 //! never wait for each other: a busy room's partition does not hold up a quiet one.
 
@@ -31,7 +31,7 @@ use crate::ws::outbound::Outbound;
 pub struct Outgoing {
     /// What it is: who hears about a failure, and how.
     pub kind: Kind,
-    /// The record's key (presence and typing records are keyed by instance).
+    /// The record's key (presence and typing records are keyed by instance, claims by user).
     pub key: Option<Vec<u8>>,
     /// The JSON record.
     pub value: Vec<u8>,
@@ -48,6 +48,8 @@ pub enum Lane {
     Chat(u32),
     /// `<topic>.presence` (one partition).
     Presence,
+    /// `<topic>.claims` (one partition).
+    Claims,
 }
 
 /// What a record is, which decides who hears about its failure.
@@ -64,20 +66,24 @@ pub enum Kind {
     Roster,
     /// A typing indicator, worthless a few seconds later: a debug line.
     Typing,
+    /// A nickname claim or release: a warning in the log (the name stays tentative here).
+    Claim,
 }
 
 /// The hand-off from reader threads (and the broadcaster) to the producer tasks.
 pub struct Queue {
-    /// One channel per chat partition, in partition order, then the presence topic's.
+    /// One channel per chat partition, in partition order, then the presence topic's, then the
+    /// claims topic's.
     lanes: Vec<mpsc::Sender<Outgoing>>,
     pending: Arc<AtomicUsize>,
 }
 
 impl Queue {
-    /// Lanes for `partitions` chat partitions and the presence topic, each holding at most
-    /// `capacity` records; and their receiving ends for [`run`], in the same order.
+    /// Lanes for `partitions` chat partitions, the presence topic and the claims topic, each
+    /// holding at most `capacity` records; and their receiving ends for [`run`], in the same
+    /// order.
     pub fn new(partitions: u32, capacity: usize) -> (Queue, Vec<mpsc::Receiver<Outgoing>>) {
-        let (lanes, receivers) = (0..=partitions).map(|_| mpsc::channel(capacity)).unzip();
+        let (lanes, receivers) = (0..partitions + 2).map(|_| mpsc::channel(capacity)).unzip();
         (Queue { lanes, pending: Arc::default() }, receivers)
     }
 
@@ -86,11 +92,12 @@ impl Queue {
         self.pending.fetch_add(1, Ordering::SeqCst);
         let _pending = Pending(self.pending.clone());
         let record = Outgoing { kind, key, value, at: Instant::now(), _pending };
-        let presence = self.lanes.len() - 1;
+        let presence = self.lanes.len() - 2;
         let index = match lane {
             Lane::Chat(p) if (p as usize) < presence => p as usize,
             Lane::Chat(p) => panic!("partition {p} of {presence}: rooms hash below the count"),
             Lane::Presence => presence,
+            Lane::Claims => presence + 1,
         };
         if let Err(e) = self.lanes[index].try_send(record) {
             let reason = match e {
@@ -135,6 +142,7 @@ impl Outgoing {
         match &self.kind {
             Kind::Typing => debug!("kafka: typing not delivered: {reason}"),
             Kind::Roster => warn!("kafka: presence not delivered: {reason}"),
+            Kind::Claim => warn!("kafka: a nickname claim not delivered: {reason}"),
             Kind::Chat { sender, room } => {
                 // A private message is not named in the logs, not even by its recipient.
                 let whereto = room.as_ref().map_or("a private conversation", RoomName::as_str);
@@ -241,19 +249,21 @@ mod tests {
     }
 
     #[test]
-    fn each_partition_has_its_lane_and_presence_the_last() {
+    fn each_partition_has_its_lane_then_presence_and_claims() {
         // The kind only decides who hears about a failure.
         let (queue, mut lanes) = Queue::new(3, 4);
-        assert_eq!(lanes.len(), 4);
+        assert_eq!(lanes.len(), 5);
         queue.push(Lane::Chat(2), Kind::Typing, None, b"to 2".to_vec());
         queue.push(Lane::Presence, Kind::Roster, None, b"roster".to_vec());
         queue.push(Lane::Chat(0), Kind::Typing, None, b"to 0".to_vec());
-        assert_eq!(queue.pending(), 3);
+        queue.push(Lane::Claims, Kind::Claim, None, b"claim".to_vec());
+        assert_eq!(queue.pending(), 4);
         let value = |lane: &mut mpsc::Receiver<Outgoing>| lane.try_recv().ok().map(|r| r.value);
         assert_eq!(value(&mut lanes[0]).as_deref(), Some(&b"to 0"[..]));
         assert_eq!(value(&mut lanes[1]), None);
         assert_eq!(value(&mut lanes[2]).as_deref(), Some(&b"to 2"[..]));
         assert_eq!(value(&mut lanes[3]).as_deref(), Some(&b"roster"[..]));
+        assert_eq!(value(&mut lanes[4]).as_deref(), Some(&b"claim"[..]));
         assert_eq!(queue.pending(), 0, "records taken and dropped are no longer pending");
     }
 
