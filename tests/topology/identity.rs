@@ -130,6 +130,23 @@ fn a_session_presented_on_the_other_instance_is_the_same_person() {
         .map(|m| m["text"].as_str().unwrap())
         .collect();
     assert_eq!(texts, ["hi bob", "hi bea", "while you were away"], "{history}");
+
+    // Through nginx too; and nginx's access log names `/ws` without the session.
+    let mut proxied = topology.connect(topology.nginx_addr(), &format!("session={session}"));
+    proxied.welcome();
+    assert_eq!(proxied.hello["user"], bea_user);
+    // nginx logs a request when it ends: for a WebSocket, when the connection closes.
+    drop(proxied);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let log = loop {
+        let log = topology.access_log();
+        if log.contains("GET /ws") || std::time::Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(log.contains("GET /ws"), "the upgrade is logged: {log}");
+    assert!(!log.contains(&session), "nginx logged the session: {log}");
 }
 
 /// A private message between sessions connected on both instances reaches every connection of

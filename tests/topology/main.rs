@@ -111,6 +111,11 @@ impl Topology {
         self.dir.join("certs/cert.pem")
     }
 
+    /// What nginx wrote to its access log (its standard output, as under compose).
+    fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default()
+    }
+
     fn wait_for_nginx(&self) {
         wait_until_healthy(self.nginx_addr(), &self.cert(), Duration::from_secs(20));
     }
@@ -178,9 +183,10 @@ fn start_nginx(dir: &Path) -> Child {
         "mount --bind {d}/hosts /etc/hosts && exec nginx -p {d} -c {d}/nginx.conf \
          -g 'daemon off; pid {d}/nginx.pid;'"
     );
+    let access_log = std::fs::File::create(dir.join("access.log")).unwrap();
     Command::new("unshare")
         .args(["-m", "sh", "-c", &script])
-        .stdout(Stdio::null())
+        .stdout(access_log)
         .spawn()
         .expect("start nginx")
 }
