@@ -340,7 +340,7 @@ impl Broadcaster {
             self.tell(round, slot, &expired);
         }
         // The connection's thread waits for this before it reads anything from its client.
-        let _ = settled.send(user);
+        settled.done(user);
     }
 
     fn subscribe(&mut self, id: u64, room: RoomName, resume: Option<Resume>, round: &mut Round) {

@@ -25,7 +25,7 @@ use tungstenite::Bytes;
 
 use crate::chat::history::Resume;
 use crate::chat::hub::Client;
-use crate::chat::identity::{NameTag, Presented};
+use crate::chat::identity::{NameTag, Presented, Settle};
 use crate::chat::inbox::{Arrival, Closed, Inbox, Said};
 use crate::chat::nickname;
 use crate::chat::protocol::{self, Request, ServerEvent};
@@ -260,13 +260,13 @@ impl Handler for ChatHandler<'_> {
             outbound: out.clone(),
             tag: self.tag.clone(),
         };
-        let (settled, answer) = crossbeam_channel::bounded(1);
+        let settled = Settle(self.tag.clone());
         let arrival = Arrival { client, presented, fresh, requested: name, settled };
         self.services.inbox.joined(arrival).map_err(|Closed| SHUTTING_DOWN)?;
         self.member = true;
-        // The broadcaster answers at once (it sends `hello` in the same round); no answer means
-        // it is shutting down.
-        self.user = answer.recv().map_err(|_| SHUTTING_DOWN)?;
+        // The broadcaster answers at once (it sends `hello` in the same round); a refusal means
+        // it is shutting down, and no answer in SETTLE_TIMEOUT that it is as good as gone.
+        self.user = self.tag.wait_settled(SETTLE_TIMEOUT).ok_or(SHUTTING_DOWN)?;
         let resume = self.resume.take();
         self.subscribe(config.default_room.clone(), resume, out).map_err(|Closed| SHUTTING_DOWN)
     }
@@ -354,6 +354,9 @@ fn request_rate(config: &Config) -> u32 {
     config.rate_limit_per_sec.max(rooms)
 }
 
+/// How long a new connection waits for the broadcaster to settle who it is (a round takes
+/// milliseconds; a join storm's queue, a second or two).
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The shortest time between two `typing` notices of one connection in one room.
 const TYPING_EVERY: Duration = Duration::from_secs(2);
 const NOT_SUBSCRIBED: &str = "this connection is not in that room: subscribe first";

@@ -50,7 +50,7 @@
 //! any more.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::chat::history::History;
@@ -528,11 +528,25 @@ impl Identities {
         self.suffixed_name(requested, user)
     }
 
-    /// The first `requested-N` (N ≥ 2) nobody but `user` holds.
+    /// The first `requested-N` (2 ≤ N ≤ [`COUNTED_SUFFIXES`]) nobody but `user` holds; past
+    /// those, a free one of random N, so that a crowd asking for one name costs each of them a
+    /// few lookups, not one per earlier holder.
     fn suffixed_name(&self, requested: &str, user: UserId) -> String {
         let free = |name: &str| self.names.get(&fold(name)).is_none_or(|holder| *holder == user);
-        // Among users + 2 numbers one is free: each user holds one name.
-        (2..).map(|n| suffixed(requested, n)).find(|name| free(name)).expect("a free name")
+        let counted = (2..=COUNTED_SUFFIXES).map(|n| suffixed(requested, n)).find(|n| free(n));
+        if let Some(name) = counted {
+            return name;
+        }
+        // Each session holds one name, so at most half of these numbers are taken: a try finds
+        // a free one with a chance of one half at least.
+        let span = 2 * self.users.len() as u64 + 2;
+        loop {
+            let n = COUNTED_SUFFIXES as u64 + 1 + random_u64() % span;
+            let name = suffixed(requested, n as usize);
+            if free(&name) {
+                return name;
+            }
+        }
     }
 }
 
@@ -549,6 +563,22 @@ impl User {
     }
 }
 
+/// Suffixes tried in order for a held name; beyond them, random ones.
+pub const COUNTED_SUFFIXES: usize = 100;
+
+fn random_u64() -> u64 {
+    use ring::rand::{SecureRandom, SystemRandom};
+    let mut bytes = [0u8; 8];
+    // Without randomness the time still varies from one try to the next.
+    if SystemRandom::new().fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        return u64::from(nanos);
+    }
+    u64::from_le_bytes(bytes)
+}
+
 /// `name-n`, with `name` cut so that the whole is at most [`MAX_CHARS`] characters.
 fn suffixed(name: &str, n: usize) -> String {
     let suffix = format!("-{n}");
@@ -562,23 +592,96 @@ pub fn fold(name: &str) -> String {
     name.to_lowercase()
 }
 
-/// The name a connection's handler signs its messages with, shared with the broadcaster, which
-/// sets it when the connection's identity is settled and on every rename. Locked only by the
-/// connection's own thread and, on those occasions, by the broadcaster.
+/// Who a connection is, as its own thread reads it: its session's user id, once the broadcaster
+/// settled it, and the nickname it signs its messages with, which the broadcaster also changes
+/// on every rename. Locked only by the connection's own thread and, on those occasions, by the
+/// broadcaster.
+///
+/// The connection's thread waits on it for its identity (a mutex and a condition variable, which
+/// cost a thread nothing to wait on, unlike a channel, whose waiting leaves a context in each
+/// thread that ever waited).
 #[derive(Debug, Default)]
-pub struct NameTag(Mutex<String>);
+pub struct NameTag {
+    held: Mutex<Tag>,
+    settled: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Tag {
+    name: String,
+    user: Settling,
+}
+
+/// Where a connection's identity stands.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Settling {
+    /// The broadcaster has not answered yet.
+    #[default]
+    Pending,
+    /// Settled on this session.
+    User(UserId),
+    /// Nobody will answer: the broadcaster is shutting down or gone.
+    Refused,
+}
 
 impl NameTag {
     /// The current name.
     pub fn get(&self) -> String {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.lock().name.clone()
     }
 
     /// Changes it.
     pub fn set(&self, name: &str) {
-        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        held.clear();
-        held.push_str(name);
+        let mut held = self.lock();
+        held.name.clear();
+        held.name.push_str(name);
+    }
+
+    /// Waits until the broadcaster settled who this connection is, at most `limit`: its user id,
+    /// or `None` if nobody will say.
+    pub fn wait_settled(&self, limit: Duration) -> Option<UserId> {
+        let held = self.lock();
+        let waiting = |tag: &mut Tag| tag.user == Settling::Pending;
+        let (held, _) = self
+            .settled
+            .wait_timeout_while(held, limit, waiting)
+            .unwrap_or_else(|e| e.into_inner());
+        match held.user {
+            Settling::User(user) => Some(user),
+            Settling::Pending | Settling::Refused => None,
+        }
+    }
+
+    fn answer(&self, answer: Settling) {
+        let mut held = self.lock();
+        if held.user == Settling::Pending {
+            held.user = answer;
+        }
+        drop(held);
+        self.settled.notify_all();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tag> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The broadcaster's promise to settle a new connection: [`Settle::done`] with its user id, or,
+/// dropped unanswered (the broadcaster shutting down or gone), a refusal, so the connection's
+/// thread never waits for nobody.
+#[derive(Debug)]
+pub struct Settle(pub Arc<NameTag>);
+
+impl Settle {
+    /// The connection is `user`.
+    pub fn done(self, user: UserId) {
+        self.0.answer(Settling::User(user));
+    }
+}
+
+impl Drop for Settle {
+    fn drop(&mut self) {
+        self.0.answer(Settling::Refused);
     }
 }
 
@@ -683,6 +786,38 @@ mod tests {
         assert_eq!(ids.holder("alice"), None, "the old name is free");
         assert_eq!(ids.holder("carol"), Some(alice));
         assert_eq!(ids.name(alice), Some("carol"));
+    }
+
+    #[test]
+    fn a_crowd_asking_for_one_name_gets_counted_then_random_suffixes() {
+        let mut ids = ids();
+        let names: Vec<String> =
+            (0..300).map(|_| ids.arrive(Presented::Nothing, session(), "bob").name).collect();
+        assert_eq!(names[0], "bob");
+        assert_eq!(names[1], "bob-2");
+        assert_eq!(names[COUNTED_SUFFIXES - 1], format!("bob-{COUNTED_SUFFIXES}"));
+        let unique: BTreeSet<&String> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
+        for name in &names[COUNTED_SUFFIXES..] {
+            let n: usize = name.strip_prefix("bob-").unwrap().parse().unwrap();
+            assert!(n > COUNTED_SUFFIXES, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_connection_waits_for_its_identity_and_is_never_left_waiting() {
+        let tag = Arc::new(NameTag::default());
+        let user = session().user_id();
+        let waiter = {
+            let tag = tag.clone();
+            std::thread::spawn(move || tag.wait_settled(Duration::from_secs(10)))
+        };
+        Settle(tag.clone()).done(user);
+        assert_eq!(waiter.join().unwrap(), Some(user));
+        // A promise dropped unanswered (the broadcaster going away) refuses at once.
+        let tag = Arc::new(NameTag::default());
+        drop(Settle(tag.clone()));
+        assert_eq!(tag.wait_settled(Duration::from_secs(10)), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::chat::history::Resume;
 use crate::chat::hub::Client;
-use crate::chat::identity::{Claim, Presented};
+use crate::chat::identity::{Claim, Presented, Settle};
 use crate::chat::protocol::Chat;
 use crate::chat::room::RoomName;
 use crate::chat::session::{Session, UserId};
@@ -147,8 +147,8 @@ pub struct Arrival {
     pub fresh: Session,
     /// The nickname it asked for, cleaned (or a `guest-NNNN` one).
     pub requested: String,
-    /// Where the broadcaster answers with the user id it settled on.
-    pub settled: Sender<UserId>,
+    /// Where the broadcaster answers with the user id it settled on (unanswered when dropped).
+    pub settled: Settle,
 }
 
 /// Who said what, when: a chat message on its way to a room.
