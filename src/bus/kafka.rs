@@ -50,7 +50,7 @@
 //!   `release` (`"name"` folded), after which the name is free everywhere. Records carry public
 //!   ids, never sessions. Start-up reads the newest [`CLAIMS_READBACK`] records back before it
 //!   serves anyone, so a restarted instance knows the deployment's sessions and names.
-//!   Rosters list the sessions connected to their instance too (`"sessions":{"<id>":"alice"}`),
+//!   Rosters list the sessions connected to their instance too (`"sessions":["<id>",…]`),
 //!   so that a session online elsewhere is not swept, and private messages to it are not unread.
 //! - **Broker trouble** does not stop the server: a probe asks the broker for metadata every
 //!   [`PROBE_EVERY`], and `/healthz` answers 503 with the reason until it answers again.
@@ -155,7 +155,7 @@ enum Record {
     },
     /// The nicknames online on one instance, per room, at a time in milliseconds since 1970:
     /// `"rooms":{"general":["alice"]}`, and the sessions connected to it by public id:
-    /// `"sessions":{"LJgLhthO3_LJUFoX":"alice"}`. Records written before rooms list `"users"`
+    /// `"sessions":["LJgLhthO3_LJUFoX"]`. Records written before rooms list `"users"`
     /// instead, who were in `DEFAULT_ROOM`; records written before sessions have no `sessions`.
     Roster {
         instance: String,
@@ -164,7 +164,7 @@ enum Record {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         users: Option<Vec<String>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        sessions: Option<BTreeMap<String, String>>,
+        sessions: Option<Vec<String>>,
         at: u64,
     },
     /// Session `user` took the nickname `name` on `instance` at `at` (ms since 1970), on the
@@ -399,9 +399,9 @@ impl KafkaBus {
     }
 
     /// Announces the nicknames online on this instance, per room, and the sessions connected.
-    pub fn announce(&self, rooms: Vec<(RoomName, Vec<String>)>, sessions: Vec<(UserId, String)>) {
+    pub fn announce(&self, rooms: Vec<(RoomName, Vec<String>)>, sessions: Vec<UserId>) {
         let rooms = rooms.into_iter().map(|(room, users)| (room.to_string(), users)).collect();
-        let sessions = sessions.into_iter().map(|(user, name)| (user.to_text(), name)).collect();
+        let sessions = sessions.iter().map(UserId::to_text).collect();
         let record = Record::Roster {
             instance: self.instance.clone(),
             rooms: Some(rooms),
@@ -729,7 +729,7 @@ mod tests {
             r#"{"kind":"chat","room":"rust","user":"LJgLhthO3_LJUFoX","name":"alice","text":"hi","ts":"t","instance":"ws1","uid":[7,42]}"#
         );
         let rooms = [("rust".to_string(), vec!["bob".into()]), ("general".into(), vec![])];
-        let sessions = [("LJgLhthO3_LJUFoX".to_string(), "bob".to_string())];
+        let sessions = ["LJgLhthO3_LJUFoX".to_string()];
         let roster = Record::Roster {
             instance: "ws1".into(),
             rooms: Some(rooms.into_iter().collect()),
@@ -739,7 +739,7 @@ mod tests {
         };
         assert_eq!(
             json(&roster),
-            r#"{"kind":"roster","instance":"ws1","rooms":{"general":[],"rust":["bob"]},"sessions":{"LJgLhthO3_LJUFoX":"bob"},"at":5}"#
+            r#"{"kind":"roster","instance":"ws1","rooms":{"general":[],"rust":["bob"]},"sessions":["LJgLhthO3_LJUFoX"],"at":5}"#
         );
         let (user, instance) = ("LJgLhthO3_LJUFoX".to_string(), "ws1".to_string());
         let claim = Record::Claim { user, name: "Alice".into(), instance, at: 5 };
@@ -823,10 +823,7 @@ mod tests {
         bus.publish(&room("general"), said("alice", "hi"), &sender);
         bus.publish(&room("rust"), said("bob", "yo"), &sender);
         bus.typing(&room("rust"), UserId::NOBODY, "bob".into(), 17);
-        bus.announce(
-            vec![(room("rust"), vec!["bob".into()])],
-            vec![(UserId::NOBODY, "bob".into())],
-        );
+        bus.announce(vec![(room("rust"), vec!["bob".into()])], vec![UserId::NOBODY]);
         bus.claim(UserId::NOBODY, "bob");
         let general = taken(&mut lanes[3]).unwrap();
         assert!(general.starts_with(
@@ -839,7 +836,7 @@ mod tests {
         assert!(typing.starts_with(r#"{"kind":"typing","instance":"ws1","conn":17,"room":"rust""#));
         let roster = taken(&mut lanes[8]).unwrap();
         assert!(roster.starts_with(
-            r#"{"kind":"roster","instance":"ws1","rooms":{"rust":["bob"]},"sessions":{"AAAAAAAAAAAAAAAA":"bob"}"#
+            r#"{"kind":"roster","instance":"ws1","rooms":{"rust":["bob"]},"sessions":["AAAAAAAAAAAAAAAA"]"#
         ));
         let claim = taken(&mut lanes[9]).unwrap();
         assert!(claim.starts_with(r#"{"kind":"claim","user":"AAAAAAAAAAAAAAAA","name":"bob""#));

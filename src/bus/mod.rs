@@ -81,7 +81,7 @@ impl Bus {
 
 #[cfg(feature = "kafka")]
 impl Announce for kafka::KafkaBus {
-    fn announce(&self, rooms: Vec<(RoomName, Vec<String>)>, sessions: Vec<(UserId, String)>) {
+    fn announce(&self, rooms: Vec<(RoomName, Vec<String>)>, sessions: Vec<UserId>) {
         kafka::KafkaBus::announce(self, rooms, sessions);
     }
 

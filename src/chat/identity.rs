@@ -349,10 +349,10 @@ impl Identities {
         }
     }
 
-    /// The sessions connected here, with their names (for the roster).
-    pub fn connected(&self) -> Vec<(UserId, String)> {
+    /// The sessions connected here (for the roster).
+    pub fn connected(&self) -> Vec<UserId> {
         let connected = self.users.iter().filter(|(_, u)| u.connections > 0);
-        connected.map(|(user, u)| (*user, u.name.clone())).collect()
+        connected.map(|(user, _)| *user).collect()
     }
 
     /// Releases to publish for sessions the sweep forgot that held a confirmed name.

@@ -29,7 +29,7 @@ use crate::ws::outbound::Outbound;
 pub trait Announce: Send + Sync {
     /// Tells the other instances which nicknames are online here, per room, and which sessions
     /// are connected here, with their names (both empty: none, we are leaving).
-    fn announce(&self, rooms: Vec<(RoomName, Vec<String>)>, sessions: Vec<(UserId, String)>);
+    fn announce(&self, rooms: Vec<(RoomName, Vec<String>)>, sessions: Vec<UserId>);
     /// Records that session `user` took the nickname `name`; of two claims of one name, the
     /// first in the bus's order wins on every instance. It comes back, on every instance, as
     /// [`Event::Claim`](crate::chat::inbox::Event::Claim).

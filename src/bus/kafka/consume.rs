@@ -160,6 +160,9 @@ pub async fn presence(
     let mut offset = from;
     loop {
         for fetched in fetch(&client, &mut offset, PRESENCE_WAIT, &metrics).await {
+            if records.is_our_roster(&fetched) {
+                continue; // the biggest record there, and not news to us: not even decoded
+            }
             let Some(event) = decode(&fetched).and_then(|r| records.event(r, now_millis())) else {
                 continue;
             };
@@ -179,6 +182,14 @@ pub struct PresenceRecords {
 }
 
 impl PresenceRecords {
+    /// True for one of our own rosters (keyed by our instance id, written with its kind first),
+    /// told apart without decoding it.
+    fn is_our_roster(&self, fetched: &RecordAndOffset) -> bool {
+        let record = &fetched.record;
+        record.key.as_deref() == Some(self.me.as_bytes())
+            && record.value.as_deref().is_some_and(|v| v.starts_with(br#"{"kind":"roster""#))
+    }
+
     /// The event for a record read at `now` (ms since 1970): another instance's roster, or a
     /// typing indicator younger than [`TYPING_MAX_AGE`].
     fn event(&self, record: Record, now: u64) -> Option<Event> {
@@ -186,7 +197,7 @@ impl PresenceRecords {
             Record::Roster { instance, .. } if instance == self.me => None,
             Record::Roster { instance, rooms, users, sessions, at } => {
                 let sessions = sessions.unwrap_or_default();
-                let sessions = sessions.keys().filter_map(|user| UserId::parse(user)).collect();
+                let sessions = sessions.iter().filter_map(|user| UserId::parse(user)).collect();
                 let rooms = match (rooms, users) {
                     (Some(rooms), _) => rooms
                         .into_iter()
@@ -502,6 +513,21 @@ mod tests {
     }
 
     #[test]
+    fn our_own_rosters_are_skipped_undecoded_but_not_our_typing() {
+        let fetched = |key: &str, value: &str| RecordAndOffset {
+            record: super::super::produce::kafka_record(
+                Some(key.as_bytes().to_vec()),
+                value.as_bytes().to_vec(),
+            ),
+            offset: 1,
+        };
+        let records = presence();
+        assert!(records.is_our_roster(&fetched("ws1", r#"{"kind":"roster","instance":"ws1"}"#)));
+        assert!(!records.is_our_roster(&fetched("ws2", r#"{"kind":"roster","instance":"ws2"}"#)));
+        assert!(!records.is_our_roster(&fetched("ws1", r#"{"kind":"typing","instance":"ws1"}"#)));
+    }
+
+    #[test]
     fn claims_are_marked_ours_and_rosters_carry_their_sessions() {
         let records = ClaimRecords { me: "ws1".into() };
         let claim = |instance: &str| {
@@ -525,7 +551,7 @@ mod tests {
         );
 
         let roster = parse(
-            r#"{"kind":"roster","instance":"ws2","rooms":{},"sessions":{"LJgLhthO3_LJUFoX":"alice","bad":"x"},"at":999000}"#,
+            r#"{"kind":"roster","instance":"ws2","rooms":{},"sessions":["LJgLhthO3_LJUFoX","bad"],"at":999000}"#,
         );
         let Some(Event::Roster { sessions, .. }) = presence().event(roster, 1_000_000) else {
             panic!("no roster");
