@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 use tungstenite::Message;
 
-use crate::support::{Client, Server};
+use crate::support::{Client, Server, history_texts};
 
 /// The next event that is not a presence notice (users, join, leave).
 fn next_not_presence(client: &mut Client) -> Value {
@@ -105,12 +105,7 @@ fn a_room_resumes_where_the_client_left_off_and_keeps_its_history_when_empty() {
     let since = one["id"].as_u64().unwrap();
     alice.request(json!({"type": "subscribe", "room": "go", "since": since, "epoch": epoch}));
     let history = alice.next_of("history");
-    let texts: Vec<&str> = history["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap())
-        .collect();
+    let texts = history_texts(&history);
     assert_eq!((texts, history["complete"].as_bool()), (vec!["two", "three"], Some(true)));
     // Another epoch cannot be matched: everything kept, marked incomplete.
     alice.request(json!({"type": "subscribe", "room": "go", "since": since, "epoch": "other"}));

@@ -248,25 +248,37 @@ const ROOM_WITHIN: usize = 80;
 
 #[cfg(test)]
 mod tests {
-    use websocketchat::chat::protocol::{Chat, ServerEvent};
+    use websocketchat::chat::protocol::{Chat, Place, ServerEvent};
     use websocketchat::chat::room::RoomName;
+    use websocketchat::chat::session::UserId;
 
     use super::*;
 
     // The frames as the server encodes them.
     fn hello(name: &str) -> Vec<u8> {
         let hello = ServerEvent::Hello {
+            session: "AAAAAAAAAAAAAAAAAAAAAA",
+            user: UserId::NOBODY,
             name,
+            requested: None,
             max_message_bytes: 4096,
             rate_limit_per_sec: 10,
             default_room: DEFAULT_ROOM,
             max_rooms_per_connection: 16,
+            unread_dms: vec![],
         };
         hello.to_json().into_bytes()
     }
 
     fn history(room: &str) -> Vec<u8> {
-        let history = ServerEvent::History { room, epoch: "e", messages: vec![], complete: true };
+        let history = ServerEvent::History {
+            room: Some(room),
+            dm: None,
+            user: None,
+            epoch: "e",
+            messages: vec![],
+            complete: true,
+        };
         history.to_json().into_bytes()
     }
 
@@ -279,8 +291,9 @@ mod tests {
     }
 
     fn message(room: &str, id: u64, text: &str) -> Vec<u8> {
-        let room = RoomName::parse(room).unwrap();
-        let chat = Chat { room, id, name: "b0".into(), text: text.into(), ts: "t".into() };
+        let place = Place::Room(RoomName::parse(room).unwrap());
+        let (user, name, ts) = (UserId::NOBODY, "b0".into(), "t".into());
+        let chat = Chat { place, id, user, name, text: text.into(), ts };
         ServerEvent::Message(&chat).to_json().into_bytes()
     }
 

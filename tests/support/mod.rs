@@ -243,6 +243,12 @@ pub fn ids_and_texts<'a>(messages: impl IntoIterator<Item = &'a Value>) -> Vec<(
         .collect()
 }
 
+/// The texts of a `history` event's messages, oldest first.
+pub fn history_texts(history: &Value) -> Vec<&str> {
+    let messages = history["messages"].as_array().expect("a history has messages");
+    messages.iter().map(|m| m["text"].as_str().unwrap()).collect()
+}
+
 /// The status code of `GET path` over TLS (trusting `cert` for `localhost`), or None when
 /// nothing answers.
 pub fn https_status(addr: SocketAddr, path: &str, cert: &std::path::Path) -> Option<u16> {

@@ -16,7 +16,7 @@ use tungstenite::Message;
 use tungstenite::error::Error as WsError;
 
 use super::Topology;
-use crate::support::{Client, READ_TIMEOUT, wss_client};
+use crate::support::{Client, READ_TIMEOUT, history_texts, wss_client};
 
 /// Two clients ask for one name at the same moment, one on each instance, several times over:
 /// exactly one keeps it, the other is `renamed` to `name-2` (or got it in `hello` already), and
@@ -123,12 +123,7 @@ fn a_session_presented_on_the_other_instance_is_the_same_person() {
     );
     again.request(json!({"type": "subscribe", "dm": "bob"}));
     let history = again.next_of("history");
-    let texts: Vec<&str> = history["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap())
-        .collect();
+    let texts = history_texts(&history);
     assert_eq!(texts, ["hi bob", "hi bea", "while you were away"], "{history}");
 
     // Through nginx too; and nginx's access log names `/ws` without the session.

@@ -1095,15 +1095,24 @@
   }
 
   function showRoomError(text) {
-    el.roomError.textContent = text;
-    el.roomError.hidden = false;
-    el.roomInput.setAttribute('aria-invalid', 'true');
+    showFieldError(el.roomInput, el.roomError, text);
   }
 
   function clearRoomError() {
-    el.roomError.hidden = true;
-    el.roomError.textContent = '';
-    el.roomInput.removeAttribute('aria-invalid');
+    clearFieldError(el.roomInput, el.roomError);
+  }
+
+  // A field's error line, under it, and the field marked invalid for assistive technology.
+  function showFieldError(field, line, text) {
+    line.textContent = text;
+    line.hidden = false;
+    field.setAttribute('aria-invalid', 'true');
+  }
+
+  function clearFieldError(field, line) {
+    line.hidden = true;
+    line.textContent = '';
+    field.removeAttribute('aria-invalid');
   }
 
   // ---------------------------------------------------------------------------
@@ -1456,15 +1465,11 @@
   el.name.addEventListener('input', clearNameError);
 
   function showNameError(text) {
-    el.nameError.textContent = text;
-    el.nameError.hidden = false;
-    el.name.setAttribute('aria-invalid', 'true');
+    showFieldError(el.name, el.nameError, text);
   }
 
   function clearNameError() {
-    el.nameError.hidden = true;
-    el.nameError.textContent = '';
-    el.name.removeAttribute('aria-invalid');
+    clearFieldError(el.name, el.nameError);
   }
 
   // ---------------------------------------------------------------------------

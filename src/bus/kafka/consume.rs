@@ -157,15 +157,28 @@ pub async fn presence(
     inbox: Inbox,
     metrics: Arc<Metrics>,
 ) {
+    follow(client, from, inbox, metrics, |fetched| {
+        if records.is_our_roster(fetched) {
+            return None; // the biggest record there, and not news to us: not even decoded
+        }
+        decode(fetched).and_then(|r| records.event(r, now_millis()))
+    })
+    .await;
+}
+
+/// Reads a topic of one partition forever from `from`, handing the broadcaster what `event`
+/// makes of each record; returns when the broadcaster is gone.
+async fn follow(
+    client: PartitionClient,
+    from: i64,
+    inbox: Inbox,
+    metrics: Arc<Metrics>,
+    event: impl Fn(&RecordAndOffset) -> Option<Event>,
+) {
     let mut offset = from;
     loop {
         for fetched in fetch(&client, &mut offset, PRESENCE_WAIT, &metrics).await {
-            if records.is_our_roster(&fetched) {
-                continue; // the biggest record there, and not news to us: not even decoded
-            }
-            let Some(event) = decode(&fetched).and_then(|r| records.event(r, now_millis())) else {
-                continue;
-            };
+            let Some(event) = event(&fetched) else { continue };
             if !hand_over(&inbox, event).await {
                 return;
             }
@@ -239,15 +252,8 @@ pub async fn claims(
     inbox: Inbox,
     metrics: Arc<Metrics>,
 ) {
-    let mut offset = from;
-    loop {
-        for fetched in fetch(&client, &mut offset, PRESENCE_WAIT, &metrics).await {
-            let Some(event) = decode(&fetched).and_then(|r| records.event(r)) else { continue };
-            if !hand_over(&inbox, event).await {
-                return;
-            }
-        }
-    }
+    follow(client, from, inbox, metrics, |fetched| decode(fetched).and_then(|r| records.event(r)))
+        .await;
 }
 
 /// What the claims consumer makes of each record.
