@@ -24,12 +24,12 @@ fn next_event(client: &mut Client) -> Value {
     }
 }
 
-/// Waits until `witness` hears that `name` left the default room.
-fn left(witness: &mut Client, name: &str) {
+/// Waits until `witness` hears that `name` left the default room; returns the `leave`.
+fn left(witness: &mut Client, name: &str) -> Value {
     loop {
         let event = witness.next();
         if event["type"] == "leave" && event["name"] == name {
-            return;
+            return event;
         }
     }
 }
@@ -119,8 +119,10 @@ fn a_name_is_held_while_reserved_then_freed_with_its_session() {
     let alice = joined(&server, "name=alice");
     let session = alice.session().to_string();
     let alice_user = user(&alice).clone();
+    let join = witness.next_of("join");
+    assert_eq!((&join["name"], &join["user"]), (&json!("alice"), &alice_user));
     drop(alice);
-    left(&mut witness, "alice");
+    assert_eq!(left(&mut witness, "alice")["user"], alice_user, "join and leave name the session");
     // Reserved: a newcomer gets another name; alice, back with her session, hers.
     let newcomer = joined(&server, "name=alice");
     assert_eq!(newcomer.hello["name"], "alice-2");

@@ -287,7 +287,7 @@ mod tests {
     }
 
     fn join(room: &str, name: &str) -> Vec<u8> {
-        ServerEvent::Join { room, name, ts: "t" }.to_json().into_bytes()
+        ServerEvent::Join { room, name, user: None, ts: "t" }.to_json().into_bytes()
     }
 
     fn message(room: &str, id: u64, text: &str) -> Vec<u8> {

@@ -628,11 +628,13 @@ impl Broadcaster {
             self.to_room(round, &change.room, &users, Except::Nobody);
             listed.push(change.room.clone());
             for name in &change.joined {
-                let join = ServerEvent::Join { room, name, ts: &ts };
+                let user = self.identities.holder(name);
+                let join = ServerEvent::Join { room, name, user, ts: &ts };
                 self.to_room(round, &change.room, &join, Except::Named(name));
             }
             for name in &change.left {
-                let leave = ServerEvent::Leave { room, name, ts: &ts };
+                let user = self.identities.holder(name);
+                let leave = ServerEvent::Leave { room, name, user, ts: &ts };
                 self.to_room(round, &change.room, &leave, Except::Named(name));
             }
         }

@@ -143,6 +143,9 @@ pub enum ServerEvent<'a> {
         room: &'a str,
         /// Their nickname.
         name: &'a str,
+        /// The public id of the session holding that nickname, when known.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user: Option<UserId>,
         /// When.
         ts: &'a str,
     },
@@ -152,6 +155,9 @@ pub enum ServerEvent<'a> {
         room: &'a str,
         /// Their nickname.
         name: &'a str,
+        /// The public id of the session holding that nickname, when known.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user: Option<UserId>,
         /// When.
         ts: &'a str,
     },
