@@ -284,8 +284,17 @@ impl Identities {
         match current {
             None => {
                 self.names.insert(folded, user);
-                self.users.insert(user, User::named(name, 0));
-                self.go_offline(user, now);
+                let mut known = User::named(name, 0);
+                // The presence and claims topics have no order between them: another instance's
+                // roster may have listed the session before its claim arrived here.
+                if self.listed.values().any(|listed| listed.contains(&user)) {
+                    known.seen_elsewhere = Some(now);
+                    self.elsewhere.insert((now, user));
+                    self.users.insert(user, known);
+                } else {
+                    self.users.insert(user, known);
+                    self.go_offline(user, now);
+                }
             }
             Some(old) if old != *name => {
                 self.move_name(user, name);
@@ -994,6 +1003,16 @@ mod tests {
         assert_eq!(a.sweep(listed + Duration::from_secs(59)), 0);
         assert_eq!(a.sweep(listed + Duration::from_secs(60)), 1);
         assert_eq!(a.take_lapsed(), vec![(u, "alice".to_string())]);
+    }
+
+    #[test]
+    fn a_session_listed_before_its_claim_arrived_is_online() {
+        // The presence and claims topics are not ordered with each other.
+        let mut a = ids();
+        let u = session().user_id();
+        a.seen_elsewhere("ws2", &[u], Instant::now());
+        apply(&mut a, &[claim(u, "bea", false)]);
+        assert!(a.is_online(u), "a private message to bea is not unread");
     }
 
     #[test]

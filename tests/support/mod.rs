@@ -380,9 +380,17 @@ impl Client {
         let hello = self.next();
         assert_eq!(hello["type"], "hello", "{hello}");
         self.hello = hello;
-        let history = self.next();
-        assert_eq!(history["type"], "history", "{history}");
-        history
+        loop {
+            let event = self.next();
+            match event["type"].as_str() {
+                Some("history") => return event,
+                // With several instances a claim of the name may lose to another instance's, at
+                // any moment; an expired session is told right after the hello.
+                Some("renamed") => self.hello["name"] = event["name"].clone(),
+                Some("error") if event["code"] == "session_expired" => {}
+                _ => panic!("expected the history after the hello, got {event}"),
+            }
+        }
     }
 
     /// The texts of the next `count` messages from `name`, skipping everyone else's; ids must
