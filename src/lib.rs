@@ -27,6 +27,7 @@ pub mod http;
 pub mod ws;
 pub mod chat;
 pub mod bus;
+pub mod store;
 pub mod config;
 pub mod error;
 pub mod metrics;

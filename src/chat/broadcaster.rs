@@ -609,10 +609,10 @@ impl Broadcaster {
     /// `presence` event per [`PRESENCE_TICK`], listing every name that came and went; newcomers
     /// get the whole list.
     fn refresh_presence(&mut self, round: &mut Round) -> Vec<RoomName> {
-        if let Some(others) = &self.others {
-            if self.presence.should_announce(Instant::now()) {
-                others.announce(self.hub.rosters(), self.identities.connected());
-            }
+        if let Some(others) = &self.others
+            && self.presence.should_announce(Instant::now())
+        {
+            others.announce(self.hub.rosters(), self.identities.connected());
         }
         let mut listed = Vec::new();
         let ts = timestamp();

@@ -73,10 +73,10 @@ impl History {
             self.dropped_through = chat.id;
             return;
         }
-        if self.kept.len() == self.capacity {
-            if let Some(oldest) = self.kept.pop_front() {
-                self.dropped_through = oldest.id;
-            }
+        if self.kept.len() == self.capacity
+            && let Some(oldest) = self.kept.pop_front()
+        {
+            self.dropped_through = oldest.id;
         }
         self.kept.push_back(chat);
     }

@@ -261,10 +261,11 @@ impl Identities {
             }
             _ => {}
         }
-        if let Some(previous) = self.confirmed_of.insert(user, folded.clone()) {
-            if previous != folded && self.confirmed.get(&previous) == Some(&user) {
-                self.confirmed.remove(&previous);
-            }
+        if let Some(previous) = self.confirmed_of.insert(user, folded.clone())
+            && previous != folded
+            && self.confirmed.get(&previous) == Some(&user)
+        {
+            self.confirmed.remove(&previous);
         }
         self.confirmed.insert(folded.clone(), user);
         let current = self.users.get(&user).map(|u| u.name.clone());

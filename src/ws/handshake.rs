@@ -56,10 +56,10 @@ pub fn check(request: &Request, origins: &Origins) -> Result<String, Rejection> 
     }
     // §10.2: "Servers that are not intended to process input from any web page but only for
     // certain sites SHOULD verify the |Origin| field". Clients that are not browsers may omit it.
-    if let Some(origin) = request.header("Origin") {
-        if !origin_allowed(origin, host, origins) {
-            return Err(Rejection::OriginNotAllowed);
-        }
+    if let Some(origin) = request.header("Origin")
+        && !origin_allowed(origin, host, origins)
+    {
+        return Err(Rejection::OriginNotAllowed);
     }
     Ok(accept_key(key))
 }

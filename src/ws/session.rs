@@ -285,10 +285,11 @@ impl Session {
     /// saved per message; a ping or idle check may come up to [`TIMEOUT_SLACK`] late).
     fn wait_at_most(&mut self, wanted: Duration) -> std::io::Result<()> {
         let wanted = wanted.max(Duration::from_millis(1));
-        if let Some(set) = self.read_timeout {
-            if set <= wanted && wanted <= set + TIMEOUT_SLACK {
-                return Ok(());
-            }
+        if let Some(set) = self.read_timeout
+            && set <= wanted
+            && wanted <= set + TIMEOUT_SLACK
+        {
+            return Ok(());
         }
         self.outbound.socket().set_read_timeout(Some(wanted))?;
         self.read_timeout = Some(wanted);

@@ -1,0 +1,528 @@
+//! An append-only log of framed records on disk, in a folder of its own: what a Kafka partition
+//! is, kept by one process.
+//!
+//! # On disk
+//! ```text
+//! HISTORY_DIR/LOCK                 held (flock) while a server uses the folder
+//! HISTORY_DIR/00000001.log         segments, read in order
+//! HISTORY_DIR/00000002.log
+//! HISTORY_DIR/00000001.log.damaged-1764582000   bytes that were not records, moved aside
+//! ```
+//! A record is its payload's length (`u32`, little-endian), the payload's CRC-32 (IEEE, the one of
+//! zlib and Ethernet; `u32`, little-endian), and the payload. Nothing else is in a segment.
+//!
+//! # Writing
+//! [`Log::append`] collects records in memory; [`Log::commit`] writes them with one `write` and,
+//! when asked, makes them durable with one `fdatasync`: a round of the broadcaster pays one sync
+//! however many messages it carries. A commit that fails (a full disk, a read-only folder, an I/O
+//! error) cuts the segment back to where the last good commit left it, so nothing half-written
+//! stays behind, and the next commit tries again.
+//!
+//! # Recovery
+//! [`Log::open`] reads every segment. A record that is cut short or fails its checksum at the very
+//! end of the last segment is a write torn by a crash: the segment is cut back to the record
+//! before it. Anywhere else, a bad record is damage: the bytes up to the next record that reads
+//! well are moved aside into a `.damaged-<unix seconds>` file and the rest is kept. Either way
+//! the log opens with everything intact and says what it did ([`Repair`]); it never refuses to
+//! start over its own contents.
+//!
+//! # Compaction
+//! [`Log::rewrite`] writes the records still wanted into a new segment (through a temporary file,
+//! synced and then renamed into place) and only then removes the older segments. A crash in
+//! between leaves old and new segments side by side: reading them in order gives some records
+//! twice, which the reader skips by their ids, as it skips a Kafka record read twice.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// An open log: the folder, its lock, and the segment written to.
+#[derive(Debug)]
+pub struct Log {
+    dir: PathBuf,
+    /// Held while the log is open: a second server on the folder cannot lock it.
+    _lock: File,
+    segment: File,
+    number: u64,
+    /// Bytes of the current segment known to be written (the end of the last good commit).
+    committed: u64,
+    /// Bytes in the older segments.
+    older: u64,
+    /// Records appended since the last commit, framed.
+    pending: Vec<u8>,
+}
+
+/// What opening the log found.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// Every record's payload, oldest first.
+    pub records: Vec<Vec<u8>>,
+    /// What was repaired on the way.
+    pub repairs: Vec<Repair>,
+}
+
+/// A repair made while opening the log.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Repair {
+    /// The last record was cut short or did not match its checksum (a crash while it was being
+    /// written): these bytes were cut off the end of the segment.
+    TornTail {
+        /// The segment.
+        segment: PathBuf,
+        /// Bytes cut off.
+        bytes: u64,
+    },
+    /// Bytes in the middle that were not records, moved aside.
+    Damaged {
+        /// The segment they were in.
+        segment: PathBuf,
+        /// Where they start in it.
+        at: u64,
+        /// Where they are now.
+        moved_to: PathBuf,
+        /// How many.
+        bytes: u64,
+    },
+}
+
+/// Why the log cannot be opened.
+#[derive(Debug)]
+pub enum OpenError {
+    /// Another process holds the folder's lock.
+    Locked(PathBuf),
+    /// The folder or a file in it cannot be made, read or written.
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        source: io::Error,
+    },
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Locked(dir) => {
+                write!(f, "{} is in use by another server (its LOCK is held)", dir.display())
+            }
+            OpenError::Io { what, source } => write!(f, "{what}: {source}"),
+        }
+    }
+}
+
+impl Log {
+    /// Opens (creating it if needed) the log in `dir`, locks it, and reads it back, repairing a
+    /// torn end and moving damage aside.
+    pub fn open(dir: &Path) -> Result<(Log, Recovered), OpenError> {
+        let io = |what: String| move |source| OpenError::Io { what, source };
+        fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
+        let lock_path = dir.join("LOCK");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(format!("cannot open {}", lock_path.display())))?;
+        // flock(2): the lock goes with the open file, so a server that dies, however it dies,
+        // lets go of it.
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(OpenError::Locked(dir.to_path_buf())),
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(io(format!("cannot lock {}", lock_path.display()))(e));
+            }
+        }
+        let mut recovered = Recovered::default();
+        let numbers = segments(dir).map_err(io(format!("cannot list {}", dir.display())))?;
+        let last = numbers.last().copied();
+        let mut older = 0;
+        for &number in &numbers {
+            let path = segment_path(dir, number);
+            let end = read_segment(&path, Some(number) == last, &mut recovered)
+                .map_err(io(format!("cannot read {}", path.display())))?;
+            if Some(number) != last {
+                older += end;
+            }
+        }
+        let number = last.unwrap_or(1);
+        let path = segment_path(dir, number);
+        let segment = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io(format!("cannot open {}", path.display())))?;
+        let committed =
+            segment.metadata().map_err(io(format!("cannot read {}", path.display())))?.len();
+        if last.is_none() {
+            sync_dir(dir).map_err(io(format!("cannot sync {}", dir.display())))?;
+        }
+        let log = Log {
+            dir: dir.to_path_buf(),
+            _lock: lock,
+            segment,
+            number,
+            committed,
+            older,
+            pending: Vec::new(),
+        };
+        Ok((log, recovered))
+    }
+
+    /// Adds a record, to be written by the next [`Log::commit`].
+    pub fn append(&mut self, payload: &[u8]) {
+        frame_into(&mut self.pending, payload);
+    }
+
+    /// True when records wait for a commit.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Writes the records appended since the last commit, and with `sync` makes them durable
+    /// (`fdatasync`). On an error the segment is cut back to the last commit and the records
+    /// are dropped: the caller refuses what they carried.
+    pub fn commit(&mut self, sync: bool) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let written = self.segment.write_all(&self.pending).and_then(|()| match sync {
+            true => self.segment.sync_data(),
+            false => Ok(()),
+        });
+        let bytes = self.pending.len() as u64;
+        self.pending.clear();
+        match written {
+            Ok(()) => {
+                self.committed += bytes;
+                Ok(())
+            }
+            Err(e) => {
+                // Whatever part of it reached the file goes; if even that fails, the next open
+                // finds a torn end and cuts it.
+                let _ = self.segment.set_len(self.committed);
+                Err(e)
+            }
+        }
+    }
+
+    /// Replaces the whole log with `records` (compaction): a new segment is written, synced and
+    /// renamed into place, and only then are the older ones removed.
+    pub fn rewrite<'a>(&mut self, records: impl IntoIterator<Item = &'a [u8]>) -> io::Result<()> {
+        self.commit(true)?;
+        let number = self.number + 1;
+        let path = segment_path(&self.dir, number);
+        let temporary = path.with_extension("log.tmp");
+        let mut bytes = Vec::new();
+        for record in records {
+            frame_into(&mut bytes, record);
+        }
+        let mut file = File::create(&temporary)?;
+        file.write_all(&bytes)?;
+        file.sync_data()?;
+        drop(file);
+        fs::rename(&temporary, &path)?;
+        sync_dir(&self.dir)?;
+        let segment = OpenOptions::new().append(true).open(&path)?;
+        let old: Vec<u64> = segments(&self.dir)?.into_iter().filter(|&n| n < number).collect();
+        (self.segment, self.number, self.committed, self.older) =
+            (segment, number, bytes.len() as u64, 0);
+        for n in old {
+            fs::remove_file(segment_path(&self.dir, n))?;
+        }
+        sync_dir(&self.dir)
+    }
+
+    /// Bytes in all segments.
+    pub fn bytes(&self) -> u64 {
+        self.older + self.committed
+    }
+}
+
+/// Appends `payload` to `out` as a record.
+fn frame_into(out: &mut Vec<u8>, payload: &[u8]) {
+    let length = u32::try_from(payload.len()).expect("records are far smaller than 4 GiB");
+    out.extend_from_slice(&length.to_le_bytes());
+    out.extend_from_slice(&crc32(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// Reads one segment's records into `recovered`, repairing it; returns its length afterwards.
+fn read_segment(path: &Path, last: bool, recovered: &mut Recovered) -> io::Result<u64> {
+    let mut bytes = Vec::new();
+    File::open(path)?.read_to_end(&mut bytes)?;
+    let mut at = 0;
+    let mut moved: Vec<(usize, usize)> = Vec::new(); // damaged ranges
+    let mut torn_from = None;
+    while at < bytes.len() {
+        if let Some(end) = record_at(&bytes, at) {
+            recovered.records.push(bytes[at + HEADER..end].to_vec());
+            at = end;
+            continue;
+        }
+        // Not a record. The next place a record reads well, if any, ends the damage.
+        match (at + 1..bytes.len()).find(|&next| record_at(&bytes, next).is_some()) {
+            Some(next) => {
+                moved.push((at, next));
+                at = next;
+            }
+            // Nothing reads well up to the end of the last segment: a torn write.
+            None if last => {
+                torn_from = Some(at);
+                break;
+            }
+            None => {
+                moved.push((at, bytes.len()));
+                at = bytes.len();
+            }
+        }
+    }
+    let end = torn_from.unwrap_or(bytes.len());
+    let torn = bytes.len() - end;
+    if moved.is_empty() && torn == 0 {
+        return Ok(bytes.len() as u64);
+    }
+    // Move each damaged range aside, then rewrite the segment with what is left.
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    for (i, &(from, to)) in moved.iter().enumerate() {
+        let suffix = if i == 0 { String::new() } else { format!(".{i}") };
+        let name = format!("{}.damaged-{stamp}{suffix}", file_name(path));
+        let moved_to = path.with_file_name(name);
+        fs::write(&moved_to, &bytes[from..to])?;
+        recovered.repairs.push(Repair::Damaged {
+            segment: path.to_path_buf(),
+            at: from as u64,
+            moved_to,
+            bytes: (to - from) as u64,
+        });
+    }
+    if torn > 0 {
+        recovered
+            .repairs
+            .push(Repair::TornTail { segment: path.to_path_buf(), bytes: torn as u64 });
+    }
+    let mut kept = Vec::with_capacity(end);
+    let mut from = 0;
+    for &(start, stop) in &moved {
+        kept.extend_from_slice(&bytes[from..start]);
+        from = stop;
+    }
+    kept.extend_from_slice(&bytes[from.min(end)..end]);
+    let temporary = path.with_extension("log.tmp");
+    let mut file = File::create(&temporary)?;
+    file.write_all(&kept)?;
+    file.sync_data()?;
+    fs::rename(&temporary, path)?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(kept.len() as u64)
+}
+
+/// The end of the record starting at `at`, if a whole one is there and its checksum holds.
+fn record_at(bytes: &[u8], at: usize) -> Option<usize> {
+    let header = bytes.get(at..at + HEADER)?;
+    let length = u32::from_le_bytes(header[..4].try_into().ok()?) as usize;
+    if length > MAX_RECORD {
+        return None;
+    }
+    let crc = u32::from_le_bytes(header[4..].try_into().ok()?);
+    let payload = bytes.get(at + HEADER..at + HEADER + length)?;
+    (crc32(payload) == crc).then_some(at + HEADER + length)
+}
+
+/// The segment numbers in `dir`, in order.
+fn segments(dir: &Path) -> io::Result<Vec<u64>> {
+    let mut numbers = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(number) = name.strip_suffix(".log").and_then(|n| n.parse().ok()) {
+            numbers.push(number);
+        } else if name.ends_with(".log.tmp") {
+            // A compaction or repair that did not finish: its segments are all still there.
+            fs::remove_file(dir.join(name))?;
+        }
+    }
+    numbers.sort_unstable();
+    Ok(numbers)
+}
+
+fn segment_path(dir: &Path, number: u64) -> PathBuf {
+    dir.join(format!("{number:08}.log"))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Makes a folder's entries (a new or renamed file) durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), as zlib computes it.
+pub fn crc32(data: &[u8]) -> u32 {
+    const TABLE: [u32; 256] = {
+        let mut table = [0u32; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut c = i as u32;
+            let mut k = 0;
+            while k < 8 {
+                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                k += 1;
+            }
+            table[i] = c;
+            i += 1;
+        }
+        table
+    };
+    let mut crc = !0u32;
+    for &byte in data {
+        crc = TABLE[((crc ^ u32::from(byte)) & 0xFF) as usize] ^ (crc >> 8);
+    }
+    !crc
+}
+
+/// Bytes before a record's payload: its length and its checksum.
+const HEADER: usize = 8;
+/// The largest payload a record may have; a larger length is damage.
+const MAX_RECORD: usize = 16 << 20;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir() -> PathBuf {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("wschat-log-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn texts(recovered: &Recovered) -> Vec<String> {
+        recovered.records.iter().map(|r| String::from_utf8(r.clone()).unwrap()).collect()
+    }
+
+    fn written(dir: &Path, records: &[&str]) {
+        let (mut log, _) = Log::open(dir).unwrap();
+        for record in records {
+            log.append(record.as_bytes());
+        }
+        log.commit(true).unwrap();
+    }
+
+    #[test]
+    fn the_crc_is_zlibs() {
+        // zlib.crc32(b"123456789") == 0xCBF43926, the check value of CRC-32/ISO-HDLC.
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn records_read_back_in_order_and_a_second_server_is_locked_out() {
+        let dir = dir();
+        written(&dir, &["one", "two"]);
+        let (mut log, recovered) = Log::open(&dir).unwrap();
+        assert_eq!(texts(&recovered), ["one", "two"]);
+        assert!(recovered.repairs.is_empty());
+        assert!(matches!(Log::open(&dir), Err(OpenError::Locked(_))));
+        log.append(b"three");
+        log.commit(false).unwrap();
+        assert_eq!(log.bytes(), 3 * 8 + 11);
+        drop(log);
+        assert_eq!(texts(&Log::open(&dir).unwrap().1), ["one", "two", "three"]);
+    }
+
+    #[test]
+    fn a_torn_last_record_is_cut_off() {
+        let dir = dir();
+        written(&dir, &["one", "two"]);
+        let path = segment_path(&dir, 1);
+        let full = fs::metadata(&path).unwrap().len();
+        // A crash halfway through the second record's payload.
+        File::options().write(true).open(&path).unwrap().set_len(full - 2).unwrap();
+        let (_, recovered) = Log::open(&dir).unwrap();
+        assert_eq!(texts(&recovered), ["one"]);
+        assert_eq!(
+            recovered.repairs,
+            [Repair::TornTail { segment: path.clone(), bytes: 9 }],
+            "the torn record's header and its 1 byte"
+        );
+        assert_eq!(fs::metadata(&path).unwrap().len(), 11);
+        let (_, again) = Log::open(&dir).unwrap();
+        assert!(again.repairs.is_empty(), "repaired once and for all");
+    }
+
+    #[test]
+    fn damage_in_the_middle_is_moved_aside_and_the_rest_kept() {
+        let dir = dir();
+        written(&dir, &["first", "second", "third"]);
+        let path = segment_path(&dir, 1);
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[13 + 8 + 2] ^= 0x40; // a byte of "second"'s payload
+        fs::write(&path, &bytes).unwrap();
+        let (mut log, recovered) = Log::open(&dir).unwrap();
+        assert_eq!(texts(&recovered), ["first", "third"]);
+        let [Repair::Damaged { at, bytes, moved_to, .. }] = &recovered.repairs[..] else {
+            panic!("{:?}", recovered.repairs);
+        };
+        assert_eq!((*at, *bytes), (13, 14));
+        assert!(file_name(moved_to).starts_with("00000001.log.damaged-"), "{moved_to:?}");
+        assert_eq!(fs::read(moved_to).unwrap().len(), 14);
+        log.append(b"fourth");
+        log.commit(true).unwrap();
+        drop(log);
+        let (_, again) = Log::open(&dir).unwrap();
+        assert_eq!(texts(&again), ["first", "third", "fourth"]);
+        assert!(again.repairs.is_empty());
+    }
+
+    #[test]
+    fn a_failed_commit_leaves_nothing_behind_and_the_next_one_works() {
+        let dir = dir();
+        written(&dir, &["kept"]);
+        let (mut log, _) = Log::open(&dir).unwrap();
+        let real = std::mem::replace(
+            &mut log.segment,
+            OpenOptions::new().append(true).open("/dev/full").unwrap(),
+        );
+        log.append(b"refused");
+        let error = log.commit(true).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(28), "ENOSPC: {error}");
+        assert!(!log.has_pending(), "the refused records are dropped");
+        log.segment = real;
+        log.append(b"later");
+        log.commit(true).unwrap();
+        drop(log);
+        assert_eq!(texts(&Log::open(&dir).unwrap().1), ["kept", "later"]);
+    }
+
+    #[test]
+    fn a_rewrite_keeps_only_what_it_is_given() {
+        let dir = dir();
+        written(&dir, &["a", "b", "c"]);
+        let (mut log, _) = Log::open(&dir).unwrap();
+        log.append(b"d");
+        log.rewrite([b"c".as_slice(), b"d"]).unwrap();
+        log.append(b"e");
+        log.commit(true).unwrap();
+        assert_eq!(segments(&dir).unwrap(), [2]);
+        drop(log);
+        assert_eq!(texts(&Log::open(&dir).unwrap().1), ["c", "d", "e"]);
+    }
+
+    #[test]
+    fn a_folder_that_cannot_be_made_is_an_error_naming_it() {
+        let file = dir();
+        fs::write(&file, b"not a folder").unwrap();
+        let Err(OpenError::Io { what, .. }) = Log::open(&file.join("data")) else {
+            panic!("opened inside a file");
+        };
+        assert!(what.contains("cannot create"), "{what}");
+    }
+}
