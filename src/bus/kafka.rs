@@ -75,7 +75,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 use rskafka::BackoffConfig;
@@ -92,7 +92,7 @@ use crate::chat::inbox::{Event, Inbox, Said};
 use crate::chat::presence::now_millis;
 use crate::chat::protocol::{Chat, Place};
 use crate::chat::room::{RoomName, partition};
-use crate::chat::session::UserId;
+use crate::chat::session::{UserId, random_u64};
 use crate::config::Config;
 use crate::error::Error;
 use crate::metrics::Metrics;
@@ -211,6 +211,7 @@ pub fn start(config: &Config, inbox: Inbox, metrics: Arc<Metrics>) -> Result<Sta
     let (tasks, epochs) = Tasks::new(setup, lanes, config, inbox, metrics.clone());
     let bus = Arc::new(KafkaBus {
         queue,
+        // A producer id for this run: two instances, or two runs of one, never share one.
         producer: random_u64(),
         next_seq: AtomicU64::new(1),
         partitions: config.kafka_partitions,
@@ -663,18 +664,6 @@ fn kafka_error(what: &str, e: ClientError) -> Error {
 
 fn to_json(record: &Record) -> Vec<u8> {
     serde_json::to_vec(record).expect("records are plain JSON")
-}
-
-/// A producer id for this run: two instances, or two runs of one, never share one.
-fn random_u64() -> u64 {
-    use ring::rand::{SecureRandom, SystemRandom};
-    let mut bytes = [0u8; 8];
-    if SystemRandom::new().fill(&mut bytes).is_err() {
-        // Without randomness, the start time still tells two runs apart.
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        return nanos as u64 ^ u64::from(std::process::id()) << 32;
-    }
-    u64::from_le_bytes(bytes)
 }
 
 /// A message not acknowledged by the broker within this time is reported `not_delivered`.

@@ -612,7 +612,7 @@ impl Broadcaster {
         if let Some(others) = &self.others
             && self.presence.should_announce(Instant::now())
         {
-            others.announce(self.hub.rosters(), self.identities.connected());
+            others.announce(self.hub.rosters(), self.hub.sessions());
         }
         let mut listed = Vec::new();
         let ts = timestamp();

@@ -139,16 +139,7 @@ impl Epochs {
 
 /// A new epoch: 16 random hex digits.
 pub fn new_epoch() -> String {
-    use ring::rand::{SecureRandom, SystemRandom};
-    let mut bytes = [0u8; 8];
-    // Without randomness, the start time still tells two runs apart.
-    if SystemRandom::new().fill(&mut bytes).is_err() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        bytes = nanos.to_le_bytes();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:016x}", crate::chat::session::random_u64())
 }
 
 #[cfg(test)]

@@ -161,6 +161,11 @@ impl Hub {
         Some((entry.client, left))
     }
 
+    /// The sessions with a connection here (what a roster lists).
+    pub fn sessions(&self) -> Vec<UserId> {
+        self.by_user.keys().copied().collect()
+    }
+
     /// The slots of `user`'s connections here.
     pub fn slots_of(&self, user: UserId) -> &[Slot] {
         self.by_user.get(&user).map_or(&[], Vec::as_slice)

@@ -56,7 +56,7 @@ use std::time::{Duration, Instant};
 use crate::chat::history::History;
 use crate::chat::nickname::MAX_CHARS;
 use crate::chat::presence::FORGET_AFTER;
-use crate::chat::session::{Session, UserId};
+use crate::chat::session::{Session, UserId, random_u64};
 
 /// The session a new connection presented.
 #[derive(Debug)]
@@ -359,12 +359,6 @@ impl Identities {
         }
     }
 
-    /// The sessions connected here (for the roster).
-    pub fn connected(&self) -> Vec<UserId> {
-        let connected = self.users.iter().filter(|(_, u)| u.connections > 0);
-        connected.map(|(user, _)| *user).collect()
-    }
-
     /// Releases to publish for sessions the sweep forgot that held a confirmed name.
     pub fn take_lapsed(&mut self) -> Vec<(UserId, String)> {
         std::mem::take(&mut self.lapsed)
@@ -575,19 +569,6 @@ impl User {
 
 /// Suffixes tried in order for a held name; beyond them, random ones.
 pub const COUNTED_SUFFIXES: usize = 100;
-
-fn random_u64() -> u64 {
-    use ring::rand::{SecureRandom, SystemRandom};
-    let mut bytes = [0u8; 8];
-    // Without randomness the time still varies from one try to the next.
-    if SystemRandom::new().fill(&mut bytes).is_err() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        return u64::from(nanos);
-    }
-    u64::from_le_bytes(bytes)
-}
 
 /// `name-n`, with `name` cut so that the whole is at most [`MAX_CHARS`] characters.
 fn suffixed(name: &str, n: usize) -> String {

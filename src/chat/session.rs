@@ -102,6 +102,19 @@ impl serde::Serialize for UserId {
     }
 }
 
+/// 64 random bits from the system (for epochs, producer ids, name suffixes: nothing secret);
+/// without randomness, the time and the process id, which still tell two runs apart.
+pub fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    if SystemRandom::new().fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        return nanos as u64 ^ u64::from(std::process::id()) << 32;
+    }
+    u64::from_le_bytes(bytes)
+}
+
 /// Random bytes in a session.
 const SECRET_BYTES: usize = 16;
 /// Characters of a session's text.
