@@ -7,13 +7,6 @@ use serde_json::{Value, json};
 
 use crate::support::{Client, Server};
 
-/// A client that has read its hello and the default room's history.
-fn joined(server: &Server, query: &str) -> Client {
-    let mut client = server.connect(&format!("/ws?{query}"));
-    client.welcome();
-    client
-}
-
 /// The next event that is not about who is in a room (users, join, leave, presence).
 fn next_event(client: &mut Client) -> Value {
     loop {
@@ -41,7 +34,7 @@ fn user(client: &Client) -> &Value {
 #[test]
 fn a_session_is_one_person_on_every_connection() {
     let server = Server::start(&[("LOG_LEVEL", "debug")]);
-    let mut alice = joined(&server, "name=alice");
+    let mut alice = server.joined("name=alice");
     let hello = alice.hello.clone();
     assert_eq!(hello["name"], "alice");
     assert_eq!(hello["session"].as_str().unwrap().len(), 22, "{hello}");
@@ -52,7 +45,7 @@ fn a_session_is_one_person_on_every_connection() {
 
     // The session again (in the query, then in a cookie): the same person and name, whatever
     // name the query asks for.
-    let mut again = joined(&server, &format!("name=zed&session={}", alice.session()));
+    let mut again = server.joined(&format!("name=zed&session={}", alice.session()));
     assert_eq!((&again.hello["name"], user(&again)), (&json!("alice"), user(&alice)));
     assert_eq!(again.hello["session"], hello["session"]);
     let cookie = format!("theme=dark; wschat_session={}", alice.session());
@@ -68,13 +61,13 @@ fn a_session_is_one_person_on_every_connection() {
     }
 
     // Another session asking for the name gets the first free suffix, case-insensitively.
-    let other = joined(&server, "name=ALICE");
+    let other = server.joined("name=ALICE");
     assert_eq!(
         (&other.hello["name"], &other.hello["requested"]),
         (&json!("ALICE-2"), &json!("ALICE"))
     );
     assert_ne!(user(&other), user(&alice));
-    let third = joined(&server, "name=Alice");
+    let third = server.joined("name=Alice");
     assert_eq!(third.hello["name"], "Alice-3");
 
     // The query wins over the cookie; a session is never written to the log.
@@ -115,8 +108,8 @@ fn a_wrong_or_unknown_session_gets_a_fresh_one_and_the_connection_goes_on() {
 #[test]
 fn a_name_is_held_while_reserved_then_freed_with_its_session() {
     let server = Server::start(&[("NAME_RESERVE_SECS", "2")]);
-    let mut witness = joined(&server, "name=witness");
-    let alice = joined(&server, "name=alice");
+    let mut witness = server.joined("name=witness");
+    let alice = server.joined("name=alice");
     let session = alice.session().to_string();
     let alice_user = user(&alice).clone();
     let join = witness.next_of("join");
@@ -124,10 +117,10 @@ fn a_name_is_held_while_reserved_then_freed_with_its_session() {
     drop(alice);
     assert_eq!(left(&mut witness, "alice")["user"], alice_user, "join and leave name the session");
     // Reserved: a newcomer gets another name; alice, back with her session, hers.
-    let newcomer = joined(&server, "name=alice");
+    let newcomer = server.joined("name=alice");
     assert_eq!(newcomer.hello["name"], "alice-2");
     drop(newcomer);
-    let back = joined(&server, &format!("name=alice&session={session}"));
+    let back = server.joined(&format!("name=alice&session={session}"));
     assert_eq!((&back.hello["name"], user(&back)), (&json!("alice"), &alice_user));
     drop(back);
     left(&mut witness, "alice");
@@ -136,7 +129,7 @@ fn a_name_is_held_while_reserved_then_freed_with_its_session() {
     // forgotten.
     let deadline = Instant::now() + Duration::from_secs(15);
     let taker = loop {
-        let taker = joined(&server, "name=alice");
+        let taker = server.joined("name=alice");
         if taker.hello["name"] == "alice" {
             break taker;
         }
@@ -155,10 +148,10 @@ fn a_name_is_held_while_reserved_then_freed_with_its_session() {
 #[test]
 fn private_messages_reach_both_sessions_and_nobody_else() {
     let server = Server::start(&[("LOG_LEVEL", "trace")]);
-    let mut alice = joined(&server, "name=alice");
-    let mut alice_tab = joined(&server, &format!("session={}", alice.session()));
-    let mut bob = joined(&server, "name=bob");
-    let mut carol = joined(&server, "name=carol");
+    let mut alice = server.joined("name=alice");
+    let mut alice_tab = server.joined(&format!("session={}", alice.session()));
+    let mut bob = server.joined("name=bob");
+    let mut carol = server.joined("name=carol");
 
     let (alice_user, bob_user) = (user(&alice).clone(), user(&bob).clone());
     // Each speaks once the one before was heard, so the order is known.
@@ -238,9 +231,9 @@ fn private_messages_reach_both_sessions_and_nobody_else() {
 #[test]
 fn private_messages_to_an_absent_holder_wait_as_unread() {
     let server = Server::start(&[]);
-    let mut witness = joined(&server, "name=witness");
-    let mut alice = joined(&server, "name=alice");
-    let bob = joined(&server, "name=bob");
+    let mut witness = server.joined("name=witness");
+    let mut alice = server.joined("name=alice");
+    let bob = server.joined("name=bob");
     let (bob_session, bob_user) = (bob.session().to_string(), user(&bob).clone());
     drop(bob);
     left(&mut witness, "bob");
@@ -248,7 +241,7 @@ fn private_messages_to_an_absent_holder_wait_as_unread() {
         alice.request(json!({"type": "message", "to": "bob", "text": text}));
         assert_eq!(next_event(&mut alice)["to_user"], bob_user);
     }
-    let mut bob = joined(&server, &format!("session={bob_session}"));
+    let mut bob = server.joined(&format!("session={bob_session}"));
     assert_eq!(
         bob.hello["unread_dms"],
         json!([{"name": "alice", "user": user(&alice), "count": 2}])
@@ -258,16 +251,16 @@ fn private_messages_to_an_absent_holder_wait_as_unread() {
     assert_eq!(history["messages"][1]["text"], "call me");
     drop(bob);
     left(&mut witness, "bob");
-    let bob = joined(&server, &format!("session={bob_session}"));
+    let bob = server.joined(&format!("session={bob_session}"));
     assert_eq!(bob.hello["unread_dms"], json!([]), "read once its history was asked for");
 }
 
 #[test]
 fn a_rename_reaches_every_connection_and_every_room() {
     let server = Server::start(&[]);
-    let mut alice = joined(&server, "name=alice");
-    let mut alice_tab = joined(&server, &format!("session={}", alice.session()));
-    let mut bob = joined(&server, "name=bob");
+    let mut alice = server.joined("name=alice");
+    let mut alice_tab = server.joined(&format!("session={}", alice.session()));
+    let mut bob = server.joined("name=bob");
     alice.subscribe("rust");
     bob.subscribe("rust");
 
@@ -302,10 +295,34 @@ fn a_rename_reaches_every_connection_and_every_room() {
     // Messages are signed with the new name, and the old one is free.
     alice_tab.say("new me");
     assert_eq!(next_event(&mut bob)["name"], "alicia");
-    let newcomer = joined(&server, "name=alice");
+    let newcomer = server.joined("name=alice");
     assert_eq!(newcomer.hello["name"], "alice");
     bob.request(json!({"type": "message", "to": "alicia", "text": "hi"}));
     assert_eq!(alice.next_of("message")["text"], "new me", "after her own rooms' `rename`");
     let dm = next_event(&mut alice);
     assert_eq!((&dm["text"], &dm["to"]), (&json!("hi"), &json!("alicia")));
+}
+
+#[test]
+fn private_messages_count_against_the_message_rate_limit() {
+    let server = Server::start(&[("RATE_LIMIT_PER_SEC", "2")]);
+    let mut alice = server.joined("name=alice");
+    let _bob = server.joined("name=bob");
+    // A burst of twice the rate passes; the next is refused with `rate_limited`, not delivered.
+    for i in 0..5 {
+        alice.request(json!({"type": "message", "to": "bob", "text": format!("dm {i}")}));
+    }
+    let mut delivered = 0;
+    loop {
+        let event = next_event(&mut alice);
+        match event["type"].as_str() {
+            Some("message") => delivered += 1,
+            Some("error") => {
+                assert_eq!(event["code"], "rate_limited", "{event}");
+                break;
+            }
+            _ => panic!("{event}"),
+        }
+    }
+    assert!(delivered <= 4, "the burst is twice the rate: {delivered}");
 }

@@ -19,18 +19,12 @@ fn next_not_presence(client: &mut Client) -> Value {
     }
 }
 
-fn joined(server: &Server, name: &str) -> Client {
-    let mut client = server.connect(&format!("/ws?name={name}"));
-    client.welcome();
-    client
-}
-
 #[test]
 fn each_room_is_its_own_conversation() {
     let server = Server::start(&[]);
-    let mut alice = joined(&server, "alice");
-    let mut bob = joined(&server, "bob");
-    let mut carol = joined(&server, "carol");
+    let mut alice = server.joined("name=alice");
+    let mut bob = server.joined("name=bob");
+    let mut carol = server.joined("name=carol");
 
     let history = alice.subscribe("Rust");
     assert_eq!(
@@ -85,7 +79,7 @@ fn each_room_is_its_own_conversation() {
 #[test]
 fn a_room_resumes_where_the_client_left_off_and_keeps_its_history_when_empty() {
     let server = Server::start(&[]);
-    let mut alice = joined(&server, "alice");
+    let mut alice = server.joined("name=alice");
     alice.subscribe("go");
     alice.say_in("go", "one");
     let one = alice.next_of("message");
@@ -93,7 +87,7 @@ fn a_room_resumes_where_the_client_left_off_and_keeps_its_history_when_empty() {
     drop(alice);
 
     // bob says two more while alice is away, and leaves: the room is empty but keeps them.
-    let mut bob = joined(&server, "bob");
+    let mut bob = server.joined("name=bob");
     assert_eq!(bob.subscribe("go")["messages"].as_array().unwrap().len(), 1);
     bob.say_in("go", "two");
     bob.say_in("go", "three");
@@ -101,7 +95,7 @@ fn a_room_resumes_where_the_client_left_off_and_keeps_its_history_when_empty() {
     bob.request(json!({"type": "unsubscribe", "room": "go"}));
     drop(bob);
 
-    let mut alice = joined(&server, "alice");
+    let mut alice = server.joined("name=alice");
     let since = one["id"].as_u64().unwrap();
     alice.request(json!({"type": "subscribe", "room": "go", "since": since, "epoch": epoch}));
     let history = alice.next_of("history");
@@ -119,8 +113,8 @@ fn a_room_resumes_where_the_client_left_off_and_keeps_its_history_when_empty() {
 #[test]
 fn typing_reaches_the_others_once_every_two_seconds() {
     let server = Server::start(&[]);
-    let mut alice = joined(&server, "alice");
-    let mut bob = joined(&server, "bob");
+    let mut alice = server.joined("name=alice");
+    let mut bob = server.joined("name=bob");
     alice.subscribe("rust");
     bob.subscribe("rust");
     alice.request(json!({"type": "typing", "room": "rust"}));
@@ -140,8 +134,8 @@ fn typing_reaches_the_others_once_every_two_seconds() {
 #[test]
 fn the_room_list_counts_nicknames_most_first() {
     let server = Server::start(&[]);
-    let mut alice = joined(&server, "alice");
-    let mut bob = joined(&server, "bob");
+    let mut alice = server.joined("name=alice");
+    let mut bob = server.joined("name=bob");
     // A second connection of one person (its session) counts once.
     let mut bob_again = server.connect(&format!("/ws?session={}", bob.session()));
     bob_again.welcome();
@@ -164,7 +158,7 @@ fn the_room_list_counts_nicknames_most_first() {
 #[test]
 fn room_errors_never_close_the_connection() {
     let server = Server::start(&[("MAX_ROOMS_PER_CONNECTION", "2"), ("MAX_ROOMS", "3")]);
-    let mut alice = joined(&server, "alice");
+    let mut alice = server.joined("name=alice");
     let code = |client: &mut Client| {
         let event = next_not_presence(client);
         assert_eq!(event["type"], "error", "{event}");
@@ -183,7 +177,7 @@ fn room_errors_never_close_the_connection() {
     // Subscribing twice is no error: the history again.
     assert_eq!(alice.subscribe("a")["room"], "a");
     // The instance has general, a and b: a fourth room with members is refused to anyone.
-    let mut bob = joined(&server, "bob");
+    let mut bob = server.joined("name=bob");
     bob.subscribe("b");
     bob.request(json!({"type": "unsubscribe", "room": "general"}));
     bob.request(json!({"type": "subscribe", "room": "c"}));
@@ -212,7 +206,7 @@ fn the_default_room_is_configurable() {
 #[test]
 fn requests_have_their_own_allowance_so_a_client_can_always_resubscribe() {
     let server = Server::start(&[("RATE_LIMIT_PER_SEC", "1"), ("MAX_ROOMS_PER_CONNECTION", "8")]);
-    let mut alice = joined(&server, "alice");
+    let mut alice = server.joined("name=alice");
     // Two messages use up the message burst of a 1-per-second limit...
     alice.say("one");
     alice.say("two");
@@ -242,7 +236,7 @@ fn requests_have_their_own_allowance_so_a_client_can_always_resubscribe() {
 fn the_room_list_names_at_most_a_hundred_rooms() {
     let server = Server::start(&[]);
     // Seven clients in 15 rooms each besides general: 106 rooms with members.
-    let mut clients: Vec<Client> = (0..7).map(|c| joined(&server, &format!("u{c}"))).collect();
+    let mut clients: Vec<Client> = (0..7).map(|c| server.joined(&format!("name=u{c}"))).collect();
     for (c, client) in clients.iter_mut().enumerate() {
         for r in 0..15 {
             client.request(json!({"type": "subscribe", "room": format!("r{c}-{r}")}));

@@ -28,18 +28,12 @@ fn drain(client: &mut Client) -> Vec<String> {
     frames
 }
 
-fn joined(server: &Server, query: &str) -> Client {
-    let mut client = server.connect(&format!("/ws?{query}"));
-    client.welcome();
-    client
-}
-
 #[test]
 fn nobody_reads_a_private_conversation_but_its_two_sessions() {
     let server = Server::start(&[("NAME_RESERVE_SECS", "1"), ("RATE_LIMIT_PER_SEC", "1000")]);
-    let mut alice = joined(&server, "name=alice");
-    let mut bob = joined(&server, "name=bob");
-    let mut mallory = joined(&server, "name=mallory");
+    let mut alice = server.joined("name=alice");
+    let mut bob = server.joined("name=bob");
+    let mut mallory = server.joined("name=mallory");
     let mallory_user = mallory.hello["user"].clone();
     for i in 0..5 {
         alice.request(json!({"type": "message", "to": "bob", "text": format!("secret {i}")}));

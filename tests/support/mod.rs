@@ -95,6 +95,13 @@ impl Server {
         self.try_connect(path).expect("WebSocket handshake")
     }
 
+    /// A chat client on `/ws?<query>` that has read its hello and the default room's history.
+    pub fn joined(&self, query: &str) -> Client {
+        let mut client = self.connect(&format!("/ws?{query}"));
+        client.welcome();
+        client
+    }
+
     /// Like `connect`, but returns the handshake error.
     pub fn try_connect(&self, path: &str) -> Result<Client, tungstenite::Error> {
         self.try_connect_with(path, &[])
