@@ -468,12 +468,12 @@ impl Broadcaster {
         };
         let Said { user, name, text, ts } = said;
         let chat = Arc::new(Chat { place: Place::Room(room.clone()), id, user, name, text, ts });
-        let thread = Thread::Room(room.clone());
-        let Some(journal) = &mut self.journal else {
+        let (Some(journal), From::Here { conn }) = (&mut self.journal, from) else {
             history.push(chat.clone());
             self.to_room(round, &room, &ServerEvent::Message(&chat), Except::Nobody);
             return;
         };
+        let thread = Thread::Room(room.clone());
         if history.next_id() == 1 {
             journal.write(Entry::Start { thread: thread.clone(), first: 1, last: 0 });
         }
@@ -481,9 +481,7 @@ impl Broadcaster {
         history.push_tentative(chat.clone());
         let frame = round.frame(&ServerEvent::Message(&chat));
         self.to_room_frame(round, &room, frame, Except::Nobody);
-        if let From::Here { conn } = from {
-            self.tentative.push(Tentative { thread, frame, conn, to: None });
-        }
+        self.tentative.push(Tentative { thread, frame, conn, to: None });
     }
 
     /// The private conversation of client `id` with whoever holds `with`: its history (after
