@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, select};
-use log::{debug, error, info, warn};
+use log::{debug, error, info};
 use tungstenite::Bytes;
 
 use crate::chat::history::{Epochs, History, Resume};
@@ -844,12 +844,13 @@ impl Broadcaster {
         }
     }
 
-    /// Rewrites the journal with only what is still wanted, once it has grown enough.
+    /// Hands the journal what is still wanted, to be compacted, once it has grown enough: the
+    /// epoch, the sessions, and each room's and conversation's kept messages (`Arc`s, so this
+    /// copies pointers, not messages; the rewrite runs on a thread of its own).
     fn compact_if_due(&mut self) {
-        if !self.journal.as_ref().is_some_and(|j| j.wants_compaction() && !j.has_pending()) {
+        if !self.journal.as_mut().is_some_and(|j| !j.has_pending() && j.wants_compaction()) {
             return;
         }
-        let started = Instant::now();
         let mut entries = vec![Entry::Epoch(self.hub.epochs().of("").epoch.clone())];
         let sessions = self.identities.sessions();
         entries.extend(sessions.map(|(user, name)| Entry::Session { user, name: name.into() }));
@@ -860,12 +861,7 @@ impl Broadcaster {
             entries.push(Entry::Start { thread, first, last });
             entries.extend(history.messages().map(|chat| Entry::Message(chat.clone())));
         }
-        let count = entries.len();
-        let journal = self.journal.as_mut().expect("checked above");
-        match journal.compact(&mut entries.into_iter()) {
-            Ok(()) => info!("history: compacted to {count} records in {:?}", started.elapsed()),
-            Err(e) => warn!("history: compaction failed ({e}); the log stays as it was"),
-        }
+        self.journal.as_mut().expect("checked above").compact(entries);
     }
 
     /// Gives every client its frames of the round, one `send` per client.

@@ -68,9 +68,11 @@ pub trait Journal: Send {
     /// forgets are kept for the next commit.
     fn commit(&mut self) -> io::Result<()>;
 
-    /// True when the journal has grown enough, since it was last rewritten, to be compacted.
-    fn wants_compaction(&self) -> bool;
+    /// True when the journal has grown enough since it was last compacted, and no compaction is
+    /// running.
+    fn wants_compaction(&mut self) -> bool;
 
-    /// Replaces everything written so far with `entries` (what is still wanted).
-    fn compact(&mut self, entries: &mut dyn Iterator<Item = Entry>) -> io::Result<()>;
+    /// Replaces everything committed so far with `entries`, what is still wanted as of now, on a
+    /// thread of its own: the writer goes on meanwhile.
+    fn compact(&mut self, entries: Vec<Entry>);
 }

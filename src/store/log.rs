@@ -27,10 +27,12 @@
 //! start over its own contents.
 //!
 //! # Compaction
-//! [`Log::rewrite`] writes the records still wanted into a new segment (through a temporary file,
-//! synced and then renamed into place) and only then removes the older segments. A crash in
-//! between leaves old and new segments side by side: reading them in order gives some records
-//! twice, which the reader skips by their ids, as it skips a Kafka record read twice.
+//! Runs beside the writer, on another thread. [`Log::roll`] closes the current segment and goes on
+//! in a new one; [`compact`] then writes the records still wanted as of the closed segment's end
+//! into a temporary file, syncs it, renames it over the closed segment, and only then removes the
+//! older ones. A crash in between leaves old segments before the compacted one: reading them in
+//! order gives some records twice, and the compacted ones, read last, supersede them (each history
+//! in it begins with a `start` record that resets it).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -205,31 +207,34 @@ impl Log {
         }
     }
 
-    /// Replaces the whole log with `records` (compaction): a new segment is written, synced and
-    /// renamed into place, and only then are the older ones removed.
-    pub fn rewrite<'a>(&mut self, records: impl IntoIterator<Item = &'a [u8]>) -> io::Result<()> {
+    /// Closes the current segment (its records are all committed) and starts the next one for
+    /// later commits; returns the closed one's number, for [`compact`] to replace. The records
+    /// waiting for a commit, if any, are committed first.
+    pub fn roll(&mut self) -> io::Result<u64> {
         self.commit(true)?;
         let number = self.number + 1;
         let path = segment_path(&self.dir, number);
-        let temporary = path.with_extension("log.tmp");
-        let mut bytes = Vec::new();
-        for record in records {
-            frame_into(&mut bytes, record);
-        }
-        let mut file = File::create(&temporary)?;
-        file.write_all(&bytes)?;
-        file.sync_data()?;
-        drop(file);
-        fs::rename(&temporary, &path)?;
+        let segment = OpenOptions::new().create(true).append(true).open(&path)?;
         sync_dir(&self.dir)?;
-        let segment = OpenOptions::new().append(true).open(&path)?;
-        let old: Vec<u64> = segments(&self.dir)?.into_iter().filter(|&n| n < number).collect();
-        (self.segment, self.number, self.committed, self.older) =
-            (segment, number, bytes.len() as u64, 0);
-        for n in old {
-            fs::remove_file(segment_path(&self.dir, n))?;
+        let closed = self.number;
+        self.older += self.committed;
+        (self.segment, self.number, self.committed) = (segment, number, 0);
+        Ok(closed)
+    }
+
+    /// Counts the bytes of the older segments again, after a [`compact`] replaced some.
+    pub fn recount(&mut self) -> io::Result<()> {
+        let mut older = 0;
+        for number in segments(&self.dir)?.into_iter().filter(|&n| n < self.number) {
+            older += fs::metadata(segment_path(&self.dir, number))?.len();
         }
-        sync_dir(&self.dir)
+        self.older = older;
+        Ok(())
+    }
+
+    /// The log's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Bytes in all segments.
@@ -242,6 +247,41 @@ impl Log {
     pub(crate) fn swap_segment_for_test(&mut self, path: &Path) {
         self.segment = OpenOptions::new().append(true).open(path).unwrap();
     }
+}
+
+/// Replaces segment `through` and every older one in `dir` with one segment holding `records`
+/// (compaction); returns its size. It runs beside the writer, which appends to a newer segment
+/// ([`Log::roll`]): the new segment is written under a temporary name, synced, and renamed over
+/// `through` in one step; only then are the older ones removed. A crash before the rename leaves a
+/// temporary file that the next [`Log::open`] removes; a crash after it leaves older segments that
+/// are read before the compacted one, whose records supersede theirs.
+pub fn compact(
+    dir: &Path,
+    through: u64,
+    records: impl IntoIterator<Item = Vec<u8>>,
+) -> io::Result<u64> {
+    let path = segment_path(dir, through);
+    let temporary = path.with_extension("log.tmp");
+    let mut bytes = Vec::new();
+    for record in records {
+        frame_into(&mut bytes, &record);
+    }
+    let written = (|| {
+        let mut file = File::create(&temporary)?;
+        file.write_all(&bytes)?;
+        file.sync_data()
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&temporary);
+        return Err(e);
+    }
+    fs::rename(&temporary, &path)?;
+    sync_dir(dir)?;
+    for number in segments(dir)?.into_iter().filter(|&n| n < through) {
+        fs::remove_file(segment_path(dir, number))?;
+    }
+    sync_dir(dir)?;
+    Ok(bytes.len() as u64)
 }
 
 /// Appends `payload` to `out` as a record.
@@ -509,17 +549,36 @@ mod tests {
     }
 
     #[test]
-    fn a_rewrite_keeps_only_what_it_is_given() {
+    fn a_compaction_replaces_the_closed_segments_while_the_next_one_is_written() {
         let dir = dir();
-        written(&dir, &["a", "b", "c"]);
+        written(&dir, &["a", "b"]);
         let (mut log, _) = Log::open(&dir).unwrap();
+        assert_eq!(log.roll().unwrap(), 1);
+        log.append(b"c");
+        log.commit(true).unwrap();
+        assert_eq!(log.roll().unwrap(), 2);
         log.append(b"d");
-        log.rewrite([b"c".as_slice(), b"d"]).unwrap();
+        log.commit(true).unwrap();
+        // Segments 1 and 2 ("a b", "c") become one with what is still wanted ("b c").
+        let kept = compact(&dir, 2, [b"b".to_vec(), b"c".to_vec()]).unwrap();
         log.append(b"e");
         log.commit(true).unwrap();
-        assert_eq!(segments(&dir).unwrap(), [2]);
+        log.recount().unwrap();
+        assert_eq!(segments(&dir).unwrap(), [2, 3]);
+        assert_eq!(log.bytes(), kept + 2 * (HEADER as u64 + 1));
         drop(log);
-        assert_eq!(texts(&Log::open(&dir).unwrap().1), ["c", "d", "e"]);
+        assert_eq!(texts(&Log::open(&dir).unwrap().1), ["b", "c", "d", "e"]);
+    }
+
+    #[test]
+    fn a_compaction_cut_short_before_its_rename_leaves_the_log_as_it_was() {
+        let dir = dir();
+        written(&dir, &["a", "b"]);
+        fs::write(dir.join("00000001.log.tmp"), b"half a compaction").unwrap();
+        let (_, recovered) = Log::open(&dir).unwrap();
+        assert_eq!(texts(&recovered), ["a", "b"]);
+        assert!(recovered.repairs.is_empty());
+        assert_eq!(segments(&dir).unwrap(), [1], "the temporary file is gone");
     }
 
     #[test]

@@ -10,15 +10,18 @@
 //! # Size
 //! The log grows by one record per message (about 100 bytes plus the text and the nickname).
 //! When it is twice as big as it was after its last compaction (and at least
-//! [`MIN_GROWTH`] bigger), the broadcaster rewrites it with only what is still wanted: the epoch,
-//! the sessions, and the last `HISTORY_SIZE` messages of each room and conversation. So the disk
-//! used stays within about twice what is kept.
+//! [`MIN_GROWTH`] bigger), it is rewritten with only what is still wanted: the epoch, the
+//! sessions, and the last `HISTORY_SIZE` messages of each room and conversation, which the
+//! broadcaster hands over (a snapshot of `Arc`s). The rewrite runs on a `compaction` thread while
+//! the broadcaster goes on writing to a new segment (see [`log::compact`]). So the disk used stays
+//! within about twice what is kept.
 
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use ::log::{debug, error, info, warn};
+use ::log::{error, info, warn};
 use serde::{Deserialize, Serialize};
 
 use crate::chat::history::new_epoch;
@@ -46,6 +49,10 @@ pub struct Store {
     base: u64,
     /// Growth below which it is not compacted.
     min_growth: u64,
+    /// The compaction running, if one is.
+    compacting: Option<Compacting>,
+    /// No compaction starts before this (one failed).
+    retry_compaction: Instant,
 }
 
 /// What [`Store::open`] found.
@@ -95,7 +102,15 @@ impl Store {
             );
         }
         let base = log.bytes();
-        let mut store = Store { log, sync, kept: Vec::new(), base, min_growth: MIN_GROWTH };
+        let mut store = Store {
+            log,
+            sync,
+            kept: Vec::new(),
+            base,
+            min_growth: MIN_GROWTH,
+            compacting: None,
+            retry_compaction: Instant::now(),
+        };
         let epoch = match epoch {
             Some(epoch) => epoch,
             None => {
@@ -156,20 +171,76 @@ impl Journal for Store {
         }
     }
 
-    fn wants_compaction(&self) -> bool {
+    fn wants_compaction(&mut self) -> bool {
+        self.finish_compaction();
         let bytes = self.log.bytes();
-        bytes > 2 * self.base && bytes > self.base + self.min_growth
+        self.compacting.is_none()
+            && Instant::now() >= self.retry_compaction
+            && bytes > 2 * self.base
+            && bytes > self.base + self.min_growth
     }
 
-    fn compact(&mut self, entries: &mut dyn Iterator<Item = Entry>) -> io::Result<()> {
-        let before = self.log.bytes();
-        let records: Vec<Vec<u8>> = entries.map(|e| encode(&e)).collect();
-        self.log.rewrite(records.iter().map(Vec::as_slice))?;
-        self.base = self.log.bytes();
-        debug!("history: compacted from {before} to {} bytes", self.base);
-        Ok(())
+    fn compact(&mut self, entries: Vec<Entry>) {
+        let through = match self.log.roll() {
+            Ok(through) => through,
+            Err(e) => return self.compaction_failed(&e),
+        };
+        let (done, result) = crossbeam_channel::bounded(1);
+        let dir = self.log.dir().to_path_buf();
+        let count = entries.len();
+        let started = Instant::now();
+        let spawned = std::thread::Builder::new().name("compaction".into()).spawn(move || {
+            let _ = done.send(log::compact(&dir, through, entries.iter().map(encode)));
+        });
+        match spawned {
+            Ok(_) => self.compacting = Some(Compacting { result, count, started }),
+            Err(e) => self.compaction_failed(&e),
+        }
     }
 }
+
+impl Store {
+    /// Takes in the result of a compaction that finished.
+    fn finish_compaction(&mut self) {
+        let Some(compacting) = &self.compacting else { return };
+        let outcome = match compacting.result.try_recv() {
+            Err(crossbeam_channel::TryRecvError::Empty) => return,
+            Ok(outcome) => outcome,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                Err(io::Error::other("the compaction thread stopped"))
+            }
+        };
+        let Compacting { count, started, .. } = self.compacting.take().expect("checked");
+        match outcome.and_then(|_| self.log.recount()) {
+            Ok(()) => {
+                self.base = self.log.bytes();
+                info!(
+                    "history: compacted to {count} records, {} bytes, in {:.0?}",
+                    self.base,
+                    started.elapsed()
+                );
+            }
+            Err(e) => self.compaction_failed(&e),
+        }
+    }
+
+    fn compaction_failed(&mut self, e: &io::Error) {
+        warn!("history: compaction failed ({e}); the log stays as it was, tried again later");
+        self.retry_compaction = Instant::now() + COMPACTION_RETRY;
+    }
+}
+
+/// A compaction running on its thread.
+#[derive(Debug)]
+struct Compacting {
+    result: crossbeam_channel::Receiver<io::Result<u64>>,
+    /// Records it writes.
+    count: usize,
+    started: Instant,
+}
+
+/// How long after a failed compaction the next one may start.
+const COMPACTION_RETRY: Duration = Duration::from_secs(30);
 
 /// The log grows by at least this much between compactions (so a small log is not rewritten
 /// over and over).
@@ -370,12 +441,21 @@ mod tests {
             store.write(chat("general", store.bytes()));
             store.commit().unwrap();
         }
-        let kept = [epoch, chat("general", 1)];
-        store.compact(&mut kept.iter().cloned()).unwrap();
+        store.compact(vec![epoch, chat("general", 1)]);
+        let written_meanwhile = chat("general", 2);
+        store.write(written_meanwhile.clone());
+        store.commit().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while store.compacting.is_some() {
+            assert!(Instant::now() < deadline, "the compaction did not finish");
+            store.finish_compaction();
+            std::thread::sleep(Duration::from_millis(5));
+        }
         assert!(!store.wants_compaction());
         drop(store);
         let opened = Store::open(&dir, false).unwrap();
-        assert_eq!((opened.epoch.as_str(), opened.entries), ("e", vec![chat("general", 1)]));
+        let entries = vec![chat("general", 1), chat("general", 2)];
+        assert_eq!((opened.epoch.as_str(), opened.entries), ("e", entries));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
