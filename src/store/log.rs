@@ -54,11 +54,9 @@ pub struct Log {
     pending: Vec<u8>,
 }
 
-/// What opening the log found.
+/// What opening the log found (besides the records, handed out one by one).
 #[derive(Debug, Default)]
 pub struct Recovered {
-    /// Every record's payload, oldest first.
-    pub records: Vec<Vec<u8>>,
     /// What was repaired on the way.
     pub repairs: Vec<Repair>,
 }
@@ -114,8 +112,12 @@ impl std::fmt::Display for OpenError {
 
 impl Log {
     /// Opens (creating it if needed) the log in `dir`, locks it, and reads it back, repairing a
-    /// torn end and moving damage aside.
-    pub fn open(dir: &Path) -> Result<(Log, Recovered), OpenError> {
+    /// torn end and moving damage aside; `each` gets every record's payload, oldest first (one
+    /// segment is in memory at a time, never a copy of every record).
+    pub fn open(
+        dir: &Path,
+        each: &mut dyn FnMut(&[u8]),
+    ) -> Result<(Log, Recovered), OpenError> {
         let io = |what: String| move |source| OpenError::Io { what, source };
         fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
         let lock_path = dir.join("LOCK");
@@ -140,7 +142,7 @@ impl Log {
         let mut older = 0;
         for &number in &numbers {
             let path = segment_path(dir, number);
-            let end = read_segment(&path, Some(number) == last, &mut recovered)
+            let end = read_segment(&path, Some(number) == last, each, &mut recovered)
                 .map_err(io(format!("cannot read {}", path.display())))?;
             if Some(number) != last {
                 older += end;
@@ -293,7 +295,12 @@ fn frame_into(out: &mut Vec<u8>, payload: &[u8]) {
 }
 
 /// Reads one segment's records into `recovered`, repairing it; returns its length afterwards.
-fn read_segment(path: &Path, last: bool, recovered: &mut Recovered) -> io::Result<u64> {
+fn read_segment(
+    path: &Path,
+    last: bool,
+    each: &mut dyn FnMut(&[u8]),
+    recovered: &mut Recovered,
+) -> io::Result<u64> {
     let mut bytes = Vec::new();
     File::open(path)?.read_to_end(&mut bytes)?;
     let mut at = 0;
@@ -301,7 +308,7 @@ fn read_segment(path: &Path, last: bool, recovered: &mut Recovered) -> io::Resul
     let mut torn_from = None;
     while at < bytes.len() {
         if let Some(end) = record_at(&bytes, at) {
-            recovered.records.push(bytes[at + HEADER..end].to_vec());
+            each(&bytes[at + HEADER..end]);
             at = end;
             continue;
         }
@@ -450,12 +457,25 @@ mod tests {
         dir
     }
 
-    fn texts(recovered: &Recovered) -> Vec<String> {
-        recovered.records.iter().map(|r| String::from_utf8(r.clone()).unwrap()).collect()
+    /// What a test reads back: the repairs, and the records as text.
+    struct Read {
+        repairs: Vec<Repair>,
+        texts: Vec<String>,
+    }
+
+    fn open(dir: &Path) -> Result<(Log, Read), OpenError> {
+        let mut texts = Vec::new();
+        let mut each = |r: &[u8]| texts.push(String::from_utf8(r.to_vec()).unwrap());
+        let (log, recovered) = Log::open(dir, &mut each)?;
+        Ok((log, Read { repairs: recovered.repairs, texts }))
+    }
+
+    fn texts(read: &Read) -> Vec<String> {
+        read.texts.clone()
     }
 
     fn written(dir: &Path, records: &[&str]) {
-        let (mut log, _) = Log::open(dir).unwrap();
+        let (mut log, _) = open(dir).unwrap();
         for record in records {
             log.append(record.as_bytes());
         }
@@ -473,15 +493,15 @@ mod tests {
     fn records_read_back_in_order_and_a_second_server_is_locked_out() {
         let dir = dir();
         written(&dir, &["one", "two"]);
-        let (mut log, recovered) = Log::open(&dir).unwrap();
+        let (mut log, recovered) = open(&dir).unwrap();
         assert_eq!(texts(&recovered), ["one", "two"]);
         assert!(recovered.repairs.is_empty());
-        assert!(matches!(Log::open(&dir), Err(OpenError::Locked(_))));
+        assert!(matches!(open(&dir), Err(OpenError::Locked(_))));
         log.append(b"three");
         log.commit(false).unwrap();
         assert_eq!(log.bytes(), 3 * 8 + 11);
         drop(log);
-        assert_eq!(texts(&Log::open(&dir).unwrap().1), ["one", "two", "three"]);
+        assert_eq!(texts(&open(&dir).unwrap().1), ["one", "two", "three"]);
     }
 
     #[test]
@@ -492,7 +512,7 @@ mod tests {
         let full = fs::metadata(&path).unwrap().len();
         // A crash halfway through the second record's payload.
         File::options().write(true).open(&path).unwrap().set_len(full - 2).unwrap();
-        let (_, recovered) = Log::open(&dir).unwrap();
+        let (_, recovered) = open(&dir).unwrap();
         assert_eq!(texts(&recovered), ["one"]);
         assert_eq!(
             recovered.repairs,
@@ -500,7 +520,7 @@ mod tests {
             "the torn record's header and its 1 byte"
         );
         assert_eq!(fs::metadata(&path).unwrap().len(), 11);
-        let (_, again) = Log::open(&dir).unwrap();
+        let (_, again) = open(&dir).unwrap();
         assert!(again.repairs.is_empty(), "repaired once and for all");
     }
 
@@ -512,7 +532,7 @@ mod tests {
         let mut bytes = fs::read(&path).unwrap();
         bytes[13 + 8 + 2] ^= 0x40; // a byte of "second"'s payload
         fs::write(&path, &bytes).unwrap();
-        let (mut log, recovered) = Log::open(&dir).unwrap();
+        let (mut log, recovered) = open(&dir).unwrap();
         assert_eq!(texts(&recovered), ["first", "third"]);
         let [Repair::Damaged { at, bytes, moved_to, .. }] = &recovered.repairs[..] else {
             panic!("{:?}", recovered.repairs);
@@ -523,7 +543,7 @@ mod tests {
         log.append(b"fourth");
         log.commit(true).unwrap();
         drop(log);
-        let (_, again) = Log::open(&dir).unwrap();
+        let (_, again) = open(&dir).unwrap();
         assert_eq!(texts(&again), ["first", "third", "fourth"]);
         assert!(again.repairs.is_empty());
     }
@@ -532,7 +552,7 @@ mod tests {
     fn a_failed_commit_leaves_nothing_behind_and_the_next_one_works() {
         let dir = dir();
         written(&dir, &["kept"]);
-        let (mut log, _) = Log::open(&dir).unwrap();
+        let (mut log, _) = open(&dir).unwrap();
         let real = std::mem::replace(
             &mut log.segment,
             OpenOptions::new().append(true).open("/dev/full").unwrap(),
@@ -545,14 +565,14 @@ mod tests {
         log.append(b"later");
         log.commit(true).unwrap();
         drop(log);
-        assert_eq!(texts(&Log::open(&dir).unwrap().1), ["kept", "later"]);
+        assert_eq!(texts(&open(&dir).unwrap().1), ["kept", "later"]);
     }
 
     #[test]
     fn a_compaction_replaces_the_closed_segments_while_the_next_one_is_written() {
         let dir = dir();
         written(&dir, &["a", "b"]);
-        let (mut log, _) = Log::open(&dir).unwrap();
+        let (mut log, _) = open(&dir).unwrap();
         assert_eq!(log.roll().unwrap(), 1);
         log.append(b"c");
         log.commit(true).unwrap();
@@ -567,7 +587,7 @@ mod tests {
         assert_eq!(segments(&dir).unwrap(), [2, 3]);
         assert_eq!(log.bytes(), kept + 2 * (HEADER as u64 + 1));
         drop(log);
-        assert_eq!(texts(&Log::open(&dir).unwrap().1), ["b", "c", "d", "e"]);
+        assert_eq!(texts(&open(&dir).unwrap().1), ["b", "c", "d", "e"]);
     }
 
     #[test]
@@ -575,7 +595,7 @@ mod tests {
         let dir = dir();
         written(&dir, &["a", "b"]);
         fs::write(dir.join("00000001.log.tmp"), b"half a compaction").unwrap();
-        let (_, recovered) = Log::open(&dir).unwrap();
+        let (_, recovered) = open(&dir).unwrap();
         assert_eq!(texts(&recovered), ["a", "b"]);
         assert!(recovered.repairs.is_empty());
         assert_eq!(segments(&dir).unwrap(), [1], "the temporary file is gone");
@@ -585,7 +605,7 @@ mod tests {
     fn a_folder_that_cannot_be_made_is_an_error_naming_it() {
         let file = dir();
         fs::write(&file, b"not a folder").unwrap();
-        let Err(OpenError::Io { what, .. }) = Log::open(&file.join("data")) else {
+        let Err(OpenError::Io { what, .. }) = open(&file.join("data")) else {
             panic!("opened inside a file");
         };
         assert!(what.contains("cannot create"), "{what}");

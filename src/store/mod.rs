@@ -70,7 +70,15 @@ impl Store {
     /// Opens (or creates) the store in `dir`, reads it back and logs what it repaired; `sync` is
     /// `HISTORY_FSYNC=round`.
     pub fn open(dir: &Path, sync: bool) -> Result<Opened, OpenError> {
-        let (log, recovered) = Log::open(dir)?;
+        let mut epoch = None;
+        let mut entries = Vec::new();
+        let mut unreadable = 0usize;
+        let mut each = |payload: &[u8]| match decode(payload) {
+            Some(Entry::Epoch(e)) => epoch = Some(e),
+            Some(entry) => entries.push(entry),
+            None => unreadable += 1,
+        };
+        let (log, recovered) = Log::open(dir, &mut each)?;
         for repair in &recovered.repairs {
             match repair {
                 Repair::TornTail { segment, bytes } => warn!(
@@ -84,16 +92,6 @@ impl Store {
                     segment.display(),
                     moved_to.display()
                 ),
-            }
-        }
-        let mut epoch = None;
-        let mut entries = Vec::with_capacity(recovered.records.len());
-        let mut unreadable = 0usize;
-        for payload in &recovered.records {
-            match decode(payload) {
-                Some(Entry::Epoch(e)) => epoch = Some(e),
-                Some(entry) => entries.push(entry),
-                None => unreadable += 1,
             }
         }
         if unreadable > 0 {
