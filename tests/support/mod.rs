@@ -8,7 +8,7 @@ pub mod wire;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,62 +22,79 @@ use tungstenite::{Message, WebSocket};
 /// How long any single read may wait.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A running `websocketchat` process, stopped (killed) on drop.
+/// A running `websocketchat` process, stopped (killed) on drop, which also removes its folder.
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     pub tls: bool,
+    /// Its working directory: certificates and the default `HISTORY_DIR` (`data`) live there.
     pub dir: PathBuf,
+    /// The variables it was started with on top of the defaults, for [`Server::restart`].
+    env: Vec<(String, String)>,
     log: Arc<Mutex<String>>,
 }
 
 impl Server {
     /// Starts the server without TLS; `env` overrides the defaults.
     pub fn start(env: &[(&str, &str)]) -> Server {
-        Server::launch(false, env)
+        Server::start_in(fresh_dir(), env)
+    }
+
+    /// Starts the server without TLS in `dir`, an existing folder (removed on drop).
+    pub fn start_in(dir: PathBuf, env: &[(&str, &str)]) -> Server {
+        Server::launch(false, dir, env)
     }
 
     /// Starts the server with TLS (a self-signed certificate made in its directory).
     pub fn start_tls(env: &[(&str, &str)]) -> Server {
-        Server::launch(true, env)
+        Server::launch(true, fresh_dir(), env)
     }
 
-    fn launch(tls: bool, env: &[(&str, &str)]) -> Server {
-        let dir = fresh_dir();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_websocketchat"));
-        cmd.current_dir(&dir)
-            .env_clear()
-            .env("HOST", "127.0.0.1")
-            .env("PORT", "0")
-            .env("BACKEND_TLS", if tls { "true" } else { "false" })
-            .env("LOG_LEVEL", "debug")
-            .env("RATE_LIMIT_PER_SEC", "1000")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("start the server binary");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(url) = line.split("listening on ").nth(1) {
-                    let _ = tx.send(url.to_string());
-                }
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
+    /// Runs a start in `dir` that is meant to fail: its exit status and everything it wrote on
+    /// stderr. Fails the test if the server is still running after [`READ_TIMEOUT`].
+    pub fn start_failing(dir: &Path, env: &[(&str, &str)]) -> (ExitStatus, String) {
+        let mut child = command(false, dir, env).spawn().expect("start the server binary");
+        let mut stderr = child.stderr.take().unwrap();
+        // Read while it runs, so a chatty server cannot block on a full pipe.
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        let deadline = Instant::now() + READ_TIMEOUT;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
             }
-        });
-        let url = rx.recv_timeout(READ_TIMEOUT).unwrap_or_else(|_| {
-            let _ = child.kill();
-            panic!("server did not start: {}", log.lock().unwrap())
-        });
-        let addr = url.split("://").nth(1).unwrap().trim().parse().unwrap();
-        Server { child, addr, tls, dir, log }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the server kept running: {}", reader.join().unwrap());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        (status, reader.join().unwrap())
+    }
+
+    fn launch(tls: bool, dir: PathBuf, env: &[(&str, &str)]) -> Server {
+        let (child, addr, log) = spawn(tls, &dir, env);
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Server { child, addr, tls, dir, env, log }
+    }
+
+    /// Kills the server with SIGKILL, as a crash or the OOM killer would, and waits for it: it
+    /// gets no chance to write or sync anything more. Nothing happens if it has already exited.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        self.child.wait().unwrap();
+    }
+
+    /// Starts the server again in the same folder with the same settings, killing it first if
+    /// it still runs. It listens on a new port; `addr` and the log are the new run's.
+    pub fn restart(&mut self) {
+        self.kill();
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+        (self.child, self.addr, self.log) = spawn(self.tls, &self.dir, &env);
     }
 
     /// What the server has logged so far.
@@ -279,7 +296,52 @@ pub fn https_status(addr: SocketAddr, path: &str, cert: &std::path::Path) -> Opt
     String::from_utf8_lossy(&answer).split(' ').nth(1)?.parse().ok()
 }
 
-fn fresh_dir() -> PathBuf {
+/// The server command in `dir`: a clean environment with the test defaults, then `env`.
+fn command(tls: bool, dir: &Path, env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_websocketchat"));
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("HOST", "127.0.0.1")
+        .env("PORT", "0")
+        .env("BACKEND_TLS", if tls { "true" } else { "false" })
+        .env("LOG_LEVEL", "debug")
+        .env("RATE_LIMIT_PER_SEC", "1000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Starts the server in `dir` and waits until it listens: the process, its address, its log.
+fn spawn(tls: bool, dir: &Path, env: &[(&str, &str)]) -> (Child, SocketAddr, Arc<Mutex<String>>) {
+    let mut child = command(tls, dir, env).spawn().expect("start the server binary");
+    let log = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(url) = line.split("listening on ").nth(1) {
+                let _ = tx.send(url.to_string());
+            }
+            let mut log = sink.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    let url = rx.recv_timeout(READ_TIMEOUT).unwrap_or_else(|_| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("server did not start: {}", log.lock().unwrap())
+    });
+    let addr = url.split("://").nth(1).unwrap().trim().parse().unwrap();
+    (child, addr, log)
+}
+
+/// A new empty folder under the system's temporary directory.
+pub fn fresh_dir() -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("wschat-test-{}-{n}", std::process::id()));
