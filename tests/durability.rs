@@ -232,6 +232,42 @@ fn random_below(n: u64) -> u64 {
 }
 
 #[test]
+fn the_log_is_compacted_to_what_is_kept_and_reads_back_the_same() {
+    // 1,200 messages of 4,000 bytes: about 4.9 MB, past the 4 MiB a log grows before compaction.
+    let mut server = Server::start(&[("HISTORY_SIZE", "5"), ("HISTORY_FSYNC", "off")]);
+    let mut alice = server.joined("name=alice");
+    let text = |n: usize| format!("{n:04}{}", "x".repeat(3996));
+    let mut last = 0;
+    for n in 0..1200 {
+        alice.say(&text(n));
+        last = alice.next_of("message")["id"].as_u64().unwrap();
+    }
+    let data = server.dir.join("data");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !server.log().contains("history: compacted to") {
+        assert!(Instant::now() < deadline, "no compaction: {}", server.log());
+        thread::sleep(Duration::from_millis(50));
+    }
+    let on_disk: u64 = segments(&data).iter().map(|s| fs::metadata(s).unwrap().len()).sum();
+    assert!(on_disk < 1 << 20, "{on_disk} bytes on disk after compaction");
+
+    server.kill();
+    server.restart();
+    let history = newcomers_history(&server);
+    let texts: Vec<String> = (1195..1200).map(text).collect();
+    assert_eq!(history_texts(&history), texts);
+    let epoch = history["epoch"].as_str().unwrap();
+    let (_, resumed) = back_with(&server, &format!("since={}&epoch={epoch}", last - 2));
+    assert_eq!(history_texts(&resumed), texts[3..]);
+    assert_eq!(resumed["complete"], true, "nothing after {} was dropped", last - 2);
+    let (_, too_old) = back_with(&server, &format!("since={}&epoch={epoch}", last - 10));
+    assert_eq!(too_old["complete"], false, "what came after {} is gone", last - 10);
+    let mut bob = server.joined("name=bob");
+    bob.say("after");
+    assert_eq!(bob.next_of("message")["id"].as_u64(), Some(last + 1), "ids go on");
+}
+
+#[test]
 fn a_torn_last_record_is_cut_off_and_everything_before_it_kept() {
     let mut server = Server::start(&[]);
     let mut alice = server.joined("name=alice");
@@ -319,8 +355,8 @@ fn a_history_dir_that_cannot_be_created_exits_2() {
 }
 
 #[test]
-fn an_empty_history_dir_keeps_history_in_memory_only() {
-    let mut server = Server::start(&[("HISTORY_DIR", "")]);
+fn history_dir_off_keeps_history_in_memory_only() {
+    let mut server = Server::start(&[("HISTORY_DIR", "off")]);
     let mut alice = server.joined("name=alice");
     alice.say("gone after a restart");
     alice.next_of("message");

@@ -1090,6 +1090,32 @@ mod tests {
     }
 
     #[test]
+    fn a_compacted_log_read_after_the_segments_it_replaced_gives_each_history_once() {
+        // A crash between a compaction's rename and the removal of the older segments: they are
+        // read first, then the compacted one, whose `start` resets each history.
+        let room = general();
+        let message = |id: u64| {
+            let place = Place::Room(room.clone());
+            let (name, text, ts) = ("a".to_string(), format!("m{id}"), "t".to_string());
+            Entry::Message(Arc::new(Chat { place, id, user: UserId::NOBODY, name, text, ts }))
+        };
+        let start = |first, last| Entry::Start { thread: Thread::Room(room.clone()), first, last };
+        let mut entries = vec![start(1, 0)];
+        entries.extend((1..=10).map(message));
+        entries.push(start(6, 10));
+        entries.extend((6..=10).map(message));
+        entries.push(message(11));
+        let (_inbox, mailbox) = Inbox::new();
+        let mut broadcaster = broadcaster(mailbox);
+        broadcaster.restore(entries);
+        let history = &broadcaster.hub.room(&room).unwrap().history;
+        let (kept, complete) = history.replay(None);
+        assert_eq!(kept.iter().map(|c| c.id).collect::<Vec<_>>(), (6..=11).collect::<Vec<_>>());
+        assert!(!complete, "ids 1 to 5 are gone");
+        assert_eq!((history.span(), history.next_id()), ((6, 11), 12));
+    }
+
+    #[test]
     fn it_stops_on_shutdown() {
         let (inbox, mailbox) = Inbox::new();
         inbox.shutdown();

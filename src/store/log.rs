@@ -114,10 +114,7 @@ impl Log {
     /// Opens (creating it if needed) the log in `dir`, locks it, and reads it back, repairing a
     /// torn end and moving damage aside; `each` gets every record's payload, oldest first (one
     /// segment is in memory at a time, never a copy of every record).
-    pub fn open(
-        dir: &Path,
-        each: &mut dyn FnMut(&[u8]),
-    ) -> Result<(Log, Recovered), OpenError> {
+    pub fn open(dir: &Path, each: &mut dyn FnMut(&[u8])) -> Result<(Log, Recovered), OpenError> {
         let io = |what: String| move |source| OpenError::Io { what, source };
         fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
         let lock_path = dir.join("LOCK");
