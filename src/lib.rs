@@ -10,14 +10,16 @@
 //!                                                                  │ Inbox::chat
 //!                                                                  ▼
 //!                         bounded channel ──▶ broadcaster thread: the consumer (hub, rooms, history)
+//!                                                                  │ journal ──▶ store (HISTORY_DIR: the
+//!                                                                  │   round on disk first, without Kafka)
 //!                                                                  │ one frame, every member of the room
 //!                                                                  ▼
 //! Clients ◀──────── ws    outbound: one queue per client, non-blocking sendmsg
 //! ```
-//! Dependencies point down only: `bus` → `chat` → `ws` → `http` → `net`. The two files at the
-//! top wire the layers together: [`server`] (start-up and shutdown) and [`connection`] (one
-//! connection's road through them). Read the code in this order: [`server`], [`connection`],
-//! [`net`], [`http`], [`ws`], [`chat`], [`bus`].
+//! Dependencies point down only: `bus`, `store` → `chat` → `ws` → `http` → `net`. The two files
+//! at the top wire the layers together: [`server`] (start-up and shutdown) and [`connection`]
+//! (one connection's road through them). Read the code in this order: [`server`],
+//! [`connection`], [`net`], [`http`], [`ws`], [`chat`], [`bus`], [`store`].
 
 // The wiring at the top, then the layers from the bottom up, then what they all share.
 pub mod server;

@@ -21,6 +21,11 @@ pub struct Metrics {
     close_codes: [AtomicU64; CLOSE_CODES.len()],
     /// What is wrong with the bus (the Kafka broker) or the store, if anything.
     problem: Mutex<Option<String>>,
+    /// Commits of the store that succeeded, and that failed (see `chat/journal.rs`).
+    history_commits: AtomicU64,
+    history_failures: AtomicU64,
+    /// Bytes in the store's log.
+    history_bytes: AtomicU64,
     /// Set on SIGTERM for `DRAIN_SECS`: `/healthz` says so and upgrades are refused.
     draining: AtomicBool,
 }
@@ -86,6 +91,13 @@ impl Metrics {
             }
             *slot = problem;
         }
+    }
+
+    /// Counts a commit of the store (`ok` or failed), which leaves its log at `bytes`.
+    pub fn history_commit(&self, ok: bool, bytes: u64) {
+        let counter = if ok { &self.history_commits } else { &self.history_failures };
+        counter.fetch_add(1, Relaxed);
+        self.history_bytes.store(bytes, Relaxed);
     }
 
     /// The server is going away: from now on `/healthz` answers 503 and upgrades are refused.
@@ -160,6 +172,24 @@ impl Metrics {
             "counter",
             "Clients closed with 1013 for falling behind.",
             &one(self.evicted.load(Relaxed)),
+        );
+        metric(
+            "websocketchat_history_commits_total",
+            "counter",
+            "Rounds written to the store and synced (HISTORY_DIR, without Kafka).",
+            &one(self.history_commits.load(Relaxed)),
+        );
+        metric(
+            "websocketchat_history_commit_failures_total",
+            "counter",
+            "Rounds the store refused (a full or unwritable disk): their messages were not delivered.",
+            &one(self.history_failures.load(Relaxed)),
+        );
+        metric(
+            "websocketchat_history_bytes",
+            "gauge",
+            "Bytes in the store's log (0 without a store).",
+            &one(self.history_bytes.load(Relaxed)),
         );
         let refused: Vec<(String, u64)> = Rejection::ALL
             .iter()

@@ -792,6 +792,7 @@ impl Broadcaster {
             return;
         }
         let result = journal.commit();
+        self.metrics.history_commit(result.is_ok(), journal.bytes());
         let tentative = std::mem::take(&mut self.tentative);
         let problem = match result {
             Ok(()) => {

@@ -68,6 +68,9 @@ pub trait Journal: Send {
     /// forgets are kept for the next commit.
     fn commit(&mut self) -> io::Result<()>;
 
+    /// Bytes it takes on disk.
+    fn bytes(&self) -> u64;
+
     /// True when the journal has grown enough since it was last compacted, and no compaction is
     /// running.
     fn wants_compaction(&mut self) -> bool;

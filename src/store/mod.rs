@@ -135,11 +135,6 @@ impl Store {
         self.min_growth = bytes;
         self
     }
-
-    /// Bytes in the log.
-    pub fn bytes(&self) -> u64 {
-        self.log.bytes()
-    }
 }
 
 impl Journal for Store {
@@ -167,6 +162,10 @@ impl Journal for Store {
                 Err(e)
             }
         }
+    }
+
+    fn bytes(&self) -> u64 {
+        self.log.bytes()
     }
 
     fn wants_compaction(&mut self) -> bool {
