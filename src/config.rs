@@ -69,6 +69,12 @@ pub struct Config {
     /// `TRUSTED_PROXIES`: peers (IPs or CIDR blocks) whose `X-Forwarded-For` is believed in logs.
     /// Default: none.
     pub trusted_proxies: Vec<Cidr>,
+    /// `INSPECT_ENABLED`: clients may switch on the wire inspector for their own connection
+    /// (`{"type":"inspect","on":true}`). Default `true`.
+    pub inspect_enabled: bool,
+    /// `INSPECT_MAX_EVENTS_PER_SEC`: inspector events per second per connection at most; beyond
+    /// that one `frame_skipped` a second counts the rest. Default 50.
+    pub inspect_max_events_per_sec: u32,
     /// `KAFKA_ENABLED`: carry messages between instances through Kafka. Default `false`.
     pub kafka_enabled: bool,
     /// `KAFKA_BROKERS`: bootstrap servers, `host:port` comma list. Default `localhost:9092`.
@@ -156,6 +162,8 @@ impl Default for Config {
             history_size: 100,
             history_dir: Some(PathBuf::from("data")),
             history_fsync: true,
+            inspect_enabled: true,
+            inspect_max_events_per_sec: 50,
             ping_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(75),
             handshake_timeout: Duration::from_secs(10),
@@ -226,6 +234,10 @@ impl Config {
         env.parse("TRUSTED_PROXIES", &mut c.trusted_proxies, |v| {
             v.split(',').filter(|s| !s.trim().is_empty()).map(Cidr::parse).collect()
         })?;
+        env.parse("INSPECT_ENABLED", &mut c.inspect_enabled, parse_bool)?;
+        env.parse("INSPECT_MAX_EVENTS_PER_SEC", &mut c.inspect_max_events_per_sec, |v| {
+            positive(v, 10_000).map(|n| n as u32)
+        })?;
         env.parse("KAFKA_ENABLED", &mut c.kafka_enabled, parse_bool)?;
         env.parse("KAFKA_BROKERS", &mut c.kafka_brokers, |v| Some(v.to_string()))?;
         env.parse("KAFKA_TOPIC", &mut c.kafka_topic, |v| {
@@ -294,7 +306,8 @@ fn expected(var: &str) -> &'static str {
     match var {
         "HOST" => "an IP address such as 0.0.0.0 or ::",
         "PORT" => "a port number from 0 to 65535",
-        "BACKEND_TLS" | "ECHO_ENDPOINT" => "true or false",
+        "BACKEND_TLS" | "ECHO_ENDPOINT" | "INSPECT_ENABLED" => "true or false",
+        "INSPECT_MAX_EVENTS_PER_SEC" => "a whole number from 1 to 10000",
         "LOG_LEVEL" => "one of off, error, warn, info, debug, trace",
         "ALLOWED_ORIGINS" => {
             "empty (same origin), * (any) or a comma list of origins such as https://chat.example.com"

@@ -206,7 +206,7 @@ fn admit<'a>(
         },
     };
     let upgraded = upgrade::upgrade(conn, &accept, leftover, options, &ctx.metrics)?;
-    let joining = Joining::from_request(request);
+    let joining = Joining::from_request(request, config.inspect_enabled);
     let peer = request.client_address(peer, &config.trusted_proxies);
     info!("{peer}: {} connected to {}", joining.name, request.path);
     Ok(Some(Ready { upgraded, app, joining, peer, _open }))

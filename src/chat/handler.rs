@@ -27,6 +27,7 @@ use crate::chat::history::Resume;
 use crate::chat::hub::Client;
 use crate::chat::identity::{NameTag, Presented, Settle};
 use crate::chat::inbox::{Arrival, Closed, Inbox, Said};
+use crate::chat::inspect::{Handshake, Inspector};
 use crate::chat::nickname;
 use crate::chat::protocol::{self, Request, ServerEvent};
 use crate::chat::rate_limit::{RateLimit, Verdict};
@@ -68,12 +69,15 @@ pub struct Joining {
     pub presented: Presented,
     /// `?since=<id>&epoch=<epoch>`, when it is reconnecting.
     pub resume: Option<Resume>,
+    /// The upgrade request, for the wire inspector (kept when `INSPECT_ENABLED`).
+    pub handshake: Option<Handshake>,
 }
 
 impl Joining {
     /// Reads `name`, `session`, `since` and `epoch` from the upgrade request's query, and the
-    /// session from its `Cookie` header when the query has none.
-    pub fn from_request(request: &HttpRequest) -> Joining {
+    /// session from its `Cookie` header when the query has none; with `inspect`, keeps the request
+    /// for the wire inspector.
+    pub fn from_request(request: &HttpRequest, inspect: bool) -> Joining {
         let name = request
             .query_param("name")
             .and_then(|raw| nickname::clean(&raw))
@@ -90,7 +94,8 @@ impl Joining {
             None => Presented::Nothing,
             Some(raw) => Session::parse(&raw).map_or(Presented::Malformed, Presented::Session),
         };
-        Joining { name, presented, resume }
+        let handshake = inspect.then(|| Handshake::of(request));
+        Joining { name, presented, resume, handshake }
     }
 }
 
@@ -142,6 +147,10 @@ pub struct ChatHandler<'a> {
     requests: RateLimit,
     /// True from the `joined` event until the `left` one.
     member: bool,
+    /// This connection's upgrade request, for the wire inspector.
+    handshake: Option<Handshake>,
+    /// When this connection last asked for a ping.
+    pinged: Option<Instant>,
     rooms: Vec<Membership>,
     services: Services<'a>,
 }
@@ -164,6 +173,8 @@ impl<'a> ChatHandler<'a> {
             limit,
             requests,
             member: false,
+            handshake: None,
+            pinged: None,
             rooms: Vec::new(),
             services,
         }
@@ -242,6 +253,36 @@ impl<'a> ChatHandler<'a> {
         self.services.publish.typing(room, self.user, self.tag.get(), self.id)
     }
 
+    /// Switches the wire inspector on or off for this connection alone. On, it first shows the
+    /// connection's opening handshake.
+    fn inspect(&mut self, on: bool, out: &Outbound) {
+        let config = self.services.config;
+        if !config.inspect_enabled {
+            self.refuse("disabled", INSPECT_DISABLED, None, out);
+            return;
+        }
+        if !on {
+            out.set_tap(None);
+            return;
+        }
+        if let Some(handshake) = &self.handshake {
+            out.send(&[&frame::text(handshake.event())]);
+        }
+        out.set_tap(Some(Box::new(Inspector::new(config.inspect_max_events_per_sec))));
+    }
+
+    /// Sends this connection a ping frame (§5.5.2), at most one a second: its peer must answer
+    /// with a pong carrying the same payload, which the inspector then shows.
+    fn ping_me(&mut self, payload: &[u8], out: &Outbound) {
+        let now = Instant::now();
+        if self.pinged.is_some_and(|at| now.duration_since(at) < PING_ME_EVERY) {
+            self.refuse("rate_limited", "one ping a second", None, out);
+            return;
+        }
+        self.pinged = Some(now);
+        out.send(&[&frame::ping(payload)]);
+    }
+
     fn leave(&mut self) {
         for membership in self.rooms.drain(..) {
             self.services.admission.leave(&membership.room);
@@ -255,8 +296,10 @@ impl<'a> ChatHandler<'a> {
 impl Handler for ChatHandler<'_> {
     fn on_open(&mut self, out: &Arc<Outbound>) -> Result<(), Close> {
         let config = self.services.config;
-        let Joining { name, presented, resume } = self.joining.take().expect("opened once");
+        let Joining { name, presented, resume, handshake } =
+            self.joining.take().expect("opened once");
         self.resume = resume;
+        self.handshake = handshake;
         // RFC 6455 §7.4.1 1011: "an unexpected condition prevented it from fulfilling the
         // request": no randomness for a session.
         let fresh = Session::new().ok_or(Close::new(1011, "no randomness for a session"))?;
@@ -289,9 +332,8 @@ impl Handler for ChatHandler<'_> {
             }
             Ok(Request::Subscribe { room, .. } | Request::Unsubscribe { room })
             | Ok(Request::Typing { room }) => (&mut self.requests, Some(room.as_str())),
-            Ok(Request::Rooms | Request::SubscribeDirect { .. } | Request::Rename { .. }) => {
-                (&mut self.requests, None)
-            }
+            Ok(Request::Rooms | Request::SubscribeDirect { .. } | Request::Rename { .. })
+            | Ok(Request::Inspect { .. } | Request::PingMe { .. }) => (&mut self.requests, None),
         };
         match bucket.check(Instant::now()) {
             Verdict::Allow => {}
@@ -333,6 +375,14 @@ impl Handler for ChatHandler<'_> {
             Request::Unsubscribe { room } => self.unsubscribe(room, out),
             Request::Typing { room } => self.typing(room, out),
             Request::Rooms => self.services.inbox.list_rooms(self.id),
+            Request::Inspect { on } => {
+                self.inspect(on, out);
+                Ok(())
+            }
+            Request::PingMe { payload } => {
+                self.ping_me(payload.as_bytes(), out);
+                Ok(())
+            }
         };
         done.map_err(|Closed| SHUTTING_DOWN)
     }
@@ -366,6 +416,10 @@ fn request_rate(config: &Config) -> u32 {
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The shortest time between two `typing` notices of one connection in one room.
 const TYPING_EVERY: Duration = Duration::from_secs(2);
+/// `ping_me` is answered at most this often.
+const PING_ME_EVERY: Duration = Duration::from_secs(1);
+const INSPECT_DISABLED: &str =
+    "the wire inspector is switched off on this server (INSPECT_ENABLED)";
 const NOT_SUBSCRIBED: &str = "this connection is not in that room: subscribe first";
 
 /// RFC 6455 §7.4.1 1001: "an endpoint is going away, such as a server going down".

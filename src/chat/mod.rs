@@ -13,6 +13,7 @@
 //! - [`identity`]: who is who, owned by the broadcaster: which session holds which nickname,
 //!   and the private conversations between sessions; [`session`]: the session secrets and the
 //!   public user ids derived from them.
+//! - [`inspect`]: the wire inspector, a connection's own frames shown to it field by field.
 //! - [`journal`]: what the broadcaster writes down before anyone gets it, so that a restart
 //!   loses nothing (kept by `store/` when the server runs without Kafka).
 
@@ -22,6 +23,7 @@ pub mod history;
 pub mod hub;
 pub mod identity;
 pub mod inbox;
+pub mod inspect;
 pub mod journal;
 pub mod nickname;
 pub mod presence;

@@ -307,6 +307,16 @@ pub enum Request {
     },
     /// List the rooms with members.
     Rooms,
+    /// Switch the wire inspector on or off for this connection (`chat/inspect.rs`).
+    Inspect {
+        /// On, or off.
+        on: bool,
+    },
+    /// Send this connection a ping frame carrying `payload` (its browser answers with a pong).
+    PingMe {
+        /// At most 125 bytes (RFC 6455 §5.5).
+        payload: String,
+    },
 }
 
 /// Why a client's text frame was refused.
@@ -321,6 +331,8 @@ pub enum InputError {
     /// A recipient that cannot be anybody's nickname (what was sent, shortened to 64
     /// characters).
     NoSuchUser(String),
+    /// A ping payload longer than a control frame may carry.
+    PingTooLong,
 }
 
 impl InputError {
@@ -331,6 +343,7 @@ impl InputError {
             InputError::BadRequest => "bad_request",
             InputError::BadRoom(_) => "bad_room",
             InputError::NoSuchUser(_) => "no_such_user",
+            InputError::PingTooLong => "too_long",
         }
     }
 
@@ -339,12 +352,15 @@ impl InputError {
         match self {
             InputError::Empty => "empty messages are not sent",
             InputError::BadRequest => {
-                r#"expected {"type":"message","text":"…"} (or subscribe, unsubscribe, typing, rooms, rename) or plain text"#
+                r#"expected {"type":"message","text":"…"} (or subscribe, unsubscribe, typing, rooms, rename, inspect, ping_me) or plain text"#
             }
             InputError::BadRoom(_) => {
                 "a room name is 1 to 32 of a-z 0-9 - _, starting with a letter or a digit"
             }
             InputError::NoSuchUser(_) => NO_SUCH_USER,
+            InputError::PingTooLong => {
+                "a ping carries at most 125 bytes: it is a control frame (RFC 6455 §5.5)"
+            }
         }
     }
 
@@ -453,6 +469,18 @@ pub fn parse_request(frame: &str) -> Result<Request, InputError> {
         }
         Some("typing") => Ok(Request::Typing { room: room(true)?.ok_or(InputError::BadRequest)? }),
         Some("rooms") => Ok(Request::Rooms),
+        Some("inspect") => match object.get("on") {
+            Some(Value::Bool(on)) => Ok(Request::Inspect { on: *on }),
+            _ => Err(InputError::BadRequest),
+        },
+        Some("ping_me") => match object.get("payload") {
+            None => Ok(Request::PingMe { payload: String::new() }),
+            Some(Value::String(payload)) if payload.len() <= 125 => {
+                Ok(Request::PingMe { payload: payload.clone() })
+            }
+            Some(Value::String(_)) => Err(InputError::PingTooLong),
+            Some(_) => Err(InputError::BadRequest),
+        },
         _ => Err(InputError::BadRequest),
     }
 }

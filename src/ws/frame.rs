@@ -39,6 +39,13 @@ pub fn close(code: u16, reason: &'static str) -> Bytes {
     encode(Frame::close(Some(CloseFrame { code: CloseCode::from(code), reason: reason.into() })))
 }
 
+/// A ping frame (§5.5.2) carrying `payload`, at most 125 bytes (§5.5); the peer must answer
+/// with a pong carrying the same bytes.
+pub fn ping(payload: &[u8]) -> Bytes {
+    assert!(payload.len() <= 125, "a control frame's payload is at most 125 bytes");
+    encode(Frame::ping(payload.to_vec()))
+}
+
 fn encode(frame: Frame) -> Bytes {
     let mut out = Vec::with_capacity(frame.len());
     frame.format(&mut out).expect("writing a frame into a Vec cannot fail");

@@ -66,10 +66,18 @@ pub fn check(request: &Request, origins: &Origins) -> Result<String, Rejection> 
 
 /// `Sec-WebSocket-Accept` for a key: base64(SHA-1(key ++ GUID)) (RFC 6455 §4.2.2 item 5.4).
 pub fn accept_key(key: &str) -> String {
+    accept_steps(key).1
+}
+
+/// The steps to `Sec-WebSocket-Accept`, for the wire inspector to show: the SHA-1 digest of the
+/// key followed by the GUID (20 bytes), and its base64.
+pub fn accept_steps(key: &str) -> ([u8; 20], String) {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
     ctx.update(key.as_bytes());
     ctx.update(WS_GUID.as_bytes());
-    BASE64.encode(ctx.finish())
+    let digest = ctx.finish();
+    let sha1: [u8; 20] = digest.as_ref().try_into().expect("SHA-1 is 20 bytes");
+    (sha1, BASE64.encode(sha1))
 }
 
 /// The `101 Switching Protocols` answer that completes the handshake (RFC 6455 §4.2.2 item 5).

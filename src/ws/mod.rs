@@ -10,6 +10,9 @@
 //! 4. [`frame`]: server frames, encoded once (§5.2); [`outbound`]: the bounded queue every
 //!    outgoing frame goes through, written without blocking.
 //!
+//! 5. [`tap`]: every frame read and written, as it crossed the wire, for an application that
+//!    asks (the chat's wire inspector); nothing runs without one.
+//!
 //! [`echo`] is the smallest handler (`/echo`); the chat (`chat::handler`) is the other one.
 //! `examples/echo.rs` runs this layer alone: `cargo run --example echo`.
 
@@ -19,4 +22,5 @@ pub mod handshake;
 pub mod outbound;
 pub mod session;
 pub mod stream;
+pub mod tap;
 pub mod upgrade;

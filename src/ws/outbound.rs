@@ -50,6 +50,7 @@
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crossbeam_channel::Sender;
@@ -59,6 +60,7 @@ use tungstenite::Bytes;
 use crate::metrics::Metrics;
 use crate::net::tls_session::TlsSession;
 use crate::ws::frame;
+use crate::ws::tap::{Tap, Tapped};
 
 /// The outcome of queueing frames for a client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +94,8 @@ pub struct Outbound {
     limit: usize,
     metrics: Arc<Metrics>,
     retry: Option<RetryTo>,
+    /// A tap is installed (`State::tap`): checked without the lock for every read.
+    tapping: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -109,6 +113,8 @@ struct State {
     dead: bool,
     /// A retry was asked for and the queue has not been emptied since.
     retry_asked: bool,
+    /// The wire inspector's tap, when the client switched it on.
+    tap: Option<Box<Tapped>>,
 }
 
 impl Outbound {
@@ -129,8 +135,10 @@ impl Outbound {
             closing: None,
             dead: false,
             retry_asked: false,
+            tap: None,
         };
-        Outbound { socket, limit, metrics, retry, state: Mutex::new(state) }
+        let tapping = AtomicBool::new(false);
+        Outbound { socket, limit, metrics, retry, tapping, state: Mutex::new(state) }
     }
 
     /// The socket, for the reader's blocking reads (which take no lock).
@@ -144,6 +152,48 @@ impl Outbound {
         if state.closing.is_some() || state.dead {
             return Sent::Closed;
         }
+        if let Some(tapped) = state.tap.as_mut() {
+            // Each frame, then the tap's events about it (which are not tapped themselves); a
+            // close frame after its events, as nothing may follow it (§5.5.1).
+            let mut all = Vec::with_capacity(frames.len() * 2);
+            for &frame in frames {
+                let at = all.len();
+                all.push(frame.clone());
+                tapped.wrote(frame, &mut all);
+                if frame.first().is_some_and(|b| b & 0x0f == 0x8) {
+                    all[at..].rotate_left(1);
+                }
+            }
+            let all: Vec<&Bytes> = all.iter().collect();
+            return self.send_locked(&mut state, &all);
+        }
+        self.send_locked(&mut state, frames)
+    }
+
+    /// Installs a tap on every frame this connection reads and writes from now on (`None`
+    /// removes it); see `ws/tap.rs`.
+    pub fn set_tap(&self, tap: Option<Box<dyn Tap>>) {
+        let mut state = self.lock();
+        self.tapping.store(tap.is_some(), Ordering::Relaxed);
+        state.tap = tap.map(|tap| Box::new(Tapped::new(tap)));
+    }
+
+    /// Reader side: bytes just read from the client (decrypted), for the tap if there is one.
+    pub fn tap_read(&self, bytes: &[u8]) {
+        if !self.tapping.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut state = self.lock();
+        let Some(tapped) = state.tap.as_mut() else { return };
+        let mut events = Vec::new();
+        tapped.read(bytes, &mut events);
+        if !events.is_empty() && state.closing.is_none() && !state.dead {
+            let events: Vec<&Bytes> = events.iter().collect();
+            self.send_locked(&mut state, &events);
+        }
+    }
+
+    fn send_locked(&self, state: &mut MutexGuard<'_, State>, frames: &[&Bytes]) -> Sent {
         // Nothing waits: write straight from the caller's frames, no queue touched. What the
         // kernel does not take then waits for the broadcaster's retry: the socket is full.
         let direct = state.frames.is_empty() && state.tls.is_none();
@@ -170,15 +220,15 @@ impl Outbound {
         }
         let sent = match (state.frames.is_empty(), direct) {
             (true, _) => Sent::Flushed,
-            (false, true) => self.pending(&mut state),
-            (false, false) => self.write_out(&mut state),
+            (false, true) => self.pending(state),
+            (false, false) => self.write_out(state),
         };
         // Judge what the socket did not take: a big round to a fast reader is no backlog. A
         // single frame (one large history) may exceed the bound on its own.
         if sent == Sent::Pending && state.queued > self.limit && state.frames.len() > 1 {
-            self.queue_close(&mut state, 1013, "too slow: send buffer full", true);
+            self.queue_close(state, 1013, "too slow: send buffer full", true);
             self.metrics.evicted();
-            self.write_out(&mut state);
+            self.write_out(state);
             return Sent::Evicted;
         }
         sent
@@ -278,6 +328,15 @@ impl Outbound {
             }
         }
         let close = frame::close(code, reason);
+        if let Some(tapped) = state.tap.as_mut() {
+            // The tap's events about the close frame go before it: nothing may follow a close.
+            let mut events = Vec::new();
+            tapped.wrote(&close, &mut events);
+            for event in events {
+                state.queued += event.len();
+                state.frames.push_back(event);
+            }
+        }
         state.queued += close.len();
         state.frames.push_back(close);
         state.closing = Some(code);

@@ -1,0 +1,345 @@
+//! The wire inspector: a client that sends `{"type":"inspect","on":true}` is shown every frame
+//! of its own connection, field by field, as the bytes that crossed the wire. A browser's
+//! WebSocket API hides frames (their masks, opcodes, length forms, pings and closes); this shows
+//! them to the person learning RFC 6455 with the page's "Wire" panel.
+//!
+//! ```text
+//! client ──frame──▶ ws/stream.rs ──bytes read──▶ Outbound::tap_read ──▶ Cutter ──▶ Inspector::seen
+//! client ◀──frame── Outbound::send (broadcaster, pongs, errors) ──▶ Tapped::wrote ──▶ Inspector::seen
+//!                                 Inspector::seen ──{"type":"frame",…}──▶ the same client only
+//! ```
+//! The tap lives in the connection's own `Outbound`, so no connection can see another's frames;
+//! the events it sends are not tapped (no recursion). At most `INSPECT_MAX_EVENTS_PER_SEC` events
+//! a second; the frames beyond that are counted in one `frame_skipped` event when the next second
+//! begins. Switched off (the default) it costs one flag read per read and per send.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tungstenite::Bytes;
+
+use crate::http::Request as HttpRequest;
+use crate::ws::frame;
+use crate::ws::handshake::{WS_GUID, accept_steps, switching_protocols};
+use crate::ws::tap::{Dir, PREFIX, Seen, Tap};
+
+/// A connection's inspector: turns frames seen into events, within the rate.
+#[derive(Debug)]
+pub struct Inspector {
+    /// Events a second at most.
+    limit: u32,
+    /// When the current second began.
+    window: Instant,
+    /// Events sent in it.
+    sent: u32,
+    /// Frames not shown since the last `frame_skipped`.
+    skipped: u64,
+}
+
+impl Inspector {
+    /// An inspector sending at most `limit` events a second.
+    pub fn new(limit: u32) -> Inspector {
+        Inspector { limit, window: Instant::now(), sent: 0, skipped: 0 }
+    }
+}
+
+impl Tap for Inspector {
+    fn seen(&mut self, seen: Seen<'_>, events: &mut Vec<Bytes>) {
+        let now = Instant::now();
+        if now.duration_since(self.window) >= Duration::from_secs(1) {
+            if self.skipped > 0 {
+                let count = std::mem::take(&mut self.skipped);
+                let skipped = format!(r#"{{"type":"frame_skipped","count":{count}}}"#);
+                events.push(frame::text(skipped));
+            }
+            (self.window, self.sent) = (now, 0);
+        }
+        if self.sent >= self.limit {
+            self.skipped += 1;
+            return;
+        }
+        self.sent += 1;
+        events.push(frame::text(frame_event(&seen).to_json()));
+    }
+}
+
+/// The `frame` event: its fields in the order of the §5.2 diagram, after `type` and `dir`.
+#[derive(Debug, Serialize)]
+pub struct FrameEvent {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    dir: &'static str,
+    fin: bool,
+    rsv: [bool; 3],
+    opcode: u8,
+    opname: &'static str,
+    masked: bool,
+    mask: Option<String>,
+    len: u64,
+    len_form: &'static str,
+    header: String,
+    payload_wire: String,
+    payload: String,
+    truncated: bool,
+    /// A close frame's status code and reason (§5.5.1), when its payload is all here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    close_code: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    close_reason: Option<String>,
+}
+
+/// The `frame` event for a frame seen.
+pub fn frame_event(seen: &Seen<'_>) -> FrameEvent {
+    let header = &seen.header;
+    let mask = header.mask.unwrap_or([0; 4]);
+    let payload: Vec<u8> = seen.payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]).collect();
+    let extended = header.size - if header.mask.is_some() { 4 } else { 0 };
+    let len_form = match extended {
+        2 => "7-bit",
+        4 => "16-bit",
+        _ => "64-bit",
+    };
+    let whole_close =
+        header.opcode == 0x8 && payload.len() >= 2 && header.len == payload.len() as u64;
+    FrameEvent {
+        kind: "frame",
+        dir: match seen.dir {
+            Dir::In => "in",
+            Dir::Out => "out",
+        },
+        fin: header.fin,
+        rsv: header.rsv,
+        opcode: header.opcode,
+        opname: opname(header.opcode),
+        masked: header.mask.is_some(),
+        mask: header.mask.map(|m| hex(&m).replace(' ', "")),
+        len: header.len,
+        len_form,
+        header: hex(seen.header_bytes),
+        payload_wire: hex(seen.payload),
+        payload: hex(&payload),
+        truncated: header.len > PREFIX as u64,
+        close_code: whole_close.then(|| u16::from_be_bytes([payload[0], payload[1]])),
+        close_reason: whole_close.then(|| String::from_utf8_lossy(&payload[2..]).into_owned()),
+    }
+}
+
+impl FrameEvent {
+    /// As JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("plain fields")
+    }
+}
+
+/// The name of an opcode (§5.2, §11.8).
+pub fn opname(opcode: u8) -> &'static str {
+    match opcode {
+        0x0 => "continuation",
+        0x1 => "text",
+        0x2 => "binary",
+        0x8 => "close",
+        0x9 => "ping",
+        0xa => "pong",
+        _ => "reserved",
+    }
+}
+
+/// Bytes as hex pairs separated by spaces: `81 85 37 fa`.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for (i, byte) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+/// This connection's opening handshake as the inspector shows it: the request it sent (with its
+/// session replaced by `…`), kept from the upgrade.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handshake {
+    request: Box<str>,
+}
+
+impl Handshake {
+    /// Keeps `request`'s head as text, without the session it may carry (in the query or the
+    /// `wschat_session` cookie) or any `Authorization`.
+    pub fn of(request: &HttpRequest) -> Handshake {
+        let target = match request.query.is_empty() {
+            true => request.path.clone(),
+            false => format!("{}?{}", request.path, redact_query(&request.query)),
+        };
+        let mut text = format!("{} {target} HTTP/1.{}\r\n", request.method, request.version);
+        for (name, value) in &request.headers {
+            let value = if name.eq_ignore_ascii_case("cookie") {
+                redact_cookie(value)
+            } else if name.eq_ignore_ascii_case("authorization") {
+                HIDDEN.to_string()
+            } else {
+                value.clone()
+            };
+            text.push_str(&format!("{name}: {value}\r\n"));
+        }
+        text.push_str("\r\n");
+        Handshake { request: text.into_boxed_str() }
+    }
+
+    /// The `handshake` event: the request, the key's road to `Sec-WebSocket-Accept` (§4.2.2
+    /// item 5.4: base64 of the SHA-1 of the key and the GUID), and the `101` we answered.
+    pub fn event(&self) -> String {
+        let key = self
+            .request
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.trim().eq_ignore_ascii_case("sec-websocket-key").then(|| value.trim())
+            })
+            .unwrap_or_default();
+        let (sha1, accept) = accept_steps(key);
+        let response = String::from_utf8_lossy(&switching_protocols(&accept)).into_owned();
+        let event = HandshakeEvent {
+            kind: "handshake",
+            request: &self.request,
+            key,
+            guid: WS_GUID,
+            sha1: hex(&sha1).replace(' ', ""),
+            accept,
+            response,
+        };
+        serde_json::to_string(&event).expect("plain fields")
+    }
+}
+
+/// The `handshake` event, its fields in the order of the steps.
+#[derive(Serialize)]
+struct HandshakeEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    request: &'a str,
+    key: &'a str,
+    guid: &'static str,
+    sha1: String,
+    accept: String,
+    response: String,
+}
+
+/// What a secret is shown as.
+const HIDDEN: &str = "…";
+
+fn redact_query(query: &str) -> String {
+    let pairs = query.split('&').map(|pair| match pair.split_once('=') {
+        Some(("session", _)) => format!("session={HIDDEN}"),
+        _ => pair.to_string(),
+    });
+    pairs.collect::<Vec<_>>().join("&")
+}
+
+fn redact_cookie(header: &str) -> String {
+    let cookie = crate::chat::handler::SESSION_COOKIE;
+    let pairs = header.split(';').map(|pair| match pair.trim().split_once('=') {
+        Some((name, _)) if name == cookie => format!("{cookie}={HIDDEN}"),
+        _ => pair.trim().to_string(),
+    });
+    pairs.collect::<Vec<_>>().join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    use crate::ws::tap::Header;
+
+    fn parsed(json: &str) -> Value {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn seen<'a>(dir: Dir, frame: &'a [u8]) -> Seen<'a> {
+        let header = Header::parse(frame).unwrap();
+        let payload = &frame[header.size..];
+        Seen {
+            dir,
+            header,
+            header_bytes: &frame[..header.size],
+            payload: &payload[..payload.len().min(PREFIX)],
+        }
+    }
+
+    #[test]
+    fn the_masked_hello_of_rfc_6455_section_5_7() {
+        let frame = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+        let event = frame_event(&seen(Dir::In, &frame)).to_json();
+        assert!(event.starts_with(r#"{"type":"frame","dir":"in","fin":true,"#), "{event}");
+        assert_eq!(
+            parsed(&event),
+            json!({"type":"frame","dir":"in","fin":true,"rsv":[false,false,false],"opcode":1,
+                "opname":"text","masked":true,"mask":"37fa213d","len":5,"len_form":"7-bit",
+                "header":"81 85 37 fa 21 3d","payload_wire":"7f 9f 4d 51 58",
+                "payload":"48 65 6c 6c 6f","truncated":false})
+        );
+    }
+
+    #[test]
+    fn a_long_frame_shows_its_length_form_and_is_truncated() {
+        let frame = frame::text("x".repeat(200));
+        let event = parsed(&frame_event(&seen(Dir::Out, &frame)).to_json());
+        assert_eq!(
+            (event["len"].as_u64(), event["len_form"].as_str()),
+            (Some(200), Some("16-bit"))
+        );
+        assert_eq!((event["masked"].as_bool(), &event["mask"]), (Some(false), &Value::Null));
+        assert_eq!(event["truncated"], true);
+        assert_eq!(event["payload"].as_str().unwrap().len(), PREFIX * 3 - 1);
+    }
+
+    #[test]
+    fn a_close_frame_shows_its_code_and_reason() {
+        let event = parsed(&frame_event(&seen(Dir::Out, &frame::close(1001, "bye"))).to_json());
+        assert_eq!(
+            (event["opname"].as_str(), event["close_code"].as_u64()),
+            (Some("close"), Some(1001))
+        );
+        assert_eq!(event["close_reason"], "bye");
+    }
+
+    #[test]
+    fn beyond_the_rate_frames_are_counted_not_shown() {
+        let mut inspector = Inspector::new(2);
+        let ping = frame::ping(b"hi");
+        let mut events = Vec::new();
+        for _ in 0..5 {
+            inspector.seen(seen(Dir::Out, &ping), &mut events);
+        }
+        assert_eq!((events.len(), inspector.skipped), (2, 3));
+        inspector.window -= Duration::from_secs(1);
+        inspector.seen(seen(Dir::Out, &ping), &mut events);
+        let skipped = String::from_utf8_lossy(&events[2][2..]).into_owned();
+        assert_eq!(skipped, r#"{"type":"frame_skipped","count":3}"#);
+        assert_eq!(events.len(), 4, "the count, then the frame of the new second");
+    }
+
+    #[test]
+    fn the_handshake_hides_the_session_and_shows_the_accept_steps() {
+        let request = HttpRequest {
+            method: "GET".into(),
+            path: "/ws".into(),
+            query: "name=ann&session=SECRETSECRETSECRETSECR".into(),
+            version: 1,
+            headers: vec![
+                ("Host".into(), "localhost".into()),
+                // RFC 6455 §1.3's example key.
+                ("Sec-WebSocket-Key".into(), "dGhlIHNhbXBsZSBub25jZQ==".into()),
+                ("Cookie".into(), "theme=dark; wschat_session=SECRETSECRETSECRETSECR".into()),
+            ],
+        };
+        let text = Handshake::of(&request).event();
+        let event = parsed(&text);
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(text.contains("session=…") && text.contains("theme=dark; wschat_session=…"));
+        assert_eq!(event["accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(event["sha1"], "b37a4f2cc0624f1690f64606cf385945b2bec4ea");
+        assert!(event["response"].as_str().unwrap().starts_with("HTTP/1.1 101 Switching"));
+    }
+}

@@ -1,0 +1,242 @@
+//! The tap under the wire inspector: every frame a connection reads or writes, as the bytes that
+//! crossed the wire (for `wss://`, after decryption), handed to a [`Tap`] that the application
+//! installs on the connection's [`Outbound`](crate::ws::outbound::Outbound).
+//!
+//! Frames written are whole when they reach the `Outbound` (the broadcaster's, the reader's pongs,
+//! close frames), so each is looked at as it is queued. Bytes read arrive in whatever pieces TCP
+//! and TLS make of them, so a [`Cutter`] finds the frames in them (§5.2): it keeps a frame's
+//! header and the first [`PREFIX`] bytes of its payload and counts the rest away, so a 16 MiB
+//! frame costs the tap 78 bytes.
+//!
+//! Without a tap nothing here runs: the `Outbound` checks one flag per read and per send.
+
+use tungstenite::Bytes;
+
+/// Payload bytes of each frame kept for the tap; the rest is counted, not kept.
+pub const PREFIX: usize = 64;
+
+/// Which way a frame went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// Read from the client.
+    In,
+    /// Written to the client.
+    Out,
+}
+
+/// The header of a frame (RFC 6455 §5.2), as it was on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// FIN: the last frame of its message.
+    pub fin: bool,
+    /// RSV1, RSV2, RSV3: zero unless an extension says otherwise.
+    pub rsv: [bool; 3],
+    /// The opcode, 0 to 15.
+    pub opcode: u8,
+    /// The masking key, present on every frame from a client (§5.3).
+    pub mask: Option<[u8; 4]>,
+    /// The payload length.
+    pub len: u64,
+    /// Bytes of the header: 2, plus 2 or 8 for an extended length, plus 4 for a mask.
+    pub size: usize,
+}
+
+impl Header {
+    /// Reads the header at the start of `bytes`; `None` while it is incomplete.
+    pub fn parse(bytes: &[u8]) -> Option<Header> {
+        let (&b0, &b1) = (bytes.first()?, bytes.get(1)?);
+        let masked = b1 & 0x80 != 0;
+        let (len, at) = match b1 & 0x7f {
+            126 => (u64::from(u16::from_be_bytes(bytes.get(2..4)?.try_into().ok()?)), 4),
+            127 => (u64::from_be_bytes(bytes.get(2..10)?.try_into().ok()?), 10),
+            short => (u64::from(short), 2),
+        };
+        let mask = match masked {
+            true => Some(bytes.get(at..at + 4)?.try_into().ok()?),
+            false => None,
+        };
+        Some(Header {
+            fin: b0 & 0x80 != 0,
+            rsv: [b0 & 0x40 != 0, b0 & 0x20 != 0, b0 & 0x10 != 0],
+            opcode: b0 & 0x0f,
+            mask,
+            len,
+            size: at + if masked { 4 } else { 0 },
+        })
+    }
+}
+
+/// One frame seen: its header's bytes, the first [`PREFIX`] bytes of its payload as they crossed
+/// the wire (masked, from a client), and the header read from them.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    /// Which way it went.
+    pub dir: Dir,
+    /// The header, read.
+    pub header: Header,
+    /// The header's bytes.
+    pub header_bytes: &'a [u8],
+    /// The payload's first bytes, as on the wire.
+    pub payload: &'a [u8],
+}
+
+/// What the application does with the frames seen: it may answer with frames of its own (the
+/// inspector's events), which are sent to the same connection and are not tapped themselves.
+pub trait Tap: Send + std::fmt::Debug {
+    /// A frame was read or written.
+    fn seen(&mut self, frame: Seen<'_>, events: &mut Vec<Bytes>);
+}
+
+/// A tap with its cutter for the bytes read.
+#[derive(Debug)]
+pub struct Tapped {
+    /// The application's side.
+    pub tap: Box<dyn Tap>,
+    /// Frames being read.
+    pub cutter: Cutter,
+}
+
+impl Tapped {
+    /// `tap`, with nothing read yet.
+    pub fn new(tap: Box<dyn Tap>) -> Tapped {
+        Tapped { tap, cutter: Cutter::default() }
+    }
+
+    /// Bytes read from the client: the frames they end, to the tap.
+    pub fn read(&mut self, bytes: &[u8], events: &mut Vec<Bytes>) {
+        let tap = &mut self.tap;
+        self.cutter.feed(bytes, |seen| tap.seen(seen, events));
+    }
+
+    /// A whole frame written to the client, to the tap.
+    pub fn wrote(&mut self, frame: &[u8], events: &mut Vec<Bytes>) {
+        let Some(header) = Header::parse(frame) else { return };
+        let payload = &frame[header.size.min(frame.len())..];
+        let seen = Seen {
+            dir: Dir::Out,
+            header,
+            header_bytes: &frame[..header.size],
+            payload: &payload[..payload.len().min(PREFIX)],
+        };
+        self.tap.seen(seen, events);
+    }
+}
+
+/// Finds frames in a stream of bytes read, keeping each one's header and payload prefix.
+#[derive(Debug, Default)]
+pub struct Cutter {
+    /// The current frame's header bytes so far (at most 14) and then its payload prefix.
+    kept: Vec<u8>,
+    /// The current frame's header, once complete.
+    header: Option<Header>,
+    /// Payload bytes of the current frame still to come.
+    remaining: u64,
+}
+
+impl Cutter {
+    /// Takes bytes read; calls `each` for every frame they complete.
+    pub fn feed(&mut self, mut bytes: &[u8], mut each: impl FnMut(Seen<'_>)) {
+        while !bytes.is_empty() {
+            let Some(header) = self.header else {
+                // Reading a header: at most 14 bytes, kept until it is whole.
+                let take = bytes.len().min(MAX_HEADER - self.kept.len());
+                self.kept.extend_from_slice(&bytes[..take]);
+                match Header::parse(&self.kept) {
+                    Some(header) => {
+                        // Bytes taken beyond the header belong to the payload: give them back.
+                        let extra = self.kept.len() - header.size;
+                        self.kept.truncate(header.size);
+                        bytes = &bytes[take - extra..];
+                        self.header = Some(header);
+                        self.remaining = header.len;
+                    }
+                    None => bytes = &bytes[take..],
+                }
+                if self.header.is_some() && self.remaining == 0 {
+                    self.complete(&mut each);
+                }
+                continue;
+            };
+            let take = usize::try_from(self.remaining).unwrap_or(usize::MAX).min(bytes.len());
+            let room = (header.size + PREFIX).saturating_sub(self.kept.len()).min(take);
+            self.kept.extend_from_slice(&bytes[..room]);
+            self.remaining -= take as u64;
+            bytes = &bytes[take..];
+            if self.remaining == 0 {
+                self.complete(&mut each);
+            }
+        }
+    }
+
+    fn complete(&mut self, each: &mut impl FnMut(Seen<'_>)) {
+        let header = self.header.take().expect("a frame in progress");
+        let (header_bytes, payload) = self.kept.split_at(header.size);
+        each(Seen { dir: Dir::In, header, header_bytes, payload });
+        self.kept.clear();
+    }
+}
+
+/// The longest header: 2 bytes, an 8-byte length, a 4-byte mask.
+const MAX_HEADER: usize = 14;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 6455 §5.7: a single-frame masked text message, "Hello".
+    const MASKED_HELLO: [u8; 11] =
+        [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+
+    fn cut(pieces: &[&[u8]]) -> Vec<(Header, Vec<u8>, Vec<u8>)> {
+        let mut cutter = Cutter::default();
+        let mut seen = Vec::new();
+        for piece in pieces {
+            cutter.feed(piece, |s| {
+                seen.push((s.header, s.header_bytes.to_vec(), s.payload.to_vec()));
+            });
+        }
+        seen
+    }
+
+    #[test]
+    fn headers_of_every_length_form_are_read() {
+        let hello = Header::parse(&MASKED_HELLO).unwrap();
+        assert_eq!((hello.fin, hello.opcode, hello.len, hello.size), (true, 1, 5, 6));
+        assert_eq!(hello.mask, Some([0x37, 0xfa, 0x21, 0x3d]));
+        // §5.7: 256 bytes in a 16-bit length, 64 KiB in a 64-bit one, both unmasked.
+        let medium = Header::parse(&[0x82, 0x7e, 0x01, 0x00]).unwrap();
+        assert_eq!((medium.len, medium.size, medium.mask), (256, 4, None));
+        let long = Header::parse(&[0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0]).unwrap();
+        assert_eq!((long.len, long.size), (65536, 10));
+        assert_eq!(Header::parse(&[0x82, 0x7f, 0, 0]), None, "incomplete");
+        assert_eq!(Header::parse(&MASKED_HELLO[..5]), None, "the mask is cut short");
+    }
+
+    #[test]
+    fn frames_are_found_however_the_bytes_are_cut() {
+        let mut two = MASKED_HELLO.to_vec();
+        two.extend_from_slice(&[0x89, 0x80, 1, 2, 3, 4]); // a masked, empty ping
+        let whole = cut(&[&two]);
+        for split in 1..two.len() {
+            assert_eq!(cut(&[&two[..split], &two[split..]]), whole, "split at {split}");
+        }
+        let bytes: Vec<&[u8]> = two.chunks(1).collect();
+        assert_eq!(cut(&bytes), whole, "byte by byte");
+        assert_eq!(whole.len(), 2);
+        assert_eq!(whole[0].1, &MASKED_HELLO[..6]);
+        assert_eq!(whole[0].2, &MASKED_HELLO[6..]);
+        assert_eq!((whole[1].0.opcode, whole[1].2.len()), (9, 0));
+    }
+
+    #[test]
+    fn a_long_payload_keeps_only_its_prefix() {
+        let mut frame = vec![0x82, 0xfe, 0x01, 0x00, 0, 0, 0, 0];
+        frame.extend((0..256).map(|i| i as u8));
+        frame.extend_from_slice(&MASKED_HELLO);
+        let seen = cut(&[&frame[..100], &frame[100..]]);
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].0.len, 256);
+        assert_eq!(seen[0].2, (0..PREFIX).map(|i| i as u8).collect::<Vec<_>>());
+        assert_eq!(seen[1].2, &MASKED_HELLO[6..]);
+    }
+}
