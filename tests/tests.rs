@@ -7,6 +7,7 @@ mod chat;
 mod durability;
 mod http;
 mod identity;
+mod inspector;
 mod lifecycle;
 mod rooms;
 mod slow_clients;
