@@ -12,6 +12,7 @@
 //!
 //! [`echo`] is the smallest handler (`/echo`); the chat (`chat::handler`) is the other one.
 //! `examples/echo.rs` runs this layer alone: `cargo run --example echo`.
+//! [`wire`] reads any frame byte by byte and names every field, for `websocketchat decode`.
 
 pub mod echo;
 pub mod frame;
@@ -20,3 +21,4 @@ pub mod outbound;
 pub mod session;
 pub mod stream;
 pub mod upgrade;
+pub mod wire;
