@@ -3,15 +3,24 @@
 //! - `websocketchat certs` writes a self-signed certificate to `TLS_CERT`/`TLS_KEY` unless
 //!   both files exist; with `--install DIR [--owner UID]` it then copies both into `DIR` (key mode
 //!   0600), owned by `UID` (compose's `certs` service, for servers that run as their own user);
-//! - `websocketchat healthcheck` asks the running server's `/healthz`: exit 0 on 200, else 1.
+//! - `websocketchat healthcheck` asks the running server's `/healthz`: exit 0 on 200, else 1;
+//! - `websocketchat decode [--client|--server] HEX...` prints every field of the WebSocket frames
+//!   written in hex, then the messages they make (`ws::wire`): exit 0, or 1 on a malformed frame.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use simplelog::{ConfigBuilder, ThreadLogMode, WriteLogger};
 use websocketchat::Config;
+use websocketchat::ws::wire::{self, Side};
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // decode reads nothing but its arguments: no configuration, no .env, no log.
+    if args.first().map(String::as_str) == Some("decode") {
+        return decode(&args[1..]);
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(e) => return fail(&e),
@@ -26,7 +35,6 @@ fn main() -> ExitCode {
         .build();
     // Logs go to standard error. Logging is a convenience: if it cannot start we serve anyway.
     let _ = WriteLogger::init(config.log_level, log_config, std::io::stderr());
-    let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         None | Some("serve") => websocketchat::run(config),
         Some("certs") => match CertsArgs::parse(&args[1..]) {
@@ -52,7 +60,7 @@ fn main() -> ExitCode {
         }
         Some(other) => {
             eprintln!(
-                "websocketchat: unknown command {other:?}; usage: websocketchat [serve|certs|healthcheck]"
+                "websocketchat: unknown command {other:?}; usage: websocketchat [serve|certs|healthcheck|decode]"
             );
             return ExitCode::from(2);
         }
@@ -99,6 +107,42 @@ impl CertsArgs {
         }
         Ok(())
     }
+}
+
+/// `websocketchat decode [--client|--server] HEX...`: exit 0, 1 for bytes that are not valid
+/// frames, 2 for a usage error.
+fn decode(args: &[String]) -> ExitCode {
+    let mut side = Side::Either;
+    let mut hex = Vec::new();
+    for arg in args {
+        match (arg.as_str(), side) {
+            ("--client", Side::Either | Side::Client) => side = Side::Client,
+            ("--server", Side::Either | Side::Server) => side = Side::Server,
+            (flag, _) if flag.starts_with('-') => return decode_usage(),
+            (text, _) => hex.push(text),
+        }
+    }
+    if hex.is_empty() {
+        return decode_usage();
+    }
+    let mut out = String::new();
+    let result =
+        wire::parse_hex(&hex.join(" ")).and_then(|bytes| wire::describe(&bytes, side, &mut out));
+    // The frames read before an error are printed too. A closed pipe (`| head`) is no error.
+    let _ = std::io::stdout().write_all(out.as_bytes());
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("websocketchat decode: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Exit code 2, as for the other commands' usage errors.
+fn decode_usage() -> ExitCode {
+    eprintln!("websocketchat: usage: websocketchat decode [--client|--server] HEX...");
+    ExitCode::from(2)
 }
 
 /// The one place that reports a fatal error: exit code 2 (bad configuration or environment).

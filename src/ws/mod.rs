@@ -15,6 +15,7 @@
 //!
 //! [`echo`] is the smallest handler (`/echo`); the chat (`chat::handler`) is the other one.
 //! `examples/echo.rs` runs this layer alone: `cargo run --example echo`.
+//! [`wire`] reads any frame byte by byte and names every field, for `websocketchat decode`.
 
 pub mod echo;
 pub mod frame;
@@ -24,3 +25,4 @@ pub mod session;
 pub mod stream;
 pub mod tap;
 pub mod upgrade;
+pub mod wire;
