@@ -22,6 +22,7 @@ use crate::http::Request as HttpRequest;
 use crate::ws::frame;
 use crate::ws::handshake::{WS_GUID, accept_steps, switching_protocols};
 use crate::ws::tap::{Dir, PREFIX, Seen, Tap};
+use crate::ws::wire::{LenForm, hex, opname};
 
 /// A connection's inspector: turns frames seen into events, within the rate.
 #[derive(Debug)]
@@ -95,9 +96,9 @@ pub fn frame_event(seen: &Seen<'_>) -> FrameEvent {
     let payload: Vec<u8> = seen.payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]).collect();
     let extended = header.size - if header.mask.is_some() { 4 } else { 0 };
     let len_form = match extended {
-        2 => "7-bit",
-        4 => "16-bit",
-        _ => "64-bit",
+        2 => LenForm::Bits7,
+        4 => LenForm::Bits16,
+        _ => LenForm::Bits64,
     };
     let whole_close =
         header.opcode == 0x8 && payload.len() >= 2 && header.len == payload.len() as u64;
@@ -114,7 +115,7 @@ pub fn frame_event(seen: &Seen<'_>) -> FrameEvent {
         masked: header.mask.is_some(),
         mask: header.mask.map(|m| hex(&m).replace(' ', "")),
         len: header.len,
-        len_form,
+        len_form: len_form.as_str(),
         header: hex(seen.header_bytes),
         payload_wire: hex(seen.payload),
         payload: hex(&payload),
@@ -129,31 +130,6 @@ impl FrameEvent {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("plain fields")
     }
-}
-
-/// The name of an opcode (§5.2, §11.8).
-pub fn opname(opcode: u8) -> &'static str {
-    match opcode {
-        0x0 => "continuation",
-        0x1 => "text",
-        0x2 => "binary",
-        0x8 => "close",
-        0x9 => "ping",
-        0xa => "pong",
-        _ => "reserved",
-    }
-}
-
-/// Bytes as hex pairs separated by spaces: `81 85 37 fa`.
-pub fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 3);
-    for (i, byte) in bytes.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        out.push_str(&format!("{byte:02x}"));
-    }
-    out
 }
 
 /// This connection's opening handshake as the inspector shows it: the request it sent (with its

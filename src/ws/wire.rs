@@ -625,7 +625,7 @@ fn checked_len(header: &[u8]) -> Result<(u64, LenForm), DecodeError> {
 }
 
 /// The name of an opcode (§5.2, §11.8).
-fn opname(opcode: u8) -> &'static str {
+pub fn opname(opcode: u8) -> &'static str {
     match opcode {
         OP_CONTINUATION => "continuation",
         OP_TEXT => "text",
