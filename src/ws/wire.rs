@@ -358,35 +358,24 @@ pub enum DecodeError {
 impl DecodeError {
     /// The byte offset the error is about, if it is about the bytes (not the hex).
     pub fn at(&self) -> Option<usize> {
-        use DecodeError::*;
-        match self {
-            NotHex { .. } | OddHex { .. } | NoBytes => None,
-            Leftover { cause, .. } => cause.at(),
-            TruncatedHeader { at, .. }
-            | TruncatedPayload { at, .. }
-            | LengthMsb { at }
-            | NotMinimal { at, .. }
-            | ReservedBits { at, .. }
-            | ReservedOpcode { at, .. }
-            | ControlFragmented { at, .. }
-            | ControlTooLong { at, .. }
-            | UnmaskedClientFrame { at }
-            | MaskedServerFrame { at }
-            | StrayContinuation { at }
-            | Interleaved { at, .. }
-            | NotUtf8 { at, .. }
-            | CloseBodyTooShort { at }
-            | BadCloseCode { at, .. } => Some(*at),
-        }
+        self.clone().offset_mut().map(|at| *at)
     }
 
     /// The same error with its byte offset moved by `base`: for a frame read from the middle of
     /// longer input, whose errors count from the frame's first byte.
     pub fn offset_by(mut self, base: usize) -> DecodeError {
+        if let Some(at) = self.offset_mut() {
+            *at += base;
+        }
+        self
+    }
+
+    /// Where the error's byte offset is kept, if it has one.
+    fn offset_mut(&mut self) -> Option<&mut usize> {
         use DecodeError::*;
-        match &mut self {
-            NotHex { .. } | OddHex { .. } | NoBytes => {}
-            Leftover { cause, .. } => **cause = cause.as_ref().clone().offset_by(base),
+        match self {
+            NotHex { .. } | OddHex { .. } | NoBytes => None,
+            Leftover { cause, .. } => cause.offset_mut(),
             TruncatedHeader { at, .. }
             | TruncatedPayload { at, .. }
             | LengthMsb { at }
@@ -401,9 +390,8 @@ impl DecodeError {
             | Interleaved { at, .. }
             | NotUtf8 { at, .. }
             | CloseBodyTooShort { at }
-            | BadCloseCode { at, .. } => *at += base,
+            | BadCloseCode { at, .. } => Some(at),
         }
-        self
     }
 
     /// The sentence after the "byte N: " of [`fmt::Display`].
