@@ -109,20 +109,28 @@ impl CertsArgs {
     }
 }
 
-/// `websocketchat decode [--client|--server] HEX...`: exit 0, 1 for bytes that are not valid
-/// frames, 2 for a usage error.
+/// `websocketchat decode [--client|--server] HEX...` (`-`: the hex from standard input, for
+/// frames too long for a command line): exit 0, 1 for bytes that are not valid frames, 2 for a
+/// usage error.
 fn decode(args: &[String]) -> ExitCode {
     let mut side = Side::Either;
     let mut hex = Vec::new();
+    let mut stdin = String::new();
     for arg in args {
         match (arg.as_str(), side) {
             ("--client", Side::Either | Side::Client) => side = Side::Client,
             ("--server", Side::Either | Side::Server) => side = Side::Server,
+            ("-", _) if stdin.is_empty() => {
+                if std::io::Read::read_to_string(&mut std::io::stdin(), &mut stdin).is_err() {
+                    return decode_usage();
+                }
+            }
             (flag, _) if flag.starts_with('-') => return decode_usage(),
             (text, _) => hex.push(text),
         }
     }
-    if hex.is_empty() {
+    hex.push(&stdin);
+    if hex.iter().all(|h| h.trim().is_empty()) {
         return decode_usage();
     }
     let mut out = String::new();
@@ -141,7 +149,9 @@ fn decode(args: &[String]) -> ExitCode {
 
 /// Exit code 2, as for the other commands' usage errors.
 fn decode_usage() -> ExitCode {
-    eprintln!("websocketchat: usage: websocketchat decode [--client|--server] HEX...");
+    eprintln!(
+        "websocketchat: usage: websocketchat decode [--client|--server] HEX... (or - to read stdin)"
+    );
     ExitCode::from(2)
 }
 

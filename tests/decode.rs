@@ -55,3 +55,25 @@ fn decode_without_hex_is_a_usage_error_with_exit_code_2() {
         assert!(stderr(&output).contains("usage: websocketchat decode"), "{args:?}");
     }
 }
+
+#[test]
+fn a_64_kib_frame_too_long_for_a_command_line_comes_from_standard_input() {
+    use std::io::Write;
+    use std::process::Stdio;
+    // RFC 6455 §5.7: "64KiB binary message in a single unmasked frame".
+    let mut hex = String::from("82 7f 00 00 00 00 00 01 00 00");
+    hex.push_str(&" ab".repeat(65536));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_websocketchat"))
+        .args(["decode", "--server", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the websocketchat binary");
+    child.stdin.take().unwrap().write_all(hex.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("payload length 65536 (64-bit form"), "{out}");
+    assert!(out.contains("message 1: binary, 65536 bytes, 1 frame"), "{out}");
+}
