@@ -45,4 +45,4 @@ if [ ! -x "$bin" ]; then
   exit 1
 fi
 
-exec node --test --test-reporter=spec chat.test.mjs
+exec node --test --test-reporter=spec chat.test.mjs wire.test.mjs

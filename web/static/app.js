@@ -4,6 +4,7 @@
 //   client -> server  message, subscribe, unsubscribe, typing, rooms, rename
 //   server -> client  hello, history, users, join, leave, presence, message, typing, rooms,
 //                     rename, renamed, error
+// and, for the Wire panel, inspect and ping_me out, handshake, frame and frame_skipped in.
 // Every connection starts in the default room ("general"); other rooms are joined with
 // {"type":"subscribe","room":"rust"}, and each room has its own history, users and ids.
 //
@@ -20,6 +21,10 @@
   const RECONNECT_CAP_MS = 10000; // ... doubling up to [0, 10 s)
   const FRAME_LIMIT = 200; // entries kept in the frames panel
   const FRAME_PREVIEW_CHARS = 2000; // longer frames are shown cut, with their full size
+  const WIRE_LIMIT = 200; // entries kept in the Wire panel
+  const WIRE_LONG_BYTES = 200; // "send 200 bytes": a frame too long for the 7-bit length (§5.2)
+  const WIRE_CLOSE_REASON = 'from the Wire panel';
+  const PING_ME_EVERY_MS = 1100; // the server answers ping_me at most once a second (and networks jitter)
   const MAX_ALERTS = 3;
   const NAME_KEY = 'websocketchat.name'; // the nickname to ask for when the session is unknown
   const SESSION_KEY = 'wschat.session'; // the server's session secret: shared by every tab
@@ -102,6 +107,16 @@
     frameList: $('frame-list'),
     frameCount: $('frame-count'),
     framesClear: $('frames-clear'),
+    wire: $('wire'),
+    wireState: $('wire-state'),
+    wireOn: $('wire-on'),
+    wirePing: $('wire-ping'),
+    wireLong: $('wire-long'),
+    wireClose: $('wire-close'),
+    wireNote: $('wire-note'),
+    wireExplain: $('wire-explain'),
+    wireList: $('wire-list'),
+    wireClear: $('wire-clear'),
   };
 
   const encoder = new TextEncoder();
@@ -135,6 +150,12 @@
     retryTimer: null, // asks again for rooms whose subscribe the rate limit refused
     newBelow: 0, // messages added below the fold of the shown room (the "New messages" button)
     framesSeen: 0,
+    wireOn: false, // the Wire panel's switch: every new connection is asked to inspect itself
+    wireLive: null, // the socket whose handshake event came: its frames are being shown
+    wireClosing: null, // the socket the Wire panel sent a close on
+    wirePings: 0,
+    wirePingAt: 0,
+    wireSeen: 0, // frame events shown since the panel was last cleared
   };
 
   // One conversation of the page: a room or a private one. The server numbers messages per room
@@ -268,6 +289,7 @@
     renderStatusText();
     renderStatusTitle();
     updateComposer();
+    renderWireControls();
     el.toggle.textContent = state.wanted ? 'Disconnect' : 'Connect';
     el.toggle.hidden = state.name === null;
     el.users.classList.toggle('stale', phase !== 'online');
@@ -387,6 +409,7 @@
       logEvent('✕', `close ${text}`, 'close');
       state.lastClose = text;
       renderStatusTitle();
+      wireClosed(ws, event);
       if (ws !== state.ws) return; // closed on purpose (rename, toggle, offline)
       state.ws = null;
       if (navigator.onLine === false) setPhase('offline', 'no network');
@@ -458,6 +481,11 @@
         return;
       case 'renamed':
         onRenamed(msg);
+        return;
+      case 'handshake':
+      case 'frame':
+      case 'frame_skipped':
+        onWire(msg);
         return;
       default:
         break;
@@ -564,6 +592,9 @@
     // every private conversation it has opened, is asked for again, each from where it left off.
     resubscribeAll();
     requestPublicRooms();
+    // Inspection belongs to a connection: a new one is asked again.
+    if (state.wireOn) sendFrame({ type: 'inspect', on: true });
+    renderWireControls();
     renderStatusTitle();
     renderRoomList();
     renderDmList();
@@ -652,6 +683,10 @@
     }
     if (msg.code === 'no_such_user') {
       onNoSuchUser(msg);
+      return;
+    }
+    if (msg.code === 'disabled') {
+      wireRefused(msg);
       return;
     }
     const room = typeof msg.room === 'string' ? state.rooms.get(msg.room) : undefined;
@@ -1394,6 +1429,447 @@
   }
 
   // ---------------------------------------------------------------------------
+  // Wire panel: this connection's frames, byte by byte, as the server read and wrote them
+  //
+  // A script never sees frames: the browser builds, masks and unmasks them under the WebSocket
+  // API. So the page asks the server: {"type":"inspect","on":true} brings a `handshake` event,
+  // then a `frame` event for every frame of this connection (src/chat/inspect.rs). Inspection
+  // belongs to a connection, so the switch is sent again on each new one (onHello). "in" and
+  // "out" are the server's: in is browser → server, out is server → browser.
+  //
+  // Each frame is drawn as RFC 6455 §5.2 draws it: the first two bytes bit by bit (FIN, RSV1-3,
+  // opcode, MASK, payload length), then the extended length and the masking key, then the
+  // payload in groups of four bytes, the period of the mask (§5.3): for a masked frame each
+  // group shows the bytes as they crossed the wire over the same bytes unmasked. Every field
+  // is a button whose one-line explanation (with its §) shows under the switch.
+
+  const OPCODES = {
+    0: ['continuation', 'a continuation frame: the next piece of a fragmented message, §5.4'],
+    1: ['text', 'a text frame: the payload is UTF-8 text, §5.6'],
+    2: ['binary', 'a binary frame: the payload is bytes for the application, §5.6'],
+    8: ['close', 'a close frame: a 2-byte status code and a reason may follow, §5.5.1'],
+    9: ['ping', 'a ping: the other side must answer with a pong carrying the same payload, §5.5.2'],
+    10: ['pong', 'a pong: the answer to a ping, with the ping\u2019s payload, §5.5.3'],
+  };
+
+  /** "81 85 37" -> [0x81, 0x85, 0x37]; anything that is not hex is dropped. */
+  function hexBytes(text) {
+    return typeof text === 'string' ? (text.match(/[0-9a-f]{2}/gi) || []).map((h) => parseInt(h, 16)) : [];
+  }
+
+  const hex = (b) => b.toString(16).padStart(2, '0');
+  const hexOf = (bytes) => bytes.map(hex).join(' ');
+  const bitsOf = (value, width) => value.toString(2).padStart(width, '0');
+
+  /** The bytes as UTF-8 text; a character cut at the end (a truncated payload) is left out. */
+  function utf8Text(bytes) {
+    return new TextDecoder('utf-8').decode(new Uint8Array(bytes), { stream: true });
+  }
+
+  function wireState() {
+    if (!state.wireOn) return 'off';
+    return state.wireLive !== null && state.wireLive === state.ws ? String(state.wireSeen) : 'on';
+  }
+
+  function renderWireControls() {
+    const live = state.wireOn && isOnline() && state.wireLive === state.ws;
+    el.wirePing.disabled = !live || Date.now() - state.wirePingAt < PING_ME_EVERY_MS;
+    el.wireLong.disabled = !live;
+    el.wireClose.disabled = !live;
+    el.wireOn.checked = state.wireOn;
+    el.wireState.textContent = wireState();
+    let note = 'Off: switch it on to see your frames.';
+    if (live) note = 'On: every frame of this connection is shown below.';
+    else if (state.wireOn && isOnline()) note = 'On: waiting for the server…';
+    else if (state.wireOn) note = 'On: it starts again once the page is connected.';
+    if (el.wireNote.dataset.refused !== 'true' && el.wireNote.textContent !== note) el.wireNote.textContent = note;
+  }
+
+  function setWire(on) {
+    state.wireOn = on;
+    delete el.wireNote.dataset.refused;
+    el.wireNote.classList.remove('refused');
+    // Before the hello, onHello sends it.
+    if (state.greeted && sendFrame({ type: 'inspect', on })) {
+      if (!on) wireLine('Switched off: the server shows no more frames.');
+    }
+    if (!on) state.wireLive = null;
+    renderWireControls();
+  }
+
+  function onWire(msg) {
+    if (msg.type === 'handshake') {
+      if (!state.wireOn) return;
+      state.wireLive = state.ws;
+      appendWire((at) => renderHandshake(msg, at));
+      renderWireControls();
+    } else if (msg.type === 'frame') {
+      if (!state.wireOn) return; // still on the wire when the switch went off
+      state.wireSeen += 1;
+      appendWire((at) => renderFrame(msg, at));
+      el.wireState.textContent = wireState();
+    } else {
+      const n = Number(msg.count) || 0;
+      wireLine(`${n} frame${n === 1 ? '' : 's'} not shown: the server sends at most INSPECT_MAX_EVENTS_PER_SEC frame events a second.`, 'skipped');
+    }
+  }
+
+  // INSPECT_ENABLED=false: the server's own words, in the panel, and the switch back off.
+  function wireRefused(msg) {
+    state.wireOn = false;
+    state.wireLive = null;
+    const text = `Refused by the server: ${msg.message || 'the wire inspector is switched off'}.`;
+    wireLine(text, 'refused');
+    el.wireNote.textContent = text;
+    el.wireNote.dataset.refused = 'true';
+    el.wireNote.classList.add('refused');
+    renderWireControls();
+  }
+
+  // Once the page has called close(), the browser delivers no more messages (WHATWG WebSockets):
+  // the server's frame events about the closing handshake never arrive. What the page knows is
+  // the close frame it asked for and the CloseEvent, which carries the server's answer.
+  function wireSendClose() {
+    if (el.wireClose.disabled) return;
+    const ws = state.ws;
+    state.wireClosing = ws;
+    appendWire((at) => renderPageClose(1000, WIRE_CLOSE_REASON, at));
+    ws.close(1000, WIRE_CLOSE_REASON); // state.ws stays: its close event reconnects as after any close
+    renderWireControls();
+  }
+
+  function wireClosed(ws, event) {
+    if (ws === state.wireClosing) {
+      state.wireClosing = null;
+      appendWire((at) => renderCloseEvent(event, at));
+      wireLine('Reconnecting, as after any close; the new connection is inspected from its handshake.');
+    } else if (state.wireOn && ws === state.wireLive) {
+      wireLine(`Connection closed: ${describeClose(event.code, event.reason)}. The next one is inspected from its handshake.`);
+    }
+    if (ws === state.wireLive) state.wireLive = null;
+    renderWireControls();
+  }
+
+  function wirePing() {
+    if (el.wirePing.disabled) return;
+    state.wirePings += 1;
+    if (!sendFrame({ type: 'ping_me', payload: `ping ${state.wirePings}` })) return;
+    state.wirePingAt = Date.now();
+    renderWireControls();
+    setTimeout(renderWireControls, PING_ME_EVERY_MS);
+  }
+
+  /** A chat message to the conversation shown whose frame is exactly WIRE_LONG_BYTES bytes. */
+  function wireSendLong() {
+    if (el.wireLong.disabled) return;
+    const envelope = utf8Length(JSON.stringify(messageFrame('')));
+    let text = 'Two hundred bytes in one frame: its length takes the 16-bit form. ';
+    text = text.slice(0, Math.max(1, WIRE_LONG_BYTES - envelope)); // ASCII: one byte a character
+    for (let i = 0; envelope + text.length < WIRE_LONG_BYTES; i += 1) text += String(i % 10);
+    sendFrame(messageFrame(text));
+  }
+
+  // Entries are drawn once per animation frame, all that came since in one go, and only the last
+  // WIRE_LIMIT of them: a burst of frames costs one layout, and entries that would scroll out of
+  // the panel at once are never drawn. `build(at)` makes an entry for the moment it arrived.
+  const wireQueue = [];
+
+  function appendWire(build) {
+    wireQueue.push({ build, at: new Date() });
+    if (wireQueue.length > WIRE_LIMIT) wireQueue.shift();
+    if (wireQueue.length === 1) requestAnimationFrame(flushWire);
+  }
+
+  function flushWire() {
+    const list = el.wireList;
+    const stick = list.scrollHeight - list.scrollTop - list.clientHeight < NEAR_BOTTOM_PX;
+    const entries = document.createDocumentFragment();
+    for (const { build, at } of wireQueue.splice(0)) {
+      const li = build(at);
+      // The first field of each entry is its tab stop; arrows move within it (onWireKey).
+      const first = li.querySelector('.w-field');
+      if (first) first.tabIndex = 0;
+      entries.append(li);
+    }
+    list.append(entries);
+    while (list.children.length > WIRE_LIMIT) list.firstElementChild.remove();
+    if (stick) list.scrollTop = list.scrollHeight;
+  }
+
+  function wireLine(text, kind) {
+    appendWire((at) => {
+      const li = make('li', `wire-line${kind ? ` ${kind}` : ''}`);
+      li.append(make('time', 'f-time', preciseTime(at)), make('span', '', text));
+      return li;
+    });
+  }
+
+  /** One field of a frame: its value (bits or hex) over its name; `explain` is its one line. */
+  function wireField(kind, value, label, explain, bits) {
+    const button = make('button', `w-field w-${kind}`);
+    button.type = 'button';
+    button.tabIndex = -1;
+    button.dataset.explain = explain;
+    button.append(make('span', 'w-value', value), make('span', 'w-label', label));
+    if (bits) button.style.setProperty('--bits', String(bits));
+    return button;
+  }
+
+  function wireRow(label, ...fields) {
+    const row = make('div', 'w-row');
+    row.append(make('span', 'w-offset', label), ...fields);
+    return row;
+  }
+
+  function wireHead(at, dir, op, detail, note) {
+    const head = make('div', 'w-head');
+    const badge = make('span', 'w-dir', dir);
+    badge.title = dir === 'in' ? 'read by the server from this browser' : 'written by the server to this browser';
+    head.append(
+      badge,
+      make('span', 'w-route', dir === 'in' ? 'browser → server' : 'server → browser'),
+      make('span', 'w-op', op),
+      make('span', 'w-size', detail),
+    );
+    if (note) head.append(make('span', 'w-source', note));
+    head.append(make('time', 'f-time', preciseTime(at)));
+    return head;
+  }
+
+  function renderFrame(f, at) {
+    const dir = f.dir === 'in' ? 'in' : 'out';
+    const header = hexBytes(f.header);
+    const wire = hexBytes(f.payload_wire);
+    const data = hexBytes(f.payload);
+    const key = hexBytes(f.mask);
+    const opcode = (header[0] ?? 0) & 0x0f;
+    const len = Number(f.len) || 0;
+    const [opname, opExplain] = OPCODES[opcode] || [String(f.opname || 'reserved'), 'a reserved opcode: a peer must fail the connection, §5.2'];
+    let op = opname;
+    if (opcode === 8 && Number.isFinite(f.close_code)) {
+      op = `close ${describeClose(f.close_code, f.close_reason)}`;
+    }
+
+    const li = make('li', `wire-frame ${dir}${opcode >= 8 ? ` control ${opname}` : ''}`);
+    li.dataset.dir = dir;
+    li.dataset.op = opname;
+    li.append(wireHead(at, dir, op, `${len} B · ${f.len_form || ''} length`));
+    li.append(wireHeaderHex(header));
+    li.append(...wireHeaderFields(header, dir, opcode, opExplain, len));
+    if (key.length === 4) {
+      li.append(wireRow(`${header.length - 4}–${header.length - 1}`, wireField('key', hexOf(key), 'masking key',
+        `Masking key ${hexOf(key)}: four bytes the browser picked at random for this frame alone, §5.3`)));
+    }
+    if (data.length > 0) li.append(wirePayload(wire, data, key, opcode, len));
+    const shownText = opcode === 1 || opcode === 9 || opcode === 10;
+    if (data.length > 0 && shownText) li.append(wireText(utf8Text(data), f.truncated));
+    if (opcode === 8 && typeof f.close_reason === 'string' && f.close_reason !== '') {
+      li.append(wireText(f.close_reason, false, 'reason'));
+    }
+    if (f.truncated || len > data.length) {
+      const more = len - data.length;
+      li.append(make('p', 'w-more', `… ${more} more byte${more === 1 ? '' : 's'} (the inspector shows the first ${data.length})`));
+    }
+    return li;
+  }
+
+  function wireHeaderHex(header, unknown = 0) {
+    const p = make('p', 'w-hex');
+    p.append(make('span', 'w-hex-label', 'header'), ` ${hexOf(header)}${' ??'.repeat(unknown)}`);
+    return p;
+  }
+
+  /** The first two bytes bit by bit, then the extended length, as in the §5.2 diagram. */
+  function wireHeaderFields(header, dir, opcode, opExplain, len) {
+    const [b0 = 0, b1 = 0] = header;
+    const fin = b0 >> 7;
+    const rsv = [(b0 >> 6) & 1, (b0 >> 5) & 1, (b0 >> 4) & 1];
+    const mask = b1 >> 7;
+    const short = b1 & 0x7f;
+    const rows = [];
+    rows.push(wireRow(`0: ${hex(b0)}`,
+      wireField('fin', String(fin), 'FIN', fin
+        ? 'FIN = 1: the final frame of its message (here most often the only one), §5.2'
+        : 'FIN = 0: more frames of this message follow, §5.4', 1),
+      ...rsv.map((bit, i) => wireField('rsv', String(bit), `RSV${i + 1}`, bit
+        ? `RSV${i + 1} = 1: only an extension may set it, and none was negotiated, §5.2`
+        : `RSV${i + 1} = 0: reserved for extensions; none was negotiated, so it must be 0, §5.2`, 1)),
+      wireField('opcode', bitsOf(opcode, 4), `opcode ${opcode}`, `opcode = ${opcode}: ${opExplain}`, 4)));
+    let lenExplain = `Payload length = ${short}: up to 125 bytes fit in these 7 bits, §5.2`;
+    if (short === 126) lenExplain = 'Payload length = 126: the length is in the next 2 bytes (16-bit form, for 126 to 65535 bytes), §5.2';
+    if (short === 127) lenExplain = 'Payload length = 127: the length is in the next 8 bytes (64-bit form, for 65536 bytes and more), §5.2';
+    rows.push(wireRow(`1: ${hex(b1)}`,
+      wireField('mask', String(mask), 'MASK', mask
+        ? 'MASK = 1: every frame from a client is masked, §5.3'
+        : (dir === 'out' ? 'MASK = 0: a server never masks its frames, §5.1' : 'MASK = 0: a client frame must be masked; the server fails the connection, §5.1'), 1),
+      wireField('len', bitsOf(short, 7), short > 125 ? `length ${short}: ${short === 126 ? '16' : '64'}-bit next` : `length ${short}`, lenExplain, 7)));
+    if (short === 126 || short === 127) {
+      const ext = header.slice(2, short === 126 ? 4 : 10);
+      const bits = short === 126 ? 16 : 64;
+      rows.push(wireRow(`2–${1 + ext.length}`, wireField('extlen', hexOf(ext), `length ${len} (${bits}-bit)`,
+        `Extended payload length = ${len}, ${bits}-bit, most significant byte first: ${bits === 16 ? 'lengths 126 to 65535' : 'lengths from 65536'}, §5.2`)));
+    }
+    return rows;
+  }
+
+  /**
+   * The payload in groups of four bytes: masked over unmasked when it was masked. `hidden`: the
+   * browser masked it with a key the page cannot see, so only the unmasked bytes are known.
+   */
+  function wirePayload(wire, data, key, opcode, len, hidden = false) {
+    const masked = key.length === 4;
+    const box = make('div', 'w-payload');
+    const legend = make('p', 'w-legend');
+    if (masked) {
+      legend.append(make('span', 'w-wire', 'masked (on the wire)'), ' ⊕ key = ', make('span', 'w-data', 'unmasked'));
+    } else if (hidden) {
+      legend.append(make('span', 'w-data', 'unmasked'), ' (on the wire masked with the browser\u2019s key)');
+    } else {
+      legend.append(make('span', 'w-data', 'payload'), ' (not masked: on the wire as it is)');
+    }
+    const bytes = make('div', 'w-bytes');
+    for (let at = 0; at < data.length; at += 4) {
+      const group = data.slice(at, at + 4);
+      const end = at + group.length - 1;
+      let explain;
+      if (masked) {
+        const steps = group.map((b, i) => `${hex(wire[at + i] ?? 0)}⊕${hex(key[(at + i) % 4])}=${hex(b)}`);
+        explain = `Payload bytes ${at}–${end}: ${steps.join(' ')}, each wire byte XOR the key byte i mod 4, §5.3`;
+      } else if (hidden) {
+        explain = `Payload bytes ${at}–${end} before masking: the browser XORs them with its key before sending, §5.3`;
+      } else {
+        explain = `Payload bytes ${at}–${end}: sent unmasked, as every server frame is, §5.1`;
+      }
+      if (opcode === 8 && at === 0 && len >= 2) explain += `; the first 2 bytes are the status code ${(data[0] << 8) | data[1]}, §5.5.1`;
+      const button = make('button', 'w-field w-group');
+      button.type = 'button';
+      button.tabIndex = -1;
+      button.dataset.explain = explain;
+      if (masked) button.append(make('span', 'w-wire', hexOf(wire.slice(at, at + 4))));
+      button.append(make('span', 'w-data', hexOf(group)));
+      bytes.append(button);
+    }
+    box.append(legend, bytes);
+    return box;
+  }
+
+  function wireText(text, truncated, label = 'as text') {
+    const p = make('p', 'w-text');
+    p.append(make('span', 'w-text-label', label), ' ', make('q', 'w-text-value', `${text}${truncated ? '…' : ''}`));
+    return p;
+  }
+
+  // The close frame the page asks the browser for: what the page knows of it. Its masking key
+  // and masked bytes are the browser's, and no script sees them (§10.3 is why they are random).
+  function renderPageClose(code, reason, at) {
+    const data = [code >> 8, code & 0xff, ...encoder.encode(reason)];
+    const header = [0x88, 0x80 | data.length];
+    const li = make('li', 'wire-frame in control close page-known');
+    li.dataset.dir = 'in';
+    li.dataset.op = 'close';
+    li.append(wireHead(at, 'in', `close ${describeClose(code, reason)}`, `${data.length} B · 7-bit length`, 'sent by this page'));
+    li.append(wireHeaderHex(header, 4));
+    li.append(...wireHeaderFields(header, 'in', 8, OPCODES[8][1], data.length));
+    li.append(wireRow('2–5', wireField('key', '?? ?? ?? ??', 'masking key',
+      'The masking key: the browser picks it and masks the payload with it; no script can read either, §5.3, §10.3')));
+    li.append(wirePayload([], data, [], 8, data.length, true));
+    li.append(wireText(reason, false, 'reason'));
+    li.append(make('p', 'w-note', 'The browser masks this frame itself; the key and the masked bytes are not visible to scripts.'));
+    return li;
+  }
+
+  // The server's answering close, as the CloseEvent reports it (the page saw no bytes of it).
+  function renderCloseEvent(event, at) {
+    const li = make('li', 'wire-frame out control close page-known');
+    li.dataset.dir = 'out';
+    li.dataset.op = 'close';
+    li.append(wireHead(at, 'out', `close ${describeClose(event.code, event.reason)}`, 'CloseEvent', 'as the page learns it'));
+    const row = make('div', 'w-row w-closeevent');
+    row.append(
+      wireField('code', String(event.code), 'code',
+        `code = ${event.code}: the status code of the server\u2019s close frame (${CLOSE_CODES[event.code] || 'see §7.4'}), §7.1.5, §7.4.1`),
+      wireField('reason', event.reason === '' ? '""' : `“${event.reason}”`, 'reason',
+        'reason: the UTF-8 text after the code in the server\u2019s close frame, may be empty, §7.1.6'),
+      wireField('clean', String(event.wasClean), 'wasClean', event.wasClean
+        ? 'wasClean = true: both close frames crossed and the TCP connection then closed, §7.1.4'
+        : 'wasClean = false: the connection ended without a complete closing handshake, §7.1.4, §7.1.5'),
+    );
+    li.append(row);
+    return li;
+  }
+
+  function renderHandshake(h, at) {
+    const str = (v) => (typeof v === 'string' ? v : '');
+    const [request, key, guid, sha1, accept, response] =
+      [h.request, h.key, h.guid, h.sha1, h.accept, h.response].map(str);
+    const li = make('li', 'wire-handshake');
+    const head = make('div', 'w-head');
+    head.append(make('span', 'w-op', 'opening handshake'), make('span', 'w-size', '§4'), make('time', 'f-time', preciseTime(at)));
+    li.append(head);
+
+    li.append(make('p', 'w-caption', 'The request (browser → server), an HTTP/1.1 GET; every line ends in CRLF:'));
+    li.append(wireHttp(request, key, 'request',
+      'The client\u2019s opening handshake: a GET with Upgrade: websocket, Connection: Upgrade, Sec-WebSocket-Version: 13 and a key, §4.1 (your session shown as …)'));
+
+    const steps = make('ol', 'w-steps');
+    const step = (kind, label, value, explain) => {
+      const item = make('li', `w-step w-step-${kind}`);
+      item.append(wireField(kind, value, label, explain));
+      steps.append(item);
+    };
+    step('key', 'Sec-WebSocket-Key', key, 'The key: 16 random bytes in base64 that the browser made for this connection, §4.1');
+    const joined = wireField('keyguid', '', 'key + GUID', `The key followed by the GUID ${guid}, the same for every WebSocket server, §4.2.2`);
+    joined.firstChild.append(key, make('span', 'w-guid', guid));
+    const item = make('li', 'w-step w-step-keyguid');
+    item.append(joined);
+    steps.append(item);
+    step('sha1', 'SHA-1 (hex)', sha1, 'SHA-1 of key + GUID: 20 bytes, here in hex, §4.2.2');
+    step('accept', 'base64 = Sec-WebSocket-Accept', accept,
+      'Those 20 bytes in base64: the server sends them back and the browser checks them, so it knows the server speaks WebSocket, §4.2.2, §4.1');
+    li.append(make('p', 'w-caption', 'Sec-WebSocket-Accept, step by step (§4.2.2):'), steps);
+
+    li.append(make('p', 'w-caption', 'The response (server → browser); after its blank line both sides speak frames:'));
+    li.append(wireHttp(response, accept, 'response',
+      'The server\u2019s answer: 101 Switching Protocols with Sec-WebSocket-Accept; no subprotocol, no extension, §4.2.2'));
+    return li;
+  }
+
+  /** An HTTP head as text, with `mark` (the key, the accept value) marked where it appears. */
+  function wireHttp(text, mark, kind, explain) {
+    const pre = make('pre', `w-field w-http w-${kind}`);
+    pre.tabIndex = -1;
+    pre.dataset.explain = explain;
+    const lines = text.replace(/\r\n/g, '\n').replace(/\n+$/, '');
+    const parts = mark ? lines.split(mark) : [lines];
+    parts.forEach((part, i) => {
+      if (i > 0) pre.append(make('mark', '', mark));
+      pre.append(part);
+    });
+    return pre;
+  }
+
+  // Keyboard: Tab reaches each entry's first field; the arrows, Home and End move within it.
+  function onWireKey(event) {
+    const field = event.target.closest('.w-field');
+    if (!field) return;
+    const fields = [...field.closest('#wire-list > li').querySelectorAll('.w-field')];
+    const at = fields.indexOf(field);
+    const to = { ArrowRight: at + 1, ArrowDown: at + 1, ArrowLeft: at - 1, ArrowUp: at - 1, Home: 0, End: fields.length - 1 }[event.key];
+    if (to === undefined || !fields[to]) return;
+    event.preventDefault();
+    for (const f of fields) f.tabIndex = -1;
+    fields[to].tabIndex = 0;
+    fields[to].focus();
+  }
+
+  function explainWire(event) {
+    const field = event.target instanceof Element ? event.target.closest('.w-field') : null;
+    if (field && field.dataset.explain && el.wireExplain.textContent !== field.dataset.explain) {
+      el.wireExplain.textContent = field.dataset.explain;
+    }
+  }
+
+  // ---------------------------------------------------------------------------
   // Composer
 
   // The server's limit is on the whole frame, so count exactly what will be sent: the UTF-8
@@ -1543,6 +2019,19 @@
     el.frameList.replaceChildren();
     state.framesSeen = 0;
     el.frameCount.textContent = '0';
+  });
+
+  el.wireOn.addEventListener('change', () => setWire(el.wireOn.checked));
+  el.wirePing.addEventListener('click', wirePing);
+  el.wireLong.addEventListener('click', wireSendLong);
+  el.wireClose.addEventListener('click', wireSendClose);
+  el.wireList.addEventListener('keydown', onWireKey);
+  for (const type of ['mouseover', 'focusin', 'click']) el.wireList.addEventListener(type, explainWire);
+  el.wireClear.addEventListener('click', () => {
+    wireQueue.length = 0;
+    el.wireList.replaceChildren();
+    state.wireSeen = 0;
+    renderWireControls();
   });
 
   window.addEventListener('offline', () => {
