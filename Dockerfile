@@ -18,17 +18,20 @@ RUN cargo build --release --locked --bin websocketchat
 # /src/websocketchat.debug: `docker build --target build`), the libraries `ldd` names, and /app.
 # hadolint ignore=SC2046
 RUN objcopy --only-keep-debug target/release/websocketchat websocketchat.debug \
-    && mkdir -p /runtime/usr/local/bin /runtime/app \
+    && mkdir -p /runtime/usr/local/bin /runtime/app/data \
     && strip --strip-all -o /runtime/usr/local/bin/websocketchat target/release/websocketchat \
     && cp --parents -L $(ldd target/release/websocketchat | grep -o '/[^ ]*') /runtime/ \
-    && chown 10001:10001 /runtime/app
+    && chown -R 10001:10001 /runtime/app
 
 FROM scratch
 COPY --from=build /runtime /
 WORKDIR /app
 # No /etc/passwd: the user is a number. Certificates come in /app/tls (see docker-compose.yml).
 USER 10001:10001
-ENV TLS_CERT=/app/tls/cert.pem TLS_KEY=/app/tls/key.pem
+ENV TLS_CERT=/app/tls/cert.pem TLS_KEY=/app/tls/key.pem HISTORY_DIR=/app/data
+# Run alone (no Kafka), the server keeps its history, sessions and names here (see the README,
+# "History on disk"): a volume, so that they outlive the container. Owned by the server's user.
+VOLUME ["/app/data"]
 EXPOSE 8443
 # The binary checks itself: GET /healthz on its own port, exit 0 only on 200 (no curl, no shell).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \

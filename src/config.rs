@@ -41,6 +41,13 @@ pub struct Config {
     pub rate_limit_per_sec: u32,
     /// `HISTORY_SIZE`: messages kept for clients that join or resume. Default 100.
     pub history_size: usize,
+    /// `HISTORY_DIR`: where a server without Kafka keeps its history, sessions and nicknames
+    /// across restarts (see `store/`); `off` keeps them in memory only. Default `data`.
+    pub history_dir: Option<PathBuf>,
+    /// `HISTORY_FSYNC`: `round` makes each round of messages durable (one `fdatasync`) before
+    /// anyone gets them; `off` writes without syncing (a power cut may lose the last moments, a
+    /// crash of the process never). Default `round`.
+    pub history_fsync: bool,
     /// `PING_INTERVAL_SECS`: a ping is sent after this long without traffic from the client. Default 30 s.
     pub ping_interval: Duration,
     /// `IDLE_TIMEOUT_SECS`: a client silent this long (not even a pong) is closed. Default 75 s.
@@ -147,6 +154,8 @@ impl Default for Config {
             max_connections: 10_000,
             rate_limit_per_sec: 10,
             history_size: 100,
+            history_dir: Some(PathBuf::from("data")),
+            history_fsync: true,
             ping_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(75),
             handshake_timeout: Duration::from_secs(10),
@@ -194,6 +203,12 @@ impl Config {
         })?;
         env.parse("HISTORY_SIZE", &mut c.history_size, |v| {
             v.parse().ok().filter(|&n| n <= 100_000)
+        })?;
+        env.parse("HISTORY_DIR", &mut c.history_dir, |v| Some((v != "off").then(|| v.into())))?;
+        env.parse("HISTORY_FSYNC", &mut c.history_fsync, |v| match v {
+            "round" => Some(true),
+            "off" => Some(false),
+            _ => None,
         })?;
         env.parse("PING_INTERVAL_SECS", &mut c.ping_interval, seconds)?;
         env.parse("IDLE_TIMEOUT_SECS", &mut c.idle_timeout, seconds)?;
@@ -285,6 +300,8 @@ fn expected(var: &str) -> &'static str {
             "empty (same origin), * (any) or a comma list of origins such as https://chat.example.com"
         }
         "HISTORY_SIZE" => "a whole number from 0 to 100000",
+        "HISTORY_DIR" => "a folder path, or off to keep the history in memory only",
+        "HISTORY_FSYNC" => "round or off",
         "SEND_BUFFER_BYTES" => "a whole number of bytes, at least 1024",
         "PING_INTERVAL_SECS" | "IDLE_TIMEOUT_SECS" | "HANDSHAKE_TIMEOUT_SECS" => {
             "a whole number of seconds from 1 to 86400"
@@ -400,6 +417,9 @@ mod tests {
         );
         assert_eq!(c.ping_interval, Duration::from_secs(5));
         assert_eq!(c.drain, Duration::from_secs(5));
+        assert_eq!((c.history_dir, c.history_fsync), (Some(PathBuf::from("data")), true));
+        let off = config(&[("HISTORY_DIR", "off"), ("HISTORY_FSYNC", "off")]).unwrap();
+        assert_eq!((off.history_dir, off.history_fsync), (None, false));
     }
 
     #[test]
@@ -418,6 +438,7 @@ mod tests {
             ("KAFKA_PARTITIONS", "0"),
             ("KAFKA_PARTITIONS", "257"),
             ("MAX_ROOMS_PER_CONNECTION", "0"),
+            ("HISTORY_FSYNC", "always"),
         ] {
             let err = config(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var) && err.contains(value), "{err}");

@@ -54,6 +54,10 @@ pub enum Error {
         /// The count needed, and why.
         needed: String,
     },
+    /// The store (`HISTORY_DIR`) cannot be created, locked (another server uses it), read or
+    /// written.
+    #[error("HISTORY_DIR: {0}")]
+    History(String),
     /// Another start-up step failed (a thread, the signal handler).
     #[error("{context}: {source}")]
     Io {

@@ -19,8 +19,8 @@ pub struct Metrics {
     evicted: AtomicU64,
     refused: [AtomicU64; Rejection::ALL.len()],
     close_codes: [AtomicU64; CLOSE_CODES.len()],
-    /// What is wrong with the bus (the Kafka broker), if anything.
-    bus_problem: Mutex<Option<String>>,
+    /// What is wrong with the bus (the Kafka broker) or the store, if anything.
+    problem: Mutex<Option<String>>,
     /// Set on SIGTERM for `DRAIN_SECS`: `/healthz` says so and upgrades are refused.
     draining: AtomicBool,
 }
@@ -75,9 +75,10 @@ impl Metrics {
         }
     }
 
-    /// Records (or with `None` clears) a problem with the bus; `/healthz` reports it.
-    pub fn set_bus_problem(&self, problem: Option<String>) {
-        let mut slot = self.bus_problem.lock().unwrap_or_else(|p| p.into_inner());
+    /// Records (or with `None` clears) a problem with the bus or the store; `/healthz` reports
+    /// it.
+    pub fn set_problem(&self, problem: Option<String>) {
+        let mut slot = self.problem.lock().unwrap_or_else(|p| p.into_inner());
         if *slot != problem {
             match &problem {
                 Some(p) => log::warn!("unhealthy: {p}"),
@@ -99,12 +100,12 @@ impl Metrics {
 
     /// The `/healthz` answer: `true` with `{"status":"ok",…}`, or `false` (HTTP 503) with
     /// `{"status":"draining",…}` while the server shuts down, or
-    /// `{"status":"unavailable","reason":…}` while the bus is in trouble.
+    /// `{"status":"unavailable","reason":…}` while the bus or the store is in trouble.
     pub fn health(&self) -> (bool, String) {
         if self.is_draining() {
             return (false, format!(r#"{{"status":"draining","connections":{}}}"#, self.open()));
         }
-        let problem = self.bus_problem.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let problem = self.problem.lock().unwrap_or_else(|p| p.into_inner()).clone();
         match problem {
             None => (true, format!(r#"{{"status":"ok","connections":{}}}"#, self.open())),
             Some(reason) => {
@@ -202,7 +203,7 @@ mod tests {
         m.close();
         assert!(m.try_open(2));
         assert_eq!(m.health(), (true, r#"{"status":"ok","connections":2}"#.to_string()));
-        m.set_bus_problem(Some("kafka: down".into()));
+        m.set_problem(Some("kafka: down".into()));
         assert_eq!(
             m.health(),
             (

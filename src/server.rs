@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! main ── run() ── net::accept::accept_loop ── spawns ──▶ conn-N threads (connection::serve)
-//!              ├── broadcaster thread (chat::broadcaster), fed by the chat's Inbox
+//!              ├── broadcaster thread (chat::broadcaster), fed by the chat's Inbox, writing its
+//!              │   journal to the store (store::Store, HISTORY_DIR) when there is no Kafka
 //!              └── signals thread: SIGINT/SIGTERM → drain → Inbox::shutdown + wake the accept loop
 //! ```
 //! Shutdown, in order:
@@ -34,6 +35,7 @@ use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::net::accept::{accept_loop, reachable, spawn};
 use crate::net::tls;
+use crate::store::{Opened, Store};
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(config: Config) -> Result<(), Error> {
@@ -41,6 +43,14 @@ pub fn run(config: Config) -> Result<(), Error> {
     let tls = match config.tls {
         true => Some(tls::server_config(&config.tls_cert, &config.tls_key)?),
         false => None,
+    };
+    // Alone (no Kafka), the history lives in the store, opened and locked before the port so
+    // that a second server on the same folder stops here; with Kafka, in the topic.
+    let store = match (&config.history_dir, config.kafka_enabled) {
+        (Some(dir), false) => Some(
+            Store::open(dir, config.history_fsync).map_err(|e| Error::History(e.to_string()))?,
+        ),
+        _ => None,
     };
     let listener = TcpListener::bind((config.host, config.port)).map_err(|source| Error::Bind {
         addr: format!("{}:{}", config.host, config.port),
@@ -61,11 +71,19 @@ pub fn run(config: Config) -> Result<(), Error> {
 
     let (inbox, mailbox) = Inbox::new();
     let metrics = Arc::new(Metrics::default());
-    let (bus, epochs, recalled) = connect_bus(&config, &inbox, &metrics)?;
+    let (bus, epochs, recalled) = match &store {
+        Some(opened) => (Bus::Local(inbox.clone()), Epochs::single(opened.epoch.clone()), vec![]),
+        None => connect_bus(&config, &inbox, &metrics)?,
+    };
     let limits = Limits::from_config(&config);
     let mut broadcaster = Broadcaster::new(mailbox, epochs, limits, metrics.clone(), bus.others());
     // Who holds which name in the deployment, before the first connection is settled.
     broadcaster.recall(recalled);
+    if let Some(Opened { store, entries, .. }) = store {
+        // The histories, sessions and names from before the restart, before anyone connects.
+        broadcaster.restore(entries);
+        broadcaster.keep_journal(Box::new(store));
+    }
     let broadcaster = spawn("broadcaster", move || broadcaster.run())?;
 
     let stopping = Arc::new(AtomicBool::new(false));

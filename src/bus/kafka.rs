@@ -441,7 +441,7 @@ struct Stopped(Arc<Metrics>);
 
 impl Drop for Stopped {
     fn drop(&mut self) {
-        self.0.set_bus_problem(Some("kafka: the client thread stopped".to_string()));
+        self.0.set_problem(Some("kafka: the client thread stopped".to_string()));
     }
 }
 
@@ -613,7 +613,7 @@ async fn probe_health(client: Client, topic: String, metrics: Arc<Metrics>) {
             Ok(Err(e)) => Some(format!("kafka: broker unreachable: {e}")),
             Err(_) => Some(format!("kafka: broker unreachable: no answer within {PROBE_EVERY:?}")),
         };
-        metrics.set_bus_problem(problem);
+        metrics.set_problem(problem);
         tokio::time::sleep(PROBE_EVERY).await;
     }
 }

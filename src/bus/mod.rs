@@ -39,12 +39,19 @@ pub enum Bus {
 
 impl Publish for Bus {
     /// Sends a chat message on its way to every member of `room`. With Kafka a failure to deliver
-    /// reaches `sender` later as a `not_delivered` error event.
-    fn publish(&self, room: RoomName, said: Said, sender: &Arc<Outbound>) -> Result<(), Closed> {
+    /// reaches `sender` later as a `not_delivered` error event; without, the broadcaster tells
+    /// connection `conn` when the store refuses it.
+    fn publish(
+        &self,
+        room: RoomName,
+        said: Said,
+        conn: u64,
+        sender: &Arc<Outbound>,
+    ) -> Result<(), Closed> {
         match self {
             Bus::Local(inbox) => {
                 let _ = sender;
-                inbox.chat(room, said)
+                inbox.chat(conn, room, said)
             }
             #[cfg(feature = "kafka")]
             Bus::Kafka(bus) => {

@@ -33,13 +33,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, select};
-use log::{debug, info};
+use log::{debug, error, info, warn};
 use tungstenite::Bytes;
 
-use crate::chat::history::{Epochs, Resume};
+use crate::chat::history::{Epochs, History, Resume};
 use crate::chat::hub::{Entered, Hub, Slot};
 use crate::chat::identity::{Identities, Pair, Renamed, Settled};
-use crate::chat::inbox::{Arrival, Event, Mailbox, Said};
+use crate::chat::inbox::{Arrival, Event, From, Mailbox, Said};
+use crate::chat::journal::{Entry, Journal, Thread};
 use crate::chat::presence::{Announce, Change, FORGET_AFTER, Presence, now_millis};
 use crate::chat::protocol::{
     Chat, MAX_LISTED_ROOMS, NO_SUCH_USER, Place, RoomCount, ServerEvent, Unread, timestamp,
@@ -71,6 +72,24 @@ pub struct Broadcaster {
     round: Round,
     /// Presence changes of big rooms, waiting for the next [`PRESENCE_TICK`].
     batched: HashMap<RoomName, Batch>,
+    /// Where the round is written down before it goes out (the store, without Kafka).
+    journal: Option<Box<dyn Journal>>,
+    /// The messages of the round not yet durable.
+    tentative: Vec<Tentative>,
+    /// The last commit failed: `/healthz` says so.
+    troubled: bool,
+}
+
+/// A message written to the journal but not committed yet: if the commit fails, it is taken
+/// back from its history, its frame from the round, and its sender is told.
+#[derive(Debug)]
+struct Tentative {
+    thread: Thread,
+    frame: u32,
+    /// The connection that sent it.
+    conn: u64,
+    /// The recipient's nickname, for a private message.
+    to: Option<String>,
 }
 
 /// The nicknames that came into and went out of one big room since its last `presence` event.
@@ -148,6 +167,11 @@ impl Round {
         self.to[at].push(index);
     }
 
+    /// Frame `index` goes to nobody after all (its message could not be made durable).
+    fn cancel(&mut self, index: u32) {
+        self.frames[index as usize] = Bytes::new();
+    }
+
     /// `slot`'s client is gone: it gets nothing more (a newcomer may take the slot).
     fn forget(&mut self, slot: Slot) {
         if let Some(list) = self.to.get_mut(slot as usize) {
@@ -179,7 +203,56 @@ impl Broadcaster {
             closing: HashMap::new(),
             round: Round::default(),
             batched: HashMap::new(),
+            journal: None,
+            tentative: Vec::new(),
+            troubled: false,
         }
+    }
+
+    /// Writes every round to `journal` before it goes out (see `chat/journal.rs`).
+    pub fn keep_journal(&mut self, journal: Box<dyn Journal>) {
+        self.journal = Some(journal);
+    }
+
+    /// Rebuilds the histories, sessions and conversations from what the journal holds, in its
+    /// order, before anyone connects. Sessions come back offline, holding their names for
+    /// `NAME_RESERVE_SECS` from now.
+    pub fn restore(&mut self, entries: Vec<Entry>) {
+        let now = Instant::now();
+        for entry in entries {
+            match entry {
+                Entry::Epoch(_) => {}
+                Entry::Start { thread: Thread::Room(room), first, last } => {
+                    self.hub.room_mut(&room).history.restart(first, last);
+                }
+                Entry::Start { thread: Thread::Direct(pair), first, last } => {
+                    if let Some(history) = self.known_conversation(pair) {
+                        history.restart(first, last);
+                    }
+                }
+                Entry::Message(chat) => match &chat.place {
+                    Place::Room(room) => self.hub.room_mut(room).history.restore(chat.clone()),
+                    Place::Direct { to_user, .. } => {
+                        let pair = Pair::new(chat.user, *to_user);
+                        if let Some(history) = self.known_conversation(pair) {
+                            history.restore(chat);
+                        }
+                    }
+                },
+                Entry::Session { user, name } => self.identities.restore(user, &name, now),
+                Entry::Forget(user) => self.identities.restore_forget(user),
+            }
+        }
+    }
+
+    /// The conversation of `pair`, made if need be, when both its sessions are known.
+    fn known_conversation(&mut self, pair: Pair) -> Option<&mut History> {
+        let (a, b) = pair.users();
+        if self.identities.name(a).is_none() || self.identities.name(b).is_none() {
+            return None;
+        }
+        let hub = &self.hub;
+        Some(self.identities.conversation(pair, || hub.new_history(&pair.key())))
     }
 
     /// Runs until [`Event::Shutdown`], or until every [`Inbox`](crate::chat::inbox::Inbox) is
@@ -214,11 +287,14 @@ impl Broadcaster {
                 self.presence_due = now + PRESENCE_TICK;
                 let mut round = std::mem::take(&mut self.round);
                 self.presence.forget_silent(now);
-                self.identities.sweep(now);
+                self.identities.sweep(now).into_iter().for_each(|user| {
+                    self.write(Entry::Forget(user));
+                });
                 let releases = self.identities.take_lapsed();
                 self.publish(Settled { releases, ..Settled::default() });
                 self.refresh_presence(&mut round);
                 self.send_batched_presence(&mut round);
+                self.commit(&mut round);
                 self.deliver(&mut round);
                 self.round = round;
             }
@@ -239,7 +315,9 @@ impl Broadcaster {
                 break;
             }
         }
+        self.commit(&mut round);
         self.deliver(&mut round);
+        self.compact_if_due();
         self.round = round;
         flow
     }
@@ -247,8 +325,13 @@ impl Broadcaster {
     fn handle(&mut self, event: Event, round: &mut Round) -> Flow {
         match event {
             Event::Joined(arrival) => self.arrive(*arrival, round),
-            Event::Subscribe { id, room, resume } => self.subscribe(id, room, resume, round),
+            // A history sent must hold only what is durable: what this round wrote goes first.
+            Event::Subscribe { id, room, resume } => {
+                self.commit(round);
+                self.subscribe(id, room, resume, round);
+            }
             Event::SubscribeDirect { id, with, resume } => {
+                self.commit(round);
                 self.subscribe_direct(id, &with, resume, round);
             }
             Event::Unsubscribe { id, room } => {
@@ -259,9 +342,11 @@ impl Broadcaster {
                 }
                 self.refresh_presence(round);
             }
-            Event::Chat { id, room, said } => self.chat(id, room, said, round),
+            Event::Chat { from, room, said } => self.chat(from, room, said, round),
             Event::Direct { from, to, text, ts } => self.direct_from(from, &to, text, ts, round),
-            Event::DirectRecord { id, chat } => self.deliver_direct(Some(id), *chat, round),
+            Event::DirectRecord { id, chat } => {
+                self.deliver_direct(From::Bus { id }, *chat, round);
+            }
             Event::Rename { id, name } => self.rename(id, name, round),
             Event::Typing { room, user, name, from } => {
                 let except = from.and_then(|id| self.hub.slot(id));
@@ -335,6 +420,9 @@ impl Broadcaster {
         if let Some(others) = self.others.as_ref().filter(|_| arrived.new) {
             others.claim(user, &arrived.name);
         }
+        if arrived.new {
+            self.write(Entry::Session { user, name: arrived.name.clone() });
+        }
         if arrived.expired {
             let expired = ServerEvent::error("session_expired", SESSION_EXPIRED);
             self.tell(round, slot, &expired);
@@ -370,18 +458,30 @@ impl Broadcaster {
         }
     }
 
-    fn chat(&mut self, id: Option<u64>, room: RoomName, said: Said, round: &mut Round) {
+    fn chat(&mut self, from: From, room: RoomName, said: Said, round: &mut Round) {
         let history = &mut self.hub.room_mut(&room).history;
-        let id = match id {
+        let id = match from {
             // A record read twice (after a consumer error) is delivered once.
-            Some(id) if history.has_seen(id) => return,
-            Some(id) => id,
-            None => history.next_id(),
+            From::Bus { id } if history.has_seen(id) => return,
+            From::Bus { id } => id,
+            From::Here { .. } => history.next_id(),
         };
         let Said { user, name, text, ts } = said;
         let chat = Arc::new(Chat { place: Place::Room(room.clone()), id, user, name, text, ts });
-        history.push(chat.clone());
-        self.to_room(round, &room, &ServerEvent::Message(&chat), Except::Nobody);
+        let (Some(journal), From::Here { conn }) = (&mut self.journal, from) else {
+            history.push(chat.clone());
+            self.to_room(round, &room, &ServerEvent::Message(&chat), Except::Nobody);
+            return;
+        };
+        let thread = Thread::Room(room.clone());
+        if history.next_id() == 1 {
+            journal.write(Entry::Start { thread: thread.clone(), first: 1, last: 0 });
+        }
+        journal.write(Entry::Message(chat.clone()));
+        history.push_tentative(chat.clone());
+        let frame = round.frame(&ServerEvent::Message(&chat));
+        self.to_room_frame(round, &room, frame, Except::Nobody);
+        self.tentative.push(Tentative { thread, frame, conn, to: None });
     }
 
     /// The private conversation of client `id` with whoever holds `with`: its history (after
@@ -429,25 +529,37 @@ impl Broadcaster {
         let chat = Chat { place: Place::Direct { to, to_user }, id: 0, user, name, text, ts };
         match &self.others {
             Some(others) => others.direct(&chat, &client.outbound),
-            None => self.deliver_direct(None, chat, round),
+            None => self.deliver_direct(From::Here { conn: from }, chat, round),
         }
     }
 
     /// Stores a private message in its conversation and gives it to every connection here of
     /// both sessions; counts it unread for a recipient with none.
-    fn deliver_direct(&mut self, id: Option<u64>, mut chat: Chat, round: &mut Round) {
-        let Place::Direct { to_user, .. } = chat.place else { return };
+    fn deliver_direct(&mut self, from: From, mut chat: Chat, round: &mut Round) {
+        let Place::Direct { ref to, to_user } = chat.place else { return };
+        let to = to.clone();
         let pair = Pair::new(chat.user, to_user);
         let hub = &self.hub;
         let history = self.identities.conversation(pair, || hub.new_history(&pair.key()));
-        chat.id = match id {
-            Some(id) if history.has_seen(id) => return,
-            Some(id) => id,
-            None => history.next_id(),
+        chat.id = match from {
+            From::Bus { id } if history.has_seen(id) => return,
+            From::Bus { id } => id,
+            From::Here { .. } => history.next_id(),
         };
         let chat = Arc::new(chat);
-        history.push(chat.clone());
         let index = round.frame(&ServerEvent::Message(&chat));
+        match (&mut self.journal, from) {
+            (Some(journal), From::Here { conn }) => {
+                let thread = Thread::Direct(pair);
+                if history.next_id() == 1 {
+                    journal.write(Entry::Start { thread: thread.clone(), first: 1, last: 0 });
+                }
+                journal.write(Entry::Message(chat.clone()));
+                history.push_tentative(chat.clone());
+                self.tentative.push(Tentative { thread, frame: index, conn, to: Some(to) });
+            }
+            _ => history.push(chat.clone()),
+        }
         for &slot in self.hub.slots_of(chat.user) {
             round.add(slot, index);
         }
@@ -526,6 +638,7 @@ impl Broadcaster {
         requested: Option<&str>,
         round: &mut Round,
     ) {
+        self.write(Entry::Session { user, name: new.to_string() });
         let rooms = self.hub.rename(user, new);
         let index = round.frame(&ServerEvent::Renamed { name: new, requested });
         for &slot in self.hub.slots_of(user) {
@@ -580,11 +693,15 @@ impl Broadcaster {
 
     /// Encodes `event` once and gives it to the members of `room`, but `except`.
     fn to_room(&self, round: &mut Round, room: &RoomName, event: &ServerEvent<'_>, except: Except) {
-        let Some(room) = self.hub.room(room) else { return };
-        if room.members().is_empty() {
-            return;
+        if self.hub.room(room).is_some_and(|r| !r.members().is_empty()) {
+            let index = round.frame(event);
+            self.to_room_frame(round, room, index, except);
         }
-        let index = round.frame(event);
+    }
+
+    /// Gives frame `index` of the round to the members of `room`, but `except`.
+    fn to_room_frame(&self, round: &mut Round, room: &RoomName, index: u32, except: Except) {
+        let Some(room) = self.hub.room(room) else { return };
         for &slot in room.members() {
             let skip = match except {
                 Except::Nobody => false,
@@ -658,6 +775,99 @@ impl Broadcaster {
         }
     }
 
+    /// Adds `entry` to the journal, if there is one.
+    fn write(&mut self, entry: Entry) {
+        if let Some(journal) = &mut self.journal {
+            journal.write(entry);
+        }
+    }
+
+    /// Makes what the round wrote durable, before any of it goes out. When the store refuses
+    /// (a full disk, a read-only folder), the round's messages are taken back from their
+    /// histories and their frames from the round, their senders get `not_delivered`, and
+    /// `/healthz` reports the problem until a commit succeeds again.
+    fn commit(&mut self, round: &mut Round) {
+        let Some(journal) = &mut self.journal else { return };
+        if !journal.has_pending() {
+            return;
+        }
+        let result = journal.commit();
+        let tentative = std::mem::take(&mut self.tentative);
+        let problem = match result {
+            Ok(()) => {
+                for message in &tentative {
+                    if let Some(history) = self.history_mut(&message.thread) {
+                        history.confirm();
+                    }
+                }
+                None
+            }
+            Err(e) => {
+                error!("history: cannot write: {e}; {} messages refused", tentative.len());
+                let text = format!(
+                    "the server cannot store your message ({e}), so nobody got it; send it again \
+                     later"
+                );
+                for message in &tentative {
+                    if let Some(history) = self.history_mut(&message.thread) {
+                        history.retract();
+                    }
+                    round.cancel(message.frame);
+                    let Some(slot) = self.hub.slot(message.conn) else { continue };
+                    let room = match &message.thread {
+                        Thread::Room(room) => Some(room.as_str()),
+                        Thread::Direct(_) => None,
+                    };
+                    let event = ServerEvent::Error {
+                        code: "not_delivered",
+                        message: &text,
+                        room,
+                        to: message.to.as_deref(),
+                        name: None,
+                    };
+                    self.tell(round, slot, &event);
+                }
+                Some(format!("history: {e}"))
+            }
+        };
+        // Healthy rounds do not touch the shared problem slot unless they end a problem.
+        if problem.is_some() || std::mem::take(&mut self.troubled) {
+            self.troubled = problem.is_some();
+            self.metrics.set_problem(problem);
+        }
+    }
+
+    fn history_mut(&mut self, thread: &Thread) -> Option<&mut History> {
+        match thread {
+            Thread::Room(room) => self.hub.history_mut(room),
+            Thread::Direct(pair) => self.identities.existing_mut(*pair),
+        }
+    }
+
+    /// Rewrites the journal with only what is still wanted, once it has grown enough.
+    fn compact_if_due(&mut self) {
+        if !self.journal.as_ref().is_some_and(|j| j.wants_compaction() && !j.has_pending()) {
+            return;
+        }
+        let started = Instant::now();
+        let mut entries = vec![Entry::Epoch(self.hub.epochs().of("").epoch.clone())];
+        let sessions = self.identities.sessions();
+        entries.extend(sessions.map(|(user, name)| Entry::Session { user, name: name.into() }));
+        let rooms = self.hub.histories().map(|(room, h)| (Thread::Room(room.clone()), h));
+        let conversations = self.identities.conversations().map(|(p, h)| (Thread::Direct(*p), h));
+        for (thread, history) in rooms.chain(conversations) {
+            let (first, last) = history.span();
+            entries.push(Entry::Start { thread, first, last });
+            entries.extend(history.messages().map(|chat| Entry::Message(chat.clone())));
+        }
+        let count = entries.len();
+        let journal = self.journal.as_mut().expect("checked above");
+        match journal.compact(&mut entries.into_iter()) {
+            Ok(()) => info!("history: compacted to {count} records in {:?}", started.elapsed()),
+            Err(e) => warn!("history: compaction failed ({e}); the log stays as it was"),
+        }
+    }
+
     /// Gives every client its frames of the round, one `send` per client.
     fn deliver(&mut self, round: &mut Round) {
         let Round { frames: all, to, touched } = round;
@@ -669,12 +879,15 @@ impl Broadcaster {
                 continue;
             }
             frames.clear();
-            frames.extend(list.iter().map(|&i| &all[i as usize]));
+            // A cancelled frame is empty (a message refused by the store).
+            frames.extend(list.iter().map(|&i| &all[i as usize]).filter(|f| !f.is_empty()));
             list.clear();
             if list.capacity() > KEEP_PER_SLOT {
                 list.shrink_to(KEEP_PER_SLOT);
             }
-            let Some(client) = self.hub.client(slot) else { continue };
+            let Some(client) = self.hub.client(slot).filter(|_| !frames.is_empty()) else {
+                continue;
+            };
             // What the socket does not take now asks for its own retry (`Outbound`).
             match client.outbound.send(&frames) {
                 Sent::Flushed | Sent::Pending => delivered += frames.len() as u64,
@@ -859,7 +1072,7 @@ mod tests {
     fn it_stops_when_every_inbox_is_gone() {
         let (inbox, mailbox) = Inbox::new();
         let broadcaster = broadcaster(mailbox);
-        inbox.chat(general(), said("hello")).unwrap();
+        inbox.chat(1, general(), said("hello")).unwrap();
         drop(inbox);
         assert!(returns_within(broadcaster, Duration::from_secs(5)), "still running");
     }
@@ -885,7 +1098,7 @@ mod tests {
         let (inbox, mailbox) = Inbox::new();
         inbox.shutdown();
         assert!(returns_within(broadcaster(mailbox), Duration::from_secs(5)));
-        let late = inbox.chat(general(), said("late"));
+        let late = inbox.chat(1, general(), said("late"));
         assert!(late.is_err(), "nobody reads now");
     }
 }

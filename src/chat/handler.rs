@@ -42,9 +42,16 @@ use crate::ws::session::{Close, End, Handler};
 /// The road a chat message takes to every broadcaster: this instance's inbox, or the Kafka topic
 /// (see `bus/`).
 pub trait Publish: Send + Sync {
-    /// Sends a message on its way to every member of `room`, on every instance. A failure to
-    /// deliver that is learnt later (Kafka) reaches `sender` as a `not_delivered` error event.
-    fn publish(&self, room: RoomName, said: Said, sender: &Arc<Outbound>) -> Result<(), Closed>;
+    /// Sends a message from connection `conn` on its way to every member of `room`, on every
+    /// instance. A failure to deliver it reaches the connection as a `not_delivered` error event
+    /// (through `sender` when the bus learns it later).
+    fn publish(
+        &self,
+        room: RoomName,
+        said: Said,
+        conn: u64,
+        sender: &Arc<Outbound>,
+    ) -> Result<(), Closed>;
 
     /// `name` (`user`) is typing in `room` (connection `from` on this instance), for the room's
     /// other members on every instance.
@@ -312,7 +319,7 @@ impl Handler for ChatHandler<'_> {
                 }
                 self.services.metrics.received();
                 let (user, name, ts) = (self.user, self.tag.get(), protocol::timestamp());
-                self.services.publish.publish(room, Said { user, name, text, ts }, out)
+                self.services.publish.publish(room, Said { user, name, text, ts }, self.id, out)
             }
             Request::Direct { to, text } => {
                 self.services.metrics.received();

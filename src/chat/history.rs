@@ -31,6 +31,10 @@ pub struct History {
     last_id: u64,
     /// Every id up to this one has been dropped from the buffer (0: nothing dropped yet).
     dropped_through: u64,
+    /// Messages at the end of `kept` not yet durable (see [`History::push_tentative`]).
+    tentative: usize,
+    /// `last_id` before the first of them.
+    last_confirmed: u64,
 }
 
 impl History {
@@ -42,6 +46,8 @@ impl History {
             kept: VecDeque::with_capacity(capacity.min(1024)),
             last_id: 0,
             dropped_through: 0,
+            tentative: 0,
+            last_confirmed: 0,
         }
     }
 
@@ -79,6 +85,66 @@ impl History {
             self.dropped_through = oldest.id;
         }
         self.kept.push_back(chat);
+    }
+
+    /// Stores a message that is not durable yet: it is kept (the oldest are not dropped) until
+    /// [`History::confirm`] makes it part of the history or [`History::retract`] takes it back,
+    /// with its id, as if it never came.
+    pub fn push_tentative(&mut self, chat: Arc<Chat>) {
+        if self.tentative == 0 {
+            self.last_confirmed = self.last_id;
+        }
+        self.tentative += 1;
+        self.last_id = self.last_id.max(chat.id);
+        self.kept.push_back(chat);
+    }
+
+    /// The tentative messages are durable: the oldest beyond the capacity are dropped now.
+    pub fn confirm(&mut self) {
+        self.tentative = 0;
+        while self.kept.len() > self.capacity {
+            let Some(oldest) = self.kept.pop_front() else { break };
+            self.dropped_through = oldest.id;
+        }
+    }
+
+    /// The tentative messages could not be made durable: they are taken back, and their ids
+    /// will be given again (nobody got them).
+    pub fn retract(&mut self) {
+        if self.tentative == 0 {
+            return;
+        }
+        let keep = self.kept.len() - self.tentative;
+        self.kept.truncate(keep);
+        self.last_id = self.last_confirmed;
+        self.tentative = 0;
+    }
+
+    /// Stores a message read back from the store at start; one not newer than the last kept is
+    /// a copy (a compaction cut short by a crash) and is skipped.
+    pub fn restore(&mut self, chat: Arc<Chat>) {
+        if self.kept.back().is_none_or(|last| last.id < chat.id) {
+            self.push(chat);
+        }
+    }
+
+    /// Starts the history again, as a compaction left it: ids before `first` are gone, `last`
+    /// was the last one given.
+    pub fn restart(&mut self, first: u64, last: u64) {
+        self.kept.clear();
+        self.dropped_through = first.saturating_sub(1);
+        self.last_id = last;
+        self.tentative = 0;
+    }
+
+    /// The first id the history can replay (older ones were dropped), and the last id given.
+    pub fn span(&self) -> (u64, u64) {
+        (self.dropped_through + 1, self.last_id)
+    }
+
+    /// The messages kept, oldest first.
+    pub fn messages(&self) -> impl Iterator<Item = &Arc<Chat>> {
+        self.kept.iter()
     }
 
     /// The messages a client should get on connect, oldest first, and whether nothing is missing.

@@ -301,6 +301,16 @@ impl Hub {
         self.rooms.get_mut(room).expect("just made")
     }
 
+    /// A room's history, if the room exists.
+    pub fn history_mut(&mut self, room: &RoomName) -> Option<&mut History> {
+        self.rooms.get_mut(room).map(|r| &mut r.history)
+    }
+
+    /// Every room with its history.
+    pub fn histories(&self) -> impl Iterator<Item = (&RoomName, &History)> {
+        self.rooms.iter().map(|(name, room)| (name, &room.history))
+    }
+
     /// The rooms with members here, each with their nicknames: what this instance announces.
     pub fn rosters(&self) -> Vec<(RoomName, Vec<String>)> {
         let occupied = self.rooms.iter().filter(|(_, r)| !r.members.is_empty());

@@ -130,6 +130,11 @@ impl Pair {
         if a <= b { Pair(a, b) } else { Pair(b, a) }
     }
 
+    /// The two sessions, the smaller id first.
+    pub fn users(&self) -> (UserId, UserId) {
+        (self.0, self.1)
+    }
+
     /// The key the conversation's partition is found by (see `chat/room.rs`, `partition`).
     pub fn key(&self) -> String {
         format!("@{}.{}", self.0, self.1)
@@ -438,6 +443,45 @@ impl Identities {
         self.conversations.get(&pair)
     }
 
+    /// The same, to change.
+    pub fn existing_mut(&mut self, pair: Pair) -> Option<&mut History> {
+        self.conversations.get_mut(&pair)
+    }
+
+    /// Every conversation.
+    pub fn conversations(&self) -> impl Iterator<Item = (&Pair, &History)> {
+        self.conversations.iter()
+    }
+
+    /// Every session with its nickname.
+    pub fn sessions(&self) -> impl Iterator<Item = (UserId, &str)> {
+        self.users.iter().map(|(user, known)| (*user, known.name.as_str()))
+    }
+
+    /// Session `user` held `name` before a restart (read back from the store): it is known
+    /// again, offline since `now`, and presenting it gets its name back. The store's order is the
+    /// one the names were given in, so a name another session holds here was given up by it since.
+    pub fn restore(&mut self, user: UserId, name: &str, now: Instant) {
+        let folded = fold(name);
+        if let Some(&other) = self.names.get(&folded)
+            && other != user
+        {
+            self.names.remove(&folded);
+        }
+        if self.users.contains_key(&user) {
+            self.move_name(user, name);
+            return;
+        }
+        self.names.insert(folded, user);
+        self.users.insert(user, User::named(name, 0));
+        self.go_offline(user, now);
+    }
+
+    /// Forgets session `user`, as the sweep did before a restart.
+    pub fn restore_forget(&mut self, user: UserId) {
+        self.forget(user);
+    }
+
     /// A private message from `from` reached `to` while it had no connection.
     pub fn note_unread(&mut self, to: UserId, from: UserId) {
         if let Some(user) = self.users.get_mut(&to) {
@@ -463,8 +507,8 @@ impl Identities {
     }
 
     /// Forgets the sessions offline for longer than the reserve, and the oldest offline ones
-    /// beyond the cap, with their names and conversations; returns how many.
-    pub fn sweep(&mut self, now: Instant) -> usize {
+    /// beyond the cap, with their names and conversations; returns them.
+    pub fn sweep(&mut self, now: Instant) -> Vec<UserId> {
         // Sessions no roster listed for FORGET_AFTER went offline when they were last listed.
         while let Some(&(seen, user)) = self.elsewhere.first() {
             if now.saturating_duration_since(seen) < FORGET_AFTER {
@@ -476,7 +520,7 @@ impl Identities {
             }
             self.go_offline(user, seen);
         }
-        let mut forgotten = 0;
+        let mut forgotten = Vec::new();
         while let Some(&(since, user)) = self.offline.first() {
             let expired = now.saturating_duration_since(since) >= self.reserve;
             if !expired && self.offline.len() <= self.max_offline {
@@ -486,7 +530,7 @@ impl Identities {
                 self.lapsed.push((user, folded.clone()));
             }
             self.forget(user);
-            forgotten += 1;
+            forgotten.push(user);
         }
         forgotten
     }
@@ -725,11 +769,11 @@ mod tests {
         let alice = ids.arrive(Presented::Nothing, session(), "alice");
         ids.arrive(Presented::Session(alice.session.clone()), session(), "alice");
         ids.depart(alice.user, start);
-        assert_eq!(ids.sweep(start + Duration::from_secs(3600)), 0, "one connection is open");
+        assert_eq!(ids.sweep(start + Duration::from_secs(3600)).len(), 0, "one connection is open");
         ids.depart(alice.user, start);
-        assert_eq!(ids.sweep(start + Duration::from_secs(59)), 0, "reserved");
+        assert_eq!(ids.sweep(start + Duration::from_secs(59)).len(), 0, "reserved");
         assert_eq!(ids.arrive(Presented::Nothing, session(), "alice").name, "alice-2");
-        assert_eq!(ids.sweep(start + Duration::from_secs(60)), 1);
+        assert_eq!(ids.sweep(start + Duration::from_secs(60)).len(), 1);
         assert_eq!(ids.holder("alice"), None);
         let back = ids.arrive(Presented::Session(alice.session), session(), "alice");
         assert!(back.expired, "the session was forgotten with its name");
@@ -744,7 +788,7 @@ mod tests {
         let alice = ids.arrive(Presented::Nothing, session(), "alice");
         ids.depart(alice.user, start);
         ids.arrive(Presented::Session(alice.session.clone()), session(), "alice");
-        assert_eq!(ids.sweep(start + Duration::from_secs(600)), 0);
+        assert_eq!(ids.sweep(start + Duration::from_secs(600)).len(), 0);
         assert_eq!(ids.holder("alice"), Some(alice.user));
     }
 
@@ -759,7 +803,7 @@ mod tests {
                 user
             })
             .collect();
-        assert_eq!(ids.sweep(start + Duration::from_secs(1)), 2);
+        assert_eq!(ids.sweep(start + Duration::from_secs(1)).len(), 2);
         assert_eq!(ids.holder("u0"), None);
         assert_eq!(ids.holder("u1"), None);
         assert_eq!(ids.holder("u3"), Some(users[3]));
@@ -920,7 +964,7 @@ mod tests {
         apply(&mut b, &[claim(u, "alice", false)]);
         a.depart(u, start);
         // A forgets u first: it publishes the release, and every instance applies it in order.
-        assert_eq!(a.sweep(start + Duration::from_secs(60)), 1);
+        assert_eq!(a.sweep(start + Duration::from_secs(60)).len(), 1);
         let lapsed = a.take_lapsed();
         assert_eq!(lapsed, vec![(u, "alice".to_string())]);
         for ids in [&mut a, &mut b] {
@@ -978,12 +1022,12 @@ mod tests {
         let listed = start + Duration::from_secs(50);
         a.seen_elsewhere("ws2", &[u], listed);
         assert!(a.is_online(u));
-        assert_eq!(a.sweep(start + Duration::from_secs(62)), 0, "listed elsewhere");
+        assert_eq!(a.sweep(start + Duration::from_secs(62)).len(), 0, "listed elsewhere");
         // No roster lists it any more: offline since it was last listed, swept a reserve later.
-        assert_eq!(a.sweep(listed + FORGET_AFTER), 0);
+        assert_eq!(a.sweep(listed + FORGET_AFTER).len(), 0);
         assert!(!a.is_online(u));
-        assert_eq!(a.sweep(listed + Duration::from_secs(59)), 0);
-        assert_eq!(a.sweep(listed + Duration::from_secs(60)), 1);
+        assert_eq!(a.sweep(listed + Duration::from_secs(59)).len(), 0);
+        assert_eq!(a.sweep(listed + Duration::from_secs(60)).len(), 1);
         assert_eq!(a.take_lapsed(), vec![(u, "alice".to_string())]);
     }
 
@@ -1010,7 +1054,7 @@ mod tests {
         let left = start + Duration::from_secs(2);
         a.seen_elsewhere("ws3", &[], left);
         assert!(!a.is_online(u), "private messages to it are unread now");
-        assert_eq!(a.sweep(left + Duration::from_secs(59)), 0);
-        assert_eq!(a.sweep(left + Duration::from_secs(60)), 1, "offline since it left");
+        assert_eq!(a.sweep(left + Duration::from_secs(59)).len(), 0);
+        assert_eq!(a.sweep(left + Duration::from_secs(60)).len(), 1, "offline since it left");
     }
 }

@@ -55,11 +55,11 @@ pub enum Event {
         /// The room.
         room: RoomName,
     },
-    /// A chat message: from a reader (`id: None`, the broadcaster numbers it) or from the Kafka
-    /// topic (`id`: its offset).
+    /// A chat message: from a reader here (the broadcaster numbers it) or from the Kafka topic
+    /// (numbered by its offset).
     Chat {
-        /// The id the bus gave it, if any.
-        id: Option<u64>,
+        /// Where it comes from.
+        from: From,
         /// The room.
         room: RoomName,
         /// Who said what, when.
@@ -151,6 +151,22 @@ pub struct Arrival {
     pub settled: Settle,
 }
 
+/// Where a chat message comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum From {
+    /// Connection `conn` here said it; the broadcaster numbers it (and tells the connection when
+    /// it cannot be delivered).
+    Here {
+        /// The connection.
+        conn: u64,
+    },
+    /// The bus carried it, numbered: `id` is its offset.
+    Bus {
+        /// Its id.
+        id: u64,
+    },
+}
+
 /// Who said what, when: a chat message on its way to a room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Said {
@@ -227,10 +243,10 @@ impl Inbox {
         self.send(Event::Unsubscribe { id, room })
     }
 
-    /// A chat message from a client here, to be numbered by the broadcaster. Waits while the
-    /// channel is full (back-pressure).
-    pub fn chat(&self, room: RoomName, said: Said) -> Result<(), Closed> {
-        self.send(Event::Chat { id: None, room, said })
+    /// A chat message from connection `conn` here, to be numbered by the broadcaster. Waits
+    /// while the channel is full (back-pressure).
+    pub fn chat(&self, conn: u64, room: RoomName, said: Said) -> Result<(), Closed> {
+        self.send(Event::Chat { from: From::Here { conn }, room, said })
     }
 
     /// Connection `from` here (`user`, `name`) is typing in `room`.

@@ -13,6 +13,8 @@
 //! - [`identity`]: who is who, owned by the broadcaster: which session holds which nickname,
 //!   and the private conversations between sessions; [`session`]: the session secrets and the
 //!   public user ids derived from them.
+//! - [`journal`]: what the broadcaster writes down before anyone gets it, so that a restart
+//!   loses nothing (kept by `store/` when the server runs without Kafka).
 
 pub mod broadcaster;
 pub mod handler;
@@ -20,6 +22,7 @@ pub mod history;
 pub mod hub;
 pub mod identity;
 pub mod inbox;
+pub mod journal;
 pub mod nickname;
 pub mod presence;
 pub mod protocol;

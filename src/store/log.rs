@@ -236,6 +236,12 @@ impl Log {
     pub fn bytes(&self) -> u64 {
         self.older + self.committed
     }
+
+    /// Writes go to `path` from now on (`/dev/full` plays a full disk), for tests.
+    #[cfg(test)]
+    pub(crate) fn swap_segment_for_test(&mut self, path: &Path) {
+        self.segment = OpenOptions::new().append(true).open(path).unwrap();
+    }
 }
 
 /// Appends `payload` to `out` as a record.

@@ -1,8 +1,381 @@
-//! The store: where a server run alone keeps its history across restarts (`HISTORY_DIR`), as an
-//! append-only log of framed records ([`log`]), the same shape as a Kafka partition. With Kafka
-//! the topic is the log and nothing is stored here.
+//! The store: where a server run alone keeps its history, sessions and nicknames across restarts
+//! (`HISTORY_DIR`), as an append-only [`log`] of framed records, the same shape as a Kafka
+//! partition. With Kafka the topics are the log and nothing is stored here.
 //!
-//! Issue 15 is being built: [`log`] (segments, framing, recovery, compaction) is done and tested;
-//! the broadcaster does not write to it yet.
+//! [`Store`] is the broadcaster's [`Journal`]: each [`Entry`] becomes one record, a JSON object
+//! like the Kafka records (`{"kind":"chat","room":"general","id":7,…}`), and
+//! [`Store::open`] reads them back, in order, for the broadcaster to rebuild its state from
+//! before it serves anyone.
+//!
+//! # Size
+//! The log grows by one record per message (about 100 bytes plus the text and the nickname).
+//! When it is twice as big as it was after its last compaction (and at least
+//! [`MIN_GROWTH`] bigger), the broadcaster rewrites it with only what is still wanted: the epoch,
+//! the sessions, and the last `HISTORY_SIZE` messages of each room and conversation. So the disk
+//! used stays within about twice what is kept.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use ::log::{debug, error, info, warn};
+use serde::{Deserialize, Serialize};
+
+use crate::chat::history::new_epoch;
+use crate::chat::identity::Pair;
+use crate::chat::journal::{Entry, Journal, Thread};
+use crate::chat::protocol::{Chat, Place};
+use crate::chat::room::RoomName;
+use crate::chat::session::UserId;
 
 pub mod log;
+
+pub use self::log::OpenError;
+use self::log::{Log, Repair};
+
+/// The store of a server without Kafka.
+#[derive(Debug)]
+pub struct Store {
+    log: Log,
+    /// `HISTORY_FSYNC=round`: each commit ends with `fdatasync`.
+    sync: bool,
+    /// Sessions and forgets written since the last commit: a failed commit writes them again
+    /// with the next one (unlike messages, they are not refused).
+    kept: Vec<Entry>,
+    /// The log's size after it was opened or last compacted.
+    base: u64,
+    /// Growth below which it is not compacted.
+    min_growth: u64,
+}
+
+/// What [`Store::open`] found.
+#[derive(Debug)]
+pub struct Opened {
+    /// The store, ready for the broadcaster.
+    pub store: Store,
+    /// The epoch of every id in it (a new store has a new one, written down already).
+    pub epoch: String,
+    /// Everything written before, in order, for the broadcaster to rebuild its state from.
+    pub entries: Vec<Entry>,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, reads it back and logs what it repaired; `sync` is
+    /// `HISTORY_FSYNC=round`.
+    pub fn open(dir: &Path, sync: bool) -> Result<Opened, OpenError> {
+        let (log, recovered) = Log::open(dir)?;
+        for repair in &recovered.repairs {
+            match repair {
+                Repair::TornTail { segment, bytes } => warn!(
+                    "history: {}: cut {bytes} bytes off its end, a record torn by a crash while \
+                     it was written; everything before it is kept",
+                    segment.display()
+                ),
+                Repair::Damaged { segment, at, moved_to, bytes } => error!(
+                    "history: {}: {bytes} damaged bytes at offset {at} moved aside to {}; the \
+                     records before and after them are kept",
+                    segment.display(),
+                    moved_to.display()
+                ),
+            }
+        }
+        let mut epoch = None;
+        let mut entries = Vec::with_capacity(recovered.records.len());
+        let mut unreadable = 0usize;
+        for payload in &recovered.records {
+            match decode(payload) {
+                Some(Entry::Epoch(e)) => epoch = Some(e),
+                Some(entry) => entries.push(entry),
+                None => unreadable += 1,
+            }
+        }
+        if unreadable > 0 {
+            warn!(
+                "history: {unreadable} records with a sound checksum but unknown content skipped"
+            );
+        }
+        let base = log.bytes();
+        let mut store = Store { log, sync, kept: Vec::new(), base, min_growth: MIN_GROWTH };
+        let epoch = match epoch {
+            Some(epoch) => epoch,
+            None => {
+                let epoch = new_epoch();
+                store.write(Entry::Epoch(epoch.clone()));
+                store.commit().map_err(|source| OpenError::Io {
+                    what: format!("cannot write to {}", dir.display()),
+                    source,
+                })?;
+                epoch
+            }
+        };
+        info!(
+            "history: {} holds {} records ({} bytes), epoch {epoch}",
+            dir.display(),
+            entries.len(),
+            store.log.bytes()
+        );
+        Ok(Opened { store, epoch, entries })
+    }
+
+    /// Compacts once the log grew by `bytes` at least (and doubled), instead of [`MIN_GROWTH`].
+    pub fn compact_after(mut self, bytes: u64) -> Store {
+        self.min_growth = bytes;
+        self
+    }
+
+    /// Bytes in the log.
+    pub fn bytes(&self) -> u64 {
+        self.log.bytes()
+    }
+}
+
+impl Journal for Store {
+    fn write(&mut self, entry: Entry) {
+        self.log.append(&encode(&entry));
+        if matches!(entry, Entry::Session { .. } | Entry::Forget(_)) {
+            self.kept.push(entry);
+        }
+    }
+
+    fn has_pending(&self) -> bool {
+        self.log.has_pending()
+    }
+
+    fn commit(&mut self) -> io::Result<()> {
+        match self.log.commit(self.sync) {
+            Ok(()) => {
+                self.kept.clear();
+                Ok(())
+            }
+            Err(e) => {
+                for entry in &self.kept {
+                    self.log.append(&encode(entry));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn wants_compaction(&self) -> bool {
+        let bytes = self.log.bytes();
+        bytes > 2 * self.base && bytes > self.base + self.min_growth
+    }
+
+    fn compact(&mut self, entries: &mut dyn Iterator<Item = Entry>) -> io::Result<()> {
+        let before = self.log.bytes();
+        let records: Vec<Vec<u8>> = entries.map(|e| encode(&e)).collect();
+        self.log.rewrite(records.iter().map(Vec::as_slice))?;
+        self.base = self.log.bytes();
+        debug!("history: compacted from {before} to {} bytes", self.base);
+        Ok(())
+    }
+}
+
+/// The log grows by at least this much between compactions (so a small log is not rewritten
+/// over and over).
+pub const MIN_GROWTH: u64 = 4 << 20;
+
+/// An [`Entry`] as JSON: the record's payload.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum Record {
+    Epoch {
+        epoch: String,
+    },
+    /// A history starts: a room's (`room`) or a private conversation's (`users`, the pair).
+    Start {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        users: Option<[String; 2]>,
+        first: u64,
+        last: u64,
+    },
+    Chat {
+        room: String,
+        id: u64,
+        user: String,
+        name: String,
+        text: String,
+        ts: String,
+    },
+    Dm {
+        id: u64,
+        user: String,
+        name: String,
+        to_user: String,
+        to: String,
+        text: String,
+        ts: String,
+    },
+    Session {
+        user: String,
+        name: String,
+    },
+    Forget {
+        user: String,
+    },
+}
+
+fn encode(entry: &Entry) -> Vec<u8> {
+    let record = match entry {
+        Entry::Epoch(epoch) => Record::Epoch { epoch: epoch.clone() },
+        Entry::Start { thread, first, last } => {
+            let (room, users) = match thread {
+                Thread::Room(room) => (Some(room.as_str().to_string()), None),
+                Thread::Direct(pair) => {
+                    let (a, b) = pair.users();
+                    (None, Some([a.to_text(), b.to_text()]))
+                }
+            };
+            Record::Start { room, users, first: *first, last: *last }
+        }
+        Entry::Message(chat) => {
+            let Chat { place, id, user, name, text, ts } = &**chat;
+            let (id, user, name, text, ts) =
+                (*id, user.to_text(), name.clone(), text.clone(), ts.clone());
+            match place {
+                Place::Room(room) => {
+                    Record::Chat { room: room.as_str().to_string(), id, user, name, text, ts }
+                }
+                Place::Direct { to, to_user } => {
+                    let (to, to_user) = (to.clone(), to_user.to_text());
+                    Record::Dm { id, user, name, to_user, to, text, ts }
+                }
+            }
+        }
+        Entry::Session { user, name } => {
+            Record::Session { user: user.to_text(), name: name.clone() }
+        }
+        Entry::Forget(user) => Record::Forget { user: user.to_text() },
+    };
+    serde_json::to_vec(&record).expect("records are plain JSON")
+}
+
+/// The entry a record holds; `None` for one this server cannot read.
+fn decode(payload: &[u8]) -> Option<Entry> {
+    let user = |text: &str| UserId::parse(text);
+    Some(match serde_json::from_slice(payload).ok()? {
+        Record::Epoch { epoch } => Entry::Epoch(epoch),
+        Record::Start { room: Some(room), users: None, first, last } => {
+            Entry::Start { thread: Thread::Room(RoomName::parse(&room)?), first, last }
+        }
+        Record::Start { room: None, users: Some([a, b]), first, last } => {
+            let pair = Pair::new(user(&a)?, user(&b)?);
+            Entry::Start { thread: Thread::Direct(pair), first, last }
+        }
+        Record::Start { .. } => return None,
+        Record::Chat { room, id, user: sender, name, text, ts } => {
+            let place = Place::Room(RoomName::parse(&room)?);
+            Entry::Message(Arc::new(Chat { place, id, user: user(&sender)?, name, text, ts }))
+        }
+        Record::Dm { id, user: sender, name, to_user, to, text, ts } => {
+            let place = Place::Direct { to, to_user: user(&to_user)? };
+            Entry::Message(Arc::new(Chat { place, id, user: user(&sender)?, name, text, ts }))
+        }
+        Record::Session { user: id, name } => Entry::Session { user: user(&id)?, name },
+        Record::Forget { user: id } => Entry::Forget(user(&id)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("wschat-store-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn user(n: u8) -> UserId {
+        UserId::parse(&format!("{}AAAAAAAAAAAAAAA", (b'A' + n) as char)).unwrap()
+    }
+
+    fn chat(room: &str, id: u64) -> Entry {
+        let place = Place::Room(RoomName::parse(room).unwrap());
+        let (name, text, ts) = ("alice".into(), format!("m{id}"), "t".into());
+        Entry::Message(Arc::new(Chat { place, id, user: user(1), name, text, ts }))
+    }
+
+    #[test]
+    fn every_entry_reads_back_as_it_was_written() {
+        let pair = Pair::new(user(1), user(2));
+        let dm = Chat {
+            place: Place::Direct { to: "bob".into(), to_user: user(2) },
+            id: 4,
+            user: user(1),
+            name: "alice".into(),
+            text: "psst \"quoted\" ✓".into(),
+            ts: "2026-12-01T10:00:00.000Z".into(),
+        };
+        let entries = vec![
+            Entry::Start {
+                thread: Thread::Room(RoomName::parse("general").unwrap()),
+                first: 1,
+                last: 0,
+            },
+            chat("general", 1),
+            Entry::Start { thread: Thread::Direct(pair), first: 3, last: 9 },
+            Entry::Message(Arc::new(dm)),
+            Entry::Session { user: user(1), name: "Alice".into() },
+            Entry::Forget(user(2)),
+        ];
+        for entry in entries {
+            assert_eq!(decode(&encode(&entry)), Some(entry));
+        }
+        assert_eq!(decode(br#"{"kind":"later","x":1}"#), None);
+        assert_eq!(decode(br#"{"kind":"chat","room":"No Room","id":1}"#), None);
+    }
+
+    #[test]
+    fn a_new_store_has_an_epoch_that_a_restart_keeps() {
+        let dir = dir("epoch");
+        let opened = Store::open(&dir, true).unwrap();
+        let (mut store, epoch) = (opened.store, opened.epoch);
+        assert!(opened.entries.is_empty());
+        store.write(chat("general", 1));
+        store.commit().unwrap();
+        drop(store);
+        let again = Store::open(&dir, true).unwrap();
+        assert_eq!(again.epoch, epoch);
+        assert_eq!(again.entries, vec![chat("general", 1)]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_commit_keeps_sessions_and_drops_messages() {
+        let dir = dir("failed");
+        let mut store = Store::open(&dir, false).unwrap().store;
+        store.write(Entry::Session { user: user(1), name: "alice".into() });
+        store.write(chat("general", 1));
+        // Writes to /dev/full fail with ENOSPC, as on a full disk.
+        store.log.swap_segment_for_test(std::path::Path::new("/dev/full"));
+        assert!(store.commit().is_err());
+        assert!(store.has_pending(), "the session waits for the next commit");
+        store.log.swap_segment_for_test(&dir.join("00000001.log"));
+        store.commit().unwrap();
+        drop(store);
+        let entries = Store::open(&dir, false).unwrap().entries;
+        assert_eq!(entries, vec![Entry::Session { user: user(1), name: "alice".into() }]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn compaction_waits_for_the_log_to_double_and_keeps_only_what_it_is_given() {
+        let dir = dir("compact");
+        let mut store = Store::open(&dir, false).unwrap().store.compact_after(1000);
+        let epoch = Entry::Epoch("e".into());
+        while !store.wants_compaction() {
+            store.write(chat("general", store.bytes()));
+            store.commit().unwrap();
+        }
+        let kept = [epoch, chat("general", 1)];
+        store.compact(&mut kept.iter().cloned()).unwrap();
+        assert!(!store.wants_compaction());
+        drop(store);
+        let opened = Store::open(&dir, false).unwrap();
+        assert_eq!((opened.epoch.as_str(), opened.entries), ("e", vec![chat("general", 1)]));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

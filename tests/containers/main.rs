@@ -10,7 +10,8 @@
 //! of one server drains it (newcomers land on the other), closes its clients with 1001 and exits
 //! 0 within compose's stop grace period; `make down` and a second `make up` with the
 //! certificates already there (a key of mode 0600 owned by someone else) work too, and so does a
-//! third with `BACKEND_TLS=false` (plain HTTP between nginx and the instances).
+//! third with `BACKEND_TLS=false` (plain HTTP between nginx and the instances). The image run
+//! alone (no Kafka) keeps its history in its volume across a SIGKILL and a start.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -23,7 +24,7 @@ use std::process::{Command, Output};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{Client, https_status, ids_and_texts, wait_until_healthy, wss_client};
+use support::{Client, https_status, ids_and_texts, wait_until_healthy, ws_client, wss_client};
 
 /// The compose project run.sh set up.
 struct Deployment {
@@ -126,6 +127,7 @@ fn make_up_runs_the_chat_from_an_empty_certs_folder() {
     println!("make up (build and start): {:.0?}", started.elapsed());
 
     image_is_small_and_has_no_shell();
+    alone_it_keeps_its_history_in_its_volume();
     for file in ["cert.pem", "key.pem"] {
         let meta = std::fs::metadata(certs.join(file)).expect("the certs service wrote it");
         assert_eq!(meta.uid(), USER, "{file} belongs to the owner of certs/");
@@ -187,6 +189,53 @@ fn image_is_small_and_has_no_shell() {
         .output()
         .unwrap();
     assert!(!shell.status.success(), "the image has no /bin/sh");
+}
+
+/// The image run alone, as `docker run` starts it (no Kafka): its history lives in its volume
+/// (`/app/data`, writable by uid 10001) and outlives a SIGKILL of the container and a start.
+fn alone_it_keeps_its_history_in_its_volume() {
+    let name = "websocketchat-alone";
+    let remove = || {
+        let _ = Command::new("podman").args(["rm", "-f", name]).output();
+        let _ = Command::new("podman").args(["volume", "rm", "-f", name]).output();
+    };
+    remove();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let volume = format!("{name}:/app/data");
+    let env = ["-e", "BACKEND_TLS=false", "-e", "HOST=127.0.0.1", "-e"];
+    let port_var = format!("PORT={port}");
+    let mut args = vec!["run", "-d", "--name", name, "--network", "host", "-v", &volume];
+    args.extend(env);
+    args.extend([port_var.as_str(), "websocketchat:latest"]);
+    podman(&args);
+    let answering = || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !http_get(addr, "/healthz").starts_with("HTTP/1.1 200 ") {
+            assert!(Instant::now() < deadline, "the lone server did not answer: {}", {
+                let out = podman(&["logs", name]);
+                String::from_utf8_lossy(&out.stderr).into_owned()
+            });
+            thread::sleep(Duration::from_millis(200));
+        }
+    };
+    answering();
+    let mut client = ws_client(addr, "name=keeper");
+    let epoch = client.welcome()["epoch"].as_str().unwrap().to_string();
+    client.say("kept across a kill");
+    let said = client.next_of("message");
+    drop(client);
+
+    podman(&["kill", "--signal", "KILL", name]);
+    podman(&["start", name]);
+    answering();
+    let mut again = ws_client(addr, "name=reader");
+    let history = again.welcome();
+    assert_eq!(history["epoch"], epoch.as_str(), "the same epoch after the restart");
+    let messages = history["messages"].as_array().unwrap();
+    assert_eq!(ids_and_texts(messages), ids_and_texts([&said]), "{history}");
+    assert_eq!(history["complete"], true);
+    remove();
 }
 
 /// Two clients through nginx and one on each instance: everyone sees the same messages with

@@ -233,6 +233,16 @@ pub fn wss_client(addr: SocketAddr, query: &str, cert: &std::path::Path) -> Clie
     Client { ws, hello: Value::Null }
 }
 
+/// A `ws://` chat client at `addr` (`/ws?query`), with timeouts.
+pub fn ws_client(addr: SocketAddr, query: &str) -> Client {
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    let url = format!("ws://{addr}/ws?{query}");
+    let (ws, _) = tungstenite::client::client(url, Stream::Plain(tcp))
+        .unwrap_or_else(|e| panic!("connecting to {addr} with {query}: {e}"));
+    Client { ws, hello: Value::Null }
+}
+
 /// Waits, at most `limit`, until `GET /healthz` over TLS at `addr` answers 200.
 pub fn wait_until_healthy(addr: SocketAddr, cert: &std::path::Path, limit: Duration) {
     let deadline = Instant::now() + limit;

@@ -31,7 +31,7 @@ use rskafka::record::RecordAndOffset;
 use super::dedup::Dedup;
 use super::{Record, within};
 use crate::chat::identity::{Claim, Pair};
-use crate::chat::inbox::{Event, Inbox, Said};
+use crate::chat::inbox::{Event, From, Inbox, Said};
 use crate::chat::presence::now_millis;
 use crate::chat::protocol::{Chat, Place};
 use crate::chat::room::{RoomName, partition};
@@ -106,7 +106,11 @@ impl ChatRecords {
             Record::Chat { room, user, name, text, ts, .. } => {
                 let room = self.room(offset, room.as_deref())?;
                 let user = user.as_deref().and_then(UserId::parse).unwrap_or(UserId::NOBODY);
-                Some(Event::Chat { id: Some(id), room, said: Said { user, name, text, ts } })
+                Some(Event::Chat {
+                    from: From::Bus { id },
+                    room,
+                    said: Said { user, name, text, ts },
+                })
             }
             Record::Dm { user, name, to_user, to, text, ts, .. } => {
                 let (Some(user), Some(to_user)) = (UserId::parse(&user), UserId::parse(&to_user))
@@ -333,7 +337,7 @@ async fn fetch(
         Ok(Err(e)) => format!("kafka: {e}"),
         Err(_) => return Vec::new(), // the broker may be stalled; the probe reports that
     };
-    metrics.set_bus_problem(Some(problem));
+    metrics.set_problem(Some(problem));
     tokio::time::sleep(RETRY_PAUSE).await;
     Vec::new()
 }
@@ -405,7 +409,7 @@ mod tests {
 
     fn delivered(records: &mut ChatRecords, offset: i64, record: Record) -> Option<(u64, String)> {
         match records.event(offset, record)? {
-            Event::Chat { id, said, .. } => Some((id?, said.text)),
+            Event::Chat { from: From::Bus { id }, said, .. } => Some((id, said.text)),
             _ => None,
         }
     }
@@ -436,10 +440,10 @@ mod tests {
     #[test]
     fn a_record_from_before_rooms_was_said_in_the_default_room() {
         let mut records = partition_of_general(0);
-        let Some(Event::Chat { room, id, .. }) = records.event(5, chat("old", None)) else {
+        let Some(Event::Chat { room, from, .. }) = records.event(5, chat("old", None)) else {
             panic!("not delivered");
         };
-        assert_eq!((room.as_str(), id), ("general", Some(5)));
+        assert_eq!((room.as_str(), from), ("general", From::Bus { id: 5 }));
     }
 
     #[test]

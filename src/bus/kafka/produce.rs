@@ -202,7 +202,7 @@ async fn send(client: &PartitionClient, batch: Vec<Outgoing>, metrics: &Metrics)
         Ok(Err(e)) => format!("delivery failed: {e}"),
         Err(_) => format!("not acknowledged within {DELIVERY_TIMEOUT:?}"),
     };
-    metrics.set_bus_problem(Some(format!("kafka: {reason}")));
+    metrics.set_problem(Some(format!("kafka: {reason}")));
     for record in live {
         record.fail(&reason);
     }

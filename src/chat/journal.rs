@@ -1,0 +1,76 @@
+//! What the broadcaster writes down so that a restart loses nothing: the [`Journal`], kept by the
+//! store (`store/`) when the server runs without Kafka. With Kafka the topics are the journal.
+//!
+//! The chat sees only this trait and its [`Entry`]s, as it sees the bus only as `Publish` and
+//! `Announce`: the store depends on the chat, never the reverse.
+//!
+//! # The rule
+//! Nothing anyone received is ever lost. The broadcaster writes a round's entries and
+//! [`Journal::commit`]s them (one `fdatasync`) *before* it hands the round's frames to any
+//! socket; a message whose commit fails is taken back and its sender told `not_delivered`.
+
+use std::io;
+use std::sync::Arc;
+
+use crate::chat::identity::Pair;
+use crate::chat::protocol::Chat;
+use crate::chat::room::RoomName;
+use crate::chat::session::UserId;
+
+/// One thing written down, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// The epoch every id belongs to: written once, first, into a new store.
+    Epoch(String),
+    /// A history starts (again): ids before `first` are gone and `last` is the last id given.
+    /// Written before a history's first message, and by compaction before the messages it keeps.
+    Start {
+        /// Whose history.
+        thread: Thread,
+        /// The first id it can replay.
+        first: u64,
+        /// The last id it gave (0: none yet).
+        last: u64,
+    },
+    /// A numbered message, in a room or a private conversation.
+    Message(Arc<Chat>),
+    /// Session `user` holds the nickname `name` (a new session, or a rename).
+    Session {
+        /// The session's public id (never the session itself).
+        user: UserId,
+        /// Its nickname.
+        name: String,
+    },
+    /// Session `user` was forgotten (offline past `NAME_RESERVE_SECS`): its name is free and its
+    /// private conversations are gone.
+    Forget(UserId),
+}
+
+/// A history: a room's or a private conversation's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Thread {
+    /// A room.
+    Room(RoomName),
+    /// The private conversation of two sessions.
+    Direct(Pair),
+}
+
+/// Where the broadcaster writes its [`Entry`]s.
+pub trait Journal: Send {
+    /// Adds an entry, to be written by the next [`Journal::commit`].
+    fn write(&mut self, entry: Entry);
+
+    /// True when entries wait for a commit.
+    fn has_pending(&self) -> bool;
+
+    /// Writes the entries since the last commit and makes them durable (unless the store was
+    /// told not to sync). On an error none of the messages among them is written; sessions and
+    /// forgets are kept for the next commit.
+    fn commit(&mut self) -> io::Result<()>;
+
+    /// True when the journal has grown enough, since it was last rewritten, to be compacted.
+    fn wants_compaction(&self) -> bool;
+
+    /// Replaces everything written so far with `entries` (what is still wanted).
+    fn compact(&mut self, entries: &mut dyn Iterator<Item = Entry>) -> io::Result<()>;
+}
