@@ -360,7 +360,7 @@ mod tests {
 
     #[test]
     fn nicknames() {
-        let a = parse("--url ws://127.0.0.1:1/ws --clients 3").unwrap();
+        let a = parse("--url ws://127.0.0.1:1/ws --clients 3 --senders 1").unwrap();
         assert_eq!((a.name(0), a.name(2)), ("b0".to_string(), "b2".to_string()));
         let b = parse("--url ws://127.0.0.1:1/ws --names shared --nickname carolina").unwrap();
         assert_eq!((b.name(0), b.name(5)), ("carolina".to_string(), "carolina".to_string()));

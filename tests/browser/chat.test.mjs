@@ -38,8 +38,8 @@ import {
 
 const TEST_TIMEOUT = 90000;
 
-/** A server without a store (HISTORY_DIR empty): a restart is a new epoch, with ids from 1 again. */
-const NO_STORE = { HISTORY_DIR: '' };
+/** A server without a store (HISTORY_DIR=off): a restart is a new epoch, with ids from 1 again. */
+const NO_STORE = { HISTORY_DIR: 'off' };
 
 /** The page's notices that say something may be lost (web/static/app.js, onHistory). */
 const MISSED_NOTICE = /server restarted|messages (may have been|were) missed/i;

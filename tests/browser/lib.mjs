@@ -45,7 +45,7 @@ const LISTENING = /listening on (https?):\/\/(\S+)/;
  * `dir` is its working directory (a fresh temp dir, so no .env is read) and
  * holds the TLS certificate and the store (HISTORY_DIR), so a restart in the same
  * dir reuses both, and no two servers of a run share a store. `env` may set
- * HISTORY_DIR to '' for a server that forgets everything when it stops.
+ * HISTORY_DIR to 'off' for a server that forgets everything when it stops.
  */
 export async function startServer({ tls = true, port = 0, env = {}, dir, timeoutMs = 20000 } = {}) {
   if (!existsSync(SERVER_BIN)) {
