@@ -238,6 +238,8 @@ with_range() { # KEY RANGEKEY FORMAT: "value (range)"
     echo ""
     machine
     echo "- every server on core $SERVER_CORE, one after the other, scenario by scenario; generator on core $GEN_CORE"
+    echo "- ours with its store, as it ships; the references keep nothing on disk"
+    store_note
     [ -n "$BUN_BIN" ] && peer bun && echo "- Bun $("$BUN_BIN" --version) (npm package bun)"
     echo "- \"$GB\": the generator's core was at least $(fmt "$GEN_BOUND" 2) busy in the median run, so the figure is the generator's, not the server's"
     echo "- total time: $(elapsed)"

@@ -4,6 +4,10 @@
 # Every server runs pinned to one core (BENCH_SERVER_CORE, default 0) and the generator to the other
 # (BENCH_GEN_CORE, default 1). Every figure is the median of BENCH_RUNS runs (default 3), each run
 # against a freshly started server. BENCH_QUICK=1: one short run of each, for trying things out.
+#
+# Our server runs as it ships, with its store (issue 15): each server gets an empty HISTORY_DIR in
+# its own folder under the results folder, on the disk the results go to (not /tmp, which may be
+# memory), and HISTORY_FSYNC=round unless a scenario sets SERVER_FSYNC.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_BIN="$ROOT/target/bench/wschat-bench"
@@ -23,6 +27,8 @@ SERVER_ENV=(RATE_LIMIT_PER_SEC=100000 MAX_MESSAGE_BYTES=65536 MAX_CONNECTIONS=20
 SERVER_PID=""
 SERVER_PORT=""
 SERVER_DIR=""
+# HISTORY_FSYNC for our server: round (one fdatasync per broadcaster round, the default) or off.
+SERVER_FSYNC=round
 SERVER_KIND=""
 SERVER_TLS=0
 GO_BIN=""
@@ -36,7 +42,8 @@ die() { log "bench: $*"; exit 1; }
 # The release binaries. The server is measured as it ships: the default build, which the Dockerfile
 # and `cargo build --release` make (the Kafka client linked in; the bus is off unless a scenario
 # sets KAFKA_ENABLED=true). Both are copied to target/bench/, so that another build of the
-# workspace during the run cannot swap the binary under test.
+# workspace during the run cannot swap the binary under test. Cargo builds into CARGO_TARGET_DIR
+# when it is set (relative to the repository), else into target/.
 SERVER_BIN="$ROOT/target/bench/websocketchat"
 KAFKA_SERVER_BIN=$SERVER_BIN
 # BENCH_SERVER_BIN=path measures that binary instead (an older build, to compare).
@@ -45,8 +52,10 @@ build() {
     log "building: cargo build --release -p websocketchat -p websocketchat-bench (default features, as shipped)"
     (cd "$ROOT" && cargo build --release -p websocketchat -p websocketchat-bench) >&2 \
         || die "build failed"
-    cp "${BENCH_SERVER_BIN:-$ROOT/target/release/websocketchat}" "$SERVER_BIN"
-    cp "$ROOT/target/release/wschat-bench" "$ROOT/target/bench/wschat-bench"
+    local target
+    target=$(cd "$ROOT" && cd "${CARGO_TARGET_DIR:-target}" && pwd)
+    cp "${BENCH_SERVER_BIN:-$target/release/websocketchat}" "$SERVER_BIN"
+    cp "$target/release/wschat-bench" "$ROOT/target/bench/wschat-bench"
     log "server binary: PT_TLS $(tls_bytes "$SERVER_BIN") bytes per thread (readelf -lW)"
 }
 
@@ -82,12 +91,14 @@ check_cores() {
     fi
 }
 
-# start_server ours|gorilla|bun [tls]: a fresh server in a temp dir (so no .env is read).
+# start_server ours|gorilla|bun [tls]: a fresh server in a folder of its own under the results
+# folder (no .env there), which holds its log, its certificate and our server's store (history/).
 start_server() {
     SERVER_KIND=$1
     SERVER_TLS=0
     [ "${2:-}" = tls ] && SERVER_TLS=1
-    SERVER_DIR=$(mktemp -d /tmp/wschat-bench.XXXXXX)
+    mkdir -p "$OUT/servers"
+    SERVER_DIR=$(mktemp -d "$OUT/servers/$SERVER_KIND.XXXXXX")
     local tls_env=(BACKEND_TLS=false)
     if [ "$SERVER_TLS" = 1 ]; then
         tls_env=(BACKEND_TLS=true TLS_CERT="$SERVER_DIR/cert.pem" TLS_KEY="$SERVER_DIR/key.pem")
@@ -95,6 +106,7 @@ start_server() {
     case "$SERVER_KIND" in
         ours)
             (cd "$SERVER_DIR" && exec env -i PATH="$PATH" HOME="$HOME" "${SERVER_ENV[@]}" "${tls_env[@]}" \
+                HISTORY_DIR="$SERVER_DIR/history" HISTORY_FSYNC="$SERVER_FSYNC" \
                 ${SERVER_EXTRA_ENV:-} taskset -c "$SERVER_CORE" "${SERVER_BIN_OVERRIDE:-$SERVER_BIN}") \
                 2>"$SERVER_DIR/stderr.log" &
             ;;
@@ -175,6 +187,10 @@ gen() {
         log "  the server is gone after this run; its log:"
         tail -5 "$SERVER_DIR/stderr.log" >&2 || true
     fi
+    # What our server's store holds after the run (apparent size, as du -b counts it).
+    if [ -d "$SERVER_DIR/history" ]; then
+        line="${line%\}},\"store_bytes\":$(du -sb "$SERVER_DIR/history" | cut -f1)}"
+    fi
     LINE=$line
 }
 
@@ -224,9 +240,9 @@ field_min() {
     local line
     while IFS= read -r line; do jget "$line" "$2"; done <"$1" | sort -g | head -1
 }
-# field_range FILE KEY: "min-max" of KEY, one decimal.
+# field_range FILE KEY [DECIMALS]: "min-max" of KEY, one decimal unless told.
 field_range() {
-    echo "$(fmt "$(field_min "$1" "$2")" 1)-$(fmt "$(field_max "$1" "$2")" 1)"
+    echo "$(fmt "$(field_min "$1" "$2")" "${3:-1}")-$(fmt "$(field_max "$1" "$2")" "${3:-1}")"
 }
 
 # fmt N [DECIMALS]: a number for the table (n/a stays n/a).
@@ -264,7 +280,7 @@ summary() {
     if [ "$(jget "$l" mode)" = idle ]; then
         echo "connected $(jget "$l" connected), held $(jget "$l" held), $(fmt "$(jget "$l" rss_per_conn_kib)" 2) KiB/conn, connect $(fmt "$(jget "$l" connect_s)" 1) s"
     elif [ -n "$(jget "$l" mode)" ]; then
-        echo "p50 $(jget "$l" p50_ms) ms, p99 $(jget "$l" p99_ms) ms, max $(jget "$l" max_ms) ms, lost $(jget "$l" lost)/$(jget "$l" expected), delivered $(thousands "$(jget "$l" delivered_per_s)")/s, server cpu $(fmt "$(jget "$l" cpu_util)" 2), rss +$(fmt "$(jget "$l" rss_growth_kib)" 0) KiB, settle $(fmt "$(jget "$l" settle_s)" 1) s$( [ -n "$(jget "$l" server_died)" ] && echo ', SERVER DIED')"
+        echo "p50 $(jget "$l" p50_ms) ms, p99 $(jget "$l" p99_ms) ms, max $(jget "$l" max_ms) ms, lost $(jget "$l" lost)/$(jget "$l" expected), delivered $(thousands "$(jget "$l" delivered_per_s)")/s, server cpu $(fmt "$(jget "$l" cpu_util)" 2), rss +$(fmt "$(jget "$l" rss_growth_kib)" 0) KiB, settle $(fmt "$(jget "$l" settle_s)" 1) s$( [ -n "$(jget "$l" store_bytes)" ] && echo ", store $(fmt "$(jget "$l" store_bytes)" 0) bytes")$( [ -n "$(jget "$l" server_died)" ] && echo ', SERVER DIED')"
     else
         echo "$l"
     fi
@@ -317,13 +333,23 @@ chat_figures() {
 }
 
 # (a) fanout: 1,000 clients, 10 senders x 10 msg/s, 10 s.
+A_ARGS=(--mode chat --clients 1000 --senders 10 --rate 10 --size 64 --grace 5 --connect-rate 200)
 scenario_a() {
     local kind=$1 p=$2 transport=${3:-plain}
     local f="$OUT/$p.a.jsonl"
     log "($p) fanout: 1,000 clients (joining at 200/s), 10 senders x 10 msg/s, ${DUR_A} s, $transport"
-    repeat "$f" "$kind" "$transport" "($p a)" --mode chat --clients 1000 --senders 10 --rate 10 \
-        --duration "$DUR_A" --size 64 --grace 5 --connect-rate 200
+    repeat "$f" "$kind" "$transport" "($p a)" "${A_ARGS[@]}" --duration "$DUR_A"
+    a_figures "$f" "$p"
+}
+
+# a_figures FILE PREFIX: (a)'s figures from the runs in FILE, as R[PREFIX.a.*]; p50 and p99 with
+# their range over the runs in hundredths (they are a few milliseconds).
+a_figures() {
+    local f=$1 p=$2
     chat_figures "$f" "$p.a"
+    R[$p.a.p50range]=$(field_range "$f" p50_ms 2)
+    R[$p.a.p99range]=$(field_range "$f" p99_ms 2)
+    R[$p.a.store]=$(field_median "$f" store_bytes)
     R[$p.a.settle]=$(field_median "$f" settle_s)
     R[$p.a.settle_mib]=$(field_median "$f" settle_mib)
     R[$p.a.cpu]=$(field_median "$f" cpu_s)
@@ -542,6 +568,11 @@ machine() {
     echo "- server source: commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml 2>/dev/null || echo ' with uncommitted changes in src/')"
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); load average (1, 5, 15 min) at the start: $START_LOAD, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- runs per figure: $RUNS (median)$( [ "$QUICK" = 1 ] && echo ', QUICK (short runs)')"
+}
+
+# Where our servers keep their store, for the fsync figures: the file system under the results.
+store_note() {
+    echo "- store: a fresh HISTORY_DIR for every server in $OUT/servers/ ($(df -T "$OUT" | awk 'NR == 2 { print $2 " on " $1 }')), HISTORY_FSYNC=round except where a row says otherwise"
 }
 
 elapsed() {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: the benchmark of issue 6. Builds the release binary as it ships (default features),
 # runs every scenario against a fresh server pinned to one core with the load generator on the
-# other, and prints one table.
+# other, and prints one table. Every server has its store (a fresh HISTORY_DIR under the results
+# folder); (a) runs twice, with HISTORY_FSYNC=round as it ships and with HISTORY_FSYNC=off.
 #
 #   BENCH_RUNS=3      runs per figure (the figure is their median)
 #   BENCH_QUICK=1     one short run of each scenario, for trying things out
@@ -161,8 +162,29 @@ scenario_f() {
     R[f.note]=""
 }
 
+# (a) with the store's fdatasync per broadcaster round (HISTORY_FSYNC=round, as it ships: R[ours.a.*],
+# which (e), (f) and (g) read against) and without (off: R[off.a.*]), run by run in turn, each
+# pair in the other order from the last, so that both see the same minutes of the machine.
+scenario_a_fsync() {
+    local r mode
+    log "(a) fanout: 1,000 clients (joining at 200/s), 10 senders x 10 msg/s, ${DUR_A} s, HISTORY_FSYNC=round and off in turn"
+    : >"$OUT/ours.a.jsonl"
+    : >"$OUT/off.a.jsonl"
+    for r in $(seq 1 "$RUNS"); do
+        for mode in $( [ $((r % 2)) = 1 ] && echo "round off" || echo "off round"); do
+            SERVER_FSYNC=$mode
+            run_once ours plain "${A_ARGS[@]}" --duration "$DUR_A"
+            SERVER_FSYNC=round
+            echo "$LINE" >>"$OUT/$( [ "$mode" = round ] && echo ours || echo off).a.jsonl"
+            log "  (a fsync=$mode) run $r/$RUNS: $(summary "$LINE")"
+        done
+    done
+    a_figures "$OUT/ours.a.jsonl" ours
+    a_figures "$OUT/off.a.jsonl" off
+}
+
 want a0 && scenario_a0
-want a && scenario_a ours ours
+want a && scenario_a_fsync
 # (g) right after (a), so that the two are measured in the same minutes.
 want g && scenario_g ours ours
 want b && scenario_b ours ours
@@ -189,7 +211,16 @@ SEND_BUFFER_KIB=1024
         echo "| (a0) 1,000 distinct clients connect at once, then (a) for 3 s | $a0 | (not in the issue) all stay connected | $( [ "${R[a0.closed]}" = 0 ] && echo met || echo '**not met**') |"
     fi
     if want a; then
-        echo "| (a) fanout: 1,000 clients, 10 x 10 msg/s, ${DUR_A} s | p99 $(fmt "${R[ours.a.p99]}" 2) ms (p50 $(fmt "${R[ours.a.p50]}" 2), max $(fmt "${R[ours.a.max]}" 1)); lost ${R[ours.a.lost]}, duplicated ${R[ours.a.dup]}, out of order ${R[ours.a.ooo]}; server CPU $(fmt "${R[ours.a.cpu]}" 2) s (runs: ${R[ours.a.cpu_range]}); waiting for their core: broadcaster $(fmt "${R[ours.a.bwait]}" 2) s, generator's reader $(fmt "${R[ours.a.gwait]}" 2) s | p99 ≤ 10 ms, no loss | $(verdict "${R[ours.a.p99]:-1e9} <= 10 && ${R[ours.a.lost]:-1} == 0") |"
+        for p in ours off; do
+            if [ "$p" = ours ]; then
+                label="(a) fsync=round (as shipped): fanout, 1,000 clients, 10 x 10 msg/s, ${DUR_A} s"
+                target="p99 ≤ 10 ms, no loss | $(verdict "${R[ours.a.p99]:-1e9} <= 10 && ${R[ours.a.lost]:-1} == 0")"
+            else
+                label="(a) fsync=off: the same, HISTORY_FSYNC=off"
+                target="(issue 15: report) round's p99 should stay within twice off's: 2 x $(fmt "${R[off.a.p99]}" 2) = $(fmt "$(awk -v o="${R[off.a.p99]:-0}" 'BEGIN { print 2 * o }')" 2) ms; round / off = $(awk -v a="${R[ours.a.p99]:-0}" -v o="${R[off.a.p99]:-0}" 'BEGIN { if (o > 0) printf "%.2f", a / o; else print "n/a" }') | "
+            fi
+            echo "| $label | p50 $(fmt "${R[$p.a.p50]}" 2) ms (runs: ${R[$p.a.p50range]}), p99 $(fmt "${R[$p.a.p99]}" 2) ms (runs: ${R[$p.a.p99range]}), max $(fmt "${R[$p.a.max]}" 1); lost ${R[$p.a.lost]}, duplicated ${R[$p.a.dup]}, out of order ${R[$p.a.ooo]}; server CPU $(fmt "${R[$p.a.cpu]}" 2) s (runs: ${R[$p.a.cpu_range]}); waiting for their core: broadcaster $(fmt "${R[$p.a.bwait]}" 2) s, generator's reader $(fmt "${R[$p.a.gwait]}" 2) s; store after the run $(fmt "$(awk -v b="${R[$p.a.store]}" 'BEGIN { print b / 1024 }')" 0) KiB | $target |"
+        done
     fi
     if want b; then
         echo "| (b) saturation: 200 clients, 20 senders | $(thousands "${R[ours.b.best]}") deliveries/s at ${R[ours.b.best_rate]} msg/s per sender (p99 $(fmt "${R[ours.b.best_p99]}" 1) ms, server CPU $(fmt "${R[ours.b.cpu_util]}" 2), generator CPU $(fmt "${R[ours.b.gen_cpu]}" 1) s of ${DUR_B}); ramp stopped ${R[ours.b.stop]} | ≥ 800,000/s, p99 < 100 ms, no loss | $(verdict "${R[ours.b.best]} >= 800000") |"
@@ -243,6 +274,7 @@ SEND_BUFFER_KIB=1024
     else
         echo "- server: the default build (as the Dockerfile and cargo build --release make it; PT_TLS $(tls_bytes "$SERVER_BIN") bytes) on core $SERVER_CORE, KAFKA_ENABLED=false except where a row says otherwise; generator on core $GEN_CORE"
     fi
+    store_note
     echo "- total time: $(elapsed)"
     echo ""
     cat "$OUT/table.md"

@@ -24,6 +24,7 @@ usage: wschat-bench --url ws://127.0.0.1:PORT/ws [options]
   --cpu-pid PID      also count this process's CPU over the measured window (chat mode; a
                      second instance, the broker); repeat it for several
   --names KIND       distinct (b0, b1, ...; default) or shared (one nickname for all)
+  --nickname NAME    the nickname with --names shared: letters, digits, - and _ (default bench)
   --rooms N          chat mode: client i enters room r<i mod N> once it has its welcome and
                      leaves the default room; sender k speaks in room r<k mod N>, and each
                      client must get its room's messages and no other's (default 0: everyone
@@ -144,6 +145,8 @@ pub struct Args {
     pub server_pid: Option<u32>,
     pub cpu_pids: Vec<u32>,
     pub names: Names,
+    /// The nickname every client asks for with [`Names::Shared`].
+    pub nickname: String,
     /// Rooms the clients are spread over (0: all stay in the default room).
     pub rooms: usize,
     pub initial_frames: usize,
@@ -170,6 +173,7 @@ impl Args {
             server_pid: None,
             cpu_pids: Vec::new(),
             names: Names::Distinct,
+            nickname: "bench".into(),
             rooms: 0,
             initial_frames: 3,
             connectors: 8,
@@ -205,6 +209,7 @@ impl Args {
                         n => return Err(format!("--names {n}: expected distinct or shared")),
                     }
                 }
+                "--nickname" => args.nickname = nickname(&value()?)?,
                 "--clients" => args.clients = number(&flag, &value()?)?,
                 "--senders" => args.senders = number(&flag, &value()?)?,
                 "--rate" => args.rate = number(&flag, &value()?)?,
@@ -274,7 +279,7 @@ impl Args {
     pub fn name(&self, i: usize) -> String {
         match self.names {
             Names::Distinct => format!("b{i}"),
-            Names::Shared => "bench".to_string(),
+            Names::Shared => self.nickname.clone(),
         }
     }
 
@@ -301,6 +306,15 @@ impl Args {
 
 fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
     value.parse().map_err(|_| format!("{flag}: {value:?} is not a valid number"))
+}
+
+/// A nickname that goes into the request target as it is: no percent-encoding needed.
+fn nickname(value: &str) -> Result<String, String> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if value.is_empty() || value.len() > 32 || !value.chars().all(plain) {
+        return Err(format!("--nickname {value:?}: 1 to 32 letters, digits, - or _"));
+    }
+    Ok(value.to_string())
 }
 
 /// The room every connection is in when it opens (the server's `DEFAULT_ROOM`, at its default:
@@ -342,5 +356,16 @@ mod tests {
         assert_eq!((b.group(7), b.groups(), b.room(b.group(7))), (0, 1, "general".to_string()));
         assert!(parse("--url ws://127.0.0.1:1/ws --clients 10 --rooms 11").is_err());
         assert!(parse("--url ws://127.0.0.1:1/ws --mode idle --clients 10 --rooms 2").is_err());
+    }
+
+    #[test]
+    fn nicknames() {
+        let a = parse("--url ws://127.0.0.1:1/ws --clients 3 --senders 1").unwrap();
+        assert_eq!((a.name(0), a.name(2)), ("b0".to_string(), "b2".to_string()));
+        let b = parse("--url ws://127.0.0.1:1/ws --names shared --nickname carolina").unwrap();
+        assert_eq!((b.name(0), b.name(5)), ("carolina".to_string(), "carolina".to_string()));
+        assert_eq!(parse("--url ws://127.0.0.1:1/ws --names shared").unwrap().name(1), "bench");
+        assert!(parse("--url ws://127.0.0.1:1/ws --nickname a&b").is_err());
+        assert!(parse("--url ws://127.0.0.1:1/ws --nickname=").is_err());
     }
 }

@@ -28,6 +28,7 @@ import {
   readRooms,
   readFrames,
   readDms,
+  killServer,
   waitForDm,
   clickUser,
   clickDm,
@@ -36,6 +37,12 @@ import {
 } from './lib.mjs';
 
 const TEST_TIMEOUT = 90000;
+
+/** A server without a store (HISTORY_DIR=off): a restart is a new epoch, with ids from 1 again. */
+const NO_STORE = { HISTORY_DIR: 'off' };
+
+/** The page's notices that say something may be lost (web/static/app.js, onHistory). */
+const MISSED_NOTICE = /server restarted|messages (may have been|were) missed/i;
 
 /** Asserts that the pages of a context logged no console error, threw nothing and opened no dialog. */
 function assertClean(problems, options) {
@@ -232,9 +239,10 @@ describe('WebSocketChat page', () => {
     });
   });
 
-  // Scenario 3: the server restarts; the page reconnects by itself and misses nothing.
+  // Scenario 3: the server restarts; the page reconnects by itself and misses nothing. A server
+  // without a store, so that the page also says the server restarted (a new epoch).
   test('reconnects after a server restart and shows what was sent meanwhile exactly once', { timeout: 150000 }, async (t) => {
-    let server = await startServer({ tls: false });
+    let server = await startServer({ tls: false, env: NO_STORE });
     const { port, dir } = server;
     const { context, problems } = await newContext(browser);
     const clients = [];
@@ -261,7 +269,7 @@ describe('WebSocketChat page', () => {
         assert.equal(await alice.locator('#send').isDisabled(), true, 'no sending while reconnecting');
 
         await delay(2500); // the outage: long enough for the backoff to grow
-        server = await startServer({ tls: false, port, dir });
+        server = await startServer({ tls: false, env: NO_STORE, port, dir });
         const carol = await rawClient(server.url, 'carol');
         clients.push(carol);
         const echoed = await carol.say(text);
@@ -306,6 +314,90 @@ describe('WebSocketChat page', () => {
       // Chromium logs each refused connection attempt itself; nothing else may appear.
       const refused = problems.console.length - consoleProblems(problems, { allowConnectionRefused: true }).length + problems.pageErrors.length;
       t.diagnostic(`${refused} refused connection attempt(s) logged by Chromium during the outages`);
+      assertClean(problems, { allowConnectionRefused: true });
+    } catch (err) {
+      throw withServerLog(err, server);
+    } finally {
+      await closeRestarted({ server, context, clients, dir });
+    }
+  });
+
+  // Issue 15: the store (HISTORY_DIR, kept in the server's folder) outlives the server. After a
+  // restart the epoch is the same and ids go on, so the page resumes where it was with nothing
+  // to warn about, and a reload shows the conversation and the same person.
+  test('a restart with the store, clean or a crash: the page comes back with no notice, a reload shows the conversation and the same name', { timeout: 150000 }, async () => {
+    let server = await startServer({ tls: false });
+    const { port, dir } = server;
+    const { context, problems } = await newContext(browser);
+    const clients = [];
+    try {
+      const alice = await openChat(context, server.url, 'alice');
+      await waitForState(alice, 'online');
+      const carol = await rawClient(server.url, 'carol');
+      clients.push(carol);
+      for (const text of ['one', 'two', 'three']) {
+        await sendFromPage(alice, text);
+        await waitForMessage(alice, text);
+      }
+      await carol.say('and one from carol');
+      await waitForMessage(alice, 'and one from carol');
+      const [hello] = await readFrames(alice, 'in', 'hello');
+      const before = (await readMessages(alice)).filter((m) => m.kind === 'message');
+      const last = before[before.length - 1];
+      await carol.close();
+      clients.pop();
+      const sent = ['one', 'two', 'three', 'and one from carol'];
+
+      // The page reconnects by itself after each restart: the same epoch, after its last id, and
+      // the history it gets back is complete.
+      const restart = async (how, text) => {
+        const exit = how === 'SIGKILL' ? await killServer(server) : await stopServer(server, { removeDir: false });
+        assert.deepEqual(exit, how === 'SIGKILL' ? { code: null, signal: 'SIGKILL' } : { code: 0, signal: null }, `${how} ends the server`);
+        await waitForState(alice, 'reconnecting', 10000);
+        server = await startServer({ tls: false, port, dir });
+        await waitForState(alice, 'online', 20000);
+        const dave = await rawClient(server.url, 'dave');
+        clients.push(dave);
+        const echoed = await dave.say(text);
+        await waitForMessage(alice, text);
+        await dave.close();
+        clients.pop();
+        sent.push(text);
+        return echoed;
+      };
+      const afterTerm = await restart('SIGTERM', 'after a clean restart');
+      assert.ok(afterTerm.id > last.id, `ids go on after the restart: ${afterTerm.id} after ${last.id}`);
+      const afterKill = await restart('SIGKILL', 'after a crash');
+      assert.ok(afterKill.id > afterTerm.id, `ids go on after the crash: ${afterKill.id} after ${afterTerm.id}`);
+
+      let shown = await readMessages(alice);
+      assert.deepEqual(shown.filter((m) => m.kind === 'message').map((m) => m.text), sent, 'each message once, in order');
+      assertNoDuplicateIds(shown);
+      assert.deepEqual(shown.filter((m) => m.kind === 'notice' && MISSED_NOTICE.test(m.text)).map((m) => m.text), [], 'no notice that messages may be missing');
+      assert.deepEqual(new Set(shown.filter((m) => m.kind === 'message').map((m) => m.epoch)), new Set([last.epoch]), 'one epoch throughout');
+      const opened = await alice.locator('#frame-list li.event').allTextContents();
+      assert.ok(
+        opened.some((e) => e.includes(`since=${last.id}&epoch=${last.epoch}`)),
+        `resumed after ${last.id} in epoch ${last.epoch}: ${JSON.stringify(opened)}`,
+      );
+      const resumes = (await readFrames(alice, 'in', 'history')).filter((f) => f.dm === undefined).slice(1);
+      assert.equal(resumes.length, 2, 'one resume per restart');
+      assert.deepEqual(resumes.map((f) => [String(f.epoch), f.complete]), [[last.epoch, true], [last.epoch, true]], 'each resume complete, in the same epoch');
+      const hellos = await readFrames(alice, 'in', 'hello');
+      assert.deepEqual(hellos.map((h) => [h.user, h.name]), hellos.map(() => [hello.user, 'alice']), 'the same person after each restart');
+
+      // A reload after the restarts: the conversation from the store, the same session and name.
+      await alice.reload();
+      await waitForState(alice, 'online');
+      await waitForMessage(alice, 'after a crash');
+      await waitForMyName(alice, 'alice');
+      shown = await readMessages(alice);
+      assert.deepEqual(shown.filter((m) => m.kind === 'message').map((m) => m.text), sent, 'the conversation after the reload');
+      assert.deepEqual(shown.filter((m) => m.kind === 'notice' && MISSED_NOTICE.test(m.text)).map((m) => m.text), [], 'no notice after the reload');
+      assert.equal(shown.find((m) => m.text === 'one').own, true, 'what alice said before the restarts is hers');
+      const [again] = await readFrames(alice, 'in', 'hello');
+      assert.deepEqual([again.session, again.user, again.name, again.requested], [hello.session, hello.user, 'alice', undefined], 'the session and its name survived');
+      assert.deepEqual((await readFrames(alice, 'in', 'error')).map((f) => f.code), [], 'no session_expired, no error');
       assertClean(problems, { allowConnectionRefused: true });
     } catch (err) {
       throw withServerLog(err, server);
@@ -764,7 +856,7 @@ describe('WebSocketChat page', () => {
   });
 
   test('resumes every room after a dropped connection or a restart: each from its own point, nothing twice', { timeout: 120000 }, async () => {
-    const env = { HISTORY_SIZE: '3', RATE_LIMIT_PER_SEC: '100' };
+    const env = { HISTORY_SIZE: '3', RATE_LIMIT_PER_SEC: '100', ...NO_STORE };
     let server = await startServer({ tls: false, env });
     const { port, dir } = server;
     const { context, problems } = await newContext(browser);
@@ -816,9 +908,9 @@ describe('WebSocketChat page', () => {
       await assertRoomShows(alice, 'rust', ['before r', 'away r1', 'away r2', 'x3', 'x4', 'x5'], { missed: true });
       assert.equal(countText(await readMessages(alice), 'x1'), 0, 'x1 fell out of the history');
 
-      // 3. The server restarts on the same port: new epochs, ids from 1 again in every room. The page
-      // comes back into both rooms by itself; whether the new messages come live or in the
-      // history depends on its random backoff, but each is shown once.
+      // 3. The server (without a store) restarts on the same port: new epochs, ids from 1 again in
+      // every room. The page comes back into both rooms by itself; whether the new messages come
+      // live or in the history depends on its random backoff, but each is shown once.
       await carol.close();
       clients.pop();
       await stopServer(server, { removeDir: false });

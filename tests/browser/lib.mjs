@@ -11,7 +11,9 @@ import WebSocket from 'ws';
 
 export const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(HERE, '..', '..');
-export const SERVER_BIN = process.env.WSCHAT_BIN || path.join(REPO, 'target', 'debug', 'websocketchat');
+// Where cargo builds: CARGO_TARGET_DIR (relative to the repository) when set, else target/.
+const TARGET_DIR = path.resolve(REPO, process.env.CARGO_TARGET_DIR || 'target');
+export const SERVER_BIN = process.env.WSCHAT_BIN || path.join(TARGET_DIR, 'debug', 'websocketchat');
 export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 
 export const CHROMIUM_ARGS = [
@@ -41,7 +43,9 @@ const LISTENING = /listening on (https?):\/\/(\S+)/;
 /**
  * Starts the server binary on 127.0.0.1 and resolves once it logs its address.
  * `dir` is its working directory (a fresh temp dir, so no .env is read) and
- * holds the TLS certificate, so a restart in the same dir reuses it.
+ * holds the TLS certificate and the store (HISTORY_DIR), so a restart in the same
+ * dir reuses both, and no two servers of a run share a store. `env` may set
+ * HISTORY_DIR to 'off' for a server that forgets everything when it stops.
  */
 export async function startServer({ tls = true, port = 0, env = {}, dir, timeoutMs = 20000 } = {}) {
   if (!existsSync(SERVER_BIN)) {
@@ -60,6 +64,7 @@ export async function startServer({ tls = true, port = 0, env = {}, dir, timeout
       TLS_CERT: path.join(workDir, 'cert.pem'),
       TLS_KEY: path.join(workDir, 'key.pem'),
       LOG_LEVEL: 'info',
+      HISTORY_DIR: path.join(workDir, 'history'),
       ...env,
     },
   });
@@ -114,7 +119,6 @@ export async function startServer({ tls = true, port = 0, env = {}, dir, timeout
   return server;
 }
 
-/** SIGTERM, then wait for the exit (SIGKILL after `timeoutMs`). Resolves to {code, signal}. */
 /**
  * Ends a test that restarted its server itself: every client and the browser context closed,
  * the server stopped and its folder (kept across the restarts) removed.
@@ -132,6 +136,7 @@ export function withServerLog(err, server) {
   return err;
 }
 
+/** SIGTERM, then wait for the exit (SIGKILL after `timeoutMs`). Resolves to {code, signal}. */
 export async function stopServer(server, { timeoutMs = 10000, removeDir = true } = {}) {
   if (!server) return null;
   if (server.exit === null) {
@@ -142,6 +147,12 @@ export async function stopServer(server, { timeoutMs = 10000, removeDir = true }
   }
   if (removeDir && server.ownsDir) rmSync(server.dir, { recursive: true, force: true });
   return server.exit;
+}
+
+/** SIGKILL, as a crash would end it: nothing of the server's own shutdown runs. Keeps its dir. */
+export async function killServer(server) {
+  if (server.exit === null) server.child.kill('SIGKILL');
+  return server.exited;
 }
 
 // ---------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 #
 #   bash tests/browser/run.sh
 #
-# Needs the server built (target/debug/websocketchat, or set WSCHAT_BIN).
+# Needs the server built (target/debug/websocketchat, or under CARGO_TARGET_DIR, or set WSCHAT_BIN).
 # Installs what is missing: Debian's chromium (as root, with apt-get) and the
 # npm packages in package-lock.json. SCREENSHOT=1 also writes docs/screenshot.png.
 set -euo pipefail
@@ -39,7 +39,14 @@ if [ ! -d node_modules ] || [ "$(cat node_modules/.lock-sha256 2>/dev/null || tr
   echo "$lock_sum" > node_modules/.lock-sha256
 fi
 
-bin="${WSCHAT_BIN:-$(cd ../.. && pwd)/target/debug/websocketchat}"
+# Where cargo builds: CARGO_TARGET_DIR (relative to the repository) when set, else target/.
+target_dir="$(cd ../.. && pwd)/target"
+case "${CARGO_TARGET_DIR:-}" in
+  '') ;;
+  /*) target_dir="$CARGO_TARGET_DIR" ;;
+  *) target_dir="$(cd ../.. && pwd)/$CARGO_TARGET_DIR" ;;
+esac
+bin="${WSCHAT_BIN:-$target_dir/debug/websocketchat}"
 if [ ! -x "$bin" ]; then
   echo "run.sh: server binary not found at $bin (run 'cargo build' first, or set WSCHAT_BIN)" >&2
   exit 1
