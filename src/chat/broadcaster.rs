@@ -296,6 +296,10 @@ impl Broadcaster {
                 self.send_batched_presence(&mut round);
                 self.commit(&mut round);
                 self.deliver(&mut round);
+                // The wire inspector's count of skipped frames, due even when no frame comes.
+                for client in self.hub.clients() {
+                    client.outbound.tap_tick();
+                }
                 self.round = round;
             }
             self.retry_backlog();

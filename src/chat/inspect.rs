@@ -10,8 +10,9 @@
 //! ```
 //! The tap lives in the connection's own `Outbound`, so no connection can see another's frames;
 //! the events it sends are not tapped (no recursion). At most `INSPECT_MAX_EVENTS_PER_SEC` events
-//! a second; the frames beyond that are counted in one `frame_skipped` event when the next second
-//! begins. Switched off (the default) it costs one flag read per read and per send.
+//! a second; the frames beyond that are counted in one `frame_skipped` event when the second is
+//! over (the broadcaster's once-a-second tick sends it if no frame does). Switched off (the
+//! default) it costs one flag read per read, per send and per tick.
 
 use std::time::{Duration, Instant};
 
@@ -44,17 +45,28 @@ impl Inspector {
     }
 }
 
-impl Tap for Inspector {
-    fn seen(&mut self, seen: Seen<'_>, events: &mut Vec<Bytes>) {
-        let now = Instant::now();
-        if now.duration_since(self.window) >= Duration::from_secs(1) {
-            if self.skipped > 0 {
-                let count = std::mem::take(&mut self.skipped);
-                let skipped = format!(r#"{{"type":"frame_skipped","count":{count}}}"#);
-                events.push(frame::text(skipped));
-            }
-            (self.window, self.sent) = (now, 0);
+impl Inspector {
+    /// Starts a new second once the current one is over, first counting what it skipped.
+    fn next_second(&mut self, now: Instant, events: &mut Vec<Bytes>) {
+        if now.duration_since(self.window) < Duration::from_secs(1) {
+            return;
         }
+        if self.skipped > 0 {
+            let count = std::mem::take(&mut self.skipped);
+            let skipped = format!(r#"{{"type":"frame_skipped","count":{count}}}"#);
+            events.push(frame::text(skipped));
+        }
+        (self.window, self.sent) = (now, 0);
+    }
+}
+
+impl Tap for Inspector {
+    fn tick(&mut self, events: &mut Vec<Bytes>) {
+        self.next_second(Instant::now(), events);
+    }
+
+    fn seen(&mut self, seen: Seen<'_>, events: &mut Vec<Bytes>) {
+        self.next_second(Instant::now(), events);
         if self.sent >= self.limit {
             self.skipped += 1;
             return;
@@ -143,20 +155,33 @@ impl Handshake {
     /// Keeps `request`'s head as text, without the session it may carry (in the query or the
     /// `wschat_session` cookie) or any `Authorization`.
     pub fn of(request: &HttpRequest) -> Handshake {
-        let target = match request.query.is_empty() {
-            true => request.path.clone(),
-            false => format!("{}?{}", request.path, redact_query(&request.query)),
-        };
-        let mut text = format!("{} {target} HTTP/1.{}\r\n", request.method, request.version);
-        for (name, value) in &request.headers {
-            let value = if name.eq_ignore_ascii_case("cookie") {
-                redact_cookie(value)
-            } else if name.eq_ignore_ascii_case("authorization") {
-                HIDDEN.to_string()
+        // One allocation of the right size and no temporaries: every chat connection keeps
+        // this for its life, and short-lived allocations on its thread would leave holes in the
+        // heap that the connection then pays for too (BENCHMARKS.md, issue 16).
+        let HttpRequest { method, path, query, version, headers } = request;
+        let fields: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4 + HIDDEN.len()).sum();
+        let mut text = String::with_capacity(method.len() + path.len() + query.len() + fields + 16);
+        text.push_str(method);
+        text.push(' ');
+        text.push_str(path);
+        for (i, pair) in query.split('&').filter(|_| !query.is_empty()).enumerate() {
+            text.push(if i == 0 { '?' } else { '&' });
+            match pair.split_once('=') {
+                Some(("session", _)) => push_all(&mut text, &["session=", HIDDEN]),
+                _ => text.push_str(pair),
+            }
+        }
+        push_all(&mut text, &[" HTTP/1.", if *version == 0 { "0" } else { "1" }, "\r\n"]);
+        for (name, value) in headers {
+            push_all(&mut text, &[name, ": "]);
+            if name.eq_ignore_ascii_case("authorization") {
+                text.push_str(HIDDEN);
+            } else if name.eq_ignore_ascii_case("cookie") {
+                push_cookie(&mut text, value);
             } else {
-                value.clone()
-            };
-            text.push_str(&format!("{name}: {value}\r\n"));
+                text.push_str(value);
+            }
+            text.push_str("\r\n");
         }
         text.push_str("\r\n");
         Handshake { request: text.into_boxed_str() }
@@ -204,21 +229,24 @@ struct HandshakeEvent<'a> {
 /// What a secret is shown as.
 const HIDDEN: &str = "…";
 
-fn redact_query(query: &str) -> String {
-    let pairs = query.split('&').map(|pair| match pair.split_once('=') {
-        Some(("session", _)) => format!("session={HIDDEN}"),
-        _ => pair.to_string(),
-    });
-    pairs.collect::<Vec<_>>().join("&")
+fn push_all(text: &mut String, parts: &[&str]) {
+    for part in parts {
+        text.push_str(part);
+    }
 }
 
-fn redact_cookie(header: &str) -> String {
+/// A `Cookie` header's pairs, the session's value hidden.
+fn push_cookie(text: &mut String, header: &str) {
     let cookie = crate::chat::handler::SESSION_COOKIE;
-    let pairs = header.split(';').map(|pair| match pair.trim().split_once('=') {
-        Some((name, _)) if name == cookie => format!("{cookie}={HIDDEN}"),
-        _ => pair.trim().to_string(),
-    });
-    pairs.collect::<Vec<_>>().join("; ")
+    for (i, pair) in header.split(';').enumerate() {
+        if i > 0 {
+            text.push_str("; ");
+        }
+        match pair.trim().split_once('=') {
+            Some((name, _)) if name == cookie => push_all(text, &[cookie, "=", HIDDEN]),
+            _ => text.push_str(pair.trim()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -294,6 +322,16 @@ mod tests {
         let skipped = String::from_utf8_lossy(&events[2][2..]).into_owned();
         assert_eq!(skipped, r#"{"type":"frame_skipped","count":3}"#);
         assert_eq!(events.len(), 4, "the count, then the frame of the new second");
+        // With no frame after the second, the tick counts them.
+        for _ in 0..3 {
+            inspector.seen(seen(Dir::Out, &ping), &mut events);
+        }
+        inspector.tick(&mut events);
+        assert_eq!(events.len(), 5, "the second is not over");
+        inspector.window -= Duration::from_secs(1);
+        inspector.tick(&mut events);
+        let skipped = String::from_utf8_lossy(&events[5][2..]).into_owned();
+        assert_eq!(skipped, r#"{"type":"frame_skipped","count":2}"#);
     }
 
     #[test]
@@ -313,7 +351,12 @@ mod tests {
         let text = Handshake::of(&request).event();
         let event = parsed(&text);
         assert!(!text.contains("SECRET"), "{text}");
-        assert!(text.contains("session=…") && text.contains("theme=dark; wschat_session=…"));
+        assert_eq!(
+            event["request"],
+            "GET /ws?name=ann&session=… HTTP/1.1\r\nHost: localhost\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Cookie: theme=dark; wschat_session=…\r\n\r\n"
+        );
         assert_eq!(event["accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
         assert_eq!(event["sha1"], "b37a4f2cc0624f1690f64606cf385945b2bec4ea");
         assert!(event["response"].as_str().unwrap().starts_with("HTTP/1.1 101 Switching"));

@@ -193,6 +193,21 @@ impl Outbound {
         }
     }
 
+    /// Once a second (the broadcaster's tick): lets the tap, if any, send what is due.
+    pub fn tap_tick(&self) {
+        if !self.tapping.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut state = self.lock();
+        let Some(tapped) = state.tap.as_mut() else { return };
+        let mut events = Vec::new();
+        tapped.tap.tick(&mut events);
+        if !events.is_empty() && state.closing.is_none() && !state.dead {
+            let events: Vec<&Bytes> = events.iter().collect();
+            self.send_locked(&mut state, &events);
+        }
+    }
+
     fn send_locked(&self, state: &mut MutexGuard<'_, State>, frames: &[&Bytes]) -> Sent {
         // Nothing waits: write straight from the caller's frames, no queue touched. What the
         // kernel does not take then waits for the broadcaster's retry: the socket is full.

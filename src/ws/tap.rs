@@ -85,6 +85,10 @@ pub struct Seen<'a> {
 pub trait Tap: Send + std::fmt::Debug {
     /// A frame was read or written.
     fn seen(&mut self, frame: Seen<'_>, events: &mut Vec<Bytes>);
+
+    /// Called about once a second whatever the traffic, for what is due (the inspector's count
+    /// of frames it skipped).
+    fn tick(&mut self, events: &mut Vec<Bytes>);
 }
 
 /// A tap with its cutter for the bytes read.
