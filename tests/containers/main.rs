@@ -211,7 +211,12 @@ fn alone_it_keeps_its_history_in_its_volume() {
     podman(&args);
     let answering = || {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !http_get(addr, "/healthz").starts_with("HTTP/1.1 200 ") {
+        // Refused until the server listens: only a 200 means it is up.
+        let up = || {
+            TcpStream::connect(addr).is_ok()
+                && http_get(addr, "/healthz").starts_with("HTTP/1.1 200 ")
+        };
+        while !up() {
             assert!(Instant::now() < deadline, "the lone server did not answer: {}", {
                 let out = podman(&["logs", name]);
                 String::from_utf8_lossy(&out.stderr).into_owned()
