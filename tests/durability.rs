@@ -268,6 +268,38 @@ fn the_log_is_compacted_to_what_is_kept_and_reads_back_the_same() {
 }
 
 #[test]
+fn a_room_forgotten_and_made_again_never_gives_an_id_twice_across_a_restart() {
+    // MAX_ROOMS=2: two empty rooms are kept with their history; a third forgets the oldest.
+    let mut server = Server::start(&[("MAX_ROOMS", "2")]);
+    let mut alice = server.joined("name=alice");
+    alice.subscribe("old");
+    for text in ["one", "two", "three"] {
+        alice.say_in("old", text);
+        alice.next_of("message");
+    }
+    let epoch = alice.subscribe("old")["epoch"].as_str().unwrap().to_string();
+    for room in ["old", "b", "c"] {
+        if room != "old" {
+            alice.subscribe(room);
+        }
+        alice.request(json!({"type": "unsubscribe", "room": room}));
+    }
+    // `old` was forgotten; made again, it starts above every id it gave.
+    assert_eq!(history_texts(&alice.subscribe("old")), Vec::<&str>::new());
+    alice.say_in("old", "four");
+    assert_eq!(alice.next_of("message")["id"], 4);
+    server.kill();
+    server.restart();
+    let mut bob = server.joined("name=bob");
+    bob.request(json!({"type": "subscribe", "room": "old", "since": 2, "epoch": epoch}));
+    let resumed = bob.next_of("history");
+    assert_eq!(history_texts(&resumed), ["four"]);
+    assert_eq!(resumed["complete"], false, "message 3 of the old room is gone");
+    bob.say_in("old", "five");
+    assert_eq!(bob.next_of("message")["id"], 5);
+}
+
+#[test]
 fn a_torn_last_record_is_cut_off_and_everything_before_it_kept() {
     let mut server = Server::start(&[]);
     let mut alice = server.joined("name=alice");

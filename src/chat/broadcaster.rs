@@ -223,13 +223,17 @@ impl Broadcaster {
             match entry {
                 Entry::Epoch(_) => {}
                 Entry::Start { thread: Thread::Room(room), first, last } => {
-                    self.hub.room_mut(&room).history.restart(first, last);
+                    let history = &mut self.hub.room_mut(&room).history;
+                    history.restart(first, last);
+                    history.journaled();
                 }
                 Entry::Start { thread: Thread::Direct(pair), first, last } => {
                     if let Some(history) = self.known_conversation(pair) {
                         history.restart(first, last);
+                        history.journaled();
                     }
                 }
+                Entry::IdsAbove(id) => self.hub.start_ids_above(id),
                 Entry::Message(chat) => match &chat.place {
                     Place::Room(room) => self.hub.room_mut(room).history.restore(chat.clone()),
                     Place::Direct { to_user, .. } => {
@@ -478,8 +482,9 @@ impl Broadcaster {
             return;
         };
         let thread = Thread::Room(room.clone());
-        if history.next_id() == 1 {
-            journal.write(Entry::Start { thread: thread.clone(), first: 1, last: 0 });
+        if history.needs_start() {
+            let (first, last) = history.span();
+            journal.write(Entry::Start { thread: thread.clone(), first, last });
         }
         journal.write(Entry::Message(chat.clone()));
         history.push_tentative(chat.clone());
@@ -555,8 +560,9 @@ impl Broadcaster {
         match (&mut self.journal, from) {
             (Some(journal), From::Here { conn }) => {
                 let thread = Thread::Direct(pair);
-                if history.next_id() == 1 {
-                    journal.write(Entry::Start { thread: thread.clone(), first: 1, last: 0 });
+                if history.needs_start() {
+                    let (first, last) = history.span();
+                    journal.write(Entry::Start { thread: thread.clone(), first, last });
                 }
                 journal.write(Entry::Message(chat.clone()));
                 history.push_tentative(chat.clone());
@@ -857,6 +863,9 @@ impl Broadcaster {
             return;
         }
         let mut entries = vec![Entry::Epoch(self.hub.epochs().of("").epoch.clone())];
+        if self.hub.ids_above() > 0 {
+            entries.push(Entry::IdsAbove(self.hub.ids_above()));
+        }
         let sessions = self.identities.sessions();
         entries.extend(sessions.map(|(user, name)| Entry::Session { user, name: name.into() }));
         let rooms = self.hub.histories().map(|(room, h)| (Thread::Room(room.clone()), h));

@@ -35,6 +35,8 @@ pub struct History {
     tentative: usize,
     /// `last_id` before the first of them.
     last_confirmed: u64,
+    /// Its start is in the journal (see `chat/journal.rs`, `Entry::Start`).
+    journaled: bool,
 }
 
 impl History {
@@ -48,6 +50,7 @@ impl History {
             dropped_through: 0,
             tentative: 0,
             last_confirmed: 0,
+            journaled: false,
         }
     }
 
@@ -123,6 +126,7 @@ impl History {
     /// Stores a message read back from the store at start; one not newer than the last kept is
     /// a copy (a compaction cut short by a crash) and is skipped.
     pub fn restore(&mut self, chat: Arc<Chat>) {
+        self.journaled();
         if self.kept.back().is_none_or(|last| last.id < chat.id) {
             self.push(chat);
         }
@@ -131,10 +135,22 @@ impl History {
     /// Starts the history again, as a compaction left it: ids before `first` are gone, `last`
     /// was the last one given.
     pub fn restart(&mut self, first: u64, last: u64) {
+        self.journaled = false;
         self.kept.clear();
         self.dropped_through = first.saturating_sub(1);
         self.last_id = last;
         self.tentative = 0;
+    }
+
+    /// True until the journal has this history's start (`Entry::Start`), which the caller
+    /// then writes; false from then on.
+    pub fn needs_start(&mut self) -> bool {
+        !std::mem::replace(&mut self.journaled, true)
+    }
+
+    /// Its start is in the journal (it was read back from there).
+    pub fn journaled(&mut self) {
+        self.journaled = true;
     }
 
     /// The first id the history can replay (older ones were dropped), and the last id given.
@@ -168,6 +184,8 @@ impl History {
 #[derive(Debug, Clone)]
 pub struct Epochs {
     starts: Vec<Start>,
+    /// Ids are counted here (no bus), not read from a topic.
+    counted_here: bool,
 }
 
 /// One id sequence: its epoch, and the first id kept in memory (older ones are not replayed).
@@ -182,13 +200,18 @@ pub struct Start {
 impl Epochs {
     /// One epoch for every room, ids from 1.
     pub fn single(epoch: String) -> Epochs {
-        Epochs { starts: vec![Start { epoch, first_id: 1 }] }
+        Epochs { starts: vec![Start { epoch, first_id: 1 }], counted_here: true }
+    }
+
+    /// True when ids are counted here (no bus), false when they are a topic's offsets.
+    pub fn counted_here(&self) -> bool {
+        self.counted_here
     }
 
     /// One sequence per partition, in partition order.
     pub fn partitions(starts: Vec<Start>) -> Epochs {
         assert!(!starts.is_empty(), "a topic has at least one partition");
-        Epochs { starts }
+        Epochs { starts, counted_here: false }
     }
 
     /// The sequence `room` takes its ids from.

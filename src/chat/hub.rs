@@ -100,6 +100,10 @@ pub struct Hub {
     epochs: Epochs,
     history_size: usize,
     keep_empty: usize,
+    /// The highest id any forgotten room had given. Without a bus, a room made from now on
+    /// starts above it, so that a room forgotten and made again never gives an id twice in its
+    /// epoch (with Kafka, ids are offsets, which never go back).
+    ids_above: u64,
 }
 
 impl Hub {
@@ -117,7 +121,18 @@ impl Hub {
             epochs,
             history_size,
             keep_empty,
+            ids_above: 0,
         }
+    }
+
+    /// The highest id any forgotten room gave (see `ids_above`), for the journal.
+    pub fn ids_above(&self) -> u64 {
+        self.ids_above
+    }
+
+    /// Rooms made from now on start above `id` (read back from the journal).
+    pub fn start_ids_above(&mut self, id: u64) {
+        self.ids_above = self.ids_above.max(id);
     }
 
     /// Adds a client, in no room yet; returns its slot.
@@ -290,7 +305,11 @@ impl Hub {
     /// A room, created (empty, with an empty history) if it does not exist.
     pub fn room_mut(&mut self, room: &RoomName) -> &mut Room {
         if !self.rooms.contains_key(room) {
-            let history = self.epochs.history(room.as_str(), self.history_size);
+            let mut history = self.epochs.history(room.as_str(), self.history_size);
+            if self.ids_above > 0 && self.epochs.counted_here() {
+                // Ids up to `ids_above` may have been this room's before it was forgotten.
+                history.restart(self.ids_above + 1, self.ids_above);
+            }
             // A room starts empty (its first member, if any, enters right after).
             let new = Room { members: Vec::new(), names: BTreeMap::new(), history, emptied: 1 };
             self.rooms.insert(room.clone(), new);
@@ -332,8 +351,8 @@ impl Hub {
             let Some((oldest, count)) = self.emptied.pop_front() else { break };
             let stale =
                 self.rooms.get(&oldest).is_none_or(|r| !r.members.is_empty() || r.emptied != count);
-            if !stale {
-                self.rooms.remove(&oldest);
+            if !stale && let Some(gone) = self.rooms.remove(&oldest) {
+                self.ids_above = self.ids_above.max(gone.history.span().1);
                 self.empty_rooms -= 1;
             }
         }
@@ -424,5 +443,36 @@ mod tests {
         // keep_empty is 2: the oldest empty room is forgotten.
         assert!(hub.room(&room("a")).is_none());
         assert!(hub.room(&room("b")).is_some() && hub.room(&room("c")).is_some());
+    }
+
+    #[test]
+    fn a_room_forgotten_and_made_again_starts_above_every_id_it_gave() {
+        use crate::chat::protocol::{Chat, Place};
+        let mut hub = hub();
+        for id in 1..=7 {
+            let place = Place::Room(room("a"));
+            let (name, text, ts) = ("n".into(), "t".into(), "t".into());
+            let chat = Chat { place, id, user: UserId::NOBODY, name, text, ts };
+            hub.room_mut(&room("a")).history.push(Arc::new(chat));
+        }
+        hub.room_mut(&room("b"));
+        hub.room_mut(&room("c")); // keep_empty is 2: `a` is forgotten
+        assert!(hub.room(&room("a")).is_none());
+        assert_eq!(hub.ids_above(), 7);
+        let again = &hub.room_mut(&room("a")).history;
+        assert_eq!(again.next_id(), 8, "no id of the old `a` is given again");
+        let resume = crate::chat::history::Resume { since: 5, epoch: Some("e".into()) };
+        assert!(!again.replay(Some(&resume)).1, "a resume from the old `a` is incomplete");
+        // With Kafka, ids are offsets: a room starts where its partition says.
+        let mut kafka = Hub::new(
+            Epochs::partitions(vec![crate::chat::history::Start {
+                epoch: "e".into(),
+                first_id: 1,
+            }]),
+            10,
+            2,
+        );
+        kafka.start_ids_above(7);
+        assert_eq!(kafka.room_mut(&room("d")).history.next_id(), 1);
     }
 }

@@ -41,6 +41,10 @@ pub enum Entry {
         /// Its nickname.
         name: String,
     },
+    /// Rooms made from now on start their ids above this one: the highest id a forgotten room
+    /// gave (a room forgotten under `MAX_ROOMS` and made again never gives an id twice).
+    /// Written by compaction, which leaves forgotten rooms out.
+    IdsAbove(u64),
     /// Session `user` was forgotten (offline past `NAME_RESERVE_SECS`): its name is free and its
     /// private conversations are gone.
     Forget(UserId),

@@ -140,7 +140,8 @@ impl Store {
 impl Journal for Store {
     fn write(&mut self, entry: Entry) {
         self.log.append(&encode(&entry));
-        if matches!(entry, Entry::Session { .. } | Entry::Forget(_)) {
+        // What is not a message is never refused: it is written with the next good commit.
+        if !matches!(entry, Entry::Message(_)) {
             self.kept.push(entry);
         }
     }
@@ -283,6 +284,11 @@ enum Record {
     Forget {
         user: String,
     },
+    /// Rooms made from now on start their ids above `last`.
+    #[serde(rename = "ids_above")]
+    IdsAbove {
+        last: u64,
+    },
 }
 
 fn encode(entry: &Entry) -> Vec<u8> {
@@ -316,6 +322,7 @@ fn encode(entry: &Entry) -> Vec<u8> {
             Record::Session { user: user.to_text(), name: name.clone() }
         }
         Entry::Forget(user) => Record::Forget { user: user.to_text() },
+        Entry::IdsAbove(last) => Record::IdsAbove { last: *last },
     };
     serde_json::to_vec(&record).expect("records are plain JSON")
 }
@@ -343,6 +350,7 @@ fn decode(payload: &[u8]) -> Option<Entry> {
         }
         Record::Session { user: id, name } => Entry::Session { user: user(&id)?, name },
         Record::Forget { user: id } => Entry::Forget(user(&id)?),
+        Record::IdsAbove { last } => Entry::IdsAbove(last),
     })
 }
 
@@ -388,6 +396,7 @@ mod tests {
             Entry::Message(Arc::new(dm)),
             Entry::Session { user: user(1), name: "Alice".into() },
             Entry::Forget(user(2)),
+            Entry::IdsAbove(41),
         ];
         for entry in entries {
             assert_eq!(decode(&encode(&entry)), Some(entry));
