@@ -23,7 +23,7 @@ use crate::http::Request as HttpRequest;
 use crate::ws::frame;
 use crate::ws::handshake::{WS_GUID, accept_steps, switching_protocols};
 use crate::ws::tap::{Dir, PREFIX, Seen, Tap};
-use crate::ws::wire::{LenForm, hex, opname};
+use crate::ws::wire::{hex, opname};
 
 /// A connection's inspector: turns frames seen into events, within the rate.
 #[derive(Debug)]
@@ -106,12 +106,6 @@ pub fn frame_event(seen: &Seen<'_>) -> FrameEvent {
     let header = &seen.header;
     let mask = header.mask.unwrap_or([0; 4]);
     let payload: Vec<u8> = seen.payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]).collect();
-    let extended = header.size - if header.mask.is_some() { 4 } else { 0 };
-    let len_form = match extended {
-        2 => LenForm::Bits7,
-        4 => LenForm::Bits16,
-        _ => LenForm::Bits64,
-    };
     let whole_close =
         header.opcode == 0x8 && payload.len() >= 2 && header.len == payload.len() as u64;
     FrameEvent {
@@ -127,7 +121,7 @@ pub fn frame_event(seen: &Seen<'_>) -> FrameEvent {
         masked: header.mask.is_some(),
         mask: header.mask.map(|m| hex(&m).replace(' ', "")),
         len: header.len,
-        len_form: len_form.as_str(),
+        len_form: header.len_form.as_str(),
         header: hex(seen.header_bytes),
         payload_wire: hex(seen.payload),
         payload: hex(&payload),

@@ -12,6 +12,8 @@
 
 use tungstenite::Bytes;
 
+use crate::ws::wire::{self, LenForm};
+
 /// Payload bytes of each frame kept for the tap; the rest is counted, not kept.
 pub const PREFIX: usize = 64;
 
@@ -37,6 +39,8 @@ pub struct Header {
     pub mask: Option<[u8; 4]>,
     /// The payload length.
     pub len: u64,
+    /// How it is written: in 7 bits, or 16 or 64 after them.
+    pub len_form: LenForm,
     /// Bytes of the header: 2, plus 2 or 8 for an extended length, plus 4 for a mask.
     pub size: usize,
 }
@@ -44,24 +48,19 @@ pub struct Header {
 impl Header {
     /// Reads the header at the start of `bytes`; `None` while it is incomplete.
     pub fn parse(bytes: &[u8]) -> Option<Header> {
-        let (&b0, &b1) = (bytes.first()?, bytes.get(1)?);
-        let masked = b1 & 0x80 != 0;
-        let (len, at) = match b1 & 0x7f {
-            126 => (u64::from(u16::from_be_bytes(bytes.get(2..4)?.try_into().ok()?)), 4),
-            127 => (u64::from_be_bytes(bytes.get(2..10)?.try_into().ok()?), 10),
-            short => (u64::from(short), 2),
-        };
-        let mask = match masked {
-            true => Some(bytes.get(at..at + 4)?.try_into().ok()?),
-            false => None,
-        };
+        let size = wire::header_len(bytes);
+        let header = bytes.get(..size)?;
+        let (len, len_form) = wire::raw_len(header);
+        let b0 = header[0];
+        let mask = (header[1] & 0x80 != 0).then(|| header[size - 4..].try_into().expect("4 bytes"));
         Some(Header {
             fin: b0 & 0x80 != 0,
             rsv: [b0 & 0x40 != 0, b0 & 0x20 != 0, b0 & 0x10 != 0],
             opcode: b0 & 0x0f,
             mask,
             len,
-            size: at + if masked { 4 } else { 0 },
+            len_form,
+            size,
         })
     }
 }
