@@ -40,7 +40,7 @@ use crate::chat::history::{Epochs, History, Resume};
 use crate::chat::hub::{Entered, Hub, Slot};
 use crate::chat::identity::{Identities, Pair, Renamed, Settled};
 use crate::chat::inbox::{Arrival, Event, From, Mailbox, Said};
-use crate::chat::journal::{Entry, Journal, Thread};
+use crate::chat::journal::{Entry, Journal, Thread, write_message};
 use crate::chat::presence::{Announce, Change, FORGET_AFTER, Presence, now_millis};
 use crate::chat::protocol::{
     Chat, MAX_LISTED_ROOMS, NO_SUCH_USER, Place, RoomCount, ServerEvent, Unread, timestamp,
@@ -84,12 +84,10 @@ pub struct Broadcaster {
 /// back from its history, its frame from the round, and its sender is told.
 #[derive(Debug)]
 struct Tentative {
-    thread: Thread,
+    chat: Arc<Chat>,
     frame: u32,
     /// The connection that sent it.
     conn: u64,
-    /// The recipient's nickname, for a private message.
-    to: Option<String>,
 }
 
 /// The nicknames that came into and went out of one big room since its last `presence` event.
@@ -222,35 +220,31 @@ impl Broadcaster {
         for entry in entries {
             match entry {
                 Entry::Epoch(_) => {}
-                Entry::Start { thread: Thread::Room(room), first, last } => {
-                    let history = &mut self.hub.room_mut(&room).history;
-                    history.restart(first, last);
-                    history.journaled();
-                }
-                Entry::Start { thread: Thread::Direct(pair), first, last } => {
-                    if let Some(history) = self.known_conversation(pair) {
+                Entry::Start { thread, first, last } => {
+                    if let Some(history) = self.restored(thread) {
                         history.restart(first, last);
                         history.journaled();
                     }
                 }
                 Entry::IdsAbove(id) => self.hub.start_ids_above(id),
-                Entry::Message(chat) => match &chat.place {
-                    Place::Room(room) => self.hub.room_mut(room).history.restore(chat.clone()),
-                    Place::Direct { to_user, .. } => {
-                        let pair = Pair::new(chat.user, *to_user);
-                        if let Some(history) = self.known_conversation(pair) {
-                            history.restore(chat);
-                        }
+                Entry::Message(chat) => {
+                    if let Some(history) = self.restored(Thread::of(&chat)) {
+                        history.restore(chat);
                     }
-                },
+                }
                 Entry::Session { user, name } => self.identities.restore(user, &name, now),
                 Entry::Forget(user) => self.identities.restore_forget(user),
             }
         }
     }
 
-    /// The conversation of `pair`, made if need be, when both its sessions are known.
-    fn known_conversation(&mut self, pair: Pair) -> Option<&mut History> {
+    /// The history a restored entry goes to, made if need be: a room's, or the conversation of
+    /// two sessions that are both known (one forgotten since took its conversations with it).
+    fn restored(&mut self, thread: Thread) -> Option<&mut History> {
+        let pair = match thread {
+            Thread::Room(room) => return Some(&mut self.hub.room_mut(&room).history),
+            Thread::Direct(pair) => pair,
+        };
         let (a, b) = pair.users();
         if self.identities.name(a).is_none() || self.identities.name(b).is_none() {
             return None;
@@ -481,16 +475,10 @@ impl Broadcaster {
             self.to_room(round, &room, &ServerEvent::Message(&chat), Except::Nobody);
             return;
         };
-        let thread = Thread::Room(room.clone());
-        if history.needs_start() {
-            let (first, last) = history.span();
-            journal.write(Entry::Start { thread: thread.clone(), first, last });
-        }
-        journal.write(Entry::Message(chat.clone()));
-        history.push_tentative(chat.clone());
+        write_message(journal.as_mut(), history, &chat);
         let frame = round.frame(&ServerEvent::Message(&chat));
         self.to_room_frame(round, &room, frame, Except::Nobody);
-        self.tentative.push(Tentative { thread, frame, conn, to: None });
+        self.tentative.push(Tentative { chat, frame, conn });
     }
 
     /// The private conversation of client `id` with whoever holds `with`: its history (after
@@ -545,8 +533,7 @@ impl Broadcaster {
     /// Stores a private message in its conversation and gives it to every connection here of
     /// both sessions; counts it unread for a recipient with none.
     fn deliver_direct(&mut self, from: From, mut chat: Chat, round: &mut Round) {
-        let Place::Direct { ref to, to_user } = chat.place else { return };
-        let to = to.clone();
+        let Place::Direct { to_user, .. } = chat.place else { return };
         let pair = Pair::new(chat.user, to_user);
         let hub = &self.hub;
         let history = self.identities.conversation(pair, || hub.new_history(&pair.key()));
@@ -559,14 +546,8 @@ impl Broadcaster {
         let index = round.frame(&ServerEvent::Message(&chat));
         match (&mut self.journal, from) {
             (Some(journal), From::Here { conn }) => {
-                let thread = Thread::Direct(pair);
-                if history.needs_start() {
-                    let (first, last) = history.span();
-                    journal.write(Entry::Start { thread: thread.clone(), first, last });
-                }
-                journal.write(Entry::Message(chat.clone()));
-                history.push_tentative(chat.clone());
-                self.tentative.push(Tentative { thread, frame: index, conn, to: Some(to) });
+                write_message(journal.as_mut(), history, &chat);
+                self.tentative.push(Tentative { chat: chat.clone(), frame: index, conn });
             }
             _ => history.push(chat.clone()),
         }
@@ -807,7 +788,7 @@ impl Broadcaster {
         let problem = match result {
             Ok(()) => {
                 for message in &tentative {
-                    if let Some(history) = self.history_mut(&message.thread) {
+                    if let Some(history) = self.history_mut(&Thread::of(&message.chat)) {
                         history.confirm();
                     }
                 }
@@ -820,20 +801,20 @@ impl Broadcaster {
                      later"
                 );
                 for message in &tentative {
-                    if let Some(history) = self.history_mut(&message.thread) {
+                    if let Some(history) = self.history_mut(&Thread::of(&message.chat)) {
                         history.retract();
                     }
                     round.cancel(message.frame);
                     let Some(slot) = self.hub.slot(message.conn) else { continue };
-                    let room = match &message.thread {
-                        Thread::Room(room) => Some(room.as_str()),
-                        Thread::Direct(_) => None,
+                    let (room, to) = match &message.chat.place {
+                        Place::Room(room) => (Some(room.as_str()), None),
+                        Place::Direct { to, .. } => (None, Some(to.as_str())),
                     };
                     let event = ServerEvent::Error {
                         code: "not_delivered",
                         message: &text,
                         room,
-                        to: message.to.as_deref(),
+                        to,
                         name: None,
                     };
                     self.tell(round, slot, &event);

@@ -12,8 +12,9 @@
 use std::io;
 use std::sync::Arc;
 
+use crate::chat::history::History;
 use crate::chat::identity::Pair;
-use crate::chat::protocol::Chat;
+use crate::chat::protocol::{Chat, Place};
 use crate::chat::room::RoomName;
 use crate::chat::session::UserId;
 
@@ -57,6 +58,27 @@ pub enum Thread {
     Room(RoomName),
     /// The private conversation of two sessions.
     Direct(Pair),
+}
+
+impl Thread {
+    /// The history `chat` belongs to.
+    pub fn of(chat: &Chat) -> Thread {
+        match &chat.place {
+            Place::Room(room) => Thread::Room(room.clone()),
+            Place::Direct { to_user, .. } => Thread::Direct(Pair::new(chat.user, *to_user)),
+        }
+    }
+}
+
+/// Writes `chat` to `journal` and keeps it in `history` tentatively (until the commit); the
+/// history's start goes first if the journal does not have it yet.
+pub fn write_message(journal: &mut dyn Journal, history: &mut History, chat: &Arc<Chat>) {
+    if history.needs_start() {
+        let (first, last) = history.span();
+        journal.write(Entry::Start { thread: Thread::of(chat), first, last });
+    }
+    journal.write(Entry::Message(chat.clone()));
+    history.push_tentative(chat.clone());
 }
 
 /// Where the broadcaster writes its [`Entry`]s.
