@@ -16,6 +16,7 @@
 //! the broadcaster goes on writing to a new segment (see [`log::compact`]). So the disk used stays
 //! within about twice what is kept.
 
+use std::borrow::Cow;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -42,8 +43,9 @@ pub struct Store {
     log: Log,
     /// `HISTORY_FSYNC=round`: each commit ends with `fdatasync`.
     sync: bool,
-    /// Sessions and forgets written since the last commit: a failed commit writes them again
-    /// with the next one (unlike messages, they are not refused).
+    /// What was written since the last commit that is not a message (sessions, forgets, the
+    /// starts of histories): a failed commit writes them again with the next one (messages are
+    /// refused instead).
     kept: Vec<Entry>,
     /// The log's size after it was opened or last compacted.
     base: u64,
@@ -247,42 +249,42 @@ pub const MIN_GROWTH: u64 = 4 << 20;
 /// An [`Entry`] as JSON: the record's payload.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
-enum Record {
+enum Record<'a> {
     Epoch {
-        epoch: String,
+        epoch: Cow<'a, str>,
     },
     /// A history starts: a room's (`room`) or a private conversation's (`users`, the pair).
     Start {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        room: Option<String>,
+        room: Option<Cow<'a, str>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        users: Option<[String; 2]>,
+        users: Option<[Cow<'a, str>; 2]>,
         first: u64,
         last: u64,
     },
     Chat {
-        room: String,
+        room: Cow<'a, str>,
         id: u64,
-        user: String,
-        name: String,
-        text: String,
-        ts: String,
+        user: Cow<'a, str>,
+        name: Cow<'a, str>,
+        text: Cow<'a, str>,
+        ts: Cow<'a, str>,
     },
     Dm {
         id: u64,
-        user: String,
-        name: String,
-        to_user: String,
-        to: String,
-        text: String,
-        ts: String,
+        user: Cow<'a, str>,
+        name: Cow<'a, str>,
+        to_user: Cow<'a, str>,
+        to: Cow<'a, str>,
+        text: Cow<'a, str>,
+        ts: Cow<'a, str>,
     },
     Session {
-        user: String,
-        name: String,
+        user: Cow<'a, str>,
+        name: Cow<'a, str>,
     },
     Forget {
-        user: String,
+        user: Cow<'a, str>,
     },
     /// Rooms made from now on start their ids above `last`.
     #[serde(rename = "ids_above")]
@@ -292,36 +294,37 @@ enum Record {
 }
 
 fn encode(entry: &Entry) -> Vec<u8> {
+    // Borrowed where it can be: this runs for every message, on the broadcaster's thread.
     let record = match entry {
-        Entry::Epoch(epoch) => Record::Epoch { epoch: epoch.clone() },
+        Entry::Epoch(epoch) => Record::Epoch { epoch: epoch.into() },
         Entry::Start { thread, first, last } => {
             let (room, users) = match thread {
-                Thread::Room(room) => (Some(room.as_str().to_string()), None),
+                Thread::Room(room) => (Some(room.as_str().into()), None),
                 Thread::Direct(pair) => {
                     let (a, b) = pair.users();
-                    (None, Some([a.to_text(), b.to_text()]))
+                    (None, Some([a.to_text().into(), b.to_text().into()]))
                 }
             };
             Record::Start { room, users, first: *first, last: *last }
         }
         Entry::Message(chat) => {
             let Chat { place, id, user, name, text, ts } = &**chat;
-            let (id, user, name, text, ts) =
-                (*id, user.to_text(), name.clone(), text.clone(), ts.clone());
+            let (id, user) = (*id, user.to_text().into());
+            let (name, text, ts) = (name.into(), text.into(), ts.into());
             match place {
                 Place::Room(room) => {
-                    Record::Chat { room: room.as_str().to_string(), id, user, name, text, ts }
+                    Record::Chat { room: room.as_str().into(), id, user, name, text, ts }
                 }
                 Place::Direct { to, to_user } => {
-                    let (to, to_user) = (to.clone(), to_user.to_text());
+                    let (to, to_user) = (to.into(), to_user.to_text().into());
                     Record::Dm { id, user, name, to_user, to, text, ts }
                 }
             }
         }
         Entry::Session { user, name } => {
-            Record::Session { user: user.to_text(), name: name.clone() }
+            Record::Session { user: user.to_text().into(), name: name.into() }
         }
-        Entry::Forget(user) => Record::Forget { user: user.to_text() },
+        Entry::Forget(user) => Record::Forget { user: user.to_text().into() },
         Entry::IdsAbove(last) => Record::IdsAbove { last: *last },
     };
     serde_json::to_vec(&record).expect("records are plain JSON")
@@ -331,7 +334,7 @@ fn encode(entry: &Entry) -> Vec<u8> {
 fn decode(payload: &[u8]) -> Option<Entry> {
     let user = |text: &str| UserId::parse(text);
     Some(match serde_json::from_slice(payload).ok()? {
-        Record::Epoch { epoch } => Entry::Epoch(epoch),
+        Record::Epoch { epoch } => Entry::Epoch(epoch.into_owned()),
         Record::Start { room: Some(room), users: None, first, last } => {
             Entry::Start { thread: Thread::Room(RoomName::parse(&room)?), first, last }
         }
@@ -342,13 +345,17 @@ fn decode(payload: &[u8]) -> Option<Entry> {
         Record::Start { .. } => return None,
         Record::Chat { room, id, user: sender, name, text, ts } => {
             let place = Place::Room(RoomName::parse(&room)?);
+            let (name, text, ts) = (name.into_owned(), text.into_owned(), ts.into_owned());
             Entry::Message(Arc::new(Chat { place, id, user: user(&sender)?, name, text, ts }))
         }
         Record::Dm { id, user: sender, name, to_user, to, text, ts } => {
-            let place = Place::Direct { to, to_user: user(&to_user)? };
+            let place = Place::Direct { to: to.into_owned(), to_user: user(&to_user)? };
+            let (name, text, ts) = (name.into_owned(), text.into_owned(), ts.into_owned());
             Entry::Message(Arc::new(Chat { place, id, user: user(&sender)?, name, text, ts }))
         }
-        Record::Session { user: id, name } => Entry::Session { user: user(&id)?, name },
+        Record::Session { user: id, name } => {
+            Entry::Session { user: user(&id)?, name: name.into_owned() }
+        }
         Record::Forget { user: id } => Entry::Forget(user(&id)?),
         Record::IdsAbove { last } => Entry::IdsAbove(last),
     })
