@@ -460,19 +460,14 @@ impl Identities {
 
     /// Session `user` held `name` before a restart (read back from the store): it is known
     /// again, offline since `now`, and presenting it gets its name back. The store's order is the
-    /// one the names were given in, so a name another session holds here was given up by it since.
+    /// one the names were given in, so a name another session holds here was given up by it since:
+    /// the later record takes it.
     pub fn restore(&mut self, user: UserId, name: &str, now: Instant) {
-        let folded = fold(name);
-        if let Some(&other) = self.names.get(&folded)
-            && other != user
-        {
-            self.names.remove(&folded);
-        }
         if self.users.contains_key(&user) {
             self.move_name(user, name);
             return;
         }
-        self.names.insert(folded, user);
+        self.names.insert(fold(name), user);
         self.users.insert(user, User::named(name, 0));
         self.go_offline(user, now);
     }

@@ -180,28 +180,23 @@ impl Outbound {
 
     /// Reader side: bytes just read from the client (decrypted), for the tap if there is one.
     pub fn tap_read(&self, bytes: &[u8]) {
-        if !self.tapping.load(Ordering::Relaxed) {
-            return;
-        }
-        let mut state = self.lock();
-        let Some(tapped) = state.tap.as_mut() else { return };
-        let mut events = Vec::new();
-        tapped.read(bytes, &mut events);
-        if !events.is_empty() && state.closing.is_none() && !state.dead {
-            let events: Vec<&Bytes> = events.iter().collect();
-            self.send_locked(&mut state, &events);
-        }
+        self.with_tap(|tapped, events| tapped.read(bytes, events));
     }
 
     /// Once a second (the broadcaster's tick): lets the tap, if any, send what is due.
     pub fn tap_tick(&self) {
+        self.with_tap(|tapped, events| tapped.tap.tick(events));
+    }
+
+    /// Runs `act` on the tap, if there is one, and sends the events it makes.
+    fn with_tap(&self, act: impl FnOnce(&mut Tapped, &mut Vec<Bytes>)) {
         if !self.tapping.load(Ordering::Relaxed) {
             return;
         }
         let mut state = self.lock();
         let Some(tapped) = state.tap.as_mut() else { return };
         let mut events = Vec::new();
-        tapped.tap.tick(&mut events);
+        act(tapped, &mut events);
         if !events.is_empty() && state.closing.is_none() && !state.dead {
             let events: Vec<&Bytes> = events.iter().collect();
             self.send_locked(&mut state, &events);
