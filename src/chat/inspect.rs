@@ -23,7 +23,7 @@ use crate::http::Request as HttpRequest;
 use crate::ws::frame;
 use crate::ws::handshake::{WS_GUID, accept_steps, switching_protocols};
 use crate::ws::tap::{Dir, PREFIX, Seen, Tap};
-use crate::ws::wire::{hex, opname};
+use crate::ws::wire::{hex, opname, unmask};
 
 /// A connection's inspector: turns frames seen into events, within the rate.
 #[derive(Debug)]
@@ -104,8 +104,7 @@ pub struct FrameEvent {
 /// The `frame` event for a frame seen.
 pub fn frame_event(seen: &Seen<'_>) -> FrameEvent {
     let header = &seen.header;
-    let mask = header.mask.unwrap_or([0; 4]);
-    let payload: Vec<u8> = seen.payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]).collect();
+    let payload = unmask(seen.payload, header.mask);
     let whole_close =
         header.opcode == 0x8 && payload.len() >= 2 && header.len == payload.len() as u64;
     FrameEvent {

@@ -137,11 +137,16 @@ impl<'a> WireFrame<'a> {
     /// ("transformed-octet-i") is the XOR of octet i of the original data ("original-octet-i") with
     /// octet at index i modulo 4 of the masking key ("masking-key-octet-j")".
     pub fn payload(&self, max: usize) -> Vec<u8> {
-        let wire = &self.payload_wire[..max.min(self.payload_wire.len())];
-        match self.mask {
-            None => wire.to_vec(),
-            Some(key) => wire.iter().zip(key.iter().cycle()).map(|(byte, k)| byte ^ k).collect(),
-        }
+        unmask(&self.payload_wire[..max.min(self.payload_wire.len())], self.mask)
+    }
+}
+
+/// Payload bytes as they were before masking (§5.3), from the payload's first byte on; without
+/// a key, as they are.
+pub fn unmask(wire: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    match mask {
+        None => wire.to_vec(),
+        Some(key) => wire.iter().zip(key.iter().cycle()).map(|(byte, k)| byte ^ k).collect(),
     }
 }
 
