@@ -95,9 +95,29 @@ pub struct Config {
     /// `NAME_RESERVE_SECS`: how long a nickname stays with its session after the session's last
     /// connection closed (then the name is free and the session forgotten). Default 3600.
     pub name_reserve: Duration,
-    /// `MAX_RESERVED_NAMES`: offline sessions that keep their nickname at most; beyond it the
-    /// longest offline is forgotten first. Default 100000.
+    /// `MAX_RESERVED_NAMES`: offline sessions kept at most. Past it, sessions that never did
+    /// anything are forgotten (the newest first); a used one keeps its name for its whole
+    /// `NAME_RESERVE_SECS`, and while they fill the table new sessions are refused. Default 100000.
     pub max_reserved_names: usize,
+    /// `MAX_CONNECTIONS_PER_ADDRESS`: open WebSockets one client address may hold (at most a
+    /// quarter of `MAX_CONNECTIONS`); one more gets HTTP 429. Default 256.
+    pub max_connections_per_address: usize,
+    /// `MAX_HANDSHAKES_PER_ADDRESS`: connections of one address in their TLS or HTTP handshake at
+    /// once (at most a quarter of the 256 the server allows on top of `MAX_CONNECTIONS`); one more
+    /// is closed at once. Default 16.
+    pub max_handshakes_per_address: usize,
+    /// `NEW_SESSIONS_PER_ADDRESS_PER_MIN`: sessions one address may be given a minute; beyond it
+    /// the upgrade gets 429 (`Retry-After`). Default 60.
+    pub new_sessions_per_address_per_min: u32,
+    /// `MAX_ROOMS_PER_ADDRESS`: rooms made by one address that still have members (at most a
+    /// quarter of `MAX_ROOMS`); one more gets the error `too_many_rooms`. Default 64.
+    pub max_rooms_per_address: usize,
+    /// `MAX_CONVERSATIONS_PER_SESSION`: private conversations one session may have; a new one
+    /// past it gets the error `too_many_conversations`. Default 200.
+    pub max_conversations_per_session: usize,
+    /// `UNANSWERED_PER_ADDRESS_PER_MIN`: private messages one address may send a minute to
+    /// sessions that never wrote back; beyond it the error `rate_limited`. Default 20.
+    pub unanswered_per_address_per_min: u32,
 }
 
 /// A block of addresses, such as `10.0.0.0/8` or a single `127.0.0.1`.
@@ -182,6 +202,12 @@ impl Default for Config {
             max_rooms: 10_000,
             name_reserve: Duration::from_secs(3600),
             max_reserved_names: 100_000,
+            max_connections_per_address: 256,
+            max_handshakes_per_address: 16,
+            new_sessions_per_address_per_min: 60,
+            max_rooms_per_address: 64,
+            max_conversations_per_session: 200,
+            unanswered_per_address_per_min: 20,
         }
     }
 }
@@ -257,6 +283,22 @@ impl Config {
             v.parse().ok().filter(|&n| n <= 30 * 86_400).map(Duration::from_secs)
         })?;
         env.parse("MAX_RESERVED_NAMES", &mut c.max_reserved_names, |v| positive(v, 1 << 24))?;
+        env.parse("MAX_CONNECTIONS_PER_ADDRESS", &mut c.max_connections_per_address, |v| {
+            positive(v, 1 << 20)
+        })?;
+        env.parse("MAX_HANDSHAKES_PER_ADDRESS", &mut c.max_handshakes_per_address, |v| {
+            positive(v, 1 << 20)
+        })?;
+        env.parse("NEW_SESSIONS_PER_ADDRESS_PER_MIN", &mut c.new_sessions_per_address_per_min, |v| {
+            positive(v, 1_000_000).map(|n| n as u32)
+        })?;
+        env.parse("MAX_ROOMS_PER_ADDRESS", &mut c.max_rooms_per_address, |v| positive(v, 1 << 20))?;
+        env.parse("MAX_CONVERSATIONS_PER_SESSION", &mut c.max_conversations_per_session, |v| {
+            positive(v, 1 << 20)
+        })?;
+        env.parse("UNANSWERED_PER_ADDRESS_PER_MIN", &mut c.unanswered_per_address_per_min, |v| {
+            positive(v, 1_000_000).map(|n| n as u32)
+        })?;
         if c.idle_timeout <= c.ping_interval {
             return Err(Error::Config {
                 var: "IDLE_TIMEOUT_SECS",
@@ -272,6 +314,10 @@ impl Config {
         if self.tls { "https" } else { "http" }
     }
 }
+
+/// Connections beyond `MAX_CONNECTIONS` that may be in their handshake at once, so that a full
+/// server can still answer 503 and serve `/healthz`.
+pub const HANDSHAKE_HEADROOM: usize = 256;
 
 /// The most partitions: each costs every instance two broker connections and a held fetch.
 const MAX_PARTITIONS: usize = 256;

@@ -18,12 +18,13 @@
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use log::{debug, info};
 
 use crate::bus::Bus;
 use crate::chat::handler::{ChatHandler, Joining, Services};
+use crate::chat::identity::Presented;
 use crate::chat::inbox::Inbox;
 use crate::chat::room::Admission;
 use crate::config::Config;
@@ -33,6 +34,7 @@ use crate::memory;
 use crate::metrics::Metrics;
 use crate::net::close::{self, is_timeout};
 use crate::net::conn::{Conn, DeadlineSocket};
+use crate::net::per_address::{Held, PerAddress};
 use crate::ws::echo::Echo;
 use crate::ws::handshake;
 use crate::ws::session::{Session, Timing};
@@ -53,16 +55,19 @@ pub struct Context {
     pub bus: Bus,
     /// The count of rooms with members (`MAX_ROOMS`).
     pub admission: Admission,
+    /// What each client address holds (`net/per_address.rs`).
+    pub per_address: Arc<PerAddress>,
 }
 
-/// The body of a connection thread: serves the connection and logs how it ended.
-pub fn serve(tcp: TcpStream, id: u64, ctx: &Context) {
+/// The body of a connection thread: serves the connection and logs how it ended. `handshake`
+/// is its address's count of handshakes, given back when the HTTP phase is over.
+pub fn serve(tcp: TcpStream, id: u64, handshake: Option<Held>, ctx: &Context) {
     let peer = tcp.peer_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
     // The TLS handshake leaves freed blocks cached by its thread's allocator: on a thread of its
     // own, they go back when that thread ends (memory.rs).
     let request = match ctx.tls {
-        Some(_) => memory::on_a_thread_of_its_own(|| read_request(tcp, id, ctx)),
-        None => read_request(tcp, id, ctx),
+        Some(_) => memory::on_a_thread_of_its_own(|| read_request(tcp, id, handshake, ctx)),
+        None => read_request(tcp, id, handshake, ctx),
     };
     match request {
         Ok(Some(upgraded)) => {
@@ -92,12 +97,14 @@ struct Ready<'a> {
     /// The client's address, for the logs.
     peer: String,
     _open: OpenGuard<'a>,
+    /// Its place among its address's WebSockets.
+    _socket: Held,
 }
 
 impl Ready<'_> {
     /// Runs the session to the connection's end.
     fn run(self, id: u64, ctx: &Context) {
-        let Ready { upgraded, app, joining, peer, _open } = self;
+        let Ready { upgraded, app, joining, peer, _open, _socket } = self;
         let started = Instant::now();
         let config = &ctx.config;
         let session = Session::new(
@@ -112,6 +119,7 @@ impl Ready<'_> {
                     publish: &ctx.bus,
                     metrics: &ctx.metrics,
                     admission: &ctx.admission,
+                    per_address: &ctx.per_address,
                 };
                 let mut chat = ChatHandler::new(id, joining, services);
                 let end = session.run(&mut memory::ReleaseAfterOpen(&mut chat));
@@ -129,7 +137,12 @@ impl Ready<'_> {
 /// The HTTP phase: TLS, the request head, and an answer or the upgrade. `Ok(Some)`: a WebSocket
 /// to read; `Ok(None)`: answered and closed. Its frames (httparse's header array, the TLS
 /// handshake) are gone when it returns, before the session starts (`memory.rs`).
-fn read_request(tcp: TcpStream, id: u64, ctx: &Context) -> io::Result<Option<Ready<'_>>> {
+fn read_request(
+    tcp: TcpStream,
+    id: u64,
+    _handshake: Option<Held>,
+    ctx: &Context,
+) -> io::Result<Option<Ready<'_>>> {
     tcp.set_nodelay(true)?;
     let peer = tcp.peer_addr()?;
     let socket = DeadlineSocket::new(tcp, Instant::now() + ctx.config.handshake_timeout);
@@ -165,8 +178,8 @@ fn read_request(tcp: TcpStream, id: u64, ctx: &Context) -> io::Result<Option<Rea
     close::finish(conn).map(|()| None)
 }
 
-/// The opening handshake (RFC 6455 §4.2.2): checked, admitted (not draining, not full), then
-/// upgraded with the `101`.
+/// The opening handshake (RFC 6455 §4.2.2): checked, admitted (not draining, not full, within
+/// its address's share), then upgraded with the `101`.
 fn admit<'a>(
     conn: Conn,
     request: &Request,
@@ -183,7 +196,18 @@ fn admit<'a>(
     if ctx.metrics.is_draining() {
         return refuse(conn, Rejection::Draining, ctx, peer);
     }
-    if !ctx.metrics.try_open(ctx.config.max_connections) {
+    let config = &ctx.config;
+    let client = request.client_ip(peer, &config.trusted_proxies);
+    let Some(socket) = ctx.per_address.socket(client) else {
+        return refuse_for(conn, Rejection::AddressFull, RETRY_CONNECTIONS, ctx, peer);
+    };
+    let joining = Joining::from_request(request, client, config.inspect_enabled);
+    if let (Presented::Nothing | Presented::Malformed, Err(wait)) =
+        (&joining.presented, ctx.per_address.sessions_spent(client, Instant::now()))
+    {
+        return refuse_for(conn, Rejection::TooManySessions, wait, ctx, peer);
+    }
+    if !ctx.metrics.try_open(config.max_connections) {
         return refuse(conn, Rejection::ServerFull, ctx, peer);
     }
     let _open = OpenGuard(ctx);
@@ -191,7 +215,6 @@ fn admit<'a>(
         "{peer}: handshake: Sec-WebSocket-Key {:?} -> Sec-WebSocket-Accept {accept:?}",
         request.header("Sec-WebSocket-Key").unwrap_or_default()
     );
-    let config = &ctx.config;
     let options = match app {
         App::Chat => Options {
             max_message: config.max_message_bytes,
@@ -206,10 +229,9 @@ fn admit<'a>(
         },
     };
     let upgraded = upgrade::upgrade(conn, &accept, leftover, options, &ctx.metrics)?;
-    let joining = Joining::from_request(request, config.inspect_enabled);
     let peer = request.client_address(peer, &config.trusted_proxies);
     info!("{peer}: {} connected to {}", joining.name, request.path);
-    Ok(Some(Ready { upgraded, app, joining, peer, _open }))
+    Ok(Some(Ready { upgraded, app, joining, peer, _open, _socket: socket }))
 }
 
 /// Answers a refused request with its status and closes.
@@ -223,6 +245,20 @@ fn refuse<T>(
     let (status, _) = rejection.status();
     debug!("{peer}: refused with {status}: {rejection}");
     Response::rejection(rejection).write_to(&mut conn, false)?;
+    close::finish(conn).map(|()| None)
+}
+
+/// The same, with `Retry-After`: a per-address limit, which time lifts.
+fn refuse_for<T>(
+    mut conn: Conn,
+    rejection: Rejection,
+    wait: Duration,
+    ctx: &Context,
+    peer: SocketAddr,
+) -> io::Result<Option<T>> {
+    ctx.metrics.refused(rejection);
+    debug!("{peer}: refused with 429: {rejection}");
+    Response::rejection(rejection).retry_after(wait).write_to(&mut conn, false)?;
     close::finish(conn).map(|()| None)
 }
 
@@ -248,6 +284,8 @@ impl Drop for OpenGuard<'_> {
     }
 }
 
+/// `Retry-After` for an address with all its WebSockets open: one of them may close soon.
+const RETRY_CONNECTIONS: Duration = Duration::from_secs(10);
 /// The `Content-Type` of the Prometheus text format.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// The body of the 400 sent to plain HTTP on the TLS port.

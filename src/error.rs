@@ -104,11 +104,22 @@ pub enum Rejection {
     /// 503: the server is shutting down (`DRAIN_SECS`): connect to another instance.
     #[error("server draining, shutting down")]
     Draining,
+    /// 429 with `Retry-After`: this address has `MAX_CONNECTIONS_PER_ADDRESS` WebSockets open.
+    #[error("too many connections from this address")]
+    AddressFull,
+    /// 429 with `Retry-After`: this address was given `NEW_SESSIONS_PER_ADDRESS_PER_MIN`
+    /// sessions in the last minute.
+    #[error("too many new sessions from this address")]
+    TooManySessions,
+    /// No answer: the connection is closed at once, because this address has
+    /// `MAX_HANDSHAKES_PER_ADDRESS` connections in their handshake (counted in the metrics).
+    #[error("too many handshakes from this address")]
+    TooManyHandshakes,
 }
 
 impl Rejection {
     /// Every rejection, in a fixed order (the metrics keep one counter each).
-    pub const ALL: [Rejection; 11] = [
+    pub const ALL: [Rejection; 14] = [
         Rejection::Malformed,
         Rejection::HeadTooLarge,
         Rejection::NotFound,
@@ -120,6 +131,9 @@ impl Rejection {
         Rejection::OriginNotAllowed,
         Rejection::ServerFull,
         Rejection::Draining,
+        Rejection::AddressFull,
+        Rejection::TooManySessions,
+        Rejection::TooManyHandshakes,
     ];
 
     /// The HTTP status code and reason phrase this rejection is answered with.
@@ -134,6 +148,9 @@ impl Rejection {
             Rejection::MethodNotAllowed => (405, "Method Not Allowed"),
             Rejection::UnsupportedVersion => (426, "Upgrade Required"),
             Rejection::HeadTooLarge => (431, "Request Header Fields Too Large"),
+            Rejection::AddressFull | Rejection::TooManySessions | Rejection::TooManyHandshakes => {
+                (429, "Too Many Requests")
+            }
             Rejection::ServerFull | Rejection::Draining => (503, "Service Unavailable"),
         }
     }
@@ -152,6 +169,9 @@ impl Rejection {
             Rejection::OriginNotAllowed => "origin_not_allowed",
             Rejection::ServerFull => "server_full",
             Rejection::Draining => "draining",
+            Rejection::AddressFull => "connections_per_address",
+            Rejection::TooManySessions => "sessions_per_address",
+            Rejection::TooManyHandshakes => "handshakes_per_address",
         }
     }
 

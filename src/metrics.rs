@@ -18,6 +18,7 @@ pub struct Metrics {
     delivered: AtomicU64,
     evicted: AtomicU64,
     refused: [AtomicU64; Rejection::ALL.len()],
+    limited: [AtomicU64; LIMITED.len()],
     close_codes: [AtomicU64; CLOSE_CODES.len()],
     /// What is wrong with the bus (the Kafka broker) or the store, if anything.
     problem: Mutex<Option<String>>,
@@ -66,6 +67,11 @@ impl Metrics {
     /// A client was closed for falling behind.
     pub fn evicted(&self) {
         self.evicted.fetch_add(1, Relaxed);
+    }
+
+    /// A chat request or a new session was refused by a limit ([`LIMITED`] names them).
+    pub fn limited(&self, reason: usize) {
+        self.limited[reason].fetch_add(1, Relaxed);
     }
 
     /// A request was refused before the upgrade.
@@ -203,6 +209,17 @@ impl Metrics {
             "HTTP requests refused, by reason.",
             &refused,
         );
+        let limited: Vec<(String, u64)> = LIMITED
+            .iter()
+            .zip(&self.limited)
+            .map(|(reason, n)| (format!("{{reason=\"{reason}\"}}"), n.load(Relaxed)))
+            .collect();
+        metric(
+            "websocketchat_limited_total",
+            "counter",
+            "Chat requests and sessions refused by a limit after the upgrade, by reason.",
+            &limited,
+        );
         let closes: Vec<(String, u64)> = CLOSE_CODES
             .iter()
             .zip(&self.close_codes)
@@ -220,6 +237,26 @@ impl Metrics {
 
 /// The close codes we send (RFC 6455 §7.4.1), one counter each.
 const CLOSE_CODES: [u16; 9] = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1011, 1013];
+
+/// The limits counted by [`Metrics::limited`], by the `reason` label of
+/// `websocketchat_limited_total`; the constants below are their positions.
+pub const LIMITED: [&str; 5] = [
+    "rooms_per_address",
+    "sessions_per_address",
+    "sessions_full",
+    "conversations_per_session",
+    "unanswered_per_address",
+];
+/// A new room past `MAX_ROOMS` or `MAX_ROOMS_PER_ADDRESS`.
+pub const LIMITED_ROOMS: usize = 0;
+/// A new session past `NEW_SESSIONS_PER_ADDRESS_PER_MIN`, found by the broadcaster.
+pub const LIMITED_SESSIONS: usize = 1;
+/// A new session while used sessions fill `MAX_RESERVED_NAMES`.
+pub const LIMITED_SESSIONS_FULL: usize = 2;
+/// A new private conversation past `MAX_CONVERSATIONS_PER_SESSION`.
+pub const LIMITED_CONVERSATIONS: usize = 3;
+/// A private message past `UNANSWERED_PER_ADDRESS_PER_MIN`.
+pub const LIMITED_UNANSWERED: usize = 4;
 
 #[cfg(test)]
 mod tests {

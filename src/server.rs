@@ -29,11 +29,13 @@ use crate::chat::broadcaster::{Broadcaster, Limits};
 use crate::chat::history::{Epochs, new_epoch};
 use crate::chat::inbox::{Event, Inbox};
 use crate::chat::room::Admission;
-use crate::config::Config;
+use crate::config::{Config, HANDSHAKE_HEADROOM};
 use crate::connection::{self, Context};
 use crate::error::Error;
 use crate::metrics::Metrics;
-use crate::net::accept::{accept_loop, reachable, spawn};
+use crate::error::Rejection;
+use crate::net::accept::{Admit, accept_loop, reachable, spawn};
+use crate::net::per_address::{AddressLimits, PerAddress};
 use crate::net::tls;
 use crate::store::{Opened, Store};
 
@@ -75,7 +77,8 @@ pub fn run(config: Config) -> Result<(), Error> {
         Some(opened) => (Bus::Local(inbox.clone()), Epochs::single(opened.epoch.clone()), vec![]),
         None => connect_bus(&config, &inbox, &metrics)?,
     };
-    let limits = Limits::from_config(&config);
+    let per_address = PerAddress::new(AddressLimits::of(&config));
+    let limits = Limits::from_config(&config, per_address.clone());
     let mut broadcaster = Broadcaster::new(mailbox, epochs, limits, metrics.clone(), bus.others());
     // Who holds which name in the deployment, before the first connection is settled.
     broadcaster.recall(recalled);
@@ -99,10 +102,15 @@ pub fn run(config: Config) -> Result<(), Error> {
     // Connections still in their handshake are allowed on top of MAX_CONNECTIONS, so that a full
     // server can still answer 503 and serve /healthz.
     let max_threads = config.max_connections + HANDSHAKE_HEADROOM;
-    let admission = Admission::new(config.max_rooms);
-    let ctx = Arc::new(Context { config, tls, metrics, inbox, bus, admission });
-    let serve = move |tcp, id| connection::serve(tcp, id, &ctx);
-    accept_loop(&listener, max_threads, &stopping, serve);
+    let admission = Admission::new(config.max_rooms, per_address.clone());
+    let trusted = config.trusted_proxies.clone();
+    let counted = metrics.clone();
+    let refused = move || counted.refused(Rejection::TooManyHandshakes);
+    let admit = Admit { max_threads, per_address: &per_address, exempt: &trusted, refused: &refused };
+    let per_address = per_address.clone();
+    let ctx = Arc::new(Context { config, tls, metrics, inbox, bus, admission, per_address });
+    let serve = move |tcp, id, handshake| connection::serve(tcp, id, handshake, &ctx);
+    accept_loop(&listener, &admit, &stopping, serve);
     if broadcaster.join().is_err() {
         error!("the broadcaster thread panicked");
     }
@@ -182,5 +190,3 @@ fn raise_open_file_limit() {
 
 /// How often the signal thread looks for a second signal while draining.
 const DRAIN_POLL: Duration = Duration::from_millis(50);
-/// Connections beyond MAX_CONNECTIONS that may be in their handshake at once.
-const HANDSHAKE_HEADROOM: usize = 256;

@@ -28,7 +28,7 @@
 //! [`Outbound::send`]: crate::ws::outbound::Outbound::send
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::net::Shutdown;
+use std::net::{IpAddr, Shutdown};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,7 +47,10 @@ use crate::chat::protocol::{
 };
 use crate::chat::room::RoomName;
 use crate::chat::session::UserId;
-use crate::metrics::Metrics;
+use crate::metrics::{
+    LIMITED_CONVERSATIONS, LIMITED_SESSIONS, LIMITED_SESSIONS_FULL, LIMITED_UNANSWERED, Metrics,
+};
+use crate::net::per_address::PerAddress;
 use crate::ws::frame;
 use crate::ws::outbound::Sent;
 
@@ -228,6 +231,11 @@ impl Broadcaster {
                 }
                 Entry::IdsAbove(id) => self.hub.start_ids_above(id),
                 Entry::Message(chat) => {
+                    // It spoke (or was written to) before the restart: used.
+                    self.identities.mark_used(chat.user);
+                    if let Place::Direct { to_user, .. } = chat.place {
+                        self.identities.mark_used(to_user);
+                    }
                     if let Some(history) = self.restored(Thread::of(&chat)) {
                         history.restore(chat);
                     }
@@ -394,6 +402,13 @@ impl Broadcaster {
     /// `session_expired` when the session it presented is not one, or no longer known).
     fn arrive(&mut self, arrival: Arrival, round: &mut Round) {
         let Arrival { mut client, presented, fresh, requested, settled } = arrival;
+        if !self.identities.knows(&presented) {
+            if let Some((reason, event)) = self.no_new_session(client.address) {
+                self.metrics.limited(reason);
+                client.outbound.send(&[&frame::text(event.to_json())]);
+                return settled.limited();
+            }
+        }
         let arrived = self.identities.arrive(presented, fresh, &requested);
         let user = arrived.user;
         client.user = user;
@@ -433,6 +448,18 @@ impl Broadcaster {
         settled.done(user);
     }
 
+    /// Why `address` may not be given a new session now, if it may not: used sessions fill
+    /// `MAX_RESERVED_NAMES`, or the address had its `NEW_SESSIONS_PER_ADDRESS_PER_MIN`.
+    fn no_new_session(&self, address: IpAddr) -> Option<(usize, ServerEvent<'static>)> {
+        if self.identities.is_full() {
+            return Some((LIMITED_SESSIONS_FULL, ServerEvent::error("sessions_full", SESSIONS_FULL)));
+        }
+        let wait = self.limits.per_address.new_session(address, Instant::now()).err()?;
+        let event = ServerEvent::error("too_many_sessions", TOO_MANY_SESSIONS);
+        debug!("{address}: no new session for {wait:?}");
+        Some((LIMITED_SESSIONS, event))
+    }
+
     fn subscribe(&mut self, id: u64, room: RoomName, resume: Option<Resume>, round: &mut Round) {
         let Some((slot, entered)) = self.hub.subscribe(id, &room) else { return };
         let history = &self.hub.room(&room).expect("it has a member").history;
@@ -469,6 +496,7 @@ impl Broadcaster {
             From::Here { .. } => history.next_id(),
         };
         let Said { user, name, text, ts } = said;
+        self.identities.mark_used(user);
         let chat = Arc::new(Chat { place: Place::Room(room.clone()), id, user, name, text, ts });
         let (Some(journal), From::Here { conn }) = (&mut self.journal, from) else {
             history.push(chat.clone());
@@ -521,8 +549,21 @@ impl Broadcaster {
             return self.no_such_user(round, slot, to);
         };
         let client = self.hub.client(slot).expect("connected");
+        let (user, address) = (client.user, client.address);
+        if let Some((reason, refusal)) = self.no_private_message(user, to_user, address) {
+            self.metrics.limited(reason);
+            let event = ServerEvent::Error {
+                code: refusal.0,
+                message: refusal.1,
+                room: None,
+                to: Some(to),
+                name: None,
+            };
+            return self.tell(round, slot, &event);
+        }
+        let client = self.hub.client(slot).expect("connected");
         let to = self.identities.name(to_user).unwrap_or(to).to_string();
-        let (user, name) = (client.user, client.name.clone());
+        let name = client.name.clone();
         let chat = Chat { place: Place::Direct { to, to_user }, id: 0, user, name, text, ts };
         match &self.others {
             Some(others) => others.direct(&chat, &client.outbound),
@@ -530,10 +571,38 @@ impl Broadcaster {
         }
     }
 
+    /// Why `user` (from `address`) may not write to `to_user` now, if it may not: a new
+    /// conversation past `MAX_CONVERSATIONS_PER_SESSION`, or past its address's
+    /// `UNANSWERED_PER_ADDRESS_PER_MIN` to a session that never wrote back.
+    fn no_private_message(
+        &self,
+        user: UserId,
+        to_user: UserId,
+        address: IpAddr,
+    ) -> Option<(usize, (&'static str, &'static str))> {
+        if user == to_user {
+            return None; // a note to self
+        }
+        let pair = Pair::new(user, to_user);
+        let conversation = self.identities.existing(pair);
+        if conversation.is_none() && self.identities.conversation_count(user) >= self.limits.max_conversations {
+            return Some((LIMITED_CONVERSATIONS, ("too_many_conversations", TOO_MANY_CONVERSATIONS)));
+        }
+        let answered = conversation.is_some_and(|history| history.messages().any(|c| c.user == to_user));
+        if answered {
+            return None;
+        }
+        let waited = self.limits.per_address.unanswered(address, Instant::now()).err()?;
+        debug!("{address}: private messages nobody answered: wait {waited:?}");
+        Some((LIMITED_UNANSWERED, ("rate_limited", UNANSWERED)))
+    }
+
     /// Stores a private message in its conversation and gives it to every connection here of
     /// both sessions; counts it unread for a recipient with none.
     fn deliver_direct(&mut self, from: From, mut chat: Chat, round: &mut Round) {
         let Place::Direct { to_user, .. } = chat.place else { return };
+        self.identities.mark_used(chat.user);
+        self.identities.mark_used(to_user);
         let pair = Pair::new(chat.user, to_user);
         let hub = &self.hub;
         let history = self.identities.conversation(pair, || hub.new_history(&pair.key()));
@@ -629,6 +698,7 @@ impl Broadcaster {
         requested: Option<&str>,
         round: &mut Round,
     ) {
+        self.identities.mark_used(user);
         self.write(Entry::Session { user, name: new.to_string() });
         let rooms = self.hub.rename(user, new);
         let index = round.frame(&ServerEvent::Renamed { name: new, requested });
@@ -976,11 +1046,15 @@ pub struct Limits {
     pub default_room: RoomName,
     /// For `hello`: `MAX_ROOMS_PER_CONNECTION`.
     pub max_rooms_per_connection: usize,
+    /// `MAX_CONVERSATIONS_PER_SESSION`.
+    pub max_conversations: usize,
+    /// What each client address holds (new sessions, private messages nobody answered).
+    pub per_address: Arc<PerAddress>,
 }
 
 impl Limits {
-    /// The limits `config` sets.
-    pub fn from_config(config: &crate::config::Config) -> Limits {
+    /// The limits `config` sets, with the per-address counts the connection threads share.
+    pub fn from_config(config: &crate::config::Config, per_address: Arc<PerAddress>) -> Limits {
         Limits {
             history_size: config.history_size,
             keep_empty_rooms: config.max_rooms,
@@ -990,6 +1064,8 @@ impl Limits {
             rate_limit_per_sec: config.rate_limit_per_sec,
             default_room: config.default_room.clone(),
             max_rooms_per_connection: config.max_rooms_per_connection,
+            max_conversations: config.max_conversations_per_session,
+            per_address,
         }
     }
 }
@@ -997,6 +1073,14 @@ impl Limits {
 const SESSION_EXPIRED: &str =
     "the session presented is not known (any more): this is a new one, with a new nickname";
 const NAME_TAKEN: &str = "another session holds that nickname";
+const SESSIONS_FULL: &str = "this server keeps as many sessions as it may (MAX_RESERVED_NAMES): \
+     try again later";
+const TOO_MANY_SESSIONS: &str = "too many new sessions from your address \
+     (NEW_SESSIONS_PER_ADDRESS_PER_MIN): try again in a minute, or present your session";
+const TOO_MANY_CONVERSATIONS: &str =
+    "your session has as many private conversations as it may (MAX_CONVERSATIONS_PER_SESSION)";
+const UNANSWERED: &str = "too many private messages to people who never wrote back \
+     (UNANSWERED_PER_ADDRESS_PER_MIN): wait a minute";
 
 /// The most names in a room for which every change sends the whole users list to the room, and
 /// `join` and `leave` at once; bigger rooms get a `presence` event every [`PRESENCE_TICK`].
@@ -1034,6 +1118,8 @@ mod tests {
         Said { user: UserId::NOBODY, name, text: text.into(), ts }
     }
 
+    use crate::net::per_address::AddressLimits;
+
     fn broadcaster(mailbox: Mailbox) -> Broadcaster {
         let metrics = Arc::new(Metrics::default());
         let limits = Limits {
@@ -1045,6 +1131,8 @@ mod tests {
             rate_limit_per_sec: 10,
             default_room: general(),
             max_rooms_per_connection: 4,
+            max_conversations: 10,
+            per_address: PerAddress::new(AddressLimits::of(&crate::config::Config::default())),
         };
         Broadcaster::new(mailbox, Epochs::single(new_epoch()), limits, metrics, None)
     }

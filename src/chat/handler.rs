@@ -18,6 +18,7 @@
 //! The handler keeps its own list of the rooms it is in, so it can refuse a message to a room it
 //! is not in, or a subscription past `MAX_ROOMS_PER_CONNECTION`, without asking the broadcaster.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,17 +26,18 @@ use tungstenite::Bytes;
 
 use crate::chat::history::Resume;
 use crate::chat::hub::Client;
-use crate::chat::identity::{NameTag, Presented, Settle};
+use crate::chat::identity::{NameTag, Presented, Settle, Unsettled};
 use crate::chat::inbox::{Arrival, Closed, Inbox, Said};
 use crate::chat::inspect::{Handshake, Inspector};
 use crate::chat::nickname;
 use crate::chat::protocol::{self, Request, ServerEvent};
 use crate::chat::rate_limit::{RateLimit, Verdict};
-use crate::chat::room::{Admission, RoomName};
+use crate::chat::room::{Admission, Refused, RoomName};
 use crate::chat::session::{Session, UserId};
 use crate::config::Config;
 use crate::http::Request as HttpRequest;
-use crate::metrics::Metrics;
+use crate::metrics::{LIMITED_ROOMS, Metrics};
+use crate::net::per_address::PerAddress;
 use crate::ws::frame;
 use crate::ws::outbound::Outbound;
 use crate::ws::session::{Close, End, Handler};
@@ -71,13 +73,15 @@ pub struct Joining {
     pub resume: Option<Resume>,
     /// The upgrade request, for the wire inspector (kept when `INSPECT_ENABLED`).
     pub handshake: Option<Handshake>,
+    /// The client's address, as the per-address limits count it.
+    pub client: IpAddr,
 }
 
 impl Joining {
     /// Reads `name`, `session`, `since` and `epoch` from the upgrade request's query, and the
     /// session from its `Cookie` header when the query has none; with `inspect`, keeps the request
     /// for the wire inspector.
-    pub fn from_request(request: &HttpRequest, inspect: bool) -> Joining {
+    pub fn from_request(request: &HttpRequest, client: IpAddr, inspect: bool) -> Joining {
         let name = request
             .query_param("name")
             .and_then(|raw| nickname::clean(&raw))
@@ -95,7 +99,7 @@ impl Joining {
             Some(raw) => Session::parse(&raw).map_or(Presented::Malformed, Presented::Session),
         };
         let handshake = inspect.then(|| Handshake::of(request));
-        Joining { name, presented, resume, handshake }
+        Joining { name, presented, resume, handshake, client }
     }
 }
 
@@ -121,6 +125,8 @@ pub struct Services<'a> {
     pub metrics: &'a Metrics,
     /// The count of rooms with members.
     pub admission: &'a Admission,
+    /// What each client address holds.
+    pub per_address: &'a Arc<PerAddress>,
 }
 
 /// A room this connection is in.
@@ -136,6 +142,8 @@ pub struct ChatHandler<'a> {
     id: u64,
     /// Who it says it is, until `on_open` hands it to the broadcaster.
     joining: Option<Joining>,
+    /// Its address, as the per-address limits count it.
+    client: IpAddr,
     /// Its session's public id, once settled.
     user: UserId,
     /// Its nickname, set by the broadcaster.
@@ -166,6 +174,7 @@ impl<'a> ChatHandler<'a> {
         tag.set(&joining.name);
         ChatHandler {
             id,
+            client: joining.client,
             joining: Some(joining),
             user: UserId::NOBODY,
             tag,
@@ -205,7 +214,7 @@ impl<'a> ChatHandler<'a> {
         resume: Option<Resume>,
         out: &Outbound,
     ) -> Result<(), Closed> {
-        let Services { config, admission, inbox, .. } = self.services;
+        let Services { config, admission, inbox, per_address, .. } = self.services;
         if self.position(&room).is_none() {
             if self.rooms.len() >= config.max_rooms_per_connection {
                 let message = format!(
@@ -215,11 +224,20 @@ impl<'a> ChatHandler<'a> {
                 self.refuse("too_many_rooms", &message, Some(room.as_str()), out);
                 return Ok(());
             }
-            if !admission.enter(&room, room == config.default_room) {
-                let message = format!(
-                    "this server has {} rooms with members, its limit (MAX_ROOMS)",
-                    config.max_rooms
-                );
+            let entered = admission.enter(&room, room == config.default_room, self.client);
+            if let Err(refused) = entered {
+                let message = match refused {
+                    Refused::Full => format!(
+                        "this server has {} rooms with members, its limit (MAX_ROOMS)",
+                        config.max_rooms
+                    ),
+                    Refused::AddressFull => format!(
+                        "your address made {} rooms that still have members, its limit \
+                         (MAX_ROOMS_PER_ADDRESS)",
+                        per_address.limits().rooms
+                    ),
+                };
+                self.services.metrics.limited(LIMITED_ROOMS);
                 self.refuse("too_many_rooms", &message, Some(room.as_str()), out);
                 return Ok(());
             }
@@ -296,7 +314,7 @@ impl<'a> ChatHandler<'a> {
 impl Handler for ChatHandler<'_> {
     fn on_open(&mut self, out: &Arc<Outbound>) -> Result<(), Close> {
         let config = self.services.config;
-        let Joining { name, presented, resume, handshake } =
+        let Joining { name, presented, resume, handshake, client } =
             self.joining.take().expect("opened once");
         self.resume = resume;
         self.handshake = handshake;
@@ -309,6 +327,7 @@ impl Handler for ChatHandler<'_> {
             name: String::new(),
             outbound: out.clone(),
             tag: self.tag.clone(),
+            address: client,
         };
         let settled = Settle(self.tag.clone());
         let arrival = Arrival { client, presented, fresh, requested: name, settled };
@@ -316,7 +335,10 @@ impl Handler for ChatHandler<'_> {
         self.member = true;
         // The broadcaster answers at once (it sends `hello` in the same round); a refusal means
         // it is shutting down, and no answer in SETTLE_TIMEOUT that it is as good as gone.
-        self.user = self.tag.wait_settled(SETTLE_TIMEOUT).ok_or(SHUTTING_DOWN)?;
+        self.user = self.tag.wait_settled(SETTLE_TIMEOUT).map_err(|why| match why {
+            Unsettled::Gone => SHUTTING_DOWN,
+            Unsettled::Limited => NO_NEW_SESSION,
+        })?;
         let resume = self.resume.take();
         self.subscribe(config.default_room.clone(), resume, out).map_err(|Closed| SHUTTING_DOWN)
     }
@@ -421,6 +443,10 @@ const PING_ME_EVERY: Duration = Duration::from_secs(1);
 const INSPECT_DISABLED: &str =
     "the wire inspector is switched off on this server (INSPECT_ENABLED)";
 const NOT_SUBSCRIBED: &str = "this connection is not in that room: subscribe first";
+
+/// RFC 6455 §7.4.1 1008: "a message that violates its policy": a new session past a limit (the
+/// error event before it says which, and when to try again).
+const NO_NEW_SESSION: Close = Close::new(1008, "no new session now: see the error event");
 
 /// RFC 6455 §7.4.1 1001: "an endpoint is going away, such as a server going down".
 const SHUTTING_DOWN: Close = Close::new(1001, "server shutting down");

@@ -37,6 +37,8 @@ pub struct Client {
     pub outbound: Arc<Outbound>,
     /// The nickname as its own thread reads it.
     pub tag: Arc<NameTag>,
+    /// Its address, as the per-address limits count it.
+    pub address: std::net::IpAddr,
 }
 
 /// A client's place in the hub: a slot number, stable while it is connected.
@@ -377,7 +379,8 @@ mod tests {
         let socket = socket.try_clone().unwrap();
         let outbound = Outbound::new(socket, None, 1024, Arc::new(Metrics::default()), None);
         let (user, tag) = (crate::chat::session::Session::new().unwrap().user_id(), Arc::default());
-        Client { id, user, name: name.to_string(), outbound: Arc::new(outbound), tag }
+        let address = std::net::IpAddr::from([127, 0, 0, 1]);
+        Client { id, user, name: name.to_string(), outbound: Arc::new(outbound), tag, address }
     }
 
     fn room(name: &str) -> RoomName {

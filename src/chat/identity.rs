@@ -9,9 +9,15 @@
 //! `session_expired`) and its name is free. Asking for a held name gives the first free of
 //! `alice-2`, `alice-3`, …
 //!
-//! Offline sessions wait in a queue ordered by when they went offline; at most
-//! `MAX_RESERVED_NAMES` of them are kept, so a client connecting again and again without its
-//! session cannot grow the memory without bound (the longest-offline goes first).
+//! Offline sessions wait in two queues ordered by when they went offline: sessions that were
+//! *used* (it spoke, renamed, sent or was sent a private message, or came back with its session)
+//! and *throwaway* ones (connected once and did nothing). At most `MAX_RESERVED_NAMES` offline
+//! sessions are kept, so a client connecting again and again without its session cannot grow the
+//! memory without bound; but pressure only ever forgets throwaway sessions, the newest first:
+//! a flood of throwaway connections churns through its own sessions and nobody else's, and an
+//! earlier visitor keeps the name it looked around with. A used session keeps its name for its
+//! whole `NAME_RESERVE_SECS`; while used sessions alone fill the table, new sessions are refused
+//! ([`Identities::is_full`]) rather than anyone's name given away.
 //!
 //! # Across instances
 //! With Kafka every instance keeps all of this for the whole deployment, so that a session
@@ -155,6 +161,9 @@ struct User {
     unread: BTreeMap<UserId, u32>,
     /// The sessions it has a conversation with.
     peers: BTreeSet<UserId>,
+    /// It spoke, renamed, sent or was sent a private message, or came back: pressure never
+    /// forgets it before its reserve ends.
+    used: bool,
 }
 
 /// The sessions, their names and their conversations.
@@ -163,8 +172,10 @@ pub struct Identities {
     users: HashMap<UserId, User>,
     /// Folded name → the session that holds it.
     names: HashMap<String, UserId>,
-    /// Sessions without connections, by the time they went offline.
+    /// Used sessions without connections, by the time they went offline.
     offline: BTreeSet<(Instant, UserId)>,
+    /// Throwaway sessions without connections, by the time they went offline.
+    throwaway: BTreeSet<(Instant, UserId)>,
     /// Sessions listed in other instances' rosters, by when they were last listed.
     elsewhere: BTreeSet<(Instant, UserId)>,
     /// The sessions each other instance's last roster listed.
@@ -188,6 +199,7 @@ impl Identities {
             users: HashMap::new(),
             names: HashMap::new(),
             offline: BTreeSet::new(),
+            throwaway: BTreeSet::new(),
             elsewhere: BTreeSet::new(),
             listed: HashMap::new(),
             confirmed: HashMap::new(),
@@ -209,10 +221,12 @@ impl Identities {
                 let user = session.user_id();
                 if let Some(known) = self.users.get_mut(&user) {
                     known.connections += 1;
-                    if let Some(since) = known.offline_since.take() {
-                        self.offline.remove(&(since, user));
-                    }
+                    let since = known.offline_since.take();
+                    let used = std::mem::replace(&mut known.used, true);
                     let name = known.name.clone();
+                    if let Some(since) = since {
+                        self.queue(used).remove(&(since, user));
+                    }
                     let requested = None;
                     return Arrived { session, user, name, requested, expired: false, new: false };
                 }
@@ -227,14 +241,44 @@ impl Identities {
         Arrived { session: fresh, user, name, requested, expired, new: true }
     }
 
+    /// True when a session presented is known here: it is not a new one.
+    pub fn knows(&self, presented: &Presented) -> bool {
+        match presented {
+            Presented::Session(session) => self.users.contains_key(&session.user_id()),
+            Presented::Nothing | Presented::Malformed => false,
+        }
+    }
+
+    /// True while used offline sessions alone fill `MAX_RESERVED_NAMES`: no new session is
+    /// given until some reserve ends (nobody's name is given away to make room).
+    pub fn is_full(&self) -> bool {
+        self.offline.len() >= self.max_offline
+    }
+
+    /// `user` did something that makes it worth keeping: pressure no longer forgets it.
+    pub fn mark_used(&mut self, user: UserId) {
+        let Some(known) = self.users.get_mut(&user) else { return };
+        if std::mem::replace(&mut known.used, true) {
+            return;
+        }
+        if let Some(since) = known.offline_since
+            && self.throwaway.remove(&(since, user))
+        {
+            self.offline.insert((since, user));
+        }
+    }
+
+    /// The offline queue of used sessions, or of throwaway ones.
+    fn queue(&mut self, used: bool) -> &mut BTreeSet<(Instant, UserId)> {
+        if used { &mut self.offline } else { &mut self.throwaway }
+    }
+
     /// A connection of `user` closed.
     pub fn depart(&mut self, user: UserId, now: Instant) {
         let Some(known) = self.users.get_mut(&user) else { return };
         known.connections = known.connections.saturating_sub(1);
-        let elsewhere = known.seen_elsewhere.is_some();
-        if known.connections == 0 && known.offline_since.is_none() && !elsewhere {
-            known.offline_since = Some(now);
-            self.offline.insert((now, user));
+        if known.seen_elsewhere.is_none() {
+            self.go_offline(user, now);
         }
     }
 
@@ -345,8 +389,10 @@ impl Identities {
         for user in users {
             let Some(known) = self.users.get_mut(user) else { continue };
             if let Some(since) = known.offline_since.take() {
-                self.offline.remove(&(since, *user));
+                let used = known.used;
+                self.queue(used).remove(&(since, *user));
             }
+            let Some(known) = self.users.get_mut(user) else { continue };
             if let Some(seen) = known.seen_elsewhere.replace(at) {
                 self.elsewhere.remove(&(seen, *user));
             }
@@ -408,7 +454,8 @@ impl Identities {
         let Some(known) = self.users.get_mut(&user) else { return };
         if known.connections == 0 && known.offline_since.is_none() {
             known.offline_since = Some(since);
-            self.offline.insert((since, user));
+            let used = known.used;
+            self.queue(used).insert((since, user));
         }
     }
 
@@ -438,6 +485,11 @@ impl Identities {
         self.conversations.entry(pair).or_insert_with(empty)
     }
 
+    /// How many private conversations `user` has.
+    pub fn conversation_count(&self, user: UserId) -> usize {
+        self.users.get(&user).map_or(0, |known| known.peers.len())
+    }
+
     /// The conversation between the two sessions of `pair`, if it exists.
     pub fn existing(&self, pair: Pair) -> Option<&History> {
         self.conversations.get(&pair)
@@ -464,7 +516,9 @@ impl Identities {
     /// the later record takes it.
     pub fn restore(&mut self, user: UserId, name: &str, now: Instant) {
         if self.users.contains_key(&user) {
+            // A rename before the restart: used.
             self.move_name(user, name);
+            self.mark_used(user);
             return;
         }
         self.names.insert(fold(name), user);
@@ -516,11 +570,15 @@ impl Identities {
             self.go_offline(user, seen);
         }
         let mut forgotten = Vec::new();
-        while let Some(&(since, user)) = self.offline.first() {
-            let expired = now.saturating_duration_since(since) >= self.reserve;
-            if !expired && self.offline.len() <= self.max_offline {
-                break;
-            }
+        let reserve = self.reserve;
+        let expired = |&&(since, _): &&(Instant, UserId)| now.saturating_duration_since(since) >= reserve;
+        let mut lapsed: Vec<UserId> = self.offline.iter().take_while(expired).map(|e| e.1).collect();
+        lapsed.extend(self.throwaway.iter().take_while(expired).map(|e| e.1));
+        // Past the cap, throwaway sessions only, the newest first.
+        let over = (self.offline.len() + self.throwaway.len() - lapsed.len()).saturating_sub(self.max_offline);
+        let kept = self.throwaway.iter().filter(|e| !expired(e)).rev();
+        lapsed.extend(kept.take(over).map(|e| e.1));
+        for user in lapsed {
             if let Some(folded) = self.confirmed_of.get(&user) {
                 self.lapsed.push((user, folded.clone()));
             }
@@ -543,7 +601,7 @@ impl Identities {
     fn forget(&mut self, user: UserId) {
         let Some(gone) = self.users.remove(&user) else { return };
         if let Some(since) = gone.offline_since {
-            self.offline.remove(&(since, user));
+            self.queue(gone.used).remove(&(since, user));
         }
         if let Some(seen) = gone.seen_elsewhere {
             self.elsewhere.remove(&(seen, user));
@@ -602,6 +660,7 @@ impl User {
             seen_elsewhere: None,
             unread: BTreeMap::new(),
             peers: BTreeSet::new(),
+            used: false,
         }
     }
 }
@@ -652,6 +711,17 @@ enum Settling {
     User(UserId),
     /// Nobody will answer: the broadcaster is shutting down or gone.
     Refused,
+    /// Refused a new session by a limit (told so in an error event).
+    Limited,
+}
+
+/// Why a connection was not settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsettled {
+    /// The broadcaster is shutting down or gone.
+    Gone,
+    /// A limit refused it a new session.
+    Limited,
 }
 
 impl NameTag {
@@ -668,8 +738,8 @@ impl NameTag {
     }
 
     /// Waits until the broadcaster settled who this connection is, at most `limit`: its user id,
-    /// or `None` if nobody will say.
-    pub fn wait_settled(&self, limit: Duration) -> Option<UserId> {
+    /// or why not.
+    pub fn wait_settled(&self, limit: Duration) -> Result<UserId, Unsettled> {
         let held = self.lock();
         let waiting = |tag: &mut Tag| tag.user == Settling::Pending;
         let (held, _) = self
@@ -677,8 +747,9 @@ impl NameTag {
             .wait_timeout_while(held, limit, waiting)
             .unwrap_or_else(|e| e.into_inner());
         match held.user {
-            Settling::User(user) => Some(user),
-            Settling::Pending | Settling::Refused => None,
+            Settling::User(user) => Ok(user),
+            Settling::Limited => Err(Unsettled::Limited),
+            Settling::Pending | Settling::Refused => Err(Unsettled::Gone),
         }
     }
 
@@ -706,6 +777,11 @@ impl Settle {
     /// The connection is `user`.
     pub fn done(self, user: UserId) {
         self.0.answer(Settling::User(user));
+    }
+
+    /// The connection may not have a new session now (a limit; its client was told why).
+    pub fn limited(self) {
+        self.0.answer(Settling::Limited);
     }
 }
 
@@ -788,20 +864,64 @@ mod tests {
     }
 
     #[test]
-    fn offline_sessions_beyond_the_cap_go_oldest_first() {
-        let mut ids = Identities::new(Duration::from_secs(60), 2);
+    fn pressure_forgets_throwaway_sessions_newest_first_and_never_a_used_one() {
+        let mut ids = Identities::new(Duration::from_secs(60), 3);
         let start = Instant::now();
-        let users: Vec<UserId> = (0..4)
-            .map(|i| {
-                let user = ids.arrive(Presented::Nothing, session(), &format!("u{i}")).user;
-                ids.depart(user, start + Duration::from_millis(i));
-                user
-            })
-            .collect();
-        assert_eq!(ids.sweep(start + Duration::from_secs(1)).len(), 2);
-        assert_eq!(ids.holder("u0"), None);
-        assert_eq!(ids.holder("u1"), None);
-        assert_eq!(ids.holder("u3"), Some(users[3]));
+        let mut arrive = |ids: &mut Identities, name: &str, i: u64, used: bool| {
+            let user = ids.arrive(Presented::Nothing, session(), name).user;
+            if used {
+                ids.mark_used(user);
+            }
+            ids.depart(user, start + Duration::from_millis(i));
+            user
+        };
+        let alice = arrive(&mut ids, "alice", 0, true);
+        let visitor = arrive(&mut ids, "visitor", 1, false);
+        // A flood of throwaway sessions, after them.
+        for i in 0..10 {
+            arrive(&mut ids, &format!("t{i}"), 10 + i, false);
+        }
+        ids.sweep(start + Duration::from_secs(1));
+        assert_eq!(ids.holder("alice"), Some(alice), "a used session keeps its name");
+        assert_eq!(ids.holder("visitor"), Some(visitor), "the earlier throwaway too");
+        assert!(ids.holder("t0").is_some(), "the oldest of the flood");
+        assert_eq!(ids.holder("t9"), None, "the newest go first");
+        assert_eq!(ids.len(), 3);
+        // A session used while offline leaves the throwaway queue.
+        let bob = arrive(&mut ids, "bob", 100, false);
+        ids.mark_used(bob);
+        ids.sweep(start + Duration::from_secs(2));
+        assert_eq!(ids.holder("bob"), Some(bob));
+        assert_eq!(ids.holder("t0"), None, "the newest throwaway makes room for it");
+        assert_eq!(ids.holder("visitor"), Some(visitor));
+        assert!(!ids.is_full());
+        // Used sessions alone fill the table: nobody is forgotten, new sessions are refused.
+        let carol = arrive(&mut ids, "carol", 200, true);
+        ids.sweep(start + Duration::from_secs(3));
+        assert!(ids.is_full());
+        assert_eq!(ids.holder("visitor"), None, "the last throwaway made room");
+        for (name, user) in [("alice", alice), ("bob", bob), ("carol", carol)] {
+            assert_eq!(ids.holder(name), Some(user), "{name}");
+        }
+        // Their reserve still ends.
+        assert_eq!(ids.sweep(start + Duration::from_secs(61)).len(), 3);
+        assert!(ids.is_empty());
+    }
+
+    #[test]
+    fn coming_back_makes_a_session_used() {
+        let mut ids = Identities::new(Duration::from_secs(60), 1);
+        let start = Instant::now();
+        let first = ids.arrive(Presented::Nothing, session(), "alice");
+        ids.depart(first.user, start);
+        let again = ids.arrive(Presented::Session(first.session.clone()), session(), "x");
+        assert!(ids.knows(&Presented::Session(first.session)));
+        ids.depart(again.user, start);
+        let other = ids.arrive(Presented::Nothing, session(), "other").user;
+        ids.depart(other, start + Duration::from_millis(1));
+        ids.sweep(start + Duration::from_secs(1));
+        assert_eq!(ids.holder("alice"), Some(first.user));
+        assert_eq!(ids.holder("other"), None);
     }
 
     #[test]
@@ -843,11 +963,15 @@ mod tests {
             std::thread::spawn(move || tag.wait_settled(Duration::from_secs(10)))
         };
         Settle(tag.clone()).done(user);
-        assert_eq!(waiter.join().unwrap(), Some(user));
+        assert_eq!(waiter.join().unwrap(), Ok(user));
         // A promise dropped unanswered (the broadcaster going away) refuses at once.
         let tag = Arc::new(NameTag::default());
         drop(Settle(tag.clone()));
-        assert_eq!(tag.wait_settled(Duration::from_secs(10)), None);
+        assert_eq!(tag.wait_settled(Duration::from_secs(10)), Err(Unsettled::Gone));
+        // A limit says so.
+        let tag = Arc::new(NameTag::default());
+        Settle(tag.clone()).limited();
+        assert_eq!(tag.wait_settled(Duration::from_secs(10)), Err(Unsettled::Limited));
     }
 
     #[test]

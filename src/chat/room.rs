@@ -7,7 +7,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+
+use crate::net::per_address::PerAddress;
 
 /// A valid room name. Cheap to clone: rooms are named in every event of the hot path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -50,38 +53,68 @@ pub fn partition(room: &str, partitions: u32) -> u32 {
 /// they enter and leave: `MAX_ROOMS` is enforced here, before the broadcaster hears of a new room,
 /// so a refused subscription is answered on the spot. The lock is taken on entering and leaving
 /// a room, never per message.
+///
+/// A room is counted against the address of the connection that made it
+/// (`MAX_ROOMS_PER_ADDRESS`, see `net/per_address.rs`) until its last member leaves, so one
+/// address cannot fill the room table.
 #[derive(Debug)]
 pub struct Admission {
     max_rooms: usize,
-    members: Mutex<HashMap<RoomName, usize>>,
+    members: Mutex<HashMap<RoomName, Members>>,
+    per_address: Arc<PerAddress>,
+}
+
+#[derive(Debug)]
+struct Members {
+    count: usize,
+    /// The address that made the room (none for the default room, which is always there).
+    made_by: Option<IpAddr>,
+}
+
+/// Why a connection may not make a new room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// `MAX_ROOMS` rooms have members.
+    Full,
+    /// Its address made `MAX_ROOMS_PER_ADDRESS` rooms that still have members.
+    AddressFull,
 }
 
 impl Admission {
-    /// Admits at most `max_rooms` rooms with members.
-    pub fn new(max_rooms: usize) -> Admission {
-        Admission { max_rooms, members: Mutex::new(HashMap::new()) }
+    /// Admits at most `max_rooms` rooms with members, and per address the rooms `per_address`
+    /// allows.
+    pub fn new(max_rooms: usize, per_address: Arc<PerAddress>) -> Admission {
+        Admission { max_rooms, members: Mutex::new(HashMap::new()), per_address }
     }
 
-    /// One more connection in `room`; false (and nothing counted) when it would be a new room
-    /// past the limit. `always` admits it anyway (the default room).
-    pub fn enter(&self, room: &RoomName, always: bool) -> bool {
+    /// One more connection, from `client`, in `room`; refused (and nothing counted) when it
+    /// would be a new room past a limit. `always` admits it anyway (the default room).
+    pub fn enter(&self, room: &RoomName, always: bool, client: IpAddr) -> Result<(), Refused> {
         let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
         let full = members.len() >= self.max_rooms;
         match members.get_mut(room) {
-            Some(count) => *count += 1,
-            None if full && !always => return false,
-            None => drop(members.insert(room.clone(), 1)),
+            Some(members) => members.count += 1,
+            None if always => drop(members.insert(room.clone(), Members { count: 1, made_by: None })),
+            None if full => return Err(Refused::Full),
+            None if !self.per_address.new_room(client) => return Err(Refused::AddressFull),
+            None => {
+                members.insert(room.clone(), Members { count: 1, made_by: Some(client) });
+            }
         }
-        true
+        Ok(())
     }
 
     /// One connection fewer in `room`.
     pub fn leave(&self, room: &RoomName) {
         let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(count) = members.get_mut(room) {
-            *count -= 1;
-            if *count == 0 {
-                members.remove(room);
+            count.count -= 1;
+            if count.count == 0 {
+                let made_by = members.remove(room).and_then(|gone| gone.made_by);
+                drop(members);
+                if let Some(client) = made_by {
+                    self.per_address.room_gone(client);
+                }
             }
         }
     }
@@ -95,6 +128,7 @@ const FNV_PRIME: u32 = 16_777_619;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::per_address::AddressLimits;
 
     #[test]
     fn names_are_lower_cased_and_checked() {
@@ -108,17 +142,26 @@ mod tests {
 
     #[test]
     fn admission_counts_rooms_with_members() {
-        let admission = Admission::new(2);
-        let [a, b, c] = ["a", "b", "c"].map(|n| RoomName::parse(n).unwrap());
-        assert!(
-            admission.enter(&a, false) && admission.enter(&a, false) && admission.enter(&b, false)
-        );
-        assert!(!admission.enter(&c, false), "a third room");
-        assert!(admission.enter(&a, false), "an existing room is never refused");
-        assert!(admission.enter(&c, true), "the default room is");
-        admission.leave(&c);
+        let limits = AddressLimits {
+            handshakes: 1,
+            sockets: 1,
+            sessions_per_min: 1,
+            rooms: 2,
+            unanswered_per_min: 1,
+        };
+        let admission = Admission::new(3, PerAddress::new(limits));
+        let (one, two): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let [a, b, c, d] = ["a", "b", "c", "d"].map(|n| RoomName::parse(n).unwrap());
+        assert!(admission.enter(&a, false, one).is_ok() && admission.enter(&a, false, two).is_ok());
+        assert!(admission.enter(&b, false, one).is_ok());
+        assert_eq!(admission.enter(&c, false, one), Err(Refused::AddressFull), "a third of one's");
+        assert!(admission.enter(&c, false, two).is_ok(), "another address may");
+        assert_eq!(admission.enter(&d, false, two), Err(Refused::Full), "a fourth room");
+        assert!(admission.enter(&a, false, one).is_ok(), "an existing room is never refused");
+        assert!(admission.enter(&d, true, one).is_ok(), "the default room is");
+        admission.leave(&d);
         admission.leave(&b);
-        assert!(admission.enter(&c, false), "b emptied");
+        assert!(admission.enter(&d, false, one).is_ok(), "b emptied, and one made one room fewer");
     }
 
     #[test]

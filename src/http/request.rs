@@ -61,6 +61,16 @@ impl Request {
         }
     }
 
+    /// The client's address, as the per-address limits count it: the last `X-Forwarded-For`
+    /// entry when the peer is a trusted proxy (the one nginx added), else the peer.
+    pub fn client_ip(&self, peer: SocketAddr, trusted: &[Cidr]) -> IpAddr {
+        if !trusted.iter().any(|block| block.contains(peer.ip())) {
+            return peer.ip();
+        }
+        let forwarded = self.header("X-Forwarded-For").and_then(|v| v.rsplit(',').next());
+        forwarded.and_then(|v| v.trim().parse().ok()).unwrap_or(peer.ip())
+    }
+
     /// The value of a query parameter, percent-decoded.
     pub fn query_param(&self, key: &str) -> Option<String> {
         form_urlencoded::parse(self.query.as_bytes())

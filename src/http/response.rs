@@ -67,6 +67,13 @@ impl Response {
         }
     }
 
+    /// The same answer with `Retry-After` (RFC 9110 §10.2.3): whole seconds, at least one.
+    pub fn retry_after(mut self, wait: std::time::Duration) -> Response {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        self.headers.push(("Retry-After", secs.max(1).to_string()));
+        self
+    }
+
     /// The same answer with another plain text body.
     pub fn with_body(mut self, body: &'static str) -> Response {
         self.body = Cow::Borrowed(body.as_bytes());

@@ -1,11 +1,16 @@
 //! The accept loop and the threads it starts: one named thread per connection.
 //!
 //! ```text
-//! listener.incoming() ──accept──▶ a Slot (one of max_threads) ──spawn──▶ thread conn-17: serve(tcp, 17)
+//! listener.incoming() ──accept──▶ a handshake of its address (per_address.rs)
+//!                                 └▶ a Slot (one of max_threads) ──spawn──▶ thread conn-17: serve(tcp, 17, held)
 //!                                                                        └─ the Slot is given back when
 //!                                                                           the thread ends, or when
 //!                                                                           the spawn fails
 //! ```
+//! One address may have only so many connections in their handshake at once
+//! (`MAX_HANDSHAKES_PER_ADDRESS`): past that its new connections are closed before any thread
+//! starts, so one address cannot hold every slot and `/healthz` still answers the others. Peers
+//! in `TRUSTED_PROXIES` (nginx) are not counted here: they speak for many clients.
 //! This layer knows sockets and threads only; what a connection thread does (HTTP, WebSocket,
 //! the chat) is the `serve` function it is given. Every thread is named (`conn-17`,
 //! `broadcaster`, `signals`) so that logs and panics say who failed.
@@ -16,16 +21,33 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use log::warn;
+use log::{debug, warn};
 
+use crate::config::Cidr;
 use crate::error::Error;
+use crate::net::per_address::{Held, PerAddress};
+
+/// Who may connect: at most `max_threads` connection threads, and per address at most its
+/// share of handshakes, except for the `exempt` peers.
+pub struct Admit<'a> {
+    /// Connection threads at most.
+    pub max_threads: usize,
+    /// The per-address counts.
+    pub per_address: &'a Arc<PerAddress>,
+    /// Peers not counted per address (`TRUSTED_PROXIES`).
+    pub exempt: &'a [Cidr],
+    /// Counts the connections closed for their address's handshakes.
+    pub refused: &'a dyn Fn(),
+}
 
 /// Accepts connections until `stopping` is set (then one more connection, the wake-up, ends it),
-/// running `serve(tcp, id)` on a thread of its own for each, at most `max_threads` at once.
-pub fn accept_loop<F>(listener: &TcpListener, max_threads: usize, stopping: &AtomicBool, serve: F)
+/// running `serve(tcp, id, handshake)` on a thread of its own for each, as `admit` allows;
+/// `handshake` is the address's handshake count, to drop when the handshake is over.
+pub fn accept_loop<F>(listener: &TcpListener, admit: &Admit<'_>, stopping: &AtomicBool, serve: F)
 where
-    F: Fn(TcpStream, u64) + Clone + Send + 'static,
+    F: Fn(TcpStream, u64, Option<Held>) + Clone + Send + 'static,
 {
+    let max_threads = admit.max_threads;
     let next_id = AtomicU64::new(1);
     let slots = Slots::new(max_threads);
     for accepted in listener.incoming() {
@@ -41,6 +63,18 @@ where
                 continue;
             }
         };
+        let handshake = match tcp.peer_addr() {
+            Ok(peer) if admit.exempt.iter().any(|block| block.contains(peer.ip())) => None,
+            Ok(peer) => match admit.per_address.handshake(peer.ip()) {
+                Some(held) => Some(held),
+                None => {
+                    debug!("{peer}: too many handshakes from this address: closed");
+                    (admit.refused)();
+                    continue;
+                }
+            },
+            Err(_) => continue, // gone already
+        };
         let Some(slot) = slots.take() else {
             warn!("{max_threads} connections open: dropping a new one");
             continue;
@@ -49,7 +83,7 @@ where
         let serve = serve.clone();
         let spawned = spawn_with_stack(&format!("conn-{id}"), CONNECTION_STACK_BYTES, move || {
             let _slot = slot;
-            serve(tcp, id);
+            serve(tcp, id, handshake);
         });
         if let Err(e) = spawned {
             warn!("cannot start a thread for connection {id}: {e}");
