@@ -6,7 +6,7 @@ use std::thread;
 use serde_json::Value;
 use tungstenite::Message;
 
-use crate::support::{Client, Server};
+use crate::support::{Client, Server, loopback};
 
 fn ids(messages: &[Value]) -> Vec<u64> {
     messages.iter().map(|m| m["id"].as_u64().unwrap()).collect()
@@ -129,7 +129,8 @@ fn two_hundred_clients_all_receive_everything_in_one_order() {
     let server = Server::start(&[]);
     let mut clients: Vec<Client> = (0..CLIENTS)
         .map(|i| {
-            let mut c = server.connect(&format!("/ws?name=c{i}"));
+            // 50 from each address: within its new sessions a minute.
+            let mut c = server.connect_from(loopback(i as u32 / 50), &format!("/ws?name=c{i}"));
             c.welcome();
             c
         })
@@ -188,7 +189,8 @@ fn big_rooms_get_presence_batches_not_the_whole_list_each_time() {
     first.welcome();
     let mut others: Vec<Client> = (1..=100)
         .map(|i| {
-            let mut c = server.connect(&format!("/ws?name=u{i:03}"));
+            // 50 from each address: within its new sessions a minute.
+            let mut c = server.connect_from(loopback(i as u32 / 50), &format!("/ws?name=u{i:03}"));
             c.welcome();
             c
         })

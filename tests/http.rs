@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use crate::support::Server;
+use crate::support::{Server, loopback};
 use crate::support::wire::upgrade_head;
 
 fn status(answer: &str) -> &str {
@@ -177,8 +177,9 @@ fn allowed_origins_can_list_other_sites_or_allow_any() {
 #[test]
 fn max_connections_is_enforced_and_freed_slots_are_reused() {
     let server = Server::start(&[("MAX_CONNECTIONS", "2")]);
-    let mut a = server.connect("/ws?name=a");
-    let mut b = server.connect("/ws?name=b");
+    // Each from its own address: one address may hold only a quarter of MAX_CONNECTIONS (one).
+    let mut a = server.connect_from(loopback(1), "/ws?name=a");
+    let mut b = server.connect_from(loopback(2), "/ws?name=b");
     a.welcome();
     b.welcome();
     let refused = server.http(&upgrade_head(&server, "/ws", &format!("{KEY}{V13}")));
@@ -190,7 +191,7 @@ fn max_connections_is_enforced_and_freed_slots_are_reused() {
     // The slot frees once the server has finished with the closed connection.
     let mut c = None;
     for _ in 0..100 {
-        match server.try_connect("/ws?name=c") {
+        match server.try_connect_from(loopback(3), "/ws?name=c") {
             Ok(client) => {
                 c = Some(client);
                 break;

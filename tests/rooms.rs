@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 use tungstenite::Message;
 
-use crate::support::{Client, Server, history_texts};
+use crate::support::{Client, Server, history_texts, loopback};
 
 /// The next event that is not a presence notice (users, join, leave).
 fn next_not_presence(client: &mut Client) -> Value {
@@ -158,7 +158,8 @@ fn the_room_list_counts_nicknames_most_first() {
 #[test]
 fn room_errors_never_close_the_connection() {
     let server = Server::start(&[("MAX_ROOMS_PER_CONNECTION", "2"), ("MAX_ROOMS", "3")]);
-    let mut alice = server.joined("name=alice");
+    // Two addresses: each may make a quarter of MAX_ROOMS (at least one) itself.
+    let mut alice = server.joined_from(loopback(1), "name=alice");
     let code = |client: &mut Client| {
         let event = next_not_presence(client);
         assert_eq!(event["type"], "error", "{event}");
@@ -177,7 +178,7 @@ fn room_errors_never_close_the_connection() {
     // Subscribing twice is no error: the history again.
     assert_eq!(alice.subscribe("a")["room"], "a");
     // The instance has general, a and b: a fourth room with members is refused to anyone.
-    let mut bob = server.joined("name=bob");
+    let mut bob = server.joined_from(loopback(2), "name=bob");
     bob.subscribe("b");
     bob.request(json!({"type": "unsubscribe", "room": "general"}));
     bob.request(json!({"type": "subscribe", "room": "c"}));
@@ -236,7 +237,9 @@ fn requests_have_their_own_allowance_so_a_client_can_always_resubscribe() {
 fn the_room_list_names_at_most_a_hundred_rooms() {
     let server = Server::start(&[]);
     // Seven clients in 15 rooms each besides general: 106 rooms with members.
-    let mut clients: Vec<Client> = (0..7).map(|c| server.joined(&format!("name=u{c}"))).collect();
+    // From addresses of their own: one address makes at most MAX_ROOMS_PER_ADDRESS rooms.
+    let mut clients: Vec<Client> =
+        (0..7).map(|c| server.joined_from(loopback(c), &format!("name=u{c}"))).collect();
     for (c, client) in clients.iter_mut().enumerate() {
         for r in 0..15 {
             client.request(json!({"type": "subscribe", "room": format!("r{c}-{r}")}));

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::wire::assert_no_panic;
-use crate::support::{Client, Server};
+use crate::support::{Client, Server, loopback};
 
 #[test]
 fn max_connections_answers_503_and_freed_slots_are_reused_cycle_after_cycle() {
@@ -29,14 +29,15 @@ fn max_connections_answers_503_and_freed_slots_are_reused_cycle_after_cycle() {
     assert_no_panic(&server);
 }
 
+/// Each client from an address of its own: one address may hold only a quarter of the server.
 fn join(server: &Server, n: usize) -> Client {
-    let mut client = server.connect(&format!("/ws?name=user{n}"));
+    let mut client = server.connect_from(loopback(n as u32), &format!("/ws?name=user{n}"));
     client.welcome();
     client
 }
 
 fn assert_refused_with_503(server: &Server) {
-    match server.try_connect("/ws?name=one-too-many") {
+    match server.try_connect_from(loopback(1000), "/ws?name=one-too-many") {
         Err(tungstenite::Error::Http(answer)) => assert_eq!(answer.status(), 503),
         Err(e) => panic!("expected a 503 answer, got {e}"),
         Ok(_) => panic!("a WebSocket past MAX_CONNECTIONS was accepted"),

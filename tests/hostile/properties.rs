@@ -582,7 +582,9 @@ fn after_upgrade() -> impl Strategy<Value = Vec<u8>> {
 
 #[test]
 fn the_frame_decoder_ends_arbitrary_input_with_a_close_and_the_server_goes_on() {
-    let server = Server::start(&[]);
+    // Every case is a new session from one address: the decoder is under test here, not the
+    // per-address allowance (tests/hostile/per_address.rs).
+    let server = Server::start(&[("NEW_SESSIONS_PER_ADDRESS_PER_MIN", "1000000")]);
     let config = Config {
         cases: DECODER_CASES,
         max_shrink_iters: 200,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::wire::assert_no_panic;
-use crate::support::{Client, Server};
+use crate::support::{Client, Server, loopback};
 
 #[test]
 fn churning_rooms_loses_nobody_a_message_and_leaks_no_room() {
@@ -88,7 +88,10 @@ fn churn(server: &Server, c: usize, churning: &AtomicBool) -> usize {
         if !churning.load(Ordering::SeqCst) {
             break;
         }
-        let mut client = server.connect(&format!("/ws?name=churner{c}"));
+        // Each churner from its own address, and a new one every 20 connections (each is a new
+        // session, and an address is given NEW_SESSIONS_PER_ADDRESS_PER_MIN).
+        let address = loopback((c * 100 + round / 20) as u32);
+        let mut client = server.connect_from(address, &format!("/ws?name=churner{c}"));
         client.welcome();
         for k in 0..8 {
             let room = format!("c{}", (c * 7 + round * 3 + k) % 16);

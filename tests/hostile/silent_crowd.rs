@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use crate::pair::Pair;
-use crate::support::Server;
+use crate::support::{Server, loopback};
 use crate::support::wire::{PING, assert_no_panic, read_head, read_to_close, upgrade_request};
 
 #[test]
@@ -55,8 +55,9 @@ fn open_crowd(server: &Server) -> Vec<(TcpStream, Vec<u8>)> {
     let mut crowd = Vec::with_capacity(CROWD);
     while crowd.len() < CROWD {
         let batch: Vec<TcpStream> = (0..BATCH)
-            .map(|_| {
-                let mut tcp = server.tcp();
+            .map(|i| {
+                // 10 from each address: within its handshakes, sockets and new sessions.
+                let mut tcp = server.tcp_from(loopback(((crowd.len() + i) / 10) as u32));
                 std::io::Write::write_all(&mut tcp, request.as_bytes()).unwrap();
                 tcp
             })

@@ -13,7 +13,7 @@ use crate::pair::Pair;
 use websocketchat::net::close::is_timeout;
 
 use crate::support::wire::assert_no_panic;
-use crate::support::{Server, Stream};
+use crate::support::{Server, Stream, loopback};
 
 #[test]
 fn slow_request_heads_are_dropped_at_the_handshake_timeout_while_others_chat() {
@@ -45,11 +45,18 @@ fn silent_and_half_finished_tls_handshakes_are_dropped_while_others_chat() {
     assert_no_panic(&server);
 }
 
+/// Each hanging client from an address of its own: one address may hold only
+/// `MAX_HANDSHAKES_PER_ADDRESS` handshakes (tests/hostile/per_address.rs tests that limit).
+fn next_address() -> std::net::IpAddr {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    loopback(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
 /// A client that opens the connection, sends `bytes` and then nothing. Returns, from its thread,
 /// how long the connection lasted.
 fn silent(server: &Server, bytes: &[u8]) -> JoinHandle<Duration> {
     let start = Instant::now();
-    let mut tcp = server.tcp();
+    let mut tcp = server.tcp_from(next_address());
     tcp.write_all(bytes).unwrap();
     thread::spawn(move || {
         let mut buf = [0u8; 64];
@@ -66,7 +73,7 @@ fn silent(server: &Server, bytes: &[u8]) -> JoinHandle<Duration> {
 /// the server has TLS). Returns, from its thread, how long the connection lasted.
 fn trickle(server: &Server) -> JoinHandle<Duration> {
     let start = Instant::now();
-    let mut stream = server.stream();
+    let mut stream = server.stream_from(next_address());
     stream.tcp().set_read_timeout(Some(Duration::from_secs(1))).unwrap();
     thread::spawn(move || {
         let head = b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";

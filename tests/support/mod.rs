@@ -7,7 +7,7 @@
 pub mod wire;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -129,14 +129,40 @@ impl Server {
         self.try_connect_with(path, headers).expect("WebSocket handshake")
     }
 
+    /// A WebSocket client on `path` from the loopback address `source` (each address of
+    /// 127.0.0.0/8 is another client to the per-address limits).
+    pub fn connect_from(&self, source: IpAddr, path: &str) -> Client {
+        self.try_connect_from(source, path).expect("WebSocket handshake")
+    }
+
+    /// Like `connect_from`, but returns the handshake error.
+    pub fn try_connect_from(&self, source: IpAddr, path: &str) -> Result<Client, tungstenite::Error> {
+        self.upgrade(self.stream_from(source), path, &[])
+    }
+
+    /// A chat client from `source` that has read its hello and the default room's history.
+    pub fn joined_from(&self, source: IpAddr, query: &str) -> Client {
+        let mut client = self.connect_from(source, &format!("/ws?{query}"));
+        client.welcome();
+        client
+    }
+
     fn try_connect_with(
         &self,
         path: &str,
         headers: &[(&str, &str)],
     ) -> Result<Client, tungstenite::Error> {
+        self.upgrade(self.stream(), path, headers)
+    }
+
+    fn upgrade(
+        &self,
+        stream: Stream,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Client, tungstenite::Error> {
         use tungstenite::client::IntoClientRequest;
         use tungstenite::http::{HeaderName, HeaderValue};
-        let stream = self.stream();
         let config = WebSocketConfig::default().max_message_size(Some(64 << 20));
         let mut request = self.ws_url(path).into_client_request()?;
         for (name, value) in headers {
@@ -158,6 +184,23 @@ impl Server {
             return Stream::Plain(tcp);
         }
         tls_stream(tcp, &self.dir.join("certs/cert.pem"))
+    }
+
+    /// A connected stream from the loopback address `source`.
+    pub fn stream_from(&self, source: IpAddr) -> Stream {
+        let tcp = self.tcp_from(source);
+        if !self.tls {
+            return Stream::Plain(tcp);
+        }
+        tls_stream(tcp, &self.dir.join("certs/cert.pem"))
+    }
+
+    /// A plain TCP connection from the loopback address `source`, with timeouts.
+    pub fn tcp_from(&self, source: IpAddr) -> TcpStream {
+        let tcp = tcp_from(source, self.addr).unwrap();
+        tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        tcp.set_write_timeout(Some(READ_TIMEOUT)).unwrap();
+        tcp
     }
 
     /// A plain TCP connection with timeouts.
@@ -233,6 +276,20 @@ impl Drop for Server {
 }
 
 /// A TLS client stream over `tcp` that trusts the certificate in `cert` for the name `localhost`.
+/// A TCP connection to `addr` from `source` (an address of this machine, such as 127.0.0.2).
+pub fn tcp_from(source: IpAddr, addr: SocketAddr) -> io::Result<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.bind(&SocketAddr::new(source, 0).into())?;
+    socket.connect_timeout(&addr.into(), READ_TIMEOUT)?;
+    Ok(socket.into())
+}
+
+/// The `n`th loopback address from 127.0.1.0 on: a distinct client to the per-address limits.
+pub fn loopback(n: u32) -> IpAddr {
+    IpAddr::from(std::net::Ipv4Addr::from(u32::from_be_bytes([127, 0, 1, 0]) + n))
+}
+
 pub fn tls_stream(tcp: TcpStream, cert: &std::path::Path) -> Stream {
     let config = websocketchat::net::tls::client_config(Some(cert)).unwrap();
     let name = ServerName::try_from("localhost").unwrap();
