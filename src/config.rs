@@ -289,9 +289,11 @@ impl Config {
         env.parse("MAX_HANDSHAKES_PER_ADDRESS", &mut c.max_handshakes_per_address, |v| {
             positive(v, 1 << 20)
         })?;
-        env.parse("NEW_SESSIONS_PER_ADDRESS_PER_MIN", &mut c.new_sessions_per_address_per_min, |v| {
-            positive(v, 1_000_000).map(|n| n as u32)
-        })?;
+        env.parse(
+            "NEW_SESSIONS_PER_ADDRESS_PER_MIN",
+            &mut c.new_sessions_per_address_per_min,
+            |v| positive(v, 1_000_000).map(|n| n as u32),
+        )?;
         env.parse("MAX_ROOMS_PER_ADDRESS", &mut c.max_rooms_per_address, |v| positive(v, 1 << 20))?;
         env.parse("MAX_CONVERSATIONS_PER_SESSION", &mut c.max_conversations_per_session, |v| {
             positive(v, 1 << 20)

@@ -202,8 +202,11 @@ fn admit<'a>(
         return refuse_for(conn, Rejection::AddressFull, RETRY_CONNECTIONS, ctx, peer);
     };
     let joining = Joining::from_request(request, client, config.inspect_enabled);
-    if let (Presented::Nothing | Presented::Malformed, Err(wait)) =
-        (&joining.presented, ctx.per_address.sessions_spent(client, Instant::now()))
+    // A client without a session is given a new one: it spends its address's allowance here,
+    // where the answer can still be a 429 (the broadcaster counts a presented session that
+    // turns out unknown).
+    if let Presented::Nothing | Presented::Malformed = joining.presented
+        && let Err(wait) = ctx.per_address.new_session(client, Instant::now())
     {
         return refuse_for(conn, Rejection::TooManySessions, wait, ctx, peer);
     }

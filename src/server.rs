@@ -32,8 +32,8 @@ use crate::chat::room::Admission;
 use crate::config::{Config, HANDSHAKE_HEADROOM};
 use crate::connection::{self, Context};
 use crate::error::Error;
-use crate::metrics::Metrics;
 use crate::error::Rejection;
+use crate::metrics::Metrics;
 use crate::net::accept::{Admit, accept_loop, reachable, spawn};
 use crate::net::per_address::{AddressLimits, PerAddress};
 use crate::net::tls;
@@ -106,7 +106,8 @@ pub fn run(config: Config) -> Result<(), Error> {
     let trusted = config.trusted_proxies.clone();
     let counted = metrics.clone();
     let refused = move || counted.refused(Rejection::TooManyHandshakes);
-    let admit = Admit { max_threads, per_address: &per_address, exempt: &trusted, refused: &refused };
+    let admit =
+        Admit { max_threads, per_address: &per_address, exempt: &trusted, refused: &refused };
     let per_address = per_address.clone();
     let ctx = Arc::new(Context { config, tls, metrics, inbox, bus, admission, per_address });
     let serve = move |tcp, id, handshake| connection::serve(tcp, id, handshake, &ctx);

@@ -3,8 +3,8 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use crate::support::{Server, loopback};
 use crate::support::wire::upgrade_head;
+use crate::support::{Server, loopback};
 
 fn status(answer: &str) -> &str {
     answer.lines().next().unwrap_or("")

@@ -38,7 +38,7 @@ use tungstenite::Bytes;
 
 use crate::chat::history::{Epochs, History, Resume};
 use crate::chat::hub::{Entered, Hub, Slot};
-use crate::chat::identity::{Identities, Pair, Renamed, Settled};
+use crate::chat::identity::{Identities, Pair, Presented, Renamed, Settled};
 use crate::chat::inbox::{Arrival, Event, From, Mailbox, Said};
 use crate::chat::journal::{Entry, Journal, Thread, write_message};
 use crate::chat::presence::{Announce, Change, FORGET_AFTER, Presence, now_millis};
@@ -403,7 +403,7 @@ impl Broadcaster {
     fn arrive(&mut self, arrival: Arrival, round: &mut Round) {
         let Arrival { mut client, presented, fresh, requested, settled } = arrival;
         if !self.identities.knows(&presented) {
-            if let Some((reason, event)) = self.no_new_session(client.address) {
+            if let Some((reason, event)) = self.no_new_session(&presented, client.address) {
                 self.metrics.limited(reason);
                 client.outbound.send(&[&frame::text(event.to_json())]);
                 return settled.limited();
@@ -449,10 +449,22 @@ impl Broadcaster {
     }
 
     /// Why `address` may not be given a new session now, if it may not: used sessions fill
-    /// `MAX_RESERVED_NAMES`, or the address had its `NEW_SESSIONS_PER_ADDRESS_PER_MIN`.
-    fn no_new_session(&self, address: IpAddr) -> Option<(usize, ServerEvent<'static>)> {
+    /// `MAX_RESERVED_NAMES`, or the address had its `NEW_SESSIONS_PER_ADDRESS_PER_MIN`. A client
+    /// that presented no session spent its allowance before the upgrade (`connection.rs`); one
+    /// that presented an unknown session spends it here.
+    fn no_new_session(
+        &self,
+        presented: &Presented,
+        address: IpAddr,
+    ) -> Option<(usize, ServerEvent<'static>)> {
         if self.identities.is_full() {
-            return Some((LIMITED_SESSIONS_FULL, ServerEvent::error("sessions_full", SESSIONS_FULL)));
+            return Some((
+                LIMITED_SESSIONS_FULL,
+                ServerEvent::error("sessions_full", SESSIONS_FULL),
+            ));
+        }
+        if !matches!(presented, Presented::Session(_)) {
+            return None;
         }
         let wait = self.limits.per_address.new_session(address, Instant::now()).err()?;
         let event = ServerEvent::error("too_many_sessions", TOO_MANY_SESSIONS);
@@ -585,10 +597,16 @@ impl Broadcaster {
         }
         let pair = Pair::new(user, to_user);
         let conversation = self.identities.existing(pair);
-        if conversation.is_none() && self.identities.conversation_count(user) >= self.limits.max_conversations {
-            return Some((LIMITED_CONVERSATIONS, ("too_many_conversations", TOO_MANY_CONVERSATIONS)));
+        if conversation.is_none()
+            && self.identities.conversation_count(user) >= self.limits.max_conversations
+        {
+            return Some((
+                LIMITED_CONVERSATIONS,
+                ("too_many_conversations", TOO_MANY_CONVERSATIONS),
+            ));
         }
-        let answered = conversation.is_some_and(|history| history.messages().any(|c| c.user == to_user));
+        let answered =
+            conversation.is_some_and(|history| history.messages().any(|c| c.user == to_user));
         if answered {
             return None;
         }

@@ -571,11 +571,14 @@ impl Identities {
         }
         let mut forgotten = Vec::new();
         let reserve = self.reserve;
-        let expired = |&&(since, _): &&(Instant, UserId)| now.saturating_duration_since(since) >= reserve;
-        let mut lapsed: Vec<UserId> = self.offline.iter().take_while(expired).map(|e| e.1).collect();
+        let expired =
+            |&&(since, _): &&(Instant, UserId)| now.saturating_duration_since(since) >= reserve;
+        let mut lapsed: Vec<UserId> =
+            self.offline.iter().take_while(expired).map(|e| e.1).collect();
         lapsed.extend(self.throwaway.iter().take_while(expired).map(|e| e.1));
         // Past the cap, throwaway sessions only, the newest first.
-        let over = (self.offline.len() + self.throwaway.len() - lapsed.len()).saturating_sub(self.max_offline);
+        let over = (self.offline.len() + self.throwaway.len() - lapsed.len())
+            .saturating_sub(self.max_offline);
         let kept = self.throwaway.iter().filter(|e| !expired(e)).rev();
         lapsed.extend(kept.take(over).map(|e| e.1));
         for user in lapsed {

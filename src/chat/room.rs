@@ -94,7 +94,9 @@ impl Admission {
         let full = members.len() >= self.max_rooms;
         match members.get_mut(room) {
             Some(members) => members.count += 1,
-            None if always => drop(members.insert(room.clone(), Members { count: 1, made_by: None })),
+            None if always => {
+                drop(members.insert(room.clone(), Members { count: 1, made_by: None }))
+            }
             None if full => return Err(Refused::Full),
             None if !self.per_address.new_room(client) => return Err(Refused::AddressFull),
             None => {
@@ -150,7 +152,8 @@ mod tests {
             unanswered_per_min: 1,
         };
         let admission = Admission::new(3, PerAddress::new(limits));
-        let (one, two): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let (one, two): (IpAddr, IpAddr) =
+            ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         let [a, b, c, d] = ["a", "b", "c", "d"].map(|n| RoomName::parse(n).unwrap());
         assert!(admission.enter(&a, false, one).is_ok() && admission.enter(&a, false, two).is_ok());
         assert!(admission.enter(&b, false, one).is_ok());

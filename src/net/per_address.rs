@@ -121,14 +121,6 @@ impl PerAddress {
         self.spend(client, now, per_min, |usage| &mut usage.sessions)
     }
 
-    /// Would [`PerAddress::new_session`] refuse `client` now? (Counts nothing.)
-    pub fn sessions_spent(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
-        let per_min = self.limits.sessions_per_min;
-        let mut table = self.lock();
-        let Some(usage) = table.get_mut(&key(client)) else { return Ok(()) };
-        usage.sessions.check(now, per_min)
-    }
-
     /// `client` writes privately to a session that never wrote back: `Err(retry after)` past its
     /// allowance.
     pub fn unanswered(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
@@ -261,7 +253,12 @@ impl Usage {
 }
 
 /// Removes `key` when nothing is counted for it.
-fn forget_if_idle(table: &mut HashMap<IpAddr, Usage>, key: IpAddr, now: Instant, limits: &AddressLimits) {
+fn forget_if_idle(
+    table: &mut HashMap<IpAddr, Usage>,
+    key: IpAddr,
+    now: Instant,
+    limits: &AddressLimits,
+) {
     if table.get(&key).is_some_and(|usage| usage.is_idle(now, limits)) {
         table.remove(&key);
     }
@@ -295,7 +292,13 @@ mod tests {
     use super::*;
 
     fn limits() -> AddressLimits {
-        AddressLimits { handshakes: 2, sockets: 2, sessions_per_min: 3, rooms: 1, unanswered_per_min: 60 }
+        AddressLimits {
+            handshakes: 2,
+            sockets: 2,
+            sessions_per_min: 3,
+            rooms: 1,
+            unanswered_per_min: 60,
+        }
     }
 
     fn ip(text: &str) -> IpAddr {
@@ -336,7 +339,6 @@ mod tests {
         }
         let wait = table.new_session(a, t0).unwrap_err();
         assert!(wait > Duration::from_secs(19) && wait <= Duration::from_secs(20), "{wait:?}");
-        assert!(table.sessions_spent(a, t0).is_err());
         assert!(table.new_session(ip("127.0.0.3"), t0).is_ok());
         // One use drains in 20 s at 3 a minute.
         assert!(table.new_session(a, t0 + Duration::from_secs(21)).is_ok());

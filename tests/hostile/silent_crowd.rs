@@ -6,8 +6,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use crate::pair::Pair;
-use crate::support::{Server, loopback};
 use crate::support::wire::{PING, assert_no_panic, read_head, read_to_close, upgrade_request};
+use crate::support::{Server, loopback};
 
 #[test]
 fn two_thousand_silent_connections_do_not_stop_a_chat_and_are_closed_when_idle() {

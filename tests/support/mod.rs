@@ -97,6 +97,19 @@ impl Server {
         (self.child, self.addr, self.log) = spawn(self.tls, &self.dir, &env);
     }
 
+    /// The server's resident memory now, in KiB (`VmRSS` of `/proc/<pid>/status`).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// Bytes of every file in the server's store (`data/`), 0 when it has none.
+    pub fn store_bytes(&self) -> u64 {
+        let Ok(entries) = std::fs::read_dir(self.dir.join("data")) else { return 0 };
+        entries.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum()
+    }
+
     /// What the server has logged so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
@@ -136,7 +149,11 @@ impl Server {
     }
 
     /// Like `connect_from`, but returns the handshake error.
-    pub fn try_connect_from(&self, source: IpAddr, path: &str) -> Result<Client, tungstenite::Error> {
+    pub fn try_connect_from(
+        &self,
+        source: IpAddr,
+        path: &str,
+    ) -> Result<Client, tungstenite::Error> {
         self.upgrade(self.stream_from(source), path, &[])
     }
 
