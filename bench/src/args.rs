@@ -4,6 +4,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::source::Sources;
+
 pub const USAGE: &str = "\
 wschat-bench: load generator for WebSocketChat (RFC 6455), loopback only
 
@@ -33,6 +35,11 @@ usage: wschat-bench --url ws://127.0.0.1:PORT/ws [options]
                      hello, history, users)
   --connectors C     threads that open connections (default 8)
   --connect-rate N   open at most N connections per second (default 0: as fast as possible)
+  --per-address N    clients per loopback source address (default 16): client i binds to
+                     127.0.0.2 + (i mod A) before connecting, A the fewest addresses (a
+                     multiple of --rooms) that keep each to N, so that the server's
+                     per-address limits at their defaults are not what is measured; 0: every
+                     client from 127.0.0.1 (a ::1 URL's clients always come from ::1)
   --reader-threads T threads that read the clients' sockets, with epoll (default 1)
   --ca FILE          trust this PEM certificate for wss:// (default: accept any certificate,
                      which is only allowed because every address is a loopback one)
@@ -152,6 +159,8 @@ pub struct Args {
     pub initial_frames: usize,
     pub connectors: usize,
     pub connect_rate: f64,
+    /// Clients per loopback source address (0: no binding); see `source.rs`.
+    pub per_address: usize,
     pub reader_threads: usize,
     pub ca: Option<PathBuf>,
     pub json: bool,
@@ -178,6 +187,7 @@ impl Args {
             initial_frames: 3,
             connectors: 8,
             connect_rate: 0.0,
+            per_address: 16,
             reader_threads: 1,
             ca: None,
             json: false,
@@ -224,6 +234,7 @@ impl Args {
                 "--initial-frames" => args.initial_frames = number(&flag, &value()?)?,
                 "--connectors" => args.connectors = number(&flag, &value()?)?,
                 "--connect-rate" => args.connect_rate = number(&flag, &value()?)?,
+                "--per-address" => args.per_address = number(&flag, &value()?)?,
                 "--reader-threads" => args.reader_threads = number(&flag, &value()?)?,
                 "--ca" => args.ca = Some(PathBuf::from(value()?)),
                 other => return Err(format!("unknown argument {other:?}")),
@@ -273,6 +284,28 @@ impl Args {
     /// The URL client `i` connects to.
     pub fn url(&self, i: usize) -> &Url {
         &self.urls[i % self.urls.len()]
+    }
+
+    /// The source addresses of the clients.
+    pub fn sources(&self) -> Sources {
+        Sources::new(self.clients, self.rooms, self.per_address)
+    }
+
+    /// The address client `i` connects from: its own loopback address for an IPv4 URL, else
+    /// whatever the kernel picks.
+    pub fn source(&self, i: usize) -> Option<IpAddr> {
+        if !self.url(i).addr.is_ipv4() {
+            return None;
+        }
+        self.sources().of(i).map(IpAddr::V4)
+    }
+
+    /// How many loopback addresses the clients bind to (0: none, all from the kernel's choice).
+    pub fn source_addresses(&self) -> usize {
+        match self.urls.iter().any(|u| u.addr.is_ipv4()) {
+            true => self.sources().count(),
+            false => 0,
+        }
     }
 
     /// The nickname of client `i`.
@@ -356,6 +389,19 @@ mod tests {
         assert_eq!((b.group(7), b.groups(), b.room(b.group(7))), (0, 1, "general".to_string()));
         assert!(parse("--url ws://127.0.0.1:1/ws --clients 10 --rooms 11").is_err());
         assert!(parse("--url ws://127.0.0.1:1/ws --mode idle --clients 10 --rooms 2").is_err());
+    }
+
+    #[test]
+    fn source_addresses() {
+        let a = parse("--url ws://127.0.0.1:1/ws --clients 1000 --senders 1").unwrap();
+        assert_eq!(a.source_addresses(), 63);
+        assert_eq!(a.source(64), Some("127.0.0.3".parse().unwrap()));
+        let b = parse("--url ws://127.0.0.1:1/ws --url ws://[::1]:2/ws --clients 100").unwrap();
+        assert_eq!((b.source(0).is_some(), b.source(1)), (true, None));
+        let c = parse("--url ws://[::1]:1/ws --clients 100").unwrap();
+        assert_eq!((c.source_addresses(), c.source(0)), (0, None));
+        let d = parse("--url ws://127.0.0.1:1/ws --clients 100 --per-address 0").unwrap();
+        assert_eq!((d.source_addresses(), d.source(0)), (0, None));
     }
 
     #[test]

@@ -125,8 +125,7 @@ pub fn run(args: &Args) -> Result<Report, String> {
     }
 
     // 4. The measured run.
-    let dial =
-        Dial { url: args.url(0), tls: tls.as_ref(), recv_buffer: None, timeout: http::TIMEOUT };
+    let dial = http::dial(args.url(0), tls.as_ref());
     let metrics_before = http::metrics(&dial);
     let rss_before = pid.and_then(proc::rss_kib);
     let cpu_before = pid.and_then(proc::cpu_seconds);
@@ -229,6 +228,7 @@ pub fn run(args: &Args) -> Result<Report, String> {
     r.text("mode", args.mode.name());
     r.text("url", url_text(args));
     r.int("clients", args.clients);
+    r.int("source_addresses", args.source_addresses());
     r.int("senders", args.senders);
     r.float("rate", args.rate);
     r.float("duration_s", args.duration);
@@ -446,6 +446,7 @@ fn connect_all(
                 url: args.url(i),
                 tls,
                 recv_buffer: (i >= first_stalled).then_some(4096),
+                source: args.source(i),
                 timeout: IO_TIMEOUT,
             };
             dial.websocket(&args.url(i).target(&args.name(i)), rng).map_err(|e| e.to_string())

@@ -7,7 +7,7 @@
 //! server does.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -111,6 +111,8 @@ pub struct Dial<'a> {
     pub tls: Option<&'a Arc<rustls::ClientConfig>>,
     /// SO_RCVBUF, set before connect (so the window is small from the SYN on).
     pub recv_buffer: Option<usize>,
+    /// The loopback address to connect from (bound before connect), or the kernel's choice.
+    pub source: Option<IpAddr>,
     pub timeout: Duration,
 }
 
@@ -128,6 +130,11 @@ impl Dial<'_> {
             socket.set_recv_buffer_size(size)?;
         }
         socket.set_tcp_nodelay(true)?;
+        if let Some(ip) = self.source {
+            socket.bind(&SocketAddr::new(ip, 0).into()).map_err(|e| {
+                io::Error::new(e.kind(), format!("binding to {ip}: {e} (see --per-address)"))
+            })?;
+        }
         socket.connect_timeout(&self.url.addr.into(), self.timeout)?;
         let tcp: TcpStream = socket.into();
         tcp.set_read_timeout(Some(self.timeout))?;

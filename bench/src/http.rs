@@ -1,9 +1,17 @@
 //! Plain HTTP GETs to the server under test: `/metrics` and `/healthz`.
 
 use std::io::{self, Read};
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::args::Url;
 use crate::client::{Dial, Writer, tls_read};
+
+/// How the generator's own requests connect: unbound, so from 127.0.0.1 for a 127.0.0.1 URL,
+/// an address no client uses (see `source.rs`).
+pub fn dial<'a>(url: &'a Url, tls: Option<&'a Arc<rustls::ClientConfig>>) -> Dial<'a> {
+    Dial { url, tls, recv_buffer: None, source: None, timeout: TIMEOUT }
+}
 
 /// GET `path` and return the status code and the body.
 pub fn get(dial: &Dial<'_>, path: &str) -> io::Result<(u16, String)> {

@@ -23,8 +23,7 @@ const QUIET_CPU: f64 = 0.02;
 pub fn run(args: &Args) -> Result<Report, String> {
     let tls = tls_config(args)?;
     let pid = args.server_pid;
-    let health =
-        Dial { url: args.url(0), tls: tls.as_ref(), recv_buffer: None, timeout: http::TIMEOUT };
+    let health = http::dial(args.url(0), tls.as_ref());
     let rss_before = pid.and_then(proc::rss_kib);
     let threads_before = pid.and_then(proc::threads);
     let mem_before = proc::mem_available_kib();
@@ -77,6 +76,7 @@ pub fn run(args: &Args) -> Result<Report, String> {
     let mut r = Report::default();
     r.text("mode", "idle");
     r.int("clients", args.clients);
+    r.int("source_addresses", args.source_addresses());
     r.text("names", if args.names == crate::args::Names::Shared { "shared" } else { "distinct" });
     r.int("connected", connected);
     r.int("failed", failed);
@@ -154,7 +154,13 @@ fn open(
     tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
     rng: &mut Rng,
 ) -> Result<Conn, String> {
-    let dial = Dial { url: args.url(i), tls, recv_buffer: None, timeout: IO_TIMEOUT };
+    let dial = Dial {
+        url: args.url(i),
+        tls,
+        recv_buffer: None,
+        source: args.source(i),
+        timeout: IO_TIMEOUT,
+    };
     let mut conn =
         dial.websocket(&args.url(i).target(&args.name(i)), rng).map_err(|e| e.to_string())?;
     let mut frames = 0;

@@ -10,6 +10,7 @@ mod outcome;
 mod poll;
 mod proc;
 mod report;
+mod source;
 mod stats;
 
 use std::process::ExitCode;
