@@ -11,6 +11,7 @@ mod pair;
 mod bad_frames;
 mod flood;
 mod full_server;
+mod lookalike;
 mod private_reader;
 mod properties;
 mod room_churn;
