@@ -679,9 +679,10 @@ fn suffixed(name: &str, n: usize) -> String {
     format!("{}{suffix}", base.trim_end())
 }
 
-/// The form names are compared in: `Alice` and `alice` are one name.
+/// The form names are compared in: names that look the same are one name (`Alice`, `alice` and
+/// `аlice` with a Cyrillic `а`); see [`nickname::skeleton`](crate::chat::nickname::skeleton).
 pub fn fold(name: &str) -> String {
-    name.to_lowercase()
+    crate::chat::nickname::skeleton(name)
 }
 
 /// Who a connection is, as its own thread reads it: its session's user id, once the broadcaster

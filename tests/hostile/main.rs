@@ -11,6 +11,7 @@ mod pair;
 mod bad_frames;
 mod flood;
 mod full_server;
+mod lookalike;
 mod per_address;
 mod private_flood;
 mod private_reader;
