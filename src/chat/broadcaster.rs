@@ -402,12 +402,12 @@ impl Broadcaster {
     /// `session_expired` when the session it presented is not one, or no longer known).
     fn arrive(&mut self, arrival: Arrival, round: &mut Round) {
         let Arrival { mut client, presented, fresh, requested, settled } = arrival;
-        if !self.identities.knows(&presented) {
-            if let Some((reason, event)) = self.no_new_session(&presented, client.address) {
-                self.metrics.limited(reason);
-                client.outbound.send(&[&frame::text(event.to_json())]);
-                return settled.limited();
-            }
+        if !self.identities.knows(&presented)
+            && let Some((reason, event)) = self.no_new_session(&presented, client.address)
+        {
+            self.metrics.limited(reason);
+            client.outbound.send(&[&frame::text(event.to_json())]);
+            return settled.limited();
         }
         let arrived = self.identities.arrive(presented, fresh, &requested);
         let user = arrived.user;

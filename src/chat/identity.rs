@@ -2,8 +2,10 @@
 //! Owned by the broadcaster thread alone, like the hub, so there is one order of claims.
 //!
 //! # Names
-//! A nickname belongs to one session (one [`UserId`]) at a time, compared case-insensitively
-//! after [`nickname::clean`](crate::chat::nickname::clean): `Alice` and `alice` are one name. A
+//! A nickname belongs to one session (one [`UserId`]) at a time, compared by what it looks like
+//! ([`fold`]: case, compatibility forms and look-alike letters folded away, after
+//! [`nickname::clean`](crate::chat::nickname::clean)): `Alice`, `alice` and Cyrillic `аlice` are
+//! one name. A
 //! name is held while any connection of its session is open and for `NAME_RESERVE_SECS` after the
 //! last one closed; then the session is forgotten (presenting it again gets a fresh one and
 //! `session_expired`) and its name is free. Asking for a held name gives the first free of
@@ -359,6 +361,8 @@ impl Identities {
     /// (`folded`) is no longer confirmed to it; it is forgotten here too unless it is online
     /// here (then its name is claimed again) or elsewhere (whose instance claims it).
     pub fn apply_release(&mut self, user: UserId, folded: &str) -> Settled {
+        // Folded again: a release written by an older version carries its older folded form.
+        let folded = &fold(folded);
         let mut settled = Settled::default();
         if self.confirmed.get(folded) == Some(&user) {
             self.confirmed.remove(folded);
@@ -871,7 +875,7 @@ mod tests {
     fn pressure_forgets_throwaway_sessions_newest_first_and_never_a_used_one() {
         let mut ids = Identities::new(Duration::from_secs(60), 3);
         let start = Instant::now();
-        let mut arrive = |ids: &mut Identities, name: &str, i: u64, used: bool| {
+        let arrive = |ids: &mut Identities, name: &str, i: u64, used: bool| {
             let user = ids.arrive(Presented::Nothing, session(), name).user;
             if used {
                 ids.mark_used(user);

@@ -95,7 +95,7 @@ impl Admission {
         match members.get_mut(room) {
             Some(members) => members.count += 1,
             None if always => {
-                drop(members.insert(room.clone(), Members { count: 1, made_by: None }))
+                members.insert(room.clone(), Members { count: 1, made_by: None });
             }
             None if full => return Err(Refused::Full),
             None if !self.per_address.new_room(client) => return Err(Refused::AddressFull),
