@@ -12,12 +12,13 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use websocketchat::config::Origins;
+use websocketchat::config::{Config, Origins};
 use websocketchat::http::{HeadError, Response, request};
 use websocketchat::metrics::Metrics;
-use websocketchat::net::accept::accept_loop;
+use websocketchat::net::accept::{Admit, accept_loop};
 use websocketchat::net::close;
 use websocketchat::net::conn::{Conn, DeadlineSocket};
+use websocketchat::net::per_address::{AddressLimits, PerAddress};
 use websocketchat::ws::echo::Echo;
 use websocketchat::ws::handshake;
 use websocketchat::ws::session::{Session, Timing};
@@ -29,8 +30,14 @@ fn main() -> io::Result<()> {
     println!("echo on ws://{}/", listener.local_addr()?);
     let metrics = Arc::new(Metrics::default());
     let never = AtomicBool::new(false);
-    accept_loop(&listener, 1000, &never, move |tcp, id| {
-        if let Err(e) = serve(tcp, &metrics) {
+    // One address may have 16 connections in their handshake at once (the chat's default).
+    let per_address = PerAddress::new(AddressLimits::of(&Config::default()));
+    let admit =
+        Admit { max_threads: 1000, per_address: &per_address, exempt: &[], refused: &|| {} };
+    accept_loop(&listener, &admit, &never, move |tcp, id, handshake| {
+        let result = serve(tcp, &metrics);
+        drop(handshake);
+        if let Err(e) = result {
             eprintln!("connection {id}: {e}");
         }
     });
