@@ -1,7 +1,8 @@
 //! Hostile clients against the real server: slowloris, a silent crowd, broken frames and noise
-//! after the upgrade, floods, room churn, a reader of other people's private messages, a full server, TLS records of every size, and property tests over
-//! the parsers and the frame decoder. Every read has a timeout, so a server that hangs fails a
-//! test instead of hanging it.
+//! after the upgrade, floods, room churn, a reader of other people's private messages, a full
+//! server, TLS records of every size, broken requests, and property tests over the parsers and
+//! the frame decoder. Every read has a timeout, so a server that hangs fails a test instead of
+//! hanging it.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -9,6 +10,7 @@ mod support;
 mod pair;
 
 mod bad_frames;
+mod broken_request;
 mod flood;
 mod full_server;
 mod private_reader;
