@@ -13,6 +13,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use websocketchat::config::Origins;
+use websocketchat::http::origin::Scheme;
 use websocketchat::http::{HeadError, Response, request};
 use websocketchat::metrics::Metrics;
 use websocketchat::net::accept::accept_loop;
@@ -48,7 +49,7 @@ fn serve(tcp: TcpStream, metrics: &Arc<Metrics>) -> io::Result<()> {
             return close::finish(conn);
         }
     };
-    let accept = match handshake::check(&request, &Origins::Any) {
+    let accept = match handshake::check(&request, &Origins::Any, Some(Scheme::Http)) {
         Ok(accept) => accept,
         Err(rejection) => {
             Response::rejection(rejection).write_to(&mut conn, false)?;

@@ -27,6 +27,7 @@ use websocketchat::chat::room::RoomName;
 use websocketchat::chat::session::Session;
 use websocketchat::config::Origins;
 use websocketchat::error::Rejection;
+use websocketchat::http::origin::{Origin, Scheme};
 use websocketchat::http::request::{HeadError, Request, parse_head};
 use websocketchat::ws::handshake::{accept_key, check};
 
@@ -220,7 +221,7 @@ fn origins() -> impl Strategy<Value = Origins> {
             prop_oneof![Just("http://localhost:8443".to_string()), any::<String>()],
             0..3
         )
-        .prop_map(Origins::List),
+        .prop_map(|list| Origins::List(list.iter().filter_map(|o| Origin::parse(o)).collect())),
     ]
 }
 
@@ -231,6 +232,7 @@ proptest! {
     fn check_accepts_exactly_the_valid_upgrades(
         request in upgrade_request(),
         origins in origins(),
+        scheme in prop_oneof![Just(None), Just(Some(Scheme::Http)), Just(Some(Scheme::Https))],
     ) {
         let key = request.header("Sec-WebSocket-Key").map(str::trim);
         let valid = request.version == 1
@@ -239,7 +241,7 @@ proptest! {
             && request.header_has_token("Connection", "Upgrade")
             && request.header("Sec-WebSocket-Version").map(str::trim) == Some("13")
             && key.is_some_and(|k| BASE64.decode(k).is_ok_and(|b| b.len() == 16));
-        match check(&request, &origins) {
+        match check(&request, &origins, scheme) {
             Ok(accept) => {
                 prop_assert!(valid, "accepted an invalid request: {request:?}");
                 prop_assert_eq!(accept.len(), 28);
