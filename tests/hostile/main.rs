@@ -1,8 +1,8 @@
 //! Hostile clients against the real server: slowloris, a silent crowd, broken frames and noise
 //! after the upgrade, floods, room churn, a reader of other people's private messages, a full
-//! server, TLS records of every size, broken requests, origins of other schemes, and property
-//! tests over the parsers and the frame decoder. Every read has a timeout, so a server that hangs
-//! fails a test instead of hanging it.
+//! server, TLS records of every size, broken requests, origins of other schemes, sessions spelt
+//! to slip past the inspector, and property tests over the parsers and the frame decoder. Every
+//! read has a timeout, so a server that hangs fails a test instead of hanging it.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -16,6 +16,7 @@ mod full_server;
 mod origin;
 mod private_reader;
 mod properties;
+mod redaction;
 mod room_churn;
 mod silent_crowd;
 mod slowloris;
