@@ -13,6 +13,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use websocketchat::config::{Config, Origins};
+use websocketchat::http::origin::Scheme;
 use websocketchat::http::{HeadError, Response, request};
 use websocketchat::metrics::Metrics;
 use websocketchat::net::accept::{Admit, accept_loop};
@@ -30,7 +31,8 @@ fn main() -> io::Result<()> {
     println!("echo on ws://{}/", listener.local_addr()?);
     let metrics = Arc::new(Metrics::default());
     let never = AtomicBool::new(false);
-    // One address may have 16 connections in their handshake at once (the chat's default).
+    // One address may have 16 connections at once (the chat's default for handshakes: here a
+    // connection holds its count for its whole life).
     let per_address = PerAddress::new(AddressLimits::of(&Config::default()));
     let admit =
         Admit { max_threads: 1000, per_address: &per_address, exempt: &[], refused: &|| {} };
@@ -55,7 +57,7 @@ fn serve(tcp: TcpStream, metrics: &Arc<Metrics>) -> io::Result<()> {
             return close::finish(conn);
         }
     };
-    let accept = match handshake::check(&request, &Origins::Any) {
+    let accept = match handshake::check(&request, &Origins::Any, Some(Scheme::Http)) {
         Ok(accept) => accept,
         Err(rejection) => {
             Response::rejection(rejection).write_to(&mut conn, false)?;

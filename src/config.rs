@@ -15,6 +15,7 @@ use log::LevelFilter;
 
 use crate::chat::room::RoomName;
 use crate::error::Error;
+use crate::http::origin::Origin;
 
 /// The server's settings. Defaults (see [`Config::default`]) suit a local run.
 #[derive(Debug, Clone)]
@@ -155,15 +156,21 @@ impl Cidr {
     }
 }
 
-/// Which values of the `Origin` header may open a WebSocket (RFC 6455 §10.2).
+/// Which values of the `Origin` header may open a WebSocket (RFC 6455 §10.2). Origins are
+/// compared whole: scheme, host (without case) and port, a default port written or not
+/// (`http/origin.rs`). A request without `Origin` is not a browser's (websocat, a script) and is
+/// never refused for it: the check keeps other sites' pages from using a visitor's browser, and
+/// any other client can write any header it likes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origins {
-    /// The origin's host and port must equal the request's `Host` header (the default).
+    /// The origin must be this server's as the request reached it (the default): `https` over
+    /// TLS, `http` without (or a trusted proxy's `X-Forwarded-Proto`), and the host and port of
+    /// the `Host` header.
     SameOrigin,
     /// Any origin (`ALLOWED_ORIGINS=*`).
     Any,
-    /// Only these origins, compared without case and without a trailing slash.
-    List(Vec<String>),
+    /// Only these `http` or `https` origins.
+    List(Vec<Origin>),
 }
 
 impl Default for Config {
@@ -358,7 +365,7 @@ fn expected(var: &str) -> &'static str {
         "INSPECT_MAX_EVENTS_PER_SEC" => "a whole number from 1 to 10000",
         "LOG_LEVEL" => "one of off, error, warn, info, debug, trace",
         "ALLOWED_ORIGINS" => {
-            "empty (same origin), * (any) or a comma list of origins such as https://chat.example.com"
+            "empty (same origin), * (any) or a comma list of http(s) origins such as https://chat.example.com"
         }
         "HISTORY_SIZE" => "a whole number from 0 to 100000",
         "HISTORY_DIR" => "a folder path, or off to keep the history in memory only",
@@ -403,13 +410,9 @@ fn parse_origins(v: &str) -> Option<Origins> {
     if v == "*" {
         return Some(Origins::Any);
     }
-    let list: Vec<String> = v
-        .split(',')
-        .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
-        .filter(|o| !o.is_empty())
-        .collect();
-    let valid = list.iter().all(|o| o.starts_with("http://") || o.starts_with("https://"));
-    (valid && !list.is_empty()).then_some(Origins::List(list))
+    let list: Option<Vec<Origin>> =
+        v.split(',').filter(|o| !o.trim().is_empty()).map(Origin::parse).collect();
+    list.filter(|list| !list.is_empty()).map(Origins::List)
 }
 
 /// The machine's host name (a container's id under Docker), for `INSTANCE_ID`.
@@ -472,10 +475,9 @@ mod tests {
         assert!(!c.tls);
         assert_eq!(c.port, 0);
         assert_eq!(c.host, "::1".parse::<IpAddr>().unwrap());
-        assert_eq!(
-            c.allowed_origins,
-            Origins::List(vec!["https://a.example".into(), "http://b.example".into()])
-        );
+        let listed =
+            ["https://a.example", "http://b.example:80"].map(|o| Origin::parse(o).unwrap());
+        assert_eq!(c.allowed_origins, Origins::List(listed.to_vec()));
         assert_eq!(c.ping_interval, Duration::from_secs(5));
         assert_eq!(c.drain, Duration::from_secs(5));
         assert_eq!((c.history_dir, c.history_fsync), (Some(PathBuf::from("data")), true));
@@ -492,6 +494,8 @@ mod tests {
             ("HISTORY_SIZE", "-1"),
             ("LOG_LEVEL", "loud"),
             ("ALLOWED_ORIGINS", "example.com"),
+            ("ALLOWED_ORIGINS", "https://a.example, chrome-extension://x"),
+            ("ALLOWED_ORIGINS", "https://a.example/chat"),
             ("SEND_BUFFER_BYTES", "10"),
             ("DRAIN_SECS", "-1"),
             ("DRAIN_SECS", "3601"),

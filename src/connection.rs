@@ -189,7 +189,8 @@ fn admit<'a>(
     id: u64,
     peer: SocketAddr,
 ) -> io::Result<Option<Ready<'a>>> {
-    let accept = match handshake::check(request, &ctx.config.allowed_origins) {
+    let scheme = request.scheme(ctx.tls.is_some(), peer, &ctx.config.trusted_proxies);
+    let accept = match handshake::check(request, &ctx.config.allowed_origins, scheme) {
         Ok(accept) => accept,
         Err(rejection) => return refuse(conn, rejection, ctx, peer),
     };

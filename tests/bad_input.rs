@@ -80,6 +80,11 @@ fn refused_input_gets_an_error_event_and_the_connection_stays() {
         (r#"{"type":"message","to":"  ","text":"hi"}"#, "no_such_user"),
         (r#"{"type":"message","to":"c","room":"general","text":"hi"}"#, "bad_request"),
         (r#"{"type":"subscribe","dm":"nobody"}"#, "no_such_user"),
+        // A frame that starts with `{` is a request or refused, never text for the room.
+        (r#"{"type":"message","text":"typo",}"#, "bad_request"),
+        (r#" {"type":"subscribe","room":"general","since":1e400}"#, "bad_request"),
+        ("{", "bad_request"),
+        (r#"{"type":"message","room":"general","txt":"typo"}"#, "bad_request"),
     ] {
         client.send(Message::text(frame));
         let error = client.next_of("error");

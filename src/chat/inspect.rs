@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tungstenite::Bytes;
 
+use crate::chat::handler::SESSION_COOKIE;
 use crate::http::Request as HttpRequest;
 use crate::ws::frame;
 use crate::ws::handshake::{WS_GUID, accept_steps, switching_protocols};
@@ -146,21 +147,27 @@ pub struct Handshake {
 
 impl Handshake {
     /// Keeps `request`'s head as text, without the session it may carry (in the query or the
-    /// `wschat_session` cookie) or any `Authorization`.
+    /// `wschat_session` cookie) or any `Authorization`. The query is shown as sent, so a key is
+    /// compared after decoding it as the server does (`%73ession` is `session`): every value
+    /// the server could read as a session is hidden, however it was written.
     pub fn of(request: &HttpRequest) -> Handshake {
         // One allocation of the right size and no temporaries: every chat connection keeps
         // this for its life, and short-lived allocations on its thread would leave holes in the
         // heap that the connection then pays for too (BENCHMARKS.md, issue 16).
         let HttpRequest { method, path, query, version, headers } = request;
         let fields: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4 + HIDDEN.len()).sum();
-        let mut text = String::with_capacity(method.len() + path.len() + query.len() + fields + 16);
+        let pairs = query.split('&').count() * HIDDEN.len();
+        let mut text =
+            String::with_capacity(method.len() + path.len() + query.len() + pairs + fields + 16);
         text.push_str(method);
         text.push(' ');
         text.push_str(path);
         for (i, pair) in query.split('&').filter(|_| !query.is_empty()).enumerate() {
             text.push(if i == 0 { '?' } else { '&' });
             match pair.split_once('=') {
-                Some(("session", _)) => push_all(&mut text, &["session=", HIDDEN]),
+                Some((key, _)) if names(key, SESSION_PARAM) => {
+                    push_all(&mut text, &[key, "=", HIDDEN])
+                }
                 _ => text.push_str(pair),
             }
         }
@@ -230,17 +237,28 @@ fn push_all(text: &mut String, parts: &[&str]) {
 
 /// A `Cookie` header's pairs, the session's value hidden.
 fn push_cookie(text: &mut String, header: &str) {
-    let cookie = crate::chat::handler::SESSION_COOKIE;
     for (i, pair) in header.split(';').enumerate() {
         if i > 0 {
             text.push_str("; ");
         }
         match pair.trim().split_once('=') {
-            Some((name, _)) if name == cookie => push_all(text, &[cookie, "=", HIDDEN]),
+            Some((name, _)) if names(name, SESSION_COOKIE) => push_all(text, &[name, "=", HIDDEN]),
             _ => text.push_str(pair.trim()),
         }
     }
 }
+
+/// Does a query key (or cookie name) as sent name `wanted`? Decoded as the server reads a query
+/// (`%73` is `s`, `+` a space), then without surrounding space and case: wider than what the
+/// server accepts, so that no spelling it accepts, today or after a change, is ever shown.
+fn names(raw: &str, wanted: &str) -> bool {
+    // Borrowed, not copied, unless the key has a `%` or a `+` in it.
+    let key = form_urlencoded::parse(raw.as_bytes()).next().map(|(key, _)| key);
+    key.is_some_and(|key| key.trim().eq_ignore_ascii_case(wanted))
+}
+
+/// The query key a client may present its session in.
+const SESSION_PARAM: &str = "session";
 
 #[cfg(test)]
 mod tests {
@@ -353,5 +371,28 @@ mod tests {
         assert_eq!(event["accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
         assert_eq!(event["sha1"], "b37a4f2cc0624f1690f64606cf385945b2bec4ea");
         assert!(event["response"].as_str().unwrap().starts_with("HTTP/1.1 101 Switching"));
+    }
+
+    #[test]
+    fn the_session_is_hidden_however_its_key_is_written() {
+        let query = "%73ession=A1&%73%65%73%73%69%6F%6E=A2&SESSION=A3&+session%20=A4&session=A5\
+                     &session&name=ann&sessionx=shown&%73ession";
+        let request = HttpRequest {
+            method: "GET".into(),
+            path: "/ws".into(),
+            query: query.into(),
+            version: 1,
+            headers: vec![("cookie".into(), "WSCHAT_SESSION=C1;wschat_session=C2".into())],
+        };
+        let text = Handshake::of(&request).event();
+        let shown = parsed(&text)["request"].as_str().unwrap().to_string();
+        for secret in ["A1", "A2", "A3", "A4", "A5", "C1", "C2"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.starts_with(
+            "GET /ws?%73ession=…&%73%65%73%73%69%6F%6E=…&SESSION=…&+session%20=…&session=…\
+             &session&name=ann&sessionx=shown&%73ession HTTP/1.1\r\n"
+        ));
+        assert!(shown.contains("cookie: WSCHAT_SESSION=…; wschat_session=…\r\n"), "{shown}");
     }
 }

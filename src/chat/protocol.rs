@@ -2,11 +2,13 @@
 //!
 //! This is the application protocol on top of RFC 6455; framing, masking and control frames are
 //! tungstenite's job. A client sends [`Request`]s such as `{"type":"message","room":"rust",
-//! "text":"hello"}` (or just `hello`: a text frame that is not a JSON object is a message to the
-//! default room, so typing into websocat works). The server sends the [`ServerEvent`]s below. The
-//! README's "Protocol" section is the reference.
+//! "text":"hello"}` (or just `hello`: a text frame that does not start with `{` is a message to
+//! the default room, so typing into websocat works; one that does is a request, or refused, see
+//! [`parse_request`]). The server sends the [`ServerEvent`]s below. The README's "Protocol"
+//! section is the reference.
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::chat::history::Resume;
 use crate::chat::nickname;
@@ -324,8 +326,10 @@ pub enum Request {
 pub enum InputError {
     /// The text is empty or only white space.
     Empty,
-    /// A JSON object that is none of the requests.
-    BadRequest,
+    /// A request that is not one: not JSON, an unknown `type`, a field it does not take, or a
+    /// field that is missing, of the wrong type or out of range. What was wrong, for people
+    /// (never the frame's text: it only names fields).
+    BadRequest(String),
     /// A room name that is not one (what was sent, shortened to 64 characters).
     BadRoom(String),
     /// A recipient that cannot be anybody's nickname (what was sent, shortened to 64
@@ -340,7 +344,7 @@ impl InputError {
     pub fn code(&self) -> &'static str {
         match self {
             InputError::Empty => "empty",
-            InputError::BadRequest => "bad_request",
+            InputError::BadRequest(_) => "bad_request",
             InputError::BadRoom(_) => "bad_room",
             InputError::NoSuchUser(_) => "no_such_user",
             InputError::PingTooLong => "too_long",
@@ -348,12 +352,10 @@ impl InputError {
     }
 
     /// The `message` of the error event.
-    pub fn message(&self) -> &'static str {
+    pub fn message(&self) -> &str {
         match self {
             InputError::Empty => "empty messages are not sent",
-            InputError::BadRequest => {
-                r#"expected {"type":"message","text":"…"} (or subscribe, unsubscribe, typing, rooms, rename, inspect, ping_me) or plain text"#
-            }
+            InputError::BadRequest(why) => why,
             InputError::BadRoom(_) => {
                 "a room name is 1 to 32 of a-z 0-9 - _, starting with a letter or a digit"
             }
@@ -396,94 +398,153 @@ impl InputError {
 pub const NO_SUCH_USER: &str = "nobody holds that nickname";
 
 /// Reads a client's text frame.
+///
+/// A frame whose first character after spaces, tabs and line breaks is `{` is a request, and
+/// only a request: when it is not JSON, names an unknown `type` or a field its type does not
+/// take, or has a field that is missing, of the wrong type or out of range, it is refused with
+/// `bad_request` and nothing is said anywhere. A typo in a private message (a trailing comma,
+/// `"too"` for `"to"`) must never post its text to a room. Any other frame is the text of a
+/// message to the default room, as a person typing into websocat means it.
 pub fn parse_request(frame: &str) -> Result<Request, InputError> {
-    use serde_json::Value;
+    if !frame.trim_start_matches(JSON_SPACE).starts_with('{') {
+        return Ok(Request::Message { room: None, text: message_text(frame)? });
+    }
     let object = match serde_json::from_str::<Value>(frame) {
         Ok(Value::Object(object)) => object,
-        // Not a JSON object: the frame is the text, as a person typing into websocat means it.
-        _ => return Ok(Request::Message { room: None, text: message_text(frame)? }),
-    };
-    let room = |required: bool| -> Result<Option<RoomName>, InputError> {
-        match object.get("room") {
-            None if !required => Ok(None),
-            None => Err(InputError::BadRequest),
-            Some(Value::String(raw)) => RoomName::parse(raw)
-                .map(Some)
-                .ok_or_else(|| InputError::BadRoom(raw.chars().take(64).collect())),
-            Some(other) => Err(InputError::BadRoom(other.to_string().chars().take(64).collect())),
-        }
-    };
-    // A recipient's nickname, as `to` or `dm`: cleaned like any nickname.
-    let person = |field: &str| -> Result<Option<String>, InputError> {
-        match object.get(field) {
-            None => Ok(None),
-            Some(Value::String(raw)) => nickname::clean(raw)
-                .map(Some)
-                .ok_or_else(|| InputError::NoSuchUser(raw.chars().take(64).collect())),
-            Some(_) => Err(InputError::BadRequest),
-        }
+        // After a `{` only an object can parse; the rest is serde's account of the syntax error
+        // ("trailing comma at line 1 column 70", "number out of range …"): it names no text.
+        Ok(_) => return Err(bad("a request is a JSON object")),
+        Err(e) => return Err(bad(format!("not a request, so not sent: {e}"))),
     };
     // `type` may be left out (a message); if present it must be a string.
-    let kind = object.get("type").map_or(Some("message"), Value::as_str);
+    let kind = match object.get("type") {
+        None => "message",
+        Some(Value::String(kind)) => kind.as_str(),
+        Some(_) => return Err(bad(UNKNOWN_TYPE)),
+    };
+    let fields = match kind {
+        "message" => &["type", "room", "to", "text"][..],
+        "subscribe" => &["type", "room", "dm", "since", "epoch"],
+        "unsubscribe" | "typing" => &["type", "room"],
+        "rooms" => &["type"],
+        "rename" => &["type", "name"],
+        "inspect" => &["type", "on"],
+        "ping_me" => &["type", "payload"],
+        _ => return Err(bad(UNKNOWN_TYPE)),
+    };
+    if let Some(field) = object.keys().find(|key| !fields.contains(&key.as_str())) {
+        let field: String = field.chars().take(32).collect();
+        return Err(bad(format!("{kind} takes no field {field:?}; it takes {fields:?}")));
+    }
+    let fields = Fields(&object);
     match kind {
-        Some("message") => {
+        "message" => {
             let Some(Value::String(text)) = object.get("text") else {
-                return Err(InputError::BadRequest);
+                return Err(bad("a message needs text, a string"));
             };
-            match (person("to")?, object.contains_key("room")) {
-                (Some(_), true) => Err(InputError::BadRequest),
+            match (fields.person("to")?, object.contains_key("room")) {
+                (Some(_), true) => {
+                    Err(bad("a message goes to a room or to a person (to), not both"))
+                }
                 (Some(to), false) => Ok(Request::Direct { to, text: message_text(text)? }),
-                (None, _) => Ok(Request::Message { room: room(false)?, text: message_text(text)? }),
-            }
-        }
-        Some("subscribe") => {
-            let resume = match (object.get("since"), object.get("epoch")) {
-                (None | Some(Value::Null), _) => None,
-                (Some(since), epoch) => Some(Resume {
-                    since: since.as_u64().ok_or(InputError::BadRequest)?,
-                    epoch: match epoch {
-                        None | Some(Value::Null) => None,
-                        Some(Value::String(e)) if !e.is_empty() => Some(e.clone()),
-                        Some(Value::String(_)) => None,
-                        Some(_) => return Err(InputError::BadRequest),
-                    },
-                }),
-            };
-            match (person("dm")?, object.contains_key("room")) {
-                (Some(_), true) => Err(InputError::BadRequest),
-                (Some(with), false) => Ok(Request::SubscribeDirect { with, resume }),
                 (None, _) => {
-                    let room = room(true)?.ok_or(InputError::BadRequest)?;
-                    Ok(Request::Subscribe { room, resume })
+                    Ok(Request::Message { room: fields.room()?, text: message_text(text)? })
                 }
             }
         }
-        Some("rename") => match object.get("name") {
+        "subscribe" => {
+            let resume = fields.resume()?;
+            match (fields.person("dm")?, object.contains_key("room")) {
+                (Some(_), true) => Err(bad("subscribe to a room or to a person (dm), not both")),
+                (Some(with), false) => Ok(Request::SubscribeDirect { with, resume }),
+                (None, _) => Ok(Request::Subscribe { room: fields.required_room(kind)?, resume }),
+            }
+        }
+        "rename" => match object.get("name") {
             Some(Value::String(raw)) => nickname::clean(raw)
                 .map(|name| Request::Rename { name })
-                .ok_or(InputError::BadRequest),
-            _ => Err(InputError::BadRequest),
+                .ok_or_else(|| bad("name has no nickname in it (1 to 32 printable characters)")),
+            _ => Err(bad("rename needs name, a string")),
         },
-        Some("unsubscribe") => {
-            Ok(Request::Unsubscribe { room: room(true)?.ok_or(InputError::BadRequest)? })
-        }
-        Some("typing") => Ok(Request::Typing { room: room(true)?.ok_or(InputError::BadRequest)? }),
-        Some("rooms") => Ok(Request::Rooms),
-        Some("inspect") => match object.get("on") {
+        "unsubscribe" => Ok(Request::Unsubscribe { room: fields.required_room(kind)? }),
+        "typing" => Ok(Request::Typing { room: fields.required_room(kind)? }),
+        "rooms" => Ok(Request::Rooms),
+        "inspect" => match object.get("on") {
             Some(Value::Bool(on)) => Ok(Request::Inspect { on: *on }),
-            _ => Err(InputError::BadRequest),
+            _ => Err(bad("inspect needs on: true or false")),
         },
-        Some("ping_me") => match object.get("payload") {
+        "ping_me" => match object.get("payload") {
             None => Ok(Request::PingMe { payload: String::new() }),
             Some(Value::String(payload)) if payload.len() <= 125 => {
                 Ok(Request::PingMe { payload: payload.clone() })
             }
             Some(Value::String(_)) => Err(InputError::PingTooLong),
-            Some(_) => Err(InputError::BadRequest),
+            Some(_) => Err(bad("payload must be a string")),
         },
-        _ => Err(InputError::BadRequest),
+        _ => Err(bad(UNKNOWN_TYPE)),
     }
 }
+
+/// A request's fields, read and checked one kind at a time.
+struct Fields<'a>(&'a Map<String, Value>);
+
+impl Fields<'_> {
+    /// `room`, if there: a room name, else `bad_room` with what was sent.
+    fn room(&self) -> Result<Option<RoomName>, InputError> {
+        let shortened = |raw: &str| raw.chars().take(64).collect::<String>();
+        match self.0.get("room") {
+            None => Ok(None),
+            Some(Value::String(raw)) => {
+                RoomName::parse(raw).map(Some).ok_or_else(|| InputError::BadRoom(shortened(raw)))
+            }
+            Some(other) => Err(InputError::BadRoom(shortened(&other.to_string()))),
+        }
+    }
+
+    /// `room`, which this `kind` of request needs.
+    fn required_room(&self, kind: &str) -> Result<RoomName, InputError> {
+        self.room()?.ok_or_else(|| bad(format!("{kind} needs room")))
+    }
+
+    /// A recipient's nickname, as `to` or `dm`, if there: cleaned like any nickname.
+    fn person(&self, field: &str) -> Result<Option<String>, InputError> {
+        match self.0.get(field) {
+            None => Ok(None),
+            Some(Value::String(raw)) => nickname::clean(raw)
+                .map(Some)
+                .ok_or_else(|| InputError::NoSuchUser(raw.chars().take(64).collect())),
+            Some(_) => Err(bad(format!("{field} must be a nickname, a string"))),
+        }
+    }
+
+    /// `since` and `epoch`: where a subscription resumes. `epoch` is checked even without
+    /// `since`, which it only qualifies.
+    fn resume(&self) -> Result<Option<Resume>, InputError> {
+        let epoch = match self.0.get("epoch") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(e)) => Some(e).filter(|e| !e.is_empty()).cloned(),
+            Some(_) => return Err(bad("epoch must be a string")),
+        };
+        match self.0.get("since") {
+            None | Some(Value::Null) => Ok(None),
+            Some(since) => match since.as_u64() {
+                Some(since) => Ok(Some(Resume { since, epoch })),
+                None => Err(bad("since must be a whole number from 0 to 18446744073709551615")),
+            },
+        }
+    }
+}
+
+/// A `bad_request` saying what was wrong.
+fn bad(why: impl Into<String>) -> InputError {
+    InputError::BadRequest(why.into())
+}
+
+/// JSON's white space (RFC 8259 §2): what may come before a request's `{`.
+const JSON_SPACE: [char; 4] = [' ', '\t', '\n', '\r'];
+
+/// The `bad_request` message for a `type` that is none of the requests.
+const UNKNOWN_TYPE: &str = r#"expected {"type":"message","text":"…"} (or subscribe, unsubscribe, typing, rooms, rename, inspect, ping_me) or plain text"#;
 
 fn message_text(text: &str) -> Result<String, InputError> {
     let trimmed = text.trim();
@@ -513,6 +574,11 @@ mod tests {
         RoomName::parse(name).unwrap()
     }
 
+    /// The error code a frame is refused with.
+    fn code(frame: &str) -> &'static str {
+        parse_request(frame).expect_err(frame).code()
+    }
+
     #[test]
     fn messages_plain_or_json() {
         assert_eq!(parse_request(r#"{"type":"message","text":" hi "}"#), message(None, "hi"));
@@ -520,17 +586,56 @@ mod tests {
         assert_eq!(parse_request("plain words"), message(None, "plain words"));
         assert_eq!(parse_request("42"), message(None, "42"));
         assert_eq!(parse_request(r#""quoted""#), message(None, r#""quoted""#));
+        assert_eq!(parse_request("[1]"), message(None, "[1]"));
+        assert_eq!(parse_request(" \n{\"text\":\"json\"}"), message(None, "json"));
         assert_eq!(parse_request("  \n\t"), Err(InputError::Empty));
         assert_eq!(parse_request(r#"{"type":"message","text":"  "}"#), Err(InputError::Empty));
-        assert_eq!(parse_request(r#"{"type":"message","text":5}"#), Err(InputError::BadRequest));
-        assert_eq!(parse_request(r#"{"type":"nick","text":"x"}"#), Err(InputError::BadRequest));
-        assert_eq!(parse_request("{}"), Err(InputError::BadRequest));
-        assert_eq!(parse_request(r#"{"type":null,"text":"x"}"#), Err(InputError::BadRequest));
+        assert_eq!(code(r#"{"type":"message","text":5}"#), "bad_request");
+        assert_eq!(code(r#"{"type":"nick","text":"x"}"#), "bad_request");
+        assert_eq!(code("{}"), "bad_request");
+        assert_eq!(code(r#"{"type":null,"text":"x"}"#), "bad_request");
         assert_eq!(
             parse_request(r#"{"text":"x","room":"no way"}"#),
             Err(InputError::BadRoom("no way".into()))
         );
         assert_eq!(parse_request(r#"{"text":"x","room":7}"#), Err(InputError::BadRoom("7".into())));
+    }
+
+    #[test]
+    fn a_frame_starting_with_a_brace_is_a_request_or_refused() {
+        let secret = "my password is hunter2";
+        for frame in [
+            r#"{"type":"message","to":"someone","text":"my password is hunter2",}"#,
+            r#"{"type":"message","text":"my password is hunter2""#,
+            r#"{"type":"message","too":"someone","text":"my password is hunter2"}"#,
+            r#"{"type":"message","text":"my password is hunter2","room":"general","x":1}"#,
+            r#"{"type":"subscribe","room":"general","since":1e400}"#,
+            r#"{"type":"subscribe","room":"general","since":1e3}"#,
+            r#"{"type":"subscribe","room":"general","since":18446744073709551616}"#,
+            r#"{"type":"subscribe","room":"general","since":"4"}"#,
+            r#"{"type":"subscribe","room":"general","epoch":7}"#,
+            r#"{"type":"rooms","text":"my password is hunter2"}"#,
+            r#"{"type":"inspect","on":"yes"}"#,
+            r#"{"type":"ping_me","payload":7}"#,
+            r#"{"type":"message","to":7,"text":"my password is hunter2"}"#,
+            r#"{"type":"subscribe","dm":["bob"]}"#,
+            r#"{'type':'message','text':'my password is hunter2'}"#,
+            "{my password is hunter2",
+            "{",
+            "  {}",
+            "{}",
+        ] {
+            let refused = parse_request(frame).expect_err(frame);
+            assert_eq!(refused.code(), "bad_request", "{frame}");
+            assert!(!refused.message().contains(secret), "{frame}: {}", refused.message());
+            assert!(refused.message().len() > 10, "{frame}: says what was wrong");
+        }
+        let trailing = parse_request(r#"{"text":"x",}"#).unwrap_err();
+        assert!(trailing.message().contains("trailing comma"), "{}", trailing.message());
+        let typo = parse_request(r#"{"type":"message","too":"bob","text":"x"}"#).unwrap_err();
+        assert!(typo.message().contains(r#""too""#), "{}", typo.message());
+        // What does not start with `{` is text, whatever it looks like.
+        assert_eq!(parse_request("hi {"), message(None, "hi {"));
     }
 
     #[test]
@@ -546,11 +651,8 @@ mod tests {
                 resume: Some(Resume { since: 41, epoch: Some("e".into()) })
             })
         );
-        assert_eq!(
-            parse_request(r#"{"type":"subscribe","room":"rust","since":-1}"#),
-            Err(InputError::BadRequest)
-        );
-        assert_eq!(parse_request(r#"{"type":"subscribe"}"#), Err(InputError::BadRequest));
+        assert_eq!(code(r#"{"type":"subscribe","room":"rust","since":-1}"#), "bad_request");
+        assert_eq!(code(r#"{"type":"subscribe"}"#), "bad_request");
         assert_eq!(
             parse_request(r#"{"type":"unsubscribe","room":"general"}"#),
             Ok(Request::Unsubscribe { room: room("general") })

@@ -9,6 +9,7 @@
 
 pub mod assets;
 pub mod healthcheck;
+pub mod origin;
 pub mod request;
 pub mod response;
 pub mod route;

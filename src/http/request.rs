@@ -13,6 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::config::Cidr;
 use crate::error::Rejection;
+use crate::http::origin::Scheme;
 use crate::memory::StackFirst;
 
 /// A parsed request head.
@@ -69,6 +70,21 @@ impl Request {
         }
         let forwarded = self.header("X-Forwarded-For").and_then(|v| v.rsplit(',').next());
         forwarded.and_then(|v| v.trim().parse().ok()).unwrap_or(peer.ip())
+    }
+
+    /// The scheme the client used to reach us, which a page of ours has in its origin: `https`
+    /// over TLS, else `http`. A trusted proxy (the peer in `trusted`) tells how the browser
+    /// reached *it* in `X-Forwarded-Proto` (nginx sends `$scheme`): its last entry, the one the
+    /// proxy itself wrote, counts; `None` when that names another scheme. Anyone else could
+    /// write any scheme there, so theirs is ignored.
+    pub fn scheme(&self, tls: bool, peer: SocketAddr, trusted: &[Cidr]) -> Option<Scheme> {
+        let ours = if tls { Scheme::Https } else { Scheme::Http };
+        match self.header("X-Forwarded-Proto").and_then(|v| v.rsplit(',').next()) {
+            Some(proto) if trusted.iter().any(|block| block.contains(peer.ip())) => {
+                Scheme::parse(proto.trim())
+            }
+            _ => Some(ours),
+        }
     }
 
     /// The value of a query parameter, percent-decoded.
@@ -173,6 +189,24 @@ mod tests {
         assert_eq!(req.query_param("since").as_deref(), Some("4"));
         assert!(req.header_has_token("connection", "upgrade"));
         assert_eq!(req.header("HOST"), Some("x"));
+    }
+
+    #[test]
+    fn the_scheme_is_the_connections_or_a_trusted_proxys() {
+        let (raw, _) =
+            parse("GET /ws HTTP/1.1\r\nX-Forwarded-Proto: http, https\r\n\r\n").unwrap().unwrap();
+        let proxy: SocketAddr = "10.0.0.1:4000".parse().unwrap();
+        let stranger: SocketAddr = "192.0.2.7:4000".parse().unwrap();
+        let lookup = |var: &str| (var == "TRUSTED_PROXIES").then(|| "10.0.0.0/8".to_string());
+        let trusted = crate::config::Config::from_lookup(lookup).unwrap().trusted_proxies;
+        assert_eq!(raw.scheme(false, proxy, &trusted), Some(Scheme::Https), "its last entry");
+        assert_eq!(raw.scheme(false, stranger, &trusted), Some(Scheme::Http), "ignored");
+        assert_eq!(raw.scheme(true, stranger, &trusted), Some(Scheme::Https));
+        let (odd, _) =
+            parse("GET /ws HTTP/1.1\r\nX-Forwarded-Proto: wss\r\n\r\n").unwrap().unwrap();
+        assert_eq!(odd.scheme(true, proxy, &trusted), None, "a scheme that is not ours");
+        let (none, _) = parse("GET /ws HTTP/1.1\r\n\r\n").unwrap().unwrap();
+        assert_eq!(none.scheme(true, proxy, &trusted), Some(Scheme::Https), "the connection's");
     }
 
     #[test]

@@ -24,9 +24,17 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use crate::config::Origins;
 use crate::error::Rejection;
 use crate::http::Request;
+use crate::http::origin::{Origin, Scheme};
 
 /// Validates an upgrade request (RFC 6455 §4.2.1) and returns the `Sec-WebSocket-Accept` value.
-pub fn check(request: &Request, origins: &Origins) -> Result<String, Rejection> {
+/// `scheme` is how the client reached us ([`Request::scheme`]: `https` over TLS, `http`
+/// without, or a trusted proxy's `X-Forwarded-Proto`); `None`, a scheme we do not know, leaves
+/// no origin ours.
+pub fn check(
+    request: &Request,
+    origins: &Origins,
+    scheme: Option<Scheme>,
+) -> Result<String, Rejection> {
     // §4.2.1 item 1: "An HTTP/1.1 or higher GET request" (the method was checked by the router).
     if request.version < 1 {
         return Err(Rejection::Malformed);
@@ -55,9 +63,10 @@ pub fn check(request: &Request, origins: &Origins) -> Result<String, Rejection> 
         _ => return Err(Rejection::BadWebSocketKey),
     }
     // §10.2: "Servers that are not intended to process input from any web page but only for
-    // certain sites SHOULD verify the |Origin| field". Clients that are not browsers may omit it.
+    // certain sites SHOULD verify the |Origin| field". Clients that are not browsers may omit it
+    // (§4.1 item 8 requires it of browsers only), and are let in: a script can write any header.
     if let Some(origin) = request.header("Origin")
-        && !origin_allowed(origin, host, origins)
+        && !origin_allowed(origin, host, scheme, origins)
     {
         return Err(Rejection::OriginNotAllowed);
     }
@@ -92,17 +101,20 @@ pub fn switching_protocols(accept: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Is a browser page from `origin` allowed to open a socket on the server named by `host`?
-fn origin_allowed(origin: &str, host: &str, policy: &Origins) -> bool {
-    let origin = origin.trim().trim_end_matches('/');
+/// Is a browser page from `origin` allowed to open a socket on the server named by `host`, which
+/// the client reached with `scheme`?
+fn origin_allowed(origin: &str, host: &str, scheme: Option<Scheme>, policy: &Origins) -> bool {
+    // `null`, a scheme other than http(s), or not an origin at all parses to `None`: nobody's
+    // page we know.
     match policy {
         Origins::Any => true,
-        Origins::List(list) => list.iter().any(|o| o.eq_ignore_ascii_case(origin)),
-        // Same origin: "https://localhost:8443" matches "Host: localhost:8443". A default port
-        // is absent from both when it is used, so comparing the authority parts is enough.
-        Origins::SameOrigin => origin
-            .split_once("://")
-            .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host.trim())),
+        Origins::List(list) => Origin::parse(origin).is_some_and(|origin| list.contains(&origin)),
+        // Same origin: scheme, host and port all equal ours, so `http://` on the TLS port (or
+        // `https://` on the plain one) is another site's page; `https://h` is `Host: h:443`.
+        Origins::SameOrigin => {
+            let ours = scheme.and_then(|scheme| Origin::of_host(scheme, host.trim()));
+            ours.is_some() && ours == Origin::parse(origin)
+        }
     }
 }
 
@@ -148,7 +160,7 @@ mod tests {
 
     #[test]
     fn a_good_request_is_accepted() {
-        let accept = check(&request(&GOOD), &Origins::SameOrigin).unwrap();
+        let accept = check(&request(&GOOD), &Origins::SameOrigin, Some(Scheme::Https)).unwrap();
         assert_eq!(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 
@@ -168,7 +180,7 @@ mod tests {
         ];
         for (headers, expected) in cases {
             assert_eq!(
-                check(&request(&headers), &Origins::SameOrigin),
+                check(&request(&headers), &Origins::SameOrigin, Some(Scheme::Https)),
                 Err(expected),
                 "{headers:?}"
             );
@@ -177,15 +189,42 @@ mod tests {
 
     #[test]
     fn origin_policies() {
+        use Scheme::{Http, Https};
+        let allowed = |origin, host, scheme, policy: &Origins| {
+            origin_allowed(origin, host, Some(scheme), policy)
+        };
+        let same = &Origins::SameOrigin;
         let host = "localhost:8443";
-        assert!(origin_allowed("https://localhost:8443", host, &Origins::SameOrigin));
-        assert!(origin_allowed("http://LOCALHOST:8443/", host, &Origins::SameOrigin));
-        assert!(!origin_allowed("https://localhost:9999", host, &Origins::SameOrigin));
-        assert!(!origin_allowed("null", host, &Origins::SameOrigin));
-        assert!(origin_allowed("null", host, &Origins::Any));
-        let list = Origins::List(vec!["https://chat.example".into()]);
-        assert!(origin_allowed("https://chat.example", host, &list));
-        assert!(!origin_allowed("https://localhost:8443", host, &list));
+        assert!(allowed("https://localhost:8443", host, Https, same));
+        assert!(allowed("https://LOCALHOST:8443/", host, Https, same));
+        assert!(allowed("http://localhost:8443", host, Http, same));
+        assert!(!allowed("https://localhost:9999", host, Https, same));
+        assert!(!allowed("null", host, Https, same));
+        // The scheme too: finding 10 of issue 22.
+        for origin in [
+            "http://localhost:8443",
+            "ftp://localhost:8443",
+            "x://localhost:8443",
+            "://localhost:8443",
+            "chrome-extension://localhost:8443",
+            "localhost:8443",
+        ] {
+            assert!(!allowed(origin, host, Https, same), "{origin}");
+        }
+        assert!(!allowed("https://localhost:8443", host, Http, same));
+        assert!(!origin_allowed("https://localhost:8443", host, None, same));
+        // Default ports, written or not, on either side.
+        assert!(allowed("https://chat.example", "chat.example:443", Https, same));
+        assert!(allowed("https://chat.example:443", "chat.example", Https, same));
+        assert!(allowed("http://chat.example", "chat.example:80", Http, same));
+        assert!(!allowed("https://chat.example", "chat.example:80", Https, same));
+        assert!(!allowed("http://chat.example", "chat.example", Https, same));
+        assert!(allowed("null", host, Https, &Origins::Any));
+        let list = Origins::List(vec![Origin::parse("https://chat.example").unwrap()]);
+        assert!(allowed("https://Chat.example:443", host, Https, &list));
+        assert!(!allowed("http://chat.example", host, Http, &list));
+        assert!(!allowed("chrome-extension://chat.example", host, Https, &list));
+        assert!(!allowed("https://localhost:8443", host, Https, &list));
     }
 
     #[test]

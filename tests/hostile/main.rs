@@ -1,7 +1,10 @@
 //! Hostile clients against the real server: slowloris, a silent crowd, broken frames and noise
-//! after the upgrade, floods, room churn, a reader of other people's private messages, a full server, TLS records of every size, and property tests over
-//! the parsers and the frame decoder. Every read has a timeout, so a server that hangs fails a
-//! test instead of hanging it.
+//! after the upgrade, floods, room churn, a reader of other people's private messages, a full
+//! server, TLS records of every size, broken requests, origins of other schemes, sessions spelt
+//! to slip past the inspector, names that look like others, one address taking more than its
+//! share (connections, handshakes, sessions, rooms, private messages), a flood of throwaway
+//! sessions, and property tests over the parsers and the frame decoder. Every read has a
+//! timeout, so a server that hangs fails a test instead of hanging it.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -9,13 +12,16 @@ mod support;
 mod pair;
 
 mod bad_frames;
+mod broken_request;
 mod flood;
 mod full_server;
 mod lookalike;
+mod origin;
 mod per_address;
 mod private_flood;
 mod private_reader;
 mod properties;
+mod redaction;
 mod room_churn;
 mod session_flood;
 mod silent_crowd;
