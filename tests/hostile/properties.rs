@@ -526,11 +526,17 @@ proptest! {
                 prop_assert!((1..=MAX_CHARS).contains(&chars), "{chars} characters");
                 prop_assert!(!name.chars().any(char::is_control));
                 prop_assert_eq!(name.as_str(), name.trim());
-                prop_assert!(printable.trim().starts_with(&name));
+                // White space of every kind is one plain space, never two in a row.
+                prop_assert!(!name.contains("  ") && name.chars().all(|c| c == ' ' || !c.is_whitespace()));
                 // Cleaning is idempotent.
                 prop_assert_eq!(nickname::clean(&name), Some(name.clone()));
             }
-            None => prop_assert!(printable.trim().is_empty(), "{raw:?} has a usable name"),
+            // Nothing left: every character alone cleans to nothing too (white space, invisible
+            // and bidi characters).
+            None => prop_assert!(
+                printable.chars().all(|c| nickname::clean(&c.to_string()).is_none()),
+                "{raw:?} has a usable name"
+            ),
         }
     }
 }
