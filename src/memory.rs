@@ -36,6 +36,7 @@
 #![allow(unsafe_code)]
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use tungstenite::Bytes;
 
@@ -64,6 +65,10 @@ impl Handler for ReleaseAfterOpen<'_> {
 
     fn on_close(&mut self, end: &End) {
         self.0.on_close(end);
+    }
+
+    fn deadline(&self) -> Option<(Instant, Close)> {
+        self.0.deadline()
     }
 }
 

@@ -14,6 +14,7 @@ mod full_server;
 mod private_reader;
 mod properties;
 mod room_churn;
+mod session_fixation;
 mod silent_crowd;
 mod slowloris;
 mod tls_records;
