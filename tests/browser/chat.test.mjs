@@ -1128,8 +1128,11 @@ describe('WebSocketChat page', () => {
       assert.equal(hello2.session, hello1.session, 'the second tab presented the session of the first');
       assert.equal(hello2.user, hello1.user, 'one user id');
       for (const tab of [tab1, tab2]) await waitForMyName(tab, 'alice');
+      // The session goes in the first frame (shown as …), never in the URL.
       const opened = await tab2.locator('#frame-list li.event').allTextContents();
-      assert.ok(opened.some((e) => e.includes(`session=${hello1.session}`)), `the second tab sent ?session=: ${JSON.stringify(opened)}`);
+      assert.ok(opened.some((e) => e.includes('session_in=frame')), JSON.stringify(opened));
+      assert.ok(!opened.some((e) => e.includes(hello1.session)), `a URL holds the session: ${JSON.stringify(opened)}`);
+      assert.deepEqual((await readFrames(tab2, 'out'))[0], { type: 'session', session: '…' });
 
       // Typing in one tab: bob sees it, the other tab (the same person) does not.
       await tab1.locator('#message-input').pressSequentially('still here', { delay: 20 });
