@@ -134,8 +134,8 @@ fn session_message(text: &str) -> Option<Presented> {
     }
 }
 
-/// The cookie older versions read a session from. It is no longer read (anyone who can set a
-/// cookie for the host could choose a browser's session), but the wire inspector still hides it.
+/// A cookie name the wire inspector hides. A session is never read from a cookie (anyone who can
+/// set one for the host could choose a browser's session), but a client may still send one.
 pub const SESSION_COOKIE: &str = "wschat_session";
 
 /// `?session_in=frame`: the client's session comes in its first message, not in the URL.
