@@ -1,7 +1,7 @@
 // WebSocketChat page: plain JavaScript, the standard WebSocket API, no build step.
 //
 // The wire protocol is one JSON object per text frame:
-//   client -> server  message, subscribe, unsubscribe, typing, rooms, rename
+//   client -> server  session (the first frame), message, subscribe, unsubscribe, typing, rooms, rename
 //   server -> client  hello, history, users, join, leave, presence, message, typing, rooms,
 //                     rename, renamed, error
 // and, for the Wire panel, inspect and ping_me out, handshake, frame and frame_skipped in.
@@ -10,8 +10,9 @@
 //
 // Who you are: the server's hello gives a session (a secret, kept in localStorage and presented
 // again in the first frame of every connection, {"type":"session","session":"…"}, never in a URL,
-// so every tab of one browser is one person), a public user id and the nickname you got. "Own" messages are recognised by that user id, never by the name: names
-// change, and two people can have looked alike. Private conversations ("direct messages") are
+// so every tab of one browser is one person), a public user id and the nickname you got. "Own"
+// messages are recognised by that user id, never by the name: names change, and two people can
+// have looked alike. Private conversations ("direct messages") are
 // keyed by the other person's user id for the same reason.
 // Everything received is rendered with textContent, never as HTML.
 'use strict';
