@@ -202,14 +202,15 @@ fn admit<'a>(
     let Some(socket) = ctx.per_address.socket(client) else {
         return refuse_for(conn, Rejection::AddressFull, RETRY_CONNECTIONS, ctx, peer);
     };
-    let joining = Joining::from_request(request, client, config.inspect_enabled);
-    // A client without a session is given a new one: it spends its address's allowance here,
-    // where the answer can still be a 429 (the broadcaster counts a presented session that
-    // turns out unknown).
-    if let Presented::Nothing | Presented::Malformed = joining.presented
-        && let Err(wait) = ctx.per_address.new_session(client, Instant::now())
-    {
-        return refuse_for(conn, Rejection::TooManySessions, wait, ctx, peer);
+    let mut joining = Joining::from_request(request, client, config.inspect_enabled);
+    // A client without a session in its query is given a new one: it spends its address's
+    // allowance here, where the answer can still be a 429 (the broadcaster counts one whose
+    // session turns out unknown, or came in its first message).
+    if let Some(Presented::Nothing | Presented::Malformed) = joining.presented {
+        if let Err(wait) = ctx.per_address.new_session(client, Instant::now()) {
+            return refuse_for(conn, Rejection::TooManySessions, wait, ctx, peer);
+        }
+        joining.spent = true;
     }
     if !ctx.metrics.try_open(config.max_connections) {
         return refuse(conn, Rejection::ServerFull, ctx, peer);

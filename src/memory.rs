@@ -36,6 +36,7 @@
 #![allow(unsafe_code)]
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use tungstenite::Bytes;
 
@@ -44,7 +45,9 @@ use crate::ws::session::{Close, End, Handler};
 
 /// A handler that gives back the stack pages its [`Handler::on_open`] touched: the first frames a
 /// connection sends (the chat's `hello`, encrypted with TLS) go a page deeper than the idle read
-/// loop, and the page would otherwise stay resident for the connection's life.
+/// loop, and the page would otherwise stay resident for the connection's life. A chat client
+/// that presents its session in its first message gets its `hello` from that message's
+/// [`Handler::on_text`] (the handler had a [`Handler::deadline`] for it): given back there too.
 pub struct ReleaseAfterOpen<'h>(pub &'h mut dyn Handler);
 
 impl Handler for ReleaseAfterOpen<'_> {
@@ -55,7 +58,12 @@ impl Handler for ReleaseAfterOpen<'_> {
     }
 
     fn on_text(&mut self, text: &str, out: &Arc<Outbound>) -> Result<(), Close> {
-        self.0.on_text(text, out)
+        let first = self.0.deadline().is_some();
+        let done = self.0.on_text(text, out);
+        if first {
+            release_unused_stack();
+        }
+        done
     }
 
     fn on_binary(&mut self, data: Bytes, out: &Arc<Outbound>) -> Result<(), Close> {
@@ -64,6 +72,10 @@ impl Handler for ReleaseAfterOpen<'_> {
 
     fn on_close(&mut self, end: &End) {
         self.0.on_close(end);
+    }
+
+    fn deadline(&self) -> Option<(Instant, Close)> {
+        self.0.deadline()
     }
 }
 

@@ -43,19 +43,19 @@ fn a_session_is_one_person_on_every_connection() {
     assert!(hello.get("requested").is_none(), "{hello}");
     assert_ne!(hello["user"], hello["session"]);
 
-    // The session again (in the query, then in a cookie): the same person and name, whatever
-    // name the query asks for.
+    // The session again (in the query, then in a first message): the same person and name,
+    // whatever name the query asks for.
     let mut again = server.joined(&format!("name=zed&session={}", alice.session()));
     assert_eq!((&again.hello["name"], user(&again)), (&json!("alice"), user(&alice)));
     assert_eq!(again.hello["session"], hello["session"]);
-    let cookie = format!("theme=dark; wschat_session={}", alice.session());
-    let mut by_cookie = server.connect_with("/ws?name=zed", &[("Cookie", &cookie)]);
-    by_cookie.welcome();
-    assert_eq!(user(&by_cookie), user(&alice));
+    let mut by_frame = server.connect("/ws?name=zed&session_in=frame");
+    by_frame.request(json!({"type": "session", "session": alice.session()}));
+    by_frame.welcome();
+    assert_eq!(user(&by_frame), user(&alice));
 
     // Messages carry the sender's user id, so every tab can tell its own.
     again.say("from the second tab");
-    for tab in [&mut alice, &mut again, &mut by_cookie] {
+    for tab in [&mut alice, &mut again, &mut by_frame] {
         let message = tab.next_of("message");
         assert_eq!((&message["user"], &message["name"]), (&hello["user"], &json!("alice")));
     }
@@ -70,14 +70,14 @@ fn a_session_is_one_person_on_every_connection() {
     let third = server.joined("name=Alice");
     assert_eq!(third.hello["name"], "Alice-3");
 
-    // The query wins over the cookie; a session is never written to the log.
+    // A cookie is never read; a session is never written to the log.
     let mut both = server.connect_with(
         &format!("/ws?session={}", other.session()),
         &[("Cookie", &format!("wschat_session={}", alice.session()))],
     );
     both.welcome();
     assert_eq!(user(&both), user(&other));
-    drop((alice, again, by_cookie, both));
+    drop((alice, again, by_frame, both));
     let log = server.log();
     for session in [hello["session"].as_str().unwrap(), other.session(), third.session()] {
         assert!(!log.contains(session), "the log carries a session:\n{log}");
@@ -99,10 +99,11 @@ fn a_wrong_or_unknown_session_gets_a_fresh_one_and_the_connection_goes_on() {
         client.say("still here");
         assert_eq!(client.next_of("message")["text"], "still here");
     }
-    // A bad cookie is expired just the same.
-    let mut cookie = server.connect_with("/ws", &[("Cookie", "wschat_session=nope")]);
-    cookie.next();
-    assert_eq!(cookie.next()["code"], "session_expired");
+    // A bad session in the first message is expired just the same.
+    let mut by_frame = server.connect("/ws?session_in=frame");
+    by_frame.request(json!({"type": "session", "session": "nope"}));
+    by_frame.next();
+    assert_eq!(by_frame.next()["code"], "session_expired");
 }
 
 #[test]

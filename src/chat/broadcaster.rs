@@ -38,7 +38,7 @@ use tungstenite::Bytes;
 
 use crate::chat::history::{Epochs, History, Resume};
 use crate::chat::hub::{Entered, Hub, Slot};
-use crate::chat::identity::{Identities, Pair, Presented, Renamed, Settled};
+use crate::chat::identity::{Identities, Pair, Renamed, Settled};
 use crate::chat::inbox::{Arrival, Event, From, Mailbox, Said};
 use crate::chat::journal::{Entry, Journal, Thread, write_message};
 use crate::chat::presence::{Announce, Change, FORGET_AFTER, Presence, now_millis};
@@ -401,9 +401,9 @@ impl Broadcaster {
     /// A new connection: settles its session and nickname, and sends it `hello` (and
     /// `session_expired` when the session it presented is not one, or no longer known).
     fn arrive(&mut self, arrival: Arrival, round: &mut Round) {
-        let Arrival { mut client, presented, fresh, requested, settled } = arrival;
+        let Arrival { mut client, presented, fresh, requested, settled, spent } = arrival;
         if !self.identities.knows(&presented)
-            && let Some((reason, event)) = self.no_new_session(&presented, client.address)
+            && let Some((reason, event)) = self.no_new_session(spent, client.address)
         {
             self.metrics.limited(reason);
             client.outbound.send(&[&frame::text(event.to_json())]);
@@ -450,11 +450,12 @@ impl Broadcaster {
 
     /// Why `address` may not be given a new session now, if it may not: used sessions fill
     /// `MAX_RESERVED_NAMES`, or the address had its `NEW_SESSIONS_PER_ADDRESS_PER_MIN`. A client
-    /// that presented no session spent its allowance before the upgrade (`connection.rs`); one
-    /// that presented an unknown session spends it here.
+    /// without a session in its query `spent` its allowance before the upgrade
+    /// (`connection.rs`); one whose session is unknown, or came in its first message, spends it
+    /// here.
     fn no_new_session(
         &self,
-        presented: &Presented,
+        spent: bool,
         address: IpAddr,
     ) -> Option<(usize, ServerEvent<'static>)> {
         if self.identities.is_full() {
@@ -463,7 +464,7 @@ impl Broadcaster {
                 ServerEvent::error("sessions_full", SESSIONS_FULL),
             ));
         }
-        if !matches!(presented, Presented::Session(_)) {
+        if spent {
             return None;
         }
         let wait = self.limits.per_address.new_session(address, Instant::now()).err()?;

@@ -1,9 +1,14 @@
 //! The chat as a WebSocket [`Handler`]: one per connection on `/ws`, on the connection's thread.
 //!
-//! - **Open**: `joined` to the broadcaster, with the session the client presented (`?session=`
-//!   or the cookie `wschat_session`) and the nickname it asked for. The broadcaster settles who
-//!   it is and sends `hello`; this thread waits for that answer (its user id), then subscribes to
-//!   the default room, whose history and users follow.
+//! - **Open**: `joined` to the broadcaster, with the session the client presented (`?session=`)
+//!   and the nickname it asked for. The broadcaster settles who it is and sends `hello`; this
+//!   thread waits for that answer (its user id), then subscribes to the default room, whose
+//!   history and users follow. A client that asked with `?session_in=frame` (the page) presents
+//!   its session in its first text message instead, `{"type":"session","session":…}`, so that no
+//!   URL (and so no log of a proxy) ever holds it: the join waits for that message, for at most
+//!   `HANDSHAKE_TIMEOUT_SECS`, and anything else first closes the connection with 1008. A
+//!   session is never read from a cookie: any page of the same host name (another port, plain
+//!   HTTP) or anyone on the network can plant one, and it would pick the browser's session.
 //! - **A text message**: the JSON ([`protocol::parse_request`]), then the rate limit (messages and
 //!   other requests each have their own allowance): a message is
 //!   published ([`Publish`]: the local inbox, or Kafka) to a room this connection is in, signed
@@ -22,6 +27,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
 use tungstenite::Bytes;
 
 use crate::chat::history::Resume;
@@ -67,20 +73,23 @@ pub trait Publish: Send + Sync {
 pub struct Joining {
     /// The cleaned nickname, or a `guest-NNNN` one.
     pub name: String,
-    /// `?session=…`, or else the cookie `wschat_session`.
-    pub presented: Presented,
+    /// `?session=…` (or nothing: a newcomer); `None` when the session comes in the first message
+    /// (`?session_in=frame`).
+    pub presented: Option<Presented>,
     /// `?since=<id>&epoch=<epoch>`, when it is reconnecting.
     pub resume: Option<Resume>,
     /// The upgrade request, for the wire inspector (kept when `INSPECT_ENABLED`).
     pub handshake: Option<Handshake>,
     /// The client's address, as the per-address limits count it.
     pub client: IpAddr,
+    /// A new session was counted against its address already, before the upgrade.
+    pub spent: bool,
 }
 
 impl Joining {
-    /// Reads `name`, `session`, `since` and `epoch` from the upgrade request's query, and the
-    /// session from its `Cookie` header when the query has none; with `inspect`, keeps the request
-    /// for the wire inspector.
+    /// Reads `name`, `session`, `session_in`, `since` and `epoch` from the upgrade request's
+    /// query of a client at `client`; with `inspect`, keeps the request for the wire inspector. A
+    /// `Cookie` header is not read: see the module's doc.
     pub fn from_request(request: &HttpRequest, client: IpAddr, inspect: bool) -> Joining {
         let name = request
             .query_param("name")
@@ -91,26 +100,52 @@ impl Joining {
                 since,
                 epoch: request.query_param("epoch").filter(|e| !e.is_empty()),
             });
-        let raw = request
-            .query_param("session")
-            .or_else(|| request.header("Cookie").and_then(session_cookie).map(String::from));
-        let presented = match raw {
-            None => Presented::Nothing,
-            Some(raw) => Session::parse(&raw).map_or(Presented::Malformed, Presented::Session),
+        let presented = match request.query_param("session_in") {
+            Some(place) if place == SESSION_IN_FRAME => None,
+            _ => Some(presented(request.query_param("session").as_deref())),
         };
         let handshake = inspect.then(|| Handshake::of(request));
-        Joining { name, presented, resume, handshake, client }
+        Joining { name, presented, resume, handshake, client, spent: false }
     }
 }
 
-/// The value of the cookie `wschat_session` in a `Cookie` header (RFC 6265 §5.4:
-/// `name=value` pairs separated by `; `).
-fn session_cookie(header: &str) -> Option<&str> {
-    header.split(';').find_map(|pair| pair.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
+/// What a client presented as its session: nothing, or a session if it reads as one.
+fn presented(raw: Option<&str>) -> Presented {
+    match raw {
+        None => Presented::Nothing,
+        Some(raw) => Session::parse(raw).map_or(Presented::Malformed, Presented::Session),
+    }
 }
 
-/// The cookie a client may present its session in.
+/// Reads the first message of a client that asked for `?session_in=frame`:
+///
+/// ```text
+/// {"type":"session","session":"<22 characters>"}    a session, known or not
+/// {"type":"session","session":null}                 a newcomer (so is a missing "session")
+/// ```
+///
+/// Other fields are ignored. `None` for anything else (not JSON, another `type`, a `session`
+/// that is neither a string nor null).
+fn session_message(text: &str) -> Option<Presented> {
+    let Ok(Value::Object(object)) = serde_json::from_str::<Value>(text) else {
+        return None;
+    };
+    if object.get("type").and_then(Value::as_str) != Some("session") {
+        return None;
+    }
+    match object.get("session") {
+        None | Some(Value::Null) => Some(Presented::Nothing),
+        Some(Value::String(raw)) => Some(presented(Some(raw))),
+        Some(_) => None,
+    }
+}
+
+/// A cookie name the wire inspector hides. A session is never read from a cookie (anyone who can
+/// set one for the host could choose a browser's session), but a client may still send one.
 pub const SESSION_COOKIE: &str = "wschat_session";
+
+/// `?session_in=frame`: the client's session comes in its first message, not in the URL.
+pub const SESSION_IN_FRAME: &str = "frame";
 
 /// What a chat connection needs of the server: shared by every connection.
 #[derive(Clone, Copy)]
@@ -140,10 +175,12 @@ struct Membership {
 /// One chat connection.
 pub struct ChatHandler<'a> {
     id: u64,
-    /// Who it says it is, until `on_open` hands it to the broadcaster.
+    /// Who it says it is, until it joins (on open, or on its session message).
     joining: Option<Joining>,
     /// Its address, as the per-address limits count it.
     client: IpAddr,
+    /// When its session message must have come by, while the join waits for it.
+    session_by: Option<Instant>,
     /// Its session's public id, once settled.
     user: UserId,
     /// Its nickname, set by the broadcaster.
@@ -176,6 +213,7 @@ impl<'a> ChatHandler<'a> {
             id,
             client: joining.client,
             joining: Some(joining),
+            session_by: None,
             user: UserId::NOBODY,
             tag,
             resume: None,
@@ -301,21 +339,12 @@ impl<'a> ChatHandler<'a> {
         out.send(&[&frame::ping(payload)]);
     }
 
-    fn leave(&mut self) {
-        for membership in self.rooms.drain(..) {
-            self.services.admission.leave(&membership.room);
-        }
-        if std::mem::take(&mut self.member) {
-            self.services.inbox.left(self.id);
-        }
-    }
-}
-
-impl Handler for ChatHandler<'_> {
-    fn on_open(&mut self, out: &Arc<Outbound>) -> Result<(), Close> {
+    /// Hands who it is to the broadcaster, waits for its answer (`hello` is sent meanwhile), then
+    /// enters the default room.
+    fn join(&mut self, presented: Presented, out: &Arc<Outbound>) -> Result<(), Close> {
         let config = self.services.config;
-        let Joining { name, presented, resume, handshake, client } =
-            self.joining.take().expect("opened once");
+        let Joining { name, resume, handshake, client, spent, .. } =
+            self.joining.take().expect("joins once");
         self.resume = resume;
         self.handshake = handshake;
         // RFC 6455 §7.4.1 1011: "an unexpected condition prevented it from fulfilling the
@@ -330,7 +359,7 @@ impl Handler for ChatHandler<'_> {
             address: client,
         };
         let settled = Settle(self.tag.clone());
-        let arrival = Arrival { client, presented, fresh, requested: name, settled };
+        let arrival = Arrival { client, presented, fresh, requested: name, settled, spent };
         self.services.inbox.joined(arrival).map_err(|Closed| SHUTTING_DOWN)?;
         self.member = true;
         // The broadcaster answers at once (it sends `hello` in the same round); a refusal means
@@ -343,7 +372,38 @@ impl Handler for ChatHandler<'_> {
         self.subscribe(config.default_room.clone(), resume, out).map_err(|Closed| SHUTTING_DOWN)
     }
 
+    fn leave(&mut self) {
+        for membership in self.rooms.drain(..) {
+            self.services.admission.leave(&membership.room);
+        }
+        if std::mem::take(&mut self.member) {
+            self.services.inbox.left(self.id);
+        }
+    }
+}
+
+impl Handler for ChatHandler<'_> {
+    fn on_open(&mut self, out: &Arc<Outbound>) -> Result<(), Close> {
+        match self.joining.as_mut().and_then(|joining| joining.presented.take()) {
+            Some(presented) => self.join(presented, out),
+            None => {
+                // `?session_in=frame`: nothing happens until the session message.
+                self.session_by = Some(Instant::now() + self.services.config.handshake_timeout);
+                Ok(())
+            }
+        }
+    }
+
+    /// While the join waits for the session message: the end of that wait.
+    fn deadline(&self) -> Option<(Instant, Close)> {
+        self.session_by.map(|at| (at, NO_SESSION_MESSAGE))
+    }
+
     fn on_text(&mut self, text: &str, out: &Arc<Outbound>) -> Result<(), Close> {
+        if self.session_by.take().is_some() {
+            let presented = session_message(text).ok_or(NOT_A_SESSION_MESSAGE)?;
+            return self.join(presented, out);
+        }
         let request = protocol::parse_request(text);
         // A chat message (or refused input) takes a token of the message allowance, anything
         // else one of the request allowance, so a client can always subscribe to its rooms again
@@ -447,6 +507,40 @@ const NOT_SUBSCRIBED: &str = "this connection is not in that room: subscribe fir
 /// RFC 6455 §7.4.1 1008: "a message that violates its policy": a new session past a limit (the
 /// error event before it says which, and when to try again).
 const NO_NEW_SESSION: Close = Close::new(1008, "no new session now: see the error event");
+/// RFC 6455 §7.4.1 1008, "a message that violates its policy": a client that asked for
+/// `?session_in=frame` sent something else first.
+const NOT_A_SESSION_MESSAGE: Close =
+    Close::new(1008, r#"expected {"type":"session","session":…} first"#);
+/// The same code when the session message did not come within `HANDSHAKE_TIMEOUT_SECS`.
+const NO_SESSION_MESSAGE: Close = Close::new(1008, "no session message in time");
 
 /// RFC 6455 §7.4.1 1001: "an endpoint is going away, such as a server going down".
 const SHUTTING_DOWN: Close = Close::new(1001, "server shutting down");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_message_is_read_strictly() {
+        let session = Session::new().unwrap();
+        let text = session.to_text();
+        let known = format!(r#"{{"type":"session","session":"{text}","extra":1}}"#);
+        assert!(matches!(session_message(&known), Some(Presented::Session(s)) if s == session));
+        for newcomer in [r#"{"type":"session","session":null}"#, r#"{"type":"session"}"#] {
+            assert!(matches!(session_message(newcomer), Some(Presented::Nothing)), "{newcomer}");
+        }
+        let short = r#"{"type":"session","session":"short"}"#;
+        assert!(matches!(session_message(short), Some(Presented::Malformed)));
+        for other in [
+            "hello",
+            "",
+            r#"{"type":"message","text":"hi"}"#,
+            r#"{"session":"AAAAAAAAAAAAAAAAAAAAAA"}"#,
+            r#"{"type":"session","session":42}"#,
+            r#"["session"]"#,
+        ] {
+            assert!(session_message(other).is_none(), "{other}");
+        }
+    }
+}

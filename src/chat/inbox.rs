@@ -149,6 +149,8 @@ pub struct Arrival {
     pub requested: String,
     /// Where the broadcaster answers with the user id it settled on (unanswered when dropped).
     pub settled: Settle,
+    /// A new session was counted against the client's address already (before the upgrade).
+    pub spent: bool,
 }
 
 /// Where a chat message comes from.

@@ -1,8 +1,8 @@
 //! Sessions: who a client is, without accounts.
 //!
 //! A session is 128 random bits, written as 22 characters of base64url (no padding). The server
-//! gives one in `hello`; a client that presents it again (`/ws?session=…` or the cookie
-//! `wschat_session`) is the same person. It is a bearer secret, so the server never keeps, logs or
+//! gives one in `hello`; a client that presents it again (`/ws?session=…`, or the first message
+//! `{"type":"session",…}` after `/ws?session_in=frame`) is the same person. It is a bearer secret, so the server never keeps, logs or
 //! compares it: what it keeps is the session's public [`UserId`], a hash of it, and a session
 //! presented is looked up by its hash, so no comparison ever depends on the secret's bytes. The
 //! user id goes out with everything a person says (the page marks "own" messages by it) and

@@ -8,7 +8,8 @@
 //! 2. **Messages**: each complete text or binary message goes to [`Handler::on_text`] or
 //!    [`Handler::on_binary`]; an `Err(Close)` from the handler closes with that code.
 //! 3. **Ping and idle**: our ping after `PING_INTERVAL_SECS` of silence, and close 1000 for a peer
-//!    silent for `IDLE_TIMEOUT_SECS` (a dead TCP peer otherwise looks exactly like a quiet one).
+//!    silent for `IDLE_TIMEOUT_SECS` (a dead TCP peer otherwise looks exactly like a quiet one);
+//!    the handler's [`Handler::deadline`] for a message it waits for, if it has one.
 //! 4. **Errors → close codes** (§7.4.1): [`Session::on_error`] maps what tungstenite found (too
 //!    big 1009, bad UTF-8 1007, protocol error 1002).
 //! 5. **The close handshake** (§7): we close with a code and wait briefly for the peer's close
@@ -47,6 +48,12 @@ pub trait Handler {
     fn on_binary(&mut self, data: Bytes, out: &Arc<Outbound>) -> Result<(), Close>;
     /// The connection ended, however it ended; nothing more can be sent.
     fn on_close(&mut self, end: &End);
+    /// A time by which the peer must have sent its next message, and the close it gets when it
+    /// has not (the chat waits so for a first message holding the client's session); `None`, the
+    /// default: no such time.
+    fn deadline(&self) -> Option<(Instant, Close)> {
+        None
+    }
 }
 
 /// A close frame to send: a status code (RFC 6455 §7.4.1) and a short reason.
@@ -143,6 +150,12 @@ impl Session {
                 return self.await_close_reply(code);
             }
             let now = Instant::now();
+            let due = handler.deadline();
+            if let Some((at, close)) = due
+                && now >= at
+            {
+                return self.close(close);
+            }
             let idle_at = heard + idle;
             if now >= idle_at {
                 return self.close(IDLE_TIMEOUT);
@@ -155,7 +168,8 @@ impl Session {
                 pinged = now;
                 continue;
             }
-            if let Err(e) = self.wait_at_most(idle_at.min(ping_at) - now) {
+            let wake = due.map_or(idle_at.min(ping_at), |(at, _)| at.min(idle_at).min(ping_at));
+            if let Err(e) = self.wait_at_most(wake - now) {
                 return End::Dropped(e.to_string());
             }
             match self.ws.read() {

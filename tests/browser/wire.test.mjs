@@ -164,7 +164,7 @@ describe('Wire panel', () => {
       assert.equal(shown.sha1, sha1.toString('hex'));
       assert.equal(shown.accept, sha1.toString('base64'), 'accept = base64(SHA-1(key + GUID))');
       assert.deepEqual(shown.order, ['w-request', 'w-step-key', 'w-step-keyguid', 'w-step-sha1', 'w-step-accept', 'w-response']);
-      assert.match(shown.request, /^GET \/ws\?name=ann HTTP\/1\.1\n/);
+      assert.match(shown.request, /^GET \/ws\?name=ann&session_in=frame HTTP\/1\.1\n/, 'the session is in no URL');
       assert.ok(shown.request.includes(`Sec-WebSocket-Key: ${shown.key}`), shown.request);
       assert.match(shown.response, /^HTTP\/1\.1 101 Switching Protocols\n/);
       assert.ok(shown.response.includes(`Sec-WebSocket-Accept: ${shown.accept}`), shown.response);

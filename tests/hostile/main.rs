@@ -23,6 +23,7 @@ mod private_reader;
 mod properties;
 mod redaction;
 mod room_churn;
+mod session_fixation;
 mod session_flood;
 mod silent_crowd;
 mod slowloris;

@@ -126,8 +126,10 @@ fn a_session_presented_on_the_other_instance_is_the_same_person() {
     let texts = history_texts(&history);
     assert_eq!(texts, ["hi bob", "hi bea", "while you were away"], "{history}");
 
-    // Through nginx too; and nginx's access log names `/ws` without the session.
-    let mut proxied = topology.connect(topology.nginx_addr(), &format!("session={session}"));
+    // Through nginx too, the session in the first message (nginx refuses it in a query); and
+    // nginx's access log names `/ws` without its query.
+    let mut proxied = topology.connect(topology.nginx_addr(), "session_in=frame");
+    proxied.request(json!({"type": "session", "session": session}));
     proxied.welcome();
     assert_eq!(proxied.hello["user"], bea_user);
     // nginx logs a request when it ends: for a WebSocket, when the connection closes.
@@ -200,7 +202,7 @@ fn welcomed(topology: &Topology, addr: SocketAddr, query: &str) -> Client {
 
 /// A client presenting a session the instance at `addr` may not have learned yet: tries again
 /// until it is known (its `hello` gives the session back rather than a fresh one).
-fn welcomed_when_known(topology: &Topology, addr: SocketAddr, query: &str) -> Client {
+pub(crate) fn welcomed_when_known(topology: &Topology, addr: SocketAddr, query: &str) -> Client {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let mut client = topology.connect(addr, query);

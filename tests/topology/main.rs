@@ -8,11 +8,13 @@
 //! `TANSU_BIN` (tests/topology/run.sh sets everything up). A second test puts [`proxy`] between
 //! the server and the broker to break a produce request's connection at the worst moment;
 //! [`rooms`] runs rooms over the partitioned topic on both instances; [`identity`] nicknames,
-//! sessions and private messages across them.
+//! sessions and private messages across them; [`nginx`] what nginx writes to its logs and shows
+//! of the instances (no session in any log, no counters, a bare health status).
 
 #[path = "../support/mod.rs"]
 mod support;
 mod identity;
+mod nginx;
 mod proxy;
 mod rooms;
 
@@ -116,6 +118,11 @@ impl Topology {
         std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default()
     }
 
+    /// What nginx wrote to its error log (its standard error, as under compose).
+    fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
+    }
+
     fn wait_for_nginx(&self) {
         wait_until_healthy(self.nginx_addr(), &self.cert(), Duration::from_secs(20));
     }
@@ -184,9 +191,11 @@ fn start_nginx(dir: &Path) -> Child {
          -g 'daemon off; pid {d}/nginx.pid;'"
     );
     let access_log = std::fs::File::create(dir.join("access.log")).unwrap();
+    let error_log = std::fs::File::create(dir.join("error.log")).unwrap();
     Command::new("unshare")
         .args(["-m", "sh", "-c", &script])
         .stdout(access_log)
+        .stderr(error_log)
         .spawn()
         .expect("start nginx")
 }

@@ -1,7 +1,7 @@
 // WebSocketChat page: plain JavaScript, the standard WebSocket API, no build step.
 //
 // The wire protocol is one JSON object per text frame:
-//   client -> server  message, subscribe, unsubscribe, typing, rooms, rename
+//   client -> server  session (the first frame), message, subscribe, unsubscribe, typing, rooms, rename
 //   server -> client  hello, history, users, join, leave, presence, message, typing, rooms,
 //                     rename, renamed, error
 // and, for the Wire panel, inspect and ping_me out, handshake, frame and frame_skipped in.
@@ -9,9 +9,10 @@
 // {"type":"subscribe","room":"rust"}, and each room has its own history, users and ids.
 //
 // Who you are: the server's hello gives a session (a secret, kept in localStorage and presented
-// again as ?session=, so every tab of one browser is one person), a public user id and the
-// nickname you got. "Own" messages are recognised by that user id, never by the name: names
-// change, and two people can have looked alike. Private conversations ("direct messages") are
+// again in the first frame of every connection, {"type":"session","session":"…"}, never in a URL,
+// so every tab of one browser is one person), a public user id and the nickname you got. "Own"
+// messages are recognised by that user id, never by the name: names change, and two people can
+// have looked alike. Private conversations ("direct messages") are
 // keyed by the other person's user id for the same reason.
 // Everything received is rendered with textContent, never as HTML.
 'use strict';
@@ -35,6 +36,8 @@
   const TYPING_SHOW_MS = 3000; // "alice is typing…" lasts this long after her last typing event
   const ROOMS_REFRESH_MS = 10000; // the public room list is asked for again this often
   const TYPING_NAMES_SHOWN = 4; // more typers than this are counted, not named
+  const ID_HINT_CHARS = 6; // "alice · id LJgLht": enough of a user id to tell two people apart
+  const KNOWN_USERS_LIMIT = 5000; // nicknames whose holder's user id the page remembers
 
   // What the server accepts as a room name (src/chat/room.rs, RoomName::parse), after lower-casing.
   const ROOM_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -126,8 +129,9 @@
     name: null, // the nickname asked for when connecting (null: not chosen yet)
     session: null, // the session secret from the last hello (localStorage SESSION_KEY)
     user: null, // our public user id (hello.user): what "own" means
+    knownUsers: new Map(), // nickname -> user id of its holder, as last seen in a live event
     myName: null, // the name the server settled on (hello, then renamed)
-    renameTo: null, // a name to ask for with a rename once the hello has come (?name= of a known session)
+    renameTo: null, // a name typed into the field while offline, asked for with a rename once the hello has come
     wanted: true, // the user wants to be connected (the Connect/Disconnect toggle)
     ws: null,
     greeted: false, // the hello of the current socket arrived: subscribes may be sent
@@ -326,18 +330,19 @@
   // ---------------------------------------------------------------------------
   // Connection
 
-  // `session` says who we are: the server gives a known session its name back (and ignores
-  // `name`), so a reload or a second tab is the same person. Without one (first visit, or the
-  // server forgot it) `name` is the nickname asked for.
+  // The session says who we are, and it never goes into a URL: proxies and servers write URLs
+  // to their logs. `session_in=frame` tells the server that it comes in our first frame
+  // (sessionFrame), sent as soon as the connection opens; the server waits for it before the
+  // hello. It gives a known session its name back (and ignores `name`), so a reload or a second
+  // tab is the same person. Without one (first visit, or the server forgot it) `name` is the
+  // nickname asked for.
   // The default room resumes through the URL: the server sends its history right after hello.
   // The other rooms resume with a subscribe each, sent when the hello arrives (see onHello).
   function wsUrl() {
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const query = [];
     if (state.name) query.push(`name=${encodeURIComponent(state.name)}`);
-    // Another tab may have been given a newer session since this one read it.
-    const session = storageGet(SESSION_KEY) || state.session;
-    if (session) query.push(`session=${encodeURIComponent(session)}`);
+    query.push('session_in=frame');
     const home = state.rooms.get(state.defaultRoom);
     if (home && home.epoch !== null) {
       // Resume: only what came after the last message we have.
@@ -345,6 +350,18 @@
       query.push(`epoch=${encodeURIComponent(home.epoch)}`);
     }
     return `${scheme}//${location.host}/ws${query.length ? `?${query.join('&')}` : ''}`;
+  }
+
+  /**
+   * The first frame of every connection: our session, or null when we have none yet. Returns the
+   * frame and what the frames panel shows of it (the session as …, like the server's inspector).
+   */
+  function sessionFrame() {
+    // Another tab may have been given a newer session since this one read it.
+    const session = storageGet(SESSION_KEY) || state.session || null;
+    const frame = JSON.stringify({ type: 'session', session });
+    const shown = JSON.stringify({ type: 'session', session: session === null ? null : '…' });
+    return [frame, shown];
   }
 
   function clearReconnect() {
@@ -384,6 +401,9 @@
     ws.addEventListener('open', () => {
       if (ws !== state.ws) return;
       logEvent('●', `open ${url}`);
+      const [frame, shown] = sessionFrame();
+      ws.send(frame);
+      logFrame('out', shown);
       setPhase('online');
     });
 
@@ -469,6 +489,7 @@
   // Server events
 
   function handle(msg) {
+    noteUsers(msg);
     switch (msg.type) {
       case 'hello':
         onHello(msg);
@@ -550,6 +571,33 @@
     }
   }
 
+  // Who is who: two names can look alike (or a name can change hands once released), so every
+  // name the page shows has its holder's user id on hover, "alice · id LJgLht". The users list
+  // has names only (the `users` event carries no ids), so the page remembers who held each name
+  // in the live events that carry both; a history is not used, as its names may have changed
+  // hands since.
+
+  /** Remembers the holders of the names a live event names with their user ids. */
+  function noteUsers(msg) {
+    if (msg.type === 'history') return;
+    if (msg.type === 'rename') noteUser(msg.to, msg.user);
+    else noteUser(msg.name, msg.user);
+    if (msg.type === 'message' && msg.dm === true) noteUser(msg.to, msg.to_user);
+  }
+
+  function noteUser(name, user) {
+    if (typeof name !== 'string' || typeof user !== 'string' || state.knownUsers.get(name) === user) return;
+    state.knownUsers.delete(name); // re-inserted last: the oldest go first past the limit
+    state.knownUsers.set(name, user);
+    if (state.knownUsers.size > KNOWN_USERS_LIMIT) state.knownUsers.delete(state.knownUsers.keys().next().value);
+    markOwnUsers();
+  }
+
+  /** "alice · id LJgLht": a name and the first characters of its holder's user id, when known. */
+  function whoIs(name, user) {
+    return typeof user === 'string' && user !== '' ? `${name} · id ${user.slice(0, ID_HINT_CHARS)}` : name;
+  }
+
   /** True when `user` (an event's user id) is us, in this tab or another. */
   function isMe(user) {
     return state.user !== null && user === state.user;
@@ -569,7 +617,7 @@
     if (typeof msg.requested === 'string') {
       addNotice(shownConv(), `${msg.requested} is taken; you are ${state.myName}.`, 'system name-taken', new Date());
     } else if (state.renameTo !== null && state.myName !== null && state.renameTo !== state.myName) {
-      // A known session keeps its name and the server ignored ?name=: ask for it by renaming.
+      // A rename typed into the field while we were offline: asked for now.
       sendFrame({ type: 'rename', name: state.renameTo });
     }
     state.renameTo = null;
@@ -604,6 +652,7 @@
   /** The name the server says is ours: shown in the field, remembered, and in the address. */
   function setMyName(name) {
     state.myName = name;
+    if (state.user !== null) noteUser(name, state.user);
     if (document.activeElement !== el.name) el.name.value = name;
     // Asked for again only if the server forgets our session (NAME_RESERVE_SECS after our last
     // tab closed): the session decides who we are, so this is the same for every tab.
@@ -873,7 +922,7 @@
   }
 
   function dmDescription(dm) {
-    return isMe(dm.user) ? 'Notes to yourself: only you see them' : `Private conversation with ${dm.name}`;
+    return isMe(dm.user) ? 'Notes to yourself: only you see them' : `Private conversation with ${whoIs(dm.name, dm.user)}`;
   }
 
   // The address remembers the room shown (#rust), so a link opens it and Back goes to the last one.
@@ -950,6 +999,7 @@
         showConv(known);
       } else {
         state.shown = dm.key;
+        renderConvHead(); // its title now names whose it is
       }
     }
     return dm;
@@ -1015,6 +1065,7 @@
   function addUnreadDms(list) {
     for (const entry of list) {
       if (!entry || typeof entry.user !== 'string' || typeof entry.name !== 'string') continue;
+      noteUser(entry.name, entry.user);
       const count = Number(entry.count);
       const dm = dmWith(entry.user, entry.name);
       if (dm.epoch === null && dm.key !== state.shown && Number.isFinite(count) && count > 0) dm.unread += count;
@@ -1258,7 +1309,9 @@
     room.lastTime = date.getTime();
 
     const meta = make('div', 'meta');
-    meta.append(make('span', 'author', name));
+    const who = make('span', 'author', name);
+    who.title = whoIs(name, m.user);
+    meta.append(who);
     const time = make('time', '', clockTime(date));
     time.dateTime = date.toISOString();
     time.title = date.toLocaleString();
@@ -1303,7 +1356,8 @@
     for (const li of el.users.children) {
       const me = li.dataset.name === state.myName;
       li.classList.toggle('me', me);
-      li.firstElementChild.title = me ? 'Write a note to yourself' : `Write to ${li.dataset.name} privately`;
+      const who = whoIs(li.dataset.name, me ? state.user : state.knownUsers.get(li.dataset.name));
+      li.firstElementChild.title = me ? `${who}: write a note to yourself` : `${who}: write privately`;
     }
   }
 
@@ -2061,11 +2115,11 @@
     const fromUrl = new URLSearchParams(location.search).get('name');
     const stored = storageGet(NAME_KEY);
     state.session = storageGet(SESSION_KEY);
-    if (fromUrl !== null && cleanName(fromUrl) !== '') {
-      // ?name= wins over the remembered name. A known session keeps its name whatever we ask
-      // for, so with a session the name is asked for again by a rename after the hello.
+    if (state.session === null && fromUrl !== null && cleanName(fromUrl) !== '') {
+      // A first visit (no session yet): ?name= is the name to ask for. With a session a link
+      // changes nothing: anyone can send a link, and a rename would free our name for them.
+      // Renaming is the nickname field's job, on a click.
       state.name = cleanName(fromUrl);
-      if (state.session) state.renameTo = state.name;
     } else if (stored) {
       state.name = stored;
     }
@@ -2078,6 +2132,7 @@
     if (state.name === null) {
       // First visit: ask for a nickname once.
       document.body.classList.add('needs-name');
+      if (fromUrl !== null) el.name.value = cleanName(fromUrl);
       setPhase('offline', 'choose a nickname');
       addNotice(shownConv(), 'Welcome! Choose a nickname above and press Join.', 'system', new Date());
       el.name.focus();
