@@ -462,9 +462,15 @@ export async function sendFromPage(page, text) {
 // ---------------------------------------------------------------------------
 // A raw WebSocket client (the `ws` package), standing in for another user
 
+let rawClients = 0;
+
 export async function rawClient(baseUrl, name, { timeoutMs = 10000 } = {}) {
   const wsUrl = `${baseUrl.replace(/^http/, 'ws')}/ws?name=${encodeURIComponent(name)}`;
-  const ws = new WebSocket(wsUrl, { rejectUnauthorized: false });
+  // Each raw client from a loopback address of its own (127.0.3.x, 127.0.4.x, …): to the server's
+  // per-address limits, a crowd of people, not one address making a hundred sessions.
+  rawClients += 1;
+  const localAddress = `127.0.${3 + Math.floor(rawClients / 250)}.${1 + (rawClients % 250)}`;
+  const ws = new WebSocket(wsUrl, { rejectUnauthorized: false, localAddress });
   const frames = [];
   const waiters = new Set();
   ws.on('message', (data) => {

@@ -9,11 +9,13 @@
 //! the server and the broker to break a produce request's connection at the worst moment;
 //! [`rooms`] runs rooms over the partitioned topic on both instances; [`identity`] nicknames,
 //! sessions and private messages across them; [`nginx`] what nginx writes to its logs and shows
-//! of the instances (no session in any log, no counters, a bare health status).
+//! of the instances (no session in any log, no counters, a bare health status); [`limits`] the
+//! per-address limits counting each client behind nginx.
 
 #[path = "../support/mod.rs"]
 mod support;
 mod identity;
+mod limits;
 mod nginx;
 mod proxy;
 mod rooms;
