@@ -67,8 +67,10 @@ pub struct Config {
     pub echo_endpoint: bool,
     /// `ECHO_MAX_MESSAGE_BYTES`: the largest message `/echo` takes. Default 16 MiB.
     pub echo_max_message_bytes: usize,
-    /// `TRUSTED_PROXIES`: peers (IPs or CIDR blocks) whose `X-Forwarded-For` is believed in logs.
-    /// Default: none.
+    /// `TRUSTED_PROXIES`: peers (IPs or CIDR blocks) that speak for their clients: their last
+    /// `X-Forwarded-For` entry is the client's address (in the logs and for every per-address
+    /// limit), their `X-Forwarded-Proto` the scheme an `Origin` must have, and they are not counted
+    /// per address themselves. Default: none.
     pub trusted_proxies: Vec<Cidr>,
     /// `INSPECT_ENABLED`: clients may switch on the wire inspector for their own connection
     /// (`{"type":"inspect","on":true}`). Default `true`.
