@@ -8,6 +8,8 @@
 //! HISTORY_DIR/00000002.log
 //! HISTORY_DIR/00000001.log.damaged-1764582000   bytes that were not records, moved aside
 //! ```
+//! The folder is `0700` and every file in it `0600` ([`folder`]).
+//!
 //! A record is its payload's length (`u32`, little-endian), the payload's CRC-32 (IEEE, the one of
 //! zlib and Ethernet; `u32`, little-endian), and the payload. Nothing else is in a segment.
 //!
@@ -34,9 +36,11 @@
 //! order gives some records twice, and the compacted ones, read last, supersede them (each history
 //! in it begins with a `start` record that resets it).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+
+use super::folder;
 
 /// An open log: the folder, its lock, and the segment written to.
 #[derive(Debug)]
@@ -116,9 +120,9 @@ impl Log {
     /// segment is in memory at a time, never a copy of every record).
     pub fn open(dir: &Path, each: &mut dyn FnMut(&[u8])) -> Result<(Log, Recovered), OpenError> {
         let io = |what: String| move |source| OpenError::Io { what, source };
-        fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
+        folder::create(dir).map_err(io(format!("cannot create {}", dir.display())))?;
         let lock_path = dir.join("LOCK");
-        let lock = OpenOptions::new()
+        let lock = folder::options()
             .create(true)
             .truncate(false)
             .write(true)
@@ -147,7 +151,7 @@ impl Log {
         }
         let number = last.unwrap_or(1);
         let path = segment_path(dir, number);
-        let segment = OpenOptions::new()
+        let segment = folder::options()
             .create(true)
             .append(true)
             .open(&path)
@@ -213,7 +217,7 @@ impl Log {
         self.commit(true)?;
         let number = self.number + 1;
         let path = segment_path(&self.dir, number);
-        let segment = OpenOptions::new().create(true).append(true).open(&path)?;
+        let segment = folder::options().create(true).append(true).open(&path)?;
         sync_dir(&self.dir)?;
         let closed = self.number;
         self.older += self.committed;
@@ -244,7 +248,7 @@ impl Log {
     /// Writes go to `path` from now on (`/dev/full` plays a full disk), for tests.
     #[cfg(test)]
     pub(crate) fn swap_segment_for_test(&mut self, path: &Path) {
-        self.segment = OpenOptions::new().append(true).open(path).unwrap();
+        self.segment = fs::OpenOptions::new().append(true).open(path).unwrap();
     }
 }
 
@@ -266,7 +270,7 @@ pub fn compact(
         frame_into(&mut bytes, &record);
     }
     let written = (|| {
-        let mut file = File::create(&temporary)?;
+        let mut file = folder::create_file(&temporary)?;
         file.write_all(&bytes)?;
         file.sync_data()
     })();
@@ -339,7 +343,7 @@ fn read_segment(
         let suffix = if i == 0 { String::new() } else { format!(".{i}") };
         let name = format!("{}.damaged-{stamp}{suffix}", file_name(path));
         let moved_to = path.with_file_name(name);
-        fs::write(&moved_to, &bytes[from..to])?;
+        folder::create_file(&moved_to)?.write_all(&bytes[from..to])?;
         recovered.repairs.push(Repair::Damaged {
             segment: path.to_path_buf(),
             at: from as u64,
@@ -360,7 +364,7 @@ fn read_segment(
     }
     kept.extend_from_slice(&bytes[from.min(end)..end]);
     let temporary = path.with_extension("log.tmp");
-    let mut file = File::create(&temporary)?;
+    let mut file = folder::create_file(&temporary)?;
     file.write_all(&kept)?;
     file.sync_data()?;
     fs::rename(&temporary, path)?;
@@ -444,6 +448,7 @@ const MAX_RECORD: usize = 16 << 20;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
 
     fn dir() -> PathBuf {
         use std::sync::atomic::{AtomicUsize, Ordering};

@@ -15,6 +15,9 @@
 //! broadcaster hands over (a snapshot of `Arc`s). The rewrite runs on a `compaction` thread while
 //! the broadcaster goes on writing to a new segment (see [`log::compact`]). So the disk used stays
 //! within about twice what is kept.
+//!
+//! # Privacy
+//! The folder holds private messages: it is made `0700` and its files `0600` ([`folder`]).
 
 use std::borrow::Cow;
 use std::io;
@@ -32,6 +35,7 @@ use crate::chat::protocol::{Chat, Place};
 use crate::chat::room::RoomName;
 use crate::chat::session::UserId;
 
+pub mod folder;
 pub mod log;
 
 pub use self::log::OpenError;
@@ -81,6 +85,14 @@ impl Store {
             None => unreadable += 1,
         };
         let (log, recovered) = Log::open(dir, &mut each)?;
+        if let Some(mode) = folder::too_open(dir) {
+            warn!(
+                "history: {} is mode {mode:o}, open to other accounts on this machine, and it \
+                 holds private messages: run chmod 700 {}",
+                dir.display(),
+                dir.display()
+            );
+        }
         for repair in &recovered.repairs {
             match repair {
                 Repair::TornTail { segment, bytes } => warn!(

@@ -16,4 +16,5 @@ mod properties;
 mod room_churn;
 mod silent_crowd;
 mod slowloris;
+mod store_files;
 mod tls_records;
