@@ -26,7 +26,8 @@
 //! before it. Anywhere else, a bad record is damage: the bytes up to the next record that reads
 //! well are moved aside into a `.damaged-<unix seconds>` file and the rest is kept. Either way
 //! the log opens with everything intact and says what it did ([`Repair`]); it never refuses to
-//! start over its own contents.
+//! start over its own contents. Reading a segment takes time proportional to its size, however
+//! it is damaged or crafted: `store/recovery.rs` says how.
 //!
 //! # Compaction
 //! Runs beside the writer, on another thread. [`Log::roll`] closes the current segment and goes on
@@ -37,10 +38,12 @@
 //! in it begins with a `start` record that resets it).
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use super::crc::crc32;
 use super::folder;
+use super::recovery::read_segment;
 
 /// An open log: the folder, its lock, and the segment written to.
 #[derive(Debug)]
@@ -76,16 +79,18 @@ pub enum Repair {
         /// Bytes cut off.
         bytes: u64,
     },
-    /// Bytes in the middle that were not records, moved aside.
+    /// Bytes in the middle that were not records, moved aside, all of a segment's into one file.
     Damaged {
         /// The segment they were in.
         segment: PathBuf,
-        /// Where they start in it.
+        /// Where the first of them starts in it.
         at: u64,
         /// Where they are now.
         moved_to: PathBuf,
-        /// How many.
+        /// How many, in all.
         bytes: u64,
+        /// In how many ranges they were (each ended by a record that reads well).
+        places: usize,
     },
 }
 
@@ -295,97 +300,6 @@ fn frame_into(out: &mut Vec<u8>, payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
-/// Reads one segment's records into `recovered`, repairing it; returns its length afterwards.
-fn read_segment(
-    path: &Path,
-    last: bool,
-    each: &mut dyn FnMut(&[u8]),
-    recovered: &mut Recovered,
-) -> io::Result<u64> {
-    let mut bytes = Vec::new();
-    File::open(path)?.read_to_end(&mut bytes)?;
-    let mut at = 0;
-    let mut moved: Vec<(usize, usize)> = Vec::new(); // damaged ranges
-    let mut torn_from = None;
-    while at < bytes.len() {
-        if let Some(end) = record_at(&bytes, at) {
-            each(&bytes[at + HEADER..end]);
-            at = end;
-            continue;
-        }
-        // Not a record. The next place a record reads well, if any, ends the damage.
-        match (at + 1..bytes.len()).find(|&next| record_at(&bytes, next).is_some()) {
-            Some(next) => {
-                moved.push((at, next));
-                at = next;
-            }
-            // Nothing reads well up to the end of the last segment: a torn write.
-            None if last => {
-                torn_from = Some(at);
-                break;
-            }
-            None => {
-                moved.push((at, bytes.len()));
-                at = bytes.len();
-            }
-        }
-    }
-    let end = torn_from.unwrap_or(bytes.len());
-    let torn = bytes.len() - end;
-    if moved.is_empty() && torn == 0 {
-        return Ok(bytes.len() as u64);
-    }
-    // Move each damaged range aside, then rewrite the segment with what is left.
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    for (i, &(from, to)) in moved.iter().enumerate() {
-        let suffix = if i == 0 { String::new() } else { format!(".{i}") };
-        let name = format!("{}.damaged-{stamp}{suffix}", file_name(path));
-        let moved_to = path.with_file_name(name);
-        folder::create_file(&moved_to)?.write_all(&bytes[from..to])?;
-        recovered.repairs.push(Repair::Damaged {
-            segment: path.to_path_buf(),
-            at: from as u64,
-            moved_to,
-            bytes: (to - from) as u64,
-        });
-    }
-    if torn > 0 {
-        recovered
-            .repairs
-            .push(Repair::TornTail { segment: path.to_path_buf(), bytes: torn as u64 });
-    }
-    let mut kept = Vec::with_capacity(end);
-    let mut from = 0;
-    for &(start, stop) in &moved {
-        kept.extend_from_slice(&bytes[from..start]);
-        from = stop;
-    }
-    kept.extend_from_slice(&bytes[from.min(end)..end]);
-    let temporary = path.with_extension("log.tmp");
-    let mut file = folder::create_file(&temporary)?;
-    file.write_all(&kept)?;
-    file.sync_data()?;
-    fs::rename(&temporary, path)?;
-    if let Some(dir) = path.parent() {
-        sync_dir(dir)?;
-    }
-    Ok(kept.len() as u64)
-}
-
-/// The end of the record starting at `at`, if a whole one is there and its checksum holds.
-fn record_at(bytes: &[u8], at: usize) -> Option<usize> {
-    let header = bytes.get(at..at + HEADER)?;
-    let length = u32::from_le_bytes(header[..4].try_into().ok()?) as usize;
-    if length > MAX_RECORD {
-        return None;
-    }
-    let crc = u32::from_le_bytes(header[4..].try_into().ok()?);
-    let payload = bytes.get(at + HEADER..at + HEADER + length)?;
-    (crc32(payload) == crc).then_some(at + HEADER + length)
-}
-
 /// The segment numbers in `dir`, in order.
 fn segments(dir: &Path) -> io::Result<Vec<u64>> {
     let mut numbers = Vec::new();
@@ -407,43 +321,15 @@ fn segment_path(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("{number:08}.log"))
 }
 
-fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
 /// Makes a folder's entries (a new or renamed file) durable.
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), as zlib computes it.
-pub fn crc32(data: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut table = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = i as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
-                k += 1;
-            }
-            table[i] = c;
-            i += 1;
-        }
-        table
-    };
-    let mut crc = !0u32;
-    for &byte in data {
-        crc = TABLE[((crc ^ u32::from(byte)) & 0xFF) as usize] ^ (crc >> 8);
-    }
-    !crc
-}
-
 /// Bytes before a record's payload: its length and its checksum.
-const HEADER: usize = 8;
+pub(super) const HEADER: usize = 8;
 /// The largest payload a record may have; a larger length is damage.
-const MAX_RECORD: usize = 16 << 20;
+pub(super) const MAX_RECORD: usize = 16 << 20;
 
 #[cfg(test)]
 mod tests {
@@ -482,13 +368,6 @@ mod tests {
             log.append(record.as_bytes());
         }
         log.commit(true).unwrap();
-    }
-
-    #[test]
-    fn the_crc_is_zlibs() {
-        // zlib.crc32(b"123456789") == 0xCBF43926, the check value of CRC-32/ISO-HDLC.
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        assert_eq!(crc32(b""), 0);
     }
 
     #[test]
@@ -540,7 +419,8 @@ mod tests {
             panic!("{:?}", recovered.repairs);
         };
         assert_eq!((*at, *bytes), (13, 14));
-        assert!(file_name(moved_to).starts_with("00000001.log.damaged-"), "{moved_to:?}");
+        let name = moved_to.file_name().unwrap().to_str().unwrap();
+        assert!(name.starts_with("00000001.log.damaged-"), "{moved_to:?}");
         assert_eq!(fs::read(moved_to).unwrap().len(), 14);
         log.append(b"fourth");
         log.commit(true).unwrap();

@@ -35,8 +35,10 @@ use crate::chat::protocol::{Chat, Place};
 use crate::chat::room::RoomName;
 use crate::chat::session::UserId;
 
+pub mod crc;
 pub mod folder;
 pub mod log;
+mod recovery;
 
 pub use self::log::OpenError;
 use self::log::{Log, Repair};
@@ -100,9 +102,9 @@ impl Store {
                      it was written; everything before it is kept",
                     segment.display()
                 ),
-                Repair::Damaged { segment, at, moved_to, bytes } => error!(
-                    "history: {}: {bytes} damaged bytes at offset {at} moved aside to {}; the \
-                     records before and after them are kept",
+                Repair::Damaged { segment, at, moved_to, bytes, places } => error!(
+                    "history: {}: {bytes} damaged bytes in {places} place(s), the first at offset \
+                     {at}, moved aside to {}; the records before and after them are kept",
                     segment.display(),
                     moved_to.display()
                 ),

@@ -1,5 +1,6 @@
 //! Hostile clients against the real server: slowloris, a silent crowd, broken frames and noise
-//! after the upgrade, floods, room churn, a reader of other people's private messages, a full server, TLS records of every size, and property tests over
+//! after the upgrade, floods, room churn, a reader of other people's private messages, a full server, TLS records of every size, the store's files
+//! against other accounts, a segment crafted against recovery, and property tests over
 //! the parsers and the frame decoder. Every read has a timeout, so a server that hangs fails a
 //! test instead of hanging it.
 
@@ -9,6 +10,7 @@ mod support;
 mod pair;
 
 mod bad_frames;
+mod crafted_segment;
 mod flood;
 mod full_server;
 mod private_reader;
