@@ -1,8 +1,9 @@
 //! The store on disk (issue 22, findings 9 and 7). `HISTORY_DIR` holds private messages in
 //! plain JSON, so it is `0700` and every file in it `0600` whatever the umask, and a folder that
-//! is wider gets a warning at start. What belongs to a forgotten session leaves the disk with the
-//! next compaction, and the store stays within its budget (README, "History on disk": twice what
-//! the last compaction kept, or that plus 4 MiB, plus the copy a running compaction writes).
+//! is wider gets a warning at start. What belongs to a forgotten session leaves the disk with a
+//! compaction that its forget makes due, and the store stays within its budget (README, "History
+//! on disk": twice what the last compaction kept, or that plus 4 MiB, plus the copy a running
+//! compaction writes).
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -109,6 +110,28 @@ fn private_messages_of_forgotten_sessions_leave_the_disk_and_the_store_keeps_its
     let budget = 3 * kept + (4 << 20);
     assert!(largest <= budget, "{largest} bytes on disk at most, against a budget of {budget}");
     assert_private(&data);
+}
+
+#[test]
+fn a_forgotten_sessions_private_messages_leave_the_disk_however_little_it_grew() {
+    let server = Server::start(&[("NAME_RESERVE_SECS", "1")]);
+    let data = server.dir.join("data");
+    let mut alice = server.joined("name=alice");
+    let mut bob = server.joined("name=bob");
+    alice.request(json!({"type": "message", "to": "bob", "text": "only for bob"}));
+    assert_eq!(bob.next_of("message")["text"], "only for bob");
+    let bob_user = bob.hello["user"].as_str().unwrap().to_string();
+    assert!(on_disk_text(&data).contains("only for bob"));
+    // bob leaves and is forgotten a second later; nobody writes anything after that.
+    drop(bob);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while on_disk_text(&data).contains("only for bob") {
+        assert!(Instant::now() < deadline, "still on disk: {}", server.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!on_disk_text(&data).contains(&bob_user), "bob's session is gone from disk too");
+    let alice_user = alice.hello["user"].as_str().unwrap();
+    assert!(on_disk_text(&data).contains(alice_user), "alice's is kept");
 }
 
 /// Waits until `name` is forgotten: a private message to it is refused as `no_such_user`.
