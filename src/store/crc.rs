@@ -12,9 +12,9 @@
 //! and turned around it gives the checksum of `B` from two running checksums of a buffer, the
 //! one up to where `B` starts and the one up to where it ends: `crc(B) = crc(A·B) ⊕ crc(A) ·
 //! x^(8·|B|)`. The product costs at most one multiplication per bit of `|B|` ([`shift`]), four
-//! table lookups each, whatever `|B|` is. [`Prefixes`] keeps the running checksum at every [`STRIDE`]th byte of a
-//! segment, so the checksum of any slice of it costs at most `2 × STRIDE` table steps and a
-//! few multiplications instead of a pass over the slice.
+//! table lookups each, whatever `|B|` is. [`Prefixes`] keeps the running checksum at every
+//! [`STRIDE`]th byte of a segment, so the checksum of any slice of it costs at most
+//! `2 × STRIDE` table steps and a few multiplications instead of a pass over the slice.
 
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -116,8 +116,6 @@ impl Powers {
     }
 }
 
-static POWERS: OnceLock<Powers> = OnceLock::new();
-
 /// `a · b` modulo the polynomial, both in the CRC's reflected form (bit 31 is `x^0`).
 const fn multiply(a: u32, mut b: u32) -> u32 {
     let mut product = 0;
@@ -131,6 +129,9 @@ const fn multiply(a: u32, mut b: u32) -> u32 {
     }
     product
 }
+
+/// The tables of [`Powers`], made the first time a slice is checksummed.
+static POWERS: OnceLock<Powers> = OnceLock::new();
 
 /// How far apart [`Prefixes`] keeps its running values (bytes).
 const STRIDE: usize = 16;

@@ -37,6 +37,37 @@ fn a_crafted_segment_of_512_kib_starts_at_once_and_keeps_the_record_after_it() {
 }
 
 #[test]
+fn a_segment_of_512_kib_damaged_in_32_768_places_starts_at_once() {
+    let mut server = Server::start(&[]);
+    let mut alice = server.joined("name=alice");
+    alice.say("before");
+    let before = alice.next_of("message");
+    server.kill();
+    let segment = server.dir.join("data/00000001.log");
+    // Each place: a header claiming a record to the end of the segment, then a sound record
+    // (an empty one), so the damage ends at once and starts again 8 bytes later.
+    let after = chat(&before, 2, "after");
+    let places = (512 << 10) / 16;
+    let mut bytes = Vec::with_capacity(places * 16 + after.len());
+    for i in 0..places {
+        let to_end = (places - i) * 16 + after.len();
+        bytes.extend_from_slice(&((to_end - 8) as u32).to_le_bytes());
+        bytes.extend_from_slice(&[0xEE; 4]);
+        bytes.extend_from_slice(&record(b""));
+    }
+    append(&segment, &[bytes, after].concat());
+
+    let started = Instant::now();
+    server.restart();
+    let took = started.elapsed();
+    assert!(took < START_LIMIT, "took {took:?} to start");
+    let log = server.log();
+    assert!(log.contains("262144 damaged bytes in 32768 place(s)"), "{log}");
+    let history = server.joined("name=newcomer").subscribe("general");
+    assert_eq!(history_texts(&history), ["before", "after"], "{history}");
+}
+
+#[test]
 fn a_damaged_segment_of_64_mib_starts_in_seconds() {
     let mut server = Server::start(&[]);
     let mut alice = server.joined("name=alice");

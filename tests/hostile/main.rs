@@ -1,8 +1,8 @@
 //! Hostile clients against the real server: slowloris, a silent crowd, broken frames and noise
-//! after the upgrade, floods, room churn, a reader of other people's private messages, a full server, TLS records of every size, the store's files
-//! against other accounts, a segment crafted against recovery, and property tests over
-//! the parsers and the frame decoder. Every read has a timeout, so a server that hangs fails a
-//! test instead of hanging it.
+//! after the upgrade, floods, room churn, a reader of other people's private messages, a full
+//! server, TLS records of every size, the store's files against other accounts, a segment
+//! crafted against recovery, and property tests over the parsers and the frame decoder. Every
+//! read has a timeout, so a server that hangs fails a test instead of hanging it.
 
 #[path = "../support/mod.rs"]
 mod support;
