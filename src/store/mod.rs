@@ -40,7 +40,7 @@ use crate::chat::room::RoomName;
 use crate::chat::session::UserId;
 
 pub mod crc;
-pub mod folder;
+mod folder;
 mod forgotten;
 pub mod log;
 mod recovery;
