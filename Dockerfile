@@ -21,7 +21,8 @@ RUN objcopy --only-keep-debug target/release/websocketchat websocketchat.debug \
     && mkdir -p /runtime/usr/local/bin /runtime/app/data \
     && strip --strip-all -o /runtime/usr/local/bin/websocketchat target/release/websocketchat \
     && cp --parents -L $(ldd target/release/websocketchat | grep -o '/[^ ]*') /runtime/ \
-    && chown -R 10001:10001 /runtime/app
+    && chown -R 10001:10001 /runtime/app \
+    && chmod 700 /runtime/app/data
 
 FROM scratch
 COPY --from=build /runtime /
@@ -30,7 +31,8 @@ WORKDIR /app
 USER 10001:10001
 ENV TLS_CERT=/app/tls/cert.pem TLS_KEY=/app/tls/key.pem HISTORY_DIR=/app/data
 # Run alone (no Kafka), the server keeps its history, sessions and names here (see the README,
-# "History on disk"): a volume, so that they outlive the container. Owned by the server's user.
+# "History on disk"): a volume, so that they outlive the container. Owned by the server's user,
+# mode 0700: it holds private messages.
 VOLUME ["/app/data"]
 EXPOSE 8443
 # The binary checks itself: GET /healthz on its own port, exit 0 only on 200 (no curl, no shell).

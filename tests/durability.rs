@@ -586,7 +586,7 @@ fn records(segment: &Path) -> Vec<(Range<usize>, Value)> {
         let end = at + 8 + word(at) as usize;
         assert!(end <= bytes.len(), "a torn record at {at} in {}", segment.display());
         let payload = &bytes[at + 8..end];
-        let crc = websocketchat::store::log::crc32(payload);
+        let crc = websocketchat::store::crc::crc32(payload);
         assert_eq!(crc, word(at + 4), "a bad checksum at {at} in {}", segment.display());
         records.push((at..end, serde_json::from_slice(payload).unwrap()));
         at = end;

@@ -302,6 +302,8 @@ impl Broadcaster {
                 self.send_batched_presence(&mut round);
                 self.commit(&mut round);
                 self.deliver(&mut round);
+                // A forget may make a compaction due, even on a server nobody writes to.
+                self.compact_if_due();
                 // The wire inspector's count of skipped frames, due even when no frame comes.
                 for client in self.hub.clients() {
                     client.outbound.tap_tick();

@@ -8,6 +8,8 @@
 //! HISTORY_DIR/00000002.log
 //! HISTORY_DIR/00000001.log.damaged-1764582000   bytes that were not records, moved aside
 //! ```
+//! The folder is `0700` and every file in it `0600` ([`folder`]).
+//!
 //! A record is its payload's length (`u32`, little-endian), the payload's CRC-32 (IEEE, the one of
 //! zlib and Ethernet; `u32`, little-endian), and the payload. Nothing else is in a segment.
 //!
@@ -24,7 +26,8 @@
 //! before it. Anywhere else, a bad record is damage: the bytes up to the next record that reads
 //! well are moved aside into a `.damaged-<unix seconds>` file and the rest is kept. Either way
 //! the log opens with everything intact and says what it did ([`Repair`]); it never refuses to
-//! start over its own contents.
+//! start over its own contents. Reading a segment takes time proportional to its size, however
+//! it is damaged or crafted: `store/recovery.rs` says how.
 //!
 //! # Compaction
 //! Runs beside the writer, on another thread. [`Log::roll`] closes the current segment and goes on
@@ -34,9 +37,13 @@
 //! order gives some records twice, and the compacted ones, read last, supersede them (each history
 //! in it begins with a `start` record that resets it).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::{self, File};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
+use super::crc::crc32;
+use super::folder;
+use super::recovery::read_segment;
 
 /// An open log: the folder, its lock, and the segment written to.
 #[derive(Debug)]
@@ -72,16 +79,18 @@ pub enum Repair {
         /// Bytes cut off.
         bytes: u64,
     },
-    /// Bytes in the middle that were not records, moved aside.
+    /// Bytes in the middle that were not records, moved aside, all of a segment's into one file.
     Damaged {
         /// The segment they were in.
         segment: PathBuf,
-        /// Where they start in it.
+        /// Where the first of them starts in it.
         at: u64,
         /// Where they are now.
         moved_to: PathBuf,
-        /// How many.
+        /// How many, in all.
         bytes: u64,
+        /// In how many ranges they were (each ended by a record that reads well).
+        places: usize,
     },
 }
 
@@ -116,9 +125,9 @@ impl Log {
     /// segment is in memory at a time, never a copy of every record).
     pub fn open(dir: &Path, each: &mut dyn FnMut(&[u8])) -> Result<(Log, Recovered), OpenError> {
         let io = |what: String| move |source| OpenError::Io { what, source };
-        fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
+        folder::create(dir).map_err(io(format!("cannot create {}", dir.display())))?;
         let lock_path = dir.join("LOCK");
-        let lock = OpenOptions::new()
+        let lock = folder::options()
             .create(true)
             .truncate(false)
             .write(true)
@@ -147,7 +156,7 @@ impl Log {
         }
         let number = last.unwrap_or(1);
         let path = segment_path(dir, number);
-        let segment = OpenOptions::new()
+        let segment = folder::options()
             .create(true)
             .append(true)
             .open(&path)
@@ -213,7 +222,7 @@ impl Log {
         self.commit(true)?;
         let number = self.number + 1;
         let path = segment_path(&self.dir, number);
-        let segment = OpenOptions::new().create(true).append(true).open(&path)?;
+        let segment = folder::options().create(true).append(true).open(&path)?;
         sync_dir(&self.dir)?;
         let closed = self.number;
         self.older += self.committed;
@@ -244,7 +253,7 @@ impl Log {
     /// Writes go to `path` from now on (`/dev/full` plays a full disk), for tests.
     #[cfg(test)]
     pub(crate) fn swap_segment_for_test(&mut self, path: &Path) {
-        self.segment = OpenOptions::new().append(true).open(path).unwrap();
+        self.segment = fs::OpenOptions::new().append(true).open(path).unwrap();
     }
 }
 
@@ -266,7 +275,7 @@ pub fn compact(
         frame_into(&mut bytes, &record);
     }
     let written = (|| {
-        let mut file = File::create(&temporary)?;
+        let mut file = folder::create_file(&temporary)?;
         file.write_all(&bytes)?;
         file.sync_data()
     })();
@@ -291,97 +300,6 @@ fn frame_into(out: &mut Vec<u8>, payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
-/// Reads one segment's records into `recovered`, repairing it; returns its length afterwards.
-fn read_segment(
-    path: &Path,
-    last: bool,
-    each: &mut dyn FnMut(&[u8]),
-    recovered: &mut Recovered,
-) -> io::Result<u64> {
-    let mut bytes = Vec::new();
-    File::open(path)?.read_to_end(&mut bytes)?;
-    let mut at = 0;
-    let mut moved: Vec<(usize, usize)> = Vec::new(); // damaged ranges
-    let mut torn_from = None;
-    while at < bytes.len() {
-        if let Some(end) = record_at(&bytes, at) {
-            each(&bytes[at + HEADER..end]);
-            at = end;
-            continue;
-        }
-        // Not a record. The next place a record reads well, if any, ends the damage.
-        match (at + 1..bytes.len()).find(|&next| record_at(&bytes, next).is_some()) {
-            Some(next) => {
-                moved.push((at, next));
-                at = next;
-            }
-            // Nothing reads well up to the end of the last segment: a torn write.
-            None if last => {
-                torn_from = Some(at);
-                break;
-            }
-            None => {
-                moved.push((at, bytes.len()));
-                at = bytes.len();
-            }
-        }
-    }
-    let end = torn_from.unwrap_or(bytes.len());
-    let torn = bytes.len() - end;
-    if moved.is_empty() && torn == 0 {
-        return Ok(bytes.len() as u64);
-    }
-    // Move each damaged range aside, then rewrite the segment with what is left.
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    for (i, &(from, to)) in moved.iter().enumerate() {
-        let suffix = if i == 0 { String::new() } else { format!(".{i}") };
-        let name = format!("{}.damaged-{stamp}{suffix}", file_name(path));
-        let moved_to = path.with_file_name(name);
-        fs::write(&moved_to, &bytes[from..to])?;
-        recovered.repairs.push(Repair::Damaged {
-            segment: path.to_path_buf(),
-            at: from as u64,
-            moved_to,
-            bytes: (to - from) as u64,
-        });
-    }
-    if torn > 0 {
-        recovered
-            .repairs
-            .push(Repair::TornTail { segment: path.to_path_buf(), bytes: torn as u64 });
-    }
-    let mut kept = Vec::with_capacity(end);
-    let mut from = 0;
-    for &(start, stop) in &moved {
-        kept.extend_from_slice(&bytes[from..start]);
-        from = stop;
-    }
-    kept.extend_from_slice(&bytes[from.min(end)..end]);
-    let temporary = path.with_extension("log.tmp");
-    let mut file = File::create(&temporary)?;
-    file.write_all(&kept)?;
-    file.sync_data()?;
-    fs::rename(&temporary, path)?;
-    if let Some(dir) = path.parent() {
-        sync_dir(dir)?;
-    }
-    Ok(kept.len() as u64)
-}
-
-/// The end of the record starting at `at`, if a whole one is there and its checksum holds.
-fn record_at(bytes: &[u8], at: usize) -> Option<usize> {
-    let header = bytes.get(at..at + HEADER)?;
-    let length = u32::from_le_bytes(header[..4].try_into().ok()?) as usize;
-    if length > MAX_RECORD {
-        return None;
-    }
-    let crc = u32::from_le_bytes(header[4..].try_into().ok()?);
-    let payload = bytes.get(at + HEADER..at + HEADER + length)?;
-    (crc32(payload) == crc).then_some(at + HEADER + length)
-}
-
 /// The segment numbers in `dir`, in order.
 fn segments(dir: &Path) -> io::Result<Vec<u64>> {
     let mut numbers = Vec::new();
@@ -403,47 +321,20 @@ fn segment_path(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("{number:08}.log"))
 }
 
-fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
 /// Makes a folder's entries (a new or renamed file) durable.
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), as zlib computes it.
-pub fn crc32(data: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut table = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = i as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
-                k += 1;
-            }
-            table[i] = c;
-            i += 1;
-        }
-        table
-    };
-    let mut crc = !0u32;
-    for &byte in data {
-        crc = TABLE[((crc ^ u32::from(byte)) & 0xFF) as usize] ^ (crc >> 8);
-    }
-    !crc
-}
-
 /// Bytes before a record's payload: its length and its checksum.
-const HEADER: usize = 8;
+pub(super) const HEADER: usize = 8;
 /// The largest payload a record may have; a larger length is damage.
-const MAX_RECORD: usize = 16 << 20;
+pub(super) const MAX_RECORD: usize = 16 << 20;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
 
     fn dir() -> PathBuf {
         use std::sync::atomic::{AtomicUsize, Ordering};
@@ -477,13 +368,6 @@ mod tests {
             log.append(record.as_bytes());
         }
         log.commit(true).unwrap();
-    }
-
-    #[test]
-    fn the_crc_is_zlibs() {
-        // zlib.crc32(b"123456789") == 0xCBF43926, the check value of CRC-32/ISO-HDLC.
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        assert_eq!(crc32(b""), 0);
     }
 
     #[test]
@@ -535,7 +419,8 @@ mod tests {
             panic!("{:?}", recovered.repairs);
         };
         assert_eq!((*at, *bytes), (13, 14));
-        assert!(file_name(moved_to).starts_with("00000001.log.damaged-"), "{moved_to:?}");
+        let name = moved_to.file_name().unwrap().to_str().unwrap();
+        assert!(name.starts_with("00000001.log.damaged-"), "{moved_to:?}");
         assert_eq!(fs::read(moved_to).unwrap().len(), 14);
         log.append(b"fourth");
         log.commit(true).unwrap();

@@ -15,6 +15,13 @@
 //! broadcaster hands over (a snapshot of `Arc`s). The rewrite runs on a `compaction` thread while
 //! the broadcaster goes on writing to a new segment (see [`log::compact`]). So the disk used stays
 //! within about twice what is kept.
+//!
+//! A compaction is also due, however little the log grew, when a session that has private
+//! messages in the log is forgotten (at most one such a minute): what the server no longer holds
+//! of it leaves the disk too ([`forgotten`]).
+//!
+//! # Privacy
+//! The folder holds private messages: it is made `0700` and its files `0600` ([`folder`]).
 
 use std::borrow::Cow;
 use std::io;
@@ -32,8 +39,13 @@ use crate::chat::protocol::{Chat, Place};
 use crate::chat::room::RoomName;
 use crate::chat::session::UserId;
 
+pub mod crc;
+mod folder;
+mod forgotten;
 pub mod log;
+mod recovery;
 
+use self::forgotten::Correspondents;
 pub use self::log::OpenError;
 use self::log::{Log, Repair};
 
@@ -55,6 +67,10 @@ pub struct Store {
     compacting: Option<Compacting>,
     /// No compaction starts before this (one failed).
     retry_compaction: Instant,
+    /// When the last compaction began.
+    last_compaction: Option<Instant>,
+    /// Who has private messages in the log, and whether one was forgotten since.
+    correspondents: Correspondents,
 }
 
 /// What [`Store::open`] found.
@@ -75,12 +91,24 @@ impl Store {
         let mut epoch = None;
         let mut entries = Vec::new();
         let mut unreadable = 0usize;
+        let mut correspondents = Correspondents::default();
         let mut each = |payload: &[u8]| match decode(payload) {
             Some(Entry::Epoch(e)) => epoch = Some(e),
-            Some(entry) => entries.push(entry),
+            Some(entry) => {
+                correspondents.note(&entry);
+                entries.push(entry);
+            }
             None => unreadable += 1,
         };
         let (log, recovered) = Log::open(dir, &mut each)?;
+        if let Some(mode) = folder::too_open(dir) {
+            warn!(
+                "history: {} is mode {mode:o}, open to other accounts on this machine, and it \
+                 holds private messages: run chmod 700 {}",
+                dir.display(),
+                dir.display()
+            );
+        }
         for repair in &recovered.repairs {
             match repair {
                 Repair::TornTail { segment, bytes } => warn!(
@@ -88,9 +116,9 @@ impl Store {
                      it was written; everything before it is kept",
                     segment.display()
                 ),
-                Repair::Damaged { segment, at, moved_to, bytes } => error!(
-                    "history: {}: {bytes} damaged bytes at offset {at} moved aside to {}; the \
-                     records before and after them are kept",
+                Repair::Damaged { segment, at, moved_to, bytes, places } => error!(
+                    "history: {}: {bytes} damaged bytes in {places} place(s), the first at offset \
+                     {at}, moved aside to {}; the records before and after them are kept",
                     segment.display(),
                     moved_to.display()
                 ),
@@ -110,6 +138,8 @@ impl Store {
             min_growth: MIN_GROWTH,
             compacting: None,
             retry_compaction: Instant::now(),
+            last_compaction: None,
+            correspondents,
         };
         let epoch = match epoch {
             Some(epoch) => epoch,
@@ -142,6 +172,7 @@ impl Store {
 impl Journal for Store {
     fn write(&mut self, entry: Entry) {
         self.log.append(&encode(&entry));
+        self.correspondents.note(&entry);
         // What is not a message is never refused: it is written with the next good commit.
         if !matches!(entry, Entry::Message(_)) {
             self.kept.push(entry);
@@ -173,28 +204,31 @@ impl Journal for Store {
 
     fn wants_compaction(&mut self) -> bool {
         self.finish_compaction();
-        let bytes = self.log.bytes();
-        self.compacting.is_none()
-            && Instant::now() >= self.retry_compaction
-            && bytes > 2 * self.base
-            && bytes > self.base + self.min_growth
+        let (bytes, now) = (self.log.bytes(), Instant::now());
+        let grown = bytes > 2 * self.base && bytes > self.base + self.min_growth;
+        // The private messages of a forgotten session leave the disk soon, whatever the size.
+        let forgotten = self.correspondents.forgotten()
+            && self.last_compaction.is_none_or(|last| now >= last + FORGOTTEN_COMPACTION_GAP);
+        self.compacting.is_none() && now >= self.retry_compaction && (grown || forgotten)
     }
 
     fn compact(&mut self, entries: Vec<Entry>) {
         let through = match self.log.roll() {
             Ok(through) => through,
-            Err(e) => return self.compaction_failed(&e),
+            Err(e) => return self.compaction_failed(&e, false),
         };
+        let forgotten = self.correspondents.compacting(&entries);
         let (done, result) = crossbeam_channel::bounded(1);
         let dir = self.log.dir().to_path_buf();
         let count = entries.len();
         let started = Instant::now();
+        self.last_compaction = Some(started);
         let spawned = std::thread::Builder::new().name("compaction".into()).spawn(move || {
             let _ = done.send(log::compact(&dir, through, entries.iter().map(encode)));
         });
         match spawned {
-            Ok(_) => self.compacting = Some(Compacting { result, count, started }),
-            Err(e) => self.compaction_failed(&e),
+            Ok(_) => self.compacting = Some(Compacting { result, count, started, forgotten }),
+            Err(e) => self.compaction_failed(&e, forgotten),
         }
     }
 }
@@ -210,7 +244,7 @@ impl Store {
                 Err(io::Error::other("the compaction thread stopped"))
             }
         };
-        let Compacting { count, started, .. } = self.compacting.take().expect("checked");
+        let Compacting { count, started, forgotten, .. } = self.compacting.take().expect("checked");
         match outcome.and_then(|_| self.log.recount()) {
             Ok(()) => {
                 self.base = self.log.bytes();
@@ -220,13 +254,15 @@ impl Store {
                     started.elapsed()
                 );
             }
-            Err(e) => self.compaction_failed(&e),
+            Err(e) => self.compaction_failed(&e, forgotten),
         }
     }
 
-    fn compaction_failed(&mut self, e: &io::Error) {
+    /// `forgotten`: the compaction was to remove the private messages of a forgotten session.
+    fn compaction_failed(&mut self, e: &io::Error, forgotten: bool) {
         warn!("history: compaction failed ({e}); the log stays as it was, tried again later");
         self.retry_compaction = Instant::now() + COMPACTION_RETRY;
+        self.correspondents.compaction_failed(forgotten);
     }
 }
 
@@ -237,10 +273,17 @@ struct Compacting {
     /// Records it writes.
     count: usize,
     started: Instant,
+    /// It removes the private messages of a session forgotten since the last one.
+    forgotten: bool,
 }
 
 /// How long after a failed compaction the next one may start.
 const COMPACTION_RETRY: Duration = Duration::from_secs(30);
+
+/// A compaction due because a session with private messages in the log was forgotten starts at
+/// least this long after the last one began: forgets in a steady stream rewrite what is kept
+/// once a minute at most.
+const FORGOTTEN_COMPACTION_GAP: Duration = Duration::from_secs(60);
 
 /// The log grows by at least this much between compactions (so a small log is not rewritten
 /// over and over).
@@ -442,6 +485,39 @@ mod tests {
         drop(store);
         let entries = Store::open(&dir, false).unwrap().entries;
         assert_eq!(entries, vec![Entry::Session { user: user(1), name: "alice".into() }]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn forgetting_a_session_with_private_messages_makes_a_compaction_due_once_a_minute_at_most() {
+        let dir = dir("forgotten");
+        let mut store = Store::open(&dir, false).unwrap().store;
+        let dm = |from: u8, to: u8| {
+            let place = Place::Direct { to: "bob".into(), to_user: user(to) };
+            let (name, text, ts) = ("alice".into(), "psst".into(), "t".into());
+            Entry::Message(Arc::new(Chat { place, id: 1, user: user(from), name, text, ts }))
+        };
+        store.write(dm(1, 2));
+        store.write(dm(1, 3));
+        store.write(Entry::Forget(user(4)));
+        store.commit().unwrap();
+        assert!(!store.wants_compaction(), "a small log, and nothing private of user 4 in it");
+        store.write(Entry::Forget(user(2)));
+        store.commit().unwrap();
+        assert!(store.wants_compaction(), "user 2's private message is on disk");
+        // It keeps the conversation of users 1 and 3, whom the server still knows.
+        store.compact(vec![Entry::Epoch("e".into()), dm(1, 3)]);
+        store.write(Entry::Forget(user(3)));
+        store.commit().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while store.compacting.is_some() {
+            assert!(Instant::now() < deadline, "the compaction did not finish");
+            store.finish_compaction();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!store.wants_compaction(), "the next one waits a minute");
+        store.last_compaction = Some(Instant::now() - FORGOTTEN_COMPACTION_GAP);
+        assert!(store.wants_compaction(), "user 3's is still on disk");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

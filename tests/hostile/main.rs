@@ -3,8 +3,9 @@
 //! server, TLS records of every size, broken requests, origins of other schemes, sessions spelt
 //! to slip past the inspector, names that look like others, one address taking more than its
 //! share (connections, handshakes, sessions, rooms, private messages), a flood of throwaway
-//! sessions, and property tests over the parsers and the frame decoder. Every read has a
-//! timeout, so a server that hangs fails a test instead of hanging it.
+//! sessions, the store's files against other accounts, a segment crafted against recovery, and
+//! property tests over the parsers and the frame decoder. Every read has a timeout, so a server
+//! that hangs fails a test instead of hanging it.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -13,6 +14,7 @@ mod pair;
 
 mod bad_frames;
 mod broken_request;
+mod crafted_segment;
 mod flood;
 mod full_server;
 mod lookalike;
@@ -27,4 +29,5 @@ mod session_fixation;
 mod session_flood;
 mod silent_crowd;
 mod slowloris;
+mod store_files;
 mod tls_records;
