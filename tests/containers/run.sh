@@ -30,6 +30,9 @@ need_apt=()
 for pkg in podman debootstrap docker-compose runc; do
     command -v "$pkg" >/dev/null || need_apt+=("$pkg")
 done
+# Compose's services find each other by name (`kafka:9092`): with podman's CNI networks that is
+# the dnsname plugin, a package of its own that --no-install-recommends leaves out.
+[[ -x /usr/lib/cni/dnsname ]] || need_apt+=(golang-github-containernetworking-plugin-dnsname)
 if ((${#need_apt[@]})); then
     apt-get update -q && apt-get install -y -q --no-install-recommends "${need_apt[@]}" \
         containernetworking-plugins iptables uidmap
