@@ -568,3 +568,30 @@ export async function rawClient(baseUrl, name, { timeoutMs = 10000 } = {}) {
 }
 
 export const delay = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs `body` with a fresh server and browser context, and always cleans both up.
+ * A context is one person (its tabs share the session in localStorage): `person()`
+ * makes another context, watched into the same `problems`, for another person.
+ */
+export async function withServer(browser, serverOptions, contextOptions, body) {
+  const server = await startServer(serverOptions);
+  const { context, problems } = await newContext(browser, contextOptions);
+  const contexts = [context];
+  const person = async () => {
+    const other = (await newContext(browser, contextOptions, problems)).context;
+    contexts.push(other);
+    return other;
+  };
+  const clients = [];
+  try {
+    await body({ server, context, problems, clients, person });
+  } catch (err) {
+    err.message += `\n--- server log (tail) ---\n${server.log.slice(-3000)}`;
+    throw err;
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await Promise.all(contexts.map((c) => c.close()));
+    await stopServer(server);
+  }
+}

@@ -4,10 +4,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import {
-  startServer,
-  stopServer,
   launchBrowser,
-  newContext,
   consoleProblems,
   openChat,
   waitFor,
@@ -19,31 +16,14 @@ import {
   rawClient,
   clickUser,
   waitForMyName,
+  withServer,
 } from './lib.mjs';
 
 const TEST_TIMEOUT = 90000;
 
 /** Runs `body` with a fresh server (plain HTTP, debug log) and browser context; cleans both up. */
-async function withServer(browser, body) {
-  const server = await startServer({ tls: false, env: { LOG_LEVEL: 'debug' } });
-  const { context, problems } = await newContext(browser);
-  const contexts = [context];
-  const person = async () => {
-    const other = (await newContext(browser, {}, problems)).context;
-    contexts.push(other);
-    return other;
-  };
-  const clients = [];
-  try {
-    await body({ server, context, problems, clients, person });
-  } catch (err) {
-    err.message += `\n--- server log (tail) ---\n${server.log.slice(-3000)}`;
-    throw err;
-  } finally {
-    await Promise.all(clients.map((c) => c.close()));
-    await Promise.all(contexts.map((c) => c.close()));
-    await stopServer(server);
-  }
+function withDebugServer(browser, body) {
+  return withServer(browser, { tls: false, env: { LOG_LEVEL: 'debug' } }, {}, body);
 }
 
 function assertClean(problems) {
@@ -109,7 +89,7 @@ describe('sessions: who chooses who you are', () => {
   });
 
   test('a session cookie planted by a page on another port chooses nobody\'s session, and no URL the page opens holds a session', { timeout: TEST_TIMEOUT }, async () => {
-    await withServer(browser, async ({ server, context, problems, clients, person }) => {
+    await withDebugServer(browser, async ({ server, context, problems, clients, person }) => {
       const mallory = await rawClient(server.url, 'mallory');
       clients.push(mallory);
       const malloryHello = mallory.frames.find((f) => f.type === 'hello');
@@ -174,7 +154,7 @@ describe('sessions: who chooses who you are', () => {
   });
 
   test('a link with ?name= renames nobody who has a session, and the name stays theirs', { timeout: TEST_TIMEOUT }, async () => {
-    await withServer(browser, async ({ server, context, problems, clients }) => {
+    await withDebugServer(browser, async ({ server, context, problems, clients }) => {
       const alice = await openChat(context, server.url, 'alice');
       await waitForState(alice, 'online');
       const user = await myUser(alice);
@@ -203,7 +183,7 @@ describe('sessions: who chooses who you are', () => {
   });
 
   test('who is who: names carry the first characters of their holder\'s user id on hover', { timeout: TEST_TIMEOUT }, async () => {
-    await withServer(browser, async ({ server, context, problems, clients }) => {
+    await withDebugServer(browser, async ({ server, context, problems, clients }) => {
       const alice = await openChat(context, server.url, 'alice');
       await waitForState(alice, 'online');
       const me = await myUser(alice);
