@@ -28,7 +28,7 @@
 //! [`Outbound::send`]: crate::ws::outbound::Outbound::send
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::net::{IpAddr, Shutdown};
+use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, select};
 use log::{debug, error, info};
 use tungstenite::Bytes;
 
+use crate::chat::allowance::{self, Refusal};
 use crate::chat::history::{Epochs, History, Resume};
 use crate::chat::hub::{Entered, Hub, Slot};
 use crate::chat::identity::{Identities, Pair, Renamed, Settled};
@@ -47,9 +48,7 @@ use crate::chat::protocol::{
 };
 use crate::chat::room::RoomName;
 use crate::chat::session::UserId;
-use crate::metrics::{
-    LIMITED_CONVERSATIONS, LIMITED_SESSIONS, LIMITED_SESSIONS_FULL, LIMITED_UNANSWERED, Metrics,
-};
+use crate::metrics::Metrics;
 use crate::net::per_address::PerAddress;
 use crate::ws::frame;
 use crate::ws::outbound::Sent;
@@ -235,6 +234,7 @@ impl Broadcaster {
                     self.identities.mark_used(chat.user);
                     if let Place::Direct { to_user, .. } = chat.place {
                         self.identities.mark_used(to_user);
+                        self.identities.note_written(chat.user, to_user);
                     }
                     if let Some(history) = self.restored(Thread::of(&chat)) {
                         history.restore(chat);
@@ -404,10 +404,13 @@ impl Broadcaster {
     /// `session_expired` when the session it presented is not one, or no longer known).
     fn arrive(&mut self, arrival: Arrival, round: &mut Round) {
         let Arrival { mut client, presented, fresh, requested, settled, spent } = arrival;
+        let per_address = &self.limits.per_address;
         if !self.identities.knows(&presented)
-            && let Some((reason, event)) = self.no_new_session(spent, client.address)
+            && let Err(refusal) =
+                allowance::new_session(&self.identities, per_address, spent, client.address)
         {
-            self.metrics.limited(reason);
+            self.metrics.limited(refusal.reason);
+            let event = ServerEvent::error(refusal.code, refusal.message);
             client.outbound.send(&[&frame::text(event.to_json())]);
             return settled.limited();
         }
@@ -448,31 +451,6 @@ impl Broadcaster {
         }
         // The connection's thread waits for this before it reads anything from its client.
         settled.done(user);
-    }
-
-    /// Why `address` may not be given a new session now, if it may not: used sessions fill
-    /// `MAX_RESERVED_NAMES`, or the address had its `NEW_SESSIONS_PER_ADDRESS_PER_MIN`. A client
-    /// without a session in its query `spent` its allowance before the upgrade
-    /// (`connection.rs`); one whose session is unknown, or came in its first message, spends it
-    /// here.
-    fn no_new_session(
-        &self,
-        spent: bool,
-        address: IpAddr,
-    ) -> Option<(usize, ServerEvent<'static>)> {
-        if self.identities.is_full() {
-            return Some((
-                LIMITED_SESSIONS_FULL,
-                ServerEvent::error("sessions_full", SESSIONS_FULL),
-            ));
-        }
-        if spent {
-            return None;
-        }
-        let wait = self.limits.per_address.new_session(address, Instant::now()).err()?;
-        let event = ServerEvent::error("too_many_sessions", TOO_MANY_SESSIONS);
-        debug!("{address}: no new session for {wait:?}");
-        Some((LIMITED_SESSIONS, event))
     }
 
     fn subscribe(&mut self, id: u64, room: RoomName, resume: Option<Resume>, round: &mut Round) {
@@ -565,15 +543,17 @@ impl Broadcaster {
         };
         let client = self.hub.client(slot).expect("connected");
         let (user, address) = (client.user, client.address);
-        if let Some((reason, refusal)) = self.no_private_message(user, to_user, address) {
+        let (limits, sender) = (&self.limits, (user, address));
+        let allowed = allowance::private_message(
+            &self.identities,
+            &limits.per_address,
+            limits.max_conversations,
+            sender,
+            to_user,
+        );
+        if let Err(Refusal { code, message, reason }) = allowed {
             self.metrics.limited(reason);
-            let event = ServerEvent::Error {
-                code: refusal.0,
-                message: refusal.1,
-                room: None,
-                to: Some(to),
-                name: None,
-            };
+            let event = ServerEvent::Error { code, message, room: None, to: Some(to), name: None };
             return self.tell(round, slot, &event);
         }
         let client = self.hub.client(slot).expect("connected");
@@ -586,44 +566,13 @@ impl Broadcaster {
         }
     }
 
-    /// Why `user` (from `address`) may not write to `to_user` now, if it may not: a new
-    /// conversation past `MAX_CONVERSATIONS_PER_SESSION`, or past its address's
-    /// `UNANSWERED_PER_ADDRESS_PER_MIN` to a session that never wrote back.
-    fn no_private_message(
-        &self,
-        user: UserId,
-        to_user: UserId,
-        address: IpAddr,
-    ) -> Option<(usize, (&'static str, &'static str))> {
-        if user == to_user {
-            return None; // a note to self
-        }
-        let pair = Pair::new(user, to_user);
-        let conversation = self.identities.existing(pair);
-        if conversation.is_none()
-            && self.identities.conversation_count(user) >= self.limits.max_conversations
-        {
-            return Some((
-                LIMITED_CONVERSATIONS,
-                ("too_many_conversations", TOO_MANY_CONVERSATIONS),
-            ));
-        }
-        let answered =
-            conversation.is_some_and(|history| history.messages().any(|c| c.user == to_user));
-        if answered {
-            return None;
-        }
-        let waited = self.limits.per_address.unanswered(address, Instant::now()).err()?;
-        debug!("{address}: private messages nobody answered: wait {waited:?}");
-        Some((LIMITED_UNANSWERED, ("rate_limited", UNANSWERED)))
-    }
-
     /// Stores a private message in its conversation and gives it to every connection here of
     /// both sessions; counts it unread for a recipient with none.
     fn deliver_direct(&mut self, from: From, mut chat: Chat, round: &mut Round) {
         let Place::Direct { to_user, .. } = chat.place else { return };
         self.identities.mark_used(chat.user);
         self.identities.mark_used(to_user);
+        self.identities.note_written(chat.user, to_user);
         let pair = Pair::new(chat.user, to_user);
         let hub = &self.hub;
         let history = self.identities.conversation(pair, || hub.new_history(&pair.key()));
@@ -1094,15 +1043,6 @@ impl Limits {
 const SESSION_EXPIRED: &str =
     "the session presented is not known (any more): this is a new one, with a new nickname";
 const NAME_TAKEN: &str = "another session holds that nickname";
-const SESSIONS_FULL: &str = "this server keeps as many sessions as it may (MAX_RESERVED_NAMES): \
-     try again later";
-const TOO_MANY_SESSIONS: &str = "too many new sessions from your address \
-     (NEW_SESSIONS_PER_ADDRESS_PER_MIN): try again in a minute, or present your session";
-const TOO_MANY_CONVERSATIONS: &str =
-    "your session has as many private conversations as it may (MAX_CONVERSATIONS_PER_SESSION)";
-const UNANSWERED: &str = "too many private messages to people who never wrote back \
-     (UNANSWERED_PER_ADDRESS_PER_MIN): wait a minute";
-
 /// The most names in a room for which every change sends the whole users list to the room, and
 /// `join` and `leave` at once; bigger rooms get a `presence` event every [`PRESENCE_TICK`].
 pub const USERS_BROADCAST_LIMIT: usize = 100;

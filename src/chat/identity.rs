@@ -189,6 +189,8 @@ pub struct Identities {
     /// Releases for sessions the sweep forgot, not yet published.
     lapsed: Vec<(UserId, String)>,
     conversations: HashMap<Pair, History>,
+    /// (from, to): `from` wrote privately to `to` at least once (kept as long as both are).
+    wrote: HashSet<(UserId, UserId)>,
     reserve: Duration,
     max_offline: usize,
 }
@@ -208,6 +210,7 @@ impl Identities {
             confirmed_of: HashMap::new(),
             lapsed: Vec::new(),
             conversations: HashMap::new(),
+            wrote: HashSet::new(),
             reserve,
             max_offline,
         }
@@ -489,6 +492,18 @@ impl Identities {
         self.conversations.entry(pair).or_insert_with(empty)
     }
 
+    /// `from` wrote privately to `to`.
+    pub fn note_written(&mut self, from: UserId, to: UserId) {
+        if self.users.contains_key(&from) && self.users.contains_key(&to) {
+            self.wrote.insert((from, to));
+        }
+    }
+
+    /// True when `from` ever wrote privately to `to` (both still known).
+    pub fn has_written(&self, from: UserId, to: UserId) -> bool {
+        self.wrote.contains(&(from, to))
+    }
+
     /// How many private conversations `user` has.
     pub fn conversation_count(&self, user: UserId) -> usize {
         self.users.get(&user).map_or(0, |known| known.peers.len())
@@ -619,6 +634,8 @@ impl Identities {
         }
         for peer in gone.peers {
             self.conversations.remove(&Pair::new(user, peer));
+            self.wrote.remove(&(user, peer));
+            self.wrote.remove(&(peer, user));
             if let Some(peer) = self.users.get_mut(&peer) {
                 peer.peers.remove(&user);
                 peer.unread.remove(&user);

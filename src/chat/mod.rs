@@ -12,11 +12,13 @@
 //!   [`history`]) and the [`presence`] (who is in which room, on any instance).
 //! - [`identity`]: who is who, owned by the broadcaster: which session holds which nickname,
 //!   and the private conversations between sessions; [`session`]: the session secrets and the
-//!   public user ids derived from them.
+//!   public user ids derived from them; [`allowance`]: what a session and its address may
+//!   still start (a new session, a private message), asked before either is given.
 //! - [`inspect`]: the wire inspector, a connection's own frames shown to it field by field.
 //! - [`journal`]: what the broadcaster writes down before anyone gets it, so that a restart
 //!   loses nothing (kept by `store/` when the server runs without Kafka).
 
+pub mod allowance;
 pub mod broadcaster;
 pub mod handler;
 pub mod history;

@@ -83,6 +83,8 @@ fn an_answered_conversation_is_not_limited_and_conversations_per_session_are() {
         ("UNANSWERED_PER_ADDRESS_PER_MIN", "2"),
         ("MAX_CONVERSATIONS_PER_SESSION", "3"),
         ("RATE_LIMIT_PER_SEC", "1000"),
+        // bob's answer soon leaves the kept history: answered is remembered apart from it.
+        ("HISTORY_SIZE", "2"),
     ]);
     let mut alice = server.joined_from(loopback(1), "name=alice");
     let mut bob = server.joined_from(loopback(2), "name=bob");
