@@ -5,7 +5,7 @@ BIN := target/release/websocketchat
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test test-rust test-browser test-topology test-containers fmt fmt-check lint doc certs clean \
+.PHONY: help run build test test-architecture test-rust test-browser test-topology test-containers fmt fmt-check lint doc certs clean \
 	bench bench-compare autobahn up start down rebuild ps logs
 
 help: ## List the targets
@@ -22,6 +22,9 @@ build: ## Build the release binary
 	$(CARGO) build --release
 
 test: fmt-check lint test-rust test-browser test-topology test-containers ## Everything CI runs: format, lints, Rust, browser, topology and container tests
+
+test-architecture: ## The layers, import cycles and file sizes of src/ (scripts/architecture.py); not yet in `make test`
+	python3 scripts/architecture.py
 
 test-rust: ## Unit and integration tests (real server, real sockets, ws:// and wss://)
 	$(CARGO) test --lib --bins --test integration --test hostile

@@ -19,7 +19,8 @@ use websocketchat::metrics::Metrics;
 use websocketchat::net::accept::{Admit, accept_loop};
 use websocketchat::net::close;
 use websocketchat::net::conn::{Conn, DeadlineSocket};
-use websocketchat::net::per_address::{AddressLimits, PerAddress};
+use websocketchat::net::per_address::PerAddress;
+use websocketchat::server::address_limits;
 use websocketchat::ws::echo::Echo;
 use websocketchat::ws::handshake;
 use websocketchat::ws::session::{Session, Timing};
@@ -33,7 +34,7 @@ fn main() -> io::Result<()> {
     let never = AtomicBool::new(false);
     // One address may have 16 connections at once (the chat's default for handshakes: here a
     // connection holds its count for its whole life).
-    let per_address = PerAddress::new(AddressLimits::of(&Config::default()));
+    let per_address = PerAddress::new(address_limits(&Config::default()));
     let admit =
         Admit { max_threads: 1000, per_address: &per_address, exempt: &[], refused: &|| {} };
     accept_loop(&listener, &admit, &never, move |tcp, id, handshake| {

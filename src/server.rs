@@ -77,7 +77,7 @@ pub fn run(config: Config) -> Result<(), Error> {
         Some(opened) => (Bus::Local(inbox.clone()), Epochs::single(opened.epoch.clone()), vec![]),
         None => connect_bus(&config, &inbox, &metrics)?,
     };
-    let per_address = PerAddress::new(AddressLimits::of(&config));
+    let per_address = PerAddress::new(address_limits(&config));
     let limits = Limits::from_config(&config, per_address.clone());
     let mut broadcaster = Broadcaster::new(mailbox, epochs, limits, metrics.clone(), bus.others());
     // Who holds which name in the deployment, before the first connection is settled.
@@ -117,6 +117,21 @@ pub fn run(config: Config) -> Result<(), Error> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// The per-address limits `config` sets, each capped to a quarter of the server's total, so that
+/// one address never takes all of it (see `net/per_address.rs`).
+pub fn address_limits(config: &Config) -> AddressLimits {
+    let share = |wanted: usize, total: usize| {
+        u32::try_from(wanted.min((total / 4).max(1))).unwrap_or(u32::MAX)
+    };
+    AddressLimits {
+        handshakes: share(config.max_handshakes_per_address, HANDSHAKE_HEADROOM),
+        sockets: share(config.max_connections_per_address, config.max_connections),
+        sessions_per_min: config.new_sessions_per_address_per_min,
+        rooms: share(config.max_rooms_per_address, config.max_rooms),
+        unanswered_per_min: config.unanswered_per_address_per_min,
+    }
 }
 
 /// The local inbox, or Kafka when `KAFKA_ENABLED`; where each room's ids come from; and the

@@ -1093,7 +1093,13 @@ mod tests {
             default_room: general(),
             max_rooms_per_connection: 4,
             max_conversations: 10,
-            per_address: PerAddress::new(AddressLimits::of(&crate::config::Config::default())),
+            per_address: PerAddress::new(AddressLimits {
+                handshakes: 16,
+                sockets: 16,
+                sessions_per_min: 60,
+                rooms: 16,
+                unanswered_per_min: 20,
+            }),
         };
         Broadcaster::new(mailbox, Epochs::single(new_epoch()), limits, metrics, None)
     }

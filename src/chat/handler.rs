@@ -140,10 +140,6 @@ fn session_message(text: &str) -> Option<Presented> {
     }
 }
 
-/// A cookie name the wire inspector hides. A session is never read from a cookie (anyone who can
-/// set one for the host could choose a browser's session), but a client may still send one.
-pub const SESSION_COOKIE: &str = "wschat_session";
-
 /// `?session_in=frame`: the client's session comes in its first message, not in the URL.
 pub const SESSION_IN_FRAME: &str = "frame";
 

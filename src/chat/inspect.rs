@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tungstenite::Bytes;
 
-use crate::chat::handler::SESSION_COOKIE;
 use crate::http::Request as HttpRequest;
 use crate::ws::frame;
 use crate::ws::handshake::{WS_GUID, accept_steps, switching_protocols};
@@ -259,6 +258,10 @@ fn names(raw: &str, wanted: &str) -> bool {
 
 /// The query key a client may present its session in.
 const SESSION_PARAM: &str = "session";
+
+/// A cookie name the inspector hides. A session is never read from a cookie (anyone who can set
+/// one for the host could choose a browser's session), but a client may still send one.
+pub const SESSION_COOKIE: &str = "wschat_session";
 
 #[cfg(test)]
 mod tests {

@@ -20,8 +20,6 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, HANDSHAKE_HEADROOM};
-
 /// The limits, each already capped to its share of the server's totals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AddressLimits {
@@ -35,23 +33,6 @@ pub struct AddressLimits {
     pub rooms: u32,
     /// Private messages a minute to sessions that never wrote back.
     pub unanswered_per_min: u32,
-}
-
-impl AddressLimits {
-    /// The limits `config` sets, each capped to a quarter of the server's total, so that one
-    /// address never takes all of it.
-    pub fn of(config: &Config) -> AddressLimits {
-        let share = |wanted: usize, total: usize| {
-            u32::try_from(wanted.min((total / 4).max(1))).unwrap_or(u32::MAX)
-        };
-        AddressLimits {
-            handshakes: share(config.max_handshakes_per_address, HANDSHAKE_HEADROOM),
-            sockets: share(config.max_connections_per_address, config.max_connections),
-            sessions_per_min: config.new_sessions_per_address_per_min,
-            rooms: share(config.max_rooms_per_address, config.max_rooms),
-            unanswered_per_min: config.unanswered_per_address_per_min,
-        }
-    }
 }
 
 /// The counts of every active address.

@@ -41,6 +41,11 @@ const FOLDER_MODE: u32 = 0o700;
 /// Every file's mode: its owner may read and write it.
 const FILE_MODE: u32 = 0o600;
 
+/// Makes a folder's entries (a new or renamed file) durable.
+pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,7 +25,7 @@
 //! end of the last segment is a write torn by a crash: the segment is cut back to the record
 //! before it. Anywhere else, a bad record is damage: the bytes up to the next record that reads
 //! well are moved aside into a `.damaged-<unix seconds>` file and the rest is kept. Either way
-//! the log opens with everything intact and says what it did ([`Repair`]); it never refuses to
+//! the log opens with everything intact and says what it did ([`Repair`](super::recovery::Repair)); it never refuses to
 //! start over its own contents. Reading a segment takes time proportional to its size, however
 //! it is damaged or crafted: `store/recovery.rs` says how.
 //!
@@ -43,7 +43,8 @@ use std::path::{Path, PathBuf};
 
 use super::crc::crc32;
 use super::folder;
-use super::recovery::read_segment;
+use super::folder::sync_dir;
+use super::recovery::{Recovered, read_segment};
 
 /// An open log: the folder, its lock, and the segment written to.
 #[derive(Debug)]
@@ -59,39 +60,6 @@ pub struct Log {
     older: u64,
     /// Records appended since the last commit, framed.
     pending: Vec<u8>,
-}
-
-/// What opening the log found (besides the records, handed out one by one).
-#[derive(Debug, Default)]
-pub struct Recovered {
-    /// What was repaired on the way.
-    pub repairs: Vec<Repair>,
-}
-
-/// A repair made while opening the log.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Repair {
-    /// The last record was cut short or did not match its checksum (a crash while it was being
-    /// written): these bytes were cut off the end of the segment.
-    TornTail {
-        /// The segment.
-        segment: PathBuf,
-        /// Bytes cut off.
-        bytes: u64,
-    },
-    /// Bytes in the middle that were not records, moved aside, all of a segment's into one file.
-    Damaged {
-        /// The segment they were in.
-        segment: PathBuf,
-        /// Where the first of them starts in it.
-        at: u64,
-        /// Where they are now.
-        moved_to: PathBuf,
-        /// How many, in all.
-        bytes: u64,
-        /// In how many ranges they were (each ended by a record that reads well).
-        places: usize,
-    },
 }
 
 /// Why the log cannot be opened.
@@ -321,19 +289,11 @@ fn segment_path(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("{number:08}.log"))
 }
 
-/// Makes a folder's entries (a new or renamed file) durable.
-pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// Bytes before a record's payload: its length and its checksum.
-pub(super) const HEADER: usize = 8;
-/// The largest payload a record may have; a larger length is damage.
-pub(super) const MAX_RECORD: usize = 16 << 20;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::record::HEADER;
+    use crate::store::recovery::Repair;
     use std::fs::OpenOptions;
 
     fn dir() -> PathBuf {

@@ -43,11 +43,13 @@ pub mod crc;
 mod folder;
 mod forgotten;
 pub mod log;
+mod record;
 mod recovery;
 
 use self::forgotten::Correspondents;
+use self::log::Log;
 pub use self::log::OpenError;
-use self::log::{Log, Repair};
+use self::recovery::Repair;
 
 /// The store of a server without Kafka.
 #[derive(Debug)]

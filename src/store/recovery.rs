@@ -21,11 +21,45 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::crc::{Prefixes, crc32};
 use super::folder;
-use super::log::{HEADER, MAX_RECORD, Recovered, Repair, sync_dir};
+use super::folder::sync_dir;
+use super::record::{HEADER, MAX_RECORD};
+
+/// What opening the log found (besides the records, handed out one by one).
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// What was repaired on the way.
+    pub repairs: Vec<Repair>,
+}
+
+/// A repair made while opening the log.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Repair {
+    /// The last record was cut short or did not match its checksum (a crash while it was being
+    /// written): these bytes were cut off the end of the segment.
+    TornTail {
+        /// The segment.
+        segment: PathBuf,
+        /// Bytes cut off.
+        bytes: u64,
+    },
+    /// Bytes in the middle that were not records, moved aside, all of a segment's into one file.
+    Damaged {
+        /// The segment they were in.
+        segment: PathBuf,
+        /// Where the first of them starts in it.
+        at: u64,
+        /// Where they are now.
+        moved_to: PathBuf,
+        /// How many, in all.
+        bytes: u64,
+        /// In how many ranges they were (each ended by a record that reads well).
+        places: usize,
+    },
+}
 
 /// Reads one segment, handing each record's payload to `each`, and repairs it (recording what it
 /// did in `recovered`); returns its length afterwards. `last`: the segment written last, whose

@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""The architecture check: the folder tree is the drawing, and this keeps the code to it.
+
+Reads every `.rs` file under `src/`, finds the files each one imports (`crate::…`, `super::…`
+and `self::…` paths, in `use` lines and in code), and fails on:
+
+- an import that runs up the layers. Bottom to top: the foundation (`config`, `error`,
+  `metrics`), then `net` < `http` < `ws` < `chat` < `bus`, `store` < the top-level files
+  (`server`, `connection`, `memory`, `lib`, `main`). A file may import its own layer and the
+  layers below; the foundation imports no layer; `bus` and `store` do not import each other.
+- an import cycle between files (two files that import each other, or a longer loop);
+- a file over 500 lines before its tests (`#[cfg(test)]`).
+
+Links in doc comments are not imports (comments are left out), nor are a folder's `mod.rs`
+lines naming its own files.
+
+Prints the layer graph it checked (how many imports go from each layer to each other) and every
+violation; exits 1 if there is any. `make test-architecture` runs it.
+"""
+
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+MAX_LINES = 500
+LAYERS = [
+    ("foundation", {"config", "error", "metrics"}),
+    ("net", {"net"}),
+    ("http", {"http"}),
+    ("ws", {"ws"}),
+    ("chat", {"chat"}),
+    ("bus, store", {"bus", "store"}),
+    ("top", {"server", "connection", "memory", "lib", "main"}),
+]
+# Files that may import any layer: the crate's root and the binary's entry point.
+ROOTS = {"lib", "main"}
+
+
+def module_of(path: Path, src: Path) -> tuple[str, ...]:
+    """`src/chat/hub.rs` -> ("chat", "hub"); `src/chat/mod.rs` -> ("chat",)."""
+    parts = list(path.relative_to(src).with_suffix("").parts)
+    if parts[-1] == "mod":
+        parts.pop()
+    return tuple(parts) or ("lib",)
+
+
+def layer_of(module: tuple[str, ...]) -> int:
+    for rank, (_, names) in enumerate(LAYERS):
+        if module[0] in names:
+            return rank
+    raise SystemExit(f"architecture: {'::'.join(module)} is in no layer; add it to LAYERS")
+
+
+def code_before_tests(text: str) -> str:
+    at = text.find("#[cfg(test)]")
+    return text if at < 0 else text[:at]
+
+
+def strip_comments(code: str) -> str:
+    code = re.sub(r"/\*.*?\*/", "", code, flags=re.S)
+    return re.sub(r"//[^\n]*", "", code)
+
+
+def expand_uses(code: str) -> list[str]:
+    """Every path a `use` names, with `{…}` groups expanded: `use crate::a::{b, c::d};` gives
+    `crate::a::b` and `crate::a::c::d`."""
+    paths = []
+    for match in re.finditer(r"\buse\s+([^;]+);", code):
+        paths.extend(expand(match.group(1).replace("\n", " ")))
+    return paths
+
+
+def expand(tree: str) -> list[str]:
+    tree = tree.strip()
+    if "{" not in tree:
+        return [tree.split(" as ")[0].strip()]
+    prefix, rest = tree.split("{", 1)
+    inner = rest[: rest.rfind("}")]
+    items, depth, current = [], 0, ""
+    for ch in inner:
+        if ch == "," and depth == 0:
+            items.append(current)
+            current = ""
+            continue
+        depth += ch == "{"
+        depth -= ch == "}"
+        current += ch
+    items.append(current)
+    return [p for item in items if item.strip() for p in expand(prefix + item.strip())]
+
+
+def resolve(path: str, here: tuple[str, ...], modules: set) -> tuple | None:
+    """The file a path lands in: the longest known module that prefixes it. `self::` is the
+    module of `here`, each `super::` one level up."""
+    parts = [p for p in path.split("::") if p]
+    if not parts:
+        return None
+    if parts[0] == "crate":
+        full = parts[1:]
+    elif parts[0] == "self":
+        full = list(here) + parts[1:]
+    elif parts[0] == "super":
+        levels = 0
+        while parts and parts[0] == "super":
+            parts.pop(0)
+            levels += 1
+        full = list(here[: len(here) - levels]) + parts
+    else:
+        return None
+    for n in range(len(full), 0, -1):
+        candidate = tuple(full[:n])
+        if candidate in modules:
+            return candidate
+    return None
+
+
+def main() -> int:
+    src = Path(__file__).resolve().parent.parent / "src"
+    files = {module_of(p, src): p for p in sorted(src.rglob("*.rs"))}
+    modules = set(files)
+    edges: dict[tuple, set] = defaultdict(set)
+    violations = []
+    for module, path in sorted(files.items()):
+        text = path.read_text()
+        code = strip_comments(code_before_tests(text))
+        lines = code_before_tests(text).count("\n")
+        if lines > MAX_LINES:
+            violations.append(f"{path.relative_to(src.parent)}: {lines} lines before its tests (at most {MAX_LINES})")
+        is_mod = path.name in ("mod.rs", "lib.rs", "main.rs")
+        paths = expand_uses(code)
+        paths += re.findall(r"\b(?:crate|super|self)(?:::\w+)+", re.sub(r"\buse\s+[^;]+;", "", code))
+        for p in paths:
+            target = resolve(p, module, modules)
+            if target is None or target == module:
+                continue
+            # A module's own children are below it, not an import of another file.
+            if target[: len(module)] == module and is_mod and module != ("lib",):
+                continue
+            edges[module].add(target)
+
+    between = defaultdict(int)
+    for source, targets in edges.items():
+        for target in targets:
+            s, t = layer_of(source), layer_of(target)
+            between[(s, t)] += 1
+            if source[0] in ROOTS:
+                continue
+            upward = t > s or (s == t and s == 5 and source[0] != target[0])
+            if s == 0 and t != 0:
+                upward = True
+            if upward:
+                violations.append(
+                    f"{'::'.join(source)} ({LAYERS[s][0]}) imports {'::'.join(target)} ({LAYERS[t][0]}): up the layers"
+                )
+
+    for cycle in cycles(edges):
+        violations.append("import cycle: " + " -> ".join("::".join(m) for m in cycle + [cycle[0]]))
+
+    print("architecture: layers, bottom to top, and the imports between them")
+    for rank, (name, names) in enumerate(LAYERS):
+        members = sorted("::".join(m) for m in files if layer_of(m) == rank)
+        print(f"  {rank} {name}: {len(members)} files")
+    for (s, t), n in sorted(between.items()):
+        arrow = "->" if s >= t else "-> (UP)"
+        print(f"    {LAYERS[s][0]} {arrow} {LAYERS[t][0]}: {n} imports")
+    if violations:
+        print(f"architecture: {len(violations)} violations")
+        for v in violations:
+            print(f"  {v}")
+        return 1
+    print(f"architecture: {len(files)} files, {sum(map(len, edges.values()))} imports, no violation")
+    return 0
+
+
+def cycles(edges: dict) -> list[list]:
+    """The strongly connected components of more than one file (Tarjan), each as a loop."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+    counter = [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in edges.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    sys.setrecursionlimit(10_000)
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
+if __name__ == "__main__":
+    sys.exit(main())
