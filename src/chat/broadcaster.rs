@@ -542,21 +542,16 @@ impl Broadcaster {
             return self.no_such_user(round, slot, to);
         };
         let client = self.hub.client(slot).expect("connected");
-        let (user, address) = (client.user, client.address);
-        let (limits, sender) = (&self.limits, (user, address));
-        let allowed = allowance::private_message(
-            &self.identities,
-            &limits.per_address,
-            limits.max_conversations,
-            sender,
-            to_user,
-        );
+        let (user, limits) = (client.user, &self.limits);
+        let sender = (user, client.address);
+        let (per_address, most) = (&limits.per_address, limits.max_conversations);
+        let allowed =
+            allowance::private_message(&self.identities, per_address, most, sender, to_user);
         if let Err(Refusal { code, message, reason }) = allowed {
             self.metrics.limited(reason);
             let event = ServerEvent::Error { code, message, room: None, to: Some(to), name: None };
             return self.tell(round, slot, &event);
         }
-        let client = self.hub.client(slot).expect("connected");
         let to = self.identities.name(to_user).unwrap_or(to).to_string();
         let name = client.name.clone();
         let chat = Chat { place: Place::Direct { to, to_user }, id: 0, user, name, text, ts };

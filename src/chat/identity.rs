@@ -226,12 +226,10 @@ impl Identities {
                 let user = session.user_id();
                 if let Some(known) = self.users.get_mut(&user) {
                     known.connections += 1;
-                    let since = known.offline_since.take();
-                    let used = std::mem::replace(&mut known.used, true);
                     let name = known.name.clone();
-                    if let Some(since) = since {
-                        self.queue(used).remove(&(since, user));
-                    }
+                    self.leave_offline_queue(user);
+                    // It came back: used.
+                    self.mark_used(user);
                     let requested = None;
                     return Arrived { session, user, name, requested, expired: false, new: false };
                 }
@@ -270,6 +268,15 @@ impl Identities {
             && self.throwaway.remove(&(since, user))
         {
             self.offline.insert((since, user));
+        }
+    }
+
+    /// Takes `user` out of the offline queue it waits in, if it waits in one.
+    fn leave_offline_queue(&mut self, user: UserId) {
+        let Some(known) = self.users.get_mut(&user) else { return };
+        if let Some(since) = known.offline_since.take() {
+            let used = known.used;
+            self.queue(used).remove(&(since, user));
         }
     }
 
@@ -394,11 +401,7 @@ impl Identities {
         let listed: HashSet<UserId> = users.iter().copied().collect();
         let before = self.listed.insert(instance.to_string(), listed).unwrap_or_default();
         for user in users {
-            let Some(known) = self.users.get_mut(user) else { continue };
-            if let Some(since) = known.offline_since.take() {
-                let used = known.used;
-                self.queue(used).remove(&(since, *user));
-            }
+            self.leave_offline_queue(*user);
             let Some(known) = self.users.get_mut(user) else { continue };
             if let Some(seen) = known.seen_elsewhere.replace(at) {
                 self.elsewhere.remove(&(seen, *user));
