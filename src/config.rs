@@ -149,6 +149,11 @@ impl Cidr {
         }
     }
 
+    /// True when `ip` is inside any of `blocks` (such as `TRUSTED_PROXIES`).
+    pub fn any_contains(blocks: &[Cidr], ip: IpAddr) -> bool {
+        blocks.iter().any(|block| block.contains(ip))
+    }
+
     fn parse(v: &str) -> Option<Cidr> {
         let (ip, prefix) = v.split_once('/').unwrap_or((v, ""));
         let net: IpAddr = ip.trim().parse().ok()?;

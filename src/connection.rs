@@ -23,9 +23,10 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 
 use crate::bus::Bus;
-use crate::chat::handler::{ChatHandler, Joining, Services};
+use crate::chat::handler::{ChatHandler, Services};
 use crate::chat::identity::Presented;
 use crate::chat::inbox::Inbox;
+use crate::chat::joining::Joining;
 use crate::chat::room::Admission;
 use crate::config::Config;
 use crate::error::Rejection;
@@ -200,22 +201,23 @@ fn admit<'a>(
     let config = &ctx.config;
     let client = request.client_ip(peer, &config.trusted_proxies);
     let Some(socket) = ctx.per_address.socket(client) else {
-        return refuse_for(conn, Rejection::AddressFull, RETRY_CONNECTIONS, ctx, peer);
+        return refuse_for(conn, Rejection::AddressFull, Some(RETRY_CONNECTIONS), ctx, peer);
     };
-    let mut joining = Joining::from_request(request, client, config.inspect_enabled);
-    // A client without a session in its query is given a new one: it spends its address's
-    // allowance here, where the answer can still be a 429 (the broadcaster counts one whose
-    // session turns out unknown, or came in its first message).
-    if let Some(Presented::Nothing | Presented::Malformed) = joining.presented {
-        if let Err(wait) = ctx.per_address.new_session(client, Instant::now()) {
-            return refuse_for(conn, Rejection::TooManySessions, wait, ctx, peer);
-        }
-        joining.spent = true;
-    }
     if !ctx.metrics.try_open(config.max_connections) {
         return refuse(conn, Rejection::ServerFull, ctx, peer);
     }
     let _open = OpenGuard(ctx);
+    let mut joining = Joining::from_request(request, client, config.inspect_enabled);
+    // A chat client without a session in its query is given a new one: it spends its address's
+    // allowance here, where the answer can still be a 429 (the broadcaster counts one whose
+    // session turns out unknown, or came in its first message).
+    if let (App::Chat, Some(Presented::Nothing | Presented::Malformed)) = (app, &joining.presented)
+    {
+        if let Err(wait) = ctx.per_address.new_session(client, Instant::now()) {
+            return refuse_for(conn, Rejection::TooManySessions, Some(wait), ctx, peer);
+        }
+        joining.spent = true;
+    }
     debug!(
         "{peer}: handshake: Sec-WebSocket-Key {:?} -> Sec-WebSocket-Accept {accept:?}",
         request.header("Sec-WebSocket-Key").unwrap_or_default()
@@ -241,29 +243,32 @@ fn admit<'a>(
 
 /// Answers a refused request with its status and closes.
 fn refuse<T>(
+    conn: Conn,
+    rejection: Rejection,
+    ctx: &Context,
+    peer: SocketAddr,
+) -> io::Result<Option<T>> {
+    refuse_for(conn, rejection, None, ctx, peer)
+}
+
+/// The same, with `Retry-After` when `wait` says when time lifts the refusal (a per-address
+/// limit).
+fn refuse_for<T>(
     mut conn: Conn,
     rejection: Rejection,
+    wait: Option<Duration>,
     ctx: &Context,
     peer: SocketAddr,
 ) -> io::Result<Option<T>> {
     ctx.metrics.refused(rejection);
     let (status, _) = rejection.status();
     debug!("{peer}: refused with {status}: {rejection}");
-    Response::rejection(rejection).write_to(&mut conn, false)?;
-    close::finish(conn).map(|()| None)
-}
-
-/// The same, with `Retry-After`: a per-address limit, which time lifts.
-fn refuse_for<T>(
-    mut conn: Conn,
-    rejection: Rejection,
-    wait: Duration,
-    ctx: &Context,
-    peer: SocketAddr,
-) -> io::Result<Option<T>> {
-    ctx.metrics.refused(rejection);
-    debug!("{peer}: refused with 429: {rejection}");
-    Response::rejection(rejection).retry_after(wait).write_to(&mut conn, false)?;
+    let response = Response::rejection(rejection);
+    let response = match wait {
+        Some(wait) => response.retry_after(wait),
+        None => response,
+    };
+    response.write_to(&mut conn, false)?;
     close::finish(conn).map(|()| None)
 }
 

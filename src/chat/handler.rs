@@ -4,12 +4,10 @@
 //!   and the nickname it asked for. The broadcaster settles who it is and sends `hello`; this
 //!   thread waits for that answer (its user id), then subscribes to the default room, whose
 //!   history and users follow. A client that asked with `?session_in=frame` (the page) presents
-//!   its session in its first text message instead, `{"type":"session","session":…}`, so that no
-//!   URL (and so no log of a proxy) ever holds it: the join waits for that message, for at most
-//!   `HANDSHAKE_TIMEOUT_SECS`, and anything else first closes the connection with 1008. A
-//!   session is never read from a cookie: any page of the same host name (another port, plain
-//!   HTTP) or anyone on the network can plant one, and it would pick the browser's session.
-//! - **A text message**: the JSON ([`protocol::parse_request`]), then the rate limit (messages and
+//!   its session in its first text message instead (see [`joining`](crate::chat::joining)): the
+//!   join waits for that message, for at most `HANDSHAKE_TIMEOUT_SECS`, and anything else first
+//!   closes the connection with 1008.
+//! - **A text message**: the JSON ([`request::parse_request`]), then the rate limit (messages and
 //!   other requests each have their own allowance): a message is
 //!   published ([`Publish`]: the local inbox, or Kafka) to a room this connection is in, signed
 //!   with the session's user id and the nickname in the connection's [`NameTag`]; a private
@@ -27,7 +25,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use tungstenite::Bytes;
 
 use crate::chat::history::Resume;
@@ -35,13 +32,13 @@ use crate::chat::hub::Client;
 use crate::chat::identity::{NameTag, Presented, Settle, Unsettled};
 use crate::chat::inbox::{Arrival, Closed, Inbox, Said};
 use crate::chat::inspect::{Handshake, Inspector};
-use crate::chat::nickname;
-use crate::chat::protocol::{self, Request, ServerEvent};
+use crate::chat::joining::{Joining, session_message};
+use crate::chat::protocol::{self, ServerEvent};
 use crate::chat::rate_limit::{RateLimit, Verdict};
+use crate::chat::request::{self, Request};
 use crate::chat::room::{Admission, Refused, RoomName};
 use crate::chat::session::{Session, UserId};
 use crate::config::Config;
-use crate::http::Request as HttpRequest;
 use crate::metrics::{LIMITED_ROOMS, Metrics};
 use crate::net::per_address::PerAddress;
 use crate::ws::frame;
@@ -66,82 +63,6 @@ pub trait Publish: Send + Sync {
     /// other members on every instance.
     fn typing(&self, room: RoomName, user: UserId, name: String, from: u64) -> Result<(), Closed>;
 }
-
-/// Who a new chat client says it is: its session, the nickname it asks for, and where it left
-/// off in the default room.
-#[derive(Debug)]
-pub struct Joining {
-    /// The cleaned nickname, or a `guest-NNNN` one.
-    pub name: String,
-    /// `?session=…` (or nothing: a newcomer); `None` when the session comes in the first message
-    /// (`?session_in=frame`).
-    pub presented: Option<Presented>,
-    /// `?since=<id>&epoch=<epoch>`, when it is reconnecting.
-    pub resume: Option<Resume>,
-    /// The upgrade request, for the wire inspector (kept when `INSPECT_ENABLED`).
-    pub handshake: Option<Handshake>,
-    /// The client's address, as the per-address limits count it.
-    pub client: IpAddr,
-    /// A new session was counted against its address already, before the upgrade.
-    pub spent: bool,
-}
-
-impl Joining {
-    /// Reads `name`, `session`, `session_in`, `since` and `epoch` from the upgrade request's
-    /// query of a client at `client`; with `inspect`, keeps the request for the wire inspector. A
-    /// `Cookie` header is not read: see the module's doc.
-    pub fn from_request(request: &HttpRequest, client: IpAddr, inspect: bool) -> Joining {
-        let name = request
-            .query_param("name")
-            .and_then(|raw| nickname::clean(&raw))
-            .unwrap_or_else(nickname::guest);
-        let resume =
-            request.query_param("since").and_then(|s| s.trim().parse().ok()).map(|since| Resume {
-                since,
-                epoch: request.query_param("epoch").filter(|e| !e.is_empty()),
-            });
-        let presented = match request.query_param("session_in") {
-            Some(place) if place == SESSION_IN_FRAME => None,
-            _ => Some(presented(request.query_param("session").as_deref())),
-        };
-        let handshake = inspect.then(|| Handshake::of(request));
-        Joining { name, presented, resume, handshake, client, spent: false }
-    }
-}
-
-/// What a client presented as its session: nothing, or a session if it reads as one.
-fn presented(raw: Option<&str>) -> Presented {
-    match raw {
-        None => Presented::Nothing,
-        Some(raw) => Session::parse(raw).map_or(Presented::Malformed, Presented::Session),
-    }
-}
-
-/// Reads the first message of a client that asked for `?session_in=frame`:
-///
-/// ```text
-/// {"type":"session","session":"<22 characters>"}    a session, known or not
-/// {"type":"session","session":null}                 a newcomer (so is a missing "session")
-/// ```
-///
-/// Other fields are ignored. `None` for anything else (not JSON, another `type`, a `session`
-/// that is neither a string nor null).
-fn session_message(text: &str) -> Option<Presented> {
-    let Ok(Value::Object(object)) = serde_json::from_str::<Value>(text) else {
-        return None;
-    };
-    if object.get("type").and_then(Value::as_str) != Some("session") {
-        return None;
-    }
-    match object.get("session") {
-        None | Some(Value::Null) => Some(Presented::Nothing),
-        Some(Value::String(raw)) => Some(presented(Some(raw))),
-        Some(_) => None,
-    }
-}
-
-/// `?session_in=frame`: the client's session comes in its first message, not in the URL.
-pub const SESSION_IN_FRAME: &str = "frame";
 
 /// What a chat connection needs of the server: shared by every connection.
 #[derive(Clone, Copy)]
@@ -400,7 +321,7 @@ impl Handler for ChatHandler<'_> {
             let presented = session_message(text).ok_or(NOT_A_SESSION_MESSAGE)?;
             return self.join(presented, out);
         }
-        let request = protocol::parse_request(text);
+        let request = request::parse_request(text);
         // A chat message (or refused input) takes a token of the message allowance, anything
         // else one of the request allowance, so a client can always subscribe to its rooms again
         // after a reconnect, whatever RATE_LIMIT_PER_SEC.
@@ -512,31 +433,3 @@ const NO_SESSION_MESSAGE: Close = Close::new(1008, "no session message in time")
 
 /// RFC 6455 §7.4.1 1001: "an endpoint is going away, such as a server going down".
 const SHUTTING_DOWN: Close = Close::new(1001, "server shutting down");
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_session_message_is_read_strictly() {
-        let session = Session::new().unwrap();
-        let text = session.to_text();
-        let known = format!(r#"{{"type":"session","session":"{text}","extra":1}}"#);
-        assert!(matches!(session_message(&known), Some(Presented::Session(s)) if s == session));
-        for newcomer in [r#"{"type":"session","session":null}"#, r#"{"type":"session"}"#] {
-            assert!(matches!(session_message(newcomer), Some(Presented::Nothing)), "{newcomer}");
-        }
-        let short = r#"{"type":"session","session":"short"}"#;
-        assert!(matches!(session_message(short), Some(Presented::Malformed)));
-        for other in [
-            "hello",
-            "",
-            r#"{"type":"message","text":"hi"}"#,
-            r#"{"session":"AAAAAAAAAAAAAAAAAAAAAA"}"#,
-            r#"{"type":"session","session":42}"#,
-            r#"["session"]"#,
-        ] {
-            assert!(session_message(other).is_none(), "{other}");
-        }
-    }
-}

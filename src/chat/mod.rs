@@ -3,7 +3,8 @@
 //!
 //! In the order a message meets them:
 //! - [`handler`]: the chat's WebSocket handler, one per connection (rate limit, requests, the
-//!   rooms it is in, publish); [`protocol`] (the JSON requests and events), [`room`] (room names,
+//!   rooms it is in, publish), and [`joining`], who a new client says it is (its session, from
+//!   the query or its first message); [`request`] (the JSON requests) and [`protocol`] (the events), [`room`] (room names,
 //!   the partition hash, the count of rooms with members), [`nickname`], [`rate_limit`].
 //! - [`inbox`]: the hand-off to the broadcaster thread: its [`inbox::Event`]s, sent through an
 //!   [`inbox::Inbox`].
@@ -26,10 +27,12 @@ pub mod hub;
 pub mod identity;
 pub mod inbox;
 pub mod inspect;
+pub mod joining;
 pub mod journal;
 pub mod nickname;
 pub mod presence;
 pub mod protocol;
 pub mod rate_limit;
+pub mod request;
 pub mod room;
 pub mod session;

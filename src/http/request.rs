@@ -46,26 +46,19 @@ impl Request {
             .any(|t| t.trim().eq_ignore_ascii_case(token))
     }
 
-    /// The client's address for the logs: a trusted proxy's `X-Forwarded-For` (its last entry,
-    /// the address the proxy itself saw), else the peer. Anyone else could write any address there.
+    /// The client's address for the logs: [`Request::client_ip`], and the proxy it came through.
     pub fn client_address(&self, peer: SocketAddr, trusted: &[Cidr]) -> String {
-        let forwarded = self
-            .header("X-Forwarded-For")
-            .and_then(|v| v.rsplit(',').next())
-            .map(str::trim)
-            .filter(|v| v.parse::<IpAddr>().is_ok());
-        match forwarded {
-            Some(client) if trusted.iter().any(|block| block.contains(peer.ip())) => {
-                format!("{client} (via {peer})")
-            }
+        match self.client_ip(peer, trusted) {
+            client if client != peer.ip() => format!("{client} (via {peer})"),
             _ => peer.to_string(),
         }
     }
 
     /// The client's address, as the per-address limits count it: the last `X-Forwarded-For`
     /// entry when the peer is a trusted proxy (the one nginx added), else the peer.
+    /// Anyone else could write any address there, so theirs is ignored.
     pub fn client_ip(&self, peer: SocketAddr, trusted: &[Cidr]) -> IpAddr {
-        if !trusted.iter().any(|block| block.contains(peer.ip())) {
+        if !Cidr::any_contains(trusted, peer.ip()) {
             return peer.ip();
         }
         let forwarded = self.header("X-Forwarded-For").and_then(|v| v.rsplit(',').next());
@@ -80,9 +73,7 @@ impl Request {
     pub fn scheme(&self, tls: bool, peer: SocketAddr, trusted: &[Cidr]) -> Option<Scheme> {
         let ours = if tls { Scheme::Https } else { Scheme::Http };
         match self.header("X-Forwarded-Proto").and_then(|v| v.rsplit(',').next()) {
-            Some(proto) if trusted.iter().any(|block| block.contains(peer.ip())) => {
-                Scheme::parse(proto.trim())
-            }
+            Some(proto) if Cidr::any_contains(trusted, peer.ip()) => Scheme::parse(proto.trim()),
             _ => Some(ours),
         }
     }

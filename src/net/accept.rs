@@ -64,7 +64,7 @@ where
             }
         };
         let handshake = match tcp.peer_addr() {
-            Ok(peer) if admit.exempt.iter().any(|block| block.contains(peer.ip())) => None,
+            Ok(peer) if Cidr::any_contains(admit.exempt, peer.ip()) => None,
             Ok(peer) => match admit.per_address.handshake(peer.ip()) {
                 Some(held) => Some(held),
                 None => {

@@ -3,7 +3,7 @@
 //! - `http::parse_head`: a head, "need more bytes", or a 400/431 rejection;
 //! - `handshake::check`: a 28-character `Sec-WebSocket-Accept`, exactly when RFC 6455 §4.2.1
 //!   holds, or one of the handshake's rejections;
-//! - `protocol::parse_request`: a request with a valid room and trimmed, non-empty text, or
+//! - `request::parse_request`: a request with a valid room and trimmed, non-empty text, or
 //!   `empty` / `bad_request` / `bad_room`, exactly as the README's protocol says;
 //! - `session::Session::parse`: exactly the canonical 22-character base64url texts, which read
 //!   back unchanged;
@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use websocketchat::chat::identity::{Identities, Presented, fold};
 use websocketchat::chat::nickname::{self, MAX_CHARS};
-use websocketchat::chat::protocol::{InputError, Request as ChatRequest, parse_request};
+use websocketchat::chat::request::{InputError, Request as ChatRequest, parse_request};
 use websocketchat::chat::room::RoomName;
 use websocketchat::chat::session::Session;
 use websocketchat::config::Origins;
@@ -264,7 +264,7 @@ proptest! {
     }
 }
 
-// ---- protocol::parse_request ----
+// ---- request::parse_request ----
 
 /// Room names a client might send: valid ones, near misses (case, length, odd characters), any
 /// string, and values that are not strings.
