@@ -416,6 +416,16 @@ mod tests {
         dir
     }
 
+    /// Waits (bounded) until the compaction thread is done and its result taken.
+    fn wait_for_compaction(store: &mut Store) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while store.compacting.is_some() {
+            assert!(Instant::now() < deadline, "the compaction did not finish");
+            store.finish_compaction();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     fn user(n: u8) -> UserId {
         UserId::parse(&format!("{}AAAAAAAAAAAAAAA", (b'A' + n) as char)).unwrap()
     }
@@ -511,12 +521,7 @@ mod tests {
         store.compact(vec![Entry::Epoch("e".into()), dm(1, 3)]);
         store.write(Entry::Forget(user(3)));
         store.commit().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while store.compacting.is_some() {
-            assert!(Instant::now() < deadline, "the compaction did not finish");
-            store.finish_compaction();
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_for_compaction(&mut store);
         assert!(!store.wants_compaction(), "the next one waits a minute");
         store.last_compaction = Some(Instant::now() - FORGOTTEN_COMPACTION_GAP);
         assert!(store.wants_compaction(), "user 3's is still on disk");
@@ -536,12 +541,7 @@ mod tests {
         let written_meanwhile = chat("general", 2);
         store.write(written_meanwhile.clone());
         store.commit().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while store.compacting.is_some() {
-            assert!(Instant::now() < deadline, "the compaction did not finish");
-            store.finish_compaction();
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_for_compaction(&mut store);
         assert!(!store.wants_compaction());
         drop(store);
         let opened = Store::open(&dir, false).unwrap();
