@@ -7,27 +7,39 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::support::{Server, history_texts};
 
-#[test]
-fn a_crafted_segment_of_512_kib_starts_at_once_and_keeps_the_record_after_it() {
+/// A server that stored one message, `text`, then was killed: the server, the message as it
+/// was sent, and the store's segment to damage before [`restarted`].
+fn stopped_after(text: &str) -> (Server, Value, PathBuf) {
     let mut server = Server::start(&[]);
     let mut alice = server.joined("name=alice");
-    alice.say("before");
-    let before = alice.next_of("message");
+    alice.say(text);
+    let message = alice.next_of("message");
     server.kill();
     let segment = server.dir.join("data/00000001.log");
+    (server, message, segment)
+}
+
+/// Starts `server` again; how long until it listened.
+fn restarted(server: &mut Server) -> Duration {
+    let started = Instant::now();
+    server.restart();
+    started.elapsed()
+}
+
+#[test]
+fn a_crafted_segment_of_512_kib_starts_at_once_and_keeps_the_record_after_it() {
+    let (mut server, before, segment) = stopped_after("before");
     let after = chat(&before, 2, "after");
     append(&segment, &[crafted(512 << 10, after.len()), after].concat());
 
-    let started = Instant::now();
-    server.restart();
-    let took = started.elapsed();
+    let took = restarted(&mut server);
     // Measured with the debug build: 0.1 to 0.4 s, against 12 minutes before (128 KiB took
     // 147 s, 256 KiB 215 s; the support's start gives up after 10 s).
     assert!(took < START_LIMIT, "took {took:?} to start");
@@ -38,12 +50,7 @@ fn a_crafted_segment_of_512_kib_starts_at_once_and_keeps_the_record_after_it() {
 
 #[test]
 fn a_segment_of_512_kib_damaged_in_32_768_places_starts_at_once() {
-    let mut server = Server::start(&[]);
-    let mut alice = server.joined("name=alice");
-    alice.say("before");
-    let before = alice.next_of("message");
-    server.kill();
-    let segment = server.dir.join("data/00000001.log");
+    let (mut server, before, segment) = stopped_after("before");
     // Each place: a header claiming a record to the end of the segment, then a sound record
     // (an empty one), so the damage ends at once and starts again 8 bytes later.
     let after = chat(&before, 2, "after");
@@ -57,9 +64,7 @@ fn a_segment_of_512_kib_damaged_in_32_768_places_starts_at_once() {
     }
     append(&segment, &[bytes, after].concat());
 
-    let started = Instant::now();
-    server.restart();
-    let took = started.elapsed();
+    let took = restarted(&mut server);
     // Measured with the debug build: 0.15 s, against 6.6 s before for 64 KiB of it (quadratic).
     assert!(took < START_LIMIT, "took {took:?} to start");
     let log = server.log();
@@ -70,12 +75,7 @@ fn a_segment_of_512_kib_damaged_in_32_768_places_starts_at_once() {
 
 #[test]
 fn a_damaged_segment_of_64_mib_starts_in_seconds() {
-    let mut server = Server::start(&[]);
-    let mut alice = server.joined("name=alice");
-    alice.say("first");
-    let first = alice.next_of("message");
-    server.kill();
-    let segment = server.dir.join("data/00000001.log");
+    let (mut server, first, segment) = stopped_after("first");
     let mut bytes = fs::read(&segment).unwrap();
     let mut id = 1;
     while bytes.len() < 64 << 20 {
@@ -92,9 +92,7 @@ fn a_damaged_segment_of_64_mib_starts_in_seconds() {
     bytes.extend(last);
     fs::write(&segment, &bytes).unwrap();
 
-    let started = Instant::now();
-    server.restart();
-    let took = started.elapsed();
+    let took = restarted(&mut server);
     // Measured with the debug build on a loaded machine: 4 s, against hours before.
     assert!(took < Duration::from_secs(9), "took {took:?} to start");
     assert!(server.log().contains("damaged bytes in 4 place(s)"), "{}", server.log());
