@@ -9,7 +9,7 @@ COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compos
 	bench bench-compare autobahn up start down rebuild ps logs
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 # The local run needs no Kafka client: leave it out of the build unless asked for
 # (`make run KAFKA_ENABLED=true`, with the other KAFKA_* settings in the environment or .env).
@@ -21,9 +21,9 @@ run: ## Build (release) and start the chat on https://localhost:8443 (settings f
 build: ## Build the release binary
 	$(CARGO) build --release
 
-test: fmt-check lint test-rust test-browser test-topology test-containers ## Everything CI runs: format, lints, Rust, browser, topology and container tests
+test: test-architecture fmt-check lint test-rust test-browser test-topology test-containers ## Everything CI runs: architecture, format, lints, Rust, browser, topology and container tests
 
-test-architecture: ## The layers, import cycles and file sizes of src/ (scripts/architecture.py); not yet in `make test`
+test-architecture: ## The layers, import cycles and file sizes of src/, the page's module sizes, the paths the docs name (scripts/architecture.py)
 	python3 scripts/architecture.py
 
 test-rust: ## Unit and integration tests (real server, real sockets, ws:// and wss://)

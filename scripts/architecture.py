@@ -9,7 +9,14 @@ and `self::…` paths, in `use` lines and in code), and fails on:
   (`server`, `connection`, `memory`, `lib`, `main`). A file may import its own layer and the
   layers below; the foundation imports no layer; `bus` and `store` do not import each other.
 - an import cycle between files (two files that import each other, or a longer loop);
-- a file over 500 lines before its tests (`#[cfg(test)]`).
+- a file over 500 lines before its tests (`#[cfg(test)]`), or a module of the page
+  (`web/static/*.js`) over 500 lines;
+- a path under `src/`, `web/`, `tests/`, `bench/` or `scripts/` that README.md or docs/ names and
+  that does not exist (what they tell a learner to open must be there).
+
+Before it reports, it checks itself: it plants one violation of each kind (an upward import, an
+import by the foundation, a cycle, a long file) in a copy of `src/` and fails if one goes
+unreported.
 
 Links in doc comments are not imports (comments are left out), nor are a folder's `mod.rs`
 lines naming its own files.
@@ -115,8 +122,8 @@ def resolve(path: str, here: tuple[str, ...], modules: set) -> tuple | None:
     return None
 
 
-def main() -> int:
-    src = Path(__file__).resolve().parent.parent / "src"
+def check(src: Path) -> tuple[list[str], list[str]]:
+    """Checks the tree under `src`; returns (the report of the layer graph, the violations)."""
     files = {module_of(p, src): p for p in sorted(src.rglob("*.rs"))}
     modules = set(files)
     edges: dict[tuple, set] = defaultdict(set)
@@ -157,19 +164,85 @@ def main() -> int:
     for cycle in cycles(edges):
         violations.append("import cycle: " + " -> ".join("::".join(m) for m in cycle + [cycle[0]]))
 
-    print("architecture: layers, bottom to top, and the imports between them")
+    report = ["architecture: layers, bottom to top, and the imports between them"]
     for rank, (name, names) in enumerate(LAYERS):
         members = sorted("::".join(m) for m in files if layer_of(m) == rank)
-        print(f"  {rank} {name}: {len(members)} files")
+        report.append(f"  {rank} {name}: {len(members)} files")
     for (s, t), n in sorted(between.items()):
         arrow = "->" if s >= t else "-> (UP)"
-        print(f"    {LAYERS[s][0]} {arrow} {LAYERS[t][0]}: {n} imports")
+        report.append(f"    {LAYERS[s][0]} {arrow} {LAYERS[t][0]}: {n} imports")
+    report.append(f"  {len(files)} files, {sum(map(len, edges.values()))} imports between them")
+    return report, violations
+
+
+def check_page(static: Path) -> list[str]:
+    """The page's modules: none over MAX_LINES lines."""
+    violations = []
+    for path in sorted(static.glob("*.js")):
+        lines = path.read_text().count("\n")
+        if lines > MAX_LINES:
+            violations.append(f"{path.relative_to(static.parent.parent)}: {lines} lines (at most {MAX_LINES})")
+    return violations
+
+
+def check_docs(root: Path) -> list[str]:
+    """Every `src/…`, `web/…`, `tests/…` path the README and docs/ name exists: what they tell a
+    learner to open is there."""
+    violations = []
+    for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        if not doc.exists():
+            continue
+        for path in sorted(set(re.findall(r"(?<![\w/.-])((?:src|web|tests|bench|scripts)/[\w./-]*\w)", doc.read_text()))):
+            if not (root / path).exists():
+                violations.append(f"{doc.relative_to(root)} names {path}, which does not exist")
+    return violations
+
+
+def self_test(root: Path) -> list[str]:
+    """The check must be able to fail: plant one violation of each kind in a copy of the tree and
+    see each reported. Returns what it did not catch."""
+    import shutil
+    import tempfile
+
+    missed = []
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "src"
+        shutil.copytree(root / "src", src)
+        plants = [
+            ("net/mod.rs", "use crate::chat as _;\n", "net (net) imports chat (chat): up the layers"),
+            ("config.rs", "use crate::net as _;\n", "config (foundation) imports net (net): up the layers"),
+            ("ws/handshake.rs", "use crate::ws::upgrade as _;\n", None),
+            ("ws/upgrade.rs", "use crate::ws::handshake as _;\n", "import cycle: "),
+            ("http/route.rs", "// a line\n" * (MAX_LINES + 1), "src/http/route.rs: "),
+        ]
+        for file, text, _ in plants:
+            path = src / file
+            path.write_text(text + path.read_text())
+        _, violations = check(src)
+        for file, _, expected in plants:
+            if expected and not any(v.startswith(expected) for v in violations):
+                missed.append(f"planted in src/{file}, not reported: {expected}")
+    return missed
+
+
+def main() -> int:
+    root = Path(__file__).resolve().parent.parent
+    report, violations = check(root / "src")
+    violations += check_page(root / "web" / "static")
+    violations += check_docs(root)
+    print("\n".join(report))
+    missed = self_test(root)
+    if missed:
+        print("architecture: the check itself is broken")
+        for m in missed:
+            print(f"  {m}")
+        return 2
     if violations:
         print(f"architecture: {len(violations)} violations")
         for v in violations:
             print(f"  {v}")
         return 1
-    print(f"architecture: {len(files)} files, {sum(map(len, edges.values()))} imports, no violation")
+    print("architecture: no violation (and each kind of violation, planted in a copy of src/, was caught)")
     return 0
 
 
