@@ -30,8 +30,8 @@ WORKDIR /app
 # No /etc/passwd: the user is a number. Certificates come in /app/tls (see docker-compose.yml).
 USER 10001:10001
 ENV TLS_CERT=/app/tls/cert.pem TLS_KEY=/app/tls/key.pem HISTORY_DIR=/app/data
-# Run alone (no Kafka), the server keeps its history, sessions and names here (see the README,
-# "History on disk"): a volume, so that they outlive the container. Owned by the server's user,
+# Run alone (no Kafka), the server keeps its history, sessions and names here (see
+# docs/store.md): a volume, so that they outlive the container. Owned by the server's user,
 # mode 0700: it holds private messages.
 VOLUME ["/app/data"]
 EXPOSE 8443

@@ -1,5 +1,5 @@
 //! Rooms: several conversations on one connection, each with its own ids, history, users and
-//! typing notices; the limits and the errors of the README's bad-input table.
+//! typing notices; the limits and the errors of docs/protocol.md's bad-input table.
 //!
 //! "Does not get" is checked without waiting for a silence: after the event someone must not
 //! see, something they must see is sent, and it has to be the next thing they read.

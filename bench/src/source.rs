@@ -1,7 +1,7 @@
 //! Where each client connects from: a loopback source address of its own.
 //!
 //! The server limits what one client address may take (open WebSockets, connections in their
-//! handshake at once, new sessions a minute, rooms created: README, "Security"), and the
+//! handshake at once, new sessions a minute, rooms created: docs/security.md), and the
 //! benchmark measures the server as it ships, with those limits at their defaults. A thousand
 //! clients from 127.0.0.1 would be one address far past them, so the clients are spread over
 //! 127.0.0.2, 127.0.0.3, …: all of 127.0.0.0/8 is loopback, and a socket bound to any of those

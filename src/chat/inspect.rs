@@ -152,7 +152,7 @@ impl Handshake {
     pub fn of(request: &HttpRequest) -> Handshake {
         // One allocation of the right size and no temporaries: every chat connection keeps
         // this for its life, and short-lived allocations on its thread would leave holes in the
-        // heap that the connection then pays for too (BENCHMARKS.md, issue 16).
+        // heap that the connection then pays for too (docs/benchmarks-history.md, issue 16).
         let HttpRequest { method, path, query, version, headers } = request;
         let fields: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4 + HIDDEN.len()).sum();
         let pairs = query.split('&').count() * HIDDEN.len();

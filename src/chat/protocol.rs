@@ -4,8 +4,8 @@
 //! tungstenite's job. A client sends requests such as `{"type":"message","room":"rust",
 //! "text":"hello"}` (or just `hello`: a text frame that does not start with `{` is a message to
 //! the default room, so typing into websocat works; one that does is a request, or refused: see
-//! `request.rs`). The server sends the [`ServerEvent`]s below. The README's "Protocol" section
-//! is the reference.
+//! `request.rs`). The server sends the [`ServerEvent`]s below. docs/protocol.md is the
+//! reference.
 
 use serde::Serialize;
 

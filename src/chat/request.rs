@@ -1,6 +1,6 @@
 //! What a client asks for: the [`Request`]s of the chat's protocol, read from one text frame
 //! each ([`parse_request`]), and the [`InputError`]s that refuse the rest. The server's answers
-//! are in `protocol.rs`; the README's "Protocol" section is the reference.
+//! are in `protocol.rs`; docs/protocol.md is the reference.
 
 use serde_json::{Map, Value};
 

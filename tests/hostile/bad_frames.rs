@@ -135,7 +135,7 @@ pub fn assert_documented_ending(ending: &crate::support::wire::Ending, sent: &[u
     );
 }
 
-/// Close codes the server may send on bad input (README, "Bad input and limits").
+/// Close codes the server may send on bad input (docs/protocol.md, "Bad input and limits").
 const DOCUMENTED: [u16; 6] = [1000, 1002, 1003, 1007, 1008, 1009];
 
 /// The codes of the close frames found among the frames a client sent.

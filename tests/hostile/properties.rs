@@ -4,7 +4,7 @@
 //! - `handshake::check`: a 28-character `Sec-WebSocket-Accept`, exactly when RFC 6455 §4.2.1
 //!   holds, or one of the handshake's rejections;
 //! - `request::parse_request`: a request with a valid room and trimmed, non-empty text, or
-//!   `empty` / `bad_request` / `bad_room`, exactly as the README's protocol says;
+//!   `empty` / `bad_request` / `bad_room`, exactly as docs/protocol.md says;
 //! - `session::Session::parse`: exactly the canonical 22-character base64url texts, which read
 //!   back unchanged;
 //! - `nickname::clean`: 1 to 32 characters, no control characters, no surrounding white space;
@@ -333,7 +333,7 @@ fn client_text() -> impl Strategy<Value = String> {
     ]
 }
 
-/// The README's rule for room names, written out again: 1 to 32 of `a-z 0-9 - _` after
+/// docs/protocol.md's rule for room names, written out again: 1 to 32 of `a-z 0-9 - _` after
 /// lower-casing, starting with a letter or a digit.
 fn room_rule(raw: &str) -> Option<String> {
     let name = raw.to_ascii_lowercase();
@@ -346,7 +346,7 @@ fn room_rule(raw: &str) -> Option<String> {
     ok.then_some(name)
 }
 
-/// What the README's "Protocol" section says a frame becomes.
+/// What docs/protocol.md says a frame becomes.
 fn expected_request(frame: &str) -> Result<ChatRequest, InputError> {
     use serde_json::Value;
     let trimmed = |text: &str| match text.trim() {

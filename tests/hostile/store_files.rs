@@ -1,8 +1,8 @@
 //! The store on disk (issue 22, findings 9 and 7). `HISTORY_DIR` holds private messages in
 //! plain JSON, so it is `0700` and every file in it `0600` whatever the umask, and a folder that
 //! is wider gets a warning at start. What belongs to a forgotten session leaves the disk with a
-//! compaction that its forget makes due, and the store stays within its budget (README, "History
-//! on disk": twice what the last compaction kept, or that plus 4 MiB, plus the copy a running
+//! compaction that its forget makes due, and the store stays within its budget (docs/store.md,
+//! "Budget": twice what the last compaction kept, or that plus 4 MiB, plus the copy a running
 //! compaction writes).
 
 use std::fs;
