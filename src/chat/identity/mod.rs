@@ -58,13 +58,16 @@
 //! any more.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::chat::history::History;
 use crate::chat::nickname::MAX_CHARS;
 use crate::chat::presence::FORGET_AFTER;
 use crate::chat::session::{Session, UserId, random_u64};
+
+mod handoff;
+
+pub use handoff::{NameTag, Settle, Unsettled};
 
 /// The session a new connection presented.
 #[derive(Debug)]
@@ -709,116 +712,6 @@ pub fn fold(name: &str) -> String {
     crate::chat::nickname::skeleton(name)
 }
 
-/// Who a connection is, as its own thread reads it: its session's user id, once the broadcaster
-/// settled it, and the nickname it signs its messages with, which the broadcaster also changes
-/// on every rename. Locked only by the connection's own thread and, on those occasions, by the
-/// broadcaster.
-///
-/// The connection's thread waits on it for its identity (a mutex and a condition variable, which
-/// cost a thread nothing to wait on, unlike a channel, whose waiting leaves a context in each
-/// thread that ever waited).
-#[derive(Debug, Default)]
-pub struct NameTag {
-    held: Mutex<Tag>,
-    settled: Condvar,
-}
-
-#[derive(Debug, Default)]
-struct Tag {
-    name: String,
-    user: Settling,
-}
-
-/// Where a connection's identity stands.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum Settling {
-    /// The broadcaster has not answered yet.
-    #[default]
-    Pending,
-    /// Settled on this session.
-    User(UserId),
-    /// Nobody will answer: the broadcaster is shutting down or gone.
-    Refused,
-    /// Refused a new session by a limit (told so in an error event).
-    Limited,
-}
-
-/// Why a connection was not settled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unsettled {
-    /// The broadcaster is shutting down or gone.
-    Gone,
-    /// A limit refused it a new session.
-    Limited,
-}
-
-impl NameTag {
-    /// The current name.
-    pub fn get(&self) -> String {
-        self.lock().name.clone()
-    }
-
-    /// Changes it.
-    pub fn set(&self, name: &str) {
-        let mut held = self.lock();
-        held.name.clear();
-        held.name.push_str(name);
-    }
-
-    /// Waits until the broadcaster settled who this connection is, at most `limit`: its user id,
-    /// or why not.
-    pub fn wait_settled(&self, limit: Duration) -> Result<UserId, Unsettled> {
-        let held = self.lock();
-        let waiting = |tag: &mut Tag| tag.user == Settling::Pending;
-        let (held, _) = self
-            .settled
-            .wait_timeout_while(held, limit, waiting)
-            .unwrap_or_else(|e| e.into_inner());
-        match held.user {
-            Settling::User(user) => Ok(user),
-            Settling::Limited => Err(Unsettled::Limited),
-            Settling::Pending | Settling::Refused => Err(Unsettled::Gone),
-        }
-    }
-
-    fn answer(&self, answer: Settling) {
-        let mut held = self.lock();
-        if held.user == Settling::Pending {
-            held.user = answer;
-        }
-        drop(held);
-        self.settled.notify_all();
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Tag> {
-        self.held.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// The broadcaster's promise to settle a new connection: [`Settle::done`] with its user id, or,
-/// dropped unanswered (the broadcaster shutting down or gone), a refusal, so the connection's
-/// thread never waits for nobody.
-#[derive(Debug)]
-pub struct Settle(pub Arc<NameTag>);
-
-impl Settle {
-    /// The connection is `user`.
-    pub fn done(self, user: UserId) {
-        self.0.answer(Settling::User(user));
-    }
-
-    /// The connection may not have a new session now (a limit; its client was told why).
-    pub fn limited(self) {
-        self.0.answer(Settling::Limited);
-    }
-}
-
-impl Drop for Settle {
-    fn drop(&mut self) {
-        self.0.answer(Settling::Refused);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -980,26 +873,6 @@ mod tests {
             let n: usize = name.strip_prefix("bob-").unwrap().parse().unwrap();
             assert!(n > COUNTED_SUFFIXES, "{name}");
         }
-    }
-
-    #[test]
-    fn a_connection_waits_for_its_identity_and_is_never_left_waiting() {
-        let tag = Arc::new(NameTag::default());
-        let user = session().user_id();
-        let waiter = {
-            let tag = tag.clone();
-            std::thread::spawn(move || tag.wait_settled(Duration::from_secs(10)))
-        };
-        Settle(tag.clone()).done(user);
-        assert_eq!(waiter.join().unwrap(), Ok(user));
-        // A promise dropped unanswered (the broadcaster going away) refuses at once.
-        let tag = Arc::new(NameTag::default());
-        drop(Settle(tag.clone()));
-        assert_eq!(tag.wait_settled(Duration::from_secs(10)), Err(Unsettled::Gone));
-        // A limit says so.
-        let tag = Arc::new(NameTag::default());
-        Settle(tag.clone()).limited();
-        assert_eq!(tag.wait_settled(Duration::from_secs(10)), Err(Unsettled::Limited));
     }
 
     #[test]
