@@ -192,7 +192,7 @@ impl Identities {
     /// Forgets the sessions offline for longer than the reserve and, past the cap, throwaway
     /// sessions, the newest first, with their names and conversations; returns them.
     pub fn sweep(&mut self, now: Instant) -> Vec<UserId> {
-        // With other instances: sessions that no roster lists any more go offline first.
+        // With other instances: sessions last listed by an instance now silent go offline first.
         self.unlist_silent(now);
         let reserve = self.reserve;
         let expired =
