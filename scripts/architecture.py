@@ -11,7 +11,8 @@ and `self::…` paths, in `use` lines and in code), and fails on:
 - an import cycle between files (two files that import each other, or a longer loop);
 - a file over 500 lines before its tests (`#[cfg(test)]`), or a module of the page
   (`web/static/*.js`) over 500 lines;
-- a path under `src/`, `web/`, `tests/`, `bench/` or `scripts/` that README.md or docs/ names and
+- a path under `src/`, `web/`, `tests/`, `bench/` or `scripts/` (or `chat/hub.rs`, from a layer's
+  folder down) that README.md, docs/, `.env`, the Dockerfile or a comment in the code names and
   that does not exist (what they tell a learner to open must be there).
 
 Before it reports, it checks itself: it plants one violation of each kind (an upward import, an
@@ -186,15 +187,24 @@ def check_page(static: Path) -> list[str]:
 
 
 def check_docs(root: Path) -> list[str]:
-    """Every `src/…`, `web/…`, `tests/…` path the README and docs/ name exists: what they tell a
-    learner to open is there."""
+    """Every `src/…`, `web/…`, `tests/…` path (or `chat/hub.rs`, a path in `src/` from its layers
+    down) that the README, docs/, `.env`, the Dockerfile or a comment in src/ or tests/ names
+    exists: what they tell a learner to open is there."""
     violations = []
-    for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+    texts = [root / "README.md", *sorted((root / "docs").glob("*.md")), root / ".env", root / "Dockerfile"]
+    texts += [p for p in sorted((root / "src").rglob("*.rs"))]
+    texts += [p for p in sorted((root / "tests").rglob("*.rs"))]
+    for doc in texts:
         if not doc.exists():
             continue
         for path in sorted(set(re.findall(r"(?<![\w/.-])((?:src|web|tests|bench|scripts)/[\w./-]*\w)", doc.read_text()))):
             if not (root / path).exists():
                 violations.append(f"{doc.relative_to(root)} names {path}, which does not exist")
+        # Paths inside src/ written from its layers down (`chat/hub.rs`, `ws/frame/`).
+        layers = "|".join(sorted(n for _, names in LAYERS for n in names if (root / "src" / n).is_dir()))
+        for path in sorted(set(re.findall(rf"(?<![\w/.-])((?:{layers})/[\w/]*\w\.rs)\b", doc.read_text()))):
+            if not (root / "src" / path).exists():
+                violations.append(f"{doc.relative_to(root)} names {path} (src/{path}), which does not exist")
     return violations
 
 
