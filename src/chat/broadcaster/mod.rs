@@ -3,11 +3,13 @@
 //! # Ownership
 //! The broadcaster alone owns the [`Hub`] (who is connected, who is in which room, each room's
 //! history), so nothing needs a lock and there is exactly one order of events: the order in which
-//! they leave the channel. Reader
-//! threads only *send* [`Event`]s through the [`Inbox`](crate::chat::inbox::Inbox); they never
-//! touch another client. Of the bus it knows only [`Announce`], where it tells other instances who
-//! is online here; it holds no way into its own inbox, so when every sender is gone (and no
-//! [`Event::Shutdown`] came) it shuts down too.
+//! they leave the channel. Reader threads only *send* [`Event`]s through the
+//! [`Inbox`](crate::chat::inbox::Inbox); they never touch another client. Of the bus it knows
+//! only [`Announce`], where it tells other instances who is online here; it holds no way into
+//! its own inbox, so when every sender is gone (and no [`Event::Shutdown`] came) it shuts down
+//! too. Each part of its state belongs to the file that changes it: the round to `round.rs`,
+//! the slow sockets to `delivery.rs`, the journal to `durability.rs`, the big rooms' batched
+//! changes to `rosters.rs`.
 //!
 //! # One round
 //! 1. Wait for an event, or for a client's retry request, or the retry tick while some socket has

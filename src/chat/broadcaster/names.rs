@@ -5,9 +5,9 @@
 //!
 //! Which session holds which name is [`Identities`](crate::chat::identity::Identities)'
 //! business; this file tells the clients and rooms what changed, writes sessions and renames to
-//! the journal, and (with other instances) publishes claims and releases, reading back theirs:
-//! see `identity.rs`, "Across instances". A session offline past `NAME_RESERVE_SECS` is
-//! forgotten on the tick, and its name released.
+//! the journal, and (with other instances) publishes its claims and releases and applies
+//! theirs, read back in the bus's order, so that every instance agrees on who holds a name. A
+//! session offline past `NAME_RESERVE_SECS` is forgotten on the tick, and its name released.
 
 use std::time::Instant;
 
