@@ -1,0 +1,119 @@
+//! Rooms: a client enters one (and gets its history and its users), leaves it, says something
+//! in it, types in it, or asks which rooms have members.
+//!
+//! A room message said here is numbered by its room's history (one thread numbers, so ids
+//! never collide); one the bus carried comes numbered by its offset, and is delivered once even
+//! if the bus hands it over twice. With a journal, a message goes out only once it is durable
+//! (`durability.rs`), and a history sent holds only what is durable.
+
+use std::sync::Arc;
+
+use super::Broadcaster;
+use super::round::{Except, Round};
+use crate::chat::history::Resume;
+use crate::chat::hub::Entered;
+use crate::chat::inbox::{From, Said};
+use crate::chat::protocol::{Chat, MAX_LISTED_ROOMS, Place, RoomCount, ServerEvent};
+use crate::chat::room::RoomName;
+use crate::chat::session::UserId;
+
+impl Broadcaster {
+    /// Client `id` enters `room` (or asks for its history again, after `resume`): it gets the
+    /// history, and the users unless the whole room was just sent them.
+    pub(super) fn subscribe(
+        &mut self,
+        id: u64,
+        room: RoomName,
+        resume: Option<Resume>,
+        round: &mut Round,
+    ) {
+        // A history sent must hold only what is durable: what this round wrote goes first.
+        self.commit(round);
+        let Some((slot, entered)) = self.hub.subscribe(id, &room) else { return };
+        let history = &self.hub.room(&room).expect("it has a member").history;
+        let (messages, complete) = history.replay(resume.as_ref());
+        let history = ServerEvent::History {
+            room: Some(room.as_str()),
+            dm: None,
+            user: None,
+            epoch: history.epoch(),
+            messages: messages.into_iter().map(|c| ServerEvent::Message(c)).collect(),
+            complete,
+        };
+        let index = round.frame(&history);
+        round.add(slot, index);
+        if entered == Entered::New(true) {
+            let name = self.hub.client(slot).expect("just subscribed").name.clone();
+            self.presence.local_appeared(&room, &name);
+        }
+        if !self.refresh_presence(round).contains(&room) {
+            // The room was not sent the list, but the newcomer needs it.
+            let users =
+                ServerEvent::Users { room: room.as_str(), users: self.presence.users(&room) };
+            let index = round.frame(&users);
+            round.add(slot, index);
+        }
+    }
+
+    /// Client `id` leaves `room`.
+    pub(super) fn unsubscribe(&mut self, id: u64, room: &RoomName, round: &mut Round) {
+        let Some(slot) = self.hub.slot(id) else { return };
+        if self.hub.unsubscribe(slot, room) == Some(true) {
+            let name = self.hub.client(slot).map(|c| c.name.clone()).unwrap_or_default();
+            self.presence.local_gone(room, &name);
+        }
+        self.refresh_presence(round);
+    }
+
+    /// A message in `room`: numbered (here, or by the bus), kept in the room's history, and
+    /// given to every member.
+    pub(super) fn chat(&mut self, from: From, room: RoomName, said: Said, round: &mut Round) {
+        let history = &mut self.hub.room_mut(&room).history;
+        let id = match from {
+            // A record read twice (after a consumer error) is delivered once.
+            From::Bus { id } if history.has_seen(id) => return,
+            From::Bus { id } => id,
+            From::Here { .. } => history.next_id(),
+        };
+        let Said { user, name, text, ts } = said;
+        self.identities.mark_used(user);
+        let chat = Arc::new(Chat { place: Place::Room(room.clone()), id, user, name, text, ts });
+        let Some(conn) = self.durability.journals(from) else {
+            history.push(chat.clone());
+            self.to_room(round, &room, &ServerEvent::Message(&chat), Except::Nobody);
+            return;
+        };
+        let frame = round.frame(&ServerEvent::Message(&chat));
+        self.durability.write_message(history, chat, frame, conn);
+        self.to_room_frame(round, &room, frame, Except::Nobody);
+    }
+
+    /// Someone (on connection `from`, when it is here) is typing in `room`: the others there
+    /// are told.
+    pub(super) fn typing(
+        &mut self,
+        room: &RoomName,
+        user: UserId,
+        name: &str,
+        from: Option<u64>,
+        round: &mut Round,
+    ) {
+        let except = from.and_then(|id| self.hub.slot(id));
+        let typing = ServerEvent::Typing { room: room.as_str(), name, user };
+        let except = except.map_or(Except::Nobody, Except::Slot);
+        self.to_room(round, room, &typing, except);
+    }
+
+    /// Client `id` asks which rooms have members (on any instance): the busiest ones.
+    pub(super) fn list_rooms(&mut self, id: u64, round: &mut Round) {
+        let busiest = self.presence.busiest(MAX_LISTED_ROOMS);
+        let rooms = busiest
+            .into_iter()
+            .map(|(room, users)| RoomCount { room: room.as_str(), users })
+            .collect();
+        let index = round.frame(&ServerEvent::Rooms { rooms });
+        if let Some(slot) = self.hub.slot(id) {
+            round.add(slot, index);
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! One round: the events taken together, each outgoing event encoded to a frame once, and who
+//! gets which frame.
+//!
+//! A round starts with the event the loop waited for and takes every other event already
+//! waiting, up to [`MAX_BATCH`]. Each event's handler encodes what it sends with
+//! [`Round::frame`] and names who gets it with [`Round::add`], or with
+//! [`Broadcaster::to_room`] for the members of a room (the hub's index by room, so a round with
+//! messages for many rooms never walks every client per room). When the round ends, what it
+//! wrote is made durable (`durability.rs`), then each client gets its frames (`delivery.rs`).
+
+use crossbeam_channel::Receiver;
+use tungstenite::Bytes;
+
+use super::{Broadcaster, Flow};
+use crate::chat::hub::Slot;
+use crate::chat::inbox::Event;
+use crate::chat::protocol::ServerEvent;
+use crate::chat::room::RoomName;
+use crate::ws::frame;
+
+/// The frames of one round, each encoded once, and who gets which.
+///
+/// Recipients are resolved when an event is handled, from the room's members at that moment:
+/// a client that subscribes halfway through a round gets the room's later frames but not the
+/// earlier ones (those are in the history it was just sent), and one that leaves gets nothing
+/// more.
+#[derive(Debug, Default)]
+pub(super) struct Round {
+    frames: Vec<Bytes>,
+    /// For each slot, the indexes of its frames in `frames`, in order.
+    to: Vec<Vec<u32>>,
+    /// The slots with frames, in the order they got their first.
+    touched: Vec<Slot>,
+}
+
+/// Which members of a room an event skips.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Except<'a> {
+    /// Every member gets it.
+    Nobody,
+    /// The connection in this slot (the one typing).
+    Slot(Slot),
+    /// Connections with this nickname (a `join` or `leave` is not news to them).
+    Named(&'a str),
+}
+
+impl Broadcaster {
+    /// One round: `first` and every other event already waiting, up to [`MAX_BATCH`], delivered
+    /// together.
+    pub(super) fn round(&mut self, first: Event, events: &Receiver<Event>) -> Flow {
+        let mut round = std::mem::take(&mut self.round);
+        let rest = events.try_iter().take(MAX_BATCH - 1);
+        let mut flow = Flow::Continue;
+        for event in std::iter::once(first).chain(rest) {
+            flow = self.handle(event, &mut round);
+            if flow == Flow::Stop {
+                break;
+            }
+        }
+        self.commit(&mut round);
+        self.deliver(&mut round);
+        self.compact_if_due();
+        self.round = round;
+        flow
+    }
+
+    /// Sends `event` to the connection in `slot` only.
+    pub(super) fn tell(&self, round: &mut Round, slot: Slot, event: &ServerEvent<'_>) {
+        let index = round.frame(event);
+        round.add(slot, index);
+    }
+
+    /// Encodes `event` once and gives it to the members of `room`, but `except`.
+    pub(super) fn to_room(
+        &self,
+        round: &mut Round,
+        room: &RoomName,
+        event: &ServerEvent<'_>,
+        except: Except,
+    ) {
+        if self.hub.room(room).is_some_and(|r| !r.members().is_empty()) {
+            let index = round.frame(event);
+            self.to_room_frame(round, room, index, except);
+        }
+    }
+
+    /// Gives frame `index` of the round to the members of `room`, but `except`.
+    pub(super) fn to_room_frame(
+        &self,
+        round: &mut Round,
+        room: &RoomName,
+        index: u32,
+        except: Except,
+    ) {
+        let Some(room) = self.hub.room(room) else { return };
+        for &slot in room.members() {
+            let skip = match except {
+                Except::Nobody => false,
+                Except::Slot(one) => slot == one,
+                // Only here is the member itself looked at; a message costs the slot numbers alone.
+                Except::Named(name) => self.hub.client(slot).is_some_and(|c| c.name == name),
+            };
+            if !skip {
+                round.add(slot, index);
+            }
+        }
+    }
+}
+
+impl Round {
+    /// Encodes `event` once; returns the frame's index.
+    pub(super) fn frame(&mut self, event: &ServerEvent<'_>) -> u32 {
+        self.frames.push(frame::text(event.to_json()));
+        (self.frames.len() - 1) as u32
+    }
+
+    /// Gives frame `index` to `slot`.
+    pub(super) fn add(&mut self, slot: Slot, index: u32) {
+        let at = slot as usize;
+        if at >= self.to.len() {
+            self.to.resize_with(at + 1, Vec::new);
+        }
+        if self.to[at].is_empty() {
+            self.touched.push(slot);
+        }
+        self.to[at].push(index);
+    }
+
+    /// Frame `index` goes to nobody after all (its message could not be made durable).
+    pub(super) fn cancel(&mut self, index: u32) {
+        self.frames[index as usize] = Bytes::new();
+    }
+
+    /// `slot`'s client is gone: it gets nothing more (a newcomer may take the slot).
+    pub(super) fn forget(&mut self, slot: Slot) {
+        if let Some(list) = self.to.get_mut(slot as usize) {
+            list.clear();
+        }
+    }
+
+    /// Hands `give` each slot with frames and its frames, in the order they were added (the
+    /// cancelled ones left out), and empties the round for the next one.
+    pub(super) fn drain(&mut self, mut give: impl FnMut(Slot, &[&Bytes])) {
+        let Round { frames: all, to, touched } = self;
+        let mut frames: Vec<&Bytes> = Vec::new();
+        for &slot in touched.iter() {
+            let list = &mut to[slot as usize];
+            if list.is_empty() {
+                continue;
+            }
+            frames.clear();
+            // A cancelled frame is empty (a message refused by the store).
+            frames.extend(list.iter().map(|&i| &all[i as usize]).filter(|f| !f.is_empty()));
+            list.clear();
+            if list.capacity() > KEEP_PER_SLOT {
+                list.shrink_to(KEEP_PER_SLOT);
+            }
+            if !frames.is_empty() {
+                give(slot, &frames);
+            }
+        }
+        touched.clear();
+        all.clear();
+    }
+}
+
+/// Events handled in one round at most.
+pub const MAX_BATCH: usize = 1024;
+/// Frame indexes a slot keeps room for between rounds; a longer list is shrunk back.
+const KEEP_PER_SLOT: usize = 16;
