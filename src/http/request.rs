@@ -12,8 +12,8 @@ use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr};
 
 use crate::config::Cidr;
+use crate::config::origin::Scheme;
 use crate::error::Rejection;
-use crate::http::origin::Scheme;
 use crate::memory::StackFirst;
 
 /// A parsed request head.
