@@ -15,6 +15,7 @@
 //! runs the first, `memory::session_phase` stands in for `Session::run`. They change what an idle
 //! connection costs, not what it does: without them `serve` would call `read_request`, then
 //! `Ready::run` with `Session::run`, and behave the same (`memory.rs` lists what each buys).
+
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -72,10 +73,6 @@ pub fn serve(tcp: TcpStream, id: u64, handshake: Option<Held>, ctx: &Context) {
     }
 }
 
-/// How a session is run with a handler: `Session::run`, or the same with memory's tricks around
-/// it (`memory::session_phase`).
-type RunSession = fn(Session, &mut dyn Handler) -> End;
-
 /// Which application a WebSocket is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum App {
@@ -98,8 +95,14 @@ struct Ready<'a> {
 }
 
 impl Ready<'_> {
-    /// Runs the session to the connection's end, with `run_session`.
-    fn run(self, id: u64, ctx: &Context, run_session: RunSession) {
+    /// Runs the session to the connection's end. `run_session` runs a session with a handler:
+    /// `Session::run`, or the same with memory's tricks around it (`memory::session_phase`).
+    fn run(
+        self,
+        id: u64,
+        ctx: &Context,
+        run_session: impl FnOnce(Session, &mut dyn Handler) -> End,
+    ) {
         let Ready { upgraded, app, joining, peer, _open, _socket } = self;
         let started = Instant::now();
         let config = &ctx.config;

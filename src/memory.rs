@@ -59,7 +59,9 @@ pub fn http_phase<T: Send>(tls: bool, phase: impl FnOnce() -> T + Send) -> T {
 
 /// Runs `session` with `handler` as `Session::run` does, first giving back the stack pages the
 /// HTTP phase touched ([`release_unused_stack`]), and again those the handler's first frames
-/// touched ([`ReleaseAfterOpen`]).
+/// touched ([`ReleaseAfterOpen`]). Inlined, so that the session runs no deeper than it would
+/// without it: one frame more could take the idle read loop into another 4 KiB stack page.
+#[inline]
 pub fn session_phase(session: Session, handler: &mut dyn Handler) -> End {
     release_unused_stack();
     session.run(&mut ReleaseAfterOpen(handler))
