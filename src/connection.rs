@@ -6,14 +6,15 @@
 //!                        ├─ http: the request head, its route
 //!                        ├─ an answer (page, /healthz, /metrics, a refusal), then net::close
 //!                        └─ admit ─ ws: handshake::check, then upgrade (the 101)
-//!       ─▶ Session::run(handler) for the rest of the connection's life:
+//!       ─▶ Ready::run ─▶ Session::run(handler) for the rest of the connection's life:
 //!            /ws   the chat's handler (chat::handler)
 //!            /echo ws::echo
 //! ```
-//! [`read_request`] returns before the session starts, so the session runs in shallow stack
-//! frames and the pages the HTTP phase touched can be given back (`memory.rs`). With TLS it runs
-//! on a short-lived thread of its own, and the session on the connection's thread: what the
-//! handshake freed goes back to the allocator when that thread ends (`memory.rs`).
+//! Two phases, then: the HTTP phase ([`read_request`]) returns before the session starts. The
+//! memory tricks are wrapped around the two in [`serve`] and nowhere else: `memory::http_phase`
+//! runs the first, `memory::session_phase` stands in for `Session::run`. They change what an idle
+//! connection costs, not what it does: without them `serve` would call `read_request`, then
+//! `Ready::run` with `Session::run`, and behave the same (`memory.rs` lists what each buys).
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
@@ -38,7 +39,7 @@ use crate::net::conn::{Conn, DeadlineSocket};
 use crate::net::per_address::{Held, PerAddress};
 use crate::ws::echo::Echo;
 use crate::ws::handshake;
-use crate::ws::session::{Session, Timing};
+use crate::ws::session::{End, Handler, Session, Timing};
 use crate::ws::upgrade::{self, Options, Upgraded};
 
 /// What every connection thread shares.
@@ -63,21 +64,12 @@ pub struct Context {
 /// The body of a connection thread: serves the connection and logs how it ended. `handshake`
 /// is its address's count of handshakes, given back when the HTTP phase is over.
 pub fn serve(tcp: TcpStream, id: u64, handshake: Option<Held>, ctx: &Context) {
-    let peer = tcp.peer_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
-    // The TLS handshake leaves freed blocks cached by its thread's allocator: on a thread of its
-    // own, they go back when that thread ends (memory.rs).
-    let request = match ctx.tls {
-        Some(_) => memory::on_a_thread_of_its_own(|| read_request(tcp, id, handshake, ctx)),
-        None => read_request(tcp, id, handshake, ctx),
-    };
-    match request {
-        Ok(Some(upgraded)) => {
-            drop(peer);
-            memory::release_unused_stack();
-            upgraded.run(id, ctx);
-        }
+    let peer = tcp.peer_addr().ok();
+    // The memory tricks, around the two phases (memory.rs).
+    match memory::http_phase(ctx.tls.is_some(), || read_request(tcp, id, handshake, ctx)) {
+        Ok(Some(ready)) => ready.run(id, ctx, memory::session_phase),
         Ok(None) => {}
-        Err(e) => log_failure(&peer, &e),
+        Err(e) => log_failure(peer, &e),
     }
 }
 
@@ -103,8 +95,14 @@ struct Ready<'a> {
 }
 
 impl Ready<'_> {
-    /// Runs the session to the connection's end.
-    fn run(self, id: u64, ctx: &Context) {
+    /// Runs the session to the connection's end. `run_session` runs a session with a handler:
+    /// `Session::run`, or the same with memory's tricks around it (`memory::session_phase`).
+    fn run(
+        self,
+        id: u64,
+        ctx: &Context,
+        run_session: impl FnOnce(Session, &mut dyn Handler) -> End,
+    ) {
         let Ready { upgraded, app, joining, peer, _open, _socket } = self;
         let started = Instant::now();
         let config = &ctx.config;
@@ -123,12 +121,12 @@ impl Ready<'_> {
                     per_address: &ctx.per_address,
                 };
                 let mut chat = ChatHandler::new(id, joining, services);
-                let end = session.run(&mut memory::ReleaseAfterOpen(&mut chat));
+                let end = run_session(session, &mut chat);
                 (end, chat.name())
             }
             App::Echo => {
                 let echo = &mut Echo { patience: config.idle_timeout };
-                (session.run(&mut memory::ReleaseAfterOpen(echo)), joining.name)
+                (run_session(session, echo), joining.name)
             }
         };
         info!("{peer}: {name} disconnected after {:.1?}: {end}", started.elapsed());
@@ -136,8 +134,7 @@ impl Ready<'_> {
 }
 
 /// The HTTP phase: TLS, the request head, and an answer or the upgrade. `Ok(Some)`: a WebSocket
-/// to read; `Ok(None)`: answered and closed. Its frames (httparse's header array, the TLS
-/// handshake) are gone when it returns, before the session starts (`memory.rs`).
+/// to read; `Ok(None)`: answered and closed.
 fn read_request(
     tcp: TcpStream,
     id: u64,
@@ -273,7 +270,8 @@ fn refuse_for<T>(
 }
 
 /// Why an HTTP-phase connection ended without an answer, at the level it deserves.
-fn log_failure(peer: &str, e: &io::Error) {
+fn log_failure(peer: Option<SocketAddr>, e: &io::Error) {
+    let peer = peer.map_or_else(|| "?".to_string(), |peer| peer.to_string());
     if is_timeout(e) {
         debug!("{peer}: dropped, handshake timed out");
     } else if e.kind() == io::ErrorKind::UnexpectedEof {

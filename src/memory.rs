@@ -1,17 +1,20 @@
 //! Memory tricks, kept out of the reading path: the one module that may use `unsafe`.
 //!
 //! A learner can skip this file: nothing here changes what the server does, only what an idle
-//! connection costs. Each trick is listed with what it buys, measured with 2,000 idle plain
-//! connections to the lean build (`/proc/PID/smaps`, the 256 KiB stack mappings, and `VmRSS`);
-//! `BENCH_ONLY=c make bench` gives 13.4 KiB per idle connection with all four.
+//! connection costs. `connection::serve` applies it at one point, around a connection's two
+//! phases: [`http_phase`] runs the HTTP phase, [`session_phase`] runs the session in place of
+//! `Session::run`. No layer below imports it. Each trick is listed with what it buys, measured
+//! with 2,000 idle plain connections to the lean build (`/proc/PID/smaps`, the 256 KiB stack
+//! mappings, and `VmRSS`); `BENCH_ONLY=c make bench` gives 13.4 KiB per idle connection with all
+//! four.
 //!
 //! | trick | where | idle connection without it |
 //! |---|---|---|
-//! | [`release_unused_stack`]: give back the stack pages the HTTP phase touched | called once, from `connection::serve` | +4 KiB (stack: 12 KiB instead of 8) |
+//! | [`release_unused_stack`]: give back the stack pages the HTTP phase touched | [`session_phase`], before the session | +4 KiB (stack: 12 KiB instead of 8) |
 //! | tungstenite's `WebSocket` on the heap, so the session's frames stay shallow | `Box` in `ws::upgrade::Upgraded` | +4 KiB (stack: 12 KiB instead of 8) |
-//! | the request head read into the stack first ([`StackFirst`]) | `http::request::read_head` | +1 KiB (a freed heap buffer stays cached by the thread's allocator) |
-//! | [`ReleaseAfterOpen`]: give back, once more, the pages the handler's first frames touched | wraps the handler in `connection::Ready::run` | +4 KiB over `wss://` (stack: 12 KiB instead of 8; the TLS write of the chat's `hello` goes a page deeper than the idle read loop; 2,000 idle `wss://` connections, 29.3 KiB each without it, 25.4 KiB with it) |
-//! | [`on_a_thread_of_its_own`]: the HTTP phase of a `wss://` connection (the TLS handshake) on a short-lived thread, the session on the connection's | `connection::serve` | +4.4 KiB over `wss://` (2,000 idle `wss://` connections, 22.3 KiB each without it, 18.0 KiB with it: the small blocks the handshake frees stay in the freeing thread's glibc tcache, and a thread's tcache goes back only when the thread ends). It costs a thread start, about 40 µs of server CPU per TLS connection (460 against 500 µs, noisy); plain connections would gain 0.25 KiB for 35 to 50 µs more (200 µs), so they do not use it |
+//! | the request head read into a buffer whose first kilobyte is on the stack | `HeadBuffer` in `http::request` (HTTP's own buffer: it carries its figure there) | +1 KiB (a freed heap buffer stays cached by the thread's allocator) |
+//! | [`ReleaseAfterOpen`]: give back, once more, the pages the handler's first frames touched | wraps the handler in [`session_phase`] | +4 KiB over `wss://` (stack: 12 KiB instead of 8; the TLS write of the chat's `hello` goes a page deeper than the idle read loop; 2,000 idle `wss://` connections, 29.3 KiB each without it, 25.4 KiB with it) |
+//! | [`on_a_thread_of_its_own`]: the HTTP phase of a `wss://` connection (the TLS handshake) on a short-lived thread, the session on the connection's | [`http_phase`] | +4.4 KiB over `wss://` (2,000 idle `wss://` connections, 22.3 KiB each without it, 18.0 KiB with it: the small blocks the handshake frees stay in the freeing thread's glibc tcache, and a thread's tcache goes back only when the thread ends). It costs a thread start, about 40 µs of server CPU per TLS connection (460 against 500 µs, noisy); plain connections would gain 0.25 KiB for 35 to 50 µs more (200 µs), so they do not use it |
 //! | buffers of our own for TLS, empty while idle: rustls's unbuffered API | `net::tls_session` | +3.8 KiB over `wss://` (rustls's buffered connection keeps its incoming ciphertext buffer at 4 KiB for the connection's life; 26.0 against 22.3 KiB) |
 //! | `sendmsg`'s kilobyte of iovecs kept out of single-frame writes | `#[inline(never)]` on `ws::outbound::send_many` | +4 KiB once the connection has been pinged (stack: 12 KiB instead of 8, with `PING_INTERVAL_SECS=1`; `make bench` holds its idle connections for less than one ping interval, so it does not see this one) |
 //!
@@ -26,11 +29,12 @@
 //! A connection thread reserves [`CONNECTION_STACK_BYTES`] of stack, but memory is only spent on
 //! the pages it touches, and a page once touched stays resident until the thread ends. The HTTP
 //! phase (the TLS handshake, httparse's header array, building the `101` answer) runs deeper than
-//! the session loop that follows for the rest of the connection's life. So after the upgrade, with
-//! those frames gone, [`release_unused_stack`] tells the kernel that the pages below the current
-//! frame hold nothing (`madvise(MADV_DONTNEED)`): they are unmapped now and come back as zero
-//! pages if a later call goes that deep again (a chat message does, an idle connection does not).
-//! What stays: the thread's control block and TLS in one page, the session loop in the next.
+//! the session loop that follows for the rest of the connection's life. So when the session
+//! starts, with those frames gone, [`release_unused_stack`] tells the kernel that the pages below
+//! the current frame hold nothing (`madvise(MADV_DONTNEED)`): they are unmapped now and come back
+//! as zero pages if a later call goes that deep again (a chat message does, an idle connection
+//! does not). What stays: the thread's control block and TLS in one page, the session loop in the
+//! next.
 //!
 //! [`CONNECTION_STACK_BYTES`]: crate::net::accept::CONNECTION_STACK_BYTES
 #![allow(unsafe_code)]
@@ -41,14 +45,34 @@ use std::time::Instant;
 use tungstenite::Bytes;
 
 use crate::ws::outbound::Outbound;
-use crate::ws::session::{Close, End, Handler};
+use crate::ws::session::{Close, End, Handler, Session};
+
+/// Runs a connection's HTTP phase and returns what it returns: over TLS on a thread of its own
+/// ([`on_a_thread_of_its_own`]), so that what the TLS handshake freed goes back when that thread
+/// ends; a plain connection's here, where the gain would not pay for a thread.
+pub fn http_phase<T: Send>(tls: bool, phase: impl FnOnce() -> T + Send) -> T {
+    match tls {
+        true => on_a_thread_of_its_own(phase),
+        false => phase(),
+    }
+}
+
+/// Runs `session` with `handler` as `Session::run` does, first giving back the stack pages the
+/// HTTP phase touched ([`release_unused_stack`]), and again those the handler's first frames
+/// touched ([`ReleaseAfterOpen`]). Inlined, so that the session runs no deeper than it would
+/// without it: one frame more could take the idle read loop into another 4 KiB stack page.
+#[inline]
+pub fn session_phase(session: Session, handler: &mut dyn Handler) -> End {
+    release_unused_stack();
+    session.run(&mut ReleaseAfterOpen(handler))
+}
 
 /// A handler that gives back the stack pages its [`Handler::on_open`] touched: the first frames a
 /// connection sends (the chat's `hello`, encrypted with TLS) go a page deeper than the idle read
 /// loop, and the page would otherwise stay resident for the connection's life. A chat client
 /// that presents its session in its first message gets its `hello` from that message's
 /// [`Handler::on_text`] (the handler had a [`Handler::deadline`] for it): given back there too.
-pub struct ReleaseAfterOpen<'h>(pub &'h mut dyn Handler);
+struct ReleaseAfterOpen<'h>(&'h mut dyn Handler);
 
 impl Handler for ReleaseAfterOpen<'_> {
     fn on_open(&mut self, out: &Arc<Outbound>) -> Result<(), Close> {
@@ -84,7 +108,7 @@ impl Handler for ReleaseAfterOpen<'_> {
 /// size per thread) only until the thread ends, which gives it all back. The TLS handshake frees
 /// about 6 KiB of small blocks; on the connection's own thread they would stay cached for the
 /// connection's life. Runs `phase` here when no thread can be started.
-pub fn on_a_thread_of_its_own<T: Send>(phase: impl FnOnce() -> T + Send) -> T {
+fn on_a_thread_of_its_own<T: Send>(phase: impl FnOnce() -> T + Send) -> T {
     let phase = std::sync::Mutex::new(Some(phase));
     let run = || {
         let taken = phase.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
@@ -107,7 +131,7 @@ pub fn on_a_thread_of_its_own<T: Send>(phase: impl FnOnce() -> T + Send) -> T {
 /// Unmaps this thread's stack pages below the caller's frame (less [`MARGIN`]). Does nothing where
 /// the stack's bounds cannot be read.
 #[inline(never)]
-pub fn release_unused_stack() {
+fn release_unused_stack() {
     let here = 0u8;
     let here = std::hint::black_box(&here) as *const u8 as usize;
     let Some(lowest) = stack_lowest() else { return };
@@ -152,41 +176,6 @@ fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     usize::try_from(size).ok().filter(|s| s.is_power_of_two()).unwrap_or(4096)
-}
-
-/// A buffer whose first `N` bytes live on the stack; it moves to the heap only when it must grow.
-/// A heap buffer freed after the HTTP phase would stay cached by this thread's allocator for the
-/// connection's whole life; stack pages are given back ([`release_unused_stack`]).
-#[derive(Debug)]
-pub struct StackFirst<const N: usize> {
-    stack: [u8; N],
-    heap: Vec<u8>,
-}
-
-impl<const N: usize> StackFirst<N> {
-    /// `N` zero bytes on the stack.
-    pub fn new() -> StackFirst<N> {
-        StackFirst { stack: [0; N], heap: Vec::new() }
-    }
-
-    /// The buffer as it is now: `N` bytes, or more once grown.
-    pub fn bytes(&mut self) -> &mut [u8] {
-        if self.heap.is_empty() { &mut self.stack } else { &mut self.heap }
-    }
-
-    /// Grows the buffer to `len` bytes on the heap, keeping its contents.
-    pub fn grow(&mut self, len: usize) {
-        if self.heap.is_empty() {
-            self.heap = self.stack.to_vec();
-        }
-        self.heap.resize(len, 0);
-    }
-}
-
-impl<const N: usize> Default for StackFirst<N> {
-    fn default() -> Self {
-        StackFirst::new()
-    }
 }
 
 /// The stack of a thread [`on_a_thread_of_its_own`] starts: a connection thread's.

@@ -1,43 +1,14 @@
-//! Rooms: what a room name may be, and which Kafka partition carries a room.
+//! Rooms: how many a server holds, and which Kafka partition carries a room.
 //!
-//! A room name is 1 to [`MAX_CHARS`] characters of `a-z 0-9 - _`, starting with a letter or a
-//! digit; input is lower-cased first, so `Rust` and `rust` are one room. Names are checked where
-//! they enter (the client's request, a record from the bus), so everything past that point holds a
-//! valid one.
+//! A room's name is a [`RoomName`] (1 to 32 characters of `a-z 0-9 - _`), defined with the
+//! configuration in `config/room_name.rs`, since `DEFAULT_ROOM` is one.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+pub use crate::config::RoomName;
 use crate::net::per_address::PerAddress;
-
-/// A valid room name. Cheap to clone: rooms are named in every event of the hot path.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RoomName(Arc<str>);
-
-impl RoomName {
-    /// Lower-cases `raw` and checks it; `None` when it is not a room name.
-    pub fn parse(raw: &str) -> Option<RoomName> {
-        let name = raw.to_ascii_lowercase();
-        let mut chars = name.chars();
-        let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-        let rest_ok =
-            chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_".contains(c));
-        (first_ok && rest_ok && name.len() <= MAX_CHARS).then(|| RoomName(name.into()))
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for RoomName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// The partition of a topic with `partitions` partitions that carries `room`'s records:
 /// FNV-1a (32-bit) of the name's bytes, modulo the count. Every instance and every version must
@@ -122,8 +93,6 @@ impl Admission {
     }
 }
 
-/// The longest room name, in characters.
-pub const MAX_CHARS: usize = 32;
 const FNV_OFFSET: u32 = 2_166_136_261;
 const FNV_PRIME: u32 = 16_777_619;
 
@@ -131,16 +100,6 @@ const FNV_PRIME: u32 = 16_777_619;
 mod tests {
     use super::*;
     use crate::net::per_address::AddressLimits;
-
-    #[test]
-    fn names_are_lower_cased_and_checked() {
-        assert_eq!(RoomName::parse("Rust").unwrap().as_str(), "rust");
-        assert_eq!(RoomName::parse("9lives_x-1").unwrap().as_str(), "9lives_x-1");
-        assert!(RoomName::parse(&"a".repeat(32)).is_some());
-        for bad in ["", "-x", "_x", "a b", "é", "a.b", "a/b", &"a".repeat(33)] {
-            assert_eq!(RoomName::parse(bad), None, "{bad:?}");
-        }
-    }
 
     #[test]
     fn admission_counts_rooms_with_members() {

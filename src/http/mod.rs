@@ -6,13 +6,17 @@
 //! 3. [`response::Response::write_to`] answers with `Content-Length` and `Connection: close`.
 //!
 //! [`healthcheck`] is the other side: `websocketchat healthcheck` asking a running server.
+//!
+//! [`origin`] (web origins, RFC 6454) is HTTP's too, but its file is `config/origin.rs`: the
+//! configuration parses `ALLOWED_ORIGINS` into origins, and the foundation imports no layer.
 
 pub mod assets;
 pub mod healthcheck;
-pub mod origin;
 pub mod request;
 pub mod response;
 pub mod route;
+
+pub use crate::config::origin;
 
 pub use request::{HeadError, Request};
 pub use response::Response;

@@ -7,14 +7,19 @@
 //!
 //! Bytes the client sent after the head (its first WebSocket frames, if it did not wait for our
 //! answer) are returned to the caller, who hands them to the WebSocket as already read.
+//!
+//! The head is read into a [`HeadBuffer`]: its first kilobyte on the stack, where most heads fit,
+//! and on the heap only for a longer head. A heap buffer from the start would cost every idle
+//! plain connection 1 KiB (`BENCH_ONLY=c make bench`, the figures in `memory.rs`): once freed, it
+//! stays cached by the thread's allocator for the connection's whole life, while the stack pages
+//! go back.
 
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr};
 
 use crate::config::Cidr;
+use crate::config::origin::Scheme;
 use crate::error::Rejection;
-use crate::http::origin::Scheme;
-use crate::memory::StackFirst;
 
 /// A parsed request head.
 #[derive(Debug, Clone)]
@@ -104,7 +109,7 @@ impl From<io::Error> for HeadError {
 /// Reads and parses one request head. Returns the request and any bytes read past its end.
 pub fn read_head(stream: &mut impl Read) -> Result<(Request, Vec<u8>), HeadError> {
     // Most heads are a few hundred bytes; a longer one doubles the buffer up to MAX_HEAD_BYTES.
-    let mut buf = StackFirst::<FIRST_READ_BYTES>::new();
+    let mut buf = HeadBuffer::new();
     let mut filled = 0;
     loop {
         let len = buf.bytes().len();
@@ -154,7 +159,34 @@ pub fn parse_head(bytes: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
     Ok(Some((request, len)))
 }
 
-/// The first read's buffer (on the stack, see `memory.rs`); a longer head doubles it, up to
+/// The buffer a head is read into: [`FIRST_READ_BYTES`] on the stack, moved to the heap only
+/// when a longer head makes it grow (why: the module's doc).
+#[derive(Debug)]
+struct HeadBuffer {
+    stack: [u8; FIRST_READ_BYTES],
+    heap: Vec<u8>,
+}
+
+impl HeadBuffer {
+    fn new() -> HeadBuffer {
+        HeadBuffer { stack: [0; FIRST_READ_BYTES], heap: Vec::new() }
+    }
+
+    /// The buffer as it is now: [`FIRST_READ_BYTES`], or more once grown.
+    fn bytes(&mut self) -> &mut [u8] {
+        if self.heap.is_empty() { &mut self.stack } else { &mut self.heap }
+    }
+
+    /// Grows the buffer to `len` bytes on the heap, keeping its contents.
+    fn grow(&mut self, len: usize) {
+        if self.heap.is_empty() {
+            self.heap = self.stack.to_vec();
+        }
+        self.heap.resize(len, 0);
+    }
+}
+
+/// The first read's buffer, on the stack; a longer head doubles it on the heap, up to
 /// [`MAX_HEAD_BYTES`].
 const FIRST_READ_BYTES: usize = 1024;
 /// The largest request head we read (request line and headers), in bytes.
@@ -217,6 +249,15 @@ mod tests {
                 "{raw:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_head_longer_than_the_first_read_is_read_whole() {
+        let long = "a".repeat(3 * FIRST_READ_BYTES);
+        let raw = format!("GET /ws HTTP/1.1\r\nX-Long: {long}\r\n\r\nXY");
+        let (request, leftover) = read_head(&mut raw.as_bytes()).unwrap();
+        assert_eq!(request.header("x-long"), Some(long.as_str()));
+        assert_eq!(leftover, b"XY");
     }
 
     #[test]

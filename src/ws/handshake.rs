@@ -21,10 +21,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use crate::config::Origins;
+use crate::config::origin::{Origin, Origins, Scheme};
 use crate::error::Rejection;
 use crate::http::Request;
-use crate::http::origin::{Origin, Scheme};
 
 /// Validates an upgrade request (RFC 6455 §4.2.1) and returns the `Sec-WebSocket-Accept` value.
 /// `scheme` is how the client reached us ([`Request::scheme`]: `https` over TLS, `http`

@@ -119,15 +119,13 @@ pub struct Session {
     ws: Box<WebSocket<ClientStream>>,
     outbound: Arc<Outbound>,
     timing: Timing,
-    /// The socket's read timeout as last set, to save a system call per message.
-    read_timeout: Option<Duration>,
 }
 
 impl Session {
     /// A session over an upgraded connection.
     pub fn new(upgraded: Upgraded, timing: Timing) -> Session {
         let Upgraded { ws, outbound } = upgraded;
-        Session { ws, outbound, timing, read_timeout: None }
+        Session { ws, outbound, timing }
     }
 
     /// Runs the connection to its end, calling `handler` for what happens.
@@ -295,19 +293,11 @@ impl Session {
         fin_and_drain(self.outbound.socket());
     }
 
-    /// Sets the socket's read timeout, unless the one set is already close enough (a system call
-    /// saved per message; a ping or idle check may come up to [`TIMEOUT_SLACK`] late).
-    fn wait_at_most(&mut self, wanted: Duration) -> std::io::Result<()> {
+    /// Lets the next read wait at most `wanted` (at least a millisecond: a zero timeout would
+    /// mean none at all).
+    fn wait_at_most(&self, wanted: Duration) -> std::io::Result<()> {
         let wanted = wanted.max(Duration::from_millis(1));
-        if let Some(set) = self.read_timeout
-            && set <= wanted
-            && wanted <= set + TIMEOUT_SLACK
-        {
-            return Ok(());
-        }
-        self.outbound.socket().set_read_timeout(Some(wanted))?;
-        self.read_timeout = Some(wanted);
-        Ok(())
+        self.outbound.socket().set_read_timeout(Some(wanted))
     }
 }
 
@@ -315,7 +305,5 @@ impl Session {
 const IDLE_TIMEOUT: Close = Close::new(1000, "idle timeout");
 /// How long we wait for the other side's close frame once ours is sent.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
-/// How late a ping or idle check may come.
-const TIMEOUT_SLACK: Duration = Duration::from_secs(1);
 /// How often a session waiting for its queue to drain looks again.
 pub const FLUSH_POLL: Duration = Duration::from_micros(500);

@@ -1,4 +1,5 @@
-//! Web origins (RFC 6454): what a browser writes in `Origin`, compared whole.
+//! Web origins (RFC 6454): what a browser writes in `Origin`, compared whole, and the
+//! `ALLOWED_ORIGINS` policy ([`Origins`]) made of them.
 //!
 //! An origin is a scheme, a host and a port (RFC 6454 §4): `https://Chat.example` is
 //! (`https`, `chat.example`, 443), the same origin as `https://chat.example:443`, and not the
@@ -11,8 +12,41 @@
 //! scheme's default; or `null` for an opaque origin (a sandboxed frame, a `file:` page). Only
 //! `http` and `https` origins parse: a page with any other scheme (`chrome-extension:`, `ftp:`,
 //! none at all) was not served by this server, so it is never its origin, and `null` is nobody's.
+//!
+//! The origin belongs to HTTP (`http::origin` names this file too); it lives in the foundation
+//! because the configuration parses `ALLOWED_ORIGINS` into it, and refuses a bad list at start-up.
 
 use std::fmt;
+
+/// Which values of the `Origin` header may open a WebSocket (RFC 6455 §10.2). Origins are
+/// compared whole: scheme, host (without case) and port, a default port written or not. A
+/// request without `Origin` is not a browser's (websocat, a script) and is never refused for it:
+/// the check keeps other sites' pages from using a visitor's browser, and any other client can
+/// write any header it likes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origins {
+    /// The origin must be this server's as the request reached it (the default): `https` over
+    /// TLS, `http` without (or a trusted proxy's `X-Forwarded-Proto`), and the host and port of
+    /// the `Host` header.
+    SameOrigin,
+    /// Any origin (`ALLOWED_ORIGINS=*`).
+    Any,
+    /// Only these `http` or `https` origins.
+    List(Vec<Origin>),
+}
+
+impl Origins {
+    /// Reads `ALLOWED_ORIGINS` when it is set: `*`, or a comma list of origins; `None` when an
+    /// entry is not an `http` or `https` origin (or the list is empty).
+    pub fn parse(v: &str) -> Option<Origins> {
+        if v == "*" {
+            return Some(Origins::Any);
+        }
+        let list: Option<Vec<Origin>> =
+            v.split(',').filter(|o| !o.trim().is_empty()).map(Origin::parse).collect();
+        list.filter(|list| !list.is_empty()).map(Origins::List)
+    }
+}
 
 /// A web origin's scheme: the two a page served by this server can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,6 +5,17 @@
 //! and nowhere else: the rest of the crate sees `Duration`s, sizes and an [`Origins`] policy, never
 //! strings. An invalid value is an [`Error::Config`] naming the variable and the value; `main` turns it
 //! into exit code 2.
+//!
+//! The typed values a setting parses into sit beside this file, in the foundation, because every
+//! layer above uses them and the configuration may import no layer:
+//! - [`cidr`]: blocks of addresses (`TRUSTED_PROXIES`), which `net` and `http` check peers against;
+//! - [`origin`]: web origins (RFC 6454) and the [`Origins`] policy (`ALLOWED_ORIGINS`), which the
+//!   WebSocket handshake applies;
+//! - [`room_name`]: a room's name (`DEFAULT_ROOM`), named by the chat, the bus and the store.
+
+pub mod cidr;
+pub mod origin;
+pub mod room_name;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -13,9 +24,10 @@ use std::time::Duration;
 
 use log::LevelFilter;
 
-use crate::chat::room::RoomName;
+pub use crate::config::cidr::Cidr;
+pub use crate::config::origin::Origins;
+pub use crate::config::room_name::RoomName;
 use crate::error::Error;
-use crate::http::origin::Origin;
 
 /// The server's settings. Defaults (see [`Config::default`]) suit a local run.
 #[derive(Debug, Clone)]
@@ -123,63 +135,6 @@ pub struct Config {
     pub unanswered_per_address_per_min: u32,
 }
 
-/// A block of addresses, such as `10.0.0.0/8` or a single `127.0.0.1`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    net: IpAddr,
-    prefix: u8,
-}
-
-impl Cidr {
-    /// True when `ip` is inside the block.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        fn masked(bits: u128, prefix: u8, width: u8) -> u128 {
-            let keep = u32::from(width.saturating_sub(prefix));
-            if keep >= 128 { 0 } else { bits >> keep }
-        }
-        match (self.net, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                masked(u32::from(net).into(), self.prefix, 32)
-                    == masked(u32::from(ip).into(), self.prefix, 32)
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                masked(net.into(), self.prefix, 128) == masked(ip.into(), self.prefix, 128)
-            }
-            _ => false,
-        }
-    }
-
-    /// True when `ip` is inside any of `blocks` (such as `TRUSTED_PROXIES`).
-    pub fn any_contains(blocks: &[Cidr], ip: IpAddr) -> bool {
-        blocks.iter().any(|block| block.contains(ip))
-    }
-
-    fn parse(v: &str) -> Option<Cidr> {
-        let (ip, prefix) = v.split_once('/').unwrap_or((v, ""));
-        let net: IpAddr = ip.trim().parse().ok()?;
-        let width = if net.is_ipv4() { 32 } else { 128 };
-        let prefix = if prefix.is_empty() { width } else { prefix.trim().parse().ok()? };
-        (prefix <= width).then_some(Cidr { net, prefix })
-    }
-}
-
-/// Which values of the `Origin` header may open a WebSocket (RFC 6455 §10.2). Origins are
-/// compared whole: scheme, host (without case) and port, a default port written or not
-/// (`http/origin.rs`). A request without `Origin` is not a browser's (websocat, a script) and is
-/// never refused for it: the check keeps other sites' pages from using a visitor's browser, and
-/// any other client can write any header it likes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origins {
-    /// The origin must be this server's as the request reached it (the default): `https` over
-    /// TLS, `http` without (or a trusted proxy's `X-Forwarded-Proto`), and the host and port of
-    /// the `Host` header.
-    SameOrigin,
-    /// Any origin (`ALLOWED_ORIGINS=*`).
-    Any,
-    /// Only these `http` or `https` origins.
-    List(Vec<Origin>),
-}
-
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -243,7 +198,7 @@ impl Config {
         env.parse("TLS_CERT", &mut c.tls_cert, non_empty_path)?;
         env.parse("TLS_KEY", &mut c.tls_key, non_empty_path)?;
         env.parse("LOG_LEVEL", &mut c.log_level, |v| v.parse().ok())?;
-        env.parse("ALLOWED_ORIGINS", &mut c.allowed_origins, parse_origins)?;
+        env.parse("ALLOWED_ORIGINS", &mut c.allowed_origins, Origins::parse)?;
         env.parse("MAX_MESSAGE_BYTES", &mut c.max_message_bytes, |v| positive(v, 64 << 20))?;
         env.parse("MAX_CONNECTIONS", &mut c.max_connections, |v| positive(v, 1 << 20))?;
         env.parse("RATE_LIMIT_PER_SEC", &mut c.rate_limit_per_sec, |v| {
@@ -413,15 +368,6 @@ fn non_empty_path(v: &str) -> Option<PathBuf> {
     Some(PathBuf::from(v))
 }
 
-fn parse_origins(v: &str) -> Option<Origins> {
-    if v == "*" {
-        return Some(Origins::Any);
-    }
-    let list: Option<Vec<Origin>> =
-        v.split(',').filter(|o| !o.trim().is_empty()).map(Origin::parse).collect();
-    list.filter(|list| !list.is_empty()).map(Origins::List)
-}
-
 /// The machine's host name (a container's id under Docker), for `INSTANCE_ID`.
 fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -446,6 +392,7 @@ fn read_dotenv(path: &str) -> Result<HashMap<String, String>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::origin::Origin;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, Error> {
         let map: HashMap<String, String> =
