@@ -573,7 +573,7 @@ fn last_segment(dir: &Path) -> PathBuf {
     segments(dir).pop().unwrap_or_else(|| panic!("no segment in {}", dir.display()))
 }
 
-/// A segment's records, read by the layout of `store/log.rs` (u32 LE length, u32 LE CRC-32,
+/// A segment's records, read by the layout of `store/append_log.rs` (u32 LE length, u32 LE CRC-32,
 /// JSON payload): where each one lies in the file, and its payload. The file must be nothing
 /// but whole records whose checksums hold.
 fn records(segment: &Path) -> Vec<(Range<usize>, Value)> {

@@ -1,6 +1,6 @@
 //! The store: where a server run alone keeps its history, sessions and nicknames across restarts
-//! (`HISTORY_DIR`), as an append-only [`log`] of framed records, the same shape as a Kafka
-//! partition. With Kafka the topics are the log and nothing is stored here.
+//! (`HISTORY_DIR`), as an append-only log of framed records ([`append_log`]), the same shape as
+//! a Kafka partition. With Kafka the topics are the log and nothing is stored here.
 //!
 //! [`Store`] is the broadcaster's [`Journal`]: each [`Entry`] becomes one record, a JSON object
 //! like the Kafka records (`{"kind":"chat","room":"general","id":7,…}`), and
@@ -13,8 +13,8 @@
 //! [`MIN_GROWTH`] bigger), it is rewritten with only what is still wanted: the epoch, the
 //! sessions, and the last `HISTORY_SIZE` messages of each room and conversation, which the
 //! broadcaster hands over (a snapshot of `Arc`s). The rewrite runs on a `compaction` thread while
-//! the broadcaster goes on writing to a new segment (see [`log::compact`]). So the disk used stays
-//! within about twice what is kept.
+//! the broadcaster goes on writing to a new segment (see [`append_log::compact`]). So the disk
+//! used stays within about twice what is kept.
 //!
 //! A compaction is also due, however little the log grew, when a session that has private
 //! messages in the log is forgotten (at most one such a minute): what the server no longer holds
@@ -29,7 +29,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ::log::{error, info, warn};
+use log::{error, info, warn};
 use serde::{Deserialize, Serialize};
 
 use crate::chat::history::new_epoch;
@@ -42,13 +42,13 @@ use crate::chat::session::UserId;
 pub mod crc;
 mod folder;
 mod forgotten;
-pub mod log;
+pub mod append_log;
 mod record;
 mod recovery;
 
+use self::append_log::Log;
+pub use self::append_log::OpenError;
 use self::forgotten::Correspondents;
-use self::log::Log;
-pub use self::log::OpenError;
 use self::recovery::Repair;
 
 /// The store of a server without Kafka.
@@ -226,7 +226,7 @@ impl Journal for Store {
         let started = Instant::now();
         self.last_compaction = Some(started);
         let spawned = std::thread::Builder::new().name("compaction".into()).spawn(move || {
-            let _ = done.send(log::compact(&dir, through, entries.iter().map(encode)));
+            let _ = done.send(append_log::compact(&dir, through, entries.iter().map(encode)));
         });
         match spawned {
             Ok(_) => self.compacting = Some(Compacting { result, count, started, forgotten }),

@@ -1,5 +1,5 @@
 //! A record's framing in a segment: its payload's length (u32, little-endian), the CRC-32 of the
-//! payload (`crc.rs`), then the payload. `log.rs` writes records this way; `recovery.rs` reads
+//! payload (`crc.rs`), then the payload. `append_log.rs` writes records this way; `recovery.rs` reads
 //! them back and tells damage from records.
 
 /// Bytes before a record's payload: its length and its checksum.

@@ -124,7 +124,7 @@ fn chat(like: &Value, id: u64, text: &str) -> Vec<u8> {
     record(payload.to_string().as_bytes())
 }
 
-/// A record as `store/log.rs` frames it: length, CRC-32, payload.
+/// A record as `store/append_log.rs` frames it: length, CRC-32, payload.
 fn record(payload: &[u8]) -> Vec<u8> {
     let crc = websocketchat::store::crc::crc32(payload);
     [&(payload.len() as u32).to_le_bytes()[..], &crc.to_le_bytes(), payload].concat()
@@ -136,7 +136,7 @@ fn append(path: &Path, bytes: &[u8]) {
     assert!(fs::metadata(path).unwrap().len() > bytes.len() as u64);
 }
 
-/// The largest length a record may claim (`store/log.rs`).
+/// The largest length a record may claim (`store/append_log.rs`).
 const MAX_RECORD: u32 = 16 << 20;
 
 /// How long a start may take, in the debug build the tests run.

@@ -1,0 +1,150 @@
+//! The claims topic, `<topic>.claims` (one partition, so one order): how the instances agree on
+//! who holds a nickname.
+//!
+//! - **Claiming.** A session that takes a nickname here (a newcomer, a rename) holds it here at
+//!   once and produces ([`KafkaBus::claim`])
+//!   `{"kind":"claim","user":"<public id>","name":"alice","instance":"ws1","at":<ms>}`.
+//! - **Agreeing.** Every instance, the claimer too, consumes the claims in order ([`consume`])
+//!   and its broadcaster applies them alike, so the first claim of a name wins everywhere and the
+//!   loser's instance renames it (`chat/identity.rs`, "Across instances"); its own claims come
+//!   back marked `ours`, so the claimer learns whether it won the same way as everyone else.
+//! - **Releasing.** An instance that forgets a session produces a `release` (`"name"` folded,
+//!   [`KafkaBus::release`]), after which the name is free everywhere.
+//! - **Remembering.** Start-up reads the newest [`CLAIMS_READBACK`] records back
+//!   ([`ClaimRecords::read_back`]) before it serves anyone, so a restarted instance knows the
+//!   deployment's sessions and names. The topic is created at start and refused with another
+//!   count, like the presence topic (`connect.rs`).
+//!
+//! Records carry public ids, never sessions; they are keyed by user.
+
+use std::sync::Arc;
+
+use rskafka::client::partition::PartitionClient;
+
+use super::KafkaBus;
+use super::connect::within;
+use super::consume::{MAX_FETCH_BYTES, follow};
+use super::produce::{Kind, Lane};
+use super::record::{Record, decode, to_json};
+use crate::chat::identity::Claim;
+use crate::chat::inbox::{Event, Inbox};
+use crate::chat::presence::now_millis;
+use crate::chat::session::UserId;
+use crate::error::Error;
+use crate::metrics::Metrics;
+
+impl KafkaBus {
+    /// Produces session `user`'s claim of `name` to the claims topic.
+    pub fn claim(&self, user: UserId, name: &str) {
+        let (user, name) = (user.to_text(), name.to_string());
+        let key = Some(user.as_bytes().to_vec());
+        let record =
+            Record::Claim { user, name, instance: self.instance.clone(), at: now_millis() };
+        self.queue.push(Lane::Claims, Kind::Claim, key, to_json(&record));
+    }
+
+    /// Produces the release of session `user`'s name `folded` to the claims topic.
+    pub fn release(&self, user: UserId, folded: &str) {
+        let (user, name) = (user.to_text(), folded.to_string());
+        let key = Some(user.as_bytes().to_vec());
+        let instance = self.instance.clone();
+        let record = Record::Release { user, name, instance, at: now_millis() };
+        self.queue.push(Lane::Claims, Kind::Claim, key, to_json(&record));
+    }
+}
+
+/// Reads the claims topic forever, handing claims and releases to the broadcaster.
+pub async fn consume(
+    client: PartitionClient,
+    from: i64,
+    records: ClaimRecords,
+    inbox: Inbox,
+    metrics: Arc<Metrics>,
+) {
+    follow(client, from, inbox, metrics, |fetched| decode(fetched).and_then(|r| records.event(r)))
+        .await;
+}
+
+/// What the claims consumer makes of each record.
+pub struct ClaimRecords {
+    /// This instance's id: its own claims are marked `ours`.
+    pub me: String,
+}
+
+impl ClaimRecords {
+    /// The event for a claim or a release; none for anything else, or without a user id.
+    fn event(&self, record: Record) -> Option<Event> {
+        match record {
+            Record::Claim { user, name, instance, .. } => {
+                let user = UserId::parse(&user)?;
+                Some(Event::Claim(Claim { user, name, ours: instance == self.me }))
+            }
+            Record::Release { user, name, .. } => {
+                Some(Event::Release { user: UserId::parse(&user)?, name })
+            }
+            _ => None,
+        }
+    }
+
+    /// The events of the records from `from` up to `to` (the end of the topic at start), read
+    /// before anyone is served.
+    pub async fn read_back(
+        &self,
+        client: &PartitionClient,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Event>, Error> {
+        let mut events = Vec::new();
+        let mut offset = from;
+        while offset < to {
+            let read = client.fetch_records(offset, 1..MAX_FETCH_BYTES, READ_BACK_WAIT);
+            let (records, _high) = within("reading back the claims", read).await?;
+            let Some(last) = records.last() else { break };
+            offset = last.offset + 1;
+            let before_end = records.iter().filter(|r| r.offset < to);
+            events.extend(before_end.filter_map(|r| self.event(decode(r)?)));
+        }
+        Ok(events)
+    }
+}
+
+/// Claims and releases read back at start, the newest: the sessions (and their names) of the
+/// deployment that a restarted instance knows. A session whose last claim is older is unknown to
+/// it (presenting it there gets `session_expired`). About 100 bytes each: 10 MB at most to read.
+pub const CLAIMS_READBACK: i64 = 100_000;
+/// How long (ms) the broker may hold a read-back fetch. The records are there, so it answers at
+/// once; but a fetch that may not wait at all went unanswered by tansu.
+const READ_BACK_WAIT: i32 = 1000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Record {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn claims_are_marked_ours() {
+        let records = ClaimRecords { me: "ws1".into() };
+        let claim = |instance: &str| {
+            let user = "LJgLhthO3_LJUFoX".to_string();
+            Record::Claim { user, name: "alice".into(), instance: instance.into(), at: 1 }
+        };
+        let ours = |record| match records.event(record) {
+            Some(Event::Claim(claim)) => Some((claim.name, claim.ours)),
+            _ => None,
+        };
+        assert_eq!(ours(claim("ws1")), Some(("alice".to_string(), true)));
+        assert_eq!(ours(claim("ws2")), Some(("alice".to_string(), false)));
+        let bad =
+            Record::Claim { user: "?".into(), name: "x".into(), instance: "ws2".into(), at: 1 };
+        assert_eq!(ours(bad), None, "no user id");
+        let release = parse(
+            r#"{"kind":"release","user":"LJgLhthO3_LJUFoX","name":"alice","instance":"ws2","at":1}"#,
+        );
+        assert!(
+            matches!(records.event(release), Some(Event::Release { name, .. }) if name == "alice")
+        );
+    }
+}
