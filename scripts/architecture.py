@@ -191,7 +191,9 @@ def check_docs(root: Path) -> list[str]:
     down) that the README, docs/, `.env`, the Dockerfile or a comment in src/ or tests/ names
     exists: what they tell a learner to open is there."""
     violations = []
-    texts = [root / "README.md", *sorted((root / "docs").glob("*.md")), root / ".env", root / "Dockerfile"]
+    # docs/benchmarks-history.md is history: it names the files as they were then.
+    docs = [d for d in sorted((root / "docs").glob("*.md")) if d.name != "benchmarks-history.md"]
+    texts = [root / "README.md", *docs, root / ".env", root / "Dockerfile"]
     texts += [p for p in sorted((root / "src").rglob("*.rs"))]
     texts += [p for p in sorted((root / "tests").rglob("*.rs"))]
     for doc in texts:
