@@ -1,12 +1,13 @@
 //! Server-to-client frames, encoded once and shared (RFC 6455 §5.2; the header is drawn in
 //! `header.rs`).
 //!
-//! A server never masks (§5.1: "A server MUST NOT mask any frames that it sends to the client"),
-//! so the bytes of a message are the same for every client: the broadcaster encodes a message once
-//! with [`text`] and hands every client a cheap clone of the same [`Bytes`] (a reference count, not a
-//! copy). A chat message is always one frame with FIN set and opcode 0x1 (text); a close frame has
-//! opcode 0x8 and carries a 2-byte status code and a UTF-8 reason (§5.5.1). The bytes are written by
-//! tungstenite's `Frame::format`, the same code that writes the pongs it sends for us.
+//! A server never masks (§5.1: "A server MUST NOT mask any frames that it sends to the
+//! client"), so the bytes of a message are the same for every client: the broadcaster encodes a
+//! message once with [`text`] and hands every client a cheap clone of the same [`Bytes`] (a
+//! reference count, not a copy). A chat message is always one frame with FIN set and opcode 0x1
+//! (text); a close frame has opcode 0x8 and carries a 2-byte status code and a UTF-8 reason
+//! (§5.5.1). The bytes are written by tungstenite's `Frame::format`, the same code that writes
+//! the pongs it sends for us.
 
 use tungstenite::Bytes;
 use tungstenite::protocol::CloseFrame;

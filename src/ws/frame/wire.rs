@@ -125,7 +125,8 @@ mod tests {
 
     #[test]
     fn an_unmasked_ping_as_in_section_5_7() {
-        // §5.7: "Unmasked Ping request and masked Ping response": 0x89 0x05 0x48 0x65 0x6c 0x6c 0x6f.
+        // §5.7: "Unmasked Ping request and masked Ping response": 0x89 0x05 0x48 0x65 0x6c 0x6c
+        // 0x6f.
         let input = bytes("89 05 48 65 6c 6c 6f");
         let frame = WireFrame::parse(&input).unwrap();
         assert!(frame.header.fin && frame.header.opcode.is_control());
