@@ -6,7 +6,9 @@
 //! close frames), so each is looked at as it is queued. Bytes read arrive in whatever pieces TCP
 //! and TLS make of them, so a [`Cutter`] finds the frames in them (§5.2): it keeps a frame's
 //! header and the first [`PREFIX`] bytes of its payload and counts the rest away, so a 16 MiB
-//! frame costs the tap 78 bytes.
+//! frame costs the tap 78 bytes. Both read headers with the one parser of `ws/frame/header.rs`,
+//! [`Header::read`], which takes the fields as they are: the tap shows what crossed the wire, and
+//! tungstenite, reading the same bytes for the session, is the one that refuses a bad frame.
 //!
 //! Without a tap nothing here runs: the `Outbound` checks one flag per read and per send.
 

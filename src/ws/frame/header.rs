@@ -28,7 +28,8 @@
 //! Reading and judging are apart. [`Header::read`] takes the fields as they are, which is all the
 //! tap wants: it shows what crossed the wire, right or wrong. [`Header::parse`] adds the two
 //! rules about how the length is written, which the decoder needs before it looks for the
-//! payload, and [`Header::check`] the rules of §5.2 and §5.5 about the other fields.
+//! payload, and [`Header::check`] the rules of §5.2 and §5.5 about the other fields. The frames
+//! the session acts on are read by tungstenite, with its own parser (see [`super`]).
 
 use crate::ws::frame::error::DecodeError;
 use crate::ws::frame::length::LenForm;
