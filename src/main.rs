@@ -5,7 +5,7 @@
 //!   0600), owned by `UID` (compose's `certs` service, for servers that run as their own user);
 //! - `websocketchat healthcheck` asks the running server's `/healthz`: exit 0 on 200, else 1;
 //! - `websocketchat decode [--client|--server] HEX...` prints every field of the WebSocket frames
-//!   written in hex, then the messages they make (`ws::wire`): exit 0, or 1 on a malformed frame.
+//!   written in hex, then the messages they make (`ws::frame`): exit 0, or 1 on a malformed frame.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use simplelog::{ConfigBuilder, ThreadLogMode, WriteLogger};
 use websocketchat::Config;
-use websocketchat::ws::wire::{self, Side};
+use websocketchat::ws::frame::{self, Role};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -113,13 +113,13 @@ impl CertsArgs {
 /// frames too long for a command line): exit 0, 1 for bytes that are not valid frames, 2 for a
 /// usage error.
 fn decode(args: &[String]) -> ExitCode {
-    let mut side = Side::Either;
+    let mut side = Role::Either;
     let mut hex = Vec::new();
     let mut stdin = String::new();
     for arg in args {
         match (arg.as_str(), side) {
-            ("--client", Side::Either | Side::Client) => side = Side::Client,
-            ("--server", Side::Either | Side::Server) => side = Side::Server,
+            ("--client", Role::Either | Role::Client) => side = Role::Client,
+            ("--server", Role::Either | Role::Server) => side = Role::Server,
             ("-", _) if stdin.is_empty() => {
                 if std::io::Read::read_to_string(&mut std::io::stdin(), &mut stdin).is_err() {
                     return decode_usage();
@@ -135,7 +135,7 @@ fn decode(args: &[String]) -> ExitCode {
     }
     let mut out = String::new();
     let result =
-        wire::parse_hex(&hex.join(" ")).and_then(|bytes| wire::describe(&bytes, side, &mut out));
+        frame::parse_hex(&hex.join(" ")).and_then(|bytes| frame::describe(&bytes, side, &mut out));
     // The frames read before an error are printed too. A closed pipe (`| head`) is no error.
     let _ = std::io::stdout().write_all(out.as_bytes());
     match result {

@@ -20,10 +20,9 @@ use serde::Serialize;
 use tungstenite::Bytes;
 
 use crate::http::Request as HttpRequest;
-use crate::ws::frame;
+use crate::ws::frame::{self, Opcode, hex, unmask};
 use crate::ws::handshake::{WS_GUID, accept_steps, switching_protocols};
 use crate::ws::tap::{Dir, PREFIX, Seen, Tap};
-use crate::ws::wire::{hex, opname, unmask};
 
 /// A connection's inspector: turns frames seen into events, within the rate.
 #[derive(Debug)]
@@ -106,7 +105,7 @@ pub fn frame_event(seen: &Seen<'_>) -> FrameEvent {
     let header = &seen.header;
     let payload = unmask(seen.payload, header.mask);
     let whole_close =
-        header.opcode == 0x8 && payload.len() >= 2 && header.len == payload.len() as u64;
+        header.opcode == Opcode::Close && payload.len() >= 2 && header.len == payload.len() as u64;
     FrameEvent {
         kind: "frame",
         dir: match seen.dir {
@@ -115,8 +114,8 @@ pub fn frame_event(seen: &Seen<'_>) -> FrameEvent {
         },
         fin: header.fin,
         rsv: header.rsv,
-        opcode: header.opcode,
-        opname: opname(header.opcode),
+        opcode: header.opcode.as_u8(),
+        opname: header.opcode.name(),
         masked: header.mask.is_some(),
         mask: header.mask.map(|m| hex(&m).replace(' ', "")),
         len: header.len,
@@ -268,14 +267,14 @@ mod tests {
     use super::*;
     use serde_json::{Value, json};
 
-    use crate::ws::tap::Header;
+    use crate::ws::frame::Header;
 
     fn parsed(json: &str) -> Value {
         serde_json::from_str(json).unwrap()
     }
 
     fn seen<'a>(dir: Dir, frame: &'a [u8]) -> Seen<'a> {
-        let header = Header::parse(frame).unwrap();
+        let header = Header::read(frame).unwrap();
         let payload = &frame[header.size..];
         Seen {
             dir,

@@ -7,15 +7,17 @@
 //!    the client's [`outbound`] queue, tungstenite reads it through a [`stream`].
 //! 3. [`session`]: the loop that reads frames: ping, idle timeout, the close handshake, errors
 //!    mapped to close codes; it drives a [`session::Handler`].
-//! 4. [`frame`]: server frames, encoded once (§5.2); [`outbound`]: the bounded queue every
-//!    outgoing frame goes through, written without blocking.
+//! 4. [`frame`]: frames (§5): the one header parser, typed opcodes, masking, and the server's
+//!    frames, encoded once; [`outbound`]: the bounded queue every outgoing frame goes through,
+//!    written without blocking.
 //!
 //! 5. [`tap`]: every frame read and written, as it crossed the wire, for an application that
 //!    asks (the chat's wire inspector); nothing runs without one.
 //!
 //! [`echo`] is the smallest handler (`/echo`); the chat (`chat::handler`) is the other one.
 //! `examples/echo.rs` runs this layer alone: `cargo run --example echo`.
-//! [`wire`] reads any frame byte by byte and names every field, for `websocketchat decode`.
+//! [`frame::describe()`] reads any frame byte by byte and names every field, for
+//! `websocketchat decode`.
 
 pub mod echo;
 pub mod frame;
@@ -25,4 +27,3 @@ pub mod session;
 pub mod stream;
 pub mod tap;
 pub mod upgrade;
-pub mod wire;

@@ -6,13 +6,15 @@
 //! close frames), so each is looked at as it is queued. Bytes read arrive in whatever pieces TCP
 //! and TLS make of them, so a [`Cutter`] finds the frames in them (§5.2): it keeps a frame's
 //! header and the first [`PREFIX`] bytes of its payload and counts the rest away, so a 16 MiB
-//! frame costs the tap 78 bytes.
+//! frame costs the tap 78 bytes. Both read headers with the one parser of `ws/frame/header.rs`,
+//! [`Header::read`], which takes the fields as they are: the tap shows what crossed the wire, and
+//! tungstenite, reading the same bytes for the session, is the one that refuses a bad frame.
 //!
 //! Without a tap nothing here runs: the `Outbound` checks one flag per read and per send.
 
 use tungstenite::Bytes;
 
-use crate::ws::wire::{self, LenForm};
+use crate::ws::frame::header::{Header, MAX_HEADER};
 
 /// Payload bytes of each frame kept for the tap; the rest is counted, not kept.
 pub const PREFIX: usize = 64;
@@ -24,45 +26,6 @@ pub enum Dir {
     In,
     /// Written to the client.
     Out,
-}
-
-/// The header of a frame (RFC 6455 §5.2), as it was on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Header {
-    /// FIN: the last frame of its message.
-    pub fin: bool,
-    /// RSV1, RSV2, RSV3: zero unless an extension says otherwise.
-    pub rsv: [bool; 3],
-    /// The opcode, 0 to 15.
-    pub opcode: u8,
-    /// The masking key, present on every frame from a client (§5.3).
-    pub mask: Option<[u8; 4]>,
-    /// The payload length.
-    pub len: u64,
-    /// How it is written: in 7 bits, or 16 or 64 after them.
-    pub len_form: LenForm,
-    /// Bytes of the header: 2, plus 2 or 8 for an extended length, plus 4 for a mask.
-    pub size: usize,
-}
-
-impl Header {
-    /// Reads the header at the start of `bytes`; `None` while it is incomplete.
-    pub fn parse(bytes: &[u8]) -> Option<Header> {
-        let size = wire::header_len(bytes);
-        let header = bytes.get(..size)?;
-        let (len, len_form) = wire::raw_len(header);
-        let b0 = header[0];
-        let mask = (header[1] & 0x80 != 0).then(|| header[size - 4..].try_into().expect("4 bytes"));
-        Some(Header {
-            fin: b0 & 0x80 != 0,
-            rsv: [b0 & 0x40 != 0, b0 & 0x20 != 0, b0 & 0x10 != 0],
-            opcode: b0 & 0x0f,
-            mask,
-            len,
-            len_form,
-            size,
-        })
-    }
 }
 
 /// One frame seen: its header's bytes, the first [`PREFIX`] bytes of its payload as they crossed
@@ -113,7 +76,7 @@ impl Tapped {
 
     /// A whole frame written to the client, to the tap.
     pub fn wrote(&mut self, frame: &[u8], events: &mut Vec<Bytes>) {
-        let Some(header) = Header::parse(frame) else { return };
+        let Some(header) = Header::read(frame) else { return };
         let payload = &frame[header.size.min(frame.len())..];
         let seen = Seen {
             dir: Dir::Out,
@@ -144,7 +107,7 @@ impl Cutter {
                 // Reading a header: at most 14 bytes, kept until it is whole.
                 let take = bytes.len().min(MAX_HEADER - self.kept.len());
                 self.kept.extend_from_slice(&bytes[..take]);
-                match Header::parse(&self.kept) {
+                match Header::read(&self.kept) {
                     Some(header) => {
                         // Bytes taken beyond the header belong to the payload: give them back.
                         let extra = self.kept.len() - header.size;
@@ -179,12 +142,10 @@ impl Cutter {
     }
 }
 
-/// The longest header: 2 bytes, an 8-byte length, a 4-byte mask.
-const MAX_HEADER: usize = 14;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ws::frame::Opcode;
 
     /// RFC 6455 §5.7: a single-frame masked text message, "Hello".
     const MASKED_HELLO: [u8; 11] =
@@ -202,20 +163,6 @@ mod tests {
     }
 
     #[test]
-    fn headers_of_every_length_form_are_read() {
-        let hello = Header::parse(&MASKED_HELLO).unwrap();
-        assert_eq!((hello.fin, hello.opcode, hello.len, hello.size), (true, 1, 5, 6));
-        assert_eq!(hello.mask, Some([0x37, 0xfa, 0x21, 0x3d]));
-        // §5.7: 256 bytes in a 16-bit length, 64 KiB in a 64-bit one, both unmasked.
-        let medium = Header::parse(&[0x82, 0x7e, 0x01, 0x00]).unwrap();
-        assert_eq!((medium.len, medium.size, medium.mask), (256, 4, None));
-        let long = Header::parse(&[0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0]).unwrap();
-        assert_eq!((long.len, long.size), (65536, 10));
-        assert_eq!(Header::parse(&[0x82, 0x7f, 0, 0]), None, "incomplete");
-        assert_eq!(Header::parse(&MASKED_HELLO[..5]), None, "the mask is cut short");
-    }
-
-    #[test]
     fn frames_are_found_however_the_bytes_are_cut() {
         let mut two = MASKED_HELLO.to_vec();
         two.extend_from_slice(&[0x89, 0x80, 1, 2, 3, 4]); // a masked, empty ping
@@ -228,7 +175,7 @@ mod tests {
         assert_eq!(whole.len(), 2);
         assert_eq!(whole[0].1, &MASKED_HELLO[..6]);
         assert_eq!(whole[0].2, &MASKED_HELLO[6..]);
-        assert_eq!((whole[1].0.opcode, whole[1].2.len()), (9, 0));
+        assert_eq!((whole[1].0.opcode, whole[1].2.len()), (Opcode::Ping, 0));
     }
 
     #[test]

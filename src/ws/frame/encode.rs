@@ -1,22 +1,13 @@
-//! Server-to-client frames, encoded once and shared (RFC 6455 §5.2).
+//! Server-to-client frames, encoded once and shared (RFC 6455 §5.2; the header is drawn in
+//! `header.rs`).
 //!
-//! ```text
-//!  0                   1                   2                   3
-//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
-//! +-+-+-+-+-------+-+-------------+-------------------------------+
-//! |F|R|R|R| opcode|M| Payload len |    Extended payload length    |
-//! |I|S|S|S|  (4)  |A|     (7)     |             (16/64)           |
-//! |N|V|V|V|       |S|             |   (if payload len==126/127)   |
-//! | |1|2|3|       |K|             |                               |
-//! +-+-+-+-+-------+-+-------------+ - - - - - - - - - - - - - - - +
-//! |                     Payload Data continued ...                |
-//! +---------------------------------------------------------------+
-//! ```
-//! A server never masks (§5.1: "A server MUST NOT mask any frames that it sends to the client"),
-//! so the bytes of a message are the same for every client: the broadcaster encodes a message once
-//! with [`text`] and hands every client a cheap clone of the same [`Bytes`] (a reference count, not a
-//! copy). A chat message is always one frame with FIN set and opcode 0x1 (text); a close frame has
-//! opcode 0x8 and carries a 2-byte status code and a UTF-8 reason (§5.5.1).
+//! A server never masks (§5.1: "A server MUST NOT mask any frames that it sends to the
+//! client"), so the bytes of a message are the same for every client: the broadcaster encodes a
+//! message once with [`text`] and hands every client a cheap clone of the same [`Bytes`] (a
+//! reference count, not a copy). A chat message is always one frame with FIN set and opcode 0x1
+//! (text); a close frame has opcode 0x8 and carries a 2-byte status code and a UTF-8 reason
+//! (§5.5.1). The bytes are written by tungstenite's `Frame::format`, the same code that writes
+//! the pongs it sends for us.
 
 use tungstenite::Bytes;
 use tungstenite::protocol::CloseFrame;
