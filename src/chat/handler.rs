@@ -29,7 +29,7 @@ use tungstenite::Bytes;
 
 use crate::chat::history::Resume;
 use crate::chat::hub::Client;
-use crate::chat::identity::{NameTag, Presented, Settle, Unsettled};
+use crate::chat::identity::{IdentityPromise, NameTag, Presented, Unsettled};
 use crate::chat::inbox::{Arrival, Closed, Inbox, Said};
 use crate::chat::inspect::{Handshake, Inspector};
 use crate::chat::joining::{Joining, session_message};
@@ -275,7 +275,7 @@ impl<'a> ChatHandler<'a> {
             tag: self.tag.clone(),
             address: client,
         };
-        let settled = Settle(self.tag.clone());
+        let settled = IdentityPromise(self.tag.clone());
         let arrival = Arrival { client, presented, fresh, requested: name, settled, spent };
         self.services.inbox.joined(arrival).map_err(|Closed| SHUTTING_DOWN)?;
         self.member = true;

@@ -16,7 +16,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::chat::history::Resume;
 use crate::chat::hub::Client;
-use crate::chat::identity::{Claim, Presented, Settle};
+use crate::chat::identity::{Claim, IdentityPromise, Presented};
 use crate::chat::protocol::Chat;
 use crate::chat::room::RoomName;
 use crate::chat::session::{Session, UserId};
@@ -59,7 +59,7 @@ pub enum Event {
     /// (numbered by its offset).
     Chat {
         /// Where it comes from.
-        from: From,
+        from: Source,
         /// The room.
         room: RoomName,
         /// Who said what, when.
@@ -148,14 +148,14 @@ pub struct Arrival {
     /// The nickname it asked for, cleaned (or a `guest-NNNN` one).
     pub requested: String,
     /// Where the broadcaster answers with the user id it settled on (unanswered when dropped).
-    pub settled: Settle,
+    pub settled: IdentityPromise,
     /// A new session was counted against the client's address already (before the upgrade).
     pub spent: bool,
 }
 
 /// Where a chat message comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum From {
+pub enum Source {
     /// Connection `conn` here said it; the broadcaster numbers it (and tells the connection when
     /// it cannot be delivered).
     Here {
@@ -248,7 +248,7 @@ impl Inbox {
     /// A chat message from connection `conn` here, to be numbered by the broadcaster. Waits
     /// while the channel is full (back-pressure).
     pub fn chat(&self, conn: u64, room: RoomName, said: Said) -> Result<(), Closed> {
-        self.send(Event::Chat { from: From::Here { conn }, room, said })
+        self.send(Event::Chat { from: Source::Here { conn }, room, said })
     }
 
     /// Connection `from` here (`user`, `name`) is typing in `room`.

@@ -34,7 +34,7 @@ use super::dedup::{Dedup, Uid};
 use super::produce::{Kind, Lane};
 use super::record::{Record, decode, to_json};
 use crate::chat::identity::Pair;
-use crate::chat::inbox::{Event, From, Inbox, Said};
+use crate::chat::inbox::{Event, Inbox, Said, Source};
 use crate::chat::protocol::{Chat, Place};
 use crate::chat::room::{RoomName, partition};
 use crate::chat::session::UserId;
@@ -154,7 +154,7 @@ impl ChatRecords {
                 let room = self.room(offset, room.as_deref())?;
                 let user = user.as_deref().and_then(UserId::parse).unwrap_or(UserId::NOBODY);
                 Some(Event::Chat {
-                    from: From::Bus { id },
+                    from: Source::Bus { id },
                     room,
                     said: Said { user, name, text, ts },
                 })
@@ -226,7 +226,7 @@ mod tests {
 
     fn delivered(records: &mut ChatRecords, offset: i64, record: Record) -> Option<(u64, String)> {
         match records.event(offset, record)? {
-            Event::Chat { from: From::Bus { id }, said, .. } => Some((id, said.text)),
+            Event::Chat { from: Source::Bus { id }, said, .. } => Some((id, said.text)),
             _ => None,
         }
     }
@@ -260,7 +260,7 @@ mod tests {
         let Some(Event::Chat { room, from, .. }) = records.event(5, chat("old", None)) else {
             panic!("not delivered");
         };
-        assert_eq!((room.as_str(), from), ("general", From::Bus { id: 5 }));
+        assert_eq!((room.as_str(), from), ("general", Source::Bus { id: 5 }));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use log::error;
 use super::Broadcaster;
 use super::round::Round;
 use crate::chat::history::History;
-use crate::chat::inbox::From;
+use crate::chat::inbox::Source;
 use crate::chat::journal::{self, Entry, Journal, Thread};
 use crate::chat::protocol::{Chat, Place, ServerEvent};
 
@@ -49,9 +49,9 @@ impl Durability {
     /// The connection a message from `from` waits for the journal on: one said here, when there
     /// is a journal. `None`: it goes into its history at once (without a journal, or when the
     /// bus carried it, which is durable there already).
-    pub(super) fn journals(&self, from: From) -> Option<u64> {
+    pub(super) fn journals(&self, from: Source) -> Option<u64> {
         match (&self.journal, from) {
-            (Some(_), From::Here { conn }) => Some(conn),
+            (Some(_), Source::Here { conn }) => Some(conn),
             _ => None,
         }
     }

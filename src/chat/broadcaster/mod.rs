@@ -62,7 +62,7 @@ use crossbeam_channel::select;
 use crate::chat::history::Epochs;
 use crate::chat::hub::Hub;
 use crate::chat::identity::Identities;
-use crate::chat::inbox::{Event, From, Mailbox};
+use crate::chat::inbox::{Event, Mailbox, Source};
 use crate::chat::presence::{Announce, Presence};
 use crate::chat::room::RoomName;
 use crate::metrics::Metrics;
@@ -195,7 +195,7 @@ impl Broadcaster {
             }
             Event::Direct { from, to, text, ts } => self.direct_from(from, &to, text, ts, round),
             Event::DirectRecord { id, chat } => {
-                self.deliver_direct(From::Bus { id }, *chat, round);
+                self.deliver_direct(Source::Bus { id }, *chat, round);
             }
             // rosters.rs
             Event::Roster { instance, rooms, at_millis, sessions } => {

@@ -15,7 +15,7 @@ use super::Broadcaster;
 use super::rosters::USERS_BROADCAST_LIMIT;
 use super::round::{Except, Round};
 use crate::chat::allowance;
-use crate::chat::identity::{Claim, Renamed, Settled};
+use crate::chat::identity::{Claim, NameChanges, Renamed};
 use crate::chat::inbox::{Arrival, Event};
 use crate::chat::journal::Entry;
 use crate::chat::protocol::{ServerEvent, Unread};
@@ -152,12 +152,12 @@ impl Broadcaster {
     /// Publishes the releases of the names the forgotten sessions held.
     pub(super) fn release_lapsed_names(&mut self) {
         let releases = self.identities.take_lapsed();
-        self.publish(Settled { releases, ..Settled::default() });
+        self.publish(NameChanges { releases, ..NameChanges::default() });
     }
 
     /// What a claim or release changed: renamed sessions are told (and their rooms), claims and
     /// releases published.
-    fn settle(&mut self, settled: Settled, round: &mut Round) {
+    fn settle(&mut self, settled: NameChanges, round: &mut Round) {
         for (user, old, new, requested) in &settled.renamed {
             self.renamed(*user, old, new, requested.as_deref(), round);
         }
@@ -165,7 +165,7 @@ impl Broadcaster {
     }
 
     /// Publishes the claims and releases of `settled` to the other instances.
-    fn publish(&self, settled: Settled) {
+    fn publish(&self, settled: NameChanges) {
         let Some(others) = &self.others else { return };
         for (user, name) in settled.claims {
             others.claim(user, &name);

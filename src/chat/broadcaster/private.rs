@@ -18,7 +18,7 @@ use crate::chat::allowance::{self, Refusal};
 use crate::chat::history::Resume;
 use crate::chat::hub::Slot;
 use crate::chat::identity::Pair;
-use crate::chat::inbox::From;
+use crate::chat::inbox::Source;
 use crate::chat::protocol::{Chat, NO_SUCH_USER, Place, ServerEvent};
 
 impl Broadcaster {
@@ -94,13 +94,13 @@ impl Broadcaster {
         let chat = Chat { place: Place::Direct { to, to_user }, id: 0, user, name, text, ts };
         match &self.others {
             Some(others) => others.direct(&chat, &client.outbound),
-            None => self.deliver_direct(From::Here { conn: from }, chat, round),
+            None => self.deliver_direct(Source::Here { conn: from }, chat, round),
         }
     }
 
     /// Stores a private message in its conversation and gives it to every connection here of
     /// both sessions; counts it unread for a recipient with none.
-    pub(super) fn deliver_direct(&mut self, from: From, mut chat: Chat, round: &mut Round) {
+    pub(super) fn deliver_direct(&mut self, from: Source, mut chat: Chat, round: &mut Round) {
         let Place::Direct { to_user, .. } = chat.place else { return };
         self.identities.mark_used(chat.user);
         self.identities.mark_used(to_user);
@@ -109,9 +109,9 @@ impl Broadcaster {
         let hub = &self.hub;
         let history = self.identities.conversation(pair, || hub.new_history(&pair.key()));
         chat.id = match from {
-            From::Bus { id } if history.has_seen(id) => return,
-            From::Bus { id } => id,
-            From::Here { .. } => history.next_id(),
+            Source::Bus { id } if history.has_seen(id) => return,
+            Source::Bus { id } => id,
+            Source::Here { .. } => history.next_id(),
         };
         let chat = Arc::new(chat);
         let index = round.frame(&ServerEvent::Message(&chat));

@@ -12,7 +12,7 @@ use super::Broadcaster;
 use super::round::{Except, Round};
 use crate::chat::history::Resume;
 use crate::chat::hub::Entered;
-use crate::chat::inbox::{From, Said};
+use crate::chat::inbox::{Said, Source};
 use crate::chat::protocol::{Chat, MAX_LISTED_ROOMS, Place, RoomCount, ServerEvent};
 use crate::chat::room::RoomName;
 use crate::chat::session::UserId;
@@ -67,13 +67,13 @@ impl Broadcaster {
 
     /// A message in `room`: numbered (here, or by the bus), kept in the room's history, and
     /// given to every member.
-    pub(super) fn chat(&mut self, from: From, room: RoomName, said: Said, round: &mut Round) {
+    pub(super) fn chat(&mut self, from: Source, room: RoomName, said: Said, round: &mut Round) {
         let history = &mut self.hub.room_mut(&room).history;
         let id = match from {
             // A record read twice (after a consumer error) is delivered once.
-            From::Bus { id } if history.has_seen(id) => return,
-            From::Bus { id } => id,
-            From::Here { .. } => history.next_id(),
+            Source::Bus { id } if history.has_seen(id) => return,
+            Source::Bus { id } => id,
+            Source::Here { .. } => history.next_id(),
         };
         let Said { user, name, text, ts } = said;
         self.identities.mark_used(user);

@@ -56,7 +56,7 @@ pub struct Claim {
 
 /// What applying a claim or a release changed here, for the broadcaster to tell and publish.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Settled {
+pub struct NameChanges {
     /// Sessions with another name now: who, its old name, its new one, and the name it lost
     /// (asked for), if it lost one.
     pub renamed: Vec<(UserId, String, String, Option<String>)>,
@@ -85,10 +85,10 @@ pub(super) struct Cluster {
 impl Identities {
     /// Applies a claim from the claims topic (see the module doc); `now` is when a session
     /// learned here goes offline.
-    pub fn apply_claim(&mut self, claim: &Claim, now: Instant) -> Settled {
+    pub fn apply_claim(&mut self, claim: &Claim, now: Instant) -> NameChanges {
         let Claim { user, name, ours } = claim;
         let (user, folded) = (*user, fold(name));
-        let mut settled = Settled::default();
+        let mut settled = NameChanges::default();
         match self.cluster.confirmed.get(&folded) {
             Some(&holder) if holder != user => {
                 if *ours {
@@ -147,10 +147,10 @@ impl Identities {
     /// Applies a release from the claims topic: `user` was forgotten by some instance. Its name
     /// (`folded`) is no longer confirmed to it; it is forgotten here too unless it is online
     /// here (then its name is claimed again) or elsewhere (whose instance claims it).
-    pub fn apply_release(&mut self, user: UserId, folded: &str) -> Settled {
+    pub fn apply_release(&mut self, user: UserId, folded: &str) -> NameChanges {
         // Folded again: a release written by an older version carries its older folded form.
         let folded = &fold(folded);
-        let mut settled = Settled::default();
+        let mut settled = NameChanges::default();
         let cluster = &mut self.cluster;
         if cluster.confirmed.get(folded) == Some(&user) {
             cluster.confirmed.remove(folded);
@@ -232,7 +232,7 @@ impl Identities {
     }
 
     /// `user`'s claim of `folded` lost to `holder`, and this instance made it.
-    fn lost(&mut self, user: UserId, folded: &str, holder: UserId, settled: &mut Settled) {
+    fn lost(&mut self, user: UserId, folded: &str, holder: UserId, settled: &mut NameChanges) {
         let Some(current) = self.users.get(&user).map(|u| u.name.clone()) else { return };
         if fold(&current) != folded {
             return; // renamed since
@@ -276,8 +276,8 @@ mod tests {
     }
 
     /// Applies `claims` in order; the renames, claims and releases they asked for.
-    fn apply(ids: &mut Identities, claims: &[Claim]) -> Settled {
-        let mut all = Settled::default();
+    fn apply(ids: &mut Identities, claims: &[Claim]) -> NameChanges {
+        let mut all = NameChanges::default();
         for c in claims {
             let settled = ids.apply_claim(c, Instant::now());
             all.renamed.extend(settled.renamed);
@@ -295,14 +295,14 @@ mod tests {
         let u = alice.user;
         let v = b.arrive(Presented::Nothing, session(), "Alice").user;
         let on_a = apply(&mut a, &[claim(u, "alice", true), claim(v, "Alice", false)]);
-        assert_eq!(on_a, Settled::default(), "A's session won; B's claim is B's to settle");
+        assert_eq!(on_a, NameChanges::default(), "A's session won; B's claim is B's to settle");
         let on_b = apply(&mut b, &[claim(u, "alice", false), claim(v, "Alice", true)]);
         let renamed = (v, "Alice".to_string(), "Alice-2".to_string(), Some("Alice".to_string()));
         assert_eq!(on_b.renamed, vec![renamed], "the loser gets the first free name");
         assert_eq!(on_b.claims, vec![(v, "Alice-2".to_string())], "and claims it");
         // The new claim goes through the log too.
-        assert_eq!(apply(&mut a, &[claim(v, "Alice-2", false)]), Settled::default());
-        assert_eq!(apply(&mut b, &[claim(v, "Alice-2", true)]), Settled::default());
+        assert_eq!(apply(&mut a, &[claim(v, "Alice-2", false)]), NameChanges::default());
+        assert_eq!(apply(&mut b, &[claim(v, "Alice-2", true)]), NameChanges::default());
         for ids in [&a, &b] {
             assert_eq!(ids.holder("ALICE"), Some(u));
             assert_eq!(ids.holder("alice-2"), Some(v));
@@ -325,17 +325,17 @@ mod tests {
         let on_a = apply(&mut a, &[claim(u, "carol", false)]);
         assert_eq!(on_a.renamed, vec![(u, "alice".into(), "carol".into(), None)]);
         assert_eq!((a.holder("alice"), a.holder("carol")), (None, Some(u)));
-        assert_eq!(apply(&mut b, &[claim(u, "carol", true)]), Settled::default());
+        assert_eq!(apply(&mut b, &[claim(u, "carol", true)]), NameChanges::default());
         // On A u renames twice; its first claim, read back, does not undo the second.
         a.rename(u, "dave");
         a.rename(u, "erin");
-        assert_eq!(apply(&mut a, &[claim(u, "dave", true)]), Settled::default());
+        assert_eq!(apply(&mut a, &[claim(u, "dave", true)]), NameChanges::default());
         assert_eq!(a.name(u), Some("erin"));
         assert_eq!(a.holder("dave"), None);
         apply(&mut a, &[claim(u, "erin", true)]);
         // The log released carol and dave: another session may claim them.
         let w = session().user_id();
-        assert_eq!(apply(&mut a, &[claim(w, "dave", false)]), Settled::default());
+        assert_eq!(apply(&mut a, &[claim(w, "dave", false)]), NameChanges::default());
         assert_eq!(a.holder("dave"), Some(w));
     }
 
@@ -352,13 +352,13 @@ mod tests {
         let lapsed = a.take_lapsed();
         assert_eq!(lapsed, vec![(u, "alice".to_string())]);
         for ids in [&mut a, &mut b] {
-            assert_eq!(ids.apply_release(u, "alice"), Settled::default());
+            assert_eq!(ids.apply_release(u, "alice"), NameChanges::default());
             assert_eq!(ids.holder("alice"), None);
             assert_eq!(ids.len(), 0, "forgotten everywhere");
         }
         let w = b.arrive(Presented::Nothing, session(), "alice").user;
-        assert_eq!(apply(&mut b, &[claim(w, "alice", true)]), Settled::default());
-        assert_eq!(apply(&mut a, &[claim(w, "alice", false)]), Settled::default());
+        assert_eq!(apply(&mut b, &[claim(w, "alice", true)]), NameChanges::default());
+        assert_eq!(apply(&mut a, &[claim(w, "alice", false)]), NameChanges::default());
         assert_eq!((a.holder("alice"), b.holder("alice")), (Some(w), Some(w)));
     }
 
@@ -373,7 +373,7 @@ mod tests {
         // A stale release (of a name it no longer holds) changes nothing.
         apply(&mut a, &[claim(u, "alice", true)]);
         a.depart(u, Instant::now());
-        assert_eq!(a.apply_release(u, "bob"), Settled::default());
+        assert_eq!(a.apply_release(u, "bob"), NameChanges::default());
         assert_eq!(a.holder("alice"), Some(u));
     }
 
@@ -392,7 +392,7 @@ mod tests {
         assert_eq!(settled.claims, vec![(u, "alice".to_string())]);
         assert!(settled.renamed.is_empty());
         a.apply_release(old, "alice");
-        assert_eq!(apply(&mut a, &[claim(u, "alice", true)]), Settled::default());
+        assert_eq!(apply(&mut a, &[claim(u, "alice", true)]), NameChanges::default());
         assert_eq!(a.holder("alice"), Some(u));
     }
 

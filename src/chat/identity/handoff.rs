@@ -3,10 +3,10 @@
 //!
 //! The steps, as `chat/handler.rs` and `chat/broadcaster.rs` take them:
 //! 1. The reader makes a [`NameTag`] (the nickname it asked for, no user yet) and sends the
-//!    broadcaster an arrival carrying a [`Settle`], the broadcaster's promise to answer.
+//!    broadcaster an arrival carrying a [`IdentityPromise`], the broadcaster's promise to answer.
 //! 2. The reader waits on the tag ([`NameTag::wait_settled`]).
 //! 3. The broadcaster settles who the connection is (see `names.rs`) and keeps the promise:
-//!    [`Settle::done`] with the session's user id, or [`Settle::limited`] when a limit refuses
+//!    [`IdentityPromise::done`] with the session's user id, or [`IdentityPromise::limited`] when a limit refuses
 //!    a new session. A promise dropped unanswered (the broadcaster shutting down, or gone)
 //!    refuses on its own, in `Drop`, so a reader never waits for nobody.
 //! 4. From then on the tag is the nickname the reader signs its messages with; the broadcaster
@@ -39,12 +39,12 @@ pub struct NameTag {
 #[derive(Debug, Default)]
 struct Tag {
     name: String,
-    user: Settling,
+    user: Answer,
 }
 
 /// Where a connection's identity stands.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum Settling {
+enum Answer {
     /// The broadcaster has not answered yet.
     #[default]
     Pending,
@@ -82,21 +82,21 @@ impl NameTag {
     /// or why not.
     pub fn wait_settled(&self, limit: Duration) -> Result<UserId, Unsettled> {
         let held = self.lock();
-        let waiting = |tag: &mut Tag| tag.user == Settling::Pending;
+        let waiting = |tag: &mut Tag| tag.user == Answer::Pending;
         let (held, _) = self
             .settled
             .wait_timeout_while(held, limit, waiting)
             .unwrap_or_else(|e| e.into_inner());
         match held.user {
-            Settling::User(user) => Ok(user),
-            Settling::Limited => Err(Unsettled::Limited),
-            Settling::Pending | Settling::Refused => Err(Unsettled::Gone),
+            Answer::User(user) => Ok(user),
+            Answer::Limited => Err(Unsettled::Limited),
+            Answer::Pending | Answer::Refused => Err(Unsettled::Gone),
         }
     }
 
-    fn answer(&self, answer: Settling) {
+    fn answer(&self, answer: Answer) {
         let mut held = self.lock();
-        if held.user == Settling::Pending {
+        if held.user == Answer::Pending {
             held.user = answer;
         }
         drop(held);
@@ -108,27 +108,27 @@ impl NameTag {
     }
 }
 
-/// The broadcaster's promise to settle a new connection: [`Settle::done`] with its user id, or,
+/// The broadcaster's promise to settle a new connection: [`IdentityPromise::done`] with its user id, or,
 /// dropped unanswered (the broadcaster shutting down or gone), a refusal, so the connection's
 /// thread never waits for nobody.
 #[derive(Debug)]
-pub struct Settle(pub Arc<NameTag>);
+pub struct IdentityPromise(pub Arc<NameTag>);
 
-impl Settle {
+impl IdentityPromise {
     /// The connection is `user`.
     pub fn done(self, user: UserId) {
-        self.0.answer(Settling::User(user));
+        self.0.answer(Answer::User(user));
     }
 
     /// The connection may not have a new session now (a limit; its client was told why).
     pub fn limited(self) {
-        self.0.answer(Settling::Limited);
+        self.0.answer(Answer::Limited);
     }
 }
 
-impl Drop for Settle {
+impl Drop for IdentityPromise {
     fn drop(&mut self) {
-        self.0.answer(Settling::Refused);
+        self.0.answer(Answer::Refused);
     }
 }
 
@@ -145,15 +145,15 @@ mod tests {
             let tag = tag.clone();
             std::thread::spawn(move || tag.wait_settled(Duration::from_secs(10)))
         };
-        Settle(tag.clone()).done(user);
+        IdentityPromise(tag.clone()).done(user);
         assert_eq!(waiter.join().unwrap(), Ok(user));
         // A promise dropped unanswered (the broadcaster going away) refuses at once.
         let tag = Arc::new(NameTag::default());
-        drop(Settle(tag.clone()));
+        drop(IdentityPromise(tag.clone()));
         assert_eq!(tag.wait_settled(Duration::from_secs(10)), Err(Unsettled::Gone));
         // A limit says so.
         let tag = Arc::new(NameTag::default());
-        Settle(tag.clone()).limited();
+        IdentityPromise(tag.clone()).limited();
         assert_eq!(tag.wait_settled(Duration::from_secs(10)), Err(Unsettled::Limited));
     }
 }

@@ -18,7 +18,7 @@
 //! - [`cluster`]: how the instances of one deployment agree on names over Kafka (claims,
 //!   releases, rosters). A single-instance reader can skip it.
 //! - [`handoff`]: not part of the table: how a connection's own thread waits for the broadcaster
-//!   to tell it who it is ([`NameTag`], [`Settle`]).
+//!   to tell it who it is ([`NameTag`], [`IdentityPromise`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -33,10 +33,10 @@ mod names;
 
 use cluster::Cluster;
 
-pub use cluster::{Claim, Settled};
+pub use cluster::{Claim, NameChanges};
 pub use conversations::Pair;
-pub use handoff::{NameTag, Settle, Unsettled};
-pub use names::{Arrived, COUNTED_SUFFIXES, Presented, Renamed, fold};
+pub use handoff::{IdentityPromise, NameTag, Unsettled};
+pub use names::{COUNTED_SUFFIXES, Hello, Presented, Renamed, fold};
 
 /// The sessions, their names and their conversations.
 #[derive(Debug)]

@@ -49,7 +49,7 @@ pub enum Presented {
 
 /// What a connection is told about who it is: the `hello`.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Arrived {
+pub struct Hello {
     /// Its session (the one presented, or a fresh one).
     pub session: Session,
     /// The session's public id.
@@ -78,7 +78,7 @@ pub enum Renamed {
 impl Identities {
     /// A connection opens with `presented` and asks for `requested` (cleaned); `fresh` is the
     /// session it gets if it is a newcomer.
-    pub fn arrive(&mut self, presented: Presented, fresh: Session, requested: &str) -> Arrived {
+    pub fn arrive(&mut self, presented: Presented, fresh: Session, requested: &str) -> Hello {
         let expired = match presented {
             Presented::Nothing => false,
             Presented::Malformed => true,
@@ -91,7 +91,7 @@ impl Identities {
                     // It came back: used.
                     self.mark_used(user);
                     let requested = None;
-                    return Arrived { session, user, name, requested, expired: false, new: false };
+                    return Hello { session, user, name, requested, expired: false, new: false };
                 }
                 true
             }
@@ -101,7 +101,7 @@ impl Identities {
         let requested = (name != requested).then(|| requested.to_string());
         self.names.insert(fold(&name), user);
         self.users.insert(user, User::named(&name, 1));
-        Arrived { session: fresh, user, name, requested, expired, new: true }
+        Hello { session: fresh, user, name, requested, expired, new: true }
     }
 
     /// True when a session presented is known here: it is not a new one.
