@@ -1,4 +1,4 @@
-//! One client's outbound side: a bounded queue of frames and the non-blocking flush that writes it.
+//! One client's outbound side: a bounded queue of frames, and the non-blocking writes that empty it.
 //!
 //! # Who writes to a socket
 //! After the upgrade two threads touch a client's socket: its reader thread (`ws/session.rs`),
@@ -10,57 +10,37 @@
 //!   whole, so a pong from the reader can never land inside a broadcast frame.
 //! - The reader reads from the socket *without* the lock (a blocking `read` on
 //!   [`Outbound::socket`]), so a silent client never holds up the broadcaster. With TLS, the
-//!   session ([`TlsSession`], rustls's unbuffered API) lives inside the lock: the reader reads
-//!   ciphertext without it, then locks briefly to decrypt.
-//! - With TLS, queued frames are encrypted [`TLS_CHUNK`] at a time straight into the session's
-//!   outgoing buffer, after any record rustls must send first (a key update, an alert), and that
-//!   buffer is written as a plain one is. It is given back once written, as the session's other
-//!   buffers are once empty: an idle `wss://` client holds no buffer at all.
-//! - Writes never block: [`Outbound::flush`] sends with `MSG_DONTWAIT`, which makes this one call
-//!   non-blocking without making the reader's blocking reads non-blocking. What the kernel does not
-//!   take stays queued, and the `Outbound` itself asks for a retry (see below).
-//! - A flush hands the kernel every queued frame in one `sendmsg` with an iovec per frame (writev
-//!   style): under load a client gets many frames for one system call, and a single frame goes
-//!   out with a plain `send`. Each frame is a shared [`Bytes`]: the broadcaster encoded it once for
-//!   everybody. When nothing is queued (the usual case), [`Outbound::send`] writes the round's
-//!   frames straight from the broadcaster's slices and queues only what the kernel did not take.
+//!   session lives inside the lock: the reader reads ciphertext without it, then locks briefly to
+//!   decrypt.
 //! - The queue is bounded by `SEND_BUFFER_BYTES`. A client that falls further behind is closed with
 //!   1013 (try again later) and its backlog dropped, so a stalled reader costs the others nothing.
+//! - Once a close frame is queued ([`Outbound::close`]) nothing more is accepted (RFC 6455 §5.5.1:
+//!   "the endpoint MUST NOT send any more data frames after sending a Close frame").
 //!
-//! # Retries: asked for by the queue itself
-//! Whoever sends (the broadcaster, the reader's pongs and error events, the Kafka delivery
-//! callback) may leave bytes behind when the socket is full. No caller has to remember to ask for a
-//! retry: every write that leaves bytes queued asks on its own, through the [`RetryTo`] the
-//! `Outbound` was made with, and the thread that owns the retry tick (the chat's broadcaster) then
-//! flushes it every tick until it is drained. Two rules keep that safe:
-//! - **At most one request per client is outstanding.** `State::retry_asked` is set, under the
-//!   queue's lock, when a request is sent, and cleared, under the same lock, only when a flush
-//!   empties the queue. So whenever bytes are queued a request is on its way or being served, and
-//!   the retry queue never holds more ids than there are clients.
-//! - **Asking never blocks.** The broadcaster asks too (its own sends leave bytes behind), and a
-//!   thread that blocked sending into a queue only it empties would wait forever. So requests go
-//!   into their own unbounded channel, not into the broadcaster's bounded event channel; the
-//!   rule above is what bounds it.
-//!
-//! An `Outbound` made without a [`RetryTo`] (`/echo`) is flushed by its own reader.
-//!
-//! Once a close frame is queued ([`Outbound::close`]) nothing more is accepted (RFC 6455 §5.5.1:
-//! "the endpoint MUST NOT send any more data frames after sending a Close frame").
+//! # The write paths, one file each
+//! - `plain.rs`: `ws://`, every queued frame in one `sendmsg` (writev style), `MSG_DONTWAIT`.
+//! - `tls.rs`: `wss://`, queued frames encrypted a chunk at a time into the TLS session's buffer.
+//! - `requests.rs`: what the socket did not take asks for a retry itself, and its two rules.
+
+mod plain;
+mod requests;
+mod tls;
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice};
+use std::io;
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crossbeam_channel::Sender;
-use socket2::SockRef;
 use tungstenite::Bytes;
 
 use crate::metrics::Metrics;
 use crate::net::tls_session::TlsSession;
 use crate::ws::frame;
 use crate::ws::tap::{Tap, Tapped};
+use plain::{write_direct, write_plain};
+pub use requests::RetryTo;
+use tls::write_tls;
 
 /// The outcome of queueing frames for a client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,16 +53,6 @@ pub enum Sent {
     Evicted,
     /// The connection is closing or gone; nothing was queued.
     Closed,
-}
-
-/// Where an [`Outbound`] asks for a retry: the id it is known by there, and the (unbounded) queue
-/// of the thread that retries. See "Retries" above.
-#[derive(Debug, Clone)]
-pub struct RetryTo {
-    /// The client's id, as the retrying thread knows it.
-    pub id: u64,
-    /// The retrying thread's queue of ids.
-    pub queue: Sender<u64>,
 }
 
 /// A client's outbound queue, shared by its reader thread and the broadcaster.
@@ -353,16 +323,6 @@ impl Outbound {
         self.metrics.close_sent(code);
     }
 
-    /// Bytes wait for the socket: ask for a retry, unless one is already asked for.
-    fn pending(&self, state: &mut State) -> Sent {
-        if let Some(retry) = self.retry.as_ref().filter(|_| !state.retry_asked) {
-            state.retry_asked = true;
-            // Unbounded: never blocks. If the retrying thread is gone, the server is stopping.
-            let _ = retry.queue.send(retry.id);
-        }
-        Sent::Pending
-    }
-
     fn write_out(&self, state: &mut State) -> Sent {
         if state.dead {
             return Sent::Closed;
@@ -379,7 +339,7 @@ impl Outbound {
                 if state.frames.capacity() > KEEP_CAPACITY {
                     state.frames = VecDeque::new();
                 }
-                state.retry_asked = false;
+                Outbound::emptied(state);
                 Sent::Flushed
             }
             Ok(false) => self.pending(state),
@@ -394,130 +354,26 @@ impl Outbound {
     }
 }
 
-/// Writes frames that were never queued, as much as the socket takes now; returns the bytes taken.
-/// Less than all of them means the socket is full.
-fn write_direct(socket: &TcpStream, frames: &[&Bytes]) -> io::Result<usize> {
-    let mut taken = 0;
-    for chunk in frames.chunks(MAX_IOVECS) {
-        let offered: usize = chunk.iter().map(|frame| frame.len()).sum();
-        let n = write_frames(socket, chunk.len(), chunk.iter().map(|frame| &frame[..]))?;
-        taken += n;
-        if n < offered {
-            break;
-        }
-    }
-    Ok(taken)
-}
-
-/// Writes queued frames to a plain socket. `Ok(true)`: all written; `Ok(false)`: it would block.
-fn write_plain(socket: &TcpStream, state: &mut State) -> io::Result<bool> {
-    while let Some(front) = state.frames.front() {
-        let rest = state.frames.iter().skip(1).map(|frame| &frame[..]);
-        let frames = std::iter::once(&front[state.written..]).chain(rest);
-        match write_frames(socket, state.frames.len().min(MAX_IOVECS), frames)? {
-            0 => return Ok(false),
-            n => advance(state, n),
-        }
-    }
-    Ok(true)
-}
-
-/// One non-blocking write of the first `count` of `frames`: `send(2)` for one, `sendmsg(2)` for
-/// several. Returns the bytes the kernel took, 0 when the socket is full.
-fn write_frames<'a>(
-    socket: &TcpStream,
-    count: usize,
-    frames: impl Iterator<Item = &'a [u8]> + Clone,
-) -> io::Result<usize> {
-    loop {
-        let sent = match count {
-            1 => send_one(socket, frames.clone().next().unwrap_or_default()),
-            _ => send_many(socket, frames.clone()),
-        };
-        match sent {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Encrypts queued frames a chunk at a time and writes the TLS records without blocking.
-fn write_tls(socket: &TcpStream, state: &mut State) -> io::Result<bool> {
-    loop {
-        let tls = state.tls.as_mut().expect("write_tls is only called with TLS");
-        if tls.wants_write() {
-            match send_one(socket, tls.outgoing()) {
-                Ok(n) => tls.sent(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+impl State {
+    /// Drops `n` written bytes from the front of the queue.
+    fn advance(&mut self, mut n: usize) {
+        self.queued -= n;
+        while n > 0 {
+            let front = self.frames.front().expect("never more bytes written than queued").len();
+            let left = front - self.written;
+            if n < left {
+                self.written += n;
+                return;
             }
-            continue;
-        }
-        if state.frames.is_empty() {
-            return Ok(true);
-        }
-        // Encrypt at most TLS_CHUNK bytes (a large frame a part at a time), so the ciphertext
-        // waiting to be written stays small and the bytes that count against SEND_BUFFER_BYTES
-        // are the ones in our queue.
-        let mut moved = 0;
-        while moved < TLS_CHUNK {
-            let Some(frame) = state.frames.front() else { break };
-            let end = frame.len().min(state.written + (TLS_CHUNK - moved));
-            let chunk = frame.slice(state.written..end);
-            let tls = state.tls.as_mut().expect("write_tls is only called with TLS");
-            tls.encrypt(&chunk).map_err(io::Error::other)?;
-            moved += chunk.len();
-            advance(state, chunk.len());
+            n -= left;
+            self.written = 0;
+            self.frames.pop_front();
         }
     }
 }
 
-/// Drops `n` written bytes from the front of the queue.
-fn advance(state: &mut State, mut n: usize) {
-    state.queued -= n;
-    while n > 0 {
-        let front = state.frames.front().expect("never more bytes written than queued").len();
-        let left = front - state.written;
-        if n < left {
-            state.written += n;
-            return;
-        }
-        n -= left;
-        state.written = 0;
-        state.frames.pop_front();
-    }
-}
-
-/// One `send(2)` with `MSG_DONTWAIT` (never block) and `MSG_NOSIGNAL` (no SIGPIPE).
-fn send_one(socket: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
-    SockRef::from(socket).send_with_flags(bytes, SEND_FLAGS)
-}
-
-/// One `sendmsg(2)` with an iovec per frame, up to [`MAX_IOVECS`] of them. Out of line, so that
-/// its kilobyte of iovecs is not on the stack of every single-frame write, such as a reader's
-/// ping (`memory.rs`: 4 KiB per idle connection once pinged).
-#[inline(never)]
-fn send_many<'a>(socket: &TcpStream, frames: impl Iterator<Item = &'a [u8]>) -> io::Result<usize> {
-    let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-    let mut count = 0;
-    for (slot, frame) in slices.iter_mut().zip(frames) {
-        *slot = IoSlice::new(frame);
-        count += 1;
-    }
-    SockRef::from(socket).send_vectored_with_flags(&slices[..count], SEND_FLAGS)
-}
-
-/// Never block (the reader's blocking reads share the socket) and no SIGPIPE.
-const SEND_FLAGS: libc::c_int = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
 /// Queue slots an empty queue may keep.
 const KEEP_CAPACITY: usize = 16;
-/// Frames per `sendmsg` (Linux accepts up to 1024, `UIO_MAXIOV`); the array lives on the stack.
-const MAX_IOVECS: usize = 64;
-/// Plaintext encrypted per round (four full TLS records).
-const TLS_CHUNK: usize = 64 * 1024;
 
 #[cfg(test)]
 mod tests {
@@ -525,12 +381,12 @@ mod tests {
     use std::net::TcpListener;
     use std::thread;
 
-    use socket2::{Domain, Socket, Type};
+    use socket2::{Domain, SockRef, Socket, Type};
 
     use super::*;
 
     /// A connected pair on 127.0.0.1 with small kernel buffers: (server side, client side).
-    fn pair() -> (TcpStream, TcpStream) {
+    pub(super) fn pair() -> (TcpStream, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
         client.set_recv_buffer_size(4096).unwrap();
@@ -540,12 +396,12 @@ mod tests {
         (server, client.into())
     }
 
-    fn outbound(socket: TcpStream, limit: usize) -> Outbound {
+    pub(super) fn outbound(socket: TcpStream, limit: usize) -> Outbound {
         Outbound::new(socket, None, limit, Arc::new(Metrics::default()), None)
     }
 
     /// Frame `i`: `len` bytes of one value, so a byte out of place shows.
-    fn numbered(i: usize, len: usize) -> Bytes {
+    pub(super) fn numbered(i: usize, len: usize) -> Bytes {
         Bytes::from(vec![(i % 251) as u8; len])
     }
 
@@ -559,7 +415,7 @@ mod tests {
     }
 
     /// Everything the client receives once `out` is flushed to the end and its stream ended.
-    fn received(out: &Outbound, client: TcpStream) -> Vec<u8> {
+    pub(super) fn received(out: &Outbound, client: TcpStream) -> Vec<u8> {
         let reader = read_all(client);
         while !out.is_drained() {
             assert_ne!(out.flush(), Sent::Closed);
@@ -582,19 +438,6 @@ mod tests {
     }
 
     #[test]
-    fn frames_behind_a_partial_write_arrive_whole_and_in_order() {
-        let (server, client) = pair();
-        let out = outbound(server, usize::MAX);
-        // Big frames, alone and in rounds of three: the kernel soon takes only part of one.
-        let frames: Vec<Bytes> = (0..60).map(|i| numbered(i, 20_000)).collect();
-        let mut rounds = vec![vec![&frames[0]]];
-        rounds.extend(frames[1..].chunks(3).map(|c| c.iter().collect::<Vec<_>>()));
-        let sent: Vec<Sent> = rounds.iter().map(|round| out.send(round)).collect();
-        assert!(sent.contains(&Sent::Pending), "the client never reads: 1.2 MB cannot all fit");
-        assert_eq!(received(&out, client), frames.concat());
-    }
-
-    #[test]
     fn a_stalled_reader_is_closed_with_1013_after_whole_frames() {
         let (server, client) = pair();
         let out = outbound(server, 16 * 1024);
@@ -611,44 +454,5 @@ mod tests {
         let whole = body.len() / 1000;
         assert!(whole <= evicted_at);
         assert_eq!(body, frames[..whole].concat());
-    }
-
-    #[test]
-    fn bytes_left_behind_ask_for_one_retry_until_the_queue_is_empty() {
-        let (server, mut client) = pair();
-        let (queue, retries) = crossbeam_channel::unbounded();
-        let retry = RetryTo { id: 7, queue };
-        let out =
-            Outbound::new(server, None, usize::MAX, Arc::new(Metrics::default()), Some(retry));
-        // Small frames, one at a time, as an error event or a pong is sent: the first one the
-        // socket does not take in full asks for a retry by itself.
-        let frame = numbered(1, 100);
-        let mut sent = 0;
-        while out.send(&[&frame]) == Sent::Flushed {
-            sent += 1;
-            assert!(sent < 100_000, "the socket never filled up");
-        }
-        assert_eq!(retries.try_iter().collect::<Vec<_>>(), [7], "one retry asked for");
-        // More bytes behind the same backlog, and flushes that find the socket still full: the
-        // one request stands for all of them.
-        for _ in 0..3 {
-            assert_eq!(out.send(&[&frame]), Sent::Pending);
-            assert_eq!(out.flush(), Sent::Pending);
-        }
-        assert!(retries.try_iter().next().is_none(), "at most one request outstanding");
-        // The client reads everything; the retry empties the queue...
-        let expected = (sent + 4) * frame.len();
-        let mut got = vec![0u8; expected];
-        let reader = thread::spawn(move || {
-            client.read_exact(&mut got).unwrap();
-            client
-        });
-        while out.flush() != Sent::Flushed {
-            thread::sleep(std::time::Duration::from_millis(1));
-        }
-        let _client = reader.join().unwrap();
-        // ...and the next backlog asks again.
-        while out.send(&[&frame]) == Sent::Flushed {}
-        assert_eq!(retries.try_iter().collect::<Vec<_>>(), [7]);
     }
 }
