@@ -1,13 +1,45 @@
-//! One client's outbound side: a bounded queue of frames, and the non-blocking writes that empty it.
+//! One client's outbound side: a bounded queue of frames, and the one thread that writes it.
 //!
 //! # Who writes to a socket
-//! After the upgrade two threads touch a client's socket: its reader thread (`ws/session.rs`),
-//! which must send pongs and close frames, and the broadcaster (`chat/broadcaster.rs`), which
-//! sends everything else. Blocking tungstenite cannot be split into a read half and a write half,
-//! and a rustls stream cannot be cloned, so instead of sharing a `WebSocket` we share this struct:
+//! One thread writes every chat client's socket: the broadcaster (`chat/broadcaster.rs`), with
+//! [`Outbound::send`] and [`Outbound::flush`]. Any other thread with a frame for a client hands it
+//! over with [`Outbound::queue`], which appends it to the queue and asks the broadcaster for a
+//! write (`requests.rs`); the broadcaster wakes at once and flushes. So the reader's error events,
+//! `ping_me`'s ping and the handshake the inspector shows (`chat/handler.rs`), the inspector's
+//! frames about what the reader reads ([`Outbound::tap_read`]), and the Kafka delivery callback's
+//! `not_delivered` error (`bus/kafka/produce.rs`) all reach the wire from the broadcaster's
+//! thread. So do the TLS records rustls wants sent after decrypting, a key update say
+//! ([`Outbound::feed_ciphertext`]).
 //!
+//! **The one exception: the WebSocket layer's own control frames**, which the reader
+//! (`ws/session.rs`) sends as it reads: the pong tungstenite answers a ping with (RFC 6455
+//! §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in response") and
+//! the close echoed to a peer that closed first (§5.5.1), the session's keepalive ping, and the
+//! close frame the session starts (an error's 1002, 1007 or 1009, the idle timeout's 1000) with
+//! the flush, `close_notify` and FIN that end the connection (and the TLS alert for a bad record,
+//! sent as the reader gives up). They go through [`Outbound::send`] like the broadcaster's frames,
+//! appended whole after what is queued, so a pong never lands inside a broadcast frame (the write
+//! that carries it carries what was queued before it). gorilla/websocket draws the same line: one
+//! writer per connection, but its control frames (`WriteControl`: close, ping, pong) may be
+//! written from any goroutine.
+//!
+//! | who | calls |
+//! |---|---|
+//! | the writer: the broadcaster | [`send`](Outbound::send), [`flush`](Outbound::flush), [`close`](Outbound::close) (1013, 1001), [`tap_tick`](Outbound::tap_tick), [`shutdown`](Outbound::shutdown) |
+//! | any other thread: the chat handler on the reader's thread, the Kafka callback | [`queue`](Outbound::queue), [`set_tap`](Outbound::set_tap) |
+//! | the reader, reading | [`socket`](Outbound::socket), [`read_plaintext`](Outbound::read_plaintext), [`feed_ciphertext`](Outbound::feed_ciphertext), [`tap_read`](Outbound::tap_read) (these two queue what they make) |
+//! | the reader, for its control frames | `send` (through `ws/stream.rs`), `close`, `flush`, [`send_close_notify`](Outbound::send_close_notify) |
+//!
+//! `/echo` (`ws/echo.rs`) has no broadcaster: its `Outbound` is made without [`WriteRequests`],
+//! its reader is its only writer and flushes its own queue, and [`Outbound::queue`] there writes
+//! at once.
+//!
+//! # Sharing one socket
+//! Blocking tungstenite cannot be split into a read half and a write half, and a rustls stream
+//! cannot be cloned, so instead of sharing a `WebSocket` the reader and the writer share this
+//! struct:
 //! - Every outgoing byte goes through [`Outbound`]'s queue, under its mutex. Frames are appended
-//!   whole, so a pong from the reader can never land inside a broadcast frame.
+//!   whole, and a write takes them in order.
 //! - The reader reads from the socket *without* the lock (a blocking `read` on
 //!   [`Outbound::socket`]), so a silent client never holds up the broadcaster. With TLS, the
 //!   session lives inside the lock: the reader reads ciphertext without it, then locks briefly to
@@ -20,7 +52,7 @@
 //! # The write paths, one file each
 //! - `plain.rs`: `ws://`, every queued frame in one `sendmsg` (writev style), `MSG_DONTWAIT`.
 //! - `tls.rs`: `wss://`, queued frames encrypted a chunk at a time into the TLS session's buffer.
-//! - `requests.rs`: what the socket did not take asks for a retry itself, and its two rules.
+//! - `requests.rs`: bytes waiting in the queue ask the writer for a write, and its two rules.
 
 mod plain;
 mod requests;
@@ -39,15 +71,17 @@ use crate::net::tls_session::TlsSession;
 use crate::ws::frame;
 use crate::ws::tap::{Tap, Tapped};
 use plain::{write_direct, write_plain};
-pub use requests::RetryTo;
+pub use requests::WriteRequests;
+/// The name [`WriteRequests`] had while the channel only carried retries; `chat/inbox.rs` uses it.
+pub use requests::WriteRequests as RetryTo;
 use tls::write_tls;
 
-/// The outcome of queueing frames for a client.
+/// The outcome of handing frames to a client's queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sent {
     /// Everything queued so far is in the kernel.
     Flushed,
-    /// Some bytes wait for the socket to drain; retry later.
+    /// Some bytes wait in the queue; a write is asked for (see `requests.rs`).
     Pending,
     /// The client fell more than `SEND_BUFFER_BYTES` behind and is being closed with 1013.
     Evicted,
@@ -55,7 +89,7 @@ pub enum Sent {
     Closed,
 }
 
-/// A client's outbound queue, shared by its reader thread and the broadcaster.
+/// A client's outbound queue, shared by its reader thread and its writer (the broadcaster).
 #[derive(Debug)]
 pub struct Outbound {
     /// Kept here, not behind another pointer: the broadcaster reaches every client's socket in
@@ -63,7 +97,8 @@ pub struct Outbound {
     socket: TcpStream,
     limit: usize,
     metrics: Arc<Metrics>,
-    retry: Option<RetryTo>,
+    /// Where to ask for a write; `None`: the thread that queues writes itself (`/echo`).
+    writer: Option<WriteRequests>,
     /// A tap is installed (`State::tap`): checked without the lock for every read.
     tapping: AtomicBool,
     state: Mutex<State>,
@@ -81,21 +116,25 @@ struct State {
     closing: Option<u16>,
     /// The socket failed or was shut down: drop everything.
     dead: bool,
-    /// A retry was asked for and the queue has not been emptied since.
-    retry_asked: bool,
+    /// A write was asked for and the queue has not been emptied since.
+    write_asked: bool,
     /// The wire inspector's tap, when the client switched it on.
     tap: Option<Box<Tapped>>,
 }
 
+/// What takes frames once they are accepted: [`Outbound::send_locked`] (write now) or
+/// [`Outbound::queue_locked`] (leave them to the writer).
+type Take = fn(&Outbound, &mut State, &[&Bytes]) -> Sent;
+
 impl Outbound {
     /// Wraps a connected socket (and its TLS session, if any) after the handshake. `limit` is
-    /// `SEND_BUFFER_BYTES`; `retry` is where to ask for retries (none: the caller flushes).
+    /// `SEND_BUFFER_BYTES`; `writer` is where to ask for writes (`None`: whoever queues, writes).
     pub fn new(
         socket: TcpStream,
         tls: Option<Box<TlsSession>>,
         limit: usize,
         metrics: Arc<Metrics>,
-        retry: Option<RetryTo>,
+        writer: Option<WriteRequests>,
     ) -> Outbound {
         let state = State {
             frames: VecDeque::new(),
@@ -104,11 +143,11 @@ impl Outbound {
             tls,
             closing: None,
             dead: false,
-            retry_asked: false,
+            write_asked: false,
             tap: None,
         };
         let tapping = AtomicBool::new(false);
-        Outbound { socket, limit, metrics, retry, tapping, state: Mutex::new(state) }
+        Outbound { socket, limit, metrics, writer, tapping, state: Mutex::new(state) }
     }
 
     /// The socket, for the reader's blocking reads (which take no lock).
@@ -116,28 +155,17 @@ impl Outbound {
         &self.socket
     }
 
-    /// Queues frames and tries to write them; on overflow closes the client with 1013.
+    /// The writer's call: queues frames and writes what the socket takes now; on overflow closes
+    /// the client with 1013. Also the reader's, for its control frames (see "Who writes").
     pub fn send(&self, frames: &[&Bytes]) -> Sent {
-        let mut state = self.lock();
-        if state.closing.is_some() || state.dead {
-            return Sent::Closed;
-        }
-        if let Some(tapped) = state.tap.as_mut() {
-            // Each frame, then the tap's events about it (which are not tapped themselves); a
-            // close frame after its events, as nothing may follow it (§5.5.1).
-            let mut all = Vec::with_capacity(frames.len() * 2);
-            for &frame in frames {
-                let at = all.len();
-                all.push(frame.clone());
-                tapped.wrote(frame, &mut all);
-                if frame.first().is_some_and(|b| b & 0x0f == 0x8) {
-                    all[at..].rotate_left(1);
-                }
-            }
-            let all: Vec<&Bytes> = all.iter().collect();
-            return self.send_locked(&mut state, &all);
-        }
-        self.send_locked(&mut state, frames)
+        self.accept(frames, Outbound::send_locked)
+    }
+
+    /// Every other thread's call: appends frames to the queue, under the same bound and closing
+    /// rules as [`Outbound::send`], and asks the writer to write them ([`Sent::Pending`]); it
+    /// never writes itself, unless the `Outbound` has no writer (`/echo`).
+    pub fn queue(&self, frames: &[&Bytes]) -> Sent {
+        self.accept(frames, Outbound::queue_locked)
     }
 
     /// Installs a tap on every frame this connection reads and writes from now on (`None`
@@ -148,18 +176,42 @@ impl Outbound {
         state.tap = tap.map(|tap| Box::new(Tapped::new(tap)));
     }
 
-    /// Reader side: bytes just read from the client (decrypted), for the tap if there is one.
+    /// Reader side: bytes just read from the client (decrypted), for the tap if there is one. Its
+    /// frames are queued for the writer, like [`Outbound::queue`]'s.
     pub fn tap_read(&self, bytes: &[u8]) {
-        self.with_tap(|tapped, events| tapped.read(bytes, events));
+        self.with_tap(|tapped, events| tapped.read(bytes, events), Outbound::queue_locked);
     }
 
     /// Once a second (the broadcaster's tick): lets the tap, if any, send what is due.
     pub fn tap_tick(&self) {
-        self.with_tap(|tapped, events| tapped.tap.tick(events));
+        self.with_tap(|tapped, events| tapped.tap.tick(events), Outbound::send_locked);
     }
 
-    /// Runs `act` on the tap, if there is one, and sends the events it makes.
-    fn with_tap(&self, act: impl FnOnce(&mut Tapped, &mut Vec<Bytes>)) {
+    /// Takes `frames` under the lock, unless the connection is closing: with the tap's events
+    /// about each, when a tap is installed.
+    fn accept(&self, frames: &[&Bytes], take: Take) -> Sent {
+        let mut state = self.lock();
+        if state.closing.is_some() || state.dead {
+            return Sent::Closed;
+        }
+        let Some(tapped) = state.tap.as_mut() else { return take(self, &mut state, frames) };
+        // Each frame, then the tap's events about it (which are not tapped themselves); a close
+        // frame after its events, as nothing may follow it (§5.5.1).
+        let mut all = Vec::with_capacity(frames.len() * 2);
+        for &frame in frames {
+            let at = all.len();
+            all.push(frame.clone());
+            tapped.wrote(frame, &mut all);
+            if frame.first().is_some_and(|b| b & 0x0f == 0x8) {
+                all[at..].rotate_left(1);
+            }
+        }
+        let all: Vec<&Bytes> = all.iter().collect();
+        take(self, &mut state, &all)
+    }
+
+    /// Runs `act` on the tap, if there is one, and takes the events it makes.
+    fn with_tap(&self, act: impl FnOnce(&mut Tapped, &mut Vec<Bytes>), take: Take) {
         if !self.tapping.load(Ordering::Relaxed) {
             return;
         }
@@ -169,13 +221,13 @@ impl Outbound {
         act(tapped, &mut events);
         if !events.is_empty() && state.closing.is_none() && !state.dead {
             let events: Vec<&Bytes> = events.iter().collect();
-            self.send_locked(&mut state, &events);
+            take(self, &mut state, &events);
         }
     }
 
-    fn send_locked(&self, state: &mut MutexGuard<'_, State>, frames: &[&Bytes]) -> Sent {
+    fn send_locked(&self, state: &mut State, frames: &[&Bytes]) -> Sent {
         // Nothing waits: write straight from the caller's frames, no queue touched. What the
-        // kernel does not take then waits for the broadcaster's retry: the socket is full.
+        // kernel does not take then waits for a later write: the socket is full.
         let direct = state.frames.is_empty() && state.tls.is_none();
         let mut taken = 0;
         if direct {
@@ -200,21 +252,45 @@ impl Outbound {
         }
         let sent = match (state.frames.is_empty(), direct) {
             (true, _) => Sent::Flushed,
-            (false, true) => self.pending(state),
+            (false, true) => self.ask_for_write(state),
             (false, false) => self.write_out(state),
         };
-        // Judge what the socket did not take: a big round to a fast reader is no backlog. A
-        // single frame (one large history) may exceed the bound on its own.
-        if sent == Sent::Pending && state.queued > self.limit && state.frames.len() > 1 {
-            self.queue_close(state, 1013, "too slow: send buffer full", true);
-            self.metrics.evicted();
+        // Judge what the socket did not take: a big round to a fast reader is no backlog.
+        if sent == Sent::Pending && self.over_limit(state) {
+            self.evict(state);
             self.write_out(state);
             return Sent::Evicted;
         }
         sent
     }
 
-    /// Writes what the socket takes now, without blocking.
+    fn queue_locked(&self, state: &mut State, frames: &[&Bytes]) -> Sent {
+        for &frame in frames {
+            state.queued += frame.len();
+            state.frames.push_back(frame.clone());
+        }
+        if self.over_limit(state) {
+            self.evict(state);
+            self.leave_to_writer(state);
+            return Sent::Evicted;
+        }
+        self.leave_to_writer(state)
+    }
+
+    /// More than `SEND_BUFFER_BYTES` wait. A single frame (one large history) may exceed the
+    /// bound on its own.
+    fn over_limit(&self, state: &State) -> bool {
+        state.queued > self.limit && state.frames.len() > 1
+    }
+
+    /// Drops the backlog and queues close 1013 in its place.
+    fn evict(&self, state: &mut State) {
+        self.queue_close(state, 1013, "too slow: send buffer full", true);
+        self.metrics.evicted();
+    }
+
+    /// The writer's call (and the reader's, as it ends the connection): writes what the socket
+    /// takes now, without blocking.
     pub fn flush(&self) -> Sent {
         let mut state = self.lock();
         self.write_out(&mut state)
@@ -269,8 +345,8 @@ impl Outbound {
         self.lock().tls.is_some()
     }
 
-    /// Reader side, TLS only: plaintext already decrypted, if any. `Ok(None)`: read more ciphertext.
-    /// `Ok(Some(0))`: the peer ended the TLS session.
+    /// Reader side, TLS only: plaintext already decrypted, if any. `None`: read more ciphertext.
+    /// `Some(0)`: the peer ended the TLS session.
     pub fn read_plaintext(&self, out: &mut [u8]) -> Option<usize> {
         let mut state = self.lock();
         let Some(tls) = state.tls.as_mut() else { return Some(0) };
@@ -283,10 +359,14 @@ impl Outbound {
         let mut state = self.lock();
         let Some(tls) = state.tls.as_mut() else { return Ok(()) };
         let received = tls.receive(ciphertext);
-        // Decrypting may produce records to send (a key update, say, or the alert for a bad
-        // record, sent before we give up on this connection).
+        // Decrypting may produce records to send: a key update, say, which is the writer's to
+        // send; or the alert for a bad record, which goes now, as the reader gives up on this
+        // connection (it ends it, as a close frame does).
         if state.tls.as_ref().is_some_and(|t| t.wants_write()) {
-            self.write_out(&mut state);
+            match received {
+                Ok(()) => self.leave_to_writer(&mut state),
+                Err(_) => self.write_out(&mut state),
+            };
         }
         received.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
@@ -342,7 +422,7 @@ impl Outbound {
                 Outbound::emptied(state);
                 Sent::Flushed
             }
-            Ok(false) => self.pending(state),
+            Ok(false) => self.ask_for_write(state),
             Err(_) => {
                 // The peer is gone. Its reader thread finds out on its next read.
                 state.dead = true;
