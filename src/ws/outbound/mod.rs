@@ -122,10 +122,6 @@ struct State {
     tap: Option<Box<Tapped>>,
 }
 
-/// What takes frames once they are accepted: [`Outbound::send_locked`] (write now) or
-/// [`Outbound::queue_locked`] (leave them to the writer).
-type Take = fn(&Outbound, &mut State, &[&Bytes]) -> Sent;
-
 impl Outbound {
     /// Wraps a connected socket (and its TLS session, if any) after the handshake. `limit` is
     /// `SEND_BUFFER_BYTES`; `writer` is where to ask for writes (`None`: whoever queues, writes).
@@ -185,108 +181,6 @@ impl Outbound {
     /// Once a second (the broadcaster's tick): lets the tap, if any, send what is due.
     pub fn tap_tick(&self) {
         self.with_tap(|tapped, events| tapped.tap.tick(events), Outbound::send_locked);
-    }
-
-    /// Takes `frames` under the lock, unless the connection is closing: with the tap's events
-    /// about each, when a tap is installed.
-    fn accept(&self, frames: &[&Bytes], take: Take) -> Sent {
-        let mut state = self.lock();
-        if state.closing.is_some() || state.dead {
-            return Sent::Closed;
-        }
-        let Some(tapped) = state.tap.as_mut() else { return take(self, &mut state, frames) };
-        // Each frame, then the tap's events about it (which are not tapped themselves); a close
-        // frame after its events, as nothing may follow it (§5.5.1).
-        let mut all = Vec::with_capacity(frames.len() * 2);
-        for &frame in frames {
-            let at = all.len();
-            all.push(frame.clone());
-            tapped.wrote(frame, &mut all);
-            if frame.first().is_some_and(|b| b & 0x0f == 0x8) {
-                all[at..].rotate_left(1);
-            }
-        }
-        let all: Vec<&Bytes> = all.iter().collect();
-        take(self, &mut state, &all)
-    }
-
-    /// Runs `act` on the tap, if there is one, and takes the events it makes.
-    fn with_tap(&self, act: impl FnOnce(&mut Tapped, &mut Vec<Bytes>), take: Take) {
-        if !self.tapping.load(Ordering::Relaxed) {
-            return;
-        }
-        let mut state = self.lock();
-        let Some(tapped) = state.tap.as_mut() else { return };
-        let mut events = Vec::new();
-        act(tapped, &mut events);
-        if !events.is_empty() && state.closing.is_none() && !state.dead {
-            let events: Vec<&Bytes> = events.iter().collect();
-            take(self, &mut state, &events);
-        }
-    }
-
-    fn send_locked(&self, state: &mut State, frames: &[&Bytes]) -> Sent {
-        // Nothing waits: write straight from the caller's frames, no queue touched. What the
-        // kernel does not take then waits for a later write: the socket is full.
-        let direct = state.frames.is_empty() && state.tls.is_none();
-        let mut taken = 0;
-        if direct {
-            match write_direct(&self.socket, frames) {
-                Ok(n) => taken = n,
-                Err(_) => {
-                    state.dead = true;
-                    return Sent::Closed;
-                }
-            }
-        }
-        for frame in frames {
-            let skip = taken.min(frame.len());
-            taken -= skip;
-            if skip < frame.len() {
-                state.queued += frame.len() - skip;
-                state.frames.push_back((*frame).clone());
-                if skip > 0 {
-                    state.written = skip;
-                }
-            }
-        }
-        let sent = match (state.frames.is_empty(), direct) {
-            (true, _) => Sent::Flushed,
-            (false, true) => self.ask_for_write(state),
-            (false, false) => self.write_out(state),
-        };
-        // Judge what the socket did not take: a big round to a fast reader is no backlog.
-        if sent == Sent::Pending && self.over_limit(state) {
-            self.evict(state);
-            self.write_out(state);
-            return Sent::Evicted;
-        }
-        sent
-    }
-
-    fn queue_locked(&self, state: &mut State, frames: &[&Bytes]) -> Sent {
-        for &frame in frames {
-            state.queued += frame.len();
-            state.frames.push_back(frame.clone());
-        }
-        if self.over_limit(state) {
-            self.evict(state);
-            self.leave_to_writer(state);
-            return Sent::Evicted;
-        }
-        self.leave_to_writer(state)
-    }
-
-    /// More than `SEND_BUFFER_BYTES` wait. A single frame (one large history) may exceed the
-    /// bound on its own.
-    fn over_limit(&self, state: &State) -> bool {
-        state.queued > self.limit && state.frames.len() > 1
-    }
-
-    /// Drops the backlog and queues close 1013 in its place.
-    fn evict(&self, state: &mut State) {
-        self.queue_close(state, 1013, "too slow: send buffer full", true);
-        self.metrics.evicted();
     }
 
     /// The writer's call (and the reader's, as it ends the connection): writes what the socket
@@ -371,6 +265,112 @@ impl Outbound {
         received.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 
+    /// Takes `frames` under the lock, unless the connection is closing: with the tap's events
+    /// about each, when a tap is installed.
+    fn accept(&self, frames: &[&Bytes], take: Take) -> Sent {
+        let mut state = self.lock();
+        if state.closing.is_some() || state.dead {
+            return Sent::Closed;
+        }
+        let Some(tapped) = state.tap.as_mut() else { return take(self, &mut state, frames) };
+        // Each frame, then the tap's events about it (which are not tapped themselves); a close
+        // frame after its events, as nothing may follow it (§5.5.1).
+        let mut all = Vec::with_capacity(frames.len() * 2);
+        for &frame in frames {
+            let at = all.len();
+            all.push(frame.clone());
+            tapped.wrote(frame, &mut all);
+            if frame.first().is_some_and(|b| b & 0x0f == 0x8) {
+                all[at..].rotate_left(1);
+            }
+        }
+        let all: Vec<&Bytes> = all.iter().collect();
+        take(self, &mut state, &all)
+    }
+
+    /// Runs `act` on the tap, if there is one, and takes the events it makes.
+    fn with_tap(&self, act: impl FnOnce(&mut Tapped, &mut Vec<Bytes>), take: Take) {
+        if !self.tapping.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut state = self.lock();
+        let Some(tapped) = state.tap.as_mut() else { return };
+        let mut events = Vec::new();
+        act(tapped, &mut events);
+        if !events.is_empty() && state.closing.is_none() && !state.dead {
+            let events: Vec<&Bytes> = events.iter().collect();
+            take(self, &mut state, &events);
+        }
+    }
+
+    /// Queues `frames` and writes what the socket takes now.
+    fn send_locked(&self, state: &mut State, frames: &[&Bytes]) -> Sent {
+        // Nothing waits: write straight from the caller's frames, no queue touched. What the
+        // kernel does not take then waits for a later write: the socket is full.
+        let direct = state.frames.is_empty() && state.tls.is_none();
+        let mut taken = 0;
+        if direct {
+            match write_direct(&self.socket, frames) {
+                Ok(n) => taken = n,
+                Err(_) => {
+                    state.dead = true;
+                    return Sent::Closed;
+                }
+            }
+        }
+        for frame in frames {
+            let skip = taken.min(frame.len());
+            taken -= skip;
+            if skip < frame.len() {
+                state.queued += frame.len() - skip;
+                state.frames.push_back((*frame).clone());
+                if skip > 0 {
+                    state.written = skip;
+                }
+            }
+        }
+        let sent = match (state.frames.is_empty(), direct) {
+            (true, _) => Sent::Flushed,
+            (false, true) => self.ask_for_write(state),
+            (false, false) => self.write_out(state),
+        };
+        // Judge what the socket did not take: a big round to a fast reader is no backlog.
+        if sent == Sent::Pending && self.over_limit(state) {
+            self.evict(state);
+            self.write_out(state);
+            return Sent::Evicted;
+        }
+        sent
+    }
+
+    /// Appends `frames` and leaves them to the writer. The bound is judged before any write (the
+    /// writer has not had its turn): a reader's frames are small, so what passes it is a backlog
+    /// that was there already.
+    fn queue_locked(&self, state: &mut State, frames: &[&Bytes]) -> Sent {
+        for &frame in frames {
+            state.queued += frame.len();
+            state.frames.push_back(frame.clone());
+        }
+        if self.over_limit(state) {
+            self.evict(state);
+            self.leave_to_writer(state);
+            return Sent::Evicted;
+        }
+        self.leave_to_writer(state)
+    }
+
+    /// More than `SEND_BUFFER_BYTES` wait. A single frame (one large history) may exceed the
+    /// bound on its own.
+    fn over_limit(&self, state: &State) -> bool {
+        state.queued > self.limit && state.frames.len() > 1
+    }
+
+    /// Drops the backlog and queues close 1013 in its place.
+    fn evict(&self, state: &mut State) {
+        self.queue_close(state, 1013, "too slow: send buffer full", true);
+        self.metrics.evicted();
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic elsewhere while holding the lock leaves a queue that is still consistent
         // enough to close; keep going rather than poisoning every other client.
@@ -433,6 +433,10 @@ impl Outbound {
         }
     }
 }
+
+/// What takes frames once they are accepted: [`Outbound::send_locked`] (write now) or
+/// [`Outbound::queue_locked`] (leave them to the writer).
+type Take = fn(&Outbound, &mut State, &[&Bytes]) -> Sent;
 
 impl State {
     /// Drops `n` written bytes from the front of the queue.
