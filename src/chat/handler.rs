@@ -155,8 +155,9 @@ impl<'a> ChatHandler<'a> {
         self.tell(&event, out);
     }
 
+    /// Queues an event for this client: the broadcaster writes it (`ws/outbound/mod.rs`).
     fn tell(&self, event: &ServerEvent<'_>, out: &Outbound) {
-        out.send(&[&frame::text(event.to_json())]);
+        out.queue(&[&frame::text(event.to_json())]);
     }
 
     fn position(&self, room: &RoomName) -> Option<usize> {
@@ -239,7 +240,7 @@ impl<'a> ChatHandler<'a> {
             return;
         }
         if let Some(handshake) = &self.handshake {
-            out.send(&[&frame::text(handshake.event())]);
+            out.queue(&[&frame::text(handshake.event())]);
         }
         out.set_tap(Some(Box::new(Inspector::new(config.inspect_max_events_per_sec))));
     }
@@ -253,7 +254,7 @@ impl<'a> ChatHandler<'a> {
             return;
         }
         self.pinged = Some(now);
-        out.send(&[&frame::ping(payload)]);
+        out.queue(&[&frame::ping(payload)]);
     }
 
     /// Hands who it is to the broadcaster, waits for its answer (`hello` is sent meanwhile), then

@@ -1,8 +1,11 @@
 //! `/echo` (`ECHO_ENDPOINT=true`): every message comes straight back, as text or binary.
 //!
 //! The smallest [`Handler`]: it shows the `ws` layer on its own, and it is what the Autobahn
-//! conformance suite tests. It is its connection's only writer, so it flushes its own queue and
-//! waits until the socket took each echo: the peer's reading speed paces its sending.
+//! conformance suite tests. There is no broadcaster here: the connection's `Outbound` is made
+//! without [`WriteRequests`](crate::ws::outbound::WriteRequests), and its reader thread is its only
+//! writer (`ws/outbound/mod.rs`, "Who writes to a socket"). So it sends with [`Outbound::send`],
+//! flushes its own queue, and waits until the socket took each echo: the peer's reading speed
+//! paces its sending.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -155,7 +155,8 @@ impl Outgoing {
                 if let ServerEvent::Error { room: named, .. } = &mut event {
                     *named = room.as_ref().map(RoomName::as_str);
                 }
-                sender.send(&[&frame::text(event.to_json())]);
+                // Queued for the broadcaster, the one writer of the client's socket.
+                sender.queue(&[&frame::text(event.to_json())]);
             }
         }
     }
