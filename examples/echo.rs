@@ -65,7 +65,8 @@ fn serve(tcp: TcpStream, metrics: &Arc<Metrics>) -> io::Result<()> {
             return close::finish(conn);
         }
     };
-    let options = Options { max_message: MAX_MESSAGE, send_buffer: usize::MAX, retry: None };
+    let options =
+        Options { max_message: MAX_MESSAGE, send_buffer: usize::MAX, write_requests: None };
     let upgraded = upgrade(conn, &accept, leftover, options, metrics)?;
     let timing = Timing { ping_every: PING_EVERY, idle: IDLE };
     let end = Session::new(upgraded, timing).run(&mut Echo { patience: IDLE });

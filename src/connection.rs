@@ -223,13 +223,13 @@ fn admit<'a>(
         App::Chat => Options {
             max_message: config.max_message_bytes,
             send_buffer: config.send_buffer_bytes,
-            retry: Some(ctx.inbox.retry_to(id)),
+            write_requests: Some(ctx.inbox.write_requests(id)),
         },
         // The echo session is its own only writer and waits for each echo to drain.
         App::Echo => Options {
             max_message: config.echo_max_message_bytes,
             send_buffer: usize::MAX,
-            retry: None,
+            write_requests: None,
         },
     };
     let upgraded = upgrade::upgrade(conn, &accept, leftover, options, &ctx.metrics)?;

@@ -5,12 +5,12 @@
 //! reader threads ──joined / subscribe / chat / typing / left──┐
 //! bus consumer (Kafka) ──relay (chat / typing / roster / claim)┼──▶ bounded channel (EVENT_QUEUE) ──▶ broadcaster
 //! signal thread ──shutdown─────────────────────────────────────┘
-//! any client's Outbound ──retry (its id)──▶ unbounded channel, at most one id per client ──▶ broadcaster
+//! any client's Outbound ──write request (its id)──▶ unbounded channel, at most one id per client ──▶ broadcaster
 //! ```
 //! The event channel is bounded: when the broadcaster falls behind, readers wait in
-//! [`Inbox::chat`], stop reading, and TCP slows their senders down (back-pressure). The retry
-//! channel is separate and never blocks, because the broadcaster itself asks for retries (see
-//! `ws/outbound.rs`, "Retries"): sending into its own full channel it would wait forever.
+//! [`Inbox::chat`], stop reading, and TCP slows their senders down (back-pressure). The channel of
+//! write requests is separate and never blocks, because the broadcaster itself asks for writes (see
+//! `ws/outbound/requests.rs`): sending into its own full channel it would wait forever.
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
@@ -20,7 +20,7 @@ use crate::chat::identity::{Claim, IdentityPromise, Presented};
 use crate::chat::protocol::Chat;
 use crate::chat::room::RoomName;
 use crate::chat::session::{Session, UserId};
-use crate::ws::outbound::RetryTo;
+use crate::ws::outbound::WriteRequests;
 
 /// What the broadcaster is told.
 #[derive(Debug)]
@@ -190,7 +190,7 @@ pub struct Closed;
 #[derive(Debug, Clone)]
 pub struct Inbox {
     events: Sender<Event>,
-    retries: Sender<u64>,
+    write_requests: Sender<u64>,
 }
 
 /// The broadcaster's end of the [`Inbox`].
@@ -199,15 +199,18 @@ pub struct Mailbox {
     /// Events, in the one order every client sees.
     pub events: Receiver<Event>,
     /// Ids of clients whose queues wait for their sockets.
-    pub retries: Receiver<u64>,
+    pub write_requests: Receiver<u64>,
 }
 
 impl Inbox {
     /// A new inbox and the broadcaster's end of it.
     pub fn new() -> (Inbox, Mailbox) {
         let (events, event_rx) = crossbeam_channel::bounded(EVENT_QUEUE);
-        let (retries, retry_rx) = crossbeam_channel::unbounded();
-        (Inbox { events, retries }, Mailbox { events: event_rx, retries: retry_rx })
+        let (write_requests, requests_rx) = crossbeam_channel::unbounded();
+        (
+            Inbox { events, write_requests },
+            Mailbox { events: event_rx, write_requests: requests_rx },
+        )
     }
 
     /// A client completed the handshake.
@@ -285,9 +288,9 @@ impl Inbox {
         self.events.try_send(event)
     }
 
-    /// Where client `id`'s queue asks for retries.
-    pub fn retry_to(&self, id: u64) -> RetryTo {
-        RetryTo { id, queue: self.retries.clone() }
+    /// Where client `id`'s queue asks the broadcaster to write it.
+    pub fn write_requests(&self, id: u64) -> WriteRequests {
+        WriteRequests { id, queue: self.write_requests.clone() }
     }
 
     fn send(&self, event: Event) -> Result<(), Closed> {

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! client ──frame──▶ ws/stream.rs ──bytes read──▶ Outbound::tap_read ──▶ Cutter ──▶ Inspector::seen
-//! client ◀──frame── Outbound::send (broadcaster, pongs, errors) ──▶ Tapped::wrote ──▶ Inspector::seen
+//! client ◀──frame── Outbound::send / queue (broadcaster; pongs; errors) ──▶ Tapped::wrote ──▶ Inspector::seen
 //!                                 Inspector::seen ──{"type":"frame",…}──▶ the same client only
 //! ```
 //! The tap lives in the connection's own `Outbound`, so no connection can see another's frames;

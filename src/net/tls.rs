@@ -5,7 +5,7 @@
 //! TLS sits below WebSocket: `wss://` is the same protocol inside a TLS session (RFC 6455 §3). The
 //! connection thread performs the TLS handshake itself, before reading the HTTP request
 //! (see `connection.rs`), through rustls's unbuffered API (`net/tls_session.rs`); after the
-//! upgrade the session is shared between the reader and the broadcaster (see `ws/outbound.rs`).
+//! upgrade the session is shared between the reader and the broadcaster (see `ws/outbound/`).
 //!
 //! Certificates made by mkcert (or any CA) are used as they are. When both files are missing,
 //! [`server_config`] creates a self-signed certificate for `localhost`, `127.0.0.1` and `::1` with

@@ -14,7 +14,7 @@
 //! Before the upgrade the connection thread drives the session with blocking reads and writes
 //! ([`TlsSession::read_blocking`], [`TlsSession::write_blocking`]); after it the session lives in
 //! the client's `Outbound`, under its lock, and the reader and the broadcaster take turns (see
-//! `ws/outbound.rs`). Every call to rustls is given the same `incoming` buffer, as its API wants.
+//! `ws/outbound/`). Every call to rustls is given the same `incoming` buffer, as its API wants.
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;

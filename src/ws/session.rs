@@ -33,6 +33,7 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::{Bytes, Message, WebSocket};
 
 use crate::net::close::{fin_and_drain, is_timeout};
+use crate::ws::frame;
 use crate::ws::outbound::{Outbound, Sent};
 use crate::ws::stream::ClientStream;
 use crate::ws::upgrade::Upgraded;
@@ -161,8 +162,9 @@ impl Session {
             let ping_at = heard.max(pinged) + ping_every;
             if now >= ping_at {
                 trace!("ping");
-                // A failed ping surfaces as a failed read just below.
-                let _ = self.ws.send(Message::Ping(Bytes::new()));
+                // Queued for the writer like every frame that answers nothing (see "Who writes
+                // to a socket" in ws/outbound/mod.rs); a dead peer surfaces as a failed read.
+                self.outbound.queue(&[&frame::ping(&[])]);
                 pinged = now;
                 continue;
             }

@@ -5,7 +5,7 @@
 //! [`Outbound`], the same queue the broadcaster uses. tungstenite writes whole frames (we set its
 //! write buffer to 0, so it writes each frame as soon as it is formed), and those frames are what
 //! it sends on its own: pongs and, rarely, a close reply. What the socket does not take at once
-//! is retried as every other queued byte is (the `Outbound` asks for it).
+//! waits in the queue like every other byte, and the `Outbound` asks the broadcaster to write it.
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;

@@ -13,7 +13,7 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 use crate::metrics::Metrics;
 use crate::net::conn::Conn;
 use crate::ws::handshake;
-use crate::ws::outbound::{Outbound, RetryTo};
+use crate::ws::outbound::{Outbound, WriteRequests};
 use crate::ws::stream::ClientStream;
 
 /// A connection past the `101`: frames in through `ws`, frames out through `outbound`.
@@ -32,8 +32,8 @@ pub struct Options {
     pub max_message: usize,
     /// How far the client may fall behind before it is closed with 1013 (`SEND_BUFFER_BYTES`).
     pub send_buffer: usize,
-    /// Where the client's queue asks for retries; `None`: the session flushes it itself.
-    pub retry: Option<RetryTo>,
+    /// Where the client's queue asks its writer for a write; `None`: the session flushes it itself.
+    pub write_requests: Option<WriteRequests>,
 }
 
 /// Answers `101 Switching Protocols` with `accept` and hands the connection to tungstenite.
@@ -50,8 +50,8 @@ pub fn upgrade(
     let (tcp, tls) = conn.into_parts();
     tcp.set_read_timeout(None)?;
     tcp.set_write_timeout(None)?;
-    let Options { max_message, send_buffer, retry } = options;
-    let outbound = Arc::new(Outbound::new(tcp, tls, send_buffer, metrics.clone(), retry));
+    let Options { max_message, send_buffer, write_requests } = options;
+    let outbound = Arc::new(Outbound::new(tcp, tls, send_buffer, metrics.clone(), write_requests));
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_BYTES)
         // Write each frame tungstenite forms (pongs, close replies) at once, into our queue.

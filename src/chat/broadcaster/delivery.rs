@@ -3,9 +3,9 @@
 //!
 //! One `send` per client per round means one lock and, in the common case, one system call,
 //! however many messages the round holds. What the kernel does not take stays in the client's
-//! `Outbound`, which asks for its own retry (whoever sent to it: this thread, a reader's pong
-//! or error event, the Kafka callback); such sockets are retried every [`RETRY_TICK`] until
-//! drained. A client whose backlog passes `SEND_BUFFER_BYTES` is closed with 1013 by its
+//! `Outbound`, which asks for a write itself, as does a queue another thread put frames in (a
+//! reader's error event or keepalive ping, the inspector, the Kafka callback); such sockets are
+//! written at once, then every [`RETRY_TICK`] until drained. A client whose backlog passes `SEND_BUFFER_BYTES` is closed with 1013 by its
 //! `Outbound`; if it still has not taken its close frame after [`CLOSE_TIMEOUT`], its socket
 //! is shut down, which ends its reader.
 //!
@@ -74,7 +74,7 @@ impl Broadcaster {
     /// Tries again to write the backlogs of the sockets that asked; keeps those still pending.
     pub(super) fn retry_backlog(&mut self) {
         let backlog = &mut self.slow.backlog;
-        backlog.extend(self.mailbox.retries.try_iter());
+        backlog.extend(self.mailbox.write_requests.try_iter());
         let hub = &self.hub;
         backlog.retain(|id| {
             hub.get(*id).is_some_and(|client| client.outbound.flush() == Sent::Pending)

@@ -12,7 +12,7 @@
 //! changes to `rosters.rs`.
 //!
 //! # One round
-//! 1. Wait for an event, or for a client's retry request, or the retry tick while some socket has
+//! 1. Wait for an event, or for a client's write request, or the retry tick while some socket has
 //!    a backlog ([`Broadcaster::run`], in this file).
 //! 2. Take every other event already waiting (`try_iter`), up to [`MAX_BATCH`]: under load a round
 //!    carries many messages, at low load just one, so latency stays minimal either way
@@ -25,9 +25,11 @@
 //! 5. Give each client all of its frames of the round in one [`Outbound::send`]: one lock and, in the
 //!    common case, one system call per client per round, however many messages the round holds
 //!    ([`delivery`]).
-//! 6. Sockets that did not take everything asked for a retry themselves (whoever sent to them:
-//!    this thread, a reader's pong or error event, the Kafka callback); they are retried every
-//!    [`RETRY_TICK`] until drained. A client whose backlog passes `SEND_BUFFER_BYTES` was closed
+//! 6. Write what other threads queued for a client (a reader's error event, its keepalive ping,
+//!    the inspector's frames, the Kafka callback's `not_delivered`): each such queue asked for a
+//!    write itself, as does a socket that did not take everything; they are written at once, then
+//!    every [`RETRY_TICK`] until drained. This thread is the one writer of every chat socket; the
+//!    reader writes only its pong and close (`ws/outbound/mod.rs`, "Who writes to a socket"). A client whose backlog passes `SEND_BUFFER_BYTES` was closed
 //!    with 1013 by its `Outbound`, and if it still has not taken its close frame after
 //!    [`CLOSE_TIMEOUT`] its socket is shut down, which ends its reader ([`delivery`]).
 //!
@@ -147,7 +149,8 @@ impl Broadcaster {
     /// gone.
     pub fn run(mut self) {
         // Handles of our own on the two channels, so that `self` is free while one is read.
-        let (events, retries) = (self.mailbox.events.clone(), self.mailbox.retries.clone());
+        let (events, write_requests) =
+            (self.mailbox.events.clone(), self.mailbox.write_requests.clone());
         loop {
             let wait = if self.slow.is_empty() { IDLE_WAIT } else { RETRY_TICK };
             select! {
@@ -160,7 +163,7 @@ impl Broadcaster {
                     // Every sender is gone: nobody can ask anything of us any more.
                     Err(_) => return self.shut_down(),
                 },
-                recv(retries) -> id => self.slow.retry(id.ok()),
+                recv(write_requests) -> id => self.slow.retry(id.ok()),
                 default(wait) => {}
             }
             let now = Instant::now();

@@ -1,7 +1,7 @@
 //! The hand-off of a connection's identity between two threads: its reader thread asks the
 //! broadcaster who it is, and waits for the answer.
 //!
-//! The steps, as `chat/handler.rs` and `chat/broadcaster.rs` take them:
+//! The steps, as `chat/handler.rs` and `chat/broadcaster/` take them:
 //! 1. The reader makes a [`NameTag`] (the nickname it asked for, no user yet) and sends the
 //!    broadcaster an arrival carrying a [`IdentityPromise`], the broadcaster's promise to answer.
 //! 2. The reader waits on the tag ([`NameTag::wait_settled`]).

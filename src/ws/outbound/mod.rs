@@ -1,21 +1,21 @@
 //! One client's outbound side: a bounded queue of frames, and the one thread that writes it.
 //!
 //! # Who writes to a socket
-//! One thread writes every chat client's socket: the broadcaster (`chat/broadcaster.rs`), with
+//! One thread writes every chat client's socket: the broadcaster (`chat/broadcaster/`), with
 //! [`Outbound::send`] and [`Outbound::flush`]. Any other thread with a frame for a client hands it
 //! over with [`Outbound::queue`], which appends it to the queue and asks the broadcaster for a
 //! write (`requests.rs`); the broadcaster wakes at once and flushes. So the reader's error events,
 //! `ping_me`'s ping and the handshake the inspector shows (`chat/handler.rs`), the inspector's
 //! frames about what the reader reads ([`Outbound::tap_read`]), and the Kafka delivery callback's
-//! `not_delivered` error (`bus/kafka/produce.rs`) all reach the wire from the broadcaster's
+//! `not_delivered` error (`bus/kafka/produce.rs`) and the reader's keepalive ping after
+//! `PING_INTERVAL_SECS` of silence (`ws/session.rs`) all reach the wire from the broadcaster's
 //! thread. So do the TLS records rustls wants sent after decrypting, a key update say
 //! ([`Outbound::feed_ciphertext`]).
 //!
 //! **The one exception: the WebSocket layer's own control frames**, which the reader
 //! (`ws/session.rs`) sends as it reads: the pong tungstenite answers a ping with (RFC 6455
 //! §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in response") and
-//! the close echoed to a peer that closed first (§5.5.1), the session's keepalive ping, and the
-//! close frame the session starts (an error's 1002, 1007 or 1009, the idle timeout's 1000) with
+//! the close echoed to a peer that closed first (§5.5.1), and the close frame the session starts (an error's 1002, 1007 or 1009, the idle timeout's 1000) with
 //! the flush, `close_notify` and FIN that end the connection (and the TLS alert for a bad record,
 //! sent as the reader gives up). They go through [`Outbound::send`] like the broadcaster's frames,
 //! appended whole after what is queued, so a pong never lands inside a broadcast frame (the write
@@ -28,7 +28,7 @@
 //! | the writer: the broadcaster | [`send`](Outbound::send), [`flush`](Outbound::flush), [`close`](Outbound::close) (1013, 1001), [`tap_tick`](Outbound::tap_tick), [`shutdown`](Outbound::shutdown) |
 //! | any other thread: the chat handler on the reader's thread, the Kafka callback | [`queue`](Outbound::queue), [`set_tap`](Outbound::set_tap) |
 //! | the reader, reading | [`socket`](Outbound::socket), [`read_plaintext`](Outbound::read_plaintext), [`feed_ciphertext`](Outbound::feed_ciphertext), [`tap_read`](Outbound::tap_read) (these two queue what they make) |
-//! | the reader, for its control frames | `send` (through `ws/stream.rs`), `close`, `flush`, [`send_close_notify`](Outbound::send_close_notify) |
+//! | the reader, for its pong and close | `send` (through `ws/stream.rs`), `close`, `flush`, [`send_close_notify`](Outbound::send_close_notify) |
 //!
 //! `/echo` (`ws/echo.rs`) has no broadcaster: its `Outbound` is made without [`WriteRequests`],
 //! its reader is its only writer and flushes its own queue, and [`Outbound::queue`] there writes
@@ -72,8 +72,6 @@ use crate::ws::frame;
 use crate::ws::tap::{Tap, Tapped};
 use plain::{write_direct, write_plain};
 pub use requests::WriteRequests;
-/// The name [`WriteRequests`] had while the channel only carried retries; `chat/inbox.rs` uses it.
-pub use requests::WriteRequests as RetryTo;
 use tls::write_tls;
 
 /// The outcome of handing frames to a client's queue.
