@@ -23,7 +23,7 @@ use websocketchat::net::per_address::PerAddress;
 use websocketchat::server::address_limits;
 use websocketchat::ws::echo::Echo;
 use websocketchat::ws::handshake;
-use websocketchat::ws::session::{Session, Timing};
+use websocketchat::ws::reader::{Reader, Timing};
 use websocketchat::ws::upgrade::{Options, upgrade};
 
 fn main() -> io::Result<()> {
@@ -69,7 +69,7 @@ fn serve(tcp: TcpStream, metrics: &Arc<Metrics>) -> io::Result<()> {
         Options { max_message: MAX_MESSAGE, send_buffer: usize::MAX, write_requests: None };
     let upgraded = upgrade(conn, &accept, leftover, options, metrics)?;
     let timing = Timing { ping_every: PING_EVERY, idle: IDLE };
-    let end = Session::new(upgraded, timing).run(&mut Echo { patience: IDLE });
+    let end = Reader::new(upgraded, timing).run(&mut Echo { patience: IDLE });
     println!("{}: {end}", request.path);
     Ok(())
 }

@@ -6,15 +6,15 @@
 //!                        ├─ http: the request head, its route
 //!                        ├─ an answer (page, /healthz, /metrics, a refusal), then net::close
 //!                        └─ admit ─ ws: handshake::check, then upgrade (the 101)
-//!       ─▶ Ready::run ─▶ Session::run(handler) for the rest of the connection's life:
+//!       ─▶ Ready::run ─▶ Reader::run(handler) for the rest of the connection's life:
 //!            /ws   the chat's handler (chat::handler)
 //!            /echo ws::echo
 //! ```
 //! Two phases, then: the HTTP phase ([`read_request`]) returns before the session starts. The
 //! memory tricks are wrapped around the two in [`serve`] and nowhere else: `memory::http_phase`
-//! runs the first, `memory::session_phase` stands in for `Session::run`. They change what an idle
+//! runs the first, `memory::reader_phase` stands in for `Reader::run`. They change what an idle
 //! connection costs, not what it does: without them `serve` would call `read_request`, then
-//! `Ready::run` with `Session::run`, and behave the same (`memory.rs` lists what each buys).
+//! `Ready::run` with `Reader::run`, and behave the same (`memory.rs` lists what each buys).
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
@@ -39,7 +39,7 @@ use crate::net::conn::{Conn, DeadlineSocket};
 use crate::net::per_address::{Held, PerAddress};
 use crate::ws::echo::Echo;
 use crate::ws::handshake;
-use crate::ws::session::{End, Handler, Session, Timing};
+use crate::ws::reader::{End, Handler, Reader, Timing};
 use crate::ws::upgrade::{self, Options, Upgraded};
 
 /// What every connection thread shares.
@@ -67,7 +67,7 @@ pub fn serve(tcp: TcpStream, id: u64, handshake: Option<Held>, ctx: &Context) {
     let peer = tcp.peer_addr().ok();
     // The memory tricks, around the two phases (memory.rs).
     match memory::http_phase(ctx.tls.is_some(), || read_request(tcp, id, handshake, ctx)) {
-        Ok(Some(ready)) => ready.run(id, ctx, memory::session_phase),
+        Ok(Some(ready)) => ready.run(id, ctx, memory::reader_phase),
         Ok(None) => {}
         Err(e) => log_failure(peer, &e),
     }
@@ -95,18 +95,13 @@ struct Ready<'a> {
 }
 
 impl Ready<'_> {
-    /// Runs the session to the connection's end. `run_session` runs a session with a handler:
-    /// `Session::run`, or the same with memory's tricks around it (`memory::session_phase`).
-    fn run(
-        self,
-        id: u64,
-        ctx: &Context,
-        run_session: impl FnOnce(Session, &mut dyn Handler) -> End,
-    ) {
+    /// Runs the session to the connection's end. `run_reader` runs a session with a handler:
+    /// `Reader::run`, or the same with memory's tricks around it (`memory::reader_phase`).
+    fn run(self, id: u64, ctx: &Context, run_reader: impl FnOnce(Reader, &mut dyn Handler) -> End) {
         let Ready { upgraded, app, joining, peer, _open, _socket } = self;
         let started = Instant::now();
         let config = &ctx.config;
-        let session = Session::new(
+        let reader = Reader::new(
             upgraded,
             Timing { ping_every: config.ping_interval, idle: config.idle_timeout },
         );
@@ -121,12 +116,12 @@ impl Ready<'_> {
                     per_address: &ctx.per_address,
                 };
                 let mut chat = ChatHandler::new(id, joining, services);
-                let end = run_session(session, &mut chat);
+                let end = run_reader(reader, &mut chat);
                 (end, chat.name())
             }
             App::Echo => {
                 let echo = &mut Echo { patience: config.idle_timeout };
-                (run_session(session, echo), joining.name)
+                (run_reader(reader, echo), joining.name)
             }
         };
         info!("{peer}: {name} disconnected after {:.1?}: {end}", started.elapsed());

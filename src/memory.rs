@@ -2,18 +2,18 @@
 //!
 //! A learner can skip this file: nothing here changes what the server does, only what an idle
 //! connection costs. `connection::serve` applies it at one point, around a connection's two
-//! phases: [`http_phase`] runs the HTTP phase, [`session_phase`] runs the session in place of
-//! `Session::run`. No layer below imports it. Each trick is listed with what it buys, measured
+//! phases: [`http_phase`] runs the HTTP phase, [`reader_phase`] runs the session in place of
+//! `Reader::run`. No layer below imports it. Each trick is listed with what it buys, measured
 //! with 2,000 idle plain connections to the lean build (`/proc/PID/smaps`, the 256 KiB stack
 //! mappings, and `VmRSS`); `BENCH_ONLY=c make bench` gives 13.4 KiB per idle connection with all
 //! four.
 //!
 //! | trick | where | idle connection without it |
 //! |---|---|---|
-//! | [`release_unused_stack`]: give back the stack pages the HTTP phase touched | [`session_phase`], before the session | +4 KiB (stack: 12 KiB instead of 8) |
+//! | [`release_unused_stack`]: give back the stack pages the HTTP phase touched | [`reader_phase`], before the session | +4 KiB (stack: 12 KiB instead of 8) |
 //! | tungstenite's `WebSocket` on the heap, so the session's frames stay shallow | `Box` in `ws::upgrade::Upgraded` | +4 KiB (stack: 12 KiB instead of 8) |
 //! | the request head read into a buffer whose first kilobyte is on the stack | `HeadBuffer` in `http::request` (HTTP's own buffer: it carries its figure there) | +1 KiB (a freed heap buffer stays cached by the thread's allocator) |
-//! | [`ReleaseAfterOpen`]: give back, once more, the pages the handler's first frames touched | wraps the handler in [`session_phase`] | +4 KiB over `wss://` (stack: 12 KiB instead of 8; the TLS write of the chat's `hello` goes a page deeper than the idle read loop; 2,000 idle `wss://` connections, 29.3 KiB each without it, 25.4 KiB with it) |
+//! | [`ReleaseAfterOpen`]: give back, once more, the pages the handler's first frames touched | wraps the handler in [`reader_phase`] | +4 KiB over `wss://` (stack: 12 KiB instead of 8; the TLS write of the chat's `hello` goes a page deeper than the idle read loop; 2,000 idle `wss://` connections, 29.3 KiB each without it, 25.4 KiB with it) |
 //! | [`on_a_thread_of_its_own`]: the HTTP phase of a `wss://` connection (the TLS handshake) on a short-lived thread, the session on the connection's | [`http_phase`] | +4.4 KiB over `wss://` (2,000 idle `wss://` connections, 22.3 KiB each without it, 18.0 KiB with it: the small blocks the handshake frees stay in the freeing thread's glibc tcache, and a thread's tcache goes back only when the thread ends). It costs a thread start, about 40 µs of server CPU per TLS connection (460 against 500 µs, noisy); plain connections would gain 0.25 KiB for 35 to 50 µs more (200 µs), so they do not use it |
 //! | buffers of our own for TLS, empty while idle: rustls's unbuffered API | `net::tls_session` | +3.8 KiB over `wss://` (rustls's buffered connection keeps its incoming ciphertext buffer at 4 KiB for the connection's life; 26.0 against 22.3 KiB) |
 //! | `sendmsg`'s kilobyte of iovecs kept out of single-frame writes | `#[inline(never)]` on `ws::outbound::plain::send_many` | +4 KiB once the connection has been pinged (stack: 12 KiB instead of 8, with `PING_INTERVAL_SECS=1`; `make bench` holds its idle connections for less than one ping interval, so it does not see this one) |
@@ -45,7 +45,7 @@ use std::time::Instant;
 use tungstenite::Bytes;
 
 use crate::ws::outbound::Outbound;
-use crate::ws::session::{Close, End, Handler, Session};
+use crate::ws::reader::{Close, End, Handler, Reader};
 
 /// Runs a connection's HTTP phase and returns what it returns: over TLS on a thread of its own
 /// ([`on_a_thread_of_its_own`]), so that what the TLS handshake freed goes back when that thread
@@ -57,14 +57,14 @@ pub fn http_phase<T: Send>(tls: bool, phase: impl FnOnce() -> T + Send) -> T {
     }
 }
 
-/// Runs `session` with `handler` as `Session::run` does, first giving back the stack pages the
+/// Runs `reader` with `handler` as `Reader::run` does, first giving back the stack pages the
 /// HTTP phase touched ([`release_unused_stack`]), and again those the handler's first frames
 /// touched ([`ReleaseAfterOpen`]). Inlined, so that the session runs no deeper than it would
 /// without it: one frame more could take the idle read loop into another 4 KiB stack page.
 #[inline]
-pub fn session_phase(session: Session, handler: &mut dyn Handler) -> End {
+pub fn reader_phase(reader: Reader, handler: &mut dyn Handler) -> End {
     release_unused_stack();
-    session.run(&mut ReleaseAfterOpen(handler))
+    reader.run(&mut ReleaseAfterOpen(handler))
 }
 
 /// A handler that gives back the stack pages its [`Handler::on_open`] touched: the first frames a

@@ -43,7 +43,7 @@ use crate::metrics::{LIMITED_ROOMS, Metrics};
 use crate::net::per_address::PerAddress;
 use crate::ws::frame;
 use crate::ws::outbound::Outbound;
-use crate::ws::session::{Close, End, Handler};
+use crate::ws::reader::{Close, End, Handler};
 
 /// The road a chat message takes to every broadcaster: this instance's inbox, or the Kafka topic
 /// (see `bus/`).

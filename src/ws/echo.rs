@@ -14,7 +14,7 @@ use tungstenite::Bytes;
 
 use crate::ws::frame;
 use crate::ws::outbound::{Outbound, Sent};
-use crate::ws::session::{Close, End, FLUSH_POLL, Handler};
+use crate::ws::reader::{Close, End, FLUSH_POLL, Handler};
 
 /// Sends every message back.
 #[derive(Debug)]

@@ -5,8 +5,8 @@
 //!    `Sec-WebSocket-Accept`, and forms the `101`.
 //! 2. [`upgrade`]: writes the `101` and turns the connection into frames: the socket goes into
 //!    the client's [`outbound`] queue, tungstenite reads it through a [`stream`].
-//! 3. [`session`]: the loop that reads frames: ping, idle timeout, the close handshake, errors
-//!    mapped to close codes; it drives a [`session::Handler`].
+//! 3. [`reader`]: the loop of the connection's own thread, which reads frames: ping, idle
+//!    timeout, the close handshake, errors mapped to close codes; it drives a [`reader::Handler`].
 //! 4. [`frame`]: frames (§5): the one header parser, typed opcodes, masking, and the server's
 //!    frames, encoded once; [`outbound`]: the bounded queue every outgoing frame goes through,
 //!    written without blocking.
@@ -23,7 +23,7 @@ pub mod echo;
 pub mod frame;
 pub mod handshake;
 pub mod outbound;
-pub mod session;
+pub mod reader;
 pub mod stream;
 pub mod tap;
 pub mod upgrade;

@@ -5,7 +5,7 @@
 //! 1006, 1015); §7.4.2 divides the rest into ranges: below 1000 unused, up to 2999 for the
 //! protocol itself, 3000-3999 registered with IANA, 4000-4999 private. §11.7 opens the registry
 //! in which 1012-1014 were added later. The server's own close codes are chosen in
-//! `ws/session.rs`; this file only reads them.
+//! `ws/reader.rs`; this file only reads them.
 
 /// What `code` means (§7.4.1, and the ranges of §7.4.2), or, as the error, why it may not be
 /// sent in a close frame.

@@ -2,7 +2,7 @@
 //!
 //! A frame's header is read in one place, [`header`] (§5.2), by everyone here who reads one: the
 //! decoder below, and the wire inspector's tap ([`crate::ws::tap`]) on the bytes a connection
-//! reads and writes. The session's reader (`ws/session.rs`) does not read headers itself:
+//! reads and writes. The session's reader (`ws/reader.rs`) does not read headers itself:
 //! tungstenite's `WebSocket::read` parses them with its own `FrameHeader` and applies the rules
 //! of §5 (masking, reserved bits and opcodes, control frames, UTF-8) before the session sees a
 //! message. That parser is tungstenite's; the decoder here applies the same rules, one error per

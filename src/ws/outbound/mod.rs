@@ -8,12 +8,12 @@
 //! `ping_me`'s ping and the handshake the inspector shows (`chat/handler.rs`), the inspector's
 //! frames about what the reader reads ([`Outbound::tap_read`]), and the Kafka delivery callback's
 //! `not_delivered` error (`bus/kafka/produce.rs`) and the reader's keepalive ping after
-//! `PING_INTERVAL_SECS` of silence (`ws/session.rs`) all reach the wire from the broadcaster's
+//! `PING_INTERVAL_SECS` of silence (`ws/reader.rs`) all reach the wire from the broadcaster's
 //! thread. So do the TLS records rustls wants sent after decrypting, a key update say
 //! ([`Outbound::feed_ciphertext`]).
 //!
 //! **The one exception: the WebSocket layer's own control frames**, which the reader
-//! (`ws/session.rs`) sends as it reads: the pong tungstenite answers a ping with (RFC 6455
+//! (`ws/reader.rs`) sends as it reads: the pong tungstenite answers a ping with (RFC 6455
 //! §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in response") and
 //! the close echoed to a peer that closed first (§5.5.1), and the close frame the session starts (an error's 1002, 1007 or 1009, the idle timeout's 1000) with
 //! the flush, `close_notify` and FIN that end the connection (and the TLS alert for a bad record,

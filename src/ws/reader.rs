@@ -10,7 +10,7 @@
 //! 3. **Ping and idle**: our ping after `PING_INTERVAL_SECS` of silence, and close 1000 for a peer
 //!    silent for `IDLE_TIMEOUT_SECS` (a dead TCP peer otherwise looks exactly like a quiet one);
 //!    the handler's [`Handler::deadline`] for a message it waits for, if it has one.
-//! 4. **Errors → close codes** (§7.4.1): [`Session::on_error`] maps what tungstenite found (too
+//! 4. **Errors → close codes** (§7.4.1): [`Reader::on_error`] maps what tungstenite found (too
 //!    big 1009, bad UTF-8 1007, protocol error 1002).
 //! 5. **The close handshake** (§7): we close with a code and wait briefly for the peer's close
 //!    frame, or echo the code of a peer that closed first (§5.5.1); then end TCP ourselves
@@ -75,7 +75,7 @@ impl Close {
 
 /// Which side sent the first close frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
+pub enum ClosedBy {
     /// We did (an error, a timeout, the broadcaster's 1013 or 1001).
     Server,
     /// The client did, and we echoed its code.
@@ -88,7 +88,7 @@ pub enum End {
     /// A close frame was exchanged (or at least sent).
     Closed {
         /// Who sent the first close frame.
-        by: Side,
+        by: ClosedBy,
         /// Its status code.
         code: u16,
     },
@@ -99,8 +99,8 @@ pub enum End {
 impl fmt::Display for End {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            End::Closed { by: Side::Server, code } => write!(f, "close {code} from the server"),
-            End::Closed { by: Side::Client, code } => write!(f, "close {code} from the client"),
+            End::Closed { by: ClosedBy::Server, code } => write!(f, "close {code} from the server"),
+            End::Closed { by: ClosedBy::Client, code } => write!(f, "close {code} from the client"),
             End::Dropped(why) => write!(f, "dropped without a close frame (1006): {why}"),
         }
     }
@@ -116,17 +116,17 @@ pub struct Timing {
 }
 
 /// One upgraded connection, read by its own thread.
-pub struct Session {
+pub struct Reader {
     ws: Box<WebSocket<ClientStream>>,
     outbound: Arc<Outbound>,
     timing: Timing,
 }
 
-impl Session {
+impl Reader {
     /// A session over an upgraded connection.
-    pub fn new(upgraded: Upgraded, timing: Timing) -> Session {
+    pub fn new(upgraded: Upgraded, timing: Timing) -> Reader {
         let Upgraded { ws, outbound } = upgraded;
-        Session { ws, outbound, timing }
+        Reader { ws, outbound, timing }
     }
 
     /// Runs the connection to its end, calling `handler` for what happens.
@@ -239,7 +239,7 @@ impl Session {
     fn fail(&mut self, close: Close) -> End {
         self.outbound.close(close.code, close.reason, false);
         self.finish();
-        End::Closed { by: Side::Server, code: close.code }
+        End::Closed { by: ClosedBy::Server, code: close.code }
     }
 
     /// We start the close handshake.
@@ -256,10 +256,10 @@ impl Session {
             // It was the answer to a close we sent.
             let ours = self.outbound.closing_code().unwrap_or(code);
             self.finish();
-            return End::Closed { by: Side::Server, code: ours };
+            return End::Closed { by: ClosedBy::Server, code: ours };
         }
         self.finish();
-        End::Closed { by: Side::Client, code }
+        End::Closed { by: ClosedBy::Client, code }
     }
 
     /// After our close frame (code `code`): wait a little for the peer's, discarding anything else.
@@ -277,7 +277,7 @@ impl Session {
             }
         }
         self.finish();
-        End::Closed { by: Side::Server, code }
+        End::Closed { by: ClosedBy::Server, code }
     }
 
     /// Sends what is queued (the close frame last), then ends the connection as every connection
