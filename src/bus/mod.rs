@@ -8,7 +8,7 @@
 //!   messages take the same road, with no shortcut, so all instances show each room in one order.
 //!   Presence (who is online, per room) and typing indicators go through a second topic, see
 //!   `chat/presence.rs` and `kafka/presence.rs`; nickname claims through a third, see
-//!   `chat/identity.rs` and `kafka/claims.rs`. `kafka/mod.rs` says what each file does.
+//!   `chat/identity/cluster.rs` and `kafka/claims.rs`. `kafka/mod.rs` says what each file does.
 //!
 //! The bus depends on the chat, never the reverse: the chat sees it only as [`Publish`] (the
 //! handler) and [`Announce`] (the broadcaster).

@@ -12,7 +12,7 @@
 //!
 //! Names are then compared by their [`skeleton()`]: after NFKC and case folding, every character
 //! is taken for the one it is most easily mistaken for (Unicode TS #39), so `Alice`, `ALICE` and
-//! `ａｌｉｃｅ` (fullwidth) find one holder (`chat/identity.rs`, `fold`).
+//! `ａｌｉｃｅ` (fullwidth) find one holder (`chat/identity/names.rs`, `fold`).
 
 mod bidi;
 mod invisible;

@@ -1,5 +1,5 @@
 //! Private messages of forgotten sessions. A forgotten session takes its name and its private
-//! conversations with it (`chat/identity.rs`), and a compaction writes only what the server still
+//! conversations with it (`chat/identity/conversations.rs`), and a compaction writes only what the server still
 //! holds, but the log is append-only: until that compaction, the conversations stay in the
 //! segments. Growth alone may bring one late (the log must double first), so the store notes
 //! which sessions have a private message in the log ([`Correspondents`]); when one of them is

@@ -6,7 +6,7 @@
 //!   `{"kind":"claim","user":"<public id>","name":"alice","instance":"ws1","at":<ms>}`.
 //! - **Agreeing.** Every instance, the claimer too, consumes the claims in order ([`consume`])
 //!   and its broadcaster applies them alike, so the first claim of a name wins everywhere and the
-//!   loser's instance renames it (`chat/identity.rs`, "Across instances"); its own claims come
+//!   loser's instance renames it (`chat/identity/cluster.rs`); its own claims come
 //!   back marked `ours`, so the claimer learns whether it won the same way as everyone else.
 //! - **Releasing.** An instance that forgets a session produces a `release` (`"name"` folded,
 //!   [`KafkaBus::release`]), after which the name is free everywhere.

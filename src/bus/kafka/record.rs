@@ -58,7 +58,7 @@ pub enum Record {
         at: u64,
     },
     /// Session `user` took the nickname `name` on `instance` at `at` (ms since 1970), on the
-    /// claims topic: of two claims of one name the first wins (`chat/identity.rs`).
+    /// claims topic: of two claims of one name the first wins (`chat/identity/cluster.rs`).
     Claim { user: String, name: String, instance: String, at: u64 },
     /// `instance` forgot session `user`, which held `name` (folded), on the claims topic: the
     /// name is free again.
