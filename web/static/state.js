@@ -1,8 +1,10 @@
 // The page's shared state: who we are, the server's limits, and the conversations (rooms and
 // private ones) with the one on screen. Every module may read `state`; only the functions
-// below change it. What belongs to one part of the page lives in that part's module instead:
-// the socket and its backoff in socket.js, the Wire panel's switch in wire.js, the frames
-// count in frames.js.
+// below change its fields. A conversation's own fields (joined, epoch, unread, its list) are
+// changed by the module that handles its events: history.js, messages.js, dms.js. What belongs
+// to one part of the page lives in that part's module instead: the socket, its phase and its
+// backoff in socket.js, the Wire panel's switch in wire.js, the frames count in frames.js, who
+// holds which name in users.js, the public room list in rooms.js.
 //
 // Who you are: the server's hello gives a session (a secret, see storage.js), a public user id
 // and the nickname you got. "Own" messages are recognised by that user id, never by the name:
