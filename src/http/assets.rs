@@ -39,8 +39,9 @@ macro_rules! module {
     };
 }
 
-const STATIC: [Asset; 26] = [
+const STATIC: [Asset; 27] = [
     module!("app.js"),
+    module!("retry.js"),
     module!("address.js"),
     module!("alerts.js"),
     module!("composer.js"),
