@@ -1,8 +1,8 @@
 //! The web client, compiled into the binary.
 //!
 //! `include_bytes!` embeds the page and its assets at build time, so answering `GET /` or
-//! `GET /static/app.js` reads nothing from disk: a request path is only ever compared with the
-//! names below, and there is no file system path to traverse.
+//! `GET /static/app.js` (and each module it imports) reads nothing from disk: a request path is
+//! only ever compared with the names below, and there is no file system path to traverse.
 
 /// One embedded file.
 #[derive(Debug, PartialEq, Eq)]
@@ -27,12 +27,44 @@ pub fn static_file(name: &str) -> Option<&'static Asset> {
     STATIC.iter().find(|asset| asset.name == name)
 }
 
-const STATIC: [Asset; 3] = [
-    Asset {
-        name: "app.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../web/static/app.js"),
-    },
+/// The page's JavaScript: native ES modules, one idea each, that `app.js` imports by name
+/// (`import … from './socket.js'`), so each is its own file under `/static/`.
+macro_rules! module {
+    ($name:literal) => {
+        Asset {
+            name: $name,
+            content_type: "text/javascript; charset=utf-8",
+            body: include_bytes!(concat!("../../web/static/", $name)),
+        }
+    };
+}
+
+const STATIC: [Asset; 27] = [
+    module!("app.js"),
+    module!("retry.js"),
+    module!("address.js"),
+    module!("alerts.js"),
+    module!("composer.js"),
+    module!("dms.js"),
+    module!("dom.js"),
+    module!("events.js"),
+    module!("format.js"),
+    module!("frames.js"),
+    module!("history.js"),
+    module!("messages.js"),
+    module!("names.js"),
+    module!("rooms.js"),
+    module!("sidebar.js"),
+    module!("socket.js"),
+    module!("state.js"),
+    module!("status.js"),
+    module!("storage.js"),
+    module!("subscribe.js"),
+    module!("typing.js"),
+    module!("users.js"),
+    module!("view.js"),
+    module!("wire.js"),
+    module!("wire-draw.js"),
     Asset {
         name: "style.css",
         content_type: "text/css; charset=utf-8",
@@ -54,6 +86,19 @@ mod tests {
         assert!(static_file("app.js").is_some());
         for name in ["../Cargo.toml", "", "app.js/", "APP.JS", "%2e%2e/src/main.rs"] {
             assert!(static_file(name).is_none(), "{name}");
+        }
+    }
+
+    /// A module the list forgets would be a 404 and a page that never starts.
+    #[test]
+    fn every_module_of_the_page_is_served() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web/static");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if name.ends_with(".js") {
+                let asset = static_file(&name).unwrap_or_else(|| panic!("{name} is not served"));
+                assert_eq!(asset.content_type, "text/javascript; charset=utf-8", "{name}");
+            }
         }
     }
 }

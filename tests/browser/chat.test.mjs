@@ -42,7 +42,7 @@ const TEST_TIMEOUT = 90000;
 /** A server without a store (HISTORY_DIR=off): a restart is a new epoch, with ids from 1 again. */
 const NO_STORE = { HISTORY_DIR: 'off' };
 
-/** The page's notices that say something may be lost (web/static/app.js, onHistory). */
+/** The page's notices that say something may be lost (web/static/history.js, onHistory). */
 const MISSED_NOTICE = /server restarted|messages (may have been|were) missed/i;
 
 /** Asserts that the pages of a context logged no console error, threw nothing and opened no dialog. */

@@ -1,0 +1,148 @@
+// The message list: each conversation renders into its own list, #messages while it is shown
+// and its `parked` fragment while it is not (view.js moves them). Messages by one author close
+// together share a header, a day divider starts each day, and ids already shown are skipped,
+// so a resume that overlaps what we have shows nothing twice. A list scrolled up stays put; a
+// "New messages" button counts what came below.
+
+import { el, make, nearBottom } from './dom.js';
+import { clockTime, dayKey, dayLabel, nameHue, parseTime, whoIs } from './format.js';
+import { renderDmList, renderRoomList } from './sidebar.js';
+import { isMe, state } from './state.js';
+
+const GROUP_MS = 3 * 60 * 1000; // messages by one author this close together share a header
+
+let newBelow = 0; // messages added below the fold of the shown conversation
+
+/** Adds a line that is not a message ("alice joined", a warning) to `room`'s list. */
+export function addNotice(room, text, kind, date) {
+  const stick = room.key === state.shown && isNearBottom();
+  maybeDayDivider(room, date);
+  const li = make('li', `notice ${kind}`);
+  li.append(make('span', 'notice-text', text));
+  const time = make('time', '', clockTime(date));
+  time.dateTime = date.toISOString();
+  li.append(' ', time);
+  listOf(room).appendChild(li);
+  room.lastAuthor = null;
+  afterAppend(room, stick, 0);
+}
+
+/** Renders messages of one conversation, skipping ids it already shows; `fresh`: count them as unread. */
+export function renderBatch(room, list, fresh) {
+  const shown = room.key === state.shown;
+  let stick = shown && isNearBottom();
+  let added = 0;
+  for (const m of list) {
+    if (!m || typeof m !== 'object') continue;
+    const id = Number(m.id);
+    const hasId = m.id !== undefined && m.id !== null && Number.isFinite(id);
+    if (hasId) {
+      if (room.seen.has(id)) continue; // a resume overlapping what we have: never show an id twice
+      room.seen.add(id);
+      if (room.lastId === null || id > room.lastId) room.lastId = id;
+    }
+    const name = typeof m.name === 'string' ? m.name : '?';
+    // Ours when sent by our user id, from this tab or another: never compared by name.
+    const own = isMe(m.user);
+    if (own) stick = true; // your own message always brings you down
+    else if (fresh && !shown) room.unread += 1;
+    listOf(room).appendChild(renderMessage(room, m, hasId ? id : null, name, own));
+    added += 1;
+  }
+  afterAppend(room, stick, added);
+  if (!shown && added > 0) {
+    renderRoomList();
+    renderDmList();
+  }
+}
+
+/** Empties a conversation's list, forgetting the ids it showed. */
+export function clearList(conv) {
+  if (conv.key === state.shown) el.messages.replaceChildren();
+  else conv.parked = document.createDocumentFragment();
+  conv.seen.clear();
+  conv.lastId = null;
+  conv.lastAuthor = null;
+  conv.lastTime = 0;
+  conv.lastDay = null;
+}
+
+export function isNearBottom() {
+  return nearBottom(el.messages);
+}
+
+/** Another conversation is shown: nothing new below its fold yet. */
+export function resetNewBelow() {
+  newBelow = 0;
+  el.jump.hidden = true;
+}
+
+/** Scrolling down to the end, or the "New messages" button. */
+export function bindMessages() {
+  el.messages.addEventListener('scroll', () => {
+    if (isNearBottom()) resetNewBelow();
+  });
+
+  el.jump.addEventListener('click', () => {
+    scrollToBottom();
+    el.input.focus();
+  });
+}
+
+function listOf(conv) {
+  return conv.key === state.shown ? el.messages : conv.parked;
+}
+
+function scrollToBottom() {
+  el.messages.scrollTop = el.messages.scrollHeight;
+  resetNewBelow();
+}
+
+function afterAppend(room, stick, added) {
+  if (room.key !== state.shown) return;
+  if (stick) {
+    scrollToBottom();
+  } else if (added > 0) {
+    newBelow += added;
+    const arrow = make('span', '', '↓');
+    arrow.setAttribute('aria-hidden', 'true');
+    el.jump.replaceChildren(`${newBelow} new message${newBelow === 1 ? '' : 's'} `, arrow);
+    el.jump.hidden = false;
+  }
+}
+
+function maybeDayDivider(room, date) {
+  const key = dayKey(date);
+  if (key === room.lastDay) return;
+  room.lastDay = key;
+  const li = make('li', 'notice day');
+  li.append(make('span', '', dayLabel(date)));
+  listOf(room).appendChild(li);
+  room.lastAuthor = null;
+}
+
+function renderMessage(room, m, id, name, own) {
+  const date = parseTime(m.ts);
+  maybeDayDivider(room, date);
+  const li = make('li', own ? 'message own' : 'message');
+  if (id !== null) li.dataset.id = String(id);
+  if (room.epoch !== null) li.dataset.epoch = room.epoch;
+  li.style.setProperty('--hue', String(nameHue(name)));
+  const author = typeof m.user === 'string' ? m.user : name; // grouped by person, not by name
+  const grouped = room.lastAuthor === author && date.getTime() - room.lastTime < GROUP_MS;
+  if (grouped) li.classList.add('grouped');
+  room.lastAuthor = author;
+  room.lastTime = date.getTime();
+
+  const meta = make('div', 'meta');
+  const who = make('span', 'author', name);
+  who.title = whoIs(name, m.user);
+  meta.append(who);
+  const time = make('time', '', clockTime(date));
+  time.dateTime = date.toISOString();
+  time.title = date.toLocaleString();
+  meta.append(' ', time);
+  const body = make('div', 'text', typeof m.text === 'string' ? m.text : String(m.text));
+  li.append(meta, body);
+  return li;
+}

@@ -1,0 +1,245 @@
+// The connection: one WebSocket at a time, its first frame (the session), reconnecting with
+// backoff, and the phase the status shows (connecting | online | reconnecting | offline).
+//
+// The wire protocol is one JSON object per text frame:
+//   client -> server  session (the first frame), message, subscribe, unsubscribe, typing, rooms,
+//                     rename, and for the Wire panel inspect and ping_me
+//   server -> client  hello, history, users, join, leave, presence, message, typing, rooms,
+//                     rename, renamed, error, and for the Wire panel handshake, frame and
+//                     frame_skipped
+// This module knows frames, not what they mean: what arrives goes to the `message` hook
+// (events.js), and the page learns of phase changes and closes through its other hooks, bound
+// once by app.js (bindSocket). It imports nothing that draws the page.
+
+import { showAlert } from './alerts.js';
+import { describeClose } from './format.js';
+import { logEvent, logFrame } from './frames.js';
+import { conversations, state } from './state.js';
+import { remembered } from './storage.js';
+
+const RECONNECT_BASE_MS = 500; // first reconnect waits a random time in [0, 500) ms
+const RECONNECT_CAP_MS = 10000; // ... doubling up to [0, 10 s)
+const COUNTDOWN_MS = 250; // "Reconnecting in 3 s" is redrawn this often
+
+let ws = null; // the current socket; a socket that is not it any more is ignored
+let greeted = false; // the hello of the current socket arrived: subscribes may be sent
+let wanted = true; // the user wants to be connected (the Connect/Disconnect toggle)
+let phase = 'connecting';
+let offlineReason = '';
+let attempt = 0; // reconnect attempts since the last successful connect
+let reconnectTimer = null;
+let countdownTimer = null;
+let reconnectAt = 0;
+let lastCloseText = null; // the last close, for the status tooltip
+
+const hooks = {
+  phase: (_changed) => {}, // the phase (or its reason) was set: redraw what depends on it
+  countdown: () => {}, // a second less until the next attempt
+  message: (_msg) => {}, // one parsed frame from the server
+  closed: (_ws, _event) => {}, // a socket closed, the current one or an older one
+};
+
+/** Sets the hooks through which the socket tells the page what happened. */
+export function bindSocket(handlers) {
+  Object.assign(hooks, handlers);
+}
+
+// ---------------------------------------------------------------------------
+// What the rest of the page reads
+
+export const currentSocket = () => ws;
+export const isGreeted = () => greeted;
+export const isWanted = () => wanted;
+export const currentPhase = () => phase;
+export const currentOfflineReason = () => offlineReason;
+export const lastClose = () => lastCloseText;
+
+/** Milliseconds until the next attempt; 0 when none is scheduled. */
+export function reconnectLeft() {
+  return reconnectTimer ? reconnectAt - Date.now() : 0;
+}
+
+export function isOnline() {
+  return phase === 'online' && ws !== null && ws.readyState === WebSocket.OPEN;
+}
+
+/** Sends one JSON object as a text frame and shows it in the frames panel; false when offline. */
+export function sendFrame(object) {
+  if (!isOnline()) return false;
+  const frame = JSON.stringify(object);
+  ws.send(frame);
+  logFrame('out', frame);
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Connecting
+
+/** The hello of the current socket came: the connection works, the backoff starts over. */
+export function markGreeted() {
+  greeted = true;
+  attempt = 0;
+}
+
+export function setWanted(on) {
+  wanted = on;
+}
+
+export function setPhase(next, reason) {
+  const changed = next !== phase || (reason || '') !== offlineReason;
+  phase = next;
+  offlineReason = reason || '';
+  hooks.phase(changed);
+}
+
+/** Connects now, as a first attempt (a click, the network back). */
+export function connectAfresh() {
+  attempt = 0;
+  connect('connecting');
+}
+
+/** Opens a new socket (closing the current one), showing `next` meanwhile. */
+export function connect(next) {
+  clearReconnect();
+  if (ws) closeSocket(1000, 'reconnecting');
+  if (!wanted || state.name === null) return;
+  if (navigator.onLine === false) {
+    setPhase('offline', 'no network');
+    return;
+  }
+
+  const url = wsUrl();
+  let socket;
+  try {
+    socket = new WebSocket(url);
+  } catch (err) {
+    logEvent('✕', `could not open ${url}: ${err.message}`);
+    scheduleReconnect();
+    return;
+  }
+  // A new connection is in no room until the server sends the room's history.
+  greeted = false;
+  for (const conv of conversations()) conv.joined = false;
+  const home = state.rooms.get(state.defaultRoom);
+  if (home) home.resuming = home.epoch !== null;
+  ws = socket;
+  setPhase(next);
+  logEvent('…', `connecting to ${url}`);
+  listen(socket, url);
+}
+
+/** Closes the socket and stays offline until asked again. */
+export function goOffline(reason) {
+  clearReconnect();
+  closeSocket(1000, reason);
+  setPhase('offline', reason);
+}
+
+function listen(socket, url) {
+  socket.addEventListener('open', () => {
+    if (socket !== ws) return;
+    logEvent('●', `open ${url}`);
+    const [frame, shown] = sessionFrame();
+    socket.send(frame);
+    logFrame('out', shown);
+    setPhase('online');
+  });
+
+  socket.addEventListener('message', (event) => {
+    if (socket !== ws) return;
+    if (typeof event.data !== 'string') {
+      logEvent('?', 'binary frame ignored');
+      return;
+    }
+    logFrame('in', event.data);
+    let msg;
+    try {
+      msg = JSON.parse(event.data);
+    } catch (_) {
+      showAlert('The server sent a frame that is not JSON.', 'bad_json');
+      return;
+    }
+    if (msg && typeof msg === 'object') hooks.message(msg);
+  });
+
+  socket.addEventListener('close', (event) => {
+    const text = describeClose(event.code, event.reason);
+    logEvent('✕', `close ${text}`, 'close');
+    lastCloseText = text;
+    hooks.closed(socket, event);
+    if (socket !== ws) return; // closed on purpose (rename, toggle, offline)
+    ws = null;
+    if (navigator.onLine === false) setPhase('offline', 'no network');
+    else scheduleReconnect();
+  });
+  // 'error' is always followed by 'close', which does the work.
+}
+
+// The session says who we are, and it never goes into a URL: proxies and servers write URLs
+// to their logs. `session_in=frame` tells the server that it comes in our first frame
+// (sessionFrame), sent as soon as the connection opens; the server waits for it before the
+// hello. It gives a known session its name back (and ignores `name`), so a reload or a second
+// tab is the same person. Without one (first visit, or the server forgot it) `name` is the
+// nickname asked for.
+// The default room resumes through the URL: the server sends its history right after hello.
+// The other rooms resume with a subscribe each, sent when the hello arrives (events.js, onHello).
+function wsUrl() {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const query = [];
+  if (state.name) query.push(`name=${encodeURIComponent(state.name)}`);
+  query.push('session_in=frame');
+  const home = state.rooms.get(state.defaultRoom);
+  if (home && home.epoch !== null) {
+    // Resume: only what came after the last message we have.
+    query.push(`since=${home.lastId === null ? 0 : home.lastId}`);
+    query.push(`epoch=${encodeURIComponent(home.epoch)}`);
+  }
+  return `${scheme}//${location.host}/ws${query.length ? `?${query.join('&')}` : ''}`;
+}
+
+/**
+ * The first frame of every connection: our session, or null when we have none yet. Returns the
+ * frame and what the frames panel shows of it (the session as …, like the server's inspector).
+ */
+function sessionFrame() {
+  // Another tab may have been given a newer session since this one read it.
+  const session = remembered('session') || state.session || null;
+  const frame = JSON.stringify({ type: 'session', session });
+  const shown = JSON.stringify({ type: 'session', session: session === null ? null : '…' });
+  return [frame, shown];
+}
+
+function closeSocket(code, reason) {
+  const socket = ws;
+  ws = null;
+  if (!socket) return;
+  try {
+    socket.close(code, reason);
+  } catch (_) {
+    /* already closing */
+  }
+}
+
+// Exponential backoff with full jitter: wait a random time in [0, min(cap, base * 2^attempt)).
+function scheduleReconnect() {
+  clearReconnect();
+  const ceiling = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** Math.min(attempt, 16));
+  const delay = Math.floor(Math.random() * ceiling);
+  attempt += 1;
+  reconnectAt = Date.now() + delay;
+  reconnectTimer = setTimeout(() => {
+    reconnectTimer = null;
+    clearInterval(countdownTimer);
+    countdownTimer = null;
+    connect('reconnecting');
+  }, delay);
+  countdownTimer = setInterval(() => hooks.countdown(), COUNTDOWN_MS);
+  setPhase('reconnecting');
+}
+
+function clearReconnect() {
+  clearTimeout(reconnectTimer);
+  clearInterval(countdownTimer);
+  reconnectTimer = null;
+  countdownTimer = null;
+}
