@@ -177,12 +177,21 @@ def check(src: Path) -> tuple[list[str], list[str]]:
 
 
 def check_page(static: Path) -> list[str]:
-    """The page's modules: none over MAX_LINES lines."""
+    """The page's modules: none over MAX_LINES lines, none importing a module that is not there,
+    no import cycle between them."""
     violations = []
+    edges: dict[str, set] = defaultdict(set)
     for path in sorted(static.glob("*.js")):
-        lines = path.read_text().count("\n")
+        text = path.read_text()
+        lines = text.count("\n")
         if lines > MAX_LINES:
             violations.append(f"{path.relative_to(static.parent.parent)}: {lines} lines (at most {MAX_LINES})")
+        for target in re.findall(r"""\bfrom\s+['"]\./([\w.-]+\.js)['"]""", text):
+            if not (static / target).exists():
+                violations.append(f"web/static/{path.name} imports ./{target}, which does not exist")
+            edges[path.name].add(target)
+    for cycle in cycles(edges):
+        violations.append("page import cycle: " + " -> ".join(cycle + [cycle[0]]))
     return violations
 
 
