@@ -163,7 +163,7 @@ def check(src: Path) -> tuple[list[str], list[str]]:
                 )
 
     for cycle in cycles(edges):
-        violations.append("import cycle: " + " -> ".join("::".join(m) for m in cycle + [cycle[0]]))
+        violations.append("import cycle among: " + ", ".join("::".join(m) for m in cycle))
 
     report = ["architecture: layers, bottom to top, and the imports between them"]
     for rank, (name, names) in enumerate(LAYERS):
@@ -191,7 +191,7 @@ def check_page(static: Path) -> list[str]:
                 violations.append(f"web/static/{path.name} imports ./{target}, which does not exist")
             edges[path.name].add(target)
     for cycle in cycles(edges):
-        violations.append("page import cycle: " + " -> ".join(cycle + [cycle[0]]))
+        violations.append("page import cycle among: " + ", ".join(cycle))
     return violations
 
 
@@ -240,7 +240,7 @@ def self_test(root: Path) -> list[str]:
             ("net/mod.rs", "use crate::chat as _;\n", "net (net) imports chat (chat): up the layers"),
             ("error.rs", "use crate::net as _;\n", "error (foundation) imports net (net): up the layers"),
             (str(first.relative_to(src)), f"use crate::{b} as _;\n", None),
-            (str(second.relative_to(src)), f"use crate::{a} as _;\n", "import cycle: "),
+            (str(second.relative_to(src)), f"use crate::{a} as _;\n", "import cycle among: "),
             (str(long.relative_to(src)), "// a line\n" * (MAX_LINES + 1), f"src/{long.relative_to(src)}: "),
         ]
         for file, text, _ in plants:
@@ -275,7 +275,8 @@ def main() -> int:
 
 
 def cycles(edges: dict) -> list[list]:
-    """The strongly connected components of more than one file (Tarjan), each as a loop."""
+    """The strongly connected components of more than one file (Tarjan): files that import each
+    other, directly or around a loop."""
     index, low, stack, on_stack, found = {}, {}, [], set(), []
     counter = [0]
 
