@@ -260,16 +260,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::chat::identity::examples::{ids, session};
     use crate::chat::identity::{Presented, Renamed};
-    use crate::chat::session::Session;
-
-    fn ids() -> Identities {
-        Identities::new(Duration::from_secs(60), 100)
-    }
-
-    fn session() -> Session {
-        Session::new().unwrap()
-    }
 
     fn claim(user: UserId, name: &str, ours: bool) -> Claim {
         Claim { user, name: name.to_string(), ours }

@@ -146,3 +146,22 @@ impl User {
         }
     }
 }
+
+/// A table and sessions for the tests of this folder.
+#[cfg(test)]
+mod examples {
+    use std::time::Duration;
+
+    use super::Identities;
+    use crate::chat::session::Session;
+
+    /// A table that reserves names for a minute and holds at most 100.
+    pub fn ids() -> Identities {
+        Identities::new(Duration::from_secs(60), 100)
+    }
+
+    /// A new session.
+    pub fn session() -> Session {
+        Session::new().unwrap()
+    }
+}

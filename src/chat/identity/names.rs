@@ -302,14 +302,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-
-    fn ids() -> Identities {
-        Identities::new(Duration::from_secs(60), 100)
-    }
-
-    fn session() -> Session {
-        Session::new().unwrap()
-    }
+    use crate::chat::identity::examples::{ids, session};
 
     #[test]
     fn a_held_name_gets_the_first_free_suffix_and_a_session_keeps_its_name() {

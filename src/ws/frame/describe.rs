@@ -208,34 +208,7 @@ const TEXT_PREVIEW: usize = 1024;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ws::frame::hex::parse_hex;
-
-    /// The RFC's masking key in its §5.7 examples.
-    const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-
-    fn bytes(text: &str) -> Vec<u8> {
-        parse_hex(text).unwrap()
-    }
-
-    /// `header` followed by `len` bytes of payload (0, 1, 2, … wrapping).
-    fn with_payload(header: &str, len: usize) -> Vec<u8> {
-        let mut frame = bytes(header);
-        frame.extend((0..len).map(|i| i as u8));
-        frame
-    }
-
-    /// A frame from a client: the first byte, the payload masked with [`KEY`] (at most 125 bytes).
-    fn client_frame(byte0: u8, payload: &[u8]) -> Vec<u8> {
-        let mut frame = vec![byte0, 0x80 | payload.len() as u8];
-        frame.extend(KEY);
-        frame.extend(payload.iter().zip(KEY.iter().cycle()).map(|(b, k)| b ^ k));
-        frame
-    }
-
-    fn describe_hex(text: &str, role: Role) -> Result<String, DecodeError> {
-        let mut out = String::new();
-        describe(&bytes(text), role, &mut out).map(|()| out)
-    }
+    use crate::ws::frame::examples::{bytes, client_frame, describe_hex, with_payload};
 
     #[test]
     fn a_fragmented_unmasked_text_message_as_in_section_5_7() {

@@ -333,25 +333,9 @@ fn follow(have: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::ws::frame::hex::{hex, parse_hex};
-    use crate::ws::frame::wire::WireFrame;
+    use crate::ws::frame::hex::hex;
 
-    use super::*;
-
-    fn bytes(text: &str) -> Vec<u8> {
-        parse_hex(text).unwrap()
-    }
-
-    /// `header` followed by `len` bytes of payload (0, 1, 2, … wrapping).
-    fn with_payload(header: &str, len: usize) -> Vec<u8> {
-        let mut frame = bytes(header);
-        frame.extend((0..len).map(|i| i as u8));
-        frame
-    }
-
-    fn parse_error(text: &str) -> DecodeError {
-        WireFrame::parse(&bytes(text)).unwrap_err()
-    }
+    use crate::ws::frame::examples::{parse_error, with_payload};
 
     #[test]
     fn errors_name_the_byte_the_rule_and_its_section() {

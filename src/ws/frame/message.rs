@@ -158,29 +158,10 @@ fn utf8(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ws::frame::describe::describe;
-    use crate::ws::frame::hex::{hex, parse_hex};
+    use crate::ws::frame::examples::{client_frame, describe_hex};
+
+    use crate::ws::frame::hex::hex;
     use crate::ws::frame::mask::Role;
-
-    /// The RFC's masking key in its §5.7 examples.
-    const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-
-    fn bytes(text: &str) -> Vec<u8> {
-        parse_hex(text).unwrap()
-    }
-
-    /// A frame from a client: the first byte, the payload masked with [`KEY`] (at most 125 bytes).
-    fn client_frame(byte0: u8, payload: &[u8]) -> Vec<u8> {
-        let mut frame = vec![byte0, 0x80 | payload.len() as u8];
-        frame.extend(KEY);
-        frame.extend(payload.iter().zip(KEY.iter().cycle()).map(|(b, k)| b ^ k));
-        frame
-    }
-
-    fn describe_hex(text: &str, role: Role) -> Result<String, DecodeError> {
-        let mut out = String::new();
-        describe(&bytes(text), role, &mut out).map(|()| out)
-    }
 
     #[test]
     fn a_control_frame_may_come_between_fragments() {

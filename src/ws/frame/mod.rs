@@ -28,6 +28,8 @@ pub mod close_code;
 pub mod describe;
 pub mod encode;
 pub mod error;
+#[cfg(test)]
+mod examples;
 pub mod header;
 pub mod hex;
 pub mod length;

@@ -63,27 +63,10 @@ impl<'a> WireFrame<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ws::frame::hex::{hex, parse_hex};
+    use crate::ws::frame::examples::{KEY, bytes, parse_error, with_payload};
+    use crate::ws::frame::hex::hex;
     use crate::ws::frame::length::LenForm;
     use crate::ws::frame::opcode::Opcode;
-
-    /// The RFC's masking key in its §5.7 examples.
-    const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-
-    fn bytes(text: &str) -> Vec<u8> {
-        parse_hex(text).unwrap()
-    }
-
-    /// `header` followed by `len` bytes of payload (0, 1, 2, … wrapping).
-    fn with_payload(header: &str, len: usize) -> Vec<u8> {
-        let mut frame = bytes(header);
-        frame.extend((0..len).map(|i| i as u8));
-        frame
-    }
-
-    fn parse_error(text: &str) -> DecodeError {
-        WireFrame::parse(&bytes(text)).unwrap_err()
-    }
 
     #[test]
     fn a_single_frame_unmasked_text_message_as_in_section_5_7() {
