@@ -9,8 +9,11 @@
 //! ```
 //! One address may have only so many connections in their handshake at once
 //! (`MAX_HANDSHAKES_PER_ADDRESS`): past that its new connections are closed before any thread
-//! starts, so one address cannot hold every slot and `/healthz` still answers the others. Peers
-//! in `TRUSTED_PROXIES` (nginx) are not counted here: they speak for many clients.
+//! starts, so one address cannot hold every slot and `/healthz` still answers the others. A
+//! connection's handshake lasts until its first answer (or its upgrade): kept alive for more
+//! requests, it gives the handshake back for a place among its address's connections (see
+//! `connection.rs`). Peers in `TRUSTED_PROXIES` (nginx) are not counted here: they speak for
+//! many clients.
 //! This layer knows sockets and threads only; what a connection thread does (HTTP, WebSocket,
 //! the chat) is the `serve` function it is given. Every thread is named (`conn-17`,
 //! `broadcaster`, `signals`) so that logs and panics say who failed.
@@ -42,7 +45,8 @@ pub struct Admit<'a> {
 
 /// Accepts connections until `stopping` is set (then one more connection, the wake-up, ends it),
 /// running `serve(tcp, id, handshake)` on a thread of its own for each, as `admit` allows;
-/// `handshake` is the address's handshake count, to drop when the handshake is over.
+/// `handshake` is the connection's place among its address's handshakes, to drop when the
+/// handshake is over.
 pub fn accept_loop<F>(listener: &TcpListener, admit: &Admit<'_>, stopping: &AtomicBool, serve: F)
 where
     F: Fn(TcpStream, u64, Option<Held>) + Clone + Send + 'static,

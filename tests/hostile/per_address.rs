@@ -68,7 +68,8 @@ fn idle_sockets_of_one_address_do_not_stop_healthz_or_the_page_for_others() {
     for n in 2..6 {
         let mut tcp = server.tcp_from(loopback(n));
         let path = if n % 2 == 0 { "/healthz" } else { "/" };
-        write!(tcp, "GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr).unwrap();
+        write!(tcp, "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", server.addr)
+            .unwrap();
         let mut answer = String::new();
         tcp.read_to_string(&mut answer).unwrap();
         assert!(answer.starts_with("HTTP/1.1 200 OK"), "{path} from another address: {answer}");
