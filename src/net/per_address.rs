@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The limits, each already capped to its share of the server's totals.
@@ -46,6 +46,8 @@ pub struct PerAddress {
     table: Mutex<HashMap<IpAddr, Usage>>,
     /// Kept-alive HTTP connections of every address.
     kept_alive: AtomicUsize,
+    /// Signalled when a handshake is given back (for the connections waiting for one).
+    freed: Condvar,
 }
 
 #[derive(Debug, Default)]
@@ -88,6 +90,7 @@ impl PerAddress {
             limits,
             table: Mutex::new(HashMap::new()),
             kept_alive: AtomicUsize::new(0),
+            freed: Condvar::new(),
         })
     }
 
@@ -118,6 +121,12 @@ impl PerAddress {
             total.fetch_sub(1, Relaxed);
         }
         held
+    }
+
+    /// Waits until a handshake of any address is given back, or `timeout` (`handshake_queue.rs`).
+    pub fn wait_for_a_handshake(&self, timeout: Duration) {
+        let table = self.lock();
+        drop(self.freed.wait_timeout(table, timeout));
     }
 
     /// Kept-alive connections open now, of every address.
@@ -220,8 +229,12 @@ impl Drop for Held {
             *count = count.saturating_sub(1);
             forget_if_idle(&mut table, self.key, Instant::now(), &self.table.limits);
         }
-        if self.what == Kind::KeptAlive {
-            self.table.kept_alive.fetch_sub(1, Relaxed);
+        match self.what {
+            Kind::Handshake => self.table.freed.notify_all(),
+            Kind::KeptAlive => {
+                self.table.kept_alive.fetch_sub(1, Relaxed);
+            }
+            Kind::Socket => {}
         }
     }
 }
