@@ -52,9 +52,8 @@ macro_rules! module {
     };
 }
 
-const STATIC: [Asset; 27] = [
+const STATIC: [Asset; 26] = [
     module!("app.js"),
-    module!("retry.js"),
     module!("address.js"),
     module!("alerts.js"),
     module!("composer.js"),
