@@ -1,8 +1,9 @@
 //! Kept-alive connections against the per-address limits and slowloris: a connection waiting
 //! for its next request holds none of its address's handshakes (a browser's six idle connections
 //! must not lock its household out), it is one of the address's connections
-//! (`MAX_CONNECTIONS_PER_ADDRESS`), and a next request whose head trickles in is dropped
-//! `HANDSHAKE_TIMEOUT_SECS` after its first byte, as a first request is.
+//! (`MAX_CONNECTIONS_PER_ADDRESS`) and of the server's (`MAX_CONNECTIONS`, with the WebSockets),
+//! and a next request whose head trickles in is dropped `HANDSHAKE_TIMEOUT_SECS` after its first
+//! byte, as a first request is.
 
 use std::io::{Read, Write};
 use std::thread;
@@ -57,6 +58,27 @@ fn a_kept_alive_connection_is_one_of_its_addresss_connections() {
     let (ws, answer) = tungstenite::client::client(url.as_str(), kept.pop().unwrap()).unwrap();
     assert_eq!(answer.status(), 101);
     drop(ws);
+    assert_no_panic(&server);
+}
+
+#[test]
+fn kept_alive_connections_of_every_address_stay_within_max_connections() {
+    // MAX_CONNECTIONS=4: one connection per address; one WebSocket leaves three to keep.
+    let server = Server::start(&[("MAX_CONNECTIONS", "4")]);
+    let _chat = server.joined_from(loopback(50), "name=chat");
+    let mut kept: Vec<Stream> = (51..54).map(|n| server.stream_from(loopback(n))).collect();
+    for stream in &mut kept {
+        assert_eq!(connection_after(stream, "/"), "keep-alive");
+    }
+    let mut fifth = server.stream_from(loopback(54));
+    assert_eq!(connection_after(&mut fifth, "/"), "close", "the server keeps no more");
+    // One goes: its place is free again.
+    drop(kept.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while connection_after(&mut server.stream_from(loopback(55)), "/") != "keep-alive" {
+        assert!(Instant::now() < deadline, "the freed place never came back");
+        thread::sleep(Duration::from_millis(50));
+    }
     assert_no_panic(&server);
 }
 
