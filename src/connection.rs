@@ -4,7 +4,8 @@
 //! ```text
 //! serve ─▶ read_request ─┬─ net:  TLS handshake (rustls), all within HANDSHAKE_TIMEOUT_SECS
 //!                        ├─ http: the request head, its route
-//!                        ├─ an answer (page, /healthz, /metrics, a refusal), then net::close
+//!                        ├─ an answer (page, /healthz, /metrics, a refusal), then net::close,
+//!                        │  or, kept alive (http/keep_alive.rs), the next request: back to http
 //!                        └─ admit ─ ws: handshake::check, then upgrade (the 101)
 //!       ─▶ Ready::run ─▶ Reader::run(handler) for the rest of the connection's life:
 //!            /ws   the chat's handler (chat::handler)
@@ -31,7 +32,7 @@ use crate::chat::joining::Joining;
 use crate::chat::room::Admission;
 use crate::config::Config;
 use crate::error::Rejection;
-use crate::http::{HeadError, Request, Response, Route, request, route};
+use crate::http::{HeadError, Request, Response, Route, keep_alive, request, route};
 use crate::memory;
 use crate::metrics::Metrics;
 use crate::net::close::{self, is_timeout};
@@ -62,7 +63,8 @@ pub struct Context {
 }
 
 /// The body of a connection thread: serves the connection and logs how it ended. `handshake`
-/// is its address's count of handshakes, given back when the HTTP phase is over.
+/// is its place among its address's handshakes, given back when the HTTP phase is over, or
+/// sooner, when the connection is kept alive after an answer.
 pub fn serve(tcp: TcpStream, id: u64, handshake: Option<Held>, ctx: &Context) {
     let peer = tcp.peer_addr().ok();
     // The memory tricks, around the two phases (memory.rs).
@@ -128,17 +130,24 @@ impl Ready<'_> {
     }
 }
 
-/// The HTTP phase: TLS, the request head, and an answer or the upgrade. `Ok(Some)`: a WebSocket
-/// to read; `Ok(None)`: answered and closed.
+/// The HTTP phase: TLS, then requests and their answers, until the connection closes or
+/// upgrades. `Ok(Some)`: a WebSocket to read; `Ok(None)`: answered and closed.
+///
+/// The connection starts holding one of its address's handshakes (`handshake`, none for a
+/// trusted proxy). Kept alive after an answer (`http/keep_alive.rs`), it gives that back for one
+/// of its address's connections (`kept`): the handshake limit counts connections in their
+/// handshake, and one waiting for its next request is not. Its next request comes with no new
+/// handshake slot, but within the same deadlines (`net/conn.rs`).
 fn read_request(
     tcp: TcpStream,
     id: u64,
-    _handshake: Option<Held>,
+    handshake: Option<Held>,
     ctx: &Context,
 ) -> io::Result<Option<Ready<'_>>> {
     tcp.set_nodelay(true)?;
     let peer = tcp.peer_addr()?;
-    let socket = DeadlineSocket::new(tcp, Instant::now() + ctx.config.handshake_timeout);
+    let config = &ctx.config;
+    let socket = DeadlineSocket::new(tcp, Instant::now() + config.handshake_timeout);
     let mut conn = match &ctx.tls {
         Some(_) if !socket.starts_with_tls_handshake()? => {
             let mut plain = Conn::Plain(socket);
@@ -149,39 +158,88 @@ fn read_request(
         Some(tls) => Conn::tls(tls, socket)?,
         None => Conn::Plain(socket),
     };
-    let (request, leftover) = match request::read_head(&mut conn) {
-        Ok(read) => read,
-        Err(HeadError::Io(e)) => return Err(e),
-        Err(HeadError::Rejected(rejection)) => return refuse(conn, rejection, ctx, peer),
-    };
-    debug!("{peer}: {} {}", request.method, request.path);
-    let head_only = request.method == "HEAD";
-    let response = match route::route(&request, ctx.config.echo_endpoint) {
-        Route::Asset(asset) => Response::asset(asset),
-        Route::Health => match ctx.metrics.health() {
-            (true, body) => Response::ok("application/json", body.into_bytes()),
-            (false, body) => Response::unavailable("application/json", body.into_bytes()),
-        },
-        Route::Metrics => Response::ok(PROMETHEUS_TEXT, ctx.metrics.prometheus().into_bytes()),
-        Route::Reject(rejection) => return refuse(conn, rejection, ctx, peer),
-        Route::Chat => return admit(conn, &request, leftover, App::Chat, ctx, id, peer),
-        Route::Echo => return admit(conn, &request, leftover, App::Echo, ctx, id, peer),
-    };
-    response.write_to(&mut conn, head_only)?;
-    close::finish(conn).map(|()| None)
+    let mut handshake = handshake;
+    let mut kept: Option<Held> = None;
+    let mut started = Vec::new();
+    let mut served = 0;
+    loop {
+        served += 1;
+        let (request, leftover) = match request::read_head_after(&mut conn, &started) {
+            Ok(read) => read,
+            // Between two requests: the client closed its kept-alive connection, or left it idle
+            // for KEEP_ALIVE_TIMEOUT_SECS. A normal end.
+            Err(HeadError::Io(e)) if kept.is_some() && ended_between_requests(&mut conn, &e) => {
+                debug!("{peer}: kept-alive connection closed after {} requests", served - 1);
+                return close::finish(conn).map(|()| None);
+            }
+            Err(HeadError::Io(e)) => return Err(e),
+            Err(HeadError::Rejected(rejection)) => return refuse(conn, rejection, ctx, peer),
+        };
+        debug!("{peer}: {} {}", request.method, request.path);
+        let response = match route::route(&request, config.echo_endpoint) {
+            Route::Asset(asset) => Response::asset(asset, request.header("If-None-Match")),
+            Route::Health => match ctx.metrics.health() {
+                (true, body) => Response::ok("application/json", body.into_bytes()),
+                (false, body) => Response::unavailable("application/json", body.into_bytes()),
+            },
+            Route::Metrics => Response::ok(PROMETHEUS_TEXT, ctx.metrics.prometheus().into_bytes()),
+            Route::Reject(rejection) => return refuse(conn, rejection, ctx, peer),
+            Route::Chat => {
+                let upgrade = Upgrade { request: &request, leftover, app: App::Chat, kept };
+                return admit(conn, upgrade, ctx, id, peer);
+            }
+            Route::Echo => {
+                let upgrade = Upgrade { request: &request, leftover, app: App::Echo, kept };
+                return admit(conn, upgrade, ctx, id, peer);
+            }
+        };
+        let head_only = request.method == "HEAD";
+        let keep = served < config.keep_alive_requests && may_keep(&request, &response, ctx);
+        if keep && kept.is_none() {
+            // Its handshake is over: the connection trades it for a place among its address's
+            // connections, if the address (and the server) have one left.
+            let client = request.client_ip(peer, &config.trusted_proxies);
+            let room = config.max_connections.saturating_sub(ctx.metrics.open());
+            kept = ctx.per_address.kept_alive(client, room);
+            if kept.is_some() {
+                drop(handshake.take());
+            }
+        }
+        if !keep || kept.is_none() {
+            response.write_to(&mut conn, head_only)?;
+            return close::finish(conn).map(|()| None);
+        }
+        response.keep_alive(config.keep_alive_timeout).write_to(&mut conn, head_only)?;
+        match leftover.is_empty() {
+            true => conn.socket().await_next(config.keep_alive_timeout, config.handshake_timeout),
+            false => conn.socket().restart(config.handshake_timeout),
+        }
+        started = leftover;
+    }
+}
+
+/// True when an answered request may leave its connection open for another: the client allows
+/// it, the answer is not a refusal, and the server is not draining.
+fn may_keep(request: &Request, response: &Response, ctx: &Context) -> bool {
+    keep_alive::client_allows(request) && response.status < 400 && !ctx.metrics.is_draining()
+}
+
+/// True when a kept-alive connection's read failed before its next request began: the client
+/// closed it, or it stayed idle past `KEEP_ALIVE_TIMEOUT_SECS`.
+fn ended_between_requests(conn: &mut Conn, e: &io::Error) -> bool {
+    conn.socket().is_idle() || e.kind() == io::ErrorKind::UnexpectedEof
 }
 
 /// The opening handshake (RFC 6455 §4.2.2): checked, admitted (not draining, not full, within
 /// its address's share), then upgraded with the `101`.
 fn admit<'a>(
     conn: Conn,
-    request: &Request,
-    leftover: Vec<u8>,
-    app: App,
+    upgrade: Upgrade<'_>,
     ctx: &'a Context,
     id: u64,
     peer: SocketAddr,
 ) -> io::Result<Option<Ready<'a>>> {
+    let Upgrade { request, leftover, app, kept } = upgrade;
     let scheme = request.scheme(ctx.tls.is_some(), peer, &ctx.config.trusted_proxies);
     let accept = match handshake::check(request, &ctx.config.allowed_origins, scheme) {
         Ok(accept) => accept,
@@ -192,6 +250,8 @@ fn admit<'a>(
     }
     let config = &ctx.config;
     let client = request.client_ip(peer, &config.trusted_proxies);
+    // A kept-alive connection's place becomes its WebSocket's (they count together).
+    drop(kept);
     let Some(socket) = ctx.per_address.socket(client) else {
         return refuse_for(conn, Rejection::AddressFull, Some(RETRY_CONNECTIONS), ctx, peer);
     };
@@ -231,6 +291,16 @@ fn admit<'a>(
     let peer = request.client_address(peer, &config.trusted_proxies);
     info!("{peer}: {} connected to {}", joining.name, request.path);
     Ok(Some(Ready { upgraded, app, joining, peer, _open, _socket: socket }))
+}
+
+/// A request for a WebSocket, as the HTTP phase hands it to [`admit`].
+struct Upgrade<'r> {
+    request: &'r Request,
+    /// Bytes the client sent after the head (its first frames, if it did not wait).
+    leftover: Vec<u8>,
+    app: App,
+    /// The connection's place among its address's connections, when it was kept alive.
+    kept: Option<Held>,
 }
 
 /// Answers a refused request with its status and closes.

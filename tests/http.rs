@@ -71,7 +71,8 @@ fn healthz_and_metrics() {
 #[test]
 fn head_answers_headers_only() {
     let server = Server::start(&[]);
-    let answer = server.http(&format!("HEAD / HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr));
+    let head = format!("HEAD / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", server.addr);
+    let answer = server.http(&head);
     assert_eq!(status(&answer), "HTTP/1.1 200 OK");
     assert!(header(&answer, "Content-Length").unwrap().parse::<usize>().unwrap() > 100);
     assert_eq!(body(&answer), "");

@@ -9,6 +9,7 @@ mod durability;
 mod http;
 mod identity;
 mod inspector;
+mod keep_alive;
 mod lifecycle;
 mod rooms;
 mod slow_clients;

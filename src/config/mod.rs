@@ -65,8 +65,15 @@ pub struct Config {
     pub ping_interval: Duration,
     /// `IDLE_TIMEOUT_SECS`: a client silent this long (not even a pong) is closed. Default 75 s.
     pub idle_timeout: Duration,
-    /// `HANDSHAKE_TIMEOUT_SECS`: time to finish the TLS handshake and the HTTP request. Default 10 s.
+    /// `HANDSHAKE_TIMEOUT_SECS`: time to finish the TLS handshake and the HTTP request (and each
+    /// later request's head on a kept-alive connection, from its first byte). Default 10 s.
     pub handshake_timeout: Duration,
+    /// `KEEP_ALIVE_TIMEOUT_SECS`: how long a connection waits, after an answer, for the first byte
+    /// of its next request (HTTP/1.1 persistent connections, RFC 9112 §9.3). Default 5 s.
+    pub keep_alive_timeout: Duration,
+    /// `KEEP_ALIVE_REQUESTS`: requests one connection may make before it is closed; `1` closes
+    /// every connection after its first answer. Default 100.
+    pub keep_alive_requests: usize,
     /// `DRAIN_SECS`: on SIGTERM or SIGINT, how long `/healthz` answers 503 `draining` and new
     /// WebSocket upgrades are refused with 503 before every client is closed with 1001, so a load
     /// balancer stops sending newcomers first. A second signal ends the wait. Default 0.
@@ -156,6 +163,8 @@ impl Default for Config {
             ping_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(75),
             handshake_timeout: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(5),
+            keep_alive_requests: 100,
             drain: Duration::ZERO,
             send_buffer_bytes: 1 << 20,
             echo_endpoint: false,
@@ -216,6 +225,10 @@ impl Config {
         env.parse("PING_INTERVAL_SECS", &mut c.ping_interval, seconds)?;
         env.parse("IDLE_TIMEOUT_SECS", &mut c.idle_timeout, seconds)?;
         env.parse("HANDSHAKE_TIMEOUT_SECS", &mut c.handshake_timeout, seconds)?;
+        env.parse("KEEP_ALIVE_TIMEOUT_SECS", &mut c.keep_alive_timeout, |v| {
+            positive(v, 3600).map(|n| Duration::from_secs(n as u64))
+        })?;
+        env.parse("KEEP_ALIVE_REQUESTS", &mut c.keep_alive_requests, |v| positive(v, 100_000))?;
         env.parse("DRAIN_SECS", &mut c.drain, |v| {
             v.parse().ok().filter(|&n| n <= 3600).map(Duration::from_secs)
         })?;
@@ -337,6 +350,8 @@ fn expected(var: &str) -> &'static str {
             "a whole number of seconds from 1 to 86400"
         }
         "DRAIN_SECS" => "a whole number of seconds from 0 to 3600",
+        "KEEP_ALIVE_TIMEOUT_SECS" => "a whole number of seconds from 1 to 3600",
+        "KEEP_ALIVE_REQUESTS" => "a whole number from 1 to 100000",
         "TLS_CERT" | "TLS_KEY" => "a file path",
         "KAFKA_ENABLED" => "true or false",
         "KAFKA_TOPIC" => "a Kafka topic name: letters, digits, '.', '_' and '-'",
@@ -412,6 +427,7 @@ mod tests {
         assert_eq!(c.drain, Duration::ZERO);
         assert_eq!(c.default_room.as_str(), "general");
         assert_eq!((c.max_rooms_per_connection, c.max_rooms, c.kafka_partitions), (16, 10_000, 8));
+        assert_eq!((c.keep_alive_timeout, c.keep_alive_requests), (Duration::from_secs(5), 100));
     }
 
     #[test]
@@ -458,6 +474,8 @@ mod tests {
             ("KAFKA_PARTITIONS", "257"),
             ("MAX_ROOMS_PER_CONNECTION", "0"),
             ("HISTORY_FSYNC", "always"),
+            ("KEEP_ALIVE_TIMEOUT_SECS", "0"),
+            ("KEEP_ALIVE_REQUESTS", "0"),
         ] {
             let err = config(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var) && err.contains(value), "{err}");

@@ -3,6 +3,10 @@
 //! `include_bytes!` embeds the page and its assets at build time, so answering `GET /` or
 //! `GET /static/app.js` (and each module it imports) reads nothing from disk: a request path is
 //! only ever compared with the names below, and there is no file system path to traverse.
+//! Each carries its entity tag, a hash of its bytes the compiler computes (`etag.rs`), so a
+//! browser that has the file already gets a `304 Not Modified` instead of the bytes again.
+
+use crate::http::etag::{self, ETag};
 
 /// One embedded file.
 #[derive(Debug, PartialEq, Eq)]
@@ -13,14 +17,23 @@ pub struct Asset {
     pub content_type: &'static str,
     /// The file's bytes.
     pub body: &'static [u8],
+    /// The hash of `body`, its strong validator.
+    pub etag: ETag,
+}
+
+impl Asset {
+    /// The file `name`, served as `content_type`, with these bytes and their tag.
+    const fn new(name: &'static str, content_type: &'static str, body: &'static [u8]) -> Asset {
+        Asset { name, content_type, body, etag: etag::of(body) }
+    }
 }
 
 /// The chat page, served at `/`.
-pub const INDEX: Asset = Asset {
-    name: "index.html",
-    content_type: "text/html; charset=utf-8",
-    body: include_bytes!("../../web/templates/index.html"),
-};
+pub const INDEX: Asset = Asset::new(
+    "index.html",
+    "text/html; charset=utf-8",
+    include_bytes!("../../web/templates/index.html"),
+);
 
 /// Looks up a file served under `/static/`.
 pub fn static_file(name: &str) -> Option<&'static Asset> {
@@ -31,17 +44,16 @@ pub fn static_file(name: &str) -> Option<&'static Asset> {
 /// (`import … from './socket.js'`), so each is its own file under `/static/`.
 macro_rules! module {
     ($name:literal) => {
-        Asset {
-            name: $name,
-            content_type: "text/javascript; charset=utf-8",
-            body: include_bytes!(concat!("../../web/static/", $name)),
-        }
+        Asset::new(
+            $name,
+            "text/javascript; charset=utf-8",
+            include_bytes!(concat!("../../web/static/", $name)),
+        )
     };
 }
 
-const STATIC: [Asset; 27] = [
+const STATIC: [Asset; 26] = [
     module!("app.js"),
-    module!("retry.js"),
     module!("address.js"),
     module!("alerts.js"),
     module!("composer.js"),
@@ -65,16 +77,12 @@ const STATIC: [Asset; 27] = [
     module!("view.js"),
     module!("wire.js"),
     module!("wire-draw.js"),
-    Asset {
-        name: "style.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_bytes!("../../web/static/style.css"),
-    },
-    Asset {
-        name: "favicon.svg",
-        content_type: "image/svg+xml",
-        body: include_bytes!("../../web/static/favicon.svg"),
-    },
+    Asset::new(
+        "style.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../web/static/style.css"),
+    ),
+    Asset::new("favicon.svg", "image/svg+xml", include_bytes!("../../web/static/favicon.svg")),
 ];
 
 #[cfg(test)]

@@ -18,7 +18,10 @@ pub fn check(config: &Config) -> Result<String, String> {
     let addr = accept::reachable(SocketAddr::new(config.host, config.port));
     let tcp = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| format!("{addr}: {e}"))?;
     tcp.set_read_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
-    let request = format!("GET /healthz HTTP/1.1\r\nHost: localhost:{}\r\n\r\n", config.port);
+    let request = format!(
+        "GET /healthz HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n",
+        config.port
+    );
     let mut answer = Vec::new();
     if config.tls {
         let client = tls::client_config(Some(&config.tls_cert)).map_err(|e| e.to_string())?;

@@ -6,7 +6,8 @@
 //! over [`MAX_HEADERS`] headers) with 431 and anything that is not HTTP/1.x with 400.
 //!
 //! Bytes the client sent after the head (its first WebSocket frames, if it did not wait for our
-//! answer) are returned to the caller, who hands them to the WebSocket as already read.
+//! answer) are returned to the caller, who hands them to the WebSocket as already read, or, on a
+//! kept-alive connection, back to [`read_head_after`] as the start of the next head.
 //!
 //! The head is read into a [`HeadBuffer`]: its first kilobyte on the stack, where most heads fit,
 //! and on the heap only for a longer head. A heap buffer from the start would cost every idle
@@ -108,10 +109,29 @@ impl From<io::Error> for HeadError {
 
 /// Reads and parses one request head. Returns the request and any bytes read past its end.
 pub fn read_head(stream: &mut impl Read) -> Result<(Request, Vec<u8>), HeadError> {
+    read_head_after(stream, &[])
+}
+
+/// The same, for a head whose first bytes, `started`, came with the request before it (a client
+/// that sent its next request without waiting for our answer, on a kept-alive connection).
+pub fn read_head_after(
+    stream: &mut impl Read,
+    started: &[u8],
+) -> Result<(Request, Vec<u8>), HeadError> {
     // Most heads are a few hundred bytes; a longer one doubles the buffer up to MAX_HEAD_BYTES.
     let mut buf = HeadBuffer::new();
-    let mut filled = 0;
+    if started.len() > FIRST_READ_BYTES {
+        buf.grow(started.len().next_power_of_two().min(MAX_HEAD_BYTES));
+    }
+    let mut filled = started.len().min(MAX_HEAD_BYTES);
+    buf.bytes()[..filled].copy_from_slice(&started[..filled]);
     loop {
+        if filled > 0 {
+            let bytes = &buf.bytes()[..filled];
+            if let Some((request, len)) = parse_head(bytes)? {
+                return Ok((request, bytes[len..].to_vec()));
+            }
+        }
         let len = buf.bytes().len();
         if filled == len {
             if len == MAX_HEAD_BYTES {
@@ -124,10 +144,6 @@ pub fn read_head(stream: &mut impl Read) -> Result<(Request, Vec<u8>), HeadError
             return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
         }
         filled += n;
-        let bytes = &buf.bytes()[..filled];
-        if let Some((request, len)) = parse_head(bytes)? {
-            return Ok((request, bytes[len..].to_vec()));
-        }
     }
 }
 
@@ -258,6 +274,19 @@ mod tests {
         let (request, leftover) = read_head(&mut raw.as_bytes()).unwrap();
         assert_eq!(request.header("x-long"), Some(long.as_str()));
         assert_eq!(leftover, b"XY");
+    }
+
+    #[test]
+    fn a_head_begun_with_the_request_before_it_is_read_on() {
+        let (request, leftover) =
+            read_head_after(&mut &b"th: 1\r\n\r\n"[..], b"GET /b HTTP/1.1\r\nX-Leng").unwrap();
+        assert_eq!((request.path.as_str(), request.header("x-length")), ("/b", Some("1")));
+        assert!(leftover.is_empty());
+        let two = b"GET /c HTTP/1.1\r\n\r\nGET /d HTTP/1.1\r\n\r\n";
+        let (request, leftover) = read_head_after(&mut io::empty(), two).unwrap();
+        assert_eq!((request.path.as_str(), leftover.as_slice()), ("/c", &two[19..]));
+        let long = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(2 * FIRST_READ_BYTES));
+        assert!(read_head_after(&mut io::empty(), long.as_bytes()).is_ok(), "grown to fit");
     }
 
     #[test]

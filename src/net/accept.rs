@@ -2,15 +2,21 @@
 //!
 //! ```text
 //! listener.incoming() ──accept──▶ a handshake of its address (per_address.rs)
-//!                                 └▶ a Slot (one of max_threads) ──spawn──▶ thread conn-17: serve(tcp, 17, held)
-//!                                                                        └─ the Slot is given back when
-//!                                                                           the thread ends, or when
-//!                                                                           the spawn fails
+//!                      │          └▶ a Slot (one of max_threads) ──spawn──▶ thread conn-17: serve(tcp, 17, held)
+//!                      │                                                 └─ the Slot is given back when
+//!                      │                                                    the thread ends, or when
+//!                      │                                                    the spawn fails
+//!                      └─ none free: the handshake queue (handshake_queue.rs), whose thread starts
+//!                         it as one is given back, or closes it
 //! ```
 //! One address may have only so many connections in their handshake at once
-//! (`MAX_HANDSHAKES_PER_ADDRESS`): past that its new connections are closed before any thread
-//! starts, so one address cannot hold every slot and `/healthz` still answers the others. Peers
-//! in `TRUSTED_PROXIES` (nginx) are not counted here: they speak for many clients.
+//! (`MAX_HANDSHAKES_PER_ADDRESS`): past that its new connections wait in the handshake queue, a
+//! socket each and no thread, and past its share of the queue they are closed before any thread
+//! starts, so one address cannot hold every slot and `/healthz` still answers the others. A
+//! connection's handshake lasts until its first answer (or its upgrade): kept alive for more
+//! requests, it gives the handshake back for a place among its address's connections (see
+//! `connection.rs`). Peers in `TRUSTED_PROXIES` (nginx) are not counted here: they speak for
+//! many clients.
 //! This layer knows sockets and threads only; what a connection thread does (HTTP, WebSocket,
 //! the chat) is the `serve` function it is given. Every thread is named (`conn-17`,
 //! `broadcaster`, `signals`) so that logs and panics say who failed.
@@ -25,6 +31,7 @@ use log::{debug, warn};
 
 use crate::config::Cidr;
 use crate::error::Error;
+use crate::net::handshake_queue::HandshakeQueue;
 use crate::net::per_address::{Held, PerAddress};
 
 /// Who may connect: at most `max_threads` connection threads, and per address at most its
@@ -37,50 +44,91 @@ pub struct Admit<'a> {
     /// Peers not counted per address (`TRUSTED_PROXIES`).
     pub exempt: &'a [Cidr],
     /// Counts the connections closed for their address's handshakes.
-    pub refused: &'a dyn Fn(),
+    pub refused: &'a (dyn Fn() + Sync),
 }
 
 /// Accepts connections until `stopping` is set (then one more connection, the wake-up, ends it),
 /// running `serve(tcp, id, handshake)` on a thread of its own for each, as `admit` allows;
-/// `handshake` is the address's handshake count, to drop when the handshake is over.
+/// `handshake` is the connection's place among its address's handshakes, to drop when the
+/// handshake is over. A connection whose address has all its handshakes waits for one in the
+/// [`HandshakeQueue`], whose thread starts it.
 pub fn accept_loop<F>(listener: &TcpListener, admit: &Admit<'_>, stopping: &AtomicBool, serve: F)
+where
+    F: Fn(TcpStream, u64, Option<Held>) + Clone + Send + Sync + 'static,
+{
+    let starter =
+        Starter { serve, slots: Slots::new(admit.max_threads), next_id: AtomicU64::new(1) };
+    let queue = HandshakeQueue::default();
+    thread::scope(|scope| {
+        let waiting =
+            thread::Builder::new().name("handshake-queue".to_string()).spawn_scoped(scope, || {
+                let start = |tcp, held| starter.start(tcp, Some(held));
+                let expired =
+                    |tcp: TcpStream| refuse(&tcp, admit, "waited too long for a handshake");
+                queue.run(admit.per_address, start, expired);
+            });
+        if let Err(e) = waiting {
+            warn!("cannot start the handshake queue: {e}");
+            queue.close();
+        }
+        for accepted in listener.incoming() {
+            if stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            let tcp = match accepted {
+                Ok(tcp) => tcp,
+                Err(e) => {
+                    // Usually out of file descriptors: back off instead of spinning.
+                    warn!("accept failed: {e}");
+                    thread::sleep(ACCEPT_BACKOFF);
+                    continue;
+                }
+            };
+            let handshake = match tcp.peer_addr() {
+                Ok(peer) if Cidr::any_contains(admit.exempt, peer.ip()) => None,
+                Ok(peer) => match admit.per_address.handshake(peer.ip()) {
+                    Some(held) => Some(held),
+                    None => {
+                        if let Err(tcp) = queue.join(tcp, peer.ip()) {
+                            refuse(&tcp, admit, "too many handshakes from this address");
+                        }
+                        continue;
+                    }
+                },
+                Err(_) => continue, // gone already
+            };
+            starter.start(tcp, handshake);
+        }
+        queue.close();
+    });
+}
+
+/// Counts and logs a connection closed for its address's handshakes (closed when dropped).
+fn refuse(tcp: &TcpStream, admit: &Admit<'_>, why: &str) {
+    let peer = tcp.peer_addr().map_or_else(|_| "?".to_string(), |peer| peer.to_string());
+    debug!("{peer}: {why}: closed");
+    (admit.refused)();
+}
+
+/// Starts connection threads: one of the [`Slots`], a number, and `serve` on a named thread.
+struct Starter<F> {
+    serve: F,
+    slots: Slots,
+    next_id: AtomicU64,
+}
+
+impl<F> Starter<F>
 where
     F: Fn(TcpStream, u64, Option<Held>) + Clone + Send + 'static,
 {
-    let max_threads = admit.max_threads;
-    let next_id = AtomicU64::new(1);
-    let slots = Slots::new(max_threads);
-    for accepted in listener.incoming() {
-        if stopping.load(Ordering::SeqCst) {
-            break;
-        }
-        let tcp = match accepted {
-            Ok(tcp) => tcp,
-            Err(e) => {
-                // Usually out of file descriptors: back off instead of spinning.
-                warn!("accept failed: {e}");
-                thread::sleep(ACCEPT_BACKOFF);
-                continue;
-            }
+    /// Runs `serve(tcp, id, handshake)` on a thread of its own, when a slot is free.
+    fn start(&self, tcp: TcpStream, handshake: Option<Held>) {
+        let Some(slot) = self.slots.take() else {
+            warn!("{} connections open: dropping a new one", self.slots.max);
+            return;
         };
-        let handshake = match tcp.peer_addr() {
-            Ok(peer) if Cidr::any_contains(admit.exempt, peer.ip()) => None,
-            Ok(peer) => match admit.per_address.handshake(peer.ip()) {
-                Some(held) => Some(held),
-                None => {
-                    debug!("{peer}: too many handshakes from this address: closed");
-                    (admit.refused)();
-                    continue;
-                }
-            },
-            Err(_) => continue, // gone already
-        };
-        let Some(slot) = slots.take() else {
-            warn!("{max_threads} connections open: dropping a new one");
-            continue;
-        };
-        let id = next_id.fetch_add(1, Ordering::Relaxed);
-        let serve = serve.clone();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let serve = self.serve.clone();
         let spawned = spawn_with_stack(&format!("conn-{id}"), CONNECTION_STACK_BYTES, move || {
             let _slot = slot;
             serve(tcp, id, handshake);

@@ -3,11 +3,16 @@
 //! The TLS handshake and the HTTP request head must both be done within
 //! `HANDSHAKE_TIMEOUT_SECS`: every read and write of a [`DeadlineSocket`] gets only the time that
 //! is left, so a client sending one byte a second is still dropped in time (slowloris).
+//!
+//! A kept-alive connection waiting for its next request ([`DeadlineSocket::await_next`]) has two
+//! deadlines: one for the request's first byte (`KEEP_ALIVE_TIMEOUT_SECS`), and from that byte on
+//! a fresh `HANDSHAKE_TIMEOUT_SECS` for the rest of its head, so every request of the connection
+//! meets the same bound as the first, however slowly its bytes come.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rustls::ServerConfig;
 
@@ -18,12 +23,32 @@ use crate::net::tls_session::TlsSession;
 pub struct DeadlineSocket {
     tcp: TcpStream,
     deadline: Instant,
+    /// While idle between two requests: the time the next head gets from its first byte on.
+    then: Option<Duration>,
 }
 
 impl DeadlineSocket {
     /// Wraps `tcp`; every operation fails with `TimedOut` from `deadline` on.
     pub fn new(tcp: TcpStream, deadline: Instant) -> DeadlineSocket {
-        DeadlineSocket { tcp, deadline }
+        DeadlineSocket { tcp, deadline, then: None }
+    }
+
+    /// Waits for a next request: its first byte may take `idle`, and from that byte on the
+    /// operations get `head` (the deadline restarts there).
+    pub fn await_next(&mut self, idle: Duration, head: Duration) {
+        self.deadline = Instant::now() + idle;
+        self.then = Some(head);
+    }
+
+    /// A new deadline, `head` from now (a next request that began with the one before).
+    pub fn restart(&mut self, head: Duration) {
+        self.deadline = Instant::now() + head;
+        self.then = None;
+    }
+
+    /// True while waiting for a next request that has not sent a byte yet.
+    pub fn is_idle(&self) -> bool {
+        self.then.is_some()
     }
 
     fn arm(&self) -> io::Result<()> {
@@ -50,7 +75,12 @@ impl DeadlineSocket {
 impl Read for DeadlineSocket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.arm()?;
-        self.tcp.read(buf)
+        let n = self.tcp.read(buf)?;
+        if let Some(head) = self.then.filter(|_| n > 0) {
+            // The next request's first byte: its head has HANDSHAKE_TIMEOUT_SECS from now.
+            self.restart(head);
+        }
+        Ok(n)
     }
 }
 
@@ -80,6 +110,13 @@ impl Conn {
     pub fn tls(config: &Arc<ServerConfig>, socket: DeadlineSocket) -> io::Result<Conn> {
         let session = TlsSession::new(config).map_err(io::Error::other)?;
         Ok(Conn::Tls(Box::new(session), socket))
+    }
+
+    /// The socket under the TLS session, if any: its deadline.
+    pub fn socket(&mut self) -> &mut DeadlineSocket {
+        match self {
+            Conn::Plain(socket) | Conn::Tls(_, socket) => socket,
+        }
     }
 
     /// The socket and the TLS session, for the upgrade (or the close).

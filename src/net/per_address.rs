@@ -4,6 +4,8 @@
 //! ```text
 //! accept ──handshake(ip)──▶ Held (≤ MAX_HANDSHAKES_PER_ADDRESS at once; more: the socket is closed)
 //! upgrade ─socket(client)─▶ Held (≤ MAX_CONNECTIONS_PER_ADDRESS open WebSockets; more: 429)
+//! answer ─kept_alive(client)─▶ Held (kept for a next HTTP request: one of the same
+//!                              MAX_CONNECTIONS_PER_ADDRESS, its handshake given back; more: close)
 //! broadcaster ─new_session(client)─▶ ≤ NEW_SESSIONS_PER_ADDRESS_PER_MIN (more: 429, or close 1008)
 //! subscribe ─new_room(client)──▶ ≤ MAX_ROOMS_PER_ADDRESS rooms it made that still have members
 //! private message ─unanswered(client)─▶ ≤ UNANSWERED_PER_ADDRESS_PER_MIN to sessions that never wrote back
@@ -17,7 +19,9 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The limits, each already capped to its share of the server's totals.
@@ -25,7 +29,7 @@ use std::time::{Duration, Instant};
 pub struct AddressLimits {
     /// Connections in their TLS or HTTP handshake at once.
     pub handshakes: u32,
-    /// Open WebSockets.
+    /// Open WebSockets and kept-alive HTTP connections, together.
     pub sockets: u32,
     /// New sessions a minute.
     pub sessions_per_min: u32,
@@ -40,11 +44,16 @@ pub struct AddressLimits {
 pub struct PerAddress {
     limits: AddressLimits,
     table: Mutex<HashMap<IpAddr, Usage>>,
+    /// Kept-alive HTTP connections of every address.
+    kept_alive: AtomicUsize,
+    /// Signalled when a handshake is given back (for the connections waiting for one).
+    freed: Condvar,
 }
 
 #[derive(Debug, Default)]
 struct Usage {
     handshakes: u32,
+    /// WebSockets and kept-alive connections.
     sockets: u32,
     rooms: u32,
     sessions: Bucket,
@@ -67,16 +76,22 @@ pub struct Held {
     what: Kind,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Handshake,
     Socket,
+    KeptAlive,
 }
 
 impl PerAddress {
     /// An empty table with these limits.
     pub fn new(limits: AddressLimits) -> Arc<PerAddress> {
-        Arc::new(PerAddress { limits, table: Mutex::new(HashMap::new()) })
+        Arc::new(PerAddress {
+            limits,
+            table: Mutex::new(HashMap::new()),
+            kept_alive: AtomicUsize::new(0),
+            freed: Condvar::new(),
+        })
     }
 
     /// The limits in force.
@@ -93,6 +108,30 @@ impl PerAddress {
     /// A WebSocket of `client` opens; `None` when the address has `sockets` open already.
     pub fn socket(self: &Arc<Self>, client: IpAddr) -> Option<Held> {
         self.hold(client, Kind::Socket)
+    }
+
+    /// A connection of `client` stays open for another HTTP request: one of its `sockets`, as
+    /// a WebSocket is, and one of at most `max_total` kept-alive connections of the whole
+    /// server. `None` when either is full (the connection then closes after its answer).
+    pub fn kept_alive(self: &Arc<Self>, client: IpAddr, max_total: usize) -> Option<Held> {
+        let total = &self.kept_alive;
+        total.fetch_update(Relaxed, Relaxed, |n| (n < max_total).then_some(n + 1)).ok()?;
+        let held = self.hold(client, Kind::KeptAlive);
+        if held.is_none() {
+            total.fetch_sub(1, Relaxed);
+        }
+        held
+    }
+
+    /// Waits until a handshake of any address is given back, or `timeout` (`handshake_queue.rs`).
+    pub fn wait_for_a_handshake(&self, timeout: Duration) {
+        let table = self.lock();
+        drop(self.freed.wait_timeout(table, timeout));
+    }
+
+    /// Kept-alive connections open now, of every address.
+    pub fn kept_alive_total(&self) -> usize {
+        self.kept_alive.load(Relaxed)
     }
 
     /// `client` makes a new session now: `Err(retry after)` when it made its allowance this
@@ -146,7 +185,7 @@ impl PerAddress {
         let usage = table.entry(key).or_default();
         let (count, max) = match what {
             Kind::Handshake => (&mut usage.handshakes, self.limits.handshakes),
-            Kind::Socket => (&mut usage.sockets, self.limits.sockets),
+            Kind::Socket | Kind::KeptAlive => (&mut usage.sockets, self.limits.sockets),
         };
         if *count >= max {
             forget_if_idle(&mut table, key, Instant::now(), &self.limits);
@@ -185,10 +224,17 @@ impl Drop for Held {
         if let Some(usage) = table.get_mut(&self.key) {
             let count = match self.what {
                 Kind::Handshake => &mut usage.handshakes,
-                Kind::Socket => &mut usage.sockets,
+                Kind::Socket | Kind::KeptAlive => &mut usage.sockets,
             };
             *count = count.saturating_sub(1);
             forget_if_idle(&mut table, self.key, Instant::now(), &self.table.limits);
+        }
+        match self.what {
+            Kind::Handshake => self.table.freed.notify_all(),
+            Kind::KeptAlive => {
+                self.table.kept_alive.fetch_sub(1, Relaxed);
+            }
+            Kind::Socket => {}
         }
     }
 }
@@ -298,6 +344,22 @@ mod tests {
         assert!(table.socket(a).is_some());
         let _h = (table.handshake(a).unwrap(), table.handshake(a).unwrap());
         assert!(table.handshake(a).is_none(), "handshakes count apart from sockets");
+    }
+
+    #[test]
+    fn a_kept_alive_connection_is_one_of_its_addresss_connections_and_of_the_total() {
+        let table = PerAddress::new(limits());
+        let (a, b, c) = (ip("127.0.0.2"), ip("127.0.0.3"), ip("127.0.0.4"));
+        let kept = table.kept_alive(a, 10).unwrap();
+        let _socket = table.socket(a).unwrap();
+        assert!(table.kept_alive(a, 10).is_none(), "two connections: all the address may hold");
+        assert!(table.socket(a).is_none());
+        assert_eq!(table.kept_alive_total(), 1, "a refusal counts nothing");
+        let _b = table.kept_alive(b, 2).unwrap();
+        assert!(table.kept_alive(c, 2).is_none(), "the whole server's total");
+        drop(kept);
+        assert_eq!(table.kept_alive_total(), 1);
+        assert!(table.kept_alive(c, 2).is_some());
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod broken_request;
 mod crafted_segment;
 mod flood;
 mod full_server;
+mod keep_alive;
 mod lookalike;
 mod origin;
 mod per_address;

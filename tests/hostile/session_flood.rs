@@ -139,7 +139,7 @@ enum Answer {
     Upgraded,
     TooMany,
     /// Closed unanswered: the address had `MAX_HANDSHAKES_PER_ADDRESS` connections in their
-    /// handshake already (the flood outran the server).
+    /// handshake already, and its share of the handshake queue (the flood outran the server).
     Closed,
 }
 

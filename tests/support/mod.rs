@@ -245,7 +245,10 @@ impl Server {
 
     /// `GET path` and the answer.
     pub fn get(&self, path: &str) -> String {
-        self.http(&format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", self.addr))
+        self.http(&format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        ))
     }
 
     /// Sends SIGTERM and waits (bounded) for the exit status.

@@ -79,7 +79,9 @@ fn instance_metrics(topology: &Topology, i: usize) -> String {
     let tcp = std::net::TcpStream::connect(topology.instance_addr(i)).unwrap();
     tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
     let mut stream = tls_stream(tcp, &topology.cert());
-    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     answer

@@ -9,7 +9,6 @@
 //   composer.js, names.js   the message box and the nickname field
 //   wire.js, wire-draw.js   the Wire panel: this connection's frames, byte by byte (RFC 6455)
 //   frames.js, alerts.js, address.js, storage.js, dom.js, format.js   small helpers
-// (retry.js, the page's second script, loads this one again if a module could not be fetched.)
 // Lower modules never import higher ones: where a list's button or the socket must reach
 // up (open a conversation, handle an event), app.js binds the function once, below.
 
