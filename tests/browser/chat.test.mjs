@@ -1376,6 +1376,9 @@ describe('WebSocketChat page', () => {
     await withServer(browser, { tls: false }, {}, async ({ server, context, problems }) => {
       const alice = await openChat(context, server.url, 'alice');
       await waitForState(alice, 'online');
+      // The hello has come: the page has its session and remembers its name (the state is
+      // online from the socket's open, before the hello).
+      await waitForMyName(alice, 'alice');
       // As if the server had forgotten us (NAME_RESERVE_SECS after our last tab closed).
       const stale = 'AAAAAAAAAAAAAAAAAAAAAA'; // well-formed, unknown to this server
       await alice.evaluate((s) => localStorage.setItem('wschat.session', s), stale);
