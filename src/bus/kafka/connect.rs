@@ -77,6 +77,13 @@ pub async fn ensure_topic(
             }) => {}
             Err(e) => return Err(Error::Kafka(format!("cannot create topic {topic}: {e}"))),
         }
+        // The controller answers once the topic is decided; the brokers' metadata has it a
+        // moment later (Apache Kafka: a few milliseconds). Ask again soon, not after a retry's
+        // second.
+        let deadline = Instant::now() + KAFKA_TIMEOUT;
+        while matches!(partitions().await?, None | Some(0)) && Instant::now() < deadline {
+            tokio::time::sleep(METADATA_POLL).await;
+        }
     }
     match partitions().await? {
         Some(found) if found == wanted as usize => Ok(()),
@@ -141,3 +148,5 @@ fn kafka_error(what: &str, e: ClientError) -> Error {
 
 /// Time for one request to the broker.
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often start-up asks for a topic it has just created until the metadata shows it.
+const METADATA_POLL: Duration = Duration::from_millis(20);
