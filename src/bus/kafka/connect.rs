@@ -20,6 +20,7 @@ use rskafka::client::error::{Error as ClientError, ProtocolError};
 use rskafka::client::partition::{OffsetAt, PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder};
 
+use super::versions;
 use crate::config::Config;
 use crate::error::Error;
 
@@ -141,9 +142,10 @@ fn backoff() -> BackoffConfig {
     }
 }
 
-/// A client error as ours, saying what was being done.
+/// A client error as ours, saying what was being done: one that retrying cannot mend (a broker
+/// of versions the client does not speak, `versions.rs`) stops the start.
 fn kafka_error(what: &str, e: ClientError) -> Error {
-    Error::Kafka(format!("{what}: {e}"))
+    versions::unsupported(what, &e).unwrap_or_else(|| Error::Kafka(format!("{what}: {e}")))
 }
 
 /// Time for one request to the broker.
