@@ -98,11 +98,12 @@ impl Broker {
         let properties = properties(&dir, [port, proxied, proxy_port, controller]);
         std::fs::write(dir.join("server.properties"), properties).unwrap();
         std::fs::write(dir.join("log4j2.properties"), log_config(&dir)).unwrap();
-        format(&dir);
-        let started = Instant::now();
-        let child = launch(&dir, port);
-        eprintln!("kafka: broker on 127.0.0.1:{port} after {:?}", started.elapsed());
+        // First, so that not even a start that fails leaves a broker behind.
         watch(&dir);
+        let started = Instant::now();
+        format(&dir);
+        let child = launch(&dir, port);
+        eprintln!("kafka: formatted and started on 127.0.0.1:{port} in {:?}", started.elapsed());
         Broker {
             port,
             proxied,
@@ -245,7 +246,8 @@ fn log_config(dir: &Path) -> String {
 fn watch(dir: &Path) {
     let d = dir.display();
     let script = format!(
-        "while kill -0 {} 2>/dev/null; do sleep 1; done; kill -9 $(cat {d}/pid); sleep 1; rm -rf {d}",
+        "while kill -0 {} 2>/dev/null; do sleep 1; done; \
+         kill -9 $(cat {d}/pid 2>/dev/null) 2>/dev/null; sleep 1; rm -rf {d}",
         std::process::id()
     );
     let mut watchdog = Command::new("sh")
