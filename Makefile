@@ -32,7 +32,7 @@ test-rust: ## Unit and integration tests (real server, real sockets, ws:// and w
 test-browser: ## The page in headless Chromium (installs chromium and the test's npm packages)
 	bash tests/browser/run.sh
 
-test-topology: ## Two instances, Kafka (tansu) and nginx natively, as docker-compose.yml wires them
+test-topology: ## Two instances, Apache Kafka and nginx natively, as docker-compose.yml wires them
 	bash tests/topology/run.sh
 
 test-containers: ## Build the Dockerfile and run docker-compose.yml through `make up` (podman; installs it)

