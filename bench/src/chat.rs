@@ -131,6 +131,8 @@ pub fn run(args: &Args) -> Result<Report, String> {
     let cpu_before = pid.and_then(proc::cpu_seconds);
     let others_cpu = |pids: &[u32]| pids.iter().map(|&p| proc::cpu_seconds(p)).sum::<Option<f64>>();
     let others_before = others_cpu(&args.cpu_pids);
+    let each_cpu = |pids: &[u32]| pids.iter().map(|&p| proc::cpu_seconds(p)).collect::<Vec<_>>();
+    let each_before = each_cpu(&args.cpu_pids);
     let broadcaster_before = pid.and_then(|p| proc::thread_cpu_seconds(p, "broadcaster"));
     let waits = |pid: Option<u32>| {
         let broadcaster = pid.and_then(|p| proc::thread_wait_seconds(p, "broadcaster"));
@@ -175,6 +177,7 @@ pub fn run(args: &Args) -> Result<Report, String> {
     let rss_after = pid.and_then(proc::rss_kib);
     let cpu_after = pid.and_then(proc::cpu_seconds);
     let others_after = others_cpu(&args.cpu_pids);
+    let each_after = each_cpu(&args.cpu_pids);
     let broadcaster_after = pid.and_then(|p| proc::thread_cpu_seconds(p, "broadcaster"));
     let gen_cpu = proc::own_cpu_seconds() - gen_before;
     let rss_peak = monitor.stop();
@@ -319,6 +322,12 @@ pub fn run(args: &Args) -> Result<Report, String> {
         && !args.cpu_pids.is_empty()
     {
         r.float("others_cpu_s", a - b);
+    }
+    // The first two of them one by one (scenario (f): the second instance, then the broker).
+    for (i, key) in ["other1_cpu_s", "other2_cpu_s"].into_iter().enumerate() {
+        if let (Some(Some(a)), Some(Some(b))) = (each_after.get(i), each_before.get(i)) {
+            r.float(key, a - b);
+        }
     }
     r.float("gen_cpu_s", gen_cpu);
     // The same for the generator's (first) reading thread.
