@@ -6,13 +6,16 @@
 //! The checks, in order: `make up` from an empty `certs/` builds the image (at most 30 MB, no
 //! shell) and starts everything; the `certs` service made the certificate, given to the owner of
 //! `certs/`; both servers run as uid 10001 and are healthy through the image's own HEALTHCHECK;
-//! clients through nginx and on each instance see one conversation in one order; `podman stop`
-//! of one server drains it (newcomers land on the other), closes its clients with 1001 and exits
-//! 0 within compose's stop grace period; `make down` and a second `make up` with the
-//! certificates already there (a key of mode 0600 owned by someone else) work too, and so does a
-//! third with `BACKEND_TLS=false` (plain HTTP between nginx and the instances). The image run
-//! alone (no Kafka) keeps its history in its volume across a SIGKILL and a start.
+//! clients through nginx and on each instance see one conversation in one order; `docker-compose
+//! restart kafka` keeps the topic and its history in the `kafka-data` volume and both servers
+//! resume ([`kafka_restart`]); `podman stop` of one server drains it (newcomers land on the
+//! other), closes its clients with 1001 and exits 0 within compose's stop grace period; `make
+//! down` and a second `make up` with the certificates already there (a key of mode 0600 owned by
+//! someone else) work too, and so does a third with `BACKEND_TLS=false` (plain HTTP between nginx
+//! and the instances). The image run alone (no Kafka) keeps its history in its volume across a
+//! SIGKILL and a start.
 
+mod kafka_restart;
 #[path = "../support/mod.rs"]
 mod support;
 
@@ -53,6 +56,14 @@ impl Deployment {
         make.envs(env.iter().copied());
         let out = run(&mut make, "make");
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `docker-compose ARGS` in the project copy (the compose of `make`), bounded in time.
+    fn compose(&self, args: &[&str]) {
+        let compose = std::env::var("COMPOSE").unwrap_or_else(|_| "docker-compose".into());
+        let mut command = Command::new("timeout");
+        command.arg("300").args(compose.split_whitespace()).args(args).current_dir(&self.dir);
+        run(&mut command, "compose");
     }
 
     /// The id of the running container of `service`.
@@ -145,6 +156,7 @@ fn make_up_runs_the_chat_from_an_empty_certs_folder() {
     assert!(status.contains("ws1") && status.contains("nginx"), "make ps lists them: {status}");
     deployment.wait_for_nginx();
     one_conversation(&deployment);
+    kafka_restart::keeps_the_history_and_both_instances_resume(&deployment);
     stop_drains_then_closes_with_1001(&deployment, &servers);
 
     // Again, with the certificates already there; the key is someone else's, mode 0600.

