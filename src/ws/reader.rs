@@ -33,7 +33,6 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::{Bytes, Message, WebSocket};
 
 use crate::net::close::{fin_and_drain, is_timeout};
-use crate::ws::frame;
 use crate::ws::outbound::{Outbound, Sent};
 use crate::ws::stream::ClientStream;
 use crate::ws::upgrade::Upgraded;
@@ -164,7 +163,7 @@ impl Reader {
                 trace!("ping");
                 // Queued for the writer like every frame that answers nothing (see "Who writes
                 // to a socket" in ws/outbound/mod.rs); a dead peer surfaces as a failed read.
-                self.outbound.queue(&[&frame::ping(&[])]);
+                self.outbound.queue(&[&EMPTY_PING]);
                 pinged = now;
                 continue;
             }
@@ -309,3 +308,17 @@ const IDLE_TIMEOUT: Close = Close::new(1000, "idle timeout");
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// How often a session waiting for its queue to drain looks again.
 pub const FLUSH_POLL: Duration = Duration::from_micros(500);
+
+/// Our keepalive ping (§5.5.2): FIN, opcode 0x9, no payload. The same two bytes every time.
+const EMPTY_PING: Bytes = Bytes::from_static(&[0x89, 0x00]);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ws::frame;
+
+    #[test]
+    fn the_keepalive_ping_is_what_frame_ping_encodes() {
+        assert_eq!(EMPTY_PING, frame::ping(&[]));
+    }
+}

@@ -77,11 +77,11 @@ impl Tapped {
     /// A whole frame written to the client, to the tap.
     pub fn wrote(&mut self, frame: &[u8], events: &mut Vec<Bytes>) {
         let Some(header) = Header::read(frame) else { return };
-        let payload = &frame[header.size.min(frame.len())..];
+        let (header_bytes, payload) = frame.split_at(header.size);
         let seen = Seen {
             dir: Dir::Out,
             header,
-            header_bytes: &frame[..header.size],
+            header_bytes,
             payload: &payload[..payload.len().min(PREFIX)],
         };
         self.tap.seen(seen, events);

@@ -4,7 +4,7 @@
 use crate::ws::frame::describe::describe;
 use crate::ws::frame::error::DecodeError;
 use crate::ws::frame::hex::parse_hex;
-use crate::ws::frame::mask::Role;
+use crate::ws::frame::mask::{Role, unmask};
 use crate::ws::frame::wire::WireFrame;
 
 /// The RFC's masking key in its §5.7 examples.
@@ -26,7 +26,7 @@ pub fn with_payload(header: &str, len: usize) -> Vec<u8> {
 pub fn client_frame(byte0: u8, payload: &[u8]) -> Vec<u8> {
     let mut frame = vec![byte0, 0x80 | payload.len() as u8];
     frame.extend(KEY);
-    frame.extend(payload.iter().zip(KEY.iter().cycle()).map(|(b, k)| b ^ k));
+    frame.extend(unmask(payload, Some(KEY))); // masking is the same XOR (§5.3)
     frame
 }
 

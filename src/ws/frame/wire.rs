@@ -39,7 +39,7 @@ impl<'a> WireFrame<'a> {
     ///
     /// The length is checked before the payload is looked for, so a header alone is enough to
     /// learn that its length is wrong.
-    pub fn cut(bytes: &'a [u8]) -> Result<WireFrame<'a>, DecodeError> {
+    fn cut(bytes: &'a [u8]) -> Result<WireFrame<'a>, DecodeError> {
         let header = Header::parse(bytes)?;
         let (header_bytes, rest) = bytes.split_at(header.size);
         let len = header.len;

@@ -68,7 +68,7 @@ use tungstenite::Bytes;
 
 use crate::metrics::Metrics;
 use crate::net::tls_session::TlsSession;
-use crate::ws::frame;
+use crate::ws::frame::{self, Opcode};
 use crate::ws::tap::{Tap, Tapped};
 use plain::{write_direct, write_plain};
 pub use requests::WriteRequests;
@@ -193,7 +193,7 @@ impl Outbound {
     /// the connection was already closing.
     pub fn close(&self, code: u16, reason: &'static str, drop_backlog: bool) -> bool {
         let mut state = self.lock();
-        if state.closing.is_some() || state.dead {
+        if state.is_closing() {
             return false;
         }
         self.queue_close(&mut state, code, reason, drop_backlog);
@@ -267,7 +267,7 @@ impl Outbound {
     /// about each, when a tap is installed.
     fn accept(&self, frames: &[&Bytes], take: Take) -> Sent {
         let mut state = self.lock();
-        if state.closing.is_some() || state.dead {
+        if state.is_closing() {
             return Sent::Closed;
         }
         let Some(tapped) = state.tap.as_mut() else { return take(self, &mut state, frames) };
@@ -278,7 +278,7 @@ impl Outbound {
             let at = all.len();
             all.push(frame.clone());
             tapped.wrote(frame, &mut all);
-            if frame.first().is_some_and(|b| b & 0x0f == 0x8) {
+            if frame.first().is_some_and(|&b| Opcode::from_byte0(b) == Opcode::Close) {
                 all[at..].rotate_left(1);
             }
         }
@@ -295,7 +295,7 @@ impl Outbound {
         let Some(tapped) = state.tap.as_mut() else { return };
         let mut events = Vec::new();
         act(tapped, &mut events);
-        if !events.is_empty() && state.closing.is_none() && !state.dead {
+        if !events.is_empty() && !state.is_closing() {
             let events: Vec<&Bytes> = events.iter().collect();
             take(self, &mut state, &events);
         }
@@ -437,6 +437,11 @@ impl Outbound {
 type Take = fn(&Outbound, &mut State, &[&Bytes]) -> Sent;
 
 impl State {
+    /// A close frame is queued, or the socket is gone: nothing more is accepted.
+    fn is_closing(&self) -> bool {
+        self.closing.is_some() || self.dead
+    }
+
     /// Drops `n` written bytes from the front of the queue.
     fn advance(&mut self, mut n: usize) {
         self.queued -= n;
