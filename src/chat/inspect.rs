@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tungstenite::Bytes;
 
+use crate::chat::session::SESSION_PARAM;
 use crate::http::Request as HttpRequest;
 use crate::ws::frame::{self, Opcode, hex, unmask};
 use crate::ws::handshake::{WS_GUID, accept_steps, switching_protocols};
@@ -254,9 +255,6 @@ fn names(raw: &str, wanted: &str) -> bool {
     let key = form_urlencoded::parse(raw.as_bytes()).next().map(|(key, _)| key);
     key.is_some_and(|key| key.trim().eq_ignore_ascii_case(wanted))
 }
-
-/// The query key a client may present its session in.
-const SESSION_PARAM: &str = "session";
 
 /// A cookie name the inspector hides. A session is never read from a cookie (anyone who can set
 /// one for the host could choose a browser's session), but a client may still send one.

@@ -16,7 +16,7 @@ use crate::chat::history::Resume;
 use crate::chat::identity::Presented;
 use crate::chat::inspect::Handshake;
 use crate::chat::nickname;
-use crate::chat::session::Session;
+use crate::chat::session::{SESSION_PARAM, Session};
 use crate::http::Request as HttpRequest;
 
 /// Who a new chat client says it is: its session, the nickname it asks for, and where it left
@@ -54,7 +54,7 @@ impl Joining {
             });
         let presented = match request.query_param("session_in") {
             Some(place) if place == SESSION_IN_FRAME => None,
-            _ => Some(presented(request.query_param("session").as_deref())),
+            _ => Some(presented(request.query_param(SESSION_PARAM).as_deref())),
         };
         let handshake = inspect.then(|| Handshake::of(request));
         Joining { name, presented, resume, handshake, client, spent: false }

@@ -15,6 +15,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::digest::{SHA256, digest};
 use ring::rand::{SecureRandom, SystemRandom};
 
+/// The query key a client may present its session in (`/ws?session=…`); the wire inspector hides
+/// its value.
+pub const SESSION_PARAM: &str = "session";
+
 /// A session secret. Its `Debug` does not show it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Session([u8; SECRET_BYTES]);

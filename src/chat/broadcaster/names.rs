@@ -60,8 +60,7 @@ impl Broadcaster {
                 .map(|&(user, name, count)| Unread { name, user, count })
                 .collect(),
         };
-        let index = round.frame(&hello);
-        round.add(slot, index);
+        self.tell(round, slot, &hello);
         if let Some(others) = self.others.as_ref().filter(|_| arrived.new) {
             others.claim(user, &arrived.name);
         }

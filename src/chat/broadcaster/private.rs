@@ -57,8 +57,7 @@ impl Broadcaster {
             messages: messages.into_iter().map(|c| ServerEvent::Message(c)).collect(),
             complete,
         };
-        let index = round.frame(&event);
-        round.add(slot, index);
+        self.tell(round, slot, &event);
         self.identities.mark_read(user, peer);
     }
 

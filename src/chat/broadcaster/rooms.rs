@@ -40,8 +40,7 @@ impl Broadcaster {
             messages: messages.into_iter().map(|c| ServerEvent::Message(c)).collect(),
             complete,
         };
-        let index = round.frame(&history);
-        round.add(slot, index);
+        self.tell(round, slot, &history);
         if entered == Entered::New(true) {
             let name = self.hub.client(slot).expect("just subscribed").name.clone();
             self.presence.local_appeared(&room, &name);
@@ -50,8 +49,7 @@ impl Broadcaster {
             // The room was not sent the list, but the newcomer needs it.
             let users =
                 ServerEvent::Users { room: room.as_str(), users: self.presence.users(&room) };
-            let index = round.frame(&users);
-            round.add(slot, index);
+            self.tell(round, slot, &users);
         }
     }
 

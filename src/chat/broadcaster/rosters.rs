@@ -83,8 +83,12 @@ impl Broadcaster {
             others.announce(self.hub.rosters(), self.hub.sessions());
         }
         let mut listed = Vec::new();
+        let changes = self.presence.take_changes();
+        if changes.is_empty() {
+            return listed;
+        }
         let ts = timestamp();
-        for change in self.presence.take_changes() {
+        for change in changes {
             if self.presence.len(&change.room) > USERS_BROADCAST_LIMIT {
                 self.batched.entry(change.room.clone()).or_default().add(change);
                 continue;

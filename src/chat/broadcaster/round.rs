@@ -12,7 +12,7 @@ use crossbeam_channel::Receiver;
 use tungstenite::Bytes;
 
 use super::{Broadcaster, Flow};
-use crate::chat::hub::Slot;
+use crate::chat::hub::{Room, Slot};
 use crate::chat::inbox::Event;
 use crate::chat::protocol::ServerEvent;
 use crate::chat::room::RoomName;
@@ -78,10 +78,9 @@ impl Broadcaster {
         event: &ServerEvent<'_>,
         except: Except,
     ) {
-        if self.hub.room(room).is_some_and(|r| !r.members().is_empty()) {
-            let index = round.frame(event);
-            self.to_room_frame(round, room, index, except);
-        }
+        let Some(room) = self.hub.room(room).filter(|r| !r.members().is_empty()) else { return };
+        let index = round.frame(event);
+        self.add_members(round, room, index, except);
     }
 
     /// Gives frame `index` of the round to the members of `room`, but `except`.
@@ -92,7 +91,13 @@ impl Broadcaster {
         index: u32,
         except: Except,
     ) {
-        let Some(room) = self.hub.room(room) else { return };
+        if let Some(room) = self.hub.room(room) {
+            self.add_members(round, room, index, except);
+        }
+    }
+
+    /// Gives frame `index` of the round to the members of `room`, but `except`.
+    fn add_members(&self, round: &mut Round, room: &Room, index: u32, except: Except) {
         for &slot in room.members() {
             let skip = match except {
                 Except::Nobody => false,
