@@ -176,7 +176,8 @@ fn read_request(
             Err(HeadError::Rejected(rejection)) => return refuse(conn, rejection, ctx, peer),
         };
         debug!("{peer}: {} {}", request.method, request.path);
-        let response = match route::route(&request, config.echo_endpoint) {
+        let route = route::route(&request, config.echo_endpoint);
+        let response = match route {
             Route::Asset(asset) => Response::asset(asset, request.header("If-None-Match")),
             Route::Health => match ctx.metrics.health() {
                 (true, body) => Response::ok("application/json", body.into_bytes()),
@@ -184,12 +185,9 @@ fn read_request(
             },
             Route::Metrics => Response::ok(PROMETHEUS_TEXT, ctx.metrics.prometheus().into_bytes()),
             Route::Reject(rejection) => return refuse(conn, rejection, ctx, peer),
-            Route::Chat => {
-                let upgrade = Upgrade { request: &request, leftover, app: App::Chat, kept };
-                return admit(conn, upgrade, ctx, id, peer);
-            }
-            Route::Echo => {
-                let upgrade = Upgrade { request: &request, leftover, app: App::Echo, kept };
+            Route::Chat | Route::Echo => {
+                let app = if matches!(route, Route::Chat) { App::Chat } else { App::Echo };
+                let upgrade = Upgrade { request: &request, leftover, app, kept };
                 return admit(conn, upgrade, ctx, id, peer);
             }
         };
@@ -288,7 +286,7 @@ fn admit<'a>(
         },
     };
     let upgraded = upgrade::upgrade(conn, &accept, leftover, options, &ctx.metrics)?;
-    let peer = request.client_address(peer, &config.trusted_proxies);
+    let peer = request::client_address(client, peer);
     info!("{peer}: {} connected to {}", joining.name, request.path);
     Ok(Some(Ready { upgraded, app, joining, peer, _open, _socket: socket }))
 }

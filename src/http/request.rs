@@ -52,14 +52,6 @@ impl Request {
             .any(|t| t.trim().eq_ignore_ascii_case(token))
     }
 
-    /// The client's address for the logs: [`Request::client_ip`], and the proxy it came through.
-    pub fn client_address(&self, peer: SocketAddr, trusted: &[Cidr]) -> String {
-        match self.client_ip(peer, trusted) {
-            client if client != peer.ip() => format!("{client} (via {peer})"),
-            _ => peer.to_string(),
-        }
-    }
-
     /// The client's address, as the per-address limits count it: the last `X-Forwarded-For`
     /// entry when the peer is a trusted proxy (the one nginx added), else the peer.
     /// Anyone else could write any address there, so theirs is ignored.
@@ -209,6 +201,14 @@ const FIRST_READ_BYTES: usize = 1024;
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 /// The most headers a request may have.
 const MAX_HEADERS: usize = 64;
+
+/// How the logs name a client: its address, and the proxy's when it came through one.
+pub fn client_address(client: IpAddr, peer: SocketAddr) -> String {
+    match client {
+        client if client != peer.ip() => format!("{client} (via {peer})"),
+        _ => peer.to_string(),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -138,11 +138,13 @@ impl HandshakeQueue {
     }
 
     /// Connections waiting now.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.lock().waiting.len()
     }
 
     /// True when nobody waits.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -130,6 +130,7 @@ impl PerAddress {
     }
 
     /// Kept-alive connections open now, of every address.
+    #[cfg(test)]
     pub fn kept_alive_total(&self) -> usize {
         self.kept_alive.load(Relaxed)
     }
@@ -170,11 +171,13 @@ impl PerAddress {
     }
 
     /// Addresses counted now.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.lock().len()
     }
 
     /// True when no address is counted.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -236,23 +236,11 @@ pub fn compact(
     through: u64,
     records: impl IntoIterator<Item = Vec<u8>>,
 ) -> io::Result<u64> {
-    let path = segment_path(dir, through);
-    let temporary = path.with_extension("log.tmp");
     let mut bytes = Vec::new();
     for record in records {
         frame_into(&mut bytes, &record);
     }
-    let written = (|| {
-        let mut file = folder::create_file(&temporary)?;
-        file.write_all(&bytes)?;
-        file.sync_data()
-    })();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&temporary);
-        return Err(e);
-    }
-    fs::rename(&temporary, &path)?;
-    sync_dir(dir)?;
+    folder::replace(&segment_path(dir, through), &bytes)?;
     for number in segments(dir)?.into_iter().filter(|&n| n < through) {
         fs::remove_file(segment_path(dir, number))?;
     }
@@ -261,7 +249,7 @@ pub fn compact(
 }
 
 /// Appends `payload` to `out` as a record.
-fn frame_into(out: &mut Vec<u8>, payload: &[u8]) {
+pub(super) fn frame_into(out: &mut Vec<u8>, payload: &[u8]) {
     let length = u32::try_from(payload.len()).expect("records are far smaller than 4 GiB");
     out.extend_from_slice(&length.to_le_bytes());
     out.extend_from_slice(&crc32(payload).to_le_bytes());

@@ -8,7 +8,7 @@
 //! ([`too_open`]), with the command that closes it.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
@@ -44,6 +44,27 @@ const FILE_MODE: u32 = 0o600;
 /// Makes a folder's entries (a new or renamed file) durable.
 pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// Replaces the file at `path` with `bytes` in one step a crash cannot split: a temporary file
+/// beside it (`.log.tmp`), written and synced, renamed over it, then the folder synced. A write
+/// that fails leaves no temporary file behind.
+pub(super) fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let temporary = path.with_extension("log.tmp");
+    let written = (|| {
+        let mut file = create_file(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_data()
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&temporary);
+        return Err(e);
+    }
+    fs::rename(&temporary, path)?;
+    match path.parent() {
+        Some(dir) => sync_dir(dir),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

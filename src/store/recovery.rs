@@ -18,14 +18,13 @@
 //! number of steps (`store/crc.rs` says why). Every offset costs about the same, and a segment
 //! is read in time proportional to its size, damaged or not.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use super::crc::{Prefixes, crc32};
 use super::folder;
-use super::folder::sync_dir;
 use super::record::{HEADER, MAX_RECORD};
 
 /// What opening the log found (besides the records, handed out one by one).
@@ -91,7 +90,7 @@ pub fn read_segment(
         from = range.end;
     }
     kept.extend_from_slice(&bytes[from.min(end)..end]);
-    replace(path, &kept)?;
+    folder::replace(path, &kept)?;
     Ok(kept.len() as u64)
 }
 
@@ -183,30 +182,16 @@ fn set_aside(path: &Path, bytes: &[u8], damaged: &[Range<usize>]) -> io::Result<
     })
 }
 
-/// Replaces the segment at `path` with `kept`: a temporary file, synced, renamed over it.
-fn replace(path: &Path, kept: &[u8]) -> io::Result<()> {
-    let temporary = path.with_extension("log.tmp");
-    let mut file = folder::create_file(&temporary)?;
-    file.write_all(kept)?;
-    file.sync_data()?;
-    fs::rename(&temporary, path)?;
-    match path.parent() {
-        Some(dir) => sync_dir(dir),
-        None => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::fs;
     use std::time::{Duration, Instant};
 
     use super::*;
 
     fn record(payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        out.extend_from_slice(&crc32(payload).to_le_bytes());
-        out.extend_from_slice(payload);
+        crate::store::append_log::frame_into(&mut out, payload);
         out
     }
 

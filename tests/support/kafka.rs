@@ -83,11 +83,6 @@ impl Broker {
         *child = launch(&self.dir, self.port);
     }
 
-    /// The last lines the broker logged, for a failing test's message.
-    pub fn log_tail(&self) -> String {
-        log_tail(&self.dir)
-    }
-
     fn start() -> Broker {
         let dir = std::env::temp_dir().join(format!("wschat-kafka-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -214,7 +209,7 @@ fn jars() -> PathBuf {
 }
 
 /// The version of `image: apache/kafka:<version>` in docker-compose.yml.
-pub fn compose_version() -> String {
+fn compose_version() -> String {
     let compose = include_str!("../../docker-compose.yml");
     let image = compose.lines().find_map(|l| l.trim().strip_prefix("image: apache/kafka:"));
     image.expect("docker-compose.yml runs apache/kafka:<version>").trim().to_string()
