@@ -138,11 +138,11 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 PROPERTIES
-    # The options of kafka-run-class.sh, with the topology tests' 512 MiB heap (the image's
-    # kafka-server-start.sh gives 1 GiB).
-    local jvm=(-Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35
-        -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true -cp "$KAFKA_JARS/*")
-    if ! java "${jvm[@]}" kafka.tools.StorageTool format --cluster-id 5L6g3nShT-eMCtK--X86sw \
+    # The JVM options and cluster id the tests start their broker with (tests/support/kafka.sh).
+    local jvm
+    read -ra jvm <<<"$KAFKA_JVM_OPTS"
+    jvm+=(-cp "$KAFKA_JARS/*")
+    if ! java "${jvm[@]}" kafka.tools.StorageTool format --cluster-id "$KAFKA_CLUSTER_ID" \
         --config "$dir/server.properties" >"$dir/format.log" 2>&1; then
         BROKER_NOTE="not run: formatting the Kafka storage failed ($(tail -1 "$dir/format.log"))"
         return 1

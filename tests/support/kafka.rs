@@ -260,9 +260,10 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// The cluster id the apache/kafka image formats with when `CLUSTER_ID` is not set.
+/// The cluster id the apache/kafka image formats with when `CLUSTER_ID` is not set (the same as
+/// `KAFKA_CLUSTER_ID` in `kafka.sh`, which the bench starts its broker with).
 const CLUSTER_ID: &str = "5L6g3nShT-eMCtK--X86sw";
-/// What `kafka-run-class.sh` passes (G1 with short pauses, headless), with a heap of 512 MiB
+/// (`KAFKA_JVM_OPTS` in `kafka.sh`, for the bench.) What `kafka-run-class.sh` passes (G1 with short pauses, headless), with a heap of 512 MiB
 /// instead of `kafka-server-start.sh`'s 1 GiB: plenty for a test's few records.
 const JVM_OPTIONS: [&str; 6] = [
     "-Xmx512m",

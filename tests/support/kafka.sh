@@ -37,4 +37,9 @@ if ! cmp -s "$kafka_support/kafka/pom.xml" "$KAFKA_JARS/../pom.xml" \
     mv "$KAFKA_JARS.partial" "$KAFKA_JARS"
     cp "$kafka_support/kafka/pom.xml" "$KAFKA_JARS/../pom.xml"
 fi
-export KAFKA_VERSION KAFKA_JARS
+# How the tests start the broker (tests/support/kafka.rs has the same): the cluster id the
+# apache/kafka image formats with when CLUSTER_ID is not set, and kafka-run-class.sh's JVM options
+# with a 512 MiB heap (kafka-server-start.sh gives 1 GiB).
+KAFKA_CLUSTER_ID=5L6g3nShT-eMCtK--X86sw
+KAFKA_JVM_OPTS="-Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true"
+export KAFKA_VERSION KAFKA_JARS KAFKA_CLUSTER_ID KAFKA_JVM_OPTS
