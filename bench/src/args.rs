@@ -33,6 +33,11 @@ usage: wschat-bench --url ws://127.0.0.1:PORT/ws [options]
                      stays in the default room)
   --initial-frames N idle mode: frames each client reads after the handshake (default 3:
                      hello, history, users)
+  --idle-read WHAT   idle mode: all (default): one thread keeps reading every connection
+                     (epoll) and answers every ping with a pong until the run is over, as a
+                     browser does; connect: each connection reads its connect frames and
+                     nothing more (later frames wait in its receive buffer, pings go
+                     unanswered), the measure before issue 25, kept to compare
   --connectors C     threads that open connections (default 8)
   --connect-rate N   open at most N connections per second (default 0: as fast as possible)
   --per-address N    clients per loopback source address (default 16): client i binds to
@@ -72,6 +77,24 @@ pub enum Names {
     Distinct,
     /// One nickname for every client: the users list never changes after the first.
     Shared,
+}
+
+/// What an idle client reads (`--idle-read`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdleRead {
+    /// Every frame until the run is over, and a pong for every ping: what a browser costs.
+    All,
+    /// The frames of the connect (`--initial-frames`), then nothing.
+    Connect,
+}
+
+impl IdleRead {
+    pub fn name(self) -> &'static str {
+        match self {
+            IdleRead::All => "all",
+            IdleRead::Connect => "connect",
+        }
+    }
 }
 
 /// A `ws://` or `wss://` URL on a loopback address.
@@ -157,6 +180,7 @@ pub struct Args {
     /// Rooms the clients are spread over (0: all stay in the default room).
     pub rooms: usize,
     pub initial_frames: usize,
+    pub idle_read: IdleRead,
     pub connectors: usize,
     pub connect_rate: f64,
     /// Clients per loopback source address (0: no binding); see `source.rs`.
@@ -185,6 +209,7 @@ impl Args {
             nickname: "bench".into(),
             rooms: 0,
             initial_frames: 3,
+            idle_read: IdleRead::All,
             connectors: 8,
             connect_rate: 0.0,
             per_address: 16,
@@ -217,6 +242,13 @@ impl Args {
                         "distinct" => Names::Distinct,
                         "shared" => Names::Shared,
                         n => return Err(format!("--names {n}: expected distinct or shared")),
+                    }
+                }
+                "--idle-read" => {
+                    args.idle_read = match value()?.as_str() {
+                        "all" => IdleRead::All,
+                        "connect" => IdleRead::Connect,
+                        r => return Err(format!("--idle-read {r}: expected all or connect")),
                     }
                 }
                 "--nickname" => args.nickname = nickname(&value()?)?,
@@ -413,5 +445,14 @@ mod tests {
         assert_eq!(parse("--url ws://127.0.0.1:1/ws --names shared").unwrap().name(1), "bench");
         assert!(parse("--url ws://127.0.0.1:1/ws --nickname a&b").is_err());
         assert!(parse("--url ws://127.0.0.1:1/ws --nickname=").is_err());
+    }
+
+    #[test]
+    fn idle_read() {
+        let a = parse("--url ws://127.0.0.1:1/ws --mode idle").unwrap();
+        assert_eq!(a.idle_read, IdleRead::All);
+        let b = parse("--url ws://127.0.0.1:1/ws --mode idle --idle-read connect").unwrap();
+        assert_eq!(b.idle_read, IdleRead::Connect);
+        assert!(parse("--url ws://127.0.0.1:1/ws --idle-read some").is_err());
     }
 }

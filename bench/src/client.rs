@@ -223,6 +223,8 @@ pub struct Frame {
     pub fin: bool,
     pub opcode: u8,
     pub payload: Range<usize>,
+    /// Its bytes on the wire: header and payload.
+    pub wire: usize,
 }
 
 impl Reader {
@@ -304,7 +306,12 @@ impl Reader {
         }
         let begin = self.start + header;
         self.start = begin + len;
-        Ok(Some(Frame { fin: b0 & 0x80 != 0, opcode: b0 & 0x0f, payload: begin..begin + len }))
+        Ok(Some(Frame {
+            fin: b0 & 0x80 != 0,
+            opcode: b0 & 0x0f,
+            payload: begin..begin + len,
+            wire: header + len,
+        }))
     }
 
     /// Gives back the buffers of a connection that will sit idle (they grow again when needed).

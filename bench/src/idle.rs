@@ -1,22 +1,33 @@
-//! Idle mode: open N connections, read what the server sends on connect, then hold them, and
-//! see what each costs the server in memory and whether they all stay open.
+//! Idle mode: open N connections, keep them idle, and see what each costs the server in memory
+//! and whether they all stay open.
+//!
+//! Each client reads its connect frames (hello, history, users: `--initial-frames`) before it
+//! counts as connected. Then, with `--idle-read all` (the default), it is handed to one thread
+//! that reads it until the run is over and answers its pings (`idle_read.rs`), as a browser tab
+//! does; with `--idle-read connect` it reads nothing more, the measure before issue 25. After
+//! the last connection the run waits for the joins to settle ([`settle`]: at least
+//! [`SETTLE_MIN`] and until the server is quiet), reads the server's RSS, holds the connections
+//! for `--duration`, and counts the ones still open.
 
 use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::args::Args;
+use crate::args::{Args, IdleRead};
 use crate::chat::tls_config;
-use crate::client::{self, Conn, Dial, OP_CLOSE, OP_CONTINUATION, OP_TEXT, Rng};
+use crate::client::{Dial, Rng};
 use crate::http;
+use crate::idle_read::{End, IdleClient, KeepReading, Tally};
 use crate::proc;
 use crate::report::Report;
 
 const CONNECT_PHASE: Duration = Duration::from_secs(300);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
-/// The settling of [`settle`]: at least a second, until the server is quiet, at most a minute.
-const SETTLE_MIN: Duration = Duration::from_secs(1);
+/// The settling of [`settle`]: at least 6 s after the last connection (issue 25 measures the
+/// idle RSS with the joins settled 6 s), until the server is quiet, at most a minute.
+const SETTLE_MIN: Duration = Duration::from_secs(6);
 const SETTLE_MAX: Duration = Duration::from_secs(60);
+/// Quiet: the server used less than [`QUIET_CPU`] seconds of CPU in [`QUIET_WINDOW`].
 const QUIET_WINDOW: Duration = Duration::from_millis(500);
 const QUIET_CPU: f64 = 0.02;
 
@@ -32,25 +43,33 @@ pub fn run(args: &Args) -> Result<Report, String> {
     let gen_before = proc::own_rss_kib();
     let started = Instant::now();
 
-    let conns: Mutex<Vec<Conn>> = Mutex::new(Vec::with_capacity(args.clients));
-    let (failed, first_error) = client::connect_all(
+    // With --idle-read all, each client goes to the reading thread as soon as it is connected;
+    // with connect, it is kept here and nobody reads it until the end.
+    let reading = match args.idle_read {
+        IdleRead::All => Some(KeepReading::start()?),
+        IdleRead::Connect => None,
+    };
+    let kept: Mutex<Vec<IdleClient>> = Mutex::new(Vec::with_capacity(args.clients));
+    let (failed, first_error) = crate::client::connect_all(
         args.clients,
         args.connectors,
         |i, rng| match started.elapsed() > CONNECT_PHASE {
             true => Err("connect phase over".to_string()),
             false => open(args, i, tls.as_ref(), rng),
         },
-        |_, conn| {
-            conns.lock().unwrap().push(conn);
-            true
+        |_, client| match &reading {
+            Some(reading) => reading.hand(client),
+            None => {
+                kept.lock().unwrap().push(client);
+                true
+            }
         },
     );
     let connect_s = started.elapsed().as_secs_f64();
-    let mut conns = conns.into_inner().unwrap();
-    let connected = conns.len();
+    let connected = args.clients - failed;
 
     // Let the server finish what the last connections started (with distinct nicknames, the
-    // joins it sends to everyone), then measure.
+    // joins it sends to everyone), while the reading thread reads them, then measure.
     let settle_s = settle(pid);
     let rss_after = pid.and_then(proc::rss_kib);
     let threads_after = pid.and_then(proc::threads);
@@ -60,16 +79,24 @@ pub fn run(args: &Args) -> Result<Report, String> {
     let gen_after = proc::own_rss_kib();
     let open_after = open_connections(&health);
 
-    // Hold them, then count the ones still open.
+    // Hold them (still read, with --idle-read all), then count the ones still open.
     thread::sleep(Args::secs(args.duration));
     let rss_end = pid.and_then(proc::rss_kib);
     let open_end = open_connections(&health);
-    let mut held = 0;
-    let mut close_code = None;
-    for conn in &mut conns {
-        match still_open(conn) {
+    let mut clients = match reading {
+        Some(reading) => reading.stop()?,
+        None => kept.into_inner().unwrap(),
+    };
+    let mut tally = Tally::default();
+    let (mut held, mut close_code, mut read_error) = (0, None, None);
+    for client in &mut clients {
+        // What it read, taken before the last look below reads what waits.
+        tally.add(&client.tally);
+        match client.still_open() {
             Ok(()) => held += 1,
-            Err(code) => close_code = close_code.or(code),
+            Err(End::Closed(code)) => close_code = close_code.or(Some(code)),
+            Err(End::Eof) => {}
+            Err(End::Failed(e)) => read_error = read_error.or(Some(e)),
         }
     }
 
@@ -78,6 +105,7 @@ pub fn run(args: &Args) -> Result<Report, String> {
     r.int("clients", args.clients);
     r.int("source_addresses", args.source_addresses());
     r.text("names", if args.names == crate::args::Names::Shared { "shared" } else { "distinct" });
+    r.text("idle_read", args.idle_read.name());
     r.int("connected", connected);
     r.int("failed", failed);
     if let Some(e) = first_error {
@@ -90,6 +118,15 @@ pub fn run(args: &Args) -> Result<Report, String> {
     if let Some(code) = close_code {
         r.int("close_code", code);
     }
+    if let Some(e) = read_error {
+        r.text("idle_read_error", e);
+    }
+    // Everything the clients read from their handshake to the end of the hold (with
+    // --idle-read connect: the connect frames, and what came in the same reads).
+    r.int("idle_frames_read", tally.frames);
+    r.int("idle_bytes_read", tally.bytes);
+    r.int("idle_messages_read", tally.messages);
+    r.int("idle_pings_answered", tally.pings);
     r.maybe("server_open_after", open_after);
     r.maybe("server_open_end", open_end);
     r.maybe("rss_before_kib", rss_before.map(|v| v as f64));
@@ -127,33 +164,36 @@ pub fn run(args: &Args) -> Result<Report, String> {
     Ok(r)
 }
 
-/// Waits at least [`SETTLE_MIN`] and until the server used under [`QUIET_CPU`] of CPU time in a
-/// [`QUIET_WINDOW`] (at most [`SETTLE_MAX`]); returns the seconds waited.
+/// Waits at least [`SETTLE_MIN`] and until the server used under [`QUIET_CPU`] of CPU time in
+/// the last [`QUIET_WINDOW`] (at most [`SETTLE_MAX`]); returns the seconds waited. Without the
+/// server's process, [`SETTLE_MIN`].
 fn settle(pid: Option<u32>) -> f64 {
     let started = Instant::now();
-    thread::sleep(SETTLE_MIN);
-    let Some(pid) = pid else { return started.elapsed().as_secs_f64() };
-    let mut cpu = proc::cpu_seconds(pid);
+    let cpu = |pid: Option<u32>| pid.and_then(proc::cpu_seconds);
+    let mut before = cpu(pid);
     while started.elapsed() < SETTLE_MAX {
         thread::sleep(QUIET_WINDOW);
-        let now = proc::cpu_seconds(pid);
-        if let (Some(before), Some(after)) = (cpu, now)
-            && after - before < QUIET_CPU
-        {
+        let now = cpu(pid);
+        let quiet = match (before, now) {
+            (Some(b), Some(a)) => a - b < QUIET_CPU,
+            _ => true,
+        };
+        if quiet && started.elapsed() >= SETTLE_MIN {
             break;
         }
-        cpu = now;
+        before = now;
     }
     started.elapsed().as_secs_f64()
 }
 
-/// Connects client `i` and reads the frames the server sends on connect.
+/// Connects client `i` and reads the frames the server sends on connect (answering a ping that
+/// would come among them).
 fn open(
     args: &Args,
     i: usize,
     tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
     rng: &mut Rng,
-) -> Result<Conn, String> {
+) -> Result<IdleClient, String> {
     let dial = Dial {
         url: args.url(i),
         tls,
@@ -161,53 +201,30 @@ fn open(
         source: args.source(i),
         timeout: IO_TIMEOUT,
     };
-    let mut conn =
+    let conn =
         dial.websocket(&args.url(i).target(&args.name(i)), rng).map_err(|e| e.to_string())?;
-    let mut frames = 0;
+    let mut client = IdleClient::new(conn);
     let deadline = Instant::now() + IO_TIMEOUT;
-    while frames < args.initial_frames {
-        match conn.reader.next_frame().map_err(|e| e.to_string())? {
-            // Whole messages: an unfragmented text frame, or the last fragment of one.
-            Some(f) if f.fin && (f.opcode == OP_TEXT || f.opcode == OP_CONTINUATION) => frames += 1,
-            Some(f) if f.opcode == OP_CLOSE => return Err("closed by the server".into()),
-            Some(_) => {}
-            None => {
-                if Instant::now() > deadline {
-                    return Err(format!("{frames} of {} frames on connect", args.initial_frames));
-                }
-                if conn.reader.fill().map_err(|e| e.to_string())? == 0 {
-                    return Err("closed by the server".into());
-                }
-            }
+    loop {
+        if !client.handle_frames() {
+            return Err(match client.end {
+                Some(End::Failed(e)) => e,
+                _ => "closed by the server".into(),
+            });
+        }
+        let messages = client.tally.messages;
+        if messages >= args.initial_frames as u64 {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{messages} of {} frames on connect", args.initial_frames));
+        }
+        if client.conn.reader.fill().map_err(|e| e.to_string())? == 0 {
+            return Err("closed by the server".into());
         }
     }
-    conn.reader.shrink();
-    Ok(conn)
-}
-
-/// Reads whatever waits, without blocking: `Err` when the server closed the connection.
-fn still_open(conn: &mut Conn) -> Result<(), Option<u16>> {
-    conn.reader.tcp().set_nonblocking(true).map_err(|_| None)?;
-    // Bounded: a connection that keeps receiving is open.
-    for _ in 0..1000 {
-        while let Ok(Some(frame)) = conn.reader.next_frame() {
-            if frame.opcode == OP_CLOSE {
-                let p = conn.reader.payload(&frame);
-                return Err(Some(if p.len() >= 2 {
-                    u16::from_be_bytes([p[0], p[1]])
-                } else {
-                    1005
-                }));
-            }
-        }
-        match conn.reader.fill() {
-            Ok(0) => return Err(None),
-            Ok(_) => {}
-            Err(e) if client::is_timeout(&e) => return Ok(()),
-            Err(_) => return Err(None),
-        }
-    }
-    Ok(())
+    client.conn.reader.shrink();
+    Ok(client)
 }
 
 /// `connections` from `/healthz`.

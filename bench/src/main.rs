@@ -6,6 +6,7 @@ mod chat;
 mod client;
 mod http;
 mod idle;
+mod idle_read;
 mod outcome;
 mod poll;
 mod proc;
