@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make bench-compare: scenarios (a) to (d), (g), (h) and (j) against our server and against two
-# reference servers, in the same run, same pinning, same generator, and prints our figures as
-# ratios to theirs (the references have no rooms: (g) is ours alone, "—" for them):
+# make bench-compare: scenarios (a) to (d), (c-tls), (g), (h) and (j) against our server and
+# against two reference servers, in the same run, same pinning, same generator, and prints our
+# figures as ratios to theirs (the references have no rooms: (g) is ours alone, "—" for them; the
+# Go hub serves no wss://: (c-tls) is ours and Bun's):
 #   - a Go server in the shape of gorilla/websocket's chat example (bench/reference/gorilla-hub);
 #   - Bun's built-in WebSocket server (uWebSockets inside, publish/subscribe in native code),
 #     the fastest we know of (bench/reference/bun/server.js).
@@ -9,12 +10,12 @@
 # Needs Debian's golang-go and golang-github-gorilla-websocket-dev (installed with apt-get when
 # missing and running as root), and Bun: the npm package `bun` (its binary), installed with npm
 # into target/bench/bun/ when missing (BENCH_BUN_BIN=path uses another binary). Same knobs as
-# bench/run.sh: BENCH_RUNS, BENCH_QUICK, BENCH_ONLY (a b c d g h j), BENCH_RATES, BENCH_BISECT,
+# bench/run.sh: BENCH_RUNS, BENCH_QUICK, BENCH_ONLY (a b c ctls d g h j), BENCH_RATES, BENCH_BISECT,
 # BENCH_BUDGET (here 3600 s by default: three servers), BENCH_PEERS ("gorilla bun").
 BENCH_BUDGET=${BENCH_BUDGET:-3600}
 source "$(dirname "$0")/lib.sh"
 
-ONLY=${BENCH_ONLY:-"a b c d g h j"}
+ONLY=${BENCH_ONLY:-"a b c ctls d g h j"}
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 PEERS=${BENCH_PEERS:-"gorilla bun"}
 peer() { [[ " $PEERS " == *" $1 "* ]]; }
@@ -66,11 +67,15 @@ log ""
 
 # The machine's memory moves by itself (other work, the page cache): measure that first.
 want c && memavail_drift start
-for s in a b c d g h j; do
+for s in a b c ctls d g h j; do
     if want "$s"; then
         "scenario_$s" ours ours
-        # The references have no rooms.
-        [ "$s" = g ] && continue
+        case "$s" in
+            # The references have no rooms.
+            g) continue ;;
+            # The Go hub serves no wss://; Bun does, with the certificate our server makes.
+            ctls) peer bun && scenario_ctls bun bun; continue ;;
+        esac
         for k in $PEERS; do "scenario_$s" "$k" "$k"; done
     fi
 done
@@ -131,11 +136,12 @@ cells() {
     done
     printf '%s\n' "${out[@]}"
 }
-text_cells() { # KEY...: the same text for each server from several keys joined with " / "
-    local k key out=()
+text_cells() { # KEY...: the same text for each server from several keys joined with " / "; "—"
+    local k key out=() # for a server the scenario did not run on
     for k in $ALL; do
         local t=""
-        for key in "$@"; do t+="${t:+ / }${R[$k.$key]:-n/a}"; done
+        [ -n "${R[$k.$1]+set}" ] || t="—"
+        [ "$t" = "—" ] || for key in "$@"; do t+="${t:+ / }${R[$k.$key]:-n/a}"; done
         out+=("$t")
     done
     for k in $PEERS; do out+=(""); done
@@ -163,10 +169,14 @@ ours_only() { # FORMAT KEY...: our figure (several joined with " / "), "—" for
     for k in $PEERS; do out+=(""); done
     printf '%s\n' "${out[@]}"
 }
-with_range() { # KEY RANGEKEY FORMAT: "value (range)"
+with_range() { # KEY RANGEKEY FORMAT: "value (range)"; "—" and no ratio for a server not run
     local k out=()
-    for k in $ALL; do out+=("$($3 "${R[$k.$1]:-}") (${R[$k.$2]:-n/a})"); done
-    for k in $PEERS; do out+=("$(ratio "${R[ours.$1]:-}" "${R[$k.$1]:-}")"); done
+    for k in $ALL; do
+        if [ -n "${R[$k.$1]+set}" ]; then out+=("$($3 "${R[$k.$1]}") (${R[$k.$2]:-n/a})"); else out+=("—"); fi
+    done
+    for k in $PEERS; do
+        if [ -n "${R[$k.$1]+set}" ]; then out+=("$(ratio "${R[ours.$1]:-}" "${R[$k.$1]}")"); else out+=(""); fi
+    done
     printf '%s\n' "${out[@]}"
 }
 
@@ -187,17 +197,22 @@ with_range() { # KEY RANGEKEY FORMAT: "value (range)"
         text_cells b.stop | emit "(b) where the ramp stopped" ""
     fi
     if want c; then
-        with_range c.per_conn c.range kib | emit "(c) idle 5,000, one nickname: server RSS per connection" lower
+        with_range c.per_conn c.range kib | emit "(c) idle 5,000, one nickname, clients read everything: server RSS per connection" lower
         with_range c.machine c.machine_range kib | emit "(c) idle 5,000, one nickname: machine memory per connection (MemAvailable)" lower
         with_range c.kernel c.kernel_range kib | emit "(c) … of which kernel memory per connection (KernelStack + SUnreclaim + PageTables, both ends)" lower
         cells c.kstack kib | emit "(c) … … of which kernel stacks (KernelStack)" lower
         cells c.gen_rss kib | emit "(c) … of which the generator's own RSS per connection" ""
         cells c.threads plain | emit "(c) server threads with 5,000 connections" ""
-        with_range cd.per_conn cd.range kib | emit "(c) idle 5,000, distinct nicknames, settled: server RSS per connection" lower
+        with_range cd.per_conn cd.range kib | emit "(c) idle 5,000, distinct nicknames, clients read everything, joins settled ≥ 6 s: server RSS per connection (goal ≤ 12 KiB)" lower
+        text_cells cd.frames | emit "(c) … frames the 5,000 clients read" ""
         with_range cd.machine cd.machine_range kib | emit "(c) idle 5,000, distinct nicknames: machine memory per connection" lower
         with_range cd.kernel cd.kernel_range kib | emit "(c) … of which kernel memory per connection" lower
         text_cells c10.held | emit "(c) idle 10,000: connections held (fewest of the runs)" all
         echo "| MemAvailable drift with no connections, 15 s, per connection of 5,000: median / largest, before and after the runs | $(fmt "${R[drift.start.med]:-}" 2) / $(fmt "${R[drift.start.max]:-}" 2) KiB; $(fmt "${R[drift.end.med]:-}" 2) / $(fmt "${R[drift.end.max]:-}" 2) KiB |$(for k in $PEERS $PEERS; do printf ' |'; done) noise |"
+    fi
+    if want ctls; then
+        with_range ctls.per_conn ctls.range kib | emit "(c-tls) idle 2,000 over wss://, distinct nicknames, clients read everything: server RSS per connection (goal ≤ 16 KiB)" lower
+        text_cells ctls.held | emit "(c-tls) connections held (fewest of the runs, of 2,000)" all
     fi
     if want d; then
         cells d.p99 ms | emit "(d) slow consumers: healthy p99" lower

@@ -117,7 +117,15 @@ start_server() {
                 2>"$SERVER_DIR/stderr.log" &
             ;;
         bun)
-            (cd "$SERVER_DIR" && exec env -i PATH="$PATH" HOME="$HOME" PORT=0 \
+            # Bun makes no certificate: our server's `certs` command makes the one our server
+            # makes for itself, and Bun serves wss:// with it (TLS_CERT, TLS_KEY).
+            local bun_env=()
+            if [ "$SERVER_TLS" = 1 ]; then
+                bun_env=(TLS_CERT="$SERVER_DIR/cert.pem" TLS_KEY="$SERVER_DIR/key.pem")
+                (cd "$SERVER_DIR" && env -i PATH="$PATH" HOME="$HOME" "${bun_env[@]}" \
+                    "$SERVER_BIN" certs) >/dev/null || die "making a certificate for Bun failed"
+            fi
+            (cd "$SERVER_DIR" && exec env -i PATH="$PATH" HOME="$HOME" PORT=0 "${bun_env[@]}" \
                 taskset -c "$SERVER_CORE" "$BUN_BIN" "$ROOT/bench/reference/bun/server.js") \
                 2>"$SERVER_DIR/stderr.log" &
             ;;
@@ -280,7 +288,7 @@ repeat() {
 summary() {
     local l=$1
     if [ "$(jget "$l" mode)" = idle ]; then
-        echo "connected $(jget "$l" connected), held $(jget "$l" held), $(fmt "$(jget "$l" rss_per_conn_kib)" 2) KiB/conn, connect $(fmt "$(jget "$l" connect_s)" 1) s"
+        echo "connected $(jget "$l" connected), held $(jget "$l" held), $(fmt "$(jget "$l" rss_per_conn_kib)" 2) KiB/conn, connect $(fmt "$(jget "$l" connect_s)" 1) s, settle $(fmt "$(jget "$l" settle_s)" 1) s, read $(jget "$l" idle_read): $(thousands "$(jget "$l" idle_frames_read)") frames, $(fmt "$(awk -v b="$(jget "$l" idle_bytes_read)" 'BEGIN { print b / 1048576 }')" 1) MiB, $(jget "$l" idle_pings_answered) pings answered"
     elif [ -n "$(jget "$l" mode)" ]; then
         echo "p50 $(jget "$l" p50_ms) ms, p99 $(jget "$l" p99_ms) ms, max $(jget "$l" max_ms) ms, lost $(jget "$l" lost)/$(jget "$l" expected), delivered $(thousands "$(jget "$l" delivered_per_s)")/s, server cpu $(fmt "$(jget "$l" cpu_util)" 2), rss +$(fmt "$(jget "$l" rss_growth_kib)" 0) KiB, settle $(fmt "$(jget "$l" settle_s)" 1) s$( [ -n "$(jget "$l" store_bytes)" ] && echo ", store $(fmt "$(jget "$l" store_bytes)" 0) bytes")$( [ -n "$(jget "$l" server_died)" ] && echo ', SERVER DIED')"
     else
@@ -419,8 +427,11 @@ scenario_b() {
 }
 
 # (c) idle: 5,000 connections (RSS per connection) with one shared nickname, then with distinct
-# nicknames (measured once the joins have settled), with the bus off and, when a broker is there
-# (BROKERS, see run.sh), on; and 10,000 that must hold.
+# nicknames, with the bus off and, when a broker is there (BROKERS, see run.sh), on; and 10,000
+# that must hold. The clients read everything the server sends them and answer its pings, from
+# their connect to the end of the run, as browsers do (`--idle-read all`, the generator's default;
+# issue 25); the RSS is read once the joins have settled: at least 6 s after the last connection,
+# and the server quiet.
 scenario_c() {
     local kind=$1 p=$2
     local f="$OUT/$p.c5k.jsonl" g="$OUT/$p.c10k.jsonl" h="$OUT/$p.c5kd.jsonl"
@@ -443,6 +454,7 @@ scenario_c() {
     R[$p.cd.per_conn]=$(field_median "$h" rss_per_conn_kib)
     R[$p.cd.range]=$(field_range "$h" rss_per_conn_kib)
     R[$p.cd.settle]=$(field_median "$h" settle_s)
+    R[$p.cd.frames]=$(field_median "$h" idle_frames_read)
     R[$p.cd.machine]=$(field_median "$h" machine_per_conn_kib)
     R[$p.cd.machine_range]=$(field_range "$h" machine_per_conn_kib)
     R[$p.cd.kernel]=$(field_median "$h" kernel_per_conn_kib)
@@ -461,6 +473,22 @@ scenario_c() {
     R[$p.c10.held]=$(field_min "$g" held)
     R[$p.c10.failed]=$(field_max "$g" failed)
     R[$p.c10.per_conn]=$(field_median "$g" rss_per_conn_kib)
+}
+
+# (c-tls) idle over wss:// (issue 25): 2,000 connections with distinct nicknames to a server that
+# serves TLS (the certificate it makes, which the generator trusts with --ca), read as in (c); the
+# RSS per connection once the joins have settled.
+scenario_ctls() {
+    local kind=$1 p=$2
+    local f="$OUT/$p.ctls.jsonl"
+    log "($p) idle over wss://: 2,000 connections, distinct nicknames, held ${HOLD_C} s"
+    repeat "$f" "$kind" tls "($p c-tls)" --mode idle --clients 2000 --names distinct \
+        --duration "$HOLD_C" --connectors 4
+    R[$p.ctls.per_conn]=$(field_median "$f" rss_per_conn_kib)
+    R[$p.ctls.range]=$(field_range "$f" rss_per_conn_kib)
+    R[$p.ctls.settle]=$(field_median "$f" settle_s)
+    R[$p.ctls.held]=$(field_min "$f" held)
+    R[$p.ctls.frames]=$(field_median "$f" idle_frames_read)
 }
 
 # memavail_drift LABEL: how much MemAvailable moves with no connections at all, over a span as

@@ -8,13 +8,17 @@
 // behind is closed, as SEND_BUFFER_BYTES closes ours. GET /healthz answers
 // {"status":"ok","connections":N}.
 //
-// Run: bun server.js (PORT, default 0: a free port on 127.0.0.1).
+// Run: bun server.js (PORT, default 0: a free port on 127.0.0.1). With TLS_CERT and TLS_KEY (PEM
+// files) it serves wss:// instead, for (c-tls).
 let nextId = 1;
 let connections = 0;
 
 const server = Bun.serve({
   hostname: "127.0.0.1",
   port: Number(process.env.PORT ?? 0),
+  tls: process.env.TLS_CERT
+    ? { cert: Bun.file(process.env.TLS_CERT), key: Bun.file(process.env.TLS_KEY) }
+    : undefined,
   fetch(req, server) {
     const url = new URL(req.url);
     if (url.pathname === "/healthz") {
