@@ -70,7 +70,7 @@ pub fn run(args: &Args) -> Result<Report, String> {
 
     // Let the server finish what the last connections started (with distinct nicknames, the
     // joins it sends to everyone), while the reading thread reads them, then measure.
-    let settle_s = settle(pid);
+    let settle_s = settle(pid, reading.as_ref());
     let rss_after = pid.and_then(proc::rss_kib);
     let threads_after = pid.and_then(proc::threads);
     let mem_after = proc::mem_available_kib();
@@ -164,21 +164,22 @@ pub fn run(args: &Args) -> Result<Report, String> {
     Ok(r)
 }
 
-/// Waits at least [`SETTLE_MIN`] and until the server used under [`QUIET_CPU`] of CPU time in
-/// the last [`QUIET_WINDOW`] (at most [`SETTLE_MAX`]); returns the seconds waited. Without the
-/// server's process, [`SETTLE_MIN`].
-fn settle(pid: Option<u32>) -> f64 {
+/// Waits at least [`SETTLE_MIN`] and until the last [`QUIET_WINDOW`] was quiet (at most
+/// [`SETTLE_MAX`]): the server used under [`QUIET_CPU`] of CPU time, and the reading clients
+/// (if they read) received no message, so that nothing the server still had to send them is
+/// waiting in its queues when the RSS is read. Returns the seconds waited.
+fn settle(pid: Option<u32>, reading: Option<&KeepReading>) -> f64 {
     let started = Instant::now();
-    let cpu = |pid: Option<u32>| pid.and_then(proc::cpu_seconds);
-    let mut before = cpu(pid);
+    let sample = || (pid.and_then(proc::cpu_seconds), reading.map(KeepReading::messages));
+    let mut before = sample();
     while started.elapsed() < SETTLE_MAX {
         thread::sleep(QUIET_WINDOW);
-        let now = cpu(pid);
-        let quiet = match (before, now) {
+        let now = sample();
+        let cpu_quiet = match (before.0, now.0) {
             (Some(b), Some(a)) => a - b < QUIET_CPU,
             _ => true,
         };
-        if quiet && started.elapsed() >= SETTLE_MIN {
+        if cpu_quiet && before.1 == now.1 && started.elapsed() >= SETTLE_MIN {
             break;
         }
         before = now;

@@ -17,7 +17,7 @@
 
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -166,6 +166,8 @@ pub fn close_code(payload: &[u8]) -> u16 {
 pub struct KeepReading {
     clients: mpsc::Sender<IdleClient>,
     stop: Arc<AtomicBool>,
+    /// Whole text messages read so far, by all clients (pings are not messages).
+    messages: Arc<AtomicU64>,
     handle: JoinHandle<Result<Vec<IdleClient>, String>>,
 }
 
@@ -174,12 +176,19 @@ impl KeepReading {
         let epoll = Epoll::new().map_err(|e| format!("epoll: {e}"))?;
         let (clients, queue) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let messages = Arc::new(AtomicU64::new(0));
+        let (flag, count) = (stop.clone(), messages.clone());
         let handle = thread::Builder::new()
             .name("idle-read".into())
-            .spawn(move || read_all(epoll, &queue, &flag))
+            .spawn(move || read_all(epoll, &queue, &flag, &count))
             .map_err(|e| format!("starting the reading thread: {e}"))?;
-        Ok(KeepReading { clients, stop, handle })
+        Ok(KeepReading { clients, stop, messages, handle })
+    }
+
+    /// Whole text messages the clients have read so far: while it grows, the server is still
+    /// sending them something (the joins of the last connections).
+    pub fn messages(&self) -> u64 {
+        self.messages.load(Ordering::Relaxed)
     }
 
     /// Hands a connected client over; false if the thread is gone.
@@ -200,6 +209,7 @@ fn read_all(
     mut epoll: Epoll,
     queue: &mpsc::Receiver<IdleClient>,
     stop: &AtomicBool,
+    messages: &AtomicU64,
 ) -> Result<Vec<IdleClient>, String> {
     let mut clients: Vec<IdleClient> = Vec::new();
     let (mut ready, mut pending) = (Vec::new(), Vec::new());
@@ -228,9 +238,11 @@ fn read_all(
             if client.end.is_some() {
                 continue;
             }
+            let before = client.tally.messages;
             if client.service() {
                 pending.push(token);
             }
+            messages.fetch_add(client.tally.messages - before, Ordering::Relaxed);
             if client.end.is_some() {
                 epoll.remove(client.conn.reader.tcp().as_raw_fd());
             }
