@@ -256,7 +256,82 @@ const TICK: Duration = Duration::from_millis(50);
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    use websocketchat::ws::handshake::accept_key;
+
     use super::*;
+    use crate::args::Url;
+    use crate::client::{Dial, Rng};
+
+    /// A server that accepts one WebSocket, sends `frames`, and returns what the client sent.
+    fn serve(frames: Vec<u8>) -> (Url, JoinHandle<Vec<u8>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = Url::parse(&format!("ws://{}/ws", listener.local_addr().unwrap())).unwrap();
+        let handle = thread::spawn(move || {
+            let (mut tcp, _) = listener.accept().unwrap();
+            tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let head = read_head(&mut tcp);
+            let key = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+                .unwrap()
+                .to_string();
+            let answer = format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                 Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+                accept_key(&key)
+            );
+            tcp.write_all(answer.as_bytes()).unwrap();
+            tcp.write_all(&frames).unwrap();
+            let mut got = Vec::new();
+            let _ = tcp.read_to_end(&mut got);
+            got
+        });
+        (url, handle)
+    }
+
+    fn read_head(tcp: &mut TcpStream) -> String {
+        let mut head = Vec::new();
+        let mut byte = [0u8];
+        while !head.ends_with(b"\r\n\r\n") {
+            tcp.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        String::from_utf8(head).unwrap()
+    }
+
+    #[test]
+    fn counts_frames_answers_pings_and_closes() {
+        // RFC 6455 §5.7: an unmasked "Hello", then a ping "Hi", then a close with 1000.
+        let mut frames = vec![0x81, 0x05, b'H', b'e', b'l', b'l', b'o'];
+        frames.extend([0x89, 0x02, b'H', b'i']);
+        frames.extend([0x88, 0x02, 0x03, 0xe8]);
+        let (url, server) = serve(frames);
+        let dial = Dial { url: &url, tls: None, recv_buffer: None, source: None, timeout: TIMEOUT };
+        let conn = dial.websocket("/ws?name=a", &mut Rng::new(7)).unwrap();
+        let mut client = IdleClient::new(conn);
+        while client.end.is_none() {
+            client.handle_frames();
+            if client.end.is_none() {
+                assert_ne!(client.conn.reader.fill().unwrap(), 0, "the stream ended first");
+            }
+        }
+        assert!(matches!(client.end, Some(End::Closed(1000))));
+        let t = client.tally;
+        assert_eq!((t.frames, t.messages, t.pings, t.bytes), (3, 1, 1, 15));
+        assert!(client.still_open().is_err(), "a closed client is not held");
+        drop(client);
+        // The client's frames: a masked pong with the ping's payload, then a masked close.
+        let got = server.join().unwrap();
+        assert_eq!(&got[..2], &[0x8a, 0x82]);
+        let unmasked: Vec<u8> = got[6..8].iter().zip(&got[2..6]).map(|(b, m)| b ^ m).collect();
+        assert_eq!(unmasked, b"Hi");
+        assert_eq!(&got[8..10], &[0x88, 0x82]);
+    }
+
+    const TIMEOUT: Duration = Duration::from_secs(5);
 
     #[test]
     fn close_codes() {
