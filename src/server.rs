@@ -81,7 +81,7 @@ pub fn run(config: Config) -> Result<(), Error> {
     let per_address = PerAddress::new(address_limits(&config));
     let limits = Limits::from_config(&config, per_address.clone());
     let mut broadcaster = Broadcaster::new(mailbox, epochs, limits, metrics.clone(), bus.others());
-    if let Some(ring) = write_path(config.io_uring, &metrics)? {
+    if let Some(ring) = write_path(config.io_uring, RING_ENTRIES, &metrics)? {
         broadcaster.write_with(ring);
     }
     // Who holds which name in the deployment, before the first connection is settled.
@@ -138,14 +138,19 @@ pub fn address_limits(config: &Config) -> AddressLimits {
     }
 }
 
-/// How the broadcaster writes (`IO_URING`): through an io_uring when the kernel allows it and
-/// `mode` wants it, else with one `send` per client; said once in the log and in `/metrics`.
-fn write_path(mode: IoUringMode, metrics: &Arc<Metrics>) -> Result<Option<Ring>, Error> {
+/// How the broadcaster writes (`IO_URING`): through an io_uring of `entries` when the kernel
+/// allows it and `mode` wants it, else with one `send` per client; said once in the log and in
+/// `/metrics`.
+fn write_path(
+    mode: IoUringMode,
+    entries: u32,
+    metrics: &Arc<Metrics>,
+) -> Result<Option<Ring>, Error> {
     if mode == IoUringMode::Off {
         info!("writes: one send per client (IO_URING=off)");
         return Ok(None);
     }
-    match Ring::new(RING_ENTRIES, metrics.clone()) {
+    match Ring::new(entries, metrics.clone()) {
         Ok(ring) => {
             info!("writes: io_uring ({} entries)", ring.entries());
             metrics.set_io_uring(true);
@@ -233,3 +238,26 @@ fn raise_open_file_limit() {
 
 /// How often the signal thread looks for a second signal while draining.
 const DRAIN_POLL: Duration = Duration::from_millis(50);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_io_uring_falls_back_with_auto_and_stops_the_start_with_on() {
+        let metrics = Arc::new(Metrics::default());
+        let path = |metrics: &Metrics| {
+            let text = metrics.prometheus();
+            text.lines().find(|l| l.ends_with(" 1") && l.contains("write_path{")).map(String::from)
+        };
+        // A ring of no entries is refused (EINVAL), as a seccomp profile refuses any ring.
+        assert!(write_path(IoUringMode::Auto, 0, &metrics).unwrap().is_none());
+        assert_eq!(path(&metrics).unwrap(), "websocketchat_write_path{path=\"send\"} 1");
+        let refused = write_path(IoUringMode::On, 0, &metrics).unwrap_err().to_string();
+        assert!(refused.starts_with("IO_URING=on, but io_uring cannot be used: "), "{refused}");
+        assert!(write_path(IoUringMode::Off, 8, &metrics).unwrap().is_none());
+        // Where the kernel allows it (it does here), `on` gets its ring.
+        assert!(write_path(IoUringMode::On, 8, &metrics).unwrap().is_some());
+        assert_eq!(path(&metrics).unwrap(), "websocketchat_write_path{path=\"io_uring\"} 1");
+    }
+}

@@ -29,7 +29,7 @@ use super::Broadcaster;
 use super::round::Round;
 use crate::chat::hub::Client;
 use crate::chat::inbox::Event;
-use crate::ws::outbound::{Outbound, Ring, Sent, write_round};
+use crate::ws::outbound::{Ring, Sent, Write, write_round};
 
 /// The clients delivery is not done with after a round: those with bytes the kernel has not
 /// taken yet, and those sent a close frame that have not answered.
@@ -88,7 +88,7 @@ impl Broadcaster {
                     clients.push((client, all.len()..all.len() + frames.len()));
                     all.extend_from_slice(frames);
                 });
-                let writes: Vec<(&Outbound, &[&Bytes])> =
+                let writes: Vec<Write<'_>> =
                     clients.iter().map(|(c, at)| (&*c.outbound, &all[at.clone()])).collect();
                 let sent = write_round(ring, &writes);
                 for ((client, at), sent) in clients.iter().zip(sent) {

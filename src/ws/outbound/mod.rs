@@ -79,7 +79,7 @@ use crate::ws::tap::{Tap, Tapped};
 use plain::{write_direct, write_plain};
 pub use requests::WriteRequests;
 use tls::write_tls;
-pub use uring::{RING_ENTRIES, Ring, write_round};
+pub use uring::{RING_ENTRIES, Ring, Write, write_round};
 
 /// The outcome of handing frames to a client's queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -97,27 +97,20 @@ impl Ring {
 
     /// Submits one send per client of `chunk` (indexes into `writes`, each in flight) and waits
     /// for all of their completions; writes each client's outcome into `sent`.
-    fn write(&mut self, writes: &[(&Outbound, &[&Bytes])], chunk: &[usize], sent: &mut [Sent]) {
-        // Several frames: one iovec each, all in one vector that does not move once built...
-        let mut iovecs: Vec<libc::iovec> = Vec::new();
-        for &i in chunk.iter().filter(|&&i| writes[i].1.len() > 1) {
-            iovecs.extend(writes[i].1.iter().map(|frame| libc::iovec {
-                iov_base: frame.as_ptr() as *mut libc::c_void,
-                iov_len: frame.len(),
-            }));
+    fn write(&mut self, writes: &[Write<'_>], chunk: &[usize], sent: &mut [Sent]) {
+        // Built before any entry points into them; moving the vectors does not move their heap.
+        let (iovecs, headers) = messages(writes, chunk);
+        self.push(writes, chunk, &headers);
+        if let Err((error, done)) = self.reap(writes, chunk, sent) {
+            self.give_up(error, writes, chunk, &done, sent);
+            std::mem::forget((iovecs, headers));
         }
-        // ...and a message header per client pointing into it.
-        let mut headers: Vec<libc::msghdr> = Vec::new();
-        let mut at = 0;
-        for &i in chunk.iter().filter(|&&i| writes[i].1.len() > 1) {
-            // SAFETY: msghdr is a plain C struct; all zeros is a valid empty header.
-            let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
-            header.msg_iov = iovecs[at..].as_mut_ptr();
-            header.msg_iovlen = writes[i].1.len() as _;
-            at += writes[i].1.len();
-            headers.push(header);
-        }
-        let mut next_header = headers.iter();
+    }
+
+    /// Puts a SEND (one frame) or a SENDMSG (several: `headers`, in order) per client of `chunk`
+    /// in the submission queue.
+    fn push(&mut self, writes: &[Write<'_>], chunk: &[usize], headers: &[libc::msghdr]) {
+        let mut headers = headers.iter();
         let mut queue = self.ring.submission();
         for (position, &i) in chunk.iter().enumerate() {
             let (out, frames) = writes[i];
@@ -128,17 +121,27 @@ impl Ring {
                     opcode::Send::new(fd, one.as_ptr(), len).flags(SEND_FLAGS).build()
                 }
                 _ => {
-                    let header = next_header.next().expect("a header for each several-frame send");
+                    let header = headers.next().expect("a header for each several-frame send");
                     opcode::SendMsg::new(fd, header).flags(SEND_FLAGS as u32).build()
                 }
             };
             // SAFETY: the frame, or the header and its iovecs, stay alive and unmoved until this
-            // entry's completion is read below (or are leaked, in `give_up`).
+            // entry's completion is read (`reap`), or are leaked (`write`, after `give_up`).
             let pushed = unsafe { queue.push(&entry.user_data(position as u64)) };
             pushed.expect("a chunk never holds more sends than the ring has entries");
         }
-        drop(queue);
         self.metrics.io_uring_sends(chunk.len() as u64);
+    }
+
+    /// Submits what is queued and waits until every send of `chunk` has completed, handing each
+    /// result to its `Outbound`. On a failure that may leave sends in the kernel's hands: the
+    /// error, and which sends completed.
+    fn reap(
+        &mut self,
+        writes: &[Write<'_>],
+        chunk: &[usize],
+        sent: &mut [Sent],
+    ) -> Result<(), (io::Error, Vec<bool>)> {
         let mut done = vec![false; chunk.len()];
         let mut left = chunk.len();
         while left > 0 {
@@ -146,8 +149,7 @@ impl Ring {
             if let Err(e) = self.ring.submit_and_wait(left) {
                 // Interrupted, or short of memory or of room for completions: reap and go on.
                 if !matches!(e.raw_os_error(), Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)) {
-                    self.give_up(e, (writes, chunk, &done, sent), (iovecs, headers));
-                    return;
+                    return Err((e, done));
                 }
             }
             for completion in self.ring.completion() {
@@ -158,21 +160,22 @@ impl Ring {
                 left -= 1;
             }
         }
+        Ok(())
     }
 
-    /// `io_uring_enter` failed for good: the kernel may still hold some of the chunk's sends.
-    /// What they point to is leaked (never freed, so never read after free), their clients
+    /// `io_uring_enter` failed for good: the kernel may still hold the sends not `done`. The
+    /// frames they point to are leaked (never freed, so never read after free), their clients
     /// closed (how much of their stream went out is unknown), and the ring retired.
-    #[allow(clippy::type_complexity)]
     fn give_up(
         &mut self,
         error: io::Error,
-        (writes, chunk, done, sent): (&[(&Outbound, &[&Bytes])], &[usize], &[bool], &mut [Sent]),
-        buffers: (Vec<libc::iovec>, Vec<libc::msghdr>),
+        writes: &[Write<'_>],
+        chunk: &[usize],
+        done: &[bool],
+        sent: &mut [Sent],
     ) {
         warn!("io_uring failed ({error}): writing with one send per client from now on");
         self.broken = true;
-        std::mem::forget(buffers);
         for (&i, _) in chunk.iter().zip(done).filter(|(_, done)| !**done) {
             let (out, frames) = writes[i];
             std::mem::forget(frames.iter().map(|&frame| frame.clone()).collect::<Vec<Bytes>>());
@@ -188,10 +191,13 @@ impl std::fmt::Debug for Ring {
     }
 }
 
+/// One client's part of a round: its `Outbound` and its frames.
+pub type Write<'a> = (&'a Outbound, &'a [&'a Bytes]);
+
 /// Writes a round: each client its frames, `writes[i]` with outcome `i` of the result. Clients
 /// in the direct case go out through `ring` in one submission (a few, past
 /// [`Ring::entries`] clients); the others through [`Outbound::send`].
-pub fn write_round(ring: &mut Ring, writes: &[(&Outbound, &[&Bytes])]) -> Vec<Sent> {
+pub fn write_round(ring: &mut Ring, writes: &[Write<'_>]) -> Vec<Sent> {
     let mut sent = vec![Sent::Closed; writes.len()];
     let mut direct = Vec::with_capacity(writes.len());
     for (i, &(out, frames)) in writes.iter().enumerate() {
@@ -207,6 +213,32 @@ pub fn write_round(ring: &mut Ring, writes: &[(&Outbound, &[&Bytes])]) -> Vec<Se
         ring.write(writes, chunk, &mut sent);
     }
     sent
+}
+
+/// The iovecs of the clients of `chunk` with several frames, one per frame, and a message
+/// header per such client pointing into them, in the order of `chunk`.
+fn messages(writes: &[Write<'_>], chunk: &[usize]) -> (Vec<libc::iovec>, Vec<libc::msghdr>) {
+    let several = || chunk.iter().map(|&i| writes[i].1).filter(|frames| frames.len() > 1);
+    let mut iovecs: Vec<libc::iovec> = several()
+        .flatten()
+        .map(|frame| libc::iovec {
+            iov_base: frame.as_ptr() as *mut libc::c_void,
+            iov_len: frame.len(),
+        })
+        .collect();
+    let base = iovecs.as_mut_ptr();
+    let mut at = 0;
+    let headers = several()
+        .map(|frames| {
+            // SAFETY: msghdr is a plain C struct; all zeros is a valid empty header.
+            let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
+            header.msg_iov = base.wrapping_add(at);
+            header.msg_iovlen = frames.len() as _;
+            at += frames.len();
+            header
+        })
+        .collect();
+    (iovecs, headers)
 }
 
 impl Outbound {
