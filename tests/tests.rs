@@ -14,3 +14,4 @@ mod lifecycle;
 mod rooms;
 mod slow_clients;
 mod tls;
+mod write_path;
