@@ -21,6 +21,10 @@ fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some("decode") {
         return decode(&args[1..]);
     }
+    if matches!(args.first().map(String::as_str), None | Some("serve")) {
+        // Once, before any thread starts: see memory.rs.
+        websocketchat::memory::without_thread_caches();
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(e) => return fail(&e),

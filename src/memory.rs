@@ -1,40 +1,44 @@
-//! Memory tricks, kept out of the reading path: the one module that may use `unsafe`.
+//! Memory tricks, kept out of the reading path.
 //!
 //! A learner can skip this file: nothing here changes what the server does, only what an idle
 //! connection costs. `connection::serve` applies it at one point, around a connection's two
 //! phases: [`http_phase`] runs the HTTP phase, [`reader_phase`] runs the session in place of
-//! `Reader::run`. No layer below imports it. Each trick is listed with what it buys, measured
-//! with 2,000 idle plain connections to the lean build (`/proc/PID/smaps`, the 256 KiB stack
-//! mappings, and `VmRSS`); `BENCH_ONLY=c make bench` gives 13.4 KiB per idle connection with all
-//! four.
+//! `Reader::run`; `main` calls [`without_thread_caches`] once at start. No layer below imports
+//! it. Each trick is listed with what it buys; the figures of issue 25 are 5,000 idle plain
+//! connections that read everything the server sends (`make bench`'s (c), default build,
+//! distinct nicknames), and 2,000 over `wss://` ((c-tls)): 18.5 and 22.6 KiB per connection
+//! before that issue's three tricks (the first three rows), 11.7 and 15.8 KiB with them.
 //!
 //! | trick | where | idle connection without it |
 //! |---|---|---|
-//! | [`release_unused_stack`]: give back the stack pages the HTTP phase touched | [`reader_phase`], before the session | +4 KiB (stack: 12 KiB instead of 8) |
+//! | [`ReleaseWhenQuiet`]: give back the stack pages below the session's loop once the peer has been quiet for a second, and wait for it from the loop's own frame (a one-byte `peek`) instead of inside tungstenite | [`reader_phase`]; the wait in `ws::reader` ("Waiting") | +4 KiB (stack: 12 KiB instead of 8: tungstenite's read path goes 8.3 KiB below the top of the stack, the peek 7.2, and a thread's control block and TLS fill the first 4.6) |
+//! | tungstenite's read buffer at 256 bytes, not 2 KiB | `READ_BUFFER_BYTES` in `ws::upgrade` | +1.75 KiB |
+//! | [`without_thread_caches`]: no glibc tcache (freed blocks a thread keeps for itself) | `main`, once | +1.0 KiB (12.7 KiB with one block kept per size, 12.0 with none, against 13.0: the rest of a connection's heap is its tungstenite buffer and `WebSocket`, its queue, the handshake the inspector keeps, the thread's own bookkeeping in glibc and std, and its entries in the broadcaster's tables) |
 //! | tungstenite's `WebSocket` on the heap, so the session's frames stay shallow | `Box` in `ws::upgrade::Upgraded` | +4 KiB (stack: 12 KiB instead of 8) |
 //! | the request head read into a buffer whose first kilobyte is on the stack | `HeadBuffer` in `http::request` (HTTP's own buffer: it carries its figure there) | +1 KiB (a freed heap buffer stays cached by the thread's allocator) |
-//! | [`ReleaseAfterOpen`]: give back, once more, the pages the handler's first frames touched | wraps the handler in [`reader_phase`] | +4 KiB over `wss://` (stack: 12 KiB instead of 8; the TLS write of the chat's `hello` goes a page deeper than the idle read loop; 2,000 idle `wss://` connections, 29.3 KiB each without it, 25.4 KiB with it) |
 //! | [`on_a_thread_of_its_own`]: the HTTP phase of a `wss://` connection (the TLS handshake) on a short-lived thread, the session on the connection's | [`http_phase`] | +4.4 KiB over `wss://` (2,000 idle `wss://` connections, 22.3 KiB each without it, 18.0 KiB with it: the small blocks the handshake frees stay in the freeing thread's glibc tcache, and a thread's tcache goes back only when the thread ends). It costs a thread start, about 40 µs of server CPU per TLS connection (460 against 500 µs, noisy); plain connections would gain 0.25 KiB for 35 to 50 µs more (200 µs), so they do not use it |
 //! | buffers of our own for TLS, empty while idle: rustls's unbuffered API | `net::tls_session` | +3.8 KiB over `wss://` (rustls's buffered connection keeps its incoming ciphertext buffer at 4 KiB for the connection's life; 26.0 against 22.3 KiB) |
-//! | `sendmsg`'s kilobyte of iovecs kept out of single-frame writes | `#[inline(never)]` on `ws::outbound::plain::send_many` | +4 KiB once the connection has been pinged (stack: 12 KiB instead of 8, with `PING_INTERVAL_SECS=1`; `make bench` holds its idle connections for less than one ping interval, so it does not see this one) |
+//! | `sendmsg`'s kilobyte of iovecs kept out of single-frame writes | `#[inline(never)]` on `ws::outbound::plain::send_many` | +4 KiB once the connection has been pinged (stack: 12 KiB instead of 8, with `PING_INTERVAL_SECS=1`) |
+//!
+//! The rows after the first three were measured before issue 25, with 2,000 idle connections that
+//! read only their first frames, on another machine (13.4 KiB per connection then).
 //!
 //! Tried and dropped, because they measured nothing: `#[inline(never)]` on the HTTP phase and on
-//! the failure log. Not taken: `GLIBC_TUNABLES=glibc.malloc.tcache_count=0`, no tcache at all
-//! (16.5 KiB per idle `wss://` connection instead of 18.0, 13.0 instead of 14.0 over `ws://`): the
-//! bare binary would have to re-execute itself to set it, and every allocation of the broadcaster
-//! would lose its fast path (see BENCHMARKS.md, "Over TLS").
+//! the failure log; `MALLOC_ARENA_MAX=1` and `2` (fewer glibc arenas: 18.46 and 18.44 KiB against
+//! 18.44). Replaced: giving the stack back right after the handler's first frames (the `hello`)
+//! and before the session, which the session's first read then touched again.
 //!
-//! # Giving back the stack pages a connection's HTTP phase touched
+//! # Giving back the stack pages a connection touched
 //!
 //! A connection thread reserves [`CONNECTION_STACK_BYTES`] of stack, but memory is only spent on
 //! the pages it touches, and a page once touched stays resident until the thread ends. The HTTP
-//! phase (the TLS handshake, httparse's header array, building the `101` answer) runs deeper than
-//! the session loop that follows for the rest of the connection's life. So when the session
-//! starts, with those frames gone, [`release_unused_stack`] tells the kernel that the pages below
-//! the current frame hold nothing (`madvise(MADV_DONTNEED)`): they are unmapped now and come back
-//! as zero pages if a later call goes that deep again (a chat message does, an idle connection
-//! does not). What stays: the thread's control block and TLS in one page, the session loop in the
-//! next.
+//! phase (the TLS handshake, httparse's header array, building the `101` answer), the first
+//! frames and tungstenite's read path all run deeper than the session loop. So when the peer
+//! falls quiet, [`release_unused_stack`] tells the kernel that the pages below the current frame
+//! hold nothing (`madvise(MADV_DONTNEED)`): they are unmapped now and come back as zero pages
+//! when a later call goes that deep again (the peer's next frame does, and the next quiet second
+//! gives them back again). What stays: the thread's control block and TLS in one page, the
+//! session loop in the next.
 //!
 //! [`CONNECTION_STACK_BYTES`]: crate::net::accept::CONNECTION_STACK_BYTES
 #![allow(unsafe_code)]
@@ -47,6 +51,47 @@ use tungstenite::Bytes;
 use crate::ws::outbound::Outbound;
 use crate::ws::reader::{Close, End, Handler, Reader};
 
+/// Starts the server again, once, in place (`execve` of `/proc/self/exe`, the same process id,
+/// arguments and environment), with glibc's per-thread cache of freed blocks turned off
+/// (`GLIBC_TUNABLES=glibc.malloc.tcache_count=0`), unless `GLIBC_TUNABLES` already sets it (as it
+/// does in the process started so). glibc reads its tunables only when a program starts, so
+/// there is no other way for a program to set this one for itself. Returns, doing nothing, when
+/// it cannot (no `/proc`, or not glibc): the server then runs with the cache.
+///
+/// Why: each thread keeps up to seven freed blocks of every small size for its next
+/// allocations, and a connection's thread frees blocks in its HTTP phase and its first frames
+/// that nothing will reuse while it waits. Measured: -1.0 KiB per idle connection (5,000 idle
+/// plain connections, 13.0 against 12.0 KiB), and no change in (a)'s CPU (BENCHMARKS.md). The
+/// setting is glibc's; whoever sets `GLIBC_TUNABLES` themselves decides it.
+pub fn without_thread_caches() {
+    if !cfg!(all(target_os = "linux", target_env = "gnu")) {
+        return;
+    }
+    let tunables = std::env::var_os("GLIBC_TUNABLES").unwrap_or_default();
+    let tunables = tunables.to_string_lossy();
+    if tunables.contains(TCACHE_TUNABLE) {
+        return;
+    }
+    let with = match tunables.is_empty() {
+        true => format!("{TCACHE_TUNABLE}=0"),
+        false => format!("{tunables}:{TCACHE_TUNABLE}=0"),
+    };
+    let mut args = std::env::args_os();
+    let mut again = std::process::Command::new("/proc/self/exe");
+    if let Some(name) = args.next() {
+        std::os::unix::process::CommandExt::arg0(&mut again, name);
+    }
+    again.args(args).env("GLIBC_TUNABLES", with);
+    // `exec` returns only when it failed; the server runs on as it is.
+    let failed = std::os::unix::process::CommandExt::exec(&mut again);
+    eprintln!(
+        "websocketchat: running with glibc's thread caches (could not start again: {failed})"
+    );
+}
+
+/// glibc's tunable for the number of freed blocks a thread keeps per size.
+const TCACHE_TUNABLE: &str = "glibc.malloc.tcache_count";
+
 /// Runs a connection's HTTP phase and returns what it returns: over TLS on a thread of its own
 /// ([`on_a_thread_of_its_own`]), so that what the TLS handshake freed goes back when that thread
 /// ends; a plain connection's here, where the gain would not pay for a thread.
@@ -57,37 +102,28 @@ pub fn http_phase<T: Send>(tls: bool, phase: impl FnOnce() -> T + Send) -> T {
     }
 }
 
-/// Runs `reader` with `handler` as `Reader::run` does, first giving back the stack pages the
-/// HTTP phase touched ([`release_unused_stack`]), and again those the handler's first frames
-/// touched ([`ReleaseAfterOpen`]). Inlined, so that the session runs no deeper than it would
-/// without it: one frame more could take the idle read loop into another 4 KiB stack page.
+/// Runs `reader` with `handler` as `Reader::run` does, and gives back the stack pages the
+/// connection touched each time its peer falls quiet ([`ReleaseWhenQuiet`]). Inlined, so that
+/// the session runs no deeper than it would without it.
 #[inline]
 pub fn reader_phase(reader: Reader, handler: &mut dyn Handler) -> End {
-    release_unused_stack();
-    reader.run(&mut ReleaseAfterOpen(handler))
+    reader.run(&mut ReleaseWhenQuiet(handler))
 }
 
-/// A handler that gives back the stack pages its [`Handler::on_open`] touched: the first frames a
-/// connection sends (the chat's `hello`, encrypted with TLS) go a page deeper than the idle read
-/// loop, and the page would otherwise stay resident for the connection's life. A chat client
-/// that presents its session in its first message gets its `hello` from that message's
-/// [`Handler::on_text`] (the handler had a [`Handler::deadline`] for it): given back there too.
-struct ReleaseAfterOpen<'h>(&'h mut dyn Handler);
+/// A handler that gives back the stack pages below the session's loop when the peer falls quiet
+/// ([`Handler::on_quiet`]): what the HTTP phase (the TLS handshake, httparse's header array), the
+/// first frames (the chat's `hello`, encrypted with TLS) and tungstenite's read path touched.
+/// The session then waits with a shallow peek (`ws/reader.rs`, "Waiting"), so the pages stay
+/// unused until the peer speaks again.
+struct ReleaseWhenQuiet<'h>(&'h mut dyn Handler);
 
-impl Handler for ReleaseAfterOpen<'_> {
+impl Handler for ReleaseWhenQuiet<'_> {
     fn on_open(&mut self, out: &Arc<Outbound>) -> Result<(), Close> {
-        let opened = self.0.on_open(out);
-        release_unused_stack();
-        opened
+        self.0.on_open(out)
     }
 
     fn on_text(&mut self, text: &str, out: &Arc<Outbound>) -> Result<(), Close> {
-        let first = self.0.deadline().is_some();
-        let done = self.0.on_text(text, out);
-        if first {
-            release_unused_stack();
-        }
-        done
+        self.0.on_text(text, out)
     }
 
     fn on_binary(&mut self, data: Bytes, out: &Arc<Outbound>) -> Result<(), Close> {
@@ -100,6 +136,11 @@ impl Handler for ReleaseAfterOpen<'_> {
 
     fn deadline(&self) -> Option<(Instant, Close)> {
         self.0.deadline()
+    }
+
+    fn on_quiet(&mut self) {
+        self.0.on_quiet();
+        release_unused_stack();
     }
 }
 
@@ -180,9 +221,11 @@ fn page_size() -> usize {
 
 /// The stack of a thread [`on_a_thread_of_its_own`] starts: a connection thread's.
 const PHASE_STACK_BYTES: usize = crate::net::accept::CONNECTION_STACK_BYTES;
-/// Stack kept below the caller's frame: room for this function's own frame and the system call
-/// wrapper it calls, with plenty to spare.
-const MARGIN: usize = 1024;
+/// Stack kept below the caller's frame: room for the rest of this function's own frame and the
+/// `madvise` wrapper it calls (a system call instruction, no stack of its own). Small on
+/// purpose: the idle session waits about 7.2 KiB below the top of its stack and releases from a
+/// few frames deeper, so a margin of a kilobyte would keep a third page.
+const MARGIN: usize = 256;
 
 #[cfg(test)]
 mod tests {

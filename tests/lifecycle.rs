@@ -226,3 +226,54 @@ fn a_client_that_answers_pings_stays_and_a_silent_one_is_closed() {
     // The silent client never read, so it never answered a ping: it was closed as idle.
     assert_eq!(silent.close_code(), 1000);
 }
+
+#[test]
+fn a_client_silent_for_longer_than_quiet_is_heard_at_once_over_ws_and_wss() {
+    // After a second of silence the reader waits with a peek at the socket instead of inside
+    // tungstenite (ws/reader.rs, "Waiting"): what the client sends then must be read as before.
+    for server in [Server::start(&[]), Server::start_tls(&[])] {
+        let mut quiet = server.connect("/ws?name=quiet");
+        let mut other = server.connect("/ws?name=other");
+        for round in 0..2 {
+            std::thread::sleep(Duration::from_millis(1500));
+            let sent = Instant::now();
+            quiet.say(&format!("after silence {round}"));
+            let message = other.next_of("message");
+            assert_eq!(message["text"], format!("after silence {round}"), "tls: {}", server.tls);
+            assert!(sent.elapsed() < Duration::from_millis(500), "{:?}", sent.elapsed());
+        }
+        // A ping after the silence is answered (tungstenite's pong, from the reader).
+        std::thread::sleep(Duration::from_millis(1500));
+        quiet.send(Message::Ping(b"still there?".to_vec().into()));
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            assert!(Instant::now() < until, "no pong after the silence (tls: {})", server.tls);
+            if let Message::Pong(payload) = quiet.ws.read().unwrap() {
+                assert_eq!(&payload[..], b"still there?");
+                break;
+            }
+        }
+    }
+}
+
+#[test]
+fn the_server_starts_again_once_without_glibc_thread_caches_unless_told_otherwise() {
+    // memory.rs: the server sets glibc's tunable for itself by starting again in place.
+    let server = Server::start(&[]);
+    let environ = server.environ();
+    assert!(
+        environ.lines().any(|l| l == "GLIBC_TUNABLES=glibc.malloc.tcache_count=0"),
+        "{environ}"
+    );
+    let mut client = server.connect("/ws?name=after");
+    client.say("served after starting again");
+    assert_eq!(client.next_of("message")["text"], "served after starting again");
+    // Whoever sets the tunable decides it; other tunables are kept beside ours.
+    let told = Server::start(&[("GLIBC_TUNABLES", "glibc.malloc.tcache_count=3")]);
+    assert!(told.environ().lines().any(|l| l == "GLIBC_TUNABLES=glibc.malloc.tcache_count=3"));
+    // (glibc splits the variable at its colons in place as it reads it.)
+    let other = Server::start(&[("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=131072")]);
+    let environ = other.environ();
+    assert!(environ.contains("GLIBC_TUNABLES=glibc.malloc.trim_threshold=131072"), "{environ}");
+    assert!(environ.contains("glibc.malloc.tcache_count=0"), "{environ}");
+}

@@ -54,6 +54,11 @@ pub trait Handler {
     fn deadline(&self) -> Option<(Instant, Close)> {
         None
     }
+    /// The peer has sent nothing for [`QUIET`] since its last frame, and the session now waits
+    /// for its next one without going through tungstenite (see "Waiting" in [`Reader`]'s
+    /// docs); a connection's memory tricks (`memory.rs`) give back stack pages here. The default
+    /// does nothing.
+    fn on_quiet(&mut self) {}
 }
 
 /// A close frame to send: a status code (RFC 6455 §7.4.1) and a short reason.
@@ -115,6 +120,18 @@ pub struct Timing {
 }
 
 /// One upgraded connection, read by its own thread.
+///
+/// # Waiting
+/// A session spends most of its life waiting for the peer's next frame. While frames come, it
+/// waits inside tungstenite's `read` (a blocking read with a timeout: the next deadline). Once
+/// the peer has been silent for [`QUIET`], it tells the handler ([`Handler::on_quiet`]) and waits
+/// with a one-byte `peek` at the socket from its own frame instead, and goes back to tungstenite
+/// when the peek says something came. Both waits end at the same deadlines; the second is
+/// shallower: tungstenite's read path is several kilobytes of stack deep, and a thread's stack
+/// pages, once touched, stay in memory while it waits (`memory.rs` gives them back at
+/// [`Handler::on_quiet`], so an idle connection keeps two pages, not three). Nothing complete is
+/// left in tungstenite's buffer when the quiet wait starts: it starts only after tungstenite
+/// itself went to the socket for more and found nothing.
 pub struct Reader {
     ws: Box<WebSocket<ClientStream>>,
     outbound: Arc<Outbound>,
@@ -142,6 +159,8 @@ impl Reader {
         let Timing { ping_every, idle } = self.timing;
         let mut heard = Instant::now();
         let mut pinged = heard;
+        // Waiting in tungstenite (`Active`) or with a peek at the socket (`Quiet`): see "Waiting".
+        let mut quiet = false;
         loop {
             if let Some(code) = self.outbound.closing_code() {
                 // Another thread closed us (1013 too slow, 1001 shutdown): await the answer.
@@ -167,11 +186,22 @@ impl Reader {
                 pinged = now;
                 continue;
             }
-            let wake = due.map_or(idle_at.min(ping_at), |(at, _)| at.min(idle_at).min(ping_at));
+            let mut wake = due.map_or(idle_at.min(ping_at), |(at, _)| at.min(idle_at).min(ping_at));
+            if !quiet {
+                wake = wake.min(heard + QUIET);
+            }
             if let Err(e) = self.wait_at_most(wake - now) {
                 return End::Dropped(e.to_string());
             }
-            match self.ws.read() {
+            if quiet {
+                match self.outbound.socket().peek(&mut [0u8; 1]) {
+                    // Something came (or the end of the stream, which tungstenite reports).
+                    Ok(_) => quiet = false,
+                    Err(e) if is_timeout(&e) => continue,
+                    Err(e) => return End::Dropped(e.to_string()),
+                }
+            }
+            match self.read_message() {
                 Ok(Message::Close(frame)) => return self.answer_close(frame),
                 Ok(message) => {
                     heard = Instant::now();
@@ -179,10 +209,22 @@ impl Reader {
                         return self.close(close);
                     }
                 }
-                Err(WsError::Io(e)) if is_timeout(&e) => {}
+                Err(WsError::Io(e)) if is_timeout(&e) => {
+                    if Instant::now() >= heard + QUIET {
+                        quiet = true;
+                        handler.on_quiet();
+                    }
+                }
                 Err(e) => return self.on_error(e),
             }
         }
+    }
+
+    /// tungstenite's read, out of line so that its frames are not part of the loop's own: the
+    /// quiet wait stays shallow (see "Waiting").
+    #[inline(never)]
+    fn read_message(&mut self) -> Result<Message, WsError> {
+        self.ws.read()
     }
 
     /// Hands a complete message to the handler; control frames were dealt with by tungstenite.
@@ -304,6 +346,8 @@ impl Reader {
 
 /// RFC 6455 §7.4.1 1000, "normal closure": the peer was silent for `IDLE_TIMEOUT_SECS`.
 const IDLE_TIMEOUT: Close = Close::new(1000, "idle timeout");
+/// How long a peer stays silent before the session waits for it the shallow way (see "Waiting").
+pub const QUIET: Duration = Duration::from_secs(1);
 /// How long we wait for the other side's close frame once ours is sent.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// How often a session waiting for its queue to drain looks again.

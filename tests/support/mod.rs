@@ -105,6 +105,13 @@ impl Server {
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 
+    /// The server process's environment as it runs now (`/proc/<pid>/environ`), one
+    /// `NAME=value` a line: what it started again with, if it did (`memory.rs`).
+    pub fn environ(&self) -> String {
+        let raw = std::fs::read(format!("/proc/{}/environ", self.child.id())).unwrap();
+        String::from_utf8_lossy(&raw).replace('\0', "\n")
+    }
+
     /// Bytes of every file in the server's store (`data/`), 0 when it has none.
     pub fn store_bytes(&self) -> u64 {
         let Ok(entries) = std::fs::read_dir(self.dir.join("data")) else { return 0 };
