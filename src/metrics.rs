@@ -29,11 +29,6 @@ pub struct Metrics {
     history_bytes: AtomicU64,
     /// Set on SIGTERM for `DRAIN_SECS`: `/healthz` says so and upgrades are refused.
     draining: AtomicBool,
-    /// The broadcaster writes through io_uring (`IO_URING`), not with one `send` per client.
-    io_uring: AtomicBool,
-    /// `io_uring_enter` calls made by the broadcaster's writes, and the sends they carried.
-    io_uring_submits: AtomicU64,
-    io_uring_sends: AtomicU64,
 }
 
 impl Metrics {
@@ -114,21 +109,6 @@ impl Metrics {
     /// The server is going away: from now on `/healthz` answers 503 and upgrades are refused.
     pub fn start_draining(&self) {
         self.draining.store(true, Relaxed);
-    }
-
-    /// Says which write path runs: io_uring (`true`) or one `send` per client.
-    pub fn set_io_uring(&self, on: bool) {
-        self.io_uring.store(on, Relaxed);
-    }
-
-    /// One `io_uring_enter` of the broadcaster's writes.
-    pub fn io_uring_submit(&self) {
-        self.io_uring_submits.fetch_add(1, Relaxed);
-    }
-
-    /// `n` sends handed to io_uring.
-    pub fn io_uring_sends(&self, n: u64) {
-        self.io_uring_sends.fetch_add(n, Relaxed);
     }
 
     /// Whether the server is draining (see [`Metrics::start_draining`]).
@@ -216,28 +196,6 @@ impl Metrics {
             "gauge",
             "Bytes in the store's log (0 without a store).",
             &one(self.history_bytes.load(Relaxed)),
-        );
-        let io_uring = u64::from(self.io_uring.load(Relaxed));
-        metric(
-            "websocketchat_write_path",
-            "gauge",
-            "How the broadcaster writes (IO_URING): 1 on the path in use, io_uring (one submission per round) or send (one per client).",
-            &[
-                ("{path=\"io_uring\"}".to_string(), io_uring),
-                ("{path=\"send\"}".to_string(), 1 - io_uring),
-            ],
-        );
-        metric(
-            "websocketchat_io_uring_submits_total",
-            "counter",
-            "io_uring_enter calls made by the broadcaster's writes.",
-            &one(self.io_uring_submits.load(Relaxed)),
-        );
-        metric(
-            "websocketchat_io_uring_sends_total",
-            "counter",
-            "Sends submitted through io_uring (one per client in the direct case per round).",
-            &one(self.io_uring_sends.load(Relaxed)),
         );
         let refused: Vec<(String, u64)> = Rejection::ALL
             .iter()
@@ -335,14 +293,5 @@ mod tests {
         );
         assert!(text.contains("websocketchat_close_frames_sent_total{code=\"1013\"} 1\n"));
         assert!(text.contains("# TYPE websocketchat_connections_open gauge\n"));
-        assert!(text.contains("websocketchat_write_path{path=\"send\"} 1\n"));
-        m.set_io_uring(true);
-        m.io_uring_submit();
-        m.io_uring_sends(3);
-        let text = m.prometheus();
-        assert!(text.contains("websocketchat_write_path{path=\"io_uring\"} 1\n"));
-        assert!(text.contains("websocketchat_write_path{path=\"send\"} 0\n"));
-        assert!(text.contains("websocketchat_io_uring_submits_total 1\n"));
-        assert!(text.contains("websocketchat_io_uring_sends_total 3\n"));
     }
 }

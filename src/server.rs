@@ -29,7 +29,7 @@ use crate::chat::broadcaster::{Broadcaster, Limits};
 use crate::chat::history::{Epochs, new_epoch};
 use crate::chat::inbox::{Event, Inbox};
 use crate::chat::room::Admission;
-use crate::config::{Config, HANDSHAKE_HEADROOM, IoUringMode};
+use crate::config::{Config, HANDSHAKE_HEADROOM};
 use crate::connection::{self, Context};
 use crate::error::Error;
 use crate::error::Rejection;
@@ -38,7 +38,6 @@ use crate::net::accept::{Admit, accept_loop, reachable, spawn};
 use crate::net::per_address::{AddressLimits, PerAddress};
 use crate::net::tls;
 use crate::store::{Opened, Store};
-use crate::ws::outbound::{RING_ENTRIES, Ring};
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(config: Config) -> Result<(), Error> {
@@ -81,9 +80,6 @@ pub fn run(config: Config) -> Result<(), Error> {
     let per_address = PerAddress::new(address_limits(&config));
     let limits = Limits::from_config(&config, per_address.clone());
     let mut broadcaster = Broadcaster::new(mailbox, epochs, limits, metrics.clone(), bus.others());
-    if let Some(ring) = write_path(config.io_uring, RING_ENTRIES, &metrics)? {
-        broadcaster.write_with(ring);
-    }
     // Who holds which name in the deployment, before the first connection is settled.
     broadcaster.recall(recalled);
     if let Some(Opened { store, entries, .. }) = store {
@@ -135,34 +131,6 @@ pub fn address_limits(config: &Config) -> AddressLimits {
         sessions_per_min: config.new_sessions_per_address_per_min,
         rooms: share(config.max_rooms_per_address, config.max_rooms),
         unanswered_per_min: config.unanswered_per_address_per_min,
-    }
-}
-
-/// How the broadcaster writes (`IO_URING`): through an io_uring of `entries` when the kernel
-/// allows it and `mode` wants it, else with one `send` per client; said once in the log and in
-/// `/metrics`.
-fn write_path(
-    mode: IoUringMode,
-    entries: u32,
-    metrics: &Arc<Metrics>,
-) -> Result<Option<Ring>, Error> {
-    if mode == IoUringMode::Off {
-        info!("writes: one send per client (IO_URING=off)");
-        return Ok(None);
-    }
-    match Ring::new(entries, metrics.clone()) {
-        Ok(ring) => {
-            info!("writes: io_uring ({} entries)", ring.entries());
-            metrics.set_io_uring(true);
-            Ok(Some(ring))
-        }
-        Err(e) if mode == IoUringMode::Auto => {
-            info!("writes: one send per client (io_uring refused: {e})");
-            Ok(None)
-        }
-        Err(source) => {
-            Err(Error::Io { context: "IO_URING=on, but io_uring cannot be used", source })
-        }
     }
 }
 
@@ -238,26 +206,3 @@ fn raise_open_file_limit() {
 
 /// How often the signal thread looks for a second signal while draining.
 const DRAIN_POLL: Duration = Duration::from_millis(50);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_refused_io_uring_falls_back_with_auto_and_stops_the_start_with_on() {
-        let metrics = Arc::new(Metrics::default());
-        let path = |metrics: &Metrics| {
-            let text = metrics.prometheus();
-            text.lines().find(|l| l.ends_with(" 1") && l.contains("write_path{")).map(String::from)
-        };
-        // A ring of no entries is refused (EINVAL), as a seccomp profile refuses any ring.
-        assert!(write_path(IoUringMode::Auto, 0, &metrics).unwrap().is_none());
-        assert_eq!(path(&metrics).unwrap(), "websocketchat_write_path{path=\"send\"} 1");
-        let refused = write_path(IoUringMode::On, 0, &metrics).unwrap_err().to_string();
-        assert!(refused.starts_with("IO_URING=on, but io_uring cannot be used: "), "{refused}");
-        assert!(write_path(IoUringMode::Off, 8, &metrics).unwrap().is_none());
-        // Where the kernel allows it (it does here), `on` gets its ring.
-        assert!(write_path(IoUringMode::On, 8, &metrics).unwrap().is_some());
-        assert_eq!(path(&metrics).unwrap(), "websocketchat_write_path{path=\"io_uring\"} 1");
-    }
-}

@@ -14,4 +14,3 @@ mod lifecycle;
 mod rooms;
 mod slow_clients;
 mod tls;
-mod write_path;

@@ -81,11 +81,6 @@ pub struct Config {
     /// `SEND_BUFFER_BYTES`: unsent bytes a client may fall behind before it is closed with 1013.
     /// Default 1 MiB.
     pub send_buffer_bytes: usize,
-    /// `IO_URING`: how the broadcaster writes a round: `auto` through io_uring when the kernel
-    /// allows it (a container's seccomp profile may not), else one `send` per client; `on`
-    /// through io_uring or not at all (the server refuses to start); `off` one `send` per
-    /// client. Default `auto`.
-    pub io_uring: IoUringMode,
     /// `ECHO_ENDPOINT`: serve `/echo`, which sends every message back (for conformance tests).
     /// Default `false`.
     pub echo_endpoint: bool,
@@ -172,7 +167,6 @@ impl Default for Config {
             keep_alive_requests: 100,
             drain: Duration::ZERO,
             send_buffer_bytes: 1 << 20,
-            io_uring: IoUringMode::Auto,
             echo_endpoint: false,
             echo_max_message_bytes: 16 << 20,
             trusted_proxies: Vec::new(),
@@ -241,12 +235,6 @@ impl Config {
         env.parse("SEND_BUFFER_BYTES", &mut c.send_buffer_bytes, |v| {
             positive(v, 1 << 30).filter(|&n| n >= 1024)
         })?;
-        env.parse("IO_URING", &mut c.io_uring, |v| match v.to_ascii_lowercase().as_str() {
-            "auto" => Some(IoUringMode::Auto),
-            "on" => Some(IoUringMode::On),
-            "off" => Some(IoUringMode::Off),
-            _ => None,
-        })?;
         env.parse("ECHO_ENDPOINT", &mut c.echo_endpoint, parse_bool)?;
         env.parse("ECHO_MAX_MESSAGE_BYTES", &mut c.echo_max_message_bytes, |v| {
             positive(v, 64 << 20)
@@ -311,17 +299,6 @@ impl Config {
     }
 }
 
-/// `IO_URING`: whether the broadcaster writes through io_uring (see `ws/outbound/uring.rs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IoUringMode {
-    /// io_uring when the kernel allows it, else one `send` per client.
-    Auto,
-    /// io_uring, or the server does not start.
-    On,
-    /// One `send` per client.
-    Off,
-}
-
 /// Connections beyond `MAX_CONNECTIONS` that may be in their handshake at once, so that a full
 /// server can still answer 503 and serve `/healthz`.
 pub const HANDSHAKE_HEADROOM: usize = 256;
@@ -368,7 +345,6 @@ fn expected(var: &str) -> &'static str {
         "HISTORY_SIZE" => "a whole number from 0 to 100000",
         "HISTORY_DIR" => "a folder path, or off to keep the history in memory only",
         "HISTORY_FSYNC" => "round or off",
-        "IO_URING" => "auto, on or off",
         "SEND_BUFFER_BYTES" => "a whole number of bytes, at least 1024",
         "PING_INTERVAL_SECS" | "IDLE_TIMEOUT_SECS" | "HANDSHAKE_TIMEOUT_SECS" => {
             "a whole number of seconds from 1 to 86400"
@@ -452,7 +428,6 @@ mod tests {
         assert_eq!(c.default_room.as_str(), "general");
         assert_eq!((c.max_rooms_per_connection, c.max_rooms, c.kafka_partitions), (16, 10_000, 8));
         assert_eq!((c.keep_alive_timeout, c.keep_alive_requests), (Duration::from_secs(5), 100));
-        assert_eq!(c.io_uring, IoUringMode::Auto);
     }
 
     #[test]
@@ -478,9 +453,6 @@ mod tests {
         assert_eq!((c.history_dir, c.history_fsync), (Some(PathBuf::from("data")), true));
         let off = config(&[("HISTORY_DIR", "off"), ("HISTORY_FSYNC", "off")]).unwrap();
         assert_eq!((off.history_dir, off.history_fsync), (None, false));
-        for (value, mode) in [("on", IoUringMode::On), ("OFF", IoUringMode::Off)] {
-            assert_eq!(config(&[("IO_URING", value)]).unwrap().io_uring, mode);
-        }
     }
 
     #[test]
@@ -502,7 +474,6 @@ mod tests {
             ("KAFKA_PARTITIONS", "257"),
             ("MAX_ROOMS_PER_CONNECTION", "0"),
             ("HISTORY_FSYNC", "always"),
-            ("IO_URING", "yes"),
             ("KEEP_ALIVE_TIMEOUT_SECS", "0"),
             ("KEEP_ALIVE_REQUESTS", "0"),
         ] {

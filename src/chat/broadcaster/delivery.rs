@@ -2,11 +2,7 @@
 //! sockets are retried, clients that fell too far behind are closed, and at shutdown everyone.
 //!
 //! One `send` per client per round means one lock and, in the common case, one system call,
-//! however many messages the round holds. With io_uring (`IO_URING`, chosen at start in
-//! `server.rs`), the whole round is one system call: [`write_round`] submits every client's
-//! send at once and treats each completion as `send` treats its result; clients it cannot take
-//! that way (a backlog, TLS, closing, the inspector) get their `send` in the same round (see
-//! `ws/outbound/uring.rs`). What the kernel does not take stays in the client's
+//! however many messages the round holds. What the kernel does not take stays in the client's
 //! `Outbound`, which asks for a write itself, as does a queue another thread put frames in (a
 //! reader's error event or keepalive ping, the inspector, the Kafka callback); such sockets are
 //! written at once, then every [`RETRY_TICK`] until drained. A client whose backlog passes `SEND_BUFFER_BYTES` is closed with 1013 by its
@@ -14,22 +10,18 @@
 //! is shut down, which ends its reader.
 //!
 //! [`Outbound::send`]: crate::ws::outbound::Outbound::send
-//! [`write_round`]: crate::ws::outbound::write_round
 
 use std::collections::{HashMap, HashSet};
 use std::net::Shutdown;
-use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
 use log::{debug, info};
-use tungstenite::Bytes;
 
 use super::Broadcaster;
 use super::round::Round;
-use crate::chat::hub::Client;
 use crate::chat::inbox::Event;
-use crate::ws::outbound::{Ring, Sent, Write, write_round};
+use crate::ws::outbound::Sent;
 
 /// The clients delivery is not done with after a round: those with bytes the kernel has not
 /// taken yet, and those sent a close frame that have not answered.
@@ -60,49 +52,23 @@ impl SlowClients {
 }
 
 impl Broadcaster {
-    /// Gives every client its frames of the round: one `send` per client, or one io_uring
-    /// submission for them all.
+    /// Gives every client its frames of the round, one `send` per client.
     pub(super) fn deliver(&mut self, round: &mut Round) {
         let mut delivered = 0u64;
         let (hub, closing) = (&self.hub, &mut self.slow.closing);
-        // What the socket does not take now asks for its own retry (`Outbound`).
-        let mut outcome = |client: &Client, frames: usize, sent: Sent| match sent {
-            Sent::Flushed | Sent::Pending => delivered += frames as u64,
-            Sent::Evicted => {
-                info!("conn-{} {}: too slow, closing with 1013", client.id, client.name);
-                closing.insert(client.id, Instant::now() + CLOSE_TIMEOUT);
-            }
-            Sent::Closed => {}
-        };
-        match self.ring.as_mut() {
-            None => round.drain(|slot, frames| {
-                let Some(client) = hub.client(slot) else { return };
-                outcome(client, frames.len(), client.outbound.send(frames));
-            }),
-            Some(ring) => {
-                // Every client's frames side by side, then one write for the round.
-                let mut all: Vec<&Bytes> = Vec::new();
-                let mut clients: Vec<(&Client, Range<usize>)> = Vec::new();
-                round.drain(|slot, frames| {
-                    let Some(client) = hub.client(slot) else { return };
-                    clients.push((client, all.len()..all.len() + frames.len()));
-                    all.extend_from_slice(frames);
-                });
-                let writes: Vec<Write<'_>> =
-                    clients.iter().map(|(c, at)| (&*c.outbound, &all[at.clone()])).collect();
-                let sent = write_round(ring, &writes);
-                for ((client, at), sent) in clients.iter().zip(sent) {
-                    outcome(client, at.len(), sent);
+        round.drain(|slot, frames| {
+            let Some(client) = hub.client(slot) else { return };
+            // What the socket does not take now asks for its own retry (`Outbound`).
+            match client.outbound.send(frames) {
+                Sent::Flushed | Sent::Pending => delivered += frames.len() as u64,
+                Sent::Evicted => {
+                    info!("conn-{} {}: too slow, closing with 1013", client.id, client.name);
+                    closing.insert(client.id, Instant::now() + CLOSE_TIMEOUT);
                 }
+                Sent::Closed => {}
             }
-        }
-        round.clear();
+        });
         self.metrics.delivered(delivered);
-    }
-
-    /// Writes every round through `ring` from now on (see `ws/outbound/uring.rs`).
-    pub fn write_with(&mut self, ring: Ring) {
-        self.ring = Some(ring);
     }
 
     /// Tries again to write the backlogs of the sockets that asked; keeps those still pending.

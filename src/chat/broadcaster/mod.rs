@@ -23,8 +23,8 @@
 //!    for many rooms never walks every client per room ([`round`]).
 //! 4. Make what the round wrote durable before any of it goes out ([`durability`]).
 //! 5. Give each client all of its frames of the round in one [`Outbound::send`]: one lock and, in the
-//!    common case, one system call per client per round, however many messages the round holds;
-//!    or, with io_uring (`IO_URING`), one system call for the whole round ([`delivery`]).
+//!    common case, one system call per client per round, however many messages the round holds
+//!    ([`delivery`]).
 //! 6. Write what other threads queued for a client (a reader's error event, its keepalive ping,
 //!    the inspector's frames, the Kafka callback's `not_delivered`): each such queue asked for a
 //!    write itself, as does a socket that did not take everything; they are written at once, then
@@ -39,8 +39,7 @@
 //! # Where each part lives
 //! - this file: the [`Broadcaster`], its loop and the dispatch of events;
 //! - [`round`]: one round, each event encoded once, who gets which frame;
-//! - [`delivery`]: one `send` per client (or one io_uring submission per round), retries of
-//!   backlogs, closing slow clients, shutdown;
+//! - [`delivery`]: one `send` per client, retries of backlogs, closing slow clients, shutdown;
 //! - [`rooms`]: entering and leaving rooms, room messages, typing, the list of rooms;
 //! - [`private`]: private messages and conversations;
 //! - [`names`]: arrivals and departures, sessions, nicknames and renames (claims and releases
@@ -69,7 +68,6 @@ use crate::chat::inbox::{Event, Mailbox, Source};
 use crate::chat::presence::{Announce, Presence};
 use crate::chat::room::RoomName;
 use crate::metrics::Metrics;
-use crate::ws::outbound::Ring;
 
 mod delivery;
 mod durability;
@@ -106,8 +104,6 @@ pub struct Broadcaster {
     round: Round,
     /// Clients with a backlog to retry, and clients being closed (`delivery.rs`).
     slow: SlowClients,
-    /// The io_uring each round is written through, if the server has one (`delivery.rs`).
-    ring: Option<Ring>,
     /// Presence changes of big rooms, waiting for the next tick (`rosters.rs`).
     batched: HashMap<RoomName, Batch>,
     /// The journal and the messages of the round not yet durable (`durability.rs`).
@@ -143,7 +139,6 @@ impl Broadcaster {
             others,
             round: Round::default(),
             slow: SlowClients::default(),
-            ring: None,
             batched: HashMap::new(),
             durability: Durability::default(),
             next_tick: Instant::now(),

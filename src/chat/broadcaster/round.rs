@@ -144,11 +144,9 @@ impl Round {
     }
 
     /// Hands `give` each slot with frames and its frames, in the order they were added (the
-    /// cancelled ones left out), and empties the round for the next one but its frames, which
-    /// stay until [`Round::clear`] (an io_uring write reads them after `give` returns).
-    pub(super) fn drain<'r>(&'r mut self, mut give: impl FnMut(Slot, &[&'r Bytes])) {
+    /// cancelled ones left out), and empties the round for the next one.
+    pub(super) fn drain(&mut self, mut give: impl FnMut(Slot, &[&Bytes])) {
         let Round { frames: all, to, touched } = self;
-        let all: &'r [Bytes] = all;
         let mut frames: Vec<&Bytes> = Vec::new();
         for &slot in touched.iter() {
             let list = &mut to[slot as usize];
@@ -167,11 +165,7 @@ impl Round {
             }
         }
         touched.clear();
-    }
-
-    /// Drops the round's frames, once delivered.
-    pub(super) fn clear(&mut self) {
-        self.frames.clear();
+        all.clear();
     }
 }
 

@@ -2,8 +2,7 @@
 //!
 //! # Who writes to a socket
 //! One thread writes every chat client's socket: the broadcaster (`chat/broadcaster/`), with
-//! [`Outbound::send`] and [`Outbound::flush`], or, with io_uring, [`write_round`] for a whole
-//! round at once (`uring.rs`). Any other thread with a frame for a client hands it
+//! [`Outbound::send`] and [`Outbound::flush`]. Any other thread with a frame for a client hands it
 //! over with [`Outbound::queue`], which appends it to the queue and asks the broadcaster for a
 //! write (`requests.rs`); the broadcaster wakes at once and flushes. So the reader's error events,
 //! `ping_me`'s ping and the handshake the inspector shows (`chat/handler.rs`), the inspector's
@@ -22,13 +21,11 @@
 //! appended whole after what is queued, so a pong never lands inside a broadcast frame (the write
 //! that carries it carries what was queued before it). gorilla/websocket draws the same line: one
 //! writer per connection, but its control frames (`WriteControl`: close, ping, pong) may be
-//! written from any goroutine. While the broadcaster's io_uring send to a client is in the
-//! kernel's hands (`State::in_flight`), the reader's `send` queues instead of writing, and the
-//! rest of the round goes ahead of it when the send completes (`uring.rs`, "The flight").
+//! written from any goroutine.
 //!
 //! | who | calls |
 //! |---|---|
-//! | the writer: the broadcaster | [`write_round`] (io_uring), [`send`](Outbound::send), [`flush`](Outbound::flush), [`close`](Outbound::close) (1013, 1001), [`tap_tick`](Outbound::tap_tick), [`shutdown`](Outbound::shutdown) |
+//! | the writer: the broadcaster | [`send`](Outbound::send), [`flush`](Outbound::flush), [`close`](Outbound::close) (1013, 1001), [`tap_tick`](Outbound::tap_tick), [`shutdown`](Outbound::shutdown) |
 //! | any other thread: the chat handler on the reader's thread, the Kafka callback | [`queue`](Outbound::queue), [`set_tap`](Outbound::set_tap) |
 //! | the reader, reading | [`socket`](Outbound::socket), [`read_plaintext`](Outbound::read_plaintext), [`feed_ciphertext`](Outbound::feed_ciphertext), [`tap_read`](Outbound::tap_read) (these two queue what they make) |
 //! | the reader, for its pong and close | `send` (through `ws/stream.rs`), `close`, `flush`, [`send_close_notify`](Outbound::send_close_notify) |
@@ -55,14 +52,11 @@
 //! # The write paths, one file each
 //! - `plain.rs`: `ws://`, every queued frame in one `sendmsg` (writev style), `MSG_DONTWAIT`.
 //! - `tls.rs`: `wss://`, queued frames encrypted a chunk at a time into the TLS session's buffer.
-//! - `uring.rs`: a whole round, one SEND or SENDMSG per client with an empty queue, submitted to
-//!   io_uring at once (`IO_URING`); the fallback is one `send` per client through `plain.rs`.
 //! - `requests.rs`: bytes waiting in the queue ask the writer for a write, and its two rules.
 
 mod plain;
 mod requests;
 mod tls;
-mod uring;
 
 use std::collections::VecDeque;
 use std::io;
@@ -79,7 +73,6 @@ use crate::ws::tap::{Tap, Tapped};
 use plain::{write_direct, write_plain};
 pub use requests::WriteRequests;
 use tls::write_tls;
-pub use uring::{RING_ENTRIES, Ring, Write, write_round};
 
 /// The outcome of handing frames to a client's queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,9 +118,6 @@ struct State {
     write_asked: bool,
     /// The wire inspector's tap, when the client switched it on.
     tap: Option<Box<Tapped>>,
-    /// The writer handed a write of this client's to io_uring and waits for its completion
-    /// (`uring.rs`): nobody else writes meanwhile, what comes is queued behind the round.
-    in_flight: bool,
 }
 
 impl Outbound {
@@ -149,7 +139,6 @@ impl Outbound {
             dead: false,
             write_asked: false,
             tap: None,
-            in_flight: false,
         };
         let tapping = AtomicBool::new(false);
         Outbound { socket, limit, metrics, writer, tapping, state: Mutex::new(state) }
@@ -220,8 +209,7 @@ impl Outbound {
     /// True when every queued byte (the close frame included) is in the kernel.
     pub fn is_drained(&self) -> bool {
         let state = self.lock();
-        let tls_wants = state.tls.as_ref().is_some_and(|t| t.wants_write());
-        state.dead || (state.queued == 0 && !state.in_flight && !tls_wants)
+        state.dead || (state.queued == 0 && !state.tls.as_ref().is_some_and(|t| t.wants_write()))
     }
 
     /// Ends the TLS session politely (a `close_notify` alert, sent with the next flush).
@@ -315,28 +303,37 @@ impl Outbound {
 
     /// Queues `frames` and writes what the socket takes now.
     fn send_locked(&self, state: &mut State, frames: &[&Bytes]) -> Sent {
-        // Nothing waits: write straight from the caller's frames, no queue touched.
-        if state.frames.is_empty() && state.tls.is_none() && !state.in_flight {
-            return match write_direct(&self.socket, frames) {
-                Ok(taken) => self.after_direct(state, frames, taken),
+        // Nothing waits: write straight from the caller's frames, no queue touched. What the
+        // kernel does not take then waits for a later write: the socket is full.
+        let direct = state.frames.is_empty() && state.tls.is_none();
+        let mut taken = 0;
+        if direct {
+            match write_direct(&self.socket, frames) {
+                Ok(n) => taken = n,
                 Err(_) => {
                     state.dead = true;
-                    Sent::Closed
+                    return Sent::Closed;
                 }
-            };
+            }
         }
-        for &frame in frames {
-            state.queued += frame.len();
-            state.frames.push_back(frame.clone());
+        for frame in frames {
+            let skip = taken.min(frame.len());
+            taken -= skip;
+            if skip < frame.len() {
+                state.queued += frame.len() - skip;
+                state.frames.push_back((*frame).clone());
+                if skip > 0 {
+                    state.written = skip;
+                }
+            }
         }
-        let sent = self.write_out(state);
-        self.judge(state, sent)
-    }
-
-    /// Judges what the socket did not take: a big round to a fast reader is no backlog; past
-    /// `SEND_BUFFER_BYTES`, the client is closed with 1013.
-    fn judge(&self, state: &mut State, sent: Sent) -> Sent {
-        if sent == Sent::Pending && state.closing.is_none() && self.over_limit(state) {
+        let sent = match (state.frames.is_empty(), direct) {
+            (true, _) => Sent::Flushed,
+            (false, true) => self.ask_for_write(state),
+            (false, false) => self.write_out(state),
+        };
+        // Judge what the socket did not take: a big round to a fast reader is no backlog.
+        if sent == Sent::Pending && self.over_limit(state) {
             self.evict(state);
             self.write_out(state);
             return Sent::Evicted;
@@ -407,10 +404,6 @@ impl Outbound {
     fn write_out(&self, state: &mut State) -> Sent {
         if state.dead {
             return Sent::Closed;
-        }
-        if state.in_flight {
-            // The writer's io_uring write ends first; what is queued follows it.
-            return self.ask_for_write(state);
         }
         let result = if state.tls.is_some() {
             write_tls(&self.socket, state)

@@ -10,8 +10,7 @@
 //!   broadcaster encoded it once for everybody, and no copy is made to join them.
 //! - **Straight from the caller's frames.** When nothing is queued (the usual case),
 //!   [`write_direct`] writes a round's frames from the broadcaster's own slices, and the
-//!   `Outbound` queues only what the kernel did not take ([`Outbound::after_direct`], which
-//!   also serves the completions of io_uring's sends, `uring.rs`).
+//!   `Outbound` queues only what the kernel did not take.
 //! - `MSG_NOSIGNAL`: a peer that is gone gives `EPIPE`, not a `SIGPIPE` that would end the server.
 
 use std::io::{self, IoSlice};
@@ -20,7 +19,7 @@ use std::net::TcpStream;
 use socket2::SockRef;
 use tungstenite::Bytes;
 
-use super::{Outbound, Sent, State};
+use super::State;
 
 /// Writes frames that were never queued, as much as the socket takes now; returns the bytes taken.
 /// Less than all of them means the socket is full.
@@ -35,44 +34,6 @@ pub(super) fn write_direct(socket: &TcpStream, frames: &[&Bytes]) -> io::Result<
         }
     }
     Ok(taken)
-}
-
-impl Outbound {
-    /// After a write straight from `frames` of which the kernel took `taken` bytes: the rest is
-    /// queued, ahead of whatever another thread queued while the write was in flight (io_uring),
-    /// and waits for a later write (the socket is full).
-    pub(super) fn after_direct(
-        &self,
-        state: &mut State,
-        frames: &[&Bytes],
-        mut taken: usize,
-    ) -> Sent {
-        let meanwhile = (!state.frames.is_empty()).then(|| std::mem::take(&mut state.frames));
-        for &frame in frames {
-            let skip = taken.min(frame.len());
-            taken -= skip;
-            if skip < frame.len() {
-                state.queued += frame.len() - skip;
-                state.frames.push_back(frame.clone());
-                if skip > 0 {
-                    state.written = skip;
-                }
-            }
-        }
-        let all_taken = state.frames.is_empty();
-        match meanwhile {
-            Some(meanwhile) if all_taken => state.frames = meanwhile,
-            Some(meanwhile) => state.frames.extend(meanwhile),
-            None => {}
-        }
-        let sent = match (state.frames.is_empty(), all_taken) {
-            (true, _) => Sent::Flushed,
-            // Only what came during the flight waits: the socket had room a moment ago.
-            (false, true) => self.write_out(state),
-            (false, false) => self.ask_for_write(state),
-        };
-        self.judge(state, sent)
-    }
 }
 
 /// Writes queued frames to a plain socket. `Ok(true)`: all written; `Ok(false)`: it would block.
@@ -132,12 +93,13 @@ fn send_many<'a>(socket: &TcpStream, frames: impl Iterator<Item = &'a [u8]>) -> 
 }
 
 /// Never block (the reader's blocking reads share the socket) and no SIGPIPE.
-pub(super) const SEND_FLAGS: libc::c_int = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+const SEND_FLAGS: libc::c_int = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
 /// Frames per `sendmsg` (Linux accepts up to 1024, `UIO_MAXIOV`); the array lives on the stack.
 const MAX_IOVECS: usize = 64;
 
 #[cfg(test)]
 mod tests {
+    use super::super::Sent;
     use super::super::tests::{numbered, outbound, pair, received};
     use super::*;
 
