@@ -8,6 +8,9 @@
 #   PROFILE_SECONDS=4    seconds the broadcaster is sampled (the run lasts 12 s longer)
 #   PROFILE_SCENARIO=h   scenario (h) instead: 10,000 clients (one nickname), 10 senders x 10 msg/s,
 #                        sampled once every client is connected
+#   PROFILE_SCENARIO=a   scenario (a) instead: 1,000 clients, 10 senders x 10 msg/s, sampled once
+#                        every client is connected
+#   SERVER_EXTRA_ENV="HISTORY_FSYNC=off"  settings for the server
 source "$(dirname "$0")/lib.sh"
 
 RATE=${PROFILE_RATE:-600}
@@ -20,6 +23,9 @@ start_server ours plain
 if [ "${PROFILE_SCENARIO:-b}" = h ]; then
     LOAD=(--clients 10000 --names shared --senders 10 --rate 10 --connect-rate 1000 --connectors 4)
     SETTLE=14 RATE=10
+elif [ "${PROFILE_SCENARIO:-b}" = a ]; then
+    LOAD=(--clients 1000 --senders 10 --rate 10 --connect-rate 200)
+    SETTLE=9 RATE=10
 else
     LOAD=(--clients 200 --senders 20 --rate "$RATE")
     SETTLE=2.5
