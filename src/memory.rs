@@ -1,4 +1,4 @@
-//! Memory tricks, kept out of the reading path.
+//! Memory tricks, kept out of the reading path: the one module that may use `unsafe`.
 //!
 //! A learner can skip this file: nothing here changes what the server does, only what an idle
 //! connection costs. `connection::serve` applies it at one point, around a connection's two
