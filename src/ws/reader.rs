@@ -159,7 +159,7 @@ impl Reader {
         let Timing { ping_every, idle } = self.timing;
         let mut heard = Instant::now();
         let mut pinged = heard;
-        // Waiting in tungstenite (`Active`) or with a peek at the socket (`Quiet`): see "Waiting".
+        // False: the next wait is inside tungstenite's read; true: a peek at the socket ("Waiting").
         let mut quiet = false;
         loop {
             if let Some(code) = self.outbound.closing_code() {
