@@ -65,8 +65,9 @@ fn serve(tcp: TcpStream, metrics: &Arc<Metrics>) -> io::Result<()> {
             return close::finish(conn);
         }
     };
-    let options =
-        Options { max_message: MAX_MESSAGE, send_buffer: usize::MAX, write_requests: None };
+    // The echo speaks no subprotocol (RFC 6455 §1.9): its `101` names none.
+    let (send_buffer, write_requests, subprotocol) = (usize::MAX, None, None);
+    let options = Options { max_message: MAX_MESSAGE, send_buffer, write_requests, subprotocol };
     let upgraded = upgrade(conn, &accept, leftover, options, metrics)?;
     let timing = Timing { ping_every: PING_EVERY, idle: IDLE };
     let end = Reader::new(upgraded, timing).run(&mut Echo { patience: IDLE });

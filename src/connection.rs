@@ -29,6 +29,7 @@ use crate::chat::handler::{ChatHandler, Services};
 use crate::chat::identity::Presented;
 use crate::chat::inbox::Inbox;
 use crate::chat::joining::Joining;
+use crate::chat::protocol::SUBPROTOCOLS;
 use crate::chat::room::Admission;
 use crate::config::Config;
 use crate::error::Rejection;
@@ -82,6 +83,18 @@ enum App {
     Chat,
     /// `/echo`.
     Echo,
+}
+
+impl App {
+    /// The subprotocols it speaks, in its order of preference (RFC 6455 §1.9): the chat's
+    /// `wschat.v1`; the echo none, since it echoes any bytes and has no protocol to name, so
+    /// its `101` never names one.
+    fn subprotocols(&self) -> &'static [&'static str] {
+        match self {
+            App::Chat => SUBPROTOCOLS,
+            App::Echo => &[],
+        }
+    }
 }
 
 /// A connection past the `101`, ready for its session.
@@ -272,17 +285,21 @@ fn admit<'a>(
         "{peer}: handshake: Sec-WebSocket-Key {:?} -> Sec-WebSocket-Accept {accept:?}",
         request.header("Sec-WebSocket-Key").unwrap_or_default()
     );
+    let offers = handshake::protocol_offers(handshake::protocol_headers(request));
+    let subprotocol = handshake::choose(offers, app.subprotocols()).name();
     let options = match app {
         App::Chat => Options {
             max_message: config.max_message_bytes,
             send_buffer: config.send_buffer_bytes,
             write_requests: Some(ctx.inbox.write_requests(id)),
+            subprotocol,
         },
         // The echo session is its own only writer and waits for each echo to drain.
         App::Echo => Options {
             max_message: config.echo_max_message_bytes,
             send_buffer: usize::MAX,
             write_requests: None,
+            subprotocol,
         },
     };
     let upgraded = upgrade::upgrade(conn, &accept, leftover, options, &ctx.metrics)?;

@@ -13,4 +13,5 @@ mod keep_alive;
 mod lifecycle;
 mod rooms;
 mod slow_clients;
+mod subprotocol;
 mod tls;

@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tungstenite::Bytes;
 
+use crate::chat::protocol::SUBPROTOCOLS;
 use crate::chat::session::SESSION_PARAM;
 use crate::http::Request as HttpRequest;
 use crate::ws::frame::{self, Opcode, hex, unmask};
-use crate::ws::handshake::{WS_GUID, accept_steps, switching_protocols};
+use crate::ws::handshake::{self, PROTOCOL_HEADER, WS_GUID, accept_steps, switching_protocols};
 use crate::ws::tap::{Dir, PREFIX, Seen, Tap};
 
 /// A connection's inspector: turns frames seen into events, within the rate.
@@ -187,18 +188,22 @@ impl Handshake {
     }
 
     /// The `handshake` event: the request, the key's road to `Sec-WebSocket-Accept` (§4.2.2
-    /// item 5.4: base64 of the SHA-1 of the key and the GUID), and the `101` we answered.
+    /// item 5.4: base64 of the SHA-1 of the key and the GUID), the subprotocols offered and the
+    /// one chosen (§4.2.2 item 5.3, by the server's own rule: `handshake::choose` with the chat's
+    /// names), and the `101` we answered.
     pub fn event(&self) -> String {
-        let key = self
-            .request
-            .lines()
-            .find_map(|line| {
+        let value = |wanted: &'static str| {
+            self.request.lines().filter_map(move |line| {
                 let (name, value) = line.split_once(':')?;
-                name.trim().eq_ignore_ascii_case("sec-websocket-key").then(|| value.trim())
+                name.trim().eq_ignore_ascii_case(wanted).then(|| value.trim())
             })
-            .unwrap_or_default();
+        };
+        let key = value("sec-websocket-key").next().unwrap_or_default();
         let (sha1, accept) = accept_steps(key);
-        let response = String::from_utf8_lossy(&switching_protocols(&accept)).into_owned();
+        let offers = handshake::protocol_offers(value(PROTOCOL_HEADER));
+        let choice = handshake::choose(offers.clone(), SUBPROTOCOLS);
+        let response =
+            String::from_utf8_lossy(&switching_protocols(&accept, choice.name())).into_owned();
         let event = HandshakeEvent {
             kind: "handshake",
             request: &self.request,
@@ -206,6 +211,11 @@ impl Handshake {
             guid: WS_GUID,
             sha1: hex(&sha1).replace(' ', ""),
             accept,
+            subprotocol: SubprotocolEvent {
+                offered: offers.collect(),
+                chosen: choice.name(),
+                why: choice.why(),
+            },
             response,
         };
         serde_json::to_string(&event).expect("plain fields")
@@ -222,7 +232,17 @@ struct HandshakeEvent<'a> {
     guid: &'static str,
     sha1: String,
     accept: String,
+    subprotocol: SubprotocolEvent<'a>,
     response: String,
+}
+
+/// The subprotocol negotiation (RFC 6455 §1.9): what the client offered, in its order, what the
+/// server chose (`null`: none), and why.
+#[derive(Serialize)]
+struct SubprotocolEvent<'a> {
+    offered: Vec<&'a str>,
+    chosen: Option<&'static str>,
+    why: &'static str,
 }
 
 /// What a secret is shown as.
@@ -371,6 +391,39 @@ mod tests {
         assert_eq!(event["accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
         assert_eq!(event["sha1"], "b37a4f2cc0624f1690f64606cf385945b2bec4ea");
         assert!(event["response"].as_str().unwrap().starts_with("HTTP/1.1 101 Switching"));
+        assert!(!event["response"].as_str().unwrap().contains("Sec-WebSocket-Protocol"));
+        let none = serde_json::json!({"offered": [], "chosen": null, "why": "none offered"});
+        assert_eq!(event["subprotocol"], none);
+    }
+
+    #[test]
+    fn the_handshake_shows_the_subprotocol_offers_and_the_choice() {
+        let event = |offers: &[&str]| {
+            let mut headers = vec![("Sec-WebSocket-Key".into(), "dGhlIHNhbXBsZSBub25jZQ==".into())];
+            for offer in offers {
+                headers.push(("sec-websocket-protocol".into(), offer.to_string()));
+            }
+            let request = HttpRequest {
+                method: "GET".into(),
+                path: "/ws".into(),
+                query: String::new(),
+                version: 1,
+                headers,
+            };
+            parsed(&Handshake::of(&request).event())
+        };
+        let chosen = event(&["other, wschat.v1", "more"]);
+        assert_eq!(
+            chosen["subprotocol"],
+            serde_json::json!({"offered": ["other", "wschat.v1", "more"], "chosen": "wschat.v1",
+                               "why": "offered and spoken"})
+        );
+        let response = chosen["response"].as_str().unwrap();
+        assert!(response.ends_with("\r\nSec-WebSocket-Protocol: wschat.v1\r\n\r\n"), "{response}");
+        let spoken = event(&["other", "WSCHAT.V1"]);
+        assert_eq!(spoken["subprotocol"]["chosen"], serde_json::Value::Null);
+        assert_eq!(spoken["subprotocol"]["why"], "none of the offers is spoken");
+        assert!(!spoken["response"].as_str().unwrap().contains("Sec-WebSocket-Protocol"));
     }
 
     #[test]

@@ -9,6 +9,12 @@
 
 use serde::Serialize;
 
+/// The names this protocol answers to in the opening handshake's `Sec-WebSocket-Protocol`
+/// (RFC 6455 §1.9), in the server's order of preference: the first one the client offers is
+/// named in the `101` (`ws::handshake::choose`). A client that offers none speaks `wschat.v1`
+/// unnamed. docs/protocol.md says how a `wschat.v2` would join this list.
+pub const SUBPROTOCOLS: &[&str] = &["wschat.v1"];
+
 use crate::chat::room::RoomName;
 use crate::chat::session::UserId;
 

@@ -11,6 +11,8 @@
 //! Origin: https://localhost:8443
 //! ```
 //! [`check`] validates it in the order of §4.2.1 and returns the `Sec-WebSocket-Accept` value;
+//! [`choose`] picks the subprotocol (§1.9) among the client's `Sec-WebSocket-Protocol` offers
+//! and the names the application speaks (this layer knows no names: the route passes them);
 //! [`switching_protocols`] writes the `101` answer (§4.2.2 item 5). From the blank line after that
 //! answer on, both sides speak frames (§5), which tungstenite reads for us.
 //!
@@ -88,16 +90,101 @@ pub fn accept_steps(key: &str) -> ([u8; 20], String) {
     (sha1, BASE64.encode(sha1))
 }
 
-/// The `101 Switching Protocols` answer that completes the handshake (RFC 6455 §4.2.2 item 5).
+/// The `101 Switching Protocols` answer that completes the handshake (RFC 6455 §4.2.2 item 5),
+/// naming the subprotocol [`choose`] picked, if any (§4.2.2 item 5.3).
 ///
-/// We choose no subprotocol and no extension (no `permessage-deflate`), so neither header is sent;
-/// a client that asked for them sees they were not accepted (§4.2.2 items 5.3 and 5.5).
-pub fn switching_protocols(accept: &str) -> Vec<u8> {
+/// We choose no extension (no `permessage-deflate`), so that header is never sent; a client that
+/// asked for one sees it was not accepted (§4.2.2 item 5.5).
+pub fn switching_protocols(accept: &str, subprotocol: Option<&str>) -> Vec<u8> {
+    let protocol = match subprotocol {
+        Some(name) => format!("Sec-WebSocket-Protocol: {name}\r\n"),
+        None => String::new(),
+    };
     format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {accept}\r\n\r\n"
+         Sec-WebSocket-Accept: {accept}\r\n{protocol}\r\n"
     )
     .into_bytes()
+}
+
+/// The subprotocols a client offers, in its order (RFC 6455 §4.1 item 10): every element of every
+/// `Sec-WebSocket-Protocol` header, for the header may be sent several times and each is a
+/// comma-separated list (§11.3.4), which means the same as one header with the lists joined
+/// (RFC 7230 §3.2.2). Space around an element is not part of it, and empty elements (`a,,b`,
+/// or an empty header) are skipped, as RFC 7230 §7 asks of a recipient.
+///
+/// Names are compared as sent, with case: §4.1 item 10 makes them tokens and §11.5's registry
+/// compares them exactly, so `WSChat.v1` is not `wschat.v1`.
+///
+/// An element that is not an RFC 2616 token (a client may not send one, §4.1 item 10) is still
+/// listed, never refused: §4.2.1 item 8 leaves the header optional and gives the server no duty
+/// to check it, and such an element can never equal a name a server speaks (every registered
+/// name is a token), so it is simply never chosen. A `400` would turn away a client that could
+/// speak the chat without a subprotocol, for nothing.
+pub fn protocol_offers<'a>(
+    values: impl Iterator<Item = &'a str> + Clone,
+) -> impl Iterator<Item = &'a str> + Clone {
+    values.flat_map(|value| value.split(',')).map(str::trim).filter(|offer| !offer.is_empty())
+}
+
+/// The values of a request's `Sec-WebSocket-Protocol` headers, for [`protocol_offers`].
+pub fn protocol_headers(request: &Request) -> impl Iterator<Item = &str> + Clone {
+    let headers = request.headers.iter();
+    headers.filter(|(n, _)| n.eq_ignore_ascii_case(PROTOCOL_HEADER)).map(|(_, v)| v.as_str())
+}
+
+/// The request header of RFC 6455 §11.3.4, and the answer's.
+pub const PROTOCOL_HEADER: &str = "Sec-WebSocket-Protocol";
+
+/// The server's choice of subprotocol (RFC 6455 §1.9, §4.2.2 item 5.3), and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subprotocol {
+    /// Offered by the client and spoken by the server: named in the `101`.
+    Chosen(&'static str),
+    /// The client offered none (websocat, scripts): the `101` names none, and the application
+    /// speaks its unnamed default.
+    NoneOffered,
+    /// The client offered only names the server does not speak. §4.2.2: the server "MUST NOT"
+    /// name one it was not offered, so the `101` names none; whether to go on without one is the
+    /// client's choice. A browser does not (the Fetch standard's "establish a WebSocket
+    /// connection": a client that offered protocols and got none fails the connection); a
+    /// script may go on, and the chat then speaks to it as to one that offered none.
+    NoneSpoken,
+}
+
+impl Subprotocol {
+    /// The name for the `101`'s `Sec-WebSocket-Protocol`, if one was chosen.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Subprotocol::Chosen(name) => Some(name),
+            _ => None,
+        }
+    }
+
+    /// Why, in a few words (for the wire inspector).
+    pub fn why(self) -> &'static str {
+        match self {
+            Subprotocol::Chosen(_) => "offered and spoken",
+            Subprotocol::NoneOffered => "none offered",
+            Subprotocol::NoneSpoken => "none of the offers is spoken",
+        }
+    }
+}
+
+/// Chooses a subprotocol: the first name of `speaks` (the application's, in its order of
+/// preference) that the client offers, in whatever place of its list. The server's order
+/// decides, not the client's: a server that speaks `["wschat.v2", "wschat.v1"]` answers `v2` to
+/// a client offering both, and `v1` to an older one that offers only `v1`.
+pub fn choose<'a>(
+    offers: impl Iterator<Item = &'a str> + Clone,
+    speaks: &[&'static str],
+) -> Subprotocol {
+    let spoken = speaks.iter().find(|name| offers.clone().any(|offer| offer == **name));
+    match spoken {
+        Some(name) => Subprotocol::Chosen(name),
+        None if offers.clone().next().is_none() => Subprotocol::NoneOffered,
+        None => Subprotocol::NoneSpoken,
+    }
 }
 
 /// Is a browser page from `origin` allowed to open a socket on the server named by `host`, which
@@ -228,9 +315,61 @@ mod tests {
 
     #[test]
     fn the_101_answer_carries_the_accept_value() {
-        let text = String::from_utf8(switching_protocols("abc=")).unwrap();
+        let text = String::from_utf8(switching_protocols("abc=", None)).unwrap();
         assert!(text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
         assert!(text.contains("\r\nSec-WebSocket-Accept: abc=\r\n"));
         assert!(text.ends_with("\r\n\r\n"));
+        assert!(!text.contains("Protocol:"), "{text}");
+    }
+
+    #[test]
+    fn the_101_answer_names_the_chosen_subprotocol() {
+        let text = String::from_utf8(switching_protocols("abc=", Some("wschat.v1"))).unwrap();
+        assert!(
+            text.ends_with(
+                "Sec-WebSocket-Accept: abc=\r\nSec-WebSocket-Protocol: wschat.v1\r\n\r\n"
+            )
+        );
+    }
+
+    fn offers_of(headers: &[(&str, &str)]) -> Vec<String> {
+        let request = request(headers);
+        protocol_offers(protocol_headers(&request)).map(String::from).collect()
+    }
+
+    #[test]
+    fn offers_come_from_every_header_split_and_trimmed() {
+        let headers = [
+            ("Sec-WebSocket-Protocol", "chat, wschat.v1"),
+            ("Host", "localhost"),
+            ("sec-websocket-protocol", " ,superchat ,, "),
+            ("SEC-WEBSOCKET-PROTOCOL", ""),
+            ("Sec-WebSocket-Protocols", "not.this.header"),
+        ];
+        assert_eq!(offers_of(&headers), ["chat", "wschat.v1", "superchat"]);
+        assert!(offers_of(&GOOD).is_empty());
+        // Not a token: listed, never chosen, never a refusal.
+        assert_eq!(offers_of(&[("Sec-WebSocket-Protocol", "a b, \"q\"")]), ["a b", "\"q\""]);
+    }
+
+    #[test]
+    fn the_server_s_order_chooses_and_names_keep_their_case() {
+        let choice = |offered: &[&'static str], speaks: &[&'static str]| {
+            choose(offered.iter().copied(), speaks)
+        };
+        let v1 = &["wschat.v1"][..];
+        assert_eq!(choice(&["wschat.v1"], v1), Subprotocol::Chosen("wschat.v1"));
+        assert_eq!(choice(&["other", "wschat.v1"], v1), Subprotocol::Chosen("wschat.v1"));
+        assert_eq!(choice(&[], v1), Subprotocol::NoneOffered);
+        assert_eq!(choice(&["other"], v1), Subprotocol::NoneSpoken);
+        assert_eq!(choice(&["WSChat.v1", "wschat.V1"], v1), Subprotocol::NoneSpoken);
+        assert_eq!(choice(&["wschat.v1"], &[]), Subprotocol::NoneSpoken, "/echo speaks none");
+        assert_eq!(choice(&[], &[]), Subprotocol::NoneOffered);
+        let both = &["wschat.v2", "wschat.v1"][..];
+        assert_eq!(choice(&["wschat.v1", "wschat.v2"], both), Subprotocol::Chosen("wschat.v2"));
+        assert_eq!(choice(&["wschat.v1"], both), Subprotocol::Chosen("wschat.v1"));
+        assert_eq!(Subprotocol::Chosen("x").name(), Some("x"));
+        assert_eq!(Subprotocol::NoneSpoken.name(), None);
+        assert_eq!(Subprotocol::NoneSpoken.why(), "none of the offers is spoken");
     }
 }

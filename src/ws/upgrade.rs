@@ -34,9 +34,11 @@ pub struct Options {
     pub send_buffer: usize,
     /// Where the client's queue asks its writer for a write; `None`: the session flushes it itself.
     pub write_requests: Option<WriteRequests>,
+    /// The subprotocol the `101` names (`handshake::choose`), if any.
+    pub subprotocol: Option<&'static str>,
 }
 
-/// Answers `101 Switching Protocols` with `accept` and hands the connection to tungstenite.
+/// Answers `101 Switching Protocols` with `accept` (and the chosen subprotocol) and hands the connection to tungstenite.
 /// `leftover` is what the client sent after its request head (frames it did not wait to send).
 pub fn upgrade(
     mut conn: Conn,
@@ -45,12 +47,12 @@ pub fn upgrade(
     options: Options,
     metrics: &Arc<Metrics>,
 ) -> io::Result<Upgraded> {
-    conn.write_all(&handshake::switching_protocols(accept))?;
+    conn.write_all(&handshake::switching_protocols(accept, options.subprotocol))?;
     conn.flush()?;
     let (tcp, tls) = conn.into_parts();
     tcp.set_read_timeout(None)?;
     tcp.set_write_timeout(None)?;
-    let Options { max_message, send_buffer, write_requests } = options;
+    let Options { max_message, send_buffer, write_requests, subprotocol: _ } = options;
     let outbound = Arc::new(Outbound::new(tcp, tls, send_buffer, metrics.clone(), write_requests));
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_BYTES)

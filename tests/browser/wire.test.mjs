@@ -154,6 +154,7 @@ describe('Wire panel', () => {
           sha1: v('sha1'),
           accept: v('accept'),
           response: li.querySelector('.w-response').textContent,
+          subprotocol: li.querySelector('.w-subprotocol').textContent,
           order: [...li.querySelectorAll('.w-http, .w-step')].map((n) => (n.matches('.w-http') ? n.classList[2] : n.classList[1])),
         };
       });
@@ -168,6 +169,15 @@ describe('Wire panel', () => {
       assert.ok(shown.request.includes(`Sec-WebSocket-Key: ${shown.key}`), shown.request);
       assert.match(shown.response, /^HTTP\/1\.1 101 Switching Protocols\n/);
       assert.ok(shown.response.includes(`Sec-WebSocket-Accept: ${shown.accept}`), shown.response);
+
+      // The subprotocol (RFC 6455 §1.9): the page offers wschat.v1, the server names it in the
+      // 101, and the page's socket (the module's own, imported again) speaks it.
+      assert.ok(shown.request.includes('Sec-WebSocket-Protocol: wschat.v1'), shown.request);
+      assert.ok(shown.response.includes('Sec-WebSocket-Protocol: wschat.v1'), shown.response);
+      assert.equal(shown.subprotocol,
+        'Subprotocol (Sec-WebSocket-Protocol, §1.9, §4.2.2): offered wschat.v1 → chosen wschat.v1 (offered and spoken)');
+      const protocol = await page.evaluate(async () => (await import('/static/socket.js')).currentSocket().protocol);
+      assert.equal(protocol, 'wschat.v1', 'ws.protocol of the page\u2019s connection');
 
       // A field explains itself in one line, with its §, on hover and on focus.
       await page.locator('#wire-list .w-step-accept .w-field').hover();

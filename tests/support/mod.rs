@@ -172,7 +172,8 @@ impl Server {
         client
     }
 
-    fn try_connect_with(
+    /// Like `connect_with`, but returns the handshake error.
+    pub fn try_connect_with(
         &self,
         path: &str,
         headers: &[(&str, &str)],

@@ -17,6 +17,10 @@ import { logEvent, logFrame } from './frames.js';
 import { conversations, state } from './state.js';
 import { remembered } from './storage.js';
 
+// The chat's protocol, named in the opening handshake (RFC 6455 §1.9): the page offers it and
+// the server names it in its 101. The browser itself fails a connection whose 101 names none or
+// another, before 'open'; the check in 'open' says so in the log should one ever get through.
+const SUBPROTOCOL = 'wschat.v1';
 const RECONNECT_BASE_MS = 500; // first reconnect waits a random time in [0, 500) ms
 const RECONNECT_CAP_MS = 10000; // ... doubling up to [0, 10 s)
 const COUNTDOWN_MS = 250; // "Reconnecting in 3 s" is redrawn this often
@@ -111,7 +115,7 @@ export function connect(next) {
   const url = wsUrl();
   let socket;
   try {
-    socket = new WebSocket(url);
+    socket = new WebSocket(url, [SUBPROTOCOL]);
   } catch (err) {
     logEvent('✕', `could not open ${url}: ${err.message}`);
     scheduleReconnect();
@@ -138,7 +142,10 @@ export function goOffline(reason) {
 function listen(socket, url) {
   socket.addEventListener('open', () => {
     if (socket !== ws) return;
-    logEvent('●', `open ${url}`);
+    logEvent('●', `open ${url} (subprotocol ${socket.protocol || 'none'})`);
+    if (socket.protocol !== SUBPROTOCOL) {
+      logEvent('?', `the server speaks ${socket.protocol || 'no subprotocol'}, not ${SUBPROTOCOL}`);
+    }
     const [frame, shown] = sessionFrame();
     socket.send(frame);
     logFrame('out', shown);

@@ -131,10 +131,20 @@ export function renderHandshake(h, at) {
     'Those 20 bytes in base64: the server sends them back and the browser checks them, so it knows the server speaks WebSocket, §4.2.2, §4.1');
   li.append(make('p', 'w-caption', 'Sec-WebSocket-Accept, step by step (§4.2.2):'), steps);
 
+  li.append(make('p', 'w-caption w-subprotocol', subprotocolLine(h.subprotocol)));
+
   li.append(make('p', 'w-caption', 'The response (server → browser); after its blank line both sides speak frames:'));
   li.append(wireHttp(response, accept, 'response',
-    'The server\u2019s answer: 101 Switching Protocols with Sec-WebSocket-Accept; no subprotocol, no extension, §4.2.2'));
+    'The server\u2019s answer: 101 Switching Protocols with Sec-WebSocket-Accept, and Sec-WebSocket-Protocol when it chose one; no extension, §4.2.2'));
   return li;
+}
+
+/** The subprotocol negotiation in one line: what was offered, what was chosen, and why (§1.9). */
+function subprotocolLine(sub) {
+  const offered = Array.isArray(sub?.offered) && sub.offered.length ? sub.offered.join(', ') : 'none';
+  const chosen = typeof sub?.chosen === 'string' ? sub.chosen : 'none';
+  const why = typeof sub?.why === 'string' ? ` (${sub.why})` : '';
+  return `Subprotocol (Sec-WebSocket-Protocol, §1.9, §4.2.2): offered ${offered} → chosen ${chosen}${why}`;
 }
 
 /** A line of the panel's own ("Switched off…", frames skipped), at the time it was written. */
