@@ -285,8 +285,8 @@ fn admit<'a>(
         "{peer}: handshake: Sec-WebSocket-Key {:?} -> Sec-WebSocket-Accept {accept:?}",
         request.header("Sec-WebSocket-Key").unwrap_or_default()
     );
-    let offers = handshake::protocol_offers(handshake::protocol_headers(request));
-    let subprotocol = handshake::choose(offers, app.subprotocols()).name();
+    let subprotocol =
+        handshake::choose(handshake::protocol_offers(request), app.subprotocols()).name();
     let options = match app {
         App::Chat => Options {
             max_message: config.max_message_bytes,

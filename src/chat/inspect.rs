@@ -22,6 +22,7 @@ use tungstenite::Bytes;
 use crate::chat::protocol::SUBPROTOCOLS;
 use crate::chat::session::SESSION_PARAM;
 use crate::http::Request as HttpRequest;
+use crate::http::request::list_elements;
 use crate::ws::frame::{self, Opcode, hex, unmask};
 use crate::ws::handshake::{self, PROTOCOL_HEADER, WS_GUID, accept_steps, switching_protocols};
 use crate::ws::tap::{Dir, PREFIX, Seen, Tap};
@@ -200,7 +201,7 @@ impl Handshake {
         };
         let key = value("sec-websocket-key").next().unwrap_or_default();
         let (sha1, accept) = accept_steps(key);
-        let offers = handshake::protocol_offers(value(PROTOCOL_HEADER));
+        let offers = list_elements(value(PROTOCOL_HEADER));
         let choice = handshake::choose(offers.clone(), SUBPROTOCOLS);
         let response =
             String::from_utf8_lossy(&switching_protocols(&accept, choice.name())).into_owned();

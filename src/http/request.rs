@@ -45,11 +45,14 @@ impl Request {
 
     /// True when a comma-separated header (such as `Connection`) holds `token`, without case.
     pub fn header_has_token(&self, name: &str, token: &str) -> bool {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .flat_map(|(_, v)| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
+        self.header_list(name).any(|t| t.eq_ignore_ascii_case(token))
+    }
+
+    /// The elements of a comma-separated header, in order, from every line that carries it
+    /// ([`list_elements`]).
+    pub fn header_list<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + Clone {
+        let values = self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name));
+        list_elements(values.map(|(_, v)| v.as_str()))
     }
 
     /// The client's address, as the per-address limits count it: the last `X-Forwarded-For`
@@ -97,6 +100,16 @@ impl From<io::Error> for HeadError {
     fn from(e: io::Error) -> Self {
         HeadError::Io(e)
     }
+}
+
+/// The elements of a comma-separated header list (RFC 7230 §7), from all of its lines: a header
+/// sent several times means the same as one line with the lists joined (§3.2.2). Space around an
+/// element is not part of it, and empty elements (`a,,b`, an empty line) are skipped, as §7 asks
+/// of a recipient.
+pub fn list_elements<'a>(
+    values: impl Iterator<Item = &'a str> + Clone,
+) -> impl Iterator<Item = &'a str> + Clone {
+    values.flat_map(|value| value.split(',')).map(str::trim).filter(|element| !element.is_empty())
 }
 
 /// Reads and parses one request head. Returns the request and any bytes read past its end.

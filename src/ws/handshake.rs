@@ -108,10 +108,8 @@ pub fn switching_protocols(accept: &str, subprotocol: Option<&str>) -> Vec<u8> {
 }
 
 /// The subprotocols a client offers, in its order (RFC 6455 §4.1 item 10): every element of every
-/// `Sec-WebSocket-Protocol` header, for the header may be sent several times and each is a
-/// comma-separated list (§11.3.4), which means the same as one header with the lists joined
-/// (RFC 7230 §3.2.2). Space around an element is not part of it, and empty elements (`a,,b`,
-/// or an empty header) are skipped, as RFC 7230 §7 asks of a recipient.
+/// `Sec-WebSocket-Protocol` header, a comma-separated list that may be sent several times
+/// (§11.3.4), read as every HTTP list is (`http::request::list_elements`).
 ///
 /// Names are compared as sent, with case: §4.1 item 10 makes them tokens and §11.5's registry
 /// compares them exactly, so `WSChat.v1` is not `wschat.v1`.
@@ -121,16 +119,8 @@ pub fn switching_protocols(accept: &str, subprotocol: Option<&str>) -> Vec<u8> {
 /// to check it, and such an element can never equal a name a server speaks (every registered
 /// name is a token), so it is simply never chosen. A `400` would turn away a client that could
 /// speak the chat without a subprotocol, for nothing.
-pub fn protocol_offers<'a>(
-    values: impl Iterator<Item = &'a str> + Clone,
-) -> impl Iterator<Item = &'a str> + Clone {
-    values.flat_map(|value| value.split(',')).map(str::trim).filter(|offer| !offer.is_empty())
-}
-
-/// The values of a request's `Sec-WebSocket-Protocol` headers, for [`protocol_offers`].
-pub fn protocol_headers(request: &Request) -> impl Iterator<Item = &str> + Clone {
-    let headers = request.headers.iter();
-    headers.filter(|(n, _)| n.eq_ignore_ascii_case(PROTOCOL_HEADER)).map(|(_, v)| v.as_str())
+pub fn protocol_offers(request: &Request) -> impl Iterator<Item = &str> + Clone {
+    request.header_list(PROTOCOL_HEADER)
 }
 
 /// The request header of RFC 6455 §11.3.4, and the answer's.
@@ -334,7 +324,7 @@ mod tests {
 
     fn offers_of(headers: &[(&str, &str)]) -> Vec<String> {
         let request = request(headers);
-        protocol_offers(protocol_headers(&request)).map(String::from).collect()
+        protocol_offers(&request).map(String::from).collect()
     }
 
     #[test]

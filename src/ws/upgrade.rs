@@ -38,8 +38,8 @@ pub struct Options {
     pub subprotocol: Option<&'static str>,
 }
 
-/// Answers `101 Switching Protocols` with `accept` (and the chosen subprotocol) and hands the connection to tungstenite.
-/// `leftover` is what the client sent after its request head (frames it did not wait to send).
+/// Answers `101 Switching Protocols` with `accept` (and the chosen subprotocol) and hands the
+/// connection to tungstenite. `leftover` is what the client sent after its request head (frames it did not wait to send).
 pub fn upgrade(
     mut conn: Conn,
     accept: &str,
