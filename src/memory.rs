@@ -61,7 +61,8 @@ use crate::ws::reader::{Close, End, Handler, Reader};
 /// Why: each thread keeps up to seven freed blocks of every small size for its next
 /// allocations, and a connection's thread frees blocks in its HTTP phase and its first frames
 /// that nothing will reuse while it waits. Measured: -1.0 KiB per idle connection (5,000 idle
-/// plain connections, 13.0 against 12.0 KiB), and no change in (a)'s CPU (BENCHMARKS.md). The
+/// plain connections, 13.0 against 12.0 KiB), and no change in (a)'s CPU
+/// (docs/benchmarks-history.md, "Issue 25"). The
 /// setting is glibc's; whoever sets `GLIBC_TUNABLES` themselves decides it.
 pub fn without_thread_caches() {
     if !cfg!(all(target_os = "linux", target_env = "gnu")) {
@@ -107,7 +108,8 @@ pub fn http_phase<T: Send>(tls: bool, phase: impl FnOnce() -> T + Send) -> T {
 /// the session runs no deeper than it would without it.
 #[inline]
 pub fn reader_phase(reader: Reader, handler: &mut dyn Handler) -> End {
-    reader.run(&mut ReleaseWhenQuiet(handler))
+    // The stack's bounds are read once, not at every quiet second.
+    reader.run(&mut ReleaseWhenQuiet { handler, lowest: stack_lowest() })
 }
 
 /// A handler that gives back the stack pages below the session's loop when the peer falls quiet
@@ -115,32 +117,38 @@ pub fn reader_phase(reader: Reader, handler: &mut dyn Handler) -> End {
 /// first frames (the chat's `hello`, encrypted with TLS) and tungstenite's read path touched.
 /// The session then waits with a shallow peek (`ws/reader.rs`, "Waiting"), so the pages stay
 /// unused until the peer speaks again.
-struct ReleaseWhenQuiet<'h>(&'h mut dyn Handler);
+struct ReleaseWhenQuiet<'h> {
+    handler: &'h mut dyn Handler,
+    /// The lowest address of this thread's stack ([`stack_lowest`]); `None` where it cannot be read.
+    lowest: Option<usize>,
+}
 
 impl Handler for ReleaseWhenQuiet<'_> {
     fn on_open(&mut self, out: &Arc<Outbound>) -> Result<(), Close> {
-        self.0.on_open(out)
+        self.handler.on_open(out)
     }
 
     fn on_text(&mut self, text: &str, out: &Arc<Outbound>) -> Result<(), Close> {
-        self.0.on_text(text, out)
+        self.handler.on_text(text, out)
     }
 
     fn on_binary(&mut self, data: Bytes, out: &Arc<Outbound>) -> Result<(), Close> {
-        self.0.on_binary(data, out)
+        self.handler.on_binary(data, out)
     }
 
     fn on_close(&mut self, end: &End) {
-        self.0.on_close(end);
+        self.handler.on_close(end);
     }
 
     fn deadline(&self) -> Option<(Instant, Close)> {
-        self.0.deadline()
+        self.handler.deadline()
     }
 
     fn on_quiet(&mut self) {
-        self.0.on_quiet();
-        release_unused_stack();
+        self.handler.on_quiet();
+        if let Some(lowest) = self.lowest {
+            release_unused_stack(lowest);
+        }
     }
 }
 
@@ -169,13 +177,12 @@ fn on_a_thread_of_its_own<T: Send>(phase: impl FnOnce() -> T + Send) -> T {
     done.unwrap_or_else(|| run().expect("the phase runs once"))
 }
 
-/// Unmaps this thread's stack pages below the caller's frame (less [`MARGIN`]). Does nothing where
-/// the stack's bounds cannot be read.
+/// Unmaps this thread's stack pages below the caller's frame (less [`MARGIN`]), down to `lowest`,
+/// the stack's lowest address ([`stack_lowest`]).
 #[inline(never)]
-fn release_unused_stack() {
+fn release_unused_stack(lowest: usize) {
     let here = 0u8;
     let here = std::hint::black_box(&here) as *const u8 as usize;
-    let Some(lowest) = stack_lowest() else { return };
     let page = page_size();
     let end = here.saturating_sub(MARGIN) & !(page - 1);
     if end <= lowest {
@@ -286,7 +293,7 @@ mod tests {
                 let sum = deep(128 * 1024);
                 let before = resident_pages(top);
                 assert!(before >= 32, "128 KiB of frames were touched: {before} pages");
-                release_unused_stack();
+                release_unused_stack(stack_lowest().unwrap());
                 let after = resident_pages(top);
                 assert!(after <= 1, "{after} pages below this frame still resident");
                 // The released pages come back as fresh ones: the same work gives the same sum.
