@@ -20,6 +20,7 @@ use crate::client::{
     self, Conn, Dial, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, Reader, Writer,
 };
 use crate::http;
+use crate::idle_read::close_code;
 use crate::outcome::{Home, Outcome, awaited, on_text};
 use crate::poll::Epoll;
 use crate::proc;
@@ -644,8 +645,7 @@ fn handle_frames(slot: &mut Slot, now: u64) -> bool {
                 }
             }
             OP_CLOSE => {
-                let p = slot.reader.payload(&frame);
-                let code = if p.len() >= 2 { u16::from_be_bytes([p[0], p[1]]) } else { 1005 };
+                let code = close_code(slot.reader.payload(&frame));
                 slot.out.close_code = Some(code);
                 let _ = slot.writer.lock().unwrap().close(code);
                 slot.done = true;
@@ -796,8 +796,7 @@ fn inspect_stalled(stalled: Vec<Stalled>) -> StalledOutcome {
         'read: while Instant::now() < deadline {
             while let Ok(Some(frame)) = reader.next_frame() {
                 if frame.opcode == OP_CLOSE {
-                    let p = reader.payload(&frame);
-                    code = Some(if p.len() >= 2 { u16::from_be_bytes([p[0], p[1]]) } else { 1005 });
+                    code = Some(close_code(reader.payload(&frame)));
                     closed = true;
                     break 'read;
                 }
