@@ -25,6 +25,22 @@ pub fn data(payload: impl Into<Bytes>, binary: bool) -> Bytes {
     encode(Frame::message(payload, OpCode::Data(opcode), true))
 }
 
+/// One complete data frame whose payload is compressed (RFC 7692 §6: RSV1 set on the first
+/// frame of a compressed message; §7.2.3.1: `Hello` is `c1 07 f2 48 cd c9 c9 07 00`).
+pub fn compressed(deflated: Vec<u8>, binary: bool) -> Bytes {
+    let opcode = if binary { OpData::Binary } else { OpData::Text };
+    let mut frame = Frame::message(deflated, OpCode::Data(opcode), true);
+    frame.header_mut().rsv1 = true;
+    encode(frame)
+}
+
+/// A pong frame (§5.5.3) carrying the ping's payload, as §5.5.2 asks ("the same Application
+/// data as found in the message body of the Ping frame being replied to").
+pub fn pong(payload: &[u8]) -> Bytes {
+    assert!(payload.len() <= 125, "a control frame's payload is at most 125 bytes");
+    encode(Frame::pong(payload.to_vec()))
+}
+
 /// A close frame with a status code and a short reason (at most 123 bytes, §5.5).
 pub fn close(code: u16, reason: &'static str) -> Bytes {
     encode(Frame::close(Some(CloseFrame { code: CloseCode::from(code), reason: reason.into() })))
@@ -58,6 +74,12 @@ mod tests {
         let frame = text("x".repeat(300));
         assert_eq!(&frame[..4], &[0x81, 126, 0x01, 0x2c]);
         assert_eq!(frame.len(), 4 + 300);
+    }
+
+    #[test]
+    fn hello_compressed_as_in_rfc_7692_section_7_2_3_1() {
+        let frame = compressed(vec![0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], false);
+        assert_eq!(&frame[..], &[0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
     }
 
     #[test]

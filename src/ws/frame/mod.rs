@@ -39,7 +39,7 @@ pub mod opcode;
 pub mod wire;
 
 pub use describe::describe;
-pub use encode::{close, data, ping, text};
+pub use encode::{close, compressed, data, ping, pong, text};
 pub use error::DecodeError;
 pub use header::Header;
 pub use hex::{hex, parse_hex};
