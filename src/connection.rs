@@ -39,6 +39,7 @@ use crate::metrics::Metrics;
 use crate::net::close::{self, is_timeout};
 use crate::net::conn::{Conn, DeadlineSocket};
 use crate::net::per_address::{Held, PerAddress};
+use crate::ws::deflate::{self, offer::EXTENSIONS_HEADER};
 use crate::ws::echo::Echo;
 use crate::ws::handshake;
 use crate::ws::reader::{End, Handler, Reader, Timing};
@@ -287,12 +288,15 @@ fn admit<'a>(
     );
     let subprotocol =
         handshake::choose(handshake::protocol_offers(request), app.subprotocols()).name();
+    let offers = request.header_list(EXTENSIONS_HEADER);
+    let deflate = deflate::negotiate(offers, config.compression).agreed;
     let options = match app {
         App::Chat => Options {
             max_message: config.max_message_bytes,
             send_buffer: config.send_buffer_bytes,
             write_requests: Some(ctx.inbox.write_requests(id)),
             subprotocol,
+            deflate,
         },
         // The echo session is its own only writer and waits for each echo to drain.
         App::Echo => Options {
@@ -300,6 +304,7 @@ fn admit<'a>(
             send_buffer: usize::MAX,
             write_requests: None,
             subprotocol,
+            deflate,
         },
     };
     let upgraded = upgrade::upgrade(conn, &accept, leftover, options, &ctx.metrics)?;

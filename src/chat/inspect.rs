@@ -203,8 +203,8 @@ impl Handshake {
         let (sha1, accept) = accept_steps(key);
         let offers = list_elements(value(PROTOCOL_HEADER));
         let choice = handshake::choose(offers.clone(), SUBPROTOCOLS);
-        let response =
-            String::from_utf8_lossy(&switching_protocols(&accept, choice.name())).into_owned();
+        let response = String::from_utf8_lossy(&switching_protocols(&accept, choice.name(), None))
+            .into_owned();
         let event = HandshakeEvent {
             kind: "handshake",
             request: &self.request,

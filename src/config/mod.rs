@@ -81,6 +81,13 @@ pub struct Config {
     /// `SEND_BUFFER_BYTES`: unsent bytes a client may fall behind before it is closed with 1013.
     /// Default 1 MiB.
     pub send_buffer_bytes: usize,
+    /// `COMPRESSION`: accept a client's `permessage-deflate` offer (RFC 7692) and send it long
+    /// messages compressed; `off` answers every offer without the extension. Default `on`.
+    pub compression: bool,
+    /// `COMPRESSION_MIN_BYTES`: messages shorter than this go uncompressed even to a client that
+    /// agreed (the DEFLATE block's own header and tables would not pay for themselves).
+    /// Default 128.
+    pub compression_min_bytes: usize,
     /// `ECHO_ENDPOINT`: serve `/echo`, which sends every message back (for conformance tests).
     /// Default `false`.
     pub echo_endpoint: bool,
@@ -167,6 +174,8 @@ impl Default for Config {
             keep_alive_requests: 100,
             drain: Duration::ZERO,
             send_buffer_bytes: 1 << 20,
+            compression: true,
+            compression_min_bytes: 128,
             echo_endpoint: false,
             echo_max_message_bytes: 16 << 20,
             trusted_proxies: Vec::new(),
@@ -234,6 +243,10 @@ impl Config {
         })?;
         env.parse("SEND_BUFFER_BYTES", &mut c.send_buffer_bytes, |v| {
             positive(v, 1 << 30).filter(|&n| n >= 1024)
+        })?;
+        env.parse("COMPRESSION", &mut c.compression, parse_bool)?;
+        env.parse("COMPRESSION_MIN_BYTES", &mut c.compression_min_bytes, |v| {
+            v.parse().ok().filter(|&n| n <= 1 << 30)
         })?;
         env.parse("ECHO_ENDPOINT", &mut c.echo_endpoint, parse_bool)?;
         env.parse("ECHO_MAX_MESSAGE_BYTES", &mut c.echo_max_message_bytes, |v| {
@@ -354,6 +367,8 @@ fn expected(var: &str) -> &'static str {
         "KEEP_ALIVE_REQUESTS" => "a whole number from 1 to 100000",
         "TLS_CERT" | "TLS_KEY" => "a file path",
         "KAFKA_ENABLED" => "true or false",
+        "COMPRESSION" => "on or off",
+        "COMPRESSION_MIN_BYTES" => "a whole number of bytes from 0 to 1073741824",
         "KAFKA_TOPIC" => "a Kafka topic name: letters, digits, '.', '_' and '-'",
         "DEFAULT_ROOM" => "1 to 32 characters of a-z 0-9 - _, starting with a letter or a digit",
         "KAFKA_PARTITIONS" => "a whole number from 1 to 256",

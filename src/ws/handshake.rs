@@ -26,6 +26,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use crate::config::origin::{Origin, Origins, Scheme};
 use crate::error::Rejection;
 use crate::http::Request;
+use crate::ws::deflate::offer::EXTENSIONS_HEADER;
 
 /// Validates an upgrade request (RFC 6455 §4.2.1) and returns the `Sec-WebSocket-Accept` value.
 /// `scheme` is how the client reached us ([`Request::scheme`]: `https` over TLS, `http`
@@ -91,20 +92,27 @@ pub fn accept_steps(key: &str) -> ([u8; 20], String) {
 }
 
 /// The `101 Switching Protocols` answer that completes the handshake (RFC 6455 §4.2.2 item 5),
-/// naming the subprotocol [`choose`] picked, if any (§4.2.2 item 5.3).
-///
-/// We choose no extension (no `permessage-deflate`), so that header is never sent; a client that
-/// asked for one sees it was not accepted (§4.2.2 item 5.5).
-pub fn switching_protocols(accept: &str, subprotocol: Option<&str>) -> Vec<u8> {
-    let protocol = match subprotocol {
-        Some(name) => format!("Sec-WebSocket-Protocol: {name}\r\n"),
-        None => String::new(),
-    };
-    format!(
+/// naming the subprotocol [`choose`] picked, if any (§4.2.2 item 5.3), and the extensions
+/// accepted, if any (§4.2.2 item 5.4: `permessage-deflate` and its parameters, from
+/// `ws::deflate::offer`). A client that asked for an extension and finds no header here knows it
+/// was not accepted, and sends every frame without it.
+pub fn switching_protocols(
+    accept: &str,
+    subprotocol: Option<&str>,
+    extensions: Option<&str>,
+) -> Vec<u8> {
+    let mut head = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {accept}\r\n{protocol}\r\n"
-    )
-    .into_bytes()
+         Sec-WebSocket-Accept: {accept}\r\n"
+    );
+    if let Some(name) = subprotocol {
+        head.push_str(&format!("{PROTOCOL_HEADER}: {name}\r\n"));
+    }
+    if let Some(value) = extensions {
+        head.push_str(&format!("{EXTENSIONS_HEADER}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    head.into_bytes()
 }
 
 /// The subprotocols a client offers, in its order (RFC 6455 §4.1 item 10): every element of every
@@ -305,7 +313,7 @@ mod tests {
 
     #[test]
     fn the_101_answer_carries_the_accept_value() {
-        let text = String::from_utf8(switching_protocols("abc=", None)).unwrap();
+        let text = String::from_utf8(switching_protocols("abc=", None, None)).unwrap();
         assert!(text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
         assert!(text.contains("\r\nSec-WebSocket-Accept: abc=\r\n"));
         assert!(text.ends_with("\r\n\r\n"));
@@ -314,7 +322,7 @@ mod tests {
 
     #[test]
     fn the_101_answer_names_the_chosen_subprotocol() {
-        let text = String::from_utf8(switching_protocols("abc=", Some("wschat.v1"))).unwrap();
+        let text = String::from_utf8(switching_protocols("abc=", Some("wschat.v1"), None)).unwrap();
         assert!(
             text.ends_with(
                 "Sec-WebSocket-Accept: abc=\r\nSec-WebSocket-Protocol: wschat.v1\r\n\r\n"

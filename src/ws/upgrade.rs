@@ -12,6 +12,7 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::metrics::Metrics;
 use crate::net::conn::Conn;
+use crate::ws::deflate::Agreed;
 use crate::ws::handshake;
 use crate::ws::outbound::{Outbound, WriteRequests};
 use crate::ws::stream::ClientStream;
@@ -36,6 +37,8 @@ pub struct Options {
     pub write_requests: Option<WriteRequests>,
     /// The subprotocol the `101` names (`handshake::choose`), if any.
     pub subprotocol: Option<&'static str>,
+    /// The permessage-deflate terms the `101` accepts (`ws::deflate::negotiate`), if any.
+    pub deflate: Option<Agreed>,
 }
 
 /// Answers `101 Switching Protocols` with `accept` (and the chosen subprotocol) and hands the
@@ -47,13 +50,16 @@ pub fn upgrade(
     options: Options,
     metrics: &Arc<Metrics>,
 ) -> io::Result<Upgraded> {
-    conn.write_all(&handshake::switching_protocols(accept, options.subprotocol))?;
+    let extensions = options.deflate.map(Agreed::response);
+    let head = handshake::switching_protocols(accept, options.subprotocol, extensions.as_deref());
+    conn.write_all(&head)?;
     conn.flush()?;
     let (tcp, tls) = conn.into_parts();
     tcp.set_read_timeout(None)?;
     tcp.set_write_timeout(None)?;
-    let Options { max_message, send_buffer, write_requests, subprotocol: _ } = options;
-    let outbound = Arc::new(Outbound::new(tcp, tls, send_buffer, metrics.clone(), write_requests));
+    let Options { max_message, send_buffer, write_requests, subprotocol: _, deflate } = options;
+    let outbound = Outbound::new(tcp, tls, send_buffer, metrics.clone(), write_requests);
+    let outbound = Arc::new(outbound.with_deflate(deflate));
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_BYTES)
         // Write each frame tungstenite forms (pongs, close replies) at once, into our queue.

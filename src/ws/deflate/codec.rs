@@ -153,7 +153,8 @@ mod tests {
     #[test]
     fn messages_round_trip_each_on_its_own() {
         let mut compressor = Compressor::new();
-        let chat = br#"{"type":"message","room":"general","from":"alice","text":"hello there, everyone"}"#;
+        let chat =
+            br#"{"type":"message","room":"general","from":"alice","text":"hello there, everyone"}"#;
         let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8 ^ (i / 7) as u8).collect();
         for payload in [&chat[..], b"", &big[..], &chat[..], b"x"] {
             let compressed = compressor.compress(payload);

@@ -46,9 +46,12 @@ impl SharedFrame {
         };
         let payload = &self.plain[header.size..];
         let binary = header.opcode.as_u8() == 0x2;
-        self.compressed = Some((payload.len() >= min_bytes.max(1)).then(|| compressor.compress(payload))
-            .filter(|deflated| deflated.len() < payload.len())
-            .map(|deflated| frame::compressed(deflated, binary)));
+        self.compressed = Some(
+            (payload.len() >= min_bytes.max(1))
+                .then(|| compressor.compress(payload))
+                .filter(|deflated| deflated.len() < payload.len())
+                .map(|deflated| frame::compressed(deflated, binary)),
+        );
     }
 
     /// The frame for a client: compressed when it agreed to permessage-deflate, the message was
@@ -80,7 +83,10 @@ mod tests {
     #[test]
     fn a_long_message_is_compressed_once_and_shared_a_short_one_stays_plain() {
         let mut compressor = Compressor::new();
-        let json = format!(r#"{{"type":"history","messages":[{}]}}"#, r#"{"from":"alice","text":"hi"},"#.repeat(20));
+        let json = format!(
+            r#"{{"type":"history","messages":[{}]}}"#,
+            r#"{"from":"alice","text":"hi"},"#.repeat(20)
+        );
         let mut long = SharedFrame::new(frame::text(json.clone()));
         let mut short = SharedFrame::new(frame::text(r#"{"type":"typing"}"#.into()));
         long.prepare(&mut compressor, 128);

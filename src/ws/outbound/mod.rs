@@ -68,6 +68,7 @@ use tungstenite::Bytes;
 
 use crate::metrics::Metrics;
 use crate::net::tls_session::TlsSession;
+use crate::ws::deflate::Agreed;
 use crate::ws::frame::{self, Opcode};
 use crate::ws::tap::{Tap, Tapped};
 use plain::{write_direct, write_plain};
@@ -99,6 +100,8 @@ pub struct Outbound {
     writer: Option<WriteRequests>,
     /// A tap is installed (`State::tap`): checked without the lock for every read.
     tapping: AtomicBool,
+    /// What the client agreed to in its handshake: permessage-deflate (RFC 7692), or `None`.
+    deflate: Option<Agreed>,
     state: Mutex<State>,
 }
 
@@ -141,7 +144,20 @@ impl Outbound {
             tap: None,
         };
         let tapping = AtomicBool::new(false);
-        Outbound { socket, limit, metrics, writer, tapping, state: Mutex::new(state) }
+        let state = Mutex::new(state);
+        Outbound { socket, limit, metrics, writer, tapping, deflate: None, state }
+    }
+
+    /// The same queue for a client that agreed to permessage-deflate on these terms: writers
+    /// that hold a message's compressed frame (`ws::deflate::SharedFrame`) send it that one.
+    pub fn with_deflate(mut self, agreed: Option<Agreed>) -> Outbound {
+        self.deflate = agreed;
+        self
+    }
+
+    /// The permessage-deflate terms of this connection, if it has any.
+    pub fn deflate(&self) -> Option<Agreed> {
+        self.deflate
     }
 
     /// The socket, for the reader's blocking reads (which take no lock).
