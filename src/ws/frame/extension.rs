@@ -68,6 +68,7 @@ fn starts_message(opcode: Opcode) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ws::frame::describe::describe;
     use crate::ws::frame::error::DecodeError;
     use crate::ws::frame::examples::{bytes, client_frame, inflate_hex};
     use crate::ws::frame::hex::hex;
@@ -155,6 +156,18 @@ mod tests {
         let text = error.to_string();
         assert!(text.starts_with("byte 0: RSV1 is set, but no extension is negotiated"), "{text}");
         assert!(text.ends_with("decode --inflate reads it so"), "{text}");
+    }
+
+    #[test]
+    fn a_message_that_inflates_past_the_limit_stops_there() {
+        // 65 MiB of zeros compress to some 65 KB: a frame with a 64-bit length.
+        let bomb = crate::ws::deflate::Compressor::new().compress(&vec![0; 65 << 20]);
+        let mut input = vec![0xc2, 0x7f];
+        input.extend((bomb.len() as u64).to_be_bytes());
+        input.extend(&bomb);
+        let mut out = String::new();
+        let error = describe(&input, Role::Server, Extension::PermessageDeflate, &mut out);
+        assert_eq!(error.unwrap_err(), DecodeError::InflatesTooBig { at: 10, max: 64 << 20 });
     }
 
     #[test]
