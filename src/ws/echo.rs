@@ -58,7 +58,7 @@ impl Echo {
     fn echo(&mut self, plain: Bytes, out: &Outbound) -> Result<(), Close> {
         let mut frame = SharedFrame::new(plain);
         if out.deflate().is_some() {
-            frame.prepare(self.compressor.get_or_insert_with(Box::default), self.min_bytes);
+            frame.prepare(self.compressor.get_or_insert_with(Compressor::boxed), self.min_bytes);
         }
         let deadline = Instant::now() + self.patience;
         let mut sent = out.send(&[frame.for_client(out.deflate())]);

@@ -19,6 +19,7 @@
 //! [`frame::describe()`] reads any frame byte by byte and names every field, for
 //! `websocketchat decode`.
 
+pub mod close;
 pub mod deflate;
 pub mod echo;
 pub mod frame;

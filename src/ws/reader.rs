@@ -31,6 +31,7 @@ use log::{info, trace};
 use tungstenite::Bytes;
 
 use crate::net::close::{fin_and_drain, is_timeout};
+pub use crate::ws::close::Close;
 use crate::ws::outbound::{Outbound, Sent};
 use crate::ws::receive::{Failure, Incoming, Receiver};
 use crate::ws::upgrade::Upgraded;
@@ -57,22 +58,6 @@ pub trait Handler {
     /// docs); a connection's memory tricks (`memory.rs`) give back stack pages here. The default
     /// does nothing.
     fn on_quiet(&mut self) {}
-}
-
-/// A close frame to send: a status code (RFC 6455 §7.4.1) and a short reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Close {
-    /// The status code.
-    pub code: u16,
-    /// The reason, at most 123 bytes (§5.5).
-    pub reason: &'static str,
-}
-
-impl Close {
-    /// A close frame with this code and reason.
-    pub const fn new(code: u16, reason: &'static str) -> Close {
-        Close { code, reason }
-    }
 }
 
 /// Which side sent the first close frame.

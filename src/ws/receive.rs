@@ -37,10 +37,10 @@ use tungstenite::Bytes;
 use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
+use crate::ws::close::Close;
 use crate::ws::deflate::{InflateError, inflate};
 use crate::ws::frame::{self, close_code, unmask};
 use crate::ws::outbound::Outbound;
-use crate::ws::reader::Close;
 use crate::ws::stream::ClientStream;
 
 /// What a client sent: a complete message, or a control frame.

@@ -199,3 +199,37 @@ impl Round {
 pub const MAX_BATCH: usize = 1024;
 /// Frame indexes a slot keeps room for between rounds; a longer list is shrunk back.
 const KEEP_PER_SLOT: usize = 16;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn long_error() -> ServerEvent<'static> {
+        ServerEvent::error("long", "a message long enough to be worth compressing, and then some")
+    }
+
+    #[test]
+    fn a_frame_is_compressed_once_for_every_client_that_agreed() {
+        let mut round = Round::default();
+        let long = round.frame(&long_error());
+        let short = round.frame(&ServerEvent::error("c", "m"));
+        for slot in 0..3 {
+            round.add(slot, long);
+            round.add(slot, short);
+        }
+        // Slots 0 and 2 agreed to permessage-deflate; slot 1 did not.
+        let terms = |slot: Slot| (slot != 1).then_some(Agreed { server_window_bits: None });
+        let mut got: Vec<(Slot, Vec<Bytes>)> = Vec::new();
+        round.drain(64, terms, |slot, frames| {
+            got.push((slot, frames.iter().map(|f| (*f).clone()).collect()))
+        });
+        assert_eq!(got.len(), 3);
+        let (compressed, plain) = (&got[0].1[0], &got[1].1[0]);
+        assert_eq!(compressed[0], 0xc1, "RSV1 set: compressed");
+        assert_eq!(plain[0], 0x81, "plain");
+        // The same bytes in memory, not an equal copy: compressed once.
+        assert_eq!(compressed.as_ptr(), got[2].1[0].as_ptr());
+        // Short frames stay plain for everyone.
+        assert!(got.iter().all(|(_, frames)| frames[1][0] == 0x81));
+    }
+}
