@@ -6,7 +6,8 @@
 // belongs to a connection, so the switch is sent again on each new one (wireOnHello). "in" and
 // "out" are the server's: in is browser → server, out is server → browser. Three buttons make
 // frames worth looking at: a ping from the server, a message too long for the 7-bit length,
-// and a close. How an entry is drawn is wire-draw.js.
+// and a close. How an entry is drawn is wire-draw.js. With permessage-deflate agreed (the
+// handshake event says so), RSV1 marks a compressed message and the entries say so.
 
 import { messageFrame } from './composer.js';
 import { el, nearBottom } from './dom.js';
@@ -21,6 +22,7 @@ const PING_ME_EVERY_MS = 1100; // the server answers ping_me at most once a seco
 
 let wireOn = false; // the switch: every new connection is asked to inspect itself
 let wireLive = null; // the socket whose handshake event came: its frames are being shown
+let wireDeflate = false; // that socket's handshake accepted permessage-deflate (RFC 7692)
 let wireClosing = null; // the socket the Wire panel sent a close on
 let wirePings = 0;
 let wirePingAt = 0;
@@ -57,12 +59,14 @@ export function onWire(msg) {
   if (msg.type === 'handshake') {
     if (!wireOn) return;
     wireLive = currentSocket();
+    wireDeflate = typeof msg.extensions?.accepted === 'string' && msg.extensions.accepted.startsWith('permessage-deflate');
     appendWire((at) => renderHandshake(msg, at));
     renderWireControls();
   } else if (msg.type === 'frame') {
     if (!wireOn) return; // still on the wire when the switch went off
     wireSeen += 1;
-    appendWire((at) => renderFrame(msg, at));
+    const deflate = wireDeflate;
+    appendWire((at) => renderFrame(msg, at, deflate));
     el.wireState.textContent = wireState();
   } else {
     const n = Number(msg.count) || 0;
