@@ -136,7 +136,7 @@ impl Ready<'_> {
                 (end, chat.name())
             }
             App::Echo => {
-                let echo = &mut Echo { patience: config.idle_timeout };
+                let echo = &mut Echo::new(config.idle_timeout, config.compression_min_bytes);
                 (run_reader(reader, echo), joining.name)
             }
         };

@@ -25,6 +25,7 @@ pub mod frame;
 pub mod handshake;
 pub mod outbound;
 pub mod reader;
+pub mod receive;
 pub mod stream;
 pub mod tap;
 pub mod upgrade;
