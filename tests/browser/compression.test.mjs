@@ -149,6 +149,19 @@ describe('permessage-deflate with the browser', () => {
     });
   });
 
+  test('"send 200 bytes" with compression: the browser compresses it, and its frame still takes the 16-bit length form', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { env: IN_MEMORY }, {}, async ({ server, context, problems }) => {
+      const page = await openWithWire(context, server.url, 'ann');
+      await page.locator('#wire-long').click();
+      const frame = await waitForCompressed(page, 'in', 'Two hundred bytes in one frame');
+      assert.equal(frame.inflatedLen, '200 B', 'the message is 200 bytes');
+      const wire = parseInt(frame.wireLen, 10);
+      assert.ok(wire > 125 && wire < 200, `${wire} B on the wire: compressed, and over 125`);
+      assert.ok(frame.head.includes(`${wire} B · 16-bit length`), frame.head);
+      assertClean(problems);
+    });
+  });
+
   test('COMPRESSION=off: the page gets no extension (ws.extensions is empty) and the chat works the same', { timeout: TEST_TIMEOUT }, async () => {
     const env = { ...IN_MEMORY, COMPRESSION: 'off' };
     await withServer(browser, { env }, {}, async ({ server, context, problems, person }) => {

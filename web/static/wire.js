@@ -18,6 +18,7 @@ import { renderCloseEvent, renderFrame, renderHandshake, renderLine, renderPageC
 const WIRE_LIMIT = 200; // entries kept in the Wire panel
 const WIRE_LONG_BYTES = 200; // "send 200 bytes": a frame too long for the 7-bit length (§5.2)
 const WIRE_CLOSE_REASON = 'from the Wire panel';
+const FILLER = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const PING_ME_EVERY_MS = 1100; // the server answers ping_me at most once a second (and networks jitter)
 
 let wireOn = false; // the switch: every new connection is asked to inspect itself
@@ -141,13 +142,17 @@ function wirePing() {
   setTimeout(renderWireControls, PING_ME_EVERY_MS);
 }
 
-/** A chat message to the conversation shown whose frame is exactly WIRE_LONG_BYTES bytes. */
+/**
+ * A chat message to the conversation shown whose frame is exactly WIRE_LONG_BYTES bytes. Its
+ * filler is random letters, which DEFLATE cannot shrink much: with permessage-deflate the
+ * browser compresses it (RFC 7692), and its frame still takes the 16-bit length form.
+ */
 function wireSendLong() {
   if (el.wireLong.disabled) return;
   const envelope = utf8Length(JSON.stringify(messageFrame('')));
   let text = 'Two hundred bytes in one frame: its length takes the 16-bit form. ';
   text = text.slice(0, Math.max(1, WIRE_LONG_BYTES - envelope)); // ASCII: one byte a character
-  for (let i = 0; envelope + text.length < WIRE_LONG_BYTES; i += 1) text += String(i % 10);
+  while (envelope + text.length < WIRE_LONG_BYTES) text += FILLER[Math.floor(Math.random() * FILLER.length)];
   sendFrame(messageFrame(text));
 }
 
