@@ -15,6 +15,7 @@ mod pair;
 mod bad_frames;
 mod broken_request;
 mod crafted_segment;
+mod deflate;
 mod flood;
 mod full_server;
 mod keep_alive;

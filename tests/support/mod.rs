@@ -101,8 +101,18 @@ impl Server {
 
     /// The server's resident memory now, in KiB (`VmRSS` of `/proc/<pid>/status`).
     pub fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS:")
+    }
+
+    /// The most resident memory the server has had so far, in KiB (`VmHWM`): what a moment's
+    /// allocation cost, even once freed.
+    pub fn peak_rss_kib(&self) -> u64 {
+        self.status_kib("VmHWM:")
+    }
+
+    fn status_kib(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
+        let line = status.lines().find(|l| l.starts_with(field)).expect(field);
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 
