@@ -16,7 +16,7 @@ import { currentSocket, isGreeted, isOnline, sendFrame } from './socket.js';
 import { renderCloseEvent, renderFrame, renderHandshake, renderLine, renderPageClose } from './wire-draw.js';
 
 const WIRE_LIMIT = 200; // entries kept in the Wire panel
-const WIRE_LONG_BYTES = 200; // "send 200 bytes": a frame too long for the 7-bit length (§5.2)
+const WIRE_LONG_BYTES = 200; // "send 200 bytes": a message too long for the 7-bit length (§5.2)
 const WIRE_CLOSE_REASON = 'from the Wire panel';
 const FILLER = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const PING_ME_EVERY_MS = 1100; // the server answers ping_me at most once a second (and networks jitter)
@@ -143,7 +143,7 @@ function wirePing() {
 }
 
 /**
- * A chat message to the conversation shown whose frame is exactly WIRE_LONG_BYTES bytes. Its
+ * A chat message to the conversation shown of exactly WIRE_LONG_BYTES bytes of JSON. Its
  * filler is random letters, which DEFLATE cannot shrink much: with permessage-deflate the
  * browser compresses it (RFC 7692), and its frame still takes the 16-bit length form.
  */
