@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         .set_thread_level(log::LevelFilter::Error)
         .set_thread_mode(ThreadLogMode::Names)
         .set_target_level(log::LevelFilter::Off)
-        // tungstenite traces every message it reads, payload and all: a private message must
+        // tungstenite traces every frame it touches, payload and all: a private message must
         // never reach a log. Our own trace line gives each message's kind and size.
         .add_filter_ignore_str("tungstenite")
         .build();

@@ -11,10 +11,10 @@
 //!
 //! | trick | where | idle connection without it |
 //! |---|---|---|
-//! | [`ReleaseWhenQuiet`]: give back the stack pages below the session's loop once the peer has been quiet for a second, and wait for it from the loop's own frame (a one-byte `peek`) instead of inside tungstenite | [`reader_phase`]; the wait in `ws::reader` ("Waiting") | +4 KiB (stack: 12 KiB instead of 8: tungstenite's read path goes 8.3 KiB below the top of the stack, the peek 7.2, and a thread's control block and TLS fill the first 4.6) |
-//! | tungstenite's read buffer at 256 bytes, not 2 KiB | `READ_BUFFER_BYTES` in `ws::upgrade` | +1.75 KiB |
-//! | [`without_thread_caches`]: no glibc tcache (freed blocks a thread keeps for itself) | `main`, once | +1.0 KiB (12.7 KiB with one block kept per size, 12.0 with none, against 13.0: the rest of a connection's heap is its tungstenite buffer and `WebSocket`, its queue, the handshake the inspector keeps, the thread's own bookkeeping in glibc and std, and its entries in the broadcaster's tables) |
-//! | tungstenite's `WebSocket` on the heap, so the session's frames stay shallow | `Box` in `ws::upgrade::Upgraded` | +4 KiB (stack: 12 KiB instead of 8) |
+//! | [`ReleaseWhenQuiet`]: give back the stack pages below the session's loop once the peer has been quiet for a second, and wait for it from the loop's own frame (a one-byte `peek`) instead of inside the receiver's read | [`reader_phase`]; the wait in `ws::reader` ("Waiting") | +4 KiB (stack: 12 KiB instead of 8: the read path went 8.3 KiB below the top of the stack, the peek 7.2, and a thread's control block and TLS fill the first 4.6) |
+//! | the read buffer at 256 bytes, not 2 KiB, and none while quiet | `READ_BUFFER_BYTES` and `Receiver::release` in `ws::receive` | +1.75 KiB (measured for the 256 bytes, with tungstenite's reader before `ws::receive`) |
+//! | [`without_thread_caches`]: no glibc tcache (freed blocks a thread keeps for itself) | `main`, once | +1.0 KiB (12.7 KiB with one block kept per size, 12.0 with none, against 13.0: the rest of a connection's heap is its read buffer and receiver, its queue, the handshake the inspector keeps, the thread's own bookkeeping in glibc and std, and its entries in the broadcaster's tables) |
+//! | the receiver on the heap, so the session's frames stay shallow | `Box` in `ws::upgrade::Upgraded` | +4 KiB (stack: 12 KiB instead of 8) |
 //! | the request head read into a buffer whose first kilobyte is on the stack | `HeadBuffer` in `http::request` (HTTP's own buffer: it carries its figure there) | +1 KiB (a freed heap buffer stays cached by the thread's allocator) |
 //! | [`on_a_thread_of_its_own`]: the HTTP phase of a `wss://` connection (the TLS handshake) on a short-lived thread, the session on the connection's | [`http_phase`] | +4.4 KiB over `wss://` (2,000 idle `wss://` connections, 22.3 KiB each without it, 18.0 KiB with it: the small blocks the handshake frees stay in the freeing thread's glibc tcache, and a thread's tcache goes back only when the thread ends). It costs a thread start, about 40 µs of server CPU per TLS connection (460 against 500 µs, noisy); plain connections would gain 0.25 KiB for 35 to 50 µs more (200 µs), so they do not use it |
 //! | buffers of our own for TLS, empty while idle: rustls's unbuffered API | `net::tls_session` | +3.8 KiB over `wss://` (rustls's buffered connection keeps its incoming ciphertext buffer at 4 KiB for the connection's life; 26.0 against 22.3 KiB) |
@@ -33,7 +33,7 @@
 //! A connection thread reserves [`CONNECTION_STACK_BYTES`] of stack, but memory is only spent on
 //! the pages it touches, and a page once touched stays resident until the thread ends. The HTTP
 //! phase (the TLS handshake, httparse's header array, building the `101` answer), the first
-//! frames and tungstenite's read path all run deeper than the session loop. So when the peer
+//! frames and the receiver's read path all run deeper than the session loop. So when the peer
 //! falls quiet, [`release_unused_stack`] tells the kernel that the pages below the current frame
 //! hold nothing (`madvise(MADV_DONTNEED)`): they are unmapped now and come back as zero pages
 //! when a later call goes that deep again (the peer's next frame does, and the next quiet second
@@ -114,7 +114,7 @@ pub fn reader_phase(reader: Reader, handler: &mut dyn Handler) -> End {
 
 /// A handler that gives back the stack pages below the session's loop when the peer falls quiet
 /// ([`Handler::on_quiet`]): what the HTTP phase (the TLS handshake, httparse's header array), the
-/// first frames (the chat's `hello`, encrypted with TLS) and tungstenite's read path touched.
+/// first frames (the chat's `hello`, encrypted with TLS) and the receiver's read path touched.
 /// The session then waits with a shallow peek (`ws/reader.rs`, "Waiting"), so the pages stay
 /// unused until the peer speaks again.
 struct ReleaseWhenQuiet<'h> {

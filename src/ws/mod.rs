@@ -4,14 +4,18 @@
 //! 1. [`handshake`]: the opening handshake (§4.2): checks the upgrade request, computes
 //!    `Sec-WebSocket-Accept`, and forms the `101`.
 //! 2. [`upgrade`]: writes the `101` and turns the connection into frames: the socket goes into
-//!    the client's [`outbound`] queue, tungstenite reads it through a [`stream`].
-//! 3. [`reader`]: the loop of the connection's own thread, which reads frames: ping, idle
-//!    timeout, the close handshake, errors mapped to close codes; it drives a [`reader::Handler`].
-//! 4. [`frame`]: frames (§5): the one header parser, typed opcodes, masking, and the server's
+//!    the client's [`outbound`] queue, and a [`receive::Receiver`] reads it through a [`stream`].
+//! 3. [`receive`]: frames in, messages out, by the rules of §5 (tungstenite parses each header);
+//!    [`deflate`]: RFC 7692's permessage-deflate, negotiated in the `101`, compressing and
+//!    inflating whole messages.
+//! 4. [`reader`]: the loop of the connection's own thread: ping, idle timeout, the close
+//!    handshake, broken rules closed with their codes ([`close`]); it drives a
+//!    [`reader::Handler`].
+//! 5. [`frame`]: frames (§5): the one header parser, typed opcodes, masking, and the server's
 //!    frames, encoded once; [`outbound`]: the bounded queue every outgoing frame goes through,
 //!    written without blocking.
 //!
-//! 5. [`tap`]: every frame read and written, as it crossed the wire, for an application that
+//! 6. [`tap`]: every frame read and written, as it crossed the wire, for an application that
 //!    asks (the chat's wire inspector); nothing runs without one.
 //!
 //! [`echo`] is the smallest handler (`/echo`); the chat (`chat::handler`) is the other one.

@@ -8,7 +8,8 @@
 //! header and the first [`PREFIX`] bytes of its payload and counts the rest away, so a 16 MiB
 //! frame costs the tap 78 bytes. Both read headers with the one parser of `ws/frame/header.rs`,
 //! [`Header::read`], which takes the fields as they are: the tap shows what crossed the wire, and
-//! tungstenite, reading the same bytes for the session, is the one that refuses a bad frame.
+//! the receiver (`ws/receive.rs`), reading the same bytes for the session, is the one that refuses
+//! a bad frame.
 //!
 //! On a connection that agreed to permessage-deflate (RFC 7692), a frame of a compressed message
 //! is kept whole (up to a bound) instead, so that [`compressed`] can show the message inflated

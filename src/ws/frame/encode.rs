@@ -6,8 +6,8 @@
 //! message once with [`text`] and hands every client a cheap clone of the same [`Bytes`] (a
 //! reference count, not a copy). A chat message is always one frame with FIN set and opcode 0x1
 //! (text); a close frame has opcode 0x8 and carries a 2-byte status code and a UTF-8 reason
-//! (§5.5.1). The bytes are written by tungstenite's `Frame::format`, the same code that writes
-//! the pongs it sends for us.
+//! (§5.5.1). The bytes are written by tungstenite's `Frame::format`. A compressed message
+//! (RFC 7692) is the same frame with RSV1 set and its payload compressed ([`compressed`]).
 
 use tungstenite::Bytes;
 use tungstenite::protocol::CloseFrame;

@@ -9,7 +9,7 @@
 //! The top bit of the four splits them: 0 for a data frame, which carries (part of) a message,
 //! 1 for a control frame (§5.5), which stands alone. §11.8 opens an IANA registry for the
 //! reserved ones; none has been registered, so a reserved opcode is an error for the decoder and
-//! for tungstenite alike.
+//! for the session's receiver alike.
 
 use std::fmt;
 

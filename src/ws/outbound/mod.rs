@@ -13,7 +13,7 @@
 //! ([`Outbound::feed_ciphertext`]).
 //!
 //! **The one exception: the WebSocket layer's own control frames**, which the reader
-//! (`ws/reader.rs`) sends as it reads: the pong tungstenite answers a ping with (RFC 6455
+//! (`ws/reader.rs`) sends as it reads: the pong its receiver answers a ping with (RFC 6455
 //! §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in response") and
 //! the close echoed to a peer that closed first (§5.5.1), and the close frame the session starts (an error's 1002, 1007 or 1009, the idle timeout's 1000) with
 //! the flush, `close_notify` and FIN that end the connection (and the TLS alert for a bad record,
@@ -35,9 +35,8 @@
 //! at once.
 //!
 //! # Sharing one socket
-//! Blocking tungstenite cannot be split into a read half and a write half, and a rustls stream
-//! cannot be cloned, so instead of sharing a `WebSocket` the reader and the writer share this
-//! struct:
+//! A rustls stream cannot be cloned into a read half and a write half (both need the one TLS
+//! session), so the reader and the writer share this struct:
 //! - Every outgoing byte goes through [`Outbound`]'s queue, under its mutex. Frames are appended
 //!   whole, and a write takes them in order.
 //! - The reader reads from the socket *without* the lock (a blocking `read` on
