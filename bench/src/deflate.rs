@@ -12,12 +12,17 @@
 //! Once agreed, a message whose first frame has RSV1 set is compressed (§6.1, §7.2.3.1): its
 //! payload is raw DEFLATE (RFC 1951) ended by a sync flush whose tail `00 00 ff ff` the sender
 //! removed. [`Inflater`] puts the tail back and inflates (§7.2.2). The generator's readers keep
-//! one per thread, not one per connection: whatever the server says about its own context,
-//! a fresh inflater per message is right when the server sends `server_no_context_takeover`
-//! (this server always does), and [`accepted`] refuses an answer without it.
+//! one per thread, not one per connection: a fresh inflater per message is right when the
+//! server sends `server_no_context_takeover` (this server always does), and [`accepted`] refuses
+//! an answer without it. With no context, the same compressed bytes always inflate to the same
+//! message, and a server that compresses each message once sends every client the same bytes:
+//! so the inflater remembers the last few hundred messages it inflated and gives the same
+//! answer again without inflating, and one reading thread can keep up with a thousand clients
+//! (a fresh `flate2` inflater also zeroes its 32 KiB window: 100,000 times a second in (a)).
 //! [`Deflater`] is the sending side (§7.2.1), each message on its own (`client_no_context_takeover`
 //! or not, a compressor may always start afresh).
 
+use std::collections::HashMap;
 use std::io;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
@@ -95,20 +100,47 @@ fn check(element: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Inflates one compressed message at a time (§7.2.2).
+/// Inflates one compressed message at a time (§7.2.2), remembering the recent ones.
 pub struct Inflater {
     inflate: Decompress,
     out: Vec<u8>,
+    /// Compressed payloads of at most [`MEMO_LARGEST`] bytes, and what they inflated to.
+    memo: HashMap<Vec<u8>, Vec<u8>>,
+    /// Messages actually inflated (not found in `memo`).
+    pub inflated: u64,
 }
 
 impl Inflater {
     pub fn new() -> Inflater {
-        // Raw DEFLATE: no zlib header (§7.2.1 sends the bare blocks).
-        Inflater { inflate: Decompress::new(false), out: Vec::with_capacity(4096) }
+        Inflater {
+            // Raw DEFLATE: no zlib header (§7.2.1 sends the bare blocks).
+            inflate: Decompress::new(false),
+            out: Vec::with_capacity(4096),
+            memo: HashMap::new(),
+            inflated: 0,
+        }
     }
 
     /// The message whose compressed payload is `payload`, at most `max` bytes.
     pub fn inflate(&mut self, payload: &[u8], max: usize) -> io::Result<&[u8]> {
+        if payload.len() > MEMO_LARGEST {
+            return self.inflate_afresh(payload, max);
+        }
+        if !self.memo.contains_key(payload) {
+            if self.memo.len() >= MEMO_ENTRIES {
+                self.memo.clear();
+            }
+            let message = self.inflate_afresh(payload, max)?.to_vec();
+            self.memo.insert(payload.to_vec(), message);
+        }
+        match &self.memo[payload] {
+            message if message.len() > max => Err(too_big(max)),
+            message => Ok(message),
+        }
+    }
+
+    fn inflate_afresh(&mut self, payload: &[u8], max: usize) -> io::Result<&[u8]> {
+        self.inflated += 1;
         self.inflate.reset(false);
         self.out.clear();
         let bad = |e: flate2::DecompressError| io::Error::new(io::ErrorKind::InvalidData, e);
@@ -125,7 +157,7 @@ impl Inflater {
                     .map_err(bad)?;
                 input = &input[(self.inflate.total_in() - before) as usize..];
                 if self.out.len() > max {
-                    return Err(io::Error::other(format!("inflates past {max} bytes")));
+                    return Err(too_big(max));
                 }
                 // A final block (BFINAL) ends the stream: the tail after it is not read.
                 if status == Status::StreamEnd {
@@ -138,6 +170,10 @@ impl Inflater {
         }
         Ok(&self.out)
     }
+}
+
+fn too_big(max: usize) -> io::Error {
+    io::Error::other(format!("inflates past {max} bytes"))
 }
 
 /// Compresses one message at a time (§7.2.1), each with no reference to the one before.
@@ -176,6 +212,10 @@ impl Deflater {
     }
 }
 
+/// The memo of [`Inflater`]: payloads up to 4 KiB (chat messages, not history pages), and at
+/// most 512 of them (then it starts again): more than the messages of one round of (a).
+const MEMO_LARGEST: usize = 4096;
+const MEMO_ENTRIES: usize = 512;
 /// A bound on the steps of one message's inflating or compressing (each step grows the output
 /// buffer, which doubles).
 const MAX_TURNS: usize = 64;
@@ -188,23 +228,37 @@ mod tests {
     fn inflates_the_rfc_hello() {
         let mut inflater = Inflater::new();
         // RFC 7692 §7.2.3.1: "Hello" compressed, the tail removed.
-        assert_eq!(
-            inflater.inflate(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], 100).unwrap(),
-            b"Hello"
-        );
-        // The same inflater for the next message: nothing of the last one is kept.
-        assert_eq!(
-            inflater.inflate(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], 100).unwrap(),
-            b"Hello"
-        );
+        let hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        assert_eq!(inflater.inflate(&hello, 100).unwrap(), b"Hello");
+        // Inflated again by the same inflater, not taken from its memo: nothing of the last
+        // message is kept.
+        assert_eq!(inflater.inflate_afresh(&hello, 100).unwrap(), b"Hello");
         // §7.2.3.1 also shows it with BFINAL set: the stream ends before the tail.
-        assert_eq!(
-            inflater.inflate(&[0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], 100).unwrap(),
-            b"Hello"
-        );
+        let last = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        assert_eq!(inflater.inflate_afresh(&last, 100).unwrap(), b"Hello");
         // §7.2.3.3: "Hello" sent with no compression, as a stored block.
         let stored = [0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00];
-        assert_eq!(inflater.inflate(&stored, 100).unwrap(), b"Hello");
+        assert_eq!(inflater.inflate_afresh(&stored, 100).unwrap(), b"Hello");
+        assert_eq!(inflater.inflated, 4);
+    }
+
+    #[test]
+    fn remembers_what_it_inflated() {
+        let (mut deflater, mut inflater) = (Deflater::new(), Inflater::new());
+        let hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        let other = deflater.compress(b"Hello again").to_vec();
+        for _ in 0..3 {
+            assert_eq!(inflater.inflate(&hello, 100).unwrap(), b"Hello");
+            assert_eq!(inflater.inflate(&other, 100).unwrap(), b"Hello again");
+        }
+        assert_eq!(inflater.inflated, 2);
+        assert!(inflater.inflate(&other, 5).is_err(), "the limit holds for a remembered one");
+        // Past its size it starts again, and still answers right.
+        for i in 0..MEMO_ENTRIES {
+            inflater.inflate(deflater.compress(format!("{i}").as_bytes()), 100).unwrap();
+        }
+        assert_eq!(inflater.inflate(&hello, 100).unwrap(), b"Hello");
+        assert_eq!(inflater.inflated, 2 + MEMO_ENTRIES as u64 + 1);
     }
 
     #[test]
