@@ -5,6 +5,10 @@
 //! (shared behind a mutex by the sender thread and the reader's pongs). With TLS both halves share
 //! the rustls session: the reader reads ciphertext without the lock and locks to decrypt, as the
 //! server does.
+//!
+//! With [`Dial::deflate`] the handshake offers permessage-deflate (RFC 7692) and checks the answer
+//! (`deflate.rs`); where it was agreed, frames may come with RSV1 set and [`Writer`] can send
+//! them, while the inflating and compressing is left to whoever reads and sends messages.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
