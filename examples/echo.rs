@@ -21,6 +21,7 @@ use websocketchat::net::close;
 use websocketchat::net::conn::{Conn, DeadlineSocket};
 use websocketchat::net::per_address::PerAddress;
 use websocketchat::server::address_limits;
+use websocketchat::ws::deflate::{self, offer::EXTENSIONS_HEADER};
 use websocketchat::ws::echo::Echo;
 use websocketchat::ws::handshake;
 use websocketchat::ws::reader::{Reader, Timing};
@@ -65,12 +66,15 @@ fn serve(tcp: TcpStream, metrics: &Arc<Metrics>) -> io::Result<()> {
             return close::finish(conn);
         }
     };
-    // The echo speaks no subprotocol (RFC 6455 §1.9): its `101` names none.
+    // The echo speaks no subprotocol (RFC 6455 §1.9): its `101` names none. It accepts a
+    // permessage-deflate offer (RFC 7692), and then compresses its echoes of 128 bytes or more.
     let (send_buffer, write_requests, subprotocol) = (usize::MAX, None, None);
-    let options = Options { max_message: MAX_MESSAGE, send_buffer, write_requests, subprotocol };
+    let deflate = deflate::negotiate(request.header_list(EXTENSIONS_HEADER), true).agreed;
+    let max_message = MAX_MESSAGE;
+    let options = Options { max_message, send_buffer, write_requests, subprotocol, deflate };
     let upgraded = upgrade(conn, &accept, leftover, options, metrics)?;
     let timing = Timing { ping_every: PING_EVERY, idle: IDLE };
-    let end = Reader::new(upgraded, timing).run(&mut Echo { patience: IDLE });
+    let end = Reader::new(upgraded, timing).run(&mut Echo::new(IDLE, 128));
     println!("{}: {end}", request.path);
     Ok(())
 }

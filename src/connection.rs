@@ -136,7 +136,7 @@ impl Ready<'_> {
                 (end, chat.name())
             }
             App::Echo => {
-                let echo = &mut Echo { patience: config.idle_timeout };
+                let echo = &mut Echo::new(config.idle_timeout, config.compression_min_bytes);
                 (run_reader(reader, echo), joining.name)
             }
         };
@@ -271,7 +271,8 @@ fn admit<'a>(
         return refuse(conn, Rejection::ServerFull, ctx, peer);
     }
     let _open = OpenGuard(ctx);
-    let mut joining = Joining::from_request(request, client, config.inspect_enabled);
+    let mut joining =
+        Joining::from_request(request, client, config.inspect_enabled, config.compression);
     // A chat client without a session in its query is given a new one: it spends its address's
     // allowance here, where the answer can still be a 429 (the broadcaster counts one whose
     // session turns out unknown, or came in its first message).

@@ -4,8 +4,9 @@
 //!   both files exist; with `--install DIR [--owner UID]` it then copies both into `DIR` (key mode
 //!   0600), owned by `UID` (compose's `certs` service, for servers that run as their own user);
 //! - `websocketchat healthcheck` asks the running server's `/healthz`: exit 0 on 200, else 1;
-//! - `websocketchat decode [--client|--server] HEX...` prints every field of the WebSocket frames
-//!   written in hex, then the messages they make (`ws::frame`): exit 0, or 1 on a malformed frame.
+//! - `websocketchat decode [--client|--server] [--inflate] HEX...` prints every field of the
+//!   WebSocket frames written in hex, then the messages they make (`ws::frame`), compressed ones
+//!   inflated with `--inflate` (RFC 7692): exit 0, or 1 on a malformed frame.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 
 use simplelog::{ConfigBuilder, ThreadLogMode, WriteLogger};
 use websocketchat::Config;
-use websocketchat::ws::frame::{self, Role};
+use websocketchat::ws::frame::{self, Extension, Role};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -113,17 +114,19 @@ impl CertsArgs {
     }
 }
 
-/// `websocketchat decode [--client|--server] HEX...` (`-`: the hex from standard input, for
-/// frames too long for a command line): exit 0, 1 for bytes that are not valid frames, 2 for a
-/// usage error.
+/// `websocketchat decode [--client|--server] [--inflate] HEX...` (`-`: the hex from standard
+/// input, for frames too long for a command line; `--inflate`: read as if permessage-deflate was
+/// negotiated, RFC 7692): exit 0, 1 for bytes that are not valid frames, 2 for a usage error.
 fn decode(args: &[String]) -> ExitCode {
     let mut side = Role::Either;
+    let mut extension = Extension::None;
     let mut hex = Vec::new();
     let mut stdin = String::new();
     for arg in args {
         match (arg.as_str(), side) {
             ("--client", Role::Either | Role::Client) => side = Role::Client,
             ("--server", Role::Either | Role::Server) => side = Role::Server,
+            ("--inflate", _) => extension = Extension::PermessageDeflate,
             ("-", _) if stdin.is_empty() => {
                 if std::io::Read::read_to_string(&mut std::io::stdin(), &mut stdin).is_err() {
                     return decode_usage();
@@ -138,8 +141,8 @@ fn decode(args: &[String]) -> ExitCode {
         return decode_usage();
     }
     let mut out = String::new();
-    let result =
-        frame::parse_hex(&hex.join(" ")).and_then(|bytes| frame::describe(&bytes, side, &mut out));
+    let result = frame::parse_hex(&hex.join(" "))
+        .and_then(|bytes| frame::describe(&bytes, side, extension, &mut out));
     // The frames read before an error are printed too. A closed pipe (`| head`) is no error.
     let _ = std::io::stdout().write_all(out.as_bytes());
     match result {
@@ -154,7 +157,7 @@ fn decode(args: &[String]) -> ExitCode {
 /// Exit code 2, as for the other commands' usage errors.
 fn decode_usage() -> ExitCode {
     eprintln!(
-        "websocketchat: usage: websocketchat decode [--client|--server] HEX... (or - to read stdin)"
+        "websocketchat: usage: websocketchat decode [--client|--server] [--inflate] HEX... (or - to read stdin)"
     );
     ExitCode::from(2)
 }

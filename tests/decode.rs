@@ -48,8 +48,51 @@ fn an_unmasked_frame_from_a_client_exits_1() {
 }
 
 #[test]
+fn hello_compressed_as_in_rfc_7692_section_7_2_3_1_inflates_with_exit_code_0() {
+    let output = decode(&["--server", "--inflate", "c1 07 f2 48 cd c9 c9 07 00"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("\n  RSV1 1: the message is compressed (RFC 7692 §6"), "{out}");
+    assert!(
+        out.ends_with(
+            "message 1: text, 5 bytes, 1 frame, compressed: \"Hello\"\n\
+             \x20 compressed     f2 48 cd c9 c9 07 00\n\
+             \x20 ratio          7 bytes compressed for 5 inflated: 140 %\n"
+        ),
+        "{out}"
+    );
+    // A client's frame is masked; its payload is unmasked, then inflated.
+    let masked = decode(&["--client", "--inflate", "c1 87 37 fa 21 3d c5 b2 ec f4 fe fd 21"]);
+    assert_eq!(masked.status.code(), Some(0), "{}", stderr(&masked));
+    assert!(stdout(&masked).contains("compressed: \"Hello\""), "{}", stdout(&masked));
+}
+
+#[test]
+fn without_inflate_a_compressed_frame_exits_1_pointing_at_inflate() {
+    let output = decode(&["--server", "c1 07 f2 48 cd c9 c9 07 00"]);
+    assert_eq!(output.status.code(), Some(1));
+    let error = stderr(&output);
+    assert!(error.starts_with("websocketchat decode: byte 0: RSV1 is set, but no extension"));
+    assert!(error.ends_with("decode --inflate reads it so\n"), "{error}");
+}
+
+#[test]
+fn rsv1_on_a_ping_exits_1_even_with_inflate() {
+    let output = decode(&["--inflate", "c9 00"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("byte 0: RSV1 is set on a ping frame"), "{}", stderr(&output));
+}
+
+#[test]
 fn decode_without_hex_is_a_usage_error_with_exit_code_2() {
-    for args in [&[][..], &["--client"], &["--client", "--server", "81 00"], &["--raw", "81 00"]] {
+    let cases = [
+        &[][..],
+        &["--client"],
+        &["--inflate"],
+        &["--client", "--server", "81 00"],
+        &["--raw", "81 00"],
+    ];
+    for args in cases {
         let output = decode(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert!(stderr(&output).contains("usage: websocketchat decode"), "{args:?}");

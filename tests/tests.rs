@@ -4,6 +4,7 @@ mod support;
 
 mod bad_input;
 mod chat;
+mod compression;
 mod decode;
 mod durability;
 mod http;

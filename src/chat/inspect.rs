@@ -13,6 +13,11 @@
 //! a second; the frames beyond that are counted in one `frame_skipped` event when the second is
 //! over (the broadcaster's once-a-second tick sends it if no frame does). Switched off (the
 //! default) it costs one flag read per read, per send and per tick.
+//!
+//! On a connection that agreed to permessage-deflate (RFC 7692), a compressed message's first
+//! frame has RSV1 set and `"compressed":true`; its final frame (often the same one) adds the
+//! message's compressed and inflated lengths and its text inflated (`ws/tap/compressed.rs`). The
+//! `handshake` event shows the extension's negotiation beside the subprotocol's.
 
 use std::time::{Duration, Instant};
 
@@ -23,9 +28,10 @@ use crate::chat::protocol::SUBPROTOCOLS;
 use crate::chat::session::SESSION_PARAM;
 use crate::http::Request as HttpRequest;
 use crate::http::request::list_elements;
+use crate::ws::deflate::{self, offer::EXTENSIONS_HEADER};
 use crate::ws::frame::{self, Opcode, hex, unmask};
 use crate::ws::handshake::{self, PROTOCOL_HEADER, WS_GUID, accept_steps, switching_protocols};
-use crate::ws::tap::{Dir, PREFIX, Seen, Tap};
+use crate::ws::tap::{Compressed, Dir, PREFIX, Seen, Tap};
 
 /// A connection's inspector: turns frames seen into events, within the rate.
 #[derive(Debug)]
@@ -79,13 +85,18 @@ impl Tap for Inspector {
 }
 
 /// The `frame` event: its fields in the order of the §5.2 diagram, after `type` and `dir`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct FrameEvent {
     #[serde(rename = "type")]
     kind: &'static str,
     dir: &'static str,
     fin: bool,
     rsv: [bool; 3],
+    /// RSV1 again, by its name: "compressed" on a message's first frame, once permessage-deflate
+    /// is agreed (RFC 7692 §6).
+    rsv1: bool,
+    /// The first frame of a compressed message.
+    compressed: bool,
     opcode: u8,
     opname: &'static str,
     masked: bool,
@@ -101,6 +112,17 @@ pub struct FrameEvent {
     close_code: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     close_reason: Option<String>,
+    /// On a compressed message's final frame: its compressed payload bytes, every frame's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compressed_len: Option<u64>,
+    /// … its payload's bytes once inflated, and that payload (as text, or hex for binary).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inflated_len: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inflated: Option<String>,
+    /// … or why it is not shown inflated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_inflated: Option<String>,
 }
 
 /// The `frame` event for a frame seen.
@@ -117,6 +139,8 @@ pub fn frame_event(seen: &Seen<'_>) -> FrameEvent {
         },
         fin: header.fin,
         rsv: header.rsv,
+        rsv1: header.rsv[0],
+        compressed: seen.compressed.is_some_and(|c| c.first),
         opcode: header.opcode.as_u8(),
         opname: header.opcode.name(),
         masked: header.mask.is_some(),
@@ -129,7 +153,28 @@ pub fn frame_event(seen: &Seen<'_>) -> FrameEvent {
         truncated: header.len > PREFIX as u64,
         close_code: whole_close.then(|| u16::from_be_bytes([payload[0], payload[1]])),
         close_reason: whole_close.then(|| String::from_utf8_lossy(&payload[2..]).into_owned()),
+        ..inflated(seen.compressed)
     }
+}
+
+/// The fields of a compressed message's final frame; none on other frames.
+fn inflated(compressed: Option<Compressed<'_>>) -> FrameEvent {
+    let mut fields = FrameEvent::default();
+    let Some(Compressed { opcode, len, inflated: Some(inflated), .. }) = compressed else {
+        return fields;
+    };
+    fields.compressed_len = Some(len);
+    match inflated {
+        Ok(bytes) => {
+            fields.inflated_len = Some(bytes.len() as u64);
+            fields.inflated = Some(match opcode {
+                Opcode::Text => String::from_utf8_lossy(bytes).into_owned(),
+                _ => hex(bytes),
+            });
+        }
+        Err(why) => fields.not_inflated = Some(why.why()),
+    }
+    fields
 }
 
 impl FrameEvent {
@@ -140,18 +185,21 @@ impl FrameEvent {
 }
 
 /// This connection's opening handshake as the inspector shows it: the request it sent (with its
-/// session replaced by `…`), kept from the upgrade.
+/// session replaced by `…`), kept from the upgrade, and whether `COMPRESSION` was on, which
+/// with the request's offers decides the extension as the upgrade did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Handshake {
     request: Box<str>,
+    compression: bool,
 }
 
 impl Handshake {
     /// Keeps `request`'s head as text, without the session it may carry (in the query or the
     /// `wschat_session` cookie) or any `Authorization`. The query is shown as sent, so a key is
     /// compared after decoding it as the server does (`%73ession` is `session`): every value
-    /// the server could read as a session is hidden, however it was written.
-    pub fn of(request: &HttpRequest) -> Handshake {
+    /// the server could read as a session is hidden, however it was written. `compression` is
+    /// `COMPRESSION`.
+    pub fn of(request: &HttpRequest, compression: bool) -> Handshake {
         // One allocation of the right size and no temporaries: every chat connection keeps
         // this for its life, and short-lived allocations on its thread would leave holes in the
         // heap that the connection then pays for too (docs/benchmarks-history.md, issue 16).
@@ -185,13 +233,14 @@ impl Handshake {
             text.push_str("\r\n");
         }
         text.push_str("\r\n");
-        Handshake { request: text.into_boxed_str() }
+        Handshake { request: text.into_boxed_str(), compression }
     }
 
     /// The `handshake` event: the request, the key's road to `Sec-WebSocket-Accept` (§4.2.2
     /// item 5.4: base64 of the SHA-1 of the key and the GUID), the subprotocols offered and the
     /// one chosen (§4.2.2 item 5.3, by the server's own rule: `handshake::choose` with the chat's
-    /// names), and the `101` we answered.
+    /// names), the extensions offered and the one accepted (§9.1, RFC 7692 §5, by
+    /// `deflate::negotiate` as the upgrade ran it), and the `101` we answered.
     pub fn event(&self) -> String {
         let value = |wanted: &'static str| {
             self.request.lines().filter_map(move |line| {
@@ -203,8 +252,11 @@ impl Handshake {
         let (sha1, accept) = accept_steps(key);
         let offers = list_elements(value(PROTOCOL_HEADER));
         let choice = handshake::choose(offers.clone(), SUBPROTOCOLS);
-        let response = String::from_utf8_lossy(&switching_protocols(&accept, choice.name(), None))
-            .into_owned();
+        let extensions = list_elements(value(EXTENSIONS_HEADER));
+        let negotiation = deflate::negotiate(extensions.clone(), self.compression);
+        let accepted = negotiation.agreed.map(|agreed| agreed.response());
+        let head = switching_protocols(&accept, choice.name(), accepted.as_deref());
+        let response = String::from_utf8_lossy(&head).into_owned();
         let event = HandshakeEvent {
             kind: "handshake",
             request: &self.request,
@@ -216,6 +268,11 @@ impl Handshake {
                 offered: offers.collect(),
                 chosen: choice.name(),
                 why: choice.why(),
+            },
+            extensions: ExtensionsEvent {
+                offered: extensions.collect(),
+                accepted,
+                why: negotiation.why,
             },
             response,
         };
@@ -234,6 +291,7 @@ struct HandshakeEvent<'a> {
     sha1: String,
     accept: String,
     subprotocol: SubprotocolEvent<'a>,
+    extensions: ExtensionsEvent<'a>,
     response: String,
 }
 
@@ -244,6 +302,16 @@ struct SubprotocolEvent<'a> {
     offered: Vec<&'a str>,
     chosen: Option<&'static str>,
     why: &'static str,
+}
+
+/// The extension negotiation (RFC 6455 §9.1, RFC 7692 §5): the offers, in the client's order
+/// and as it wrote them, the `Sec-WebSocket-Extensions` value of the `101` (`null`: none), and
+/// why.
+#[derive(Serialize)]
+struct ExtensionsEvent<'a> {
+    offered: Vec<&'a str>,
+    accepted: Option<String>,
+    why: String,
 }
 
 /// What a secret is shown as.
@@ -286,10 +354,18 @@ mod tests {
     use super::*;
     use serde_json::{Value, json};
 
+    use crate::ws::deflate::Compressor;
     use crate::ws::frame::Header;
+    use crate::ws::tap::Tapped;
 
     fn parsed(json: &str) -> Value {
         serde_json::from_str(json).unwrap()
+    }
+
+    /// The JSON of an event's frame.
+    fn event_of(frame: &[u8]) -> Value {
+        let header = Header::read(frame).unwrap();
+        serde_json::from_slice(&frame[header.size..]).unwrap()
     }
 
     fn seen<'a>(dir: Dir, frame: &'a [u8]) -> Seen<'a> {
@@ -300,6 +376,7 @@ mod tests {
             header,
             header_bytes: &frame[..header.size],
             payload: &payload[..payload.len().min(PREFIX)],
+            compressed: None,
         }
     }
 
@@ -310,7 +387,8 @@ mod tests {
         assert!(event.starts_with(r#"{"type":"frame","dir":"in","fin":true,"#), "{event}");
         assert_eq!(
             parsed(&event),
-            json!({"type":"frame","dir":"in","fin":true,"rsv":[false,false,false],"opcode":1,
+            json!({"type":"frame","dir":"in","fin":true,"rsv":[false,false,false],"rsv1":false,
+                "compressed":false,"opcode":1,
                 "opname":"text","masked":true,"mask":"37fa213d","len":5,"len_form":"7-bit",
                 "header":"81 85 37 fa 21 3d","payload_wire":"7f 9f 4d 51 58",
                 "payload":"48 65 6c 6c 6f","truncated":false})
@@ -380,7 +458,7 @@ mod tests {
                 ("Cookie".into(), "theme=dark; wschat_session=SECRETSECRETSECRETSECR".into()),
             ],
         };
-        let text = Handshake::of(&request).event();
+        let text = Handshake::of(&request, true).event();
         let event = parsed(&text);
         assert!(!text.contains("SECRET"), "{text}");
         assert_eq!(
@@ -411,7 +489,7 @@ mod tests {
                 version: 1,
                 headers,
             };
-            parsed(&Handshake::of(&request).event())
+            parsed(&Handshake::of(&request, true).event())
         };
         let chosen = event(&["other, wschat.v1", "more"]);
         assert_eq!(
@@ -428,6 +506,129 @@ mod tests {
     }
 
     #[test]
+    fn a_compressed_frame_shows_rsv1_its_lengths_and_its_text_inflated() {
+        // RFC 7692 §7.2.3.1: "Hello" compressed, as the server writes it.
+        let hello = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        let mut tapped = Tapped::new(Box::new(Inspector::new(10)), true);
+        let mut events = Vec::new();
+        tapped.wrote(&hello, &mut events);
+        let event = event_of(&events[0]);
+        assert_eq!(
+            (&event["rsv"], &event["rsv1"], &event["compressed"]),
+            (&json!([true, false, false]), &json!(true), &json!(true))
+        );
+        assert_eq!(event["payload_wire"], "f2 48 cd c9 c9 07 00", "the bytes on the wire");
+        assert_eq!(
+            (&event["compressed_len"], &event["inflated_len"], &event["inflated"]),
+            (&json!(7), &json!(5), &json!("Hello"))
+        );
+        assert_eq!(event.get("not_inflated"), None);
+        // The same bytes on a connection that did not agree: RSV1 alone, nothing inflated.
+        let mut plain = Tapped::new(Box::new(Inspector::new(10)), false);
+        plain.wrote(&hello, &mut events);
+        let event = event_of(&events[1]);
+        assert_eq!((&event["rsv1"], &event["compressed"]), (&json!(true), &json!(false)));
+        assert_eq!(event.get("inflated"), None);
+        // A frame that is not a DEFLATE stream says so.
+        let mut tapped = Tapped::new(Box::new(Inspector::new(10)), true);
+        tapped.wrote(&[0xc1, 0x03, 0xff, 0xff, 0xff], &mut events);
+        let event = event_of(&events[2]);
+        assert_eq!((&event["compressed"], &event["compressed_len"]), (&json!(true), &json!(3)));
+        assert_eq!(event["not_inflated"], "not a DEFLATE stream (RFC 7692 §7.2.2)");
+    }
+
+    #[test]
+    fn a_compressed_message_read_in_fragments_is_inflated_on_its_final_frame() {
+        let json = br#"{"type":"message","room":"general","text":"hello hello hello hello"}"#;
+        let deflated = Compressor::new().compress(json);
+        let (start, end) = deflated.split_at(deflated.len() / 2);
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let frame = |byte0: u8, payload: &[u8]| {
+            let mut frame = vec![byte0, 0x80 | payload.len() as u8];
+            frame.extend(key);
+            frame.extend(payload.iter().zip(key.iter().cycle()).map(|(b, k)| b ^ k));
+            frame
+        };
+        let mut bytes = frame(0x41, start); // RSV1, text, no FIN
+        bytes.extend(frame(0x80, end)); // FIN, continuation
+        let mut tapped = Tapped::new(Box::new(Inspector::new(10)), true);
+        let mut events = Vec::new();
+        for byte in bytes.chunks(3) {
+            tapped.read(byte, &mut events);
+        }
+        let events: Vec<Value> = events.iter().map(|e| event_of(e)).collect();
+        assert_eq!(events.len(), 2);
+        assert_eq!((&events[0]["compressed"], &events[0]["rsv1"]), (&json!(true), &json!(true)));
+        assert_eq!(events[0].get("inflated"), None, "not before the final frame");
+        assert_eq!(
+            (&events[1]["compressed"], &events[1]["opname"]),
+            (&json!(false), &json!("continuation"))
+        );
+        assert_eq!(events[1]["compressed_len"], deflated.len());
+        assert_eq!(events[1]["inflated_len"], json.len());
+        assert_eq!(events[1]["inflated"], String::from_utf8_lossy(json).as_ref());
+    }
+
+    /// The `handshake` event of a request with these `Sec-WebSocket-Extensions` headers.
+    fn extensions(offers: &[&str], compression: bool) -> Value {
+        let mut headers = vec![("Sec-WebSocket-Key".into(), "dGhlIHNhbXBsZSBub25jZQ==".into())];
+        for offer in offers {
+            headers.push(("Sec-WebSocket-Extensions".into(), offer.to_string()));
+        }
+        let request = HttpRequest {
+            method: "GET".into(),
+            path: "/ws".into(),
+            query: String::new(),
+            version: 1,
+            headers,
+        };
+        parsed(&Handshake::of(&request, compression).event())
+    }
+
+    #[test]
+    fn the_handshake_shows_a_browsers_extension_offer_accepted() {
+        let event = extensions(&["permessage-deflate; client_max_window_bits"], true);
+        let terms = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+        assert_eq!(
+            event["extensions"],
+            json!({"offered": ["permessage-deflate; client_max_window_bits"], "accepted": terms,
+                   "why": "offered and accepted"})
+        );
+        let response = event["response"].as_str().unwrap();
+        assert!(response.ends_with(&format!("\r\nSec-WebSocket-Extensions: {terms}\r\n\r\n")));
+        // Two offers, the first declined (§7: a parameter it does not define), in two headers.
+        let event = extensions(
+            &["permessage-deflate; mystery, x-webkit-deflate-frame", "permessage-deflate"],
+            true,
+        );
+        assert_eq!(
+            event["extensions"]["offered"],
+            json!(["permessage-deflate; mystery", "x-webkit-deflate-frame", "permessage-deflate"])
+        );
+        assert_eq!(event["extensions"]["accepted"], terms);
+        assert!(
+            event["extensions"]["why"].as_str().unwrap().starts_with("accepted after declining")
+        );
+    }
+
+    #[test]
+    fn the_handshake_shows_no_extension_when_none_is_offered_or_compression_is_off() {
+        let none = extensions(&[], true);
+        assert_eq!(
+            none["extensions"],
+            json!({"offered": [], "accepted": null, "why": "not offered"})
+        );
+        assert!(!none["response"].as_str().unwrap().contains("Sec-WebSocket-Extensions"));
+        let off = extensions(&["permessage-deflate; client_max_window_bits"], false);
+        assert_eq!(
+            off["extensions"],
+            json!({"offered": ["permessage-deflate; client_max_window_bits"], "accepted": null,
+                   "why": "offered, but COMPRESSION=off"})
+        );
+        assert!(!off["response"].as_str().unwrap().contains("Sec-WebSocket-Extensions"));
+    }
+
+    #[test]
     fn the_session_is_hidden_however_its_key_is_written() {
         let query = "%73ession=A1&%73%65%73%73%69%6F%6E=A2&SESSION=A3&+session%20=A4&session=A5\
                      &session&name=ann&sessionx=shown&%73ession";
@@ -438,7 +639,7 @@ mod tests {
             version: 1,
             headers: vec![("cookie".into(), "WSCHAT_SESSION=C1;wschat_session=C2".into())],
         };
-        let text = Handshake::of(&request).event();
+        let text = Handshake::of(&request, true).event();
         let shown = parsed(&text)["request"].as_str().unwrap().to_string();
         for secret in ["A1", "A2", "A3", "A4", "A5", "C1", "C2"] {
             assert!(!shown.contains(secret), "{secret} in {shown}");

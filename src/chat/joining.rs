@@ -40,9 +40,14 @@ pub struct Joining {
 
 impl Joining {
     /// Reads `name`, `session`, `session_in`, `since` and `epoch` from the upgrade request's
-    /// query of a client at `client`; with `inspect`, keeps the request for the wire inspector. A
-    /// `Cookie` header is not read: see the module's doc.
-    pub fn from_request(request: &HttpRequest, client: IpAddr, inspect: bool) -> Joining {
+    /// query of a client at `client`; with `inspect`, keeps the request (and `COMPRESSION`,
+    /// `compression`) for the wire inspector. A `Cookie` header is not read: see the module's doc.
+    pub fn from_request(
+        request: &HttpRequest,
+        client: IpAddr,
+        inspect: bool,
+        compression: bool,
+    ) -> Joining {
         let name = request
             .query_param("name")
             .and_then(|raw| nickname::clean(&raw))
@@ -56,7 +61,7 @@ impl Joining {
             Some(place) if place == SESSION_IN_FRAME => None,
             _ => Some(presented(request.query_param(SESSION_PARAM).as_deref())),
         };
-        let handshake = inspect.then(|| Handshake::of(request));
+        let handshake = inspect.then(|| Handshake::of(request, compression));
         Joining { name, presented, resume, handshake, client, spent: false }
     }
 }

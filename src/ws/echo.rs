@@ -6,12 +6,17 @@
 //! writer (`ws/outbound/mod.rs`, "Who writes to a socket"). So it sends with [`Outbound::send`],
 //! flushes its own queue, and waits until the socket took each echo: the peer's reading speed
 //! paces its sending.
+//!
+//! A client that agreed to permessage-deflate gets its echoes compressed as the chat's clients
+//! get the chat's messages (`ws::deflate::SharedFrame`), by a compressor this connection makes
+//! the first time it needs one.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tungstenite::Bytes;
 
+use crate::ws::deflate::{Compressor, SharedFrame};
 use crate::ws::frame;
 use crate::ws::outbound::{Outbound, Sent};
 use crate::ws::reader::{Close, End, FLUSH_POLL, Handler};
@@ -20,7 +25,10 @@ use crate::ws::reader::{Close, End, FLUSH_POLL, Handler};
 #[derive(Debug)]
 pub struct Echo {
     /// How long one echo may wait for the socket before the peer counts as not reading.
-    pub patience: Duration,
+    patience: Duration,
+    /// `COMPRESSION_MIN_BYTES`.
+    min_bytes: usize,
+    compressor: Option<Box<Compressor>>,
 }
 
 impl Handler for Echo {
@@ -40,10 +48,20 @@ impl Handler for Echo {
 }
 
 impl Echo {
-    /// Queues the frame, then waits until the socket took it.
-    fn echo(&self, frame: Bytes, out: &Outbound) -> Result<(), Close> {
+    /// An echo that waits at most `patience` for the socket to take each message, and compresses
+    /// those of at least `min_bytes` for a client that agreed.
+    pub fn new(patience: Duration, min_bytes: usize) -> Echo {
+        Echo { patience, min_bytes, compressor: None }
+    }
+
+    /// Queues the frame (compressed if the client agreed), then waits until the socket took it.
+    fn echo(&mut self, plain: Bytes, out: &Outbound) -> Result<(), Close> {
+        let mut frame = SharedFrame::new(plain);
+        if out.deflate().is_some() {
+            frame.prepare(self.compressor.get_or_insert_with(Compressor::boxed), self.min_bytes);
+        }
         let deadline = Instant::now() + self.patience;
-        let mut sent = out.send(&[&frame]);
+        let mut sent = out.send(&[frame.for_client(out.deflate())]);
         while sent == Sent::Pending {
             if Instant::now() > deadline {
                 return Err(Close::new(1013, "not reading"));

@@ -19,12 +19,14 @@
 //! [`frame::describe()`] reads any frame byte by byte and names every field, for
 //! `websocketchat decode`.
 
+pub mod close;
 pub mod deflate;
 pub mod echo;
 pub mod frame;
 pub mod handshake;
 pub mod outbound;
 pub mod reader;
+pub mod receive;
 pub mod stream;
 pub mod tap;
 pub mod upgrade;

@@ -28,13 +28,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use log::{info, trace};
-use tungstenite::error::{Error as WsError, ProtocolError};
-use tungstenite::protocol::CloseFrame;
-use tungstenite::{Bytes, Message, WebSocket};
+use tungstenite::Bytes;
 
 use crate::net::close::{fin_and_drain, is_timeout};
+pub use crate::ws::close::Close;
 use crate::ws::outbound::{Outbound, Sent};
-use crate::ws::stream::ClientStream;
+use crate::ws::receive::{Failure, Incoming, Receiver};
 use crate::ws::upgrade::Upgraded;
 
 /// What an application does with a WebSocket. The session calls it from the connection's own
@@ -59,22 +58,6 @@ pub trait Handler {
     /// docs); a connection's memory tricks (`memory.rs`) give back stack pages here. The default
     /// does nothing.
     fn on_quiet(&mut self) {}
-}
-
-/// A close frame to send: a status code (RFC 6455 §7.4.1) and a short reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Close {
-    /// The status code.
-    pub code: u16,
-    /// The reason, at most 123 bytes (§5.5).
-    pub reason: &'static str,
-}
-
-impl Close {
-    /// A close frame with this code and reason.
-    pub const fn new(code: u16, reason: &'static str) -> Close {
-        Close { code, reason }
-    }
 }
 
 /// Which side sent the first close frame.
@@ -133,7 +116,7 @@ pub struct Timing {
 /// left in tungstenite's buffer when the quiet wait starts: it starts only after tungstenite
 /// itself went to the socket for more and found nothing.
 pub struct Reader {
-    ws: Box<WebSocket<ClientStream>>,
+    receiver: Box<Receiver>,
     outbound: Arc<Outbound>,
     timing: Timing,
 }
@@ -141,8 +124,8 @@ pub struct Reader {
 impl Reader {
     /// A session over an upgraded connection.
     pub fn new(upgraded: Upgraded, timing: Timing) -> Reader {
-        let Upgraded { ws, outbound } = upgraded;
-        Reader { ws, outbound, timing }
+        let Upgraded { receiver, outbound } = upgraded;
+        Reader { receiver, outbound, timing }
     }
 
     /// Runs the connection to its end, calling `handler` for what happens.
@@ -202,74 +185,57 @@ impl Reader {
                 }
             }
             match self.read_message() {
-                Ok(Message::Close(frame)) => return self.answer_close(frame),
-                Ok(message) => {
+                Ok(Incoming::Close(code)) => return self.answer_close(code),
+                Ok(incoming) => {
                     heard = Instant::now();
-                    if let Err(close) = self.dispatch(message, handler) {
+                    if let Err(close) = self.dispatch(incoming, handler) {
                         return self.close(close);
                     }
                 }
-                Err(WsError::Io(e)) if is_timeout(&e) => {
+                Err(Failure::Io(e)) if is_timeout(&e) => {
                     if Instant::now() >= heard + QUIET {
                         quiet = true;
+                        self.receiver.release();
                         handler.on_quiet();
                     }
                 }
-                Err(e) => return self.on_error(e),
+                Err(failure) => return self.on_failure(failure),
             }
         }
     }
 
-    /// tungstenite's read, out of line so that its frames are not part of the loop's own: the
+    /// The receiver's read, out of line so that its frames are not part of the loop's own: the
     /// quiet wait stays shallow (see "Waiting").
     #[inline(never)]
-    fn read_message(&mut self) -> Result<Message, WsError> {
-        self.ws.read()
+    fn read_message(&mut self) -> Result<Incoming, Failure> {
+        self.receiver.read()
     }
 
-    /// Hands a complete message to the handler; control frames were dealt with by tungstenite.
-    fn dispatch(&mut self, message: Message, handler: &mut dyn Handler) -> Result<(), Close> {
+    /// Hands a complete message to the handler; control frames were dealt with by the receiver.
+    fn dispatch(&mut self, incoming: Incoming, handler: &mut dyn Handler) -> Result<(), Close> {
         // The kind and size only: a payload may be a private message, which no log may carry.
-        let kind = match &message {
-            Message::Text(_) => "text",
-            Message::Binary(_) => "binary",
-            Message::Ping(_) => "ping",
-            Message::Pong(_) => "pong",
-            Message::Close(_) => "close",
-            Message::Frame(_) => "frame",
-        };
-        trace!("received a {kind} message of {} bytes", message.len());
-        match message {
-            Message::Text(text) => handler.on_text(text.as_str(), &self.outbound),
-            Message::Binary(data) => handler.on_binary(data, &self.outbound),
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) | Message::Close(_) => Ok(()),
+        match incoming {
+            Incoming::Text(text) => {
+                trace!("received a text message of {} bytes", text.len());
+                handler.on_text(&text, &self.outbound)
+            }
+            Incoming::Binary(data) => {
+                trace!("received a binary message of {} bytes", data.len());
+                handler.on_binary(data, &self.outbound)
+            }
+            Incoming::Control | Incoming::Close(_) => Ok(()),
         }
     }
 
-    /// Maps a tungstenite error to the close code RFC 6455 §7.4.1 gives it.
-    fn on_error(&mut self, error: WsError) -> End {
-        match error {
-            WsError::ConnectionClosed | WsError::AlreadyClosed => End::Dropped("closed".into()),
-            WsError::Io(e) => End::Dropped(e.to_string()),
-            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
-                End::Dropped("connection closed without a close frame".into())
-            }
-            // 1009: "a message that is too big for it to process".
-            WsError::Capacity(e) => {
-                info!("{e}");
-                self.fail(Close::new(1009, "message too big"))
-            }
-            // 1007: "data within a message that was not consistent with the type of the message
-            // (e.g., non-UTF-8 data within a text message)".
-            WsError::Utf8(_) => self.fail(Close::new(1007, "invalid UTF-8")),
-            // 1002: "terminating the connection due to a protocol error".
-            WsError::Protocol(e) => {
-                info!("protocol error: {e}");
-                self.fail(Close::new(1002, "protocol error"))
-            }
-            e => {
-                info!("{e}");
-                self.fail(Close::new(1011, "internal error"))
+    /// Ends the session after a failed read: a broken rule closes with its code (`receive.rs`
+    /// chose it, RFC 6455 §7.4.1), a failed or ended stream just ends.
+    fn on_failure(&mut self, failure: Failure) -> End {
+        match failure {
+            Failure::Io(e) => End::Dropped(e.to_string()),
+            Failure::Ended => End::Dropped("connection closed without a close frame".into()),
+            Failure::Broken(close) => {
+                info!("closing with {}: {}", close.code, close.reason);
+                self.fail(close)
             }
         }
     }
@@ -291,8 +257,8 @@ impl Reader {
 
     /// The peer started the close handshake: echo its code (RFC 6455 §5.5.1: "the endpoint
     /// typically echos the status code it received") and end the connection.
-    fn answer_close(&mut self, frame: Option<CloseFrame>) -> End {
-        let code = frame.map_or(1000, |f| u16::from(f.code));
+    fn answer_close(&mut self, code: Option<u16>) -> End {
+        let code = code.unwrap_or(1000);
         if !self.outbound.close(code, "", false) {
             // It was the answer to a close we sent.
             let ours = self.outbound.closing_code().unwrap_or(code);
@@ -311,8 +277,8 @@ impl Reader {
             if left.is_zero() || self.wait_at_most(left).is_err() {
                 break;
             }
-            match self.ws.read() {
-                Ok(Message::Close(_)) => break,
+            match self.receiver.read() {
+                Ok(Incoming::Close(_)) => break,
                 Ok(_) => {}
                 Err(_) => break,
             }

@@ -1,20 +1,17 @@
-//! The stream tungstenite reads frames from, after the upgrade.
+//! The bytes a connection's frames are read from, after the upgrade (`receive.rs` reads them).
 //!
-//! tungstenite wants one `Read + Write` object. Ours reads straight from the socket (decrypting
-//! through the shared TLS session when TLS is on) and writes by queueing on the client's
-//! [`Outbound`], the same queue the broadcaster uses. tungstenite writes whole frames (we set its
-//! write buffer to 0, so it writes each frame as soon as it is formed), and those frames are what
-//! it sends on its own: pongs and, rarely, a close reply. What the socket does not take at once
-//! waits in the queue like every other byte, and the `Outbound` asks the broadcaster to write it.
+//! Straight from the socket without TLS; with TLS, decrypted through the connection's TLS
+//! session, which lives in its [`Outbound`] because the writer encrypts with the same session.
+//! Every byte read passes the wire inspector's tap on its way (one flag when it is off). Frames
+//! the reader sends (pongs, close frames) go the other way, through the [`Outbound`] queue
+//! like every frame.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::sync::Arc;
-
-use tungstenite::Bytes;
 
 use crate::ws::outbound::Outbound;
 
-/// Read: from the socket. Write: into the client's outbound queue.
+/// A client's socket as a reader of plaintext.
 #[derive(Debug)]
 pub struct ClientStream {
     outbound: Arc<Outbound>,
@@ -62,20 +59,6 @@ impl ClientStream {
             ciphertext.truncate(n);
             self.outbound.feed_ciphertext(ciphertext)?;
         }
-    }
-}
-
-impl Write for ClientStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // Whole frames from tungstenite: queue them like any other frame. A connection that is
-        // already closing drops them, as RFC 6455 §5.5.1 wants no frames after a close.
-        self.outbound.send(&[&Bytes::copy_from_slice(buf)]);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.outbound.flush();
-        Ok(())
     }
 }
 

@@ -10,10 +10,17 @@
 //! [`Header::read`], which takes the fields as they are: the tap shows what crossed the wire, and
 //! tungstenite, reading the same bytes for the session, is the one that refuses a bad frame.
 //!
+//! On a connection that agreed to permessage-deflate (RFC 7692), a frame of a compressed message
+//! is kept whole (up to a bound) instead, so that [`compressed`] can show the message inflated
+//! on its final frame, both ways.
+//!
 //! Without a tap nothing here runs: the `Outbound` checks one flag per read and per send.
+
+mod compressed;
 
 use tungstenite::Bytes;
 
+pub use self::compressed::{Compressed, Inflating, NotInflated};
 use crate::ws::frame::header::{Header, MAX_HEADER};
 
 /// Payload bytes of each frame kept for the tap; the rest is counted, not kept.
@@ -29,7 +36,8 @@ pub enum Dir {
 }
 
 /// One frame seen: its header's bytes, the first [`PREFIX`] bytes of its payload as they crossed
-/// the wire (masked, from a client), and the header read from them.
+/// the wire (masked, from a client), the header read from them, and, for a frame of a
+/// compressed message, what it is to that message.
 #[derive(Debug, Clone, Copy)]
 pub struct Seen<'a> {
     /// Which way it went.
@@ -40,6 +48,8 @@ pub struct Seen<'a> {
     pub header_bytes: &'a [u8],
     /// The payload's first bytes, as on the wire.
     pub payload: &'a [u8],
+    /// Its compressed message (RFC 7692), if it is a frame of one.
+    pub compressed: Option<Compressed<'a>>,
 }
 
 /// What the application does with the frames seen: it may answer with frames of its own (the
@@ -60,12 +70,15 @@ pub struct Tapped {
     pub tap: Box<dyn Tap>,
     /// Frames being read.
     pub cutter: Cutter,
+    /// The compressed message being written, if any.
+    written: Inflating,
 }
 
 impl Tapped {
-    /// `tap`, with nothing read yet.
-    pub fn new(tap: Box<dyn Tap>) -> Tapped {
-        Tapped { tap, cutter: Cutter::default() }
+    /// `tap`, with nothing read yet, on a connection that agreed to permessage-deflate or not
+    /// (`deflate`).
+    pub fn new(tap: Box<dyn Tap>, deflate: bool) -> Tapped {
+        Tapped { tap, cutter: Cutter::new(deflate), written: Inflating::new(deflate) }
     }
 
     /// Bytes read from the client: the frames they end, to the tap.
@@ -83,23 +96,38 @@ impl Tapped {
             header,
             header_bytes,
             payload: &payload[..payload.len().min(PREFIX)],
+            compressed: self.written.frame(&header, payload),
         };
         self.tap.seen(seen, events);
     }
 }
 
-/// Finds frames in a stream of bytes read, keeping each one's header and payload prefix.
-#[derive(Debug, Default)]
+/// Finds frames in a stream of bytes read, keeping each one's header and payload prefix (the
+/// whole payload, up to a bound, of a compressed message's frames).
+#[derive(Debug)]
 pub struct Cutter {
-    /// The current frame's header bytes so far (at most 14) and then its payload prefix.
+    /// The current frame's header bytes so far (at most 14) and then its payload's first bytes.
     kept: Vec<u8>,
     /// The current frame's header, once complete.
     header: Option<Header>,
     /// Payload bytes of the current frame still to come.
     remaining: u64,
+    /// The compressed message being read, if any.
+    inflating: Inflating,
+}
+
+impl Default for Cutter {
+    fn default() -> Cutter {
+        Cutter::new(false)
+    }
 }
 
 impl Cutter {
+    /// Nothing read yet, on a connection that agreed to permessage-deflate or not (`deflate`).
+    pub fn new(deflate: bool) -> Cutter {
+        Cutter { kept: Vec::new(), header: None, remaining: 0, inflating: Inflating::new(deflate) }
+    }
+
     /// Takes bytes read; calls `each` for every frame they complete.
     pub fn feed(&mut self, mut bytes: &[u8], mut each: impl FnMut(Seen<'_>)) {
         while !bytes.is_empty() {
@@ -124,7 +152,9 @@ impl Cutter {
                 continue;
             };
             let take = usize::try_from(self.remaining).unwrap_or(usize::MAX).min(bytes.len());
-            let room = (header.size + PREFIX).saturating_sub(self.kept.len()).min(take);
+            let whole = self.inflating.keep(&header).unwrap_or(0);
+            let keep = header.size + whole.max(PREFIX);
+            let room = keep.saturating_sub(self.kept.len()).min(take);
             self.kept.extend_from_slice(&bytes[..room]);
             self.remaining -= take as u64;
             bytes = &bytes[take..];
@@ -137,8 +167,13 @@ impl Cutter {
     fn complete(&mut self, each: &mut impl FnMut(Seen<'_>)) {
         let header = self.header.take().expect("a frame in progress");
         let (header_bytes, payload) = self.kept.split_at(header.size);
-        each(Seen { dir: Dir::In, header, header_bytes, payload });
+        let compressed = self.inflating.frame(&header, payload);
+        let payload = &payload[..payload.len().min(PREFIX)];
+        each(Seen { dir: Dir::In, header, header_bytes, payload, compressed });
         self.kept.clear();
+        if self.kept.capacity() > MAX_HEADER + PREFIX {
+            self.kept = Vec::new(); // A compressed frame's room, given back.
+        }
     }
 }
 
@@ -188,5 +223,38 @@ mod tests {
         assert_eq!(seen[0].0.len, 256);
         assert_eq!(seen[0].2, (0..PREFIX).map(|i| i as u8).collect::<Vec<_>>());
         assert_eq!(seen[1].2, &MASKED_HELLO[6..]);
+    }
+
+    #[test]
+    fn a_compressed_frame_is_kept_whole_and_inflated_however_the_bytes_are_cut() {
+        // Text that compresses to more than PREFIX bytes, in one masked frame (RSV1, FIN, text).
+        let mut seed = 7u32;
+        let text: String = (0..400)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                char::from(b'a' + (seed >> 16) as u8 % 26)
+            })
+            .collect();
+        let deflated = crate::ws::deflate::Compressor::new().compress(text.as_bytes());
+        assert!(deflated.len() > PREFIX && deflated.len() < 65536, "{}", deflated.len());
+        let key = [1, 2, 3, 4];
+        let mut frame = vec![0xc1, 0xfe];
+        frame.extend((deflated.len() as u16).to_be_bytes());
+        frame.extend(key);
+        frame.extend(deflated.iter().zip(key.iter().cycle()).map(|(b, k)| b ^ k));
+        for piece in [1, 7, 100, frame.len()] {
+            let mut cutter = Cutter::new(true);
+            let mut shown = Vec::new();
+            for bytes in frame.chunks(piece) {
+                cutter.feed(bytes, |seen| {
+                    let compressed = seen.compressed.unwrap();
+                    let inflated = compressed.inflated.unwrap().unwrap().to_vec();
+                    shown.push((seen.payload.len(), compressed.first, compressed.len, inflated));
+                });
+            }
+            let whole = (PREFIX, true, deflated.len() as u64, text.clone().into_bytes());
+            assert_eq!(shown, [whole], "in pieces of {piece}");
+            assert!(cutter.kept.capacity() <= MAX_HEADER + PREFIX, "its room given back");
+        }
     }
 }

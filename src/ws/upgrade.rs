@@ -2,26 +2,23 @@
 //!
 //! [`upgrade`] writes the `101` that [`handshake::check`] allowed,
 //! takes the socket (and TLS session) out of the HTTP phase's deadline, puts it in the client's
-//! [`Outbound`] queue, and wraps it in tungstenite's `WebSocket` for the session to read.
+//! [`Outbound`] queue, and gives the session a [`Receiver`] to read its frames with.
 
 use std::io::{self, Write};
 use std::sync::Arc;
-
-use tungstenite::WebSocket;
-use tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::metrics::Metrics;
 use crate::net::conn::Conn;
 use crate::ws::deflate::Agreed;
 use crate::ws::handshake;
 use crate::ws::outbound::{Outbound, WriteRequests};
-use crate::ws::stream::ClientStream;
+use crate::ws::receive::Receiver;
 
-/// A connection past the `101`: frames in through `ws`, frames out through `outbound`.
+/// A connection past the `101`: frames in through `receiver`, frames out through `outbound`.
 pub struct Upgraded {
-    /// tungstenite, reading from the socket and writing (pongs) into `outbound`. Boxed so that
-    /// the session's stack frames stay small (`memory.rs`: 4 KiB per idle connection).
-    pub ws: Box<WebSocket<ClientStream>>,
+    /// The client's frames, read into messages (`receive.rs`). Boxed so that the session's
+    /// stack frames stay small (`memory.rs`: 4 KiB per idle connection).
+    pub receiver: Box<Receiver>,
     /// The client's queue, shared with whoever else sends to it.
     pub outbound: Arc<Outbound>,
 }
@@ -41,8 +38,8 @@ pub struct Options {
     pub deflate: Option<Agreed>,
 }
 
-/// Answers `101 Switching Protocols` with `accept` (and the chosen subprotocol) and hands the
-/// connection to tungstenite. `leftover` is what the client sent after its request head (frames it did not wait to send).
+/// Answers `101 Switching Protocols` with `accept` (and the chosen subprotocol and extension)
+/// and hands the connection to a [`Receiver`]. `leftover` is what the client sent after its request head (frames it did not wait to send).
 pub fn upgrade(
     mut conn: Conn,
     accept: &str,
@@ -60,21 +57,6 @@ pub fn upgrade(
     let Options { max_message, send_buffer, write_requests, subprotocol: _, deflate } = options;
     let outbound = Outbound::new(tcp, tls, send_buffer, metrics.clone(), write_requests);
     let outbound = Arc::new(outbound.with_deflate(deflate));
-    let config = WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER_BYTES)
-        // Write each frame tungstenite forms (pongs, close replies) at once, into our queue.
-        .write_buffer_size(0)
-        .max_message_size(Some(max_message))
-        .max_frame_size(Some(max_message));
-    let stream = ClientStream::new(outbound.clone());
-    let ws = WebSocket::from_partially_read(stream, leftover, Role::Server, Some(config));
-    let ws = Box::new(ws);
-    Ok(Upgraded { ws, outbound })
+    let receiver = Box::new(Receiver::new(outbound.clone(), leftover, max_message));
+    Ok(Upgraded { receiver, outbound })
 }
-
-/// tungstenite's read buffer per connection, and the most it reads from the socket in one call.
-/// Its default, 128 KiB, would dominate memory; a chat message from a browser (its frame header,
-/// mask and text) fits in 256 bytes, so most messages take one read. A larger frame grows the
-/// buffer to its length and takes a read per 256 bytes: the price of -1.75 KiB per idle
-/// connection against 2 KiB (BENCHMARKS.md, issue 25).
-const READ_BUFFER_BYTES: usize = 256;

@@ -460,6 +460,32 @@ export async function sendFromPage(page, text) {
 }
 
 // ---------------------------------------------------------------------------
+// The Wire panel
+
+/** Opens the page as `name`, opens the Wire panel and switches it on; waits for the handshake. */
+export async function openWithWire(context, url, name) {
+  const page = await openChat(context, url, name);
+  await waitForState(page, 'online');
+  await page.locator('#wire summary').click();
+  await page.locator('#wire-on').check();
+  await waitForHandshakes(page, 1);
+  return page;
+}
+
+export function waitForHandshakes(page, n) {
+  return waitFor(page, `${n} handshake(s) in the Wire panel`, (want) =>
+    document.querySelectorAll('#wire-list .wire-handshake').length >= want, n);
+}
+
+/** The page's own WebSocket: what the browser agreed to in its handshake (RFC 6455 §4.1). */
+export function pageSocket(page) {
+  return page.evaluate(async () => {
+    const ws = (await import('/static/socket.js')).currentSocket();
+    return { protocol: ws.protocol, extensions: ws.extensions, readyState: ws.readyState };
+  });
+}
+
+// ---------------------------------------------------------------------------
 // A raw WebSocket client (the `ws` package), standing in for another user
 
 let rawClients = 0;

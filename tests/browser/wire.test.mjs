@@ -21,10 +21,15 @@ import {
   sendFromPage,
   rawClient,
   delay,
+  openWithWire,
+  waitForHandshakes,
 } from './lib.mjs';
 
 const TEST_TIMEOUT = 90000;
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'; // RFC 6455 §1.3
+// The tests of frames byte by byte run without permessage-deflate, so that a message's payload
+// is its bytes as RFC 6455 alone has them; compressed frames are compression.test.mjs's.
+const PLAIN = { COMPRESSION: 'off' };
 
 function assertClean(problems) {
   assert.deepEqual(consoleProblems(problems), [], 'console errors or uncaught exceptions');
@@ -48,21 +53,6 @@ async function withServer(browser, env, body, contextOptions = {}) {
     await context.close();
     await stopServer(server);
   }
-}
-
-/** Opens the page as `name`, opens the Wire panel and switches it on; waits for the handshake. */
-async function openWithWire(context, url, name) {
-  const page = await openChat(context, url, name);
-  await waitForState(page, 'online');
-  await page.locator('#wire summary').click();
-  await page.locator('#wire-on').check();
-  await waitForHandshakes(page, 1);
-  return page;
-}
-
-function waitForHandshakes(page, n) {
-  return waitFor(page, `${n} handshake(s) in the Wire panel`, (want) =>
-    document.querySelectorAll('#wire-list .wire-handshake').length >= want, n);
 }
 
 /** Every frame entry of the Wire panel as plain data: what the page shows, field by field. */
@@ -190,7 +180,7 @@ describe('Wire panel', () => {
   });
 
   test('a message sent from the page is an "in" frame whose masked bytes XOR the mask give its payload', { timeout: TEST_TIMEOUT }, async () => {
-    await withServer(browser, {}, async ({ server, context, problems }) => {
+    await withServer(browser, PLAIN, async ({ server, context, problems }) => {
       const page = await openWithWire(context, server.url, 'ann');
       const text = 'Hello, wire!';
       await sendFromPage(page, text);
@@ -228,7 +218,7 @@ describe('Wire panel', () => {
   });
 
   test('"send 200 bytes" shows the 16-bit length form: 126 in the 7-bit field, then 00 c8', { timeout: TEST_TIMEOUT }, async () => {
-    await withServer(browser, {}, async ({ server, context, problems }) => {
+    await withServer(browser, PLAIN, async ({ server, context, problems }) => {
       const page = await openWithWire(context, server.url, 'ann');
       await page.locator('#wire-long').click();
       const frame = await waitForWireFrame(page, 'in', 'text', '200 B · 16-bit');
@@ -339,7 +329,7 @@ describe('Wire panel', () => {
 
   // Writes docs/wire-panel.png when SCREENSHOT=1.
   test('screenshot of the Wire panel', { timeout: TEST_TIMEOUT, skip: process.env.SCREENSHOT !== '1' && 'set SCREENSHOT=1 to write docs/wire-panel.png' }, async () => {
-    await withServer(browser, {}, async ({ server, context, problems, clients }) => {
+    await withServer(browser, PLAIN, async ({ server, context, problems, clients }) => {
       const bob = await rawClient(server.url, 'bob');
       clients.push(bob);
       await bob.say('Morning! Anyone around?');

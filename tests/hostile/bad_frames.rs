@@ -13,25 +13,39 @@ use crate::support::wire::{
     frame, handshake, masked, parse_frames, read_to_close,
 };
 
-/// Each case: what it is, and the bytes sent after the handshake.
-fn broken_frames() -> Vec<(&'static str, Vec<u8>)> {
+/// Each case: what it is, the bytes sent after the handshake, and the reason the log gives.
+fn broken_frames() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     vec![
         // RFC 6455 §5.1: "The server MUST close the connection upon receiving a frame that is
         // not masked." This is the unmasked "Hello" of §5.7.
-        ("an unmasked text frame", frame(FIN | TEXT, b"Hello", None)),
+        ("an unmasked text frame", frame(FIN | TEXT, b"Hello", None), "unmasked frame"),
         // §5.2: opcodes 0x3-0x7 and 0xB-0xF "are reserved for further ... frames".
-        ("reserved data opcode 0x3", masked(FIN | 0x3, b"x")),
-        ("reserved control opcode 0xB", masked(FIN | 0xb, b"")),
-        // §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated"; we negotiate none.
-        ("RSV1 set", masked(FIN | RSV1 | TEXT, b"hi")),
-        ("RSV2 set", masked(FIN | RSV2 | TEXT, b"hi")),
-        ("RSV3 set", masked(FIN | RSV3 | TEXT, b"hi")),
+        ("reserved data opcode 0x3", masked(FIN | 0x3, b"x"), "reserved opcode"),
+        ("reserved control opcode 0xB", masked(FIN | 0xb, b""), "reserved opcode"),
+        // §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated"; this client offered
+        // none (RSV1 with permessage-deflate is in deflate.rs).
+        ("RSV1 set", masked(FIN | RSV1 | TEXT, b"hi"), "RSV1 without permessage-deflate"),
+        ("RSV2 set", masked(FIN | RSV2 | TEXT, b"hi"), "reserved bit set"),
+        ("RSV3 set", masked(FIN | RSV3 | TEXT, b"hi"), "reserved bit set"),
         // §5.5: "All control frames MUST have a payload length of 125 bytes or less".
-        ("a ping of 126 bytes", masked(FIN | PING, &[b'p'; 126])),
+        ("a ping of 126 bytes", masked(FIN | PING, &[b'p'; 126]), "control frame over 125 bytes"),
         // §5.5: "All control frames ... MUST NOT be fragmented."
-        ("a fragmented ping (FIN=0)", masked(PING, b"ping")),
+        ("a fragmented ping (FIN=0)", masked(PING, b"ping"), "fragmented control frame"),
         // §5.4: a continuation frame continues a message; here none was started.
-        ("a continuation without a start", masked(FIN | CONTINUATION, b"more")),
+        (
+            "a continuation without a start",
+            masked(FIN | CONTINUATION, b"more"),
+            "continuation without a message",
+        ),
+        // §5.4: a new message may not start before the last one's final frame.
+        (
+            "a text frame inside a fragmented message",
+            [masked(TEXT, b"one"), masked(FIN | TEXT, b"two")].concat(),
+            "a new message before the last one ended",
+        ),
+        // §5.5.1: a close body is empty or starts with a 2-byte code; §7.4.1: 1005 is never sent.
+        ("a close frame of one byte", masked(FIN | CLOSE, &[0x03]), "close frame of one byte"),
+        ("a close frame with 1005", masked(FIN | CLOSE, &[0x03, 0xed]), "invalid close code"),
     ]
 }
 
@@ -47,7 +61,7 @@ fn each_broken_frame_is_closed_with_1002_and_logged_over_wss() {
 
 fn each_broken_frame_is_closed_with_1002(server: &Server) {
     let mut pair = Pair::new(server);
-    for (case, bytes) in broken_frames() {
+    for (case, bytes, reason) in broken_frames() {
         let mut stream = server.stream();
         let port = stream.tcp().local_addr().unwrap().port();
         let already = handshake(&mut stream, server, "/ws?name=hostile");
@@ -57,9 +71,10 @@ fn each_broken_frame_is_closed_with_1002(server: &Server) {
         // Our end of file lets the server finish at once.
         drop(stream);
         assert_eq!(ending.close_code(), Some(1002), "{case}: {:?}", ending.frames.last());
-        // tungstenite's reason for the error, then the connection's end.
+        // The rule that was broken, then the connection's end.
         connection_log(server, port, |log| {
-            log.contains("protocol error: ") && log.contains("close 1002 from the server")
+            log.contains(&format!("closing with 1002: {reason}\n"))
+                && log.contains("close 1002 from the server")
         });
         pair.still_chatting();
     }

@@ -142,7 +142,9 @@ export function goOffline(reason) {
 function listen(socket, url) {
   socket.addEventListener('open', () => {
     if (socket !== ws) return;
-    logEvent('●', `open ${url} (subprotocol ${socket.protocol || 'none'})`);
+    // ws.extensions: what the server accepted of the browser's offer, permessage-deflate here
+    // (RFC 7692): the browser then compresses and inflates messages itself, unseen by the page.
+    logEvent('●', `open ${url} (subprotocol ${socket.protocol || 'none'}; extensions ${socket.extensions || 'none'})`);
     if (socket.protocol !== SUBPROTOCOL) {
       logEvent('?', `the server speaks ${socket.protocol || 'no subprotocol'}, not ${SUBPROTOCOL}`);
     }

@@ -5,6 +5,9 @@
 // unmasked. The opening handshake (§4) is drawn as its two HTTP heads with the
 // Sec-WebSocket-Accept computation between them. Every field is a button whose one-line
 // explanation (with its §) is in data-explain; wire.js shows it. Nothing here keeps state.
+// With permessage-deflate (RFC 7692) a compressed message's first frame has RSV1 set and its
+// payload is DEFLATE bytes: the entry says so, and its final frame shows the message inflated,
+// with the bytes on the wire against the bytes inflated.
 
 import { make } from './dom.js';
 import { CLOSE_CODES, describeClose, preciseTime, utf8Bytes } from './format.js';
@@ -23,8 +26,11 @@ const hex = (b) => b.toString(16).padStart(2, '0');
 const hexOf = (bytes) => bytes.map(hex).join(' ');
 const bitsOf = (value, width) => value.toString(2).padStart(width, '0');
 
-/** A `frame` event: one frame of this connection, as the server read or wrote it. */
-export function renderFrame(f, at) {
+/**
+ * A `frame` event: one frame of this connection, as the server read or wrote it. `deflate`: the
+ * connection agreed to permessage-deflate (its handshake event said so).
+ */
+export function renderFrame(f, at, deflate = false) {
   const dir = f.dir === 'in' ? 'in' : 'out';
   const header = hexBytes(f.header);
   const wire = hexBytes(f.payload_wire);
@@ -38,18 +44,26 @@ export function renderFrame(f, at) {
     op = `close ${describeClose(f.close_code, f.close_reason)}`;
   }
 
-  const li = make('li', `wire-frame ${dir}${opcode >= 8 ? ` control ${opname}` : ''}`);
+  const compressed = f.compressed === true;
+  const li = make('li', `wire-frame ${dir}${opcode >= 8 ? ` control ${opname}` : ''}${compressed ? ' compressed' : ''}`);
   li.dataset.dir = dir;
   li.dataset.op = opname;
-  li.append(wireHead(at, dir, op, `${len} B · ${f.len_form || ''} length`));
+  const head = wireHead(at, dir, op, `${len} B · ${f.len_form || ''} length`);
+  if (compressed) {
+    const badge = make('span', 'w-compressed', 'compressed');
+    badge.title = 'RSV1 set: the first frame of a message compressed with permessage-deflate, RFC 7692 §6';
+    head.querySelector('.w-op').after(badge);
+  }
+  li.append(head);
   li.append(wireHeaderHex(header));
-  li.append(...wireHeaderFields(header, dir, opcode, opExplain, len));
+  li.append(...wireHeaderFields(header, dir, opcode, opExplain, len, deflate));
   if (key.length === 4) {
     li.append(wireRow(`${header.length - 4}–${header.length - 1}`, wireField('key', hexOf(key), 'masking key',
       `Masking key ${hexOf(key)}: four bytes the browser picked at random for this frame alone, §5.3`)));
   }
-  if (data.length > 0) li.append(wirePayload(wire, data, key, opcode, len));
-  const shownText = opcode === 1 || opcode === 9 || opcode === 10;
+  if (data.length > 0) li.append(wirePayload(wire, data, key, opcode, len, false, compressed));
+  // A compressed payload is DEFLATE bytes, not text: its text is the inflated one, below.
+  const shownText = (opcode === 1 && !compressed) || opcode === 9 || opcode === 10;
   if (data.length > 0 && shownText) li.append(wireText(utf8Text(data), f.truncated));
   if (opcode === 8 && typeof f.close_reason === 'string' && f.close_reason !== '') {
     li.append(wireText(f.close_reason, false, 'reason'));
@@ -58,7 +72,35 @@ export function renderFrame(f, at) {
     const more = len - data.length;
     li.append(make('p', 'w-more', `… ${more} more byte${more === 1 ? '' : 's'} (the inspector shows the first ${data.length})`));
   }
+  if (Number.isFinite(f.compressed_len)) li.append(...wireInflated(f));
   return li;
+}
+
+/**
+ * The final frame of a compressed message: its compressed bytes on the wire against its bytes
+ * inflated, the ratio, and the text (RFC 7692 §7.2.2: the receiver appends 00 00 ff ff and
+ * inflates); or why the inspector does not show it.
+ */
+function wireInflated(f) {
+  const wire = f.compressed_len;
+  const row = make('div', 'w-row w-deflate');
+  if (!Number.isFinite(f.inflated_len)) {
+    row.append(wireField('wirelen', `${wire} B`, 'compressed',
+      `${wire} bytes of DEFLATE on the wire for this message, all its frames’ payloads, RFC 7692 §7.2.1`));
+    return [row, make('p', 'w-note w-not-inflated', `Not shown inflated: ${f.not_inflated || 'unknown'}.`)];
+  }
+  const inflated = f.inflated_len;
+  const ratio = inflated > 0 ? `${Math.round((wire / inflated) * 100)}%` : '–';
+  row.append(
+    wireField('wirelen', `${wire} B`, 'on the wire',
+      `${wire} bytes of DEFLATE on the wire for this message, all its frames’ payloads, RFC 7692 §7.2.1`),
+    wireField('inflatedlen', `${inflated} B`, 'inflated',
+      `${inflated} bytes once inflated: the message the application reads, RFC 7692 §7.2.2`),
+    wireField('ratio', ratio, 'ratio',
+      `${wire} / ${inflated}: the compressed message is ${ratio} of its size; the server compresses each message on its own (no context takeover), RFC 7692 §7.1.1`),
+  );
+  const text = typeof f.inflated === 'string' ? f.inflated : '';
+  return [row, wireText(text, false, f.opname === 'binary' ? 'inflated (hex)' : 'inflated')];
 }
 
 // The close frame the page asks the browser for: what the page knows of it. Its masking key
@@ -132,11 +174,20 @@ export function renderHandshake(h, at) {
   li.append(make('p', 'w-caption', 'Sec-WebSocket-Accept, step by step (§4.2.2):'), steps);
 
   li.append(make('p', 'w-caption w-subprotocol', subprotocolLine(h.subprotocol)));
+  li.append(make('p', 'w-caption w-extensions', extensionsLine(h.extensions)));
 
   li.append(make('p', 'w-caption', 'The response (server → browser); after its blank line both sides speak frames:'));
   li.append(wireHttp(response, accept, 'response',
-    'The server\u2019s answer: 101 Switching Protocols with Sec-WebSocket-Accept, and Sec-WebSocket-Protocol when it chose one; no extension, §4.2.2'));
+    'The server\u2019s answer: 101 Switching Protocols with Sec-WebSocket-Accept, Sec-WebSocket-Protocol when it chose one, and Sec-WebSocket-Extensions when it accepted one, §4.2.2, §9.1'));
   return li;
+}
+
+/** The extension negotiation in one line: the offers, the 101's answer, and why (RFC 7692 §5). */
+function extensionsLine(ext) {
+  const offered = Array.isArray(ext?.offered) && ext.offered.length ? ext.offered.join(', ') : 'none';
+  const accepted = typeof ext?.accepted === 'string' ? ext.accepted : 'none';
+  const why = typeof ext?.why === 'string' ? ` (${ext.why})` : '';
+  return `Extensions (Sec-WebSocket-Extensions, §9.1, RFC 7692 §5): offered ${offered} → accepted ${accepted}${why}`;
 }
 
 /** The subprotocol negotiation in one line: what was offered, what was chosen, and why (§1.9). */
@@ -203,7 +254,7 @@ function wireHeaderHex(header, unknown = 0) {
 }
 
 /** The first two bytes bit by bit, then the extended length, as in the §5.2 diagram. */
-function wireHeaderFields(header, dir, opcode, opExplain, len) {
+function wireHeaderFields(header, dir, opcode, opExplain, len, deflate) {
   const [b0 = 0, b1 = 0] = header;
   const fin = b0 >> 7;
   const rsv = [(b0 >> 6) & 1, (b0 >> 5) & 1, (b0 >> 4) & 1];
@@ -214,9 +265,8 @@ function wireHeaderFields(header, dir, opcode, opExplain, len) {
     wireField('fin', String(fin), 'FIN', fin
       ? 'FIN = 1: the final frame of its message (here most often the only one), §5.2'
       : 'FIN = 0: more frames of this message follow, §5.4', 1),
-    ...rsv.map((bit, i) => wireField('rsv', String(bit), `RSV${i + 1}`, bit
-      ? `RSV${i + 1} = 1: only an extension may set it, and none was negotiated, §5.2`
-      : `RSV${i + 1} = 0: reserved for extensions; none was negotiated, so it must be 0, §5.2`, 1)),
+    ...rsv.map((bit, i) => wireField(i === 0 && bit && deflate ? 'rsv w-deflated' : 'rsv', String(bit), `RSV${i + 1}`,
+      rsvExplain(i, bit, opcode, deflate), 1)),
     wireField('opcode', bitsOf(opcode, 4), `opcode ${opcode}`, `opcode = ${opcode}: ${opExplain}`, 4)));
   let lenExplain = `Payload length = ${short}: up to 125 bytes fit in these 7 bits, §5.2`;
   if (short === 126) lenExplain = 'Payload length = 126: the length is in the next 2 bytes (16-bit form, for 126 to 65535 bytes), §5.2';
@@ -235,16 +285,35 @@ function wireHeaderFields(header, dir, opcode, opExplain, len) {
   return rows;
 }
 
+/** One RSV bit's line: RSV1 is permessage-deflate's "compressed" bit once it is agreed (RFC 7692 §6). */
+function rsvExplain(i, bit, opcode, deflate) {
+  if (i === 0 && deflate) {
+    if (bit) {
+      return opcode === 1 || opcode === 2
+        ? 'RSV1 = 1: this message is compressed, permessage-deflate (RFC 7692 §6) gives RSV1 that meaning, §5.2'
+        : 'RSV1 = 1 on a frame that starts no message: an error even with permessage-deflate (RFC 7692 §6.1), §5.2';
+    }
+    return 'RSV1 = 0: not compressed; with permessage-deflate each message is compressed or not (RFC 7692 §6.1), §5.2';
+  }
+  const n = i + 1;
+  return bit
+    ? `RSV${n} = 1: only an extension may set it, and none that uses it was negotiated, §5.2`
+    : `RSV${n} = 0: reserved for extensions; none that uses it was negotiated, so it must be 0, §5.2`;
+}
+
 /**
  * The payload in groups of four bytes: masked over unmasked when it was masked. `hidden`: the
  * browser masked it with a key the page cannot see, so only the unmasked bytes are known.
+ * `compressed`: the unmasked bytes are DEFLATE (RFC 7692 §7.2.1), not the message itself.
  */
-function wirePayload(wire, data, key, opcode, len, hidden = false) {
+function wirePayload(wire, data, key, opcode, len, hidden = false, compressed = false) {
   const masked = key.length === 4;
   const box = make('div', 'w-payload');
   const legend = make('p', 'w-legend');
   if (masked) {
-    legend.append(make('span', 'w-wire', 'masked (on the wire)'), ' ⊕ key = ', make('span', 'w-data', 'unmasked'));
+    legend.append(make('span', 'w-wire', 'masked (on the wire)'), ' ⊕ key = ', make('span', 'w-data', compressed ? 'unmasked (DEFLATE)' : 'unmasked'));
+  } else if (compressed) {
+    legend.append(make('span', 'w-data', 'payload, DEFLATE'), ' (compressed, not masked: on the wire as it is)');
   } else if (hidden) {
     legend.append(make('span', 'w-data', 'unmasked'), ' (on the wire masked with the browser\u2019s key)');
   } else {

@@ -6,7 +6,8 @@
 // belongs to a connection, so the switch is sent again on each new one (wireOnHello). "in" and
 // "out" are the server's: in is browser → server, out is server → browser. Three buttons make
 // frames worth looking at: a ping from the server, a message too long for the 7-bit length,
-// and a close. How an entry is drawn is wire-draw.js.
+// and a close. How an entry is drawn is wire-draw.js. With permessage-deflate agreed (the
+// handshake event says so), RSV1 marks a compressed message and the entries say so.
 
 import { messageFrame } from './composer.js';
 import { el, nearBottom } from './dom.js';
@@ -17,10 +18,12 @@ import { renderCloseEvent, renderFrame, renderHandshake, renderLine, renderPageC
 const WIRE_LIMIT = 200; // entries kept in the Wire panel
 const WIRE_LONG_BYTES = 200; // "send 200 bytes": a frame too long for the 7-bit length (§5.2)
 const WIRE_CLOSE_REASON = 'from the Wire panel';
+const FILLER = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const PING_ME_EVERY_MS = 1100; // the server answers ping_me at most once a second (and networks jitter)
 
 let wireOn = false; // the switch: every new connection is asked to inspect itself
 let wireLive = null; // the socket whose handshake event came: its frames are being shown
+let wireDeflate = false; // that socket's handshake accepted permessage-deflate (RFC 7692)
 let wireClosing = null; // the socket the Wire panel sent a close on
 let wirePings = 0;
 let wirePingAt = 0;
@@ -57,12 +60,14 @@ export function onWire(msg) {
   if (msg.type === 'handshake') {
     if (!wireOn) return;
     wireLive = currentSocket();
+    wireDeflate = typeof msg.extensions?.accepted === 'string' && msg.extensions.accepted.startsWith('permessage-deflate');
     appendWire((at) => renderHandshake(msg, at));
     renderWireControls();
   } else if (msg.type === 'frame') {
     if (!wireOn) return; // still on the wire when the switch went off
     wireSeen += 1;
-    appendWire((at) => renderFrame(msg, at));
+    const deflate = wireDeflate;
+    appendWire((at) => renderFrame(msg, at, deflate));
     el.wireState.textContent = wireState();
   } else {
     const n = Number(msg.count) || 0;
@@ -137,13 +142,17 @@ function wirePing() {
   setTimeout(renderWireControls, PING_ME_EVERY_MS);
 }
 
-/** A chat message to the conversation shown whose frame is exactly WIRE_LONG_BYTES bytes. */
+/**
+ * A chat message to the conversation shown whose frame is exactly WIRE_LONG_BYTES bytes. Its
+ * filler is random letters, which DEFLATE cannot shrink much: with permessage-deflate the
+ * browser compresses it (RFC 7692), and its frame still takes the 16-bit length form.
+ */
 function wireSendLong() {
   if (el.wireLong.disabled) return;
   const envelope = utf8Length(JSON.stringify(messageFrame('')));
   let text = 'Two hundred bytes in one frame: its length takes the 16-bit form. ';
   text = text.slice(0, Math.max(1, WIRE_LONG_BYTES - envelope)); // ASCII: one byte a character
-  for (let i = 0; envelope + text.length < WIRE_LONG_BYTES; i += 1) text += String(i % 10);
+  while (envelope + text.length < WIRE_LONG_BYTES) text += FILLER[Math.floor(Math.random() * FILLER.length)];
   sendFrame(messageFrame(text));
 }
 

@@ -29,6 +29,8 @@ pub struct Limits {
     pub max_rooms_per_connection: usize,
     /// `MAX_CONVERSATIONS_PER_SESSION`.
     pub max_conversations: usize,
+    /// `COMPRESSION_MIN_BYTES`: shorter messages go uncompressed even to a client that agreed.
+    pub compression_min_bytes: usize,
     /// What each client address holds (new sessions, private messages nobody answered).
     pub per_address: Arc<PerAddress>,
 }
@@ -46,6 +48,7 @@ impl Limits {
             default_room: config.default_room.clone(),
             max_rooms_per_connection: config.max_rooms_per_connection,
             max_conversations: config.max_conversations_per_session,
+            compression_min_bytes: config.compression_min_bytes,
             per_address,
         }
     }

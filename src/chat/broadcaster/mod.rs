@@ -18,7 +18,8 @@
 //!    carries many messages, at low load just one, so latency stays minimal either way
 //!    ([`round`]).
 //! 3. Handle each ([`Broadcaster::handle`]: one function per event, in the file of its concept).
-//!    Each outgoing event is encoded to a frame once ([`frame::text`]) and its recipients noted:
+//!    Each outgoing event is encoded to a frame once ([`frame::text`]), and compressed once if
+//!    clients that agreed to permessage-deflate get it, and its recipients noted:
 //!    the members of its room, found through the hub's index by room, so a round with messages
 //!    for many rooms never walks every client per room ([`round`]).
 //! 4. Make what the round wrote durable before any of it goes out ([`durability`]).
@@ -244,6 +245,7 @@ pub(super) mod tests {
             default_room: general(),
             max_rooms_per_connection: 4,
             max_conversations: 10,
+            compression_min_bytes: 128,
             per_address: PerAddress::new(AddressLimits {
                 handshakes: 16,
                 sockets: 16,

@@ -7,6 +7,12 @@
 //! [`Broadcaster::to_room`] for the members of a room (the hub's index by room, so a round with
 //! messages for many rooms never walks every client per room). When the round ends, what it
 //! wrote is made durable (`durability.rs`), then each client gets its frames (`delivery.rs`).
+//!
+//! A client that agreed to permessage-deflate (RFC 7692) in its handshake gets a message's
+//! compressed frame instead of its plain one. The compressed frame is made the first time such a
+//! client gets the message, once for all of them ([`SharedFrame`]), by the round's one
+//! [`Compressor`], made the first time one is needed: a server whose clients never agree to
+//! compression never holds one.
 
 use crossbeam_channel::Receiver;
 use tungstenite::Bytes;
@@ -16,6 +22,7 @@ use crate::chat::hub::{Room, Slot};
 use crate::chat::inbox::Event;
 use crate::chat::protocol::ServerEvent;
 use crate::chat::room::RoomName;
+use crate::ws::deflate::{Agreed, Compressor, SharedFrame};
 use crate::ws::frame;
 
 /// The frames of one round, each encoded once, and who gets which.
@@ -26,11 +33,13 @@ use crate::ws::frame;
 /// more.
 #[derive(Debug, Default)]
 pub(super) struct Round {
-    frames: Vec<Bytes>,
+    frames: Vec<SharedFrame>,
     /// For each slot, the indexes of its frames in `frames`, in order.
     to: Vec<Vec<u32>>,
     /// The slots with frames, in the order they got their first.
     touched: Vec<Slot>,
+    /// The compressor of every compressed frame, once a client needs one.
+    compressor: Option<Box<Compressor>>,
 }
 
 /// Which members of a room an event skips.
@@ -115,7 +124,7 @@ impl Broadcaster {
 impl Round {
     /// Encodes `event` once; returns the frame's index.
     pub(super) fn frame(&mut self, event: &ServerEvent<'_>) -> u32 {
-        self.frames.push(frame::text(event.to_json()));
+        self.frames.push(SharedFrame::new(frame::text(event.to_json())));
         (self.frames.len() - 1) as u32
     }
 
@@ -133,7 +142,7 @@ impl Round {
 
     /// Frame `index` goes to nobody after all (its message could not be made durable).
     pub(super) fn cancel(&mut self, index: u32) {
-        self.frames[index as usize] = Bytes::new();
+        self.frames[index as usize] = SharedFrame::new(Bytes::new());
     }
 
     /// `slot`'s client is gone: it gets nothing more (a newcomer may take the slot).
@@ -144,18 +153,35 @@ impl Round {
     }
 
     /// Hands `give` each slot with frames and its frames, in the order they were added (the
-    /// cancelled ones left out), and empties the round for the next one.
-    pub(super) fn drain(&mut self, mut give: impl FnMut(Slot, &[&Bytes])) {
-        let Round { frames: all, to, touched } = self;
+    /// cancelled ones left out), and empties the round for the next one. `terms` tells a slot's
+    /// permessage-deflate terms: a slot with some gets the compressed frames of messages of at
+    /// least `min_bytes` (`COMPRESSION_MIN_BYTES`).
+    pub(super) fn drain(
+        &mut self,
+        min_bytes: usize,
+        terms: impl Fn(Slot) -> Option<Agreed>,
+        mut give: impl FnMut(Slot, &[&Bytes]),
+    ) {
+        let Round { frames: all, to, touched, compressor } = self;
+        // First the compressed frames the round needs, each made once.
+        for &slot in touched.iter().filter(|&&slot| terms(slot).is_some()) {
+            let compressor = compressor.get_or_insert_with(Box::default);
+            for &i in &to[slot as usize] {
+                all[i as usize].prepare(compressor, min_bytes);
+            }
+        }
         let mut frames: Vec<&Bytes> = Vec::new();
         for &slot in touched.iter() {
             let list = &mut to[slot as usize];
             if list.is_empty() {
                 continue;
             }
+            let agreed = terms(slot);
             frames.clear();
             // A cancelled frame is empty (a message refused by the store).
-            frames.extend(list.iter().map(|&i| &all[i as usize]).filter(|f| !f.is_empty()));
+            frames.extend(
+                list.iter().map(|&i| all[i as usize].for_client(agreed)).filter(|f| !f.is_empty()),
+            );
             list.clear();
             if list.capacity() > KEEP_PER_SLOT {
                 list.shrink_to(KEEP_PER_SLOT);
@@ -173,3 +199,37 @@ impl Round {
 pub const MAX_BATCH: usize = 1024;
 /// Frame indexes a slot keeps room for between rounds; a longer list is shrunk back.
 const KEEP_PER_SLOT: usize = 16;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn long_error() -> ServerEvent<'static> {
+        ServerEvent::error("long", "a message long enough to be worth compressing, and then some")
+    }
+
+    #[test]
+    fn a_frame_is_compressed_once_for_every_client_that_agreed() {
+        let mut round = Round::default();
+        let long = round.frame(&long_error());
+        let short = round.frame(&ServerEvent::error("c", "m"));
+        for slot in 0..3 {
+            round.add(slot, long);
+            round.add(slot, short);
+        }
+        // Slots 0 and 2 agreed to permessage-deflate; slot 1 did not.
+        let terms = |slot: Slot| (slot != 1).then_some(Agreed { server_window_bits: None });
+        let mut got: Vec<(Slot, Vec<Bytes>)> = Vec::new();
+        round.drain(64, terms, |slot, frames| {
+            got.push((slot, frames.iter().map(|f| (*f).clone()).collect()))
+        });
+        assert_eq!(got.len(), 3);
+        let (compressed, plain) = (&got[0].1[0], &got[1].1[0]);
+        assert_eq!(compressed[0], 0xc1, "RSV1 set: compressed");
+        assert_eq!(plain[0], 0x81, "plain");
+        // The same bytes in memory, not an equal copy: compressed once.
+        assert_eq!(compressed.as_ptr(), got[2].1[0].as_ptr());
+        // Short frames stay plain for everyone.
+        assert!(got.iter().all(|(_, frames)| frames[1][0] == 0x81));
+    }
+}

@@ -42,6 +42,18 @@ impl Compressor {
         Compressor { deflate: Compress::new(Compression::new(LEVEL), false) }
     }
 
+    /// A compressor on the heap, built on a thread with room for it: its state is assembled on
+    /// the stack before it moves to the heap (in an unoptimised build all of it, some 300 KiB),
+    /// more than a connection thread has (256 KiB, `net::accept::CONNECTION_STACK_BYTES`).
+    pub fn boxed() -> Box<Compressor> {
+        let build = || Box::new(Compressor::new());
+        let built = std::thread::scope(|scope| {
+            let builder = std::thread::Builder::new().stack_size(BUILD_STACK_BYTES);
+            builder.spawn_scoped(scope, build).ok().and_then(|thread| thread.join().ok())
+        });
+        built.unwrap_or_else(build)
+    }
+
     /// The compressed payload of a message, its [`TAIL`] removed (§7.2.1).
     pub fn compress(&mut self, payload: &[u8]) -> Vec<u8> {
         // No context takeover: nothing of the last message may be referred to.
@@ -129,6 +141,8 @@ fn feed(
 /// broadcaster compresses each once; 6, zlib's default, costs little more than 1 here and saves
 /// more on history pages.
 pub const LEVEL: u32 = 6;
+/// The stack of the thread that builds a [`Compressor`] for [`Compressor::boxed`].
+const BUILD_STACK_BYTES: usize = 2 << 20;
 /// How much the output of [`inflate`] grows at a time.
 const STEP: usize = 16 * 1024;
 

@@ -6,6 +6,9 @@
 //! that sent it (§5.1), and `message.rs` joins the frames into messages (§5.4), checking text as
 //! UTF-8 (§8.1) and a close frame's status code (§7.4.1). Each frame is printed in the order of
 //! the §5.2 diagram; the first error stops the walk, after the frames before it were printed.
+//! Under permessage-deflate (`--inflate`, [`Extension`]), a first frame says what its RSV1 means,
+//! and a compressed message shows the bytes it was sent as, what they inflate to, and the ratio
+//! (RFC 7692 §6, §7.2.2).
 //!
 //! Glossary: a *frame* is a header and its payload; a *message* is one text or binary frame with
 //! FIN 1, or one with FIN 0 followed by continuation frames up to one with FIN 1; a *control
@@ -16,6 +19,7 @@ use std::fmt::{self, Write as _};
 
 use crate::ws::frame::close_code;
 use crate::ws::frame::error::DecodeError;
+use crate::ws::frame::extension::Extension;
 use crate::ws::frame::hex::hex;
 use crate::ws::frame::length::{LEN7, LenForm};
 use crate::ws::frame::mask::Role;
@@ -23,22 +27,28 @@ use crate::ws::frame::message::{Message, Messages};
 use crate::ws::frame::opcode::Opcode;
 use crate::ws::frame::wire::WireFrame;
 
-/// Prints every frame in `bytes` field by field, then the messages they make (§5.4), into `out`.
+/// Prints every frame in `bytes` field by field, then the messages they make (§5.4), into `out`;
+/// `extension` is the one the frames are read under (RFC 7692 §6 for RSV1).
 ///
 /// On an error, `out` holds the frames read before it, so that the reader sees what was right
 /// before being told what is wrong.
-pub fn describe(bytes: &[u8], role: Role, out: &mut String) -> Result<(), DecodeError> {
+pub fn describe(
+    bytes: &[u8],
+    role: Role,
+    extension: Extension,
+    out: &mut String,
+) -> Result<(), DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::NoBytes);
     }
-    let mut messages = Messages::default();
+    let mut messages = Messages::new(extension);
     let (mut at, mut number) = (0, 0);
     while at < bytes.len() {
         number += 1;
-        let frame = WireFrame::parse(&bytes[at..])
+        let frame = WireFrame::parse(&bytes[at..], extension)
             .map_err(|error| leftover(error.offset_by(at), number, bytes.len() - at))?;
         role.check(&frame.header).map_err(|error| error.offset_by(at))?;
-        write_frame(out, number, &frame).expect(WRITE_TO_STRING);
+        write_frame(out, number, &frame, extension).expect(WRITE_TO_STRING);
         messages.push(&frame, at)?;
         at += frame.wire_len();
     }
@@ -62,7 +72,12 @@ fn leftover(error: DecodeError, number: usize, count: usize) -> DecodeError {
 }
 
 /// One frame, field by field, in the order of the §5.2 diagram.
-fn write_frame(out: &mut String, number: usize, frame: &WireFrame) -> fmt::Result {
+fn write_frame(
+    out: &mut String,
+    number: usize,
+    frame: &WireFrame,
+    extension: Extension,
+) -> fmt::Result {
     let WireFrame { header, header_bytes, payload_wire } = frame;
     let from = if header.masked() { "a client (masked)" } else { "a server (unmasked)" };
     writeln!(out, "frame {number}: {} bytes, from {from}", frame.wire_len())?;
@@ -76,6 +91,9 @@ fn write_frame(out: &mut String, number: usize, frame: &WireFrame) -> fmt::Resul
         header.opcode.name(),
         fragment_note(frame)
     )?;
+    if let Some(meaning) = extension.rsv1_meaning(header.rsv[0], header.opcode) {
+        writeln!(out, "  {meaning}")?;
+    }
     let form = match header.len_form {
         LenForm::Bits7 => "7-bit form".to_string(),
         long => {
@@ -107,22 +125,26 @@ fn fragment_note(frame: &WireFrame) -> &'static str {
 fn write_message(out: &mut String, number: usize, message: &Message) -> fmt::Result {
     write!(out, "message {number}: ")?;
     match message {
-        Message::Text { text, frames } => {
+        Message::Text { text, frames, compressed } => {
             writeln!(
                 out,
-                "text, {}, {}: {}",
+                "text, {}, {}{}: {}",
                 plural(text.len(), "byte"),
                 plural(*frames, "frame"),
+                if compressed.is_some() { ", compressed" } else { "" },
                 quoted(text)
-            )
+            )?;
+            write_compressed(out, compressed.as_deref(), text.len())
         }
-        Message::Binary { payload, frames } => {
+        Message::Binary { payload, frames, compressed } => {
             writeln!(
                 out,
-                "binary, {}, {}",
+                "binary, {}, {}{}",
                 plural(payload.len(), "byte"),
-                plural(*frames, "frame")
+                plural(*frames, "frame"),
+                if compressed.is_some() { ", compressed" } else { "" },
             )?;
+            write_compressed(out, compressed.as_deref(), payload.len())?;
             write_payload(out, payload)
         }
         Message::Control { opcode, payload } => {
@@ -140,13 +162,26 @@ fn write_message(out: &mut String, number: usize, message: &Message) -> fmt::Res
             let meaning = close_code::meaning(*code).unwrap_or_default();
             writeln!(out, "  code {code}: {meaning}")
         }
-        Message::Unfinished { opcode, len, frames } => writeln!(
+        Message::Unfinished { opcode, len, frames, compressed } => writeln!(
             out,
-            "{}, unfinished: {} in {} so far, and no frame with FIN 1 (§5.4)",
+            "{}, unfinished{}: {} in {} so far, and no frame with FIN 1 (§5.4)",
             opcode.name(),
+            if *compressed { ", compressed" } else { "" },
             plural(*len, "byte"),
             plural(*frames, "frame")
         ),
+    }
+}
+
+/// For a compressed message: the bytes it crossed the wire as (unmasked, its frames joined), and
+/// how their size compares with the `inflated` size. Nothing for a message sent as it is.
+fn write_compressed(out: &mut String, compressed: Option<&[u8]>, inflated: usize) -> fmt::Result {
+    let Some(compressed) = compressed else { return Ok(()) };
+    write_hex(out, "compressed", preview(compressed), compressed.len())?;
+    let sizes = format!("{} compressed for {inflated} inflated", plural(compressed.len(), "byte"));
+    match (compressed.len() * 100 + inflated / 2).checked_div(inflated) {
+        Some(percent) => writeln!(out, "  {:<15}{sizes}: {percent} %", "ratio"),
+        None => writeln!(out, "  {:<15}{sizes}", "ratio"),
     }
 }
 
@@ -215,7 +250,7 @@ mod tests {
         // §5.7: "A fragmented unmasked text message: 0x01 0x03 0x48 0x65 0x6c (contains "Hel")
         // 0x80 0x02 0x6c 0x6f (contains "lo")".
         let input = bytes("01 03 48 65 6c 80 02 6c 6f");
-        let first = WireFrame::parse(&input).unwrap();
+        let first = WireFrame::parse(&input, Extension::None).unwrap();
         assert!(!first.header.fin);
         assert_eq!(
             (first.header.opcode, first.header.opcode.name(), first.header.len),
@@ -223,7 +258,7 @@ mod tests {
         );
         assert_eq!(first.payload(usize::MAX), b"Hel");
         assert_eq!(first.wire_len(), 5);
-        let second = WireFrame::parse(&input[5..]).unwrap();
+        let second = WireFrame::parse(&input[5..], Extension::None).unwrap();
         assert!(second.header.fin);
         assert_eq!(
             (second.header.opcode, second.header.opcode.name(), second.header.len),
@@ -242,7 +277,7 @@ mod tests {
         // §5.7: "256 bytes binary message in a single unmasked frame: 0x82 0x7E 0x0100 [256 bytes
         // of binary data]".
         let input = with_payload("82 7e 01 00", 256);
-        let frame = WireFrame::parse(&input).unwrap();
+        let frame = WireFrame::parse(&input, Extension::None).unwrap();
         assert!(frame.header.fin);
         assert_eq!(
             (frame.header.opcode, frame.header.opcode.name(), frame.header.mask),
@@ -331,7 +366,8 @@ mod tests {
     #[test]
     fn frames_before_an_error_are_still_described() {
         let mut out = String::new();
-        let error = describe(&bytes("81 00 83 00"), Role::Either, &mut out).unwrap_err();
+        let error =
+            describe(&bytes("81 00 83 00"), Role::Either, Extension::None, &mut out).unwrap_err();
         assert!(out.starts_with("frame 1: 2 bytes, from a server (unmasked)\n"), "{out}");
         assert!(!out.contains("frame 2"), "{out}");
         assert_eq!(error.at(), Some(2));
@@ -340,6 +376,9 @@ mod tests {
     #[test]
     fn no_bytes_is_an_error_of_its_own() {
         let mut out = String::new();
-        assert_eq!(describe(&[], Role::Either, &mut out).unwrap_err(), DecodeError::NoBytes);
+        assert_eq!(
+            describe(&[], Role::Either, Extension::None, &mut out).unwrap_err(),
+            DecodeError::NoBytes
+        );
     }
 }

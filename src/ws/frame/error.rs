@@ -6,16 +6,19 @@
 //! from 0, counted from the start of the input once [`DecodeError::offset_by`] has moved it
 //! from the frame's own first byte) and its text quotes the rule and its section: §5.1
 //! (masking), §5.2 (the header), §5.4 (fragments), §5.5 (control frames), §7.4 (close codes),
-//! §8.1 (UTF-8). Errors in the hex itself count characters instead, from 1.
+//! §8.1 (UTF-8), and RFC 7692 §6 and §7.2.2 for compressed messages (`--inflate`). Errors in the
+//! hex itself count characters instead, from 1.
 //!
 //! Which check finds which error: the header's ([`Header::parse`](super::header::Header::parse)
 //! and [`Header::check`](super::header::Header::check)), the sender's masking
-//! ([`Role::check`](super::mask::Role::check)), the joining of frames into messages
-//! (`message.rs`), the hex reader ([`parse_hex`](super::hex::parse_hex)).
+//! ([`Role::check`](super::mask::Role::check)), the joining of frames into messages and the
+//! inflating of compressed ones (`message.rs`), the hex reader
+//! ([`parse_hex`](super::hex::parse_hex)).
 
 use std::fmt;
 
 use crate::ws::frame::close_code;
+use crate::ws::frame::extension::Extension;
 use crate::ws::frame::length::LenForm;
 use crate::ws::frame::opcode::Opcode;
 
@@ -85,8 +88,22 @@ pub enum DecodeError {
     ReservedBits {
         /// The frame's first byte.
         at: usize,
-        /// RSV1, RSV2, RSV3.
+        /// RSV1, RSV2, RSV3: those set that `extension` gives no meaning to.
         rsv: [bool; 3],
+        /// The extension the frames were read under.
+        extension: Extension,
+    },
+    /// RSV1 on a control frame under permessage-deflate (RFC 7692 §6).
+    CompressedControl {
+        /// The frame's first byte.
+        at: usize,
+        /// Its opcode.
+        opcode: Opcode,
+    },
+    /// RSV1 on a continuation frame under permessage-deflate (RFC 7692 §6).
+    CompressedContinuation {
+        /// The frame's first byte.
+        at: usize,
     },
     /// The opcode is one of the reserved ones, 0x3-0x7 or 0xB-0xF (§5.2).
     ReservedOpcode {
@@ -142,6 +159,27 @@ pub enum DecodeError {
         /// The bytes, unmasked, that do not make a character.
         sequence: Vec<u8>,
     },
+    /// A compressed message whose payload is not a DEFLATE stream (RFC 7692 §7.2.2).
+    NotDeflate {
+        /// The first byte of the message's payload.
+        at: usize,
+    },
+    /// A compressed message that inflates to more than the decoder keeps.
+    InflatesTooBig {
+        /// The first byte of the message's payload.
+        at: usize,
+        /// The most bytes it may inflate to.
+        max: usize,
+    },
+    /// A compressed text message whose inflated bytes are not UTF-8 (§8.1).
+    InflatedNotUtf8 {
+        /// The first byte of the message's payload.
+        at: usize,
+        /// Where in the inflated text, from 0.
+        offset: usize,
+        /// The inflated bytes that do not make a character.
+        sequence: Vec<u8>,
+    },
     /// A close frame with a 1-byte body: too short for its status code (§5.5.1).
     CloseBodyTooShort {
         /// The body's byte.
@@ -182,6 +220,8 @@ impl DecodeError {
             | LengthMsb { at }
             | NotMinimal { at, .. }
             | ReservedBits { at, .. }
+            | CompressedControl { at, .. }
+            | CompressedContinuation { at }
             | ReservedOpcode { at, .. }
             | ControlFragmented { at, .. }
             | ControlTooLong { at, .. }
@@ -190,6 +230,9 @@ impl DecodeError {
             | StrayContinuation { at }
             | Interleaved { at, .. }
             | NotUtf8 { at, .. }
+            | NotDeflate { at }
+            | InflatesTooBig { at, .. }
+            | InflatedNotUtf8 { at, .. }
             | CloseBodyTooShort { at }
             | BadCloseCode { at, .. } => Some(at),
         }
@@ -232,18 +275,43 @@ impl DecodeError {
                 form.as_str(),
                 LenForm::minimal(*len).as_str()
             ),
-            ReservedBits { rsv, .. } => {
+            ReservedBits { rsv, extension, .. } => {
                 let set: Vec<String> =
                     (0..3).filter(|&i| rsv[i]).map(|i| format!("RSV{}", i + 1)).collect();
                 let is = if set.len() == 1 { "is" } else { "are" };
+                let why = match extension {
+                    Extension::None => "no extension is negotiated",
+                    Extension::PermessageDeflate => "permessage-deflate gives RSV1 a meaning only",
+                };
                 write!(
                     f,
-                    "{} {is} set, but no extension is negotiated (§5.2: RSV1-3 \"MUST be 0 \
-                     unless an extension is negotiated that defines meanings for non-zero \
-                     values\")",
+                    "{} {is} set, but {why} (§5.2: RSV1-3 \"MUST be 0 unless an extension is \
+                     negotiated that defines meanings for non-zero values\")",
                     set.join(" and ")
-                )
+                )?;
+                if *extension == Extension::None && rsv[0] {
+                    write!(
+                        f,
+                        "; permessage-deflate (RFC 7692 §6) makes RSV1 the mark of a compressed \
+                         message: decode --inflate reads it so"
+                    )?;
+                }
+                Ok(())
             }
+            CompressedControl { opcode, .. } => write!(
+                f,
+                "RSV1 is set on a {} frame, but control frames are never compressed (RFC 7692 \
+                 §6: \"An endpoint MUST NOT set the \"Per-Message Compressed\" bit of control \
+                 frames and non-first fragments of a data message\")",
+                opcode.name()
+            ),
+            CompressedContinuation { .. } => write!(
+                f,
+                "RSV1 is set on a continuation frame, but only the first frame of a message \
+                 carries it (RFC 7692 §6: \"An endpoint MUST NOT set the \"Per-Message \
+                 Compressed\" bit of control frames and non-first fragments of a data \
+                 message\")"
+            ),
             ReservedOpcode { opcode, .. } => write!(
                 f,
                 "opcode 0x{opcode:x} is reserved (§5.2: 0x3-0x7 for further non-control frames, \
@@ -284,9 +352,23 @@ impl DecodeError {
             ),
             NotUtf8 { what, sequence, .. } => {
                 write!(f, "{what} is not UTF-8 here: ")?;
-                for (i, byte) in sequence.iter().enumerate() {
-                    write!(f, "{}{byte:02x}", if i == 0 { "" } else { " " })?;
-                }
+                write_bytes(f, sequence)?;
+                write!(f, " is not a character (§8.1)")
+            }
+            NotDeflate { .. } => write!(
+                f,
+                "the compressed message does not inflate: its payload, joined over its frames \
+                 and followed by 00 00 ff ff, is not a DEFLATE stream (RFC 7692 §7.2.2; DEFLATE \
+                 is RFC 1951)"
+            ),
+            InflatesTooBig { max, .. } => write!(
+                f,
+                "the compressed message inflates to more than {max} bytes, the most the decoder \
+                 keeps (a few kilobytes can inflate to gigabytes)"
+            ),
+            InflatedNotUtf8 { offset, sequence, .. } => {
+                write!(f, "the text message, inflated, is not UTF-8 at its byte {offset}: ")?;
+                write_bytes(f, sequence)?;
                 write!(f, " is not a character (§8.1)")
             }
             CloseBodyTooShort { .. } => write!(
@@ -312,6 +394,14 @@ impl fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
+
+/// Bytes in hex as `hex.rs` writes them (`c3 28`); that file reports its errors with this one.
+fn write_bytes(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
+    for (i, byte) in bytes.iter().enumerate() {
+        write!(f, "{}{byte:02x}", if i == 0 { "" } else { " " })?;
+    }
+    Ok(())
+}
 
 /// "there is only 1", "there are only 3", "there are none".
 fn there(have: usize) -> String {

@@ -3,6 +3,7 @@
 
 use crate::ws::frame::describe::describe;
 use crate::ws::frame::error::DecodeError;
+use crate::ws::frame::extension::Extension;
 use crate::ws::frame::hex::parse_hex;
 use crate::ws::frame::mask::{Role, unmask};
 use crate::ws::frame::wire::WireFrame;
@@ -33,10 +34,16 @@ pub fn client_frame(byte0: u8, payload: &[u8]) -> Vec<u8> {
 /// What `describe` prints for frames written in hex.
 pub fn describe_hex(text: &str, role: Role) -> Result<String, DecodeError> {
     let mut out = String::new();
-    describe(&bytes(text), role, &mut out).map(|()| out)
+    describe(&bytes(text), role, Extension::None, &mut out).map(|()| out)
 }
 
-/// Why the frame written in hex is refused.
+/// What `describe` prints for frames written in hex, read under permessage-deflate (`--inflate`).
+pub fn inflate_hex(text: &str, role: Role) -> Result<String, DecodeError> {
+    let mut out = String::new();
+    describe(&bytes(text), role, Extension::PermessageDeflate, &mut out).map(|()| out)
+}
+
+/// Why the frame written in hex is refused (with no extension).
 pub fn parse_error(text: &str) -> DecodeError {
-    WireFrame::parse(&bytes(text)).unwrap_err()
+    WireFrame::parse(&bytes(text), Extension::None).unwrap_err()
 }

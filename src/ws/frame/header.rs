@@ -28,10 +28,13 @@
 //! Reading and judging are apart. [`Header::read`] takes the fields as they are, which is all the
 //! tap wants: it shows what crossed the wire, right or wrong. [`Header::parse`] adds the two
 //! rules about how the length is written, which the decoder needs before it looks for the
-//! payload, and [`Header::check`] the rules of §5.2 and §5.5 about the other fields. The frames
-//! the session acts on are read by tungstenite, with its own parser (see [`super`]).
+//! payload, and [`Header::check`] the rules of §5.2 and §5.5 about the other fields, with the
+//! RSV bits judged under the [`Extension`] the frames are read as (RFC 7692 §6 gives RSV1 a
+//! meaning). The frames the session acts on are read by tungstenite, with its own parser (see
+//! [`super`]).
 
 use crate::ws::frame::error::DecodeError;
+use crate::ws::frame::extension::Extension;
 use crate::ws::frame::length::LenForm;
 use crate::ws::frame::opcode::Opcode;
 
@@ -40,7 +43,7 @@ use crate::ws::frame::opcode::Opcode;
 pub struct Header {
     /// FIN: the last frame of its message (always set on a control frame).
     pub fin: bool,
-    /// RSV1, RSV2, RSV3: 0 unless an extension gives them a meaning.
+    /// RSV1, RSV2, RSV3: 0 unless an extension gives them a meaning (permessage-deflate: RSV1).
     pub rsv: [bool; 3],
     /// What the payload is.
     pub opcode: Opcode,
@@ -108,18 +111,29 @@ impl Header {
         Ok(header)
     }
 
-    /// Applies the rules of §5.2 and §5.5 to the other fields: no RSV bit without an extension,
-    /// no reserved opcode, control frames unfragmented and at most 125 bytes.
-    pub fn check(&self) -> Result<(), DecodeError> {
+    /// Applies the rules of §5.2 and §5.5 to the other fields: no RSV bit that `extension`
+    /// gives no meaning to, no reserved opcode, RSV1 of permessage-deflate on the first frame of
+    /// a message only, control frames unfragmented and at most 125 bytes.
+    pub fn check(&self, extension: Extension) -> Result<(), DecodeError> {
         // §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated that defines meanings for
-        // non-zero values". The decoder knows of no extension, and the server negotiates none.
-        if self.rsv.contains(&true) {
-            return Err(DecodeError::ReservedBits { at: 0, rsv: self.rsv });
+        // non-zero values". The decoder is told which extension (`--inflate`): a frame cannot say.
+        let rsv = extension.meaningless(self.rsv);
+        if rsv.contains(&true) {
+            return Err(DecodeError::ReservedBits { at: 0, rsv, extension });
         }
         // §5.2: "%x3-7 are reserved for further non-control frames", "%xB-F are reserved for
         // further control frames".
         if self.opcode.is_reserved() {
             return Err(DecodeError::ReservedOpcode { at: 0, opcode: self.opcode });
+        }
+        // RFC 7692 §6: "An endpoint MUST NOT set the "Per-Message Compressed" bit of control
+        // frames and non-first fragments of a data message." (With no extension, RSV1 was
+        // refused above.)
+        if self.rsv[0] && self.opcode.is_control() {
+            return Err(DecodeError::CompressedControl { at: 0, opcode: self.opcode });
+        }
+        if self.rsv[0] && self.opcode == Opcode::Continuation {
+            return Err(DecodeError::CompressedContinuation { at: 0 });
         }
         if self.opcode.is_control() {
             // §5.5: "All control frames MUST have a payload length of 125 bytes or less and MUST
@@ -184,8 +198,9 @@ mod tests {
         assert_eq!((header.rsv[0], header.opcode), (true, Opcode::ReservedData(3)));
         let error = Header::parse(&[0xc3, 0x7e, 0x00, 0x05]).unwrap_err();
         assert_eq!(error, DecodeError::NotMinimal { at: 2, len: 5, form: LenForm::Bits16 });
-        let error = Header::parse(&[0xc3, 0x05]).unwrap().check().unwrap_err();
-        assert_eq!(error, DecodeError::ReservedBits { at: 0, rsv: [true, false, false] });
+        let error = Header::parse(&[0xc3, 0x05]).unwrap().check(Extension::None).unwrap_err();
+        let rsv = [true, false, false];
+        assert_eq!(error, DecodeError::ReservedBits { at: 0, rsv, extension: Extension::None });
     }
 
     #[test]

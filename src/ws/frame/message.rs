@@ -8,16 +8,23 @@
 //! frames "MAY be injected in the middle of a fragmented message" and are messages of their own.
 //! A text message is checked as UTF-8 only once whole, since a character may be split between two
 //! frames. This is the decoder's; the reader's messages are joined by tungstenite.
+//!
+//! Under permessage-deflate (`--inflate`, `extension.rs`), a message whose first frame has RSV1
+//! set is compressed: its frames' payloads are joined first, as any message's, then inflated as
+//! one DEFLATE stream (RFC 7692 §6, §7.2.2), and a text message is checked as UTF-8 after that.
 
+use crate::ws::deflate::{InflateError, inflate};
 use crate::ws::frame::close_code;
 use crate::ws::frame::error::DecodeError;
+use crate::ws::frame::extension::Extension;
 use crate::ws::frame::opcode::Opcode;
 use crate::ws::frame::wire::WireFrame;
 
 /// Frames joined into messages (§5.4): a text or binary frame starts a message, continuation
 /// frames add to it, the one with FIN 1 ends it. Control frames stand alone and may come between.
-#[derive(Default)]
 pub(super) struct Messages {
+    /// What RSV1 means on a message's first frame (RFC 7692 §6), if anything.
+    extension: Extension,
     /// The message still waiting for its frame with FIN 1.
     open: Option<Partial>,
     /// The messages made whole, in the order their last frame came.
@@ -27,6 +34,8 @@ pub(super) struct Messages {
 /// A message whose frames have not all come yet.
 struct Partial {
     opcode: Opcode,
+    /// RSV1 on its first frame, under permessage-deflate: its payload is to be inflated.
+    compressed: bool,
     frames: usize,
     payload: Vec<u8>,
     /// Where each frame's payload starts: in the message, and in the input (to point at a byte).
@@ -35,14 +44,16 @@ struct Partial {
 
 /// A message made whole and checked, ready to print.
 pub(super) enum Message {
-    /// Text, checked as UTF-8 (§8.1).
+    /// Text, checked as UTF-8 (§8.1); `compressed` holds the bytes it was inflated from.
     Text {
         text: String,
         frames: usize,
+        compressed: Option<Vec<u8>>,
     },
     Binary {
         payload: Vec<u8>,
         frames: usize,
+        compressed: Option<Vec<u8>>,
     },
     /// A close frame's status code and reason (§5.5.1); both are optional.
     Close {
@@ -59,10 +70,16 @@ pub(super) enum Message {
         opcode: Opcode,
         len: usize,
         frames: usize,
+        compressed: bool,
     },
 }
 
 impl Messages {
+    /// No message yet; first frames are read under `extension`.
+    pub(super) fn new(extension: Extension) -> Messages {
+        Messages { extension, open: None, done: Vec::new() }
+    }
+
     /// Adds the frame that starts at byte `at` of the input.
     pub(super) fn push(&mut self, frame: &WireFrame, at: usize) -> Result<(), DecodeError> {
         let payload_at = at + frame.header_bytes.len();
@@ -79,7 +96,10 @@ impl Messages {
             (Some(message), Opcode::Continuation) => message,
             (None, Opcode::Continuation) => return Err(DecodeError::StrayContinuation { at }),
             (Some(_), opcode) => return Err(DecodeError::Interleaved { at, opcode }),
-            (None, opcode) => Partial { opcode, frames: 0, payload: Vec::new(), pieces: vec![] },
+            (None, opcode) => {
+                let compressed = self.extension.compresses(frame.header.rsv[0], opcode);
+                Partial { opcode, compressed, frames: 0, payload: Vec::new(), pieces: vec![] }
+            }
         };
         message.frames += 1;
         message.pieces.push((message.payload.len(), payload_at));
@@ -95,8 +115,8 @@ impl Messages {
     /// Every message, the unfinished one last.
     pub(super) fn finish(mut self) -> Vec<Message> {
         if let Some(open) = self.open {
-            let Partial { opcode, frames, payload, .. } = open;
-            self.done.push(Message::Unfinished { opcode, len: payload.len(), frames });
+            let Partial { opcode, compressed, frames, payload, .. } = open;
+            self.done.push(Message::Unfinished { opcode, len: payload.len(), frames, compressed });
         }
         self.done
     }
@@ -106,12 +126,36 @@ impl Partial {
     /// The message its last frame completed. A text message is checked as UTF-8 only now: a
     /// character may be split between two frames.
     fn whole(self) -> Result<Message, DecodeError> {
+        if self.compressed {
+            return self.inflated();
+        }
         let frames = self.frames;
         if self.opcode == Opcode::Binary {
-            return Ok(Message::Binary { payload: self.payload, frames });
+            return Ok(Message::Binary { payload: self.payload, frames, compressed: None });
         }
         let text = utf8(self.payload, &self.pieces, "the text message")?;
-        Ok(Message::Text { text, frames })
+        Ok(Message::Text { text, frames, compressed: None })
+    }
+
+    /// A compressed message, inflated (RFC 7692 §7.2.2: `inflate` appends the 00 00 ff ff the
+    /// sender removed), then, if text, checked as UTF-8: a character's bytes mean nothing
+    /// before inflating. Errors point at the message's first payload byte, since the input holds
+    /// no byte of the inflated text.
+    fn inflated(self) -> Result<Message, DecodeError> {
+        let at = self.pieces.first().map_or(0, |&(_, input)| input);
+        let payload = inflate(&self.payload, MAX_INFLATED).map_err(|error| match error {
+            InflateError::TooBig => DecodeError::InflatesTooBig { at, max: MAX_INFLATED },
+            InflateError::Corrupt => DecodeError::NotDeflate { at },
+        })?;
+        let (frames, compressed) = (self.frames, Some(self.payload));
+        if self.opcode == Opcode::Binary {
+            return Ok(Message::Binary { payload, frames, compressed });
+        }
+        let text = String::from_utf8(payload).map_err(|error| {
+            let (offset, bad) = bad_sequence(&error);
+            DecodeError::InflatedNotUtf8 { at, offset, sequence: bad.to_vec() }
+        })?;
+        Ok(Message::Text { text, frames, compressed })
     }
 }
 
@@ -141,9 +185,7 @@ fn utf8(
     what: &'static str,
 ) -> Result<String, DecodeError> {
     String::from_utf8(bytes).map_err(|error| {
-        let bytes = error.as_bytes();
-        let bad = error.utf8_error().valid_up_to();
-        let end = error.utf8_error().error_len().map_or(bytes.len(), |len| bad + len);
+        let (bad, sequence) = bad_sequence(&error);
         // The last piece starting at or before the bad byte holds it (an empty piece cannot, but
         // the piece after it starts at the same offset and comes later).
         let at = pieces
@@ -151,9 +193,21 @@ fn utf8(
             .rev()
             .find(|(start, _)| *start <= bad)
             .map_or(bad, |(start, input)| input + (bad - start));
-        DecodeError::NotUtf8 { at, what, sequence: bytes[bad..end].to_vec() }
+        DecodeError::NotUtf8 { at, what, sequence: sequence.to_vec() }
     })
 }
+
+/// Where the bytes stop being UTF-8, and the bytes there that make no character.
+fn bad_sequence(error: &std::string::FromUtf8Error) -> (usize, &[u8]) {
+    let bytes = error.as_bytes();
+    let bad = error.utf8_error().valid_up_to();
+    let end = error.utf8_error().error_len().map_or(bytes.len(), |len| bad + len);
+    (bad, &bytes[bad..end])
+}
+
+/// The most bytes a compressed message may inflate to here: the largest `MAX_MESSAGE_BYTES` the
+/// server takes, 64 MiB, so that any message a server could accept is shown.
+const MAX_INFLATED: usize = 64 << 20;
 
 #[cfg(test)]
 mod tests {

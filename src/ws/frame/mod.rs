@@ -19,7 +19,10 @@
 //! - [`hex`](mod@hex): frames as a person pastes them ([`parse_hex`]), bytes as we show them
 //!   ([`hex()`]);
 //! - [`wire`]: one whole frame, header and payload, found and checked ([`WireFrame`]);
-//! - [`message`]: frames joined into messages (§5.4), UTF-8 (§8.1), a close body (§5.5.1);
+//! - [`extension`]: what the frames are read under: no extension, or permessage-deflate (RFC
+//!   7692 §6: RSV1 on a message's first frame says it is compressed), `--inflate`;
+//! - [`message`]: frames joined into messages (§5.4), a compressed one inflated (RFC 7692
+//!   §7.2.2), UTF-8 (§8.1), a close body (§5.5.1);
 //! - [`close_code`]: what a close status code means (§7.4);
 //! - [`describe`](mod@describe): every frame field by field, then its messages ([`describe()`]);
 //! - [`error`]: [`DecodeError`], each error at its byte offset, with its rule and § number.
@@ -30,6 +33,7 @@ pub mod encode;
 pub mod error;
 #[cfg(test)]
 mod examples;
+pub mod extension;
 pub mod header;
 pub mod hex;
 pub mod length;
@@ -41,6 +45,7 @@ pub mod wire;
 pub use describe::describe;
 pub use encode::{close, compressed, data, ping, pong, text};
 pub use error::DecodeError;
+pub use extension::Extension;
 pub use header::Header;
 pub use hex::{hex, parse_hex};
 pub use length::LenForm;

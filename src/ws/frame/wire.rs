@@ -9,6 +9,7 @@
 //! trip over.
 
 use crate::ws::frame::error::DecodeError;
+use crate::ws::frame::extension::Extension;
 use crate::ws::frame::header::Header;
 use crate::ws::frame::mask::unmask;
 
@@ -26,10 +27,11 @@ pub struct WireFrame<'a> {
 impl<'a> WireFrame<'a> {
     /// Reads and checks the frame at the start of `bytes`, which must hold all of it; bytes after
     /// it are left alone. [`WireFrame::cut`] finds it, [`Header::check`] applies the rules of
-    /// §5.2 and §5.5 to its header. Error offsets count from the start of `bytes`.
-    pub fn parse(bytes: &'a [u8]) -> Result<WireFrame<'a>, DecodeError> {
+    /// §5.2 and §5.5 to its header, its RSV bits judged under `extension` (RFC 7692 §6). Error
+    /// offsets count from the start of `bytes`.
+    pub fn parse(bytes: &'a [u8], extension: Extension) -> Result<WireFrame<'a>, DecodeError> {
         let frame = WireFrame::cut(bytes)?;
-        frame.header.check()?;
+        frame.header.check(extension)?;
         Ok(frame)
     }
 
@@ -73,7 +75,7 @@ mod tests {
         // §5.7: "A single-frame unmasked text message: 0x81 0x05 0x48 0x65 0x6c 0x6c 0x6f
         // (contains "Hello")".
         let input = bytes("81 05 48 65 6c 6c 6f");
-        let frame = WireFrame::parse(&input).unwrap();
+        let frame = WireFrame::parse(&input, Extension::None).unwrap();
         assert!(frame.header.fin);
         assert_eq!(frame.header.rsv, [false; 3]);
         assert_eq!((frame.header.opcode, frame.header.opcode.name()), (Opcode::Text, "text"));
@@ -93,7 +95,7 @@ mod tests {
         // §5.7: "A single-frame masked text message: 0x81 0x85 0x37 0xfa 0x21 0x3d 0x7f 0x9f 0x4d
         // 0x51 0x58 (contains "Hello")".
         let input = bytes("81 85 37 fa 21 3d 7f 9f 4d 51 58");
-        let frame = WireFrame::parse(&input).unwrap();
+        let frame = WireFrame::parse(&input, Extension::None).unwrap();
         assert!(frame.header.fin);
         assert_eq!(frame.header.rsv, [false; 3]);
         assert_eq!((frame.header.opcode, frame.header.opcode.name()), (Opcode::Text, "text"));
@@ -111,7 +113,7 @@ mod tests {
         // §5.7: "Unmasked Ping request and masked Ping response": 0x89 0x05 0x48 0x65 0x6c 0x6c
         // 0x6f.
         let input = bytes("89 05 48 65 6c 6c 6f");
-        let frame = WireFrame::parse(&input).unwrap();
+        let frame = WireFrame::parse(&input, Extension::None).unwrap();
         assert!(frame.header.fin && frame.header.opcode.is_control());
         assert_eq!((frame.header.opcode, frame.header.opcode.name()), (Opcode::Ping, "ping"));
         assert_eq!(
@@ -126,7 +128,7 @@ mod tests {
         // §5.7: 0x8a 0x85 0x37 0xfa 0x21 0x3d 0x7f 0x9f 0x4d 0x51 0x58 (contains a body of "Hello",
         // matching the body of the ping).
         let input = bytes("8a 85 37 fa 21 3d 7f 9f 4d 51 58");
-        let frame = WireFrame::parse(&input).unwrap();
+        let frame = WireFrame::parse(&input, Extension::None).unwrap();
         assert!(frame.header.fin && frame.header.opcode.is_control());
         assert_eq!((frame.header.opcode, frame.header.opcode.name()), (Opcode::Pong, "pong"));
         assert_eq!(
@@ -141,7 +143,7 @@ mod tests {
         // §5.7: "64KiB binary message in a single unmasked frame: 0x82 0x7F 0x0000000000010000
         // [65536 bytes of binary data]".
         let input = with_payload("82 7f 00 00 00 00 00 01 00 00", 65536);
-        let frame = WireFrame::parse(&input).unwrap();
+        let frame = WireFrame::parse(&input, Extension::None).unwrap();
         assert!(frame.header.fin);
         assert_eq!(
             (frame.header.opcode, frame.header.opcode.name(), frame.header.mask),
@@ -156,6 +158,7 @@ mod tests {
     #[test]
     fn each_malformed_frame_gets_its_own_error() {
         use DecodeError::*;
+        let none = Extension::None;
         let control_126 = hex(&with_payload("89 7e 00 7e", 126));
         let cases: Vec<(&str, DecodeError)> = vec![
             ("", TruncatedHeader { at: 0, needed: 2, have: 0 }),
@@ -174,8 +177,8 @@ mod tests {
             ("8b 00", ReservedOpcode { at: 0, opcode: Opcode::ReservedControl(0xb) }),
             (&control_126, ControlTooLong { at: 1, opcode: Opcode::Ping, len: 126 }),
             ("09 00", ControlFragmented { at: 0, opcode: Opcode::Ping }),
-            ("c1 00", ReservedBits { at: 0, rsv: [true, false, false] }),
-            ("b1 00", ReservedBits { at: 0, rsv: [false, true, true] }),
+            ("c1 00", ReservedBits { at: 0, rsv: [true, false, false], extension: none }),
+            ("b1 00", ReservedBits { at: 0, rsv: [false, true, true], extension: none }),
         ];
         for (text, expected) in cases {
             assert_eq!(parse_error(text), expected, "{text}");

@@ -183,7 +183,7 @@ impl Outbound {
     pub fn set_tap(&self, tap: Option<Box<dyn Tap>>) {
         let mut state = self.lock();
         self.tapping.store(tap.is_some(), Ordering::Relaxed);
-        state.tap = tap.map(|tap| Box::new(Tapped::new(tap)));
+        state.tap = tap.map(|tap| Box::new(Tapped::new(tap, self.deflate.is_some())));
     }
 
     /// Reader side: bytes just read from the client (decrypted), for the tap if there is one. Its
