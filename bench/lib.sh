@@ -288,11 +288,22 @@ repeat() {
 summary() {
     local l=$1
     if [ "$(jget "$l" mode)" = idle ]; then
-        echo "connected $(jget "$l" connected), held $(jget "$l" held), $(fmt "$(jget "$l" rss_per_conn_kib)" 2) KiB/conn, connect $(fmt "$(jget "$l" connect_s)" 1) s, settle $(fmt "$(jget "$l" settle_s)" 1) s, read $(jget "$l" idle_read): $(thousands "$(jget "$l" idle_frames_read)") frames, $(fmt "$(awk -v b="$(jget "$l" idle_bytes_read)" 'BEGIN { print b / 1048576 }')" 1) MiB, $(jget "$l" idle_pings_answered) pings answered"
+        echo "connected $(jget "$l" connected), held $(jget "$l" held), $(fmt "$(jget "$l" rss_per_conn_kib)" 2) KiB/conn, connect $(fmt "$(jget "$l" connect_s)" 1) s, settle $(fmt "$(jget "$l" settle_s)" 1) s, read $(jget "$l" idle_read): $(thousands "$(jget "$l" idle_frames_read)") frames, $(fmt "$(awk -v b="$(jget "$l" idle_bytes_read)" 'BEGIN { print b / 1048576 }')" 1) MiB, $(jget "$l" idle_pings_answered) pings answered$(deflate_note "$l")"
     elif [ -n "$(jget "$l" mode)" ]; then
-        echo "p50 $(jget "$l" p50_ms) ms, p99 $(jget "$l" p99_ms) ms, max $(jget "$l" max_ms) ms, lost $(jget "$l" lost)/$(jget "$l" expected), delivered $(thousands "$(jget "$l" delivered_per_s)")/s, server cpu $(fmt "$(jget "$l" cpu_util)" 2), rss +$(fmt "$(jget "$l" rss_growth_kib)" 0) KiB, settle $(fmt "$(jget "$l" settle_s)" 1) s$( [ -n "$(jget "$l" store_bytes)" ] && echo ", store $(fmt "$(jget "$l" store_bytes)" 0) bytes")$( [ -n "$(jget "$l" server_died)" ] && echo ', SERVER DIED')"
+        echo "p50 $(jget "$l" p50_ms) ms, p99 $(jget "$l" p99_ms) ms, max $(jget "$l" max_ms) ms, lost $(jget "$l" lost)/$(jget "$l" expected), delivered $(thousands "$(jget "$l" delivered_per_s)")/s, server cpu $(fmt "$(jget "$l" cpu_util)" 2), rss +$(fmt "$(jget "$l" rss_growth_kib)" 0) KiB, settle $(fmt "$(jget "$l" settle_s)" 1) s, $(fmt "$(jget "$l" wire_bytes_per_delivery)" 0) bytes read per delivery$(deflate_note "$l")$( [ -n "$(jget "$l" store_bytes)" ] && echo ", store $(fmt "$(jget "$l" store_bytes)" 0) bytes")$( [ -n "$(jget "$l" server_died)" ] && echo ', SERVER DIED')"
     else
         echo "$l"
+    fi
+}
+
+# deflate_note JSON: ", permessage-deflate agreed by N" for a run whose clients offered it
+# (--deflate), and whether any text came back other than it was sent.
+deflate_note() {
+    if [ "$(jget "$1" deflate_offered)" = 1 ]; then
+        echo ", permessage-deflate agreed by $(jget "$1" deflate_connections)"
+    fi
+    if [ "$(jget "$1" text_mismatched)" != "" ] && [ "$(jget "$1" text_mismatched)" != 0 ]; then
+        echo ", $(jget "$1" text_mismatched) TEXTS NOT AS SENT"
     fi
 }
 
@@ -366,6 +377,48 @@ a_figures() {
     R[$p.a.cpu_range]=$(field_range "$f" cpu_s)
     R[$p.a.bcast]=$(field_median "$f" broadcaster_cpu_s)
     R[$p.a.died]=$(grep -c server_died "$f" || true)
+}
+
+# (a-deflate) permessage-deflate (issue 26): (a)'s crowd and pacing with realistic chat text
+# (`--text chat`: English chat lines, mostly 20 to 300 characters, some longer, each checked by
+# every reader), the clients offering permessage-deflate as browsers do (`--deflate`: they inflate
+# what comes compressed, and the senders compress what they send) and, in turn, offering nothing,
+# against the same server at its defaults (COMPRESSION=on, COMPRESSION_MIN_BYTES=128); each pair
+# of runs in the other order from the last, as (a)'s fsync pair. R[PREFIX.ad.on.*] and
+# R[PREFIX.ad.off.*]: chat_figures, bytes on the wire per delivered message, the server's CPU.
+scenario_adeflate() {
+    local kind=$1 p=$2 r way f
+    log "($p) (a) with chat text: 1,000 clients (joining at 200/s), 10 senders x 10 msg/s, ${DUR_A} s, clients offering permessage-deflate and not, in turn"
+    : >"$OUT/$p.adeflate.on.jsonl"
+    : >"$OUT/$p.adeflate.off.jsonl"
+    for r in $(seq 1 "$RUNS"); do
+        for way in $( [ $((r % 2)) = 1 ] && echo "on off" || echo "off on"); do
+            local offer=()
+            [ "$way" = on ] && offer=(--deflate)
+            run_once "$kind" plain "${A_ARGS[@]}" --text chat --duration "$DUR_A" "${offer[@]}"
+            echo "$LINE" >>"$OUT/$p.adeflate.$way.jsonl"
+            log "  ($p a-deflate $way) run $r/$RUNS: $(summary "$LINE")"
+        done
+    done
+    for way in on off; do
+        f="$OUT/$p.adeflate.$way.jsonl"
+        chat_figures "$f" "$p.ad.$way"
+        R[$p.ad.$way.wire]=$(field_median "$f" wire_bytes_per_delivery)
+        R[$p.ad.$way.wire_range]=$(field_range "$f" wire_bytes_per_delivery 0)
+        R[$p.ad.$way.frame]=$(field_median "$f" frame_bytes_per_delivery)
+        R[$p.ad.$way.json]=$(field_median "$f" json_bytes_per_delivery)
+        R[$p.ad.$way.sent]=$(field_median "$f" sent_frame_bytes_per_message)
+        R[$p.ad.$way.compressed]=$(field_median "$f" compressed_deliveries)
+        R[$p.ad.$way.received]=$(field_median "$f" received)
+        R[$p.ad.$way.agreed]=$(field_min "$f" deflate_connections)
+        R[$p.ad.$way.agreed_max]=$(field_max "$f" deflate_connections)
+        R[$p.ad.$way.mismatched]=$(field_max "$f" text_mismatched)
+        R[$p.ad.$way.p50range]=$(field_range "$f" p50_ms 2)
+        R[$p.ad.$way.p99range]=$(field_range "$f" p99_ms 2)
+        R[$p.ad.$way.cpu]=$(field_median "$f" cpu_s)
+        R[$p.ad.$way.cpu_range]=$(field_range "$f" cpu_s 2)
+        R[$p.ad.$way.bcast]=$(field_median "$f" broadcaster_cpu_s)
+    done
 }
 
 # (b) saturation: 200 clients, 20 senders, the rate per sender doubled until p99 >= 100 ms or a
@@ -489,6 +542,48 @@ scenario_ctls() {
     R[$p.ctls.settle]=$(field_median "$f" settle_s)
     R[$p.ctls.held]=$(field_min "$f" held)
     R[$p.ctls.frames]=$(field_median "$f" idle_frames_read)
+}
+
+# (c-deflate) idle memory with a browser's offer (issue 26): (c)'s 5,000 connections with distinct
+# nicknames, reading everything, each offering `permessage-deflate; client_max_window_bits`
+# (`--deflate`) and, in turn, offering nothing, against the same server at its defaults; each
+# pair in the other order from the last. The server answers with no context takeover either
+# way, so an agreed extension should keep no window per connection: the bound is 0.5 KiB more
+# RSS per connection than without the offer. R[PREFIX.cdf.on.*], R[PREFIX.cdf.off.*].
+scenario_cdeflate() {
+    local kind=$1 p=$2 r way f
+    log "($p) idle with a browser's offer: 5,000 connections, distinct nicknames, held ${HOLD_C} s, offering permessage-deflate and not, in turn"
+    : >"$OUT/$p.cdeflate.on.jsonl"
+    : >"$OUT/$p.cdeflate.off.jsonl"
+    for r in $(seq 1 "$RUNS"); do
+        for way in $( [ $((r % 2)) = 1 ] && echo "on off" || echo "off on"); do
+            local offer=()
+            [ "$way" = on ] && offer=(--deflate)
+            run_once "$kind" plain --mode idle --clients 5000 --names distinct \
+                --duration "$HOLD_C" --connectors 4 "${offer[@]}"
+            echo "$LINE" >>"$OUT/$p.cdeflate.$way.jsonl"
+            log "  ($p c-deflate $way) run $r/$RUNS: $(summary "$LINE")"
+        done
+    done
+    for way in on off; do
+        f="$OUT/$p.cdeflate.$way.jsonl"
+        R[$p.cdf.$way.per_conn]=$(field_median "$f" rss_per_conn_kib)
+        R[$p.cdf.$way.range]=$(field_range "$f" rss_per_conn_kib 2)
+        R[$p.cdf.$way.held]=$(field_min "$f" held)
+        R[$p.cdf.$way.agreed]=$(field_min "$f" deflate_connections)
+        R[$p.cdf.$way.frames]=$(field_median "$f" idle_frames_read)
+        R[$p.cdf.$way.compressed]=$(field_median "$f" idle_compressed_frames)
+        R[$p.cdf.$way.mib]=$(awk -v b="$(field_median "$f" idle_bytes_read)" 'BEGIN { print b / 1048576 }')
+    done
+    # The difference, run pair by run pair, and its median (the pairs share their minutes).
+    local diffs=() on off
+    for r in $(seq 1 "$RUNS"); do
+        on=$(jget "$(sed -n "${r}p" "$OUT/$p.cdeflate.on.jsonl")" rss_per_conn_kib)
+        off=$(jget "$(sed -n "${r}p" "$OUT/$p.cdeflate.off.jsonl")" rss_per_conn_kib)
+        diffs+=("$(awk -v a="$on" -v b="$off" 'BEGIN { if (a == "" || b == "") print "n/a"; else print a - b }')")
+    done
+    R[$p.cdf.growth]=$(median "${diffs[@]}")
+    R[$p.cdf.growth_runs]=$(printf '%s ' "${diffs[@]}" | sed 's/ $//')
 }
 
 # memavail_drift LABEL: how much MemAvailable moves with no connections at all, over a span as

@@ -6,7 +6,8 @@
 #
 #   BENCH_RUNS=3      runs per figure (the figure is their median)
 #   BENCH_QUICK=1     one short run of each scenario, for trying things out
-#   BENCH_ONLY="a b"  only these scenarios (a0 a b c ctls d e f g h j; ctls is (c-tls))
+#   BENCH_ONLY="a b"  only these scenarios (a0 a b c ctls d e f g h j adeflate cdeflate; ctls is
+#                     (c-tls), adeflate (a-deflate), cdeflate (c-deflate))
 #   BENCH_RATES="..." the saturation ramp, messages per second per sender (BENCH_BISECT=2 halvings)
 #   BENCH_BUDGET=1500 no run starts after this many seconds (the rows left say so)
 #   BENCH_SERVER_BIN=path  measure this server binary instead of the one built here
@@ -18,7 +19,7 @@
 # Raw results (one JSON line per run) are kept in target/bench/<date>/.
 source "$(dirname "$0")/lib.sh"
 
-ONLY=${BENCH_ONLY:-"a0 a b c ctls d e f g h j"}
+ONLY=${BENCH_ONLY:-"a0 a b c ctls d e f g h j adeflate cdeflate"}
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 check_cores
@@ -259,6 +260,8 @@ want a0 && scenario_a0
 want a && scenario_a_fsync
 # (g) right after (a), so that the two are measured in the same minutes.
 want g && scenario_g ours ours
+# (a-deflate) next, in the same minutes as (a) and (g).
+want adeflate && scenario_adeflate ours ours
 want b && scenario_b ours ours
 if want c; then
     ensure_broker || log "(c) with the bus: $BROKER_NOTE"
@@ -266,6 +269,7 @@ if want c; then
     scenario_c ours ours
     memavail_drift end
 fi
+want cdeflate && scenario_cdeflate ours ours
 want ctls && scenario_ctls ours ours
 want d && scenario_d ours ours
 want e && scenario_a ours tls tls
@@ -309,6 +313,10 @@ SEND_BUFFER_KIB=1024
         echo "| (c) machine memory per idle connection (MemAvailable before − after, / 5,000; one nickname) | $(fmt "${R[ours.c.machine]}" 1) KiB (runs: ${R[ours.c.machine_range]}), of which kernel $(fmt "${R[ours.c.kernel]}" 1) KiB (KernelStack + SUnreclaim + PageTables, runs: ${R[ours.c.kernel_range]}; kernel stacks $(fmt "${R[ours.c.kstack]}" 1) KiB); distinct nicknames $(fmt "${R[ours.cd.machine]}" 1) KiB (runs: ${R[ours.cd.machine_range]}). MemAvailable drift with no connections, 15 s: median $(fmt "${R[drift.start.med]}" 1) / $(fmt "${R[drift.end.med]}" 1) KiB, largest $(fmt "${R[drift.start.max]}" 1) / $(fmt "${R[drift.end.max]}" 1) KiB per connection of 5,000 | (issue 11, goal 5: report) | |"
         echo "| (c) idle: 10,000 connections | ${R[ours.c10.held]} of 10,000 held for ${HOLD_C10} s (failed to connect: ${R[ours.c10.failed]}) | all hold | $(verdict "${R[ours.c10.held]:-0} == 10000") |"
     fi
+    if want cdeflate; then
+        if awk -v g="${R[ours.cdf.growth]}" 'BEGIN { exit !(g == "n/a" || g == "") }'; then c_growth="n/a"; else c_growth="$(awk -v g="${R[ours.cdf.growth]}" 'BEGIN { printf "%+.2f", g }')"; fi
+        echo "| (c-deflate) idle: 5,000 connections, distinct nicknames, clients read everything and offer permessage-deflate as browsers do, joins settled ≥ 6 s; in turn with clients offering nothing | with the offer $(fmt "${R[ours.cdf.on.per_conn]}" 2) KiB RSS per connection (runs: ${R[ours.cdf.on.range]}; agreed by ${R[ours.cdf.on.agreed]} of 5,000; $(thousands "${R[ours.cdf.on.frames]}") frames read, $(thousands "${R[ours.cdf.on.compressed]}") of them compressed, $(fmt "${R[ours.cdf.on.mib]}" 0) MiB), without $(fmt "${R[ours.cdf.off.per_conn]}" 2) KiB (runs: ${R[ours.cdf.off.range]}; $(fmt "${R[ours.cdf.off.mib]}" 0) MiB read): $c_growth KiB per connection (median of the pairs; each pair: ${R[ours.cdf.growth_runs]}); held ${R[ours.cdf.on.held]} / ${R[ours.cdf.off.held]} | ≤ +0.5 KiB per connection (issue 26) | $(verdict "${R[ours.cdf.growth]:-1e9} <= 0.5 && ${R[ours.cdf.on.agreed]:-0} == 5000") |"
+    fi
     if want ctls; then
         echo "| (c-tls) idle over wss://: 2,000 connections, distinct nicknames, clients read everything, joins settled ≥ 6 s | $(fmt "${R[ours.ctls.per_conn]}" 1) KiB RSS per connection (runs: ${R[ours.ctls.range]}; settled after $(fmt "${R[ours.ctls.settle]}" 1) s; held ${R[ours.ctls.held]} of 2,000) | ≤ 16 KiB (issue 25) | $(verdict "${R[ours.ctls.per_conn]:-1e9} <= 16 && ${R[ours.ctls.held]:-0} == 2000") |"
     fi
@@ -330,6 +338,20 @@ SEND_BUFFER_KIB=1024
         g_next=""
         want a && g_next="; (a) in the same minutes: p99 $(fmt "${R[ours.a.p99]}" 2) ms, server CPU $(fmt "${R[ours.a.cpu]}" 2) s ($(fmt "${R[ours.a.cpu_util]}" 2) of the core)"
         echo "| (g) rooms: 1,000 clients in 100 rooms of 10, one sender per room x 10 msg/s, ${DUR_A} s | $g_lat; lost ${R[ours.g.lost]} (rooms with a loss: ${R[ours.g.rooms_lost]}), duplicated ${R[ours.g.dup]}, out of order ${R[ours.g.ooo]} (ids ${R[ours.g.id_ooo]}), foreign ${R[ours.g.foreign]}; $(thousands "${R[ours.g.delivered]}") deliveries/s; server CPU $(fmt "${R[ours.g.cpu]}" 2) s (runs: ${R[ours.g.cpu_range]}; $(fmt "${R[ours.g.cpu_util]}" 2) of the core, broadcaster $(fmt "${R[ours.g.bcast]}" 2) s), generator CPU $(fmt "${R[ours.g.gen]}" 2) of a core; waiting for their core: broadcaster $(fmt "${R[ours.g.bwait]}" 2) s, generator's reader $(fmt "${R[ours.g.gwait]}" 2) s$g_next | (issue 13: p99 and server CPU, next to (a)); no loss, nothing foreign | $(verdict "${R[ours.g.lost]:-1} == 0 && ${R[ours.g.foreign]:-1} == 0 && ${R[ours.g.dup]:-1} == 0 && ${R[ours.g.ooo]:-1} == 0 && ${R[ours.g.id_ooo]:-1} == 0") |"
+    fi
+    if want adeflate; then
+        for way in on off; do
+            if [ "$way" = on ]; then
+                label="(a-deflate) chat text (--text chat), 1,000 clients offering permessage-deflate as browsers do, 10 x 10 msg/s, ${DUR_A} s"
+                agreed="agreed by ${R[ours.ad.on.agreed]} of 1,000 connections; $(thousands "${R[ours.ad.on.compressed]}") of $(thousands "${R[ours.ad.on.received]}") deliveries compressed"
+                target="(issue 26: report) bytes with / without: $(awk -v a="${R[ours.ad.on.wire]:-0}" -v o="${R[ours.ad.off.wire]:-0}" 'BEGIN { if (o > 0) printf "%.2f", a / o; else print "n/a" }'); server CPU with / without: $(awk -v a="${R[ours.ad.on.cpu]:-0}" -v o="${R[ours.ad.off.cpu]:-0}" 'BEGIN { if (o > 0) printf "%.2f", a / o; else print "n/a" }') | $(verdict "${R[ours.ad.on.agreed]:-0} == 1000 && ${R[ours.ad.on.lost]:-1} == 0 && ${R[ours.ad.on.mismatched]:-1} == 0")"
+            else
+                label="(a-deflate) the same, clients offering nothing"
+                agreed="no extension agreed (${R[ours.ad.off.agreed_max]} connections)"
+                target="(issue 26: report) | $(verdict "${R[ours.ad.off.agreed_max]:-1} == 0 && ${R[ours.ad.off.lost]:-1} == 0 && ${R[ours.ad.off.mismatched]:-1} == 0")"
+            fi
+            echo "| $label | $(fmt "${R[ours.ad.$way.wire]}" 0) bytes read off the wire per delivered message (runs: ${R[ours.ad.$way.wire_range]}; the message frames alone $(fmt "${R[ours.ad.$way.frame]}" 0), their JSON $(fmt "${R[ours.ad.$way.json]}" 0); each sent as a $(fmt "${R[ours.ad.$way.sent]}" 0)-byte frame); $agreed; p50 $(fmt "${R[ours.ad.$way.p50]}" 2) ms (runs: ${R[ours.ad.$way.p50range]}), p99 $(fmt "${R[ours.ad.$way.p99]}" 2) ms (runs: ${R[ours.ad.$way.p99range]}); lost ${R[ours.ad.$way.lost]}, texts not as sent ${R[ours.ad.$way.mismatched]}; server CPU $(fmt "${R[ours.ad.$way.cpu]}" 2) s (runs: ${R[ours.ad.$way.cpu_range]}), broadcaster $(fmt "${R[ours.ad.$way.bcast]}" 2) s; generator CPU $(fmt "${R[ours.ad.$way.gen]}" 2) of a core | $target |"
+        done
     fi
     if want h; then
         if [ "${R[ours.h.bound]}" = yes ]; then h_lat="generator-bound (generator CPU $(fmt "${R[ours.h.gen]}" 2)): p99 $(fmt "${R[ours.h.p99]}" 1) ms is the generator's"; else h_lat="p99 $(fmt "${R[ours.h.p99]}" 1) ms (runs: ${R[ours.h.p99range]}; p50 $(fmt "${R[ours.h.p50]}" 1), max $(fmt "${R[ours.h.max]}" 0))"; fi

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::source::Sources;
+use crate::text::Body;
 
 pub const USAGE: &str = "\
 wschat-bench: load generator for WebSocketChat (RFC 6455), loopback only
@@ -18,7 +19,15 @@ usage: wschat-bench --url ws://127.0.0.1:PORT/ws [options]
   --senders S        clients that send, the first S (default 10)
   --rate R           messages per second per sender, paced (default 10)
   --duration D       seconds of sending (chat, stalled) or of holding (idle) (default 10)
-  --size BYTES       length of each message's text (default 64)
+  --size BYTES       length of each message's text with --text padding (default 64)
+  --text KIND        what follows each message's stamp: padding (default: x up to --size) or
+                     chat (plausible English chat lines, mostly 20 to 300 characters, some up
+                     to 1,200; each reader checks it got exactly the text sent)
+  --deflate          offer permessage-deflate as browsers do (RFC 7692: \"permessage-deflate;
+                     client_max_window_bits\"), check the 101's answer, inflate compressed
+                     messages; the senders compress theirs too, as browsers do
+  --plain-send       with --deflate, the senders send their messages uncompressed (RSV1
+                     clear, which RFC 7692 §6 allows for any message)
   --stalled K        stalled mode: the last K clients never read (SO_RCVBUF 4096) (default 5)
   --warmup SECS      send at the same rate for SECS first, not measured (default 0)
   --grace SECS       how long readers wait after the last send (default 5)
@@ -169,6 +178,12 @@ pub struct Args {
     pub rate: f64,
     pub duration: f64,
     pub size: usize,
+    /// What follows each measured message's stamp (`--text`, with `--size`).
+    pub text: Body,
+    /// Offer permessage-deflate (`--deflate`).
+    pub deflate: bool,
+    /// With `--deflate`, the senders still send uncompressed (`--plain-send`).
+    pub plain_send: bool,
     pub stalled: usize,
     pub warmup: f64,
     pub grace: f64,
@@ -200,6 +215,9 @@ impl Args {
             rate: 10.0,
             duration: 10.0,
             size: 64,
+            text: Body::Padding(64),
+            deflate: false,
+            plain_send: false,
             stalled: 5,
             warmup: 0.0,
             grace: 5.0,
@@ -217,6 +235,7 @@ impl Args {
             ca: None,
             json: false,
         };
+        let mut chat_text = false;
         while let Some(flag) = argv.next() {
             let (flag, inline) = match flag.split_once('=') {
                 Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -228,6 +247,15 @@ impl Args {
             match flag.as_str() {
                 "-h" | "--help" => return Err(String::new()),
                 "--json" => args.json = true,
+                "--deflate" => args.deflate = true,
+                "--plain-send" => args.plain_send = true,
+                "--text" => {
+                    chat_text = match value()?.as_str() {
+                        "padding" => false,
+                        "chat" => true,
+                        t => return Err(format!("--text {t}: expected padding or chat")),
+                    }
+                }
                 "--url" => args.urls.push(Url::parse(&value()?)?),
                 "--mode" => {
                     args.mode = match value()?.as_str() {
@@ -275,6 +303,7 @@ impl Args {
         if args.urls.is_empty() {
             return Err("--url is required".into());
         }
+        args.text = if chat_text { Body::Chat } else { Body::Padding(args.size) };
         if args.clients == 0 || args.clients > 50_000 {
             return Err("--clients must be between 1 and 50000".into());
         }
@@ -454,5 +483,14 @@ mod tests {
         let b = parse("--url ws://127.0.0.1:1/ws --mode idle --idle-read connect").unwrap();
         assert_eq!(b.idle_read, IdleRead::Connect);
         assert!(parse("--url ws://127.0.0.1:1/ws --idle-read some").is_err());
+    }
+
+    #[test]
+    fn text_and_deflate() {
+        let a = parse("--url ws://127.0.0.1:1/ws --size 100").unwrap();
+        assert_eq!((a.text, a.deflate), (Body::Padding(100), false));
+        let b = parse("--url ws://127.0.0.1:1/ws --text chat --deflate").unwrap();
+        assert_eq!((b.text, b.deflate), (Body::Chat, true));
+        assert!(parse("--url ws://127.0.0.1:1/ws --text lorem").is_err());
     }
 }

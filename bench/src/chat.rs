@@ -10,15 +10,16 @@
 //! whether the server closed them, and with which code.
 
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::args::{Args, Mode};
 use crate::client::{
-    self, Conn, Dial, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, Reader, Writer,
+    self, Conn, Dial, Frame, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, Reader, Writer,
 };
+use crate::deflate::{Deflater, Inflater};
 use crate::http;
 use crate::idle_read::close_code;
 use crate::outcome::{Home, Outcome, awaited, on_text};
@@ -35,6 +36,8 @@ const SETTLE_MAX: Duration = Duration::from_secs(120);
 const QUIET: Duration = Duration::from_millis(500);
 /// Every socket operation's timeout.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest message a reader inflates (the server's own limit is far below).
+const MAX_MESSAGE: usize = 64 << 20;
 /// How often a reader thread wakes up to look at the clock.
 const POLL_TICK: Duration = Duration::from_millis(50);
 
@@ -66,6 +69,8 @@ struct Connected {
     /// The senders that connected, by client index (sender k is client k).
     senders: Vec<(usize, Arc<Mutex<Writer>>)>,
     stalled: Vec<Stalled>,
+    /// Connections whose `101` accepted the permessage-deflate offer.
+    deflate: usize,
     failed: usize,
     first_error: Option<String>,
 }
@@ -142,15 +147,17 @@ pub fn run(args: &Args) -> Result<Report, String> {
     let waits_before = waits(pid);
     let gen_before = proc::own_cpu_seconds();
     let monitor = Monitor::start(pid);
+    let wire_before = shared.bytes_in.load(Ordering::SeqCst);
 
     let t0 = shared.now() + 20_000;
     let handles = start_senders(args, &connected.senders, &shared, t0, args.duration, false);
     let mut sent_to = vec![0u64; args.groups()];
-    let mut send_errors = Vec::new();
+    let (mut send_errors, mut sent_wire) = (Vec::new(), 0u64);
     for (k, h) in handles {
         match h.join() {
-            Ok((n, err)) => {
+            Ok((n, wire, err)) => {
                 sent_to[args.group(k)] += n;
+                sent_wire += wire;
                 send_errors.extend(err);
             }
             Err(_) => send_errors.push("sender panicked".to_string()),
@@ -175,6 +182,7 @@ pub fn run(args: &Args) -> Result<Report, String> {
         }
     }
     let ended = shared.now();
+    let wire_read = shared.bytes_in.load(Ordering::SeqCst) - wire_before;
     let rss_after = pid.and_then(proc::rss_kib);
     let cpu_after = pid.and_then(proc::cpu_seconds);
     let others_after = others_cpu(&args.cpu_pids);
@@ -197,10 +205,15 @@ pub fn run(args: &Args) -> Result<Report, String> {
     let mut first_io_error = None;
     let (mut presence_frames, mut presence_bytes) = (0u64, 0u64);
     let (mut foreign, mut id_out_of_order) = (0u64, 0u64);
+    let (mut mismatched, mut compressed, mut message_wire, mut message_json) = (0, 0, 0, 0);
     let mut ready: Vec<u64> = Vec::new();
     for o in &outcomes {
         foreign += o.foreign;
         id_out_of_order += o.id_out_of_order;
+        mismatched += o.mismatched;
+        compressed += o.compressed;
+        message_wire += o.message_wire;
+        message_json += o.message_json;
         presence_frames += o.presence_frames;
         presence_bytes += o.presence_bytes;
         ready.extend(o.ready_at);
@@ -237,7 +250,11 @@ pub fn run(args: &Args) -> Result<Report, String> {
     r.float("rate", args.rate);
     r.float("duration_s", args.duration);
     r.int("size", args.size);
+    r.text("text", args.text.name());
+    r.int("deflate_offered", u8::from(args.deflate));
     r.int("connected", connected_count);
+    // Connections whose 101 accepted permessage-deflate (senders and stalled clients included).
+    r.int("deflate_connections", connected.deflate);
     r.int("failed", connected.failed);
     if let Some(e) = &connected.first_error {
         r.text("connect_error", e.clone());
@@ -272,6 +289,7 @@ pub fn run(args: &Args) -> Result<Report, String> {
     r.int("out_of_order", out_of_order);
     r.int("id_out_of_order", id_out_of_order);
     r.int("foreign", foreign);
+    r.int("text_mismatched", mismatched);
     if args.rooms > 0 {
         r.int("rooms", args.rooms);
         r.int("rooms_with_loss", rooms.with_loss);
@@ -298,6 +316,16 @@ pub fn run(args: &Args) -> Result<Report, String> {
     r.float("p99_ms", ms(latency.quantile(0.99)));
     r.float("max_ms", ms(latency.max()));
     r.float("mean_ms", latency.mean() / 1000.0);
+    // Bytes on the wire per delivered message: everything the clients read off their sockets
+    // from the first measured send to the end (frame headers, pings and all; after TLS with
+    // wss://), then the measured messages' own frames, and their JSON once inflated.
+    let per_delivery = |bytes: u64| bytes as f64 / unique.max(1) as f64;
+    r.float("wire_bytes_per_delivery", per_delivery(wire_read));
+    r.float("frame_bytes_per_delivery", per_delivery(message_wire));
+    r.float("json_bytes_per_delivery", per_delivery(message_json));
+    r.int("compressed_deliveries", compressed);
+    // What the senders wrote per message (masked frames, compressed with --deflate).
+    r.float("sent_frame_bytes_per_message", sent_wire as f64 / sent.max(1) as f64);
     if pid.is_some() {
         r.maybe("rss_idle_kib", rss_idle.map(|v| v as f64));
         r.maybe("rss_before_kib", rss_before.map(|v| v as f64));
@@ -425,13 +453,13 @@ fn connect_all(
     // The reading threads: each owns its share of the clients, through epoll.
     let mut queues = Vec::new();
     let mut readers = Vec::new();
+    let awaiting = awaited(args.initial_frames, args.rooms > 0);
     for t in 0..args.reader_threads {
-        let (tx, rx) = mpsc::channel::<(Home, Reader, Arc<Mutex<Writer>>)>();
-        let (shared, senders) = (shared.clone(), args.senders);
-        let awaiting = awaited(args.initial_frames, args.rooms > 0);
+        let (tx, rx) = mpsc::channel::<(Outcome, Reader, Arc<Mutex<Writer>>)>();
+        let shared = shared.clone();
         let handle = thread::Builder::new()
             .name(format!("read{t}"))
-            .spawn(move || read_many(rx, &shared, senders, awaiting))
+            .spawn(move || read_many(rx, &shared))
             .expect("starting a reader thread");
         queues.push(tx);
         readers.push(handle);
@@ -440,6 +468,7 @@ fn connect_all(
     let deadline = started + CONNECT_PHASE;
     let senders: Mutex<Vec<(usize, Arc<Mutex<Writer>>)>> = Mutex::new(Vec::new());
     let stalled = Mutex::new(Vec::new());
+    let deflate = AtomicUsize::new(0);
     let first_stalled = args.clients - args.stalled;
     let (failed, first_error) = client::connect_all(
         args.clients,
@@ -458,10 +487,14 @@ fn connect_all(
                 recv_buffer: (i >= first_stalled).then_some(4096),
                 source: args.source(i),
                 timeout: IO_TIMEOUT,
+                deflate: args.deflate,
             };
             dial.websocket(&args.url(i).target(&args.name(i)), rng).map_err(|e| e.to_string())
         },
         |i, conn| {
+            if conn.reader.deflate {
+                deflate.fetch_add(1, Ordering::Relaxed);
+            }
             if i >= first_stalled {
                 stalled.lock().unwrap().push(Stalled { conn });
                 return true;
@@ -473,13 +506,16 @@ fn connect_all(
             }
             let group = args.group(i);
             let home = Home { room: args.room(group), group, groups: args.groups() };
-            queues[i % queues.len()].send((home, reader, writer)).is_ok()
+            let mut out = Outcome::new(home, args.senders, awaiting);
+            out.body = Some(args.text);
+            queues[i % queues.len()].send((out, reader, writer)).is_ok()
         },
     );
     drop(queues);
     let mut senders = senders.into_inner().unwrap();
     senders.sort_by_key(|(i, _)| *i);
-    Connected { readers, senders, stalled: stalled.into_inner().unwrap(), failed, first_error }
+    let stalled = stalled.into_inner().unwrap();
+    Connected { readers, senders, stalled, deflate: deflate.into_inner(), failed, first_error }
 }
 
 /// One reading client, as a reader thread keeps it.
@@ -489,30 +525,38 @@ struct Slot {
     out: Outcome,
     done: bool,
     /// A fragmented text message being put together (RFC 6455 §5.4), if any.
-    partial: Option<Vec<u8>>,
+    partial: Option<Partial>,
+}
+
+/// The fragments of a text message so far.
+struct Partial {
+    payload: Vec<u8>,
+    /// RSV1 was set on its first frame: it is compressed (RFC 7692 §6.1).
+    compressed: bool,
+    /// Its frames' bytes on the wire.
+    wire: usize,
 }
 
 /// Reads every client handed over on `clients` until each has every measured message, or has
 /// closed, or the time is up; returns them, still connected.
 fn read_many(
-    clients: mpsc::Receiver<(Home, Reader, Arc<Mutex<Writer>>)>,
+    clients: mpsc::Receiver<(Outcome, Reader, Arc<Mutex<Writer>>)>,
     shared: &Shared,
-    senders: usize,
-    awaiting: u8,
 ) -> Vec<Slot> {
     let mut epoll = match Epoll::new() {
         Ok(epoll) => epoll,
         Err(e) => panic!("epoll: {e}"),
     };
     let mut slots: Vec<Slot> = Vec::new();
+    // One for all of this thread's clients: every compressed message stands alone.
+    let mut inflater = Inflater::new();
     let (mut open, mut more_coming, mut swept) = (0usize, true, false);
     let (mut ready, mut pending) = (Vec::new(), Vec::new());
     loop {
         while more_coming {
             match clients.try_recv() {
-                Ok((home, reader, writer)) => {
+                Ok((mut out, reader, writer)) => {
                     let token = slots.len();
-                    let mut out = Outcome::new(home, senders, awaiting);
                     let added = reader
                         .tcp()
                         .set_nonblocking(true)
@@ -550,7 +594,7 @@ fn read_many(
             if slot.done {
                 continue;
             }
-            if service(slot, shared) {
+            if service(slot, shared, &mut inflater) {
                 pending.push(token);
             }
             if has_all(&slot.out) {
@@ -581,8 +625,8 @@ fn read_many(
 /// Reads what one client's socket has and handles its frames. True when there may be more.
 /// Each read is stamped with the time it returned: a message's latency ends when this client
 /// had it in hand, the generator's own reading included.
-fn service(slot: &mut Slot, shared: &Shared) -> bool {
-    if !handle_frames(slot, shared.now()) {
+fn service(slot: &mut Slot, shared: &Shared, inflater: &mut Inflater) -> bool {
+    if !handle_frames(slot, shared.now(), inflater) {
         return false;
     }
     for _ in 0..64 {
@@ -602,7 +646,7 @@ fn service(slot: &mut Slot, shared: &Shared) -> bool {
                 return false;
             }
         }
-        if !handle_frames(slot, shared.now()) || slot.reader.drained() {
+        if !handle_frames(slot, shared.now(), inflater) || slot.reader.drained() {
             return false;
         }
     }
@@ -610,35 +654,48 @@ fn service(slot: &mut Slot, shared: &Shared) -> bool {
 }
 
 /// Handles the complete frames in the client's buffer; false once the client is done.
-fn handle_frames(slot: &mut Slot, now: u64) -> bool {
+fn handle_frames(slot: &mut Slot, now: u64, inflater: &mut Inflater) -> bool {
     loop {
         let frame = match slot.reader.next_frame() {
             Ok(Some(frame)) => frame,
             Ok(None) => return true,
-            Err(e) => {
-                slot.out.io_error = Some(e.to_string());
-                slot.done = true;
-                return false;
-            }
+            Err(e) => return failed(slot, e.to_string()),
         };
+        // RFC 7692 §6.1: RSV1 marks the first frame of a compressed data message; "An endpoint
+        // MUST NOT set the "Per-Message Compressed" bit of control frames and non-first
+        // fragments of a data message."
+        if frame.rsv1 && frame.opcode != OP_TEXT {
+            return failed(slot, format!("RSV1 on a frame of opcode {:#x}", frame.opcode));
+        }
         match frame.opcode {
             OP_TEXT if frame.fin => {
-                on_text(slot.reader.payload(&frame), now, &mut slot.out);
+                let payload = slot.reader.payload(&frame);
+                if let Err(e) = deliver(&mut slot.out, payload, &frame, frame.wire, inflater, now) {
+                    return failed(slot, e);
+                }
                 if !enter(slot) {
                     return false;
                 }
             }
             // The first fragment of a message, then its continuations.
-            OP_TEXT => slot.partial = Some(slot.reader.payload(&frame).to_vec()),
+            OP_TEXT => {
+                let payload = slot.reader.payload(&frame).to_vec();
+                slot.partial = Some(Partial { payload, compressed: frame.rsv1, wire: frame.wire });
+            }
             OP_CONTINUATION => {
                 let Some(partial) = slot.partial.as_mut() else {
                     slot.out.other_frames += 1;
                     continue;
                 };
-                partial.extend_from_slice(slot.reader.payload(&frame));
+                partial.payload.extend_from_slice(slot.reader.payload(&frame));
+                partial.wire += frame.wire;
                 if frame.fin {
-                    let message = slot.partial.take().unwrap_or_default();
-                    on_text(&message, now, &mut slot.out);
+                    let Partial { payload, compressed, wire } =
+                        slot.partial.take().expect("a message being put together");
+                    let first = Frame { rsv1: compressed, ..frame };
+                    if let Err(e) = deliver(&mut slot.out, &payload, &first, wire, inflater, now) {
+                        return failed(slot, e);
+                    }
                     if !enter(slot) {
                         return false;
                     }
@@ -660,6 +717,37 @@ fn handle_frames(slot: &mut Slot, now: u64) -> bool {
     }
 }
 
+/// A whole text message, `payload` as it came (inflated first if its first `frame` had RSV1),
+/// to [`on_text`]; a measured message's bytes (`wire` on the wire, its JSON) are counted.
+fn deliver(
+    out: &mut Outcome,
+    payload: &[u8],
+    frame: &Frame,
+    wire: usize,
+    inflater: &mut Inflater,
+    now: u64,
+) -> Result<(), String> {
+    let message = match frame.rsv1 {
+        true => inflater.inflate(payload, MAX_MESSAGE).map_err(|e| format!("inflating: {e}"))?,
+        false => payload,
+    };
+    let before = out.deliveries.unique;
+    on_text(message, now, out);
+    if out.deliveries.unique > before {
+        out.message_wire += wire as u64;
+        out.message_json += message.len() as u64;
+        out.compressed += u64::from(frame.rsv1);
+    }
+    Ok(())
+}
+
+/// Ends a client on an error of its own (a bad frame, a bad compressed message).
+fn failed(slot: &mut Slot, error: String) -> bool {
+    slot.out.io_error = Some(error);
+    slot.done = true;
+    false
+}
+
 /// Sends the frames that take the client into its room once its welcome is complete (with
 /// `--rooms`); false when they could not be sent, and the client is done.
 fn enter(slot: &mut Slot) -> bool {
@@ -675,8 +763,9 @@ fn enter(slot: &mut Slot) -> bool {
     true
 }
 
-/// A sender's thread: it returns how many messages it sent, and its error if any.
-type SenderThread = JoinHandle<(u64, Option<String>)>;
+/// A sender's thread: it returns how many messages it sent, their bytes on the wire, and its
+/// error if any.
+type SenderThread = JoinHandle<(u64, u64, Option<String>)>;
 
 /// Starts one paced sender per writer, each sender `k` (client `k`) speaking in its client's
 /// room.
@@ -695,7 +784,8 @@ fn start_senders(
         .iter()
         .enumerate()
         .map(|(j, (k, writer))| {
-            let (k, writer, shared, size) = (*k, writer.clone(), shared.clone(), args.size);
+            let (k, writer, shared, body) = (*k, writer.clone(), shared.clone(), args.text);
+            let plain_send = args.plain_send;
             // Without --rooms a message names no room: the default room, as the references
             // expect it too.
             let open = match args.rooms {
@@ -709,7 +799,12 @@ fn start_senders(
             let handle = thread::Builder::new()
                 .name(format!("s{k}"))
                 .spawn(move || {
-                    let mut payload = Vec::with_capacity(size + 64);
+                    let mut payload = Vec::with_capacity(256);
+                    // With permessage-deflate agreed a sender compresses every message, as
+                    // browsers do (RFC 7692 §6: any message may go either way).
+                    let compress = writer.lock().unwrap().deflate && !plain_send;
+                    let mut deflater = compress.then(Deflater::new);
+                    let mut wire = 0u64;
                     for seq in 0..count {
                         let due = from + (offset + interval * seq as f64) as u64;
                         let now = shared.now();
@@ -724,20 +819,40 @@ fn start_senders(
                         } else {
                             format!("{k}:{seq}:{stamp} ")
                         };
-                        payload.extend_from_slice(head.as_bytes());
-                        payload.resize(payload.len() + size.saturating_sub(head.len()), b'x');
+                        body.write(k, seq, &head, &mut payload);
                         payload.extend_from_slice(br#""}"#);
-                        let result = writer.lock().unwrap().send(OP_TEXT, &payload);
+                        let result = match deflater.as_mut() {
+                            Some(deflater) => {
+                                let compressed = deflater.compress(&payload);
+                                wire += frame_length(compressed.len());
+                                writer.lock().unwrap().send_compressed(OP_TEXT, compressed)
+                            }
+                            None => {
+                                wire += frame_length(payload.len());
+                                writer.lock().unwrap().send(OP_TEXT, &payload)
+                            }
+                        };
                         if let Err(e) = result {
-                            return (seq, Some(format!("sender {k}: {e}")));
+                            return (seq, wire, Some(format!("sender {k}: {e}")));
                         }
                     }
-                    (count, None)
+                    (count, wire, None)
                 })
                 .expect("starting a sender thread");
             (k, handle)
         })
         .collect()
+}
+
+/// The bytes on the wire of a masked frame with `payload` bytes (RFC 6455 §5.2): two, the
+/// extended length, the masking key, the payload.
+fn frame_length(payload: usize) -> u64 {
+    let length = match payload {
+        0..=125 => 0,
+        126..=65535 => 2,
+        _ => 8,
+    };
+    (2 + length + 4 + payload) as u64
 }
 
 /// Samples the server's RSS every 100 ms and keeps the highest.
@@ -823,4 +938,111 @@ fn inspect_stalled(stalled: Vec<Stalled>) -> StalledOutcome {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testserver::{connect, frame, serve};
+    use crate::text::Body;
+
+    /// What our server answers a browser's offer with.
+    const AGREED: &str =
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+
+    /// Message `seq` of sender 0 as an event the reader counts (the references' shape: no room).
+    fn event(seq: u64) -> Vec<u8> {
+        let mut text = Vec::new();
+        Body::Chat.write(0, seq, &format!("0:{seq}:100 "), &mut text);
+        let text = String::from_utf8(text).unwrap();
+        format!(r#"{{"type":"message","name":"b0","text":"{text}","ts":"t"}}"#).into_bytes()
+    }
+
+    /// Reads `conn` until the server closes it, as a reader thread does.
+    fn read_all(conn: Conn) -> Slot {
+        let Conn { reader, writer } = conn;
+        let mut out = Outcome::new(Home::default(), 1, 0);
+        out.body = Some(Body::Chat);
+        let writer = Arc::new(Mutex::new(writer));
+        let mut slot = Slot { reader, writer, out, done: false, partial: None };
+        let mut inflater = Inflater::new();
+        while handle_frames(&mut slot, 200, &mut inflater) {
+            assert_ne!(slot.reader.fill().unwrap(), 0, "the stream ended first");
+        }
+        slot
+    }
+
+    #[test]
+    fn compressed_messages_are_inflated_and_checked() {
+        let mut deflater = Deflater::new();
+        // One compressed message in one frame (RFC 7692 §7.2.3.1's RSV1 and FIN: 0xc1), one in
+        // two fragments (RSV1 on the first only, §6.1), one plain (§6: allowed any time).
+        let mut frames = frame(0xc1, deflater.compress(&event(0)));
+        let second = deflater.compress(&event(1)).to_vec();
+        let (head, tail) = second.split_at(second.len() / 2);
+        let wire = frame(0x41, head).len() + frame(0x80, tail).len();
+        frames.extend(frame(0x41, head));
+        frames.extend(frame(0x80, tail));
+        frames.extend(frame(0x81, &event(2)));
+        frames.extend(frame(0x88, &1000u16.to_be_bytes()));
+        let (url, server) = serve(AGREED, frames);
+        let conn = connect(&url, true).unwrap();
+        assert!(conn.reader.deflate && conn.writer.deflate);
+        let slot = read_all(conn);
+        let out = &slot.out;
+        assert_eq!(slot.out.io_error, None);
+        assert_eq!((out.deliveries.unique, out.mismatched, out.compressed), (3, 0, 2));
+        assert_eq!(out.close_code, Some(1000));
+        let json: usize = (0..3).map(|seq| event(seq).len()).sum();
+        assert_eq!(out.message_json, json as u64);
+        let first = frame(0xc1, deflater.compress(&event(0))).len();
+        assert_eq!(out.message_wire, (first + wire + frame(0x81, &event(2)).len()) as u64);
+        drop(slot);
+        let (request, _) = server.join().unwrap();
+        assert!(request.contains(
+            "\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+        ));
+    }
+
+    #[test]
+    fn a_changed_text_is_caught_after_inflating() {
+        let mut changed = event(0);
+        let at = changed.len() - 12;
+        changed[at] = b'Z';
+        let frames = frame(0xc1, Deflater::new().compress(&changed));
+        let (url, _server) = serve(AGREED, [frames, frame(0x88, &[0x03, 0xe8])].concat());
+        let slot = read_all(connect(&url, true).unwrap());
+        assert_eq!((slot.out.deliveries.unique, slot.out.mismatched), (1, 1));
+    }
+
+    #[test]
+    fn rsv1_is_refused_where_it_has_no_meaning() {
+        // Without the extension agreed (RFC 6455 §5.2).
+        let (url, _server) = serve("", frame(0xc1, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]));
+        let slot = read_all(connect(&url, true).unwrap());
+        assert!(slot.out.io_error.unwrap().contains("reserved bits"));
+        // On a control frame (RFC 7692 §6.1).
+        let (url, _server) = serve(AGREED, frame(0xc9, b"Hi"));
+        let slot = read_all(connect(&url, true).unwrap());
+        assert!(slot.out.io_error.unwrap().contains("RSV1"));
+        // A compressed payload that is no DEFLATE stream.
+        let (url, _server) = serve(AGREED, frame(0xc1, &[0xff, 0xff, 0xff]));
+        let slot = read_all(connect(&url, true).unwrap());
+        assert!(slot.out.io_error.unwrap().starts_with("inflating"));
+    }
+
+    #[test]
+    fn an_extension_not_offered_fails_the_handshake() {
+        // RFC 6455 §4.1: the client MUST fail the connection.
+        let (url, _server) = serve(AGREED, Vec::new());
+        let error = connect(&url, false).err().expect("refused");
+        assert!(error.to_string().contains("not offered"), "{error}");
+    }
+
+    #[test]
+    fn frame_lengths() {
+        assert_eq!((frame_length(0), frame_length(125)), (6, 131));
+        assert_eq!((frame_length(126), frame_length(65_535)), (134, 65_543));
+        assert_eq!(frame_length(65_536), 65_550);
+    }
 }

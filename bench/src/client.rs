@@ -5,6 +5,10 @@
 //! (shared behind a mutex by the sender thread and the reader's pongs). With TLS both halves share
 //! the rustls session: the reader reads ciphertext without the lock and locks to decrypt, as the
 //! server does.
+//!
+//! With [`Dial::deflate`] the handshake offers permessage-deflate (RFC 7692) and checks the answer
+//! (`deflate.rs`); where it was agreed, frames may come with RSV1 set and [`Writer`] can send
+//! them, while the inflating and compressing is left to whoever reads and sends messages.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -23,6 +27,7 @@ use websocketchat::net::tls;
 use websocketchat::ws::handshake::accept_key;
 
 use crate::args::Url;
+use crate::deflate;
 
 pub const OP_CONTINUATION: u8 = 0x0;
 pub const OP_TEXT: u8 = 0x1;
@@ -114,6 +119,8 @@ pub struct Dial<'a> {
     /// The loopback address to connect from (bound before connect), or the kernel's choice.
     pub source: Option<IpAddr>,
     pub timeout: Duration,
+    /// Offer permessage-deflate as browsers do (`--deflate`; RFC 7692, see `deflate.rs`).
+    pub deflate: bool,
 }
 
 /// A TCP connection, with TLS if the URL says so, before any HTTP.
@@ -162,9 +169,13 @@ impl Dial<'_> {
         let mut key = [0u8; 16];
         rng.fill(&mut key);
         let key = BASE64.encode(key);
+        let offer = match self.deflate {
+            true => format!("Sec-WebSocket-Extensions: {}\r\n", deflate::OFFER),
+            false => String::new(),
+        };
         let request = format!(
             "GET {target} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n",
+             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n",
             self.url.host
         );
         let mut writer = Writer::new(&stream, rng.next())?;
@@ -195,6 +206,8 @@ impl Dial<'_> {
         if !accepted {
             return Err(io::Error::other("wrong or missing Sec-WebSocket-Accept"));
         }
+        let agreed = deflate::accepted(&head, self.deflate).map_err(io::Error::other)?;
+        (reader.deflate, writer.deflate) = (agreed, agreed);
         reader.start = head_end;
         Ok(Conn { reader, writer })
     }
@@ -216,11 +229,15 @@ pub struct Reader {
     end: usize,
     /// The last plain read returned less than it had room for: the socket had nothing more.
     drained: bool,
+    /// The `101` accepted our permessage-deflate offer: frames with RSV1 may come.
+    pub deflate: bool,
 }
 
 /// One frame found in the reader's buffer.
 pub struct Frame {
     pub fin: bool,
+    /// RSV1: with permessage-deflate, the first frame of a compressed message (RFC 7692 §6).
+    pub rsv1: bool,
     pub opcode: u8,
     pub payload: Range<usize>,
     /// Its bytes on the wire: header and payload.
@@ -237,6 +254,7 @@ impl Reader {
             start: 0,
             end: 0,
             drained: false,
+            deflate: false,
         })
     }
 
@@ -288,6 +306,11 @@ impl Reader {
         if b1 & 0x80 != 0 {
             return Err(io::Error::other("masked frame from the server"));
         }
+        // RFC 6455 §5.2: RSV1 to RSV3 "MUST be 0 unless an extension is negotiated that
+        // defines meanings for non-zero values"; permessage-deflate defines RSV1 alone.
+        if b0 & 0x30 != 0 || (b0 & 0x40 != 0 && !self.deflate) {
+            return Err(io::Error::other(format!("reserved bits set: {b0:#04x}")));
+        }
         let (len, header) = match b1 & 0x7f {
             126 if data.len() < 4 => return Ok(None),
             126 => (u16::from_be_bytes([data[2], data[3]]) as usize, 4),
@@ -308,6 +331,7 @@ impl Reader {
         self.start = begin + len;
         Ok(Some(Frame {
             fin: b0 & 0x80 != 0,
+            rsv1: b0 & 0x40 != 0,
             opcode: b0 & 0x0f,
             payload: begin..begin + len,
             wire: header + len,
@@ -367,6 +391,8 @@ pub struct Writer {
     tls: Option<Tls>,
     rng: Rng,
     frame: Vec<u8>,
+    /// The `101` accepted our permessage-deflate offer: it may send compressed messages.
+    pub deflate: bool,
 }
 
 impl Writer {
@@ -376,6 +402,7 @@ impl Writer {
             tls: stream.tls.clone(),
             rng: Rng::new(seed),
             frame: Vec::with_capacity(256),
+            deflate: false,
         })
     }
 
@@ -398,9 +425,20 @@ impl Writer {
 
     /// One masked frame with FIN set.
     pub fn send(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
+        self.send_frame(0x80 | opcode, payload)
+    }
+
+    /// One masked frame with FIN and RSV1 set: a whole message, `compressed` by
+    /// `Deflater::compress` (RFC 7692 §6, §7.2.1).
+    pub fn send_compressed(&mut self, opcode: u8, compressed: &[u8]) -> io::Result<()> {
+        self.send_frame(0xc0 | opcode, compressed)
+    }
+
+    /// One masked frame whose first byte (FIN, RSV, opcode) is `first`.
+    fn send_frame(&mut self, first: u8, payload: &[u8]) -> io::Result<()> {
         let mut frame = std::mem::take(&mut self.frame);
         frame.clear();
-        frame.push(0x80 | opcode);
+        frame.push(first);
         match payload.len() {
             n if n < 126 => frame.push(0x80 | n as u8),
             n if n <= 0xffff => {

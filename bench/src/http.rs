@@ -10,7 +10,7 @@ use crate::client::{Dial, Writer, tls_read};
 /// How the generator's own requests connect: unbound, so from 127.0.0.1 for a 127.0.0.1 URL,
 /// an address no client uses (see `source.rs`).
 pub fn dial<'a>(url: &'a Url, tls: Option<&'a Arc<rustls::ClientConfig>>) -> Dial<'a> {
-    Dial { url, tls, recv_buffer: None, source: None, timeout: TIMEOUT }
+    Dial { url, tls, recv_buffer: None, source: None, timeout: TIMEOUT, deflate: false }
 }
 
 /// GET `path` and return the status code and the body.

@@ -7,7 +7,9 @@
 //! does; with `--idle-read connect` it reads nothing more, the measure before issue 25. After
 //! the last connection the run waits for the joins to settle ([`settle`]: at least
 //! [`SETTLE_MIN`] and until the server is quiet), reads the server's RSS, holds the connections
-//! for `--duration`, and counts the ones still open.
+//! for `--duration`, and counts the ones still open. With `--deflate` each client offers
+//! permessage-deflate as a browser does, to see what an agreed extension costs an idle
+//! connection.
 
 use std::sync::Mutex;
 use std::thread;
@@ -89,6 +91,7 @@ pub fn run(args: &Args) -> Result<Report, String> {
     };
     let mut tally = Tally::default();
     let (mut held, mut close_code, mut read_error) = (0, None, None);
+    let deflate = clients.iter().filter(|c| c.conn.reader.deflate).count();
     for client in &mut clients {
         // What it read, taken before the last look below reads what waits.
         tally.add(&client.tally);
@@ -106,7 +109,9 @@ pub fn run(args: &Args) -> Result<Report, String> {
     r.int("source_addresses", args.source_addresses());
     r.text("names", if args.names == crate::args::Names::Shared { "shared" } else { "distinct" });
     r.text("idle_read", args.idle_read.name());
+    r.int("deflate_offered", u8::from(args.deflate));
     r.int("connected", connected);
+    r.int("deflate_connections", deflate);
     r.int("failed", failed);
     if let Some(e) = first_error {
         r.text("connect_error", e);
@@ -127,6 +132,7 @@ pub fn run(args: &Args) -> Result<Report, String> {
     r.int("idle_bytes_read", tally.bytes);
     r.int("idle_messages_read", tally.messages);
     r.int("idle_pings_answered", tally.pings);
+    r.int("idle_compressed_frames", tally.compressed);
     r.maybe("server_open_after", open_after);
     r.maybe("server_open_end", open_end);
     r.maybe("rss_before_kib", rss_before.map(|v| v as f64));
@@ -201,6 +207,7 @@ fn open(
         recv_buffer: None,
         source: args.source(i),
         timeout: IO_TIMEOUT,
+        deflate: args.deflate,
     };
     let conn =
         dial.websocket(&args.url(i).target(&args.name(i)), rng).map_err(|e| e.to_string())?;

@@ -7,7 +7,8 @@
 //! thread reads every idle client's socket through epoll (`poll.rs`), from the moment its
 //! connect frames are in until the run is over, and for each client:
 //! - counts the frames and their bytes on the wire (header and payload), without putting
-//!   fragmented messages together: nothing here looks inside a message;
+//!   fragmented messages together: nothing here looks inside a message, nor inflates a
+//!   compressed one (RSV1, with `--deflate`): those are counted;
 //! - answers every ping with a pong that carries the ping's payload (RFC 6455 §5.5.2, §5.5.3),
 //!   masked like every frame a client sends (§5.3; `Writer::send` does it);
 //! - answers a close frame with a close (§5.5.1) and stops reading it: that client is not held.
@@ -43,6 +44,9 @@ pub struct Tally {
     pub messages: u64,
     /// Pings answered with a pong.
     pub pings: u64,
+    /// Frames with RSV1 set: compressed messages (permessage-deflate, RFC 7692 §6), counted
+    /// and not inflated.
+    pub compressed: u64,
 }
 
 impl Tally {
@@ -51,6 +55,7 @@ impl Tally {
         self.bytes += other.bytes;
         self.messages += other.messages;
         self.pings += other.pings;
+        self.compressed += other.compressed;
     }
 }
 
@@ -80,6 +85,7 @@ impl IdleClient {
             };
             self.tally.frames += 1;
             self.tally.bytes += frame.wire as u64;
+            self.tally.compressed += u64::from(frame.rsv1);
             match frame.opcode {
                 OP_TEXT | OP_CONTINUATION if frame.fin => self.tally.messages += 1,
                 // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
@@ -256,51 +262,8 @@ const TICK: Duration = Duration::from_millis(50);
 
 #[cfg(test)]
 mod tests {
-    use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
-
-    use websocketchat::ws::handshake::accept_key;
-
     use super::*;
-    use crate::args::Url;
-    use crate::client::{Dial, Rng};
-
-    /// A server that accepts one WebSocket, sends `frames`, and returns what the client sent.
-    fn serve(frames: Vec<u8>) -> (Url, JoinHandle<Vec<u8>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = Url::parse(&format!("ws://{}/ws", listener.local_addr().unwrap())).unwrap();
-        let handle = thread::spawn(move || {
-            let (mut tcp, _) = listener.accept().unwrap();
-            tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let head = read_head(&mut tcp);
-            let key = head
-                .lines()
-                .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
-                .unwrap()
-                .to_string();
-            let answer = format!(
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-                 Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-                accept_key(&key)
-            );
-            tcp.write_all(answer.as_bytes()).unwrap();
-            tcp.write_all(&frames).unwrap();
-            let mut got = Vec::new();
-            let _ = tcp.read_to_end(&mut got);
-            got
-        });
-        (url, handle)
-    }
-
-    fn read_head(tcp: &mut TcpStream) -> String {
-        let mut head = Vec::new();
-        let mut byte = [0u8];
-        while !head.ends_with(b"\r\n\r\n") {
-            tcp.read_exact(&mut byte).unwrap();
-            head.push(byte[0]);
-        }
-        String::from_utf8(head).unwrap()
-    }
+    use crate::testserver::{connect, serve};
 
     #[test]
     fn counts_frames_answers_pings_and_closes() {
@@ -308,10 +271,8 @@ mod tests {
         let mut frames = vec![0x81, 0x05, b'H', b'e', b'l', b'l', b'o'];
         frames.extend([0x89, 0x02, b'H', b'i']);
         frames.extend([0x88, 0x02, 0x03, 0xe8]);
-        let (url, server) = serve(frames);
-        let dial = Dial { url: &url, tls: None, recv_buffer: None, source: None, timeout: TIMEOUT };
-        let conn = dial.websocket("/ws?name=a", &mut Rng::new(7)).unwrap();
-        let mut client = IdleClient::new(conn);
+        let (url, server) = serve("", frames);
+        let mut client = IdleClient::new(connect(&url, false).unwrap());
         while client.end.is_none() {
             client.handle_frames();
             if client.end.is_none() {
@@ -324,14 +285,12 @@ mod tests {
         assert!(client.still_open().is_err(), "a closed client is not held");
         drop(client);
         // The client's frames: a masked pong with the ping's payload, then a masked close.
-        let got = server.join().unwrap();
+        let (_, got) = server.join().unwrap();
         assert_eq!(&got[..2], &[0x8a, 0x82]);
         let unmasked: Vec<u8> = got[6..8].iter().zip(&got[2..6]).map(|(b, m)| b ^ m).collect();
         assert_eq!(unmasked, b"Hi");
         assert_eq!(&got[8..10], &[0x88, 0x82]);
     }
-
-    const TIMEOUT: Duration = Duration::from_secs(5);
 
     #[test]
     fn close_codes() {

@@ -4,6 +4,7 @@
 mod args;
 mod chat;
 mod client;
+mod deflate;
 mod http;
 mod idle;
 mod idle_read;
@@ -13,6 +14,9 @@ mod proc;
 mod report;
 mod source;
 mod stats;
+#[cfg(test)]
+mod testserver;
+mod text;
 
 use std::process::ExitCode;
 

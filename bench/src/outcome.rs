@@ -19,6 +19,7 @@
 use crate::args::DEFAULT_ROOM;
 use crate::client;
 use crate::stats::Deliveries;
+use crate::text::Body;
 
 /// The room a client listens in, and which senders speak there.
 #[derive(Debug, Clone)]
@@ -66,6 +67,16 @@ pub struct Outcome {
     /// on the wire (payload and frame header).
     pub presence_frames: u64,
     pub presence_bytes: u64,
+    /// The body each measured message should carry after its stamp; `None`: not checked.
+    pub body: Option<Body>,
+    /// Measured messages whose text was not the one sent.
+    pub mismatched: u64,
+    /// Of the measured messages, counted once each (duplicates aside): their frames' bytes on
+    /// the wire (headers and payloads as received), their JSON's bytes (inflated), and how many
+    /// came compressed. Kept by the reader, which sees the frames (`chat.rs`).
+    pub message_wire: u64,
+    pub message_json: u64,
+    pub compressed: u64,
 }
 
 impl Outcome {
@@ -145,7 +156,13 @@ pub fn on_text(payload: &[u8], now: u64, out: &mut Outcome) {
     }
     match parse_stamp(text) {
         Some((sender, ..)) if sender % out.home.groups != out.home.group => out.foreign += 1,
-        Some((sender, seq, sent)) if out.deliveries.record(sender, seq, sent, now) => {}
+        Some((sender, seq, sent)) if out.deliveries.record(sender, seq, sent, now) => {
+            // Room names and our texts hold no quote: the next one ends the JSON string.
+            let end = text.iter().position(|&b| b == b'"').unwrap_or(text.len());
+            if out.body.is_some_and(|body| !body.matches(sender, seq, &text[..end])) {
+                out.mismatched += 1;
+            }
+        }
         _ => out.unparsed += 1,
     }
 }
@@ -334,6 +351,24 @@ mod tests {
         assert_eq!(out.deliveries.latency.max(), 500);
         assert_eq!((out.warmup, out.other_frames, out.error_events, out.unparsed), (1, 1, 1, 1));
         assert_eq!((out.foreign, out.id_out_of_order), (0, 0));
+    }
+
+    #[test]
+    fn texts_are_checked() {
+        let mut out = in_room(DEFAULT_ROOM, 0, 1, 2);
+        out.body = Some(Body::Chat);
+        let mut text = Vec::new();
+        Body::Chat.write(1, 4, "1:4:100 ", &mut text);
+        let text = String::from_utf8(text).unwrap();
+        on_text(&message(DEFAULT_ROOM, 1, &text), 200, &mut out);
+        on_text(&message(DEFAULT_ROOM, 2, &text.replace("1:4:", "1:5:")), 200, &mut out);
+        // A second copy is a duplicate, and checked all the same.
+        on_text(&message(DEFAULT_ROOM, 3, &text[..text.len() - 1]), 200, &mut out);
+        assert_eq!((out.deliveries.unique, out.deliveries.duplicated, out.mismatched), (2, 1, 2));
+        out.body = Some(Body::Padding(12));
+        on_text(&message(DEFAULT_ROOM, 4, "0:0:100 xxxx"), 200, &mut out);
+        on_text(&message(DEFAULT_ROOM, 5, "0:1:100 xxx"), 200, &mut out);
+        assert_eq!((out.deliveries.unique, out.mismatched), (4, 3));
     }
 
     #[test]
