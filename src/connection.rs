@@ -289,8 +289,10 @@ fn admit<'a>(
     );
     let subprotocol =
         handshake::choose(handshake::protocol_offers(request), app.subprotocols()).name();
-    let offers = request.header_list(EXTENSIONS_HEADER);
-    let deflate = deflate::negotiate(offers, config.compression).agreed;
+    let negotiation =
+        deflate::negotiate(request.header_list(EXTENSIONS_HEADER), config.compression);
+    debug!("{peer}: permessage-deflate {}", negotiation.why);
+    let deflate = negotiation.agreed;
     let options = match app {
         App::Chat => Options {
             max_message: config.max_message_bytes,
