@@ -14,7 +14,7 @@
 //! [`choose`] picks the subprotocol (§1.9) among the client's `Sec-WebSocket-Protocol` offers
 //! and the names the application speaks (this layer knows no names: the route passes them);
 //! [`switching_protocols`] writes the `101` answer (§4.2.2 item 5). From the blank line after that
-//! answer on, both sides speak frames (§5), which tungstenite reads for us.
+//! answer on, both sides speak frames (§5), which `receive.rs` reads.
 //!
 //! Glossary: the *key* is 16 random bytes in base64 chosen by the client; the *accept* value is
 //! base64(SHA-1(key + [`WS_GUID`])) and proves that the server understood the WebSocket request

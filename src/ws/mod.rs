@@ -4,9 +4,11 @@
 //! 1. [`handshake`]: the opening handshake (§4.2): checks the upgrade request, computes
 //!    `Sec-WebSocket-Accept`, and forms the `101`.
 //! 2. [`upgrade`]: writes the `101` and turns the connection into frames: the socket goes into
-//!    the client's [`outbound`] queue, tungstenite reads it through a [`stream`].
-//! 3. [`reader`]: the loop of the connection's own thread, which reads frames: ping, idle
-//!    timeout, the close handshake, errors mapped to close codes; it drives a [`reader::Handler`].
+//!    the client's [`outbound`] queue, and a [`receive::Receiver`] reads it through a [`stream`].
+//!    The `101` accepts permessage-deflate (RFC 7692) when the client offered it: [`deflate`].
+//! 3. [`reader`]: the loop of the connection's own thread, which reads messages with its
+//!    [`receive::Receiver`] (the rules of §5, each broken one a [`close::Close`]): ping, idle
+//!    timeout, the close handshake; it drives a [`reader::Handler`].
 //! 4. [`frame`]: frames (§5): the one header parser, typed opcodes, masking, and the server's
 //!    frames, encoded once; [`outbound`]: the bounded queue every outgoing frame goes through,
 //!    written without blocking.

@@ -1,17 +1,19 @@
 //! The session loop: one client's frames in, for as long as the connection lives (RFC 6455 §5-§7).
 //!
-//! tungstenite decodes frames (§5.2), unmasks them (§5.3), joins fragments (§5.4), checks UTF-8
-//! (§8.1) and answers pings (§5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
-//! frame in response"); its pongs reach the wire through our [`ClientStream`]. This loop adds, in
-//! the order a connection meets them:
+//! The [`Receiver`] (`receive.rs`) reads frames (§5.2), unmasks them (§5.3), joins fragments
+//! (§5.4), checks UTF-8 (§8.1), inflates compressed messages (RFC 7692) and answers pings
+//! (§5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in response"), its
+//! pongs queued on the [`Outbound`] like every frame. This loop adds, in the order a connection
+//! meets them:
 //! 1. **Open**: [`Handler::on_open`] may send the first frames (the chat's `hello`).
 //! 2. **Messages**: each complete text or binary message goes to [`Handler::on_text`] or
 //!    [`Handler::on_binary`]; an `Err(Close)` from the handler closes with that code.
 //! 3. **Ping and idle**: our ping after `PING_INTERVAL_SECS` of silence, and close 1000 for a peer
 //!    silent for `IDLE_TIMEOUT_SECS` (a dead TCP peer otherwise looks exactly like a quiet one);
 //!    the handler's [`Handler::deadline`] for a message it waits for, if it has one.
-//! 4. **Errors → close codes** (§7.4.1): [`Reader::on_error`] maps what tungstenite found (too
-//!    big 1009, bad UTF-8 1007, protocol error 1002).
+//! 4. **Errors → close codes** (§7.4.1): a rule the peer broke comes from the receiver with its
+//!    code and reason (too big 1009, bad UTF-8 or DEFLATE 1007, protocol error 1002), and
+//!    [`Reader::on_failure`] closes with it (`closing with CODE: REASON` in the log).
 //! 5. **The close handshake** (§7): we close with a code and wait briefly for the peer's close
 //!    frame, or echo the code of a peer that closed first (§5.5.1); then end TCP ourselves
 //!    (`net::close`).
@@ -54,7 +56,7 @@ pub trait Handler {
         None
     }
     /// The peer has sent nothing for [`QUIET`] since its last frame, and the session now waits
-    /// for its next one without going through tungstenite (see "Waiting" in [`Reader`]'s
+    /// for its next one without going through the receiver (see "Waiting" in [`Reader`]'s
     /// docs); a connection's memory tricks (`memory.rs`) give back stack pages here. The default
     /// does nothing.
     fn on_quiet(&mut self) {}
@@ -106,15 +108,16 @@ pub struct Timing {
 ///
 /// # Waiting
 /// A session spends most of its life waiting for the peer's next frame. While frames come, it
-/// waits inside tungstenite's `read` (a blocking read with a timeout: the next deadline). Once
-/// the peer has been silent for [`QUIET`], it tells the handler ([`Handler::on_quiet`]) and waits
-/// with a one-byte `peek` at the socket from its own frame instead, and goes back to tungstenite
-/// when the peek says something came. Both waits end at the same deadlines; the second is
-/// shallower: tungstenite's read path is several kilobytes of stack deep, and a thread's stack
-/// pages, once touched, stay in memory while it waits (`memory.rs` gives them back at
-/// [`Handler::on_quiet`], so an idle connection keeps two pages, not three). Nothing complete is
-/// left in tungstenite's buffer when the quiet wait starts: it starts only after tungstenite
-/// itself went to the socket for more and found nothing.
+/// waits inside the receiver's `read` (a blocking read with a timeout: the next deadline). Once
+/// the peer has been silent for [`QUIET`], it gives the receiver's buffer back
+/// ([`Receiver::release`]), tells the handler ([`Handler::on_quiet`]) and waits with a one-byte
+/// `peek` at the socket from its own frame instead, and goes back to the receiver when the peek
+/// says something came. Both waits end at the same deadlines; the second is shallower: the read
+/// path is several kilobytes of stack deep, and a thread's stack pages, once touched, stay in
+/// memory while it waits (`memory.rs` gives them back at [`Handler::on_quiet`], so an idle
+/// connection keeps two pages, not three). Nothing complete is left in the receiver's buffer when
+/// the quiet wait starts: it starts only after the receiver itself went to the socket for more
+/// and found nothing.
 pub struct Reader {
     receiver: Box<Receiver>,
     outbound: Arc<Outbound>,
@@ -142,7 +145,7 @@ impl Reader {
         let Timing { ping_every, idle } = self.timing;
         let mut heard = Instant::now();
         let mut pinged = heard;
-        // False: the next wait is inside tungstenite's read; true: a peek at the socket ("Waiting").
+        // False: the next wait is inside the receiver's read; true: a peek at the socket ("Waiting").
         let mut quiet = false;
         loop {
             if let Some(code) = self.outbound.closing_code() {
@@ -178,7 +181,7 @@ impl Reader {
             }
             if quiet {
                 match self.outbound.socket().peek(&mut [0u8; 1]) {
-                    // Something came (or the end of the stream, which tungstenite reports).
+                    // Something came (or the end of the stream, which the receiver reports).
                     Ok(_) => quiet = false,
                     Err(e) if is_timeout(&e) => continue,
                     Err(e) => return End::Dropped(e.to_string()),

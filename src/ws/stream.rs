@@ -30,7 +30,7 @@ impl ClientStream {
 impl Read for ClientStream {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let n = self.read_bytes(out)?;
-        // The wire inspector sees what tungstenite is about to decode (one flag when it is off).
+        // The wire inspector sees what the receiver is about to decode (one flag when it is off).
         self.outbound.tap_read(&out[..n]);
         Ok(n)
     }

@@ -2,13 +2,14 @@
 //! crossed the wire (for `wss://`, after decryption), handed to a [`Tap`] that the application
 //! installs on the connection's [`Outbound`](crate::ws::outbound::Outbound).
 //!
-//! Frames written are whole when they reach the `Outbound` (the broadcaster's, the reader's pongs,
-//! close frames), so each is looked at as it is queued. Bytes read arrive in whatever pieces TCP
+//! Frames written are whole when they reach the `Outbound` (the broadcaster's, the receiver's
+//! pongs, close frames), so each is looked at as it is queued. Bytes read arrive in whatever pieces TCP
 //! and TLS make of them, so a [`Cutter`] finds the frames in them (§5.2): it keeps a frame's
 //! header and the first [`PREFIX`] bytes of its payload and counts the rest away, so a 16 MiB
 //! frame costs the tap 78 bytes. Both read headers with the one parser of `ws/frame/header.rs`,
 //! [`Header::read`], which takes the fields as they are: the tap shows what crossed the wire, and
-//! tungstenite, reading the same bytes for the session, is the one that refuses a bad frame.
+//! the session's receiver (`receive.rs`), reading the same bytes, is the one that refuses a bad
+//! frame.
 //!
 //! On a connection that agreed to permessage-deflate (RFC 7692), a frame of a compressed message
 //! is kept whole (up to a bound) instead, so that [`compressed`] can show the message inflated

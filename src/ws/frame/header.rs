@@ -30,8 +30,8 @@
 //! rules about how the length is written, which the decoder needs before it looks for the
 //! payload, and [`Header::check`] the rules of §5.2 and §5.5 about the other fields, with the
 //! RSV bits judged under the [`Extension`] the frames are read as (RFC 7692 §6 gives RSV1 a
-//! meaning). The frames the session acts on are read by tungstenite, with its own parser (see
-//! [`super`]).
+//! meaning). The frames the session acts on are read by its receiver, with tungstenite's parser
+//! (see [`super`]).
 
 use crate::ws::frame::error::DecodeError;
 use crate::ws::frame::extension::Extension;

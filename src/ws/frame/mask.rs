@@ -5,8 +5,8 @@
 //! header, just before the payload): it keeps a client's bytes from being chosen by a script, so
 //! that a proxy that does not understand WebSocket cannot be fooled into reading them as HTTP
 //! (§10.3). So a frame's MASK bit says which end sent it, and [`Role`] checks it for the decoder.
-//! The reader does not need this file: tungstenite unmasks client frames itself, and our
-//! server frames ([`encode`](super::encode)) are never masked.
+//! The session's receiver (`ws/receive.rs`) unmasks client frames with [`unmask`]; our server
+//! frames ([`encode`](super::encode)) are never masked.
 
 use crate::ws::frame::error::DecodeError;
 use crate::ws::frame::header::Header;

@@ -7,7 +7,8 @@
 //! frame starts a message, continuation frames add to it, the one with FIN 1 ends it; control
 //! frames "MAY be injected in the middle of a fragmented message" and are messages of their own.
 //! A text message is checked as UTF-8 only once whole, since a character may be split between two
-//! frames. This is the decoder's; the reader's messages are joined by tungstenite.
+//! frames. This is the decoder's; the session's messages are joined by its receiver
+//! (`ws/receive.rs`), which checks UTF-8 as fragments arrive.
 //!
 //! Under permessage-deflate (`--inflate`, `extension.rs`), a message whose first frame has RSV1
 //! set is compressed: its frames' payloads are joined first, as any message's, then inflated as

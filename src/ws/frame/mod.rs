@@ -2,11 +2,11 @@
 //!
 //! A frame's header is read in one place, [`header`] (§5.2), by everyone here who reads one: the
 //! decoder below, and the wire inspector's tap ([`crate::ws::tap`]) on the bytes a connection
-//! reads and writes. The session's reader (`ws/reader.rs`) does not read headers itself:
-//! tungstenite's `WebSocket::read` parses them with its own `FrameHeader` and applies the rules
-//! of §5 (masking, reserved bits and opcodes, control frames, UTF-8) before the session sees a
-//! message. That parser is tungstenite's; the decoder here applies the same rules, one error per
-//! rule, so that a learner can see each one.
+//! reads and writes. The session's receiver (`ws/receive.rs`) parses headers with tungstenite's
+//! `FrameHeader::parse` and applies the rules of §5 (masking, reserved bits and opcodes, control
+//! frames, UTF-8) itself before the session sees a message, each broken rule a close code; the
+//! decoder here applies the same rules, one error per rule with its byte offset, so that a
+//! learner can see each one.
 //!
 //! The files, in the order a frame's bytes meet them:
 //! - [`opcode`]: the typed [`Opcode`] and its reserved ranges (§5.2, §11.8);

@@ -12,32 +12,33 @@
 //! thread. So do the TLS records rustls wants sent after decrypting, a key update say
 //! ([`Outbound::feed_ciphertext`]).
 //!
-//! **The one exception: the WebSocket layer's own control frames**, which the reader
-//! (`ws/reader.rs`) sends as it reads: the pong tungstenite answers a ping with (RFC 6455
-//! §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in response") and
-//! the close echoed to a peer that closed first (§5.5.1), and the close frame the session starts (an error's 1002, 1007 or 1009, the idle timeout's 1000) with
-//! the flush, `close_notify` and FIN that end the connection (and the TLS alert for a bad record,
-//! sent as the reader gives up). They go through [`Outbound::send`] like the broadcaster's frames,
-//! appended whole after what is queued, so a pong never lands inside a broadcast frame (the write
-//! that carries it carries what was queued before it). gorilla/websocket draws the same line: one
-//! writer per connection, but its control frames (`WriteControl`: close, ping, pong) may be
-//! written from any goroutine.
+//! The pong the receiver answers a ping with (`ws/receive.rs`, RFC 6455 §5.5.2: "Upon receipt of
+//! a Ping frame, an endpoint MUST send a Pong frame in response") is queued the same way.
+//!
+//! **The one exception: the close frames**, which the reader (`ws/reader.rs`) writes itself: the
+//! close echoed to a peer that closed first (§5.5.1), and the close frame the session starts (an
+//! error's 1002, 1007 or 1009, the idle timeout's 1000) with the flush, `close_notify` and FIN
+//! that end the connection (and the TLS alert for a bad record, sent as the reader gives up).
+//! They are appended whole after what is queued, so a close never lands inside a broadcast
+//! frame (the write that carries it carries what was queued before it). gorilla/websocket draws
+//! the same line: one writer per connection, but its control frames (`WriteControl`: close,
+//! ping, pong) may be written from any goroutine.
 //!
 //! | who | calls |
 //! |---|---|
 //! | the writer: the broadcaster | [`send`](Outbound::send), [`flush`](Outbound::flush), [`close`](Outbound::close) (1013, 1001), [`tap_tick`](Outbound::tap_tick), [`shutdown`](Outbound::shutdown) |
 //! | any other thread: the chat handler on the reader's thread, the Kafka callback | [`queue`](Outbound::queue), [`set_tap`](Outbound::set_tap) |
 //! | the reader, reading | [`socket`](Outbound::socket), [`read_plaintext`](Outbound::read_plaintext), [`feed_ciphertext`](Outbound::feed_ciphertext), [`tap_read`](Outbound::tap_read) (these two queue what they make) |
-//! | the reader, for its pong and close | `send` (through `ws/stream.rs`), `close`, `flush`, [`send_close_notify`](Outbound::send_close_notify) |
+//! | the reader, for its pong | `queue` (`ws/receive.rs`) |
+//! | the reader, for its close | `close`, `flush`, [`send_close_notify`](Outbound::send_close_notify) |
 //!
 //! `/echo` (`ws/echo.rs`) has no broadcaster: its `Outbound` is made without [`WriteRequests`],
 //! its reader is its only writer and flushes its own queue, and [`Outbound::queue`] there writes
 //! at once.
 //!
 //! # Sharing one socket
-//! Blocking tungstenite cannot be split into a read half and a write half, and a rustls stream
-//! cannot be cloned, so instead of sharing a `WebSocket` the reader and the writer share this
-//! struct:
+//! A rustls session cannot be cloned, and one connection has one, so the reader and the writer
+//! share this struct (the reader reads through `ws/stream.rs`, which only reads):
 //! - Every outgoing byte goes through [`Outbound`]'s queue, under its mutex. Frames are appended
 //!   whole, and a write takes them in order.
 //! - The reader reads from the socket *without* the lock (a blocking `read` on

@@ -8,7 +8,7 @@
 //! with RSV1 set, on a connection that agreed to permessage-deflate, starts a compressed
 //! message; its frames' payloads (unmasked) are gathered up to [`KEPT_COMPRESSED`] bytes, and
 //! the final frame's [`Compressed::inflated`] is the message inflated with the server's own
-//! [`inflate`](crate::ws::deflate::inflate), at most [`SHOWN_INFLATED`] bytes: a message longer
+//! [`inflate`], at most [`SHOWN_INFLATED`] bytes: a message longer
 //! than either is counted and said to be so, never inflated past the bound.
 //!
 //! Like the rest of the tap, it shows and does not judge: a stream that does not inflate is
