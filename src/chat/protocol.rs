@@ -1,7 +1,7 @@
 //! The chat's messages: JSON objects carried one per text frame.
 //!
-//! This is the application protocol on top of RFC 6455; framing, masking and control frames are
-//! tungstenite's job. A client sends requests such as `{"type":"message","room":"rust",
+//! This is the application protocol on top of RFC 6455; framing, masking, control frames and
+//! compression are the `ws` layer's job. A client sends requests such as `{"type":"message","room":"rust",
 //! "text":"hello"}` (or just `hello`: a text frame that does not start with `{` is a message to
 //! the default room, so typing into websocat works; one that does is a request, or refused: see
 //! `request.rs`). The server sends the [`ServerEvent`]s below. docs/protocol.md is the

@@ -29,7 +29,7 @@
 //! conditions are met"). With no offer accepted, the `101` has no `Sec-WebSocket-Extensions`,
 //! and every frame goes uncompressed.
 
-/// The extension's registered name (§8.1).
+/// The extension's registered name (§9.1).
 pub const NAME: &str = "permessage-deflate";
 /// The request and response header (RFC 6455 §11.3.2).
 pub const EXTENSIONS_HEADER: &str = "Sec-WebSocket-Extensions";
