@@ -1,4 +1,4 @@
-//! Subprotocol negotiation (RFC 6455 §1.9, §4.2.2 item 5.3): `/ws` names `wschat.v1` when it
+//! Subprotocol negotiation (RFC 6455 §1.9, §4.2.2 item 5.5): `/ws` names `wschat.v1` when it
 //! is offered, and no subprotocol otherwise; `/echo` never names one.
 
 use std::io::Write;

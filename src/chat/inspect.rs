@@ -238,7 +238,7 @@ impl Handshake {
 
     /// The `handshake` event: the request, the key's road to `Sec-WebSocket-Accept` (§4.2.2
     /// item 5.4: base64 of the SHA-1 of the key and the GUID), the subprotocols offered and the
-    /// one chosen (§4.2.2 item 5.3, by the server's own rule: `handshake::choose` with the chat's
+    /// one chosen (§4.2.2 item 5.5, by the server's own rule: `handshake::choose` with the chat's
     /// names), the extensions offered and the one accepted (§9.1, RFC 7692 §5, by
     /// `deflate::negotiate` as the upgrade ran it), and the `101` we answered.
     pub fn event(&self) -> String {

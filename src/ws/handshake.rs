@@ -92,8 +92,8 @@ pub fn accept_steps(key: &str) -> ([u8; 20], String) {
 }
 
 /// The `101 Switching Protocols` answer that completes the handshake (RFC 6455 §4.2.2 item 5),
-/// naming the subprotocol [`choose`] picked, if any (§4.2.2 item 5.3), and the extensions
-/// accepted, if any (§4.2.2 item 5.4: `permessage-deflate` and its parameters, from
+/// naming the subprotocol [`choose`] picked, if any (§4.2.2 item 5.5), and the extensions
+/// accepted, if any (§4.2.2 item 5.6: `permessage-deflate` and its parameters, from
 /// `ws::deflate::offer`). A client that asked for an extension and finds no header here knows it
 /// was not accepted, and sends every frame without it.
 pub fn switching_protocols(
@@ -134,7 +134,7 @@ pub fn protocol_offers(request: &Request) -> impl Iterator<Item = &str> + Clone 
 /// The request header of RFC 6455 §11.3.4, and the answer's.
 pub const PROTOCOL_HEADER: &str = "Sec-WebSocket-Protocol";
 
-/// The server's choice of subprotocol (RFC 6455 §1.9, §4.2.2 item 5.3), and why.
+/// The server's choice of subprotocol (RFC 6455 §1.9, §4.2.2 item 5.5), and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subprotocol {
     /// Offered by the client and spoken by the server: named in the `101`.

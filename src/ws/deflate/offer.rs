@@ -1,7 +1,7 @@
 //! The permessage-deflate negotiation, server side (RFC 7692 §5, §7.1).
 //!
 //! A client lists its offers in `Sec-WebSocket-Extensions`, most wanted first; each is the
-//! extension's name and parameters separated by `;` (§5.1). Every browser sends:
+//! extension's name and parameters separated by `;` (RFC 6455 §9.1). Every browser sends:
 //! ```text
 //! Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits
 //! ```
@@ -139,7 +139,7 @@ fn window_bits(value: &str) -> Option<u8> {
     (canonical && (8..=15).contains(&bits)).then_some(bits)
 }
 
-/// §5.1: a value may be a token or a quoted string holding one (`"10"`).
+/// RFC 6455 §9.1: a value may be a token or a quoted string holding one (`"10"`).
 fn unquote(value: &str) -> &str {
     value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value)
 }
