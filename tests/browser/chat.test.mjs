@@ -27,6 +27,7 @@ import {
   clickRoom,
   readRooms,
   readFrames,
+  waitForFrames,
   readDms,
   killServer,
   waitForDm,
@@ -315,7 +316,7 @@ describe('WebSocketChat page', () => {
       }
       await carol.say('and one from carol');
       await waitForMessage(alice, 'and one from carol');
-      const [hello] = await readFrames(alice, 'in', 'hello');
+      const [hello] = await waitForFrames(alice, 'in', 'hello');
       const before = (await readMessages(alice)).filter((m) => m.kind === 'message');
       const last = before[before.length - 1];
       await carol.close();
@@ -357,7 +358,7 @@ describe('WebSocketChat page', () => {
       const resumes = (await readFrames(alice, 'in', 'history')).filter((f) => f.dm === undefined).slice(1);
       assert.equal(resumes.length, 2, 'one resume per restart');
       assert.deepEqual(resumes.map((f) => [String(f.epoch), f.complete]), [[last.epoch, true], [last.epoch, true]], 'each resume complete, in the same epoch');
-      const hellos = await readFrames(alice, 'in', 'hello');
+      const hellos = await waitForFrames(alice, 'in', 'hello');
       assert.deepEqual(hellos.map((h) => [h.user, h.name]), hellos.map(() => [hello.user, 'alice']), 'the same person after each restart');
 
       // A reload after the restarts: the conversation from the store, the same session and name.
@@ -369,7 +370,7 @@ describe('WebSocketChat page', () => {
       assert.deepEqual(shown.filter((m) => m.kind === 'message').map((m) => m.text), sent, 'the conversation after the reload');
       assert.deepEqual(shown.filter((m) => m.kind === 'notice' && MISSED_NOTICE.test(m.text)).map((m) => m.text), [], 'no notice after the reload');
       assert.equal(shown.find((m) => m.text === 'one').own, true, 'what alice said before the restarts is hers');
-      const [again] = await readFrames(alice, 'in', 'hello');
+      const [again] = await waitForFrames(alice, 'in', 'hello');
       assert.deepEqual([again.session, again.user, again.name, again.requested], [hello.session, hello.user, 'alice', undefined], 'the session and its name survived');
       assert.deepEqual((await readFrames(alice, 'in', 'error')).map((f) => f.code), [], 'no session_expired, no error');
       assertClean(problems, { allowConnectionRefused: true });
@@ -1096,8 +1097,8 @@ describe('WebSocketChat page', () => {
       const tab2 = await openChat(context, server.url); // no ?name=: the session says who we are
       await waitForState(tab2, 'online');
       const [bob] = await openAll(person, server.url, ['bob']);
-      const [hello1] = await readFrames(tab1, 'in', 'hello');
-      const [hello2] = await readFrames(tab2, 'in', 'hello');
+      const [hello1] = await waitForFrames(tab1, 'in', 'hello');
+      const [hello2] = await waitForFrames(tab2, 'in', 'hello');
       assert.equal(hello2.session, hello1.session, 'the second tab presented the session of the first');
       assert.equal(hello2.user, hello1.user, 'one user id');
       for (const tab of [tab1, tab2]) await waitForMyName(tab, 'alice');
@@ -1153,13 +1154,13 @@ describe('WebSocketChat page', () => {
     await withServer(browser, { tls: false }, {}, async ({ server, context, problems, person }) => {
       let alice = await openChat(context, server.url, 'alice');
       await waitForState(alice, 'online');
-      const [first] = await readFrames(alice, 'in', 'hello');
+      const [first] = await waitForFrames(alice, 'in', 'hello');
       assert.equal(first.requested, undefined);
       assert.equal(await alice.evaluate(() => localStorage.getItem('wschat.session')), first.session, 'the session is kept');
 
       await alice.reload();
       await waitForState(alice, 'online');
-      const [again] = await readFrames(alice, 'in', 'hello');
+      const [again] = await waitForFrames(alice, 'in', 'hello');
       assert.deepEqual([again.session, again.user, again.name], [first.session, first.user, 'alice'], 'same session, same person');
       await waitForMyName(alice, 'alice');
 
@@ -1169,7 +1170,7 @@ describe('WebSocketChat page', () => {
       await waitForState(other, 'online');
       await waitForMyName(other, 'alice-2');
       await waitForNotice(other, '^alice is taken; you are alice-2\\.');
-      assert.equal((await readFrames(other, 'in', 'hello'))[0].requested, 'alice');
+      assert.equal((await waitForFrames(other, 'in', 'hello'))[0].requested, 'alice');
       await sendFromPage(other, 'I am the other one');
       await waitForMessage(other, 'I am the other one');
       assert.equal((await readMessages(other)).find((m) => m.text === 'I am the other one').name, 'alice-2');
@@ -1179,7 +1180,7 @@ describe('WebSocketChat page', () => {
       await waitForState(alice, 'online');
       await waitForMyName(alice, 'alice');
       await waitForUsers(alice, ['alice', 'alice-2']);
-      assert.equal((await readFrames(alice, 'in', 'hello'))[0].user, first.user);
+      assert.equal((await waitForFrames(alice, 'in', 'hello'))[0].user, first.user);
       assert.ok(!(await readMessages(alice)).some((m) => /is taken/.test(m.text)), 'alice is not told her name is taken');
       assertClean(problems);
     });
@@ -1286,7 +1287,7 @@ describe('WebSocketChat page', () => {
 
       bob = await openChat(context, server.url);
       await waitForState(bob, 'online');
-      const [hello] = await readFrames(bob, 'in', 'hello');
+      const [hello] = await waitForFrames(bob, 'in', 'hello');
       assert.deepEqual(hello.unread_dms.map((d) => [d.name, d.count]), [['alice', 2]]);
       await waitFor(bob, 'alice listed with 2 unread', () =>
         document.querySelector('#dms li.dm[data-name="alice"] .unread')?.textContent === '2',
@@ -1301,7 +1302,7 @@ describe('WebSocketChat page', () => {
       // Read now: the next visit lists nothing unread.
       await bob.reload();
       await waitForState(bob, 'online');
-      assert.deepEqual((await readFrames(bob, 'in', 'hello'))[0].unread_dms, []);
+      assert.deepEqual((await waitForFrames(bob, 'in', 'hello'))[0].unread_dms, []);
       assert.deepEqual((await readDms(bob)).filter((d) => d.unread > 0), []);
       assertClean(problems);
     });
@@ -1385,7 +1386,7 @@ describe('WebSocketChat page', () => {
       await alice.reload();
       await waitForState(alice, 'online');
       await waitForNotice(alice, 'session had expired');
-      const [hello] = await readFrames(alice, 'in', 'hello');
+      const [hello] = await waitForFrames(alice, 'in', 'hello');
       assert.notEqual(hello.session, stale);
       assert.ok((await readFrames(alice, 'in', 'error')).some((f) => f.code === 'session_expired'));
       // The old session still holds alice (NAME_RESERVE_SECS): the new one is somebody else.
@@ -1395,7 +1396,7 @@ describe('WebSocketChat page', () => {
 
       await alice.reload();
       await waitForState(alice, 'online');
-      assert.equal((await readFrames(alice, 'in', 'hello'))[0].session, hello.session, 'presented next time');
+      assert.equal((await waitForFrames(alice, 'in', 'hello'))[0].session, hello.session, 'presented next time');
       assert.deepEqual((await readFrames(alice, 'in', 'error')).filter((f) => f.code === 'session_expired'), []);
       assertClean(problems);
     });

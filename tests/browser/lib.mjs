@@ -452,6 +452,28 @@ export function readFrames(page, direction, type) {
   );
 }
 
+/**
+ * The frames of `type` the page logged in `direction`, once there is at least one: the page is
+ * `online` from its socket's open, before the server's first frame (the hello) has arrived.
+ */
+export async function waitForFrames(page, direction, type, timeout = 15000) {
+  await waitFor(
+    page,
+    `a frame of type ${type} (${direction})`,
+    ([dir, want]) =>
+      [...document.querySelectorAll(`#frame-list li.${dir} .f-body`)].some((n) => {
+        try {
+          return JSON.parse(n.textContent).type === want;
+        } catch {
+          return false;
+        }
+      }),
+    [direction, type],
+    timeout,
+  );
+  return readFrames(page, direction, type);
+}
+
 export async function sendFromPage(page, text) {
   const input = page.locator('#message-input');
   await input.fill(text);
