@@ -379,6 +379,26 @@ a_figures() {
     R[$p.a.died]=$(grep -c server_died "$f" || true)
 }
 
+# offer_pairs KIND PREFIX NAME ARGS...: BENCH_RUNS pairs of runs of the generator with ARGS, one
+# with `--deflate` (the clients offer permessage-deflate) and one without, each pair in the other
+# order from the last so that both ways see the same minutes; the lines go to
+# $OUT/PREFIX.NAME.on.jsonl and $OUT/PREFIX.NAME.off.jsonl.
+offer_pairs() {
+    local kind=$1 p=$2 name=$3 r way
+    shift 3
+    : >"$OUT/$p.$name.on.jsonl"
+    : >"$OUT/$p.$name.off.jsonl"
+    for r in $(seq 1 "$RUNS"); do
+        for way in $( [ $((r % 2)) = 1 ] && echo "on off" || echo "off on"); do
+            local offer=()
+            [ "$way" = on ] && offer=(--deflate)
+            run_once "$kind" plain "$@" "${offer[@]}"
+            echo "$LINE" >>"$OUT/$p.$name.$way.jsonl"
+            log "  ($p $name $way) run $r/$RUNS: $(summary "$LINE")"
+        done
+    done
+}
+
 # (a-deflate) permessage-deflate (issue 26): (a)'s crowd and pacing with realistic chat text
 # (`--text chat`: English chat lines, mostly 20 to 300 characters, some longer, each checked by
 # every reader), the clients offering permessage-deflate as browsers do (`--deflate`: they inflate
@@ -389,17 +409,7 @@ a_figures() {
 scenario_adeflate() {
     local kind=$1 p=$2 r way f
     log "($p) (a) with chat text: 1,000 clients (joining at 200/s), 10 senders x 10 msg/s, ${DUR_A} s, clients offering permessage-deflate and not, in turn"
-    : >"$OUT/$p.adeflate.on.jsonl"
-    : >"$OUT/$p.adeflate.off.jsonl"
-    for r in $(seq 1 "$RUNS"); do
-        for way in $( [ $((r % 2)) = 1 ] && echo "on off" || echo "off on"); do
-            local offer=()
-            [ "$way" = on ] && offer=(--deflate)
-            run_once "$kind" plain "${A_ARGS[@]}" --text chat --duration "$DUR_A" "${offer[@]}"
-            echo "$LINE" >>"$OUT/$p.adeflate.$way.jsonl"
-            log "  ($p a-deflate $way) run $r/$RUNS: $(summary "$LINE")"
-        done
-    done
+    offer_pairs "$kind" "$p" adeflate "${A_ARGS[@]}" --text chat --duration "$DUR_A"
     for way in on off; do
         f="$OUT/$p.adeflate.$way.jsonl"
         chat_figures "$f" "$p.ad.$way"
@@ -553,18 +563,8 @@ scenario_ctls() {
 scenario_cdeflate() {
     local kind=$1 p=$2 r way f
     log "($p) idle with a browser's offer: 5,000 connections, distinct nicknames, held ${HOLD_C} s, offering permessage-deflate and not, in turn"
-    : >"$OUT/$p.cdeflate.on.jsonl"
-    : >"$OUT/$p.cdeflate.off.jsonl"
-    for r in $(seq 1 "$RUNS"); do
-        for way in $( [ $((r % 2)) = 1 ] && echo "on off" || echo "off on"); do
-            local offer=()
-            [ "$way" = on ] && offer=(--deflate)
-            run_once "$kind" plain --mode idle --clients 5000 --names distinct \
-                --duration "$HOLD_C" --connectors 4 "${offer[@]}"
-            echo "$LINE" >>"$OUT/$p.cdeflate.$way.jsonl"
-            log "  ($p c-deflate $way) run $r/$RUNS: $(summary "$LINE")"
-        done
-    done
+    offer_pairs "$kind" "$p" cdeflate --mode idle --clients 5000 --names distinct \
+        --duration "$HOLD_C" --connectors 4
     for way in on off; do
         f="$OUT/$p.cdeflate.$way.jsonl"
         R[$p.cdf.$way.per_conn]=$(field_median "$f" rss_per_conn_kib)

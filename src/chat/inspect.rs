@@ -477,20 +477,7 @@ mod tests {
 
     #[test]
     fn the_handshake_shows_the_subprotocol_offers_and_the_choice() {
-        let event = |offers: &[&str]| {
-            let mut headers = vec![("Sec-WebSocket-Key".into(), "dGhlIHNhbXBsZSBub25jZQ==".into())];
-            for offer in offers {
-                headers.push(("sec-websocket-protocol".into(), offer.to_string()));
-            }
-            let request = HttpRequest {
-                method: "GET".into(),
-                path: "/ws".into(),
-                query: String::new(),
-                version: 1,
-                headers,
-            };
-            parsed(&Handshake::of(&request, true).event())
-        };
+        let event = |offers: &[&str]| offering("sec-websocket-protocol", offers, true);
         let chosen = event(&["other, wschat.v1", "more"]);
         assert_eq!(
             chosen["subprotocol"],
@@ -571,9 +558,15 @@ mod tests {
 
     /// The `handshake` event of a request with these `Sec-WebSocket-Extensions` headers.
     fn extensions(offers: &[&str], compression: bool) -> Value {
+        offering("Sec-WebSocket-Extensions", offers, compression)
+    }
+
+    /// The `handshake` event of a request with one `header` line per offer, `COMPRESSION` as
+    /// `compression` says.
+    fn offering(header: &str, offers: &[&str], compression: bool) -> Value {
         let mut headers = vec![("Sec-WebSocket-Key".into(), "dGhlIHNhbXBsZSBub25jZQ==".into())];
         for offer in offers {
-            headers.push(("Sec-WebSocket-Extensions".into(), offer.to_string()));
+            headers.push((header.to_string(), offer.to_string()));
         }
         let request = HttpRequest {
             method: "GET".into(),
