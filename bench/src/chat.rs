@@ -76,7 +76,7 @@ struct Connected {
 }
 
 pub fn run(args: &Args) -> Result<Report, String> {
-    let tls = tls_config(args)?;
+    let tls = client::tls_config(args)?;
     let shared = Arc::new(Shared {
         start: Instant::now(),
         bytes_in: AtomicU64::new(0),
@@ -435,14 +435,6 @@ fn url_text(args: &Args) -> String {
         .map(|u| format!("{}://{}{}", if u.tls { "wss" } else { "ws" }, u.host, u.path))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-pub fn tls_config(args: &Args) -> Result<Option<Arc<rustls::ClientConfig>>, String> {
-    if args.urls.iter().any(|u| u.tls) {
-        Ok(Some(client::tls_config(args.ca.as_deref())?))
-    } else {
-        Ok(None)
-    }
 }
 
 fn connect_all(
@@ -1029,14 +1021,6 @@ mod tests {
         let (url, _server) = serve(AGREED, frame(0xc1, &[0xff, 0xff, 0xff]));
         let slot = read_all(connect(&url, true).unwrap());
         assert!(slot.out.io_error.unwrap().starts_with("inflating"));
-    }
-
-    #[test]
-    fn an_extension_not_offered_fails_the_handshake() {
-        // RFC 6455 §4.1: the client MUST fail the connection.
-        let (url, _server) = serve(AGREED, Vec::new());
-        let error = connect(&url, false).err().expect("refused");
-        assert!(error.to_string().contains("not offered"), "{error}");
     }
 
     #[test]

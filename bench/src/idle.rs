@@ -16,8 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::args::{Args, IdleRead};
-use crate::chat::tls_config;
-use crate::client::{Dial, Rng};
+use crate::client::{Dial, Rng, tls_config};
 use crate::http;
 use crate::idle_read::{End, IdleClient, KeepReading, Tally};
 use crate::proc;
