@@ -73,7 +73,7 @@ pub struct Outcome {
     pub mismatched: u64,
     /// Of the measured messages, counted once each (duplicates aside): their frames' bytes on
     /// the wire (headers and payloads as received), their JSON's bytes (inflated), and how many
-    /// came compressed. Kept by the reader, which sees the frames (`chat.rs`).
+    /// came compressed. Kept by the reader, which sees the frames (`chat/read.rs`).
     pub message_wire: u64,
     pub message_json: u64,
     pub compressed: u64,
