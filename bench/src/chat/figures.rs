@@ -275,3 +275,125 @@ fn url_text(args: &Args) -> String {
 fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every field a stalled run with rooms, a known server and two other processes can print,
+    /// in the order scripts and BENCHMARKS.md know them.
+    const FIELDS: &str = "mode url clients source_addresses senders rate duration_s size text \
+        deflate_offered connected deflate_connections failed connect_error connect_s settle_s \
+        settle_mib ready_clients ready_p50_s ready_all_s presence_frames presence_mib \
+        gen_connect_cpu_s gen_connect_util rss_connect_peak_kib readers planned sent send_rate \
+        send_error expected received lost duplicated out_of_order id_out_of_order foreign \
+        text_mismatched rooms rooms_with_loss room_p99_max_ms room_p99_min_ms error_events \
+        unparsed readers_complete readers_closed reader_close_code reader_error reader_panic \
+        window_s delivered_per_s p50_ms p90_ms p99_ms max_ms mean_ms wire_bytes_per_delivery \
+        frame_bytes_per_delivery json_bytes_per_delivery compressed_deliveries \
+        sent_frame_bytes_per_message rss_idle_kib rss_before_kib rss_after_kib rss_peak_kib \
+        rss_growth_kib cpu_s cpu_util broadcaster_cpu_s broadcaster_wait_s others_cpu_s \
+        other1_cpu_s other2_cpu_s gen_cpu_s gen_reader_wait_s gen_cpu_util server_delivered \
+        server_received stalled stalled_connected stalled_closed stalled_close_1013 \
+        stalled_other_close_code stalled_read_mib evicted_slow close_1013_sent";
+
+    fn sample(at: f64) -> Sample {
+        let each = vec![Some(at), Some(2.0 * at)];
+        Sample {
+            rss: Some(1000),
+            cpu: Some(at),
+            others: Some(3.0 * at),
+            each,
+            broadcaster: Some(at),
+        }
+    }
+
+    fn metrics(delivered: u32) -> Option<String> {
+        Some(format!(
+            "websocketchat_messages_delivered_total {delivered}\n\
+             websocketchat_messages_received_total 4\n\
+             websocketchat_clients_evicted_slow_total 1\n\
+             websocketchat_close_frames_sent_total{{code=\"1013\"}} 1\n"
+        ))
+    }
+
+    fn measured() -> Measured {
+        let waits = |at| Waits { broadcaster: Some(at), reader: Some(at) };
+        let mut totals =
+            Totals { readers: 4, unique: 390, ready: vec![1, 2, 3], ..Default::default() };
+        totals.close_codes.push(1001);
+        totals.first_io_error = Some("reset".into());
+        Measured {
+            connect: ConnectPhase {
+                connected: 6,
+                deflate: 0,
+                failed: 0,
+                first_error: Some("refused".into()),
+                connect_s: 1.0,
+                settle_s: 0.5,
+                settle_bytes: 1 << 20,
+                gen_cpu: 0.1,
+                wall_s: 2.0,
+                rss_peak: Some(2000),
+            },
+            sending: Sending {
+                t0: 1_000_000,
+                ended: 3_000_000,
+                sent_to: vec![60, 40],
+                errors: vec!["sender 1: broken pipe".into()],
+                wire: 5000,
+            },
+            usage: Usage {
+                rss_idle: Some(500),
+                before: sample(1.0),
+                after: sample(2.0),
+                rss_peak: Some(1500),
+                waits_before: waits(0.0),
+                waits_after: waits(0.25),
+                gen_cpu: 1.0,
+                metrics_before: metrics(10),
+                metrics_after: metrics(400),
+            },
+            totals,
+            rooms: ByRoom { expected: 400, with_loss: 1, worst_p99: 2000, best_p99: 1000 },
+            stalled: StalledOutcome {
+                connected: 2,
+                closed: 2,
+                close_1013: 1,
+                other_code: Some(1006),
+                bytes: 0,
+            },
+            reader_panicked: true,
+            ended: 5_000_000,
+            wire_read: 39_000,
+        }
+    }
+
+    #[test]
+    fn every_field_in_its_order() {
+        let mut args = Args::parse(
+            "--url ws://127.0.0.1:1/ws --clients 8 --senders 2 --rooms 2 --rate 50 \
+             --duration 2 --server-pid 1 --cpu-pid 2 --cpu-pid 3"
+                .split_whitespace()
+                .map(String::from),
+        )
+        .unwrap();
+        // Rooms are for chat mode; the figures of both are printed as they come.
+        (args.mode, args.stalled) = (Mode::Stalled, 2);
+        let json = report(&args, &measured()).json();
+        let parts: Vec<&str> = json.split("\":").collect();
+        let keys: Vec<&str> =
+            parts[..parts.len() - 1].iter().map(|p| &p[p.rfind('"').unwrap() + 1..]).collect();
+        assert_eq!(keys.join(" "), FIELDS.split_whitespace().collect::<Vec<_>>().join(" "));
+        for field in [
+            r#""planned":200,"sent":100,"send_rate":50,"#,
+            r#""expected":400,"received":390,"lost":10,"#,
+            r#""wire_bytes_per_delivery":100,"#,
+            r#""sent_frame_bytes_per_message":50,"#,
+            r#""cpu_s":1,"cpu_util":0.25,"#,
+            r#""server_delivered":390,"server_received":0,"#,
+        ] {
+            assert!(json.contains(field), "{field} in {json}");
+        }
+    }
+}
