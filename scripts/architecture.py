@@ -11,13 +11,15 @@ and `self::…` paths, in `use` lines and in code), and fails on:
 - an import cycle between files (two files that import each other, or a longer loop);
 - a file over 500 lines before its tests (`#[cfg(test)]`), or a module of the page
   (`web/static/*.js`) over 500 lines;
+- in the load generator (`bench/src/`, a crate of its own, so no layers): a file over 500 lines
+  before its tests, or an import cycle between its files;
 - a path under `src/`, `web/`, `tests/`, `bench/` or `scripts/` (or `chat/hub.rs`, from a layer's
   folder down) that README.md, docs/, `.env`, the Dockerfile or a comment in the code names and
   that does not exist (what they tell a learner to open must be there).
 
 Before it reports, it checks itself: it plants one violation of each kind (an upward import, an
-import by the foundation, a cycle, a long file) in a copy of `src/` and fails if one goes
-unreported.
+import by the foundation, a cycle, a long file) in a copy of `src/`, and a long file and a cycle
+in a copy of `bench/src/`, and fails if one goes unreported.
 
 Links in doc comments are not imports (comments are left out), nor are a folder's `mod.rs`
 lines naming its own files.
@@ -123,18 +125,20 @@ def resolve(path: str, here: tuple[str, ...], modules: set) -> tuple | None:
     return None
 
 
-def check(src: Path) -> tuple[list[str], list[str]]:
-    """Checks the tree under `src`; returns (the report of the layer graph, the violations)."""
+def read_crate(src: Path) -> tuple[dict, dict, list[str]]:
+    """The crate under `src`: its files by module, the files each one imports, and the files
+    over MAX_LINES lines before their tests (`src` named from its parent: `src/…`, `bench/src/…`)."""
     files = {module_of(p, src): p for p in sorted(src.rglob("*.rs"))}
     modules = set(files)
     edges: dict[tuple, set] = defaultdict(set)
     violations = []
+    root = src.parent.parent if src.parent.name == "bench" else src.parent
     for module, path in sorted(files.items()):
         text = path.read_text()
         code = strip_comments(code_before_tests(text))
         lines = code_before_tests(text).count("\n")
         if lines > MAX_LINES:
-            violations.append(f"{path.relative_to(src.parent)}: {lines} lines before its tests (at most {MAX_LINES})")
+            violations.append(f"{path.relative_to(root)}: {lines} lines before its tests (at most {MAX_LINES})")
         is_mod = path.name in ("mod.rs", "lib.rs", "main.rs")
         paths = expand_uses(code)
         paths += re.findall(r"\b(?:crate|super|self)(?:::\w+)+", re.sub(r"\buse\s+[^;]+;", "", code))
@@ -146,6 +150,21 @@ def check(src: Path) -> tuple[list[str], list[str]]:
             if target[: len(module)] == module and is_mod and module != ("lib",):
                 continue
             edges[module].add(target)
+    return files, edges, violations
+
+
+def check_bench(src: Path) -> list[str]:
+    """The load generator (`bench/src/`): a crate of its own, drawn by mode rather than by
+    layer, so only the size rule and the cycle rule apply."""
+    files, edges, violations = read_crate(src)
+    for cycle in cycles(edges):
+        violations.append("bench import cycle among: " + ", ".join("::".join(m) for m in cycle))
+    return violations
+
+
+def check(src: Path) -> tuple[list[str], list[str]]:
+    """Checks the tree under `src`; returns (the report of the layer graph, the violations)."""
+    files, edges, violations = read_crate(src)
 
     between = defaultdict(int)
     for source, targets in edges.items():
@@ -223,8 +242,8 @@ def check_docs(root: Path) -> list[str]:
 
 
 def self_test(root: Path) -> list[str]:
-    """The check must be able to fail: plant one violation of each kind in a copy of the tree and
-    see each reported. Returns what it did not catch."""
+    """The check must be able to fail: plant one violation of each kind in a copy of the tree
+    (of `src/`, then of `bench/src/`) and see each reported. Returns what it did not catch."""
     import shutil
     import tempfile
 
@@ -250,12 +269,31 @@ def self_test(root: Path) -> list[str]:
         for file, _, expected in plants:
             if expected and not any(v.startswith(expected) for v in violations):
                 missed.append(f"planted in src/{file}, not reported: {expected}")
+
+        # The load generator: a long file and two files that import each other.
+        bench = Path(tmp) / "bench" / "src"
+        shutil.copytree(root / "bench" / "src", bench)
+        first, second = [f for f in sorted(bench.glob("*.rs")) if f.name != "main.rs"][:2]
+        a, b = ("::".join(module_of(f, bench)) for f in (first, second))
+        plants = [
+            (first.name, f"use crate::{b} as _;\n", None),
+            (second.name, f"use crate::{a} as _;\n", "bench import cycle among: "),
+            (second.name, "// a line\n" * (MAX_LINES + 1), f"bench/src/{second.name}: "),
+        ]
+        for file, text, _ in plants:
+            path = bench / file
+            path.write_text(text + path.read_text())
+        violations = check_bench(bench)
+        for file, _, expected in plants:
+            if expected and not any(v.startswith(expected) for v in violations):
+                missed.append(f"planted in bench/src/{file}, not reported: {expected}")
     return missed
 
 
 def main() -> int:
     root = Path(__file__).resolve().parent.parent
     report, violations = check(root / "src")
+    violations += check_bench(root / "bench" / "src")
     violations += check_page(root / "web" / "static")
     violations += check_docs(root)
     print("\n".join(report))
@@ -270,7 +308,10 @@ def main() -> int:
         for v in violations:
             print(f"  {v}")
         return 1
-    print("architecture: no violation (and each kind of violation, planted in a copy of src/, was caught)")
+    print(
+        "architecture: no violation (and each kind of violation, planted in a copy of src/ and"
+        " of bench/src/, was caught)"
+    )
     return 0
 
 
