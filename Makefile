@@ -23,7 +23,7 @@ build: ## Build the release binary
 
 test: test-architecture fmt-check lint test-rust test-browser test-topology test-containers ## Everything CI runs: architecture, format, lints, Rust, browser, topology and container tests
 
-test-architecture: ## The layers, import cycles and file sizes of src/, the page's module sizes, the paths the docs name (scripts/architecture.py)
+test-architecture: ## The layers, import cycles and file sizes of src/ (sizes and cycles of bench/src/ too), the page's module sizes, the paths the docs name (scripts/architecture.py)
 	python3 scripts/architecture.py
 
 test-rust: ## Unit and integration tests (real server, real sockets, ws:// and wss://)
