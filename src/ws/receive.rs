@@ -168,13 +168,17 @@ impl Receiver {
 
     /// The rules a frame's length breaks before its payload is read.
     fn check_length(&self, header: &FrameHeader, len: u64) -> Result<(), Failure> {
+        // §5.2: a 64-bit length's "most significant bit MUST be 0".
+        if len >> 63 != 0 {
+            return Err(broken(1002, "length with its most significant bit set"));
+        }
         match header.opcode {
             // §5.5: "All control frames MUST have a payload length of 125 bytes or less".
             OpCode::Control(_) if len > 125 => Err(broken(1002, "control frame over 125 bytes")),
             OpCode::Control(_) => Ok(()),
             OpCode::Data(_) => {
                 let so_far = self.partial.as_ref().map_or(0, |p| p.payload.len() as u64);
-                if so_far + len > self.max_message as u64 {
+                if so_far.saturating_add(len) > self.max_message as u64 {
                     return Err(broken(1009, "message too big"));
                 }
                 Ok(())

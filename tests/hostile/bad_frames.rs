@@ -9,8 +9,8 @@ use std::net::Shutdown;
 use crate::pair::Pair;
 use crate::support::Server;
 use crate::support::wire::{
-    CLOSE, CONTINUATION, FIN, Noise, PING, RSV1, RSV2, RSV3, TEXT, assert_no_panic, connection_log,
-    frame, handshake, masked, parse_frames, read_to_close,
+    CLOSE, CONTINUATION, FIN, MASK, Noise, PING, RSV1, RSV2, RSV3, TEXT, assert_no_panic,
+    connection_log, frame, handshake, masked, parse_frames, read_to_close,
 };
 
 /// Each case: what it is, the bytes sent after the handshake, and the reason the log gives.
@@ -42,6 +42,12 @@ fn broken_frames() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             "a text frame inside a fragmented message",
             [masked(TEXT, b"one"), masked(FIN | TEXT, b"two")].concat(),
             "a new message before the last one ended",
+        ),
+        // §5.2: a 64-bit length's most significant bit must be 0.
+        (
+            "a length of 2^64 - 1",
+            [&[FIN | TEXT, 0x80 | 127][..], &[0xff; 8], &MASK].concat(),
+            "length with its most significant bit set",
         ),
         // §5.5.1: a close body is empty or starts with a 2-byte code; §7.4.1: 1005 is never sent.
         ("a close frame of one byte", masked(FIN | CLOSE, &[0x03]), "close frame of one byte"),
