@@ -74,11 +74,14 @@ fn serve(tcp: TcpStream, metrics: &Arc<Metrics>) -> io::Result<()> {
     let options = Options { max_message, send_buffer, write_requests, subprotocol, deflate };
     let upgraded = upgrade(conn, &accept, leftover, options, metrics)?;
     let timing = Timing { ping_every: PING_EVERY, idle: IDLE };
-    let end = Reader::new(upgraded, timing).run(&mut Echo::new(IDLE, 128));
+    let end = Reader::new(upgraded, timing).run(&mut Echo::new(IDLE, COMPRESSION));
     println!("{}: {end}", request.path);
     Ok(())
 }
 
+/// Echoes of 128 bytes or more go compressed, up to 16 MiB of them a second.
+const COMPRESSION: deflate::Settings =
+    deflate::Settings { min_bytes: 128, bytes_per_second: 16 << 20 };
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_MESSAGE: usize = 16 << 20;
 const PING_EVERY: Duration = Duration::from_secs(30);

@@ -86,7 +86,8 @@ start_server() {
   scratch=$(mktemp -d)
   # A clean environment and an empty directory: no .env and no exported setting changes the run.
   (cd "$scratch" && exec env -i PATH="$PATH" HOME="${HOME:-/tmp}" \
-    ECHO_ENDPOINT=true BACKEND_TLS=$tls HOST=$listen PORT=$port LOG_LEVEL=info "$bin") \
+    ECHO_ENDPOINT=true COMPRESSION_MAX_BYTES_PER_SEC=1073741824 BACKEND_TLS=$tls HOST=$listen \
+    PORT=$port LOG_LEVEL=info "$bin") \
     >"$log" 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do

@@ -136,7 +136,11 @@ impl Ready<'_> {
                 (end, chat.name())
             }
             App::Echo => {
-                let echo = &mut Echo::new(config.idle_timeout, config.compression_min_bytes);
+                let compression = deflate::Settings {
+                    min_bytes: config.compression_min_bytes,
+                    bytes_per_second: config.compression_max_bytes_per_sec,
+                };
+                let echo = &mut Echo::new(config.idle_timeout, compression);
                 (run_reader(reader, echo), joining.name)
             }
         };

@@ -128,6 +128,24 @@ fn small_messages_stay_plain_below_compression_min_bytes() {
 }
 
 #[test]
+fn past_compression_max_bytes_per_sec_frames_go_plain_and_still_arrive() {
+    let server = Server::start(&[("COMPRESSION_MAX_BYTES_PER_SEC", "1000")]);
+    let (mut ann, _) = joined(&server, "ann", Some(BROWSER_OFFER));
+    let long = "z".repeat(600);
+    // The first message's 700 bytes of JSON fit the second's 1,000; the next two do not.
+    for _ in 0..3 {
+        ann.say(&long, true);
+    }
+    let mut compressed = Vec::new();
+    for _ in 0..3 {
+        let (received, event) = ann.next_of("message");
+        assert_eq!(event["text"], long.as_str());
+        compressed.push(received.compressed);
+    }
+    assert_eq!(compressed, [true, false, false]);
+}
+
+#[test]
 fn echo_answers_compressed() {
     let server = Server::start(&[("ECHO_ENDPOINT", "true")]);
     let mut client = DeflateClient::connect(&server, "/echo", Some(BROWSER_OFFER));

@@ -88,6 +88,10 @@ pub struct Config {
     /// agreed (the DEFLATE block's own header and tables would not pay for themselves).
     /// Default 128.
     pub compression_min_bytes: usize,
+    /// `COMPRESSION_MAX_BYTES_PER_SEC`: bytes a writer (the broadcaster, an `/echo` connection)
+    /// compresses in a second at most; past it, that second's frames go plain. A cap on what
+    /// compression can cost, whoever asks for big frames. Default 4 MiB.
+    pub compression_max_bytes_per_sec: usize,
     /// `ECHO_ENDPOINT`: serve `/echo`, which sends every message back (for conformance tests).
     /// Default `false`.
     pub echo_endpoint: bool,
@@ -176,6 +180,7 @@ impl Default for Config {
             send_buffer_bytes: 1 << 20,
             compression: true,
             compression_min_bytes: 128,
+            compression_max_bytes_per_sec: 4 << 20,
             echo_endpoint: false,
             echo_max_message_bytes: 16 << 20,
             trusted_proxies: Vec::new(),
@@ -246,6 +251,9 @@ impl Config {
         })?;
         env.parse("COMPRESSION", &mut c.compression, parse_bool)?;
         env.parse("COMPRESSION_MIN_BYTES", &mut c.compression_min_bytes, |v| {
+            v.parse().ok().filter(|&n| n <= 1 << 30)
+        })?;
+        env.parse("COMPRESSION_MAX_BYTES_PER_SEC", &mut c.compression_max_bytes_per_sec, |v| {
             v.parse().ok().filter(|&n| n <= 1 << 30)
         })?;
         env.parse("ECHO_ENDPOINT", &mut c.echo_endpoint, parse_bool)?;
@@ -368,7 +376,9 @@ fn expected(var: &str) -> &'static str {
         "TLS_CERT" | "TLS_KEY" => "a file path",
         "KAFKA_ENABLED" => "true or false",
         "COMPRESSION" => "on or off",
-        "COMPRESSION_MIN_BYTES" => "a whole number of bytes from 0 to 1073741824",
+        "COMPRESSION_MIN_BYTES" | "COMPRESSION_MAX_BYTES_PER_SEC" => {
+            "a whole number of bytes from 0 to 1073741824"
+        }
         "KAFKA_TOPIC" => "a Kafka topic name: letters, digits, '.', '_' and '-'",
         "DEFAULT_ROOM" => "1 to 32 characters of a-z 0-9 - _, starting with a letter or a digit",
         "KAFKA_PARTITIONS" => "a whole number from 1 to 256",

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tungstenite::Bytes;
 
-use crate::ws::deflate::{Compressor, SharedFrame};
+use crate::ws::deflate::{Compressor, Settings, SharedFrame};
 use crate::ws::frame;
 use crate::ws::outbound::{Outbound, Sent};
 use crate::ws::reader::{Close, End, FLUSH_POLL, Handler};
@@ -26,8 +26,8 @@ use crate::ws::reader::{Close, End, FLUSH_POLL, Handler};
 pub struct Echo {
     /// How long one echo may wait for the socket before the peer counts as not reading.
     patience: Duration,
-    /// `COMPRESSION_MIN_BYTES`.
-    min_bytes: usize,
+    /// `COMPRESSION_MIN_BYTES`, `COMPRESSION_MAX_BYTES_PER_SEC`.
+    compression: Settings,
     compressor: Option<Box<Compressor>>,
 }
 
@@ -49,16 +49,19 @@ impl Handler for Echo {
 
 impl Echo {
     /// An echo that waits at most `patience` for the socket to take each message, and compresses
-    /// those of at least `min_bytes` for a client that agreed.
-    pub fn new(patience: Duration, min_bytes: usize) -> Echo {
-        Echo { patience, min_bytes, compressor: None }
+    /// those `compression` allows for a client that agreed.
+    pub fn new(patience: Duration, compression: Settings) -> Echo {
+        Echo { patience, compression, compressor: None }
     }
 
     /// Queues the frame (compressed if the client agreed), then waits until the socket took it.
     fn echo(&mut self, plain: Bytes, out: &Outbound) -> Result<(), Close> {
         let mut frame = SharedFrame::new(plain);
         if out.deflate().is_some() {
-            frame.prepare(self.compressor.get_or_insert_with(Compressor::boxed), self.min_bytes);
+            let Settings { min_bytes, bytes_per_second } = self.compression;
+            let compressor =
+                self.compressor.get_or_insert_with(|| Compressor::boxed(bytes_per_second));
+            frame.prepare(compressor, min_bytes);
         }
         let deadline = Instant::now() + self.patience;
         let mut sent = out.send(&[frame.for_client(out.deflate())]);

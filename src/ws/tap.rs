@@ -236,7 +236,7 @@ mod tests {
                 char::from(b'a' + (seed >> 16) as u8 % 26)
             })
             .collect();
-        let deflated = crate::ws::deflate::Compressor::new().compress(text.as_bytes());
+        let deflated = crate::ws::deflate::Compressor::new(usize::MAX).compress(text.as_bytes());
         assert!(deflated.len() > PREFIX && deflated.len() < 65536, "{}", deflated.len());
         let key = [1, 2, 3, 4];
         let mut frame = vec![0xc1, 0xfe];

@@ -57,7 +57,7 @@ impl Broadcaster {
         let mut delivered = 0u64;
         let (hub, closing) = (&self.hub, &mut self.slow.closing);
         let terms = |slot| hub.client(slot).and_then(|client| client.outbound.deflate());
-        round.drain(self.limits.compression_min_bytes, terms, |slot, frames| {
+        round.drain(self.limits.compression, terms, |slot, frames| {
             let Some(client) = hub.client(slot) else { return };
             // What the socket does not take now asks for its own retry (`Outbound`).
             match client.outbound.send(frames) {

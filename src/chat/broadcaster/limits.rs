@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::chat::room::RoomName;
 use crate::config::Config;
 use crate::net::per_address::PerAddress;
+use crate::ws::deflate::Settings;
 
 /// The settings the broadcaster needs.
 #[derive(Debug, Clone)]
@@ -29,8 +30,8 @@ pub struct Limits {
     pub max_rooms_per_connection: usize,
     /// `MAX_CONVERSATIONS_PER_SESSION`.
     pub max_conversations: usize,
-    /// `COMPRESSION_MIN_BYTES`: shorter messages go uncompressed even to a client that agreed.
-    pub compression_min_bytes: usize,
+    /// `COMPRESSION_MIN_BYTES` and `COMPRESSION_MAX_BYTES_PER_SEC`.
+    pub compression: Settings,
     /// What each client address holds (new sessions, private messages nobody answered).
     pub per_address: Arc<PerAddress>,
 }
@@ -48,7 +49,10 @@ impl Limits {
             default_room: config.default_room.clone(),
             max_rooms_per_connection: config.max_rooms_per_connection,
             max_conversations: config.max_conversations_per_session,
-            compression_min_bytes: config.compression_min_bytes,
+            compression: Settings {
+                min_bytes: config.compression_min_bytes,
+                bytes_per_second: config.compression_max_bytes_per_sec,
+            },
             per_address,
         }
     }

@@ -245,7 +245,10 @@ pub(super) mod tests {
             default_room: general(),
             max_rooms_per_connection: 4,
             max_conversations: 10,
-            compression_min_bytes: 128,
+            compression: crate::ws::deflate::Settings {
+                min_bytes: 128,
+                bytes_per_second: usize::MAX,
+            },
             per_address: PerAddress::new(AddressLimits {
                 handshakes: 16,
                 sockets: 16,

@@ -22,7 +22,7 @@ use crate::chat::hub::{Room, Slot};
 use crate::chat::inbox::Event;
 use crate::chat::protocol::ServerEvent;
 use crate::chat::room::RoomName;
-use crate::ws::deflate::{Agreed, Compressor, SharedFrame};
+use crate::ws::deflate::{Agreed, Compressor, Settings, SharedFrame};
 use crate::ws::frame;
 
 /// The frames of one round, each encoded once, and who gets which.
@@ -154,20 +154,21 @@ impl Round {
 
     /// Hands `give` each slot with frames and its frames, in the order they were added (the
     /// cancelled ones left out), and empties the round for the next one. `terms` tells a slot's
-    /// permessage-deflate terms: a slot with some gets the compressed frames of messages of at
-    /// least `min_bytes` (`COMPRESSION_MIN_BYTES`).
+    /// permessage-deflate terms: a slot with some gets the compressed frames of messages
+    /// `settings` allow (`COMPRESSION_MIN_BYTES`, `COMPRESSION_MAX_BYTES_PER_SEC`).
     pub(super) fn drain(
         &mut self,
-        min_bytes: usize,
+        settings: Settings,
         terms: impl Fn(Slot) -> Option<Agreed>,
         mut give: impl FnMut(Slot, &[&Bytes]),
     ) {
         let Round { frames: all, to, touched, compressor } = self;
         // First the compressed frames the round needs, each made once.
         for &slot in touched.iter().filter(|&&slot| terms(slot).is_some()) {
-            let compressor = compressor.get_or_insert_with(Box::default);
+            let compressor = compressor
+                .get_or_insert_with(|| Box::new(Compressor::new(settings.bytes_per_second)));
             for &i in &to[slot as usize] {
-                all[i as usize].prepare(compressor, min_bytes);
+                all[i as usize].prepare(compressor, settings.min_bytes);
             }
         }
         let mut frames: Vec<&Bytes> = Vec::new();
@@ -220,7 +221,8 @@ mod tests {
         // Slots 0 and 2 agreed to permessage-deflate; slot 1 did not.
         let terms = |slot: Slot| (slot != 1).then_some(Agreed { server_window_bits: None });
         let mut got: Vec<(Slot, Vec<Bytes>)> = Vec::new();
-        round.drain(64, terms, |slot, frames| {
+        let settings = Settings { min_bytes: 64, bytes_per_second: usize::MAX };
+        round.drain(settings, terms, |slot, frames| {
             got.push((slot, frames.iter().map(|f| (*f).clone()).collect()))
         });
         assert_eq!(got.len(), 3);

@@ -13,6 +13,8 @@
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
+use crate::ws::deflate::budget::Budget;
+
 /// §7.2.1: the tail every sync flush ends with, which the sender removes and the receiver puts
 /// back.
 pub const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -22,6 +24,7 @@ pub const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// broadcaster, an echo connection), never one per client.
 pub struct Compressor {
     deflate: Compress,
+    budget: Budget,
 }
 
 impl std::fmt::Debug for Compressor {
@@ -30,23 +33,24 @@ impl std::fmt::Debug for Compressor {
     }
 }
 
-impl Default for Compressor {
-    fn default() -> Compressor {
-        Compressor::new()
-    }
-}
-
 impl Compressor {
-    /// A compressor at [`LEVEL`], raw DEFLATE (no zlib header: §7.2.1 sends the bare blocks).
-    pub fn new() -> Compressor {
-        Compressor { deflate: Compress::new(Compression::new(LEVEL), false) }
+    /// A compressor at [`LEVEL`], raw DEFLATE (no zlib header: §7.2.1 sends the bare blocks),
+    /// that takes at most `bytes_per_second` a second to compress (`budget.rs`).
+    pub fn new(bytes_per_second: usize) -> Compressor {
+        let deflate = Compress::new(Compression::new(LEVEL), false);
+        Compressor { deflate, budget: Budget::new(bytes_per_second) }
+    }
+
+    /// True, and the budget spent, when a payload of `len` bytes may be compressed now.
+    pub fn may_compress(&mut self, len: usize) -> bool {
+        self.budget.spend(len)
     }
 
     /// A compressor on the heap, built on a thread with room for it: its state is assembled on
     /// the stack before it moves to the heap (in an unoptimised build all of it, some 300 KiB),
     /// more than a connection thread has (256 KiB, `net::accept::CONNECTION_STACK_BYTES`).
-    pub fn boxed() -> Box<Compressor> {
-        let build = || Box::new(Compressor::new());
+    pub fn boxed(bytes_per_second: usize) -> Box<Compressor> {
+        let build = || Box::new(Compressor::new(bytes_per_second));
         let built = std::thread::scope(|scope| {
             let builder = std::thread::Builder::new().stack_size(BUILD_STACK_BYTES);
             builder.spawn_scoped(scope, build).ok().and_then(|thread| thread.join().ok())
@@ -155,7 +159,7 @@ mod tests {
         // §7.2.3.1: "0xc1 0x07 0xf2 0x48 0xcd 0xc9 0xc9 0x07 0x00" carries "Hello".
         let payload = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
         assert_eq!(inflate(&payload, 100).unwrap(), b"Hello");
-        assert_eq!(Compressor::new().compress(b"Hello"), payload);
+        assert_eq!(Compressor::new(usize::MAX).compress(b"Hello"), payload);
     }
 
     #[test]
@@ -166,7 +170,7 @@ mod tests {
 
     #[test]
     fn messages_round_trip_each_on_its_own() {
-        let mut compressor = Compressor::new();
+        let mut compressor = Compressor::new(usize::MAX);
         let chat =
             br#"{"type":"message","room":"general","from":"alice","text":"hello there, everyone"}"#;
         let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8 ^ (i / 7) as u8).collect();
@@ -181,7 +185,7 @@ mod tests {
     #[test]
     fn a_bomb_stops_at_the_limit() {
         let zeros = vec![0u8; 10 << 20];
-        let bomb = Compressor::new().compress(&zeros);
+        let bomb = Compressor::new(usize::MAX).compress(&zeros);
         assert!(bomb.len() < 20_000, "{}", bomb.len());
         assert_eq!(inflate(&bomb, 1 << 20), Err(InflateError::TooBig));
         assert_eq!(inflate(&bomb, 10 << 20).unwrap().len(), 10 << 20);

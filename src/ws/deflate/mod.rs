@@ -6,6 +6,7 @@
 //!    the first one we can honour accepted, and the parameters we answer with.
 //! 2. [`codec`]: one message's payload compressed (§7.2.1) or inflated (§7.2.2), with the size
 //!    checked while inflating.
+//!    [`budget`]: the most one compressor compresses in a second.
 //! 3. [`shared`]: an outgoing message encoded once as a plain frame and, for the clients that
 //!    agreed, once as a compressed one (RSV1 set): the broadcaster's unit.
 //!
@@ -13,10 +14,21 @@
 //! of a data message says "inflate me" (§6.1); on a control frame or a continuation it is an
 //! error (1002).
 
+pub mod budget;
 pub mod codec;
 pub mod offer;
 pub mod shared;
 
 pub use codec::{Compressor, InflateError, inflate};
+
+/// What a writer's compression may do: `COMPRESSION_MIN_BYTES` and
+/// `COMPRESSION_MAX_BYTES_PER_SEC`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Messages shorter than this go plain.
+    pub min_bytes: usize,
+    /// The most one compressor compresses in a second (`budget.rs`).
+    pub bytes_per_second: usize,
+}
 pub use offer::{Agreed, Negotiation, negotiate};
 pub use shared::SharedFrame;

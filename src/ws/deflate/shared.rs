@@ -35,7 +35,8 @@ impl SharedFrame {
         &self.plain
     }
 
-    /// Compresses the message if nobody has yet and it is at least `min_bytes` long.
+    /// Compresses the message if nobody has yet, it is at least `min_bytes` long, and the
+    /// compressor's budget for this second has room for it (`budget.rs`).
     pub fn prepare(&mut self, compressor: &mut Compressor, min_bytes: usize) {
         if self.compressed.is_some() {
             return;
@@ -46,8 +47,9 @@ impl SharedFrame {
         };
         let payload = &self.plain[header.size..];
         let binary = header.opcode.as_u8() == 0x2;
+        let worth_it = payload.len() >= min_bytes.max(1) && compressor.may_compress(payload.len());
         self.compressed = Some(
-            (payload.len() >= min_bytes.max(1))
+            worth_it
                 .then(|| compressor.compress(payload))
                 .filter(|deflated| deflated.len() < payload.len())
                 .map(|deflated| frame::compressed(deflated, binary)),
@@ -82,7 +84,7 @@ mod tests {
 
     #[test]
     fn a_long_message_is_compressed_once_and_shared_a_short_one_stays_plain() {
-        let mut compressor = Compressor::new();
+        let mut compressor = Compressor::new(usize::MAX);
         let json = format!(
             r#"{{"type":"history","messages":[{}]}}"#,
             r#"{"from":"alice","text":"hi"},"#.repeat(20)
@@ -102,7 +104,7 @@ mod tests {
 
     #[test]
     fn a_client_with_a_small_window_gets_only_messages_that_fit_it() {
-        let mut compressor = Compressor::new();
+        let mut compressor = Compressor::new(usize::MAX);
         let mut frame = SharedFrame::new(frame::text("ab".repeat(300)));
         frame.prepare(&mut compressor, 128);
         // 600 bytes: within 2^10, past 2^9.
