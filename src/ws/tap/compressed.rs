@@ -103,7 +103,7 @@ impl Inflating {
             self.kept.clear();
         }
         let opcode = self.message.expect("a frame that belongs to a message");
-        self.len += header.len;
+        self.len = self.len.saturating_add(header.len);
         let room = KEPT_COMPRESSED.saturating_sub(self.kept.len()).min(wire.len());
         let key = header.mask.unwrap_or_default();
         // §5.3: octet i of the payload is octet i on the wire XOR octet i mod 4 of the key.
@@ -164,6 +164,17 @@ mod tests {
         assert_eq!(hello.inflated, Some(Ok(&b"Hello"[..])));
         // Without the extension agreed, RSV1 is no compression of ours.
         assert!(seen(&mut Inflating::new(false), &HELLO).is_none());
+    }
+
+    #[test]
+    fn lengths_a_client_lies_about_add_up_without_overflow() {
+        // Two frame headers claiming 2^64 - 1 bytes each (the receiver refuses the first with
+        // 1002; the tap sees the bytes before it does): counted, never inflated.
+        let mut inflating = Inflating::new(true);
+        let huge = |byte0: u8| [&[byte0, 127][..], &[0xff; 8]].concat();
+        assert_eq!(seen(&mut inflating, &huge(0x41)).unwrap().len, u64::MAX);
+        let last = seen(&mut inflating, &huge(0x80)).unwrap();
+        assert_eq!((last.len, last.inflated), (u64::MAX, Some(Err(NotInflated::Long))));
     }
 
     #[test]
