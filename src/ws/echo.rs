@@ -56,7 +56,7 @@ impl Echo {
 
     /// Queues the frame (compressed if the client agreed), then waits until the socket took it.
     fn echo(&mut self, plain: Bytes, out: &Outbound) -> Result<(), Close> {
-        let mut frame = SharedFrame::new(plain);
+        let frame = SharedFrame::new(plain);
         if out.deflate().is_some() {
             let Settings { min_bytes, bytes_per_second } = self.compression;
             let compressor =

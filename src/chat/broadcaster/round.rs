@@ -163,14 +163,6 @@ impl Round {
         mut give: impl FnMut(Slot, &[&Bytes]),
     ) {
         let Round { frames: all, to, touched, compressor } = self;
-        // First the compressed frames the round needs, each made once.
-        for &slot in touched.iter().filter(|&&slot| terms(slot).is_some()) {
-            let compressor = compressor
-                .get_or_insert_with(|| Box::new(Compressor::new(settings.bytes_per_second)));
-            for &i in &to[slot as usize] {
-                all[i as usize].prepare(compressor, settings.min_bytes);
-            }
-        }
         let mut frames: Vec<&Bytes> = Vec::new();
         for &slot in touched.iter() {
             let list = &mut to[slot as usize];
@@ -178,6 +170,14 @@ impl Round {
                 continue;
             }
             let agreed = terms(slot);
+            if agreed.is_some() {
+                // Each frame compressed once, by the first client that agreed and gets it.
+                let compressor = compressor
+                    .get_or_insert_with(|| Box::new(Compressor::new(settings.bytes_per_second)));
+                for &i in list.iter() {
+                    all[i as usize].prepare(compressor, settings.min_bytes);
+                }
+            }
             frames.clear();
             // A cancelled frame is empty (a message refused by the store).
             frames.extend(

@@ -8,6 +8,8 @@
 //! A message shorter than `COMPRESSION_MIN_BYTES` stays plain for everyone (the deflate header
 //! and code tables would not pay for themselves), as does one that does not come out smaller.
 
+use std::cell::OnceCell;
+
 use tungstenite::Bytes;
 
 use crate::ws::deflate::codec::Compressor;
@@ -19,15 +21,24 @@ use crate::ws::frame::Header;
 #[derive(Debug, Clone)]
 pub struct SharedFrame {
     plain: Bytes,
-    /// `None`: not compressed yet; `Some(None)`: not worth it; `Some(Some(frame))`.
-    compressed: Option<Option<Bytes>>,
+    /// Made by the first [`prepare`](Self::prepare): the compressed frame, or `None` when the
+    /// message stays plain for everyone.
+    compressed: OnceCell<Option<Compressed>>,
+}
+
+/// A message's compressed frame, and its plain payload's length (what a client's window is
+/// held against).
+#[derive(Debug, Clone)]
+struct Compressed {
+    frame: Bytes,
+    plain_len: usize,
 }
 
 impl SharedFrame {
     /// A message whose plain frame is `plain` (one whole frame, from [`frame::text`] or
     /// [`frame::data`]).
     pub fn new(plain: Bytes) -> SharedFrame {
-        SharedFrame { plain, compressed: None }
+        SharedFrame { plain, compressed: OnceCell::new() }
     }
 
     /// The plain frame.
@@ -37,41 +48,31 @@ impl SharedFrame {
 
     /// Compresses the message if nobody has yet, it is at least `min_bytes` long, and the
     /// compressor's budget for this second has room for it (`budget.rs`).
-    pub fn prepare(&mut self, compressor: &mut Compressor, min_bytes: usize) {
-        if self.compressed.is_some() {
-            return;
-        }
-        let Some(header) = Header::read(&self.plain) else {
-            self.compressed = Some(None); // A cancelled (empty) frame.
-            return;
-        };
-        let payload = &self.plain[header.size..];
-        let binary = header.opcode.as_u8() == 0x2;
-        let worth_it = payload.len() >= min_bytes.max(1) && compressor.may_compress(payload.len());
-        self.compressed = Some(
-            worth_it
-                .then(|| compressor.compress(payload))
-                .filter(|deflated| deflated.len() < payload.len())
-                .map(|deflated| frame::compressed(deflated, binary)),
-        );
+    pub fn prepare(&self, compressor: &mut Compressor, min_bytes: usize) {
+        self.compressed.get_or_init(|| {
+            let header = Header::read(&self.plain)?; // None: a cancelled (empty) frame.
+            let payload = &self.plain[header.size..];
+            let worth_it = payload.len() >= min_bytes.max(1)
+                && compressor.may_compress(payload.len());
+            let deflated = worth_it.then(|| compressor.compress(payload))?;
+            (deflated.len() < payload.len()).then(|| Compressed {
+                frame: frame::compressed(deflated, header.opcode.as_u8() == 0x2),
+                plain_len: payload.len(),
+            })
+        });
     }
 
     /// The frame for a client: compressed when it agreed to permessage-deflate, the message was
     /// [`prepare`](Self::prepare)d and compressed, and it fits the window the client asked for.
     pub fn for_client(&self, agreed: Option<Agreed>) -> &Bytes {
-        match (agreed, &self.compressed) {
+        match (agreed, self.compressed.get()) {
             (Some(agreed), Some(Some(compressed)))
-                if self.payload_len() <= agreed.largest_compressed() =>
+                if compressed.plain_len <= agreed.largest_compressed() =>
             {
-                compressed
+                &compressed.frame
             }
             _ => &self.plain,
         }
-    }
-
-    /// The length of the plain payload.
-    fn payload_len(&self) -> usize {
-        Header::read(&self.plain).map_or(0, |h| h.len as usize)
     }
 }
 
@@ -89,8 +90,8 @@ mod tests {
             r#"{{"type":"history","messages":[{}]}}"#,
             r#"{"from":"alice","text":"hi"},"#.repeat(20)
         );
-        let mut long = SharedFrame::new(frame::text(json.clone()));
-        let mut short = SharedFrame::new(frame::text(r#"{"type":"typing"}"#.into()));
+        let long = SharedFrame::new(frame::text(json.clone()));
+        let short = SharedFrame::new(frame::text(r#"{"type":"typing"}"#.into()));
         long.prepare(&mut compressor, 128);
         short.prepare(&mut compressor, 128);
         let sent = long.for_client(ALL);
@@ -105,7 +106,7 @@ mod tests {
     #[test]
     fn a_client_with_a_small_window_gets_only_messages_that_fit_it() {
         let mut compressor = Compressor::new(usize::MAX);
-        let mut frame = SharedFrame::new(frame::text("ab".repeat(300)));
+        let frame = SharedFrame::new(frame::text("ab".repeat(300)));
         frame.prepare(&mut compressor, 128);
         // 600 bytes: within 2^10, past 2^9.
         assert_ne!(frame.for_client(Some(Agreed { server_window_bits: Some(10) })), frame.plain());
