@@ -123,15 +123,10 @@ impl Receiver {
         }
     }
 
-    /// True when bytes wait in the buffer (a frame may be complete without a read).
-    pub fn has_buffered(&self) -> bool {
-        self.start < self.buf.len()
-    }
-
     /// Gives the read buffer back while the connection is quiet, if nothing waits in it; the
     /// next read takes a new one.
     pub fn release(&mut self) {
-        if !self.has_buffered() && self.partial.is_none() {
+        if self.start == self.buf.len() && self.partial.is_none() {
             self.buf = Vec::new();
             self.start = 0;
         }

@@ -117,12 +117,6 @@ pub struct Cutter {
     inflating: Inflating,
 }
 
-impl Default for Cutter {
-    fn default() -> Cutter {
-        Cutter::new(false)
-    }
-}
-
 impl Cutter {
     /// Nothing read yet, on a connection that agreed to permessage-deflate or not (`deflate`).
     pub fn new(deflate: bool) -> Cutter {
@@ -188,7 +182,7 @@ mod tests {
         [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
 
     fn cut(pieces: &[&[u8]]) -> Vec<(Header, Vec<u8>, Vec<u8>)> {
-        let mut cutter = Cutter::default();
+        let mut cutter = Cutter::new(false);
         let mut seen = Vec::new();
         for piece in pieces {
             cutter.feed(piece, |s| {

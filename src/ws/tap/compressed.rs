@@ -15,6 +15,7 @@
 //! shown as such, and the session's receiver is the one that closes the connection over it.
 
 use crate::ws::deflate::{InflateError, inflate};
+use crate::ws::frame::extension::Extension;
 use crate::ws::frame::{Header, Opcode};
 
 /// What a frame of a compressed message adds to the frame the tap saw.
@@ -59,8 +60,8 @@ impl NotInflated {
 /// One direction's compressed message in progress, if any.
 #[derive(Debug)]
 pub struct Inflating {
-    /// The connection agreed to permessage-deflate: without it RSV1 means nothing here.
-    agreed: bool,
+    /// permessage-deflate when the connection agreed to it: without it RSV1 means nothing here.
+    extension: Extension,
     /// The compressed message in progress: its opcode.
     message: Option<Opcode>,
     /// Its compressed payload bytes so far.
@@ -74,7 +75,8 @@ pub struct Inflating {
 impl Inflating {
     /// Nothing in progress; `agreed`: the connection agreed to permessage-deflate.
     pub fn new(agreed: bool) -> Inflating {
-        Inflating { agreed, message: None, len: 0, kept: Vec::new(), inflated: Ok(Vec::new()) }
+        let extension = if agreed { Extension::PermessageDeflate } else { Extension::None };
+        Inflating { extension, message: None, len: 0, kept: Vec::new(), inflated: Ok(Vec::new()) }
     }
 
     /// How many payload bytes of a frame with this header to keep for its compressed message:
@@ -125,9 +127,10 @@ impl Inflating {
         Some(Compressed { first, opcode, len: self.len, inflated })
     }
 
-    /// A data frame with RSV1 set starts a compressed message (§6.1), once agreed on.
+    /// A data frame with RSV1 set starts a compressed message (§6.1), once agreed on: the
+    /// decoder's rule (`ws/frame/extension.rs`).
     fn starts(&self, header: &Header) -> bool {
-        self.agreed && header.rsv[0] && matches!(header.opcode, Opcode::Text | Opcode::Binary)
+        self.extension.compresses(header.rsv[0], header.opcode)
     }
 
     /// The frame starts a compressed message or continues the one in progress.
