@@ -85,6 +85,23 @@ fn long_messages_go_compressed_to_those_who_agreed(server: &Server) {
 }
 
 #[test]
+fn a_client_asking_a_small_server_window_gets_compressed_only_what_fits_it() {
+    // §7.1.2.1: server_max_window_bits=8, a window of 256 bytes: a message of at most 256
+    // bytes, compressed on its own, never refers past it; a longer one goes plain.
+    let server = Server::start(&[]);
+    let offer = "permessage-deflate; server_max_window_bits=8";
+    let (mut ann, _) = joined(&server, "ann", Some(offer));
+    assert_eq!(ann.agreed(), Some(format!("{AGREED}; server_max_window_bits=8").as_str()));
+    for (text, fits) in [("a".repeat(100), true), ("b".repeat(400), false)] {
+        ann.say(&text, false);
+        let (received, event) = ann.next_of("message");
+        assert_eq!(event["text"], text.as_str());
+        assert_eq!(received.text.len() <= 256, fits, "{}", received.text.len());
+        assert_eq!(received.compressed, fits, "{} bytes", received.text.len());
+    }
+}
+
+#[test]
 fn a_history_page_goes_compressed() {
     let server = Server::start(&[]);
     let (mut ann, _) = joined(&server, "ann", None);

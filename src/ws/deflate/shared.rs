@@ -52,8 +52,8 @@ impl SharedFrame {
         self.compressed.get_or_init(|| {
             let header = Header::read(&self.plain)?; // None: a cancelled (empty) frame.
             let payload = &self.plain[header.size..];
-            let worth_it = payload.len() >= min_bytes.max(1)
-                && compressor.may_compress(payload.len());
+            let worth_it =
+                payload.len() >= min_bytes.max(1) && compressor.may_compress(payload.len());
             let deflated = worth_it.then(|| compressor.compress(payload))?;
             (deflated.len() < payload.len()).then(|| Compressed {
                 frame: frame::compressed(deflated, header.opcode.as_u8() == 0x2),
