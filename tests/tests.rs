@@ -3,6 +3,8 @@
 mod support;
 
 mod bad_input;
+mod changes;
+mod changes_fold;
 mod chat;
 mod compression;
 mod decode;
