@@ -4,6 +4,7 @@ mod support;
 
 mod bad_input;
 mod changes;
+mod changes_durability;
 mod changes_fold;
 mod chat;
 mod compression;
