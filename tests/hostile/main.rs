@@ -14,6 +14,7 @@ mod pair;
 
 mod bad_frames;
 mod broken_request;
+mod changes;
 mod crafted_segment;
 mod deflate;
 mod flood;
