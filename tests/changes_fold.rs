@@ -13,7 +13,7 @@
 //! The client here works on the JSON, as a page does: it knows nothing of `fold.rs`.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -26,7 +26,7 @@ use websocketchat::chat::history::{History, Resume};
 use websocketchat::chat::journal::{Entry, Journal, Thread};
 use websocketchat::chat::room::RoomName;
 use websocketchat::chat::session::UserId;
-use websocketchat::store::Store;
+use websocketchat::store::{OpenError, Opened, Store};
 
 /// Which entry a change (or a reply) names.
 #[derive(Debug, Clone, Copy)]
@@ -178,7 +178,7 @@ fn restart(capacity: usize, entries: Vec<Entry>) -> History {
     }
     store.commit().expect("written");
     drop(store);
-    let opened = Store::open(&dir, false).expect("the store again");
+    let opened = reopen(&dir);
     let mut history = History::new(capacity, opened.epoch);
     for entry in opened.entries {
         match entry {
@@ -190,6 +190,19 @@ fn restart(capacity: usize, entries: Vec<Entry>) -> History {
     drop(opened.store);
     let _ = std::fs::remove_dir_all(&dir);
     history
+}
+
+/// Opens the store in `dir` again. Other tests of this binary start servers meanwhile: a fork
+/// holds a copy of every open file until it execs, so the lock of the store just dropped may
+/// still be held for a moment.
+fn reopen(dir: &Path) -> Opened {
+    for _ in 0..100 {
+        match Store::open(dir, false) {
+            Err(OpenError::Locked(_)) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            opened => return opened.expect("the store again"),
+        }
+    }
+    panic!("{} stayed locked", dir.display());
 }
 
 /// A history's page as JSON: folded, or every entry after `since`.
