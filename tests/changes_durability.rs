@@ -125,7 +125,8 @@ fn a_deleted_text_is_in_no_file_of_the_store_after_a_compaction() {
     let data = server.dir.join("data");
     assert!(store_holds(&data, "XYZZY"), "the texts were written before the deletion");
     alice.request(json!({"type": "delete", "room": "secrets", "id": id}));
-    own(&mut alice, "delete");
+    let marker = own(&mut alice, "delete")["id"].clone();
+    alice.request(json!({"type": "read", "room": "secrets", "id": marker}));
 
     // 1,200 messages of 4,000 bytes elsewhere: past the 4 MiB a log grows before compaction.
     let text = |n: usize| format!("{n:04}{}", "x".repeat(3996));
@@ -152,6 +153,9 @@ fn a_deleted_text_is_in_no_file_of_the_store_after_a_compaction() {
             "name": "alice", "deleted": true, "ts": messages[0]["ts"]})
     );
     assert_eq!((&messages[1]["id"], &messages[1]["text"]), (&json!(kept), &json!("not a secret")));
+    // The read marker went through the compaction too.
+    let mut again = server.joined(&format!("session={}", alice.session()));
+    assert_eq!(again.subscribe("secrets")["read"], marker);
 }
 
 /// True when some file in the store's folder holds `needle`.
