@@ -466,7 +466,7 @@ fn private_messages_take_the_same_changes_with_to() {
     refused(&mut alice, json!({"type": "delete", "to": "bob", "id": 77}), "not_found");
     let error =
         refused(&mut alice, json!({"type": "delete", "to": "dave", "id": id}), "no_such_user");
-    assert_eq!(error["to"], "dave");
+    assert_eq!((&error["to"], &error["id"]), (&json!("dave"), &json!(id)));
     // The same id in another conversation (carol's with alice has none): not_found.
     refused(&mut alice, json!({"type": "delete", "to": "carol", "id": id}), "not_found");
 
