@@ -22,7 +22,7 @@ use crate::chat::hub::Slot;
 use crate::chat::identity::{Pair, ReadAt};
 use crate::chat::inbox::{Said, Source};
 use crate::chat::journal::{Entry, Thread};
-use crate::chat::protocol::{Chat, Place, ServerEvent};
+use crate::chat::protocol::{Chat, NO_SUCH_USER, Place, ServerEvent};
 
 impl Broadcaster {
     /// A change (or a reply) from a connection here: checked, then numbered or published.
@@ -52,7 +52,8 @@ impl Broadcaster {
             }
             Conversation::With(with) => {
                 let Some(peer) = self.identities.holder(&with) else {
-                    return self.no_such_user(round, slot, &with);
+                    let nobody = Refused { code: "no_such_user", message: NO_SUCH_USER };
+                    return self.refuse_change(round, slot, nobody, None, Some(&with), &body);
                 };
                 let history = self.identities.existing(Pair::new(user, peer));
                 match amend::check(history, user, &body, now, window) {
