@@ -394,6 +394,8 @@ fn a_change_in_a_room_this_connection_is_not_in_is_not_subscribed() {
     ] {
         let error = refused(&mut bob, request.clone(), "not_subscribed");
         assert_eq!(error["room"], request["room"], "{error}");
+        let target = request.get("reply_to").unwrap_or(&request["id"]);
+        assert_eq!(&error["id"], target, "the error names the message: {error}");
     }
     // After leaving, the author too.
     alice.request(json!({"type": "unsubscribe", "room": "rust"}));
@@ -564,8 +566,8 @@ fn edits_reactions_and_replies_count_against_the_message_rate_limit() {
         let event = next_event(&mut alice);
         if event["type"] == "error" {
             assert_eq!(
-                (&event["code"], &event["room"]),
-                (&json!("rate_limited"), &json!("general"))
+                (&event["code"], &event["room"], &event["id"]),
+                (&json!("rate_limited"), &json!("general"), &json!(id))
             );
             break;
         }
