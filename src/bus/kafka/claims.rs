@@ -21,8 +21,8 @@
 //!   the session's own, like its name, and is read back with it at start.
 //! - **Remembering.** Start-up reads the newest [`CLAIMS_READBACK`] records back
 //!   ([`ClaimRecords::read_back`]) before it serves anyone, so a restarted instance knows the
-//!   deployment's sessions, their names and their read markers. The topic is created at start and refused with another
-//!   count, like the presence topic (`connect.rs`).
+//!   deployment's sessions, their names and their read markers. The topic is created at start
+//!   and refused with another count, like the presence topic (`connect.rs`).
 //!
 //! Records carry public ids, never sessions; they are keyed by user.
 
@@ -146,8 +146,11 @@ impl ClaimRecords {
 }
 
 /// Claims, releases and read markers read back at start, the newest: the sessions (their names
-/// and markers) of the deployment that a restarted instance knows. A session whose last claim is older is unknown to
-/// it (presenting it there gets `session_expired`). About 100 bytes each: 10 MB at most to read.
+/// and markers) of the deployment that a restarted instance knows. A session whose last claim is
+/// older is unknown to it (presenting it there gets `session_expired`), and so are its markers.
+/// Markers move far more often than names and share the window: after 1,000 sessions moved a
+/// marker 100 times each, no claim older than those moves is read back. About 100 bytes each:
+/// 10 MB at most to read.
 pub const CLAIMS_READBACK: i64 = 100_000;
 /// How long (ms) the broker may hold a read-back fetch. The records are there, so it answers at
 /// once; but a fetch that may not wait at all went unanswered by tansu.
