@@ -108,6 +108,26 @@ impl Broadcaster {
         self.tell_read(round, user, &marker, id, Some(slot));
     }
 
+    /// A read marker from the claims topic (Kafka): session `user` has read up to `id` at `at`,
+    /// on some instance. Applied like every instance's, forward only; when it moved, the
+    /// session's connections here are told, but the one that moved it (`from`, when it is
+    /// here), which knows. A marker this instance moved itself does not move again: nobody is
+    /// told twice.
+    pub(super) fn read_record(
+        &mut self,
+        user: crate::chat::session::UserId,
+        at: ReadAt,
+        id: u64,
+        from: Option<u64>,
+        round: &mut Round,
+    ) {
+        if !self.identities.mark_read_up_to(user, at.clone(), id) {
+            return;
+        }
+        let except = from.and_then(|conn| self.hub.slot(conn));
+        self.tell_read(round, user, &at, id, except);
+    }
+
     /// Tells every connection here of session `user` but `except` that it read up to `id`.
     pub(super) fn tell_read(
         &self,
