@@ -1,14 +1,19 @@
-//! The bus: the road a chat message takes from a reader thread to the broadcasters.
+//! The bus: the road a chat message takes from this instance's broadcaster to every
+//! broadcaster.
 //!
-//! - [`Bus::Local`] (the default): the reader sends the message straight into this instance's
-//!   [`Inbox`], and the broadcaster numbers it. One instance, one order per room.
-//! - [`Bus::Kafka`] (`KAFKA_ENABLED=true`, cargo feature `kafka`): the reader produces the message
-//!   to its room's partition of the chat topic; every instance consumes every partition and its
-//!   broadcaster delivers each room in partition order, with the record's offset as the id. Local
-//!   messages take the same road, with no shortcut, so all instances show each room in one order.
+//! A reader sends every message (and change to one) into this instance's [`Inbox`], whatever
+//! the bus, so a connection's requests keep their order; then:
+//! - [`Bus::Local`] (the default): the broadcaster numbers it. One instance, one order per room.
+//! - [`Bus::Kafka`] (`KAFKA_ENABLED=true`, cargo feature `kafka`): the broadcaster produces it to
+//!   its room's partition of the chat topic ([`Announce::publish`]); every instance consumes
+//!   every partition and its broadcaster delivers each room in partition order, with the
+//!   record's offset as the id. Messages said here take the same road back, with no shortcut,
+//!   so all instances show each room in one order.
 //!   Presence (who is online, per room) and typing indicators go through a second topic, see
 //!   `chat/presence.rs` and `kafka/presence.rs`; nickname claims through a third, see
 //!   `chat/identity/cluster.rs` and `kafka/claims.rs`. `kafka/mod.rs` says what each file does.
+//!
+//! Typing notices need no order: the reader publishes them at once ([`Publish`]).
 //!
 //! The bus depends on the chat, never the reverse: the chat sees it only as [`Publish`] (the
 //! handler) and [`Announce`] (the broadcaster).
@@ -16,12 +21,15 @@
 use std::sync::Arc;
 
 use crate::chat::handler::Publish;
-use crate::chat::inbox::{Closed, Inbox, Said};
+#[cfg(feature = "kafka")]
+use crate::chat::inbox::Said;
+use crate::chat::inbox::{Closed, Inbox};
 use crate::chat::presence::Announce;
 #[cfg(feature = "kafka")]
 use crate::chat::protocol::Chat;
 use crate::chat::room::RoomName;
 use crate::chat::session::UserId;
+#[cfg(feature = "kafka")]
 use crate::ws::outbound::Outbound;
 
 #[cfg(feature = "kafka")]
@@ -38,29 +46,6 @@ pub enum Bus {
 }
 
 impl Publish for Bus {
-    /// Sends a chat message on its way to every member of `room`. With Kafka a failure to deliver
-    /// reaches `sender` later as a `not_delivered` error event; without, the broadcaster tells
-    /// connection `conn` when the store refuses it.
-    fn publish(
-        &self,
-        room: RoomName,
-        said: Said,
-        conn: u64,
-        sender: &Arc<Outbound>,
-    ) -> Result<(), Closed> {
-        match self {
-            Bus::Local(inbox) => {
-                let _ = sender;
-                inbox.chat(conn, room, said)
-            }
-            #[cfg(feature = "kafka")]
-            Bus::Kafka(bus) => {
-                bus.publish(&room, said, sender);
-                Ok(())
-            }
-        }
-    }
-
     /// Tells the other members of `room` that `name` (connection `from`) is typing. With Kafka
     /// even this instance hears it from the presence topic, like everything else.
     fn typing(&self, room: RoomName, user: UserId, name: String, from: u64) -> Result<(), Closed> {

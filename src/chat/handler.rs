@@ -8,11 +8,15 @@
 //!   join waits for that message, for at most `HANDSHAKE_TIMEOUT_SECS`, and anything else first
 //!   closes the connection with 1008.
 //! - **A text message**: the JSON ([`request::parse_request`]), then the rate limit (messages and
-//!   other requests each have their own allowance): a message is
-//!   published ([`Publish`]: the local inbox, or Kafka) to a room this connection is in, signed
-//!   with the session's user id and the nickname in the connection's [`NameTag`]; a private
-//!   message, a rename or a private conversation's history go to the broadcaster, which knows who
-//!   holds which nickname; a
+//!   other requests each have their own allowance): a message to a room this connection is in,
+//!   signed with the session's user id and the nickname in the connection's [`NameTag`], goes to
+//!   the broadcaster ([`Inbox::chat`]), which numbers it here or publishes it to Kafka; so do a
+//!   change to a message and a reply, which it checks first against the history it holds. Every
+//!   request that enters a conversation's order takes that one road, so a connection's messages
+//!   and changes keep the order it sent them in, with or without Kafka. A private message, a
+//!   rename or a private conversation's history go to the broadcaster too, which knows who
+//!   holds which nickname. A typing notice needs no order: it is published at once
+//!   ([`Publish`]: the local inbox, or Kafka's presence topic); a
 //!   subscription is checked against the limits here and passed to the broadcaster; refused input
 //!   gets an error event on this connection only, and the connection stays open.
 //! - **A binary message**: close 1003; the chat speaks text.
@@ -47,20 +51,11 @@ use crate::ws::frame;
 use crate::ws::outbound::Outbound;
 use crate::ws::reader::{Close, End, Handler};
 
-/// The road a chat message takes to every broadcaster: this instance's inbox, or the Kafka topic
-/// (see `bus/`).
+/// The road what needs no order takes to every broadcaster, straight from the reader: this
+/// instance's inbox, or the Kafka presence topic (see `bus/`). Messages do not take it: they go
+/// through this instance's broadcaster, which numbers them or publishes them (see the module
+/// doc).
 pub trait Publish: Send + Sync {
-    /// Sends a message from connection `conn` on its way to every member of `room`, on every
-    /// instance. A failure to deliver it reaches the connection as a `not_delivered` error event
-    /// (through `sender` when the bus learns it later).
-    fn publish(
-        &self,
-        room: RoomName,
-        said: Said,
-        conn: u64,
-        sender: &Arc<Outbound>,
-    ) -> Result<(), Closed>;
-
     /// `name` (`user`) is typing in `room` (connection `from` on this instance), for the room's
     /// other members on every instance.
     fn typing(&self, room: RoomName, user: UserId, name: String, from: u64) -> Result<(), Closed>;
@@ -73,7 +68,7 @@ pub struct Services<'a> {
     pub config: &'a Config,
     /// The way to the broadcaster.
     pub inbox: &'a Inbox,
-    /// The way messages travel (the inbox, or Kafka).
+    /// The way typing notices travel (the inbox, or Kafka).
     pub publish: &'a dyn Publish,
     /// The counters.
     pub metrics: &'a Metrics,
@@ -387,7 +382,7 @@ impl Handler for ChatHandler<'_> {
                 self.services.metrics.received();
                 let (user, name, ts) = (self.user, self.tag.get(), protocol::timestamp());
                 let body = Box::new(Body::text(text));
-                self.services.publish.publish(room, Said { user, name, body, ts }, self.id, out)
+                self.services.inbox.chat(self.id, room, Said { user, name, body, ts })
             }
             Request::Direct { to, text } => {
                 self.services.metrics.received();

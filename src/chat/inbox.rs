@@ -2,7 +2,7 @@
 //! sends them through.
 //!
 //! ```text
-//! reader threads ──joined / subscribe / chat / typing / left───────────┐
+//! reader threads ──joined / subscribe / chat / amend / read / left─────┐
 //! bus consumer (Kafka) ──relay (chat / typing / roster / claim / read)─┼──▶ bounded channel (EVENT_QUEUE) ──▶ broadcaster
 //! signal thread ──shutdown─────────────────────────────────────────────┘
 //! any client's Outbound ──write request (its id)──▶ unbounded channel, at most one id per client ──▶ broadcaster
@@ -57,7 +57,8 @@ pub enum Event {
         /// The room.
         room: RoomName,
     },
-    /// A chat message: from a reader here (the broadcaster numbers it) or from the Kafka topic
+    /// A chat message: from a reader here (the broadcaster numbers it, or publishes it to
+    /// Kafka) or from the Kafka topic
     /// (numbered by its offset).
     Chat {
         /// Where it comes from.
@@ -182,8 +183,8 @@ pub struct Arrival {
 /// Where a chat message comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
-    /// Connection `conn` here said it; the broadcaster numbers it (and tells the connection when
-    /// it cannot be delivered).
+    /// Connection `conn` here said it; the broadcaster numbers it, or with Kafka publishes it
+    /// (and tells the connection when it cannot be delivered).
     Here {
         /// The connection.
         conn: u64,

@@ -12,7 +12,8 @@
 //!   shows a conversation's messages in one order, with the record's offset as the id. A room's
 //!   ids increase but skip the offsets of its partition's other conversations; conversations of
 //!   different partitions have no order between them, and need none.
-//! - **Producing** ([`KafkaBus::publish`], [`KafkaBus::direct`]): the record goes to its
+//! - **Producing** ([`KafkaBus::publish`], [`KafkaBus::direct`], called by this instance's
+//!   broadcaster, one thread, in the order its connections sent them): the record goes to its
 //!   partition's lane (`produce.rs`) with a [`Uid`], this run's producer id and a sequence number,
 //!   so that a copy the client's retry appended is delivered once.
 //! - **Consuming** ([`consume`]): a chat record goes through its partition's [`Dedup`] first: the

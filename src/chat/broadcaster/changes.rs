@@ -42,11 +42,9 @@ impl Broadcaster {
                     }
                     Ok(Verdict::Nothing) => {}
                     Ok(Verdict::Accept) => {
+                        // Numbered here, or published to Kafka (`rooms.rs`).
                         let said = Said { user, name, body: Box::new(body), ts };
-                        match &self.others {
-                            Some(others) => others.publish(&room, said, &outbound),
-                            None => self.chat(Source::Here { conn }, room, said, round),
-                        }
+                        self.chat(Source::Here { conn }, room, said, round);
                     }
                 }
             }

@@ -70,6 +70,14 @@ impl Broadcaster {
     /// A message in `room`: numbered (here, or by the bus), kept in the room's history, and
     /// given to every member.
     pub(super) fn chat(&mut self, from: Source, room: RoomName, said: Said, round: &mut Round) {
+        // With Kafka, a message said here is published, and comes back numbered by its offset
+        // as `Source::Bus`, on every instance, this one too.
+        if let (Source::Here { conn }, Some(others)) = (from, &self.others) {
+            if let Some(client) = self.hub.slot(conn).and_then(|slot| self.hub.client(slot)) {
+                others.publish(&room, said, &client.outbound);
+            }
+            return;
+        }
         let history = &mut self.hub.room_mut(&room).history;
         let id = match from {
             // A record read twice (after a consumer error) is delivered once.
