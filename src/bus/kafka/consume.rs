@@ -6,7 +6,8 @@
 //! for the records after the last it got ([`fetch`]); the broker holds the fetch for a moment when
 //! there is nothing new, which is how a task waits. What a record means is the business of its
 //! topic's file: `messages.rs` (the chat topic: [`Dedup`](super::dedup::Dedup), room checks,
-//! offsets as ids), `presence.rs` (rosters and typing) and `claims.rs` (nickname claims). Each
+//! offsets as ids), `presence.rs` (rosters and typing), `claims.rs` (nickname claims) and
+//! `reads.rs` (read markers). Each
 //! hands its events over with [`hand_over`], which never blocks the runtime: the producer tasks
 //! share its thread.
 
@@ -41,6 +42,32 @@ pub async fn follow(
         }
     }
 }
+
+/// The events `event` makes of the records of a topic of one partition from `from` up to `to`
+/// (the end of the topic at start), read before anyone is served; `what` names the topic in
+/// errors.
+pub async fn read_back(
+    client: &PartitionClient,
+    from: i64,
+    to: i64,
+    what: &'static str,
+    event: impl Fn(&RecordAndOffset) -> Option<Event>,
+) -> Result<Vec<Event>, crate::error::Error> {
+    let mut events = Vec::new();
+    let mut offset = from;
+    while offset < to {
+        let read = client.fetch_records(offset, 1..MAX_FETCH_BYTES, READ_BACK_WAIT);
+        let (records, _high) = super::connect::within(what, read).await?;
+        let Some(last) = records.last() else { break };
+        offset = last.offset + 1;
+        events.extend(records.iter().filter(|r| r.offset < to).filter_map(&event));
+    }
+    Ok(events)
+}
+
+/// How long (ms) the broker may hold a read-back fetch. The records are there, so it answers at
+/// once; but a fetch that may not wait at all went unanswered by tansu.
+const READ_BACK_WAIT: i32 = 1000;
 
 /// One fetch from `offset` on, which the broker holds up to `wait` when there is nothing new;
 /// moves `offset` past what it returns. Errors are reported to `/healthz` and answered with an

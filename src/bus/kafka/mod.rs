@@ -3,7 +3,7 @@
 //! records go to one of them, and all of a private conversation's.
 //!
 //! ```text
-//! reader (any instance) ──produce──▶ topic `chat`, partition partition(room, P)
+//! broadcaster (any instance) ──produce──▶ topic `chat`, partition partition(room, P)
 //!     ──consume every partition (assigned, not a group)──▶ every instance's consumer tasks
 //!     ──Event::Chat { room, id: offset }──▶ its broadcaster ──▶ the room's members
 //! ```
@@ -28,11 +28,13 @@
 //!   announces its nicknames per room and its sessions; typing indicators ride along.
 //! - **Nicknames agreed across instances** (`claims.rs`) through `<topic>.claims`: the first
 //!   claim of a name wins everywhere.
+//! - **Read markers** (`reads.rs`) through `<topic>.reads`: how far each session has read,
+//!   on every instance.
 //! - **Broker trouble** does not stop the server (`health.rs`): `/healthz` answers 503 with the
 //!   reason until the broker answers again. A broker too old (or too new) for the client's
 //!   protocol versions does, at start, naming the versions that work (`versions.rs`).
 //!
-//! The records on all three topics are JSON objects tagged by kind (`record.rs`). Start-up and
+//! The records on all four topics are JSON objects tagged by kind (`record.rs`). Start-up and
 //! the `kafka` thread, which runs a producer task per partition (`produce.rs`), a consumer task
 //! per partition (`consume.rs`) and the probe, are in `startup.rs`. [`KafkaBus`] is what the rest
 //! of the server holds: reader threads and the broadcaster hand it records and never wait for the
@@ -53,6 +55,7 @@ mod history;
 mod messages;
 mod presence;
 mod produce;
+mod reads;
 mod record;
 mod startup;
 mod versions;
@@ -168,7 +171,7 @@ mod tests {
         ));
         let claim = taken(&mut lanes[9]).unwrap();
         assert!(claim.starts_with(r#"{"kind":"claim","user":"AAAAAAAAAAAAAAAA","name":"bob""#));
-        let read = taken(&mut lanes[9]).unwrap();
+        let read = taken(&mut lanes[10]).unwrap();
         assert!(read.starts_with(
             r#"{"kind":"read","user":"AAAAAAAAAAAAAAAA","with":"AAAAAAAAAAAAAAAA","id":3,"instance":"ws1","conn":17,"at":"#
         ));

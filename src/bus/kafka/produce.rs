@@ -1,7 +1,7 @@
 //! The producer tasks: records from reader threads to the broker, each acknowledged or reported.
 //!
-//! Every partition a record can go to (each chat partition, the presence topic's and the claims
-//! topic's) is a *lane*: a queue of its own and a task of its own with its own connection.
+//! Every partition a record can go to (each chat partition, the presence topic's, the claims
+//! topic's and the reads topic's) is a *lane*: a queue of its own and a task of its own with its own connection.
 //! Readers hand records over with [`Queue::push`], which never blocks: a full lane is reported to
 //! the sender at once. A lane's task takes every record waiting, sends them in one request (acks
 //! from all replicas), and waits for the answer until the earliest deadline of the batch. A record
@@ -50,6 +50,8 @@ pub enum Lane {
     Presence,
     /// `<topic>.claims` (one partition).
     Claims,
+    /// `<topic>.reads` (one partition).
+    Reads,
 }
 
 /// What a record is, which decides who hears about its failure.
@@ -74,18 +76,18 @@ pub enum Kind {
 
 /// The hand-off from reader threads (and the broadcaster) to the producer tasks.
 pub struct Queue {
-    /// One channel per chat partition, in partition order, then the presence topic's, then the
-    /// claims topic's.
+    /// One channel per chat partition, in partition order, then the presence topic's, the claims
+    /// topic's and the reads topic's.
     lanes: Vec<mpsc::Sender<Outgoing>>,
     pending: Arc<AtomicUsize>,
 }
 
 impl Queue {
-    /// Lanes for `partitions` chat partitions, the presence topic and the claims topic, each
+    /// Lanes for `partitions` chat partitions, the presence, claims and reads topics, each
     /// holding at most `capacity` records; and their receiving ends for [`run`], in the same
     /// order.
     pub fn new(partitions: u32, capacity: usize) -> (Queue, Vec<mpsc::Receiver<Outgoing>>) {
-        let (lanes, receivers) = (0..partitions + 2).map(|_| mpsc::channel(capacity)).unzip();
+        let (lanes, receivers) = (0..partitions + 3).map(|_| mpsc::channel(capacity)).unzip();
         (Queue { lanes, pending: Arc::default() }, receivers)
     }
 
@@ -94,12 +96,13 @@ impl Queue {
         self.pending.fetch_add(1, Ordering::SeqCst);
         let _pending = Pending(self.pending.clone());
         let record = Outgoing { kind, key, value, at: Instant::now(), _pending };
-        let presence = self.lanes.len() - 2;
+        let presence = self.lanes.len() - 3;
         let index = match lane {
             Lane::Chat(p) if (p as usize) < presence => p as usize,
             Lane::Chat(p) => panic!("partition {p} of {presence}: rooms hash below the count"),
             Lane::Presence => presence,
             Lane::Claims => presence + 1,
+            Lane::Reads => presence + 2,
         };
         if let Err(e) = self.lanes[index].try_send(record) {
             let reason = match e {
@@ -253,10 +256,10 @@ mod tests {
     }
 
     #[test]
-    fn each_partition_has_its_lane_then_presence_and_claims() {
+    fn each_partition_has_its_lane_then_presence_claims_and_reads() {
         // The kind only decides who hears about a failure.
         let (queue, mut lanes) = Queue::new(3, 4);
-        assert_eq!(lanes.len(), 5);
+        assert_eq!(lanes.len(), 6);
         queue.push(Lane::Chat(2), Kind::Typing, None, b"to 2".to_vec());
         queue.push(Lane::Presence, Kind::Roster, None, b"roster".to_vec());
         queue.push(Lane::Chat(0), Kind::Typing, None, b"to 0".to_vec());
@@ -268,6 +271,8 @@ mod tests {
         assert_eq!(value(&mut lanes[2]).as_deref(), Some(&b"to 2"[..]));
         assert_eq!(value(&mut lanes[3]).as_deref(), Some(&b"roster"[..]));
         assert_eq!(value(&mut lanes[4]).as_deref(), Some(&b"claim"[..]));
+        queue.push(Lane::Reads, Kind::Read, None, b"read".to_vec());
+        assert_eq!(value(&mut lanes[5]).as_deref(), Some(&b"read"[..]));
         assert_eq!(queue.pending(), 0, "records taken and dropped are no longer pending");
     }
 

@@ -9,7 +9,7 @@
 //! | `edit`, `delete`, `react` | the chat topic, the conversation's partition | `messages.rs` |
 //! | `roster`, `typing` | `<topic>.presence` | `presence.rs` |
 //! | `claim`, `release` | `<topic>.claims` | `claims.rs` |
-//! | `read` | `<topic>.claims` | `claims.rs` |
+//! | `read` | `<topic>.reads` | `reads.rs` |
 //!
 //! A field added to a kind is optional: records written by an older version (no `room`, no
 //! `uid`, no `user`, no `sessions`) still read, and their consumers say what a missing field
@@ -70,7 +70,7 @@ pub enum Record {
     Release { user: String, name: String, instance: String, at: u64 },
     /// Session `user` has read up to `id` in `room`, or in its private conversation with session
     /// `with`; connection `conn` of `instance` moved the marker, at `at` (ms since 1970). On the
-    /// claims topic, keyed by user: every instance applies it (only forward).
+    /// reads topic, keyed by user: every instance applies it (only forward).
     Read {
         user: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,15 +1,16 @@
 //! Start-up, and the `kafka` thread that runs everything after it.
 //!
 //! [`start`] runs once, before anyone is served: it connects (`connect.rs`), makes sure the
-//! three topics exist with their partition counts, learns each chat partition's epoch and where
-//! its histories begin (`history.rs`), reads the claims back (`claims.rs`), and only then starts
+//! four topics exist with their partition counts, learns each chat partition's epoch and where
+//! its histories begin (`history.rs`), reads the claims back (`claims.rs`) and then the read
+//! markers (`reads.rs`), and only then starts
 //! the thread. It retries all of that until [`STARTUP_TIMEOUT`], as the broker may still be
 //! starting.
 //!
 //! The client is rskafka, pure Rust on tokio: one thread, `kafka`, runs a current-thread runtime
-//! with a producer task and a consumer task per partition (P + 2 of each, with the presence and
-//! claims topics') and the probe (`health.rs`). Each of these tasks holds a connection of its
-//! own, 2P + 4, plus the client's own for metadata (21 at P = 8). A partition's produce and fetch
+//! with a producer task and a consumer task per partition (P + 3 of each, with the presence,
+//! claims and reads topics') and the probe (`health.rs`). Each of these tasks holds a connection
+//! of its own, 2P + 6, plus the client's own for metadata (23 at P = 8). A partition's produce and fetch
 //! cannot share one: a broker answers one connection's requests in order (the protocol guide:
 //! "the server guarantees that on a single TCP connection, requests will be processed in the
 //! order they are sent"), so a produce would wait behind a held fetch. A consumer per partition,
@@ -41,6 +42,7 @@ use super::history::{read_epoch, readback};
 use super::messages::{self, ChatFrom, Rooms};
 use super::presence::{self, PRESENCE_READBACK, PresenceRecords};
 use super::produce::{self, Outgoing, Queue};
+use super::reads::{self, READS_READBACK, ReadRecords};
 use crate::chat::history::{Epochs, Start};
 use crate::chat::inbox::{Event, Inbox};
 use crate::chat::session::random_u64;
@@ -56,12 +58,12 @@ pub struct Started {
     /// Each partition's epoch and the first offset its rooms' histories are rebuilt from (older
     /// ones are not kept in memory), in partition order.
     pub epochs: Epochs,
-    /// The claims, releases and read markers read back from the claims topic, in its order, for the
-    /// broadcaster before it serves anyone.
+    /// The claims and releases read back from the claims topic, in its order, then the read
+    /// markers from the reads topic, for the broadcaster before it serves anyone.
     pub recalled: Vec<Event>,
 }
 
-/// Connects, makes sure the three topics exist with the right partition counts, learns each
+/// Connects, makes sure the four topics exist with the right partition counts, learns each
 /// partition's epoch, and starts the `kafka` thread: the producers, the consumers and the probe.
 pub fn start(config: &Config, inbox: Inbox, metrics: Arc<Metrics>) -> Result<Started, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -102,7 +104,10 @@ struct Setup {
     claims: Partition,
     /// Where the claims consumer starts: the end of the topic when it was read back.
     claims_from: i64,
-    /// What was read back of the claims topic.
+    reads: Partition,
+    /// Where the reads consumer starts: the end of the topic when it was read back.
+    reads_from: i64,
+    /// What was read back of the claims topic, then of the reads topic.
     recalled: Vec<Event>,
 }
 
@@ -114,12 +119,13 @@ struct ChatPartition {
     high: i64,
 }
 
-/// Connects, makes sure the three topics exist with their partition counts, learns each chat
+/// Connects, makes sure the four topics exist with their partition counts, learns each chat
 /// partition's epoch and watermarks, and reads the claims back.
 async fn set_up(config: &Config) -> Result<Setup, Error> {
     let topic = config.kafka_topic.as_str();
     let presence_topic = format!("{topic}.presence");
     let claims_topic = format!("{topic}.claims");
+    let reads_topic = format!("{topic}.reads");
     let client = connect::client(config).await?;
     let partitions = config.kafka_partitions;
     let needed = || {
@@ -132,6 +138,7 @@ async fn set_up(config: &Config) -> Result<Setup, Error> {
     ensure_topic(&client, &presence_topic, 1, || "the presence topic must have 1".to_string())
         .await?;
     ensure_topic(&client, &claims_topic, 1, || "the claims topic must have 1".to_string()).await?;
+    ensure_topic(&client, &reads_topic, 1, || "the reads topic must have 1".to_string()).await?;
     let mut chat = Vec::with_capacity(partitions as usize);
     for p in 0..partitions {
         let clients = partition_clients(&client, topic, p).await?;
@@ -145,18 +152,41 @@ async fn set_up(config: &Config) -> Result<Setup, Error> {
     let (claims_low, claims_high) = watermarks(&claims.consumer).await?;
     let claims_start = claims_low.max(claims_high - CLAIMS_READBACK);
     let records = ClaimRecords { me: config.instance_id.clone() };
-    let recalled = records.read_back(&claims.consumer, claims_start, claims_high).await?;
+    let mut recalled = records.read_back(&claims.consumer, claims_start, claims_high).await?;
     info!(
         "kafka: read back {} records of {claims_topic} ({claims_start}..{claims_high})",
         recalled.len()
     );
     let claims_from = claims_high;
-    Ok(Setup { client, chat, presence, presence_from, claims, claims_from, recalled })
+    // After the claims: a marker needs its session known.
+    let reads = partition_clients(&client, &reads_topic, 0).await?;
+    let (reads_low, reads_high) = watermarks(&reads.consumer).await?;
+    let reads_start = reads_low.max(reads_high - READS_READBACK);
+    let records = ReadRecords { me: config.instance_id.clone() };
+    let markers = records.read_back(&reads.consumer, reads_start, reads_high).await?;
+    info!(
+        "kafka: read back {} records of {reads_topic} ({reads_start}..{reads_high})",
+        markers.len()
+    );
+    recalled.extend(markers);
+    let reads_from = reads_high;
+    Ok(Setup {
+        client,
+        chat,
+        presence,
+        presence_from,
+        claims,
+        claims_from,
+        reads,
+        reads_from,
+        recalled,
+    })
 }
 
 /// What the `kafka` thread runs, each task with the connection it owns.
 struct Tasks {
-    /// A producer per lane: each chat partition's, in order, then the presence topic's.
+    /// A producer per lane: each chat partition's, in order, then the presence, claims and reads
+    /// topics'.
     producers: Vec<(mpsc::Receiver<Outgoing>, PartitionClient)>,
     /// A consumer per chat partition.
     chat: Vec<(PartitionClient, ChatFrom, Rooms)>,
@@ -164,6 +194,8 @@ struct Tasks {
     presence: (PartitionClient, i64, PresenceRecords),
     /// The claims topic's consumer, and the offset it starts at (where the read-back ended).
     claims: (PartitionClient, i64, ClaimRecords),
+    /// The reads topic's consumer, and the offset it starts at (where the read-back ended).
+    reads: (PartitionClient, i64, ReadRecords),
     /// The probe's client, and the topic it looks for.
     probe: (Client, String),
     inbox: Inbox,
@@ -181,6 +213,7 @@ impl Tasks {
         metrics: Arc<Metrics>,
     ) -> (Tasks, Epochs) {
         let Setup { client, chat, presence, presence_from, claims, claims_from, .. } = setup;
+        let (reads, reads_from) = (setup.reads, setup.reads_from);
         let readback = readback(config.history_size, config.kafka_partitions);
         let mut starts = Vec::with_capacity(chat.len());
         let mut producers = Vec::with_capacity(lanes.len());
@@ -209,6 +242,7 @@ impl Tasks {
         );
         producers.push(presence.producer);
         producers.push(claims.producer);
+        producers.push(reads.producer);
         let records = PresenceRecords {
             me: config.instance_id.clone(),
             default_room: config.default_room.clone(),
@@ -219,6 +253,7 @@ impl Tasks {
             chat: consumers,
             presence: (presence.consumer, presence_from, records),
             claims: (claims.consumer, claims_from, claim_records),
+            reads: (reads.consumer, reads_from, ReadRecords { me: config.instance_id.clone() }),
             probe: (client, config.kafka_topic.clone()),
             inbox,
             metrics,
@@ -229,7 +264,7 @@ impl Tasks {
     /// Runs every task until they all end (they run as long as the process does); a task that
     /// panics takes the thread down with it, as if it had run on it.
     async fn run(self) {
-        let Tasks { producers, chat, presence, claims, probe, inbox, metrics } = self;
+        let Tasks { producers, chat, presence, claims, reads, probe, inbox, metrics } = self;
         let mut tasks = JoinSet::new();
         for (lane, client) in producers {
             tasks.spawn(produce::run(lane, client, metrics.clone()));
@@ -240,7 +275,9 @@ impl Tasks {
         let (client, from, records) = presence;
         tasks.spawn(presence::consume(client, from, records, inbox.clone(), metrics.clone()));
         let (client, from, records) = claims;
-        tasks.spawn(claims::consume(client, from, records, inbox, metrics.clone()));
+        tasks.spawn(claims::consume(client, from, records, inbox.clone(), metrics.clone()));
+        let (client, from, records) = reads;
+        tasks.spawn(reads::consume(client, from, records, inbox, metrics.clone()));
         tasks.spawn(probe_health(probe.0, probe.1, metrics));
         while let Some(ended) = tasks.join_next().await {
             if let Err(Ok(panic)) = ended.map_err(|e| e.try_into_panic()) {

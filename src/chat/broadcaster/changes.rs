@@ -106,7 +106,7 @@ impl Broadcaster {
         self.tell_read(round, user, &marker, id, Some(slot));
     }
 
-    /// A read marker from the claims topic (Kafka): session `user` has read up to `id` at `at`,
+    /// A read marker from the reads topic (Kafka): session `user` has read up to `id` at `at`,
     /// on some instance. Applied like every instance's, forward only; when it moved, the
     /// session's connections here are told, but the one that moved it (`from`, when it is
     /// here), which knows. A marker this instance moved itself does not move again: nobody is

@@ -4,7 +4,7 @@
 //! session's row, so it is forgotten with the session. A session keeps at most
 //! [`MAX_READ_MARKERS`]: past that, the one moved least recently goes (the room list of one
 //! person is short; a client that marks a thousand rooms only pushes its own markers out).
-//! The broadcaster writes each move to the journal (or the claims topic, with Kafka) and tells
+//! The broadcaster writes each move to the journal (or the reads topic, with Kafka) and tells
 //! the session's other connections (`broadcaster/changes.rs`).
 
 use crate::chat::room::RoomName;
