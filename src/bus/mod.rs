@@ -104,6 +104,14 @@ impl Announce for kafka::KafkaBus {
         kafka::KafkaBus::direct(self, chat, sender);
     }
 
+    fn publish(&self, room: &RoomName, said: Said, sender: &Arc<Outbound>) {
+        kafka::KafkaBus::publish(self, room, said, sender);
+    }
+
+    fn read(&self, user: UserId, at: &crate::chat::identity::ReadAt, id: u64, conn: u64) {
+        kafka::KafkaBus::read(self, user, at, id, conn);
+    }
+
     fn flush(&self) {
         kafka::KafkaBus::flush(self);
     }

@@ -27,6 +27,8 @@ use std::time::{Duration, Instant};
 
 use tungstenite::Bytes;
 
+use crate::chat::amend::{Amend, Conversation};
+use crate::chat::entry::Body;
 use crate::chat::history::Resume;
 use crate::chat::hub::Client;
 use crate::chat::identity::{IdentityPromise, NameTag, Presented, Unsettled};
@@ -151,7 +153,7 @@ impl<'a> ChatHandler<'a> {
 
     /// Sends an error event to this client only; the connection stays open.
     fn refuse(&self, code: &str, message: &str, room: Option<&str>, out: &Outbound) {
-        let event = ServerEvent::Error { code, message, room, to: None, name: None };
+        let event = ServerEvent::Error { code, message, room, to: None, name: None, id: None };
         self.tell(&event, out);
     }
 
@@ -330,6 +332,8 @@ impl Handler for ChatHandler<'_> {
             Ok(Request::Message { .. } | Request::Direct { .. }) | Err(_) => {
                 (&mut self.limit, None)
             }
+            Ok(Request::Amend { to, .. }) => (&mut self.limit, room_of(to)),
+            Ok(Request::Read { at, .. }) => (&mut self.requests, room_of(at)),
             Ok(Request::Subscribe { room, .. } | Request::Unsubscribe { room })
             | Ok(Request::Typing { room }) => (&mut self.requests, Some(room.as_str())),
             Ok(Request::Rooms | Request::SubscribeDirect { .. } | Request::Rename { .. })
@@ -361,11 +365,31 @@ impl Handler for ChatHandler<'_> {
                 }
                 self.services.metrics.received();
                 let (user, name, ts) = (self.user, self.tag.get(), protocol::timestamp());
-                self.services.publish.publish(room, Said { user, name, text, ts }, self.id, out)
+                let body = Box::new(Body::text(text));
+                self.services.publish.publish(room, Said { user, name, body, ts }, self.id, out)
             }
             Request::Direct { to, text } => {
                 self.services.metrics.received();
                 self.services.inbox.direct(self.id, to, text, protocol::timestamp())
+            }
+            Request::Amend { to, body } => {
+                if let Conversation::Room(room) = &to
+                    && self.position(room).is_none()
+                {
+                    self.refuse("not_subscribed", NOT_SUBSCRIBED, Some(room.as_str()), out);
+                    return Ok(());
+                }
+                let ts = protocol::timestamp();
+                self.services.inbox.amend(Amend { conn: self.id, to, body, ts })
+            }
+            Request::Read { at, id } => {
+                if let Conversation::Room(room) = &at
+                    && self.position(room).is_none()
+                {
+                    self.refuse("not_subscribed", NOT_SUBSCRIBED, Some(room.as_str()), out);
+                    return Ok(());
+                }
+                self.services.inbox.read(self.id, at, id)
             }
             Request::Subscribe { room, resume } => self.subscribe(room, resume, out),
             Request::SubscribeDirect { with, resume } => {
@@ -401,6 +425,14 @@ impl Drop for ChatHandler<'_> {
     /// A reader that panicked still leaves the hub and its rooms.
     fn drop(&mut self) {
         self.leave();
+    }
+}
+
+/// The room a change or a read marker names, if it names one.
+fn room_of(at: &Conversation) -> Option<&str> {
+    match at {
+        Conversation::Room(room) => Some(room.as_str()),
+        Conversation::With(_) => None,
     }
 }
 

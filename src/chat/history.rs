@@ -6,10 +6,12 @@
 //! from another epoch (or with an id from the future) cannot be matched with our ids, so it gets the
 //! whole history with `complete: false`, and the client knows it may have missed something.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use crate::chat::protocol::Chat;
+use crate::chat::entry::{Body, Chat};
+use crate::chat::fold::{Fold, Folded};
+use crate::chat::protocol::ServerEvent;
 use crate::chat::room::partition;
 
 /// Where a reconnecting client left off.
@@ -21,23 +23,34 @@ pub struct Resume {
     pub epoch: Option<String>,
 }
 
-/// A bounded buffer of recent messages.
+/// A bounded buffer of recent entries: messages, and the changes to them (`entry.rs`), with
+/// what the changes made of each message (`fold.rs`).
+///
+/// It keeps the last `capacity` messages and the changes after the oldest of them, at most
+/// [`ENTRIES_PER_MESSAGE`] × `capacity` entries in all (past that the oldest go, messages too).
 #[derive(Debug)]
 pub struct History {
     epoch: String,
     capacity: usize,
     kept: VecDeque<Arc<Chat>>,
+    /// How many of `kept` are messages.
+    messages: usize,
+    /// What changes made of the kept messages that have any.
+    folds: HashMap<u64, Fold>,
     /// The highest id ever stored.
     last_id: u64,
     /// Every id up to this one has been dropped from the buffer (0: nothing dropped yet).
     dropped_through: u64,
-    /// Messages at the end of `kept` not yet durable (see [`History::push_tentative`]).
+    /// Entries at the end of `kept` not yet durable (see [`History::push_tentative`]).
     tentative: usize,
     /// `last_id` before the first of them.
     last_confirmed: u64,
     /// Its start is in the journal (see `chat/journal.rs`, `Entry::Start`).
     journaled: bool,
 }
+
+/// Entries a history keeps per message it keeps, at most (changes included).
+pub const ENTRIES_PER_MESSAGE: usize = 4;
 
 impl History {
     /// An empty history keeping `capacity` messages, for the given epoch.
@@ -46,6 +59,8 @@ impl History {
             epoch,
             capacity,
             kept: VecDeque::with_capacity(capacity.min(1024)),
+            messages: 0,
+            folds: HashMap::new(),
             last_id: 0,
             dropped_through: 0,
             tentative: 0,
@@ -64,6 +79,11 @@ impl History {
         self.last_id + 1
     }
 
+    /// The last id given (0: none yet).
+    pub fn last_id(&self) -> u64 {
+        self.last_id
+    }
+
     /// True when a message with this id (or a later one) was stored already.
     pub fn has_seen(&self, id: u64) -> bool {
         self.last_id > 0 && id <= self.last_id
@@ -75,43 +95,50 @@ impl History {
         self
     }
 
-    /// Stores a message, dropping the oldest one when full.
+    /// Stores an entry, dropping the oldest when full. A deletion empties the text of its
+    /// message and of the message's edits at once.
     pub fn push(&mut self, chat: Arc<Chat>) {
         self.last_id = self.last_id.max(chat.id);
         if self.capacity == 0 {
             self.dropped_through = chat.id;
             return;
         }
-        if self.kept.len() == self.capacity
-            && let Some(oldest) = self.kept.pop_front()
-        {
-            self.dropped_through = oldest.id;
+        self.append(chat.clone());
+        if let Body::Delete { target } = chat.body {
+            self.erase(target);
         }
-        self.kept.push_back(chat);
+        self.trim();
     }
 
-    /// Stores a message that is not durable yet: it is kept (the oldest are not dropped) until
-    /// [`History::confirm`] makes it part of the history or [`History::retract`] takes it back,
-    /// with its id, as if it never came.
+    /// Stores an entry that is not durable yet: it is kept (the oldest are not dropped, and a
+    /// deletion erases nothing yet) until [`History::confirm`] makes it part of the history or
+    /// [`History::retract`] takes it back, with its id, as if it never came.
     pub fn push_tentative(&mut self, chat: Arc<Chat>) {
         if self.tentative == 0 {
             self.last_confirmed = self.last_id;
         }
         self.tentative += 1;
         self.last_id = self.last_id.max(chat.id);
-        self.kept.push_back(chat);
+        self.append(chat);
     }
 
-    /// The tentative messages are durable: the oldest beyond the capacity are dropped now.
+    /// The tentative entries are durable: deletions among them erase their texts, and the
+    /// oldest entries beyond the capacity are dropped now.
     pub fn confirm(&mut self) {
+        let from = self.kept.len() - self.tentative;
+        let deleted: Vec<u64> = self
+            .kept
+            .range(from..)
+            .filter_map(|c| if let Body::Delete { target } = c.body { Some(target) } else { None })
+            .collect();
         self.tentative = 0;
-        while self.kept.len() > self.capacity {
-            let Some(oldest) = self.kept.pop_front() else { break };
-            self.dropped_through = oldest.id;
+        for target in deleted {
+            self.erase(target);
         }
+        self.trim();
     }
 
-    /// The tentative messages could not be made durable: they are taken back, and their ids
+    /// The tentative entries could not be made durable: they are taken back, and their ids
     /// will be given again (nobody got them).
     pub fn retract(&mut self) {
         if self.tentative == 0 {
@@ -121,9 +148,15 @@ impl History {
         self.kept.truncate(keep);
         self.last_id = self.last_confirmed;
         self.tentative = 0;
+        // Rare (a disk that refuses): fold again what is left.
+        self.folds.clear();
+        self.messages = 0;
+        for chat in std::mem::take(&mut self.kept) {
+            self.append(chat);
+        }
     }
 
-    /// Stores a message read back from the store at start; one not newer than the last kept is
+    /// Stores an entry read back from the store at start; one not newer than the last kept is
     /// a copy (a compaction cut short by a crash) and is skipped.
     pub fn restore(&mut self, chat: Arc<Chat>) {
         self.journaled();
@@ -137,6 +170,8 @@ impl History {
     pub fn restart(&mut self, first: u64, last: u64) {
         self.journaled = false;
         self.kept.clear();
+        self.folds.clear();
+        self.messages = 0;
         self.dropped_through = first.saturating_sub(1);
         self.last_id = last;
         self.tentative = 0;
@@ -158,23 +193,100 @@ impl History {
         (self.dropped_through + 1, self.last_id)
     }
 
-    /// The messages kept, oldest first.
+    /// The entries kept, oldest first.
     pub fn messages(&self) -> impl Iterator<Item = &Arc<Chat>> {
         self.kept.iter()
     }
 
-    /// The messages a client should get on connect, oldest first, and whether nothing is missing.
+    /// The message `id`, if it is a message this history keeps, with what changes made of it.
+    pub fn message(&self, id: u64) -> Option<(&Arc<Chat>, Option<&Fold>)> {
+        let at = self.kept.binary_search_by_key(&id, |c| c.id).ok()?;
+        let chat = &self.kept[at];
+        chat.body.is_message().then(|| (chat, self.folds.get(&id)))
+    }
+
+    /// The entries a client should get on connect, oldest first, and whether nothing is
+    /// missing: every entry after `since`; or, without a resume it can take, every entry kept.
     pub fn replay(&self, resume: Option<&Resume>) -> (Vec<&Arc<Chat>>, bool) {
-        let since = match resume {
-            None => 0,
-            Some(r) if r.epoch.as_deref().is_some_and(|e| e != self.epoch) => {
-                return (self.kept.iter().collect(), false);
+        match self.resumes_at(resume) {
+            Ok(since) => {
+                let entries = self.kept.iter().filter(|c| c.id > since).collect();
+                (entries, since >= self.dropped_through)
             }
-            Some(r) if r.since > self.last_id => return (self.kept.iter().collect(), false),
-            Some(r) => r.since,
-        };
-        let messages = self.kept.iter().filter(|c| c.id > since).collect();
-        (messages, since >= self.dropped_through)
+            Err(complete) => (self.kept.iter().collect(), complete),
+        }
+    }
+
+    /// The page a client gets on connect, oldest first, and whether nothing is missing: with a
+    /// `since` it can take, every entry after it as it was sent; otherwise each message kept,
+    /// folded (no change listed on its own).
+    pub fn page(&self, resume: Option<&Resume>) -> (Vec<ServerEvent<'_>>, bool) {
+        match self.resumes_at(resume) {
+            Ok(since) if resume.is_some() => {
+                let entries = self.kept.iter().filter(|c| c.id > since);
+                (entries.map(|c| ServerEvent::Entry(c)).collect(), since >= self.dropped_through)
+            }
+            other => {
+                let complete = other.is_ok() && self.dropped_through == 0;
+                let folded =
+                    self.kept.iter().filter(|c| c.body.is_message()).map(|c| {
+                        ServerEvent::Folded(Folded { chat: c, fold: self.folds.get(&c.id) })
+                    });
+                (folded.collect(), complete)
+            }
+        }
+    }
+
+    /// The id a resume goes on after; `Err(complete)` when it cannot be matched with ours (no
+    /// resume: complete when nothing was dropped; another epoch or a future id: incomplete).
+    fn resumes_at(&self, resume: Option<&Resume>) -> Result<u64, bool> {
+        match resume {
+            None => Ok(0),
+            Some(r) if r.epoch.as_deref().is_some_and(|e| e != self.epoch) => Err(false),
+            Some(r) if r.since > self.last_id => Err(false),
+            Some(r) => Ok(r.since),
+        }
+    }
+
+    /// Adds an entry at the end, folding a change into its message.
+    fn append(&mut self, chat: Arc<Chat>) {
+        match chat.body.target() {
+            None => self.messages += 1,
+            Some(target) => {
+                if self.message(target).is_some() {
+                    self.folds.entry(target).or_default().apply(&chat);
+                }
+            }
+        }
+        self.kept.push_back(chat);
+    }
+
+    /// Empties the text of message `target` and of its edits: it was deleted.
+    fn erase(&mut self, target: u64) {
+        let Ok(at) = self.kept.binary_search_by_key(&target, |c| c.id) else { return };
+        for i in at..self.kept.len() {
+            let chat = &self.kept[i];
+            let of_target =
+                i == at || matches!(chat.body, Body::Edit { target: t, .. } if t == target);
+            if of_target && !chat.text().is_empty() {
+                self.kept[i] = Arc::new(chat.without_text());
+            }
+        }
+    }
+
+    /// Drops the oldest entries beyond the capacity (never a tentative one).
+    fn trim(&mut self) {
+        let most = self.capacity.saturating_mul(ENTRIES_PER_MESSAGE);
+        while self.kept.len() > self.tentative
+            && (self.messages > self.capacity || self.kept.len() > most)
+        {
+            let Some(oldest) = self.kept.pop_front() else { break };
+            if oldest.body.is_message() {
+                self.messages -= 1;
+                self.folds.remove(&oldest.id);
+            }
+            self.dropped_through = oldest.id;
+        }
     }
 }
 
@@ -241,8 +353,8 @@ mod tests {
             let room = crate::chat::room::RoomName::parse("r").unwrap();
             let place = crate::chat::protocol::Place::Room(room);
             let user = crate::chat::session::UserId::NOBODY;
-            let (name, text, ts) = ("n".into(), id.to_string(), "t".into());
-            h.push(Arc::new(Chat { place, id, user, name, text, ts }));
+            let (name, body, ts) = ("n".into(), Body::text(id.to_string()), "t".into());
+            h.push(Arc::new(Chat { place, id, user, name, ts, body }));
         }
         h
     }

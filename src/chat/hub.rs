@@ -454,8 +454,8 @@ mod tests {
         let mut hub = hub();
         for id in 1..=7 {
             let place = Place::Room(room("a"));
-            let (name, text, ts) = ("n".into(), "t".into(), "t".into());
-            let chat = Chat { place, id, user: UserId::NOBODY, name, text, ts };
+            let (name, body, ts) = ("n".into(), crate::chat::entry::Body::text("t"), "t".into());
+            let chat = Chat { place, id, user: UserId::NOBODY, name, ts, body };
             hub.room_mut(&room("a")).history.push(Arc::new(chat));
         }
         hub.room_mut(&room("b"));

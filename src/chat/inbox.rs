@@ -14,6 +14,8 @@
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
+use crate::chat::amend::{Amend, Conversation};
+use crate::chat::entry::Body;
 use crate::chat::history::Resume;
 use crate::chat::hub::Client;
 use crate::chat::identity::{Claim, IdentityPromise, Presented};
@@ -82,6 +84,18 @@ pub enum Event {
         id: u64,
         /// The message, with both sessions' public ids.
         chat: Box<Chat>,
+    },
+    /// A client asks to change a message (or to answer one): the broadcaster checks it
+    /// against the history (`amend.rs`).
+    Amend(Box<Amend>),
+    /// A client's session has read up to `id` in a room or a private conversation.
+    Read {
+        /// The connection.
+        conn: u64,
+        /// Where.
+        at: Conversation,
+        /// The last id read.
+        id: u64,
     },
     /// A client asks for another nickname.
     Rename {
@@ -169,15 +183,16 @@ pub enum Source {
     },
 }
 
-/// Who said what, when: a chat message on its way to a room.
+/// Who said what, when: a chat message (or a change to one) on its way to a room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Said {
     /// The sender's public id.
     pub user: UserId,
     /// The sender's nickname.
     pub name: String,
-    /// The text.
-    pub text: String,
+    /// What: a message, or a change to one (boxed: most are plain messages, and the event
+    /// channel's slots stay small).
+    pub body: Box<Body>,
     /// When the reader received it.
     pub ts: String,
 }
@@ -263,6 +278,16 @@ impl Inbox {
         from: u64,
     ) -> Result<(), Closed> {
         self.send(Event::Typing { room, user, name, from: Some(from) })
+    }
+
+    /// A change (or a reply) a client asked for, to be checked by the broadcaster.
+    pub fn amend(&self, amend: Amend) -> Result<(), Closed> {
+        self.send(Event::Amend(Box::new(amend)))
+    }
+
+    /// Connection `conn`'s session has read up to `id` at `at`.
+    pub fn read(&self, conn: u64, at: Conversation, id: u64) -> Result<(), Closed> {
+        self.send(Event::Read { conn, at, id })
     }
 
     /// Client `id` asks for the list of rooms.

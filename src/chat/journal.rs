@@ -33,8 +33,18 @@ pub enum Entry {
         /// The last id it gave (0: none yet).
         last: u64,
     },
-    /// A numbered message, in a room or a private conversation.
+    /// A numbered entry, in a room or a private conversation: a message, or an edit, a
+    /// deletion or a reaction (`entry.rs`).
     Message(Arc<Chat>),
+    /// Session `user` has read up to `id` in `thread` (its read marker there).
+    Read {
+        /// The session.
+        user: UserId,
+        /// Where.
+        thread: Thread,
+        /// The last id read.
+        id: u64,
+    },
     /// Session `user` holds the nickname `name` (a new session, or a rename).
     Session {
         /// The session's public id (never the session itself).

@@ -15,12 +15,19 @@
 //!   and the private conversations between sessions; [`session`]: the session secrets and the
 //!   public user ids derived from them; [`allowance`]: what a session and its address may
 //!   still start (a new session, a private message), asked before either is given.
+//! - [`entry`]: one entry of a conversation's order (a message, or an edit, a deletion or a
+//!   reaction), [`fold`]: what the changes make of each message, [`amend`]: who may change
+//!   which message, [`emoji`]: what a reaction may be.
 //! - [`inspect`]: the wire inspector, a connection's own frames shown to it field by field.
 //! - [`journal`]: what the broadcaster writes down before anyone gets it, so that a restart
 //!   loses nothing (kept by `store/` when the server runs without Kafka).
 
 pub mod allowance;
+pub mod amend;
 pub mod broadcaster;
+pub mod emoji;
+pub mod entry;
+pub mod fold;
 pub mod handler;
 pub mod history;
 pub mod hub;

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use std::sync::Arc;
 
+use crate::chat::identity::ReadAt;
+use crate::chat::inbox::Said;
 use crate::chat::protocol::Chat;
 use crate::chat::room::RoomName;
 use crate::chat::session::UserId;
@@ -41,6 +43,14 @@ pub trait Announce: Send + Sync {
     /// instance, as [`Event::DirectRecord`](crate::chat::inbox::Event::DirectRecord). A failure
     /// to deliver reaches `sender` as a `not_delivered` error event.
     fn direct(&self, chat: &Chat, sender: &Arc<Outbound>);
+    /// Publishes an entry of `room` said here that the broadcaster checked (a change, or a
+    /// reply): it comes back numbered, on every instance, as
+    /// [`Event::Chat`](crate::chat::inbox::Event::Chat). A failure to deliver reaches `sender`
+    /// as a `not_delivered` error event.
+    fn publish(&self, room: &RoomName, said: Said, sender: &Arc<Outbound>);
+    /// Records that session `user` has read up to `id` at `at` (connection `conn` here moved
+    /// it): every other instance applies it and tells the session's connections it has.
+    fn read(&self, user: UserId, at: &ReadAt, id: u64, conn: u64);
     /// Waits (briefly) until what was announced and published has left for the other instances.
     fn flush(&self);
 }

@@ -15,79 +15,9 @@ use serde::Serialize;
 /// unnamed. docs/protocol.md says how a `wschat.v2` would join this list.
 pub const SUBPROTOCOLS: &[&str] = &["wschat.v1"];
 
-use crate::chat::room::RoomName;
+pub use crate::chat::entry::{Body, Chat, Place};
+use crate::chat::fold::Folded;
 use crate::chat::session::UserId;
-
-/// A chat message as the server stores and sends it: said in a room, or privately to one person.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chat {
-    /// Where it was said.
-    pub place: Place,
-    /// Position in the conversation's one order; strictly increasing within the room (or the
-    /// private conversation) and its epoch.
-    pub id: u64,
-    /// The sender's public id.
-    pub user: UserId,
-    /// The sender's nickname.
-    pub name: String,
-    /// The text, as sent (trimmed).
-    pub text: String,
-    /// When the server received it, RFC 3339 UTC with milliseconds.
-    pub ts: String,
-}
-
-/// Where a message was said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Place {
-    /// In a room.
-    Room(RoomName),
-    /// Privately, to one person (a conversation of two sessions; to oneself, a note).
-    Direct {
-        /// The recipient's nickname when it was sent.
-        to: String,
-        /// The recipient's public id.
-        to_user: UserId,
-    },
-}
-
-impl Chat {
-    /// The room it was said in; `None` for a private message.
-    pub fn room(&self) -> Option<&RoomName> {
-        match &self.place {
-            Place::Room(room) => Some(room),
-            Place::Direct { .. } => None,
-        }
-    }
-}
-
-/// `{"room":"general","id":42,"user":…,"name":…,"text":…,"ts":…}`, or for a private message
-/// `{"dm":true,"id":3,"user":…,"name":"alice","to":"bob","to_user":…,"text":…,"ts":…}`.
-impl Serialize for Chat {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut out = serializer.serialize_struct("Chat", 8)?;
-        match &self.place {
-            Place::Room(room) => out.serialize_field("room", room)?,
-            Place::Direct { .. } => out.serialize_field("dm", &true)?,
-        }
-        out.serialize_field("id", &self.id)?;
-        out.serialize_field("user", &self.user)?;
-        out.serialize_field("name", &self.name)?;
-        if let Place::Direct { to, to_user } = &self.place {
-            out.serialize_field("to", to)?;
-            out.serialize_field("to_user", to_user)?;
-        }
-        out.serialize_field("text", &self.text)?;
-        out.serialize_field("ts", &self.ts)?;
-        out.end()
-    }
-}
-
-impl Serialize for RoomName {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
 
 /// Everything the server sends, tagged by `type`.
 #[derive(Debug, Serialize)]
@@ -134,6 +64,24 @@ pub enum ServerEvent<'a> {
         messages: Vec<ServerEvent<'a>>,
         /// False when messages after the requested point are no longer kept.
         complete: bool,
+        /// How far this session has read there, when it said.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        read: Option<u64>,
+    },
+    /// How far this session has read in a room or a private conversation: sent to its other
+    /// connections when one of them moves the marker.
+    Read {
+        /// The room.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<&'a str>,
+        /// The other person's nickname (a private conversation).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        dm: Option<&'a str>,
+        /// The other person's public id (a private conversation).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user: Option<UserId>,
+        /// The last id read.
+        id: u64,
     },
     /// The nicknames in a room, sorted; sent on subscribing and whenever the list changes.
     Users {
@@ -178,8 +126,6 @@ pub enum ServerEvent<'a> {
         /// When the event was sent.
         ts: &'a str,
     },
-    /// A chat message.
-    Message(&'a Chat),
     /// Someone is typing in a room; not stored, not numbered.
     Typing {
         /// The room.
@@ -229,7 +175,17 @@ pub enum ServerEvent<'a> {
         /// The nickname a refused rename asked for.
         #[serde(skip_serializing_if = "Option::is_none")]
         name: Option<&'a str>,
+        /// The message a refused change or reply named.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
     },
+    /// An entry of a conversation's order, as it was sent: a message, an edit, a deletion or a
+    /// reaction; its `type` is its kind (`entry.rs`).
+    #[serde(untagged)]
+    Entry(&'a Chat),
+    /// A message as it is now, its changes folded in (`fold.rs`): in a history page.
+    #[serde(untagged)]
+    Folded(Folded<'a>),
 }
 
 /// One line of `hello`'s `unread_dms`.
@@ -255,7 +211,7 @@ pub struct RoomCount<'a> {
 impl<'a> ServerEvent<'a> {
     /// An error event about no room, recipient or name in particular.
     pub fn error(code: &'a str, message: &'a str) -> ServerEvent<'a> {
-        ServerEvent::Error { code, message, room: None, to: None, name: None }
+        ServerEvent::Error { code, message, room: None, to: None, name: None, id: None }
     }
 
     /// The JSON text of this event.
@@ -278,6 +234,7 @@ pub fn timestamp() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chat::room::RoomName;
 
     fn room(name: &str) -> RoomName {
         RoomName::parse(name).unwrap()
@@ -292,11 +249,11 @@ mod tests {
             id: 42,
             user: alice,
             name: "alice".into(),
-            text: "hello".into(),
             ts: "t".into(),
+            body: Body::text("hello"),
         };
         assert_eq!(
-            ServerEvent::Message(&chat).to_json(),
+            ServerEvent::Entry(&chat).to_json(),
             r#"{"type":"message","room":"general","id":42,"user":"LJgLhthO3_LJUFoX","name":"alice","text":"hello","ts":"t"}"#
         );
         let dm = Chat {
@@ -304,7 +261,7 @@ mod tests {
             ..chat.clone()
         };
         assert_eq!(
-            ServerEvent::Message(&dm).to_json(),
+            ServerEvent::Entry(&dm).to_json(),
             r#"{"type":"message","dm":true,"id":42,"user":"LJgLhthO3_LJUFoX","name":"alice","to":"bob","to_user":"AAAAAAAAAAAAAAAA","text":"hello","ts":"t"}"#
         );
         let history = ServerEvent::History {
@@ -314,6 +271,7 @@ mod tests {
             epoch: "e",
             messages: vec![],
             complete: true,
+            read: None,
         };
         assert_eq!(
             history.to_json(),
@@ -324,8 +282,9 @@ mod tests {
             dm: None,
             user: None,
             epoch: "e",
-            messages: vec![ServerEvent::Message(&chat)],
+            messages: vec![ServerEvent::Entry(&chat)],
             complete: true,
+            read: Some(42),
         };
         assert!(history.to_json().starts_with(
             r#"{"type":"history","room":"general","epoch":"e","messages":[{"type":"message","room":"general","id":42"#
@@ -342,6 +301,7 @@ mod tests {
             room: None,
             to: None,
             name: Some("bob"),
+            id: None,
         };
         assert_eq!(
             taken.to_json(),

@@ -4,6 +4,9 @@
 
 use serde_json::{Map, Value};
 
+use crate::chat::amend::Conversation;
+use crate::chat::emoji;
+use crate::chat::entry::Body;
 use crate::chat::history::Resume;
 use crate::chat::nickname;
 use crate::chat::protocol::{NO_SUCH_USER, ServerEvent};
@@ -57,6 +60,21 @@ pub enum Request {
     },
     /// List the rooms with members.
     Rooms,
+    /// Change a message, or say one that answers another: an edit, a deletion, a reaction, or
+    /// a message with `reply_to` (the broadcaster checks it, `amend.rs`).
+    Amend {
+        /// The room or the private conversation.
+        to: Conversation,
+        /// What.
+        body: Body,
+    },
+    /// This session has read up to `id` in a room or a private conversation.
+    Read {
+        /// The room, or the private conversation (`dm`).
+        at: Conversation,
+        /// The last id read.
+        id: u64,
+    },
     /// Switch the wire inspector on or off for this connection (`chat/inspect.rs`).
     Inspect {
         /// On, or off.
@@ -138,6 +156,7 @@ impl InputError {
             room: self.room(),
             to: self.to(),
             name: None,
+            id: None,
         }
     }
 }
@@ -168,7 +187,11 @@ pub fn parse_request(frame: &str) -> Result<Request, InputError> {
         Some(_) => return Err(bad(UNKNOWN_TYPE)),
     };
     let fields = match kind {
-        "message" => &["type", "room", "to", "text"][..],
+        "message" => &["type", "room", "to", "text", "reply_to"][..],
+        "edit" => &["type", "room", "to", "id", "text"],
+        "delete" => &["type", "room", "to", "id"],
+        "react" => &["type", "room", "to", "id", "emoji", "on"],
+        "read" => &["type", "room", "dm", "id"],
         "subscribe" => &["type", "room", "dm", "since", "epoch"],
         "unsubscribe" | "typing" => &["type", "room"],
         "rooms" => &["type"],
@@ -191,11 +214,57 @@ pub fn parse_request(frame: &str) -> Result<Request, InputError> {
                 (Some(_), true) => {
                     Err(bad("a message goes to a room or to a person (to), not both"))
                 }
-                (Some(to), false) => Ok(Request::Direct { to, text: message_text(text)? }),
-                (None, _) => {
-                    Ok(Request::Message { room: fields.room()?, text: message_text(text)? })
-                }
+                (Some(to), false) => match fields.id("reply_to")? {
+                    None => Ok(Request::Direct { to, text: message_text(text)? }),
+                    Some(reply_to) => {
+                        let body =
+                            Body::Message { text: message_text(text)?, reply_to: Some(reply_to) };
+                        Ok(Request::Amend { to: Conversation::With(to), body })
+                    }
+                },
+                (None, _) => match fields.id("reply_to")? {
+                    None => {
+                        Ok(Request::Message { room: fields.room()?, text: message_text(text)? })
+                    }
+                    Some(reply_to) => {
+                        // A reply names its room: the target is one of that room's ids.
+                        let room = fields.required_room("a message with reply_to")?;
+                        let body =
+                            Body::Message { text: message_text(text)?, reply_to: Some(reply_to) };
+                        Ok(Request::Amend { to: Conversation::Room(room), body })
+                    }
+                },
             }
+        }
+        "edit" | "delete" | "react" => {
+            let to = fields.conversation(kind, "to")?;
+            let target =
+                fields.id("id")?.ok_or_else(|| bad(format!("{kind} needs id, a message's id")))?;
+            let body = match kind {
+                "edit" => {
+                    let Some(Value::String(text)) = object.get("text") else {
+                        return Err(bad("edit needs text, a string"));
+                    };
+                    Body::Edit { target, text: message_text(text)? }
+                }
+                "delete" => Body::Delete { target },
+                _ => {
+                    let emoji = match object.get("emoji") {
+                        Some(Value::String(e)) if emoji::is_one_emoji(e) => e.clone(),
+                        _ => return Err(bad("emoji must be one emoji, at most 32 bytes")),
+                    };
+                    let Some(Value::Bool(on)) = object.get("on") else {
+                        return Err(bad("react needs on: true or false"));
+                    };
+                    Body::React { target, emoji, on: *on }
+                }
+            };
+            Ok(Request::Amend { to, body })
+        }
+        "read" => {
+            let at = fields.conversation(kind, "dm")?;
+            let id = fields.id("id")?.ok_or_else(|| bad("read needs id, the last id read"))?;
+            Ok(Request::Read { at, id })
         }
         "subscribe" => {
             let resume = fields.resume()?;
@@ -262,6 +331,31 @@ impl Fields<'_> {
         }
     }
 
+    /// A message's id in `field`, if there: a whole number.
+    fn id(&self, field: &str) -> Result<Option<u64>, InputError> {
+        match self.0.get(field) {
+            None => Ok(None),
+            Some(value) => value.as_u64().map(Some).ok_or_else(|| {
+                bad(format!("{field} must be a whole number from 0 to 18446744073709551615"))
+            }),
+        }
+    }
+
+    /// The conversation a `kind` of request names: `room`, or the person in `person` (`to`,
+    /// `dm`); one of them, not both.
+    fn conversation(&self, kind: &str, person: &str) -> Result<Conversation, InputError> {
+        match (self.person(person)?, self.0.contains_key("room")) {
+            (Some(_), true) => {
+                Err(bad(format!("{kind} names a room or a person ({person}), not both")))
+            }
+            (Some(with), false) => Ok(Conversation::With(with)),
+            (None, _) => match self.room()? {
+                Some(room) => Ok(Conversation::Room(room)),
+                None => Err(bad(format!("{kind} needs room (or {person})"))),
+            },
+        }
+    }
+
     /// `since` and `epoch`: where a subscription resumes. `epoch` is checked even without
     /// `since`, which it only qualifies.
     fn resume(&self) -> Result<Option<Resume>, InputError> {
@@ -289,7 +383,7 @@ fn bad(why: impl Into<String>) -> InputError {
 const JSON_SPACE: [char; 4] = [' ', '\t', '\n', '\r'];
 
 /// The `bad_request` message for a `type` that is none of the requests.
-const UNKNOWN_TYPE: &str = r#"expected {"type":"message","text":"…"} (or subscribe, unsubscribe, typing, rooms, rename, inspect, ping_me) or plain text"#;
+const UNKNOWN_TYPE: &str = r#"expected {"type":"message","text":"…"} (or edit, delete, react, read, subscribe, unsubscribe, typing, rooms, rename, inspect, ping_me) or plain text"#;
 
 fn message_text(text: &str) -> Result<String, InputError> {
     let trimmed = text.trim();

@@ -128,6 +128,9 @@ pub struct Config {
     /// `NAME_RESERVE_SECS`: how long a nickname stays with its session after the session's last
     /// connection closed (then the name is free and the session forgotten). Default 3600.
     pub name_reserve: Duration,
+    /// `EDIT_WINDOW_SECS`: how long after sending a message its author may edit it (zero: as
+    /// long as it is kept). Default 0.
+    pub edit_window: Duration,
     /// `MAX_RESERVED_NAMES`: offline sessions kept at most. Past it, sessions that never did
     /// anything are forgotten (the newest first); a used one keeps its name for its whole
     /// `NAME_RESERVE_SECS`, and while they fill the table new sessions are refused. Default 100000.
@@ -193,6 +196,7 @@ impl Default for Config {
             max_rooms_per_connection: 16,
             max_rooms: 10_000,
             name_reserve: Duration::from_secs(3600),
+            edit_window: Duration::ZERO,
             max_reserved_names: 100_000,
             max_connections_per_address: 256,
             max_handshakes_per_address: 16,
@@ -285,6 +289,9 @@ impl Config {
         env.parse("NAME_RESERVE_SECS", &mut c.name_reserve, |v| {
             v.parse().ok().filter(|&n| n <= 30 * 86_400).map(Duration::from_secs)
         })?;
+        env.parse("EDIT_WINDOW_SECS", &mut c.edit_window, |v| {
+            v.parse().ok().filter(|&n| n <= 365 * 86_400).map(Duration::from_secs)
+        })?;
         env.parse("MAX_RESERVED_NAMES", &mut c.max_reserved_names, |v| positive(v, 1 << 24))?;
         env.parse("MAX_CONNECTIONS_PER_ADDRESS", &mut c.max_connections_per_address, |v| {
             positive(v, 1 << 20)
@@ -371,6 +378,7 @@ fn expected(var: &str) -> &'static str {
             "a whole number of seconds from 1 to 86400"
         }
         "DRAIN_SECS" => "a whole number of seconds from 0 to 3600",
+        "EDIT_WINDOW_SECS" => "a whole number of seconds from 0 (no limit) to 31536000",
         "KEEP_ALIVE_TIMEOUT_SECS" => "a whole number of seconds from 1 to 3600",
         "KEEP_ALIVE_REQUESTS" => "a whole number from 1 to 100000",
         "TLS_CERT" | "TLS_KEY" => "a file path",

@@ -74,8 +74,8 @@ mod tests {
 
     fn dm(from: u8, to: u8) -> Entry {
         let place = Place::Direct { to: "bob".into(), to_user: user(to) };
-        let (name, text, ts) = ("alice".into(), "psst".into(), "t".into());
-        Entry::Message(Arc::new(Chat { place, id: 1, user: user(from), name, text, ts }))
+        let (name, body, ts) = ("alice".into(), crate::chat::entry::Body::text("psst"), "t".into());
+        Entry::Message(Arc::new(Chat { place, id: 1, user: user(from), name, ts, body }))
     }
 
     #[test]

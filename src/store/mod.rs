@@ -23,31 +23,26 @@
 //! # Privacy
 //! The folder holds private messages: it is made `0700` and its files `0600` ([`folder`]).
 
-use std::borrow::Cow;
 use std::io;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
-use serde::{Deserialize, Serialize};
 
 use crate::chat::history::new_epoch;
-use crate::chat::identity::Pair;
-use crate::chat::journal::{Entry, Journal, Thread};
-use crate::chat::protocol::{Chat, Place};
-use crate::chat::room::RoomName;
-use crate::chat::session::UserId;
+use crate::chat::journal::{Entry, Journal};
 
 pub mod crc;
 mod folder;
 mod forgotten;
 pub mod append_log;
 mod record;
+mod entries;
 mod recovery;
 
 use self::append_log::Log;
 pub use self::append_log::OpenError;
+use self::entries::{decode, encode};
 use self::forgotten::Correspondents;
 use self::recovery::Repair;
 
@@ -291,124 +286,14 @@ const FORGOTTEN_COMPACTION_GAP: Duration = Duration::from_secs(60);
 /// over and over).
 pub const MIN_GROWTH: u64 = 4 << 20;
 
-/// An [`Entry`] as JSON: the record's payload.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-enum Record<'a> {
-    Epoch {
-        epoch: Cow<'a, str>,
-    },
-    /// A history starts: a room's (`room`) or a private conversation's (`users`, the pair).
-    Start {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        room: Option<Cow<'a, str>>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        users: Option<[Cow<'a, str>; 2]>,
-        first: u64,
-        last: u64,
-    },
-    Chat {
-        room: Cow<'a, str>,
-        id: u64,
-        user: Cow<'a, str>,
-        name: Cow<'a, str>,
-        text: Cow<'a, str>,
-        ts: Cow<'a, str>,
-    },
-    Dm {
-        id: u64,
-        user: Cow<'a, str>,
-        name: Cow<'a, str>,
-        to_user: Cow<'a, str>,
-        to: Cow<'a, str>,
-        text: Cow<'a, str>,
-        ts: Cow<'a, str>,
-    },
-    Session {
-        user: Cow<'a, str>,
-        name: Cow<'a, str>,
-    },
-    Forget {
-        user: Cow<'a, str>,
-    },
-    /// Rooms made from now on start their ids above `last`.
-    #[serde(rename = "ids_above")]
-    IdsAbove {
-        last: u64,
-    },
-}
-
-fn encode(entry: &Entry) -> Vec<u8> {
-    // Borrowed where it can be: this runs for every message, on the broadcaster's thread.
-    let record = match entry {
-        Entry::Epoch(epoch) => Record::Epoch { epoch: epoch.into() },
-        Entry::Start { thread, first, last } => {
-            let (room, users) = match thread {
-                Thread::Room(room) => (Some(room.as_str().into()), None),
-                Thread::Direct(pair) => {
-                    let (a, b) = pair.users();
-                    (None, Some([a.to_text().into(), b.to_text().into()]))
-                }
-            };
-            Record::Start { room, users, first: *first, last: *last }
-        }
-        Entry::Message(chat) => {
-            let Chat { place, id, user, name, text, ts } = &**chat;
-            let (id, user) = (*id, user.to_text().into());
-            let (name, text, ts) = (name.into(), text.into(), ts.into());
-            match place {
-                Place::Room(room) => {
-                    Record::Chat { room: room.as_str().into(), id, user, name, text, ts }
-                }
-                Place::Direct { to, to_user } => {
-                    let (to, to_user) = (to.into(), to_user.to_text().into());
-                    Record::Dm { id, user, name, to_user, to, text, ts }
-                }
-            }
-        }
-        Entry::Session { user, name } => {
-            Record::Session { user: user.to_text().into(), name: name.into() }
-        }
-        Entry::Forget(user) => Record::Forget { user: user.to_text().into() },
-        Entry::IdsAbove(last) => Record::IdsAbove { last: *last },
-    };
-    serde_json::to_vec(&record).expect("records are plain JSON")
-}
-
-/// The entry a record holds; `None` for one this server cannot read.
-fn decode(payload: &[u8]) -> Option<Entry> {
-    let user = |text: &str| UserId::parse(text);
-    Some(match serde_json::from_slice(payload).ok()? {
-        Record::Epoch { epoch } => Entry::Epoch(epoch.into_owned()),
-        Record::Start { room: Some(room), users: None, first, last } => {
-            Entry::Start { thread: Thread::Room(RoomName::parse(&room)?), first, last }
-        }
-        Record::Start { room: None, users: Some([a, b]), first, last } => {
-            let pair = Pair::new(user(&a)?, user(&b)?);
-            Entry::Start { thread: Thread::Direct(pair), first, last }
-        }
-        Record::Start { .. } => return None,
-        Record::Chat { room, id, user: sender, name, text, ts } => {
-            let place = Place::Room(RoomName::parse(&room)?);
-            let (name, text, ts) = (name.into_owned(), text.into_owned(), ts.into_owned());
-            Entry::Message(Arc::new(Chat { place, id, user: user(&sender)?, name, text, ts }))
-        }
-        Record::Dm { id, user: sender, name, to_user, to, text, ts } => {
-            let place = Place::Direct { to: to.into_owned(), to_user: user(&to_user)? };
-            let (name, text, ts) = (name.into_owned(), text.into_owned(), ts.into_owned());
-            Entry::Message(Arc::new(Chat { place, id, user: user(&sender)?, name, text, ts }))
-        }
-        Record::Session { user: id, name } => {
-            Entry::Session { user: user(&id)?, name: name.into_owned() }
-        }
-        Record::Forget { user: id } => Entry::Forget(user(&id)?),
-        Record::IdsAbove { last } => Entry::IdsAbove(last),
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::chat::protocol::{Body, Chat, Place};
+    use crate::chat::room::RoomName;
+    use crate::chat::session::UserId;
 
     fn dir(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("wschat-store-{}-{name}", std::process::id()));
@@ -432,39 +317,8 @@ mod tests {
 
     fn chat(room: &str, id: u64) -> Entry {
         let place = Place::Room(RoomName::parse(room).unwrap());
-        let (name, text, ts) = ("alice".into(), format!("m{id}"), "t".into());
-        Entry::Message(Arc::new(Chat { place, id, user: user(1), name, text, ts }))
-    }
-
-    #[test]
-    fn every_entry_reads_back_as_it_was_written() {
-        let pair = Pair::new(user(1), user(2));
-        let dm = Chat {
-            place: Place::Direct { to: "bob".into(), to_user: user(2) },
-            id: 4,
-            user: user(1),
-            name: "alice".into(),
-            text: "psst \"quoted\" ✓".into(),
-            ts: "2026-12-01T10:00:00.000Z".into(),
-        };
-        let entries = vec![
-            Entry::Start {
-                thread: Thread::Room(RoomName::parse("general").unwrap()),
-                first: 1,
-                last: 0,
-            },
-            chat("general", 1),
-            Entry::Start { thread: Thread::Direct(pair), first: 3, last: 9 },
-            Entry::Message(Arc::new(dm)),
-            Entry::Session { user: user(1), name: "Alice".into() },
-            Entry::Forget(user(2)),
-            Entry::IdsAbove(41),
-        ];
-        for entry in entries {
-            assert_eq!(decode(&encode(&entry)), Some(entry));
-        }
-        assert_eq!(decode(br#"{"kind":"later","x":1}"#), None);
-        assert_eq!(decode(br#"{"kind":"chat","room":"No Room","id":1}"#), None);
+        let (name, body, ts) = ("alice".into(), Body::text(format!("m{id}")), "t".into());
+        Entry::Message(Arc::new(Chat { place, id, user: user(1), name, ts, body }))
     }
 
     #[test]
@@ -506,8 +360,8 @@ mod tests {
         let mut store = Store::open(&dir, false).unwrap().store;
         let dm = |from: u8, to: u8| {
             let place = Place::Direct { to: "bob".into(), to_user: user(to) };
-            let (name, text, ts) = ("alice".into(), "psst".into(), "t".into());
-            Entry::Message(Arc::new(Chat { place, id: 1, user: user(from), name, text, ts }))
+            let (name, body, ts) = ("alice".into(), Body::text("psst"), "t".into());
+            Entry::Message(Arc::new(Chat { place, id: 1, user: user(from), name, ts, body }))
         };
         store.write(dm(1, 2));
         store.write(dm(1, 3));

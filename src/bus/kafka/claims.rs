@@ -53,6 +53,12 @@ impl KafkaBus {
     }
 }
 
+impl KafkaBus {
+    /// Session `user` read up to `id` at `at` (connection `conn` here moved the marker).
+    /// PENDING (issue 27): the `read` record on the claims topic and its consumer.
+    pub fn read(&self, _user: UserId, _at: &crate::chat::identity::ReadAt, _id: u64, _conn: u64) {}
+}
+
 /// Reads the claims topic forever, handing claims and releases to the broadcaster.
 pub async fn consume(
     client: PartitionClient,

@@ -32,10 +32,10 @@ use super::KafkaBus;
 use super::consume::{CHAT_WAIT, fetch, hand_over};
 use super::dedup::{Dedup, Uid};
 use super::produce::{Kind, Lane};
-use super::record::{Record, decode, to_json};
+use super::record::{Change, Record, decode, to_json};
 use crate::chat::identity::Pair;
 use crate::chat::inbox::{Event, Inbox, Said, Source};
-use crate::chat::protocol::{Chat, Place};
+use crate::chat::protocol::{Body, Chat, Place};
 use crate::chat::room::{RoomName, partition};
 use crate::chat::session::UserId;
 use crate::metrics::Metrics;
@@ -45,15 +45,38 @@ impl KafkaBus {
     /// Produces a chat message to its room's partition; a failure reaches `sender` as a
     /// `not_delivered` error event.
     pub fn publish(&self, room: &RoomName, said: Said, sender: &Arc<Outbound>) {
-        let Said { user, name, text, ts } = said;
-        let record = Record::Chat {
-            room: Some(room.to_string()),
-            user: Some(user.to_text()),
-            name,
-            text,
-            ts,
-            instance: self.instance.clone(),
-            uid: Some(self.next_uid()),
+        let Said { user, name, body, ts } = said;
+        let (instance, uid) = (self.instance.clone(), self.next_uid());
+        let record = match *body {
+            Body::Message { text, reply_to } => Record::Chat {
+                room: Some(room.to_string()),
+                user: Some(user.to_text()),
+                name,
+                text,
+                ts,
+                instance,
+                uid: Some(uid),
+                reply_to,
+            },
+            change => {
+                let (room, to_user, to) = (Some(room.to_string()), None, None);
+                let (user, name) = (user.to_text(), name);
+                let fields = Change {
+                    room,
+                    to_user,
+                    to,
+                    target: 0,
+                    user,
+                    name,
+                    text: None,
+                    emoji: None,
+                    on: None,
+                    ts,
+                    instance,
+                    uid,
+                };
+                change_record(fields, change)
+            }
         };
         let lane = Lane::Chat(partition(room.as_str(), self.partitions));
         let kind = Kind::Chat { sender: sender.clone(), room: Some(room.clone()) };
@@ -64,15 +87,36 @@ impl KafkaBus {
     /// as a `not_delivered` error event.
     pub fn direct(&self, chat: &Chat, sender: &Arc<Outbound>) {
         let Place::Direct { to, to_user } = &chat.place else { return };
-        let record = Record::Dm {
-            user: chat.user.to_text(),
-            name: chat.name.clone(),
-            to_user: to_user.to_text(),
-            to: to.clone(),
-            text: chat.text.clone(),
-            ts: chat.ts.clone(),
-            instance: self.instance.clone(),
-            uid: self.next_uid(),
+        let (instance, uid) = (self.instance.clone(), self.next_uid());
+        let record = match &chat.body {
+            Body::Message { text, reply_to } => Record::Dm {
+                user: chat.user.to_text(),
+                name: chat.name.clone(),
+                to_user: to_user.to_text(),
+                to: to.clone(),
+                text: text.clone(),
+                ts: chat.ts.clone(),
+                instance,
+                uid,
+                reply_to: *reply_to,
+            },
+            change => {
+                let fields = Change {
+                    room: None,
+                    to_user: Some(to_user.to_text()),
+                    to: Some(to.clone()),
+                    target: 0,
+                    user: chat.user.to_text(),
+                    name: chat.name.clone(),
+                    text: None,
+                    emoji: None,
+                    on: None,
+                    ts: chat.ts.clone(),
+                    instance,
+                    uid,
+                };
+                change_record(fields, change.clone())
+            }
         };
         let key = Pair::new(chat.user, *to_user).key();
         let lane = Lane::Chat(partition(&key, self.partitions));
@@ -84,6 +128,32 @@ impl KafkaBus {
     fn next_uid(&self) -> Uid {
         [self.producer, self.next_seq.fetch_add(1, Ordering::Relaxed)]
     }
+}
+
+/// The record of a change: `fields` with the change's own (its target, text, emoji).
+fn change_record(mut fields: Change, change: Body) -> Record {
+    fields.target = change.target().unwrap_or(0);
+    match change {
+        Body::Edit { text, .. } => {
+            fields.text = Some(text);
+            Record::Edit(fields)
+        }
+        Body::React { emoji, on, .. } => {
+            (fields.emoji, fields.on) = (Some(emoji), Some(on));
+            Record::React(fields)
+        }
+        _ => Record::Delete(fields),
+    }
+}
+
+/// The body a change record carries; `None` when a field it needs is missing.
+fn change_body(record: &Record) -> Option<Body> {
+    Some(match record {
+        Record::Edit(c) => Body::Edit { target: c.target, text: c.text.clone()? },
+        Record::Delete(c) => Body::Delete { target: c.target },
+        Record::React(c) => Body::React { target: c.target, emoji: c.emoji.clone()?, on: c.on? },
+        _ => return None,
+    })
 }
 
 /// Where a chat partition's consumer starts, and from which offset its records are delivered.
@@ -142,6 +212,7 @@ impl ChatRecords {
         let uid = match &record {
             Record::Chat { uid, .. } => *uid,
             Record::Dm { uid, .. } => Some(*uid),
+            Record::Edit(c) | Record::Delete(c) | Record::React(c) => Some(c.uid),
             _ => return None,
         };
         let first = uid.is_none_or(|uid| self.dedup.first_time(offset, uid));
@@ -150,16 +221,50 @@ impl ChatRecords {
         }
         let id = u64::try_from(offset).ok()?;
         match record {
-            Record::Chat { room, user, name, text, ts, .. } => {
+            Record::Chat { room, user, name, text, ts, reply_to, .. } => {
                 let room = self.room(offset, room.as_deref())?;
                 let user = user.as_deref().and_then(UserId::parse).unwrap_or(UserId::NOBODY);
+                let body = Box::new(Body::Message { text, reply_to });
                 Some(Event::Chat {
                     from: Source::Bus { id },
                     room,
-                    said: Said { user, name, text, ts },
+                    said: Said { user, name, body, ts },
                 })
             }
-            Record::Dm { user, name, to_user, to, text, ts, .. } => {
+            Record::Edit(_) | Record::Delete(_) | Record::React(_) => {
+                let Some(body) = change_body(&record) else {
+                    warn!("kafka: skipping record {offset}: a change without its fields");
+                    return None;
+                };
+                let (Record::Edit(c) | Record::Delete(c) | Record::React(c)) = record else {
+                    return None;
+                };
+                let Some(user) = UserId::parse(&c.user) else {
+                    warn!("kafka: skipping record {offset}: a change without a user id");
+                    return None;
+                };
+                if let Some(room) = c.room {
+                    let room = self.room(offset, Some(&room))?;
+                    let said = Said { user, name: c.name, body: Box::new(body), ts: c.ts };
+                    return Some(Event::Chat { from: Source::Bus { id }, room, said });
+                }
+                let (Some(to_user), Some(to)) =
+                    (c.to_user.as_deref().and_then(UserId::parse), c.to)
+                else {
+                    warn!(
+                        "kafka: skipping record {offset}: a change with no room and no recipient"
+                    );
+                    return None;
+                };
+                if !self.carries(&Pair::new(user, to_user).key()) {
+                    warn!("kafka: skipping record {offset}: a private change of another partition");
+                    return None;
+                }
+                let place = Place::Direct { to, to_user };
+                let chat = Chat { place, id, user, name: c.name, ts: c.ts, body };
+                Some(Event::DirectRecord { id, chat: Box::new(chat) })
+            }
+            Record::Dm { user, name, to_user, to, text, ts, reply_to, .. } => {
                 let (Some(user), Some(to_user)) = (UserId::parse(&user), UserId::parse(&to_user))
                 else {
                     warn!("kafka: skipping record {offset}: a private message without user ids");
@@ -172,7 +277,8 @@ impl ChatRecords {
                     return None;
                 }
                 let place = Place::Direct { to, to_user };
-                let chat = Chat { place, id, user, name, text, ts };
+                let body = Body::Message { text, reply_to };
+                let chat = Chat { place, id, user, name, ts, body };
                 Some(Event::DirectRecord { id, chat: Box::new(chat) })
             }
             _ => None,
@@ -215,7 +321,7 @@ mod tests {
     fn chat_in(room: Option<&str>, text: &str, uid: Option<[u64; 2]>) -> Record {
         let (name, ts, instance) = ("alice".into(), "t".into(), "ws1".into());
         let (room, user) = (room.map(String::from), None);
-        Record::Chat { room, user, name, text: text.into(), ts, instance, uid }
+        Record::Chat { room, user, name, text: text.into(), ts, instance, uid, reply_to: None }
     }
 
     /// The consumer of partition 3 of 8, `general`'s (see `chat/room.rs`).
@@ -226,7 +332,9 @@ mod tests {
 
     fn delivered(records: &mut ChatRecords, offset: i64, record: Record) -> Option<(u64, String)> {
         match records.event(offset, record)? {
-            Event::Chat { from: Source::Bus { id }, said, .. } => Some((id, said.text)),
+            Event::Chat { from: Source::Bus { id }, said, .. } => {
+                Some((id, said.body.words().unwrap_or_default().to_string()))
+            }
             _ => None,
         }
     }

@@ -144,7 +144,7 @@ mod tests {
         let said = |name: &str, text: &str| Said {
             user: UserId::NOBODY,
             name: name.into(),
-            text: text.into(),
+            body: Box::new(crate::chat::entry::Body::text(text)),
             ts: "t".into(),
         };
         bus.publish(&room("general"), said("alice", "hi"), &sender);

@@ -127,6 +127,7 @@ impl PresenceRecords {
                 Some(Event::Typing { room, user, name, from })
             }
             Record::Epoch { .. } | Record::Chat { .. } | Record::Dm { .. } => None,
+            Record::Edit(_) | Record::Delete(_) | Record::React(_) => None,
             Record::Claim { .. } | Record::Release { .. } => None,
         }
     }

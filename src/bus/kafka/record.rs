@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `epoch` | the chat topic, first record of a partition | `history.rs` |
 //! | `chat`, `dm` | the chat topic, the conversation's partition | `messages.rs` |
+//! | `edit`, `delete`, `react` | the chat topic, the conversation's partition | `messages.rs` |
 //! | `roster`, `typing` | `<topic>.presence` | `presence.rs` |
 //! | `claim`, `release` | `<topic>.claims` | `claims.rs` |
 //!
@@ -42,6 +43,9 @@ pub enum Record {
         instance: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         uid: Option<Uid>,
+        /// The message it answers (an id of the same room).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<u64>,
     },
     /// The nicknames online on one instance, per room, at a time in milliseconds since 1970:
     /// `"rooms":{"general":["alice"]}`, and the sessions connected to it by public id:
@@ -74,7 +78,16 @@ pub enum Record {
         ts: String,
         instance: String,
         uid: Uid,
+        /// The message it answers (an id of the same conversation).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<u64>,
     },
+    /// An edit of message `target` (in the target's partition; its id is its offset).
+    Edit(Change),
+    /// A deletion of message `target`.
+    Delete(Change),
+    /// A reaction to message `target`, given or taken back.
+    React(Change),
     /// `name` is typing in `room`, on connection `conn` of `instance`, at `at` (ms since 1970).
     Typing {
         instance: String,
@@ -85,6 +98,30 @@ pub enum Record {
         name: String,
         at: u64,
     },
+}
+
+/// A change to message `target`, said by session `user` (`name`): in `room`, or privately to
+/// session `to_user` (`to`). An edit carries `text`, a reaction `emoji` and `on`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Change {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    pub target: u64,
+    pub user: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<bool>,
+    pub ts: String,
+    pub instance: String,
+    pub uid: Uid,
 }
 
 /// A record as the bytes of its JSON.
@@ -119,6 +156,7 @@ mod tests {
             ts: "t".into(),
             instance: "ws1".into(),
             uid: Some([7, 42]),
+            reply_to: None,
         };
         assert_eq!(
             json(&chat),

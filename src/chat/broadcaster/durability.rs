@@ -20,6 +20,7 @@ use log::error;
 use super::Broadcaster;
 use super::round::Round;
 use crate::chat::history::History;
+use crate::chat::identity::{Pair, ReadAt};
 use crate::chat::inbox::Source;
 use crate::chat::journal::{self, Entry, Journal, Thread};
 use crate::chat::protocol::{Chat, Place, ServerEvent};
@@ -111,6 +112,16 @@ impl Broadcaster {
                         history.restore(chat);
                     }
                 }
+                Entry::Read { user, thread, id } => {
+                    let at = match thread {
+                        Thread::Room(room) => ReadAt::Room(room),
+                        Thread::Direct(pair) => {
+                            let (a, b) = pair.users();
+                            ReadAt::Peer(if a == user { b } else { a })
+                        }
+                    };
+                    self.identities.mark_read_up_to(user, at, id);
+                }
                 Entry::Session { user, name } => self.identities.restore(user, &name, now),
                 Entry::Forget(user) => self.identities.restore_forget(user),
             }
@@ -160,6 +171,7 @@ impl Broadcaster {
                         room,
                         to,
                         name: None,
+                        id: None,
                     };
                     self.tell(round, slot, &event);
                 }
@@ -187,6 +199,14 @@ impl Broadcaster {
         }
         let sessions = self.identities.sessions();
         entries.extend(sessions.map(|(user, name)| Entry::Session { user, name: name.into() }));
+        let markers = self.identities.read_markers().map(|(user, at, id)| {
+            let thread = match at {
+                ReadAt::Room(room) => Thread::Room(room.clone()),
+                ReadAt::Peer(peer) => Thread::Direct(Pair::new(user, *peer)),
+            };
+            Entry::Read { user, thread, id }
+        });
+        entries.extend(markers.collect::<Vec<_>>());
         let rooms = self.hub.histories().map(|(room, h)| (Thread::Room(room.clone()), h));
         let conversations = self.identities.conversations().map(|(p, h)| (Thread::Direct(*p), h));
         for (thread, history) in rooms.chain(conversations) {
@@ -224,6 +244,7 @@ impl Broadcaster {
 mod tests {
     use super::*;
     use crate::chat::broadcaster::tests::{broadcaster, general};
+    use crate::chat::entry::Body;
     use crate::chat::inbox::Inbox;
     use crate::chat::session::UserId;
 
@@ -234,8 +255,8 @@ mod tests {
         let room = general();
         let message = |id: u64| {
             let place = Place::Room(room.clone());
-            let (name, text, ts) = ("a".to_string(), format!("m{id}"), "t".to_string());
-            Entry::Message(Arc::new(Chat { place, id, user: UserId::NOBODY, name, text, ts }))
+            let (name, body, ts) = ("a".to_string(), Body::text(format!("m{id}")), "t".to_string());
+            Entry::Message(Arc::new(Chat { place, id, user: UserId::NOBODY, name, ts, body }))
         };
         let start = |first, last| Entry::Start { thread: Thread::Room(room.clone()), first, last };
         let mut entries = vec![start(1, 0)];

@@ -28,6 +28,8 @@ pub struct Limits {
     pub default_room: RoomName,
     /// For `hello`: `MAX_ROOMS_PER_CONNECTION`.
     pub max_rooms_per_connection: usize,
+    /// `EDIT_WINDOW_SECS` (zero: no limit).
+    pub edit_window: Duration,
     /// `MAX_CONVERSATIONS_PER_SESSION`.
     pub max_conversations: usize,
     /// `COMPRESSION_MIN_BYTES` and `COMPRESSION_MAX_BYTES_PER_SEC`.
@@ -48,6 +50,7 @@ impl Limits {
             rate_limit_per_sec: config.rate_limit_per_sec,
             default_room: config.default_room.clone(),
             max_rooms_per_connection: config.max_rooms_per_connection,
+            edit_window: config.edit_window,
             max_conversations: config.max_conversations_per_session,
             compression: Settings {
                 min_bytes: config.compression_min_bytes,

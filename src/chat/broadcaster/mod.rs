@@ -43,6 +43,8 @@
 //! - [`delivery`]: one `send` per client, retries of backlogs, closing slow clients, shutdown;
 //! - [`rooms`]: entering and leaving rooms, room messages, typing, the list of rooms;
 //! - [`private`]: private messages and conversations;
+//! - [`changes`]: edits, deletions, reactions and replies, checked before they are numbered;
+//!   read markers;
 //! - [`names`]: arrivals and departures, sessions, nicknames and renames (claims and releases
 //!   across instances);
 //! - [`rosters`]: who is in each room, told to the room (`users`, `join`, `leave`, `presence`),
@@ -70,6 +72,7 @@ use crate::chat::presence::{Announce, Presence};
 use crate::chat::room::RoomName;
 use crate::metrics::Metrics;
 
+mod changes;
 mod delivery;
 mod durability;
 mod limits;
@@ -193,6 +196,9 @@ impl Broadcaster {
                 self.typing(&room, user, &name, from, round)
             }
             Event::ListRooms { id } => self.list_rooms(id, round),
+            // changes.rs
+            Event::Amend(amend) => self.amend(*amend, round),
+            Event::Read { conn, at, id } => self.read(conn, at, id, round),
             // private.rs
             Event::SubscribeDirect { id, with, resume } => {
                 self.subscribe_direct(id, &with, resume, round);
@@ -230,7 +236,8 @@ pub(super) mod tests {
 
     fn said(text: &str) -> Said {
         let (name, ts) = ("a".to_string(), "t".to_string());
-        Said { user: UserId::NOBODY, name, text: text.into(), ts }
+        let body = Box::new(crate::chat::entry::Body::text(text));
+        Said { user: UserId::NOBODY, name, body, ts }
     }
 
     pub(in crate::chat::broadcaster) fn broadcaster(mailbox: Mailbox) -> Broadcaster {
@@ -244,6 +251,7 @@ pub(super) mod tests {
             rate_limit_per_sec: 10,
             default_room: general(),
             max_rooms_per_connection: 4,
+            edit_window: Duration::ZERO,
             max_conversations: 10,
             compression: crate::ws::deflate::Settings {
                 min_bytes: 128,

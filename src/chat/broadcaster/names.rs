@@ -106,6 +106,7 @@ impl Broadcaster {
                     room: None,
                     to: None,
                     name: Some(&name),
+                    id: None,
                 };
                 self.tell(round, slot, &taken);
             }

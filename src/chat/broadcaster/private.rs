@@ -17,9 +17,9 @@ use super::round::Round;
 use crate::chat::allowance::{self, Refusal};
 use crate::chat::history::Resume;
 use crate::chat::hub::Slot;
-use crate::chat::identity::Pair;
+use crate::chat::identity::{Pair, ReadAt};
 use crate::chat::inbox::Source;
-use crate::chat::protocol::{Chat, NO_SUCH_USER, Place, ServerEvent};
+use crate::chat::protocol::{Body, Chat, NO_SUCH_USER, Place, ServerEvent};
 
 impl Broadcaster {
     /// The private conversation of client `id` with whoever holds `with`: its history (after
@@ -48,14 +48,15 @@ impl Broadcaster {
                 &empty
             }
         };
-        let (messages, complete) = history.replay(resume.as_ref());
+        let (messages, complete) = history.page(resume.as_ref());
         let event = ServerEvent::History {
             room: None,
             dm: self.identities.name(peer),
             user: Some(peer),
             epoch: history.epoch(),
-            messages: messages.into_iter().map(|c| ServerEvent::Message(c)).collect(),
+            messages,
             complete,
+            read: self.identities.read_marker(user, &ReadAt::Peer(peer)),
         };
         self.tell(round, slot, &event);
         self.identities.mark_read(user, peer);
@@ -85,12 +86,20 @@ impl Broadcaster {
             allowance::private_message(&self.identities, per_address, most, sender, to_user);
         if let Err(Refusal { code, message, reason }) = allowed {
             self.metrics.limited(reason);
-            let event = ServerEvent::Error { code, message, room: None, to: Some(to), name: None };
+            let event = ServerEvent::Error {
+                code,
+                message,
+                room: None,
+                to: Some(to),
+                name: None,
+                id: None,
+            };
             return self.tell(round, slot, &event);
         }
         let to = self.identities.name(to_user).unwrap_or(to).to_string();
         let name = client.name.clone();
-        let chat = Chat { place: Place::Direct { to, to_user }, id: 0, user, name, text, ts };
+        let (place, body) = (Place::Direct { to, to_user }, Body::text(text));
+        let chat = Chat { place, id: 0, user, name, ts, body };
         match &self.others {
             Some(others) => others.direct(&chat, &client.outbound),
             None => self.deliver_direct(Source::Here { conn: from }, chat, round),
@@ -103,7 +112,9 @@ impl Broadcaster {
         let Place::Direct { to_user, .. } = chat.place else { return };
         self.identities.mark_used(chat.user);
         self.identities.mark_used(to_user);
-        self.identities.note_written(chat.user, to_user);
+        if chat.body.is_message() {
+            self.identities.note_written(chat.user, to_user);
+        }
         let pair = Pair::new(chat.user, to_user);
         let hub = &self.hub;
         let history = self.identities.conversation(pair, || hub.new_history(&pair.key()));
@@ -113,7 +124,7 @@ impl Broadcaster {
             Source::Here { .. } => history.next_id(),
         };
         let chat = Arc::new(chat);
-        let index = round.frame(&ServerEvent::Message(&chat));
+        let index = round.frame(&ServerEvent::Entry(&chat));
         match self.durability.journals(from) {
             Some(conn) => self.durability.write_message(history, chat.clone(), index, conn),
             None => history.push(chat.clone()),
@@ -126,19 +137,20 @@ impl Broadcaster {
                 round.add(slot, index);
             }
         }
-        if !self.identities.is_online(to_user) {
+        if chat.body.is_message() && !self.identities.is_online(to_user) {
             self.identities.note_unread(to_user, chat.user);
         }
     }
 
     /// Tells the connection in `slot` that nobody holds the nickname `to`.
-    fn no_such_user(&self, round: &mut Round, slot: Slot, to: &str) {
+    pub(super) fn no_such_user(&self, round: &mut Round, slot: Slot, to: &str) {
         let event = ServerEvent::Error {
             code: "no_such_user",
             message: NO_SUCH_USER,
             room: None,
             to: Some(to),
             name: None,
+            id: None,
         };
         self.tell(round, slot, &event);
     }

@@ -12,6 +12,7 @@ use super::Broadcaster;
 use super::round::{Except, Round};
 use crate::chat::history::Resume;
 use crate::chat::hub::Entered;
+use crate::chat::identity::ReadAt;
 use crate::chat::inbox::{Said, Source};
 use crate::chat::protocol::{Chat, MAX_LISTED_ROOMS, Place, RoomCount, ServerEvent};
 use crate::chat::room::RoomName;
@@ -31,14 +32,17 @@ impl Broadcaster {
         self.commit(round);
         let Some((slot, entered)) = self.hub.subscribe(id, &room) else { return };
         let history = &self.hub.room(&room).expect("it has a member").history;
-        let (messages, complete) = history.replay(resume.as_ref());
+        let (messages, complete) = history.page(resume.as_ref());
+        let user = self.hub.client(slot).expect("just subscribed").user;
+        let read = self.identities.read_marker(user, &ReadAt::Room(room.clone()));
         let history = ServerEvent::History {
             room: Some(room.as_str()),
             dm: None,
             user: None,
             epoch: history.epoch(),
-            messages: messages.into_iter().map(|c| ServerEvent::Message(c)).collect(),
+            messages,
             complete,
+            read,
         };
         self.tell(round, slot, &history);
         if entered == Entered::New(true) {
@@ -73,15 +77,16 @@ impl Broadcaster {
             Source::Bus { id } => id,
             Source::Here { .. } => history.next_id(),
         };
-        let Said { user, name, text, ts } = said;
+        let Said { user, name, body, ts } = said;
         self.identities.mark_used(user);
-        let chat = Arc::new(Chat { place: Place::Room(room.clone()), id, user, name, text, ts });
+        let (place, body) = (Place::Room(room.clone()), *body);
+        let chat = Arc::new(Chat { place, id, user, name, ts, body });
         let Some(conn) = self.durability.journals(from) else {
             history.push(chat.clone());
-            self.to_room(round, &room, &ServerEvent::Message(&chat), Except::Nobody);
+            self.to_room(round, &room, &ServerEvent::Entry(&chat), Except::Nobody);
             return;
         };
-        let frame = round.frame(&ServerEvent::Message(&chat));
+        let frame = round.frame(&ServerEvent::Entry(&chat));
         self.durability.write_message(history, chat, frame, conn);
         self.to_room_frame(round, &room, frame, Except::Nobody);
     }

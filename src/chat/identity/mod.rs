@@ -15,6 +15,7 @@
 //!   pressure forgets. Enough to understand a single server.
 //! - [`conversations`]: private conversations, owned by the pair of sessions, and the unread
 //!   counts of sessions without a connection.
+//! - [`markers`]: how far each session has read, per room and conversation (read markers).
 //! - [`cluster`]: how the instances of one deployment agree on names over Kafka (claims,
 //!   releases, rosters). A single-instance reader can skip it.
 //! - [`handoff`]: not part of the table: how a connection's own thread waits for the broadcaster
@@ -29,6 +30,7 @@ use crate::chat::session::UserId;
 mod cluster;
 mod conversations;
 mod handoff;
+mod markers;
 mod names;
 
 use cluster::Cluster;
@@ -36,6 +38,7 @@ use cluster::Cluster;
 pub use cluster::{Claim, NameChanges};
 pub use conversations::Pair;
 pub use handoff::{IdentityPromise, NameTag, Unsettled};
+pub use markers::{MAX_READ_MARKERS, ReadAt};
 pub use names::{COUNTED_SUFFIXES, Hello, Presented, Renamed, fold};
 
 /// The sessions, their names and their conversations.
@@ -80,6 +83,9 @@ struct User {
     /// It spoke, renamed, sent or was sent a private message, or came back: pressure never
     /// forgets it before its reserve ends.
     used: bool,
+    /// How far it has read, per room and conversation, the least recently moved first
+    /// (`markers.rs`).
+    read: Vec<(ReadAt, u64)>,
 }
 
 impl Identities {
@@ -143,6 +149,7 @@ impl User {
             unread: BTreeMap::new(),
             peers: BTreeSet::new(),
             used: false,
+            read: Vec::new(),
         }
     }
 }
