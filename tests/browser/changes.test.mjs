@@ -377,6 +377,18 @@ describe('changing messages: edit, delete, reactions, replies, read markers', ()
       await tabB.reload();
       await waitForRoom(tabB, 'rust');
       assert.equal(await unreadOf(tabB, 'general'), 1, 'after the reload: the one after the marker');
+
+      // Private conversations too: read in tab A, tab B's count drops.
+      bob.dm('alice', 'psst');
+      for (const tab of [tabA, tabB]) {
+        await waitFor(tab, 'bob in "Direct messages" with 1 unread', () =>
+          document.querySelector('#dms li.dm[data-name="bob"] .unread')?.textContent === '1');
+      }
+      await clickDm(tabA, 'bob');
+      await waitForMessage(tabA, 'psst');
+      await waitFor(tabB, 'bob read in the other tab', () =>
+        document.querySelector('#dms li.dm[data-name="bob"]') !== null && !document.querySelector('#dms li.dm[data-name="bob"] .unread'));
+      assert.ok((await readFrames(tabB, 'in', 'read')).some((f) => f.dm === 'bob'), 'told by the other tab\'s marker');
       assertClean(problems);
     });
   });

@@ -9,7 +9,7 @@
 import { updateComposer } from './composer.js';
 import { addNotice, renderBatch } from './messages.js';
 import { renderDmList, renderRoomList } from './sidebar.js';
-import { moveMarker, readShown, startMarker } from './unread.js';
+import { moveMarker, readShown, settleMarker } from './unread.js';
 
 /** `msg` is the history of `room` (a room, or a private conversation). */
 export function onHistory(room, msg) {
@@ -32,11 +32,11 @@ export function onHistory(room, msg) {
   room.joined = true;
   if (room.kind === 'dm' && !resumed) room.awayUnread = 0; // the history brings them
   const read = Number(msg.read);
-  if (msg.read !== undefined && msg.read !== null) moveMarker(room, read);
+  if (msg.read !== undefined && msg.read !== null) moveMarker(room, read, true);
   // Unread: the messages from others after the marker (what a resume brings was sent while we
-  // were away). A first visit without a marker starts it at the end: the past is not news.
+  // were away).
   renderBatch(room, Array.isArray(msg.messages) ? msg.messages : []);
-  if (!resumed && !restarted) startMarker(room);
+  settleMarker(room, !resumed && !restarted);
   readShown();
   renderRoomList();
   renderDmList();

@@ -32,19 +32,27 @@ export function recount(conv) {
   renderDmList();
 }
 
-/** The marker is at `id` (a history's `read`, or another tab's): never moves backwards. */
-export function moveMarker(conv, id) {
-  if (!Number.isFinite(id) || (conv.read !== null && id <= conv.read)) return;
+/**
+ * The marker is at `id`: never moves backwards. `known`: the server told us (a history's `read`,
+ * another tab's `read` event), so there is nothing to send.
+ */
+export function moveMarker(conv, id, known = false) {
+  if (!Number.isFinite(id)) return;
+  if (known && (conv.readSent === null || id > conv.readSent)) conv.readSent = id;
+  if (conv.read !== null && id <= conv.read) return;
   conv.read = id;
   if (conv.kind === 'dm') conv.awayUnread = 0; // read in another tab: what came while away too
   recount(conv);
 }
 
-/** A conversation's first history, with no marker: what was there when we came is read. */
-export function startMarker(conv) {
-  if (conv.read !== null || conv.lastId === null) return;
-  moveMarker(conv, conv.lastId);
-  sendMarker(conv);
+/**
+ * A history came: a first one without a marker starts it at its end (what was there when we
+ * came is not news; an empty one at 0, so what comes later is unread in every tab and after a
+ * reload too), and a marker this tab could not send yet (offline) goes now.
+ */
+export function settleMarker(conv, first) {
+  if (first && conv.read === null) moveMarker(conv, conv.lastId === null ? 0 : conv.lastId);
+  if (conv.read !== null) sendMarker(conv);
 }
 
 /** The conversation shown may have been read now (shown, scrolled, new messages, tab visible). */
@@ -52,14 +60,13 @@ export function readShown() {
   const conv = shownConv();
   if (!conv || !conv.joined || conv.lastId === null) return;
   if (document.visibilityState !== 'visible' || !nearBottom(el.messages)) return;
-  if (conv.read !== null && conv.lastId <= conv.read) return;
   moveMarker(conv, conv.lastId);
   sendMarker(conv);
 }
 
 /** A `read` event: another tab of this session read a room, or a private conversation. */
 export function onReadEvent(conv, msg) {
-  moveMarker(conv, Number(msg.id));
+  moveMarker(conv, Number(msg.id), true);
 }
 
 /** The tab coming back into view reads what it shows. */
@@ -70,7 +77,7 @@ export function bindUnread() {
 // At most one marker a second per conversation; the latest one goes when the second is over,
 // even if another conversation is shown by then. Offline, it goes with the next read.
 function sendMarker(conv) {
-  if (conv.readTimer !== null || conv.read === conv.readSent) return;
+  if (conv.readTimer !== null || (conv.readSent !== null && conv.read <= conv.readSent)) return;
   const wait = conv.readSentAt + READ_EVERY_MS - Date.now();
   if (wait > 0) {
     const key = conv.key;
