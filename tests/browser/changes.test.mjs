@@ -161,10 +161,13 @@ describe('changing messages: edit, delete, reactions, replies, read markers', ()
 
   test('deleting asks first, in the message; then the text is gone from every page and "message deleted" stays in its place', { timeout: TEST_TIMEOUT }, async () => {
     await withServer(browser, { tls: false }, {}, async ({ server, problems, person }) => {
-      const [alice, bob] = await openAll(person, server.url, ['alice', 'bob']);
+      const [alice, bob, carol] = await openAll(person, server.url, ['alice', 'bob', 'carol']);
       await sendFromPage(alice, 'oops, my password');
       await sendFromPage(alice, 'the next one');
-      for (const page of [alice, bob]) await waitForMessage(page, 'the next one');
+      for (const page of [alice, bob, carol]) await waitForMessage(page, 'the next one');
+      // Carol is away while it happens: she resumes with since, and gets the changes in order.
+      await carol.locator('#connect-toggle').click();
+      await waitForState(carol, 'offline');
 
       // Cancel: nothing happens.
       await messageAction(alice, 'oops, my password', 'Delete');
@@ -186,10 +189,22 @@ describe('changing messages: edit, delete, reactions, replies, read markers', ()
         await waitForMessage(page, 'the next one');
       }
       assert.deepEqual(await readFrames(alice, 'out', 'delete'), [{ type: 'delete', room: 'general', id }]);
+      await messageAction(alice, 'the next one', 'Edit');
+      await alice.getByRole('textbox', { name: 'Edit your message' }).fill('the next one, fixed');
+      await alice.getByRole('textbox', { name: 'Edit your message' }).press('Enter');
+      await waitForEdited(bob, 'the next one, fixed');
+
+      await carol.locator('#connect-toggle').click();
+      await waitForState(carol, 'online');
+      await waitForEdited(carol, 'the next one, fixed');
+      await waitForGone(carol, 'oops, my password');
+      assert.equal((await readEntry(carol, 'message deleted')).id, id);
+      const resume = (await readFrames(carol, 'in', 'history')).at(-1);
+      assert.deepEqual(resume.messages.map((m) => m.type), ['delete', 'edit'], 'the resume brought the changes themselves');
 
       // A reload gets it folded: deleted, no text.
       await bob.reload();
-      await waitForMessage(bob, 'the next one');
+      await waitForMessage(bob, 'the next one, fixed');
       assert.equal((await readEntry(bob, 'message deleted')).id, id);
       await waitForGone(bob, 'oops, my password');
       assertClean(problems);
