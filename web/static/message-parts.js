@@ -45,21 +45,23 @@ export function heldMessage(m, id, name) {
 export function drawParts(conv, held) {
   const li = held.li;
   if (!li) return;
-  // An edit in progress keeps its field (edit.js), unless the message is gone.
+  // An edit in progress keeps its field (edit.js), unless the message is gone. The actions stay
+  // while the message does: the list is a live region, and a part drawn again is read out again.
   const keepLine = li.classList.contains('editing') && !held.deleted;
-  for (const part of li.querySelectorAll(':scope > .quote, :scope > .line, :scope > .reactions, :scope > .actions')) {
-    if (!(keepLine && part.classList.contains('line'))) part.remove();
+  for (const part of li.querySelectorAll(':scope > :is(.quote, .line, .reactions, .actions, .picker, .confirm)')) {
+    if (part.matches('.quote, .reactions') || held.deleted || (part.matches('.line') && !keepLine)) part.remove();
   }
   li.classList.toggle('deleted', held.deleted);
-  if (held.deleted) li.classList.remove('editing');
+  if (held.deleted) li.classList.remove('editing', 'picking', 'actions-open');
   // In order: the author and time, the quote, the text, the chips, the actions; a picker or a
   // confirmation open on the message stays last.
   const after = li.querySelector(':scope > .meta').nextSibling;
   if (held.replyTo !== null && !held.deleted) li.insertBefore(quote(conv, held.replyTo), after);
   if (!keepLine) li.insertBefore(line(held), after);
-  const tail = li.querySelector(':scope > .picker, :scope > .confirm');
-  if (held.reactions.size > 0 && !held.deleted) li.insertBefore(chips(conv, held), tail);
-  if (!held.deleted && held.id !== null) li.insertBefore(actions(held), tail);
+  if (held.deleted || held.id === null) return;
+  let bar = li.querySelector(':scope > .actions');
+  if (!bar) bar = li.insertBefore(actions(held), li.querySelector(':scope > :is(.picker, .confirm)'));
+  if (held.reactions.size > 0) li.insertBefore(chips(conv, held), bar);
 }
 
 /** The first words of `held`, for a quote or the composer's "Replying to". */
