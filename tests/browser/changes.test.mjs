@@ -155,6 +155,14 @@ describe('changing messages: edit, delete, reactions, replies, read markers', ()
         [...document.querySelectorAll('#alerts .alert')].some((a) => a.dataset.key === 'not_yours' && /Not your message/.test(a.textContent)));
       await delay(300);
       for (const page of [alice, bob]) assert.equal((await readEntry(page, 'from alice')).text, 'from alice');
+
+      // On a touch screen there is no hover: a long press shows the actions.
+      await bob.mouse.move(1, 1);
+      await messageEntry(bob, 'from alice').locator('.text').dispatchEvent('pointerdown', { pointerType: 'touch', bubbles: true });
+      await waitFor(bob, 'the actions shown after a long press', () => {
+        const li = document.querySelector('#messages li.message.actions-open');
+        return li !== null && li.querySelector('.text').textContent === 'from alice' && getComputedStyle(li.querySelector('.actions')).opacity === '1';
+      });
       assertClean(problems);
     });
   });
@@ -212,7 +220,7 @@ describe('changing messages: edit, delete, reactions, replies, read markers', ()
   });
 
   test('reactions: from the picker (or any emoji typed), as chips with counts, ours pressed, a click on a chip toggles ours', { timeout: TEST_TIMEOUT }, async () => {
-    await withServer(browser, { tls: false }, {}, async ({ server, problems, person }) => {
+    await withServer(browser, { tls: false, env: { RATE_LIMIT_PER_SEC: '100' } }, {}, async ({ server, problems, person }) => {
       const [alice, bob] = await openAll(person, server.url, ['alice', 'bob']);
       await sendFromPage(alice, 'react to me');
       for (const page of [alice, bob]) await waitForMessage(page, 'react to me');
@@ -255,6 +263,17 @@ describe('changing messages: edit, delete, reactions, replies, read markers', ()
       await alice.reload();
       await waitForMessage(alice, 'react to me');
       await waitForChips(alice, 'react to me', '🦀1');
+
+      // At most 20 distinct emoji on a message: the 21st is refused, and the page says so.
+      const { id } = await readEntry(alice, 'react to me');
+      const more = [...'😀😁🤣😃😄😅😆😉😊😋😎😍😘🥰😗😙😚🙂🤗🤩'];
+      await alice.evaluate(async ([target, emoji]) => {
+        const { sendFrame } = await import('/static/socket.js');
+        for (const e of emoji) sendFrame({ type: 'react', room: 'general', id: target, emoji: e, on: true });
+      }, [id, more]);
+      await waitFor(alice, 'an alert: too many reactions', () =>
+        [...document.querySelectorAll('#alerts .alert')].some((a) => a.dataset.key === 'too_many_reactions' && /Too many reactions/.test(a.textContent)));
+      await waitForChips(bob, 'react to me', ['🦀1*', ...more.slice(0, 19).map((e) => `${e}1`)].join(' '));
       assertClean(problems);
     });
   });
