@@ -122,6 +122,25 @@ describe('changing messages: edit, delete, reactions, replies, read markers', ()
     });
   });
 
+  test('an edit later than EDIT_WINDOW_SECS is refused (too_late), said in an alert; deleting is still allowed', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false, env: { EDIT_WINDOW_SECS: '1' } }, {}, async ({ server, problems, person }) => {
+      const [alice, bob] = await openAll(person, server.url, ['alice', 'bob']);
+      await sendFromPage(alice, 'said too soon');
+      await waitForMessage(bob, 'said too soon');
+      await delay(1500);
+      await messageAction(alice, 'said too soon', 'Edit');
+      await alice.getByRole('textbox', { name: 'Edit your message' }).fill('said too late');
+      await alice.getByRole('textbox', { name: 'Edit your message' }).press('Enter');
+      await waitFor(alice, 'an alert: too late', () =>
+        [...document.querySelectorAll('#alerts .alert')].some((a) => a.dataset.key === 'too_late' && /Too late to edit/.test(a.textContent)));
+      for (const page of [alice, bob]) assert.equal((await readEntry(page, 'said too soon')).edited, null);
+      await messageAction(alice, 'said too soon', 'Delete');
+      await messageEntry(alice, 'said too soon').getByRole('group', { name: 'Delete this message?' }).getByRole('button', { name: 'Delete', exact: true }).click();
+      await waitForGone(bob, 'said too soon');
+      assertClean(problems);
+    });
+  });
+
   test('only your own messages offer edit and delete, in every tab of your session; the server refuses anyone else\'s (not_yours)', { timeout: TEST_TIMEOUT }, async () => {
     await withServer(browser, { tls: false }, {}, async ({ server, context, problems, person }) => {
       const alice = await openChat(context, server.url, 'alice');

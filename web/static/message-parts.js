@@ -131,7 +131,7 @@ function nameIn(conv, user) {
 // What can be done with a message: react and reply to any, edit and delete our own.
 function actions(held) {
   const bar = make('div', 'actions');
-  bar.setAttribute('role', 'toolbar');
+  bar.setAttribute('role', 'group');
   bar.setAttribute('aria-label', `Message by ${held.name}`);
   const add = (action, symbol, label) => {
     const button = make('button', `act act-${action}`, symbol);
