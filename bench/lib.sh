@@ -615,6 +615,21 @@ scenario_h() {
     chat_figures "$f" "$p.h"
 }
 
+# (k) edits and reactions in the store (issue 27): 1,000 messages of 64 bytes, 10 % edited and
+# 20 % reacted to, against the same without changes; the store's bytes after each (deterministic
+# but for the lengths of timestamps and ids: one run each). R[PREFIX.k.*].
+scenario_k() {
+    local kind=$1 p=$2 way
+    log "($p) the store's bytes for 1,000 messages, with 10 % edited and 20 % reacted to, and without"
+    for way in 10,20 0,0; do
+        run_once "$kind" plain --mode amend --messages 1000 --size 64 --amend "$way"
+        log "  ($p k $way) $(jget "$LINE" edits) edits, $(jget "$LINE" reactions) reactions, store $(jget "$LINE" store_bytes) bytes"
+        R[$p.k.$way]=$(jget "$LINE" store_bytes)
+        R[$p.k.$way.edits]=$(jget "$LINE" edits)
+        R[$p.k.$way.reactions]=$(jget "$LINE" reactions)
+    done
+}
+
 # (g) rooms (issue 13): 1,000 clients in 100 rooms of 10, one sender per room at 10 msg/s: 1,000
 # messages a second in, 10,000 deliveries a second out, for DUR_A s. Client i enters room
 # r<i mod 100> once it has its welcome and leaves the default room, so the rooms are all there

@@ -14,7 +14,11 @@ usage: wschat-bench --url ws://127.0.0.1:PORT/ws [options]
 
   --url URL          ws:// or wss:// on a loopback address; repeat it to spread clients
                      over several servers (client i uses URL i mod count)
-  --mode MODE        chat (default), idle or stalled
+  --mode MODE        chat (default), idle, stalled or amend (two clients: --messages messages,
+                     a share edited and reacted to, each change answered before the next;
+                     the store's bytes are what to read: see bench/run.sh, (k))
+  --messages N       amend mode: messages said (default 1000)
+  --amend E,R        amend mode: percent of them edited, and reacted to (default 10,20)
   --clients N        connections (default 100)
   --senders S        clients that send, the first S (default 10)
   --rate R           messages per second per sender, paced (default 10)
@@ -67,6 +71,7 @@ pub enum Mode {
     Chat,
     Idle,
     Stalled,
+    Amend,
 }
 
 impl Mode {
@@ -75,6 +80,7 @@ impl Mode {
             Mode::Chat => "chat",
             Mode::Idle => "idle",
             Mode::Stalled => "stalled",
+            Mode::Amend => "amend",
         }
     }
 }
@@ -203,6 +209,10 @@ pub struct Args {
     pub reader_threads: usize,
     pub ca: Option<PathBuf>,
     pub json: bool,
+    /// Amend mode: messages said (`--messages`).
+    pub messages: usize,
+    /// Amend mode: the share of them edited and reacted to, in percent (`--amend E,R`).
+    pub amend: (u32, u32),
 }
 
 impl Args {
@@ -234,6 +244,8 @@ impl Args {
             reader_threads: 1,
             ca: None,
             json: false,
+            messages: 1000,
+            amend: (10, 20),
         };
         let mut chat_text = false;
         while let Some(flag) = argv.next() {
@@ -262,7 +274,12 @@ impl Args {
                         "chat" => Mode::Chat,
                         "idle" => Mode::Idle,
                         "stalled" => Mode::Stalled,
-                        m => return Err(format!("--mode {m}: expected chat, idle or stalled")),
+                        "amend" => Mode::Amend,
+                        m => {
+                            return Err(format!(
+                                "--mode {m}: expected chat, idle, stalled or amend"
+                            ));
+                        }
                     }
                 }
                 "--names" => {
@@ -285,6 +302,16 @@ impl Args {
                 "--rate" => args.rate = number(&flag, &value()?)?,
                 "--duration" => args.duration = number(&flag, &value()?)?,
                 "--size" => args.size = number(&flag, &value()?)?,
+                "--messages" => args.messages = number(&flag, &value()?)?,
+                "--amend" => {
+                    let v = value()?;
+                    let parsed = v.split_once(',').and_then(|(e, r)| {
+                        Some((e.parse().ok()?, r.parse().ok()?))
+                            .filter(|&(e, r)| e <= 100 && r <= 100)
+                    });
+                    args.amend = parsed
+                        .ok_or(format!("--amend {v}: expected EDIT%,REACT% such as 10,20"))?;
+                }
                 "--stalled" => args.stalled = number(&flag, &value()?)?,
                 "--warmup" => args.warmup = number(&flag, &value()?)?,
                 "--grace" => args.grace = number(&flag, &value()?)?,

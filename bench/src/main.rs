@@ -1,6 +1,7 @@
 //! wschat-bench: the load generator for WebSocketChat. See `wschat-bench --help` and
 //! BENCHMARKS.md.
 
+mod amend;
 mod args;
 mod chat;
 mod client;
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
     let result = match args.mode {
         Mode::Chat | Mode::Stalled => chat::run(&args),
         Mode::Idle => idle::run(&args),
+        Mode::Amend => amend::run(&args),
     };
     match result {
         Ok(report) if args.json => {

@@ -295,6 +295,7 @@ mod tests {
             epoch: "e",
             messages: vec![],
             complete: true,
+            read: None,
         };
         history.to_json().into_bytes()
     }
@@ -310,8 +311,9 @@ mod tests {
     fn message(room: &str, id: u64, text: &str) -> Vec<u8> {
         let place = Place::Room(RoomName::parse(room).unwrap());
         let (user, name, ts) = (UserId::NOBODY, "b0".into(), "t".into());
-        let chat = Chat { place, id, user, name, text: text.into(), ts };
-        ServerEvent::Message(&chat).to_json().into_bytes()
+        let body = websocketchat::chat::entry::Body::text(text);
+        let chat = Chat { place, id, user, name, ts, body };
+        ServerEvent::Entry(&chat).to_json().into_bytes()
     }
 
     fn in_room(room: &str, group: usize, groups: usize, senders: usize) -> Outcome {

@@ -497,4 +497,64 @@ mod tests {
         let Err(InputError::BadRoom(echoed)) = parse_request(&long) else { panic!() };
         assert_eq!(echoed.len(), 64);
     }
+
+    #[test]
+    fn changes_and_read_markers() {
+        let general = || Conversation::Room(room("general"));
+        assert_eq!(
+            parse_request(r#"{"type":"edit","room":"general","id":42,"text":" fixed "}"#),
+            Ok(Request::Amend {
+                to: general(),
+                body: Body::Edit { target: 42, text: "fixed".into() }
+            })
+        );
+        assert_eq!(
+            parse_request(r#"{"type":"delete","to":"Bob","id":3}"#),
+            Ok(Request::Amend {
+                to: Conversation::With("Bob".into()),
+                body: Body::Delete { target: 3 }
+            })
+        );
+        assert_eq!(
+            parse_request(r#"{"type":"react","room":"general","id":42,"emoji":"👍","on":false}"#),
+            Ok(Request::Amend {
+                to: general(),
+                body: Body::React { target: 42, emoji: "👍".into(), on: false }
+            })
+        );
+        assert_eq!(
+            parse_request(r#"{"type":"message","room":"general","text":"yes","reply_to":42}"#),
+            Ok(Request::Amend {
+                to: general(),
+                body: Body::Message { text: "yes".into(), reply_to: Some(42) }
+            })
+        );
+        assert_eq!(
+            parse_request(r#"{"type":"read","dm":"bob","id":7}"#),
+            Ok(Request::Read { at: Conversation::With("bob".into()), id: 7 })
+        );
+        assert_eq!(
+            parse_request(r#"{"type":"edit","room":"general","id":1,"text":" "}"#),
+            Err(InputError::Empty)
+        );
+        for frame in [
+            r#"{"type":"edit","room":"general","text":"x"}"#,
+            r#"{"type":"edit","id":1,"text":"x"}"#,
+            r#"{"type":"edit","room":"general","to":"bob","id":1,"text":"x"}"#,
+            r#"{"type":"edit","room":"general","id":-1,"text":"x"}"#,
+            r#"{"type":"edit","room":"general","id":1.5,"text":"x"}"#,
+            r#"{"type":"edit","room":"general","id":"1","text":"x"}"#,
+            r#"{"type":"edit","room":"general","id":1,"text":"x","user":"someone"}"#,
+            r#"{"type":"delete","room":"general","id":1,"text":"x"}"#,
+            r#"{"type":"react","room":"general","id":1,"emoji":"a","on":true}"#,
+            r#"{"type":"react","room":"general","id":1,"emoji":"👍👍","on":true}"#,
+            r#"{"type":"react","room":"general","id":1,"emoji":"👍"}"#,
+            r#"{"type":"read","room":"general"}"#,
+            r#"{"type":"read","to":"bob","id":1}"#,
+            r#"{"type":"message","to":"bob","text":"x","reply_to":"1"}"#,
+            r#"{"type":"message","text":"x","reply_to":1}"#,
+        ] {
+            assert_eq!(code(frame), "bad_request", "{frame}");
+        }
+    }
 }
