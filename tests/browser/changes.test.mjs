@@ -387,6 +387,52 @@ describe('changing messages: edit, delete, reactions, replies, read markers', ()
     });
   });
 
+  test('a conversation is read only while its tab is visible and scrolled to the end', { timeout: TEST_TIMEOUT }, async () => {
+    await withServer(browser, { tls: false }, {}, async ({ server, context, problems, clients }) => {
+      const bob = await rawClient(server.url, 'bob');
+      clients.push(bob);
+      const alice = await openChat(context, server.url, 'alice');
+      await waitForState(alice, 'online');
+      const readsOf = async () => (await readFrames(alice, 'out', 'read')).map((f) => f.id);
+      const g1 = await bob.say('g1');
+      await waitFor(alice, 'g1 read', (id) => [...document.querySelectorAll('#frame-list li.out .f-body')].some((n) => n.textContent.includes(`"type":"read","room":"general","id":${id}`)), g1.id);
+
+      // The tab goes to the background: what comes is not read.
+      await alice.evaluate(() => {
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+        document.dispatchEvent(new Event('visibilitychange'));
+      });
+      const g2 = await bob.say('g2');
+      await waitForMessage(alice, 'g2');
+      await delay(1500);
+      assert.ok(!(await readsOf()).includes(g2.id), 'not read while hidden');
+
+      // Back in view: read at once.
+      await alice.evaluate(() => {
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'visible' });
+        document.dispatchEvent(new Event('visibilitychange'));
+      });
+      await waitFor(alice, 'g2 read', (id) => [...document.querySelectorAll('#frame-list li.out .f-body')].some((n) => n.textContent.includes(`"type":"read","room":"general","id":${id}`)), g2.id);
+
+      // Scrolled up: what comes below is not read until the list is scrolled down again.
+      for (let i = 3; i <= 12; i += 1) await bob.say(`g${i}\nwith\nseveral\nlines\nto\nscroll`);
+      await waitForMessage(alice, 'g12\nwith\nseveral\nlines\nto\nscroll');
+      await delay(1100);
+      await alice.evaluate(() => {
+        document.getElementById('messages').scrollTop = 0;
+      });
+      const g13 = await bob.say('g13');
+      await waitFor(alice, 'the "new messages" button', () => !document.getElementById('jump').hidden);
+      await delay(1500);
+      assert.ok(!(await readsOf()).includes(g13.id), 'not read while scrolled up');
+      await alice.locator('#jump').click();
+      await waitFor(alice, 'g13 read', (id) => [...document.querySelectorAll('#frame-list li.out .f-body')].some((n) => n.textContent.includes(`"type":"read","room":"general","id":${id}`)), g13.id);
+      const reads = await readsOf();
+      assert.deepEqual(reads, [...reads].sort((a, b) => a - b), 'the marker only moves forward');
+      assertClean(problems);
+    });
+  });
+
   test('unread counts follow the session\'s read markers: read in one tab, the other tab\'s count drops; a reload keeps the count', { timeout: TEST_TIMEOUT }, async () => {
     await withServer(browser, { tls: false }, {}, async ({ server, context, problems, clients }) => {
       const bob = await rawClient(server.url, 'bob');
