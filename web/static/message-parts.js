@@ -16,6 +16,7 @@ import { nameOfUser } from './users.js';
 
 const QUOTE_CHARS = 80; // a quote shows the first words of the message it answers
 const ID_HINT_CHARS = 6; // a reacting user whose name the page does not know: "id LJgLht"
+const CHIP_NAMES = 20; // a chip's hover names this many of its users, then counts the others
 
 /** The message `m` (an event, or an entry of a history) as the page holds it. */
 export function heldMessage(m, id, name) {
@@ -114,12 +115,19 @@ function chips(conv, held) {
     chip.dataset.emoji = emoji;
     chip.setAttribute('aria-pressed', String(mine));
     chip.append(make('span', 'chip-emoji', emoji), make('span', 'chip-count', String(users.size)));
-    const names = [...users].map(([user, name]) => (isMe(user) ? 'you' : name || nameIn(conv, user)));
-    chip.title = `${names.join(', ')} reacted with ${emoji}`;
-    chip.setAttribute('aria-label', `${emoji} ${users.size}: ${names.join(', ')}${mine ? '. Click to take yours back' : '. Click to add yours'}`);
+    const who = whoReacted(conv, users);
+    chip.title = `${who} reacted with ${emoji}`;
+    chip.setAttribute('aria-label', `${emoji} ${users.size}: ${who}${mine ? '. Click to take yours back' : '. Click to add yours'}`);
     row.append(chip);
   }
   return row;
+}
+
+// "you, alice, bob", and past CHIP_NAMES names "… and 12 others".
+function whoReacted(conv, users) {
+  const names = [...users].slice(0, CHIP_NAMES).map(([user, name]) => (isMe(user) ? 'you' : name || nameIn(conv, user)));
+  const others = users.size - names.length;
+  return others > 0 ? `${names.join(', ')} and ${others} other${others === 1 ? '' : 's'}` : names.join(', ');
 }
 
 // A user's name: a message of theirs in the conversation, or any live event that named them.

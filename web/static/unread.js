@@ -80,10 +80,9 @@ function sendMarker(conv) {
   if (conv.readTimer !== null || (conv.readSent !== null && conv.read <= conv.readSent)) return;
   const wait = conv.readSentAt + READ_EVERY_MS - Date.now();
   if (wait > 0) {
-    const key = conv.key;
     conv.readTimer = setTimeout(() => {
       conv.readTimer = null;
-      if (convByKey(key) === conv) sendMarker(conv);
+      if (convByKey(conv.key) === conv) sendMarker(conv); // not left or closed meanwhile
     }, wait);
     return;
   }
