@@ -3,6 +3,9 @@
 mod support;
 
 mod bad_input;
+mod changes;
+mod changes_durability;
+mod changes_fold;
 mod chat;
 mod compression;
 mod decode;

@@ -153,7 +153,19 @@ impl<'a> ChatHandler<'a> {
 
     /// Sends an error event to this client only; the connection stays open.
     fn refuse(&self, code: &str, message: &str, room: Option<&str>, out: &Outbound) {
-        let event = ServerEvent::Error { code, message, room, to: None, name: None, id: None };
+        self.refuse_about(code, message, room, None, out);
+    }
+
+    /// The same, naming the message a refused change (or read marker) was about.
+    fn refuse_about(
+        &self,
+        code: &str,
+        message: &str,
+        room: Option<&str>,
+        id: Option<u64>,
+        out: &Outbound,
+    ) {
+        let event = ServerEvent::Error { code, message, room, to: None, name: None, id };
         self.tell(&event, out);
     }
 
@@ -339,11 +351,20 @@ impl Handler for ChatHandler<'_> {
             Ok(Request::Rooms | Request::SubscribeDirect { .. } | Request::Rename { .. })
             | Ok(Request::Inspect { .. } | Request::PingMe { .. }) => (&mut self.requests, None),
         };
+        let about = match &request {
+            Ok(Request::Amend { body, .. }) => match body {
+                Body::Message { reply_to, .. } => *reply_to,
+                change => change.target(),
+            },
+            Ok(Request::Read { id, .. }) => Some(*id),
+            _ => None,
+        };
         match bucket.check(Instant::now()) {
             Verdict::Allow => {}
             Verdict::Refuse => {
                 let room = room.map(String::from);
-                self.refuse("rate_limited", "slow down: too many messages", room.as_deref(), out);
+                let message = "slow down: too many messages";
+                self.refuse_about("rate_limited", message, room.as_deref(), about, out);
                 return Ok(());
             }
             // RFC 6455 §7.4.1 1008: "a message that violates its policy".
@@ -376,7 +397,8 @@ impl Handler for ChatHandler<'_> {
                 if let Conversation::Room(room) = &to
                     && self.position(room).is_none()
                 {
-                    self.refuse("not_subscribed", NOT_SUBSCRIBED, Some(room.as_str()), out);
+                    let room = Some(room.as_str());
+                    self.refuse_about("not_subscribed", NOT_SUBSCRIBED, room, about, out);
                     return Ok(());
                 }
                 let ts = protocol::timestamp();
@@ -386,7 +408,8 @@ impl Handler for ChatHandler<'_> {
                 if let Conversation::Room(room) = &at
                     && self.position(room).is_none()
                 {
-                    self.refuse("not_subscribed", NOT_SUBSCRIBED, Some(room.as_str()), out);
+                    let room = Some(room.as_str());
+                    self.refuse_about("not_subscribed", NOT_SUBSCRIBED, room, about, out);
                     return Ok(());
                 }
                 self.services.inbox.read(self.id, at, id)

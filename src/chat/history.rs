@@ -261,9 +261,13 @@ impl History {
         self.kept.push_back(chat);
     }
 
-    /// Empties the text of message `target` and of its edits: it was deleted.
+    /// Empties the text of message `target` and of its edits: it was deleted. A deletion whose
+    /// target is not a message (a change's id) erases nothing, as it folds to nothing.
     fn erase(&mut self, target: u64) {
         let Ok(at) = self.kept.binary_search_by_key(&target, |c| c.id) else { return };
+        if !self.kept[at].body.is_message() {
+            return;
+        }
         for i in at..self.kept.len() {
             let chat = &self.kept[i];
             let of_target =
@@ -396,6 +400,21 @@ mod tests {
         let h = history(0, 2);
         assert_eq!(ids(h.replay(None)), (vec![], false));
         assert_eq!(ids(h.replay(Some(&resume(2, None)))), (vec![], true));
+    }
+
+    #[test]
+    fn a_deletion_of_a_changes_id_erases_nothing() {
+        let mut h = history(10, 1);
+        let room = crate::chat::room::RoomName::parse("r").unwrap();
+        let entry = |id, body| {
+            let place = crate::chat::protocol::Place::Room(room.clone());
+            let (user, name, ts) = (crate::chat::session::UserId::NOBODY, "n".into(), "t".into());
+            Arc::new(Chat { place, id, user, name, ts, body })
+        };
+        h.push(entry(2, Body::Edit { target: 1, text: "fixed".into() }));
+        h.push(entry(3, Body::Delete { target: 2 }));
+        let texts: Vec<&str> = h.messages().map(|c| c.text()).collect();
+        assert_eq!(texts, ["1", "fixed", ""], "the edit keeps its text");
     }
 
     #[test]

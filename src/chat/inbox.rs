@@ -2,9 +2,9 @@
 //! sends them through.
 //!
 //! ```text
-//! reader threads ──joined / subscribe / chat / typing / left──┐
-//! bus consumer (Kafka) ──relay (chat / typing / roster / claim)┼──▶ bounded channel (EVENT_QUEUE) ──▶ broadcaster
-//! signal thread ──shutdown─────────────────────────────────────┘
+//! reader threads ──joined / subscribe / chat / typing / left───────────┐
+//! bus consumer (Kafka) ──relay (chat / typing / roster / claim / read)─┼──▶ bounded channel (EVENT_QUEUE) ──▶ broadcaster
+//! signal thread ──shutdown─────────────────────────────────────────────┘
 //! any client's Outbound ──write request (its id)──▶ unbounded channel, at most one id per client ──▶ broadcaster
 //! ```
 //! The event channel is bounded: when the broadcaster falls behind, readers wait in
@@ -18,7 +18,7 @@ use crate::chat::amend::{Amend, Conversation};
 use crate::chat::entry::Body;
 use crate::chat::history::Resume;
 use crate::chat::hub::Client;
-use crate::chat::identity::{Claim, IdentityPromise, Presented};
+use crate::chat::identity::{Claim, IdentityPromise, Presented, ReadAt};
 use crate::chat::protocol::Chat;
 use crate::chat::room::RoomName;
 use crate::chat::session::{Session, UserId};
@@ -96,6 +96,18 @@ pub enum Event {
         at: Conversation,
         /// The last id read.
         id: u64,
+    },
+    /// A read marker from the claims topic, in its order (Kafka only): session `user` has read
+    /// up to `id` at `at`, on whichever instance.
+    ReadRecord {
+        /// The session.
+        user: UserId,
+        /// Where.
+        at: ReadAt,
+        /// The last id read.
+        id: u64,
+        /// The connection that moved it, when it is on this instance (it knows already).
+        from: Option<u64>,
     },
     /// A client asks for another nickname.
     Rename {

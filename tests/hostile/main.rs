@@ -3,9 +3,10 @@
 //! server, TLS records of every size, broken requests, origins of other schemes, sessions spelt
 //! to slip past the inspector, names that look like others, one address taking more than its
 //! share (connections, handshakes, sessions, rooms, private messages), a flood of throwaway
-//! sessions, the store's files against other accounts, a segment crafted against recovery, and
-//! property tests over the parsers and the frame decoder. Every read has a timeout, so a server
-//! that hangs fails a test instead of hanging it.
+//! sessions, the store's files against other accounts, a segment crafted against recovery,
+//! edits, deletions and reactions aimed at others' messages and conversations, and property
+//! tests over the parsers and the frame decoder. Every read has a timeout, so a server that
+//! hangs fails a test instead of hanging it.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -14,6 +15,7 @@ mod pair;
 
 mod bad_frames;
 mod broken_request;
+mod changes;
 mod crafted_segment;
 mod deflate;
 mod flood;

@@ -218,7 +218,7 @@ pub(crate) fn welcomed_when_known(topology: &Topology, addr: SocketAddr, query: 
 
 /// Sends `text` privately to `to`, again while this instance does not know the name yet;
 /// returns the echo.
-fn dm_when_known(client: &mut Client, to: &str, text: &str) -> Value {
+pub(crate) fn dm_when_known(client: &mut Client, to: &str, text: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         client.request(json!({"type": "message", "to": to, "text": text}));

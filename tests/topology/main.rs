@@ -11,13 +11,15 @@
 //! test puts [`proxy`] between the server and the broker to break a produce request's connection
 //! at the worst moment; [`broker`] restarts the broker under two instances;
 //! [`rooms`] runs rooms over the partitioned topic on both instances; [`identity`] nicknames,
-//! sessions and private messages across them; [`nginx`] what nginx writes to its logs and shows
+//! sessions and private messages across them; [`changes`] edits, deletions, reactions and read
+//! markers across them; [`nginx`] what nginx writes to its logs and shows
 //! of the instances (no session in any log, no counters, a bare health status); [`limits`] the
 //! per-address limits counting each client behind nginx.
 
 #[path = "../support/mod.rs"]
 mod support;
 mod broker;
+mod changes;
 mod identity;
 mod limits;
 mod nginx;

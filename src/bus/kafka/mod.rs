@@ -134,7 +134,7 @@ mod tests {
     }
 
     #[test]
-    fn a_message_goes_to_its_rooms_partition_presence_and_claims_to_their_topics() {
+    fn a_message_goes_to_its_rooms_partition_presence_claims_and_markers_to_their_topics() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let socket = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let metrics = Arc::new(Metrics::default());
@@ -152,6 +152,7 @@ mod tests {
         bus.typing(&room("rust"), UserId::NOBODY, "bob".into(), 17);
         bus.announce(vec![(room("rust"), vec!["bob".into()])], vec![UserId::NOBODY]);
         bus.claim(UserId::NOBODY, "bob");
+        bus.read(UserId::NOBODY, &crate::chat::identity::ReadAt::Peer(UserId::NOBODY), 3, 17);
         let general = taken(&mut lanes[3]).unwrap();
         assert!(general.starts_with(
             r#"{"kind":"chat","room":"general","user":"AAAAAAAAAAAAAAAA","name":"alice""#
@@ -167,6 +168,10 @@ mod tests {
         ));
         let claim = taken(&mut lanes[9]).unwrap();
         assert!(claim.starts_with(r#"{"kind":"claim","user":"AAAAAAAAAAAAAAAA","name":"bob""#));
+        let read = taken(&mut lanes[9]).unwrap();
+        assert!(read.starts_with(
+            r#"{"kind":"read","user":"AAAAAAAAAAAAAAAA","with":"AAAAAAAAAAAAAAAA","id":3,"instance":"ws1","conn":17,"at":"#
+        ));
         assert!(lanes.iter_mut().all(|lane| taken(lane).is_none()), "nothing anywhere else");
     }
 }

@@ -128,7 +128,7 @@ impl PresenceRecords {
             }
             Record::Epoch { .. } | Record::Chat { .. } | Record::Dm { .. } => None,
             Record::Edit(_) | Record::Delete(_) | Record::React(_) => None,
-            Record::Claim { .. } | Record::Release { .. } => None,
+            Record::Claim { .. } | Record::Release { .. } | Record::Read { .. } => None,
         }
     }
 

@@ -68,6 +68,8 @@ pub enum Kind {
     Typing,
     /// A nickname claim or release: a warning in the log (the name stays tentative here).
     Claim,
+    /// A read marker: a warning in the log (the marker moved on this instance only).
+    Read,
 }
 
 /// The hand-off from reader threads (and the broadcaster) to the producer tasks.
@@ -143,6 +145,7 @@ impl Outgoing {
             Kind::Typing => debug!("kafka: typing not delivered: {reason}"),
             Kind::Roster => warn!("kafka: presence not delivered: {reason}"),
             Kind::Claim => warn!("kafka: a nickname claim not delivered: {reason}"),
+            Kind::Read => warn!("kafka: a read marker not delivered: {reason}"),
             Kind::Chat { sender, room } => {
                 // A private message is not named in the logs, not even by its recipient.
                 let whereto = room.as_ref().map_or("a private conversation", RoomName::as_str);

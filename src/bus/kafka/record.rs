@@ -9,6 +9,7 @@
 //! | `edit`, `delete`, `react` | the chat topic, the conversation's partition | `messages.rs` |
 //! | `roster`, `typing` | `<topic>.presence` | `presence.rs` |
 //! | `claim`, `release` | `<topic>.claims` | `claims.rs` |
+//! | `read` | `<topic>.claims` | `claims.rs` |
 //!
 //! A field added to a kind is optional: records written by an older version (no `room`, no
 //! `uid`, no `user`, no `sessions`) still read, and their consumers say what a missing field
@@ -67,6 +68,20 @@ pub enum Record {
     /// `instance` forgot session `user`, which held `name` (folded), on the claims topic: the
     /// name is free again.
     Release { user: String, name: String, instance: String, at: u64 },
+    /// Session `user` has read up to `id` in `room`, or in its private conversation with session
+    /// `with`; connection `conn` of `instance` moved the marker, at `at` (ms since 1970). On the
+    /// claims topic, keyed by user: every instance applies it (only forward).
+    Read {
+        user: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        with: Option<String>,
+        id: u64,
+        instance: String,
+        conn: u64,
+        at: u64,
+    },
     /// A private message from session `user` (`name`) to session `to_user` (`to`), in the
     /// partition of the pair's key (its id is its offset). It carries public ids, never sessions.
     Dm {
@@ -186,6 +201,19 @@ mod tests {
         assert_eq!(
             json(&release),
             r#"{"kind":"release","user":"LJgLhthO3_LJUFoX","name":"alice","instance":"ws2","at":6}"#
+        );
+        let read = Record::Read {
+            user: "LJgLhthO3_LJUFoX".into(),
+            room: Some("rust".into()),
+            with: None,
+            id: 57,
+            instance: "ws1".into(),
+            conn: 17,
+            at: 5,
+        };
+        assert_eq!(
+            json(&read),
+            r#"{"kind":"read","user":"LJgLhthO3_LJUFoX","room":"rust","id":57,"instance":"ws1","conn":17,"at":5}"#
         );
         let typing = Record::Typing {
             instance: "ws1".into(),

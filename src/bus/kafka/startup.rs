@@ -56,7 +56,7 @@ pub struct Started {
     /// Each partition's epoch and the first offset its rooms' histories are rebuilt from (older
     /// ones are not kept in memory), in partition order.
     pub epochs: Epochs,
-    /// The claims and releases read back from the claims topic, in its order, for the
+    /// The claims, releases and read markers read back from the claims topic, in its order, for the
     /// broadcaster before it serves anyone.
     pub recalled: Vec<Event>,
 }
@@ -147,7 +147,7 @@ async fn set_up(config: &Config) -> Result<Setup, Error> {
     let records = ClaimRecords { me: config.instance_id.clone() };
     let recalled = records.read_back(&claims.consumer, claims_start, claims_high).await?;
     info!(
-        "kafka: read back {} claims of {claims_topic} ({claims_start}..{claims_high})",
+        "kafka: read back {} records of {claims_topic} ({claims_start}..{claims_high})",
         recalled.len()
     );
     let claims_from = claims_high;

@@ -22,7 +22,7 @@ use crate::chat::hub::Slot;
 use crate::chat::identity::{Pair, ReadAt};
 use crate::chat::inbox::{Said, Source};
 use crate::chat::journal::{Entry, Thread};
-use crate::chat::protocol::{Chat, Place, ServerEvent};
+use crate::chat::protocol::{Chat, NO_SUCH_USER, Place, ServerEvent};
 
 impl Broadcaster {
     /// A change (or a reply) from a connection here: checked, then numbered or published.
@@ -52,7 +52,8 @@ impl Broadcaster {
             }
             Conversation::With(with) => {
                 let Some(peer) = self.identities.holder(&with) else {
-                    return self.no_such_user(round, slot, &with);
+                    let nobody = Refused { code: "no_such_user", message: NO_SUCH_USER };
+                    return self.refuse_change(round, slot, nobody, None, Some(&with), &body);
                 };
                 let history = self.identities.existing(Pair::new(user, peer));
                 match amend::check(history, user, &body, now, window) {
@@ -105,6 +106,26 @@ impl Broadcaster {
             others.read(user, &marker, id, conn);
         }
         self.tell_read(round, user, &marker, id, Some(slot));
+    }
+
+    /// A read marker from the claims topic (Kafka): session `user` has read up to `id` at `at`,
+    /// on some instance. Applied like every instance's, forward only; when it moved, the
+    /// session's connections here are told, but the one that moved it (`from`, when it is
+    /// here), which knows. A marker this instance moved itself does not move again: nobody is
+    /// told twice.
+    pub(super) fn read_record(
+        &mut self,
+        user: crate::chat::session::UserId,
+        at: ReadAt,
+        id: u64,
+        from: Option<u64>,
+        round: &mut Round,
+    ) {
+        if !self.identities.mark_read_up_to(user, at.clone(), id) {
+            return;
+        }
+        let except = from.and_then(|conn| self.hub.slot(conn));
+        self.tell_read(round, user, &at, id, except);
     }
 
     /// Tells every connection here of session `user` but `except` that it read up to `id`.

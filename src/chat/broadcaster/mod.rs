@@ -199,6 +199,7 @@ impl Broadcaster {
             // changes.rs
             Event::Amend(amend) => self.amend(*amend, round),
             Event::Read { conn, at, id } => self.read(conn, at, id, round),
+            Event::ReadRecord { user, at, id, from } => self.read_record(user, at, id, from, round),
             // private.rs
             Event::SubscribeDirect { id, with, resume } => {
                 self.subscribe_direct(id, &with, resume, round);
