@@ -52,19 +52,26 @@ macro_rules! module {
     };
 }
 
-const STATIC: [Asset; 26] = [
+const STATIC: [Asset; 34] = [
     module!("app.js"),
+    module!("actions.js"),
     module!("address.js"),
     module!("alerts.js"),
+    module!("changes.js"),
     module!("composer.js"),
     module!("dms.js"),
     module!("dom.js"),
+    module!("edit.js"),
     module!("events.js"),
     module!("format.js"),
     module!("frames.js"),
     module!("history.js"),
+    module!("message-parts.js"),
     module!("messages.js"),
     module!("names.js"),
+    module!("reactions.js"),
+    module!("reply.js"),
+    module!("requests.js"),
     module!("rooms.js"),
     module!("sidebar.js"),
     module!("socket.js"),
@@ -73,6 +80,7 @@ const STATIC: [Asset; 26] = [
     module!("storage.js"),
     module!("subscribe.js"),
     module!("typing.js"),
+    module!("unread.js"),
     module!("users.js"),
     module!("view.js"),
     module!("wire.js"),

@@ -482,6 +482,59 @@ export async function sendFromPage(page, text) {
 }
 
 // ---------------------------------------------------------------------------
+// What a message offers (edit, delete, react, reply), as the page shows it
+
+/** The entry of the message whose text is exactly `text` (or "message deleted"), in the conversation shown. */
+export function messageEntry(page, text) {
+  const exact = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  return page.locator('#messages li.message').filter({ has: page.locator(':scope > .line > .text', { hasText: exact }) });
+}
+
+/** Points at the message (as a user would, to show its actions) and clicks its action `label`. */
+export async function messageAction(page, text, label) {
+  const entry = messageEntry(page, text);
+  await entry.hover();
+  await entry.locator(':scope > .actions').getByRole('button', { name: label, exact: true }).click();
+}
+
+/** The parts of the message whose text is `text`: actions offered, "(edited)", quote, chips. */
+export function readEntry(page, text) {
+  return messageEntry(page, text).evaluate((li) => ({
+    id: Number(li.dataset.id),
+    own: li.classList.contains('own'),
+    deleted: li.classList.contains('deleted'),
+    text: li.querySelector(':scope > .line > .text').textContent,
+    edited: li.querySelector('.edited') ? li.querySelector('.edited').textContent : null,
+    editedTitle: li.querySelector('.edited') ? li.querySelector('.edited').title : null,
+    actions: [...li.querySelectorAll(':scope > .actions button')].map((b) => b.getAttribute('aria-label')),
+    quote: li.querySelector(':scope > .quote') ? li.querySelector(':scope > .quote').textContent : null,
+    chips: [...li.querySelectorAll('.chip')].map((c) => ({
+      emoji: c.querySelector('.chip-emoji').textContent,
+      count: Number(c.querySelector('.chip-count').textContent),
+      mine: c.getAttribute('aria-pressed') === 'true',
+      title: c.title,
+    })),
+  }));
+}
+
+/** Waits until the message `text`'s chips read `want`, e.g. '🎉1' or '🎉2*' (* ours), space-separated; '' none. */
+export function waitForChips(page, text, want, timeout = 15000) {
+  return waitFor(
+    page,
+    `the chips of ${JSON.stringify(text)} to read ${JSON.stringify(want)}`,
+    ([t, w]) => {
+      const li = [...document.querySelectorAll('#messages li.message')].find((n) => n.querySelector(':scope > .line > .text')?.textContent === t);
+      if (!li) return false;
+      const chips = [...li.querySelectorAll('.chip')].map((c) =>
+        `${c.querySelector('.chip-emoji').textContent}${c.querySelector('.chip-count').textContent}${c.getAttribute('aria-pressed') === 'true' ? '*' : ''}`);
+      return chips.join(' ') === w;
+    },
+    [text, want],
+    timeout,
+  );
+}
+
+// ---------------------------------------------------------------------------
 // The Wire panel
 
 /** Opens the page as `name`, opens the Wire panel and switches it on; waits for the handshake. */

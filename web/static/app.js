@@ -7,11 +7,15 @@
 //   rooms.js, dms.js, subscribe.js, history.js   rooms, private conversations, resuming
 //   view.js, messages.js, sidebar.js, users.js, typing.js, status.js   what is on screen
 //   composer.js, names.js   the message box and the nickname field
+//   message-parts.js, changes.js   a message as held, and its edits, deletion and reactions
+//   actions.js, edit.js, reactions.js, reply.js   what a message offers: edit, delete, react, reply
+//   unread.js, requests.js   read markers and unread counts; requests about a message
 //   wire.js, wire-draw.js   the Wire panel: this connection's frames, byte by byte (RFC 6455)
 //   frames.js, alerts.js, address.js, storage.js, dom.js, format.js   small helpers
 // Lower modules never import higher ones: where a list's button or the socket must reach
 // up (open a conversation, handle an event), app.js binds the function once, below.
 
+import { bindActions } from './actions.js';
 import { nameFromAddress } from './address.js';
 import { bindComposer, updateComposer } from './composer.js';
 import { closeDm, openDm } from './dms.js';
@@ -27,6 +31,7 @@ import { bindSocket, connect, connectAfresh, currentSocket, goOffline, isWanted,
 import { addRoom, askForName, restoreSession, shownConv, state } from './state.js';
 import { bindStatus, renderPhase, renderStatusText, renderStatusTitle } from './status.js';
 import { migrateOldKeys, remembered } from './storage.js';
+import { bindUnread } from './unread.js';
 import { bindUsers } from './users.js';
 import { showConv } from './view.js';
 import { bindWire, wireClosed } from './wire.js';
@@ -53,6 +58,8 @@ bindUsers(openDm);
 bindNameForm();
 bindComposer();
 bindMessages();
+bindActions();
+bindUnread();
 bindRooms();
 bindStatus();
 bindFrames();

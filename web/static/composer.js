@@ -1,9 +1,11 @@
 // The composer: the message box, its byte counter and the Send button. Enter sends,
 // Shift+Enter starts a new line. A message goes to the conversation shown: a room, or a
-// person ({"type":"message","to":"bob",…}).
+// person ({"type":"message","to":"bob",…}). While it answers a message (reply.js) it carries
+// "reply_to", and the line above the box says whom it answers; Escape or its × stop that.
 
 import { el } from './dom.js';
 import { utf8Length } from './format.js';
+import { cancelReply, renderReplyBar, replyTarget } from './reply.js';
 import { isOnline, sendFrame } from './socket.js';
 import { shownConv, state } from './state.js';
 import { noteTyping } from './typing.js';
@@ -16,12 +18,17 @@ const MAX_HEIGHT_PX = 200; // the box grows with its text up to this height
 // its recipient instead: {"type":"message","to":"bob","text":"..."}.
 export function messageFrame(text) {
   const conv = shownConv();
-  if (conv && conv.kind === 'dm') return { type: 'message', to: conv.name, text };
-  return { type: 'message', room: conv ? conv.name : state.defaultRoom, text };
+  const frame = conv && conv.kind === 'dm'
+    ? { type: 'message', to: conv.name, text }
+    : { type: 'message', room: conv ? conv.name : state.defaultRoom, text };
+  const target = replyTarget();
+  if (target !== null) frame.reply_to = target;
+  return frame;
 }
 
 /** The counter, and whether Send is enabled: online, in the room shown, and within the limit. */
 export function updateComposer() {
+  renderReplyBar();
   const left = state.maxBytes - utf8Length(JSON.stringify(messageFrame(el.input.value)));
   el.counter.textContent = String(left);
   el.counter.classList.toggle('low', left >= 0 && left < Math.min(200, state.maxBytes / 10));
@@ -41,10 +48,17 @@ export function bindComposer() {
   });
 
   el.input.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && replyTarget() !== null) {
+      event.preventDefault();
+      stopReplying();
+      return;
+    }
     if (event.key !== 'Enter' || event.shiftKey || event.isComposing || event.keyCode === 229) return;
     event.preventDefault();
     sendMessage();
   });
+
+  el.replyCancel.addEventListener('click', stopReplying);
 
   el.input.addEventListener('input', () => {
     autosize();
@@ -58,9 +72,16 @@ function autosize() {
   el.input.style.height = `${Math.min(el.input.scrollHeight, MAX_HEIGHT_PX)}px`;
 }
 
+function stopReplying() {
+  cancelReply();
+  updateComposer();
+  el.input.focus();
+}
+
 function sendMessage() {
   if (el.send.disabled) return;
   if (!sendFrame(messageFrame(el.input.value))) return;
+  cancelReply();
   el.input.value = '';
   autosize();
   updateComposer();

@@ -13,6 +13,7 @@ import { renderDmList } from './sidebar.js';
 import { currentSocket, isGreeted } from './socket.js';
 import { addDm, clearShown, isMe, moveKey, newDm, rekeyDm, removeDm, state } from './state.js';
 import { subscribe } from './subscribe.js';
+import { onReadEvent, recount } from './unread.js';
 import { noteUser } from './users.js';
 import { renderConvHead, showAnotherThan, showConv } from './view.js';
 
@@ -46,8 +47,22 @@ export function onDirectMessage(msg) {
   const name = mine ? msg.to : msg.name;
   if (typeof user !== 'string' || typeof name !== 'string') return;
   const dm = dmWith(user, name);
-  renderBatch(dm, [msg], true);
+  renderBatch(dm, [msg]);
   renderDmList();
+}
+
+// An edit, a deletion or a reaction in a private conversation names its two people as a private
+// message does. One the page has not loaded holds no message it could change.
+export function onDmChange(msg) {
+  const dm = state.dms.get(`@${isMe(msg.user) ? msg.to_user : msg.user}`);
+  if (dm) renderBatch(dm, [msg]);
+}
+
+// Another tab of ours read a private conversation: {"type":"read","dm":"bob","user":"…","id":3},
+// `user` the other person's id.
+export function onDmRead(msg) {
+  const dm = (typeof msg.user === 'string' && state.dms.get(`@${msg.user}`)) || findDmByName(msg.dm);
+  if (dm) onReadEvent(dm, msg);
 }
 
 export function onDmHistory(msg) {
@@ -78,7 +93,10 @@ export function addUnreadDms(list) {
     noteUser(entry.name, entry.user);
     const count = Number(entry.count);
     const dm = dmWith(entry.user, entry.name);
-    if (dm.epoch === null && dm.key !== state.shown && Number.isFinite(count) && count > 0) dm.unread += count;
+    if (dm.epoch === null && dm.key !== state.shown && Number.isFinite(count) && count > 0) {
+      dm.awayUnread += count;
+      recount(dm);
+    }
   }
 }
 

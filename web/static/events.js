@@ -3,11 +3,14 @@
 // renamed, error, the public room list, the Wire panel's) come first; then private messages and
 // histories, which carry `dm`; every other event belongs to one room (no `room`: the default
 // room). Every connection starts in the default room; other rooms are joined with
-// {"type":"subscribe","room":"rust"}, and each room has its own history, users and ids.
+// {"type":"subscribe","room":"rust"}, and each room has its own history, users and ids. A change
+// to a message (edit, delete, react) is an entry of its conversation like a message; `read`
+// is how far another tab of ours has read.
 
 import { showAlert } from './alerts.js';
+import { CHANGE_TYPES } from './changes.js';
 import { updateComposer } from './composer.js';
-import { addUnreadDms, onDirectMessage, onDmHistory, onNoSuchUser, renameDm } from './dms.js';
+import { addUnreadDms, onDirectMessage, onDmChange, onDmHistory, onDmRead, onNoSuchUser, renameDm } from './dms.js';
 import { el } from './dom.js';
 import { parseRoomName, parseTime } from './format.js';
 import { onHistory } from './history.js';
@@ -20,6 +23,7 @@ import { addRoom, isMe, keepSession, setLimits, setRenameTo, setUser, shownConv,
 import { renderStatusTitle } from './status.js';
 import { resubscribeAll, retrySubscribes } from './subscribe.js';
 import { onTyping, stopTyping } from './typing.js';
+import { onReadEvent } from './unread.js';
 import { noteUsers, setUsers } from './users.js';
 import { onWire, wireOnHello, wireRefused } from './wire.js';
 
@@ -29,6 +33,10 @@ const ERROR_TITLES = {
   too_long: 'Too long.',
   bad_request: 'Not understood.',
   not_subscribed: 'Not in that room.',
+  not_yours: 'Not your message.',
+  not_found: 'That message is not there any more.',
+  too_late: 'Too late to edit.',
+  too_many_reactions: 'Too many reactions.',
 };
 
 // Refusals of a subscribe: shown next to the room field, not as alerts.
@@ -63,8 +71,16 @@ export function handle(msg) {
     onDirectMessage(msg);
     return;
   }
+  if (CHANGE_TYPES.has(msg.type) && msg.dm === true) {
+    onDmChange(msg);
+    return;
+  }
   if (msg.type === 'history' && typeof msg.dm === 'string') {
     onDmHistory(msg);
+    return;
+  }
+  if (msg.type === 'read' && typeof msg.dm === 'string') {
+    onDmRead(msg);
     return;
   }
   // An event for a room the page has left is late news: the unsubscribe crossed it on the wire.
@@ -102,8 +118,16 @@ export function handle(msg) {
     case 'rename':
       onRename(room, msg);
       break;
+    case 'edit':
+    case 'delete':
+    case 'react':
+      renderBatch(room, [msg]);
+      break;
+    case 'read':
+      onReadEvent(room, msg);
+      break;
     case 'message':
-      renderBatch(room, [msg], true);
+      renderBatch(room, [msg]);
       if (typeof msg.name === 'string') stopTyping(room, msg.name); // the message they were typing
       break;
     case 'typing':
@@ -199,6 +223,7 @@ function onError(msg) {
   // into (its subscribe was refused by the rate limit). Nothing to tell the user.
   if (msg.code === 'not_subscribed' && typeof msg.room === 'string' && !room) return;
   if (msg.code === 'rate_limited') retrySubscribes();
-  const about = room ? ` (#${room.name})` : '';
+  let about = room ? ` (#${room.name})` : '';
+  if (typeof msg.to === 'string') about = ` (@${msg.to})`;
   showAlert(`${msg.message || 'The server refused that.'}${about}`, msg.code || 'error', ERROR_TITLES[msg.code]);
 }

@@ -2,12 +2,17 @@
 // and its `parked` fragment while it is not (view.js moves them). Messages by one author close
 // together share a header, a day divider starts each day, and ids already shown are skipped,
 // so a resume that overlaps what we have shows nothing twice. A list scrolled up stays put; a
-// "New messages" button counts what came below.
+// "New messages" button counts what came below. An entry that changes a message (edit, delete,
+// react) has an id of its own in the same order: it is handed to changes.js instead. Each
+// message is also held as data (message-parts.js) in its conversation's `messages`, which the
+// changes, the replies and the unread count read.
 
+import { applyChange, CHANGE_TYPES } from './changes.js';
 import { el, make, nearBottom } from './dom.js';
 import { clockTime, dayKey, dayLabel, nameHue, parseTime, whoIs } from './format.js';
-import { renderDmList, renderRoomList } from './sidebar.js';
-import { isMe, state } from './state.js';
+import { drawParts, heldMessage } from './message-parts.js';
+import { state } from './state.js';
+import { readShown, recount } from './unread.js';
 
 const GROUP_MS = 3 * 60 * 1000; // messages by one author this close together share a header
 
@@ -27,8 +32,11 @@ export function addNotice(room, text, kind, date) {
   afterAppend(room, stick, 0);
 }
 
-/** Renders messages of one conversation, skipping ids it already shows; `fresh`: count them as unread. */
-export function renderBatch(room, list, fresh) {
+/**
+ * Renders the entries of one conversation in their order (messages, and the changes to them),
+ * skipping ids it has seen already.
+ */
+export function renderBatch(room, list) {
   const shown = room.key === state.shown;
   let stick = shown && isNearBottom();
   let added = 0;
@@ -41,19 +49,21 @@ export function renderBatch(room, list, fresh) {
       room.seen.add(id);
       if (room.lastId === null || id > room.lastId) room.lastId = id;
     }
+    if (CHANGE_TYPES.has(m.type)) {
+      applyChange(room, m);
+      continue;
+    }
     const name = typeof m.name === 'string' ? m.name : '?';
-    // Ours when sent by our user id, from this tab or another: never compared by name.
-    const own = isMe(m.user);
-    if (own) stick = true; // your own message always brings you down
-    else if (fresh && !shown) room.unread += 1;
-    listOf(room).appendChild(renderMessage(room, m, hasId ? id : null, name, own));
+    const held = heldMessage(m, hasId ? id : null, name);
+    if (held.own) stick = true; // your own message always brings you down
+    listOf(room).appendChild(renderMessage(room, m, held));
+    if (hasId) room.messages.set(id, held);
+    drawParts(room, held);
     added += 1;
   }
   afterAppend(room, stick, added);
-  if (!shown && added > 0) {
-    renderRoomList();
-    renderDmList();
-  }
+  recount(room);
+  if (shown) readShown();
 }
 
 /** Empties a conversation's list, forgetting the ids it showed. */
@@ -61,6 +71,7 @@ export function clearList(conv) {
   if (conv.key === state.shown) el.messages.replaceChildren();
   else conv.parked = document.createDocumentFragment();
   conv.seen.clear();
+  conv.messages.clear();
   conv.lastId = null;
   conv.lastAuthor = null;
   conv.lastTime = 0;
@@ -80,7 +91,9 @@ export function resetNewBelow() {
 /** Scrolling down to the end, or the "New messages" button. */
 export function bindMessages() {
   el.messages.addEventListener('scroll', () => {
-    if (isNearBottom()) resetNewBelow();
+    if (!isNearBottom()) return;
+    resetNewBelow();
+    readShown(); // scrolled down to the end: read
   });
 
   el.jump.addEventListener('click', () => {
@@ -121,28 +134,30 @@ function maybeDayDivider(room, date) {
   room.lastAuthor = null;
 }
 
-function renderMessage(room, m, id, name, own) {
+// The entry's frame: who and when, grouped with the author's previous message; its text, quote,
+// chips and actions are its parts (message-parts.js, drawParts), drawn again when they change.
+function renderMessage(room, m, held) {
   const date = parseTime(m.ts);
   maybeDayDivider(room, date);
-  const li = make('li', own ? 'message own' : 'message');
-  if (id !== null) li.dataset.id = String(id);
+  const li = make('li', held.own ? 'message own' : 'message');
+  if (held.id !== null) li.dataset.id = String(held.id);
   if (room.epoch !== null) li.dataset.epoch = room.epoch;
-  li.style.setProperty('--hue', String(nameHue(name)));
-  const author = typeof m.user === 'string' ? m.user : name; // grouped by person, not by name
+  li.style.setProperty('--hue', String(nameHue(held.name)));
+  const author = held.user !== null ? held.user : held.name; // grouped by person, not by name
   const grouped = room.lastAuthor === author && date.getTime() - room.lastTime < GROUP_MS;
   if (grouped) li.classList.add('grouped');
   room.lastAuthor = author;
   room.lastTime = date.getTime();
 
   const meta = make('div', 'meta');
-  const who = make('span', 'author', name);
-  who.title = whoIs(name, m.user);
+  const who = make('span', 'author', held.name);
+  who.title = whoIs(held.name, m.user);
   meta.append(who);
   const time = make('time', '', clockTime(date));
   time.dateTime = date.toISOString();
   time.title = date.toLocaleString();
   meta.append(' ', time);
-  const body = make('div', 'text', typeof m.text === 'string' ? m.text : String(m.text));
-  li.append(meta, body);
+  li.append(meta);
+  held.li = li;
   return li;
 }

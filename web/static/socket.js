@@ -3,10 +3,11 @@
 //
 // The wire protocol is one JSON object per text frame:
 //   client -> server  session (the first frame), message, subscribe, unsubscribe, typing, rooms,
-//                     rename, and for the Wire panel inspect and ping_me
-//   server -> client  hello, history, users, join, leave, presence, message, typing, rooms,
-//                     rename, renamed, error, and for the Wire panel handshake, frame and
-//                     frame_skipped
+//                     rename, edit, delete, react, read, and for the Wire panel inspect and
+//                     ping_me
+//   server -> client  hello, history, users, join, leave, presence, message, edit, delete,
+//                     react, read, typing, rooms, rename, renamed, error, and for the Wire panel
+//                     handshake, frame and frame_skipped
 // This module knows frames, not what they mean: what arrives goes to the `message` hook
 // (events.js), and the page learns of phase changes and closes through its other hooks, bound
 // once by app.js (bindSocket). It imports nothing that draws the page.

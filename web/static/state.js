@@ -1,7 +1,8 @@
 // The page's shared state: who we are, the server's limits, and the conversations (rooms and
 // private ones) with the one on screen. Every module may read `state`; only the functions
-// below change its fields. A conversation's own fields (joined, epoch, unread, its list) are
-// changed by the module that handles its events: history.js, messages.js, dms.js. What belongs
+// below change its fields. A conversation's own fields (joined, epoch, its list, the messages it
+// holds, its read marker and unread count) are changed by the module that handles its events:
+// history.js, messages.js, changes.js, unread.js, dms.js. What belongs
 // to one part of the page lives in that part's module instead: the socket, its phase and its
 // backoff in socket.js, the Wire panel's switch in wire.js, the frames count in frames.js, who
 // holds which name in users.js, the public room list in rooms.js.
@@ -178,9 +179,15 @@ function newConversation() {
     resuming: false, // the last request for its history carried since/epoch
     epoch: null,
     lastId: null,
-    seen: new Set(),
+    seen: new Set(), // ids shown or applied: messages and changes (edit, delete, react)
+    messages: new Map(), // id -> the message as it is now (message-parts.js, heldMessage)
     users: [], // sorted nicknames
-    unread: 0, // messages that arrived while another room was shown
+    read: null, // our session's read marker here: the last id read, in any tab (unread.js)
+    readSent: null, // the last marker this tab sent, and when (unread.js throttles)
+    readSentAt: 0,
+    readTimer: null,
+    awayUnread: 0, // a private conversation not loaded: hello.unread_dms's count
+    unread: 0, // messages from others after the marker, while another conversation is shown
     typing: new Map(), // nickname -> the timer that forgets they are typing
     typingSentAt: 0, // when we last told this room we are typing
     askedOn: null, // the socket its last subscribe went out on

@@ -40,6 +40,13 @@ export function noteUser(name, user) {
   markOwnUsers();
 }
 
+/** The name `user` (a user id) was last seen holding in a live event; null when none. */
+export function nameOfUser(user) {
+  let found = null;
+  for (const [name, holder] of knownUsers) if (holder === user) found = name; // the latest wins
+  return found;
+}
+
 /** `room` has these users now (a whole list, or the old one with a change applied). */
 export function setUsers(room, list) {
   room.users = [...new Set(list.map(String))].sort();

@@ -1,8 +1,9 @@
 // Which conversation is on screen. Switching moves the shown one's messages out of #messages
 // into its fragment, and the new one's in: the nodes are kept, so nothing is rendered twice and
 // scroll positions survive. The heading and the tab's title name what is shown: #rust, or @bob
-// for a private conversation.
+// for a private conversation. Shown and scrolled to its end, a conversation is read (unread.js).
 
+import { closeMessageTools } from './actions.js';
 import { setHash } from './address.js';
 import { updateComposer } from './composer.js';
 import { el } from './dom.js';
@@ -10,6 +11,7 @@ import { isNearBottom, resetNewBelow } from './messages.js';
 import { dmDescription, renderDmList, renderRoomList } from './sidebar.js';
 import { convByKey, isMe, setShown, shownConv, state } from './state.js';
 import { renderTyping } from './typing.js';
+import { readShown, recount } from './unread.js';
 import { renderUsers } from './users.js';
 
 /** Shows `conv` (a room or a private conversation) and marks it read. */
@@ -17,6 +19,7 @@ export function showConv(conv) {
   const current = shownConv();
   if (current !== conv) {
     if (current) {
+      closeMessageTools();
       current.scrollTop = isNearBottom() ? null : el.messages.scrollTop;
       while (el.messages.firstChild) current.parked.appendChild(el.messages.firstChild);
     }
@@ -28,8 +31,10 @@ export function showConv(conv) {
     renderUsers();
     renderTyping();
     updateComposer();
+    if (current) recount(current); // not shown any more: its count, if it was not read
   }
-  conv.unread = 0;
+  recount(conv);
+  readShown();
   renderRoomList();
   renderDmList();
   if (conv.kind === 'room') setHash(conv.name);
