@@ -1380,6 +1380,10 @@ describe('WebSocketChat page', () => {
       // The hello has come: the page has its session and remembers its name (the state is
       // online from the socket's open, before the hello).
       await waitForMyName(alice, 'alice');
+      // The name field shows `?name=` before the hello: wait for the hello itself, and for the
+      // page to have kept its session, or the reload below could store over the stale one.
+      const [first] = await waitForFrames(alice, 'in', 'hello');
+      await alice.waitForFunction((s) => localStorage.getItem('wschat.session') === s, first.session);
       // As if the server had forgotten us (NAME_RESERVE_SECS after our last tab closed).
       const stale = 'AAAAAAAAAAAAAAAAAAAAAA'; // well-formed, unknown to this server
       await alice.evaluate((s) => localStorage.setItem('wschat.session', s), stale);
