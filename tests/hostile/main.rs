@@ -3,7 +3,8 @@
 //! server, TLS records of every size, broken requests, origins of other schemes, sessions spelt
 //! to slip past the inspector, names that look like others, one address taking more than its
 //! share (connections, handshakes, sessions, rooms, private messages), a flood of throwaway
-//! sessions, the store's files against other accounts, a segment crafted against recovery, and
+//! sessions, the store's files against other accounts, a segment crafted against recovery, the bots' API
+//! (guessed tokens, a flood of posts, a body never sent, sessions passing for a bot), and
 //! property tests over the parsers and the frame decoder. Every read has a timeout, so a server
 //! that hangs fails a test instead of hanging it.
 
@@ -12,6 +13,7 @@ mod support;
 
 mod pair;
 
+mod api;
 mod bad_frames;
 mod broken_request;
 mod crafted_segment;
