@@ -19,11 +19,12 @@ impl Identities {
             self.forget(holder);
         }
         self.names.insert(folded, user);
+        // A row from the store waits offline, in the queue its `used` names: out of it first.
+        self.leave_offline_queue(user);
         let row = self.users.entry(user).or_insert_with(|| User::named(name, 0));
         row.connections = 1;
         row.used = true;
         row.name = name.to_string();
-        self.leave_offline_queue(user);
     }
 }
 
@@ -45,5 +46,22 @@ mod tests {
         let later = Instant::now() + Duration::from_secs(7 * 86_400);
         assert!(ids.sweep(later).iter().all(|u| *u != user_id("deploy")));
         assert_eq!(ids.holder("DEPLOY"), Some(user_id("deploy")));
+    }
+
+    #[test]
+    fn a_bot_restored_from_the_store_or_a_session_holding_its_name_yields_to_the_config() {
+        let mut ids = ids();
+        let now = Instant::now();
+        // The store knows the bot as an offline session, and another session as `alerts`.
+        ids.restore(user_id("deploy"), "deploy", now);
+        let other = session().user_id();
+        ids.restore(other, "alerts", now);
+        ids.reserve_bot(user_id("deploy"), "deploy");
+        ids.reserve_bot(user_id("alerts"), "alerts");
+        assert_eq!(ids.holder("alerts"), Some(user_id("alerts")));
+        assert_eq!(ids.name(other), None, "the session that held it is forgotten");
+        let later = now + Duration::from_secs(7 * 86_400);
+        assert!(ids.sweep(later).is_empty(), "neither bot waits in an offline queue");
+        assert!(ids.is_online(user_id("deploy")));
     }
 }
