@@ -285,3 +285,62 @@ const LENGTH_REQUIRED: &str = "send the body with Content-Length (a chunked body
 const STOPPING: &str = "the server is stopping; try another instance or later";
 const NOT_UTF8: &str = "the body must be UTF-8 JSON";
 const NOT_JSON: &str = r#"expected {"room":"…","text":"…"}, {"to":"…","text":"…"} or {"room":"…","reply_to":N,"text":"…"}"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn general() -> RoomName {
+        RoomName::parse("general").unwrap()
+    }
+
+    #[test]
+    fn the_apis_paths() {
+        assert_eq!(route("/api/v1/messages"), Some(ApiRoute::Messages));
+        assert_eq!(route("/api/v1/rooms/ops/messages"), Some(ApiRoute::Room("ops".into())));
+        assert_eq!(route("/api/v1/rooms//messages"), Some(ApiRoute::Room(String::new())));
+        assert_eq!(route("/api/v1/rooms/a/b/messages"), None);
+        assert_eq!(route("/api/v1/messages/"), None);
+        assert_eq!(route("/api/v2/messages"), None);
+    }
+
+    #[test]
+    fn a_post_is_read_like_a_websocket_message() {
+        let read = |body: &str| read_post(body, &general());
+        let room =
+            |name: &str, reply_to| PostTo::Room { room: RoomName::parse(name).unwrap(), reply_to };
+        assert_eq!(read(r#"{"text":" hi "}"#), Ok((room("general", None), "hi".into())));
+        assert_eq!(read(r#"{"room":"Ops","text":"hi"}"#), Ok((room("ops", None), "hi".into())));
+        assert_eq!(
+            read(r#"{"room":"ops","reply_to":4,"text":"yes"}"#),
+            Ok((room("ops", Some(4)), "yes".into()))
+        );
+        assert_eq!(
+            read(r#"{"to":"Alice","text":"hi"}"#),
+            Ok((PostTo::Person("Alice".into()), "hi".into()))
+        );
+        for (body, code) in [
+            ("hi", "bad_request"),
+            (r#"{"type":"delete","room":"ops","id":1}"#, "bad_request"),
+            (r#"{"type":"rooms"}"#, "bad_request"),
+            (r#"{"to":"alice","reply_to":1,"text":"x"}"#, "bad_request"),
+            (r#"{"room":"a b","text":"x"}"#, "bad_room"),
+            (r#"{"text":""}"#, "empty"),
+        ] {
+            assert_eq!(read(body).unwrap_err().code(), code, "{body}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_is_json_with_its_status() {
+        let refused = refusal(429, "rate_limited", RATE_LIMITED).retry_after(RETRY_TEST);
+        assert_eq!((refused.status, refused.reason), (429, "Too Many Requests"));
+        let body: serde_json::Value = serde_json::from_slice(&refused.body).unwrap();
+        assert_eq!(body["code"], "rate_limited");
+        assert!(refused.headers.contains(&("Retry-After", "1".to_string())));
+        let posted = Posted { id: 57, room: Some(general()), to: None, epoch: "e".into() };
+        assert_eq!(created(&posted), r#"{"epoch":"e","id":57,"room":"general"}"#);
+    }
+
+    const RETRY_TEST: Duration = Duration::from_millis(300);
+}

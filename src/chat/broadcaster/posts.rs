@@ -114,3 +114,69 @@ fn refused(status: u16, code: &'static str, message: &str) -> Refused {
 const NO_CONNECTION: u64 = u64::MAX;
 /// Why a post is refused with Kafka.
 const WITH_KAFKA: &str = "posting through the HTTP API is not available with Kafka yet";
+
+#[cfg(test)]
+mod tests {
+    use crossbeam_channel::bounded;
+
+    use super::*;
+    use crate::chat::bots::user_id;
+    use crate::chat::broadcaster::tests::{broadcaster, general};
+    use crate::chat::inbox::Inbox;
+
+    fn post(
+        to: PostTo,
+        text: &str,
+    ) -> (Post, crossbeam_channel::Receiver<Result<Posted, Refused>>) {
+        let (answer, answered) = bounded(1);
+        let (user, name, ts) = (user_id("deploy"), "deploy".to_string(), "t".to_string());
+        (Post { user, name, to, text: text.into(), ts, answer }, answered)
+    }
+
+    #[test]
+    fn a_post_is_numbered_in_its_room_and_answered_a_refusal_numbers_nothing() {
+        let (_inbox, mailbox) = Inbox::new();
+        let mut broadcaster = broadcaster(mailbox);
+        let mut round = Round::default();
+        let room = |reply_to| PostTo::Room { room: general(), reply_to };
+        let (first, answered) = post(room(None), "one");
+        broadcaster.post(first, &mut round);
+        let posted = answered.try_recv().unwrap().unwrap();
+        assert_eq!((posted.id, posted.room), (1, Some(general())));
+        let (reply, answered) = post(room(Some(7)), "to nothing");
+        broadcaster.post(reply, &mut round);
+        let refused = answered.try_recv().unwrap().unwrap_err();
+        assert_eq!((refused.status, refused.code), (400, "not_found"));
+        let (reply, answered) = post(room(Some(1)), "to one");
+        broadcaster.post(reply, &mut round);
+        assert_eq!(answered.try_recv().unwrap().unwrap().id, 2, "the refusal took no id");
+        let (dm, answered) = post(PostTo::Person("nobody".into()), "hi");
+        broadcaster.post(dm, &mut round);
+        assert_eq!(answered.try_recv().unwrap().unwrap_err().code, "no_such_user");
+    }
+
+    #[test]
+    fn a_page_is_the_history_event() {
+        let (_inbox, mailbox) = Inbox::new();
+        let mut broadcaster = broadcaster(mailbox);
+        let mut round = Round::default();
+        let (first, _answered) = post(PostTo::Room { room: general(), reply_to: None }, "one");
+        broadcaster.post(first, &mut round);
+        let (answer, page) = bounded(1);
+        broadcaster.page(PageRequest { room: general(), resume: None, answer }, &mut round);
+        let page: serde_json::Value = serde_json::from_str(&page.try_recv().unwrap()).unwrap();
+        assert_eq!(
+            (page["type"].clone(), page["room"].clone()),
+            ("history".into(), "general".into())
+        );
+        assert_eq!(page["messages"][0]["text"], "one");
+        let (answer, empty) = bounded(1);
+        let nowhere = crate::chat::room::RoomName::parse("nowhere").unwrap();
+        broadcaster.page(PageRequest { room: nowhere, resume: None, answer }, &mut round);
+        let empty: serde_json::Value = serde_json::from_str(&empty.try_recv().unwrap()).unwrap();
+        assert_eq!(
+            (empty["messages"].clone(), empty["complete"].clone()),
+            (serde_json::json!([]), true.into())
+        );
+    }
+}
