@@ -13,6 +13,8 @@
 //! - the most posts a second one instance takes: `--senders 8 --rate 0 --duration 30`
 //!   (`posts_per_s`; raise `--senders` until it stops growing).
 //!
+//! `make bench` runs both as scenario (l) (`bench/lib.sh`, `scenario_l`; `BENCH_ONLY=l` alone).
+//!
 //! Every answer must be `201`; any other (a `429`: the rate limit was what got measured) is
 //! counted and fails the run.
 

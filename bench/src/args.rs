@@ -354,8 +354,11 @@ impl Args {
         if args.mode != Mode::Idle && args.senders > args.clients - args.stalled {
             return Err("--senders cannot exceed the clients that read".into());
         }
-        if !(args.rate > 0.0 && args.rate <= 1_000_000.0) {
-            return Err("--rate must be in (0, 1000000]".into());
+        // Api mode's --rate 0: as fast as answers come.
+        let unpaced = args.mode == Mode::Api && args.rate == 0.0;
+        let paced = args.rate > 0.0 && args.rate <= 1_000_000.0;
+        if !(unpaced || paced) {
+            return Err("--rate must be in (0, 1000000] (or 0 in api mode)".into());
         }
         if !(args.duration > 0.0 && args.duration <= 3600.0) {
             return Err("--duration must be in (0, 3600] seconds".into());
@@ -518,6 +521,9 @@ mod tests {
     fn idle_read() {
         let a = parse("--url ws://127.0.0.1:1/ws --mode idle").unwrap();
         assert_eq!(a.idle_read, IdleRead::All);
+        assert!(parse("--url ws://127.0.0.1:1/ws --rate 0").is_err());
+        let api = parse("--url ws://127.0.0.1:1/ws --mode api --token t --rate 0").unwrap();
+        assert_eq!((api.mode, api.rate, api.token.as_deref()), (Mode::Api, 0.0, Some("t")));
         let b = parse("--url ws://127.0.0.1:1/ws --mode idle --idle-read connect").unwrap();
         assert_eq!(b.idle_read, IdleRead::Connect);
         assert!(parse("--url ws://127.0.0.1:1/ws --idle-read some").is_err());
