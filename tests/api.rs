@@ -314,6 +314,14 @@ fn keep_alive(log: &mut Log) {
     // A refusal of a body read whole keeps the connection too.
     assert_eq!(api.post(Some(DEPLOY), r#"{"text":""}"#).status, 400);
     assert_eq!(api.post(Some(DEPLOY), r#"{"text":"after"}"#).status, 201);
+    // A GET with a body: the body is not read, so it cannot be taken for a next request.
+    let smuggled =
+        b"GET /api/v1/rooms/general/messages HTTP/1.1\r\nAuthorization: Bearer x\r\n\r\n";
+    api.send(&request("GET", "/api/v1/rooms/general/messages", Some(DEPLOY), &[], smuggled));
+    let answer = api.answer();
+    log.note(test, "get", ROOM_MESSAGES, answer.status);
+    assert_eq!((answer.status, answer.header("Connection")), (200, Some("close")));
+    assert!(api.is_closed(), "closed: the body's bytes are never a request");
 }
 
 #[test]

@@ -63,7 +63,8 @@ pub struct Api {
 pub struct Answered {
     /// The answer.
     pub response: Response,
-    /// The request's body was read whole (or it had none): the connection may carry another.
+    /// The request's `Content-Length` body was read whole, so the connection may carry another
+    /// request (one whose body was left unread may not: `http/keep_alive.rs`).
     pub body_read: bool,
     /// Bytes read past the body: the start of the next request.
     pub leftover: Vec<u8>,
@@ -103,10 +104,8 @@ pub fn answer(
     };
     answered.bot = Some(bot.name.clone());
     answered.response = match route {
-        ApiRoute::Room(raw) => {
-            answered.body_read = true;
-            page(inbox, &raw, request)
-        }
+        // A GET's body, if it has one, is not read: the connection then closes.
+        ApiRoute::Room(raw) => page(inbox, &raw, request),
         ApiRoute::Messages => {
             let started = std::mem::take(&mut answered.leftover);
             let (body, rest) = match body::read_body(request, stream, started, api.max_body) {
