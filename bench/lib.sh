@@ -289,6 +289,8 @@ summary() {
     local l=$1
     if [ "$(jget "$l" mode)" = idle ]; then
         echo "connected $(jget "$l" connected), held $(jget "$l" held), $(fmt "$(jget "$l" rss_per_conn_kib)" 2) KiB/conn, connect $(fmt "$(jget "$l" connect_s)" 1) s, settle $(fmt "$(jget "$l" settle_s)" 1) s, read $(jget "$l" idle_read): $(thousands "$(jget "$l" idle_frames_read)") frames, $(fmt "$(awk -v b="$(jget "$l" idle_bytes_read)" 'BEGIN { print b / 1048576 }')" 1) MiB, $(jget "$l" idle_pings_answered) pings answered$(deflate_note "$l")"
+    elif [ "$(jget "$l" mode)" = api ]; then
+        echo "$(fmt "$(jget "$l" posts_per_s)" 0) posts/s, p50 $(jget "$l" p50_ms) ms, p99 $(jget "$l" p99_ms) ms, max $(jget "$l" max_ms) ms, refused $(jget "$l" refused)$( [ -n "$(jget "$l" error)" ] && echo ", $(jget "$l" error)")"
     elif [ -n "$(jget "$l" mode)" ]; then
         echo "p50 $(jget "$l" p50_ms) ms, p99 $(jget "$l" p99_ms) ms, max $(jget "$l" max_ms) ms, lost $(jget "$l" lost)/$(jget "$l" expected), delivered $(thousands "$(jget "$l" delivered_per_s)")/s, server cpu $(fmt "$(jget "$l" cpu_util)" 2), rss +$(fmt "$(jget "$l" rss_growth_kib)" 0) KiB, settle $(fmt "$(jget "$l" settle_s)" 1) s, $(fmt "$(jget "$l" wire_bytes_per_delivery)" 0) bytes read per delivery$(deflate_note "$l")$( [ -n "$(jget "$l" store_bytes)" ] && echo ", store $(fmt "$(jget "$l" store_bytes)" 0) bytes")$( [ -n "$(jget "$l" server_died)" ] && echo ', SERVER DIED')"
     else
@@ -311,10 +313,10 @@ deflate_note() {
 # variables, and leaves its figures in R[prefix.name].
 declare -A R
 
-DUR_A=10; DUR_B=5; HOLD_C=3; HOLD_C10=10; DUR_D=10; DUR_H=10
+DUR_A=10; DUR_B=5; HOLD_C=3; HOLD_C10=10; DUR_D=10; DUR_H=10; DUR_L=10
 RATES_B=${BENCH_RATES:-"10 20 40 80 160 320 640 1280 2560 5120"}
 BISECT_B=${BENCH_BISECT:-2}
-if [ "$QUICK" = 1 ]; then DUR_A=3; DUR_B=2; HOLD_C=1; HOLD_C10=2; DUR_D=3; DUR_H=3; fi
+if [ "$QUICK" = 1 ]; then DUR_A=3; DUR_B=2; HOLD_C=1; HOLD_C10=2; DUR_D=3; DUR_H=3; DUR_L=3; fi
 
 # gen_bound FILE [KEY]: "yes" when the generator's core was near full (median KEY, default
 # gen_cpu_util, >= GEN_BOUND) during the measured window of the runs in FILE: then the generator,
@@ -628,6 +630,32 @@ scenario_k() {
         R[$p.k.$way.edits]=$(jget "$LINE" edits)
         R[$p.k.$way.reactions]=$(jget "$LINE" reactions)
     done
+}
+
+# (l) the bots' HTTP API (issue 28): POST latency at 100 posts a second (10 kept-alive
+# connections x 10/s, bench/src/api.rs), then the most posts a second one instance takes (8
+# connections, each posting as soon as its last answer came). One bot, whose bucket
+# (SERVER_ENV's RATE_LIMIT_PER_SEC) is far above both: the rate limit is not what is measured.
+# R[PREFIX.l.*].
+scenario_l() {
+    local kind=$1 p=$2 f saved=${SERVER_EXTRA_ENV:-}
+    local token=bench-token-0123456789abcdefghijklmnopqrstuvwxyz
+    log "($p) the bots' API: POST at 100 posts/s, then as many as one instance takes"
+    SERVER_EXTRA_ENV="$saved API_TOKENS=bench:$token"
+    f="$OUT/$p.l.paced.jsonl"
+    repeat "$f" "$kind" plain "($p l 100/s)" --mode api --token "$token" --senders 10 --rate 10 \
+        --duration "$DUR_L"
+    R[$p.l.p50]=$(field_median "$f" p50_ms)
+    R[$p.l.p99]=$(field_median "$f" p99_ms)
+    R[$p.l.p99range]=$(field_range "$f" p99_ms 2)
+    R[$p.l.max_ms]=$(field_median "$f" max_ms)
+    f="$OUT/$p.l.most.jsonl"
+    repeat "$f" "$kind" plain "($p l most)" --mode api --token "$token" --senders 8 --rate 0 \
+        --duration "$DUR_L"
+    R[$p.l.most]=$(field_median "$f" posts_per_s)
+    R[$p.l.most_range]=$(field_range "$f" posts_per_s 0)
+    R[$p.l.most_p99]=$(field_median "$f" p99_ms)
+    SERVER_EXTRA_ENV=$saved
 }
 
 # (g) rooms (issue 13): 1,000 clients in 100 rooms of 10, one sender per room at 10 msg/s: 1,000

@@ -6,7 +6,7 @@
 #
 #   BENCH_RUNS=3      runs per figure (the figure is their median)
 #   BENCH_QUICK=1     one short run of each scenario, for trying things out
-#   BENCH_ONLY="a b"  only these scenarios (a0 a b c ctls d e f g h j k adeflate cdeflate; ctls is
+#   BENCH_ONLY="a b"  only these scenarios (a0 a b c ctls d e f g h j k l adeflate cdeflate; ctls is
 #                     (c-tls), adeflate (a-deflate), cdeflate (c-deflate))
 #   BENCH_RATES="..." the saturation ramp, messages per second per sender (BENCH_BISECT=2 halvings)
 #   BENCH_BUDGET=1500 no run starts after this many seconds (the rows left say so)
@@ -19,7 +19,7 @@
 # Raw results (one JSON line per run) are kept in target/bench/<date>/.
 source "$(dirname "$0")/lib.sh"
 
-ONLY=${BENCH_ONLY:-"a0 a b c ctls d e f g h j k adeflate cdeflate"}
+ONLY=${BENCH_ONLY:-"a0 a b c ctls d e f g h j k l adeflate cdeflate"}
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 check_cores
@@ -277,6 +277,7 @@ want f && scenario_f
 want h && scenario_h ours ours
 want j && scenario_j ours ours
 want k && scenario_k ours ours
+want l && scenario_l ours ours
 
 # The table.
 verdict() { if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "**not met**"; fi; }
@@ -361,6 +362,9 @@ SEND_BUFFER_KIB=1024
     if want k; then
         with=${R[ours.k.10,20]:-0} without=${R[ours.k.0,0]:-0}
         echo "| (k) the store, 1,000 messages of 64 bytes: with ${R[ours.k.10,20.edits]:-?} edited and ${R[ours.k.10,20.reactions]:-?} reacted to, and without | $(thousands "$with") bytes with the changes, $(thousands "$without") without ($(awk -v a="$with" -v b="$without" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }') times) | (issue 27: report) | |"
+    fi
+    if want l; then
+        echo "| (l) the bots' HTTP API: POST at 100 posts/s (10 kept-alive connections x 10/s, ${DUR_L} s), then 8 connections posting as fast as answers come | p99 $(fmt "${R[ours.l.p99]}" 2) ms at 100/s (runs: ${R[ours.l.p99range]}; p50 $(fmt "${R[ours.l.p50]}" 2), max $(fmt "${R[ours.l.max_ms]}" 1)); at most $(thousands "${R[ours.l.most]}") posts/s (runs: ${R[ours.l.most_range]}; p99 $(fmt "${R[ours.l.most_p99]}" 1) ms) | (issue 28: report) | |"
     fi
     if want j; then
         echo "| (j) join storm: 5,000 distinct nicknames connecting at once | every client had hello, history and users after $(fmt "${R[ours.j.all_s]}" 2) s (runs: ${R[ours.j.all_range]}; half of them after $(fmt "${R[ours.j.p50_s]}" 2) s; ${R[ours.j.ready]} of 5,000 in the worst run); presence: $(thousands "${R[ours.j.frames]}") frames, $(fmt "${R[ours.j.mib]}" 0) MiB received in all; server peak RSS $(fmt "$(awk -v k="${R[ours.j.peak]}" 'BEGIN { print k / 1024 }')" 0) MiB; closed during the storm: ${R[ours.j.closed]}; generator CPU $(fmt "${R[ours.j.gen]}" 2) of a core | (issue 11, goal 6: report) | |"

@@ -4,7 +4,8 @@
 //! ```text
 //! serve ─▶ read_request ─┬─ net:  TLS handshake (rustls), all within HANDSHAKE_TIMEOUT_SECS
 //!                        ├─ http: the request head, its route
-//!                        ├─ an answer (page, /healthz, /metrics, a refusal), then net::close,
+//!                        ├─ an answer (page, /healthz, /metrics, the bots' API, a refusal),
+//!                        │  then net::close,
 //!                        │  or, kept alive (http/keep_alive.rs), the next request: back to http
 //!                        └─ admit ─ ws: handshake::check, then upgrade (the 101)
 //!       ─▶ Ready::run ─▶ Reader::run(handler) for the rest of the connection's life:
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 
 use crate::bus::Bus;
+use crate::chat::api::{self, Api};
 use crate::chat::handler::{ChatHandler, Services};
 use crate::chat::identity::Presented;
 use crate::chat::inbox::Inbox;
@@ -62,6 +64,8 @@ pub struct Context {
     pub admission: Admission,
     /// What each client address holds (`net/per_address.rs`).
     pub per_address: Arc<PerAddress>,
+    /// The bots' HTTP API (`chat/api.rs`).
+    pub api: Api,
 }
 
 /// The body of a connection thread: serves the connection and logs how it ended. `handshake`
@@ -182,7 +186,7 @@ fn read_request(
     let mut served = 0;
     loop {
         served += 1;
-        let (request, leftover) = match request::read_head_after(&mut conn, &started) {
+        let (request, mut leftover) = match request::read_head_after(&mut conn, &started) {
             Ok(read) => read,
             // Between two requests: the client closed its kept-alive connection, or left it idle
             // for KEEP_ALIVE_TIMEOUT_SECS. A normal end.
@@ -195,6 +199,8 @@ fn read_request(
         };
         debug!("{peer}: {} {}", request.method, request.path);
         let route = route::route(&request, config.echo_endpoint);
+        // For the API: whether the request's body was read whole (`None`: not the API).
+        let mut body_read = None;
         let response = match route {
             Route::Asset(asset) => Response::asset(asset, request.header("If-None-Match")),
             Route::Health => match ctx.metrics.health() {
@@ -202,6 +208,13 @@ fn read_request(
                 (false, body) => Response::unavailable("application/json", body.into_bytes()),
             },
             Route::Metrics => Response::ok(PROMETHEUS_TEXT, ctx.metrics.prometheus().into_bytes()),
+            Route::Api => {
+                let answered = api::answer(&ctx.api, &ctx.inbox, &request, &mut conn, leftover)?;
+                let bot = answered.bot.as_deref().unwrap_or("no bot");
+                debug!("{peer}: API {} ({bot}): {}", request.path, answered.response.status);
+                (body_read, leftover) = (Some(answered.body_read), answered.leftover);
+                answered.response
+            }
             Route::Reject(rejection) => return refuse(conn, rejection, ctx, peer),
             Route::Chat | Route::Echo => {
                 let app = if matches!(route, Route::Chat) { App::Chat } else { App::Echo };
@@ -210,7 +223,8 @@ fn read_request(
             }
         };
         let head_only = request.method == "HEAD";
-        let keep = served < config.keep_alive_requests && may_keep(&request, &response, ctx);
+        let keep =
+            served < config.keep_alive_requests && may_keep(&request, &response, body_read, ctx);
         if keep && kept.is_none() {
             // Its handshake is over: the connection trades it for a place among its address's
             // connections, if the address (and the server) have one left.
@@ -235,9 +249,19 @@ fn read_request(
 }
 
 /// True when an answered request may leave its connection open for another: the client allows
-/// it, the answer is not a refusal, and the server is not draining.
-fn may_keep(request: &Request, response: &Response, ctx: &Context) -> bool {
-    keep_alive::client_allows(request) && response.status < 400 && !ctx.metrics.is_draining()
+/// it, the answer is not a refusal (for the API, whose refusals are answers a script reads on:
+/// not a failure, and its body was read whole), and the server is not draining.
+fn may_keep(
+    request: &Request,
+    response: &Response,
+    api_body_read: Option<bool>,
+    ctx: &Context,
+) -> bool {
+    let (body_read, answered) = match api_body_read {
+        Some(read) => (read, response.status < 500),
+        None => (false, response.status < 400),
+    };
+    keep_alive::client_allows(request, body_read) && answered && !ctx.metrics.is_draining()
 }
 
 /// True when a kept-alive connection's read failed before its next request began: the client

@@ -3,6 +3,8 @@
 //! - `websocketchat certs` writes a self-signed certificate to `TLS_CERT`/`TLS_KEY` unless
 //!   both files exist; with `--install DIR [--owner UID]` it then copies both into `DIR` (key mode
 //!   0600), owned by `UID` (compose's `certs` service, for servers that run as their own user);
+//! - `websocketchat token` prints a new bearer token for `API_TOKENS` (32 random bytes in
+//!   base64url, `chat/bots.rs`);
 //! - `websocketchat healthcheck` asks the running server's `/healthz`: exit 0 on 200, else 1;
 //! - `websocketchat decode [--client|--server] [--inflate] HEX...` prints every field of the
 //!   WebSocket frames written in hex, then the messages they make (`ws::frame`), compressed ones
@@ -21,6 +23,19 @@ fn main() -> ExitCode {
     // decode reads nothing but its arguments: no configuration, no .env, no log.
     if args.first().map(String::as_str) == Some("decode") {
         return decode(&args[1..]);
+    }
+    // token needs no configuration either: a script may run it before there is one.
+    if args.first().map(String::as_str) == Some("token") {
+        return match websocketchat::chat::bots::new_token() {
+            Some(token) => {
+                println!("{token}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("websocketchat: the system gave no randomness for a token");
+                ExitCode::FAILURE
+            }
+        };
     }
     if matches!(args.first().map(String::as_str), None | Some("serve")) {
         // Once, before any thread starts: see memory.rs.
@@ -65,7 +80,7 @@ fn main() -> ExitCode {
         }
         Some(other) => {
             eprintln!(
-                "websocketchat: unknown command {other:?}; usage: websocketchat [serve|certs|healthcheck|decode]"
+                "websocketchat: unknown command {other:?}; usage: websocketchat [serve|certs|healthcheck|token|decode]"
             );
             return ExitCode::from(2);
         }

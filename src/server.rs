@@ -25,6 +25,8 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::bus::Bus;
+use crate::chat::api::Api;
+use crate::chat::bots::{self, Bots};
 use crate::chat::broadcaster::{Broadcaster, Limits};
 use crate::chat::history::{Epochs, new_epoch};
 use crate::chat::inbox::{Event, Inbox};
@@ -87,6 +89,11 @@ pub fn run(config: Config) -> Result<(), Error> {
         broadcaster.restore(entries);
         broadcaster.keep_journal(Box::new(store));
     }
+    // The bots of the HTTP API: their names held for good (after the restore, which may name
+    // a session that held one before the bot was configured), their entries marked.
+    let bots = Bots::new(&config.api_tokens, config.rate_limit_per_sec);
+    bots::register(&bots);
+    broadcaster.reserve_bots(&bots);
     let broadcaster = spawn("broadcaster", move || broadcaster.run())?;
 
     let stopping = Arc::new(AtomicBool::new(false));
@@ -109,7 +116,9 @@ pub fn run(config: Config) -> Result<(), Error> {
     let admit =
         Admit { max_threads, per_address: &per_address, exempt: &trusted, refused: &refused };
     let per_address = per_address.clone();
-    let ctx = Arc::new(Context { config, tls, metrics, inbox, bus, admission, per_address });
+    let api =
+        Api { bots, max_body: config.max_message_bytes, default_room: config.default_room.clone() };
+    let ctx = Arc::new(Context { config, tls, metrics, inbox, bus, admission, per_address, api });
     let serve = move |tcp, id, handshake| connection::serve(tcp, id, handshake, &ctx);
     accept_loop(&listener, &admit, &stopping, serve);
     if broadcaster.join().is_err() {

@@ -16,7 +16,11 @@ usage: wschat-bench --url ws://127.0.0.1:PORT/ws [options]
                      over several servers (client i uses URL i mod count)
   --mode MODE        chat (default), idle, stalled or amend (two clients: --messages messages,
                      a share edited and reacted to, each change answered before the next;
-                     the store's bytes are what to read: see bench/run.sh, (k))
+                     the store's bytes are what to read: see bench/run.sh, (k)), or api
+                     (--senders kept-alive HTTP connections POST /api/v1/messages at --rate
+                     each, 0: as fast as answers come; see bench/src/api.rs)
+  --token TOKEN      api mode: the bot's token (the server runs with API_TOKENS=bench:TOKEN
+                     and a RATE_LIMIT_PER_SEC above the offered rate)
   --messages N       amend mode: messages said (default 1000)
   --amend E,R        amend mode: percent of them edited, and reacted to (default 10,20)
   --clients N        connections (default 100)
@@ -72,6 +76,7 @@ pub enum Mode {
     Idle,
     Stalled,
     Amend,
+    Api,
 }
 
 impl Mode {
@@ -81,6 +86,7 @@ impl Mode {
             Mode::Idle => "idle",
             Mode::Stalled => "stalled",
             Mode::Amend => "amend",
+            Mode::Api => "api",
         }
     }
 }
@@ -213,6 +219,8 @@ pub struct Args {
     pub messages: usize,
     /// Amend mode: the share of them edited and reacted to, in percent (`--amend E,R`).
     pub amend: (u32, u32),
+    /// Api mode: the bot's token (`--token`).
+    pub token: Option<String>,
 }
 
 impl Args {
@@ -246,6 +254,7 @@ impl Args {
             json: false,
             messages: 1000,
             amend: (10, 20),
+            token: None,
         };
         let mut chat_text = false;
         while let Some(flag) = argv.next() {
@@ -275,9 +284,10 @@ impl Args {
                         "idle" => Mode::Idle,
                         "stalled" => Mode::Stalled,
                         "amend" => Mode::Amend,
+                        "api" => Mode::Api,
                         m => {
                             return Err(format!(
-                                "--mode {m}: expected chat, idle, stalled or amend"
+                                "--mode {m}: expected chat, idle, stalled, amend or api"
                             ));
                         }
                     }
@@ -297,6 +307,7 @@ impl Args {
                     }
                 }
                 "--nickname" => args.nickname = nickname(&value()?)?,
+                "--token" => args.token = Some(value()?),
                 "--clients" => args.clients = number(&flag, &value()?)?,
                 "--senders" => args.senders = number(&flag, &value()?)?,
                 "--rate" => args.rate = number(&flag, &value()?)?,
@@ -343,8 +354,11 @@ impl Args {
         if args.mode != Mode::Idle && args.senders > args.clients - args.stalled {
             return Err("--senders cannot exceed the clients that read".into());
         }
-        if !(args.rate > 0.0 && args.rate <= 1_000_000.0) {
-            return Err("--rate must be in (0, 1000000]".into());
+        // Api mode's --rate 0: as fast as answers come.
+        let unpaced = args.mode == Mode::Api && args.rate == 0.0;
+        let paced = args.rate > 0.0 && args.rate <= 1_000_000.0;
+        if !(unpaced || paced) {
+            return Err("--rate must be in (0, 1000000] (or 0 in api mode)".into());
         }
         if !(args.duration > 0.0 && args.duration <= 3600.0) {
             return Err("--duration must be in (0, 3600] seconds".into());
@@ -507,6 +521,9 @@ mod tests {
     fn idle_read() {
         let a = parse("--url ws://127.0.0.1:1/ws --mode idle").unwrap();
         assert_eq!(a.idle_read, IdleRead::All);
+        assert!(parse("--url ws://127.0.0.1:1/ws --rate 0").is_err());
+        let api = parse("--url ws://127.0.0.1:1/ws --mode api --token t --rate 0").unwrap();
+        assert_eq!((api.mode, api.rate, api.token.as_deref()), (Mode::Api, 0.0, Some("t")));
         let b = parse("--url ws://127.0.0.1:1/ws --mode idle --idle-read connect").unwrap();
         assert_eq!(b.idle_read, IdleRead::Connect);
         assert!(parse("--url ws://127.0.0.1:1/ws --idle-read some").is_err());

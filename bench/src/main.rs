@@ -2,6 +2,7 @@
 //! BENCHMARKS.md.
 
 mod amend;
+mod api;
 mod args;
 mod chat;
 mod client;
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
         Mode::Chat | Mode::Stalled => chat::run(&args),
         Mode::Idle => idle::run(&args),
         Mode::Amend => amend::run(&args),
+        Mode::Api => api::run(&args),
     };
     match result {
         Ok(report) if args.json => {

@@ -160,6 +160,10 @@ impl Chat {
         }
         out.serialize_entry("user", &self.user)?;
         out.serialize_entry("name", &self.name)?;
+        if crate::chat::bots::is_bot(self.user) {
+            // A bot of the HTTP API said it (`bots.rs`).
+            out.serialize_entry("bot", &true)?;
+        }
         if let Place::Direct { to, to_user } = &self.place {
             out.serialize_entry("to", to)?;
             out.serialize_entry("to_user", to_user)?;

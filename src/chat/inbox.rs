@@ -4,6 +4,7 @@
 //! ```text
 //! reader threads ──joined / subscribe / chat / amend / read / left─────┐
 //! bus consumer (Kafka) ──relay (chat / typing / roster / claim / read)─┼──▶ bounded channel (EVENT_QUEUE) ──▶ broadcaster
+//! HTTP API threads ──post / page (each answered on its own)────────────┤
 //! signal thread ──shutdown─────────────────────────────────────────────┘
 //! any client's Outbound ──write request (its id)──▶ unbounded channel, at most one id per client ──▶ broadcaster
 //! ```
@@ -19,6 +20,7 @@ use crate::chat::entry::Body;
 use crate::chat::history::Resume;
 use crate::chat::hub::Client;
 use crate::chat::identity::{Claim, IdentityPromise, Presented, ReadAt};
+use crate::chat::post::{PageRequest, Post};
 use crate::chat::protocol::Chat;
 use crate::chat::room::RoomName;
 use crate::chat::session::{Session, UserId};
@@ -154,6 +156,11 @@ pub enum Event {
         /// The name it held, folded.
         name: String,
     },
+    /// A bot posts through the HTTP API: numbered, made durable, then answered
+    /// (`broadcaster/posts.rs`).
+    Post(Box<Post>),
+    /// A script asks for a room's history page through the HTTP API.
+    Page(Box<PageRequest>),
     /// A client's reader thread ended.
     Left {
         /// The client.
@@ -306,6 +313,16 @@ impl Inbox {
     /// Client `id` asks for the list of rooms.
     pub fn list_rooms(&self, id: u64) -> Result<(), Closed> {
         self.send(Event::ListRooms { id })
+    }
+
+    /// A bot's post, from the HTTP API. Waits while the channel is full (back-pressure).
+    pub fn post(&self, post: Post) -> Result<(), Closed> {
+        self.send(Event::Post(Box::new(post)))
+    }
+
+    /// A script's request for a room's history page, from the HTTP API.
+    pub fn page(&self, request: PageRequest) -> Result<(), Closed> {
+        self.send(Event::Page(Box::new(request)))
     }
 
     /// A client's reader ended. Nobody is left to tell when the broadcaster is gone.

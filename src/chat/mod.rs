@@ -19,11 +19,16 @@
 //!   reaction), [`fold`]: what the changes make of each message, [`amend`]: who may change
 //!   which message, [`emoji`]: what a reaction may be.
 //! - [`inspect`]: the wire inspector, a connection's own frames shown to it field by field.
+//! - [`api`]: the HTTP API for bots (`POST /api/v1/messages`, a room's history page), and
+//!   [`bots`]: who may use it, by their tokens, and at what pace; [`post`]: what the API
+//!   hands the broadcaster, and the answer it waits for.
 //! - [`journal`]: what the broadcaster writes down before anyone gets it, so that a restart
 //!   loses nothing (kept by `store/` when the server runs without Kafka).
 
 pub mod allowance;
 pub mod amend;
+pub mod api;
+pub mod bots;
 pub mod broadcaster;
 pub mod emoji;
 pub mod entry;
@@ -37,6 +42,7 @@ pub mod inspect;
 pub mod joining;
 pub mod journal;
 pub mod nickname;
+pub mod post;
 pub mod presence;
 pub mod protocol;
 pub mod rate_limit;

@@ -11,8 +11,10 @@
 //! - [`cidr`]: blocks of addresses (`TRUSTED_PROXIES`), which `net` and `http` check peers against;
 //! - [`origin`]: web origins (RFC 6454) and the [`Origins`] policy (`ALLOWED_ORIGINS`), which the
 //!   WebSocket handshake applies;
-//! - [`room_name`]: a room's name (`DEFAULT_ROOM`), named by the chat, the bus and the store.
+//! - [`room_name`]: a room's name (`DEFAULT_ROOM`), named by the chat, the bus and the store;
+//! - [`api_tokens`]: the bots of the HTTP API and their tokens (`API_TOKENS`).
 
+pub mod api_tokens;
 pub mod cidr;
 pub mod origin;
 pub mod room_name;
@@ -24,6 +26,7 @@ use std::time::Duration;
 
 use log::LevelFilter;
 
+pub use crate::config::api_tokens::ApiToken;
 pub use crate::config::cidr::Cidr;
 pub use crate::config::origin::Origins;
 pub use crate::config::room_name::RoomName;
@@ -154,6 +157,9 @@ pub struct Config {
     /// `UNANSWERED_PER_ADDRESS_PER_MIN`: private messages one address may send a minute to
     /// sessions that never wrote back; beyond it the error `rate_limited`. Default 20.
     pub unanswered_per_address_per_min: u32,
+    /// `API_TOKENS`: the bots that may post through the HTTP API, `name:token` pairs
+    /// (`api_tokens.rs`). Default none.
+    pub api_tokens: Vec<ApiToken>,
 }
 
 impl Default for Config {
@@ -204,6 +210,7 @@ impl Default for Config {
             max_rooms_per_address: 64,
             max_conversations_per_session: 200,
             unanswered_per_address_per_min: 20,
+            api_tokens: Vec::new(),
         }
     }
 }
@@ -311,6 +318,9 @@ impl Config {
         env.parse("UNANSWERED_PER_ADDRESS_PER_MIN", &mut c.unanswered_per_address_per_min, |v| {
             positive(v, 1_000_000).map(|n| n as u32)
         })?;
+        if let Some(raw) = lookup("API_TOKENS") {
+            c.api_tokens = api_tokens::parse(&raw)?;
+        }
         if c.idle_timeout <= c.ping_interval {
             return Err(Error::Config {
                 var: "IDLE_TIMEOUT_SECS",

@@ -6,8 +6,10 @@
 //! connection open is the client's request, our answer and our bounds, all three:
 //!
 //! 1. the client allows it ([`client_allows`]): HTTP/1.1 without `Connection: close`, or
-//!    HTTP/1.0 with `Connection: keep-alive`, and a request without a body (we read none);
-//! 2. the answer is a success (`2xx`, or a `304`): a refusal closes, as it always did;
+//!    HTTP/1.0 with `Connection: keep-alive`, and a request without a body, or whose
+//!    `Content-Length` body was read whole (the API's `POST`, `body.rs`);
+//! 2. the answer is a success (`2xx`, or a `304`): a refusal closes, as it always did (but the
+//!    API's answers to a request it read whole, which keep it like a success: `chat/api.rs`);
 //! 3. the connection has served fewer than `KEEP_ALIVE_REQUESTS` requests, the server is not
 //!    draining, and its address may hold one more connection (`net/per_address.rs`).
 //!
@@ -17,11 +19,12 @@
 
 use crate::http::request::Request;
 
-/// True when the client lets the connection persist after answering `request`.
-pub fn client_allows(request: &Request) -> bool {
+/// True when the client lets the connection persist after answering `request`; `body_read`
+/// says its `Content-Length` body was read whole.
+pub fn client_allows(request: &Request, body_read: bool) -> bool {
     // RFC 9112 §9.6: "A client that does not support persistent connections MUST send the
     // "close" connection option in every request message."
-    if request.header_has_token("Connection", "close") || has_body(request) {
+    if request.header_has_token("Connection", "close") || (has_body(request) && !body_read) {
         return false;
     }
     // RFC 9112 §9.3: "If the received protocol is HTTP/1.1 (or later), the connection will
@@ -29,8 +32,8 @@ pub fn client_allows(request: &Request) -> bool {
     request.version >= 1 || request.header_has_token("Connection", "keep-alive")
 }
 
-/// True when the request says a body follows its head. No route takes a body, so we never read
-/// one: RFC 9112 §9.3, "A server MUST read the entire request message body or close the
+/// True when the request says a body follows its head. Only the API reads one (and says so);
+/// another route's is never read: RFC 9112 §9.3, "A server MUST read the entire request message body or close the
 /// connection after sending its response, since otherwise the remaining data on a persistent
 /// connection would be misinterpreted as the next request."
 fn has_body(request: &Request) -> bool {
@@ -45,7 +48,7 @@ mod tests {
 
     fn allows(head: &str) -> bool {
         let (request, _) = parse_head(head.as_bytes()).unwrap().unwrap();
-        client_allows(&request)
+        client_allows(&request, false)
     }
 
     #[test]
@@ -67,5 +70,8 @@ mod tests {
         assert!(allows("GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"));
         assert!(!allows("GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"));
         assert!(!allows("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"));
+        let (post, _) =
+            parse_head(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n").unwrap().unwrap();
+        assert!(client_allows(&post, true), "its body was read whole");
     }
 }

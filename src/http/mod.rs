@@ -2,7 +2,9 @@
 //!
 //! 1. [`request::read_head`] reads and parses the request head (httparse).
 //! 2. [`route::route`] maps its method and path to a [`route::Route`]: the page, a static file,
-//!    `/healthz`, `/metrics`, or a WebSocket (`/ws`, `/echo`), which goes on to `ws/`.
+//!    `/healthz`, `/metrics`, the bots' API (`/api/`, answered by `chat/api.rs`), or a WebSocket (`/ws`, `/echo`), which goes on to `ws/`.
+//!    The API's `POST` has a body: [`body::read_body`] reads its `Content-Length` bytes, within
+//!    a limit (a chunked body is refused with 411).
 //! 3. [`response::Response::write_to`] answers with `Content-Length` and `Connection`; a file
 //!    the browser holds already is a `304` ([`etag`]).
 //! 4. [`keep_alive`] says whether the connection then waits for another request (RFC 9112 §9.3)
@@ -14,6 +16,7 @@
 //! configuration parses `ALLOWED_ORIGINS` into origins, and the foundation imports no layer.
 
 pub mod assets;
+pub mod body;
 pub mod etag;
 pub mod healthcheck;
 pub mod keep_alive;

@@ -44,6 +44,11 @@ impl Response {
         }
     }
 
+    /// Any status with a JSON body (the bots' API, `chat/api.rs`).
+    pub fn json(status: u16, reason: &'static str, body: String) -> Response {
+        Response { status, reason, ..Response::ok("application/json", body.into_bytes()) }
+    }
+
     /// 503 with a body (an unhealthy `/healthz`).
     pub fn unavailable(content_type: &'static str, body: Vec<u8>) -> Response {
         Response { status: 503, reason: "Service Unavailable", ..Response::ok(content_type, body) }

@@ -2,7 +2,8 @@
 //!
 //! The pages are compiled in (`assets.rs`), `/healthz` and `/metrics` are answered from the
 //! counters, and `/ws` (and `/echo`, when `ECHO_ENDPOINT` is on) go on to the WebSocket opening
-//! handshake (`ws/handshake.rs`). Anything else is a 404 or a 405.
+//! handshake (`ws/handshake.rs`). Everything under `/api/` is the bots' HTTP API, whose paths
+//! and methods the chat sorts out (`chat/api.rs`). Anything else is a 404 or a 405.
 
 use crate::error::Rejection;
 use crate::http::assets::{self, Asset};
@@ -21,6 +22,8 @@ pub enum Route {
     Chat,
     /// `GET /echo`: the echo WebSocket, when `ECHO_ENDPOINT` is on.
     Echo,
+    /// Anything under `/api/`: the bots' HTTP API, any method.
+    Api,
     /// Anything else, answered with this rejection's status.
     Reject(Rejection),
 }
@@ -38,6 +41,9 @@ pub fn route(request: &Request, echo: bool) -> Route {
         } else {
             Route::Reject(Rejection::MethodNotAllowed)
         };
+    }
+    if request.path.starts_with("/api/") {
+        return Route::Api;
     }
     let found = match request.path.as_str() {
         "/" | "/index.html" => Some(Route::Asset(&assets::INDEX)),
@@ -76,5 +82,7 @@ mod tests {
         assert_eq!(route(&req("DELETE", "/"), false), Route::Reject(Rejection::MethodNotAllowed));
         assert_eq!(route(&req("GET", "/static/../x"), false), Route::Reject(Rejection::NotFound));
         assert_eq!(route(&req("GET", "/nope"), false), Route::Reject(Rejection::NotFound));
+        assert_eq!(route(&req("POST", "/api/v1/messages"), false), Route::Api);
+        assert_eq!(route(&req("POST", "/api"), false), Route::Reject(Rejection::NotFound));
     }
 }

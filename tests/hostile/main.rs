@@ -4,15 +4,17 @@
 //! to slip past the inspector, names that look like others, one address taking more than its
 //! share (connections, handshakes, sessions, rooms, private messages), a flood of throwaway
 //! sessions, the store's files against other accounts, a segment crafted against recovery,
-//! edits, deletions and reactions aimed at others' messages and conversations, and property
-//! tests over the parsers and the frame decoder. Every read has a timeout, so a server that
-//! hangs fails a test instead of hanging it.
+//! edits, deletions and reactions aimed at others' messages and conversations, the bots' API
+//! (guessed tokens, a flood of posts, a body never sent, sessions passing for a bot), and
+//! property tests over the parsers and the frame decoder. Every read has a timeout, so a server
+//! that hangs fails a test instead of hanging it.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod pair;
 
+mod api;
 mod bad_frames;
 mod broken_request;
 mod changes;

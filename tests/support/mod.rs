@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test module uses a different subset
 
+pub mod api;
 pub mod deflate;
 pub mod kafka;
 pub mod wire;

@@ -27,7 +27,7 @@ mod tls;
 mod writer;
 
 pub use connectors::connect_all;
-pub use dial::Dial;
+pub use dial::{Dial, Stream};
 pub use handshake::Conn;
 pub use reader::{Frame, Reader};
 pub use rng::Rng;

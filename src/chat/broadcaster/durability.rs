@@ -15,6 +15,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crossbeam_channel::Sender;
 use log::error;
 
 use super::Broadcaster;
@@ -23,6 +24,7 @@ use crate::chat::history::History;
 use crate::chat::identity::{Pair, ReadAt};
 use crate::chat::inbox::Source;
 use crate::chat::journal::{self, Entry, Journal, Thread};
+use crate::chat::post::{Posted, Refused};
 use crate::chat::protocol::{Chat, Place, ServerEvent};
 
 /// The journal, if there is one, and what the round wrote to it that is not durable yet.
@@ -34,6 +36,8 @@ pub(super) struct Durability {
     tentative: Vec<Tentative>,
     /// The last commit failed: `/healthz` says so.
     troubled: bool,
+    /// The HTTP API's posts of the round, answered after the commit (`posts.rs`).
+    answers: Vec<(Sender<Result<Posted, Refused>>, Posted)>,
 }
 
 /// A message written to the journal but not committed yet: if the commit fails, it is taken
@@ -70,6 +74,36 @@ impl Durability {
         let journal = self.journal.as_mut().expect("journals() said there is a journal");
         journal::write_message(journal.as_mut(), history, &chat);
         self.tentative.push(Tentative { chat, frame, conn });
+    }
+
+    /// Answers a post of the HTTP API with `posted` once the round is durable: after the
+    /// commit with a journal, at once without one.
+    pub(super) fn answer_when_durable(
+        &mut self,
+        answer: Sender<Result<Posted, Refused>>,
+        posted: Posted,
+    ) {
+        match &self.journal {
+            Some(_) => self.answers.push((answer, posted)),
+            None => drop(answer.send(Ok(posted))),
+        }
+    }
+
+    /// Answers the round's posts: `201`, or the store's refusal (`problem`).
+    fn answer_posts(&mut self, problem: Option<&str>) {
+        for (answer, posted) in self.answers.drain(..) {
+            let answered = match problem {
+                None => Ok(posted),
+                Some(why) => Err(Refused {
+                    status: 503,
+                    code: "not_delivered",
+                    message: format!(
+                        "the server cannot store the message ({why}); send it again later"
+                    ),
+                }),
+            };
+            let _ = answer.send(answered);
+        }
     }
 
     /// Adds `entry` to the journal, if there is one.
@@ -135,6 +169,7 @@ impl Broadcaster {
     pub(super) fn commit(&mut self, round: &mut Round) {
         let Some(journal) = &mut self.durability.journal else { return };
         if !journal.has_pending() {
+            self.durability.answer_posts(None);
             return;
         }
         let result = journal.commit();
@@ -178,6 +213,7 @@ impl Broadcaster {
                 Some(format!("history: {e}"))
             }
         };
+        self.durability.answer_posts(problem.as_deref().map(|p| p.trim_start_matches("history: ")));
         // Healthy rounds do not touch the shared problem slot unless they end a problem.
         if problem.is_some() || std::mem::take(&mut self.durability.troubled) {
             self.durability.troubled = problem.is_some();

@@ -43,6 +43,7 @@
 //! - [`delivery`]: one `send` per client, retries of backlogs, closing slow clients, shutdown;
 //! - [`rooms`]: entering and leaving rooms, room messages, typing, the list of rooms;
 //! - [`private`]: private messages and conversations;
+//! - [`posts`]: the HTTP API's bots' posts, answered once durable, and history pages;
 //! - [`changes`]: edits, deletions, reactions and replies, checked before they are numbered;
 //!   read markers;
 //! - [`names`]: arrivals and departures, sessions, nicknames and renames (claims and releases
@@ -77,6 +78,7 @@ mod delivery;
 mod durability;
 mod limits;
 mod names;
+mod posts;
 mod private;
 mod rooms;
 mod rosters;
@@ -208,6 +210,9 @@ impl Broadcaster {
             Event::DirectRecord { id, chat } => {
                 self.deliver_direct(Source::Bus { id }, *chat, round);
             }
+            // posts.rs
+            Event::Post(post) => self.post(*post, round),
+            Event::Page(request) => self.page(*request, round),
             // rosters.rs
             Event::Roster { instance, rooms, at_millis, sessions } => {
                 self.roster(instance, rooms, at_millis, sessions, round);

@@ -18,6 +18,7 @@
 //! - [`markers`]: how far each session has read, per room and conversation (read markers).
 //! - [`cluster`]: how the instances of one deployment agree on names over Kafka (claims,
 //!   releases, rosters). A single-instance reader can skip it.
+//! - [`bots`]: the names of the HTTP API's bots, held for the server's life.
 //! - [`handoff`]: not part of the table: how a connection's own thread waits for the broadcaster
 //!   to tell it who it is ([`NameTag`], [`IdentityPromise`]).
 
@@ -27,6 +28,7 @@ use std::time::{Duration, Instant};
 use crate::chat::history::History;
 use crate::chat::session::UserId;
 
+mod bots;
 mod cluster;
 mod conversations;
 mod handoff;
