@@ -24,13 +24,13 @@ use crate::chat::handler::Publish;
 #[cfg(feature = "kafka")]
 use crate::chat::inbox::Said;
 use crate::chat::inbox::{Closed, Inbox};
+#[cfg(feature = "kafka")]
+use crate::chat::post::Origin;
 use crate::chat::presence::Announce;
 #[cfg(feature = "kafka")]
 use crate::chat::protocol::Chat;
 use crate::chat::room::RoomName;
 use crate::chat::session::UserId;
-#[cfg(feature = "kafka")]
-use crate::ws::outbound::Outbound;
 
 #[cfg(feature = "kafka")]
 pub mod kafka;
@@ -85,12 +85,12 @@ impl Announce for kafka::KafkaBus {
         kafka::KafkaBus::release(self, user, folded);
     }
 
-    fn direct(&self, chat: &Chat, sender: &Arc<Outbound>) {
-        kafka::KafkaBus::direct(self, chat, sender);
+    fn direct(&self, chat: &Chat, origin: Origin) {
+        kafka::KafkaBus::direct(self, chat, origin);
     }
 
-    fn publish(&self, room: &RoomName, said: Said, sender: &Arc<Outbound>) {
-        kafka::KafkaBus::publish(self, room, said, sender);
+    fn publish(&self, room: &RoomName, said: Said, origin: Origin) {
+        kafka::KafkaBus::publish(self, room, said, origin);
     }
 
     fn read(&self, user: UserId, at: &crate::chat::identity::ReadAt, id: u64, conn: u64) {

@@ -7,11 +7,14 @@
 //! broadcaster answers on: after the round's commit (with a journal), at once (without), or
 //! never when the server stops (the API then answers 503).
 
+use std::sync::Arc;
+
 use crossbeam_channel::Sender;
 
 use crate::chat::history::Resume;
 use crate::chat::room::RoomName;
 use crate::chat::session::UserId;
+use crate::ws::outbound::Outbound;
 
 /// A message a bot posts.
 #[derive(Debug)]
@@ -77,4 +80,47 @@ pub struct PageRequest {
     pub resume: Option<Resume>,
     /// Where the broadcaster answers with the page, as the `history` event's JSON.
     pub answer: Sender<String>,
+}
+
+/// Who hears what became of a message the broadcaster handed to the bus (Kafka): the
+/// connection that said it, or the API request that posted it.
+pub enum Origin {
+    /// A WebSocket client: a failure reaches it as a `not_delivered` error event.
+    Connection(Arc<Outbound>),
+    /// A bot's post, waiting for its answer: `201` with the offset the broker gave it as its
+    /// id, once the broker acknowledged it (`acks=all`: durable, and in its room's order), or
+    /// `503 not_delivered`.
+    Post(Waiting),
+}
+
+/// A post waiting for the broker: where its answer goes, and the answer but for the id.
+#[derive(Debug)]
+pub struct Waiting {
+    /// Where the API waits.
+    pub answer: Sender<Result<Posted, Refused>>,
+    /// The answer, its `id` to be set.
+    pub posted: Posted,
+}
+
+impl Waiting {
+    /// The broker appended the post at `offset`: its id.
+    pub fn placed(self, offset: u64) -> bool {
+        let posted = Posted { id: offset, ..self.posted };
+        self.answer.send(Ok(posted)).is_ok()
+    }
+
+    /// The broker did not take it.
+    pub fn failed(self, reason: &str) {
+        let message = format!("the broker did not confirm the message ({reason}); send it again");
+        let _ = self.answer.send(Err(Refused { status: 503, code: "not_delivered", message }));
+    }
+}
+
+impl std::fmt::Debug for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Connection(_) => f.write_str("Origin::Connection"),
+            Origin::Post(waiting) => write!(f, "Origin::Post({:?})", waiting.posted),
+        }
+    }
 }

@@ -16,14 +16,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use std::sync::Arc;
-
 use crate::chat::identity::ReadAt;
 use crate::chat::inbox::Said;
+use crate::chat::post::Origin;
 use crate::chat::protocol::Chat;
 use crate::chat::room::RoomName;
 use crate::chat::session::UserId;
-use crate::ws::outbound::Outbound;
 
 /// The other instances, as the broadcaster sees them: where it announces who is online here,
 /// which nicknames its sessions claimed, and where it publishes private messages. The Kafka bus
@@ -39,15 +37,15 @@ pub trait Announce: Send + Sync {
     /// Records that this instance forgot session `user`, which held the name `folded`: it comes
     /// back, on every instance, as [`Event::Release`](crate::chat::inbox::Event::Release).
     fn release(&self, user: UserId, folded: &str);
-    /// Publishes a private message (`chat.id` is not set yet): it comes back numbered, on every
-    /// instance, as [`Event::DirectRecord`](crate::chat::inbox::Event::DirectRecord). A failure
-    /// to deliver reaches `sender` as a `not_delivered` error event.
-    fn direct(&self, chat: &Chat, sender: &Arc<Outbound>);
-    /// Publishes an entry of `room` said here that the broadcaster checked (a change, or a
-    /// reply): it comes back numbered, on every instance, as
-    /// [`Event::Chat`](crate::chat::inbox::Event::Chat). A failure to deliver reaches `sender`
-    /// as a `not_delivered` error event.
-    fn publish(&self, room: &RoomName, said: Said, sender: &Arc<Outbound>);
+    /// Publishes a private message, or a change to one (`chat.id` is not set yet): it comes
+    /// back numbered, on every instance, as
+    /// [`Event::DirectRecord`](crate::chat::inbox::Event::DirectRecord). What became of it
+    /// reaches its `origin` (`chat/post.rs`).
+    fn direct(&self, chat: &Chat, origin: Origin);
+    /// Publishes an entry of `room` said here (a message, or a change the broadcaster checked):
+    /// it comes back numbered, on every instance, as
+    /// [`Event::Chat`](crate::chat::inbox::Event::Chat). What became of it reaches its `origin`.
+    fn publish(&self, room: &RoomName, said: Said, origin: Origin);
     /// Records that session `user` has read up to `id` at `at` (connection `conn` here moved
     /// it): every other instance applies it and tells the session's connections it has.
     fn read(&self, user: UserId, at: &ReadAt, id: u64, conn: u64);

@@ -14,10 +14,12 @@
 //! sessions and private messages across them; [`changes`] edits, deletions, reactions and read
 //! markers across them; [`nginx`] what nginx writes to its logs and shows
 //! of the instances (no session in any log, no counters, a bare health status); [`limits`] the
-//! per-address limits counting each client behind nginx.
+//! per-address limits counting each client behind nginx; [`api`] the bots' HTTP API on both
+//! instances and through nginx.
 
 #[path = "../support/mod.rs"]
 mod support;
+mod api;
 mod broker;
 mod changes;
 mod identity;
@@ -51,6 +53,8 @@ struct Topology {
 
 const INSTANCE_ADDRS: [&str; 2] = ["127.0.0.2", "127.0.0.3"];
 const NAMES: [&str; 2] = ["ws1", "ws2"];
+/// The bot every instance knows (`API_TOKENS`), as compose would give them all the same.
+const API_TOKEN: &str = "topology-token-0123456789abcdefghijklmnopqrstuvwxyz";
 
 impl Topology {
     fn start() -> Topology {
@@ -92,6 +96,7 @@ impl Topology {
             ("KAFKA_BROKERS", &brokers),
             ("KAFKA_TOPIC", &self.topic),
             ("INSTANCE_ID", NAMES[i]),
+            ("API_TOKENS", &format!("deploy:{API_TOKEN}")),
             ("TRUSTED_PROXIES", "127.0.0.1"),
             ("LOG_LEVEL", "info"),
         ]));

@@ -36,16 +36,16 @@ use super::produce::{Kind, Lane};
 use super::record::{Change, Record, decode, to_json};
 use crate::chat::identity::Pair;
 use crate::chat::inbox::{Event, Inbox, Said, Source};
+use crate::chat::post::Origin;
 use crate::chat::protocol::{Body, Chat, Place};
 use crate::chat::room::{RoomName, partition};
 use crate::chat::session::UserId;
 use crate::metrics::Metrics;
-use crate::ws::outbound::Outbound;
 
 impl KafkaBus {
-    /// Produces a chat message to its room's partition; a failure reaches `sender` as a
-    /// `not_delivered` error event.
-    pub fn publish(&self, room: &RoomName, said: Said, sender: &Arc<Outbound>) {
+    /// Produces a chat message (or a change) to its room's partition; what became of it reaches
+    /// its `origin` (`produce.rs`).
+    pub fn publish(&self, room: &RoomName, said: Said, origin: Origin) {
         let Said { user, name, body, ts } = said;
         let (instance, uid) = (self.instance.clone(), self.next_uid());
         let record = match *body {
@@ -80,13 +80,13 @@ impl KafkaBus {
             }
         };
         let lane = Lane::Chat(partition(room.as_str(), self.partitions));
-        let kind = Kind::Chat { sender: sender.clone(), room: Some(room.clone()) };
+        let kind = Kind::Chat { origin, room: Some(room.clone()) };
         self.queue.push(lane, kind, None, to_json(&record));
     }
 
-    /// Produces a private message to its conversation's partition; a failure reaches `sender`
-    /// as a `not_delivered` error event.
-    pub fn direct(&self, chat: &Chat, sender: &Arc<Outbound>) {
+    /// Produces a private message (or a change) to its conversation's partition; what became
+    /// of it reaches its `origin`.
+    pub fn direct(&self, chat: &Chat, origin: Origin) {
         let Place::Direct { to, to_user } = &chat.place else { return };
         let (instance, uid) = (self.instance.clone(), self.next_uid());
         let record = match &chat.body {
@@ -121,7 +121,7 @@ impl KafkaBus {
         };
         let key = Pair::new(chat.user, *to_user).key();
         let lane = Lane::Chat(partition(&key, self.partitions));
-        let kind = Kind::Chat { sender: sender.clone(), room: None };
+        let kind = Kind::Chat { origin, room: None };
         self.queue.push(lane, kind, None, to_json(&record));
     }
 

@@ -150,8 +150,9 @@ mod tests {
             body: Box::new(crate::chat::entry::Body::text(text)),
             ts: "t".into(),
         };
-        bus.publish(&room("general"), said("alice", "hi"), &sender);
-        bus.publish(&room("rust"), said("bob", "yo"), &sender);
+        let origin = || crate::chat::post::Origin::Connection(sender.clone());
+        bus.publish(&room("general"), said("alice", "hi"), origin());
+        bus.publish(&room("rust"), said("bob", "yo"), origin());
         bus.typing(&room("rust"), UserId::NOBODY, "bob".into(), 17);
         bus.announce(vec![(room("rust"), vec!["bob".into()])], vec![UserId::NOBODY]);
         bus.claim(UserId::NOBODY, "bob");

@@ -21,11 +21,11 @@ use rskafka::record::Record as KafkaRecord;
 use tokio::sync::mpsc;
 
 use super::DELIVERY_TIMEOUT;
+use crate::chat::post::Origin;
 use crate::chat::protocol::ServerEvent;
 use crate::chat::room::RoomName;
 use crate::metrics::Metrics;
 use crate::ws::frame;
-use crate::ws::outbound::Outbound;
 
 /// One record on its way to the broker.
 pub struct Outgoing {
@@ -54,13 +54,14 @@ pub enum Lane {
     Reads,
 }
 
-/// What a record is, which decides who hears about its failure.
+/// What a record is, which decides who hears what became of it.
 #[derive(Debug)]
 pub enum Kind {
-    /// A chat message: its sender hears about a failure, with the message's room.
+    /// A chat message (or a change to one): its sender hears about a failure, with the
+    /// message's room; a bot's post hears of its offset too (its `201`).
     Chat {
-        /// Where the sender's frames go.
-        sender: Arc<Outbound>,
+        /// The connection that said it, or the post waiting for its answer.
+        origin: Origin,
         /// The room the message was for (none: a private message).
         room: Option<RoomName>,
     },
@@ -141,18 +142,29 @@ impl Outgoing {
         kafka_record(self.key.take(), std::mem::take(&mut self.value))
     }
 
+    /// The broker appended the record at `offset`: a bot's post is answered with it.
+    fn placed(self, offset: i64) {
+        if let Kind::Chat { origin: Origin::Post(waiting), .. } = self.kind {
+            waiting.placed(u64::try_from(offset).unwrap_or(0));
+        }
+    }
+
     /// Tells the sender its message did not reach the topic (it may still appear once, see
     /// [`DELIVERY_TIMEOUT`]).
     fn fail(self, reason: &str) {
-        match &self.kind {
+        match self.kind {
             Kind::Typing => debug!("kafka: typing not delivered: {reason}"),
             Kind::Roster => warn!("kafka: presence not delivered: {reason}"),
             Kind::Claim => warn!("kafka: a nickname claim not delivered: {reason}"),
             Kind::Read => warn!("kafka: a read marker not delivered: {reason}"),
-            Kind::Chat { sender, room } => {
+            Kind::Chat { origin, room } => {
                 // A private message is not named in the logs, not even by its recipient.
                 let whereto = room.as_ref().map_or("a private conversation", RoomName::as_str);
                 warn!("kafka: message to {whereto} not delivered: {reason}");
+                let sender = match origin {
+                    Origin::Connection(sender) => sender,
+                    Origin::Post(waiting) => return waiting.failed(reason),
+                };
                 let message = format!(
                     "the broker did not confirm your message in time ({reason}); if it does not \
                      appear, send it again"
@@ -205,7 +217,13 @@ async fn send(client: &PartitionClient, batch: Vec<Outgoing>, metrics: &Metrics)
     let records = live.iter_mut().map(Outgoing::take_record).collect();
     let request = client.produce(records, Compression::NoCompression);
     let reason = match tokio::time::timeout_at(deadline.into(), request).await {
-        Ok(Ok(_offsets)) => return,
+        Ok(Ok(offsets)) => {
+            // In the order sent: a bot's post learns its id.
+            for (record, offset) in live.into_iter().zip(offsets) {
+                record.placed(offset);
+            }
+            return;
+        }
         Ok(Err(e)) => format!("delivery failed: {e}"),
         Err(_) => format!("not acknowledged within {DELIVERY_TIMEOUT:?}"),
     };
@@ -246,6 +264,7 @@ pub const PENDING_POLL: Duration = Duration::from_millis(10);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ws::outbound::Outbound;
 
     #[test]
     fn requests_stay_under_the_byte_limit_and_keep_the_order() {
@@ -300,7 +319,7 @@ mod tests {
         queue.push(Lane::Chat(0), Kind::Typing, None, b"fills the lane".to_vec());
         queue.push(
             Lane::Chat(0),
-            Kind::Chat { sender, room: Some(room) },
+            Kind::Chat { origin: Origin::Connection(sender), room: Some(room) },
             None,
             b"refused".to_vec(),
         );

@@ -22,6 +22,7 @@ use crate::chat::hub::Slot;
 use crate::chat::identity::{Pair, ReadAt};
 use crate::chat::inbox::{Said, Source};
 use crate::chat::journal::{Entry, Thread};
+use crate::chat::post::Origin;
 use crate::chat::protocol::{Chat, NO_SUCH_USER, Place, ServerEvent};
 
 impl Broadcaster {
@@ -64,7 +65,7 @@ impl Broadcaster {
                         let place = Place::Direct { to, to_user: peer };
                         let chat = Chat { place, id: 0, user, name, ts, body };
                         match &self.others {
-                            Some(others) => others.direct(&chat, &outbound),
+                            Some(others) => others.direct(&chat, Origin::Connection(outbound)),
                             None => self.deliver_direct(Source::Here { conn }, chat, round),
                         }
                     }

@@ -10,8 +10,11 @@
 //! or at once without a journal (the history is in memory only). A refusal (`not_found`,
 //! `no_such_user`) is answered at once and nothing is numbered.
 //!
-//! With Kafka a message's id is its offset in the topic, which the bus learns after the
-//! broadcaster publishes it; the API does not wait for that yet, and answers `503`.
+//! With Kafka a post is published like a message said here (checked first alike), and its
+//! answer travels with it (`post.rs`, [`Origin::Post`]): the producer answers `201` with the
+//! offset the broker gave the record, which is its id on every instance, once the broker
+//! acknowledged it (`acks=all`), or `503 not_delivered`. Every instance shows it, marked
+//! `"bot":true` where its `API_TOKENS` name the bot (give every instance the same).
 //!
 //! A page is the `history` event a subscriber gets (after the round's commit, so that it holds
 //! only what is durable), for a room that exists here; for one that does not, an empty page of
@@ -26,17 +29,13 @@ use crate::chat::bots::Bots;
 use crate::chat::entry::Body;
 use crate::chat::identity::Pair;
 use crate::chat::inbox::{Said, Source};
-use crate::chat::post::{PageRequest, Post, PostTo, Posted, Refused};
+use crate::chat::post::{Origin, PageRequest, Post, PostTo, Posted, Refused, Waiting};
 use crate::chat::protocol::{Chat, NO_SUCH_USER, Place, ServerEvent};
 
 impl Broadcaster {
     /// A bot's post: checked, numbered, and answered once durable.
     pub(super) fn post(&mut self, post: Post, round: &mut Round) {
         let Post { user, name, to, text, ts, answer } = post;
-        if self.others.is_some() {
-            let _ = answer.send(Err(refused(503, "unavailable", WITH_KAFKA)));
-            return;
-        }
         let from = Source::Here { conn: NO_CONNECTION };
         let posted = match to {
             PostTo::Room { room, reply_to } => {
@@ -48,6 +47,11 @@ impl Broadcaster {
                     return;
                 }
                 let said = Said { user, name, body: Box::new(body), ts };
+                if let Some(others) = &self.others {
+                    let epoch = self.hub.epochs().of(room.as_str()).epoch.clone();
+                    let posted = Posted { id: 0, room: Some(room.clone()), to: None, epoch };
+                    return others.publish(&room, said, Origin::Post(Waiting { answer, posted }));
+                }
                 self.chat(from, room.clone(), said, round);
                 let history = &self.hub.room(&room).expect("just said in").history;
                 let (id, epoch) = (history.last_id(), history.epoch().to_string());
@@ -61,6 +65,12 @@ impl Broadcaster {
                 let to = self.identities.name(to_user).unwrap_or(&to).to_string();
                 let place = Place::Direct { to: to.clone(), to_user };
                 let chat = Chat { place, id: 0, user, name, ts, body: Body::text(text) };
+                if let Some(others) = &self.others {
+                    let key = Pair::new(user, to_user).key();
+                    let epoch = self.hub.epochs().of(&key).epoch.clone();
+                    let posted = Posted { id: 0, room: None, to: Some(to), epoch };
+                    return others.direct(&chat, Origin::Post(Waiting { answer, posted }));
+                }
                 self.deliver_direct(from, chat, round);
                 let history = self.identities.existing(Pair::new(user, to_user));
                 let history = history.expect("made by the message");
@@ -112,8 +122,6 @@ fn refused(status: u16, code: &'static str, message: &str) -> Refused {
 /// The connection a bot's message is said on: none (no connection has this id, so a refusal
 /// of the store is told through the post's answer only).
 const NO_CONNECTION: u64 = u64::MAX;
-/// Why a post is refused with Kafka.
-const WITH_KAFKA: &str = "posting through the HTTP API is not available with Kafka yet";
 
 #[cfg(test)]
 mod tests {

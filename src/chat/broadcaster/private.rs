@@ -19,6 +19,7 @@ use crate::chat::history::Resume;
 use crate::chat::hub::Slot;
 use crate::chat::identity::{Pair, ReadAt};
 use crate::chat::inbox::Source;
+use crate::chat::post::Origin;
 use crate::chat::protocol::{Body, Chat, NO_SUCH_USER, Place, ServerEvent};
 
 impl Broadcaster {
@@ -101,7 +102,7 @@ impl Broadcaster {
         let (place, body) = (Place::Direct { to, to_user }, Body::text(text));
         let chat = Chat { place, id: 0, user, name, ts, body };
         match &self.others {
-            Some(others) => others.direct(&chat, &client.outbound),
+            Some(others) => others.direct(&chat, Origin::Connection(client.outbound.clone())),
             None => self.deliver_direct(Source::Here { conn: from }, chat, round),
         }
     }

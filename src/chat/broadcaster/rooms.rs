@@ -14,6 +14,7 @@ use crate::chat::history::Resume;
 use crate::chat::hub::Entered;
 use crate::chat::identity::ReadAt;
 use crate::chat::inbox::{Said, Source};
+use crate::chat::post::Origin;
 use crate::chat::protocol::{Chat, MAX_LISTED_ROOMS, Place, RoomCount, ServerEvent};
 use crate::chat::room::RoomName;
 use crate::chat::session::UserId;
@@ -74,7 +75,7 @@ impl Broadcaster {
         // as `Source::Bus`, on every instance, this one too.
         if let (Source::Here { conn }, Some(others)) = (from, &self.others) {
             if let Some(client) = self.hub.slot(conn).and_then(|slot| self.hub.client(slot)) {
-                others.publish(&room, said, &client.outbound);
+                others.publish(&room, said, Origin::Connection(client.outbound.clone()));
             }
             return;
         }
