@@ -11,7 +11,8 @@
 //! resume ([`kafka_restart`]); `podman stop` of one server drains it (newcomers land on the
 //! other), closes its clients with 1001 and exits 0 within compose's stop grace period; `make
 //! down` and a second `make up` with the certificates already there (a key of mode 0600 owned by
-//! someone else) work too, and so does a third with `BACKEND_TLS=false` (plain HTTP between nginx
+//! someone else) work too, with a bot in `.env` whose post through nginx reaches a client, and
+//! so does a third with `BACKEND_TLS=false` (plain HTTP between nginx
 //! and the instances). The image run alone (no Kafka) keeps its history in its volume across a
 //! SIGKILL and a start.
 
@@ -118,6 +119,21 @@ impl Deployment {
         assert_eq!(client.next_of("message")["text"], text);
     }
 
+    /// Sets `name=value` in the project's .env (the line there, or a new one).
+    fn set_env(&self, name: &str, value: &str) {
+        let path = self.dir.join(".env");
+        let env = std::fs::read_to_string(&path).unwrap();
+        let line = format!("{name}={value}");
+        let mut lines: Vec<String> = env
+            .lines()
+            .map(|l| if l.starts_with(&format!("{name}=")) { line.clone() } else { l.to_string() })
+            .collect();
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    }
+
     fn logs(&self, container: &str) -> String {
         let out = podman(&["logs", container]);
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
@@ -159,14 +175,17 @@ fn make_up_runs_the_chat_from_an_empty_certs_folder() {
     kafka_restart::keeps_the_history_and_both_instances_resume(&deployment);
     stop_drains_then_closes_with_1001(&deployment, &servers);
 
-    // Again, with the certificates already there; the key is someone else's, mode 0600.
+    // Again, with the certificates already there; the key is someone else's, mode 0600. And
+    // with a bot in .env, as a deployer adds one.
     deployment.make("down");
+    deployment.set_env("API_TOKENS", &format!("deploy:{BOT_TOKEN}"));
     let cert_before = std::fs::read(deployment.cert()).unwrap();
     let started = Instant::now();
     deployment.make("up");
     println!("make up again (certificates kept): {:.0?}", started.elapsed());
     assert_eq!(std::fs::read(deployment.cert()).unwrap(), cert_before, "kept, not made anew");
     deployment.chat_through_nginx("after the second make up");
+    a_bot_posts_through_nginx(&deployment);
     deployment.make("down");
 
     // BACKEND_TLS=false from the shell: the instances speak plain HTTP, nginx still TLS.
@@ -176,6 +195,47 @@ fn make_up_runs_the_chat_from_an_empty_certs_folder() {
     assert!(plain.starts_with("HTTP/1.1 200 "), "plain HTTP on ws1: {plain}");
     deployment.make("down");
 }
+
+/// The bots' HTTP API as shipped: a post through nginx, to whichever instance nginx picks, is
+/// answered `201` once the broker has it, and a client through nginx gets it under that id,
+/// marked `"bot":true`; a wrong token is `401`.
+fn a_bot_posts_through_nginx(deployment: &Deployment) {
+    let mut client = deployment.connect(deployment.nginx(), "reader");
+    client.welcome();
+    let post = |token: &str| {
+        let bearer = format!("Bearer {token}");
+        let headers = [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
+        let body = r#"{"room":"general","text":"deployed from a script"}"#;
+        let cert = deployment.cert();
+        support::https_request(
+            deployment.nginx(),
+            &cert,
+            "POST",
+            "/api/v1/messages",
+            &headers,
+            body,
+        )
+    };
+    let (status, body) = post(BOT_TOKEN);
+    assert_eq!(status, 201, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let message = client.next_of("message");
+    assert_eq!(
+        (&message["id"], &message["text"], &message["name"], &message["bot"]),
+        (
+            &answer["id"],
+            &serde_json::json!("deployed from a script"),
+            &serde_json::json!("deploy"),
+            &serde_json::json!(true)
+        ),
+        "{message}"
+    );
+    let (status, body) = post("wrong-token-0123456789abcdefghijklmnopqrstuvwxyz");
+    assert_eq!(status, 401, "{body}");
+}
+
+/// The bot of `a_bot_posts_through_nginx`, in .env from the second `make up` on.
+const BOT_TOKEN: &str = "containers-token-0123456789abcdefghijklmnopqrstuv";
 
 /// `GET path` over plain HTTP; the whole answer.
 fn http_get(addr: SocketAddr, path: &str) -> String {

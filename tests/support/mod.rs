@@ -394,6 +394,33 @@ pub fn https_status(addr: SocketAddr, path: &str, cert: &std::path::Path) -> Opt
     String::from_utf8_lossy(&answer).split(' ').nth(1)?.parse().ok()
 }
 
+/// One request over TLS to `addr` (trusting `cert`), with `Connection: close`: `method path`,
+/// the extra `headers`, and `body` (with its `Content-Length`). The status and the body.
+pub fn https_request(
+    addr: SocketAddr,
+    cert: &std::path::Path,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut stream = tls_stream(tcp, cert);
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+    (status, body)
+}
+
 /// The server command in `dir`: a clean environment with the test defaults, then `env`.
 fn command(tls: bool, dir: &Path, env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_websocketchat"));

@@ -3,13 +3,11 @@
 //! of its room on both instances under that id, marked `"bot":true`; a private post reaches its
 //! recipient on the other instance; a history page of either instance holds it.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::net::SocketAddr;
 
 use serde_json::{Value, json};
 
-use super::support::tls_stream;
+use super::support::https_request;
 use super::{API_TOKEN, Topology};
 
 #[test]
@@ -81,19 +79,8 @@ fn https(
     path: &str,
     body: &str,
 ) -> (u16, Value) {
-    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut stream = tls_stream(tcp, &topology.cert());
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {API_TOKEN}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let answer = String::from_utf8_lossy(&answer).into_owned();
-    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    (status, serde_json::from_str(body).unwrap_or(Value::String(body.to_string())))
+    let bearer = format!("Bearer {API_TOKEN}");
+    let headers = [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
+    let (status, body) = https_request(addr, &topology.cert(), method, path, &headers, body);
+    (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
 }
