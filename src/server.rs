@@ -93,6 +93,7 @@ pub fn run(config: Config) -> Result<(), Error> {
     // a session that held one before the bot was configured), their entries marked.
     let bots = Bots::new(&config.api_tokens, config.rate_limit_per_sec);
     bots::register(&bots);
+    crate::chat::operators::register(&config.operators);
     broadcaster.reserve_bots(&bots);
     let broadcaster = spawn("broadcaster", move || broadcaster.run())?;
 

@@ -283,6 +283,7 @@ mod tests {
             default_room: DEFAULT_ROOM,
             max_rooms_per_connection: 16,
             unread_dms: vec![],
+            op: false,
         };
         hello.to_json().into_bytes()
     }

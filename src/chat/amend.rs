@@ -1,4 +1,4 @@
-//! Who may change which message: the rules an edit, a deletion, a reaction or a reply meets
+//! Who may change which message (the author; for a deletion, an operator too): the rules an edit, a deletion, a reaction or a reply meets
 //! before it becomes an entry of the conversation's order (docs/protocol.md, "Changing
 //! messages").
 //!
@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::chat::entry::Body;
 use crate::chat::history::History;
+use crate::chat::operators;
 use crate::chat::room::RoomName;
 use crate::chat::session::UserId;
 
@@ -93,7 +94,10 @@ pub fn check(
             let now_reads = fold.map_or(message.text(), |f| f.text(message.text()));
             Ok(if now_reads == text { Verdict::Nothing } else { Verdict::Accept })
         }
-        Body::Delete { .. } if message.user != user => Err(NOT_YOURS),
+        // An operator deletes anyone's message (`operators.rs`).
+        Body::Delete { .. } if message.user != user && !operators::is_operator(user) => {
+            Err(NOT_YOURS)
+        }
         Body::Delete { .. } => Ok(Verdict::Accept),
         Body::React { emoji, on, .. } => {
             let given = fold.is_some_and(|f| f.has_reacted(emoji, user));

@@ -15,6 +15,7 @@
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
+use crate::chat::operators;
 use crate::chat::room::RoomName;
 use crate::chat::session::UserId;
 
@@ -164,6 +165,10 @@ impl Chat {
             // A bot of the HTTP API said it (`bots.rs`).
             out.serialize_entry("bot", &true)?;
         }
+        if operators::is_operator(self.user) {
+            // An operator said it (`operators.rs`).
+            out.serialize_entry("op", &true)?;
+        }
         if let Place::Direct { to, to_user } = &self.place {
             out.serialize_entry("to", to)?;
             out.serialize_entry("to_user", to_user)?;
@@ -194,6 +199,10 @@ impl Serialize for Chat {
                 }
             }
             Body::Edit { text, .. } if !text.is_empty() => out.serialize_entry("text", text)?,
+            // An operator's deletion names them (it may be anyone's message).
+            Body::Delete { .. } if operators::is_operator(self.user) => {
+                out.serialize_entry("by", &self.name)?;
+            }
             Body::Edit { .. } | Body::Delete { .. } => {}
             Body::React { emoji, on, .. } => {
                 out.serialize_entry("emoji", emoji)?;

@@ -17,7 +17,8 @@
 //!   still start (a new session, a private message), asked before either is given.
 //! - [`entry`]: one entry of a conversation's order (a message, or an edit, a deletion or a
 //!   reaction), [`fold`]: what the changes make of each message, [`amend`]: who may change
-//!   which message, [`emoji`]: what a reaction may be.
+//!   which message, [`emoji`]: what a reaction may be; [`operators`]: the sessions that
+//!   moderate.
 //! - [`inspect`]: the wire inspector, a connection's own frames shown to it field by field.
 //! - [`api`]: the HTTP API for bots (`POST /api/v1/messages`, a room's history page), and
 //!   [`bots`]: who may use it, by their tokens, and at what pace; [`post`]: what the API
@@ -42,6 +43,7 @@ pub mod inspect;
 pub mod joining;
 pub mod journal;
 pub mod nickname;
+pub mod operators;
 pub mod post;
 pub mod presence;
 pub mod protocol;

@@ -45,6 +45,9 @@ pub enum ServerEvent<'a> {
         max_rooms_per_connection: usize,
         /// Private messages that came while no connection of the session was open, per sender.
         unread_dms: Vec<Unread<'a>>,
+        /// The session is an operator (`OPERATORS`); left out otherwise.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        op: bool,
     },
     /// The messages a newcomer to a room (or a private conversation) missed; the answer to a
     /// subscription.

@@ -160,6 +160,9 @@ pub struct Config {
     /// `API_TOKENS`: the bots that may post through the HTTP API, `name:token` pairs
     /// (`api_tokens.rs`). Default none.
     pub api_tokens: Vec<ApiToken>,
+    /// `OPERATORS`: the public user ids (the `user` of `hello`) of the sessions that moderate,
+    /// a comma list. Read at start only. Default none.
+    pub operators: Vec<String>,
 }
 
 impl Default for Config {
@@ -211,6 +214,7 @@ impl Default for Config {
             max_conversations_per_session: 200,
             unanswered_per_address_per_min: 20,
             api_tokens: Vec::new(),
+            operators: Vec::new(),
         }
     }
 }
@@ -321,6 +325,9 @@ impl Config {
         if let Some(raw) = lookup("API_TOKENS") {
             c.api_tokens = api_tokens::parse(&raw)?;
         }
+        if let Some(raw) = lookup("OPERATORS") {
+            c.operators = operators(&raw)?;
+        }
         if c.idle_timeout <= c.ping_interval {
             return Err(Error::Config {
                 var: "IDLE_TIMEOUT_SECS",
@@ -369,6 +376,24 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
     }
 }
 
+/// `OPERATORS`: a comma list of public user ids, each 16 characters of base64url (what `hello`
+/// says as `user`); an empty value is nobody.
+fn operators(raw: &str) -> Result<Vec<String>, Error> {
+    let is_user_id = |id: &str| {
+        id.len() == 16 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    let ids: Vec<String> =
+        raw.split(',').map(str::trim).filter(|id| !id.is_empty()).map(String::from).collect();
+    match ids.iter().find(|id| !is_user_id(id)) {
+        Some(bad) => Err(Error::Config {
+            var: "OPERATORS",
+            value: bad.chars().take(32).collect(),
+            expected: expected("OPERATORS"),
+        }),
+        None => Ok(ids),
+    }
+}
+
 /// What a variable accepts, for the error message.
 fn expected(var: &str) -> &'static str {
     match var {
@@ -388,6 +413,9 @@ fn expected(var: &str) -> &'static str {
             "a whole number of seconds from 1 to 86400"
         }
         "DRAIN_SECS" => "a whole number of seconds from 0 to 3600",
+        "OPERATORS" => {
+            "a comma list of public user ids, each the 16 characters of base64url that hello says as user"
+        }
         "EDIT_WINDOW_SECS" => "a whole number of seconds from 0 (no limit) to 31536000",
         "KEEP_ALIVE_TIMEOUT_SECS" => "a whole number of seconds from 1 to 3600",
         "KEEP_ALIVE_REQUESTS" => "a whole number from 1 to 100000",

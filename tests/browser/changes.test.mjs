@@ -24,6 +24,10 @@ import {
   clickUser,
   clickDm,
   withServer,
+  startServer,
+  stopServer,
+  newContext,
+  closeRestarted,
   messageEntry,
   messageAction,
   readEntry,
@@ -32,8 +36,8 @@ import {
 
 const TEST_TIMEOUT = 90000;
 
-function assertClean(problems) {
-  assert.deepEqual(consoleProblems(problems), [], 'console errors or uncaught exceptions');
+function assertClean(problems, options) {
+  assert.deepEqual(consoleProblems(problems, options), [], 'console errors or uncaught exceptions');
   assert.deepEqual(problems.dialogs, [], 'dialogs opened: the page asks in place, never with a dialog');
 }
 
@@ -490,5 +494,48 @@ describe('changing messages: edit, delete, reactions, replies, read markers', ()
       assert.ok((await readFrames(tabB, 'in', 'read')).some((f) => f.dm === 'bob'), 'told by the other tab\'s marker');
       assertClean(problems);
     });
+  });
+
+  // Issue 28, its first part: a session named in OPERATORS (by the user id its hello gives)
+  // deletes anyone's message from the page, after a restart with that setting.
+  test('an operator sees Delete on everyone\'s messages and removes a spammer\'s; the others see it gone', { timeout: 120000 }, async () => {
+    let server = await startServer({ tls: false });
+    const { port, dir } = server;
+    const { context, problems } = await newContext(browser);
+    const clients = [];
+    try {
+      const carol = await openChat(context, server.url, 'carol');
+      await waitForState(carol, 'online');
+      const [hello] = await waitForFrames(carol, 'in', 'hello');
+      await carol.waitForFunction((s) => localStorage.getItem('wschat.session') === s, hello.session);
+      assert.equal(hello.op, undefined, 'not an operator yet');
+      await stopServer(server, { removeDir: false });
+      await waitForState(carol, 'reconnecting', 10000);
+      server = await startServer({ tls: false, port, dir, env: { OPERATORS: hello.user } });
+      await waitForState(carol, 'online', 20000);
+      await waitFor(carol, 'a second hello', () =>
+        [...document.querySelectorAll('#frame-list li.in .f-body')].filter((n) => n.textContent.includes('"type":"hello"')).length >= 2);
+      const again = (await readFrames(carol, 'in', 'hello')).at(-1);
+      assert.deepEqual([again.op, again.user], [true, hello.user], 'the same session, an operator now');
+
+      const spammer = await rawClient(server.url, 'spammer');
+      clients.push(spammer);
+      const bob = await rawClient(server.url, 'bob');
+      clients.push(bob);
+      const spam = await spammer.say('cheap watches, click here');
+      await waitForMessage(carol, 'cheap watches, click here');
+      assert.deepEqual((await readEntry(carol, 'cheap watches, click here')).actions, ['React', 'Reply', 'Delete'], 'an operator may delete it, not edit it');
+      await messageAction(carol, 'cheap watches, click here', 'Delete');
+      const confirm = messageEntry(carol, 'cheap watches, click here').getByRole('group', { name: 'Delete this message?' });
+      await confirm.getByRole('button', { name: 'Delete', exact: true }).click();
+      await waitForGone(carol, 'cheap watches, click here');
+      assert.equal((await readEntry(carol, 'message deleted')).id, spam.id);
+      const deleted = await bob.waitFor('the deletion', (e) => e.type === 'delete');
+      assert.deepEqual([deleted.target, deleted.by, deleted.op], [spam.id, 'carol', true], 'everyone sees who removed it');
+      // The page tried to reconnect while the server was restarting.
+      assertClean(problems, { allowConnectionRefused: true });
+    } finally {
+      await closeRestarted({ server, context, clients, dir });
+    }
   });
 });

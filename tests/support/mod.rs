@@ -100,6 +100,16 @@ impl Server {
         (self.child, self.addr, self.log) = spawn(self.tls, &self.dir, &env);
     }
 
+    /// Starts the server again in the same folder with `more` settings added (or changed), as a
+    /// deployer restarts it with a new configuration.
+    pub fn restart_with(&mut self, more: &[(&str, &str)]) {
+        for (name, value) in more {
+            self.env.retain(|(key, _)| key != name);
+            self.env.push((name.to_string(), value.to_string()));
+        }
+        self.restart();
+    }
+
     /// The server's resident memory now, in KiB (`VmRSS` of `/proc/<pid>/status`).
     pub fn rss_kib(&self) -> u64 {
         self.status_kib("VmRSS:")

@@ -19,7 +19,7 @@ import { onRenamed, setMyName, showNameError } from './names.js';
 import { dropRoom, onPublicRooms, requestPublicRooms, showRoomError } from './rooms.js';
 import { renderDmList, renderRoomList } from './sidebar.js';
 import { markGreeted, sendFrame } from './socket.js';
-import { addRoom, isMe, keepSession, setLimits, setRenameTo, setUser, shownConv, state } from './state.js';
+import { addRoom, isMe, keepSession, setLimits, setOperator, setRenameTo, setUser, shownConv, state } from './state.js';
 import { renderStatusTitle } from './status.js';
 import { resubscribeAll, retrySubscribes } from './subscribe.js';
 import { onTyping, stopTyping } from './typing.js';
@@ -147,6 +147,7 @@ function onHello(msg) {
   // Keep the session for the next connection of this tab and of every other tab.
   if (typeof msg.session === 'string' && msg.session !== '') keepSession(msg.session);
   if (typeof msg.user === 'string') setUser(msg.user);
+  setOperator(msg.op);
   if (typeof msg.name === 'string') setMyName(msg.name);
   // `requested` is there only when the name asked for was someone else's.
   if (typeof msg.requested === 'string') {

@@ -11,7 +11,7 @@
 
 import { make } from './dom.js';
 import { parseTime } from './format.js';
-import { isMe } from './state.js';
+import { isMe, isOperator } from './state.js';
 import { nameOfUser } from './users.js';
 
 const QUOTE_CHARS = 80; // a quote shows the first words of the message it answers
@@ -136,7 +136,8 @@ function nameIn(conv, user) {
   return nameOfUser(user) || `id ${user.slice(0, ID_HINT_CHARS)}`;
 }
 
-// What can be done with a message: react and reply to any, edit and delete our own.
+// What can be done with a message: react and reply to any, edit and delete our own; an operator
+// deletes anyone's (the server checks it again: OPERATORS).
 function actions(held) {
   const bar = make('div', 'actions');
   bar.setAttribute('role', 'group');
@@ -151,9 +152,7 @@ function actions(held) {
   };
   add('react', '☺', 'React');
   add('reply', '↩', 'Reply');
-  if (held.own) {
-    add('edit', '✎', 'Edit');
-    add('delete', '🗑', 'Delete');
-  }
+  if (held.own) add('edit', '✎', 'Edit');
+  if (held.own || isOperator()) add('delete', '🗑', 'Delete');
   return bar;
 }

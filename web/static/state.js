@@ -20,6 +20,7 @@ export const state = {
   name: null, // the nickname asked for when connecting (null: not chosen yet)
   session: null, // the session secret from the last hello (storage.js, 'session')
   user: null, // our public user id (hello.user): what "own" means
+  op: false, // our session is an operator (hello.op, OPERATORS): it may delete anyone's message
   myName: null, // the name the server settled on (hello, then renamed)
   renameTo: null, // a name typed into the field while offline, asked for with a rename once the hello has come
   maxBytes: 4096, // the largest frame the server takes (hello.max_message_bytes)
@@ -53,6 +54,16 @@ export function restoreSession(session) {
 
 export function setUser(user) {
   state.user = user;
+}
+
+/** Whether our session is an operator (hello.op). */
+export function setOperator(op) {
+  state.op = op === true;
+}
+
+/** True when our session is an operator. */
+export function isOperator() {
+  return state.op;
 }
 
 /**

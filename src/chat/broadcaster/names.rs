@@ -59,6 +59,7 @@ impl Broadcaster {
                 .iter()
                 .map(|&(user, name, count)| Unread { name, user, count })
                 .collect(),
+            op: crate::chat::operators::is_operator(user),
         };
         self.tell(round, slot, &hello);
         if let Some(others) = self.others.as_ref().filter(|_| arrived.new) {
