@@ -237,6 +237,21 @@ impl History {
         }
     }
 
+    /// The `history` event of `room` for a client resuming from `resume`: its [`page`], and
+    /// `read`, the client's session's read marker there, if any.
+    ///
+    /// [`page`]: History::page
+    pub fn room_event<'a>(
+        &'a self,
+        room: &'a str,
+        resume: Option<&Resume>,
+        read: Option<u64>,
+    ) -> ServerEvent<'a> {
+        let (messages, complete) = self.page(resume);
+        let (dm, user, epoch) = (None, None, self.epoch());
+        ServerEvent::History { room: Some(room), dm, user, epoch, messages, complete, read }
+    }
+
     /// The id a resume goes on after; `Err(complete)` when it cannot be matched with ours (no
     /// resume: complete when nothing was dropped; another epoch or a future id: incomplete).
     fn resumes_at(&self, resume: Option<&Resume>) -> Result<u64, bool> {

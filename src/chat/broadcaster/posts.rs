@@ -30,7 +30,7 @@ use crate::chat::entry::Body;
 use crate::chat::identity::Pair;
 use crate::chat::inbox::{Said, Source};
 use crate::chat::post::{Origin, PageRequest, Post, PostTo, Posted, Refused, Waiting};
-use crate::chat::protocol::{Chat, NO_SUCH_USER, Place, ServerEvent};
+use crate::chat::protocol::{Chat, NO_SUCH_USER, Place};
 
 impl Broadcaster {
     /// A bot's post: checked, numbered, and answered once durable.
@@ -101,16 +101,7 @@ impl Broadcaster {
                 &empty
             }
         };
-        let (messages, complete) = history.page(resume.as_ref());
-        let page = ServerEvent::History {
-            room: Some(room.as_str()),
-            dm: None,
-            user: None,
-            epoch: history.epoch(),
-            messages,
-            complete,
-            read: None,
-        };
+        let page = history.room_event(room.as_str(), resume.as_ref(), None);
         let _ = answer.send(page.to_json());
     }
 }

@@ -33,18 +33,9 @@ impl Broadcaster {
         self.commit(round);
         let Some((slot, entered)) = self.hub.subscribe(id, &room) else { return };
         let history = &self.hub.room(&room).expect("it has a member").history;
-        let (messages, complete) = history.page(resume.as_ref());
         let user = self.hub.client(slot).expect("just subscribed").user;
         let read = self.identities.read_marker(user, &ReadAt::Room(room.clone()));
-        let history = ServerEvent::History {
-            room: Some(room.as_str()),
-            dm: None,
-            user: None,
-            epoch: history.epoch(),
-            messages,
-            complete,
-            read,
-        };
+        let history = history.room_event(room.as_str(), resume.as_ref(), read);
         self.tell(round, slot, &history);
         if entered == Entered::New(true) {
             let name = self.hub.client(slot).expect("just subscribed").name.clone();
