@@ -395,3 +395,43 @@ fn target(event: &Value) -> u64 {
 
 /// The types of a conversation's entries: a message and the changes to one.
 const ENTRIES: [&str; 4] = ["message", "edit", "delete", "react"];
+
+/// An operator (`OPERATORS`, the same on both instances) on ws1 deletes a message said on ws2:
+/// checked where it asks, published, and shown on both as a deletion `by` it.
+#[test]
+fn an_operator_on_one_instance_deletes_a_message_said_on_the_other() {
+    let mut topology = Topology::start();
+    let (ws1, ws2) = (topology.instance_addr(0), topology.instance_addr(1));
+    let carol = welcomed(&topology, ws1, "name=carol");
+    let (carol_id, session) =
+        (carol.hello["user"].as_str().unwrap().to_string(), carol.session().to_string());
+    drop(carol);
+    // Made an operator as a deployer does: the id in OPERATORS, every instance restarted.
+    topology.operators = carol_id;
+    for i in 0..2 {
+        topology.kill_instance(i);
+        topology.start_instance(i);
+    }
+    let mut carol = welcomed(&topology, ws1, &format!("session={session}"));
+    assert_eq!(carol.hello["op"], true, "{}", carol.hello);
+    let mut bob = welcomed(&topology, ws2, "name=bob");
+    bob.say("spam, spam, spam");
+    let spam = next_entry(&mut bob);
+    assert_eq!(next_entry(&mut carol)["id"], spam["id"]);
+    carol.request(json!({"type": "delete", "room": "general", "id": spam["id"]}));
+    for client in [&mut carol, &mut bob] {
+        let deleted = next_entry(client);
+        let got = (&deleted["type"], &deleted["target"], &deleted["by"], &deleted["op"]);
+        assert_eq!(
+            got,
+            (&json!("delete"), &spam["id"], &json!("carol"), &json!(true)),
+            "{deleted}"
+        );
+    }
+    // Bob, no operator, may not do the same to carol's.
+    carol.say("stay on topic");
+    let note = next_entry(&mut carol);
+    next_entry(&mut bob);
+    bob.request(json!({"type": "delete", "room": "general", "id": note["id"]}));
+    refused(&mut bob, "not_yours", id(&note));
+}

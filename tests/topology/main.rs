@@ -12,7 +12,7 @@
 //! at the worst moment; [`broker`] restarts the broker under two instances;
 //! [`rooms`] runs rooms over the partitioned topic on both instances; [`identity`] nicknames,
 //! sessions and private messages across them; [`changes`] edits, deletions, reactions and read
-//! markers across them; [`nginx`] what nginx writes to its logs and shows
+//! markers across them, and an operator's deletion; [`nginx`] what nginx writes to its logs and shows
 //! of the instances (no session in any log, no counters, a bare health status); [`limits`] the
 //! per-address limits counting each client behind nginx; [`api`] the bots' HTTP API on both
 //! instances and through nginx.
@@ -49,6 +49,8 @@ struct Topology {
     topic: String,
     instances: [Option<Server>; 2],
     nginx: Child,
+    /// `OPERATORS` for the instances started from now on.
+    operators: String,
 }
 
 const INSTANCE_ADDRS: [&str; 2] = ["127.0.0.2", "127.0.0.3"];
@@ -75,6 +77,7 @@ impl Topology {
             nginx: start_nginx(&dir),
             dir,
             topic: topic("chat"),
+            operators: String::new(),
         };
         for i in 0..2 {
             topology.start_instance(i);
@@ -97,6 +100,7 @@ impl Topology {
             ("KAFKA_TOPIC", &self.topic),
             ("INSTANCE_ID", NAMES[i]),
             ("API_TOKENS", &format!("deploy:{API_TOKEN}")),
+            ("OPERATORS", &self.operators.clone()),
             ("TRUSTED_PROXIES", "127.0.0.1"),
             ("LOG_LEVEL", "info"),
         ]));
