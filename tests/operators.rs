@@ -1,6 +1,7 @@
 //! Operators (issue 28, its first part): `OPERATORS` names sessions by their public user id; such
-//! a session is marked `"op":true` in its `hello` and in what it says, and it deletes anyone's
-//! message, the deletion naming it as `by`. Everyone else still gets `not_yours`.
+//! a session is marked `"op":true` in its `hello` and in what it says, it deletes anyone's
+//! message, the deletion naming it as `by`, and it kicks a session (every connection closed with
+//! 4001 and the reason). Everyone else gets `not_yours` and `not_allowed`.
 //!
 //! As a deployer does it: a session is made first (its `user` id is in its `hello`), then the
 //! server is restarted with that id in `OPERATORS`, and the session comes back (its store keeps
@@ -85,4 +86,41 @@ fn operators_that_are_not_user_ids_stop_the_server_with_a_clear_error() {
     // A list with spaces and an empty item is fine.
     let server = Server::start(&[("OPERATORS", " LJgLhthO3_LJUFoX , ,AAAAAAAAAAAAAAAA")]);
     assert!(server.joined("name=x").hello.get("op").is_none());
+}
+
+#[test]
+fn an_operator_kicks_every_connection_of_a_session_and_nobody_else_may() {
+    let mut server = Server::start(&[]);
+    let carol = server.joined("name=carol");
+    let (carol_id, session) =
+        (carol.hello["user"].as_str().unwrap().to_string(), carol.session().to_string());
+    drop(carol);
+    server.restart_with(&[("OPERATORS", &carol_id)]);
+    let mut carol = server.joined(&format!("session={session}"));
+    let mut bob = server.joined("name=bob");
+    let mut bob_tab = server.joined(&format!("session={}", bob.session()));
+    let mut dave = server.joined("name=dave");
+
+    // Not an operator: refused, and nobody is closed.
+    dave.request(json!({"type": "kick", "name": "bob", "reason": "I do not like him"}));
+    let refused = next_event(&mut dave);
+    assert_eq!(refused["code"], "not_allowed", "{refused}");
+    carol.request(json!({"type": "kick", "name": "nobody-here"}));
+    assert_eq!(next_event(&mut carol)["code"], "no_such_user");
+    for bad in
+        [json!({"type": "kick"}), json!({"type": "kick", "name": "bob", "reason": "x".repeat(101)})]
+    {
+        carol.request(bad.clone());
+        assert_eq!(next_event(&mut carol)["code"], "bad_request", "{bad}");
+    }
+
+    carol.request(json!({"type": "kick", "name": "Bob", "reason": "spam"}));
+    for client in [&mut bob, &mut bob_tab] {
+        assert_eq!(client.close_frame(), (4001, "kicked: spam".to_string()));
+    }
+    // Everyone else stays; bob may come back (a kick is not a ban), as the same person.
+    dave.say("still here");
+    assert_eq!(next_event(&mut dave)["text"], "still here");
+    let again = server.joined(&format!("session={}", bob_tab.session()));
+    assert_eq!(again.hello["name"], "bob");
 }

@@ -97,6 +97,10 @@ impl Announce for kafka::KafkaBus {
         kafka::KafkaBus::read(self, user, at, id, conn);
     }
 
+    fn kick(&self, user: UserId, reason: &str) {
+        kafka::KafkaBus::kick(self, user, reason);
+    }
+
     fn flush(&self) {
         kafka::KafkaBus::flush(self);
     }

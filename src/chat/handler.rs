@@ -344,6 +344,7 @@ impl Handler for ChatHandler<'_> {
             Ok(Request::Subscribe { room, .. } | Request::Unsubscribe { room })
             | Ok(Request::Typing { room }) => (&mut self.requests, Some(room.as_str())),
             Ok(Request::Rooms | Request::SubscribeDirect { .. } | Request::Rename { .. })
+            | Ok(Request::Kick { .. })
             | Ok(Request::Inspect { .. } | Request::PingMe { .. }) => (&mut self.requests, None),
         };
         let about = match &request {
@@ -414,6 +415,7 @@ impl Handler for ChatHandler<'_> {
                 self.services.inbox.subscribe_direct(self.id, with, resume)
             }
             Request::Rename { name } => self.services.inbox.rename(self.id, name),
+            Request::Kick { name, reason } => self.services.inbox.kick(self.id, name, reason),
             Request::Unsubscribe { room } => self.unsubscribe(room, out),
             Request::Typing { room } => self.typing(room, out),
             Request::Rooms => self.services.inbox.list_rooms(self.id),

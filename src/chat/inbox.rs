@@ -112,6 +112,22 @@ pub enum Event {
         /// The connection that moved it, when it is on this instance (it knows already).
         from: Option<u64>,
     },
+    /// An operator's connection asks to close every connection of whoever holds `name`.
+    Kick {
+        /// The operator's connection.
+        conn: u64,
+        /// The nickname.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// Another instance kicked session `user` (Kafka): its connections here are closed too.
+    Kicked {
+        /// The session.
+        user: UserId,
+        /// Why.
+        reason: String,
+    },
     /// A client asks for another nickname.
     Rename {
         /// The connection.
@@ -308,6 +324,11 @@ impl Inbox {
     /// Connection `conn`'s session has read up to `id` at `at`.
     pub fn read(&self, conn: u64, at: Conversation, id: u64) -> Result<(), Closed> {
         self.send(Event::Read { conn, at, id })
+    }
+
+    /// Connection `conn` (an operator, the broadcaster checks) kicks whoever holds `name`.
+    pub fn kick(&self, conn: u64, name: String, reason: String) -> Result<(), Closed> {
+        self.send(Event::Kick { conn, name, reason })
     }
 
     /// Client `id` asks for the list of rooms.

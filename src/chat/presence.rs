@@ -49,6 +49,9 @@ pub trait Announce: Send + Sync {
     /// Records that session `user` has read up to `id` at `at` (connection `conn` here moved
     /// it): every other instance applies it and tells the session's connections it has.
     fn read(&self, user: UserId, at: &ReadAt, id: u64, conn: u64);
+    /// Records that an operator here kicked session `user`: every other instance closes the
+    /// session's connections it has, as [`Event::Kicked`](crate::chat::inbox::Event::Kicked).
+    fn kick(&self, user: UserId, reason: &str);
     /// Waits (briefly) until what was announced and published has left for the other instances.
     fn flush(&self);
 }

@@ -75,6 +75,13 @@ pub enum Request {
         /// The last id read.
         id: u64,
     },
+    /// An operator closes every connection of whoever holds `name` (code 4001).
+    Kick {
+        /// The nickname, cleaned.
+        name: String,
+        /// Why, for the one kicked (at most [`MAX_REASON_CHARS`] characters).
+        reason: String,
+    },
     /// Switch the wire inspector on or off for this connection (`chat/inspect.rs`).
     Inspect {
         /// On, or off.
@@ -192,6 +199,7 @@ pub fn parse_request(frame: &str) -> Result<Request, InputError> {
         "delete" => &["type", "room", "to", "id"],
         "react" => &["type", "room", "to", "id", "emoji", "on"],
         "read" => &["type", "room", "dm", "id"],
+        "kick" => &["type", "name", "reason"],
         "subscribe" => &["type", "room", "dm", "since", "epoch"],
         "unsubscribe" | "typing" => &["type", "room"],
         "rooms" => &["type"],
@@ -260,6 +268,17 @@ pub fn parse_request(frame: &str) -> Result<Request, InputError> {
                 }
             };
             Ok(Request::Amend { to, body })
+        }
+        "kick" => {
+            let name = fields.person("name")?.ok_or_else(|| bad("kick needs name, a nickname"))?;
+            let reason = match object.get("reason") {
+                None => String::new(),
+                Some(Value::String(why)) if why.chars().count() <= MAX_REASON_CHARS => {
+                    why.trim().to_string()
+                }
+                Some(_) => return Err(bad("reason is a string of at most 100 characters")),
+            };
+            Ok(Request::Kick { name, reason })
         }
         "read" => {
             let at = fields.conversation(kind, "dm")?;
@@ -374,6 +393,10 @@ impl Fields<'_> {
     }
 }
 
+/// The longest reason an operator may give (it goes into a close frame, RFC 6455 §5.5: 123
+/// bytes with the code, so a long one is cut there).
+pub const MAX_REASON_CHARS: usize = 100;
+
 /// A `bad_request` saying what was wrong.
 fn bad(why: impl Into<String>) -> InputError {
     InputError::BadRequest(why.into())
@@ -383,7 +406,7 @@ fn bad(why: impl Into<String>) -> InputError {
 const JSON_SPACE: [char; 4] = [' ', '\t', '\n', '\r'];
 
 /// The `bad_request` message for a `type` that is none of the requests.
-const UNKNOWN_TYPE: &str = r#"expected {"type":"message","text":"…"} (or edit, delete, react, read, subscribe, unsubscribe, typing, rooms, rename, inspect, ping_me) or plain text"#;
+const UNKNOWN_TYPE: &str = r#"expected {"type":"message","text":"…"} (or edit, delete, react, read, kick, subscribe, unsubscribe, typing, rooms, rename, inspect, ping_me) or plain text"#;
 
 fn message_text(text: &str) -> Result<String, InputError> {
     let trimmed = text.trim();

@@ -498,7 +498,7 @@ describe('changing messages: edit, delete, reactions, replies, read markers', ()
 
   // Issue 28, its first part: a session named in OPERATORS (by the user id its hello gives)
   // deletes anyone's message from the page, after a restart with that setting.
-  test('an operator sees Delete on everyone\'s messages and removes a spammer\'s; the others see it gone', { timeout: 120000 }, async () => {
+  test('an operator sees Delete on everyone\'s messages and removes a spammer\'s; the others see it gone; a page it kicks says why and stays offline', { timeout: 120000 }, async () => {
     let server = await startServer({ tls: false });
     const { port, dir } = server;
     const { context, problems } = await newContext(browser);
@@ -532,6 +532,22 @@ describe('changing messages: edit, delete, reactions, replies, read markers', ()
       assert.equal((await readEntry(carol, 'message deleted')).id, spam.id);
       const deleted = await bob.waitFor('the deletion', (e) => e.type === 'delete');
       assert.deepEqual([deleted.target, deleted.by, deleted.op], [spam.id, 'carol', true], 'everyone sees who removed it');
+
+      // A kick: erin's page says why and stays offline (no reconnect loop).
+      const other = await newContext(browser);
+      const erin = await openChat(other.context, server.url, 'erin');
+      await waitForState(erin, 'online');
+      const operator = await rawClient(server.url, 'carol', { session: hello.session });
+      clients.push(operator);
+      operator.ws.send(JSON.stringify({ type: 'kick', name: 'erin', reason: 'spam' }));
+      await waitForState(erin, 'offline', 10000);
+      await waitFor(erin, 'the kick explained', () =>
+        document.getElementById('alerts').textContent.includes('An operator removed you from the chat: spam'));
+      await delay(3000);
+      assert.equal(await erin.locator('#status').getAttribute('data-state'), 'offline', 'no reconnect by itself');
+      assert.equal((await readFrames(erin, 'out', 'session')).length, 1, 'one connection, not a loop');
+      assert.deepEqual(consoleProblems(other.problems), [], 'the kicked page: no console errors');
+      await other.context.close();
       // The page tried to reconnect while the server was restarting.
       assertClean(problems, { allowConnectionRefused: true });
     } finally {

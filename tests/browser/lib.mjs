@@ -565,8 +565,9 @@ export function pageSocket(page) {
 
 let rawClients = 0;
 
-export async function rawClient(baseUrl, name, { timeoutMs = 10000 } = {}) {
-  const wsUrl = `${baseUrl.replace(/^http/, 'ws')}/ws?name=${encodeURIComponent(name)}`;
+export async function rawClient(baseUrl, name, { timeoutMs = 10000, session } = {}) {
+  const presented = session ? `&session=${encodeURIComponent(session)}` : '';
+  const wsUrl = `${baseUrl.replace(/^http/, 'ws')}/ws?name=${encodeURIComponent(name)}${presented}`;
   // Each raw client from a loopback address of its own (127.0.3.x, 127.0.4.x, …): to the server's
   // per-address limits, a crowd of people, not one address making a hundred sessions.
   rawClients += 1;

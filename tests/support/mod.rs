@@ -630,6 +630,21 @@ impl Client {
         (0..count).map(|_| self.next_of("message")).collect()
     }
 
+    /// Reads until the server's close frame and returns its code and reason (skipping anything
+    /// before it).
+    pub fn close_frame(&mut self) -> (u16, String) {
+        loop {
+            match self.ws.read() {
+                Ok(Message::Close(Some(frame))) => {
+                    return (u16::from(frame.code), frame.reason.to_string());
+                }
+                Ok(Message::Close(None)) => return (1005, String::new()),
+                Ok(_) => {}
+                Err(e) => panic!("expected a close frame, got {e}"),
+            }
+        }
+    }
+
     /// Reads until the server's close frame and returns its code (skipping anything before it).
     pub fn close_code(&mut self) -> u16 {
         loop {

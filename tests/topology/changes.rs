@@ -397,7 +397,8 @@ fn target(event: &Value) -> u64 {
 const ENTRIES: [&str; 4] = ["message", "edit", "delete", "react"];
 
 /// An operator (`OPERATORS`, the same on both instances) on ws1 deletes a message said on ws2:
-/// checked where it asks, published, and shown on both as a deletion `by` it.
+/// checked where it asks, published, and shown on both as a deletion `by` it; its kick closes
+/// the session's connections on both instances.
 #[test]
 fn an_operator_on_one_instance_deletes_a_message_said_on_the_other() {
     let mut topology = Topology::start();
@@ -434,4 +435,10 @@ fn an_operator_on_one_instance_deletes_a_message_said_on_the_other() {
     next_entry(&mut bob);
     bob.request(json!({"type": "delete", "room": "general", "id": note["id"]}));
     refused(&mut bob, "not_yours", id(&note));
+    // A kick from ws1 closes bob's connections on ws2 too (the claims topic carries it).
+    let mut bob_on_ws1 = welcomed(&topology, ws1, &format!("session={}", bob.session()));
+    carol.request(json!({"type": "kick", "name": "bob", "reason": "spam"}));
+    for client in [&mut bob, &mut bob_on_ws1] {
+        assert_eq!(client.close_frame(), (4001, "kicked: spam".to_string()));
+    }
 }

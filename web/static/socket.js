@@ -22,6 +22,8 @@ import { remembered } from './storage.js';
 // the server names it in its 101. The browser itself fails a connection whose 101 names none or
 // another, before 'open'; the check in 'open' says so in the log should one ever get through.
 const SUBPROTOCOL = 'wschat.v1';
+/** The close code of a kick by an operator (src/chat/broadcaster/moderation.rs). */
+const KICKED = 4001;
 const RECONNECT_BASE_MS = 500; // first reconnect waits a random time in [0, 500) ms
 const RECONNECT_CAP_MS = 10000; // ... doubling up to [0, 10 s)
 const COUNTDOWN_MS = 250; // "Reconnecting in 3 s" is redrawn this often
@@ -179,6 +181,14 @@ function listen(socket, url) {
     hooks.closed(socket, event);
     if (socket !== ws) return; // closed on purpose (rename, toggle, offline)
     ws = null;
+    if (event.code === KICKED) {
+      // An operator closed this session's connections: say why, and do not come back by
+      // ourselves (the server would take us, but the operator meant us to stop for now).
+      const why = event.reason.replace(/^kicked:?\s*/, '');
+      setPhase('offline', 'removed by an operator');
+      showAlert(`An operator removed you from the chat${why ? `: ${why}` : ''}. Connect again when you are ready.`, 'kicked');
+      return;
+    }
     if (navigator.onLine === false) setPhase('offline', 'no network');
     else scheduleReconnect();
   });

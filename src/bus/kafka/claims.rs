@@ -8,6 +8,9 @@
 //!   and its broadcaster applies them alike, so the first claim of a name wins everywhere and the
 //!   loser's instance renames it (`chat/identity/cluster.rs`); its own claims come
 //!   back marked `ours`, so the claimer learns whether it won the same way as everyone else.
+//! - **Kicking.** An operator's kick (`chat/broadcaster/moderation.rs`) closes the session's
+//!   connections on its own instance at once and goes to the others as a `kick` record
+//!   ([`KafkaBus::kick`]), which each applies if it is fresh (a kick read back at start is done).
 //! - **Releasing.** An instance that forgets a session produces a `release` (`"name"` folded,
 //!   [`KafkaBus::release`]), after which the name is free everywhere.
 //! - **Remembering.** Start-up reads the newest [`CLAIMS_READBACK`] records back
@@ -41,6 +44,15 @@ impl KafkaBus {
         let key = Some(user.as_bytes().to_vec());
         let record =
             Record::Claim { user, name, instance: self.instance.clone(), at: now_millis() };
+        self.queue.push(Lane::Claims, Kind::Claim, key, to_json(&record));
+    }
+
+    /// Produces an operator's kick of session `user` to the claims topic.
+    pub fn kick(&self, user: UserId, reason: &str) {
+        let (user, reason) = (user.to_text(), reason.to_string());
+        let key = Some(user.as_bytes().to_vec());
+        let instance = self.instance.clone();
+        let record = Record::Kick { user, reason, instance, at: now_millis() };
         self.queue.push(Lane::Claims, Kind::Claim, key, to_json(&record));
     }
 
@@ -83,6 +95,14 @@ impl ClaimRecords {
             Record::Release { user, name, .. } => {
                 Some(Event::Release { user: UserId::parse(&user)?, name })
             }
+            // This instance closed its own at once; a kick read back at start is long done.
+            Record::Kick { user, reason, instance, at } if instance != self.me => {
+                let fresh = now_millis().saturating_sub(at) < KICK_MAX_AGE_MS;
+                fresh
+                    .then(|| UserId::parse(&user))
+                    .flatten()
+                    .map(|user| Event::Kicked { user, reason })
+            }
             _ => None,
         }
     }
@@ -98,6 +118,9 @@ impl ClaimRecords {
         read_back(client, from, to, "reading back the claims", |r| self.event(decode(r)?)).await
     }
 }
+
+/// A kick older than this (read back at start, or delayed) closes nothing.
+const KICK_MAX_AGE_MS: u64 = 30_000;
 
 /// Claims and releases read back at start, the newest: the sessions (and their names) of the
 /// deployment that a restarted instance knows. A session whose last claim is older is unknown to

@@ -128,7 +128,10 @@ impl PresenceRecords {
             }
             Record::Epoch { .. } | Record::Chat { .. } | Record::Dm { .. } => None,
             Record::Edit(_) | Record::Delete(_) | Record::React(_) => None,
-            Record::Claim { .. } | Record::Release { .. } | Record::Read { .. } => None,
+            Record::Claim { .. }
+            | Record::Release { .. }
+            | Record::Read { .. }
+            | Record::Kick { .. } => None,
         }
     }
 

@@ -8,7 +8,7 @@
 //! | `chat`, `dm` | the chat topic, the conversation's partition | `messages.rs` |
 //! | `edit`, `delete`, `react` | the chat topic, the conversation's partition | `messages.rs` |
 //! | `roster`, `typing` | `<topic>.presence` | `presence.rs` |
-//! | `claim`, `release` | `<topic>.claims` | `claims.rs` |
+//! | `claim`, `release`, `kick` | `<topic>.claims` | `claims.rs` |
 //! | `read` | `<topic>.reads` | `reads.rs` |
 //!
 //! A field added to a kind is optional: records written by an older version (no `room`, no
@@ -65,6 +65,9 @@ pub enum Record {
     /// Session `user` took the nickname `name` on `instance` at `at` (ms since 1970), on the
     /// claims topic: of two claims of one name the first wins (`chat/identity/cluster.rs`).
     Claim { user: String, name: String, instance: String, at: u64 },
+    /// An operator on `instance` kicked session `user`, for `reason`, on the claims topic:
+    /// every instance closes the session's connections it has.
+    Kick { user: String, reason: String, instance: String, at: u64 },
     /// `instance` forgot session `user`, which held `name` (folded), on the claims topic: the
     /// name is free again.
     Release { user: String, name: String, instance: String, at: u64 },

@@ -30,7 +30,7 @@ pub(super) struct SlowClients {
     /// Clients with a backlog (each asked for its retry).
     backlog: HashSet<u64>,
     /// Clients we sent a close frame to, and when to give up on them.
-    closing: HashMap<u64, Instant>,
+    pub(super) closing: HashMap<u64, Instant>,
 }
 
 impl SlowClients {

@@ -45,7 +45,7 @@
 //! - [`private`]: private messages and conversations;
 //! - [`posts`]: the HTTP API's bots' posts, answered once durable, and history pages;
 //! - [`changes`]: edits, deletions, reactions and replies, checked before they are numbered;
-//!   read markers;
+//!   read markers; [`moderation`]: what operators do to sessions (a kick);
 //! - [`names`]: arrivals and departures, sessions, nicknames and renames (claims and releases
 //!   across instances);
 //! - [`rosters`]: who is in each room, told to the room (`users`, `join`, `leave`, `presence`),
@@ -77,6 +77,7 @@ mod changes;
 mod delivery;
 mod durability;
 mod limits;
+mod moderation;
 mod names;
 mod posts;
 mod private;
@@ -200,6 +201,9 @@ impl Broadcaster {
             Event::ListRooms { id } => self.list_rooms(id, round),
             // changes.rs
             Event::Amend(amend) => self.amend(*amend, round),
+            // moderation.rs
+            Event::Kick { conn, name, reason } => self.kick(conn, &name, reason, round),
+            Event::Kicked { user, reason } => self.close_session(user, &reason),
             Event::Read { conn, at, id } => self.read(conn, at, id, round),
             Event::ReadRecord { user, at, id, from } => self.read_record(user, at, id, from, round),
             // private.rs

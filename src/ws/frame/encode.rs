@@ -42,8 +42,9 @@ pub fn pong(payload: &[u8]) -> Bytes {
 }
 
 /// A close frame with a status code and a short reason (at most 123 bytes, §5.5).
-pub fn close(code: u16, reason: &'static str) -> Bytes {
-    encode(Frame::close(Some(CloseFrame { code: CloseCode::from(code), reason: reason.into() })))
+pub fn close(code: u16, reason: &str) -> Bytes {
+    let reason = reason.to_string().into();
+    encode(Frame::close(Some(CloseFrame { code: CloseCode::from(code), reason })))
 }
 
 /// A ping frame (§5.5.2) carrying `payload`, at most 125 bytes (§5.5); the peer must answer

@@ -206,7 +206,7 @@ impl Outbound {
     /// Queues a close frame (RFC 6455 §5.5.1) unless one was queued already, and tries to send it.
     /// With `drop_backlog`, queued frames not yet started are discarded first. Returns false when
     /// the connection was already closing.
-    pub fn close(&self, code: u16, reason: &'static str, drop_backlog: bool) -> bool {
+    pub fn close(&self, code: u16, reason: &str, drop_backlog: bool) -> bool {
         let mut state = self.lock();
         if state.is_closing() {
             return false;
@@ -390,7 +390,7 @@ impl Outbound {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn queue_close(&self, state: &mut State, code: u16, reason: &'static str, drop_backlog: bool) {
+    fn queue_close(&self, state: &mut State, code: u16, reason: &str, drop_backlog: bool) {
         if drop_backlog {
             // Keep only a frame that is partly on the wire: cutting it would corrupt the stream.
             let keep = usize::from(state.written > 0 && !state.frames.is_empty());
