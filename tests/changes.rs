@@ -9,17 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Client, Server};
-
-/// The next event that is not about who is in a room (users, join, leave, presence).
-fn next_event(client: &mut Client) -> Value {
-    loop {
-        let event = client.next();
-        if !matches!(event["type"].as_str(), Some("users" | "join" | "leave" | "presence")) {
-            return event;
-        }
-    }
-}
+use crate::support::{Client, Server, next_event};
 
 /// `clients[0]` says `text` in `room`; every one of `clients` gets it as its very next event,
 /// so whatever came before produced nothing for them. Returns its id.

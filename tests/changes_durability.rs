@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Client, Server};
+use crate::support::{Client, Server, next_event};
 
 #[test]
 fn changes_and_read_markers_survive_a_graceful_restart() {
@@ -164,16 +164,6 @@ fn store_holds(dir: &Path, needle: &str) -> bool {
         let bytes = fs::read(entry.unwrap().path()).unwrap_or_default();
         bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
     })
-}
-
-/// The next event that is not about who is in a room.
-fn next_event(client: &mut Client) -> Value {
-    loop {
-        let event = client.next();
-        if !matches!(event["type"].as_str(), Some("users" | "join" | "leave" | "presence")) {
-            return event;
-        }
-    }
 }
 
 /// The next event of type `kind` that `client`'s session sent, skipping others' (none may be

@@ -5,17 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Client, Server};
-
-/// The next event that is not about who is in a room (users, join, leave, presence).
-fn next_event(client: &mut Client) -> Value {
-    loop {
-        let event = client.next();
-        if !["users", "join", "leave", "presence"].contains(&event["type"].as_str().unwrap()) {
-            return event;
-        }
-    }
-}
+use crate::support::{Client, Server, next_event};
 
 /// Waits until `witness` hears that `name` left the default room; returns the `leave`.
 fn left(witness: &mut Client, name: &str) -> Value {

@@ -7,19 +7,9 @@
 //! server is restarted with that id in `OPERATORS`, and the session comes back (its store keeps
 //! it) as an operator.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{Client, Server, fresh_dir};
-
-/// The next event that is not about who is in a room.
-fn next_event(client: &mut Client) -> Value {
-    loop {
-        let event = client.next();
-        if !matches!(event["type"].as_str(), Some("users" | "join" | "leave" | "presence")) {
-            return event;
-        }
-    }
-}
+use crate::support::{Server, fresh_dir, next_event};
 
 #[test]
 fn an_operator_deletes_anyones_message_and_is_named_as_by() {

@@ -475,6 +475,17 @@ fn spawn(tls: bool, dir: &Path, env: &[(&str, &str)]) -> (Child, SocketAddr, Arc
     (child, addr, log)
 }
 
+/// The next event of `client` that is not about who is in a room (users, join, leave,
+/// presence).
+pub fn next_event(client: &mut Client) -> Value {
+    loop {
+        let event = client.next();
+        if !matches!(event["type"].as_str(), Some("users" | "join" | "leave" | "presence")) {
+            return event;
+        }
+    }
+}
+
 /// A new empty folder under the system's temporary directory.
 pub fn fresh_dir() -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
