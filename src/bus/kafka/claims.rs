@@ -14,7 +14,7 @@
 //! - **Releasing.** An instance that forgets a session produces a `release` (`"name"` folded,
 //!   [`KafkaBus::release`]), after which the name is free everywhere.
 //! - **Remembering.** Start-up reads the newest [`CLAIMS_READBACK`] records back
-//!   ([`ClaimRecords::read_back`]) before it serves anyone, so a restarted instance knows the
+//!   (`consume::recall`) before it serves anyone, so a restarted instance knows the
 //!   deployment's sessions and their names. Read markers, which move far more often, have a
 //!   topic of their own (`reads.rs`), so that they never push claims out of that window. The topic is created
 //!   at start
@@ -22,20 +22,14 @@
 //!
 //! Records carry public ids, never sessions; they are keyed by user.
 
-use std::sync::Arc;
-
-use rskafka::client::partition::PartitionClient;
-
 use super::KafkaBus;
-use super::consume::{follow, read_back};
+use super::consume::Records;
 use super::produce::{Kind, Lane};
-use super::record::{Record, decode, to_json};
+use super::record::{Record, to_json};
 use crate::chat::identity::Claim;
-use crate::chat::inbox::{Event, Inbox};
+use crate::chat::inbox::Event;
 use crate::chat::presence::now_millis;
 use crate::chat::session::UserId;
-use crate::error::Error;
-use crate::metrics::Metrics;
 
 impl KafkaBus {
     /// Produces session `user`'s claim of `name` to the claims topic.
@@ -66,25 +60,15 @@ impl KafkaBus {
     }
 }
 
-/// Reads the claims topic forever, handing claims and releases to the broadcaster.
-pub async fn consume(
-    client: PartitionClient,
-    from: i64,
-    records: ClaimRecords,
-    inbox: Inbox,
-    metrics: Arc<Metrics>,
-) {
-    follow(client, from, inbox, metrics, |fetched| decode(fetched).and_then(|r| records.event(r)))
-        .await;
-}
-
 /// What the claims consumer makes of each record.
 pub struct ClaimRecords {
     /// This instance's id: its own claims are marked `ours`.
     pub me: String,
 }
 
-impl ClaimRecords {
+impl Records for ClaimRecords {
+    const WHAT: &'static str = "the claims";
+
     /// The event for a claim or a release; none for anything else, or without a user id.
     fn event(&self, record: Record) -> Option<Event> {
         match record {
@@ -105,17 +89,6 @@ impl ClaimRecords {
             }
             _ => None,
         }
-    }
-
-    /// The events of the records from `from` up to `to` (the end of the topic at start), read
-    /// before anyone is served.
-    pub async fn read_back(
-        &self,
-        client: &PartitionClient,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<Event>, Error> {
-        read_back(client, from, to, "reading back the claims", |r| self.event(decode(r)?)).await
     }
 }
 

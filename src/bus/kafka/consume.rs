@@ -20,6 +20,7 @@ use rskafka::client::error::{Error as ClientError, ProtocolError};
 use rskafka::client::partition::{OffsetAt, PartitionClient};
 use rskafka::record::RecordAndOffset;
 
+use super::record::{Record, decode};
 use crate::chat::inbox::{Event, Inbox};
 use crate::metrics::Metrics;
 
@@ -43,14 +44,49 @@ pub async fn follow(
     }
 }
 
-/// The events `event` makes of the records of a topic of one partition from `from` up to `to`
-/// (the end of the topic at start), read before anyone is served; `what` names the topic in
-/// errors.
-pub async fn read_back(
+/// What the consumer of a topic of one partition (the claims topic, the reads topic) makes of
+/// each of its records.
+pub trait Records {
+    /// The topic, as errors name it (`"the claims"`).
+    const WHAT: &'static str;
+
+    /// The event for `record`; none for a record this consumer skips.
+    fn event(&self, record: Record) -> Option<Event>;
+}
+
+/// Reads a topic of one partition forever from `from`, handing the broadcaster the events
+/// `records` makes; returns when the broadcaster is gone.
+pub async fn consume<R: Records>(
+    client: PartitionClient,
+    from: i64,
+    records: R,
+    inbox: Inbox,
+    metrics: Arc<Metrics>,
+) {
+    follow(client, from, inbox, metrics, |fetched| decode(fetched).and_then(|r| records.event(r)))
+        .await;
+}
+
+/// The events `records` makes of the records from `from` up to `to` (the end of the topic at
+/// start), read before anyone is served.
+pub async fn recall<R: Records>(
+    records: &R,
     client: &PartitionClient,
     from: i64,
     to: i64,
-    what: &'static str,
+) -> Result<Vec<Event>, crate::error::Error> {
+    let what = format!("reading back {}", R::WHAT);
+    read_back(client, from, to, &what, |r| records.event(decode(r)?)).await
+}
+
+/// The events `event` makes of the records of a topic of one partition from `from` up to `to`
+/// (the end of the topic at start), read before anyone is served; `what` names the topic in
+/// errors.
+async fn read_back(
+    client: &PartitionClient,
+    from: i64,
+    to: i64,
+    what: &str,
     event: impl Fn(&RecordAndOffset) -> Option<Event>,
 ) -> Result<Vec<Event>, crate::error::Error> {
     let mut events = Vec::new();

@@ -17,21 +17,15 @@
 //! sessions it knows. Here, the worst a flood of markers does is push older markers out: a
 //! session restarted with an instance then counts as unread what it had read long ago.
 
-use std::sync::Arc;
-
-use rskafka::client::partition::PartitionClient;
-
 use super::KafkaBus;
-use super::consume::{follow, read_back};
+use super::consume::Records;
 use super::produce::{Kind, Lane};
-use super::record::{Record, decode, to_json};
+use super::record::{Record, to_json};
 use crate::chat::identity::ReadAt;
-use crate::chat::inbox::{Event, Inbox};
+use crate::chat::inbox::Event;
 use crate::chat::presence::now_millis;
 use crate::chat::room::RoomName;
 use crate::chat::session::UserId;
-use crate::error::Error;
-use crate::metrics::Metrics;
 
 impl KafkaBus {
     /// Produces session `user`'s read marker (up to `id` at `at`, moved by connection `conn`
@@ -49,25 +43,15 @@ impl KafkaBus {
     }
 }
 
-/// Reads the reads topic forever, handing the markers to the broadcaster.
-pub async fn consume(
-    client: PartitionClient,
-    from: i64,
-    records: ReadRecords,
-    inbox: Inbox,
-    metrics: Arc<Metrics>,
-) {
-    follow(client, from, inbox, metrics, |fetched| decode(fetched).and_then(|r| records.event(r)))
-        .await;
-}
-
 /// What the reads consumer makes of each record.
 pub struct ReadRecords {
     /// This instance's id: its own markers name their connection.
     pub me: String,
 }
 
-impl ReadRecords {
+impl Records for ReadRecords {
+    const WHAT: &'static str = "the read markers";
+
     /// The event for a read marker; none for anything else, or without a user id, or with a
     /// bad room name or peer id, or with both or neither.
     fn event(&self, record: Record) -> Option<Event> {
@@ -79,18 +63,6 @@ impl ReadRecords {
         };
         let from = (instance == self.me).then_some(conn);
         Some(Event::ReadRecord { user: UserId::parse(&user)?, at, id, from })
-    }
-
-    /// The events of the records from `from` up to `to` (the end of the topic at start), read
-    /// before anyone is served.
-    pub async fn read_back(
-        &self,
-        client: &PartitionClient,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<Event>, Error> {
-        read_back(client, from, to, "reading back the read markers", |r| self.event(decode(r)?))
-            .await
     }
 }
 

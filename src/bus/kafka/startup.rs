@@ -34,15 +34,16 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::KafkaBus;
-use super::claims::{self, CLAIMS_READBACK, ClaimRecords};
+use super::claims::{CLAIMS_READBACK, ClaimRecords};
 use super::connect::{self, Partition, ensure_topic, partition_clients, retry_until, watermarks};
+use super::consume;
 use super::dedup;
 use super::health::{Stopped, probe_health};
 use super::history::{read_epoch, readback};
 use super::messages::{self, ChatFrom, Rooms};
 use super::presence::{self, PRESENCE_READBACK, PresenceRecords};
 use super::produce::{self, Outgoing, Queue};
-use super::reads::{self, READS_READBACK, ReadRecords};
+use super::reads::{READS_READBACK, ReadRecords};
 use crate::chat::history::{Epochs, Start};
 use crate::chat::inbox::{Event, Inbox};
 use crate::chat::session::random_u64;
@@ -152,7 +153,8 @@ async fn set_up(config: &Config) -> Result<Setup, Error> {
     let (claims_low, claims_high) = watermarks(&claims.consumer).await?;
     let claims_start = claims_low.max(claims_high - CLAIMS_READBACK);
     let records = ClaimRecords { me: config.instance_id.clone() };
-    let mut recalled = records.read_back(&claims.consumer, claims_start, claims_high).await?;
+    let mut recalled =
+        consume::recall(&records, &claims.consumer, claims_start, claims_high).await?;
     info!(
         "kafka: read back {} records of {claims_topic} ({claims_start}..{claims_high})",
         recalled.len()
@@ -163,7 +165,7 @@ async fn set_up(config: &Config) -> Result<Setup, Error> {
     let (reads_low, reads_high) = watermarks(&reads.consumer).await?;
     let reads_start = reads_low.max(reads_high - READS_READBACK);
     let records = ReadRecords { me: config.instance_id.clone() };
-    let markers = records.read_back(&reads.consumer, reads_start, reads_high).await?;
+    let markers = consume::recall(&records, &reads.consumer, reads_start, reads_high).await?;
     info!(
         "kafka: read back {} records of {reads_topic} ({reads_start}..{reads_high})",
         markers.len()
@@ -275,9 +277,9 @@ impl Tasks {
         let (client, from, records) = presence;
         tasks.spawn(presence::consume(client, from, records, inbox.clone(), metrics.clone()));
         let (client, from, records) = claims;
-        tasks.spawn(claims::consume(client, from, records, inbox.clone(), metrics.clone()));
+        tasks.spawn(consume::consume(client, from, records, inbox.clone(), metrics.clone()));
         let (client, from, records) = reads;
-        tasks.spawn(reads::consume(client, from, records, inbox, metrics.clone()));
+        tasks.spawn(consume::consume(client, from, records, inbox, metrics.clone()));
         tasks.spawn(probe_health(probe.0, probe.1, metrics));
         while let Some(ended) = tasks.join_next().await {
             if let Err(Ok(panic)) = ended.map_err(|e| e.try_into_panic()) {
