@@ -47,7 +47,7 @@ impl KafkaBus {
         let key = Some(user.as_bytes().to_vec());
         let instance = self.instance.clone();
         let record = Record::Kick { user, reason, instance, at: now_millis() };
-        self.queue.push(Lane::Claims, Kind::Claim, key, to_json(&record));
+        self.queue.push(Lane::Claims, Kind::Kick, key, to_json(&record));
     }
 
     /// Produces the release of session `user`'s name `folded` to the claims topic.

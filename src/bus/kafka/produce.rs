@@ -73,6 +73,8 @@ pub enum Kind {
     Claim,
     /// A read marker: a warning in the log (the marker moved on this instance only).
     Read,
+    /// An operator's kick: a warning in the log (the session's connections elsewhere stay).
+    Kick,
 }
 
 /// The hand-off from reader threads (and the broadcaster) to the producer tasks.
@@ -157,6 +159,7 @@ impl Outgoing {
             Kind::Roster => warn!("kafka: presence not delivered: {reason}"),
             Kind::Claim => warn!("kafka: a nickname claim not delivered: {reason}"),
             Kind::Read => warn!("kafka: a read marker not delivered: {reason}"),
+            Kind::Kick => warn!("kafka: a kick not delivered to the other instances: {reason}"),
             Kind::Chat { origin, room } => {
                 // A private message is not named in the logs, not even by its recipient.
                 let whereto = room.as_ref().map_or("a private conversation", RoomName::as_str);

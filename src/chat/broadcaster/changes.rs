@@ -31,7 +31,7 @@ impl Broadcaster {
         let Amend { conn, to, body, ts } = amend;
         let Some(slot) = self.hub.slot(conn) else { return };
         let client = self.hub.client(slot).expect("connected");
-        let (user, name, outbound) = (client.user, client.name.clone(), client.outbound.clone());
+        let (user, name) = (client.user, client.name.clone());
         let now = SystemTime::now();
         let window = self.limits.edit_window;
         match to {
@@ -65,7 +65,11 @@ impl Broadcaster {
                         let place = Place::Direct { to, to_user: peer };
                         let chat = Chat { place, id: 0, user, name, ts, body };
                         match &self.others {
-                            Some(others) => others.direct(&chat, Origin::Connection(outbound)),
+                            Some(others) => {
+                                let sender =
+                                    self.hub.client(slot).expect("connected").outbound.clone();
+                                others.direct(&chat, Origin::Connection(sender));
+                            }
                             None => self.deliver_direct(Source::Here { conn }, chat, round),
                         }
                     }
