@@ -7,7 +7,7 @@
 //! GET  /api/v1/rooms/{room}/messages?since=<id>&epoch=<e>                 → 200, the `history` event
 //! ```
 //! Every request presents a bot's token, `Authorization: Bearer <token>` (`bots.rs`); docs/api.md
-//! is the reference and docs/openapi.yaml the contract. A request is answered in this order, so
+//! is the reference and docs/openapi.json the contract. A request is answered in this order, so
 //! that a stranger costs a hash and a refusal, and nothing is read that a refusal leaves unread:
 //!
 //! 1. the path and the method: `404`, `405` (with `Allow`);
@@ -22,7 +22,8 @@
 //! 6. the broadcaster: the post goes through the inbox like a WebSocket client's message, and
 //!    the answer waits until it is numbered in the room's order and durable
 //!    (`broadcaster/posts.rs`): `201`, or `400` (`not_found`: a `reply_to` that is not a
-//!    message of the room), or `503` when the store refused it or the server is stopping.
+//!    message of the room), or `503` when the store refused it (with Kafka: the broker did not
+//!    acknowledge it) or the server is stopping.
 //!
 //! A refusal is `{"code":…,"message":…}`, JSON like everything the API says. The connection
 //! stays open for the next request (HTTP/1.1 keep-alive) after any answer to a request that was
