@@ -407,6 +407,13 @@ fn an_operator_on_one_instance_deletes_a_message_said_on_the_other() {
     let (carol_id, session) =
         (carol.hello["user"].as_str().unwrap().to_string(), carol.session().to_string());
     drop(carol);
+    // Her claim is on the topic once ws2 knows her session (a kill right after her connection
+    // could otherwise cut it off before it was produced).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while welcomed(&topology, ws2, &format!("session={session}")).hello["name"] != "carol" {
+        assert!(std::time::Instant::now() < deadline, "ws2 never learnt carol's session");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     // Made an operator as a deployer does: the id in OPERATORS, every instance restarted.
     topology.operators = carol_id;
     for i in 0..2 {
@@ -440,5 +447,31 @@ fn an_operator_on_one_instance_deletes_a_message_said_on_the_other() {
     carol.request(json!({"type": "kick", "name": "bob", "reason": "spam"}));
     for client in [&mut bob, &mut bob_on_ws1] {
         assert_eq!(client.close_frame(), (4001, "kicked: spam".to_string()));
+    }
+}
+
+/// A reaction given and taken back at once, and an edit undone at once: the instance checks the
+/// second of each before the first has come back from the broker, so it must not judge it
+/// "nothing to do" from what it holds; both end where their last request put them.
+#[test]
+fn a_change_undone_at_once_is_undone_on_every_instance() {
+    let topology = Topology::start();
+    let (ws1, ws2) = (topology.instance_addr(0), topology.instance_addr(1));
+    let mut alice = welcomed(&topology, ws1, "name=alice");
+    let mut bob = welcomed(&topology, ws2, "name=bob");
+    alice.say("original");
+    let m = id(&alice.messages(1)[0]);
+    bob.messages(1);
+    bob.request(json!({"type": "react", "room": "general", "id": m, "emoji": "👍", "on": true}));
+    bob.request(json!({"type": "react", "room": "general", "id": m, "emoji": "👍", "on": false}));
+    alice.request(json!({"type": "edit", "room": "general", "id": m, "text": "changed"}));
+    alice.request(json!({"type": "edit", "room": "general", "id": m, "text": "original"}));
+    changes(&mut alice, 4);
+    changes(&mut bob, 4);
+    for addr in [ws1, ws2] {
+        let page = welcomed_history(&topology, addr, "name=newcomer");
+        let message = &page["messages"][0];
+        assert_eq!(message["text"], "original", "{page}");
+        assert!(message.get("reactions").is_none(), "the reaction was taken back: {page}");
     }
 }

@@ -6,7 +6,10 @@
 //! partition (Kafka); in a private conversation, the road of a private message (`private.rs`).
 //! A refusal is an error event to the connection that asked, naming the room (or the person)
 //! and the target; a change that would change nothing (a reaction given twice, the same text)
-//! makes no entry and no event.
+//! makes no entry and no event. With Kafka that last judgement is not made here: this
+//! instance's history may not hold yet the asker's own changes still on their way back from
+//! the broker (a reaction given, then taken back at once, would find it not given yet and be
+//! dropped), so the change is published, and folding makes a repeat a no-op everywhere.
 //!
 //! A read marker is the session's own: it moves forward only, stops at the conversation's
 //! last id, is journaled (or sent to the other instances) and told to the session's *other*
@@ -41,8 +44,8 @@ impl Broadcaster {
                     Err(refused) => {
                         self.refuse_change(round, slot, refused, Some(&room), None, &body)
                     }
-                    Ok(Verdict::Nothing) => {}
-                    Ok(Verdict::Accept) => {
+                    Ok(Verdict::Nothing) if self.others.is_none() => {}
+                    Ok(_) => {
                         // Numbered here, or published to Kafka (`rooms.rs`).
                         let said = Said { user, name, body: Box::new(body), ts };
                         self.chat(Source::Here { conn }, room, said, round);
@@ -59,8 +62,8 @@ impl Broadcaster {
                     Err(refused) => {
                         self.refuse_change(round, slot, refused, None, Some(&with), &body)
                     }
-                    Ok(Verdict::Nothing) => {}
-                    Ok(Verdict::Accept) => {
+                    Ok(Verdict::Nothing) if self.others.is_none() => {}
+                    Ok(_) => {
                         let to = self.identities.name(peer).unwrap_or(&with).to_string();
                         let place = Place::Direct { to, to_user: peer };
                         let chat = Chat { place, id: 0, user, name, ts, body };
