@@ -145,6 +145,17 @@ fn an_address_ban_never_locks_out_the_operator_behind_the_same_address() {
     let again = server.joined_from(shared, &format!("session={session}"));
     assert_eq!(again.hello["op"], true);
     assert_eq!(upgrade_status(&server, shared, "name=newcomer", &[]), 403);
+    // As the page connects: the session in its first frame, so the upgrade cannot tell; it is
+    // judged at that frame. The operator's page gets in; the flatmate's is told, then closed.
+    let mut page = server.connect_from(shared, "/ws?session_in=frame");
+    page.request(json!({"type": "session", "session": session}));
+    page.welcome();
+    assert_eq!(page.hello["op"], true);
+    let mut flatmate_page = server.connect_from(shared, "/ws?session_in=frame");
+    flatmate_page.request(json!({"type": "session", "session": flatmate.session()}));
+    let told = flatmate_page.next();
+    assert_eq!(told["code"], "banned", "{told}");
+    assert_eq!(flatmate_page.close_code(), 4003);
 }
 
 #[test]
