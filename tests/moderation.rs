@@ -305,3 +305,42 @@ fn bans_and_mutes_survive_a_sigkill() {
     let refused = next_event(&mut dave);
     assert_eq!(refused["code"], "muted", "{refused}");
 }
+
+#[test]
+fn a_compaction_keeps_the_bans_and_mutes_in_force_and_no_others() {
+    let (mut server, carol_session) = with_an_operator(&[("HISTORY_FSYNC", "off")]);
+    let mut carol = server.joined_from(carol_at(), &format!("session={carol_session}"));
+    let bob = server.joined_from(bob_at(), "name=bob");
+    let dave = server.joined_from(dave_at(), "name=dave");
+    let eve = server.joined_from(loopback(25), "name=eve");
+    let sessions = [bob.session(), dave.session(), eve.session()].map(String::from);
+    drop((bob, dave, eve));
+    carol.request(json!({"type": "ban", "name": "bob"}));
+    carol.request(json!({"type": "mute", "room": "general", "name": "dave"}));
+    carol.request(json!({"type": "ban", "name": "eve"}));
+    carol.request(json!({"type": "unban", "name": "eve"}));
+    for action in ["ban", "mute", "ban", "unban"] {
+        assert_eq!(notice(&mut carol)["action"], action);
+    }
+    // 1,200 messages of 4,000 bytes: past the 4 MiB a log grows before compaction.
+    let text = |n: usize| format!("{n:04}{}", "x".repeat(3996));
+    for n in 0..1200 {
+        carol.say(&text(n));
+        carol.next_of("message");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !server.log().contains("history: compacted to") {
+        assert!(std::time::Instant::now() < deadline, "no compaction: {}", server.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    server.kill();
+    server.restart();
+    let (status, _) = refused_upgrade(&server, loopback(26), &format!("session={}", sessions[0]));
+    assert_eq!(status, 403, "bob is still banned");
+    let mut dave = server.joined_from(dave_at(), &format!("session={}", sessions[1]));
+    dave.say("me again");
+    assert_eq!(next_event(&mut dave)["code"], "muted", "dave is still muted");
+    let eve = server.joined_from(loopback(25), &format!("session={}", sessions[2]));
+    assert_eq!(eve.hello["name"], "eve", "eve's ban was lifted before the compaction");
+}
