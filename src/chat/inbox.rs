@@ -122,7 +122,7 @@ pub enum Event {
         /// What it asks.
         request: Moderate,
     },
-    /// A ban, a mute, or the end of one, from the claims topic (Kafka), in its order: every
+    /// A ban, a mute, or the end of one, from the sanctions topic (Kafka), in its order: every
     /// instance applies it alike (its own too: applying one twice changes nothing).
     Sanctioned(Box<Sanction>),
     /// Another instance kicked session `user` (Kafka): its connections here are closed too.

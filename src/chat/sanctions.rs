@@ -2,7 +2,7 @@
 //!
 //! A [`Sanction`] is one operator decision, as it is written down: a ban, a mute, or the end of
 //! one. The same JSON travels everywhere a decision must outlive its moment: the store's
-//! journal (`{"kind":"sanction","action":"ban",…}`), and with Kafka the claims topic, which
+//! journal (`{"kind":"sanction","action":"ban",…}`), and with Kafka the sanctions topic, which
 //! every instance reads in one order and reads back at start. Applying one is idempotent, so a
 //! decision read twice (its own, coming back; a read-back after a restart) changes nothing more.
 //!

@@ -30,11 +30,13 @@
 //!   claim of a name wins everywhere.
 //! - **Read markers** (`reads.rs`) through `<topic>.reads`: how far each session has read,
 //!   on every instance.
+//! - **Bans and mutes** (`sanctions.rs`) through `<topic>.sanctions`: what operators decided,
+//!   applied by every instance and read back whole at start. A kick travels on the claims topic.
 //! - **Broker trouble** does not stop the server (`health.rs`): `/healthz` answers 503 with the
 //!   reason until the broker answers again. A broker too old (or too new) for the client's
 //!   protocol versions does, at start, naming the versions that work (`versions.rs`).
 //!
-//! The records on all four topics are JSON objects tagged by kind (`record.rs`). Start-up and
+//! The records on all five topics are JSON objects tagged by kind (`record.rs`). Start-up and
 //! the `kafka` thread, which runs a producer task per partition (`produce.rs`), a consumer task
 //! per partition (`consume.rs`) and the probe, are in `startup.rs`. [`KafkaBus`] is what the rest
 //! of the server holds: reader threads and the broadcaster hand it records and never wait for the
@@ -56,6 +58,7 @@ mod messages;
 mod presence;
 mod produce;
 mod reads;
+mod sanctions;
 mod record;
 mod startup;
 mod versions;

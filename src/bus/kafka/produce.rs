@@ -52,6 +52,8 @@ pub enum Lane {
     Claims,
     /// `<topic>.reads` (one partition).
     Reads,
+    /// `<topic>.sanctions` (one partition).
+    Sanctions,
 }
 
 /// What a record is, which decides who hears what became of it.
@@ -80,20 +82,24 @@ pub enum Kind {
     Sanction,
 }
 
+/// The topics of one partition beside the chat topic: presence, claims, reads, sanctions.
+pub const AUX_TOPICS: u32 = 4;
+
 /// The hand-off from reader threads (and the broadcaster) to the producer tasks.
 pub struct Queue {
     /// One channel per chat partition, in partition order, then the presence topic's, the claims
-    /// topic's and the reads topic's.
+    /// topic's, the reads topic's and the sanctions topic's.
     lanes: Vec<mpsc::Sender<Outgoing>>,
     pending: Arc<AtomicUsize>,
 }
 
 impl Queue {
-    /// Lanes for `partitions` chat partitions, the presence, claims and reads topics, each
+    /// Lanes for `partitions` chat partitions, the presence, claims, reads and sanctions topics, each
     /// holding at most `capacity` records; and their receiving ends for [`run`], in the same
     /// order.
     pub fn new(partitions: u32, capacity: usize) -> (Queue, Vec<mpsc::Receiver<Outgoing>>) {
-        let (lanes, receivers) = (0..partitions + 3).map(|_| mpsc::channel(capacity)).unzip();
+        let (lanes, receivers) =
+            (0..partitions + AUX_TOPICS).map(|_| mpsc::channel(capacity)).unzip();
         (Queue { lanes, pending: Arc::default() }, receivers)
     }
 
@@ -102,13 +108,14 @@ impl Queue {
         self.pending.fetch_add(1, Ordering::SeqCst);
         let _pending = Pending(self.pending.clone());
         let record = Outgoing { kind, key, value, at: Instant::now(), _pending };
-        let presence = self.lanes.len() - 3;
+        let presence = self.lanes.len() - AUX_TOPICS as usize;
         let index = match lane {
             Lane::Chat(p) if (p as usize) < presence => p as usize,
             Lane::Chat(p) => panic!("partition {p} of {presence}: rooms hash below the count"),
             Lane::Presence => presence,
             Lane::Claims => presence + 1,
             Lane::Reads => presence + 2,
+            Lane::Sanctions => presence + 3,
         };
         if let Err(e) = self.lanes[index].try_send(record) {
             let reason = match e {
@@ -284,10 +291,10 @@ mod tests {
     }
 
     #[test]
-    fn each_partition_has_its_lane_then_presence_claims_and_reads() {
+    fn each_partition_has_its_lane_then_presence_claims_reads_and_sanctions() {
         // The kind only decides who hears about a failure.
         let (queue, mut lanes) = Queue::new(3, 4);
-        assert_eq!(lanes.len(), 6);
+        assert_eq!(lanes.len(), 7);
         queue.push(Lane::Chat(2), Kind::Typing, None, b"to 2".to_vec());
         queue.push(Lane::Presence, Kind::Roster, None, b"roster".to_vec());
         queue.push(Lane::Chat(0), Kind::Typing, None, b"to 0".to_vec());
@@ -301,6 +308,8 @@ mod tests {
         assert_eq!(value(&mut lanes[4]).as_deref(), Some(&b"claim"[..]));
         queue.push(Lane::Reads, Kind::Read, None, b"read".to_vec());
         assert_eq!(value(&mut lanes[5]).as_deref(), Some(&b"read"[..]));
+        queue.push(Lane::Sanctions, Kind::Sanction, None, b"ban".to_vec());
+        assert_eq!(value(&mut lanes[6]).as_deref(), Some(&b"ban"[..]));
         assert_eq!(queue.pending(), 0, "records taken and dropped are no longer pending");
     }
 

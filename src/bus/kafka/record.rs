@@ -9,7 +9,8 @@
 //! | `edit`, `delete`, `react` | the chat topic, the conversation's partition | `messages.rs` |
 //! | `roster`, `typing` | `<topic>.presence` | `presence.rs` |
 //! | `moderation` | the chat topic, the room's partition | `messages.rs` |
-//! | `claim`, `release`, `kick`, `sanction` | `<topic>.claims` | `claims.rs` |
+//! | `claim`, `release`, `kick` | `<topic>.claims` | `claims.rs` |
+//! | `sanction` | `<topic>.sanctions` | `sanctions.rs` |
 //! | `read` | `<topic>.reads` | `reads.rs` |
 //!
 //! A field added to a kind is optional: records written by an older version (no `room`, no
@@ -71,7 +72,7 @@ pub enum Record {
     /// An operator on `instance` kicked session `user`, for `reason`, on the claims topic:
     /// every instance closes the session's connections it has.
     Kick { user: String, reason: String, instance: String, at: u64 },
-    /// An operator's ban, mute, or the end of one, on the claims topic:
+    /// An operator's ban, mute, or the end of one, on the sanctions topic:
     /// `{"kind":"sanction","action":"ban","user":…,…}` (`chat/sanctions.rs`).
     Sanction(Sanction),
     /// An operator's notice in `room` (its id is its offset): what it did, to whom.

@@ -1,16 +1,16 @@
 //! Start-up, and the `kafka` thread that runs everything after it.
 //!
 //! [`start`] runs once, before anyone is served: it connects (`connect.rs`), makes sure the
-//! four topics exist with their partition counts, learns each chat partition's epoch and where
-//! its histories begin (`history.rs`), reads the claims back (`claims.rs`) and then the read
-//! markers (`reads.rs`), and only then starts
+//! five topics exist with their partition counts, learns each chat partition's epoch and where
+//! its histories begin (`history.rs`), reads the claims back (`claims.rs`), then the read
+//! markers (`reads.rs`) and the bans and mutes (`sanctions.rs`), and only then starts
 //! the thread. It retries all of that until [`STARTUP_TIMEOUT`], as the broker may still be
 //! starting.
 //!
 //! The client is rskafka, pure Rust on tokio: one thread, `kafka`, runs a current-thread runtime
-//! with a producer task and a consumer task per partition (P + 3 of each, with the presence,
-//! claims and reads topics') and the probe (`health.rs`). Each of these tasks holds a connection
-//! of its own, 2P + 6, plus the client's own for metadata (23 at P = 8). A partition's produce and fetch
+//! with a producer task and a consumer task per partition (P + 4 of each, with the presence,
+//! claims, reads and sanctions topics') and the probe (`health.rs`). Each of these tasks holds a
+//! connection of its own, 2P + 8, plus the client's own for metadata (25 at P = 8). A partition's produce and fetch
 //! cannot share one: a broker answers one connection's requests in order (the protocol guide:
 //! "the server guarantees that on a single TCP connection, requests will be processed in the
 //! order they are sent"), so a produce would wait behind a held fetch. A consumer per partition,
@@ -44,6 +44,7 @@ use super::messages::{self, ChatFrom, Rooms};
 use super::presence::{self, PRESENCE_READBACK, PresenceRecords};
 use super::produce::{self, Outgoing, Queue};
 use super::reads::{READS_READBACK, ReadRecords};
+use super::sanctions::{SANCTIONS_READBACK, SanctionRecords};
 use crate::chat::history::{Epochs, Start};
 use crate::chat::inbox::{Event, Inbox};
 use crate::chat::session::random_u64;
@@ -60,11 +61,12 @@ pub struct Started {
     /// ones are not kept in memory), in partition order.
     pub epochs: Epochs,
     /// The claims and releases read back from the claims topic, in its order, then the read
-    /// markers from the reads topic, for the broadcaster before it serves anyone.
+    /// markers from the reads topic and the sanctions, for the broadcaster before it serves
+    /// anyone.
     pub recalled: Vec<Event>,
 }
 
-/// Connects, makes sure the four topics exist with the right partition counts, learns each
+/// Connects, makes sure the five topics exist with the right partition counts, learns each
 /// partition's epoch, and starts the `kafka` thread: the producers, the consumers and the probe.
 pub fn start(config: &Config, inbox: Inbox, metrics: Arc<Metrics>) -> Result<Started, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -108,7 +110,10 @@ struct Setup {
     reads: Partition,
     /// Where the reads consumer starts: the end of the topic when it was read back.
     reads_from: i64,
-    /// What was read back of the claims topic, then of the reads topic.
+    sanctions: Partition,
+    /// Where the sanctions consumer starts: the end of the topic when it was read back.
+    sanctions_from: i64,
+    /// What was read back of the claims topic, then of the reads and sanctions topics.
     recalled: Vec<Event>,
 }
 
@@ -120,13 +125,14 @@ struct ChatPartition {
     high: i64,
 }
 
-/// Connects, makes sure the four topics exist with their partition counts, learns each chat
+/// Connects, makes sure the five topics exist with their partition counts, learns each chat
 /// partition's epoch and watermarks, and reads the claims back.
 async fn set_up(config: &Config) -> Result<Setup, Error> {
     let topic = config.kafka_topic.as_str();
     let presence_topic = format!("{topic}.presence");
     let claims_topic = format!("{topic}.claims");
     let reads_topic = format!("{topic}.reads");
+    let sanctions_topic = format!("{topic}.sanctions");
     let client = connect::client(config).await?;
     let partitions = config.kafka_partitions;
     let needed = || {
@@ -140,6 +146,8 @@ async fn set_up(config: &Config) -> Result<Setup, Error> {
         .await?;
     ensure_topic(&client, &claims_topic, 1, || "the claims topic must have 1".to_string()).await?;
     ensure_topic(&client, &reads_topic, 1, || "the reads topic must have 1".to_string()).await?;
+    let one = || "the sanctions topic must have 1".to_string();
+    ensure_topic(&client, &sanctions_topic, 1, one).await?;
     let mut chat = Vec::with_capacity(partitions as usize);
     for p in 0..partitions {
         let clients = partition_clients(&client, topic, p).await?;
@@ -172,6 +180,16 @@ async fn set_up(config: &Config) -> Result<Setup, Error> {
     );
     recalled.extend(markers);
     let reads_from = reads_high;
+    let sanctions = partition_clients(&client, &sanctions_topic, 0).await?;
+    let (sanctions_low, sanctions_from) = watermarks(&sanctions.consumer).await?;
+    let start = sanctions_low.max(sanctions_from - SANCTIONS_READBACK);
+    let decided =
+        consume::recall(&SanctionRecords, &sanctions.consumer, start, sanctions_from).await?;
+    info!(
+        "kafka: read back {} records of {sanctions_topic} ({start}..{sanctions_from})",
+        decided.len()
+    );
+    recalled.extend(decided);
     Ok(Setup {
         client,
         chat,
@@ -181,14 +199,16 @@ async fn set_up(config: &Config) -> Result<Setup, Error> {
         claims_from,
         reads,
         reads_from,
+        sanctions,
+        sanctions_from,
         recalled,
     })
 }
 
 /// What the `kafka` thread runs, each task with the connection it owns.
 struct Tasks {
-    /// A producer per lane: each chat partition's, in order, then the presence, claims and reads
-    /// topics'.
+    /// A producer per lane: each chat partition's, in order, then the presence, claims, reads
+    /// and sanctions topics'.
     producers: Vec<(mpsc::Receiver<Outgoing>, PartitionClient)>,
     /// A consumer per chat partition.
     chat: Vec<(PartitionClient, ChatFrom, Rooms)>,
@@ -198,6 +218,8 @@ struct Tasks {
     claims: (PartitionClient, i64, ClaimRecords),
     /// The reads topic's consumer, and the offset it starts at (where the read-back ended).
     reads: (PartitionClient, i64, ReadRecords),
+    /// The sanctions topic's consumer, and the offset it starts at.
+    sanctions: (PartitionClient, i64),
     /// The probe's client, and the topic it looks for.
     probe: (Client, String),
     inbox: Inbox,
@@ -216,6 +238,7 @@ impl Tasks {
     ) -> (Tasks, Epochs) {
         let Setup { client, chat, presence, presence_from, claims, claims_from, .. } = setup;
         let (reads, reads_from) = (setup.reads, setup.reads_from);
+        let (sanctions, sanctions_from) = (setup.sanctions, setup.sanctions_from);
         let readback = readback(config.history_size, config.kafka_partitions);
         let mut starts = Vec::with_capacity(chat.len());
         let mut producers = Vec::with_capacity(lanes.len());
@@ -245,6 +268,7 @@ impl Tasks {
         producers.push(presence.producer);
         producers.push(claims.producer);
         producers.push(reads.producer);
+        producers.push(sanctions.producer);
         let records = PresenceRecords {
             me: config.instance_id.clone(),
             default_room: config.default_room.clone(),
@@ -256,6 +280,7 @@ impl Tasks {
             presence: (presence.consumer, presence_from, records),
             claims: (claims.consumer, claims_from, claim_records),
             reads: (reads.consumer, reads_from, ReadRecords { me: config.instance_id.clone() }),
+            sanctions: (sanctions.consumer, sanctions_from),
             probe: (client, config.kafka_topic.clone()),
             inbox,
             metrics,
@@ -266,7 +291,8 @@ impl Tasks {
     /// Runs every task until they all end (they run as long as the process does); a task that
     /// panics takes the thread down with it, as if it had run on it.
     async fn run(self) {
-        let Tasks { producers, chat, presence, claims, reads, probe, inbox, metrics } = self;
+        let Tasks { producers, chat, presence, claims, reads, sanctions, probe, inbox, metrics } =
+            self;
         let mut tasks = JoinSet::new();
         for (lane, client) in producers {
             tasks.spawn(produce::run(lane, client, metrics.clone()));
@@ -279,7 +305,9 @@ impl Tasks {
         let (client, from, records) = claims;
         tasks.spawn(consume::consume(client, from, records, inbox.clone(), metrics.clone()));
         let (client, from, records) = reads;
-        tasks.spawn(consume::consume(client, from, records, inbox, metrics.clone()));
+        tasks.spawn(consume::consume(client, from, records, inbox.clone(), metrics.clone()));
+        let (client, from) = sanctions;
+        tasks.spawn(consume::consume(client, from, SanctionRecords, inbox, metrics.clone()));
         tasks.spawn(probe_health(probe.0, probe.1, metrics));
         while let Some(ended) = tasks.join_next().await {
             if let Err(Ok(panic)) = ended.map_err(|e| e.try_into_panic()) {

@@ -10,7 +10,7 @@
 //!   session's and any other non-operator's from a banned address, are closed with 4003.
 //! - **Mute**: the session says nothing in one room (`muted`, checked in `rooms.rs`).
 //!
-//! Each is a [`Sanction`] applied here at once, journaled (the store) or sent on the claims
+//! Each is a [`Sanction`] applied here at once, journaled (the store) or sent on the sanctions
 //! topic (Kafka: every instance applies it, this one again, which changes nothing more), and
 //! told to the rooms concerned as a `moderation` entry of their order (an operator's deletion
 //! of someone's message too, `changes.rs`): in every room the session is listed in (on any
@@ -50,6 +50,8 @@ pub(super) struct Moderation {
     pub(super) mutes: Mutes,
     /// Each session's last address here, for a ban of a session that is offline.
     last_address: HashMap<UserId, IpAddr>,
+    /// When the sanctions in force were last recorded again (Kafka).
+    recorded: Option<Instant>,
 }
 
 impl Moderation {
@@ -204,11 +206,24 @@ impl Broadcaster {
         }
     }
 
-    /// Drops the bans and mutes that ended.
-    pub(super) fn end_sanctions(&mut self) {
+    /// Drops the bans and mutes that ended; with Kafka, records those in force again once a
+    /// day, so that the broker's retention never deletes the only record of one that holds
+    /// (`bus/kafka/sanctions.rs`).
+    pub(super) fn end_sanctions(&mut self, at: Instant) {
         let now = now_millis();
         self.bans.expire(now);
         self.moderation.mutes.expire(now);
+        let Some(others) = &self.others else { return };
+        let recorded = self.moderation.recorded.get_or_insert(at);
+        if at.duration_since(*recorded) < RECORD_AGAIN_EVERY {
+            return;
+        }
+        *recorded = at;
+        let bans = self.bans.list(now).into_iter().map(Sanction::Ban);
+        let mutes = self.moderation.mutes.list(now).into_iter().cloned().map(Sanction::Mute);
+        for sanction in bans.chain(mutes) {
+            others.sanction(&sanction);
+        }
     }
 
     /// The sanctions in force, as journal entries: what a compaction keeps.
@@ -335,6 +350,10 @@ fn close_reason(what: &str, reason: &str) -> String {
     }
     text
 }
+
+/// How often, with Kafka, the sanctions in force are recorded again: well within a broker's
+/// retention (7 days by default).
+const RECORD_AGAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// Close code of a kick: the application's range (RFC 6455 §7.4.2).
 pub const KICKED: u16 = 4001;

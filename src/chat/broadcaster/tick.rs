@@ -20,7 +20,7 @@ impl Broadcaster {
         self.forget_offline_sessions(now);
         self.release_lapsed_names();
         // moderation.rs: bans and mutes that ended.
-        self.end_sanctions();
+        self.end_sanctions(now);
         // rosters.rs: our roster announced when due, rooms told who came and went.
         self.refresh_presence(&mut round);
         self.send_batched_presence(&mut round);
