@@ -86,6 +86,29 @@ fn a_ban_on_one_instance_holds_on_the_other_until_an_unban_there() {
     assert_eq!(carol1.next_of("error")["code"], "not_banned", "ws1 applied ws2's unban");
 }
 
+/// A session banned while offline is banned with the address it last connected from, whichever
+/// instance saw it: bob was on ws2 only, carol bans him from ws1, and a newcomer from bob's
+/// address is refused on both instances.
+#[test]
+fn a_ban_of_an_offline_session_holds_the_address_the_other_instance_saw() {
+    let mut topology = Topology::start();
+    let carol = operator(&mut topology);
+    let mut carol1 = joined(&topology, WS1, CAROL, &carol);
+    let bob2 = joined(&topology, WS2, BOB, "name=bob");
+    let bob = format!("session={}", bob2.session());
+    drop(bob2);
+
+    known_within(&mut carol1, "bob");
+    carol1.request(json!({"type": "ban", "name": "bob", "reason": "spam"}));
+    let ban = carol1.next_of("moderation");
+    assert_eq!((&ban["action"], &ban["name"]), (&json!("ban"), &json!("bob")), "{ban}");
+    for i in [WS1, WS2] {
+        let body = banned_within(&topology, i, FRESH, &bob);
+        assert_eq!((&body["reason"], &body["until"]), (&json!("spam"), &Value::Null), "{body}");
+        banned_within(&topology, i, BOB, "name=bobby");
+    }
+}
+
 /// Moderation said on ws1 (a deletion of bob's message, a mute, a kick, a ban) is one order
 /// with the messages said meanwhile on ws2: members on both instances get the same entries, with
 /// the same ids, in the same order, and a newcomer on either instance finds the notices in the
