@@ -184,7 +184,7 @@ fn moderation_takes_its_place_in_one_order_on_both_instances() {
 
     // A newcomer's page on either instance: the same, the notices among the messages as they
     // were said live, the deletion folded into its message.
-    let pages = [WS1, WS2].map(|i| joined_history(&topology, i, NEWCOMER, "name=newcomer"));
+    let pages = [WS1, WS2].map(|i| connect(&topology, i, NEWCOMER, "name=newcomer").welcome());
     assert_eq!(pages[0]["messages"], pages[1]["messages"], "the instances paged otherwise");
     let page = pages[0]["messages"].as_array().unwrap();
     let live: Vec<&Value> = seen.iter().filter(|e| e["type"] != "delete").collect();
@@ -268,12 +268,10 @@ fn bans_and_mutes_survive_a_restart_of_both_instances() {
     mutes_within(&mut carol1, |mutes| mutes.len() == 1);
     drop((carol1, carol2, bob, dave));
 
-    for i in [WS1, WS2] {
-        topology.kill_instance(i);
-    }
-    for i in [WS1, WS2] {
-        topology.start_instance(i);
-    }
+    topology.kill_instance(WS1);
+    topology.kill_instance(WS2);
+    topology.start_instance(WS1);
+    topology.start_instance(WS2);
     for i in [WS1, WS2] {
         let (status, body) = refused_upgrade(&topology, i, FRESH, &bob_session);
         let got = (status, &body["reason"], &body["until"]);
@@ -323,11 +321,6 @@ fn joined(topology: &Topology, i: usize, source: IpAddr, query: &str) -> Client 
         assert!(Instant::now() < deadline, "{query} never became known on {}", NAMES[i]);
         thread::sleep(POLL);
     }
-}
-
-/// The history a newcomer from `source` on instance `i` gets of the default room.
-fn joined_history(topology: &Topology, i: usize, source: IpAddr, query: &str) -> Value {
-    connect(topology, i, source, query).welcome()
 }
 
 /// A `wss://` client of instance `i` (`/ws?query`) whose connection comes from `source`.
