@@ -12,7 +12,8 @@
 //! at the worst moment; [`broker`] restarts the broker under two instances;
 //! [`rooms`] runs rooms over the partitioned topic on both instances; [`identity`] nicknames,
 //! sessions and private messages across them; [`changes`] edits, deletions, reactions and read
-//! markers across them, and an operator's deletion; [`nginx`] what nginx writes to its logs and shows
+//! markers across them, and an operator's deletion; [`moderation`] an operator's bans, mutes and
+//! notices across them and across a restart; [`nginx`] what nginx writes to its logs and shows
 //! of the instances (no session in any log, no counters, a bare health status); [`limits`] the
 //! per-address limits counting each client behind nginx; [`api`] the bots' HTTP API on both
 //! instances and through nginx.
@@ -24,6 +25,7 @@ mod broker;
 mod changes;
 mod identity;
 mod limits;
+mod moderation;
 mod nginx;
 mod proxy;
 mod rooms;

@@ -18,8 +18,9 @@
 //! an operator is refused with `not_allowed`; an operator cannot be kicked, banned or muted.
 //!
 //! A ban learns the addresses of the session's connections wherever they are: an instance that
-//! applies a ban and holds connections of the session from addresses the ban does not name yet
-//! adds them and sends the ban again, so the address is banned on every instance.
+//! applies a ban and holds connections of the session, or saw it last, from addresses the ban
+//! does not name yet adds them and sends the ban again, so the address is banned on every
+//! instance (the session may be offline, last seen on another instance than the operator's).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -157,6 +158,8 @@ impl Broadcaster {
         let sanction = match sanction {
             Sanction::Ban(mut ban) => {
                 let named = ban.addresses.len();
+                // The session's last address here: it may have been seen only on this instance.
+                ban.addresses.extend(self.moderation.last_address.get(&ban.user));
                 for &slot in self.hub.slots_of(ban.user) {
                     if let Some(client) = self.hub.client(slot) {
                         ban.addresses.push(client.address);
