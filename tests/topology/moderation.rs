@@ -2,7 +2,7 @@
 //! other.
 //!
 //! A ban or a mute is applied at once where it is decided and goes to the other instance as a
-//! `sanction` record of the claims topic; its notice is a `moderation` entry of each room's
+//! `sanction` record of the sanctions topic; its notice is a `moderation` entry of each room's
 //! order, on the room's partition, like a message. The two roads are separate topics, so a test
 //! that needs a sanction to have arrived somewhere waits for it, boundedly, by asking what only
 //! the sanction changes: an operator's `bans` list there, or a plain `GET /ws` of the refused
@@ -218,7 +218,7 @@ fn a_mute_on_one_instance_holds_on_the_other_until_an_unmute() {
     let told = bob.next_of("moderation");
     let got = (&told["action"], &told["by"], &told["reason"], told.get("until"));
     assert_eq!(got, (&json!("mute"), &json!("carol"), &json!("cool off"), None), "{told}");
-    // The notice came on the room's partition; the mute itself comes on the claims topic.
+    // The notice came on the room's partition; the mute itself comes on the sanctions topic.
     mutes_within(&mut carol1, |mutes| mutes.len() == 1);
     for request in [
         json!({"type": "message", "room": "general", "text": "spam"}),
@@ -263,7 +263,7 @@ fn bans_and_mutes_survive_a_restart_of_both_instances() {
     let mut actions = [0, 1].map(|_| carol2.next_of("moderation")["action"].clone());
     actions.sort_by_key(|a| a.to_string());
     assert_eq!(actions, [json!("ban"), json!("mute")]);
-    // Both are on the claims topic once the other instance applied them.
+    // Both are on the sanctions topic once the other instance applied them.
     banned_within(&topology, WS2, FRESH, &bob_session);
     mutes_within(&mut carol1, |mutes| mutes.len() == 1);
     drop((carol1, carol2, bob, dave));

@@ -151,7 +151,7 @@ impl Broadcaster {
     }
 
     /// Applies `sanction` here: the tables, the connections a ban closes, the journal; and,
-    /// when it was decided `here`, sends it to the other instances. From the claims topic
+    /// when it was decided `here`, sends it to the other instances. From the sanctions topic
     /// (`here` false) only a ban that learnt an address here goes out again.
     pub(super) fn sanction(&mut self, sanction: Sanction, here: bool) {
         let now = now_millis();
