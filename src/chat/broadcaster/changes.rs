@@ -204,3 +204,76 @@ impl Broadcaster {
         self.tell(round, slot, &event);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::chat::broadcaster::tests::{broadcaster, general};
+    use crate::chat::hub::Client;
+    use crate::chat::inbox::Inbox;
+    use crate::chat::presence::Announce;
+    use crate::chat::room::RoomName;
+    use crate::chat::sanctions::Sanction;
+    use crate::chat::session::{Session, UserId};
+    use crate::metrics::Metrics;
+    use crate::ws::outbound::Outbound;
+
+    /// Other instances behind a broker that takes every record and never sends one back: what
+    /// was published stays unknown to this instance's history.
+    #[derive(Default)]
+    struct Silent(Mutex<Vec<String>>);
+
+    impl Announce for Silent {
+        fn announce(&self, _: Vec<(RoomName, Vec<String>)>, _: Vec<UserId>) {}
+        fn claim(&self, _: UserId, _: &str) {}
+        fn release(&self, _: UserId, _: &str) {}
+        fn direct(&self, _: &Chat, _: Origin) {}
+        fn publish(&self, _: &RoomName, said: Said, _: Origin) {
+            self.0.lock().unwrap().push(format!("{:?}", said.body));
+        }
+        fn read(&self, _: UserId, _: &ReadAt, _: u64, _: u64) {}
+        fn kick(&self, _: UserId, _: &str) {}
+        fn sanction(&self, _: &Sanction) {}
+        fn flush(&self) {}
+    }
+
+    #[test]
+    fn with_kafka_a_change_is_published_even_when_this_history_says_it_changes_nothing() {
+        let (_inbox, mailbox) = Inbox::new();
+        let mut broadcaster = broadcaster(mailbox);
+        let silent = Arc::new(Silent::default());
+        broadcaster.others = Some(silent.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let outbound = Outbound::new(socket, None, 1 << 20, Arc::new(Metrics::default()), None);
+        let user = Session::new().unwrap().user_id();
+        let (outbound, tag, address) = (Arc::new(outbound), Arc::default(), [127, 0, 0, 1].into());
+        let client = Client { id: 7, user, name: "alice".into(), outbound, tag, address };
+        broadcaster.hub.open(client);
+        let place = Place::Room(general());
+        let message = Chat {
+            place,
+            id: 1,
+            user,
+            name: "alice".into(),
+            ts: "t".into(),
+            body: Body::text("hi"),
+        };
+        broadcaster.hub.room_mut(&general()).history.push(Arc::new(message));
+
+        let mut round = Round::default();
+        let react = |on| Body::React { target: 1, emoji: "👍".into(), on };
+        for body in [react(true), react(false), Body::Edit { target: 1, text: "hi".into() }] {
+            let to = Conversation::Room(general());
+            let amend = Amend { conn: 7, to, body, ts: "t".into() };
+            broadcaster.amend(amend, &mut round);
+        }
+        // The reaction taken back finds none given here (the first is still at the broker), and
+        // the edit keeps the text: both are published anyway; folding makes a repeat a no-op.
+        let published = silent.0.lock().unwrap().clone();
+        assert_eq!(published.len(), 3, "{published:?}");
+    }
+}
