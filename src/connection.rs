@@ -31,8 +31,11 @@ use crate::chat::handler::{ChatHandler, Services};
 use crate::chat::identity::Presented;
 use crate::chat::inbox::Inbox;
 use crate::chat::joining::Joining;
+use crate::chat::presence::now_millis;
 use crate::chat::protocol::SUBPROTOCOLS;
 use crate::chat::room::Admission;
+use crate::chat::sanctions::{Ban, Bans};
+use crate::chat::session::{SESSION_PARAM, Session};
 use crate::config::Config;
 use crate::error::Rejection;
 use crate::http::{HeadError, Request, Response, Route, keep_alive, request, route};
@@ -66,6 +69,8 @@ pub struct Context {
     pub per_address: Arc<PerAddress>,
     /// The bots' HTTP API (`chat/api.rs`).
     pub api: Api,
+    /// The bans in force (`chat/sanctions.rs`), written by the broadcaster.
+    pub bans: Arc<Bans>,
 }
 
 /// The body of a connection thread: serves the connection and logs how it ended. `handshake`
@@ -216,6 +221,11 @@ fn read_request(
                 answered.response
             }
             Route::Reject(rejection) => return refuse(conn, rejection, ctx, peer),
+            // A banned client is answered 403 with why and until when, whether it asks for the
+            // upgrade or (a page learning why its socket was refused) a plain GET of `/ws`.
+            Route::Chat if let Some(ban) = banned(&request, peer, ctx) => {
+                return refuse_banned(conn, &ban, ctx, peer);
+            }
             Route::Chat | Route::Echo => {
                 let app = if matches!(route, Route::Chat) { App::Chat } else { App::Echo };
                 let upgrade = Upgrade { request: &request, leftover, app, kept };
@@ -382,6 +392,29 @@ fn refuse_for<T>(
         None => response,
     };
     response.write_to(&mut conn, false)?;
+    close::finish(conn).map(|()| None)
+}
+
+/// The ban that refuses this request for the chat: of the session in its query
+/// (`?session=`), or of its address (`chat/sanctions.rs`).
+fn banned(request: &Request, peer: SocketAddr, ctx: &Context) -> Option<Ban> {
+    let client = request.client_ip(peer, &ctx.config.trusted_proxies);
+    let param = request.query_param(SESSION_PARAM);
+    let presented = param.as_deref().and_then(Session::parse).map(|s| s.user_id());
+    ctx.bans.refusing(client, presented, now_millis())
+}
+
+/// Answers a banned client `403` with the ban's JSON (`{"error":"banned",…}`) and closes.
+fn refuse_banned<T>(
+    mut conn: Conn,
+    ban: &Ban,
+    ctx: &Context,
+    peer: SocketAddr,
+) -> io::Result<Option<T>> {
+    ctx.metrics.refused(Rejection::Banned);
+    debug!("{peer}: refused with 403: banned");
+    let (status, reason) = Rejection::Banned.status();
+    Response::json(status, reason, ban.refusal_json()).write_to(&mut conn, false)?;
     close::finish(conn).map(|()| None)
 }
 

@@ -128,11 +128,15 @@ pub enum Rejection {
     /// `MAX_HANDSHAKES_PER_ADDRESS` connections in their handshake (counted in the metrics).
     #[error("too many handshakes from this address")]
     TooManyHandshakes,
+    /// 403 with a JSON body: an operator banned the session presented, or the address
+    /// (`chat/sanctions.rs`).
+    #[error("banned")]
+    Banned,
 }
 
 impl Rejection {
     /// Every rejection, in a fixed order (the metrics keep one counter each).
-    pub const ALL: [Rejection; 14] = [
+    pub const ALL: [Rejection; 15] = [
         Rejection::Malformed,
         Rejection::HeadTooLarge,
         Rejection::NotFound,
@@ -147,6 +151,7 @@ impl Rejection {
         Rejection::AddressFull,
         Rejection::TooManySessions,
         Rejection::TooManyHandshakes,
+        Rejection::Banned,
     ];
 
     /// The HTTP status code and reason phrase this rejection is answered with.
@@ -156,7 +161,7 @@ impl Rejection {
             | Rejection::NotUpgrade
             | Rejection::MissingHost
             | Rejection::BadWebSocketKey => (400, "Bad Request"),
-            Rejection::OriginNotAllowed => (403, "Forbidden"),
+            Rejection::OriginNotAllowed | Rejection::Banned => (403, "Forbidden"),
             Rejection::NotFound => (404, "Not Found"),
             Rejection::MethodNotAllowed => (405, "Method Not Allowed"),
             Rejection::UnsupportedVersion => (426, "Upgrade Required"),
@@ -184,6 +189,7 @@ impl Rejection {
             Rejection::Draining => "draining",
             Rejection::AddressFull => "connections_per_address",
             Rejection::TooManySessions => "sessions_per_address",
+            Rejection::Banned => "banned",
             Rejection::TooManyHandshakes => "handshakes_per_address",
         }
     }

@@ -82,6 +82,7 @@ pub fn run(config: Config) -> Result<(), Error> {
     let per_address = PerAddress::new(address_limits(&config));
     let limits = Limits::from_config(&config, per_address.clone());
     let mut broadcaster = Broadcaster::new(mailbox, epochs, limits, metrics.clone(), bus.others());
+    let bans = broadcaster.bans();
     // Who holds which name in the deployment, before the first connection is settled.
     broadcaster.recall(recalled);
     if let Some(Opened { store, entries, .. }) = store {
@@ -119,7 +120,8 @@ pub fn run(config: Config) -> Result<(), Error> {
     let per_address = per_address.clone();
     let api =
         Api { bots, max_body: config.max_message_bytes, default_room: config.default_room.clone() };
-    let ctx = Arc::new(Context { config, tls, metrics, inbox, bus, admission, per_address, api });
+    let ctx =
+        Arc::new(Context { config, tls, metrics, inbox, bus, admission, per_address, api, bans });
     let serve = move |tcp, id, handshake| connection::serve(tcp, id, handshake, &ctx);
     accept_loop(&listener, &admit, &stopping, serve);
     if broadcaster.join().is_err() {

@@ -101,6 +101,10 @@ impl Announce for kafka::KafkaBus {
         kafka::KafkaBus::kick(self, user, reason);
     }
 
+    fn sanction(&self, sanction: &crate::chat::sanctions::Sanction) {
+        kafka::KafkaBus::sanction(self, sanction);
+    }
+
     fn flush(&self) {
         kafka::KafkaBus::flush(self);
     }

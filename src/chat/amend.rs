@@ -72,7 +72,7 @@ pub fn check(
 ) -> Result<Verdict, Refused> {
     let target = match body {
         Body::Message { reply_to: Some(target), .. } => *target,
-        Body::Message { reply_to: None, .. } => return Ok(Verdict::Accept),
+        Body::Message { reply_to: None, .. } | Body::Moderation(_) => return Ok(Verdict::Accept),
         Body::Edit { target, .. } | Body::Delete { target } | Body::React { target, .. } => *target,
     };
     let Some((message, fold)) = history.and_then(|h| h.message(target)) else {
@@ -83,7 +83,7 @@ pub fn check(
         return Err(NOT_FOUND);
     }
     match body {
-        Body::Message { .. } => Ok(Verdict::Accept),
+        Body::Message { .. } | Body::Moderation(_) => Ok(Verdict::Accept),
         Body::Edit { text, .. } => {
             if message.user != user {
                 return Err(NOT_YOURS);

@@ -12,8 +12,8 @@
 //! of the message and of every edit of it (`History::push`). An empty text is never a message's
 //! or an edit's otherwise (empty input is refused), so an empty text *is* "deleted".
 
-use serde::Serialize;
 use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize};
 
 use crate::chat::operators;
 use crate::chat::room::RoomName;
@@ -51,6 +51,44 @@ pub enum Place {
     },
 }
 
+/// What an operator did, to whom: the body of a `moderation` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// What.
+    pub action: Action,
+    /// To whom: the session's public id.
+    pub whom: UserId,
+    /// Its nickname.
+    pub whom_name: String,
+    /// The operator's words (may be empty).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// When a ban or a mute ends (ms since 1970); `None`: when it is lifted, or no end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<u64>,
+    /// The message a `delete` removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<u64>,
+}
+
+/// What an operator did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Closed the session's connections (4001).
+    Kick,
+    /// Banned the session and its addresses (403 at the upgrade, 4003).
+    Ban,
+    /// Lifted a ban.
+    Unban,
+    /// Muted the session in the room.
+    Mute,
+    /// Lifted a mute.
+    Unmute,
+    /// Deleted someone's message.
+    Delete,
+}
+
 /// What an entry is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
@@ -73,6 +111,9 @@ pub enum Body {
         /// The message deleted.
         target: u64,
     },
+    /// An operator (the sender) moderated someone: a notice in the room's order
+    /// (`chat/broadcaster/moderation.rs`). Not a message, and not a change to one.
+    Moderation(Box<Notice>),
     /// The sender reacted to `target` with `emoji` (`on`), or took the reaction back.
     React {
         /// The message reacted to.
@@ -97,13 +138,14 @@ impl Body {
             Body::Edit { .. } => "edit",
             Body::Delete { .. } => "delete",
             Body::React { .. } => "react",
+            Body::Moderation(_) => "moderation",
         }
     }
 
     /// The message a change is about; `None` for a message.
     pub fn target(&self) -> Option<u64> {
         match self {
-            Body::Message { .. } => None,
+            Body::Message { .. } | Body::Moderation(_) => None,
             Body::Edit { target, .. } | Body::Delete { target } | Body::React { target, .. } => {
                 Some(*target)
             }
@@ -114,7 +156,7 @@ impl Body {
     pub fn words(&self) -> Option<&str> {
         match self {
             Body::Message { text, .. } | Body::Edit { text, .. } => Some(text),
-            Body::Delete { .. } | Body::React { .. } => None,
+            Body::Delete { .. } | Body::React { .. } | Body::Moderation(_) => None,
         }
     }
 
@@ -143,7 +185,7 @@ impl Chat {
         let mut blank = self.clone();
         match &mut blank.body {
             Body::Message { text, .. } | Body::Edit { text, .. } => *text = String::new(),
-            Body::Delete { .. } | Body::React { .. } => {}
+            Body::Delete { .. } | Body::React { .. } | Body::Moderation(_) => {}
         }
         blank
     }
@@ -186,6 +228,10 @@ impl Chat {
 impl Serialize for Chat {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut out = serializer.serialize_map(None)?;
+        if let Body::Moderation(notice) = &self.body {
+            self.notice(notice, &mut out)?;
+            return out.end();
+        }
         self.head(&mut out)?;
         match &self.body {
             Body::Message { text, reply_to } => {
@@ -208,10 +254,47 @@ impl Serialize for Chat {
                 out.serialize_entry("emoji", emoji)?;
                 out.serialize_entry("on", on)?;
             }
+            Body::Moderation(_) => {}
         }
         out.serialize_entry("ts", &self.ts)?;
         out.end()
     }
+}
+
+impl Chat {
+    /// A `moderation` entry, whose `name` and `user` are whom it is about, and `by`,
+    /// `by_user` the operator who said it: `{"type":"moderation","room":"general","id":57,
+    /// "action":"ban","name":"bob","user":…,"by":"carol","by_user":…,"reason":"spam",
+    /// "until":"2026-12-07T05:00:00.000Z","ts":…}` (`reason` when given, `until` when it ends,
+    /// `target` for a deletion).
+    fn notice<M: SerializeMap>(&self, notice: &Notice, out: &mut M) -> Result<(), M::Error> {
+        out.serialize_entry("type", "moderation")?;
+        if let Place::Room(room) = &self.place {
+            out.serialize_entry("room", room)?;
+        }
+        out.serialize_entry("id", &self.id)?;
+        out.serialize_entry("action", &notice.action)?;
+        out.serialize_entry("name", &notice.whom_name)?;
+        out.serialize_entry("user", &notice.whom)?;
+        out.serialize_entry("by", &self.name)?;
+        out.serialize_entry("by_user", &self.user)?;
+        if !notice.reason.is_empty() {
+            out.serialize_entry("reason", &notice.reason)?;
+        }
+        if let Some(until) = notice.until {
+            out.serialize_entry("until", &rfc3339(until))?;
+        }
+        if let Some(target) = notice.target {
+            out.serialize_entry("target", &target)?;
+        }
+        out.serialize_entry("ts", &self.ts)
+    }
+}
+
+/// A time in ms since 1970 as the protocol writes times: `2026-12-07T05:00:00.000Z`.
+pub fn rfc3339(millis: u64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis);
+    humantime::format_rfc3339_millis(at).to_string()
 }
 
 impl Serialize for RoomName {

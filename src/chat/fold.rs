@@ -50,7 +50,7 @@ impl Fold {
             return false;
         }
         match &change.body {
-            Body::Message { .. } => false,
+            Body::Message { .. } | Body::Moderation(_) => false,
             Body::Edit { .. } => {
                 self.edit = Some(change.clone());
                 true

@@ -294,6 +294,7 @@ impl<'a> ChatHandler<'a> {
         self.user = self.tag.wait_settled(SETTLE_TIMEOUT).map_err(|why| match why {
             Unsettled::Gone => SHUTTING_DOWN,
             Unsettled::Limited => NO_NEW_SESSION,
+            Unsettled::Banned => BANNED,
         })?;
         let resume = self.resume.take();
         self.subscribe(config.default_room.clone(), resume, out).map_err(|Closed| SHUTTING_DOWN)
@@ -344,7 +345,7 @@ impl Handler for ChatHandler<'_> {
             Ok(Request::Subscribe { room, .. } | Request::Unsubscribe { room })
             | Ok(Request::Typing { room }) => (&mut self.requests, Some(room.as_str())),
             Ok(Request::Rooms | Request::SubscribeDirect { .. } | Request::Rename { .. })
-            | Ok(Request::Kick { .. })
+            | Ok(Request::Moderate(_))
             | Ok(Request::Inspect { .. } | Request::PingMe { .. }) => (&mut self.requests, None),
         };
         let about = match &request {
@@ -415,7 +416,7 @@ impl Handler for ChatHandler<'_> {
                 self.services.inbox.subscribe_direct(self.id, with, resume)
             }
             Request::Rename { name } => self.services.inbox.rename(self.id, name),
-            Request::Kick { name, reason } => self.services.inbox.kick(self.id, name, reason),
+            Request::Moderate(request) => self.services.inbox.moderate(self.id, request),
             Request::Unsubscribe { room } => self.unsubscribe(room, out),
             Request::Typing { room } => self.typing(room, out),
             Request::Rooms => self.services.inbox.list_rooms(self.id),
@@ -477,6 +478,9 @@ const NOT_SUBSCRIBED: &str = "this connection is not in that room: subscribe fir
 /// RFC 6455 §7.4.1 1008: "a message that violates its policy": a new session past a limit (the
 /// error event before it says which, and when to try again).
 const NO_NEW_SESSION: Close = Close::new(1008, "no new session now: see the error event");
+/// The close of a banned session (or address): 4003, the application's range (RFC 6455
+/// §7.4.2); the error event before it says until when and why.
+const BANNED: Close = Close::new(4003, "banned");
 /// RFC 6455 §7.4.1 1008, "a message that violates its policy": a client that asked for
 /// `?session_in=frame` sent something else first.
 const NOT_A_SESSION_MESSAGE: Close =

@@ -219,7 +219,7 @@ impl History {
 
     /// The page a client gets on connect, oldest first, and whether nothing is missing: with a
     /// `since` it can take, every entry after it as it was sent; otherwise each message kept,
-    /// folded (no change listed on its own).
+    /// folded (no change listed on its own), and the moderation notices.
     pub fn page(&self, resume: Option<&Resume>) -> (Vec<ServerEvent<'_>>, bool) {
         match self.resumes_at(resume) {
             Ok(since) if resume.is_some() => {
@@ -228,10 +228,14 @@ impl History {
             }
             other => {
                 let complete = other.is_ok() && self.dropped_through == 0;
-                let folded =
-                    self.kept.iter().filter(|c| c.body.is_message()).map(|c| {
-                        ServerEvent::Folded(Folded { chat: c, fold: self.folds.get(&c.id) })
-                    });
+                // Each message folded, and the moderation notices among them as they are.
+                let folded = self.kept.iter().filter_map(|c| match &c.body {
+                    Body::Message { .. } => {
+                        Some(ServerEvent::Folded(Folded { chat: c, fold: self.folds.get(&c.id) }))
+                    }
+                    Body::Moderation(_) => Some(ServerEvent::Entry(c)),
+                    _ => None,
+                });
                 (folded.collect(), complete)
             }
         }
@@ -266,12 +270,12 @@ impl History {
     /// Adds an entry at the end, folding a change into its message.
     fn append(&mut self, chat: Arc<Chat>) {
         match chat.body.target() {
-            None => self.messages += 1,
-            Some(target) => {
-                if self.message(target).is_some() {
-                    self.folds.entry(target).or_default().apply(&chat);
-                }
+            None if chat.body.is_message() => self.messages += 1,
+            // A moderation notice: an entry, counted among the entries only.
+            Some(target) if self.message(target).is_some() => {
+                self.folds.entry(target).or_default().apply(&chat);
             }
+            None | Some(_) => {}
         }
         self.kept.push_back(chat);
     }

@@ -289,6 +289,13 @@ impl Hub {
         self.entry(slot).map(|e| &e.client)
     }
 
+    /// The rooms the client in `slot` is in.
+    pub fn rooms_of(&self, slot: Slot) -> Vec<RoomName> {
+        self.entry(slot)
+            .map(|e| e.rooms.iter().map(|(r, _)| r.clone()).collect())
+            .unwrap_or_default()
+    }
+
     /// A client by id.
     pub fn get(&self, id: u64) -> Option<&Client> {
         self.client(self.slot(id)?)

@@ -20,9 +20,11 @@ use crate::chat::entry::Body;
 use crate::chat::history::Resume;
 use crate::chat::hub::Client;
 use crate::chat::identity::{Claim, IdentityPromise, Presented, ReadAt};
+use crate::chat::moderate::Moderate;
 use crate::chat::post::{PageRequest, Post};
 use crate::chat::protocol::Chat;
 use crate::chat::room::RoomName;
+use crate::chat::sanctions::Sanction;
 use crate::chat::session::{Session, UserId};
 use crate::ws::outbound::WriteRequests;
 
@@ -112,15 +114,17 @@ pub enum Event {
         /// The connection that moved it, when it is on this instance (it knows already).
         from: Option<u64>,
     },
-    /// An operator's connection asks to close every connection of whoever holds `name`.
-    Kick {
+    /// An operator's connection asks for a kick, a ban, a mute, their end, or the list (the
+    /// broadcaster checks that it is one).
+    Moderate {
         /// The operator's connection.
         conn: u64,
-        /// The nickname.
-        name: String,
-        /// Why.
-        reason: String,
+        /// What it asks.
+        request: Moderate,
     },
+    /// A ban, a mute, or the end of one, from the claims topic (Kafka), in its order: every
+    /// instance applies it alike (its own too: applying one twice changes nothing).
+    Sanctioned(Box<Sanction>),
     /// Another instance kicked session `user` (Kafka): its connections here are closed too.
     Kicked {
         /// The session.
@@ -326,9 +330,9 @@ impl Inbox {
         self.send(Event::Read { conn, at, id })
     }
 
-    /// Connection `conn` (an operator, the broadcaster checks) kicks whoever holds `name`.
-    pub fn kick(&self, conn: u64, name: String, reason: String) -> Result<(), Closed> {
-        self.send(Event::Kick { conn, name, reason })
+    /// Connection `conn` asks for a moderation (the broadcaster checks it is an operator's).
+    pub fn moderate(&self, conn: u64, request: Moderate) -> Result<(), Closed> {
+        self.send(Event::Moderate { conn, request })
     }
 
     /// Client `id` asks for the list of rooms.

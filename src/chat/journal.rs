@@ -16,6 +16,7 @@ use crate::chat::history::History;
 use crate::chat::identity::Pair;
 use crate::chat::protocol::{Chat, Place};
 use crate::chat::room::RoomName;
+use crate::chat::sanctions::Sanction;
 use crate::chat::session::UserId;
 
 /// One thing written down, in the order it happened.
@@ -59,6 +60,8 @@ pub enum Entry {
     /// Session `user` was forgotten (offline past `NAME_RESERVE_SECS`): its name is free and its
     /// private conversations are gone.
     Forget(UserId),
+    /// A ban, a mute, or the end of one (`chat/sanctions.rs`).
+    Sanction(Sanction),
 }
 
 /// A history: a room's or a private conversation's.

@@ -27,5 +27,10 @@ pub fn is_operator(user: UserId) -> bool {
     REGISTERED.get().is_some_and(|ops| ops.contains(&user))
 }
 
+/// True when any session is an operator.
+pub fn any() -> bool {
+    REGISTERED.get().is_some_and(|ops| !ops.is_empty())
+}
+
 /// The operators' ids, noted once at start.
 static REGISTERED: OnceLock<Vec<UserId>> = OnceLock::new();

@@ -21,6 +21,7 @@ use crate::chat::inbox::Said;
 use crate::chat::post::Origin;
 use crate::chat::protocol::Chat;
 use crate::chat::room::RoomName;
+use crate::chat::sanctions::Sanction;
 use crate::chat::session::UserId;
 
 /// The other instances, as the broadcaster sees them: where it announces who is online here,
@@ -52,6 +53,9 @@ pub trait Announce: Send + Sync {
     /// Records that an operator here kicked session `user`: every other instance closes the
     /// session's connections it has, as [`Event::Kicked`](crate::chat::inbox::Event::Kicked).
     fn kick(&self, user: UserId, reason: &str);
+    /// Records a ban, a mute, or the end of one, decided (or learnt) here: every instance
+    /// applies it, this one too, as [`Event::Sanctioned`](crate::chat::inbox::Event::Sanctioned).
+    fn sanction(&self, sanction: &Sanction);
     /// Waits (briefly) until what was announced and published has left for the other instances.
     fn flush(&self);
 }
@@ -91,6 +95,14 @@ impl Presence {
     /// Nobody online yet.
     pub fn new() -> Presence {
         Presence::default()
+    }
+
+    /// The rooms `name` is listed in, here or on another instance.
+    pub fn rooms_of(&self, name: &str) -> Vec<RoomName> {
+        let rooms = self.rooms.iter().filter(|(_, names)| names.contains_key(name));
+        let mut rooms: Vec<RoomName> = rooms.map(|(room, _)| room.clone()).collect();
+        rooms.sort();
+        rooms
     }
 
     /// A nickname entered a room on this instance (its first connection there).

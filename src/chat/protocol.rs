@@ -17,6 +17,7 @@ pub const SUBPROTOCOLS: &[&str] = &["wschat.v1"];
 
 pub use crate::chat::entry::{Body, Chat, Place};
 use crate::chat::fold::Folded;
+use crate::chat::sanctions::Listed;
 use crate::chat::session::UserId;
 
 /// Everything the server sends, tagged by `type`.
@@ -92,6 +93,9 @@ pub enum ServerEvent<'a> {
         room: &'a str,
         /// Distinct nicknames.
         users: Vec<&'a str>,
+        /// The operators among them (`OPERATORS`), if any.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        ops: Vec<&'a str>,
     },
     /// Someone entered a room.
     Join {
@@ -102,6 +106,9 @@ pub enum ServerEvent<'a> {
         /// The public id of the session holding that nickname, when known.
         #[serde(skip_serializing_if = "Option::is_none")]
         user: Option<UserId>,
+        /// `true` for an operator (`OPERATORS`).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        op: bool,
         /// When.
         ts: &'a str,
     },
@@ -116,6 +123,13 @@ pub enum ServerEvent<'a> {
         user: Option<UserId>,
         /// When.
         ts: &'a str,
+    },
+    /// The answer to an operator's `bans`: the bans and the mutes in force.
+    Bans {
+        /// The bans, by name.
+        bans: Vec<Listed<'a>>,
+        /// The mutes, by room, then name.
+        mutes: Vec<Listed<'a>>,
     },
     /// The nicknames that entered and left a room of more than 100 names in the last second
     /// (smaller rooms get `users`, `join` and `leave` at once instead).
@@ -293,7 +307,7 @@ mod tests {
             r#"{"type":"history","room":"general","epoch":"e","messages":[{"type":"message","room":"general","id":42"#
         ));
         assert_eq!(
-            ServerEvent::Users { room: "r", users: vec!["a", "b"] }.to_json(),
+            ServerEvent::Users { room: "r", users: vec!["a", "b"], ops: vec![] }.to_json(),
             r#"{"type":"users","room":"r","users":["a","b"]}"#
         );
         let error = ServerEvent::error("c", "m");

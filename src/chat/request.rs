@@ -8,6 +8,7 @@ use crate::chat::amend::Conversation;
 use crate::chat::emoji;
 use crate::chat::entry::Body;
 use crate::chat::history::Resume;
+use crate::chat::moderate::{self, Moderate, Refusal};
 use crate::chat::nickname;
 use crate::chat::protocol::{NO_SUCH_USER, ServerEvent};
 use crate::chat::room::RoomName;
@@ -75,13 +76,8 @@ pub enum Request {
         /// The last id read.
         id: u64,
     },
-    /// An operator closes every connection of whoever holds `name` (code 4001).
-    Kick {
-        /// The nickname, cleaned.
-        name: String,
-        /// Why, for the one kicked (at most [`MAX_REASON_CHARS`] characters).
-        reason: String,
-    },
+    /// An operator's request: kick, ban, unban, bans, mute, unmute (`moderate.rs`).
+    Moderate(Moderate),
     /// Switch the wire inspector on or off for this connection (`chat/inspect.rs`).
     Inspect {
         /// On, or off.
@@ -199,14 +195,13 @@ pub fn parse_request(frame: &str) -> Result<Request, InputError> {
         "delete" => &["type", "room", "to", "id"],
         "react" => &["type", "room", "to", "id", "emoji", "on"],
         "read" => &["type", "room", "dm", "id"],
-        "kick" => &["type", "name", "reason"],
         "subscribe" => &["type", "room", "dm", "since", "epoch"],
         "unsubscribe" | "typing" => &["type", "room"],
         "rooms" => &["type"],
         "rename" => &["type", "name"],
         "inspect" => &["type", "on"],
         "ping_me" => &["type", "payload"],
-        _ => return Err(bad(UNKNOWN_TYPE)),
+        other => moderate::fields(other).ok_or_else(|| bad(UNKNOWN_TYPE))?,
     };
     if let Some(field) = object.keys().find(|key| !fields.contains(&key.as_str())) {
         let field: String = field.chars().take(32).collect();
@@ -269,17 +264,6 @@ pub fn parse_request(frame: &str) -> Result<Request, InputError> {
             };
             Ok(Request::Amend { to, body })
         }
-        "kick" => {
-            let name = fields.person("name")?.ok_or_else(|| bad("kick needs name, a nickname"))?;
-            let reason = match object.get("reason") {
-                None => String::new(),
-                Some(Value::String(why)) if why.chars().count() <= MAX_REASON_CHARS => {
-                    why.trim().to_string()
-                }
-                Some(_) => return Err(bad("reason is a string of at most 100 characters")),
-            };
-            Ok(Request::Kick { name, reason })
-        }
         "read" => {
             let at = fields.conversation(kind, "dm")?;
             let id = fields.id("id")?.ok_or_else(|| bad("read needs id, the last id read"))?;
@@ -314,7 +298,16 @@ pub fn parse_request(frame: &str) -> Result<Request, InputError> {
             Some(Value::String(_)) => Err(InputError::PingTooLong),
             Some(_) => Err(bad("payload must be a string")),
         },
-        _ => Err(bad(UNKNOWN_TYPE)),
+        // The moderation requests (their fields were checked above).
+        other => {
+            moderate::parse(other, &object).map(Request::Moderate).map_err(
+                |refusal| match refusal {
+                    Refusal::Bad(why) => bad(why),
+                    Refusal::BadRoom(raw) => InputError::BadRoom(raw),
+                    Refusal::NoSuchUser(raw) => InputError::NoSuchUser(raw),
+                },
+            )
+        }
     }
 }
 
@@ -393,10 +386,6 @@ impl Fields<'_> {
     }
 }
 
-/// The longest reason an operator may give (it goes into a close frame, RFC 6455 §5.5: 123
-/// bytes with the code, so a long one is cut there).
-pub const MAX_REASON_CHARS: usize = 100;
-
 /// A `bad_request` saying what was wrong.
 fn bad(why: impl Into<String>) -> InputError {
     InputError::BadRequest(why.into())
@@ -406,7 +395,7 @@ fn bad(why: impl Into<String>) -> InputError {
 const JSON_SPACE: [char; 4] = [' ', '\t', '\n', '\r'];
 
 /// The `bad_request` message for a `type` that is none of the requests.
-const UNKNOWN_TYPE: &str = r#"expected {"type":"message","text":"…"} (or edit, delete, react, read, kick, subscribe, unsubscribe, typing, rooms, rename, inspect, ping_me) or plain text"#;
+const UNKNOWN_TYPE: &str = r#"expected {"type":"message","text":"…"} (or edit, delete, react, read, subscribe, unsubscribe, typing, rooms, rename, inspect, ping_me; an operator: kick, ban, unban, bans, mute, unmute) or plain text"#;
 
 fn message_text(text: &str) -> Result<String, InputError> {
     let trimmed = text.trim();

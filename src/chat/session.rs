@@ -106,6 +106,13 @@ impl serde::Serialize for UserId {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for UserId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<UserId, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        UserId::parse(&text).ok_or_else(|| serde::de::Error::custom("not a user id"))
+    }
+}
+
 /// 64 random bits from the system (for epochs, producer ids, name suffixes: nothing secret);
 /// without randomness, the time and the process id, which still tell two runs apart.
 pub fn random_u64() -> u64 {

@@ -10,6 +10,8 @@
 //! | `read` | a session's read marker in a room or a conversation |
 //! | `session`, `forget` | a session holds a name; a session was forgotten |
 //! | `ids_above` | rooms made from now on start their ids above `last` |
+//! | `moderation` | an operator's notice in a room (`notice`: `action`, `whom`, `reason`, `until`) |
+//! | `sanction` | a ban, a mute, or the end of one (`action`: `ban`, `unban`, `mute`, `unmute`) |
 //!
 //! A deleted message is written with an empty `text` (and so are the edits of it): that is how
 //! a compaction leaves a deleted text on no disk. A record of a kind this version does not know
@@ -20,10 +22,11 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::chat::entry::{Body, Chat, Place};
+use crate::chat::entry::{Body, Chat, Notice, Place};
 use crate::chat::identity::Pair;
 use crate::chat::journal::{Entry, Thread};
 use crate::chat::room::RoomName;
+use crate::chat::sanctions::Sanction;
 use crate::chat::session::UserId;
 
 /// An [`Entry`] as JSON: the record's payload.
@@ -87,6 +90,17 @@ enum Record<'a> {
     IdsAbove {
         last: u64,
     },
+    /// An operator's notice in `room` (its `notice`: what, to whom).
+    Moderation {
+        room: Cow<'a, str>,
+        id: u64,
+        user: Cow<'a, str>,
+        name: Cow<'a, str>,
+        ts: Cow<'a, str>,
+        notice: Notice,
+    },
+    /// A ban, a mute, or the end of one: `{"kind":"sanction","action":"ban",…}`.
+    Sanction(Sanction),
 }
 
 /// A change to message `target`: in `room`, or privately to `to_user` (`to`).
@@ -142,6 +156,7 @@ pub(super) fn encode(entry: &Entry) -> Vec<u8> {
         }
         Entry::Forget(user) => Record::Forget { user: user.to_text().into() },
         Entry::IdsAbove(last) => Record::IdsAbove { last: *last },
+        Entry::Sanction(sanction) => Record::Sanction(sanction.clone()),
     };
     serde_json::to_vec(&record).expect("records are plain JSON")
 }
@@ -150,6 +165,10 @@ pub(super) fn encode(entry: &Entry) -> Vec<u8> {
 fn entry_record(chat: &Chat) -> Record<'_> {
     let Chat { place, id, user, name, ts, body } = chat;
     let (id, user, name, ts) = (*id, user.to_text().into(), name.into(), ts.into());
+    if let (Body::Moderation(notice), Place::Room(room)) = (body, place) {
+        let (room, notice) = (room.as_str().into(), (**notice).clone());
+        return Record::Moderation { room, id, user, name, ts, notice };
+    }
     if let Body::Message { text, reply_to } = body {
         let (text, reply_to) = (text.into(), *reply_to);
         return match place {
@@ -230,6 +249,13 @@ pub(super) fn decode(payload: &[u8]) -> Option<Entry> {
         }
         Record::Forget { user: id } => Entry::Forget(user(&id)?),
         Record::IdsAbove { last } => Entry::IdsAbove(last),
+        Record::Moderation { room, id, user: sender, name, ts, notice } => {
+            let place = Place::Room(RoomName::parse(&room)?);
+            let body = Body::Moderation(Box::new(notice));
+            let (name, ts) = (name.into_owned(), ts.into_owned());
+            Entry::Message(Arc::new(Chat { place, id, user: user(&sender)?, name, ts, body }))
+        }
+        Record::Sanction(sanction) => Entry::Sanction(sanction),
     })
 }
 
@@ -293,6 +319,27 @@ mod tests {
             Entry::Session { user: user(1), name: "Alice".into() },
             Entry::Forget(user(2)),
             Entry::IdsAbove(41),
+            entry(
+                room(),
+                9,
+                Body::Moderation(Box::new(Notice {
+                    action: crate::chat::entry::Action::Ban,
+                    whom: user(2),
+                    whom_name: "bob".into(),
+                    reason: "spam".into(),
+                    until: Some(1_800_000_000_000),
+                    target: None,
+                })),
+            ),
+            Entry::Sanction(Sanction::Unban { user: user(2) }),
+            Entry::Sanction(Sanction::Mute(crate::chat::sanctions::Mute {
+                room: RoomName::parse("general").unwrap(),
+                user: user(2),
+                name: "bob".into(),
+                until: None,
+                reason: String::new(),
+                by: "carol".into(),
+            })),
         ];
         for entry in entries {
             assert_eq!(decode(&encode(&entry)), Some(entry));

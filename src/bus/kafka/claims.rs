@@ -11,6 +11,9 @@
 //! - **Kicking.** An operator's kick (`chat/broadcaster/moderation.rs`) closes the session's
 //!   connections on its own instance at once and goes to the others as a `kick` record
 //!   ([`KafkaBus::kick`]), which each applies if it is fresh (a kick read back at start is done).
+//! - **Sanctioning.** An operator's ban, mute, or the end of one (`chat/sanctions.rs`) goes to
+//!   every instance as a `sanction` record ([`KafkaBus::sanction`]), which each applies, the
+//!   deciding one again; read back at start, bans and mutes outlive a restart of every instance.
 //! - **Releasing.** An instance that forgets a session produces a `release` (`"name"` folded,
 //!   [`KafkaBus::release`]), after which the name is free everywhere.
 //! - **Remembering.** Start-up reads the newest [`CLAIMS_READBACK`] records back
@@ -29,6 +32,7 @@ use super::record::{Record, to_json};
 use crate::chat::identity::Claim;
 use crate::chat::inbox::Event;
 use crate::chat::presence::now_millis;
+use crate::chat::sanctions::Sanction;
 use crate::chat::session::UserId;
 
 impl KafkaBus {
@@ -48,6 +52,18 @@ impl KafkaBus {
         let instance = self.instance.clone();
         let record = Record::Kick { user, reason, instance, at: now_millis() };
         self.queue.push(Lane::Claims, Kind::Kick, key, to_json(&record));
+    }
+
+    /// Produces an operator's ban, mute, or the end of one, to the claims topic.
+    pub fn sanction(&self, sanction: &Sanction) {
+        let user = match sanction {
+            Sanction::Ban(ban) => ban.user,
+            Sanction::Mute(mute) => mute.user,
+            Sanction::Unban { user } | Sanction::Unmute { user, .. } => *user,
+        };
+        let key = Some(user.to_text().into_bytes());
+        let record = Record::Sanction(sanction.clone());
+        self.queue.push(Lane::Claims, Kind::Sanction, key, to_json(&record));
     }
 
     /// Produces the release of session `user`'s name `folded` to the claims topic.
@@ -87,6 +103,9 @@ impl Records for ClaimRecords {
                     .flatten()
                     .map(|user| Event::Kicked { user, reason })
             }
+            // Every instance applies every one, its own too (applying one twice changes
+            // nothing), and those read back at start: bans and mutes outlive a restart.
+            Record::Sanction(sanction) => Some(Event::Sanctioned(Box::new(sanction))),
             _ => None,
         }
     }

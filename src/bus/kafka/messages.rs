@@ -49,6 +49,15 @@ impl KafkaBus {
         let Said { user, name, body, ts } = said;
         let (instance, uid) = (self.instance.clone(), self.next_uid());
         let record = match *body {
+            Body::Moderation(notice) => Record::Moderation {
+                room: room.to_string(),
+                user: user.to_text(),
+                name,
+                ts,
+                instance,
+                uid,
+                notice: *notice,
+            },
             Body::Message { text, reply_to } => Record::Chat {
                 room: Some(room.to_string()),
                 user: Some(user.to_text()),
@@ -214,6 +223,7 @@ impl ChatRecords {
             Record::Chat { uid, .. } => *uid,
             Record::Dm { uid, .. } => Some(*uid),
             Record::Edit(c) | Record::Delete(c) | Record::React(c) => Some(c.uid),
+            Record::Moderation { uid, .. } => Some(*uid),
             _ => return None,
         };
         let first = uid.is_none_or(|uid| self.dedup.first_time(offset, uid));
@@ -264,6 +274,16 @@ impl ChatRecords {
                 let place = Place::Direct { to, to_user };
                 let chat = Chat { place, id, user, name: c.name, ts: c.ts, body };
                 Some(Event::DirectRecord { id, chat: Box::new(chat) })
+            }
+            Record::Moderation { room, user, name, ts, notice, .. } => {
+                let room = self.room(offset, Some(&room))?;
+                let Some(user) = UserId::parse(&user) else {
+                    warn!("kafka: skipping record {offset}: a moderation without a user id");
+                    return None;
+                };
+                let body = Box::new(Body::Moderation(Box::new(notice)));
+                let said = Said { user, name, body, ts };
+                Some(Event::Chat { from: Source::Bus { id }, room, said })
             }
             Record::Dm { user, name, to_user, to, text, ts, reply_to, .. } => {
                 let (Some(user), Some(to_user)) = (UserId::parse(&user), UserId::parse(&to_user))

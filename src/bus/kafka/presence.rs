@@ -128,6 +128,7 @@ impl PresenceRecords {
             }
             Record::Epoch { .. } | Record::Chat { .. } | Record::Dm { .. } => None,
             Record::Edit(_) | Record::Delete(_) | Record::React(_) => None,
+            Record::Moderation { .. } | Record::Sanction(_) => None,
             Record::Claim { .. }
             | Record::Release { .. }
             | Record::Read { .. }

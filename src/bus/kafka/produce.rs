@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use log::{debug, warn};
+use log::{debug, error, warn};
 use rskafka::client::partition::{Compression, PartitionClient};
 use rskafka::record::Record as KafkaRecord;
 use tokio::sync::mpsc;
@@ -75,6 +75,9 @@ pub enum Kind {
     Read,
     /// An operator's kick: a warning in the log (the session's connections elsewhere stay).
     Kick,
+    /// A ban, a mute, or the end of one: an error in the log (it holds on this instance only,
+    /// until it restarts).
+    Sanction,
 }
 
 /// The hand-off from reader threads (and the broadcaster) to the producer tasks.
@@ -160,6 +163,9 @@ impl Outgoing {
             Kind::Claim => warn!("kafka: a nickname claim not delivered: {reason}"),
             Kind::Read => warn!("kafka: a read marker not delivered: {reason}"),
             Kind::Kick => warn!("kafka: a kick not delivered to the other instances: {reason}"),
+            Kind::Sanction => error!(
+                "kafka: a ban or mute not delivered: it holds on this instance only: {reason}"
+            ),
             Kind::Chat { origin, room } => {
                 // A private message is not named in the logs, not even by its recipient.
                 let whereto = room.as_ref().map_or("a private conversation", RoomName::as_str);

@@ -8,7 +8,8 @@
 //! | `chat`, `dm` | the chat topic, the conversation's partition | `messages.rs` |
 //! | `edit`, `delete`, `react` | the chat topic, the conversation's partition | `messages.rs` |
 //! | `roster`, `typing` | `<topic>.presence` | `presence.rs` |
-//! | `claim`, `release`, `kick` | `<topic>.claims` | `claims.rs` |
+//! | `moderation` | the chat topic, the room's partition | `messages.rs` |
+//! | `claim`, `release`, `kick`, `sanction` | `<topic>.claims` | `claims.rs` |
 //! | `read` | `<topic>.reads` | `reads.rs` |
 //!
 //! A field added to a kind is optional: records written by an older version (no `room`, no
@@ -22,6 +23,8 @@ use rskafka::record::RecordAndOffset;
 use serde::{Deserialize, Serialize};
 
 use super::dedup::Uid;
+use crate::chat::entry::Notice;
+use crate::chat::sanctions::Sanction;
 
 /// A record on the topics, as JSON: `{"kind":"chat",…}`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -68,6 +71,19 @@ pub enum Record {
     /// An operator on `instance` kicked session `user`, for `reason`, on the claims topic:
     /// every instance closes the session's connections it has.
     Kick { user: String, reason: String, instance: String, at: u64 },
+    /// An operator's ban, mute, or the end of one, on the claims topic:
+    /// `{"kind":"sanction","action":"ban","user":…,…}` (`chat/sanctions.rs`).
+    Sanction(Sanction),
+    /// An operator's notice in `room` (its id is its offset): what it did, to whom.
+    Moderation {
+        room: String,
+        user: String,
+        name: String,
+        ts: String,
+        instance: String,
+        uid: Uid,
+        notice: Notice,
+    },
     /// `instance` forgot session `user`, which held `name` (folded), on the claims topic: the
     /// name is free again.
     Release { user: String, name: String, instance: String, at: u64 },

@@ -18,9 +18,10 @@
 use std::time::SystemTime;
 
 use super::Broadcaster;
+use super::moderation::notice;
 use super::round::Round;
 use crate::chat::amend::{self, Amend, Conversation, Refused, Verdict};
-use crate::chat::entry::Body;
+use crate::chat::entry::{Action, Body};
 use crate::chat::hub::Slot;
 use crate::chat::identity::{Pair, ReadAt};
 use crate::chat::inbox::{Said, Source};
@@ -46,9 +47,24 @@ impl Broadcaster {
                     }
                     Ok(Verdict::Nothing) if self.others.is_none() => {}
                     Ok(_) => {
+                        // An operator's deletion of someone else's message is also a notice
+                        // to the room (`moderation.rs`), after the deletion.
+                        let removed = match (&body, history) {
+                            (Body::Delete { target }, Some(history)) => history
+                                .message(*target)
+                                .filter(|(message, _)| message.user != user)
+                                .map(|(message, _)| (*target, message.user, message.name.clone())),
+                            _ => None,
+                        };
                         // Numbered here, or published to Kafka (`rooms.rs`).
                         let said = Said { user, name, body: Box::new(body), ts };
-                        self.chat(Source::Here { conn }, room, said, round);
+                        self.chat(Source::Here { conn }, room.clone(), said, round);
+                        if let Some((target, author, author_name)) = removed {
+                            let mut notice =
+                                notice(Action::Delete, author, &author_name, String::new(), None);
+                            notice.target = Some(target);
+                            self.notify(conn, notice, vec![room], round);
+                        }
                     }
                 }
             }

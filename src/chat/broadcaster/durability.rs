@@ -158,6 +158,7 @@ impl Broadcaster {
                 }
                 Entry::Session { user, name } => self.identities.restore(user, &name, now),
                 Entry::Forget(user) => self.identities.restore_forget(user),
+                Entry::Sanction(sanction) => self.restore_sanction(sanction),
             }
         }
     }
@@ -243,6 +244,7 @@ impl Broadcaster {
             Entry::Read { user, thread, id }
         });
         entries.extend(markers.collect::<Vec<_>>());
+        entries.extend(self.sanctions_in_force());
         let rooms = self.hub.histories().map(|(room, h)| (Thread::Room(room.clone()), h));
         let conversations = self.identities.conversations().map(|(p, h)| (Thread::Direct(*p), h));
         for (thread, history) in rooms.chain(conversations) {

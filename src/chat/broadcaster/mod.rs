@@ -45,7 +45,7 @@
 //! - [`private`]: private messages and conversations;
 //! - [`posts`]: the HTTP API's bots' posts, answered once durable, and history pages;
 //! - [`changes`]: edits, deletions, reactions and replies, checked before they are numbered;
-//!   read markers; [`moderation`]: what operators do to sessions (a kick);
+//!   read markers; [`moderation`]: what operators do to sessions (kick, ban, mute);
 //! - [`names`]: arrivals and departures, sessions, nicknames and renames (claims and releases
 //!   across instances);
 //! - [`rosters`]: who is in each room, told to the room (`users`, `join`, `leave`, `presence`),
@@ -71,6 +71,7 @@ use crate::chat::identity::Identities;
 use crate::chat::inbox::{Event, Mailbox, Source};
 use crate::chat::presence::{Announce, Presence};
 use crate::chat::room::RoomName;
+use crate::chat::sanctions::Bans;
 use crate::metrics::Metrics;
 
 mod changes;
@@ -89,6 +90,7 @@ mod tick;
 use delivery::{RETRY_TICK, SlowClients};
 use durability::Durability;
 pub use limits::Limits;
+use moderation::Moderation;
 use rosters::Batch;
 pub use rosters::USERS_BROADCAST_LIMIT;
 pub use round::MAX_BATCH;
@@ -117,6 +119,10 @@ pub struct Broadcaster {
     durability: Durability,
     /// When the once-a-second jobs are next due (`tick.rs`).
     next_tick: Instant,
+    /// The bans in force, shared with the connection threads (`chat/sanctions.rs`).
+    bans: Arc<Bans>,
+    /// The mutes, and where each session last connected from (`moderation.rs`).
+    moderation: Moderation,
 }
 
 /// Whether the broadcaster goes on after an event.
@@ -149,7 +155,14 @@ impl Broadcaster {
             batched: HashMap::new(),
             durability: Durability::default(),
             next_tick: Instant::now(),
+            bans: Arc::new(Bans::new()),
+            moderation: Moderation::default(),
         }
+    }
+
+    /// The bans in force, for the connection threads to check at the upgrade.
+    pub fn bans(&self) -> Arc<Bans> {
+        self.bans.clone()
     }
 
     /// Runs until [`Event::Shutdown`], or until every [`Inbox`](crate::chat::inbox::Inbox) is
@@ -202,8 +215,9 @@ impl Broadcaster {
             // changes.rs
             Event::Amend(amend) => self.amend(*amend, round),
             // moderation.rs
-            Event::Kick { conn, name, reason } => self.kick(conn, &name, reason, round),
-            Event::Kicked { user, reason } => self.close_session(user, &reason),
+            Event::Moderate { conn, request } => self.moderate(conn, request, round),
+            Event::Kicked { user, reason } => self.kicked(user, &reason),
+            Event::Sanctioned(sanction) => self.sanction(*sanction, false),
             Event::Read { conn, at, id } => self.read(conn, at, id, round),
             Event::ReadRecord { user, at, id, from } => self.read_record(user, at, id, from, round),
             // private.rs

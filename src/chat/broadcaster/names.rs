@@ -15,9 +15,10 @@ use super::Broadcaster;
 use super::rosters::USERS_BROADCAST_LIMIT;
 use super::round::{Except, Round};
 use crate::chat::allowance;
-use crate::chat::identity::{Claim, NameChanges, Renamed};
+use crate::chat::identity::{Claim, NameChanges, Presented, Renamed};
 use crate::chat::inbox::{Arrival, Event};
 use crate::chat::journal::Entry;
+use crate::chat::presence::now_millis;
 use crate::chat::protocol::{ServerEvent, Unread};
 use crate::chat::session::UserId;
 use crate::ws::frame;
@@ -37,8 +38,22 @@ impl Broadcaster {
             client.outbound.send(&[&frame::text(event.to_json())]);
             return settled.limited();
         }
+        let presented_user = match &presented {
+            Presented::Session(session) => Some(session.user_id()),
+            Presented::Nothing | Presented::Malformed => None,
+        };
+        // A banned session, or a newcomer from a banned address: told why, closed with 4003
+        // (the upgrade refused most of them with a 403 already; this is the session presented
+        // in its first frame, or banned meanwhile).
+        if let Some(ban) = self.bans.refusing(client.address, presented_user, now_millis()) {
+            let why = ban.why();
+            let event = ServerEvent::error("banned", &why);
+            client.outbound.send(&[&frame::text(event.to_json())]);
+            return settled.banned();
+        }
         let arrived = self.identities.arrive(presented, fresh, &requested);
         let user = arrived.user;
+        self.moderation.seen(user, client.address);
         client.user = user;
         client.name.clone_from(&arrived.name);
         client.tag.set(&arrived.name);
@@ -146,6 +161,7 @@ impl Broadcaster {
     /// their forgets to the journal.
     pub(super) fn forget_offline_sessions(&mut self, now: Instant) {
         for user in self.identities.sweep(now) {
+            self.moderation.forget(user);
             self.durability.write(Entry::Forget(user));
         }
     }
@@ -198,8 +214,7 @@ impl Broadcaster {
             let rename = ServerEvent::Rename { room: room.as_str(), from: old, to: new, user };
             self.to_room(round, &room, &rename, Except::Nobody);
             if self.presence.len(&room) <= USERS_BROADCAST_LIMIT {
-                let users =
-                    ServerEvent::Users { room: room.as_str(), users: self.presence.users(&room) };
+                let users = self.users_event(&room);
                 self.to_room(round, &room, &users, Except::Nobody);
             }
         }

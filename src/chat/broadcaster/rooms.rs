@@ -10,11 +10,13 @@ use std::sync::Arc;
 
 use super::Broadcaster;
 use super::round::{Except, Round};
+use crate::chat::entry::Body;
 use crate::chat::history::Resume;
 use crate::chat::hub::Entered;
 use crate::chat::identity::ReadAt;
 use crate::chat::inbox::{Said, Source};
 use crate::chat::post::Origin;
+use crate::chat::presence::now_millis;
 use crate::chat::protocol::{Chat, MAX_LISTED_ROOMS, Place, RoomCount, ServerEvent};
 use crate::chat::room::RoomName;
 use crate::chat::session::UserId;
@@ -43,8 +45,7 @@ impl Broadcaster {
         }
         if !self.refresh_presence(round).contains(&room) {
             // The room was not sent the list, but the newcomer needs it.
-            let users =
-                ServerEvent::Users { room: room.as_str(), users: self.presence.users(&room) };
+            let users = self.users_event(&room);
             self.tell(round, slot, &users);
         }
     }
@@ -62,6 +63,28 @@ impl Broadcaster {
     /// A message in `room`: numbered (here, or by the bus), kept in the room's history, and
     /// given to every member.
     pub(super) fn chat(&mut self, from: Source, room: RoomName, said: Said, round: &mut Round) {
+        // A muted session says nothing in the room, but may delete what it said
+        // (`moderation.rs`).
+        if let Source::Here { conn } = from
+            && !matches!(*said.body, Body::Delete { .. })
+            && let Some(mute) = self.moderation.mutes.of(&room, said.user, now_millis())
+        {
+            let Some(slot) = self.hub.slot(conn) else { return };
+            let about = match &*said.body {
+                Body::Message { reply_to, .. } => *reply_to,
+                change => change.target(),
+            };
+            let why = mute.why();
+            let event = ServerEvent::Error {
+                code: "muted",
+                message: &why,
+                room: Some(room.as_str()),
+                to: None,
+                name: None,
+                id: about,
+            };
+            return self.tell(round, slot, &event);
+        }
         // With Kafka, a message said here is published, and comes back numbered by its offset
         // as `Source::Bus`, on every instance, this one too.
         if let (Source::Here { conn }, Some(others)) = (from, &self.others) {

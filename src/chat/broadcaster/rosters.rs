@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::Broadcaster;
 use super::round::{Except, Round};
+use crate::chat::operators;
 use crate::chat::presence::{Change, FORGET_AFTER, now_millis};
 use crate::chat::protocol::{ServerEvent, timestamp};
 use crate::chat::room::RoomName;
@@ -42,6 +43,15 @@ impl Batch {
 }
 
 impl Broadcaster {
+    /// The `users` event of `room`: its nicknames, and the operators among them.
+    pub(super) fn users_event<'a>(&'a self, room: &'a RoomName) -> ServerEvent<'a> {
+        let users = self.presence.users(room);
+        let op = |name: &&str| self.identities.holder(name).is_some_and(operators::is_operator);
+        let ops =
+            if operators::any() { users.iter().copied().filter(op).collect() } else { vec![] };
+        ServerEvent::Users { room: room.as_str(), users, ops }
+    }
+
     /// Another instance announced its `rooms` and `sessions` at `at_millis`: its names count
     /// in the rooms, and its sessions are online (the roster is stale past `FORGET_AFTER`).
     pub(super) fn roster(
@@ -96,12 +106,13 @@ impl Broadcaster {
             // The whole list supersedes whatever was collected while the room was big.
             self.batched.remove(&change.room);
             let room = change.room.as_str();
-            let users = ServerEvent::Users { room, users: self.presence.users(&change.room) };
+            let users = self.users_event(&change.room);
             self.to_room(round, &change.room, &users, Except::Nobody);
             listed.push(change.room.clone());
             for name in &change.joined {
                 let user = self.identities.holder(name);
-                let join = ServerEvent::Join { room, name, user, ts: &ts };
+                let op = user.is_some_and(operators::is_operator);
+                let join = ServerEvent::Join { room, name, user, op, ts: &ts };
                 self.to_room(round, &change.room, &join, Except::Named(name));
             }
             for name in &change.left {

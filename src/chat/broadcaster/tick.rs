@@ -19,6 +19,8 @@ impl Broadcaster {
         // names.rs: sessions offline past the reserve, their forgets journaled, names released.
         self.forget_offline_sessions(now);
         self.release_lapsed_names();
+        // moderation.rs: bans and mutes that ended.
+        self.end_sanctions();
         // rosters.rs: our roster announced when due, rooms told who came and went.
         self.refresh_presence(&mut round);
         self.send_batched_presence(&mut round);

@@ -54,6 +54,8 @@ enum Answer {
     Refused,
     /// Refused a new session by a limit (told so in an error event).
     Limited,
+    /// Banned by an operator (told so in an error event).
+    Banned,
 }
 
 /// Why a connection was not settled.
@@ -63,6 +65,8 @@ pub enum Unsettled {
     Gone,
     /// A limit refused it a new session.
     Limited,
+    /// An operator banned it (`chat/sanctions.rs`).
+    Banned,
 }
 
 impl NameTag {
@@ -90,6 +94,7 @@ impl NameTag {
         match held.user {
             Answer::User(user) => Ok(user),
             Answer::Limited => Err(Unsettled::Limited),
+            Answer::Banned => Err(Unsettled::Banned),
             Answer::Pending | Answer::Refused => Err(Unsettled::Gone),
         }
     }
@@ -123,6 +128,11 @@ impl IdentityPromise {
     /// The connection may not have a new session now (a limit; its client was told why).
     pub fn limited(self) {
         self.0.answer(Answer::Limited);
+    }
+
+    /// The connection's session, or its address, is banned (its client was told why).
+    pub fn banned(self) {
+        self.0.answer(Answer::Banned);
     }
 }
 
