@@ -103,10 +103,14 @@ export function whoIs(name, user) {
 
 /** "90 s", "10 min", "1 h", "1 day", "3 days": a span of `secs` seconds, rounded to its unit. */
 export function spanText(secs) {
-  if (secs < 60) return `${Math.max(0, Math.round(secs))} s`;
-  if (secs < 3600) return `${Math.round(secs / 60)} min`;
-  if (secs < 86400) return `${Math.round(secs / 3600)} h`;
-  const days = Math.round(secs / 86400);
+  // Each unit from the one below rounded, so 3599.9 s (an end a moment after its start) is "1 h".
+  const s = Math.max(0, Math.round(secs));
+  if (s < 60) return `${s} s`;
+  const min = Math.round(s / 60);
+  if (min < 60) return `${min} min`;
+  const hours = Math.round(min / 60);
+  if (hours < 24) return `${hours} h`;
+  const days = Math.round(hours / 24);
   return `${days} day${days === 1 ? '' : 's'}`;
 }
 
