@@ -98,6 +98,7 @@ describe('operators moderate from the page: menu, notices, mute, ban, the Bans p
   let carol; // the operator's page
   let spam; // erin's browser: banned in one test, let in again in the next
   let erin;
+  let operatorSession; // carol's session, for a raw client of hers from another address
   const clients = [];
 
   /** Runs a test's body; a failure carries the tail of the server's log. */
@@ -118,6 +119,7 @@ describe('operators moderate from the page: menu, notices, mute, ban, the Bans p
     await waitForState(carol, 'online');
     const [hello] = await waitForFrames(carol, 'in', 'hello');
     await carol.waitForFunction((s) => localStorage.getItem('wschat.session') === s, hello.session);
+    operatorSession = hello.session;
     // OPERATORS names public user ids: carol's is known now; a restart makes her an operator.
     await stopServer(server, { removeDir: false });
     await waitForState(carol, 'reconnecting', 10000);
@@ -271,5 +273,27 @@ describe('operators moderate from the page: menu, notices, mute, ban, the Bans p
     assertClean(spam.problems, BANNED_PAGE_LOGS);
     // carol's page saw the server restart at the start: its refused attempts are Chromium's.
     assertClean(problems, [], { allowConnectionRefused: true });
+  }));
+
+  // The spec exempts an operator's session from an address ban. The page presents its session
+  // in its first frame, never in the URL, so at the upgrade the server sees only the address,
+  // and refuses it: the operator's page, sharing an address with someone banned, is shut out
+  // after a reload. Kept as a todo until the server defers the address check to that frame.
+  test('an operator\'s page on the address of someone banned is let in after a reload', {
+    timeout: TEST_TIMEOUT,
+    todo: 'the server checks the address ban at the upgrade, before the page\'s session frame',
+  }, () => logged(async () => {
+    const operator = await rawClient(server.url, 'carol', { session: operatorSession }); // from 127.0.3.x
+    clients.push(operator);
+    operator.ws.send(JSON.stringify({ type: 'ban', name: 'erin', secs: 600, reason: 'again' }));
+    await waitForBanner(erin, 'You are banned: again');
+    try {
+      await carol.reload();
+      await waitForState(carol, 'online');
+      assert.equal((await readBanner(carol)).shown, false, 'an operator is not banned by an address');
+    } finally {
+      operator.ws.send(JSON.stringify({ type: 'unban', name: 'erin' }));
+      await operator.waitFor('the unban', (f) => f.type === 'moderation' && f.action === 'unban');
+    }
   }));
 });
