@@ -30,7 +30,7 @@ use crate::chat::api::{self, Api};
 use crate::chat::handler::{ChatHandler, Services};
 use crate::chat::identity::Presented;
 use crate::chat::inbox::Inbox;
-use crate::chat::joining::Joining;
+use crate::chat::joining::{Joining, SESSION_IN, SESSION_IN_FRAME};
 use crate::chat::presence::now_millis;
 use crate::chat::protocol::SUBPROTOCOLS;
 use crate::chat::room::Admission;
@@ -396,8 +396,15 @@ fn refuse_for<T>(
 }
 
 /// The ban that refuses this request for the chat: of the session in its query
-/// (`?session=`), or of its address (`chat/sanctions.rs`).
+/// (`?session=`), or of its address (`chat/sanctions.rs`). An upgrade that will present its
+/// session in its first frame (`?session_in=frame`, as the page does) is judged then, by the
+/// broadcaster (close 4003, `names.rs`): it may be an operator's, which a ban of its address
+/// must not keep out.
 fn banned(request: &Request, peer: SocketAddr, ctx: &Context) -> Option<Ban> {
+    let in_frame = request.query_param(SESSION_IN).is_some_and(|p| p == SESSION_IN_FRAME);
+    if in_frame && request.header("Upgrade").is_some() {
+        return None;
+    }
     let client = request.client_ip(peer, &ctx.config.trusted_proxies);
     let param = request.query_param(SESSION_PARAM);
     let presented = param.as_deref().and_then(Session::parse).map(|s| s.user_id());

@@ -48,6 +48,8 @@ fn an_operator_deletes_anyones_message_and_is_named_as_by() {
             (&json!("delete"), &spam["id"], &json!("carol"), &json!(true)),
             "{deleted}"
         );
+        // Then the room's notice of it (tests/moderation.rs).
+        assert_eq!(next_event(client)["type"], "moderation");
     }
     // An operator edits nobody's message but its own.
     carol.request(json!({"type": "edit", "room": "general", "id": note["id"], "text": "x"}));
@@ -110,7 +112,7 @@ fn an_operator_kicks_every_connection_of_a_session_and_nobody_else_may() {
     }
     // Everyone else stays; bob may come back (a kick is not a ban), as the same person.
     dave.say("still here");
-    assert_eq!(next_event(&mut dave)["text"], "still here");
+    assert_eq!(dave.next_of("message")["text"], "still here");
     let again = server.joined(&format!("session={}", bob_tab.session()));
     assert_eq!(again.hello["name"], "bob");
 }

@@ -16,6 +16,7 @@ mod identity;
 mod inspector;
 mod keep_alive;
 mod lifecycle;
+mod moderation;
 mod operators;
 mod rooms;
 mod slow_clients;

@@ -57,7 +57,7 @@ impl Joining {
                 since,
                 epoch: request.query_param("epoch").filter(|e| !e.is_empty()),
             });
-        let presented = match request.query_param("session_in") {
+        let presented = match request.query_param(SESSION_IN) {
             Some(place) if place == SESSION_IN_FRAME => None,
             _ => Some(presented(request.query_param(SESSION_PARAM).as_deref())),
         };
@@ -99,6 +99,8 @@ pub fn session_message(text: &str) -> Option<Presented> {
 
 /// `?session_in=frame`: the client's session comes in its first message, not in the URL.
 pub const SESSION_IN_FRAME: &str = "frame";
+/// The query parameter that says where the session comes: `?session_in=frame`.
+pub const SESSION_IN: &str = "session_in";
 
 #[cfg(test)]
 mod tests {

@@ -5,8 +5,9 @@
 //! share (connections, handshakes, sessions, rooms, private messages), a flood of throwaway
 //! sessions, the store's files against other accounts, a segment crafted against recovery,
 //! edits, deletions and reactions aimed at others' messages and conversations, the bots' API
-//! (guessed tokens, a flood of posts, a body never sent, sessions passing for a bot), and
-//! property tests over the parsers and the frame decoder. Every read has a timeout, so a server
+//! (guessed tokens, a flood of posts, a body never sent, sessions passing for a bot),
+//! moderation (sessions passing for the operator, a banned spammer trying every way back in),
+//! and property tests over the parsers and the frame decoder. Every read has a timeout, so a server
 //! that hangs fails a test instead of hanging it.
 
 #[path = "../support/mod.rs"]
@@ -24,6 +25,7 @@ mod flood;
 mod full_server;
 mod keep_alive;
 mod lookalike;
+mod moderation;
 mod origin;
 mod per_address;
 mod private_flood;
