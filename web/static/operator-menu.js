@@ -2,7 +2,7 @@
 // It opens from the ⚑ button beside a name in the users list (users.js) or from the name
 // heading their messages (messages.js, actions.js), never on our own name nor on another
 // operator's (the server refuses those with `not_allowed` anyway). Each button sends one request
-// (see docs/protocol.md, "Operators"), with the reason typed above it when there is one:
+// (docs/protocol.md), with the reason typed above it when there is one:
 //
 //   {"type":"kick","name":"bob","reason":"spam"}            every connection of theirs: 4001
 //   {"type":"ban","name":"bob","secs":3600,"reason":"spam"}  secs 0: until an operator lifts it
