@@ -2,7 +2,8 @@
 // mute, unmute, a reason), the notices everyone in the room sees, the Bans panel, and what a
 // muted or banned person's page shows. One server for the whole file, restarted once at the
 // start with OPERATORS naming carol's user id (known only from her first hello); the tests run
-// in order and build on each other: a mute, then a ban, then the ban lifted.
+// in order and build on each other: a mute, then a ban, then the ban lifted, then the
+// operator's own page reloaded while the address it shares with a banned page is barred.
 //
 // Every page of the browser connects from 127.0.0.1, so a ban, which also bars the address the
 // banned session last came from, bars every page here but the operator's (the server exempts
@@ -234,17 +235,41 @@ describe('operators moderate from the page: menu, notices, mute, ban, the Bans p
     const event = await bob.waitFor('the moderation event', (f) => f.type === 'moderation' && f.action === 'ban');
     assert.deepEqual([event.name, event.by, event.reason, event.room], ['erin', 'carol', 'spam', 'general']);
 
-    // A reload: the upgrade is refused with 403 (erin's address is banned, and the page's
-    // session comes only in its first frame); the page reads why with a plain GET of the same
-    // URL, shows the banner with the ban's end, and makes no loop of it.
+    // A reload: the server judges the page's connection at its session frame (it may be an
+    // operator's, which an address ban must not keep out) and closes it with 4003; the page
+    // learns the ban's end from the 403 to a plain GET of the same URL, and makes no loop of it.
     await erin.reload();
     await waitForBanner(erin, 'You are banned: spam');
-    await waitFor(erin, 'the ban\'s end', () => /until/.test(document.getElementById('banned-end').textContent));
-    assert.deepEqual(await readFrames(erin, 'out', 'session'), [], 'refused at the upgrade: the socket never opened');
+    await waitFor(erin, 'the ban\'s end, from the 403', () => /until/.test(document.getElementById('banned-end').textContent));
+    assert.match(await erin.locator('#status').getAttribute('title'), /Last close: 4003 banned by an operator/);
+    assert.equal(await erin.locator('#alerts .alert').count(), 0, 'the banner says it all: no alert besides');
     const afterReload = sockets.opened;
     await delay(NO_LOOP_MS);
     assert.equal(sockets.opened, afterReload, 'no reconnect loop after the reload');
     assert.equal(await erin.locator('#status').getAttribute('data-state'), 'offline');
+
+    // A socket that fails before it opens, its upgrade refused with 403: what the server does
+    // to an upgrade it judges at once, by its address (one that does not say its session comes
+    // in its first frame; the page's sockets are made to drop `session_in=frame` here). The page
+    // asks its own URL over http, reads the 403's JSON, and stays banned rather than loop.
+    await erin.evaluate(() => {
+      const Real = window.WebSocket;
+      window.WebSocket = class extends Real {
+        constructor(url, protocols) {
+          super(url.replace('session_in=frame', 'session_in=url'), protocols);
+        }
+      };
+    });
+    await erin.evaluate(() => document.getElementById('banned-end').replaceChildren());
+    const beforeTry = sockets.opened;
+    const sessionsSent = (await readFrames(erin, 'out', 'session')).length;
+    await erin.getByRole('button', { name: 'Try again' }).click();
+    await waitFor(erin, 'the banner again, its end read from the 403', () =>
+      !document.getElementById('banned').hidden && /until/.test(document.getElementById('banned-end').textContent));
+    assert.equal(await erin.locator('#status-text').textContent(), 'Offline: banned');
+    await delay(NO_LOOP_MS);
+    assert.equal(sockets.opened, beforeTry + 1, 'one attempt, no loop');
+    assert.equal((await readFrames(erin, 'out', 'session')).length, sessionsSent, 'that socket never opened');
     assertClean(spam.problems, BANNED_PAGE_LOGS);
   }));
 
@@ -275,14 +300,9 @@ describe('operators moderate from the page: menu, notices, mute, ban, the Bans p
     assertClean(problems, [], { allowConnectionRefused: true });
   }));
 
-  // The spec exempts an operator's session from an address ban. The page presents its session
-  // in its first frame, never in the URL, so at the upgrade the server sees only the address,
-  // and refuses it: the operator's page, sharing an address with someone banned, is shut out
-  // after a reload. Kept as a todo until the server defers the address check to that frame.
-  test('an operator\'s page on the address of someone banned is let in after a reload', {
-    timeout: TEST_TIMEOUT,
-    todo: 'the server checks the address ban at the upgrade, before the page\'s session frame',
-  }, () => logged(async () => {
+  // An operator's session is exempt from an address ban. The page presents its session in its
+  // first frame, never in the URL, so the server judges its connection at that frame.
+  test('an operator\'s page on the address of someone banned is let in after a reload', { timeout: TEST_TIMEOUT }, () => logged(async () => {
     const operator = await rawClient(server.url, 'carol', { session: operatorSession }); // from 127.0.3.x
     clients.push(operator);
     operator.ws.send(JSON.stringify({ type: 'ban', name: 'erin', secs: 600, reason: 'again' }));

@@ -1,13 +1,17 @@
 // The banned screen, and how the page learns it is banned. An operator's ban
-// ({"type":"ban",…}, operator-menu.js) keeps a session and the address it last came from out
+// ({"type":"ban",…}, operator-menu.js) keeps a session and the addresses it came from out
 // until it ends. The page hears of it in one of two ways:
-//   - its open connection is closed with 4003 and the reason, "banned: spam" (socket.js);
-//   - its next connection is refused: the server answers the upgrade with 403 and a JSON body.
-//     A browser does not let a page read the answer to a refused upgrade (the WebSocket API
-//     gives only a close with 1006, RFC 6455 §7.1.5), so when a socket fails before it opened,
-//     the page asks again with a plain GET of the same URL over http(s) (`probeBan`), which the
-//     server answers a banned client the same way: 403 {"error":"banned","reason":"spam","until":"…"|null}.
+//   - its connection is closed with 4003 (socket.js): at once when the ban comes, or right after
+//     its session frame when it connects again (the server judges the page's connections at that
+//     frame, since an operator's session must get in from a banned address);
+//   - its connection is refused before it opens: a server that judges an upgrade at once (a
+//     client whose session is not in its first frame) answers it 403 with a JSON body. A
+//     browser does not let a page read that answer (the WebSocket API gives only a close with
+//     1006, RFC 6455 §7.1.5), so when a socket fails before it opened, the page asks again
+//     with a plain GET of the same URL over http(s) (`probeBan`), which the server answers a
+//     banned client the same way: 403 {"error":"banned","reason":"spam","until":"…"|null}.
 //     Any other answer (or none: the server is down) means "not banned": reconnect as usual.
+// After a 4003 the page asks too: the close says why, the JSON also says until when.
 // Either way a banner covers the page, "You are banned: spam", with when it ends ("until 14:05",
 // or "until an operator lifts it"), and the page stops reconnecting: a loop would only knock on
 // a closed door. It tries once more by itself a second after the ban's end, when it has one

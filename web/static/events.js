@@ -229,6 +229,10 @@ function onError(msg) {
     onNoSuchUser(msg);
     return;
   }
+  if (msg.code === 'banned') {
+    // Said just before the close 4003 that follows it: the banner says it (banned.js).
+    return;
+  }
   if (msg.code === 'disabled') {
     wireRefused(msg);
     return;
