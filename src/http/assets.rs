@@ -52,11 +52,13 @@ macro_rules! module {
     };
 }
 
-const STATIC: [Asset; 34] = [
+const STATIC: [Asset; 38] = [
     module!("app.js"),
     module!("actions.js"),
     module!("address.js"),
     module!("alerts.js"),
+    module!("banned.js"),
+    module!("bans.js"),
     module!("changes.js"),
     module!("composer.js"),
     module!("dms.js"),
@@ -68,7 +70,9 @@ const STATIC: [Asset; 34] = [
     module!("history.js"),
     module!("message-parts.js"),
     module!("messages.js"),
+    module!("moderation.js"),
     module!("names.js"),
+    module!("operator-menu.js"),
     module!("reactions.js"),
     module!("reply.js"),
     module!("requests.js"),

@@ -205,6 +205,12 @@ function watch(page, problems) {
 const BROWSER_WS_FAILURE = /^WebSocket connection to '.*' failed/;
 
 /**
+ * A socket refused before it opened makes the page ask the same URL over HTTP whether it is
+ * banned (web/static/banned.js); with the server down, Chromium logs that request's failure too.
+ */
+const BROWSER_PROBE_FAILURE = /^Failed to load resource: net::ERR_CONNECTION_REFUSED$/;
+
+/**
  * Likewise, a test that takes the browser offline may catch it loading something
  * (Chromium: "Failed to load resource: net::ERR_INTERNET_DISCONNECTED").
  */
@@ -212,7 +218,8 @@ const BROWSER_OFFLINE = /net::ERR_INTERNET_DISCONNECTED/;
 
 export function consoleProblems(problems, { allowConnectionRefused = false, allowOffline = false } = {}) {
   const consoleErrors = problems.console.filter((t) =>
-    !(allowConnectionRefused && BROWSER_WS_FAILURE.test(t)) && !(allowOffline && BROWSER_OFFLINE.test(t)));
+    !(allowConnectionRefused && (BROWSER_WS_FAILURE.test(t) || BROWSER_PROBE_FAILURE.test(t)))
+    && !(allowOffline && BROWSER_OFFLINE.test(t)));
   return [...consoleErrors, ...problems.pageErrors];
 }
 

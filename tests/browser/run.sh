@@ -52,4 +52,4 @@ if [ ! -x "$bin" ]; then
   exit 1
 fi
 
-exec node --test --test-reporter=spec chat.test.mjs wire.test.mjs compression.test.mjs sessions.test.mjs crowd.test.mjs changes.test.mjs
+exec node --test --test-reporter=spec chat.test.mjs wire.test.mjs compression.test.mjs sessions.test.mjs crowd.test.mjs changes.test.mjs moderation.test.mjs

@@ -1,6 +1,7 @@
 // What a message offers: pointing at it (or pressing it a moment on a touch screen, or tabbing
 // into it) shows its actions: React and Reply on any message, Edit and Delete on your own. Its
-// quote shows the original, a chip toggles your reaction. Every such button says what it does
+// quote shows the original, a chip toggles your reaction, and to an operator its author's name
+// opens the operator's menu (operator-menu.js). Every such button says what it does
 // in data-action (message-parts.js draws them); one listener on the list handles them all, for
 // the message of the conversation shown.
 //
@@ -10,6 +11,7 @@
 import { updateComposer } from './composer.js';
 import { el } from './dom.js';
 import { confirmDelete, startEdit, stopEdit } from './edit.js';
+import { closeOperatorMenu, openOperatorMenu } from './operator-menu.js';
 import { closePicker, openPicker, toggleReaction } from './reactions.js';
 import { showOriginal, startReply } from './reply.js';
 import { shownConv } from './state.js';
@@ -47,6 +49,9 @@ export function bindActions() {
       case 'quote':
         showOriginal(conv, Number(button.dataset.target));
         break;
+      case 'moderate':
+        openOperatorMenu(button, { name: held.name, room: conv.kind === 'room' ? conv.name : null });
+        break;
       default:
         break;
     }
@@ -76,6 +81,7 @@ export function bindActions() {
 export function closeMessageTools() {
   stopEdit();
   closePicker();
+  closeOperatorMenu();
   closeActions(null);
 }
 

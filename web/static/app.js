@@ -9,6 +9,8 @@
 //   composer.js, names.js   the message box and the nickname field
 //   message-parts.js, changes.js   a message as held, and its edits, deletion and reactions
 //   actions.js, edit.js, reactions.js, reply.js   what a message offers: edit, delete, react, reply
+//   moderation.js, operator-menu.js, bans.js, banned.js   operators: the notices of what they
+//                 did, their menu on a name, the Bans panel; and the screen of a banned page
 //   unread.js, requests.js   read markers and unread counts; requests about a message
 //   wire.js, wire-draw.js   the Wire panel: this connection's frames, byte by byte (RFC 6455)
 //   frames.js, alerts.js, address.js, storage.js, dom.js, format.js   small helpers
@@ -17,6 +19,8 @@
 
 import { bindActions } from './actions.js';
 import { nameFromAddress } from './address.js';
+import { bindBanned, probeBan, showBanned } from './banned.js';
+import { bindBans } from './bans.js';
 import { bindComposer, updateComposer } from './composer.js';
 import { closeDm, openDm } from './dms.js';
 import { el } from './dom.js';
@@ -25,6 +29,7 @@ import { cleanName } from './format.js';
 import { bindFrames } from './frames.js';
 import { addNotice, bindMessages } from './messages.js';
 import { bindNameForm } from './names.js';
+import { openOperatorMenu } from './operator-menu.js';
 import { bindRooms, followHash, leaveRoom, renderPublicRooms } from './rooms.js';
 import { bindSidebar, renderDmList } from './sidebar.js';
 import { bindSocket, connect, connectAfresh, currentSocket, goOffline, isWanted, setPhase } from './socket.js';
@@ -44,6 +49,8 @@ bindSocket({
     renderStatusTitle();
     wireClosed(ws, event);
   },
+  banned: showBanned,
+  probe: probeBan,
 });
 bindSidebar({
   showRoom: (room) => {
@@ -54,7 +61,7 @@ bindSidebar({
   openDm,
   closeDm,
 });
-bindUsers(openDm);
+bindUsers(openDm, (button, name, room) => openOperatorMenu(button, { name, room }));
 bindNameForm();
 bindComposer();
 bindMessages();
@@ -64,6 +71,8 @@ bindRooms();
 bindStatus();
 bindFrames();
 bindWire();
+bindBans();
+bindBanned(connectAfresh);
 
 // The address bar's hash names the room, so the skip link moves the focus itself.
 el.skipLink.addEventListener('click', (event) => {

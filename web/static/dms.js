@@ -80,7 +80,8 @@ export function onDmHistory(msg) {
 export function onNoSuchUser(msg) {
   const name = typeof msg.to === 'string' ? msg.to : '';
   const dm = name === '' ? undefined : findDmByName(name);
-  const text = msg.message || `Nobody is called ${name}.`;
+  // An operator's request names its person with `name` (kick, ban, mute): an alert then.
+  const text = msg.message || `Nobody is called ${name || msg.name}.`;
   if (dm) addNotice(dm, text, 'warn', new Date());
   else showAlert(text, 'no_such_user', 'No such user.');
 }

@@ -4,15 +4,18 @@
 // histories, which carry `dm`; every other event belongs to one room (no `room`: the default
 // room). Every connection starts in the default room; other rooms are joined with
 // {"type":"subscribe","room":"rust"}, and each room has its own history, users and ids. A change
-// to a message (edit, delete, react) is an entry of its conversation like a message; `read`
-// is how far another tab of ours has read.
+// to a message (edit, delete, react) is an entry of its conversation like a message, and so
+// is what an operator did (`moderation`, moderation.js); `read` is how far another tab of ours
+// has read. `bans`, the answer to an operator's {"type":"bans"}, goes to the Bans panel.
 
 import { showAlert } from './alerts.js';
+import { onBans, onModerationEntry, showBansPanel } from './bans.js';
+import { hideBanned } from './banned.js';
 import { CHANGE_TYPES } from './changes.js';
 import { updateComposer } from './composer.js';
 import { addUnreadDms, onDirectMessage, onDmChange, onDmHistory, onDmRead, onNoSuchUser, renameDm } from './dms.js';
 import { el } from './dom.js';
-import { parseRoomName, parseTime } from './format.js';
+import { endTime, parseRoomName, parseTime } from './format.js';
 import { onHistory } from './history.js';
 import { addNotice, renderBatch } from './messages.js';
 import { onRenamed, setMyName, showNameError } from './names.js';
@@ -24,7 +27,7 @@ import { renderStatusTitle } from './status.js';
 import { resubscribeAll, retrySubscribes } from './subscribe.js';
 import { onTyping, stopTyping } from './typing.js';
 import { onReadEvent } from './unread.js';
-import { noteUsers, setUsers } from './users.js';
+import { markOwnUsers, noteUsers, setOps, setUsers } from './users.js';
 import { onWire, wireOnHello, wireRefused } from './wire.js';
 
 const ERROR_TITLES = {
@@ -37,6 +40,10 @@ const ERROR_TITLES = {
   not_found: 'That message is not there any more.',
   too_late: 'Too late to edit.',
   too_many_reactions: 'Too many reactions.',
+  not_allowed: 'Not allowed.',
+  not_banned: 'Not banned.',
+  not_muted: 'Not muted.',
+  muted: 'Muted.',
 };
 
 // Refusals of a subscribe: shown next to the room field, not as alerts.
@@ -62,6 +69,9 @@ export function handle(msg) {
     case 'frame':
     case 'frame_skipped':
       onWire(msg);
+      return;
+    case 'bans':
+      onBans(msg);
       return;
     default:
       break;
@@ -91,16 +101,20 @@ export function handle(msg) {
       onHistory(room, msg);
       break;
     case 'users':
+      // `ops`: the operators among them, absent when none.
+      setOps(room, Array.isArray(msg.ops) ? msg.ops : []);
       setUsers(room, Array.isArray(msg.users) ? msg.users : []);
       break;
     case 'join':
       addNotice(room, `${msg.name ?? 'someone'} joined`, 'join', parseTime(msg.ts));
       // In a big room the server sends only the change, not the whole list.
+      if (msg.name != null && msg.op === true) setOps(room, [...room.ops, String(msg.name)]);
       if (msg.name != null) setUsers(room, [...room.users, String(msg.name)]);
       break;
     case 'leave':
       addNotice(room, `${msg.name ?? 'someone'} left`, 'leave', parseTime(msg.ts));
       if (msg.name != null) {
+        if (room.ops.has(String(msg.name))) setOps(room, [...room.ops].filter((n) => n !== String(msg.name)));
         setUsers(room, room.users.filter((n) => n !== String(msg.name)));
         stopTyping(room, String(msg.name));
       }
@@ -122,6 +136,10 @@ export function handle(msg) {
     case 'delete':
     case 'react':
       renderBatch(room, [msg]);
+      break;
+    case 'moderation':
+      renderBatch(room, [msg]);
+      onModerationEntry(msg);
       break;
     case 'read':
       onReadEvent(room, msg);
@@ -148,6 +166,9 @@ function onHello(msg) {
   if (typeof msg.session === 'string' && msg.session !== '') keepSession(msg.session);
   if (typeof msg.user === 'string') setUser(msg.user);
   setOperator(msg.op);
+  hideBanned(); // let in: not banned (any more)
+  showBansPanel();
+  markOwnUsers(); // an operator gets the ⚑ beside the others' names
   if (typeof msg.name === 'string') setMyName(msg.name);
   // `requested` is there only when the name asked for was someone else's.
   if (typeof msg.requested === 'string') {
@@ -208,6 +229,10 @@ function onError(msg) {
     onNoSuchUser(msg);
     return;
   }
+  if (msg.code === 'banned') {
+    // Said just before the close 4003 that follows it: the banner says it (banned.js).
+    return;
+  }
   if (msg.code === 'disabled') {
     wireRefused(msg);
     return;
@@ -224,6 +249,13 @@ function onError(msg) {
   // into (its subscribe was refused by the rate limit). Nothing to tell the user.
   if (msg.code === 'not_subscribed' && typeof msg.room === 'string' && !room) return;
   if (msg.code === 'rate_limited') retrySubscribes();
+  if (msg.code === 'muted') {
+    // An operator muted us in that room: what we sent there (a message, an edit, a reaction) was refused.
+    const where = room ? ` in #${room.name}` : typeof msg.room === 'string' ? ` in #${msg.room}` : '';
+    const ends = typeof msg.until === 'string' ? ` until ${endTime(parseTime(msg.until))}` : '';
+    showAlert(`You are muted${where}${ends}: an operator stopped your messages and reactions here.`, 'muted', ERROR_TITLES.muted);
+    return;
+  }
   let about = room ? ` (#${room.name})` : '';
   if (typeof msg.to === 'string') about = ` (@${msg.to})`;
   showAlert(`${msg.message || 'The server refused that.'}${about}`, msg.code || 'error', ERROR_TITLES[msg.code]);

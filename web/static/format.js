@@ -28,6 +28,9 @@ export const CLOSE_CODES = {
   1012: 'service restart',
   1013: 'try again later (too slow, evicted)',
   1015: 'TLS handshake failed',
+  // 4000-4999 are the application's own (RFC 6455 §7.4.2): this chat's operators.
+  4001: 'kicked by an operator',
+  4003: 'banned by an operator',
 };
 
 const encoder = new TextEncoder();
@@ -96,4 +99,23 @@ export function parseRoomName(raw) {
 /** "alice · id LJgLht": a name and the first characters of its holder's user id, when known. */
 export function whoIs(name, user) {
   return typeof user === 'string' && user !== '' ? `${name} · id ${user.slice(0, ID_HINT_CHARS)}` : name;
+}
+
+/** "90 s", "10 min", "1 h", "1 day", "3 days": a span of `secs` seconds, rounded to its unit. */
+export function spanText(secs) {
+  // Each unit from the one below rounded, so 3599.9 s (an end a moment after its start) is "1 h".
+  const s = Math.max(0, Math.round(secs));
+  if (s < 60) return `${s} s`;
+  const min = Math.round(s / 60);
+  if (min < 60) return `${min} min`;
+  const hours = Math.round(min / 60);
+  if (hours < 24) return `${hours} h`;
+  const days = Math.round(hours / 24);
+  return `${days} day${days === 1 ? '' : 's'}`;
+}
+
+/** "14:05" today, "8 Dec, 14:05" another day: when a ban or a mute ends. */
+export function endTime(d) {
+  if (dayKey(d) === dayKey(new Date())) return clockTime(d);
+  return `${d.toLocaleDateString([], { day: 'numeric', month: 'short' })}, ${clockTime(d)}`;
 }

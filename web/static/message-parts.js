@@ -25,6 +25,7 @@ export function heldMessage(m, id, name) {
     user: typeof m.user === 'string' ? m.user : null,
     name,
     own: isMe(m.user), // ours when sent by our user id, from this tab or another
+    op: m.op === true, // sent by an operator (OPERATORS): badged, and never moderated
     text: typeof m.text === 'string' ? m.text : '',
     edited: typeof m.edited === 'string' ? parseTime(m.edited) : null,
     deleted: m.deleted === true,
@@ -137,7 +138,8 @@ function nameIn(conv, user) {
 }
 
 // What can be done with a message: react and reply to any, edit and delete our own; an operator
-// deletes anyone's (the server checks it again: OPERATORS).
+// deletes anyone's (the server checks it again: OPERATORS). An operator moderates the author
+// from the author's name instead (messages.js, operator-menu.js).
 function actions(held) {
   const bar = make('div', 'actions');
   bar.setAttribute('role', 'group');

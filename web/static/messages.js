@@ -3,15 +3,17 @@
 // together share a header, a day divider starts each day, and ids already shown are skipped,
 // so a resume that overlaps what we have shows nothing twice. A list scrolled up stays put; a
 // "New messages" button counts what came below. An entry that changes a message (edit, delete,
-// react) has an id of its own in the same order: it is handed to changes.js instead. Each
-// message is also held as data (message-parts.js) in its conversation's `messages`, which the
-// changes, the replies and the unread count read.
+// react) has an id of its own in the same order: it is handed to changes.js instead; so has a
+// moderation notice (moderation.js), drawn as a notice, not a message. Each message is also held
+// as data (message-parts.js) in its conversation's `messages`, which the changes, the replies
+// and the unread count read. An operator's messages carry "op":true and a small "op" badge.
 
 import { applyChange, CHANGE_TYPES } from './changes.js';
 import { el, make, nearBottom } from './dom.js';
 import { clockTime, dayKey, dayLabel, nameHue, parseTime, whoIs } from './format.js';
 import { drawParts, heldMessage } from './message-parts.js';
-import { state } from './state.js';
+import { MODERATION, moderationText, moderationTitle } from './moderation.js';
+import { isOperator, state } from './state.js';
 import { readShown, recount } from './unread.js';
 
 const GROUP_MS = 3 * 60 * 1000; // messages by one author this close together share a header
@@ -21,14 +23,7 @@ let newBelow = 0; // messages added below the fold of the shown conversation
 /** Adds a line that is not a message ("alice joined", a warning) to `room`'s list. */
 export function addNotice(room, text, kind, date) {
   const stick = room.key === state.shown && isNearBottom();
-  maybeDayDivider(room, date);
-  const li = make('li', `notice ${kind}`);
-  li.append(make('span', 'notice-text', text));
-  const time = make('time', '', clockTime(date));
-  time.dateTime = date.toISOString();
-  li.append(' ', time);
-  listOf(room).appendChild(li);
-  room.lastAuthor = null;
+  appendNotice(room, text, kind, date);
   afterAppend(room, stick, 0);
 }
 
@@ -51,6 +46,14 @@ export function renderBatch(room, list) {
     }
     if (CHANGE_TYPES.has(m.type)) {
       applyChange(room, m);
+      continue;
+    }
+    if (m.type === MODERATION) {
+      // Not a message: never held in `messages`, so never unread, never acted on.
+      const li = appendNotice(room, moderationText(m), 'moderation', parseTime(m.ts));
+      if (hasId) li.dataset.id = String(id);
+      li.dataset.action = String(m.action);
+      li.title = moderationTitle(m);
       continue;
     }
     const name = typeof m.name === 'string' ? m.name : '?';
@@ -124,6 +127,19 @@ function afterAppend(room, stick, added) {
   }
 }
 
+// A line that is not a message, under a day divider when it starts a day; returns its entry.
+function appendNotice(room, text, kind, date) {
+  maybeDayDivider(room, date);
+  const li = make('li', `notice ${kind}`);
+  li.append(make('span', 'notice-text', text));
+  const time = make('time', '', clockTime(date));
+  time.dateTime = date.toISOString();
+  li.append(' ', time);
+  listOf(room).appendChild(li);
+  room.lastAuthor = null;
+  return li;
+}
+
 function maybeDayDivider(room, date) {
   const key = dayKey(date);
   if (key === room.lastDay) return;
@@ -150,9 +166,24 @@ function renderMessage(room, m, held) {
   room.lastTime = date.getTime();
 
   const meta = make('div', 'meta');
-  const who = make('span', 'author', held.name);
+  // To an operator, the name heading someone else's messages is a button: it opens the
+  // operator's menu (actions.js, operator-menu.js). Not on an operator's, nor on a grouped
+  // message's, whose heading is hidden.
+  const moderated = isOperator() && !held.own && !held.op && !grouped && held.user !== null;
+  const who = make(moderated ? 'button' : 'span', 'author', held.name);
   who.title = whoIs(held.name, m.user);
+  if (moderated) {
+    who.type = 'button';
+    who.dataset.action = 'moderate';
+    who.setAttribute('aria-haspopup', 'dialog');
+    who.title += ': moderate';
+  }
   meta.append(who);
+  if (held.op) {
+    const badge = make('span', 'op-badge', 'op');
+    badge.title = 'An operator of this chat';
+    meta.append(' ', badge);
+  }
   const time = make('time', '', clockTime(date));
   time.dateTime = date.toISOString();
   time.title = date.toLocaleString();

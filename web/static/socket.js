@@ -11,6 +11,11 @@
 // This module knows frames, not what they mean: what arrives goes to the `message` hook
 // (events.js), and the page learns of phase changes and closes through its other hooks, bound
 // once by app.js (bindSocket). It imports nothing that draws the page.
+//
+// Two closes end the loop: 4001, an operator kicked us, and 4003, an operator banned us (codes
+// 4000-4999 are the application's, RFC 6455 §7.4.2). A ban may also show as a connection
+// refused before it opens: then the `probe` hook asks the server over HTTP whether we are
+// banned (banned.js) before the next attempt is scheduled.
 
 import { showAlert } from './alerts.js';
 import { describeClose } from './format.js';
@@ -24,6 +29,12 @@ import { remembered } from './storage.js';
 const SUBPROTOCOL = 'wschat.v1';
 /** The close code of a kick by an operator (src/chat/broadcaster/moderation.rs). */
 const KICKED = 4001;
+/** The close code of a ban by an operator (src/chat/broadcaster/moderation.rs). */
+const BANNED = 4003;
+// A ban that ends: one more attempt this long after its end (the server's clock and ours may
+// differ a little). Past MAX_TIMER_MS (what setTimeout takes) nothing is scheduled.
+const AFTER_BAN_MS = 1000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const RECONNECT_BASE_MS = 500; // first reconnect waits a random time in [0, 500) ms
 const RECONNECT_CAP_MS = 10000; // ... doubling up to [0, 10 s)
 const COUNTDOWN_MS = 250; // "Reconnecting in 3 s" is redrawn this often
@@ -38,12 +49,15 @@ let reconnectTimer = null;
 let countdownTimer = null;
 let reconnectAt = 0;
 let lastCloseText = null; // the last close, for the status tooltip
+let probing = null; // the socket refused before it opened whose ban probe is under way
 
 const hooks = {
   phase: (_changed) => {}, // the phase (or its reason) was set: redraw what depends on it
   countdown: () => {}, // a second less until the next attempt
   message: (_msg) => {}, // one parsed frame from the server
   closed: (_ws, _event) => {}, // a socket closed, the current one or an older one
+  banned: (_ban) => {}, // we are banned: {reason, until} (banned.js, showBanned)
+  probe: async (_url) => null, // a socket refused before it opened: are we banned? (banned.js, probeBan)
 };
 
 /** Sets the hooks through which the socket tells the page what happened. */
@@ -143,7 +157,9 @@ export function goOffline(reason) {
 }
 
 function listen(socket, url) {
+  let opened = false;
   socket.addEventListener('open', () => {
+    opened = true;
     if (socket !== ws) return;
     // ws.extensions: what the server accepted of the browser's offer, permessage-deflate here
     // (RFC 7692): the browser then compresses and inflates messages itself, unseen by the page.
@@ -187,6 +203,22 @@ function listen(socket, url) {
       const why = event.reason.replace(/^kicked:?\s*/, '');
       setPhase('offline', 'removed by an operator');
       showAlert(`An operator removed you from the chat${why ? `: ${why}` : ''}. Connect again when you are ready.`, 'kicked');
+      return;
+    }
+    if (event.code === BANNED) {
+      // Banned: say why now; the probe may add when it ends (and when to try again).
+      const why = event.reason.replace(/^banned:?\s*/, '');
+      stopForBan({ reason: why || null, until: undefined });
+      probeThen(socket, url, (ban) => {
+        if (ban && phase === 'offline') stopForBan(ban);
+      });
+      return;
+    }
+    if (!opened && navigator.onLine !== false) {
+      // Refused before it opened: the server down, or an upgrade answered 403 because we are
+      // banned. Only an HTTP request can tell (banned.js).
+      setPhase('reconnecting');
+      probeThen(socket, url, (ban) => (ban ? stopForBan(ban) : scheduleReconnect()));
       return;
     }
     if (navigator.onLine === false) setPhase('offline', 'no network');
@@ -257,7 +289,34 @@ function scheduleReconnect() {
   setPhase('reconnecting');
 }
 
+// Asks the `probe` hook about `socket`'s URL, then calls `then` with its answer, unless
+// something else happened meanwhile: a new socket, a click on Disconnect, the network gone.
+function probeThen(socket, url, then) {
+  probing = socket;
+  hooks.probe(url).then((ban) => {
+    if (probing !== socket || ws !== null || !wanted) return;
+    probing = null;
+    then(ban);
+  });
+}
+
+// Banned: no reconnect loop. One attempt a moment after the ban ends, when it ends.
+function stopForBan(ban) {
+  clearReconnect();
+  setPhase('offline', 'banned');
+  hooks.banned(ban);
+  const end = typeof ban.until === 'string' ? Date.parse(ban.until) : NaN;
+  if (!Number.isFinite(end)) return;
+  const wait = Math.max(0, end - Date.now()) + AFTER_BAN_MS;
+  if (wait > MAX_TIMER_MS) return;
+  reconnectTimer = setTimeout(() => {
+    reconnectTimer = null;
+    connect('reconnecting');
+  }, wait);
+}
+
 function clearReconnect() {
+  probing = null;
   clearTimeout(reconnectTimer);
   clearInterval(countdownTimer);
   reconnectTimer = null;

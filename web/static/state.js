@@ -20,7 +20,7 @@ export const state = {
   name: null, // the nickname asked for when connecting (null: not chosen yet)
   session: null, // the session secret from the last hello (storage.js, 'session')
   user: null, // our public user id (hello.user): what "own" means
-  op: false, // our session is an operator (hello.op, OPERATORS): it may delete anyone's message
+  op: false, // our session is an operator (hello.op, OPERATORS): it may delete anyone's message, kick, ban, mute
   myName: null, // the name the server settled on (hello, then renamed)
   renameTo: null, // a name typed into the field while offline, asked for with a rename once the hello has come
   maxBytes: 4096, // the largest frame the server takes (hello.max_message_bytes)
@@ -193,6 +193,7 @@ function newConversation() {
     seen: new Set(), // ids shown or applied: messages and changes (edit, delete, react)
     messages: new Map(), // id -> the message as it is now (message-parts.js, heldMessage)
     users: [], // sorted nicknames
+    ops: new Set(), // the nicknames among them that are operators (users.ops, join.op)
     read: null, // our session's read marker here: the last id read, in any tab (unread.js)
     readSent: null, // the last marker this tab sent, and when (unread.js throttles)
     readSentAt: 0,

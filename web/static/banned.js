@@ -1,0 +1,85 @@
+// The banned screen, and how the page learns it is banned. An operator's ban
+// ({"type":"ban",…}, operator-menu.js) keeps a session and the addresses it came from out
+// until it ends. The page hears of it in one of two ways:
+//   - its connection is closed with 4003 (socket.js): at once when the ban comes, or right after
+//     its session frame when it connects again (the server judges the page's connections at that
+//     frame, since an operator's session must get in from a banned address);
+//   - its connection is refused before it opens: a server that judges an upgrade at once (a
+//     client whose session is not in its first frame) answers it 403 with a JSON body. A
+//     browser does not let a page read that answer (the WebSocket API gives only a close with
+//     1006, RFC 6455 §7.1.5), so when a socket fails before it opened, the page asks again
+//     with a plain GET of the same URL over http(s) (`probeBan`), which the server answers a
+//     banned client the same way: 403 {"error":"banned","reason":"spam","until":"…"|null}.
+//     Any other answer (or none: the server is down) means "not banned": reconnect as usual.
+// After a 4003 the page asks too: the close says why, the JSON also says until when.
+// Either way a banner covers the page, "You are banned: spam", with when it ends ("until 14:05",
+// or "until an operator lifts it"), and the page stops reconnecting: a loop would only knock on
+// a closed door. It tries once more by itself a second after the ban's end, when it has one
+// (socket.js, stopForBan); "Try again" (after an operator lifted it) tries at once. A hello
+// takes the banner away.
+
+import { el } from './dom.js';
+import { endTime, parseTime } from './format.js';
+
+const PROBE_TIMEOUT_MS = 5000; // a probe that hangs must not hold the reconnect loop up
+
+let retry = () => {}; // what "Try again" does (bindBanned)
+
+/** Sets what "Try again" does: connect now. */
+export function bindBanned(onRetry) {
+  retry = onRetry;
+  el.bannedRetry.addEventListener('click', () => retry());
+}
+
+/**
+ * Shows the banner: `ban` is {reason, until}; `reason` null when none was given, `until` an
+ * RFC 3339 time, null for a ban until an operator lifts it, undefined when not known (a 4003
+ * says only why).
+ */
+export function showBanned({ reason, until }) {
+  el.bannedTitle.textContent = reason ? `You are banned: ${reason}` : 'You are banned';
+  let ends = '';
+  if (until === null) ends = 'The ban lasts until an operator lifts it.';
+  else if (typeof until === 'string') ends = `The ban lasts until ${endTime(parseTime(until))}.`;
+  el.bannedEnd.textContent = ends;
+  el.bannedEnd.hidden = ends === '';
+  el.bannedHelp.textContent = typeof until === 'string'
+    ? 'This page will not reconnect until then; it tries once more when the ban ends.'
+    : 'This page will not reconnect by itself.';
+  el.banned.hidden = false;
+  document.body.classList.add('is-banned');
+}
+
+/** A connection was let in: no ban (any more). */
+export function hideBanned() {
+  if (el.banned.hidden) return;
+  el.banned.hidden = true;
+  document.body.classList.remove('is-banned');
+}
+
+/**
+ * Asks the server, over plain HTTP(S), whether the client that opened `wsUrl` is banned:
+ * resolves to {reason, until} when it is, to null when it is not or when nothing answers.
+ * The same path and query as the socket's (ws: → http:, wss: → https:); the session is never
+ * in them (socket.js), so this asks about our address, which is what refuses an upgrade before
+ * the session frame.
+ */
+export async function probeBan(wsUrl) {
+  const url = wsUrl.replace(/^ws(s?):/, 'http$1:');
+  try {
+    const answer = await fetch(url, {
+      credentials: 'same-origin',
+      cache: 'no-store',
+      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+    });
+    if (answer.status !== 403) return null;
+    const body = await answer.json();
+    if (!body || body.error !== 'banned') return null;
+    return {
+      reason: typeof body.reason === 'string' && body.reason !== '' ? body.reason : null,
+      until: typeof body.until === 'string' ? body.until : null,
+    };
+  } catch (_) {
+    return null; // not JSON, no answer, timed out: not known to be banned
+  }
+}
