@@ -137,7 +137,8 @@ fn an_operator_bans_a_session_and_its_address_until_it_is_lifted() {
     let mut by_frame = server.connect_from(fresh_at, "/ws?session_in=frame");
     by_frame.request(json!({"type": "session", "session": bob_session}));
     let told = by_frame.next();
-    assert_eq!(told["code"], "banned", "{told}");
+    assert_eq!((&told["code"], &told["reason"]), (&json!("banned"), &json!("spam")), "{told}");
+    assert!(millis_until(&told["until"]) > 3_500_000, "{told}");
     assert_eq!(by_frame.close_code(), 4003);
     // Everyone else is unaffected, the operator's page included.
     let (status, _) = get_from(&server, dave_at(), "/ws");

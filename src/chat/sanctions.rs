@@ -80,6 +80,21 @@ impl Ban {
         format!("an operator banned you {}{}", until_text(self.until), because(&self.reason))
     }
 
+    /// The error event before a banned connection's 4003: `{"type":"error","code":"banned",
+    /// "message":…,"reason":"spam","until":"…"}` (`until` null: until an operator lifts it),
+    /// so a page can say until when, which the close cannot.
+    pub fn error_json(&self) -> String {
+        let until = self.until.map(rfc3339);
+        let event = serde_json::json!({
+            "type": "error",
+            "code": "banned",
+            "message": self.why(),
+            "reason": self.reason,
+            "until": until,
+        });
+        event.to_string()
+    }
+
     /// The body of the `403` at the upgrade: `{"error":"banned","reason":"spam",
     /// "until":"2026-12-07T05:00:00.000Z"}` (`until` null: until an operator lifts it).
     pub fn refusal_json(&self) -> String {

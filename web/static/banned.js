@@ -24,6 +24,7 @@ import { endTime, parseTime } from './format.js';
 const PROBE_TIMEOUT_MS = 5000; // a probe that hangs must not hold the reconnect loop up
 
 let retry = () => {}; // what "Try again" does (bindBanned)
+let told = null; // the last `banned` error event's {reason, until} (noteBan), for the 4003 after it
 
 /** Sets what "Try again" does: connect now. */
 export function bindBanned(onRetry) {
@@ -48,6 +49,25 @@ export function showBanned({ reason, until }) {
     : 'This page will not reconnect by itself.';
   el.banned.hidden = false;
   document.body.classList.add('is-banned');
+}
+
+/**
+ * Notes a `banned` error event ({"code":"banned","reason":"spam","until":…}): the server says it
+ * right before the 4003 that refuses a banned session at its first frame, whose close reason
+ * says only "banned".
+ */
+export function noteBan(msg) {
+  told = {
+    reason: typeof msg.reason === 'string' && msg.reason !== '' ? msg.reason : null,
+    until: typeof msg.until === 'string' ? msg.until : null,
+  };
+}
+
+/** What the last `banned` error event said, once (null when none came). */
+export function takeNotedBan() {
+  const ban = told;
+  told = null;
+  return ban;
 }
 
 /** A connection was let in: no ban (any more). */

@@ -10,7 +10,7 @@
 
 import { showAlert } from './alerts.js';
 import { onBans, onModerationEntry, showBansPanel } from './bans.js';
-import { hideBanned } from './banned.js';
+import { hideBanned, noteBan } from './banned.js';
 import { CHANGE_TYPES } from './changes.js';
 import { updateComposer } from './composer.js';
 import { addUnreadDms, onDirectMessage, onDmChange, onDmHistory, onDmRead, onNoSuchUser, renameDm } from './dms.js';
@@ -230,7 +230,9 @@ function onError(msg) {
     return;
   }
   if (msg.code === 'banned') {
-    // Said just before the close 4003 that follows it: the banner says it (banned.js).
+    // Said just before the close 4003 that follows it, with why and until when: the banner
+    // shows it then (banned.js).
+    noteBan(msg);
     return;
   }
   if (msg.code === 'disabled') {

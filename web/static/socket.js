@@ -18,6 +18,7 @@
 // banned (banned.js) before the next attempt is scheduled.
 
 import { showAlert } from './alerts.js';
+import { takeNotedBan } from './banned.js';
 import { describeClose } from './format.js';
 import { logEvent, logFrame } from './frames.js';
 import { conversations, state } from './state.js';
@@ -208,7 +209,8 @@ function listen(socket, url) {
     if (event.code === BANNED) {
       // Banned: say why now; the probe may add when it ends (and when to try again).
       const why = event.reason.replace(/^banned:?\s*/, '');
-      stopForBan({ reason: why || null, until: undefined });
+      // Refused at our session frame, the error event before the close said until when.
+      stopForBan(takeNotedBan() ?? { reason: why || null, until: undefined });
       probeThen(socket, url, (ban) => {
         if (ban && phase === 'offline') stopForBan(ban);
       });

@@ -46,9 +46,7 @@ impl Broadcaster {
         // (the upgrade refused most of them with a 403 already; this is the session presented
         // in its first frame, or banned meanwhile).
         if let Some(ban) = self.bans.refusing(client.address, presented_user, now_millis()) {
-            let why = ban.why();
-            let event = ServerEvent::error("banned", &why);
-            client.outbound.send(&[&frame::text(event.to_json())]);
+            client.outbound.send(&[&frame::text(ban.error_json())]);
             return settled.banned();
         }
         let arrived = self.identities.arrive(presented, fresh, &requested);
