@@ -20,15 +20,6 @@
 //! error) cuts the segment back to where the last good commit left it, so nothing half-written
 //! stays behind, and the next commit tries again.
 //!
-//! A commit overwrites space written ahead rather than growing the file. Growing it changes the
-//! file's size, which its `fdatasync` must write to the filesystem's journal as well as the
-//! records themselves; overwriting bytes already there and synced writes only the records. So
-//! when a commit reaches the end of the space written ahead, it writes zeros up to the next
-//! [`WRITE_AHEAD`] boundary after its records and pays for the size change once for that much.
-//! Measured on this kind of disk: about 0.12 ms a sync instead of 0.17 to 0.21 (BENCHMARKS.md).
-//! The zeros are not records (no record is empty, `recovery.rs`): reading back stops at them and
-//! cuts them off.
-//!
 //! # Recovery
 //! [`Log::open`] reads every segment. A record that is cut short or fails its checksum at the very
 //! end of the last segment is a write torn by a crash: the segment is cut back to the record
@@ -47,8 +38,7 @@
 //! in it begins with a `start` record that resets it).
 
 use std::fs::{self, File};
-use std::io;
-use std::os::unix::fs::FileExt;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::crc::crc32;
@@ -66,8 +56,6 @@ pub struct Log {
     number: u64,
     /// Bytes of the current segment known to be written (the end of the last good commit).
     committed: u64,
-    /// The segment's length: from `committed` on, zeros written ahead.
-    written_ahead: u64,
     /// Bytes in the older segments.
     older: u64,
     /// Records appended since the last commit, framed.
@@ -138,8 +126,7 @@ impl Log {
         let path = segment_path(dir, number);
         let segment = folder::options()
             .create(true)
-            .truncate(false)
-            .write(true)
+            .append(true)
             .open(&path)
             .map_err(io(format!("cannot open {}", path.display())))?;
         let committed =
@@ -153,7 +140,6 @@ impl Log {
             segment,
             number,
             committed,
-            written_ahead: committed,
             older,
             pending: Vec::new(),
         };
@@ -177,29 +163,21 @@ impl Log {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let end = self.committed + self.pending.len() as u64;
-        // Past the space written ahead: zeros up to the next boundary after the records.
-        let ahead = (end > self.written_ahead).then(|| (end / WRITE_AHEAD + 1) * WRITE_AHEAD);
-        let written = self
-            .segment
-            .write_all_at(&self.pending, self.committed)
-            .and_then(|()| ahead.map_or(Ok(()), |ahead| write_zeros(&self.segment, end, ahead)))
-            .and_then(|()| match sync {
-                true => self.segment.sync_data(),
-                false => Ok(()),
-            });
+        let written = self.segment.write_all(&self.pending).and_then(|()| match sync {
+            true => self.segment.sync_data(),
+            false => Ok(()),
+        });
+        let bytes = self.pending.len() as u64;
         self.pending.clear();
         match written {
             Ok(()) => {
-                self.committed = end;
-                self.written_ahead = self.written_ahead.max(ahead.unwrap_or(0));
+                self.committed += bytes;
                 Ok(())
             }
             Err(e) => {
-                // Whatever part of it reached the file goes, with the space written ahead; if
-                // even that fails, the next open finds a torn end and cuts it.
+                // Whatever part of it reached the file goes; if even that fails, the next open
+                // finds a torn end and cuts it.
                 let _ = self.segment.set_len(self.committed);
-                self.written_ahead = self.committed;
                 Err(e)
             }
         }
@@ -210,16 +188,13 @@ impl Log {
     /// waiting for a commit, if any, are committed first.
     pub fn roll(&mut self) -> io::Result<u64> {
         self.commit(true)?;
-        // The closed segment keeps its records only (a compaction reads it by its length).
-        self.segment.set_len(self.committed)?;
-        self.segment.sync_data()?;
         let number = self.number + 1;
         let path = segment_path(&self.dir, number);
-        let segment = folder::options().create(true).truncate(false).write(true).open(&path)?;
+        let segment = folder::options().create(true).append(true).open(&path)?;
         sync_dir(&self.dir)?;
         let closed = self.number;
         self.older += self.committed;
-        (self.segment, self.number, self.committed, self.written_ahead) = (segment, number, 0, 0);
+        (self.segment, self.number, self.committed) = (segment, number, 0);
         Ok(closed)
     }
 
@@ -246,8 +221,7 @@ impl Log {
     /// Writes go to `path` from now on (`/dev/full` plays a full disk), for tests.
     #[cfg(test)]
     pub(crate) fn swap_segment_for_test(&mut self, path: &Path) {
-        self.segment = fs::OpenOptions::new().write(true).open(path).unwrap();
-        self.written_ahead = self.committed;
+        self.segment = fs::OpenOptions::new().append(true).open(path).unwrap();
     }
 }
 
@@ -273,22 +247,6 @@ pub fn compact(
     sync_dir(dir)?;
     Ok(bytes.len() as u64)
 }
-
-/// Writes zeros into `file` from `from` to `to`.
-fn write_zeros(file: &File, from: u64, to: u64) -> io::Result<()> {
-    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
-    let mut at = from;
-    while at < to {
-        let n = (to - at).min(ZEROS.len() as u64);
-        file.write_all_at(&ZEROS[..n as usize], at)?;
-        at += n;
-    }
-    Ok(())
-}
-
-/// How far ahead of its records a segment is written with zeros: each time a commit passes the
-/// space written ahead, the segment grows to the next multiple of this past its records.
-pub const WRITE_AHEAD: u64 = 256 << 10;
 
 /// Appends `payload` to `out` as a record.
 pub(super) fn frame_into(out: &mut Vec<u8>, payload: &[u8]) {
@@ -380,10 +338,8 @@ mod tests {
         let dir = dir();
         written(&dir, &["one", "two"]);
         let path = segment_path(&dir, 1);
-        // The two records, then the zeros written ahead.
-        assert_eq!(fs::metadata(&path).unwrap().len(), WRITE_AHEAD);
-        let full = 22;
-        // A crash halfway through the second record's payload (and before the zeros).
+        let full = fs::metadata(&path).unwrap().len();
+        // A crash halfway through the second record's payload.
         File::options().write(true).open(&path).unwrap().set_len(full - 2).unwrap();
         let (_, recovered) = open(&dir).unwrap();
         assert_eq!(texts(&recovered), ["one"]);
@@ -395,30 +351,6 @@ mod tests {
         assert_eq!(fs::metadata(&path).unwrap().len(), 11);
         let (_, again) = open(&dir).unwrap();
         assert!(again.repairs.is_empty(), "repaired once and for all");
-    }
-
-    #[test]
-    fn commits_overwrite_the_space_written_ahead_and_reading_back_cuts_it() {
-        let dir = dir();
-        let (mut log, _) = open(&dir).unwrap();
-        let path = segment_path(&dir, 1);
-        log.append(b"one");
-        log.commit(true).unwrap();
-        assert_eq!(fs::metadata(&path).unwrap().len(), WRITE_AHEAD, "written ahead");
-        let record = vec![b'x'; 60_000];
-        for _ in 0..5 {
-            log.append(&record);
-            log.commit(true).unwrap();
-        }
-        // 11 + 5 x 60,008 bytes: past the first 256 KiB, so ahead to the second.
-        assert_eq!(fs::metadata(&path).unwrap().len(), 2 * WRITE_AHEAD);
-        assert_eq!(log.bytes(), 11 + 5 * 60_008, "the log counts its records, not the zeros");
-        drop(log);
-        let (log, recovered) = open(&dir).unwrap();
-        assert_eq!(recovered.texts.len(), 6);
-        assert!(recovered.repairs.is_empty(), "the zeros are no repair: {:?}", recovered.repairs);
-        assert_eq!(fs::metadata(&path).unwrap().len(), 11 + 5 * 60_008, "and are cut");
-        assert_eq!(log.bytes(), 11 + 5 * 60_008);
     }
 
     #[test]
@@ -453,7 +385,7 @@ mod tests {
         let (mut log, _) = open(&dir).unwrap();
         let real = std::mem::replace(
             &mut log.segment,
-            OpenOptions::new().write(true).open("/dev/full").unwrap(),
+            OpenOptions::new().append(true).open("/dev/full").unwrap(),
         );
         log.append(b"refused");
         let error = log.commit(true).unwrap_err();

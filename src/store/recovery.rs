@@ -7,11 +7,6 @@
 //! segment is moved aside into one `.damaged-<unix seconds>` file. At the end of the last
 //! segment, damage that no record follows is a write torn by a crash, and is cut off.
 //!
-//! A segment may end in zeros: the space the writer writes ahead of its records, so that a
-//! commit overwrites it instead of growing the file (`append_log.rs`, "Writing"). No record is
-//! empty (a payload is JSON), so a header of zeros is no record: where the records stop and
-//! only zeros follow, the records end, and the zeros are cut off without a word.
-//!
 //! # One pass
 //! Finding the next record that reads well means trying every offset after the damage, and the
 //! header at each offset claims a payload of up to [`MAX_RECORD`] bytes whose checksum must be
@@ -76,21 +71,14 @@ pub fn read_segment(
 ) -> io::Result<u64> {
     let mut bytes = Vec::new();
     File::open(path)?.read_to_end(&mut bytes)?;
-    let Scan { damaged, end, written_ahead } = scan(&bytes, last, each);
+    let Scan { damaged, end } = scan(&bytes, last, each);
     if damaged.is_empty() && end == bytes.len() {
         return Ok(bytes.len() as u64);
-    }
-    if damaged.is_empty() && written_ahead {
-        // Only the zeros written ahead: cut, nothing to rewrite.
-        let file = folder::options().write(true).open(path)?;
-        file.set_len(end as u64)?;
-        file.sync_data()?;
-        return Ok(end as u64);
     }
     if !damaged.is_empty() {
         recovered.repairs.push(set_aside(path, &bytes, &damaged)?);
     }
-    if end < bytes.len() && !written_ahead {
+    if end < bytes.len() {
         let bytes = (bytes.len() - end) as u64;
         recovered.repairs.push(Repair::TornTail { segment: path.to_path_buf(), bytes });
     }
@@ -111,11 +99,8 @@ pub fn read_segment(
 struct Scan {
     /// The damaged ranges, in order.
     damaged: Vec<Range<usize>>,
-    /// Where the torn end, or the zeros written ahead, start (the length of the segment when
-    /// there are none).
+    /// Where the torn end starts (the length of the segment when there is none).
     end: usize,
-    /// What follows `end` is zeros written ahead, not a torn write.
-    written_ahead: bool,
 }
 
 /// Reads `bytes` record by record, handing each payload to `each`, and finds the damage.
@@ -132,9 +117,6 @@ fn scan(bytes: &[u8], last: bool, each: &mut dyn FnMut(&[u8])) -> Scan {
             at = end;
             continue;
         }
-        if bytes[at..].iter().all(|&b| b == 0) {
-            return Scan { damaged, end: at, written_ahead: true };
-        }
         let prefixes = prefixes.get_or_insert_with(|| Prefixes::new(bytes));
         match next_record(bytes, at + 1, prefixes) {
             Some(next) => {
@@ -142,14 +124,14 @@ fn scan(bytes: &[u8], last: bool, each: &mut dyn FnMut(&[u8])) -> Scan {
                 at = next;
             }
             // Nothing reads well up to the end of the last segment: a torn write.
-            None if last => return Scan { damaged, end: at, written_ahead: false },
+            None if last => return Scan { damaged, end: at },
             None => {
                 damaged.push(at..bytes.len());
                 at = bytes.len();
             }
         }
     }
-    Scan { damaged, end: bytes.len(), written_ahead: false }
+    Scan { damaged, end: bytes.len() }
 }
 
 /// The first offset from `from` on where a record reads well: its checksum taken from
@@ -170,14 +152,13 @@ fn record_at(bytes: &[u8], at: usize, prefixes: Option<&Prefixes>) -> Option<usi
 }
 
 /// Where the payload of a record at `at` lies and the checksum its header gives, if a header
-/// is there and claims a payload that fits in `bytes` and in [`MAX_RECORD`]. No record is
-/// empty: a length of 0 is the zeros written ahead, or damage.
+/// is there and claims a payload that fits in `bytes` and in [`MAX_RECORD`].
 fn header_at(bytes: &[u8], at: usize) -> Option<(Range<usize>, u32)> {
     let header = bytes.get(at..at.checked_add(HEADER)?)?;
     let length = u32::from_le_bytes(header[..4].try_into().ok()?) as usize;
     let crc = u32::from_le_bytes(header[4..].try_into().ok()?);
     let payload = at + HEADER..at + HEADER + length;
-    (length > 0 && length <= MAX_RECORD && payload.end <= bytes.len()).then_some((payload, crc))
+    (length <= MAX_RECORD && payload.end <= bytes.len()).then_some((payload, crc))
 }
 
 /// Moves the `damaged` ranges of the segment at `path` into one file beside it, in order.
@@ -228,22 +209,19 @@ mod tests {
                 at = end;
                 continue;
             }
-            if bytes[at..].iter().all(|&b| b == 0) {
-                return Scan { damaged, end: at, written_ahead: true };
-            }
             match (at + 1..bytes.len()).find(|&next| record_at(bytes, next, None).is_some()) {
                 Some(next) => {
                     damaged.push(at..next);
                     at = next;
                 }
-                None if last => return Scan { damaged, end: at, written_ahead: false },
+                None if last => return Scan { damaged, end: at },
                 None => {
                     damaged.push(at..bytes.len());
                     at = bytes.len();
                 }
             }
         }
-        Scan { damaged, end: bytes.len(), written_ahead: false }
+        Scan { damaged, end: bytes.len() }
     }
 
     #[test]
@@ -251,7 +229,7 @@ mod tests {
         // Records of many sizes, then every way of breaking one byte, two, or a run of them.
         let mut sound = Vec::new();
         for n in 0..40usize {
-            sound.extend(record(&vec![b'a' + (n % 26) as u8; 1 + n * 7 % 50]));
+            sound.extend(record(&vec![b'a' + (n % 26) as u8; n * 7 % 50]));
         }
         let mut seed = 0x2545_F491_u64;
         let mut random = |below: usize| {
@@ -301,41 +279,20 @@ mod tests {
 
     #[test]
     fn damage_in_many_places_each_crafted_against_the_resync_is_read_in_one_pass() {
-        // 64 Ki places: a header claiming a record to the end of the segment, then a
-        // one-byte record that reads well, so the damage ends at once and starts again 9 bytes
-        // later.
+        // 64 Ki places: a header claiming a record to the end of the segment, then an empty
+        // record that reads well, so the damage ends at once and starts again 8 bytes later.
         let places = 1 << 16;
         let mut bytes = Vec::new();
         for i in 0..places {
-            bytes.extend_from_slice(&((places - i) as u32 * 17 - 8).to_le_bytes());
+            bytes.extend_from_slice(&((places - i) as u32 * 16 - 8).to_le_bytes());
             bytes.extend_from_slice(&[0xEE; 4]);
-            bytes.extend_from_slice(&record(b"r"));
+            bytes.extend_from_slice(&record(b""));
         }
         let started = Instant::now();
         let (scan, payloads) = read(&bytes, false);
         let took = started.elapsed();
         assert_eq!((scan.damaged.len(), payloads.len()), (places, places));
         assert!(took < Duration::from_secs(10), "{took:?}");
-    }
-
-    #[test]
-    fn zeros_written_ahead_end_the_records_and_a_torn_write_among_them_is_cut() {
-        let (one, two) = (record(b"one"), record(b"two"));
-        let mut bytes = [&one[..], &two[..]].concat();
-        bytes.resize(bytes.len() + 4096, 0);
-        let (scan, payloads) = read(&bytes, true);
-        assert_eq!(payloads, [b"one".to_vec(), b"two".to_vec()]);
-        let end = one.len() + two.len();
-        assert_eq!(scan, Scan { damaged: vec![], end, written_ahead: true });
-        // A commit torn by a crash, inside the space written ahead: its header, half its
-        // payload, zeros after it.
-        let torn = record(b"three, never acknowledged");
-        bytes[end..end + torn.len() / 2].copy_from_slice(&torn[..torn.len() / 2]);
-        let (scan, payloads) = read(&bytes, true);
-        assert_eq!(payloads.len(), 2);
-        assert_eq!(scan, Scan { damaged: vec![], end, written_ahead: false }, "torn, and cut");
-        // An empty record is no record: zeros never pass for records, anywhere.
-        assert_eq!(read(&[0u8; 8], false).1, Vec::<Vec<u8>>::new());
     }
 
     #[test]

@@ -108,10 +108,9 @@ fn private_messages_of_forgotten_sessions_leave_the_disk_and_the_store_keeps_its
     let compacted = fs::metadata(&segments[0]).unwrap().len();
     assert!(compacted < 64 << 10, "{compacted} bytes compacted: {segments:?}");
     // At most, everything kept was alice's session, the room's five messages and the last five
-    // of each conversation; the budget is twice that plus 4 MiB, plus a copy being written,
-    // plus the zeros written ahead of the records.
+    // of each conversation; the budget is twice that plus 4 MiB, plus a copy being written.
     let kept = (1 + SESSIONS) as u64 * 5 * (TEXT as u64 + 300);
-    let budget = 3 * kept + (4 << 20) + websocketchat::store::append_log::WRITE_AHEAD;
+    let budget = 3 * kept + (4 << 20);
     assert!(largest <= budget, "{largest} bytes on disk at most, against a budget of {budget}");
     assert_private(&data);
 }
