@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
-use crate::support::{Client, Server, loopback, next_event};
+use crate::support::{Client, Server, loopback, next_event, sayings};
 
 /// Carol's address (the operator), bob's (the spammer), dave's (a bystander).
 fn carol_at() -> IpAddr {
@@ -206,12 +206,7 @@ fn a_muted_session_says_nothing_in_that_room_until_unmuted() {
         );
     }
     // A message, a reply, an edit, a reaction: `muted`, naming the room; nobody gets them.
-    for request in [
-        json!({"type": "message", "room": "general", "text": "spam"}),
-        json!({"type": "message", "room": "general", "text": "re", "reply_to": before["id"]}),
-        json!({"type": "edit", "room": "general", "id": before["id"], "text": "spam"}),
-        json!({"type": "react", "room": "general", "id": before["id"], "emoji": "👍", "on": true}),
-    ] {
+    for request in sayings("general", &before["id"]) {
         bob.request(request.clone());
         let refused = next_event(&mut bob);
         assert_eq!(

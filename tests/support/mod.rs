@@ -475,6 +475,17 @@ fn spawn(tls: bool, dir: &Path, env: &[(&str, &str)]) -> (Child, SocketAddr, Arc
     (child, addr, log)
 }
 
+/// Every way of saying something in `room` about message `id`: a message, a reply to it, an
+/// edit of it, a reaction to it (what a mute refuses).
+pub fn sayings(room: &str, id: &Value) -> [Value; 4] {
+    [
+        serde_json::json!({"type": "message", "room": room, "text": "spam"}),
+        serde_json::json!({"type": "message", "room": room, "text": "re", "reply_to": id}),
+        serde_json::json!({"type": "edit", "room": room, "id": id, "text": "spam"}),
+        serde_json::json!({"type": "react", "room": room, "id": id, "emoji": "👍", "on": true}),
+    ]
+}
+
 /// The next event of `client` that is not about who is in a room (users, join, leave,
 /// presence).
 pub fn next_event(client: &mut Client) -> Value {

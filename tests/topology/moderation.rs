@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Value, json};
 
 use super::Topology;
-use crate::support::{Client, READ_TIMEOUT, next_event, tcp_from, tls_stream};
+use crate::support::{Client, READ_TIMEOUT, next_event, sayings, tcp_from, tls_stream};
 
 /// A ban decided on ws1 closes the session's connections on both instances with 4003 and refuses
 /// it on both: the old session from a new address, and new sessions from the addresses each
@@ -220,12 +220,7 @@ fn a_mute_on_one_instance_holds_on_the_other_until_an_unmute() {
     assert_eq!(got, (&json!("mute"), &json!("carol"), &json!("cool off"), None), "{told}");
     // The notice came on the room's partition; the mute itself comes on the sanctions topic.
     mutes_within(&mut carol1, |mutes| mutes.len() == 1);
-    for request in [
-        json!({"type": "message", "room": "general", "text": "spam"}),
-        json!({"type": "message", "room": "general", "text": "re", "reply_to": before["id"]}),
-        json!({"type": "edit", "room": "general", "id": before["id"], "text": "spam"}),
-        json!({"type": "react", "room": "general", "id": before["id"], "emoji": "👍", "on": true}),
-    ] {
+    for request in sayings("general", &before["id"]) {
         bob.request(request.clone());
         let refused = next_event(&mut bob);
         let got = (&refused["code"], &refused["room"]);
