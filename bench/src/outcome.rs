@@ -302,11 +302,11 @@ mod tests {
     }
 
     fn users(room: &str, users: &[&str]) -> Vec<u8> {
-        ServerEvent::Users { room, users: users.to_vec() }.to_json().into_bytes()
+        ServerEvent::Users { room, users: users.to_vec(), ops: vec![] }.to_json().into_bytes()
     }
 
     fn join(room: &str, name: &str) -> Vec<u8> {
-        ServerEvent::Join { room, name, user: None, ts: "t" }.to_json().into_bytes()
+        ServerEvent::Join { room, name, user: None, op: false, ts: "t" }.to_json().into_bytes()
     }
 
     fn message(room: &str, id: u64, text: &str) -> Vec<u8> {
