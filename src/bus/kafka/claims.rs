@@ -4,10 +4,11 @@
 //! - **Claiming.** A session that takes a nickname here (a newcomer, a rename) holds it here at
 //!   once and produces ([`KafkaBus::claim`])
 //!   `{"kind":"claim","user":"<public id>","name":"alice","instance":"ws1","at":<ms>}`.
-//! - **Agreeing.** Every instance, the claimer too, consumes the claims in order ([`consume`])
-//!   and its broadcaster applies them alike, so the first claim of a name wins everywhere and the
-//!   loser's instance renames it (`chat/identity/cluster.rs`); its own claims come
-//!   back marked `ours`, so the claimer learns whether it won the same way as everyone else.
+//! - **Agreeing.** Every instance, the claimer too, consumes the claims in order
+//!   ([`consume`](super::consume)) and its broadcaster applies them alike, so the first claim of
+//!   a name wins everywhere and the loser's instance renames it (`chat/identity/cluster.rs`); its
+//!   own claims come back marked `ours`, so the claimer learns whether it won the same way as
+//!   everyone else.
 //! - **Kicking.** An operator's kick (`chat/broadcaster/moderation.rs`) closes the session's
 //!   connections on its own instance at once and goes to the others as a `kick` record
 //!   ([`KafkaBus::kick`]), which each applies if it is fresh (a kick read back at start is done).
