@@ -268,12 +268,19 @@ fn moderation_is_in_the_history_and_users_lists_name_the_operators() {
     assert_eq!(actions, [&json!("delete"), &json!("kick")], "{history}");
     let users = dave.next_of("users");
     assert_eq!(users["ops"], json!(["carol"]), "{users}");
-    // The operator's join is marked too.
+    // The operator's typing, leave and join are marked too; nobody else's.
+    carol.request(json!({"type": "typing", "room": "general"}));
+    let typing = dave.next_of("typing");
+    assert_eq!((&typing["name"], &typing["op"]), (&json!("carol"), &json!(true)), "{typing}");
     drop(carol);
-    dave.next_of("leave");
-    let _carol = server.joined_from(carol_at(), &format!("session={carol_session}"));
+    let leave = dave.next_of("leave");
+    assert_eq!((&leave["name"], &leave["op"]), (&json!("carol"), &json!(true)), "{leave}");
+    let mut carol = server.joined_from(carol_at(), &format!("session={carol_session}"));
     let join = dave.next_of("join");
     assert_eq!((&join["name"], &join["op"]), (&json!("carol"), &json!(true)), "{join}");
+    dave.request(json!({"type": "typing", "room": "general"}));
+    let typing = carol.next_of("typing");
+    assert!(typing.get("op").is_none(), "{typing}");
 }
 
 #[test]

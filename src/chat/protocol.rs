@@ -121,6 +121,9 @@ pub enum ServerEvent<'a> {
         /// The public id of the session holding that nickname, when known.
         #[serde(skip_serializing_if = "Option::is_none")]
         user: Option<UserId>,
+        /// `true` for an operator (`OPERATORS`).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        op: bool,
         /// When.
         ts: &'a str,
     },
@@ -151,6 +154,9 @@ pub enum ServerEvent<'a> {
         name: &'a str,
         /// Their public id.
         user: UserId,
+        /// `true` for an operator (`OPERATORS`).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        op: bool,
     },
     /// This connection's session has a new nickname (it asked, or lost a claim to another
     /// instance's connection).

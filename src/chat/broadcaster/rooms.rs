@@ -125,7 +125,8 @@ impl Broadcaster {
         round: &mut Round,
     ) {
         let except = from.and_then(|id| self.hub.slot(id));
-        let typing = ServerEvent::Typing { room: room.as_str(), name, user };
+        let op = crate::chat::operators::is_operator(user);
+        let typing = ServerEvent::Typing { room: room.as_str(), name, user, op };
         let except = except.map_or(Except::Nobody, Except::Slot);
         self.to_room(round, room, &typing, except);
     }

@@ -117,7 +117,8 @@ impl Broadcaster {
             }
             for name in &change.left {
                 let user = self.identities.holder(name);
-                let leave = ServerEvent::Leave { room, name, user, ts: &ts };
+                let op = user.is_some_and(operators::is_operator);
+                let leave = ServerEvent::Leave { room, name, user, op, ts: &ts };
                 self.to_room(round, &change.room, &leave, Except::Named(name));
             }
         }
