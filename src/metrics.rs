@@ -29,6 +29,8 @@ pub struct Metrics {
     history_bytes: AtomicU64,
     /// Set on SIGTERM for `DRAIN_SECS`: `/healthz` says so and upgrades are refused.
     draining: AtomicBool,
+    /// Chat partitions whose history is still being read back at start (Kafka).
+    history_behind: AtomicUsize,
 }
 
 impl Metrics {
@@ -116,14 +118,33 @@ impl Metrics {
         self.draining.load(Relaxed)
     }
 
+    /// `partitions` chat partitions have a history to read back before the server is ready
+    /// (Kafka, at start): until each is [`Metrics::history_read_back`], `/healthz` says so.
+    pub fn history_behind(&self, partitions: usize) {
+        self.history_behind.store(partitions, Relaxed);
+    }
+
+    /// One chat partition's history was read back and handed to the broadcaster.
+    pub fn history_read_back(&self) {
+        let _ = self.history_behind.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
+    }
+
     /// The `/healthz` answer: `true` with `{"status":"ok",…}`, or `false` (HTTP 503) with
     /// `{"status":"draining",…}` while the server shuts down, or
-    /// `{"status":"unavailable","reason":…}` while the bus or the store is in trouble.
+    /// `{"status":"unavailable","reason":…}` while the bus or the store is in trouble, or while
+    /// the history is still being read back from Kafka at start (a client let in then would
+    /// find its rooms' histories empty).
     pub fn health(&self) -> (bool, String) {
         if self.is_draining() {
             return (false, format!(r#"{{"status":"draining","connections":{}}}"#, self.open()));
         }
-        let problem = self.problem.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let behind = self.history_behind.load(Relaxed);
+        let problem = match self.problem.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            None if behind > 0 => {
+                Some(format!("kafka: reading the history back, {behind} partitions to go"))
+            }
+            problem => problem,
+        };
         match problem {
             None => (true, format!(r#"{{"status":"ok","connections":{}}}"#, self.open())),
             Some(reason) => {
@@ -293,5 +314,17 @@ mod tests {
         );
         assert!(text.contains("websocketchat_close_frames_sent_total{code=\"1013\"} 1\n"));
         assert!(text.contains("# TYPE websocketchat_connections_open gauge\n"));
+    }
+
+    #[test]
+    fn not_ready_until_every_partition_read_its_history_back() {
+        let m = Metrics::default();
+        m.history_behind(2);
+        let (ready, body) = m.health();
+        assert!(!ready && body.contains("reading the history back, 2 partitions to go"), "{body}");
+        m.history_read_back();
+        m.history_read_back();
+        m.history_read_back();
+        assert!(m.health().0, "ready once all are read back");
     }
 }

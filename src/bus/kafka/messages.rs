@@ -172,6 +172,9 @@ pub struct ChatFrom {
     pub read_from: i64,
     /// The first offset handed to the broadcaster: the histories' start.
     pub deliver_from: i64,
+    /// The end of the partition at start: once the records before it are handed over, its
+    /// history is read back ([`Metrics::history_read_back`]); `None` when it had none to read.
+    pub read_back_at: Option<i64>,
 }
 
 /// Which rooms a chat partition may carry.
@@ -195,6 +198,7 @@ pub async fn consume(
 ) {
     let mut offset = from.read_from;
     let mut chat = ChatRecords { dedup: Dedup::default(), deliver_from: from.deliver_from, rooms };
+    let mut read_back_at = from.read_back_at;
     loop {
         for fetched in fetch(&client, &mut offset, CHAT_WAIT, &metrics).await {
             let Some(event) = decode(&fetched).and_then(|r| chat.event(fetched.offset, r)) else {
@@ -203,6 +207,10 @@ pub async fn consume(
             if !hand_over(&inbox, event).await {
                 return;
             }
+        }
+        if read_back_at.is_some_and(|end| offset >= end) {
+            read_back_at = None;
+            metrics.history_read_back();
         }
     }
 }

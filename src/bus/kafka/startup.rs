@@ -243,6 +243,8 @@ impl Tasks {
         let mut starts = Vec::with_capacity(chat.len());
         let mut producers = Vec::with_capacity(lanes.len());
         let mut consumers = Vec::with_capacity(chat.len());
+        // Partitions with a history to read back: /healthz waits for them (metrics.rs).
+        let mut behind = 0;
         for (p, ChatPartition { clients, epoch, low, high }) in chat.into_iter().enumerate() {
             let history_from = low.max(high - readback);
             debug!(
@@ -253,7 +255,9 @@ impl Tasks {
             let from = ChatFrom {
                 read_from: low.max(history_from - dedup::WINDOW),
                 deliver_from: history_from,
+                read_back_at: (high > history_from).then_some(high),
             };
+            behind += usize::from(high > history_from);
             let rooms = Rooms {
                 partition: p as u32,
                 partitions: config.kafka_partitions,
@@ -261,6 +265,7 @@ impl Tasks {
             };
             consumers.push((clients.consumer, from, rooms));
         }
+        metrics.history_behind(behind);
         info!(
             "kafka {}: topic {} with {} partitions, each read back {readback} records",
             config.kafka_brokers, config.kafka_topic, config.kafka_partitions
