@@ -19,7 +19,7 @@
 
 import { bindActions } from './actions.js';
 import { nameFromAddress } from './address.js';
-import { bindBanned, probeBan, showBanned } from './banned.js';
+import { bindBanned, probeBan, showBanned, takeNotedBan } from './banned.js';
 import { bindBans } from './bans.js';
 import { bindComposer, updateComposer } from './composer.js';
 import { closeDm, openDm } from './dms.js';
@@ -51,6 +51,7 @@ bindSocket({
   },
   banned: showBanned,
   probe: probeBan,
+  notedBan: takeNotedBan,
 });
 bindSidebar({
   showRoom: (room) => {

@@ -18,7 +18,6 @@
 // banned (banned.js) before the next attempt is scheduled.
 
 import { showAlert } from './alerts.js';
-import { takeNotedBan } from './banned.js';
 import { describeClose } from './format.js';
 import { logEvent, logFrame } from './frames.js';
 import { conversations, state } from './state.js';
@@ -59,6 +58,7 @@ const hooks = {
   closed: (_ws, _event) => {}, // a socket closed, the current one or an older one
   banned: (_ban) => {}, // we are banned: {reason, until} (banned.js, showBanned)
   probe: async (_url) => null, // a socket refused before it opened: are we banned? (banned.js, probeBan)
+  notedBan: () => null, // what the `banned` error before a 4003 said, if one came (banned.js, takeNotedBan)
 };
 
 /** Sets the hooks through which the socket tells the page what happened. */
@@ -210,7 +210,7 @@ function listen(socket, url) {
       // Banned: say why now; the probe may add when it ends (and when to try again).
       const why = event.reason.replace(/^banned:?\s*/, '');
       // Refused at our session frame, the error event before the close said until when.
-      stopForBan(takeNotedBan() ?? { reason: why || null, until: undefined });
+      stopForBan(hooks.notedBan() ?? { reason: why || null, until: undefined });
       probeThen(socket, url, (ban) => {
         if (ban && phase === 'offline') stopForBan(ban);
       });
