@@ -298,6 +298,9 @@ fn admit<'a>(
     if ctx.metrics.is_draining() {
         return refuse(conn, Rejection::Draining, ctx, peer);
     }
+    if ctx.metrics.is_reading_back() {
+        return refuse_for(conn, Rejection::Starting, Some(RETRY_STARTING), ctx, peer);
+    }
     let config = &ctx.config;
     let client = request.client_ip(peer, &config.trusted_proxies);
     // A kept-alive connection's place becomes its WebSocket's (they count together).
@@ -448,6 +451,8 @@ impl Drop for OpenGuard<'_> {
     }
 }
 
+/// `Retry-After` while the history is read back at start: it takes a moment.
+const RETRY_STARTING: Duration = Duration::from_secs(1);
 /// `Retry-After` for an address with all its WebSockets open: one of them may close soon.
 const RETRY_CONNECTIONS: Duration = Duration::from_secs(10);
 /// The `Content-Type` of the Prometheus text format.

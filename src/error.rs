@@ -132,11 +132,15 @@ pub enum Rejection {
     /// (`chat/sanctions.rs`).
     #[error("banned")]
     Banned,
+    /// 503 with `Retry-After`: the server is still reading its rooms' histories back from Kafka
+    /// at start; a client let in now would find them empty.
+    #[error("starting, reading the history back")]
+    Starting,
 }
 
 impl Rejection {
     /// Every rejection, in a fixed order (the metrics keep one counter each).
-    pub const ALL: [Rejection; 15] = [
+    pub const ALL: [Rejection; 16] = [
         Rejection::Malformed,
         Rejection::HeadTooLarge,
         Rejection::NotFound,
@@ -152,6 +156,7 @@ impl Rejection {
         Rejection::TooManySessions,
         Rejection::TooManyHandshakes,
         Rejection::Banned,
+        Rejection::Starting,
     ];
 
     /// The HTTP status code and reason phrase this rejection is answered with.
@@ -169,7 +174,9 @@ impl Rejection {
             Rejection::AddressFull | Rejection::TooManySessions | Rejection::TooManyHandshakes => {
                 (429, "Too Many Requests")
             }
-            Rejection::ServerFull | Rejection::Draining => (503, "Service Unavailable"),
+            Rejection::ServerFull | Rejection::Draining | Rejection::Starting => {
+                (503, "Service Unavailable")
+            }
         }
     }
 
@@ -190,6 +197,7 @@ impl Rejection {
             Rejection::AddressFull => "connections_per_address",
             Rejection::TooManySessions => "sessions_per_address",
             Rejection::Banned => "banned",
+            Rejection::Starting => "starting",
             Rejection::TooManyHandshakes => "handshakes_per_address",
         }
     }

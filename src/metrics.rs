@@ -124,6 +124,11 @@ impl Metrics {
         self.history_behind.store(partitions, Relaxed);
     }
 
+    /// True while some chat partition's history is still being read back at start.
+    pub fn is_reading_back(&self) -> bool {
+        self.history_behind.load(Relaxed) > 0
+    }
+
     /// One chat partition's history was read back and handed to the broadcaster.
     pub fn history_read_back(&self) {
         let _ = self.history_behind.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
@@ -322,9 +327,11 @@ mod tests {
         m.history_behind(2);
         let (ready, body) = m.health();
         assert!(!ready && body.contains("reading the history back, 2 partitions to go"), "{body}");
+        assert!(m.is_reading_back(), "upgrades wait too (connection.rs)");
         m.history_read_back();
         m.history_read_back();
         m.history_read_back();
         assert!(m.health().0, "ready once all are read back");
+        assert!(!m.is_reading_back());
     }
 }
