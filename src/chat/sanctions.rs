@@ -306,35 +306,47 @@ impl Bans {
 /// The mutes in force, the broadcaster's alone.
 #[derive(Debug, Default)]
 pub struct Mutes {
-    table: HashMap<(RoomName, UserId), Mute>,
+    /// By room, then session: a message's check borrows its room's name, copies nothing.
+    table: HashMap<RoomName, HashMap<UserId, Mute>>,
 }
 
 impl Mutes {
-    /// Session `user`'s mute in `room`, if one holds at `now`.
-    pub fn of(&self, room: &RoomName, user: UserId, now: u64) -> Option<&Mute> {
-        self.table.get(&(room.clone(), user)).filter(|mute| holds(mute.until, now))
+    /// Session `user`'s mute in `room`, if one holds at the time `now` gives (asked only when
+    /// there is a mute to check: this runs for every message).
+    pub fn of(&self, room: &RoomName, user: UserId, now: impl FnOnce() -> u64) -> Option<&Mute> {
+        let mute = self.table.get(room)?.get(&user)?;
+        holds(mute.until, now()).then_some(mute)
     }
 
     /// Puts `mute` in force (replacing one of the same session in the same room).
     pub fn insert(&mut self, mute: Mute) {
-        self.table.insert((mute.room.clone(), mute.user), mute);
+        self.table.entry(mute.room.clone()).or_default().insert(mute.user, mute);
     }
 
     /// Lifts session `user`'s mute in `room`; false when it had none in force at `now`.
     pub fn remove(&mut self, room: &RoomName, user: UserId, now: u64) -> bool {
-        self.table.remove(&(room.clone(), user)).is_some_and(|mute| holds(mute.until, now))
+        let Some(muted) = self.table.get_mut(room) else { return false };
+        let lifted = muted.remove(&user).is_some_and(|mute| holds(mute.until, now));
+        if muted.is_empty() {
+            self.table.remove(room);
+        }
+        lifted
     }
 
     /// Every mute that holds at `now`, by room, then name.
     pub fn list(&self, now: u64) -> Vec<&Mute> {
-        let mut mutes: Vec<&Mute> = self.table.values().filter(|m| holds(m.until, now)).collect();
+        let all = self.table.values().flat_map(HashMap::values);
+        let mut mutes: Vec<&Mute> = all.filter(|m| holds(m.until, now)).collect();
         mutes.sort_by(|a, b| (&a.room, &a.name).cmp(&(&b.room, &b.name)));
         mutes
     }
 
     /// Drops the mutes that ended before `now`.
     pub fn expire(&mut self, now: u64) {
-        self.table.retain(|_, mute| holds(mute.until, now));
+        for muted in self.table.values_mut() {
+            muted.retain(|_, mute| holds(mute.until, now));
+        }
+        self.table.retain(|_, muted| !muted.is_empty());
     }
 }
 
@@ -431,11 +443,12 @@ mod tests {
             by: "carol".into(),
         };
         mutes.insert(mute(Some(100)));
-        assert!(mutes.of(&a, user(1), 99).is_some());
-        assert!(mutes.of(&b, user(1), 99).is_none(), "another room");
-        assert!(mutes.of(&a, user(1), 100).is_none(), "ended");
+        assert!(mutes.of(&a, user(1), || 99).is_some());
+        assert!(mutes.of(&b, user(1), || panic!("no mute there: no clock")).is_none());
+        assert!(mutes.of(&a, user(1), || 100).is_none(), "ended");
         mutes.insert(mute(None));
         assert!(mutes.remove(&a, user(1), 1_000_000));
-        assert!(mutes.of(&a, user(1), 0).is_none());
+        assert!(mutes.of(&a, user(1), || 0).is_none());
+        assert!(mutes.table.is_empty(), "no empty room kept");
     }
 }

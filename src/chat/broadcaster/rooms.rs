@@ -67,7 +67,7 @@ impl Broadcaster {
         // (`moderation.rs`).
         if let Source::Here { conn } = from
             && !matches!(*said.body, Body::Delete { .. })
-            && let Some(mute) = self.moderation.mutes.of(&room, said.user, now_millis())
+            && let Some(mute) = self.moderation.mutes.of(&room, said.user, now_millis)
         {
             let Some(slot) = self.hub.slot(conn) else { return };
             let about = match &*said.body {
