@@ -44,6 +44,12 @@ impl SlowClients {
         self.backlog.extend(id);
     }
 
+    /// Client `id` was sent a close frame: it is shut down if it has not taken it within
+    /// [`CLOSE_TIMEOUT`].
+    pub(super) fn watch_close(&mut self, id: u64) {
+        self.closing.insert(id, Instant::now() + CLOSE_TIMEOUT);
+    }
+
     /// Client `id` is gone.
     pub(super) fn forget(&mut self, id: u64) {
         self.backlog.remove(&id);
@@ -55,7 +61,7 @@ impl Broadcaster {
     /// Gives every client its frames of the round, one `send` per client.
     pub(super) fn deliver(&mut self, round: &mut Round) {
         let mut delivered = 0u64;
-        let (hub, closing) = (&self.hub, &mut self.slow.closing);
+        let (hub, slow) = (&self.hub, &mut self.slow);
         let terms = |slot| hub.client(slot).and_then(|client| client.outbound.deflate());
         round.drain(self.limits.compression, terms, |slot, frames| {
             let Some(client) = hub.client(slot) else { return };
@@ -64,7 +70,7 @@ impl Broadcaster {
                 Sent::Flushed | Sent::Pending => delivered += frames.len() as u64,
                 Sent::Evicted => {
                     info!("conn-{} {}: too slow, closing with 1013", client.id, client.name);
-                    closing.insert(client.id, Instant::now() + CLOSE_TIMEOUT);
+                    slow.watch_close(client.id);
                 }
                 Sent::Closed => {}
             }

@@ -29,10 +29,10 @@ use std::time::Instant;
 use log::info;
 
 use super::Broadcaster;
-use super::delivery::CLOSE_TIMEOUT;
+use super::delivery::SlowClients;
 use super::round::Round;
 use crate::chat::entry::{Action, Body, Notice};
-use crate::chat::hub::Slot;
+use crate::chat::hub::{Client, Slot};
 use crate::chat::inbox::{Said, Source};
 use crate::chat::journal::Entry;
 use crate::chat::moderate::{Moderate, Whom};
@@ -132,7 +132,7 @@ impl Broadcaster {
             }
             Moderate::Unmute { room, name } => {
                 let Some(user) = self.sanctionable(round, slot, &name) else { return };
-                if self.moderation.mutes.of(&room, user, now).is_none() {
+                if self.moderation.mutes.of(&room, user, || now).is_none() {
                     let event = ServerEvent::Error {
                         code: "not_muted",
                         message: NOT_MUTED,
@@ -241,26 +241,21 @@ impl Broadcaster {
     /// non-operator's from an address the ban holds.
     fn close_banned(&mut self, ban: &Ban) {
         let reason = close_reason("banned", &ban.reason);
-        let deadline = Instant::now() + CLOSE_TIMEOUT;
         for client in self.hub.clients() {
             let own = client.user == ban.user;
             let from_there = ban.addresses.contains(&per_address::key(client.address))
                 && !operators::is_operator(client.user);
-            if (own || from_there) && client.outbound.close(BANNED, &reason, true) {
-                info!("conn-{} {}: banned by an operator", client.id, client.name);
-                self.slow.closing.insert(client.id, deadline);
+            if own || from_there {
+                close(&mut self.slow, client, BANNED, &reason);
             }
         }
     }
 
     /// Closes every connection of session `user` here with `code` and `reason`.
     pub(super) fn close_session(&mut self, user: UserId, code: u16, reason: &str) {
-        let deadline = Instant::now() + CLOSE_TIMEOUT;
         for &slot in self.hub.slots_of(user) {
-            let Some(client) = self.hub.client(slot) else { continue };
-            if client.outbound.close(code, reason, true) {
-                info!("conn-{} {}: {reason}", client.id, client.name);
-                self.slow.closing.insert(client.id, deadline);
+            if let Some(client) = self.hub.client(slot) {
+                close(&mut self.slow, client, code, reason);
             }
         }
     }
@@ -330,6 +325,14 @@ impl Broadcaster {
         let bans = bans.iter().map(Listed::ban).collect();
         let mutes = self.moderation.mutes.list(now).into_iter().map(Listed::mute).collect();
         self.tell(round, slot, &ServerEvent::Bans { bans, mutes });
+    }
+}
+
+/// Sends `client` a close frame with `code` and `reason`, and watches it until it is gone.
+fn close(slow: &mut SlowClients, client: &Client, code: u16, reason: &str) {
+    if client.outbound.close(code, reason, true) {
+        info!("conn-{} {}: {reason}", client.id, client.name);
+        slow.watch_close(client.id);
     }
 }
 
