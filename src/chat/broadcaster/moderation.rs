@@ -222,19 +222,21 @@ impl Broadcaster {
             return;
         }
         *recorded = at;
-        let bans = self.bans.list(now).into_iter().map(Sanction::Ban);
-        let mutes = self.moderation.mutes.list(now).into_iter().cloned().map(Sanction::Mute);
-        for sanction in bans.chain(mutes) {
+        for sanction in self.in_force(now) {
             others.sanction(&sanction);
         }
     }
 
     /// The sanctions in force, as journal entries: what a compaction keeps.
     pub(super) fn sanctions_in_force(&self) -> Vec<Entry> {
-        let now = now_millis();
+        self.in_force(now_millis()).into_iter().map(Entry::Sanction).collect()
+    }
+
+    /// The bans and mutes that hold at `now`.
+    fn in_force(&self, now: u64) -> Vec<Sanction> {
         let bans = self.bans.list(now).into_iter().map(Sanction::Ban);
         let mutes = self.moderation.mutes.list(now).into_iter().cloned().map(Sanction::Mute);
-        bans.chain(mutes).map(Entry::Sanction).collect()
+        bans.chain(mutes).collect()
     }
 
     /// Closes with 4003 every connection here of the banned session, and every other
