@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Client, Server, next_event};
+use crate::support::{Client, Server, next_event, own};
 
 #[test]
 fn changes_and_read_markers_survive_a_graceful_restart() {
@@ -164,18 +164,6 @@ fn store_holds(dir: &Path, needle: &str) -> bool {
         let bytes = fs::read(entry.unwrap().path()).unwrap_or_default();
         bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
     })
-}
-
-/// The next event of type `kind` that `client`'s session sent, skipping others' (none may be
-/// an error).
-fn own(client: &mut Client, kind: &str) -> Value {
-    loop {
-        let event = next_event(client);
-        assert_ne!(event["type"], "error", "{event}");
-        if event["type"] == kind && event["user"] == client.hello["user"] {
-            return event;
-        }
-    }
 }
 
 /// `client` says `text` in `room` and reads it back: its id.

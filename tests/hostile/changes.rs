@@ -21,7 +21,7 @@ use tungstenite::Message;
 
 use crate::pair::Pair;
 use crate::support::wire::assert_no_panic;
-use crate::support::{Client, READ_TIMEOUT, Server};
+use crate::support::{Client, READ_TIMEOUT, Server, own};
 
 #[test]
 fn nobody_edits_or_deletes_anothers_message_in_any_way() {
@@ -294,18 +294,6 @@ fn next_event(client: &mut Client) -> Value {
             event["type"].as_str(),
             Some("users" | "join" | "leave" | "presence" | "rename")
         ) {
-            return event;
-        }
-    }
-}
-
-/// The next event of type `kind` that `client`'s session sent, skipping others' (none may be
-/// an error).
-fn own(client: &mut Client, kind: &str) -> Value {
-    loop {
-        let event = next_event(client);
-        assert_ne!(event["type"], "error", "{event}");
-        if event["type"] == kind && event["user"] == client.hello["user"] {
             return event;
         }
     }

@@ -475,6 +475,18 @@ fn spawn(tls: bool, dir: &Path, env: &[(&str, &str)]) -> (Child, SocketAddr, Arc
     (child, addr, log)
 }
 
+/// The next event of type `kind` that `client`'s session sent, skipping others' (none may be
+/// an error).
+pub fn own(client: &mut Client, kind: &str) -> Value {
+    loop {
+        let event = next_event(client);
+        assert_ne!(event["type"], "error", "{event}");
+        if event["type"] == kind && event["user"] == client.hello["user"] {
+            return event;
+        }
+    }
+}
+
 /// Every way of saying something in `room` about message `id`: a message, a reply to it, an
 /// edit of it, a reaction to it (what a mute refuses).
 pub fn sayings(room: &str, id: &Value) -> [Value; 4] {
