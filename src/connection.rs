@@ -213,6 +213,12 @@ fn read_request(
                 (false, body) => Response::unavailable("application/json", body.into_bytes()),
             },
             Route::Metrics => Response::ok(PROMETHEUS_TEXT, ctx.metrics.prometheus().into_bytes()),
+            // Whether this client is banned, as a `200` when it is not: a page whose socket was
+            // refused asks here, and a refusal it did not earn logs no error in its console.
+            Route::Banned => match banned(&request, peer, ctx) {
+                Some(ban) => return refuse_banned(conn, &ban, ctx, peer),
+                None => Response::ok("application/json", NOT_BANNED.as_bytes()),
+            },
             Route::Api => {
                 let answered = api::answer(&ctx.api, &ctx.inbox, &request, &mut conn, leftover)?;
                 let bot = answered.bot.as_deref().unwrap_or("no bot");
@@ -457,6 +463,8 @@ const RETRY_STARTING: Duration = Duration::from_secs(1);
 const RETRY_CONNECTIONS: Duration = Duration::from_secs(10);
 /// The `Content-Type` of the Prometheus text format.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The answer of `/banned` to a client that is not.
+const NOT_BANNED: &str = r#"{"banned":false}"#;
 /// The body of the 400 sent to plain HTTP on the TLS port.
 const PLAIN_ON_TLS_PORT: &str =
     "400 Bad Request: this port speaks TLS; use https:// (or wss://), or set BACKEND_TLS=false\n";

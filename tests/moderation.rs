@@ -131,8 +131,12 @@ fn an_operator_bans_a_session_and_its_address_until_it_is_lifted() {
         );
         assert!(millis_until(&body["until"]) > 3_500_000, "{body}");
     }
-    let (status, body) = get_from(&server, bob_at(), "/ws");
-    assert_eq!((status, &body["error"]), (403, &json!("banned")), "{body}");
+    for path in ["/ws", "/banned"] {
+        let (status, body) = get_from(&server, bob_at(), path);
+        assert_eq!((status, &body["error"]), (403, &json!("banned")), "{path}: {body}");
+    }
+    let (status, body) = get_from(&server, dave_at(), "/banned");
+    assert_eq!((status, body), (200, json!({"banned": false})), "dave is not banned");
     // Presented in the first frame instead: told why, then closed with 4003.
     let mut by_frame = server.connect_from(fresh_at, "/ws?session_in=frame");
     by_frame.request(json!({"type": "session", "session": bob_session}));

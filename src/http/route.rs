@@ -1,7 +1,7 @@
 //! Routing: which answer a request gets, from its method and path alone.
 //!
 //! The pages are compiled in (`assets.rs`), `/healthz` and `/metrics` are answered from the
-//! counters, and `/ws` (and `/echo`, when `ECHO_ENDPOINT` is on) go on to the WebSocket opening
+//! counters, `/banned` from the bans (`chat/sanctions.rs`), and `/ws` (and `/echo`, when `ECHO_ENDPOINT` is on) go on to the WebSocket opening
 //! handshake (`ws/handshake.rs`). Everything under `/api/` is the bots' HTTP API, whose paths
 //! and methods the chat sorts out (`chat/api.rs`). Anything else is a 404 or a 405.
 
@@ -18,6 +18,8 @@ pub enum Route {
     Health,
     /// `GET /metrics`.
     Metrics,
+    /// `GET /banned`: whether this client is banned (the page asks when its socket was refused).
+    Banned,
     /// `GET /ws`: the chat's WebSocket.
     Chat,
     /// `GET /echo`: the echo WebSocket, when `ECHO_ENDPOINT` is on.
@@ -49,6 +51,7 @@ pub fn route(request: &Request, echo: bool) -> Route {
         "/" | "/index.html" => Some(Route::Asset(&assets::INDEX)),
         "/healthz" => Some(Route::Health),
         "/metrics" => Some(Route::Metrics),
+        "/banned" => Some(Route::Banned),
         path => path.strip_prefix("/static/").and_then(assets::static_file).map(Route::Asset),
     };
     match found {
@@ -75,6 +78,7 @@ mod tests {
         };
         assert_eq!(route(&req("GET", "/"), false), Route::Asset(&assets::INDEX));
         assert_eq!(route(&req("HEAD", "/healthz"), false), Route::Health);
+        assert_eq!(route(&req("GET", "/banned"), false), Route::Banned);
         assert_eq!(route(&req("GET", "/ws"), false), Route::Chat);
         assert_eq!(route(&req("GET", "/echo"), false), Route::Reject(Rejection::NotFound));
         assert_eq!(route(&req("GET", "/echo"), true), Route::Echo);

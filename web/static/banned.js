@@ -7,10 +7,11 @@
 //   - its connection is refused before it opens: a server that judges an upgrade at once (a
 //     client whose session is not in its first frame) answers it 403 with a JSON body. A
 //     browser does not let a page read that answer (the WebSocket API gives only a close with
-//     1006, RFC 6455 §7.1.5), so when a socket fails before it opened, the page asks again
-//     with a plain GET of the same URL over http(s) (`probeBan`), which the server answers a
-//     banned client the same way: 403 {"error":"banned","reason":"spam","until":"…"|null}.
-//     Any other answer (or none: the server is down) means "not banned": reconnect as usual.
+//     1006, RFC 6455 §7.1.5), so when a socket fails before it opened, the page asks
+//     `GET /banned` with the socket's query over http(s) (`probeBan`), which the server answers
+//     a banned client the same way: 403 {"error":"banned","reason":"spam","until":"…"|null},
+//     and anyone else 200 {"banned":false}. Any other answer (or none: the server is down)
+//     means "not banned": reconnect as usual.
 // After a 4003 the page asks too: the close says why, the JSON also says until when.
 // Either way a banner covers the page, "You are banned: spam", with when it ends ("until 14:05",
 // or "until an operator lifts it"), and the page stops reconnecting: a loop would only knock on
@@ -80,12 +81,15 @@ export function hideBanned() {
 /**
  * Asks the server, over plain HTTP(S), whether the client that opened `wsUrl` is banned:
  * resolves to {reason, until} when it is, to null when it is not or when nothing answers.
- * The same path and query as the socket's (ws: → http:, wss: → https:); the session is never
- * in them (socket.js), so this asks about our address, which is what refuses an upgrade before
+ * `/banned`, with the socket's query (ws: → http:, wss: → https:); the session is never in
+ * it (socket.js), so this asks about our address, which is what refuses an upgrade before
  * the session frame.
  */
 export async function probeBan(wsUrl) {
-  const url = wsUrl.replace(/^ws(s?):/, 'http$1:');
+  // `/banned` answers 200 {"banned":false} to a client that is not, so that asking logs no
+  // error in the console; the socket's own path (`GET /ws`) would answer that with a 400.
+  const url = new URL(wsUrl.replace(/^ws(s?):/, 'http$1:'));
+  url.pathname = '/banned';
   try {
     const answer = await fetch(url, {
       credentials: 'same-origin',
