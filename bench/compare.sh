@@ -19,6 +19,7 @@ ONLY=${BENCH_ONLY:-"a b c ctls d g h j"}
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 PEERS=${BENCH_PEERS:-"gorilla bun"}
 peer() { [[ " $PEERS " == *" $1 "* ]]; }
+ALL="ours $PEERS"
 
 GOPATH_DEBIAN=/usr/share/gocode
 if peer gorilla && { ! command -v go >/dev/null || [ ! -d "$GOPATH_DEBIAN/src/github.com/gorilla/websocket" ]; }; then
@@ -67,7 +68,21 @@ log ""
 
 # The machine's memory moves by itself (other work, the page cache): measure that first.
 want c && memavail_drift start
-for s in a b c ctls d g h j; do
+# (a) alternates: round r runs ours, then each peer, so that every server's runs see the same
+# minutes (its latencies move more from one quarter of an hour to the next than the servers differ).
+if want a; then
+    log "(a) fanout: 1,000 clients (joining at 200/s), 10 senders x 10 msg/s, ${DUR_A} s; ours and $PEERS in turn"
+    for k in $ALL; do : >"$OUT/$k.a.jsonl"; done
+    for r in $(seq 1 "$RUNS"); do
+        for k in $ALL; do
+            run_once "$k" plain "${A_ARGS[@]}" --duration "$DUR_A"
+            echo "$LINE" >>"$OUT/$k.a.jsonl"
+            log "  ($k a) run $r/$RUNS: $(summary "$LINE")"
+        done
+    done
+    for k in $ALL; do a_figures "$OUT/$k.a.jsonl" "$k"; done
+fi
+for s in b c ctls d g h j; do
     if want "$s"; then
         "scenario_$s" ours ours
         case "$s" in
@@ -99,7 +114,6 @@ bounded() { # value-text bound-flag gen-util
 bratio() { # ours theirs ours-bound theirs-bound
     if [ "$3" = yes ] || [ "$4" = yes ]; then echo "n/a ($GB)"; else ratio "$1" "$2"; fi
 }
-ALL="ours $PEERS"
 # row LABEL BETTER CELL... : one cell per server (ours first), then ours / each peer.
 row() {
     local label=$1 better=$2
@@ -252,7 +266,7 @@ with_range() { # KEY RANGEKEY FORMAT: "value (range)"; "—" and no ratio for a 
     echo "## make bench-compare"
     echo ""
     machine
-    echo "- every server on core $SERVER_CORE, one after the other, scenario by scenario; generator on core $GEN_CORE"
+    echo "- every server on core $SERVER_CORE, one after the other, scenario by scenario ((a) in rounds: ours, then each peer, $RUNS times); generator on core $GEN_CORE"
     echo "- ours with its store, as it ships; the references keep nothing on disk"
     store_note
     [ -n "$BUN_BIN" ] && peer bun && echo "- Bun $("$BUN_BIN" --version) (npm package bun)"
