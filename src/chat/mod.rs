@@ -53,3 +53,4 @@ pub mod sanctions;
 pub mod request;
 pub mod room;
 pub mod session;
+pub mod twins;

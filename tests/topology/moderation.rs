@@ -218,20 +218,23 @@ fn a_mute_on_one_instance_holds_on_the_other_until_an_unmute() {
     let told = bob.next_of("moderation");
     let got = (&told["action"], &told["by"], &told["reason"], told.get("until"));
     assert_eq!(got, (&json!("mute"), &json!("carol"), &json!("cool off"), None), "{told}");
-    // The notice came on the room's partition; the mute itself comes on the sanctions topic.
-    mutes_within(&mut carol1, |mutes| mutes.len() == 1);
+    // The notice came on the room's partition, the mute itself comes on the sanctions topic,
+    // maybe later: ws1 holds the mute from the notice on, so bob is refused at once, not once
+    // the sanction has come too.
     for request in sayings("general", &before["id"]) {
         bob.request(request.clone());
         let refused = next_event(&mut bob);
         let got = (&refused["code"], &refused["room"]);
         assert_eq!(got, (&json!("muted"), &json!("general")), "{request}: {refused}");
     }
+    mutes_within(&mut carol1, |mutes| mutes.len() == 1);
 
     carol2.request(json!({"type": "unmute", "room": "general", "name": "bob"}));
     assert_eq!(bob.next_of("moderation")["action"], "unmute");
-    mutes_within(&mut carol1, |mutes| mutes.is_empty());
+    // Heard again as soon as the unmute's notice came, whenever the unmute itself comes.
     bob.say("back");
     assert_eq!(next_event(&mut bob)["text"], "back");
+    mutes_within(&mut carol1, |mutes| mutes.is_empty());
     let heard = dave.next_of("message");
     assert_eq!((&heard["name"], &heard["text"]), (&json!("bob"), &json!("back")), "{heard}");
     carol1.request(json!({"type": "unmute", "room": "general", "name": "bob"}));

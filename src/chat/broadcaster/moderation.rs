@@ -14,7 +14,10 @@
 //! topic (Kafka: every instance applies it, this one again, which changes nothing more), and
 //! told to the rooms concerned as a `moderation` entry of their order (an operator's deletion
 //! of someone's message too, `changes.rs`): in every room the session is listed in (on any
-//! instance), or, when it is in none, in the operator's rooms; a mute in its room. Anyone but
+//! instance), or, when it is in none, in the operator's rooms; a mute in its room. With Kafka, a
+//! mute's or an unmute's notice also puts it in force on each instance that reads it
+//! ([`Broadcaster::noticed`]), at whichever of its two copies comes first (`chat/twins.rs`); the
+//! notice is sent first, so the muted session is refused from the moment it can see the notice. Anyone but
 //! an operator is refused with `not_allowed`; an operator cannot be kicked, banned or muted.
 //!
 //! A ban learns the addresses of the session's connections wherever they are: an instance that
@@ -42,6 +45,7 @@ use crate::chat::protocol::{self, ServerEvent};
 use crate::chat::room::RoomName;
 use crate::chat::sanctions::{Ban, Listed, Mute, Mutes, Sanction};
 use crate::chat::session::UserId;
+use crate::chat::twins::{Twins, Via};
 use crate::net::per_address;
 
 /// The broadcaster's part of moderation: the mutes (the bans are shared with the connection
@@ -53,6 +57,9 @@ pub(super) struct Moderation {
     last_address: HashMap<UserId, IpAddr>,
     /// When the sanctions in force were last recorded again (Kafka).
     recorded: Option<Instant>,
+    /// Mutes and unmutes that came first as a notice or as a sanction, waiting for their twin
+    /// (Kafka).
+    twins: Twins,
 }
 
 impl Moderation {
@@ -126,9 +133,9 @@ impl Broadcaster {
                 let (room2, reason2) = (room.clone(), reason.clone());
                 let mute =
                     Mute { room: room2, user, name: name.clone(), until, reason: reason2, by };
-                self.sanction(Sanction::Mute(mute), true);
                 let notice = notice(Action::Mute, user, &name, reason, until);
                 self.notify(conn, notice, vec![room], round);
+                self.sanction(Sanction::Mute(mute), true);
             }
             Moderate::Unmute { room, name } => {
                 let Some(user) = self.sanctionable(round, slot, &name) else { return };
@@ -143,9 +150,9 @@ impl Broadcaster {
                     };
                     return self.tell(round, slot, &event);
                 }
-                self.sanction(Sanction::Unmute { room: room.clone(), user }, true);
                 let notice = notice(Action::Unmute, user, &name, String::new(), None);
-                self.notify(conn, notice, vec![room], round);
+                self.notify(conn, notice, vec![room.clone()], round);
+                self.sanction(Sanction::Unmute { room, user }, true);
             }
         }
     }
@@ -183,12 +190,11 @@ impl Broadcaster {
                 self.bans.remove(user, now);
                 sanction
             }
-            Sanction::Mute(mute) => {
-                self.moderation.mutes.insert(mute.clone());
-                Sanction::Mute(mute)
-            }
-            Sanction::Unmute { ref room, user } => {
-                self.moderation.mutes.remove(room, user, now);
+            // From the bus, its twin, the notice, may have come first (`chat/twins.rs`).
+            Sanction::Mute(_) | Sanction::Unmute { .. } => {
+                if here || self.moderation.twins.first(Via::Sanction, &sanction) {
+                    self.apply_mute(sanction.clone());
+                }
                 sanction
             }
         };
@@ -196,6 +202,40 @@ impl Broadcaster {
             others.sanction(&sanction);
         }
         self.durability.write(Entry::Sanction(sanction));
+    }
+
+    /// A mute's or an unmute's notice in `room`, said by operator `by`, read from the bus: in
+    /// force here from the notice's place in the room's order, so that from the moment anyone
+    /// here can see the notice the session is refused (or heard again). The sanction itself comes
+    /// on its own topic, sooner or later; applying it again changes nothing.
+    pub(super) fn noticed(&mut self, room: &RoomName, notice: &Notice, by: &str) {
+        let change = match notice.action {
+            Action::Mute => Sanction::Mute(Mute {
+                room: room.clone(),
+                user: notice.whom,
+                name: notice.whom_name.clone(),
+                until: notice.until,
+                reason: notice.reason.clone(),
+                by: by.to_string(),
+            }),
+            Action::Unmute => Sanction::Unmute { room: room.clone(), user: notice.whom },
+            Action::Kick | Action::Ban | Action::Unban | Action::Delete => return,
+        };
+        // Its twin, the sanction, may have come first (`chat/twins.rs`).
+        if self.moderation.twins.first(Via::Notice, &change) {
+            self.apply_mute(change);
+        }
+    }
+
+    /// Puts a mute in force, or lifts one.
+    fn apply_mute(&mut self, change: Sanction) {
+        match change {
+            Sanction::Mute(mute) => self.moderation.mutes.insert(mute),
+            Sanction::Unmute { room, user } => {
+                self.moderation.mutes.remove(&room, user, now_millis());
+            }
+            Sanction::Ban(_) | Sanction::Unban { .. } => {}
+        }
     }
 
     /// A sanction read back at start (the store): into the tables, nothing closed or sent.
