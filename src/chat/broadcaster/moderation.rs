@@ -17,8 +17,9 @@
 //! instance), or, when it is in none, in the operator's rooms; a mute in its room. With Kafka, a
 //! mute's or an unmute's notice also puts it in force on each instance that reads it
 //! ([`Broadcaster::noticed`]), at whichever of its two copies comes first (`chat/twins.rs`); the
-//! notice is sent first, so the muted session is refused from the moment it can see the notice. Anyone but
-//! an operator is refused with `not_allowed`; an operator cannot be kicked, banned or muted.
+//! notice is sent first, so the muted session is refused from the moment it can see the notice.
+//! Anyone but an operator is refused with `not_allowed`; an operator cannot be kicked, banned or
+//! muted.
 //!
 //! A ban learns the addresses of the session's connections wherever they are: an instance that
 //! applies a ban and holds connections of the session, or saw it last, from addresses the ban
@@ -71,6 +72,11 @@ impl Moderation {
     /// Session `user` was forgotten.
     pub(super) fn forget(&mut self, user: UserId) {
         self.last_address.remove(&user);
+    }
+
+    /// The sanctions read back at start are all in force: none of them waits for a twin.
+    pub(super) fn recalled(&mut self) {
+        self.twins = Twins::default();
     }
 }
 
@@ -190,9 +196,11 @@ impl Broadcaster {
                 self.bans.remove(user, now);
                 sanction
             }
-            // From the bus, its twin, the notice, may have come first (`chat/twins.rs`).
+            // From the bus, its twin, the notice, may have come first (`chat/twins.rs`); not
+            // while the history is read back at start, whose notices are not applied.
             Sanction::Mute(_) | Sanction::Unmute { .. } => {
-                if here || self.moderation.twins.first(Via::Sanction, &sanction) {
+                let reading_back = self.metrics.is_reading_back();
+                if here || reading_back || self.moderation.twins.first(Via::Sanction, &sanction) {
                     self.apply_mute(sanction.clone());
                 }
                 sanction
@@ -209,6 +217,10 @@ impl Broadcaster {
     /// here can see the notice the session is refused (or heard again). The sanction itself comes
     /// on its own topic, sooner or later; applying it again changes nothing.
     pub(super) fn noticed(&mut self, room: &RoomName, notice: &Notice, by: &str) {
+        // A notice read back at start is history: the sanctions read back before it hold.
+        if self.metrics.is_reading_back() {
+            return;
+        }
         let change = match notice.action {
             Action::Mute => Sanction::Mute(Mute {
                 room: room.clone(),

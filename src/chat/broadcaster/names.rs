@@ -151,6 +151,7 @@ impl Broadcaster {
         for event in events {
             self.handle(event, &mut round);
         }
+        self.moderation.recalled();
         self.deliver(&mut round);
         self.round = round;
     }
