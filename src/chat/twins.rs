@@ -20,9 +20,9 @@ use crate::chat::sanctions::Sanction;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
     /// Its notice, in the room's order.
-    Notice = 0,
+    Notice,
     /// The sanction, on the sanctions topic.
-    Sanction = 1,
+    Sanction,
 }
 
 /// The copies that came first, waiting for their twins.
