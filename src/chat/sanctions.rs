@@ -84,28 +84,23 @@ impl Ban {
     /// "message":…,"reason":"spam","until":"…"}` (`until` null: until an operator lifts it),
     /// so a page can say until when, which the close cannot.
     pub fn error_json(&self) -> String {
-        let until = self.until.map(rfc3339);
-        let event = serde_json::json!({
-            "type": "error",
-            "code": "banned",
-            "message": self.why(),
-            "reason": self.reason,
-            "until": until,
-        });
-        event.to_string()
+        self.described([("type", "error"), ("code", "banned")])
     }
 
     /// The body of the `403` at the upgrade: `{"error":"banned","reason":"spam",
     /// "until":"2026-12-07T05:00:00.000Z"}` (`until` null: until an operator lifts it).
     pub fn refusal_json(&self) -> String {
-        let until = self.until.map(rfc3339);
-        let body = serde_json::json!({
-            "error": "banned",
-            "message": self.why(),
-            "reason": self.reason,
-            "until": until,
-        });
-        body.to_string()
+        self.described([("error", "banned")])
+    }
+
+    /// `head`'s fields, then why, the reason and until when, as JSON.
+    fn described<const N: usize>(&self, head: [(&str, &str); N]) -> String {
+        let mut fields: serde_json::Map<String, serde_json::Value> =
+            head.into_iter().map(|(key, value)| (key.to_string(), value.into())).collect();
+        fields.insert("message".into(), self.why().into());
+        fields.insert("reason".into(), self.reason.as_str().into());
+        fields.insert("until".into(), self.until.map(rfc3339).into());
+        serde_json::Value::Object(fields).to_string()
     }
 }
 
@@ -392,6 +387,24 @@ mod tests {
         assert!(bans.remove(user(3), 5_000));
         assert!(bans.refusing(neighbour, None, 5_000).is_none(), "lifted");
         assert!(!bans.remove(user(3), 5_000), "twice");
+    }
+
+    #[test]
+    fn a_ban_says_why_and_until_when_as_an_error_event_and_as_a_refusal() {
+        let parse = |json: String| serde_json::from_str::<serde_json::Value>(&json).unwrap();
+        let lasting = ban(1, "127.0.0.2", None);
+        let event = parse(lasting.error_json());
+        let expected = serde_json::json!(["error", "banned", "spam", null]);
+        let got: Vec<_> =
+            ["type", "code", "reason", "until"].iter().map(|k| event[k].clone()).collect();
+        assert_eq!(serde_json::Value::from(got), expected);
+        assert_eq!(event["message"], "an operator banned you until an operator lifts it: spam");
+        let ending = parse(ban(1, "127.0.0.2", Some(0)).refusal_json());
+        assert_eq!(
+            (&ending["error"], &ending["until"]),
+            (&"banned".into(), &"1970-01-01T00:00:00.000Z".into())
+        );
+        assert!(ending.get("type").is_none(), "{ending}");
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Routing: which answer a request gets, from its method and path alone.
 //!
 //! The pages are compiled in (`assets.rs`), `/healthz` and `/metrics` are answered from the
-//! counters, `/banned` from the bans (`chat/sanctions.rs`), and `/ws` (and `/echo`, when `ECHO_ENDPOINT` is on) go on to the WebSocket opening
-//! handshake (`ws/handshake.rs`). Everything under `/api/` is the bots' HTTP API, whose paths
-//! and methods the chat sorts out (`chat/api.rs`). Anything else is a 404 or a 405.
+//! counters, `/banned` from the bans (`chat/sanctions.rs`), and `/ws` (and `/echo`, when
+//! `ECHO_ENDPOINT` is on) go on to the WebSocket opening handshake (`ws/handshake.rs`).
+//! Everything under `/api/` is the bots' HTTP API, whose paths and methods the chat sorts out
+//! (`chat/api.rs`). Anything else is a 404 or a 405.
 
 use crate::error::Rejection;
 use crate::http::assets::{self, Asset};

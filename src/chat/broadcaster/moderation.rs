@@ -16,7 +16,7 @@
 //! of someone's message too, `changes.rs`): in every room the session is listed in (on any
 //! instance), or, when it is in none, in the operator's rooms; a mute in its room. With Kafka, a
 //! mute's or an unmute's notice also puts it in force on each instance that reads it
-//! ([`Broadcaster::noticed`]), at whichever of its two copies comes first (`chat/twins.rs`); the
+//! ([`Moderation::noticed`]), at whichever of its two copies comes first (`chat/twins.rs`); the
 //! notice is sent first, so the muted session is refused from the moment it can see the notice.
 //! Anyone but an operator is refused with `not_allowed`; an operator cannot be kicked, banned or
 //! muted.
@@ -77,6 +77,46 @@ impl Moderation {
     /// The sanctions read back at start are all in force: none of them waits for a twin.
     pub(super) fn recalled(&mut self) {
         self.twins = Twins::default();
+    }
+
+    /// A mute's or an unmute's notice in `room`, said by operator `by`, read from the bus (not
+    /// read back at start: that is history, and the sanctions read back hold): in force here
+    /// from the notice's place in the room's order, so that from the moment anyone here can see
+    /// the notice the session is refused (or heard again). The sanction itself comes on its own
+    /// topic, sooner or later, and is then skipped (`chat/twins.rs`).
+    pub(super) fn noticed(&mut self, room: &RoomName, notice: &Notice, by: &str) {
+        let change = match notice.action {
+            Action::Mute => Sanction::Mute(Mute {
+                room: room.clone(),
+                user: notice.whom,
+                name: notice.whom_name.clone(),
+                until: notice.until,
+                reason: notice.reason.clone(),
+                by: by.to_string(),
+            }),
+            Action::Unmute => Sanction::Unmute { room: room.clone(), user: notice.whom },
+            Action::Kick | Action::Ban | Action::Unban | Action::Delete => return,
+        };
+        if self.twins.first(Via::Notice, &change) {
+            self.apply(change);
+        }
+    }
+
+    /// A mute or an unmute decided, or read from the sanctions topic; `twin_may_come`: its
+    /// notice may come (or have come) from the bus, and only the first of the two is applied.
+    fn sanctioned(&mut self, change: &Sanction, twin_may_come: bool) {
+        if !twin_may_come || self.twins.first(Via::Sanction, change) {
+            self.apply(change.clone());
+        }
+    }
+
+    /// Puts a mute in force, or lifts one.
+    fn apply(&mut self, change: Sanction) {
+        match change {
+            Sanction::Mute(mute) => self.mutes.insert(mute),
+            Sanction::Unmute { room, user } => drop(self.mutes.remove(&room, user, now_millis())),
+            Sanction::Ban(_) | Sanction::Unban { .. } => {}
+        }
     }
 }
 
@@ -199,10 +239,8 @@ impl Broadcaster {
             // From the bus, its twin, the notice, may have come first (`chat/twins.rs`); not
             // while the history is read back at start, whose notices are not applied.
             Sanction::Mute(_) | Sanction::Unmute { .. } => {
-                let reading_back = self.metrics.is_reading_back();
-                if here || reading_back || self.moderation.twins.first(Via::Sanction, &sanction) {
-                    self.apply_mute(sanction.clone());
-                }
+                let twin_may_come = !here && !self.metrics.is_reading_back();
+                self.moderation.sanctioned(&sanction, twin_may_come);
                 sanction
             }
         };
@@ -212,52 +250,13 @@ impl Broadcaster {
         self.durability.write(Entry::Sanction(sanction));
     }
 
-    /// A mute's or an unmute's notice in `room`, said by operator `by`, read from the bus: in
-    /// force here from the notice's place in the room's order, so that from the moment anyone
-    /// here can see the notice the session is refused (or heard again). The sanction itself comes
-    /// on its own topic, sooner or later; applying it again changes nothing.
-    pub(super) fn noticed(&mut self, room: &RoomName, notice: &Notice, by: &str) {
-        // A notice read back at start is history: the sanctions read back before it hold.
-        if self.metrics.is_reading_back() {
-            return;
-        }
-        let change = match notice.action {
-            Action::Mute => Sanction::Mute(Mute {
-                room: room.clone(),
-                user: notice.whom,
-                name: notice.whom_name.clone(),
-                until: notice.until,
-                reason: notice.reason.clone(),
-                by: by.to_string(),
-            }),
-            Action::Unmute => Sanction::Unmute { room: room.clone(), user: notice.whom },
-            Action::Kick | Action::Ban | Action::Unban | Action::Delete => return,
-        };
-        // Its twin, the sanction, may have come first (`chat/twins.rs`).
-        if self.moderation.twins.first(Via::Notice, &change) {
-            self.apply_mute(change);
-        }
-    }
-
-    /// Puts a mute in force, or lifts one.
-    fn apply_mute(&mut self, change: Sanction) {
-        match change {
-            Sanction::Mute(mute) => self.moderation.mutes.insert(mute),
-            Sanction::Unmute { room, user } => {
-                self.moderation.mutes.remove(&room, user, now_millis());
-            }
-            Sanction::Ban(_) | Sanction::Unban { .. } => {}
-        }
-    }
-
     /// A sanction read back at start (the store): into the tables, nothing closed or sent.
     pub(super) fn restore_sanction(&mut self, sanction: Sanction) {
         let now = now_millis();
         match sanction {
             Sanction::Ban(ban) => drop(self.bans.insert(ban)),
             Sanction::Unban { user } => drop(self.bans.remove(user, now)),
-            Sanction::Mute(mute) => self.moderation.mutes.insert(mute),
-            Sanction::Unmute { room, user } => drop(self.moderation.mutes.remove(&room, user, now)),
+            mute @ (Sanction::Mute(_) | Sanction::Unmute { .. }) => self.moderation.apply(mute),
         }
     }
 

@@ -93,22 +93,20 @@ impl Broadcaster {
             }
             return;
         }
-        if let Source::Bus { id } = from {
-            // A record read twice (after a consumer error) is delivered once.
-            if self.hub.room_mut(&room).history.has_seen(id) {
-                return;
-            }
-            // A mute's notice puts the mute in force here at the notice's place in the room's
-            // order, before anyone here sees it (`moderation.rs`).
-            if let Body::Moderation(notice) = &*said.body {
-                self.noticed(&room, notice, &said.name);
-            }
-        }
         let history = &mut self.hub.room_mut(&room).history;
         let id = match from {
+            // A record read twice (after a consumer error) is delivered once.
+            Source::Bus { id } if history.has_seen(id) => return,
             Source::Bus { id } => id,
             Source::Here { .. } => history.next_id(),
         };
+        // A mute's notice from the bus puts the mute in force here at the notice's place in the
+        // room's order, before anyone here sees it; not one read back at start (`moderation.rs`).
+        if let (Source::Bus { .. }, Body::Moderation(notice)) = (from, &*said.body)
+            && !self.metrics.is_reading_back()
+        {
+            self.moderation.noticed(&room, notice, &said.name);
+        }
         let Said { user, name, body, ts } = said;
         self.identities.mark_used(user);
         let (place, body) = (Place::Room(room.clone()), *body);
