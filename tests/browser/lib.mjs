@@ -205,8 +205,8 @@ function watch(page, problems) {
 const BROWSER_WS_FAILURE = /^WebSocket connection to '.*' failed/;
 
 /**
- * A socket refused before it opened makes the page ask the same URL over HTTP whether it is
- * banned (web/static/banned.js); with the server down, Chromium logs that request's failure too.
+ * A socket refused before it opened makes the page ask `GET /banned` whether it is banned
+ * (web/static/banned.js); with the server down, Chromium logs that request's failure too.
  */
 const BROWSER_PROBE_FAILURE = /^Failed to load resource: net::ERR_CONNECTION_REFUSED$/;
 

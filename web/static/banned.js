@@ -58,10 +58,7 @@ export function showBanned({ reason, until }) {
  * says only "banned".
  */
 export function noteBan(msg) {
-  told = {
-    reason: typeof msg.reason === 'string' && msg.reason !== '' ? msg.reason : null,
-    until: typeof msg.until === 'string' ? msg.until : null,
-  };
+  told = banOf(msg);
 }
 
 /** What the last `banned` error event said, once (null when none came). */
@@ -99,11 +96,17 @@ export async function probeBan(wsUrl) {
     if (answer.status !== 403) return null;
     const body = await answer.json();
     if (!body || body.error !== 'banned') return null;
-    return {
-      reason: typeof body.reason === 'string' && body.reason !== '' ? body.reason : null,
-      until: typeof body.until === 'string' ? body.until : null,
-    };
+    return banOf(body);
   } catch (_) {
     return null; // not JSON, no answer, timed out: not known to be banned
   }
+}
+
+// {reason, until} from the server's JSON about a ban (the error event, the 403's body): `reason`
+// null when none was given, `until` null for a ban until an operator lifts it.
+function banOf(json) {
+  return {
+    reason: typeof json.reason === 'string' && json.reason !== '' ? json.reason : null,
+    until: typeof json.until === 'string' ? json.until : null,
+  };
 }
